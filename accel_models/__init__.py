@@ -1,0 +1,6 @@
+"""DPU-like accelerator models: the layer data model, accelerators, boards, latency."""
+
+from .layer import ACTIVATIONS, OPS, Layer, LayerArrays, conv_output_size
+from .network import BlockCatalog
+
+__all__ = ["ACTIVATIONS", "OPS", "BlockCatalog", "Layer", "LayerArrays", "conv_output_size"]

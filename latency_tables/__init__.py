@@ -1,0 +1,1 @@
+"""Measured latency lookup tables (filled by the latency_tables issue)."""

@@ -1,0 +1,341 @@
+"""From a sub-network to the layers the hardware runs.
+
+The structure follows OFA's ``MobileNetV3`` sub-networks (``ofa_mbv3.py``):
+
+* ``first_conv``: 3x3 stride-2 conv, h-swish;
+* ``blocks.0``: the fixed first block, depthwise 3x3 stride 1 (expand 1), ReLU;
+* per active slot an MBConv block: 1x1 expand (``inverted_bottleneck``),
+  depthwise kxk (``depth_conv``), squeeze-and-excitation in stages 2, 4, 5
+  (global pool, reduce fc + ReLU, expand fc + h-sigmoid, channel scale),
+  1x1 project (``point_linear``, linear) and the residual add when the block
+  keeps its shape;
+* ``final_expand_layer`` (1x1, h-swish), global average pool,
+  ``feature_mix_layer`` (1x1 on 1x1, h-swish, no BN) and ``classifier``.
+
+BatchNorm is folded into the convolution before it (so those convolutions
+carry a bias); activations are fused into the layer that produces them.
+
+Each block also gets OFA's canonical latency-table key, e.g.
+``expanded_conv-input:56x56x32-output:28x28x48-expand:128-kernel:5-stride:2-idskip:0-se:1-hs:0``,
+which is how measured tables are looked up.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from functools import lru_cache
+from typing import Iterable
+
+import numpy as np
+
+from accel_models.layer import Layer, conv_output_size
+from accel_models.network import BlockCatalog
+
+from .space import N_SLOTS, N_STAGES, SLOTS_PER_STAGE, OFASpace, SubnetBatch, SubnetConfig
+
+__all__ = [
+    "BlockSpec",
+    "block_catalog",
+    "block_keys",
+    "count_macs",
+    "count_params",
+    "make_divisible",
+    "subnet_blocks",
+    "subnet_graph",
+    "subnet_layers",
+]
+
+#: Positions of a network in a :class:`BlockCatalog` row: stem, first block,
+#: the 20 slots, then final expand, global pool, feature mix and classifier.
+STEM, FIRST_BLOCK, FIRST_SLOT = 0, 1, 2
+HEAD = FIRST_SLOT + N_SLOTS
+N_POSITIONS = HEAD + 4
+
+
+def make_divisible(value: float, divisor: int = 8, min_value: int | None = None) -> int:
+    """Round a channel count to a multiple of ``divisor`` as OFA (and TF-slim) do.
+
+    Never rounds down by more than 10%.
+
+    >>> make_divisible(134.4), make_divisible(19.2), make_divisible(96 // 4)
+    (136, 24, 24)
+    """
+    min_value = divisor if min_value is None else min_value
+    rounded = max(min_value, int(value + divisor / 2) // divisor * divisor)
+    if rounded < 0.9 * value:
+        rounded += divisor
+    return rounded
+
+
+@dataclass(frozen=True)
+class BlockSpec:
+    """One network unit that a latency table measures as a whole.
+
+    ``kind`` is ``"stem"``, ``"mbconv"``, ``"final_expand"``, ``"pool"``,
+    ``"feature_mix"`` or ``"classifier"``; shapes are (C, H, W) of the input;
+    ``mid`` is the expanded width of an MBConv block.
+    """
+
+    kind: str
+    in_shape: tuple[int, int, int]
+    out_channels: int
+    kernel: int = 1
+    stride: int = 1
+    mid: int = 0
+    se: bool = False
+    activation: str = "none"
+
+    @property
+    def out_shape(self) -> tuple[int, int, int]:
+        _, h, w = self.in_shape
+        if self.kind in ("pool", "feature_mix", "classifier"):
+            return (self.out_channels, 1, 1)
+        pad = self.kernel // 2
+        return (self.out_channels, conv_output_size(h, self.kernel, self.stride, pad),
+                conv_output_size(w, self.kernel, self.stride, pad))
+
+    @property
+    def identity_skip(self) -> bool:
+        return self.kind == "mbconv" and self.stride == 1 and self.in_shape[0] == self.out_channels
+
+    @property
+    def key(self) -> str:
+        """OFA's latency-table key of this unit."""
+        (cin, h, w), (cout, ho, wo) = self.in_shape, self.out_shape
+        io = f"input:{h}x{w}x{cin}-output:{ho}x{wo}x{cout}"
+        if self.kind == "mbconv":
+            return (f"expanded_conv-{io}-expand:{self.mid}-kernel:{self.kernel}-stride:{self.stride}"
+                    f"-idskip:{int(self.identity_skip)}-se:{int(self.se)}-hs:{int(self.activation == 'h_swish')}")
+        if self.kind == "classifier":
+            return f"Logits-input:1x1x{cin}-output:{cout}"
+        prefix = {"stem": "Conv", "final_expand": "Conv_1", "pool": "AvgPool2D", "feature_mix": "Conv_2"}[self.kind]
+        return f"{prefix}-{io}"
+
+    def layers(self, prefix: str = "", input_name: str = "input") -> tuple[Layer, ...]:
+        """The layers of this unit, named ``prefix + OFA module path``."""
+        key, shape = self.key, self.in_shape
+        if self.kind == "stem":
+            return (Layer(prefix + "first_conv", "conv", shape, self.out_shape, kernel=self.kernel,
+                          stride=self.stride, activation=self.activation, bias=True, block=key,
+                          inputs=(input_name,)),)
+        if self.kind == "final_expand":
+            return (Layer(prefix + "final_expand_layer", "pwconv", shape, self.out_shape,
+                          activation=self.activation, bias=True, block=key, inputs=(input_name,)),)
+        if self.kind == "pool":
+            return (Layer(prefix + "global_avg_pool", "pool", shape, self.out_shape, kernel=shape[1],
+                          block=key, inputs=(input_name,)),)
+        if self.kind == "feature_mix":  # OFA: no BN, no bias
+            return (Layer(prefix + "feature_mix_layer", "pwconv", shape, self.out_shape,
+                          activation=self.activation, block=key, inputs=(input_name,)),)
+        if self.kind == "classifier":
+            return (Layer(prefix + "classifier", "fc", shape, self.out_shape, bias=True, block=key,
+                          inputs=(input_name,)),)
+        return self._mbconv_layers(prefix, input_name)
+
+    def _mbconv_layers(self, prefix: str, input_name: str) -> tuple[Layer, ...]:
+        key, (cin, h, w), mid = self.key, self.in_shape, self.mid
+        _, ho, wo = self.out_shape
+        conv = prefix + "conv."
+        layers = []
+        previous = input_name
+        if self._has_expand:
+            layers.append(Layer(conv + "inverted_bottleneck", "pwconv", (cin, h, w), (mid, h, w),
+                                activation=self.activation, bias=True, block=key, inputs=(previous,)))
+            previous = layers[-1].name
+        layers.append(Layer(conv + "depth_conv", "dwconv", (mid, h, w), (mid, ho, wo), kernel=self.kernel,
+                            stride=self.stride, groups=mid, activation=self.activation, bias=True,
+                            block=key, inputs=(previous,)))
+        previous = layers[-1].name
+        if self.se:
+            se = conv + "depth_conv.se."
+            se_mid = make_divisible(mid // 4, 8)
+            layers += [
+                Layer(se + "pool", "pool", (mid, ho, wo), (mid, 1, 1), kernel=ho, block=key, inputs=(previous,)),
+                Layer(se + "fc.reduce", "se_fc", (mid, 1, 1), (se_mid, 1, 1), activation="relu", bias=True,
+                      block=key, inputs=(se + "pool",)),
+                Layer(se + "fc.expand", "se_fc", (se_mid, 1, 1), (mid, 1, 1), activation="h_sigmoid",
+                      bias=True, block=key, inputs=(se + "fc.reduce",)),
+                Layer(se + "scale", "scale", (mid, ho, wo), (mid, ho, wo), block=key,
+                      inputs=(previous, se + "fc.expand")),
+            ]
+            previous = layers[-1].name
+        layers.append(Layer(conv + "point_linear", "pwconv", (mid, ho, wo), self.out_shape, bias=True,
+                            block=key, inputs=(previous,)))
+        if self.identity_skip:
+            layers.append(Layer(prefix + "add", "add", self.out_shape, self.out_shape, block=key,
+                                inputs=(input_name, layers[-1].name)))
+        return tuple(layers)
+
+    @property
+    def _has_expand(self) -> bool:
+        # OFA drops the 1x1 expansion when the expand ratio is 1 (the first block).
+        return self.mid != self.in_shape[0]
+
+
+def _mbconv(space: OFASpace, in_shape, out_channels: int, kernel: int, expand: int, stride: int, stage: int) -> BlockSpec:
+    return BlockSpec("mbconv", in_shape, out_channels, kernel, stride,
+                     mid=make_divisible(round(in_shape[0] * expand), 8),
+                     se=space.stage_se[stage], activation=space.stage_activations[stage])
+
+
+@lru_cache(maxsize=256)
+def _position_specs(space: OFASpace, r: int) -> tuple[tuple[tuple[BlockSpec, ...], ...], ...]:
+    """Every unit a network of ``space`` at resolution ``r`` can use, by position.
+
+    Entry ``[p]`` is a 3x3 grid (kernel choice x expand choice) flattened to 9
+    specs for slot positions, and a single spec for the fixed positions.
+    """
+    stem = BlockSpec("stem", (3, r, r), space.stem_width, kernel=3, stride=2, activation="h_swish")
+    first = BlockSpec("mbconv", stem.out_shape, space.first_block_width, kernel=3, stride=1,
+                      mid=space.stem_width, activation="relu")
+    positions: list[tuple[BlockSpec, ...]] = [(stem,), (first,)]
+    shape = first.out_shape
+    for stage in range(N_STAGES):
+        width = space.stage_widths[stage]
+        for i in range(SLOTS_PER_STAGE):
+            stride = space.stage_strides[stage] if i == 0 else 1
+            in_shape = shape if i == 0 else (width, *positions[-1][0].out_shape[1:])
+            positions.append(tuple(_mbconv(space, in_shape, width, k, e, stride, stage)
+                                   for k in space.kernel_choices for e in space.expand_choices))
+        shape = positions[-1][0].out_shape
+    final = BlockSpec("final_expand", shape, space.final_expand_width, activation="h_swish")
+    pool = BlockSpec("pool", final.out_shape, space.final_expand_width)
+    mix = BlockSpec("feature_mix", pool.out_shape, space.feature_mix_width, activation="h_swish")
+    classifier = BlockSpec("classifier", mix.out_shape, space.n_classes)
+    positions += [(final,), (pool,), (mix,), (classifier,)]
+    assert len(positions) == N_POSITIONS
+    return tuple(positions)
+
+
+def subnet_blocks(cfg: SubnetConfig) -> tuple[BlockSpec, ...]:
+    """The units of ``cfg`` in execution order (stem, blocks, head)."""
+    specs = _position_specs(cfg.space, cfg.r)
+    n_e = len(cfg.space.expand_choices)
+    chosen = [specs[STEM][0], specs[FIRST_BLOCK][0]]
+    for _, slot, k, e in cfg.active_blocks():
+        grid = specs[FIRST_SLOT + slot]
+        chosen.append(grid[cfg.space.kernel_choices.index(k) * n_e + cfg.space.expand_choices.index(e)])
+    chosen += [p[0] for p in specs[HEAD:]]
+    return tuple(chosen)
+
+
+def block_keys(cfg: SubnetConfig) -> list[str]:
+    """OFA latency-table keys of the units of ``cfg``, in execution order."""
+    return [spec.key for spec in subnet_blocks(cfg)]
+
+
+def subnet_layers(cfg: SubnetConfig) -> tuple[Layer, ...]:
+    """Every layer of ``cfg`` in execution order, named by OFA module path.
+
+    Examples
+    --------
+    >>> layers = subnet_layers(SubnetConfig.smallest(r=160))
+    >>> layers[0].name, layers[0].out_shape, layers[-1].name, layers[-1].out_shape
+    ('first_conv', (24, 80, 80), 'classifier', (1000, 1, 1))
+    """
+    layers: list[Layer] = []
+    previous = "input"
+    n_block = 0
+    for spec in subnet_blocks(cfg):
+        prefix = ""
+        if spec.kind == "mbconv":
+            prefix = f"blocks.{n_block}."
+            n_block += 1
+        unit = spec.layers(prefix, previous)
+        layers += unit
+        previous = unit[-1].name
+    return tuple(layers)
+
+
+def subnet_graph(cfg_or_layers: "SubnetConfig | Iterable[Layer]"):
+    """The data-flow graph: a ``networkx.DiGraph`` with one node per layer.
+
+    Nodes carry the :class:`Layer` as attribute ``layer``; the network input
+    is the node ``"input"``.  Edges follow each layer's ``inputs`` (or the
+    previous layer where ``inputs`` is empty).
+    """
+    import networkx as nx
+
+    layers = subnet_layers(cfg_or_layers) if isinstance(cfg_or_layers, SubnetConfig) else tuple(cfg_or_layers)
+    graph = nx.DiGraph()
+    graph.add_node("input")
+    previous = "input"
+    for layer in layers:
+        if layer.name in graph:
+            raise ValueError(f"duplicate layer name {layer.name!r}")
+        graph.add_node(layer.name, layer=layer)
+        for source in layer.inputs or (previous,):
+            if source not in graph:
+                raise ValueError(f"layer {layer.name!r} reads {source!r}, which no earlier layer produces")
+            graph.add_edge(source, layer.name)
+        previous = layer.name
+    return graph
+
+
+def count_macs(cfg: SubnetConfig) -> int:
+    """Multiply-accumulates of ``cfg`` in OFA's convention.
+
+    Convolutions (the SE 1x1 convolutions included) and the classifier count;
+    BatchNorm, activations, pooling, the SE channel scale and residual adds do
+    not.  This is what OFA's ``count_net_flops`` reports as "FLOPs" and what
+    the ``MACs`` column of DyNAS-T's measured data holds.
+    """
+    return sum(layer.macs for layer in subnet_layers(cfg))
+
+
+def count_params(cfg: SubnetConfig) -> int:
+    """Trainable parameters of the float model as OFA counts them.
+
+    Convolution and linear weights, their biases (SE and classifier), and the
+    scale and shift of every BatchNorm (all convolutions but the SE ones and
+    the feature-mix layer carry one). Folding BatchNorm for deployment turns
+    each BN's two vectors into one bias, which :attr:`Layer.params` counts.
+    """
+    total = 0
+    for layer in subnet_layers(cfg):
+        total += layer.weight_count
+        if layer.op in ("fc", "se_fc"):
+            total += layer.out_shape[0]  # linear / SE conv biases
+        elif layer.bias and layer.weight_count:
+            total += 2 * layer.out_shape[0]  # BN gamma and beta
+    return total
+
+
+def block_catalog(batch: SubnetBatch) -> BlockCatalog:
+    """The distinct units of ``batch`` and, per network, the row of each of its units.
+
+    Vectorised: the catalogue holds every unit the batch's resolutions can
+    use (about 96 per resolution); the (N, 26) index is one gather.
+    """
+    space = batch.space
+    resolutions, r_row = np.unique(batch.r, return_inverse=True)
+    n_k, n_e = len(space.kernel_choices), len(space.expand_choices)
+    lookup = np.full((len(resolutions), N_POSITIONS, n_k * n_e), -1, dtype=np.int64)
+    rows: dict[str, int] = {}
+    specs_of_row: list[BlockSpec] = []
+    for i, r in enumerate(resolutions):
+        for p, choices in enumerate(_position_specs(space, int(r))):
+            for c, spec in enumerate(choices):
+                row = rows.setdefault(spec.key, len(rows))
+                if row == len(specs_of_row):
+                    specs_of_row.append(spec)
+                lookup[i, p, c if len(choices) > 1 else slice(None)] = row
+    index = np.empty((len(batch), N_POSITIONS), dtype=np.int64)
+    fixed = [p for p in range(N_POSITIONS) if not FIRST_SLOT <= p < HEAD]
+    index[:, fixed] = lookup[r_row[:, None], fixed, 0]
+    k_idx = np.searchsorted(space.kernel_choices, batch.ks)
+    e_idx = np.searchsorted(space.expand_choices, batch.e)
+    choice = np.clip(k_idx, 0, n_k - 1) * n_e + np.clip(e_idx, 0, n_e - 1)
+    slots = FIRST_SLOT + np.arange(N_SLOTS)
+    gathered = lookup[r_row[:, None], slots[None, :], choice]
+    index[:, FIRST_SLOT:HEAD] = np.where(batch.active(), gathered, -1)
+    return BlockCatalog(
+        keys=tuple(spec.key for spec in specs_of_row),
+        layers=tuple(_catalog_layers(spec) for spec in specs_of_row),
+        index=index,
+    )
+
+
+@lru_cache(maxsize=8192)
+def _catalog_layers(spec: BlockSpec) -> tuple[Layer, ...]:
+    return spec.layers()

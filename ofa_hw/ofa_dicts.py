@@ -1,0 +1,176 @@
+"""Parse the dict forms in which OFA and the tools around it write sub-networks.
+
+Three forms reach :meth:`ofa_hw.SubnetConfig.from_dict`:
+
+* the search encoding ``{'ks': [...20], 'e': [...20], 'd': [...5], 'r': 224 | [224]}``
+  (optionally ``'wid': None``, ``'image_size'``, ``'width_mult'``), as OFA's
+  evolution finder, its accuracy-predictor data sets and DyNAS-T write it;
+* an entry of OFA's list of specialized networks: the search encoding plus
+  ``net_name``, ``image_size``, ``supernet``, ``stage_out_channels`` and the
+  decoded ``blocks`` (``blocks_fields`` names their columns);
+* an OFA ``net.config`` (``first_conv``, ``blocks`` of ``ResidualBlock``
+  dicts, ``final_expand_layer`` ...), which carries no resolution.
+
+Every form is checked against the space it claims: unknown keys, a foreign
+super-network and blocks that disagree with ``ks``/``e``/``d`` are errors.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+from .space import N_SLOTS, N_STAGES, SLOTS_PER_STAGE, OFASpace, get_space
+
+__all__ = ["parse_subnet_dict"]
+
+_SEARCH_KEYS = frozenset({"ks", "e", "d", "r", "wid", "image_size", "width_mult"})
+_SPECIALIZED_KEYS = _SEARCH_KEYS | {"net_name", "supernet", "stage_out_channels", "blocks", "blocks_fields"}
+_NET_CONFIG_KEYS = frozenset({"name", "bn", "first_conv", "blocks", "final_expand_layer", "feature_mix_layer", "classifier"})
+_BLOCK_FIELDS = ["in", "out", "k", "stride", "expand", "mid", "act", "se"]
+
+
+def _reject_unknown(data: Mapping, allowed: frozenset, form: str) -> None:
+    unknown = sorted(set(data) - allowed)
+    if unknown:
+        raise ValueError(f"unknown key(s) {unknown} in {form}; allowed keys: {sorted(allowed)}")
+
+
+def _one_value(name: str, *candidates: Any) -> Any:
+    """The single value the non-None candidates agree on (None if there are none)."""
+    given = [c for c in candidates if c is not None]
+    if any(g != given[0] for g in given[1:]):
+        raise ValueError(f"conflicting values for {name}: {given}")
+    return given[0] if given else None
+
+
+def _resolution(value: Any) -> Any:
+    if isinstance(value, (list, tuple)):
+        if len(value) != 1:
+            raise ValueError(f"r: expected one resolution (an int or a one-element list), got {value!r}")
+        return value[0]
+    return value
+
+
+def _width_of_supernet(supernet: str) -> float:
+    for name in ("ofa-mbv3-w1.0", "ofa-mbv3-w1.2"):
+        space = get_space(name)
+        if supernet == space.supernet:
+            return space.width_mult
+    raise ValueError(
+        f"supernet {supernet!r} is not an OFA-MobileNetV3 space this tool models; "
+        f"supported: {get_space('ofa-mbv3-w1.0').supernet}, {get_space('ofa-mbv3-w1.2').supernet}"
+    )
+
+
+def parse_subnet_dict(data: Mapping, *, width_mult: float | None = None, r: int | None = None) -> dict:
+    """Keyword arguments of :class:`~ofa_hw.SubnetConfig` for any accepted dict form."""
+    if not isinstance(data, Mapping):
+        raise ValueError(f"expected a dict describing a sub-network, got {type(data).__name__}")
+    if "first_conv" in data:
+        return _parse_net_config(data, width_mult, r)
+    if {"supernet", "net_name", "blocks"} & set(data):
+        return _parse_specialized(data, width_mult, r)
+    return _parse_search_dict(data, width_mult, r, _SEARCH_KEYS, "a sub-network dict")
+
+
+def _parse_search_dict(data: Mapping, width_mult, r, allowed: frozenset, form: str) -> dict:
+    _reject_unknown(data, allowed, form)
+    missing = [k for k in ("ks", "e", "d") if k not in data]
+    if missing:
+        raise ValueError(f"{form} lacks key(s) {missing}; it needs 'ks', 'e', 'd' and a resolution ('r' or 'image_size')")
+    if data.get("wid") is not None:
+        raise ValueError(f"wid: OFA-MobileNetV3 has no elastic width choice; expected None, got {data['wid']!r}")
+    resolution = _one_value("r", _resolution(data.get("r")), data.get("image_size"), r)
+    if resolution is None:
+        raise ValueError(f"{form} gives no resolution: add 'r' (or 'image_size'), or pass r=")
+    width = _one_value("width_mult", data.get("width_mult"), width_mult)
+    return {
+        "ks": tuple(data["ks"]),
+        "e": tuple(data["e"]),
+        "d": tuple(data["d"]),
+        "r": resolution,
+        "width_mult": 1.2 if width is None else width,
+    }
+
+
+def _parse_specialized(data: Mapping, width_mult, r) -> dict:
+    form = "an OFA specialized-net entry"
+    _reject_unknown(data, _SPECIALIZED_KEYS, form)
+    if data.get("net_name", "MobileNetV3") != "MobileNetV3":
+        raise ValueError(f"net_name {data['net_name']!r} is not MobileNetV3; only OFA-MobileNetV3 spaces are modelled")
+    width = _one_value("width_mult", _width_of_supernet(data["supernet"]) if "supernet" in data else None,
+                       data.get("width_mult"), width_mult)
+    kwargs = _parse_search_dict({k: v for k, v in data.items() if k in _SEARCH_KEYS} | {"width_mult": width},
+                                None, r, _SEARCH_KEYS, form)
+    space = get_space(kwargs["width_mult"])
+    if "stage_out_channels" in data and tuple(data["stage_out_channels"]) != space.stage_widths:
+        raise ValueError(
+            f"stage_out_channels {list(data['stage_out_channels'])} do not match {space.name} "
+            f"(expected {list(space.stage_widths)})"
+        )
+    if "blocks" in data:
+        fields = list(data.get("blocks_fields", _BLOCK_FIELDS))
+        if fields != _BLOCK_FIELDS:
+            raise ValueError(f"blocks_fields {fields} unknown; expected {_BLOCK_FIELDS}")
+        _check_blocks([dict(zip(fields, b)) for b in data["blocks"]], kwargs, space)
+    return kwargs
+
+
+def _check_blocks(blocks: list[dict], kwargs: dict, space: OFASpace) -> None:
+    """Blocks decoded in an entry must be exactly the ones ks/e/d describe."""
+    from .layers import make_divisible
+
+    expected = 1 + sum(kwargs["d"])
+    if len(blocks) != expected:
+        raise ValueError(f"blocks: {len(blocks)} blocks listed but d={list(kwargs['d'])} gives {expected}")
+    c_in = space.first_block_width
+    for n, block in enumerate(blocks[1:], start=1):
+        stage = _stage_of_block(n, kwargs["d"])
+        slot = 4 * stage + (n - 1 - sum(kwargs["d"][:stage]))
+        k, e = kwargs["ks"][slot], kwargs["e"][slot]
+        want = {"in": c_in, "out": space.stage_widths[stage], "k": k, "expand": e,
+                "mid": make_divisible(round(c_in * e), 8), "se": space.stage_se[stage],
+                "act": space.stage_activations[stage]}
+        got = {key: block[key] for key in want}
+        if got != want:
+            raise ValueError(f"blocks[{n}] = {got} disagrees with ks/e/d (slot {slot} expects {want})")
+        c_in = want["out"]
+
+
+def _stage_of_block(n: int, depths) -> int:
+    """Stage of the n-th block (1-based after the first block)."""
+    total = 0
+    for stage, depth in enumerate(depths):
+        total += depth
+        if n <= total:
+            return stage
+    raise ValueError(f"block {n} lies beyond the {total} blocks of depths {list(depths)}")
+
+
+def _parse_net_config(data: Mapping, width_mult, r) -> dict:
+    _reject_unknown(data, _NET_CONFIG_KEYS, "an OFA net.config")
+    if data.get("name", "MobileNetV3") not in ("MobileNetV3", "OFAMobileNetV3"):
+        raise ValueError(f"net.config name {data['name']!r} is not MobileNetV3")
+    stem = data["first_conv"].get("out_channels")
+    widths = {get_space(n).stem_width: get_space(n).width_mult for n in ("ofa-mbv3-w1.0", "ofa-mbv3-w1.2")}
+    if stem not in widths:
+        raise ValueError(f"first_conv out_channels {stem} matches no OFA-MobileNetV3 width (expected one of {sorted(widths)})")
+    width = _one_value("width_mult", widths[stem], width_mult)
+    space = get_space(width)
+    if r is None:
+        raise ValueError("an OFA net.config carries no input resolution: pass r= (e.g. from_dict(cfg, r=224))")
+    ks, e, d = [0] * N_SLOTS, [0] * N_SLOTS, [0] * N_STAGES
+    for n, block in enumerate(data["blocks"][1:], start=1):
+        conv = block.get("conv", block.get("mobile_inverted_conv"))
+        if conv is None:
+            raise ValueError(f"net.config blocks[{n}] has neither 'conv' nor 'mobile_inverted_conv'")
+        out = conv["out_channels"]
+        if out not in space.stage_widths:
+            raise ValueError(f"net.config blocks[{n}] has {out} output channels, not a stage width of {space.name}")
+        stage = space.stage_widths.index(out)
+        if d[stage] == SLOTS_PER_STAGE or any(d[s] for s in range(stage + 1, N_STAGES)):
+            raise ValueError(f"net.config blocks[{n}] breaks the stage order of {space.name}")
+        slot = SLOTS_PER_STAGE * stage + d[stage]
+        ks[slot], e[slot] = conv["kernel_size"], conv["expand_ratio"]
+        d[stage] += 1
+    return {"ks": tuple(ks), "e": tuple(e), "d": tuple(d), "r": r, "width_mult": width}

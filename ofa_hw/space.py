@@ -1,0 +1,476 @@
+"""The OFA-MobileNetV3 search space: single sub-networks and vectorised batches.
+
+A sub-network of ``ofa_mbv3_d234_e346_k357_w{1.0,1.2}`` is described, as in
+OFA, by a kernel size and an expand ratio for each of 20 block slots, a depth
+for each of 5 stages (stage ``s`` uses slots ``4s .. 4s + d[s] - 1``) and an
+input resolution.  :class:`SubnetConfig` is one such network (hashable, slots
+that its depths switch off are normalised to 0); :class:`SubnetBatch` holds N
+of them as integer arrays, the form every hot path uses.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+from typing import Iterable, Mapping, Sequence
+
+import numpy as np
+
+__all__ = [
+    "N_SLOTS",
+    "N_STAGES",
+    "OFASpace",
+    "SubnetBatch",
+    "SubnetConfig",
+    "crossover",
+    "get_space",
+    "list_spaces",
+    "mutate",
+    "sample_subnets",
+]
+
+N_STAGES = 5
+SLOTS_PER_STAGE = 4
+N_SLOTS = N_STAGES * SLOTS_PER_STAGE
+KERNEL_CHOICES = (3, 5, 7)
+EXPAND_CHOICES = (3, 4, 6)
+DEPTH_CHOICES = (2, 3, 4)
+TRAINED_RESOLUTIONS = tuple(range(128, 225, 4))
+#: Smallest input that keeps the 7x7 head at least 1x1 after five stride-2 layers.
+MIN_RESOLUTION = 32
+
+
+@dataclass(frozen=True)
+class OFASpace:
+    """Architecture constants of one OFA-MobileNetV3 super-network.
+
+    ``widths`` are the channel counts of: stem, first block, the five stages,
+    final expand layer and feature-mix layer (``make_divisible(w * mult, 8)``
+    of OFA's base widths 16/16,24,40,80,112,160/960/1280).
+    """
+
+    name: str
+    width_mult: float
+    widths: tuple[int, ...]
+    stage_strides: tuple[int, ...] = (2, 2, 2, 1, 2)
+    stage_activations: tuple[str, ...] = ("relu", "relu", "h_swish", "h_swish", "h_swish")
+    stage_se: tuple[bool, ...] = (False, True, False, True, True)
+    kernel_choices: tuple[int, ...] = KERNEL_CHOICES
+    expand_choices: tuple[int, ...] = EXPAND_CHOICES
+    depth_choices: tuple[int, ...] = DEPTH_CHOICES
+    resolutions: tuple[int, ...] = TRAINED_RESOLUTIONS
+    n_classes: int = 1000
+
+    @property
+    def stem_width(self) -> int:
+        return self.widths[0]
+
+    @property
+    def first_block_width(self) -> int:
+        return self.widths[1]
+
+    @property
+    def stage_widths(self) -> tuple[int, ...]:
+        return self.widths[2:7]
+
+    @property
+    def final_expand_width(self) -> int:
+        return self.widths[7]
+
+    @property
+    def feature_mix_width(self) -> int:
+        return self.widths[8]
+
+    @property
+    def supernet(self) -> str:
+        """OFA's model-zoo name of the super-network."""
+        return f"ofa_mbv3_d234_e346_k357_w{self.width_mult}"
+
+
+_SPACES = {
+    space.name: space
+    for space in (
+        OFASpace("ofa-mbv3-w1.0", 1.0, (16, 16, 24, 40, 80, 112, 160, 960, 1280)),
+        OFASpace("ofa-mbv3-w1.2", 1.2, (24, 24, 32, 48, 96, 136, 192, 1152, 1536)),
+    )
+}
+
+
+def list_spaces() -> list[str]:
+    """Names of the registered search spaces.
+
+    >>> list_spaces()
+    ['ofa-mbv3-w1.0', 'ofa-mbv3-w1.2']
+    """
+    return sorted(_SPACES)
+
+
+def get_space(name_or_width: "str | float | OFASpace") -> OFASpace:
+    """Look a space up by name (``"ofa-mbv3-w1.2"``) or width multiplier (1.2)."""
+    if isinstance(name_or_width, OFASpace):
+        return name_or_width
+    if isinstance(name_or_width, str):
+        if name_or_width in _SPACES:
+            return _SPACES[name_or_width]
+        raise KeyError(f"unknown search space {name_or_width!r}; known: {', '.join(list_spaces())}")
+    for space in _SPACES.values():
+        if float(name_or_width) == space.width_mult:
+            return space
+    widths = sorted(s.width_mult for s in _SPACES.values())
+    raise ValueError(f"width_mult must be one of {widths}, got {name_or_width!r}")
+
+
+# --------------------------------------------------------------------- checks
+def _check_choices(field: str, values: np.ndarray, allowed: Sequence[int], where: np.ndarray) -> None:
+    bad = where & ~np.isin(values, allowed)
+    if bad.any():
+        net, pos = (int(i) for i in np.argwhere(bad)[0])
+        unit = "stage" if values.shape[1] == N_STAGES else "slot"
+        raise ValueError(
+            f"{field}: value {int(values[net, pos])} in {unit} {pos} (network {net}) "
+            f"is not allowed; choose from {list(allowed)}"
+        )
+
+
+def _check_resolution(r: np.ndarray, space: OFASpace) -> None:
+    bad = (r % 4 != 0) | (r < MIN_RESOLUTION)
+    if bad.any():
+        raise ValueError(
+            f"r: resolution {int(r[bad][0])} is not allowed; use a multiple of 4 of at least "
+            f"{MIN_RESOLUTION} (trained range {space.resolutions[0]}..{space.resolutions[-1]} step 4)"
+        )
+    outside = np.unique(r[(r < space.resolutions[0]) | (r > space.resolutions[-1])])
+    if outside.size:
+        warnings.warn(
+            f"resolution(s) {outside.tolist()} lie outside the range OFA was trained on "
+            f"({space.resolutions[0]}..{space.resolutions[-1]}); accuracy predictions there are extrapolations",
+            stacklevel=3,
+        )
+
+
+def active_mask(d: np.ndarray) -> np.ndarray:
+    """(N, 20) boolean mask of the slots that depths ``d`` (N, 5) switch on."""
+    d = np.asarray(d)
+    position = np.arange(N_SLOTS) % SLOTS_PER_STAGE
+    return position[None, :] < np.repeat(d, SLOTS_PER_STAGE, axis=1)
+
+
+def _as_int_array(field: str, value, shape: tuple[int, ...]) -> np.ndarray:
+    try:
+        arr = np.asarray(value)
+    except Exception as exc:  # ragged nested lists
+        raise ValueError(f"{field}: expected an integer array of shape {shape}: {exc}") from None
+    if arr.shape != shape:
+        raise ValueError(f"{field}: expected shape {shape}, got {arr.shape}")
+    if arr.size and not np.issubdtype(arr.dtype, np.integer):
+        as_int = arr.astype(np.int64) if np.issubdtype(arr.dtype, np.number) else None
+        if as_int is None or not np.array_equal(as_int, arr):
+            raise ValueError(f"{field}: values must be integers, got {arr.ravel()[:5].tolist()}")
+        arr = as_int
+    return arr.astype(np.int64)
+
+
+# --------------------------------------------------------------------- batch
+@dataclass(frozen=True, eq=False)
+class SubnetBatch:
+    """N sub-networks as integer arrays: the search's population format.
+
+    Attributes
+    ----------
+    ks, e : numpy.ndarray
+        (N, 20) kernel sizes and expand ratios, 0 in inactive slots.
+    d : numpy.ndarray
+        (N, 5) stage depths.
+    r : numpy.ndarray
+        (N,) input resolutions.
+    width_mult : float
+        1.0 or 1.2; selects the :class:`OFASpace`.
+
+    Construction validates every value and normalises inactive slots to 0.
+    """
+
+    ks: np.ndarray
+    e: np.ndarray
+    d: np.ndarray
+    r: np.ndarray
+    width_mult: float = 1.2
+
+    def __post_init__(self) -> None:
+        space = get_space(self.width_mult)
+        object.__setattr__(self, "width_mult", space.width_mult)
+        r = np.asarray(self.r)
+        n = r.shape[0] if r.ndim == 1 else -1
+        if n < 0:
+            raise ValueError(f"r: expected a 1-D array of resolutions, got shape {r.shape}")
+        r = _as_int_array("r", r, (n,))
+        d = _as_int_array("d", self.d, (n, N_STAGES))
+        _check_choices("d", d, space.depth_choices, np.ones_like(d, dtype=bool))
+        active = active_mask(d)
+        ks = _as_int_array("ks", self.ks, (n, N_SLOTS))
+        e = _as_int_array("e", self.e, (n, N_SLOTS))
+        _check_choices("ks", ks, space.kernel_choices, active)
+        _check_choices("e", e, space.expand_choices, active)
+        _check_choices("ks", ks, (0, *space.kernel_choices), ~active)
+        _check_choices("e", e, (0, *space.expand_choices), ~active)
+        _check_resolution(r, space)
+        for name, arr in (("ks", np.where(active, ks, 0)), ("e", np.where(active, e, 0)), ("d", d), ("r", r)):
+            arr.setflags(write=False)
+            object.__setattr__(self, name, arr)
+
+    @property
+    def space(self) -> OFASpace:
+        return get_space(self.width_mult)
+
+    def __len__(self) -> int:
+        return int(self.r.shape[0])
+
+    def __getitem__(self, i: int) -> "SubnetConfig":
+        return SubnetConfig(
+            ks=tuple(int(v) for v in self.ks[i]),
+            e=tuple(int(v) for v in self.e[i]),
+            d=tuple(int(v) for v in self.d[i]),
+            r=int(self.r[i]),
+            width_mult=self.width_mult,
+        )
+
+    def __iter__(self):
+        return (self[i] for i in range(len(self)))
+
+    def take(self, indices) -> "SubnetBatch":
+        """The sub-batch at ``indices`` (an index array or boolean mask)."""
+        return SubnetBatch(self.ks[indices], self.e[indices], self.d[indices], self.r[indices], self.width_mult)
+
+    def active(self) -> np.ndarray:
+        """(N, 20) mask of the slots in use."""
+        return active_mask(self.d)
+
+    def block_catalog(self):
+        """Distinct blocks of this batch and each network's use of them (see :mod:`ofa_hw.layers`)."""
+        from .layers import block_catalog
+
+        return block_catalog(self)
+
+    @classmethod
+    def from_configs(cls, configs: Iterable["SubnetConfig"]) -> "SubnetBatch":
+        configs = list(configs)
+        if not configs:
+            raise ValueError("cannot build a SubnetBatch from zero configs")
+        widths = {c.width_mult for c in configs}
+        if len(widths) != 1:
+            raise ValueError(f"all configs of a batch must share one width_mult, got {sorted(widths)}")
+        return cls(
+            ks=np.array([c.ks for c in configs]),
+            e=np.array([c.e for c in configs]),
+            d=np.array([c.d for c in configs]),
+            r=np.array([c.r for c in configs]),
+            width_mult=widths.pop(),
+        )
+
+    @classmethod
+    def concat(cls, batches: Sequence["SubnetBatch"]) -> "SubnetBatch":
+        widths = {b.width_mult for b in batches}
+        if len(widths) != 1:
+            raise ValueError(f"cannot concatenate batches of different widths {sorted(widths)}")
+        return cls(*(np.concatenate([getattr(b, f) for b in batches]) for f in ("ks", "e", "d", "r")), widths.pop())
+
+    def unique(self) -> tuple["SubnetBatch", np.ndarray]:
+        """Distinct networks and, for each row of ``self``, its row in the result."""
+        rows = np.concatenate([self.ks, self.e, self.d, self.r[:, None]], axis=1)
+        _, first, inverse = np.unique(rows, axis=0, return_index=True, return_inverse=True)
+        return self.take(first), inverse.ravel()
+
+
+# -------------------------------------------------------------------- single
+@dataclass(frozen=True)
+class SubnetConfig:
+    """One OFA-MobileNetV3 sub-network.
+
+    Parameters
+    ----------
+    ks, e : sequence of 20 int
+        Kernel size (3, 5, 7) and expand ratio (3, 4, 6) of every block slot.
+        Values in slots that ``d`` switches off are ignored and stored as 0.
+    d : sequence of 5 int
+        Number of blocks (2, 3, 4) of each stage.
+    r : int
+        Input resolution (multiple of 4; 128..224 is the trained range).
+    width_mult : float
+        1.0 (``ofa_mbv3_d234_e346_k357_w1.0``) or 1.2 (``..._w1.2``).
+
+    Examples
+    --------
+    >>> cfg = SubnetConfig.smallest(r=160)
+    >>> cfg.d, cfg.ks[:6]
+    ((2, 2, 2, 2, 2), (3, 3, 0, 0, 3, 3))
+    >>> SubnetConfig.from_dict(cfg.to_dict()) == cfg
+    True
+    """
+
+    ks: tuple[int, ...]
+    e: tuple[int, ...]
+    d: tuple[int, ...]
+    r: int = 224
+    width_mult: float = 1.2
+
+    def __post_init__(self) -> None:
+        for name, length in (("ks", N_SLOTS), ("e", N_SLOTS), ("d", N_STAGES)):
+            value = getattr(self, name)
+            if isinstance(value, (str, bytes, Mapping)) or not hasattr(value, "__len__") or len(value) != length:
+                raise ValueError(f"{name}: expected {length} integers, got {value!r}")
+        if isinstance(self.r, bool) or not isinstance(self.r, (int, np.integer)):
+            raise ValueError(f"r: expected one integer resolution, got {self.r!r}")
+        batch = SubnetBatch(np.asarray([self.ks]), np.asarray([self.e]), np.asarray([self.d]),
+                            np.asarray([self.r]), self.width_mult)
+        object.__setattr__(self, "ks", tuple(int(v) for v in batch.ks[0]))
+        object.__setattr__(self, "e", tuple(int(v) for v in batch.e[0]))
+        object.__setattr__(self, "d", tuple(int(v) for v in batch.d[0]))
+        object.__setattr__(self, "r", int(batch.r[0]))
+        object.__setattr__(self, "width_mult", batch.width_mult)
+
+    @property
+    def space(self) -> OFASpace:
+        return get_space(self.width_mult)
+
+    @property
+    def n_blocks(self) -> int:
+        """Blocks in the network, the fixed first block included."""
+        return 1 + sum(self.d)
+
+    def as_batch(self) -> SubnetBatch:
+        return SubnetBatch.from_configs([self])
+
+    def block_catalog(self):
+        return self.as_batch().block_catalog()
+
+    def active_blocks(self) -> list[tuple[int, int, int, int]]:
+        """(stage, slot, kernel, expand) of every active block, in order."""
+        return [
+            (s, 4 * s + i, self.ks[4 * s + i], self.e[4 * s + i])
+            for s in range(N_STAGES)
+            for i in range(self.d[s])
+        ]
+
+    # ------------------------------------------------------------- presets
+    @classmethod
+    def uniform(cls, k: int, e: int, d: int, r: int = 224, width_mult: float = 1.2) -> "SubnetConfig":
+        """Every slot with kernel ``k`` and expand ``e``, every stage ``d`` deep."""
+        return cls((k,) * N_SLOTS, (e,) * N_SLOTS, (d,) * N_STAGES, r, width_mult)
+
+    @classmethod
+    def largest(cls, r: int = 224, width_mult: float = 1.2) -> "SubnetConfig":
+        """The max net: k7, e6, depth 4 everywhere."""
+        return cls.uniform(7, 6, 4, r, width_mult)
+
+    @classmethod
+    def smallest(cls, r: int = 160, width_mult: float = 1.2) -> "SubnetConfig":
+        """The min net: k3, e3, depth 2 everywhere."""
+        return cls.uniform(3, 3, 2, r, width_mult)
+
+    # ------------------------------------------------------------ dict I/O
+    def to_dict(self) -> dict:
+        """``{'ks', 'e', 'd', 'r', 'width_mult'}`` with plain lists and ints."""
+        return {"ks": list(self.ks), "e": list(self.e), "d": list(self.d), "r": self.r, "width_mult": self.width_mult}
+
+    @classmethod
+    def from_dict(cls, data: Mapping, *, width_mult: float | None = None, r: int | None = None) -> "SubnetConfig":
+        """Read any of OFA's sub-network dict forms.
+
+        Accepted: ``{'ks', 'e', 'd', 'r'}`` (``r`` an int or ``[int]``, optional
+        ``'wid': None``, ``'image_size'`` for ``r``, ``'width_mult'``); the entries of
+        OFA's specialized-net list (``supernet``, ``stage_out_channels``,
+        ``blocks`` ...); and an OFA ``net.config`` (``first_conv``, ``blocks``
+        ...) with the resolution passed as ``r=``.  Unknown keys and
+        inconsistent values raise ``ValueError``.
+        """
+        from .ofa_dicts import parse_subnet_dict
+
+        return cls(**parse_subnet_dict(data, width_mult=width_mult, r=r))
+
+
+# ----------------------------------------------------------- random & search
+def _resolution_choices(space: OFASpace, resolutions: Sequence[int] | None) -> np.ndarray:
+    choices = np.asarray(space.resolutions if resolutions is None else resolutions, dtype=np.int64)
+    if choices.ndim != 1 or choices.size == 0:
+        raise ValueError(f"resolutions must be a non-empty list of integers, got {resolutions!r}")
+    _check_resolution(choices, space)
+    return choices
+
+
+def sample_subnets(
+    n: int,
+    seed: int | np.random.Generator | None = None,
+    width_mult: float = 1.2,
+    resolutions: Sequence[int] | None = None,
+) -> SubnetBatch:
+    """Draw ``n`` sub-networks uniformly from the space.
+
+    Examples
+    --------
+    >>> batch = sample_subnets(1000, seed=0, resolutions=[160, 224])
+    >>> batch.ks.shape, sorted(set(batch.r.tolist()))
+    ((1000, 20), [160, 224])
+    """
+    if int(n) != n or n < 1:
+        raise ValueError(f"n must be a positive integer, got {n!r}")
+    rng = np.random.default_rng(seed)
+    space = get_space(width_mult)
+    choices = _resolution_choices(space, resolutions)
+    return SubnetBatch(
+        ks=rng.choice(space.kernel_choices, size=(n, N_SLOTS)),
+        e=rng.choice(space.expand_choices, size=(n, N_SLOTS)),
+        d=rng.choice(space.depth_choices, size=(n, N_STAGES)),
+        r=rng.choice(choices, size=n),
+        width_mult=space.width_mult,
+    )
+
+
+def _fill_inactive(batch: SubnetBatch, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """ks, e with inactive slots filled by random choices, so depth mutations have genes to use."""
+    space = batch.space
+    inactive = ~batch.active()
+    ks = np.where(inactive, rng.choice(space.kernel_choices, size=batch.ks.shape), batch.ks)
+    e = np.where(inactive, rng.choice(space.expand_choices, size=batch.e.shape), batch.e)
+    return ks, e
+
+
+def mutate(
+    batch: SubnetBatch,
+    rng: np.random.Generator,
+    prob: float = 0.1,
+    resolutions: Sequence[int] | None = None,
+) -> SubnetBatch:
+    """Resample each gene (kernel, expand, depth, resolution) with probability ``prob``.
+
+    Vectorised over the batch; returns a new batch of the same size.
+    """
+    if not 0.0 <= prob <= 1.0:
+        raise ValueError(f"prob must lie in [0, 1], got {prob!r}")
+    space = batch.space
+    n = len(batch)
+    ks, e = _fill_inactive(batch, rng)
+    ks = np.where(rng.random(ks.shape) < prob, rng.choice(space.kernel_choices, size=ks.shape), ks)
+    e = np.where(rng.random(e.shape) < prob, rng.choice(space.expand_choices, size=e.shape), e)
+    d = np.where(rng.random(batch.d.shape) < prob, rng.choice(space.depth_choices, size=batch.d.shape), batch.d)
+    choices = _resolution_choices(space, resolutions)
+    r = np.where(rng.random(n) < prob, rng.choice(choices, size=n), batch.r)
+    return SubnetBatch(ks, e, d, r, space.width_mult)
+
+
+def crossover(a: SubnetBatch, b: SubnetBatch, rng: np.random.Generator) -> SubnetBatch:
+    """Uniform crossover: every gene of child ``i`` comes from ``a[i]`` or ``b[i]``."""
+    if len(a) != len(b) or a.width_mult != b.width_mult:
+        raise ValueError(
+            f"crossover needs parents of equal count and width, got {len(a)}/{a.width_mult} and {len(b)}/{b.width_mult}"
+        )
+    ks_a, e_a = _fill_inactive(a, rng)
+    ks_b, e_b = _fill_inactive(b, rng)
+    pick_slot = rng.random(ks_a.shape) < 0.5
+    pick_stage = rng.random(a.d.shape) < 0.5
+    pick_r = rng.random(len(a)) < 0.5
+    return SubnetBatch(
+        np.where(pick_slot, ks_a, ks_b),
+        np.where(pick_slot, e_a, e_b),
+        np.where(pick_stage, a.d, b.d),
+        np.where(pick_r, a.r, b.r),
+        a.width_mult,
+    )

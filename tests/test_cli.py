@@ -1,0 +1,40 @@
+"""The ofa-hw command line skeleton."""
+
+import json
+import subprocess
+import sys
+
+from ofa_hw import SubnetConfig, count_macs
+from ofa_hw.cli import main
+
+
+def test_version_and_help():
+    out = subprocess.run([sys.executable, "-m", "ofa_hw.cli", "--version"], capture_output=True, text=True, check=True)
+    assert out.stdout.startswith("ofa-hw ")
+    out = subprocess.run([sys.executable, "-m", "ofa_hw.cli", "--help"], capture_output=True, text=True, check=True)
+    assert "info" in out.stdout
+
+
+def test_info_prints_layer_table(tmp_path, capsys):
+    cfg = SubnetConfig.uniform(5, 4, 3, r=192)
+    path = tmp_path / "subnet.json"
+    path.write_text(json.dumps(cfg.to_dict()))
+    assert main(["info", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert "blocks.1.conv.depth_conv" in out and f"{count_macs(cfg):,} MACs" in out
+    assert main(["info", "--preset", "max", "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["macs"] == count_macs(SubnetConfig.largest())
+    assert data["layers"][0]["name"] == "first_conv"
+
+
+def test_info_bad_input_is_one_line_error(tmp_path, capsys):
+    path = tmp_path / "bad.json"
+    path.write_text(json.dumps({"ks": [4] * 20, "e": [3] * 20, "d": [2] * 5, "r": 224}))
+    assert main(["info", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert "ks: value 4 in slot 0" in err and "Traceback" not in err
+    path.write_text("{not json")
+    assert main(["info", str(path)]) == 2
+    assert "not valid JSON" in capsys.readouterr().err
+    assert main(["info", str(tmp_path / "missing.json")]) == 2

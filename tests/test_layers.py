@@ -1,0 +1,120 @@
+"""Sub-network -> layers: structure, MACs and parameters against independent counts."""
+
+import ast
+import csv
+
+import networkx as nx
+import numpy as np
+import pytest
+import yaml
+
+from ofa_hw.layers import (
+    block_keys,
+    count_macs,
+    count_params,
+    make_divisible,
+    subnet_blocks,
+    subnet_graph,
+    subnet_layers,
+)
+from ofa_hw.space import SubnetConfig, sample_subnets
+
+
+def _measured_rows(shared_data):
+    for path in sorted((shared_data / "accuracy").glob("mbnv3w10_*.csv")):
+        yield from csv.DictReader(path.open())
+
+
+def test_macs_and_params_match_the_measured_dataset_exactly(shared_data):
+    """DyNAS-T's MACs / parameter columns (their own counter) on every w1.0 config."""
+    rows = list(_measured_rows(shared_data))
+    assert len(rows) > 2000
+    mac_mismatch = param_mismatch = 0
+    for row in rows:
+        cfg = SubnetConfig.from_dict(ast.literal_eval(row["Sub-network"]), width_mult=1.0)
+        mac_mismatch += count_macs(cfg) != int(row["MACs"])
+        param_mismatch += count_params(cfg) != int(row["Model Parameters"])
+    assert mac_mismatch == 0
+    assert param_mismatch == 0
+
+
+def test_macs_hand_computed_for_the_smallest_w1_net():
+    """Hand count of the min net (k3 e3 d2, w1.0) at r=32: spatial 16,16,8,4,2,2,1."""
+    with pytest.warns(UserWarning, match="outside the range"):
+        cfg = SubnetConfig.smallest(r=32, width_mult=1.0)
+    stem = 16 * 3 * 9 * 16 * 16
+    first = 16 * 9 * 16 * 16 + 16 * 16 * 16 * 16  # dw 3x3 + project 1x1
+
+    def block(cin, cout, h_in, h_out, se):
+        mid = 3 * cin
+        se_macs = 2 * mid * make_divisible(mid // 4) if se else 0
+        return cin * mid * h_in * h_in + mid * 9 * h_out * h_out + se_macs + mid * cout * h_out * h_out
+
+    blocks = (block(16, 24, 16, 8, False) + block(24, 24, 8, 8, False)
+              + block(24, 40, 8, 4, True) + block(40, 40, 4, 4, True)
+              + block(40, 80, 4, 2, False) + block(80, 80, 2, 2, False)
+              + block(80, 112, 2, 2, True) + block(112, 112, 2, 2, True)
+              + block(112, 160, 2, 1, True) + block(160, 160, 1, 1, True))
+    head = 160 * 960 * 1 + 960 * 1280 + 1280 * 1000
+    assert count_macs(cfg) == stem + first + blocks + head
+
+
+def test_layer_structure_follows_ofa_mbv3():
+    cfg = SubnetConfig.largest(r=224)
+    layers = subnet_layers(cfg)
+    by_name = {layer.name: layer for layer in layers}
+    assert layers[0].name == "first_conv" and layers[0].activation == "h_swish"
+    assert layers[0].out_shape == (24, 112, 112)
+    assert "blocks.0.conv.inverted_bottleneck" not in by_name  # expand ratio 1
+    assert by_name["blocks.0.add"].inputs == ("first_conv", "blocks.0.conv.point_linear")
+    se_blocks = {name.split(".")[1] for name in by_name if ".se." in name}
+    # stage s (1-based in OFA) blocks: 1-4, 5-8, 9-12, 13-16, 17-20; SE in stages 2, 4, 5
+    assert se_blocks == {str(i) for i in [*range(5, 9), *range(13, 21)]}
+    assert by_name["blocks.5.conv.depth_conv.se.fc.reduce"].out_shape == (make_divisible(32 * 6 // 4), 1, 1)
+    assert by_name["blocks.9.conv.depth_conv"].activation == "h_swish"
+    assert by_name["blocks.8.conv.depth_conv"].activation == "relu"
+    assert by_name["blocks.1.conv.depth_conv"].stride == 2 and by_name["blocks.13.conv.depth_conv"].stride == 1
+    assert "blocks.1.add" not in by_name and "blocks.2.add" in by_name
+    assert layers[-4].name == "final_expand_layer" and layers[-4].out_shape == (1152, 7, 7)
+    assert layers[-2].name == "feature_mix_layer" and not layers[-2].bias
+    assert layers[-1].out_shape == (1000, 1, 1)
+
+
+def test_graph_is_a_dag_in_execution_order():
+    cfg = SubnetConfig.uniform(5, 4, 3, r=192)
+    layers = subnet_layers(cfg)
+    graph = subnet_graph(cfg)
+    assert nx.is_directed_acyclic_graph(graph)
+    assert graph.number_of_nodes() == len(layers) + 1
+    order = {name: i for i, name in enumerate(nx.topological_sort(graph))}
+    assert all(order[a] < order[b] for a, b in graph.edges)
+    adds = [layer for layer in layers if layer.op == "add"]
+    assert adds and all(graph.in_degree(layer.name) == 2 for layer in adds)
+    assert list(nx.descendants(graph, "input")) and nx.has_path(graph, "input", "classifier")
+
+
+@pytest.mark.parametrize("r", range(160, 225, 4))
+def test_block_keys_cover_ofas_own_lookup_table(shared_data, r):
+    """OFA's Note10 table lists every unit of the w1.2 space at r: our keys must be exactly those."""
+    table_keys = set(yaml.safe_load((shared_data / "note10" / f"{r}_lookup_table.yaml").read_text()))
+    catalog = sample_subnets(3000, seed=r, resolutions=[r]).block_catalog()
+    assert set(catalog.keys) == table_keys
+
+
+def test_catalog_totals_equal_per_network_sums():
+    batch = sample_subnets(300, seed=7)
+    catalog = batch.block_catalog()
+    macs = np.array([sum(layer.macs for layer in unit) for unit in catalog.layers])
+    totals = catalog.total(macs)
+    for i in range(0, 300, 37):
+        assert totals[i] == count_macs(batch[i])
+        assert catalog.network_keys(i) == block_keys(batch[i])
+    assert (catalog.counts() == 2 + batch.d.sum(axis=1) + 4).all()
+    assert catalog.total(np.stack([macs, 2 * macs])).shape == (2, 300)
+
+
+def test_blocks_chain_shapes():
+    for cfg in sample_subnets(50, seed=1):
+        specs = subnet_blocks(cfg)
+        for prev, nxt in zip(specs, specs[1:]):
+            assert prev.out_shape == nxt.in_shape

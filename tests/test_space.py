@@ -1,0 +1,152 @@
+"""The OFA-MobileNetV3 search space: validation, normalisation, sampling, variation."""
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from ofa_hw.space import (
+    N_SLOTS,
+    SubnetBatch,
+    SubnetConfig,
+    crossover,
+    get_space,
+    list_spaces,
+    mutate,
+    sample_subnets,
+)
+
+configs = st.builds(
+    SubnetConfig,
+    ks=st.lists(st.sampled_from([3, 5, 7]), min_size=20, max_size=20).map(tuple),
+    e=st.lists(st.sampled_from([3, 4, 6]), min_size=20, max_size=20).map(tuple),
+    d=st.lists(st.sampled_from([2, 3, 4]), min_size=5, max_size=5).map(tuple),
+    r=st.sampled_from(range(128, 225, 4)),
+    width_mult=st.sampled_from([1.0, 1.2]),
+)
+
+
+def test_spaces_registry_widths_match_ofa():
+    assert list_spaces() == ["ofa-mbv3-w1.0", "ofa-mbv3-w1.2"]
+    assert get_space("ofa-mbv3-w1.0").widths == (16, 16, 24, 40, 80, 112, 160, 960, 1280)
+    assert get_space(1.2).widths == (24, 24, 32, 48, 96, 136, 192, 1152, 1536)
+    with pytest.raises(KeyError, match="ofa-mbv3-w1.0"):
+        get_space("mbv3")
+    with pytest.raises(ValueError, match="width_mult"):
+        get_space(1.3)
+
+
+def test_inactive_slots_are_normalised_so_equal_networks_are_equal():
+    d = (2, 3, 4, 2, 2)
+    a = SubnetConfig((3,) * 20, (4,) * 20, d)
+    ks = [3] * 20
+    ks[2] = ks[3] = 7  # slots 2, 3 are off in stage 0 (depth 2)
+    b = SubnetConfig(tuple(ks), (4,) * 20, d)
+    assert a == b and hash(a) == hash(b)
+    assert a.ks[2:4] == (0, 0) and a.ks[4:7] == (3, 3, 3) and a.ks[7] == 0
+
+
+@given(configs)
+@settings(max_examples=60, deadline=None)
+def test_dict_round_trip(cfg):
+    assert SubnetConfig.from_dict(cfg.to_dict()) == cfg
+    assert SubnetConfig.from_dict({k: v for k, v in cfg.to_dict().items() if k != "width_mult"},
+                                  width_mult=cfg.width_mult) == cfg
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        (dict(ks=(3,) * 19), r"ks: expected 20 integers"),
+        (dict(e=(3,) * 21), r"e: expected 20 integers"),
+        (dict(d=(2,) * 4), r"d: expected 5 integers"),
+        (dict(ks=(4,) + (3,) * 19), r"ks: value 4 in slot 0 .*\[3, 5, 7\]"),
+        (dict(e=(3,) * 5 + (5,) + (3,) * 14), r"e: value 5 in slot 5 .*\[3, 4, 6\]"),
+        (dict(d=(2, 2, 5, 2, 2)), r"d: value 5 in stage 2 .*\[2, 3, 4\]"),
+        (dict(r=226), r"r: resolution 226 .*multiple of 4"),
+        (dict(r=[224]), r"r: expected one integer"),
+        (dict(width_mult=1.5), r"width_mult must be one of"),
+    ],
+)
+def test_bad_values_name_field_value_and_choices(kwargs, message):
+    args = dict(ks=(3,) * 20, e=(3,) * 20, d=(2,) * 5, r=224)
+    args.update(kwargs)
+    with pytest.raises(ValueError, match=message):
+        SubnetConfig(**args)
+
+
+def test_inactive_slot_garbage_is_still_rejected():
+    ks = [3] * 20
+    ks[3] = 9  # inactive (depth 2) but not a kernel size at all
+    with pytest.raises(ValueError, match="ks: value 9 in slot 3"):
+        SubnetConfig(tuple(ks), (3,) * 20, (2,) * 5)
+
+
+def test_resolution_outside_trained_range_warns_but_works():
+    with pytest.warns(UserWarning, match="outside the range OFA was trained on"):
+        cfg = SubnetConfig.uniform(3, 3, 2, r=256)
+    assert cfg.r == 256
+
+
+def test_sample_subnets_is_seeded_and_covers_choices():
+    a = sample_subnets(5000, seed=3, width_mult=1.0, resolutions=[160, 192, 224])
+    b = sample_subnets(5000, seed=3, width_mult=1.0, resolutions=[160, 192, 224])
+    assert np.array_equal(a.ks, b.ks) and np.array_equal(a.r, b.r)
+    assert set(np.unique(a.r)) == {160, 192, 224}
+    assert set(np.unique(a.ks[a.active()])) == {3, 5, 7}
+    assert set(np.unique(a.e[a.active()])) == {3, 4, 6}
+    assert set(np.unique(a.d)) == {2, 3, 4}
+    assert (a.ks[~a.active()] == 0).all()
+    assert a.ks.shape == (5000, N_SLOTS) and a.d.shape == (5000, 5) and a.r.shape == (5000,)
+    assert not np.array_equal(sample_subnets(50, seed=4).ks, sample_subnets(50, seed=5).ks)
+
+
+def test_batch_and_config_agree():
+    batch = sample_subnets(20, seed=0)
+    configs = list(batch)
+    again = SubnetBatch.from_configs(configs)
+    assert all(np.array_equal(getattr(again, f), getattr(batch, f)) for f in ("ks", "e", "d", "r"))
+    assert batch[7] == configs[7]
+    with pytest.raises(ValueError):
+        batch.ks[0, 0] = 5  # arrays are read-only
+
+
+def test_batch_validates_like_config():
+    batch = sample_subnets(4, seed=0)
+    ks = batch.ks.copy()
+    ks[2, 0] = 4
+    with pytest.raises(ValueError, match=r"ks: value 4 in slot 0 \(network 2\)"):
+        SubnetBatch(ks, batch.e, batch.d, batch.r)
+    with pytest.raises(ValueError, match=r"d: expected shape \(4, 5\)"):
+        SubnetBatch(batch.ks, batch.e, batch.d[:, :4], batch.r)
+
+
+def test_mutation_changes_about_prob_of_genes():
+    rng = np.random.default_rng(0)
+    parents = sample_subnets(4000, seed=1)
+    children = mutate(parents, rng, prob=0.2)
+    changed = (children.d != parents.d).mean()
+    # a resampled gene keeps its value 1/3 of the time: expected change rate 0.2 * 2/3
+    assert 0.11 < changed < 0.16
+    assert np.array_equal(mutate(parents, rng, prob=0.0).d, parents.d)
+    with pytest.raises(ValueError, match="prob"):
+        mutate(parents, rng, prob=1.5)
+
+
+def test_crossover_takes_every_gene_from_a_parent():
+    rng = np.random.default_rng(0)
+    a, b = sample_subnets(500, seed=1), sample_subnets(500, seed=2)
+    child = crossover(a, b, rng)
+    assert ((child.d == a.d) | (child.d == b.d)).all()
+    assert ((child.r == a.r) | (child.r == b.r)).all()
+    both_active = child.active() & a.active() & b.active()
+    assert ((child.ks == a.ks) | (child.ks == b.ks))[both_active].all()
+    differ = a.d != b.d
+    assert (child.d == a.d)[differ].mean() == pytest.approx(0.5, abs=0.05)
+
+
+def test_unique_inverts():
+    batch = SubnetBatch.concat([sample_subnets(30, seed=0), sample_subnets(30, seed=0)])
+    distinct, inverse = batch.unique()
+    assert len(distinct) == 30
+    assert all(distinct[int(inverse[i])] == batch[i] for i in range(60))
