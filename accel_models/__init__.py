@@ -1,6 +1,16 @@
 """DPU-like accelerator models: the layer data model, accelerators, boards, latency."""
 
+from .blocks import BlockSpec, make_divisible
 from .layer import ACTIVATIONS, OPS, Layer, LayerArrays, conv_output_size
 from .network import BlockCatalog
 
-__all__ = ["ACTIVATIONS", "OPS", "BlockCatalog", "Layer", "LayerArrays", "conv_output_size"]
+__all__ = [
+    "ACTIVATIONS",
+    "OPS",
+    "BlockCatalog",
+    "BlockSpec",
+    "Layer",
+    "LayerArrays",
+    "conv_output_size",
+    "make_divisible",
+]

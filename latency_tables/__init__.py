@@ -1,1 +1,5 @@
-"""Measured latency lookup tables (filled by the latency_tables issue)."""
+"""Measured latency lookup tables, their calibration of the analytical model, and the board harness."""
+
+from .table import Entry, LatencyTable, TableMeta
+
+__all__ = ["Entry", "LatencyTable", "TableMeta"]

@@ -7,7 +7,9 @@ from collections import OrderedDict
 import torch
 from torch import nn
 
-from .layers import BlockSpec, make_divisible, subnet_blocks
+from accel_models.blocks import BlockSpec, make_divisible
+
+from .layers import subnet_blocks
 from .space import SubnetConfig
 
 _ACTIVATIONS = {"relu": nn.ReLU, "h_swish": nn.Hardswish, "h_sigmoid": nn.Hardsigmoid}

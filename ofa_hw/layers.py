@@ -22,13 +22,13 @@ which is how measured tables are looked up.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
 from functools import lru_cache
 from typing import Iterable
 
 import numpy as np
 
-from accel_models.layer import Layer, conv_output_size
+from accel_models.blocks import BlockSpec, make_divisible
+from accel_models.layer import Layer
 from accel_models.network import BlockCatalog
 
 from .space import N_SLOTS, N_STAGES, SLOTS_PER_STAGE, OFASpace, SubnetBatch, SubnetConfig
@@ -50,126 +50,6 @@ __all__ = [
 STEM, FIRST_BLOCK, FIRST_SLOT = 0, 1, 2
 HEAD = FIRST_SLOT + N_SLOTS
 N_POSITIONS = HEAD + 4
-
-
-def make_divisible(value: float, divisor: int = 8, min_value: int | None = None) -> int:
-    """Round a channel count to a multiple of ``divisor`` as OFA (and TF-slim) do.
-
-    Never rounds down by more than 10%.
-
-    >>> make_divisible(134.4), make_divisible(19.2), make_divisible(96 // 4)
-    (136, 24, 24)
-    """
-    min_value = divisor if min_value is None else min_value
-    rounded = max(min_value, int(value + divisor / 2) // divisor * divisor)
-    if rounded < 0.9 * value:
-        rounded += divisor
-    return rounded
-
-
-@dataclass(frozen=True)
-class BlockSpec:
-    """One network unit that a latency table measures as a whole.
-
-    ``kind`` is ``"stem"``, ``"mbconv"``, ``"final_expand"``, ``"pool"``,
-    ``"feature_mix"`` or ``"classifier"``; shapes are (C, H, W) of the input;
-    ``mid`` is the expanded width of an MBConv block.
-    """
-
-    kind: str
-    in_shape: tuple[int, int, int]
-    out_channels: int
-    kernel: int = 1
-    stride: int = 1
-    mid: int = 0
-    se: bool = False
-    activation: str = "none"
-
-    @property
-    def out_shape(self) -> tuple[int, int, int]:
-        _, h, w = self.in_shape
-        if self.kind in ("pool", "feature_mix", "classifier"):
-            return (self.out_channels, 1, 1)
-        pad = self.kernel // 2
-        return (self.out_channels, conv_output_size(h, self.kernel, self.stride, pad),
-                conv_output_size(w, self.kernel, self.stride, pad))
-
-    @property
-    def identity_skip(self) -> bool:
-        return self.kind == "mbconv" and self.stride == 1 and self.in_shape[0] == self.out_channels
-
-    @property
-    def key(self) -> str:
-        """OFA's latency-table key of this unit."""
-        (cin, h, w), (cout, ho, wo) = self.in_shape, self.out_shape
-        io = f"input:{h}x{w}x{cin}-output:{ho}x{wo}x{cout}"
-        if self.kind == "mbconv":
-            return (f"expanded_conv-{io}-expand:{self.mid}-kernel:{self.kernel}-stride:{self.stride}"
-                    f"-idskip:{int(self.identity_skip)}-se:{int(self.se)}-hs:{int(self.activation == 'h_swish')}")
-        if self.kind == "classifier":
-            return f"Logits-input:1x1x{cin}-output:{cout}"
-        prefix = {"stem": "Conv", "final_expand": "Conv_1", "pool": "AvgPool2D", "feature_mix": "Conv_2"}[self.kind]
-        return f"{prefix}-{io}"
-
-    def layers(self, prefix: str = "", input_name: str = "input") -> tuple[Layer, ...]:
-        """The layers of this unit, named ``prefix + OFA module path``."""
-        key, shape = self.key, self.in_shape
-        if self.kind == "stem":
-            return (Layer(prefix + "first_conv", "conv", shape, self.out_shape, kernel=self.kernel,
-                          stride=self.stride, activation=self.activation, bias=True, block=key,
-                          inputs=(input_name,)),)
-        if self.kind == "final_expand":
-            return (Layer(prefix + "final_expand_layer", "pwconv", shape, self.out_shape,
-                          activation=self.activation, bias=True, block=key, inputs=(input_name,)),)
-        if self.kind == "pool":
-            return (Layer(prefix + "global_avg_pool", "pool", shape, self.out_shape, kernel=shape[1],
-                          block=key, inputs=(input_name,)),)
-        if self.kind == "feature_mix":  # OFA: no BN, no bias
-            return (Layer(prefix + "feature_mix_layer", "pwconv", shape, self.out_shape,
-                          activation=self.activation, block=key, inputs=(input_name,)),)
-        if self.kind == "classifier":
-            return (Layer(prefix + "classifier", "fc", shape, self.out_shape, bias=True, block=key,
-                          inputs=(input_name,)),)
-        return self._mbconv_layers(prefix, input_name)
-
-    def _mbconv_layers(self, prefix: str, input_name: str) -> tuple[Layer, ...]:
-        key, (cin, h, w), mid = self.key, self.in_shape, self.mid
-        _, ho, wo = self.out_shape
-        conv = prefix + "conv."
-        layers = []
-        previous = input_name
-        if self._has_expand:
-            layers.append(Layer(conv + "inverted_bottleneck", "pwconv", (cin, h, w), (mid, h, w),
-                                activation=self.activation, bias=True, block=key, inputs=(previous,)))
-            previous = layers[-1].name
-        layers.append(Layer(conv + "depth_conv", "dwconv", (mid, h, w), (mid, ho, wo), kernel=self.kernel,
-                            stride=self.stride, groups=mid, activation=self.activation, bias=True,
-                            block=key, inputs=(previous,)))
-        previous = layers[-1].name
-        if self.se:
-            se = conv + "depth_conv.se."
-            se_mid = make_divisible(mid // 4, 8)
-            layers += [
-                Layer(se + "pool", "pool", (mid, ho, wo), (mid, 1, 1), kernel=ho, block=key, inputs=(previous,)),
-                Layer(se + "fc.reduce", "se_fc", (mid, 1, 1), (se_mid, 1, 1), activation="relu", bias=True,
-                      block=key, inputs=(se + "pool",)),
-                Layer(se + "fc.expand", "se_fc", (se_mid, 1, 1), (mid, 1, 1), activation="h_sigmoid",
-                      bias=True, block=key, inputs=(se + "fc.reduce",)),
-                Layer(se + "scale", "scale", (mid, ho, wo), (mid, ho, wo), block=key,
-                      inputs=(previous, se + "fc.expand")),
-            ]
-            previous = layers[-1].name
-        layers.append(Layer(conv + "point_linear", "pwconv", (mid, ho, wo), self.out_shape, bias=True,
-                            block=key, inputs=(previous,)))
-        if self.identity_skip:
-            layers.append(Layer(prefix + "add", "add", self.out_shape, self.out_shape, block=key,
-                                inputs=(input_name, layers[-1].name)))
-        return tuple(layers)
-
-    @property
-    def _has_expand(self) -> bool:
-        # OFA drops the 1x1 expansion when the expand ratio is 1 (the first block).
-        return self.mid != self.in_shape[0]
 
 
 def _mbconv(space: OFASpace, in_shape, out_channels: int, kernel: int, expand: int, stride: int, stage: int) -> BlockSpec:

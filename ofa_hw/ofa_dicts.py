@@ -118,7 +118,7 @@ def _parse_specialized(data: Mapping, width_mult, r) -> dict:
 
 def _check_blocks(blocks: list[dict], kwargs: dict, space: OFASpace) -> None:
     """Blocks decoded in an entry must be exactly the ones ks/e/d describe."""
-    from .layers import make_divisible
+    from accel_models.blocks import make_divisible
 
     expected = 1 + sum(kwargs["d"])
     if len(blocks) != expected:

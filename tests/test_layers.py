@@ -118,3 +118,28 @@ def test_blocks_chain_shapes():
         specs = subnet_blocks(cfg)
         for prev, nxt in zip(specs, specs[1:]):
             assert prev.out_shape == nxt.in_shape
+
+
+@pytest.mark.parametrize("r", [160, 224])
+def test_every_key_parses_back_to_its_unit(shared_data, r):
+    from accel_models.blocks import BlockSpec
+
+    for key in yaml.safe_load((shared_data / "note10" / f"{r}_lookup_table.yaml").read_text()):
+        spec = BlockSpec.from_key(key)
+        assert spec.key == key
+        assert spec.layers()  # expands into valid layers
+
+
+@pytest.mark.parametrize(
+    "key, message",
+    [
+        ("expanded_conv-input:28x28x48-output:28x28x48-expand:144-kernel:3-stride:1-idskip:0-se:0-hs:0", "inconsistent"),
+        ("expanded_conv-input:28x28x48-output:14x14x48-expand:144-kernel:3-stride:1-idskip:0-se:0-hs:0", "inconsistent"),
+        ("Conv2D-input:1x1x3-output:1x1x3", "unrecognised block key"),
+    ],
+)
+def test_bad_keys_are_rejected(key, message):
+    from accel_models.blocks import BlockSpec
+
+    with pytest.raises(ValueError, match=message):
+        BlockSpec.from_key(key)
