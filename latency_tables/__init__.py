@@ -1,5 +1,17 @@
 """Measured latency lookup tables, their calibration of the analytical model, and the board harness."""
 
-from .table import Entry, LatencyTable, TableMeta
+from .format import TableFormatError, read_table, write_table
+from .registry import list_tables, load_table
+from .table import Entry, LatencyTable, TableMeta, pool_entries
 
-__all__ = ["Entry", "LatencyTable", "TableMeta"]
+__all__ = [
+    "Entry",
+    "LatencyTable",
+    "TableFormatError",
+    "TableMeta",
+    "list_tables",
+    "load_table",
+    "pool_entries",
+    "read_table",
+    "write_table",
+]

@@ -9,13 +9,13 @@ entries (:class:`Entry`) keyed by OFA's canonical unit keys (see
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field, fields
+from dataclasses import MISSING, dataclass, field, fields
 from types import MappingProxyType
 from typing import Iterable, Mapping, Sequence
 
 import numpy as np
 
-__all__ = ["Entry", "LatencyTable", "TableMeta"]
+__all__ = ["Entry", "LatencyTable", "TableMeta", "pool_entries"]
 
 
 @dataclass(frozen=True)
@@ -54,6 +54,29 @@ class TableMeta:
             raise ValueError(f"table metadata cores must be a positive integer, got {self.cores!r}")
         if not isinstance(self.per_entry_invocation, bool):
             raise ValueError(f"table metadata per_entry_invocation must be true or false, got {self.per_entry_invocation!r}")
+
+    def to_dict(self) -> dict:
+        """Plain dict of every field (JSON / YAML friendly)."""
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+    @classmethod
+    def from_dict(cls, data: Mapping) -> "TableMeta":
+        """Inverse of :meth:`to_dict`; unknown and missing fields are errors naming the allowed ones.
+
+        >>> meta = TableMeta.from_dict(dict(name="t", board="b", dpu_arch="B512", clock_mhz=100.0, cores=1,
+        ...     toolchain="tc", method="m", date="d", source="s", license="l", per_entry_invocation=False))
+        >>> TableMeta.from_dict(meta.to_dict()) == meta
+        True
+        """
+        allowed = [f.name for f in fields(cls)]
+        unknown = sorted(set(data) - set(allowed))
+        if unknown:
+            raise ValueError(f"unknown table metadata field(s) {unknown}; allowed: {allowed}")
+        required = [f.name for f in fields(cls) if f.default is MISSING]
+        missing = [name for name in required if name not in data]
+        if missing:
+            raise ValueError(f"table metadata field(s) {missing} missing; required: {required}")
+        return cls(**data)
 
 
 def _finite_non_negative(name: str, value: float | None, key: str, optional: bool = True) -> None:
@@ -139,3 +162,50 @@ class LatencyTable:
         """An ``extra`` column (e.g. ``"mem_io_mb"``); NaN where absent."""
         keys = self.keys() if keys is None else keys
         return np.array([self.entries[k].extra.get(name, np.nan) if k in self.entries else np.nan for k in keys])
+
+
+def pool_entries(entries: Sequence[Entry]) -> Entry:
+    """One entry from several measurements of the same key, as if all runs were one sample.
+
+    ``count`` adds up; the mean is count-weighted; ``std_ms`` is the pooled
+    sample standard deviation (within-run variances plus the spread of the
+    means), so it equals ``numpy.std(all_runs, ddof=1)`` of the concatenated
+    runs; ``min_ms`` / ``max_ms`` are the extremes.  A statistic or ``extra``
+    column missing from any entry is missing from the result (``extra``
+    columns are count-weighted means).
+
+    Examples
+    --------
+    >>> a, b = Entry("k", 2, 1.0, std_ms=0.0), Entry("k", 2, 3.0, std_ms=0.0)
+    >>> p = pool_entries([a, b])
+    >>> p.count, p.mean_ms, round(p.std_ms, 6)
+    (4, 2.0, 1.154701)
+    """
+    entries = list(entries)
+    if not entries:
+        raise ValueError("pool_entries needs at least one entry")
+    keys = {e.key for e in entries}
+    if len(keys) != 1:
+        raise ValueError(f"pool_entries pools measurements of one key, got {sorted(keys)}")
+    n = np.array([e.count for e in entries], dtype=float)
+    means = np.array([e.mean_ms for e in entries])
+    total = n.sum()
+    mean = float(n @ means / total)
+    std = None
+    if all(e.std_ms is not None for e in entries) and total > 1:
+        within = sum((e.count - 1) * e.std_ms ** 2 for e in entries)
+        between = float(n @ (means - mean) ** 2)
+        std = math.sqrt((within + between) / (total - 1))
+    mins = [e.min_ms for e in entries]
+    maxs = [e.max_ms for e in entries]
+    shared = set.intersection(*(set(e.extra) for e in entries))
+    extra = {name: float(n @ np.array([e.extra[name] for e in entries]) / total) for name in sorted(shared)}
+    return Entry(
+        key=entries[0].key,
+        count=int(total),
+        mean_ms=mean,
+        std_ms=std,
+        min_ms=None if None in mins else min(mins),
+        max_ms=None if None in maxs else max(maxs),
+        extra=extra,
+    )

@@ -1,0 +1,66 @@
+"""The shipped measured tables, by name.
+
+Shipped tables live in this package's ``data/`` folder as ``<name>.csv`` in
+the format of :mod:`latency_tables.format`; ``data/PROVENANCE.md`` says where
+each was measured and how it was converted (``scripts/convert_tables.py``).
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import os
+from functools import lru_cache
+from pathlib import Path
+from typing import Mapping
+
+from .format import read_table
+from .table import LatencyTable, TableMeta
+
+__all__ = ["DATA_DIR", "list_tables", "load_table"]
+
+#: Folder of the shipped tables.
+DATA_DIR = Path(__file__).resolve().parent / "data"
+
+
+def list_tables(pattern: str = "*") -> list[str]:
+    """Names of the shipped tables matching a shell-style ``pattern``.
+
+    >>> "ultra96v2-b2304" in list_tables("ultra96*")
+    True
+    """
+    return sorted(p.stem for p in DATA_DIR.glob("*.csv") if fnmatch.fnmatchcase(p.stem, pattern))
+
+
+def load_table(name_or_path: str | os.PathLike, *, meta: TableMeta | Mapping | None = None) -> LatencyTable:
+    """A shipped table by name (see :func:`list_tables`) or any table file by path.
+
+    Paths may be our CSV format or OFA's YAML tables (``meta`` or a sidecar
+    ``<stem>.meta.yaml`` gives their metadata); see :func:`latency_tables.format.read_table`.
+
+    Examples
+    --------
+    >>> table = load_table("ultra96v2-b2304")
+    >>> table.meta.dpu_arch, table.meta.per_entry_invocation
+    ('DPUCZDX8G B2304', True)
+    """
+    if isinstance(name_or_path, str) and name_or_path in list_tables():
+        if meta is not None:
+            raise ValueError(f"shipped table {name_or_path!r} carries its own metadata; do not pass meta=")
+        return _load_shipped(name_or_path)
+    path = Path(name_or_path)
+    if not path.is_file():
+        raise FileNotFoundError(
+            f"no latency table {str(name_or_path)!r}: not a file, and not a shipped table "
+            f"(shipped: {', '.join(list_tables())})"
+        )
+    return read_table(path, meta=meta)
+
+
+@lru_cache(maxsize=None)
+def _load_shipped(name: str) -> LatencyTable:
+    # Tables are immutable, so every caller can share one parsed copy.
+    path = DATA_DIR / f"{name}.csv"
+    table = read_table(path)
+    if table.meta.name != name:
+        raise ValueError(f"{path}: shipped table file is named {name!r} but its metadata name is {table.meta.name!r}")
+    return table
