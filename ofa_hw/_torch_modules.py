@@ -110,3 +110,19 @@ class OFASubnet(nn.Module):
         """Load weights saved from an OFA sub-network (old ``mobile_inverted_conv`` names too)."""
         renamed = {key.replace(".mobile_inverted_conv.", ".conv."): value for key, value in state_dict.items()}
         self.load_state_dict(renamed, strict=True)
+
+
+def unit_module(spec: BlockSpec) -> nn.Module:
+    """One unit of a latency table (stem, MBConv block, head layer) as a module of its own."""
+    if spec.kind == "mbconv":
+        return ResidualBlock(spec)
+    if spec.kind in ("stem", "final_expand"):
+        return _conv_bn_act(spec.in_shape[0], spec.out_channels, spec.kernel, spec.stride, spec.activation)
+    if spec.kind == "pool":
+        return nn.AdaptiveAvgPool2d(1)
+    if spec.kind == "feature_mix":
+        return nn.Sequential(OrderedDict(conv=nn.Conv2d(spec.in_shape[0], spec.out_channels, 1, bias=False),
+                                         act=_ACTIVATIONS[spec.activation]()))
+    if spec.kind == "classifier":
+        return nn.Sequential(OrderedDict(flatten=nn.Flatten(), linear=nn.Linear(spec.in_shape[0], spec.out_channels)))
+    raise ValueError(f"unknown unit kind {spec.kind!r}")

@@ -15,7 +15,9 @@ from .space import SubnetConfig
 if TYPE_CHECKING:  # pragma: no cover
     import torch
 
-__all__ = ["build_torch_model"]
+    from accel_models.blocks import BlockSpec
+
+__all__ = ["build_torch_model", "build_unit_model"]
 
 
 def build_torch_model(cfg: SubnetConfig, seed: int | None = None, dropout_rate: float = 0.1) -> "torch.nn.Module":
@@ -44,4 +46,25 @@ def build_torch_model(cfg: SubnetConfig, seed: int | None = None, dropout_rate: 
         if seed is not None:
             torch.manual_seed(seed)
         model = OFASubnet(cfg, dropout_rate=dropout_rate)
+    return model.eval()
+
+
+def build_unit_model(spec: "BlockSpec | str", seed: int | None = None) -> "torch.nn.Module":
+    """One latency-table unit (a :class:`BlockSpec` or its OFA key) as a ``torch.nn.Module`` in eval mode.
+
+    This is what a board measures per table entry: it takes the unit's
+    input (N, C, H, W) and has the module names of the unit inside an OFA
+    sub-network.  ``seed`` as in :func:`build_torch_model`.
+    """
+    import torch
+
+    from accel_models.blocks import BlockSpec
+
+    from ._torch_modules import unit_module
+
+    spec = BlockSpec.from_key(spec) if isinstance(spec, str) else spec
+    with torch.random.fork_rng(devices=[]):
+        if seed is not None:
+            torch.manual_seed(seed)
+        model = unit_module(spec)
     return model.eval()
