@@ -1,6 +1,7 @@
 """DPU-like accelerator models: the layer data model, accelerators, boards, latency."""
 
 from .blocks import BlockSpec, make_divisible
+from .from_torch import UnsupportedModelError, layers_from_torch
 from .layer import ACTIVATIONS, OPS, Layer, LayerArrays, conv_output_size
 from .network import BlockCatalog
 
@@ -11,6 +12,8 @@ __all__ = [
     "BlockSpec",
     "Layer",
     "LayerArrays",
+    "UnsupportedModelError",
     "conv_output_size",
+    "layers_from_torch",
     "make_divisible",
 ]
