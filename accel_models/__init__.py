@@ -1,19 +1,39 @@
 """DPU-like accelerator models: the layer data model, accelerators, boards, latency."""
 
+from .accelerator import Accelerator, DpuConfig, dpu_config, list_dpu_archs
 from .blocks import BlockSpec, make_divisible
-from .from_torch import UnsupportedModelError, layers_from_torch
+from .boards import Board, get_board, list_boards
 from .layer import ACTIVATIONS, OPS, Layer, LayerArrays, conv_output_size
 from .network import BlockCatalog
+from .resources import FitResult, Resources, estimate_resources, fits, resource_fit_report
+from .roofline import PARAMETER_INFO, LayerAnalysis, RooflineModel, RooflineParams
+from .schedule import UnitSchedule, group_by_block
 
 __all__ = [
     "ACTIVATIONS",
     "OPS",
+    "PARAMETER_INFO",
+    "Accelerator",
     "BlockCatalog",
     "BlockSpec",
+    "Board",
+    "DpuConfig",
+    "FitResult",
     "Layer",
+    "LayerAnalysis",
     "LayerArrays",
-    "UnsupportedModelError",
+    "Resources",
+    "RooflineModel",
+    "RooflineParams",
+    "UnitSchedule",
     "conv_output_size",
-    "layers_from_torch",
+    "dpu_config",
+    "estimate_resources",
+    "fits",
+    "get_board",
+    "group_by_block",
+    "list_boards",
+    "list_dpu_archs",
     "make_divisible",
+    "resource_fit_report",
 ]

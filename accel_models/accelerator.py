@@ -1,0 +1,256 @@
+"""DPU-like accelerators: a processing-element array described by its parallelism.
+
+An :class:`Accelerator` is what the latency model and the resource model
+consume: pixel / input-channel / output-channel parallelism (PP, ICP, OCP) of
+the convolution engine, the depthwise engine's pixel parallelism, clock, DDR
+bandwidth and the on-chip buffers.  :meth:`Accelerator.from_dpu` builds one
+for every DPUCZDX8G configuration of Xilinx PG338 (B512 ... B4096); any other
+(PP, ICP, OCP) combination is allowed, since that is the space co-design
+explores.
+
+On-chip buffers default to the DPUCZDX8G bank organisation: the image
+(activation) buffer holds ``PP x ICP`` bytes per row in banks
+:data:`BANK_DEPTH` rows deep, the weight buffer ``ICP x OCP`` bytes per row.
+The bank depth is not published in PG338; 2048 rows makes the B2304 image
+buffer 192 KiB, which is where the measured Ultra96-V2 traffic starts to show
+intermediate tensors spilling to DDR (between 160 kB and 213 kB).
+"""
+
+from __future__ import annotations
+
+import csv
+import fnmatch
+import math
+import numbers
+from dataclasses import dataclass, fields
+from functools import lru_cache
+from importlib import resources
+from types import MappingProxyType
+from typing import Mapping
+
+__all__ = ["BANK_DEPTH", "Accelerator", "DpuConfig", "dpu_config", "list_dpu_archs"]
+
+#: Rows per on-chip buffer bank assumed for the default buffer sizes (see module docstring).
+BANK_DEPTH = 2048
+#: Default DDR bandwidth (GB/s) of an accelerator built without a board: a
+#: 32-bit LPDDR4-2133 interface, the smallest the PYNQ boards here offer.
+DEFAULT_DDR_BW_GBPS = 8.53
+_DEFAULT_CLOCK_MHZ = 300.0
+
+
+@dataclass(frozen=True)
+class DpuConfig:
+    """One row of PG338's DPUCZDX8G configuration table (per core).
+
+    Resource columns are the vendor's utilisation figures: ``dsp_high`` /
+    ``dsp_low`` for the two DSP-usage options, LUT / FF / BRAM36 without the
+    depthwise engine, and the extra cost of the depthwise engine.
+    """
+
+    arch: str
+    pp: int
+    icp: int
+    ocp: int
+    peak_ops_per_clock: int
+    dsp_high: float
+    dsp_low: float
+    lut: float
+    ff: float
+    bram36: float
+    depthwise_extra_lut: float
+    depthwise_extra_bram36: float
+    depthwise_extra_dsp: float
+
+
+@lru_cache(maxsize=1)
+def _dpu_table() -> Mapping[str, DpuConfig]:
+    text = resources.files("accel_models").joinpath("data/dpuczdx8g_configs.csv").read_text()
+    configs = {}
+    for row in csv.DictReader(text.splitlines()):
+        configs[row["arch"]] = DpuConfig(
+            arch=row["arch"], pp=int(row["pixel_parallelism"]), icp=int(row["input_channel_parallelism"]),
+            ocp=int(row["output_channel_parallelism"]), peak_ops_per_clock=int(row["peak_ops_per_clock"]),
+            **{name: float(row[name]) for name in ("dsp_high", "dsp_low", "lut", "ff", "bram36",
+                                                   "depthwise_extra_lut", "depthwise_extra_bram36",
+                                                   "depthwise_extra_dsp")})
+    return MappingProxyType(configs)
+
+
+def list_dpu_archs(pattern: str = "B*") -> list[str]:
+    """DPUCZDX8G configurations whose name matches ``pattern``, smallest first.
+
+    Examples
+    --------
+    >>> list_dpu_archs()
+    ['B512', 'B800', 'B1024', 'B1152', 'B1600', 'B2304', 'B3136', 'B4096']
+    >>> list_dpu_archs("B1*")
+    ['B1024', 'B1152', 'B1600']
+    """
+    table = _dpu_table()
+    names = [name for name in table if fnmatch.fnmatchcase(name, pattern)]
+    return sorted(names, key=lambda name: table[name].peak_ops_per_clock)
+
+
+def dpu_config(arch: str) -> DpuConfig:
+    """PG338's row for ``arch`` (e.g. ``"B2304"``); unknown names raise KeyError."""
+    table = _dpu_table()
+    if arch not in table:
+        raise KeyError(f"unknown DPU architecture {arch!r}; known: {', '.join(list_dpu_archs())}")
+    return table[arch]
+
+
+def _is_number(value) -> bool:
+    return isinstance(value, numbers.Real) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _positive_int(name: str, value) -> None:
+    if not (_is_number(value) and float(value).is_integer() and value > 0):
+        raise ValueError(f"Accelerator {name} must be a positive integer, got {value!r}")
+
+
+def _positive_float(name: str, value) -> None:
+    if not (_is_number(value) and value > 0):
+        raise ValueError(f"Accelerator {name} must be a positive finite number, got {value!r}")
+
+
+@dataclass(frozen=True)
+class Accelerator:
+    """A DPU-like convolution accelerator (one or more identical cores).
+
+    Parameters
+    ----------
+    pp, icp, ocp : int
+        Pixel, input-channel and output-channel parallelism of the
+        convolution engine of one core (peak ``2 * pp * icp * ocp`` ops/cycle).
+    clock_mhz : float
+        Main clock of the processing elements.
+    cores : int
+        Identical cores; one inference runs on one core, so ``cores``
+        multiplies throughput, not single-inference latency.
+    ddr_bw_gbps : float
+        Peak DDR bandwidth available to the accelerator (GB/s = 1e9 B/s).
+    weight_buffer_kib, act_buffer_kib : float, optional
+        On-chip weight and activation buffers per core; default
+        ``ICP * OCP`` and ``PP * ICP`` bytes times :data:`BANK_DEPTH`.
+    dw_pp : int, optional
+        Pixel parallelism of the depthwise engine; default ``pp // 2`` as on
+        the DPUCZDX8G.
+    layer_overhead_us : float
+        Extra fixed cost per layer on top of the latency model's calibrated
+        per-layer setup cycles (e.g. a slower instruction path of a custom
+        design); 0 for a DPUCZDX8G.
+    bits : int
+        Operand width of the engine (8 for the int8 DPU).
+    name : str
+        Label, e.g. ``"B2304"`` for a PG338 configuration.
+
+    Examples
+    --------
+    >>> acc = Accelerator.from_dpu("B2304", clock_mhz=200.0)
+    >>> acc.peak_ops_per_cycle, round(acc.peak_gops, 1), acc.dw_pp, acc.act_buffer_kib
+    (2304, 460.8, 4, 192.0)
+    """
+
+    pp: int
+    icp: int
+    ocp: int
+    clock_mhz: float
+    cores: int = 1
+    ddr_bw_gbps: float = DEFAULT_DDR_BW_GBPS
+    weight_buffer_kib: float | None = None
+    act_buffer_kib: float | None = None
+    dw_pp: int | None = None
+    layer_overhead_us: float = 0.0
+    bits: int = 8
+    name: str = "custom"
+
+    def __post_init__(self) -> None:
+        for name in ("pp", "icp", "ocp", "cores", "bits"):
+            _positive_int(name, getattr(self, name))
+            object.__setattr__(self, name, int(getattr(self, name)))
+        for name in ("clock_mhz", "ddr_bw_gbps"):
+            _positive_float(name, getattr(self, name))
+            object.__setattr__(self, name, float(getattr(self, name)))
+        if self.dw_pp is None:
+            object.__setattr__(self, "dw_pp", max(1, self.pp // 2))
+        _positive_int("dw_pp", self.dw_pp)
+        object.__setattr__(self, "dw_pp", int(self.dw_pp))
+        defaults = {"weight_buffer_kib": self.icp * self.ocp * BANK_DEPTH / 1024,
+                    "act_buffer_kib": self.pp * self.icp * BANK_DEPTH / 1024}
+        for name, default in defaults.items():
+            if getattr(self, name) is None:
+                object.__setattr__(self, name, float(default))
+            _positive_float(name, getattr(self, name))
+        if not (_is_number(self.layer_overhead_us) and self.layer_overhead_us >= 0):
+            raise ValueError(f"Accelerator layer_overhead_us must be a non-negative number, got {self.layer_overhead_us!r}")
+        if not isinstance(self.name, str) or not self.name.strip():
+            raise ValueError(f"Accelerator name must be a non-empty string, got {self.name!r}")
+
+    # ---------------------------------------------------------------- factory
+    @classmethod
+    def from_dpu(cls, arch: str, clock_mhz: float = _DEFAULT_CLOCK_MHZ, cores: int = 1,
+                 **overrides) -> "Accelerator":
+        """The DPUCZDX8G configuration ``arch`` of PG338 (``"B512"`` ... ``"B4096"``).
+
+        ``overrides`` set any other field (``ddr_bw_gbps=...``, ``dw_pp=...``).
+
+        Examples
+        --------
+        >>> Accelerator.from_dpu("B4096", cores=2).peak_gops
+        2457.6
+        >>> Accelerator.from_dpu("B9999")
+        Traceback (most recent call last):
+        ...
+        KeyError: "unknown DPU architecture 'B9999'; known: B512, B800, B1024, B1152, B1600, B2304, B3136, B4096"
+        """
+        config = dpu_config(arch)
+        allowed = {f.name for f in fields(cls)} - {"pp", "icp", "ocp", "clock_mhz", "cores"}
+        unknown = set(overrides) - allowed
+        if unknown:
+            raise ValueError(f"unknown Accelerator field(s) {sorted(unknown)} for from_dpu; allowed: {sorted(allowed)}")
+        args = {"name": arch, **overrides}
+        return cls(config.pp, config.icp, config.ocp, clock_mhz=clock_mhz, cores=cores, **args)
+
+    # ------------------------------------------------------------- properties
+    @property
+    def macs_per_cycle(self) -> int:
+        """Multiply-accumulates per cycle of one core's convolution engine."""
+        return self.pp * self.icp * self.ocp
+
+    @property
+    def peak_ops_per_cycle(self) -> int:
+        """Peak operations per cycle of one core (2 per MAC), PG338's "B" number."""
+        return 2 * self.macs_per_cycle
+
+    @property
+    def peak_gops_per_core(self) -> float:
+        return self.peak_ops_per_cycle * self.clock_mhz / 1e3
+
+    @property
+    def peak_gops(self) -> float:
+        """Peak GOP/s of all cores together."""
+        return self.peak_gops_per_core * self.cores
+
+    @property
+    def ridge_ops_per_byte(self) -> float:
+        """Arithmetic intensity where one core turns from memory- to compute-bound."""
+        return self.peak_gops_per_core / self.ddr_bw_gbps
+
+    def replace(self, **changes) -> "Accelerator":
+        """A copy with some fields changed (derived defaults are kept unless changed)."""
+        data = self.to_dict()
+        data.update(changes)
+        return Accelerator.from_dict(data)
+
+    def to_dict(self) -> dict:
+        """Plain-JSON form."""
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+    @classmethod
+    def from_dict(cls, data: Mapping) -> "Accelerator":
+        """Inverse of :meth:`to_dict`; unknown keys are an error naming the allowed ones."""
+        allowed = [f.name for f in fields(cls)]
+        unknown = set(data) - set(allowed)
+        if unknown:
+            raise ValueError(f"unknown Accelerator field(s) {sorted(unknown)}; allowed: {allowed}")
+        return cls(**data)

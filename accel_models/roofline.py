@@ -1,0 +1,332 @@
+"""Analytical per-layer latency of a DPU-like accelerator: tiling, traffic, overheads.
+
+For every layer on every accelerator (one numpy pass over L layers x M
+accelerators):
+
+* compute: :func:`accel_models.tiling.tiled_cycles` divided by the engine's
+  efficiency (``conv``, ``pw``, ``dw``, ``misc``) plus ``hswish_passes`` passes
+  over the output of every h-swish / h-sigmoid layer;
+* memory: the DDR bytes of :class:`accel_models.schedule.UnitSchedule`
+  (compulsory traffic plus spills of on-chip tensors that exceed
+  ``buffer_fraction`` of the activation buffer) over the effective bandwidth
+  ``bw_efficiency * ddr_bw_gbps``;
+* latency = max(compute, memory) + (1 - overlap) * min(compute, memory)
+  + per-layer overhead (``layer_overhead_cycles`` at the clock, plus the
+  accelerator's own ``layer_overhead_us``).
+
+A unit's latency is the sum over its layers (the DPU runs layers one after
+the other).  The cost of launching a compiled program (one xmodel) is not a
+per-layer cost and is not included; calibration estimates it separately.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, fields
+from typing import Mapping, Sequence
+
+import numpy as np
+
+from .accelerator import Accelerator
+from .layer import OPS, Layer, LayerArrays
+from .schedule import UnitSchedule, group_by_block
+from .tiling import AcceleratorArrays, layer_classes, tiled_cycles
+
+__all__ = ["PARAMETER_INFO", "LayerAnalysis", "RooflineModel", "RooflineParams"]
+
+#: Unit, physical reading and allowed range of every free parameter.
+PARAMETER_INFO: Mapping[str, dict] = {
+    "conv_efficiency": dict(unit="1", low=0.05, high=1.0,
+                            meaning="fraction of the tiled peak a dense k x k convolution reaches"),
+    "pw_efficiency": dict(unit="1", low=0.05, high=1.0,
+                          meaning="fraction of the tiled peak a 1x1 convolution / fully connected layer reaches"),
+    "dw_efficiency": dict(unit="1", low=0.05, high=1.0,
+                          meaning="fraction of the tiled peak the depthwise engine reaches"),
+    "misc_efficiency": dict(unit="1", low=0.01, high=1.0,
+                            meaning="fraction of PP x ICP elements per cycle the element-wise engine "
+                                    "(pool, add, scale) reaches"),
+    "hswish_passes": dict(unit="passes", low=0.0, high=20.0,
+                          meaning="extra passes over the output (at PP x OCP elements per cycle) an h-swish "
+                                  "or h-sigmoid costs"),
+    "bw_efficiency": dict(unit="1", low=0.02, high=1.0,
+                          meaning="fraction of the peak DDR bandwidth the accelerator sustains"),
+    "layer_overhead_cycles": dict(unit="cycles", low=0.0, high=1e6,
+                                  meaning="fixed cost of every layer: instruction fetch, pipeline fill and drain"),
+    "overlap": dict(unit="1", low=0.0, high=1.0,
+                    meaning="fraction of the shorter of compute and memory time hidden under the longer"),
+    "buffer_fraction": dict(unit="1", low=0.05, high=4.0,
+                            meaning="fraction of the activation buffer a tensor may occupy and stay on chip"),
+}
+
+
+@dataclass(frozen=True)
+class RooflineParams:
+    """Free parameters of :class:`RooflineModel` (see :data:`PARAMETER_INFO`).
+
+    Defaults are plausible uncalibrated values for a DPUCZDX8G; calibration
+    (:func:`latency_tables.calibrate`) fits them to measurements.
+    """
+
+    conv_efficiency: float = 0.9
+    pw_efficiency: float = 0.8
+    dw_efficiency: float = 0.9
+    misc_efficiency: float = 0.5
+    hswish_passes: float = 1.0
+    bw_efficiency: float = 0.5
+    layer_overhead_cycles: float = 3000.0
+    overlap: float = 1.0
+    buffer_fraction: float = 1.0
+
+    def __post_init__(self) -> None:
+        for f in fields(self):
+            value = getattr(self, f.name)
+            info = PARAMETER_INFO[f.name]
+            if isinstance(value, bool) or not isinstance(value, (int, float, np.floating)) \
+                    or not math.isfinite(value) or not info["low"] <= value <= info["high"]:
+                raise ValueError(f"RooflineParams.{f.name} must be a number in [{info['low']}, {info['high']}] "
+                                 f"({info['meaning']}), got {value!r}")
+            object.__setattr__(self, f.name, float(value))
+
+    def to_dict(self) -> dict[str, float]:
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, float]) -> "RooflineParams":
+        allowed = [f.name for f in fields(cls)]
+        unknown = set(data) - set(allowed)
+        if unknown:
+            raise ValueError(f"unknown RooflineParams field(s) {sorted(unknown)}; allowed: {allowed}")
+        return cls(**data)
+
+    def replace(self, **changes) -> "RooflineParams":
+        return self.from_dict({**self.to_dict(), **changes})
+
+    def describe(self) -> dict[str, dict]:
+        """``{name: {value, unit, meaning}}`` for reports."""
+        return {name: {"value": value, "unit": PARAMETER_INFO[name]["unit"],
+                       "meaning": PARAMETER_INFO[name]["meaning"]} for name, value in self.to_dict().items()}
+
+
+@dataclass(frozen=True, eq=False)
+class LayerAnalysis:
+    """Per-layer roofline analysis of a layer list on one accelerator.
+
+    Every array attribute has one value per layer.  ``bound`` says what
+    dominates the layer: ``"compute"``, ``"memory"`` or ``"overhead"`` (the
+    fixed per-layer cost exceeds both).  ``peak_gops`` and ``bw_gbps`` are the
+    per-core compute peak and the effective DDR bandwidth the model uses:
+    the roofline is ``attainable_gops = min(peak_gops, bw_gbps * arithmetic_intensity)``.
+    """
+
+    name: tuple[str, ...]
+    op: tuple[str, ...]
+    macs: np.ndarray
+    ops: np.ndarray
+    dram_bytes: np.ndarray
+    arithmetic_intensity: np.ndarray
+    attainable_gops: np.ndarray
+    compute_ms: np.ndarray
+    memory_ms: np.ndarray
+    overhead_ms: np.ndarray
+    latency_ms: np.ndarray
+    bound: np.ndarray
+    utilization: np.ndarray
+    accelerator: Accelerator
+    peak_gops: float
+    bw_gbps: float
+
+    @property
+    def ridge_ops_per_byte(self) -> float:
+        return self.peak_gops / self.bw_gbps
+
+    def __len__(self) -> int:
+        return len(self.name)
+
+    _COLUMNS = ("name", "op", "macs", "ops", "dram_bytes", "arithmetic_intensity", "attainable_gops", "compute_ms",
+                "memory_ms", "overhead_ms", "latency_ms", "bound", "utilization")
+
+    def to_records(self) -> list[dict]:
+        """One plain dict per layer (JSON-able)."""
+        columns = {c: getattr(self, c) for c in self._COLUMNS}
+        records = []
+        for i in range(len(self)):
+            row = {}
+            for c, values in columns.items():
+                value = values[i]
+                row[c] = value.item() if isinstance(value, np.generic) else value
+            records.append(row)
+        return records
+
+    def totals(self) -> dict:
+        """Whole-list figures: latency, ops, traffic, achieved GOP/s, utilization, time per bound."""
+        latency = float(self.latency_ms.sum())
+        ops = float(self.ops.sum())
+        by_bound = {b: float(self.latency_ms[self.bound == b].sum()) for b in ("compute", "memory", "overhead")}
+        return {
+            "layers": len(self),
+            "latency_ms": latency,
+            "compute_ms": float(self.compute_ms.sum()),
+            "memory_ms": float(self.memory_ms.sum()),
+            "overhead_ms": float(self.overhead_ms.sum()),
+            "macs": int(self.macs.sum()),
+            "ops": ops,
+            "dram_bytes": float(self.dram_bytes.sum()),
+            "achieved_gops": ops / latency / 1e6 if latency else 0.0,
+            "utilization": ops / (latency * 1e6 * self.peak_gops) if latency else 0.0,
+            "latency_ms_by_bound": by_bound,
+            "peak_gops": self.peak_gops,
+            "bw_gbps": self.bw_gbps,
+            "accelerator": self.accelerator.name,
+        }
+
+
+def _as_accelerators(accelerator) -> tuple[list[Accelerator], bool]:
+    if isinstance(accelerator, Accelerator):
+        return [accelerator], True
+    if isinstance(accelerator, (str, bytes)) or not isinstance(accelerator, Sequence):
+        raise ValueError(f"expected an Accelerator or a sequence of them, got {type(accelerator).__name__}")
+    return list(accelerator), False
+
+
+def _standalone_schedule(arrays: LayerArrays) -> UnitSchedule:
+    # No names or graph: every layer is its own unit reading and writing DDR.
+    from scipy import sparse
+
+    n = len(arrays)
+    return UnitSchedule(
+        layers=arrays, names=tuple(f"layer{i}" for i in range(n)), unit_of_layer=np.arange(n), n_units=n,
+        base_bytes=(arrays.input_bytes + arrays.output_bytes + arrays.weight_bytes).astype(float),
+        tensor_bytes=np.zeros(0), tensor_footprint=np.zeros(0), tensor_hswish=np.zeros(0, dtype=bool),
+        tensor_producer=np.zeros(0, dtype=np.int64), spill_bytes=sparse.csr_matrix((n, 0)))
+
+
+@dataclass(frozen=True)
+class RooflineModel:
+    """Analytical latency of layers and units on DPU-like accelerators.
+
+    Examples
+    --------
+    >>> from accel_models import BlockSpec
+    >>> model = RooflineModel()
+    >>> acc = Accelerator.from_dpu("B2304", clock_mhz=200.0)
+    >>> block = BlockSpec.from_key("expanded_conv-input:28x28x48-output:28x28x48-expand:144"
+    ...                            "-kernel:3-stride:1-idskip:1-se:1-hs:0").layers()
+    >>> model.unit_latency_ms([block], acc).shape
+    (1,)
+    >>> model.unit_latency_ms([block, block[:1]], [acc, acc.replace(pp=16)]).shape
+    (2, 2)
+    """
+
+    params: RooflineParams = RooflineParams()
+
+    def with_params(self, **changes) -> "RooflineModel":
+        """A model with some parameters changed."""
+        return RooflineModel(self.params.replace(**changes))
+
+    # ------------------------------------------------------------- schedules
+    @staticmethod
+    def schedule(units: Sequence[Sequence[Layer]] | UnitSchedule) -> UnitSchedule:
+        """The :class:`UnitSchedule` of ``units`` (reuse it to evaluate the same units often)."""
+        if isinstance(units, UnitSchedule):
+            return units
+        return UnitSchedule.from_units(units)
+
+    @staticmethod
+    def _layer_schedule(layers) -> UnitSchedule:
+        if isinstance(layers, UnitSchedule):
+            return layers
+        if isinstance(layers, LayerArrays):
+            return _standalone_schedule(layers)
+        layers = list(layers)
+        if not all(isinstance(lay, Layer) for lay in layers):
+            raise ValueError("layers must be Layer objects, a LayerArrays or a UnitSchedule")
+        if not layers:
+            raise ValueError("no layers given")
+        return UnitSchedule.from_units(group_by_block(layers))
+
+    # ---------------------------------------------------------------- model
+    def breakdown(self, schedule: UnitSchedule, accelerators: Sequence[Accelerator]) -> dict[str, np.ndarray]:
+        """Per-layer components for every accelerator: (M, L) arrays.
+
+        Keys: ``compute_ms``, ``memory_ms``, ``overhead_ms``, ``latency_ms``,
+        ``dram_bytes``.
+        """
+        acc = AcceleratorArrays.from_accelerators(accelerators)
+        p = self.params
+        layers = schedule.layers
+        cycles, act_cycles = tiled_cycles(layers, acc)
+        efficiency = np.array([p.conv_efficiency, p.pw_efficiency, p.dw_efficiency, p.misc_efficiency])
+        eff = efficiency[layer_classes(layers)]
+        cycles_per_ms = acc.clock_mhz * 1e3
+        compute = (cycles / eff + p.hswish_passes * act_cycles) / cycles_per_ms
+        dram, extra_layers = schedule.dram_bytes(p.buffer_fraction * acc.act_buffer_bytes)
+        memory = dram / (p.bw_efficiency * acc.ddr_bw_gbps * 1e6)
+        per_layer = p.layer_overhead_cycles / cycles_per_ms + acc.layer_overhead_us / 1e3
+        overhead = per_layer * (1.0 + extra_layers)
+        longer, shorter = np.maximum(compute, memory), np.minimum(compute, memory)
+        latency = longer + (1.0 - p.overlap) * shorter + overhead
+        return {"compute_ms": compute, "memory_ms": memory, "overhead_ms": overhead, "latency_ms": latency,
+                "dram_bytes": dram}
+
+    def layer_latency_ms(self, layers: Sequence[Layer] | LayerArrays | UnitSchedule,
+                         accelerator: Accelerator | Sequence[Accelerator]) -> np.ndarray:
+        """Latency of each layer: (L,) for one accelerator, (M, L) for M.
+
+        Layers of a :class:`Layer` sequence that share a ``block`` are one
+        unit (their hand-off tensors may stay on chip); a
+        :class:`LayerArrays` has no graph, so each of its layers reads and
+        writes DDR.
+        """
+        accs, single = _as_accelerators(accelerator)
+        latency = self.breakdown(self._layer_schedule(layers), accs)["latency_ms"]
+        return latency[0] if single else latency
+
+    def unit_latency_ms(self, units: Sequence[Sequence[Layer]] | UnitSchedule,
+                        accelerator: Accelerator | Sequence[Accelerator]) -> np.ndarray:
+        """Latency of each unit (sum over its layers): (K,) or (M, K)."""
+        accs, single = _as_accelerators(accelerator)
+        schedule = self.schedule(units)
+        latency = schedule.per_unit(self.breakdown(schedule, accs)["latency_ms"])
+        return latency[0] if single else latency
+
+    def unit_dram_bytes(self, units: Sequence[Sequence[Layer]] | UnitSchedule,
+                        accelerator: Accelerator | Sequence[Accelerator]) -> np.ndarray:
+        """Modelled DDR traffic of each unit in bytes: (K,) or (M, K)."""
+        accs, single = _as_accelerators(accelerator)
+        schedule = self.schedule(units)
+        acc = AcceleratorArrays.from_accelerators(accs)
+        dram, _ = schedule.dram_bytes(self.params.buffer_fraction * acc.act_buffer_bytes)
+        per_unit = schedule.per_unit(dram)
+        return per_unit[0] if single else per_unit
+
+    def analyze(self, layers: Sequence[Layer] | LayerArrays | UnitSchedule, accelerator: Accelerator) -> LayerAnalysis:
+        """Roofline analysis of ``layers`` on one accelerator (see :class:`LayerAnalysis`)."""
+        if not isinstance(accelerator, Accelerator):
+            raise ValueError(f"analyze takes one Accelerator, got {type(accelerator).__name__}")
+        schedule = self._layer_schedule(layers)
+        parts = {k: v[0] for k, v in self.breakdown(schedule, [accelerator]).items()}
+        arrays = schedule.layers
+        ops = arrays.ops.astype(float)
+        peak = accelerator.peak_gops_per_core
+        bw = self.params.bw_efficiency * accelerator.ddr_bw_gbps
+        intensity = ops / np.maximum(parts["dram_bytes"], 1.0)
+        longer = np.maximum(parts["compute_ms"], parts["memory_ms"])
+        bound = np.where(parts["overhead_ms"] > longer, "overhead",
+                         np.where(parts["compute_ms"] >= parts["memory_ms"], "compute", "memory"))
+        return LayerAnalysis(
+            name=schedule.names, op=tuple(OPS[c] for c in arrays.op), macs=arrays.macs.copy(), ops=ops,
+            dram_bytes=parts["dram_bytes"], arithmetic_intensity=intensity,
+            attainable_gops=np.minimum(peak, bw * intensity), compute_ms=parts["compute_ms"],
+            memory_ms=parts["memory_ms"], overhead_ms=parts["overhead_ms"], latency_ms=parts["latency_ms"],
+            bound=bound, utilization=ops / (parts["latency_ms"] * 1e6 * peak), accelerator=accelerator,
+            peak_gops=peak, bw_gbps=bw)
+
+    def to_dict(self) -> dict:
+        return {"params": self.params.to_dict()}
+
+    @classmethod
+    def from_dict(cls, data: Mapping) -> "RooflineModel":
+        unknown = set(data) - {"params"}
+        if unknown:
+            raise ValueError(f"unknown RooflineModel field(s) {sorted(unknown)}; allowed: ['params']")
+        return cls(RooflineParams.from_dict(data.get("params", {})))

@@ -1,0 +1,214 @@
+"""How a unit's layers move data: compulsory DDR traffic and on-chip tensors that may spill.
+
+A DPU runs a compiled unit (an MBConv block, a stem conv, ...) layer by layer.
+Weights, the unit's input and its output always cross the DDR interface.  A
+tensor passed between two layers of the same unit stays in the on-chip
+activation buffer when it fits; when it does not, its producer writes it to
+DDR and every consumer reads it back.  Two hand-offs never materialise:
+
+* a 1x1 expansion with a ReLU-type (or no) activation feeding a depthwise
+  conv: the DPU streams it row by row into the depthwise engine;
+* a convolution feeding a residual add: the add happens in the conv's
+  write-back, reading the shortcut from DDR.
+
+Everything here was read off the Ultra96-V2 B2304 profiler traffic
+(``mem_io_mb``): with these rules the compulsory bytes reproduce the
+measured traffic of every block that does not spill to within 2 %, and the
+spilling blocks move exactly 2x (write + read), 5x (SE: write, pool read,
+scale read + write, project read) or, for an h-swish tensor that does not
+fit at all, 7x the spilled tensor.  A tensor read by a stride-``s`` window
+op occupies ``s`` times its size on chip (observed: stride-2 blocks spill
+from half the size stride-1 blocks do).
+
+:class:`UnitSchedule` precomputes these relations once per list of units, so
+that latency for many accelerators or many parameter sets is pure numpy.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Sequence
+
+import numpy as np
+from scipy import sparse
+
+from .layer import Layer, LayerArrays
+
+__all__ = ["HSWISH_SPLIT_PASSES", "UnitSchedule", "group_by_block"]
+
+#: Extra passes over DDR when an h-swish tensor does not fit on chip and runs as
+#: separate element-wise ops: read x, write relu6(x+3); read both, write the product.
+HSWISH_SPLIT_PASSES = 5
+#: Extra layers (instructions) such a split h-swish costs.
+HSWISH_SPLIT_LAYERS = 2
+_STREAMED_ACTIVATIONS = frozenset({"none", "relu", "relu6"})
+_CONV_LIKE = frozenset({"conv", "pwconv"})
+
+
+def group_by_block(layers: Sequence[Layer]) -> list[tuple[Layer, ...]]:
+    """Split a flat layer list into units: consecutive layers sharing a non-empty ``block``.
+
+    Layers without a block form units of their own.
+
+    >>> a = Layer("a", "fc", (8, 1, 1), (8, 1, 1), block="u")
+    >>> b = Layer("b", "fc", (8, 1, 1), (8, 1, 1), block="u")
+    >>> c = Layer("c", "fc", (8, 1, 1), (8, 1, 1))
+    >>> [len(u) for u in group_by_block([a, b, c])]
+    [2, 1]
+    """
+    units: list[list[Layer]] = []
+    for layer in layers:
+        if units and layer.block and units[-1][-1].block == layer.block:
+            units[-1].append(layer)
+        else:
+            units.append([layer])
+    return [tuple(u) for u in units]
+
+
+def _fused(producer: Layer, consumers: list[Layer]) -> bool:
+    if len(consumers) != 1:
+        return False
+    consumer = consumers[0]
+    if (producer.op == "pwconv" and consumer.op == "dwconv"
+            and producer.activation in _STREAMED_ACTIVATIONS):
+        return True
+    return consumer.op == "add" and producer.op in _CONV_LIKE
+
+
+@dataclass(frozen=True, eq=False)
+class UnitSchedule:
+    """Data movement of a list of units, as arrays.
+
+    Attributes
+    ----------
+    layers : LayerArrays
+        Every layer of every unit, concatenated in order (L layers).
+    names : tuple of str
+        Layer names, in the same order.
+    unit_of_layer : numpy.ndarray
+        (L,) index of each layer's unit.
+    n_units : int
+    base_bytes : numpy.ndarray
+        (L,) compulsory DDR bytes per layer: weights, reads of the unit's
+        inputs, writes of the unit's outputs.
+    tensor_bytes, tensor_footprint : numpy.ndarray
+        (T,) size of each on-chip hand-off tensor and the buffer space it
+        needs (size x stride of its widest-stride consumer).
+    tensor_hswish : numpy.ndarray
+        (T,) whether the tensor's producer applies h-swish.
+    tensor_producer : numpy.ndarray
+        (T,) layer index of each tensor's producer.
+    spill_bytes : scipy.sparse.csr_matrix
+        (L, T): DDR bytes layer ``l`` moves if tensor ``t`` spills
+        (the producer's write, each consumer's read).
+    """
+
+    layers: LayerArrays
+    names: tuple[str, ...]
+    unit_of_layer: np.ndarray
+    n_units: int
+    base_bytes: np.ndarray
+    tensor_bytes: np.ndarray
+    tensor_footprint: np.ndarray
+    tensor_hswish: np.ndarray
+    tensor_producer: np.ndarray
+    spill_bytes: sparse.csr_matrix
+
+    @classmethod
+    def from_units(cls, units: Sequence[Sequence[Layer]]) -> "UnitSchedule":
+        """Analyse ``units`` (each a sequence of layers in execution order)."""
+        units = [tuple(u) for u in units]
+        if any(not u for u in units):
+            raise ValueError("every unit needs at least one layer")
+        flat: list[Layer] = []
+        unit_of_layer: list[int] = []
+        base: list[float] = []
+        t_bytes, t_foot, t_hs, t_prod = [], [], [], []
+        rows, cols, vals = [], [], []
+        for k, unit in enumerate(units):
+            offset = len(flat)
+            index = {}
+            for j, layer in enumerate(unit):
+                if layer.name in index:
+                    raise ValueError(f"unit {k}: layer name {layer.name!r} appears twice")
+                index[layer.name] = j
+            sources = [layer.inputs or ((unit[j - 1].name,) if j else ("input",)) for j, layer in enumerate(unit)]
+            consumers: list[list[int]] = [[] for _ in unit]
+            unit_base = [float(layer.weight_bytes) for layer in unit]
+            for j, layer in enumerate(unit):
+                internal = [index[s] for s in sources[j] if s in index and index[s] < j]
+                if any(s in index and index[s] >= j for s in sources[j]):
+                    raise ValueError(f"unit {k}: layer {layer.name!r} reads a layer that runs after it")
+                for p in internal:
+                    consumers[p].append(j)
+                internal_bytes = sum(unit[p].output_bytes for p in internal)
+                unit_base[j] += max(layer.input_bytes - internal_bytes, 0)
+            for p, producer in enumerate(unit):
+                users = consumers[p]
+                if not users:
+                    unit_base[p] += producer.output_bytes
+                    continue
+                if _fused(producer, [unit[c] for c in users]):
+                    continue
+                t = len(t_bytes)
+                size = float(producer.output_bytes)
+                stride = max(unit[c].stride if unit[c].op in ("conv", "dwconv", "pool", "maxpool") else 1
+                             for c in users)
+                t_bytes.append(size)
+                t_foot.append(size * stride)
+                t_hs.append(producer.activation == "h_swish")
+                t_prod.append(offset + p)
+                for layer_idx in [p, *users]:
+                    rows.append(offset + layer_idx)
+                    cols.append(t)
+                    vals.append(size)
+            flat += unit
+            unit_of_layer += [k] * len(unit)
+            base += unit_base
+        n_layers, n_tensors = len(flat), len(t_bytes)
+        spill = sparse.csr_matrix((np.asarray(vals, dtype=float), (rows, cols)), shape=(n_layers, n_tensors))
+        return cls(
+            layers=LayerArrays.from_layers(flat),
+            names=tuple(layer.name for layer in flat),
+            unit_of_layer=np.asarray(unit_of_layer, dtype=np.int64),
+            n_units=len(units),
+            base_bytes=np.asarray(base, dtype=float),
+            tensor_bytes=np.asarray(t_bytes, dtype=float),
+            tensor_footprint=np.asarray(t_foot, dtype=float),
+            tensor_hswish=np.asarray(t_hs, dtype=bool),
+            tensor_producer=np.asarray(t_prod, dtype=np.int64),
+            spill_bytes=spill,
+        )
+
+    def __len__(self) -> int:
+        return len(self.names)
+
+    def spills(self, capacity_bytes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Which hand-off tensors spill, per accelerator.
+
+        ``capacity_bytes`` has shape (M, 1).  Returns ``(spilled, split)``,
+        both (M, T) booleans: the tensor goes to DDR; and, for h-swish
+        tensors larger than the whole buffer, the activation runs as
+        separate element-wise passes.
+        """
+        spilled = self.tensor_footprint[None, :] > capacity_bytes
+        split = spilled & self.tensor_hswish[None, :] & (self.tensor_bytes[None, :] > capacity_bytes)
+        return spilled, split
+
+    def dram_bytes(self, capacity_bytes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(M, L) DDR bytes per layer, and (M, L) extra layers from split h-swish."""
+        spilled, split = self.spills(capacity_bytes)
+        moved = np.asarray(self.spill_bytes @ spilled.T.astype(float)).T
+        extra_layers = np.zeros_like(moved)
+        if split.any():
+            split_bytes = split * (HSWISH_SPLIT_PASSES * self.tensor_bytes)[None, :]
+            m, t = np.nonzero(split)
+            np.add.at(moved, (m, self.tensor_producer[t]), split_bytes[m, t])
+            np.add.at(extra_layers, (m, self.tensor_producer[t]), HSWISH_SPLIT_LAYERS)
+        return self.base_bytes[None, :] + moved, extra_layers
+
+    def per_unit(self, per_layer: np.ndarray) -> np.ndarray:
+        """Sum a (..., L) per-layer quantity over each unit: (..., K)."""
+        per_layer = np.asarray(per_layer, dtype=float)
+        starts = np.r_[0, np.flatnonzero(np.diff(self.unit_of_layer)) + 1]
+        return np.add.reduceat(per_layer, starts, axis=-1)

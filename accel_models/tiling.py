@@ -1,0 +1,123 @@
+"""Cycle counts of layers on a PE array, from how the DPU tiles them.
+
+A dense convolution on a (PP, ICP, OCP) array takes
+``ceil(Cin/ICP) * ceil(Cout/OCP) * ceil(Wout/PP) * Hout * k * k`` cycles (per
+group): the array consumes ICP input channels for OCP output channels at PP
+neighbouring output pixels of one row each cycle, so partial tiles waste
+lanes (a 3-channel first conv on ICP=16 uses 3/16 of them).  A depthwise
+convolution runs on its own engine at ``dw_pp`` pixels (PP/2 on the
+DPUCZDX8G) with channels over the ICP lanes.  Pooling, element-wise adds,
+channel scaling and standalone activations run on the element-wise engine
+at PP x ICP elements per cycle.  h-swish / h-sigmoid activations fused into
+a layer cost extra passes over its output at PP x OCP elements per cycle.
+
+All functions broadcast: accelerator fields are (M, 1) columns, layer
+fields (L,) rows, results (M, L).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Sequence
+
+import numpy as np
+
+from .accelerator import Accelerator
+from .layer import ACTIVATIONS, OPS, LayerArrays
+
+__all__ = ["CLASSES", "AcceleratorArrays", "layer_classes", "tiled_cycles"]
+
+#: Engine classes a layer is costed on, in the order of :func:`layer_classes` codes.
+CLASSES = ("conv", "pw", "dw", "misc")
+_OP = {name: i for i, name in enumerate(OPS)}
+_HARD_ACTIVATIONS = [ACTIVATIONS.index("h_swish"), ACTIVATIONS.index("h_sigmoid")]
+
+
+@dataclass(frozen=True)
+class AcceleratorArrays:
+    """Fields of M accelerators as (M, 1) float columns."""
+
+    pp: np.ndarray
+    icp: np.ndarray
+    ocp: np.ndarray
+    dw_pp: np.ndarray
+    clock_mhz: np.ndarray
+    ddr_bw_gbps: np.ndarray
+    act_buffer_bytes: np.ndarray
+    layer_overhead_us: np.ndarray
+
+    @classmethod
+    def from_accelerators(cls, accelerators: Sequence[Accelerator]) -> "AcceleratorArrays":
+        accs = list(accelerators)
+        if not accs or not all(isinstance(a, Accelerator) for a in accs):
+            raise ValueError("expected an Accelerator or a non-empty sequence of Accelerator objects")
+
+        def col(values) -> np.ndarray:
+            return np.asarray(values, dtype=float)[:, None]
+
+        return cls(
+            pp=col([a.pp for a in accs]), icp=col([a.icp for a in accs]), ocp=col([a.ocp for a in accs]),
+            dw_pp=col([a.dw_pp for a in accs]), clock_mhz=col([a.clock_mhz for a in accs]),
+            ddr_bw_gbps=col([a.ddr_bw_gbps for a in accs]),
+            act_buffer_bytes=col([a.act_buffer_kib * 1024 for a in accs]),
+            layer_overhead_us=col([a.layer_overhead_us for a in accs]),
+        )
+
+    def __len__(self) -> int:
+        return int(self.pp.shape[0])
+
+
+def _ceil_div(a, b) -> np.ndarray:
+    return np.ceil(a / b)
+
+
+def layer_classes(layers: LayerArrays) -> np.ndarray:
+    """(L,) engine class code per layer (index into :data:`CLASSES`).
+
+    >>> from accel_models.layer import Layer
+    >>> arrays = LayerArrays.from_layers([Layer("c", "conv", (3, 8, 8), (8, 8, 8), kernel=3),
+    ...                                   Layer("f", "fc", (8, 1, 1), (4, 1, 1))])
+    >>> [CLASSES[c] for c in layer_classes(arrays)]
+    ['conv', 'pw']
+    """
+    op = layers.op
+    dense = np.isin(op, [_OP["conv"], _OP["pwconv"], _OP["fc"], _OP["se_fc"]])
+    cls = np.full(len(layers), CLASSES.index("misc"), dtype=np.int64)
+    cls[dense & (layers.kernel > 1)] = CLASSES.index("conv")
+    cls[dense & (layers.kernel == 1)] = CLASSES.index("pw")
+    cls[op == _OP["dwconv"]] = CLASSES.index("dw")
+    return cls
+
+
+def tiled_cycles(layers: LayerArrays, acc: AcceleratorArrays) -> tuple[np.ndarray, np.ndarray]:
+    """Ideal (100 % efficient) engine cycles and hard-activation passes.
+
+    Returns ``(cycles, activation_cycles)``, both (M, L): the cycles of the
+    layer on its engine, and the cycles of one pass over its output at
+    PP x OCP elements per cycle where the layer applies h-swish or
+    h-sigmoid (0 elsewhere).
+
+    Examples
+    --------
+    >>> from accel_models.layer import Layer
+    >>> acc = AcceleratorArrays.from_accelerators([Accelerator.from_dpu("B4096")])
+    >>> stem = Layer("c", "conv", (3, 224, 224), (64, 224, 224), kernel=3)
+    >>> int(tiled_cycles(LayerArrays.from_layers([stem]), acc)[0][0, 0])  # 1*4*28*224*9
+    225792
+    """
+    cls = layer_classes(layers)
+    groups = layers.groups
+    cin_g, cout_g = layers.cin / groups, layers.cout / groups
+    row_tiles = _ceil_div(layers.wout, acc.pp) * layers.hout
+    k2 = layers.kernel * layers.kernel
+    dense = (_ceil_div(cin_g, acc.icp) * _ceil_div(cout_g, acc.ocp) * groups * row_tiles * k2)
+    depthwise = _ceil_div(layers.cout, acc.icp) * _ceil_div(layers.wout, acc.dw_pp) * layers.hout * k2
+    pooling = np.isin(layers.op, [_OP["pool"], _OP["maxpool"]])
+    misc_c = np.where(pooling, layers.cin, layers.cout)
+    misc_w = np.where(pooling, layers.win, layers.wout)
+    misc_h = np.where(pooling, layers.hin, layers.hout)
+    misc = _ceil_div(misc_c, acc.icp) * _ceil_div(misc_w, acc.pp) * misc_h
+    cycles = np.select([cls == 0, cls == 1, cls == 2], [dense, dense, depthwise], default=misc)
+    hard = np.isin(layers.activation, _HARD_ACTIVATIONS)
+    act = np.where(hard, _ceil_div(layers.cout, acc.ocp) * _ceil_div(layers.wout, acc.pp) * layers.hout, 0.0)
+    return cycles, act
