@@ -1,0 +1,31 @@
+"""Measuring a board: plan the units, compile them with the vendor toolchain, time them with a runner.
+
+``pynq`` / ``pynq_dpu`` (the optional ``[board]`` extra) are imported only
+inside :class:`PynqDpuRunner`; everything else runs anywhere, and
+:class:`NumpyRunner` executes the units' real int8 arithmetic off-board.
+"""
+
+from .int8 import Int8Unit
+from .measure import MeasureReport, UnitFailure, measure, measure_unit, summarize_runs
+from .plan import PLAN_FORMAT, Plan, PlanUnit, read_plan, unit_name, write_plan
+from .runners import NumpyRunner, PynqDpuRunner, Runner, Session, compile_numpy_units
+
+__all__ = [
+    "Int8Unit",
+    "MeasureReport",
+    "NumpyRunner",
+    "PLAN_FORMAT",
+    "Plan",
+    "PlanUnit",
+    "PynqDpuRunner",
+    "Runner",
+    "Session",
+    "UnitFailure",
+    "compile_numpy_units",
+    "measure",
+    "measure_unit",
+    "read_plan",
+    "summarize_runs",
+    "unit_name",
+    "write_plan",
+]

@@ -1,0 +1,307 @@
+"""Measurement plans: the units a board must time, as files ready for the vendor toolchain.
+
+A plan folder holds ``manifest.json`` (format :data:`PLAN_FORMAT`: the space,
+resolutions, seed, module factory and one record per unit), ``units/`` with
+one ``torch.export`` program (``.pt2``) and, when ``onnx`` is installed, one ONNX
+model per unit, a ``quantize_units.py`` script for Vitis AI's quantizer and
+a ``README.md`` with the host and board commands.  This module takes plain
+unit keys (it never imports ``ofa_hw``): the caller decides which units a
+search space needs and how a unit becomes a torch module.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import re
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import MappingProxyType
+from typing import Callable, Iterable, Mapping
+
+from accel_models.blocks import BlockSpec
+
+from ..format import atomic_write_text
+
+__all__ = ["PLAN_FORMAT", "Plan", "PlanUnit", "read_plan", "unit_name", "write_plan"]
+
+PLAN_FORMAT = "ofa-hw-lut-plan/1"
+MANIFEST = "manifest.json"
+_UNIT_FIELDS = ("name", "key", "files")
+_PLAN_FIELDS = ("format", "space", "resolutions", "seed", "module_factory", "units")
+
+
+def unit_name(key: str) -> str:
+    """A file-safe name for a unit key (letters, digits, ``x`` and ``_``).
+
+    >>> unit_name("Conv-input:224x224x3-output:112x112x24")
+    'Conv_input_224x224x3_output_112x112x24'
+    """
+    return re.sub(r"[^A-Za-z0-9]+", "_", key).strip("_")
+
+
+@dataclass(frozen=True)
+class PlanUnit:
+    """One unit to measure: its key, file-safe name and plan files (kind -> path relative to the plan)."""
+
+    name: str
+    key: str
+    files: Mapping[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        BlockSpec.from_key(self.key)
+        if self.name != unit_name(self.key):
+            raise ValueError(f"unit {self.key!r}: name must be {unit_name(self.key)!r}, got {self.name!r}")
+        object.__setattr__(self, "files", MappingProxyType(dict(self.files)))
+
+    @property
+    def spec(self) -> BlockSpec:
+        return BlockSpec.from_key(self.key)
+
+    def to_dict(self) -> dict:
+        spec = self.spec
+        layers = spec.layers()
+        return {"name": self.name, "key": self.key, "files": dict(self.files),
+                "input_shape": list(spec.in_shape), "output_shape": list(spec.out_shape),
+                "macs": sum(layer.macs for layer in layers), "layers": len(layers)}
+
+    @classmethod
+    def from_dict(cls, data: Mapping) -> "PlanUnit":
+        derived = {"input_shape", "output_shape", "macs", "layers"}  # recomputed from the key
+        unknown = sorted(set(data) - set(_UNIT_FIELDS) - derived)
+        if unknown:
+            raise ValueError(f"unknown plan unit field(s) {unknown}; allowed: {list(_UNIT_FIELDS) + sorted(derived)}")
+        return cls(data["name"], data["key"], data.get("files", {}))
+
+
+@dataclass(frozen=True)
+class Plan:
+    """The units a table needs, in measurement order (``directory`` is where it was read from, if anywhere)."""
+
+    units: tuple[PlanUnit, ...]
+    space: str = ""
+    resolutions: tuple[int, ...] = ()
+    seed: int = 0
+    module_factory: str = ""
+    directory: Path | None = field(default=None, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "units", tuple(self.units))
+        object.__setattr__(self, "resolutions", tuple(int(r) for r in self.resolutions))
+        seen: set[str] = set()
+        for unit in self.units:
+            if unit.key in seen:
+                raise ValueError(f"plan lists unit {unit.key!r} twice")
+            seen.add(unit.key)
+
+    @classmethod
+    def from_keys(cls, keys: Iterable[str], **kwargs) -> "Plan":
+        """A plan of the distinct ``keys`` in first-seen order (no files).
+
+        >>> Plan.from_keys(["Logits-input:1x1x8-output:4"] * 2).keys()
+        ['Logits-input:1x1x8-output:4']
+        """
+        distinct = dict.fromkeys(keys)
+        return cls(tuple(PlanUnit(unit_name(key), key) for key in distinct), **kwargs)
+
+    def __len__(self) -> int:
+        return len(self.units)
+
+    def keys(self) -> list[str]:
+        return [unit.key for unit in self.units]
+
+    def to_dict(self) -> dict:
+        return {"format": PLAN_FORMAT, "space": self.space, "resolutions": list(self.resolutions), "seed": self.seed,
+                "module_factory": self.module_factory, "units": [unit.to_dict() for unit in self.units]}
+
+    @classmethod
+    def from_dict(cls, data: Mapping, directory: Path | None = None) -> "Plan":
+        unknown = sorted(set(data) - set(_PLAN_FIELDS))
+        if unknown:
+            raise ValueError(f"unknown plan field(s) {unknown}; allowed: {list(_PLAN_FIELDS)}")
+        if data.get("format") != PLAN_FORMAT:
+            raise ValueError(f"plan format must be {PLAN_FORMAT!r}, got {data.get('format')!r}")
+        return cls(tuple(PlanUnit.from_dict(u) for u in data.get("units", ())), data.get("space", ""),
+                   tuple(data.get("resolutions", ())), int(data.get("seed", 0)), data.get("module_factory", ""),
+                   directory)
+
+
+def read_plan(directory: str | os.PathLike) -> Plan:
+    """The plan in ``directory`` (its ``manifest.json``)."""
+    directory = Path(directory)
+    path = directory / MANIFEST
+    if not path.is_file():
+        raise FileNotFoundError(f"no measurement plan in {str(directory)!r}: {MANIFEST} is missing "
+                                "(create one with `ofa-hw lut plan`)")
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"{path}: not valid JSON ({exc})") from None
+    try:
+        return Plan.from_dict(data, directory)
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ValueError(f"{path}: {exc}") from None
+
+
+def _factory_name(factory: Callable) -> str:
+    return f"{factory.__module__}:{factory.__qualname__}"
+
+
+def write_plan(
+    plan: Plan,
+    out_dir: str | os.PathLike,
+    *,
+    module_factory: Callable | None = None,
+    onnx: bool | None = None,
+    overwrite: bool = False,
+    progress: bool = True,
+) -> Plan:
+    """Write ``plan`` into ``out_dir``: unit models, manifest, quantize script and README.
+
+    Parameters
+    ----------
+    plan : Plan
+        The units (e.g. ``Plan.from_keys(keys, space=..., resolutions=...)``).
+    module_factory : callable, optional
+        ``factory(key, seed=...) -> torch.nn.Module`` for one unit; without
+        it only the manifest and README are written.
+    onnx : bool, optional
+        Also export ONNX models; ``None`` does so when ``onnx`` is installed.
+    overwrite : bool
+        Replace an existing plan in ``out_dir``.
+
+    Returns
+    -------
+    Plan
+        The plan as written (with its files and directory).
+    """
+    out = Path(out_dir)
+    if (out / MANIFEST).exists() and not overwrite:
+        raise FileExistsError(f"{out} already holds a plan ({MANIFEST}); pass overwrite=True (--force) to replace it")
+    if onnx is None:
+        onnx = module_factory is not None and importlib.util.find_spec("onnx") is not None
+    if onnx and module_factory is None:
+        raise ValueError("onnx=True needs a module_factory to build the units")
+    (out / "units").mkdir(parents=True, exist_ok=True)
+    units = []
+    if module_factory is not None:
+        from tqdm.auto import tqdm
+
+        for unit in tqdm(plan.units, desc="lut plan", unit="unit", disable=not progress):
+            units.append(PlanUnit(unit.name, unit.key, _export_unit(unit, out, module_factory, plan.seed, onnx)))
+    else:
+        units = list(plan.units)
+    written = Plan(tuple(units), plan.space, plan.resolutions, plan.seed,
+                   _factory_name(module_factory) if module_factory else plan.module_factory, out)
+    atomic_write_text(out / "quantize_units.py", _QUANTIZE_SCRIPT)
+    atomic_write_text(out / "README.md", _readme(written))
+    atomic_write_text(out / MANIFEST, json.dumps(written.to_dict(), indent=1) + "\n")  # last: marks a complete plan
+    return written
+
+
+def _export_unit(unit: PlanUnit, out: Path, factory: Callable, seed: int, onnx: bool) -> dict[str, str]:
+    import torch
+
+    spec = unit.spec
+    model = factory(unit.key, seed=seed)
+    example = torch.zeros(1, *spec.in_shape)
+    files = {"torch_export": f"units/{unit.name}.pt2"}
+    with torch.no_grad():
+        torch.export.save(torch.export.export(model, (example,)), str(out / files["torch_export"]))
+        if onnx:
+            files["onnx"] = f"units/{unit.name}.onnx"
+            with warnings.catch_warnings():
+                # The TorchScript exporter is the one that works without onnxscript installed.
+                warnings.simplefilter("ignore", DeprecationWarning)
+                torch.onnx.export(model, (example,), str(out / files["onnx"]), dynamo=False, opset_version=17,
+                                  input_names=["input"], output_names=["output"])
+    return files
+
+
+def _readme(plan: Plan) -> str:
+    resolutions = ", ".join(map(str, plan.resolutions)) or "as listed"
+    return f"""# Latency measurement plan
+
+{len(plan)} distinct units of `{plan.space or 'the given keys'}` at resolutions {resolutions}.
+`manifest.json` lists them (unit `name`, OFA canonical `key`, files, input shape, MACs);
+`units/` holds one `torch.export` program (`.pt2`, `torch.export.load`) and, if exported, one
+ONNX model per unit,
+built by `{plan.module_factory or 'no factory (manifest only)'}` with seed {plan.seed}.
+Each unit is compiled as its own xmodel, so every table entry includes one DPU program launch;
+the measured table records that as `per_entry_invocation: true` and the hybrid predictor
+subtracts the calibrated launch cost per entry and adds it once per network.
+
+## 1. Quantize (host, inside the Vitis AI PyTorch docker, with `pip install ofa-hw`)
+
+    python quantize_units.py --plan . --mode calib --out quantized
+    python quantize_units.py --plan . --mode test  --out quantized
+
+This runs `pytorch_nndct.apis.torch_quantizer` per unit on random calibration inputs (latency
+does not depend on the weight values) and writes `quantized/<name>/<Class>_int.xmodel`.
+Alternatively quantize the ONNX models with `vai_q_onnx` (Vitis AI >= 3.5).
+
+## 2. Compile (host) against the DPU of your board
+
+    for d in quantized/*/; do n=$(basename "$d")
+      vai_c_xir -x "$d"/*_int.xmodel -a <arch.json> -o compiled -n "$n"
+    done
+
+`<arch.json>` must describe the DPU in your `dpu.bit`: for the stock Vitis AI boards it is
+`/opt/vitis_ai/compiler/arch/DPUCZDX8G/<BOARD>/arch.json`; for a PYNQ-DPU overlay use the
+`arch.json` produced by its board build. The output is `compiled/<name>.xmodel`, one per unit.
+
+## 3. Measure (on the PYNQ board, `pip install 'ofa-hw[board]'`)
+
+    ofa-hw lut measure --plan . --xmodels compiled --bitstream dpu.bit --out table.csv \\
+        --board <board> --dpu-arch <arch> --clock-mhz <MHz> --toolchain "Vitis AI <version>"
+
+Every finished unit is written to `table.csv` at once (atomically), so an interrupted run
+resumes where it stopped when started again; missing or unloadable xmodels are reported and
+skipped. The table loads with `latency_tables.load_table("table.csv")` and feeds
+`latency_tables.calibrate(...)` directly.
+"""
+
+
+_QUANTIZE_SCRIPT = '''"""Quantize every unit of this plan with Vitis AI's PyTorch quantizer (run inside the Vitis AI docker)."""
+
+import argparse
+import importlib
+import json
+from pathlib import Path
+
+import torch
+from pytorch_nndct.apis import torch_quantizer
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--plan", type=Path, default=Path("."))
+    parser.add_argument("--mode", choices=("calib", "test"), required=True)
+    parser.add_argument("--out", type=Path, default=Path("quantized"))
+    parser.add_argument("--calib-batches", type=int, default=8)
+    args = parser.parse_args()
+    manifest = json.loads((args.plan / "manifest.json").read_text())
+    module, name = manifest["module_factory"].split(":")
+    factory = getattr(importlib.import_module(module), name)
+    generator = torch.Generator().manual_seed(manifest["seed"])
+    for unit in manifest["units"]:
+        model = factory(unit["key"], seed=manifest["seed"])
+        shape = (1, *unit["input_shape"])
+        example = torch.rand(shape, generator=generator)
+        out_dir = str(args.out / unit["name"])
+        quantizer = torch_quantizer(args.mode, model, (example,), output_dir=out_dir)
+        quant_model = quantizer.quant_model
+        if args.mode == "calib":
+            for _ in range(args.calib_batches):
+                quant_model(torch.rand(shape, generator=generator) * 4 - 2)
+            quantizer.export_quant_config()
+        else:
+            quant_model(example)
+            quantizer.export_xmodel(output_dir=out_dir, deploy_check=False)
+
+
+if __name__ == "__main__":
+    main()
+'''
