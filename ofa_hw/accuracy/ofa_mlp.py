@@ -1,0 +1,106 @@
+"""OFA's released accuracy predictor for OFA-MobileNetV3 w1.2, evaluated in numpy.
+
+The network is OFA's tutorial MLP (``ofa/tutorial/accuracy_predictor.py`` of
+mit-han-lab/once-for-all @698a5c1, Apache-2.0): Linear(128, 400), ReLU,
+Linear(400, 400), ReLU, Linear(400, 400), ReLU, Linear(400, 1), over the
+encoding of :func:`~ofa_hw.accuracy.encoding.ofa_onehot`; it outputs top-1 as
+a fraction.  The weights ship twice in ``data/``: OFA's original
+``ofa_tutorial_acc_predictor.pth`` and ``ofa_mbv3_w12_mlp.npz``, the same
+float32 arrays converted once by ``scripts/convert_ofa_acc_predictor.py``
+(:func:`convert_pth_to_npz`) so that prediction needs no torch.
+
+OFA trained this MLP on the accuracy of sub-networks with inherited weights
+measured on its own held-out split of ImageNet *train* images, so its values
+run a few points above published ImageNet-val figures (max net at 224:
+83.6 %).  Use it to rank sub-networks of the w1.2 space.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+
+from ..space import SubnetBatch
+from .base import AccuracyPredictor
+from .encoding import OFA_MLP_RESOLUTIONS, ofa_onehot
+
+__all__ = ["OFA_MLP_KEYS", "OFAMLPPredictor", "convert_pth_to_npz", "load_pth_state_dict"]
+
+#: state_dict keys of the MLP (``torch.nn.Sequential`` indices of its Linear layers).
+OFA_MLP_KEYS = ("0.weight", "0.bias", "2.weight", "2.bias", "4.weight", "4.bias", "6.weight", "6.bias")
+_SHAPES = {"0.weight": (400, 128), "0.bias": (400,), "2.weight": (400, 400), "2.bias": (400,),
+           "4.weight": (400, 400), "4.bias": (400,), "6.weight": (1, 400), "6.bias": (1,)}
+
+
+def _check_arrays(arrays: dict, source: str) -> None:
+    unknown = sorted(set(arrays) - set(OFA_MLP_KEYS))
+    missing = [k for k in OFA_MLP_KEYS if k not in arrays]
+    if unknown or missing:
+        raise ValueError(f"{source}: expected the keys {list(OFA_MLP_KEYS)}; missing {missing}, unknown {unknown}")
+    for key, shape in _SHAPES.items():
+        if tuple(arrays[key].shape) != shape:
+            raise ValueError(f"{source}: {key} has shape {tuple(arrays[key].shape)}, expected {shape}")
+
+
+class OFAMLPPredictor(AccuracyPredictor):
+    """OFA's MLP (128 -> 400 -> 400 -> 400 -> 1, ReLU) over the one-hot encoding, in numpy.
+
+    Parameters
+    ----------
+    arrays : dict of str to numpy.ndarray
+        The eight weight and bias arrays under OFA's state_dict keys.
+    name, space : str
+        Registry name and the space it accepts (``"ofa-mbv3-w1.2"``).
+    """
+
+    kind = "float top-1"
+    valid_resolutions = OFA_MLP_RESOLUTIONS
+
+    def __init__(self, arrays: dict, name: str = "ofa-mbv3-w1.2", space: str = "ofa-mbv3-w1.2") -> None:
+        _check_arrays(arrays, name)
+        # float64 evaluation: the float32 weights are exact in it, and population
+        # rankings do not depend on float32 rounding.
+        self._layers = [(np.asarray(arrays[f"{i}.weight"], np.float64).T, np.asarray(arrays[f"{i}.bias"], np.float64))
+                        for i in (0, 2, 4, 6)]
+        self.name = name
+        self.space = space
+
+    @classmethod
+    def from_npz(cls, path: "str | os.PathLike", **kwargs) -> "OFAMLPPredictor":
+        with np.load(Path(path), allow_pickle=False) as data:
+            return cls({key: data[key] for key in data.files}, **kwargs)
+
+    def predict_fraction(self, features: np.ndarray) -> np.ndarray:
+        """The raw MLP output (top-1 as a fraction) for (N, 128) encoded features."""
+        hidden = np.asarray(features, dtype=np.float64)
+        for weight, bias in self._layers[:-1]:
+            hidden = np.maximum(hidden @ weight + bias, 0.0)
+        weight, bias = self._layers[-1]
+        return (hidden @ weight + bias)[:, 0]
+
+    def _predict_batch(self, batch: SubnetBatch) -> np.ndarray:
+        return 100.0 * self.predict_fraction(ofa_onehot(batch))
+
+
+def load_pth_state_dict(path: "str | os.PathLike") -> dict:
+    """OFA's ``.pth`` as numpy arrays, read with ``torch.load(weights_only=True)`` (imports torch)."""
+    import torch
+
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"no accuracy-predictor checkpoint at {path}")
+    # OFA saved the tensors from a CUDA device; map them to the CPU.
+    state = torch.load(path, map_location="cpu", weights_only=True)
+    arrays = {key: value.detach().numpy() for key, value in state.items()}
+    _check_arrays(arrays, str(path))
+    return arrays
+
+
+def convert_pth_to_npz(pth: "str | os.PathLike", npz: "str | os.PathLike") -> Path:
+    """Write the arrays of OFA's ``.pth`` to ``npz`` (atomically) and return its path."""
+    from ._io import atomic_savez
+
+    arrays = load_pth_state_dict(pth)
+    return atomic_savez(npz, {key: arrays[key] for key in OFA_MLP_KEYS}, compressed=False)

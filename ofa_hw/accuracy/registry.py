@@ -1,0 +1,94 @@
+"""Accuracy predictors by name.
+
+=================  ==========================================================  ==================
+name               what                                                        resolutions
+=================  ==========================================================  ==================
+``ofa-mbv3-w1.2``  OFA's released MLP (``ofa_mbv3_w12_mlp.npz``)                112..236 step 4
+``ofa-mbv3-w1.0``  kernel ridge trained by this project on measured top-1      224 (measured)
+                   (``trained_mbv3_w10_krr.npz``)
+=================  ==========================================================  ==================
+
+``get_predictor(name, quantization="int8-pow2")`` wraps either in the int8
+drop model of :mod:`ofa_hw.accuracy.quantization`.  Predictors are immutable,
+so every caller shares one loaded copy.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+from functools import lru_cache
+from pathlib import Path
+
+from .base import AccuracyPredictor
+
+__all__ = ["DATA_DIR", "get_predictor", "list_predictors", "list_quantizations"]
+
+#: Folder of the shipped weights and data.
+DATA_DIR = Path(__file__).resolve().parent / "data"
+
+_PREDICTORS = {
+    "ofa-mbv3-w1.2": "OFA's released MLP accuracy predictor (mit-han-lab/once-for-all @698a5c1)",
+    "ofa-mbv3-w1.0": "kernel ridge regression trained by ofa-hw on DyNAS-T's measured top-1 (r=224)",
+}
+_QUANTIZATIONS = {"int8-pow2": "int8, per-tensor power-of-two scales (DPU / vai_q), drop from Vitis AI zoo figures"}
+
+
+def list_predictors(pattern: str = "*") -> list[str]:
+    """Names of the accuracy predictors matching a shell-style ``pattern``.
+
+    >>> list_predictors()
+    ['ofa-mbv3-w1.0', 'ofa-mbv3-w1.2']
+    """
+    return sorted(name for name in _PREDICTORS if fnmatch.fnmatchcase(name, pattern))
+
+
+def list_quantizations() -> list[str]:
+    """Quantization schemes ``get_predictor(..., quantization=)`` accepts.
+
+    >>> list_quantizations()
+    ['int8-pow2']
+    """
+    return sorted(_QUANTIZATIONS)
+
+
+def get_predictor(name: str, quantization: str | None = None) -> AccuracyPredictor:
+    """The accuracy predictor ``name``, optionally for quantized deployment.
+
+    Parameters
+    ----------
+    name : str
+        One of :func:`list_predictors` (the name is the space it accepts).
+    quantization : str, optional
+        ``None`` for float accuracy, or one of :func:`list_quantizations`.
+
+    Examples
+    --------
+    >>> from ofa_hw import SubnetConfig
+    >>> p = get_predictor("ofa-mbv3-w1.2")
+    >>> round(float(p.predict(SubnetConfig.largest(r=224))[0]), 2)
+    83.59
+    >>> q = get_predictor("ofa-mbv3-w1.2", quantization="int8-pow2")
+    >>> round(float(p.predict(SubnetConfig.largest())[0] - q.predict(SubnetConfig.largest())[0]), 2)
+    1.97
+    """
+    if name not in _PREDICTORS:
+        raise KeyError(f"unknown accuracy predictor {name!r}; known: {', '.join(list_predictors())}")
+    if quantization is not None and quantization not in _QUANTIZATIONS:
+        raise ValueError(f"unknown quantization {quantization!r}; use None (float) or one of {list_quantizations()}")
+    return _load(name, quantization)
+
+
+@lru_cache(maxsize=None)
+def _load(name: str, quantization: str | None) -> AccuracyPredictor:
+    if quantization is not None:
+        from .quantization import Int8DropModel, QuantizedPredictor
+
+        return QuantizedPredictor(_load(name, None), Int8DropModel.from_published(scheme=quantization))
+    if name == "ofa-mbv3-w1.2":
+        from .ofa_mlp import OFAMLPPredictor
+
+        return OFAMLPPredictor.from_npz(DATA_DIR / "ofa_mbv3_w12_mlp.npz", name=name, space="ofa-mbv3-w1.2")
+    from .trained import KernelRidgeModel, TrainedPredictor
+
+    model = KernelRidgeModel.load(DATA_DIR / "trained_mbv3_w10_krr.npz")
+    return TrainedPredictor(model, name=name, space="ofa-mbv3-w1.0", valid_resolutions=tuple(model.meta["resolutions"]))
