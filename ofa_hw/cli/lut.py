@@ -1,0 +1,159 @@
+"""``ofa-hw lut``: plan, measure and inspect latency lookup tables.
+
+* ``lut plan``: every distinct unit a search space needs at some resolutions,
+  as models for the vendor toolchain (see the README written into the plan).
+* ``lut compile-numpy``: the off-board stand-in for quantize + compile, for
+  ``lut measure --runner numpy``.
+* ``lut measure``: time the compiled units (on the board with ``pynq_dpu``),
+  resumably, into a table file.
+* ``lut show``: the shipped tables, or one table's metadata and entries.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+__all__ = ["add_parser", "run"]
+
+
+def _resolutions(text: str) -> tuple[int, ...]:
+    try:
+        values = tuple(int(v) for v in text.split(",") if v.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"resolutions must be comma-separated integers, got {text!r}") from None
+    if not values:
+        raise argparse.ArgumentTypeError("give at least one resolution")
+    return values
+
+
+def add_parser(subparsers) -> None:
+    parser = subparsers.add_parser("lut", help="plan, measure and inspect latency lookup tables",
+                                   description=__doc__.split("\n\n")[0])
+    commands = parser.add_subparsers(dest="lut_command", metavar="ACTION")
+    commands.required = True
+
+    plan = commands.add_parser("plan", help="write the units a space needs, ready for Vitis AI")
+    plan.add_argument("--space", default="ofa-mbv3-w1.2", help="search space (default: %(default)s)")
+    plan.add_argument("--resolutions", type=_resolutions, default=(224,), help="comma-separated, e.g. 160,192,224")
+    plan.add_argument("--out", type=Path, required=True, help="plan folder to create")
+    plan.add_argument("--seed", type=int, default=0, help="weight initialisation seed of the unit models")
+    plan.add_argument("--no-onnx", action="store_true", help="do not export ONNX models")
+    plan.add_argument("--manifest-only", action="store_true", help="write manifest and README, no models")
+    plan.add_argument("--force", action="store_true", help="replace an existing plan in --out")
+    plan.add_argument("--quiet", action="store_true", help="no progress bar")
+    plan.set_defaults(run=_run_plan)
+
+    numpy_compile = commands.add_parser("compile-numpy", help="int8 numpy stand-ins for the compiled units")
+    numpy_compile.add_argument("--plan", type=Path, required=True, help="plan folder")
+    numpy_compile.add_argument("--out", type=Path, required=True, help="folder for the .npz units")
+    numpy_compile.add_argument("--seed", type=int, default=0)
+    numpy_compile.set_defaults(run=_run_compile_numpy)
+
+    measure = commands.add_parser("measure", help="time the compiled units into a table (resumable)")
+    measure.add_argument("--plan", type=Path, required=True, help="plan folder")
+    measure.add_argument("--xmodels", type=Path, required=True, help="folder of compiled units (<name>.xmodel)")
+    measure.add_argument("--out", type=Path, required=True, help="table file (.csv); resumed if it exists")
+    measure.add_argument("--runner", choices=("pynq", "numpy"), default="pynq",
+                         help="pynq: the board's DPU (default); numpy: int8 numpy units from compile-numpy")
+    measure.add_argument("--bitstream", default="dpu.bit", help="DPU overlay for the pynq runner")
+    measure.add_argument("--board", required=True, help="board name, e.g. ultra96v2")
+    measure.add_argument("--dpu-arch", required=True, help="DPU configuration, e.g. 'DPUCZDX8G B2304'")
+    measure.add_argument("--clock-mhz", type=float, default=None, help="DPU clock (omit if not applicable)")
+    measure.add_argument("--cores", type=int, default=1, help="DPU cores used")
+    measure.add_argument("--toolchain", required=True, help="e.g. 'Vitis AI 3.0'")
+    measure.add_argument("--source", default=None, help="who measured / where the table comes from")
+    measure.add_argument("--license", default=None, help="license of the measurements")
+    measure.add_argument("--warmup", type=int, default=10, help="untimed runs per unit (default: %(default)s)")
+    measure.add_argument("--runs", type=int, default=100, help="timed runs per unit (default: %(default)s)")
+    measure.add_argument("--quiet", action="store_true", help="no progress bar")
+    measure.set_defaults(run=_run_measure)
+
+    show = commands.add_parser("show", help="list the shipped tables, or print one table")
+    show.add_argument("table", nargs="?", help="shipped table name or path (.csv, or OFA .yaml with a sidecar)")
+    show.add_argument("--match", default="", help="only entries whose key contains this text")
+    show.add_argument("--json", action="store_true", help="print JSON")
+    show.set_defaults(run=_run_show)
+
+
+def run(args: argparse.Namespace) -> int:
+    return args.run(args)
+
+
+def _run_plan(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    from latency_tables.harness import Plan, write_plan
+    from ofa_hw.space import SubnetBatch, SubnetConfig, get_space
+
+    space = get_space(args.space)
+    configs = [SubnetConfig.smallest(r=r, width_mult=space.width_mult) for r in args.resolutions]
+    # The catalogue of a batch lists every unit its resolutions can use, not only the ones these configs use.
+    keys = SubnetBatch.from_configs(configs).block_catalog().keys
+    plan = Plan.from_keys(keys, space=space.name, resolutions=tuple(int(r) for r in np.unique(args.resolutions)),
+                          seed=args.seed)
+    factory = None
+    if not args.manifest_only:
+        from ofa_hw.torch_model import build_unit_model as factory
+    written = write_plan(plan, args.out, module_factory=factory, onnx=False if args.no_onnx else None,
+                         overwrite=args.force, progress=not args.quiet)
+    kinds = sorted({kind for unit in written.units for kind in unit.files})
+    print(f"{args.out}: {len(written)} units of {space.name} at r={','.join(map(str, written.resolutions))}"
+          f" ({', '.join(kinds) or 'manifest only'}); next steps in {args.out / 'README.md'}")
+    return 0
+
+
+def _run_compile_numpy(args: argparse.Namespace) -> int:
+    from latency_tables.harness import compile_numpy_units, read_plan
+
+    paths = compile_numpy_units(read_plan(args.plan), args.out, seed=args.seed)
+    print(f"{args.out}: {len(paths)} int8 numpy units")
+    return 0
+
+
+def _run_measure(args: argparse.Namespace) -> int:
+    from latency_tables.harness import NumpyRunner, PynqDpuRunner, measure, read_plan
+
+    runner = NumpyRunner() if args.runner == "numpy" else PynqDpuRunner(args.bitstream)
+    meta = {"board": args.board, "dpu_arch": args.dpu_arch, "clock_mhz": args.clock_mhz, "cores": args.cores,
+            "toolchain": args.toolchain}
+    meta.update({k: v for k, v in (("source", args.source), ("license", args.license)) if v})
+    report = measure(read_plan(args.plan), args.xmodels, runner, args.out, meta=meta, warmup=args.warmup,
+                     runs=args.runs, progress=not args.quiet)
+    print(f"{report.table_path}: measured {len(report.measured)}, already there {len(report.already_present)}, "
+          f"failed {len(report.failed)}")
+    for failure in report.failed:
+        print(f"  skipped {failure.key}: {failure.reason}")
+    return 0 if report.complete else 1
+
+
+def _run_show(args: argparse.Namespace) -> int:
+    from latency_tables import list_tables, load_table
+
+    if args.table is None:
+        rows = [(name, load_table(name)) for name in list_tables()]
+        if args.json:
+            print(json.dumps({name: {"entries": len(t), **t.meta.to_dict()} for name, t in rows}, indent=1))
+            return 0
+        for name, table in rows:
+            meta = table.meta
+            clock = f"@{meta.clock_mhz:g} MHz" if meta.clock_mhz else ""
+            print(f"{name:<20} {len(table):>4} entries  {meta.board}, {meta.dpu_arch} {clock}".rstrip())
+        return 0
+    table = load_table(args.table)
+    entries = [e for e in table.entries.values() if args.match in e.key]
+    if args.json:
+        print(json.dumps({"meta": table.meta.to_dict(), "entries": [
+            {"key": e.key, "count": e.count, "mean_ms": e.mean_ms, "std_ms": e.std_ms, "min_ms": e.min_ms,
+             "max_ms": e.max_ms, **e.extra} for e in entries]}, indent=1))
+        return 0
+    for name, value in table.meta.to_dict().items():
+        print(f"{name:>21}: {value}")
+    print(f"{'entries':>21}: {len(table)} ({len(entries)} shown)")
+    width = max((len(e.key) for e in entries), default=3)
+    print(f"{'key':<{width}} {'count':>6} {'mean_ms':>9} {'std_ms':>8}")
+    for e in entries:
+        std = "" if e.std_ms is None else f"{e.std_ms:.4f}"
+        print(f"{e.key:<{width}} {e.count:>6} {e.mean_ms:>9.4f} {std:>8}")
+    return 0
