@@ -1,0 +1,372 @@
+"""Whole-network latency from measured tables, with the calibrated model filling the gaps.
+
+Measurement context rule (one rule for every table, driven by
+``table.meta.per_entry_invocation``):
+
+* A table whose entries were each timed as their own compiled program (one
+  xmodel per unit) includes one program launch in every entry.  Calling that
+  cost ``inv`` (``CalibratedModel.invocation_ms``, fitted on the table; 0 for
+  tables measured otherwise), a unit's latency *inside* a network compiled as
+  one program is ``measured - inv`` for a measured unit and the calibrated
+  model's in-network latency for any other unit.
+* A network's latency is the sum of its units' in-network latencies plus one
+  launch, ``inv``.
+* :meth:`HybridPredictor.predict_key_ms` answers in the table's own context
+  (what the table would say for the key: the measured mean, or the model's
+  standalone prediction ``model + inv``), so it is directly comparable with
+  table entries.
+
+Everything is vectorised over distinct units: a population of N networks
+built from K distinct units costs K lookups or model evaluations (once, then
+cached) and one numpy gather-and-sum (:meth:`accel_models.BlockCatalog.total`).
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import TYPE_CHECKING, Callable, Sequence
+
+import numpy as np
+
+from accel_models.accelerator import Accelerator
+from accel_models.blocks import BlockSpec
+from accel_models.network import BlockCatalog
+
+from .registry import load_table
+from .table import LatencyTable
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .calibration import CalibratedModel
+
+__all__ = [
+    "DEVICES",
+    "HybridPredictor",
+    "LatencyMatrix",
+    "NetworkBreakdown",
+    "TablePredictor",
+    "get_predictor",
+    "list_devices",
+]
+
+
+def _catalog(batch_or_config) -> BlockCatalog:
+    if isinstance(batch_or_config, BlockCatalog):
+        return batch_or_config
+    make = getattr(batch_or_config, "block_catalog", None)
+    if make is None:
+        raise TypeError(f"expected a SubnetBatch, SubnetConfig or BlockCatalog (anything with .block_catalog()), "
+                        f"got {type(batch_or_config).__name__}")
+    return make()
+
+
+def _check_keys(keys: Sequence[str]) -> None:
+    for key in keys:
+        BlockSpec.from_key(key)  # a malformed key is an error, never a silent model prediction
+
+
+# --------------------------------------------------------------------- table
+class TablePredictor:
+    """Latency from measured entries only; a unit the table lacks is an error.
+
+    ``invocation_ms`` applies the measurement-context rule of this module
+    (0 by default: sum the entries as they are, as OFA's ``LatencyTable`` does).
+
+    Examples
+    --------
+    >>> p = TablePredictor(load_table("ultra96v2-b2304"))
+    >>> p.predict_key_ms("Logits-input:1x1x1536-output:1000")
+    0.822
+    """
+
+    def __init__(self, table: LatencyTable, invocation_ms: float = 0.0):
+        if not invocation_ms >= 0:
+            raise ValueError(f"invocation_ms must be >= 0, got {invocation_ms!r}")
+        self.table = table
+        self.invocation_ms = float(invocation_ms) if table.meta.per_entry_invocation else 0.0
+        keys = table.keys()
+        self._index = {key: i for i, key in enumerate(keys)}
+        self._measured = table.mean_ms(keys)
+
+    def predict_key_ms(self, key: str) -> float:
+        """The measured mean of ``key``."""
+        if key not in self._index:
+            _check_keys([key])
+            raise KeyError(f"{key!r} is not in table {self.table.meta.name!r}; use a HybridPredictor to model it")
+        return float(self._measured[self._index[key]])
+
+    def unit_latency_ms(self, keys: Sequence[str]) -> np.ndarray:
+        """In-network latency of each key (measured minus the per-entry launch cost)."""
+        missing = [k for k in keys if k not in self._index]
+        if missing:
+            raise KeyError(f"{len(missing)} unit(s) not in table {self.table.meta.name!r}, e.g. {missing[0]!r}; "
+                           "use a HybridPredictor to model them")
+        rows = np.fromiter((self._index[k] for k in keys), dtype=np.int64, count=len(keys))
+        return self._measured[rows] - self.invocation_ms
+
+    def subnet_latency_ms(self, batch_or_config) -> np.ndarray:
+        """(N,) network latencies: sum of in-network unit latencies plus one launch."""
+        catalog = _catalog(batch_or_config)
+        return catalog.total(self.unit_latency_ms(catalog.keys)) + self.invocation_ms
+
+
+# ------------------------------------------------------------------- results
+@dataclass(frozen=True)
+class LatencyMatrix:
+    """In-network latency of K distinct units on M accelerators, and where each value comes from.
+
+    ``measured[m, k]`` is True where the value is the table's measurement
+    (only on the accelerator the table was measured on), False where it is
+    the calibrated model (transferred to accelerator ``m``).
+    """
+
+    keys: tuple[str, ...]
+    accelerators: tuple[Accelerator, ...]
+    latency_ms: np.ndarray
+    measured: np.ndarray
+    invocation_ms: float
+
+    @property
+    def sources(self) -> np.ndarray:
+        """(M, K) array of ``"measured"`` / ``"model"``."""
+        return np.where(self.measured, "measured", "model")
+
+    def network_latency_ms(self, catalog: BlockCatalog) -> np.ndarray:
+        """(M, N) latency of every network of ``catalog`` on every accelerator (plus one launch each)."""
+        if tuple(catalog.keys) != self.keys:
+            raise ValueError("the catalog's keys differ from the matrix's; build the matrix from this catalog")
+        return catalog.total(self.latency_ms) + self.invocation_ms
+
+
+@dataclass(frozen=True)
+class NetworkBreakdown:
+    """Where one network's predicted latency comes from.
+
+    ``units`` has one record per unit in execution order: ``key``,
+    ``source`` (``"measured"`` / ``"model"``), ``latency_ms`` (in-network),
+    ``measured_ms`` (the table entry, or None) and, for modelled units,
+    ``layers``: ``[{"name", "op", "latency_ms"}, ...]``.
+    """
+
+    units: tuple[dict, ...]
+    invocation_ms: float
+    total_ms: float
+    device: str = ""
+
+    def to_records(self) -> list[dict]:
+        return [dict(u) for u in self.units]
+
+    def format(self) -> str:
+        """A readable table."""
+        width = max(len(u["key"]) for u in self.units)
+        lines = [f"{'unit':<{width}}  {'source':<8} {'ms':>8}"]
+        for unit in self.units:
+            lines.append(f"{unit['key']:<{width}}  {unit['source']:<8} {unit['latency_ms']:>8.4f}")
+            for layer in unit.get("layers", ()):
+                lines.append(f"    {layer['name']:<{width - 4}}  {layer['op']:<8} {layer['latency_ms']:>8.4f}")
+        lines.append(f"{'one program launch':<{width}}  {'model':<8} {self.invocation_ms:>8.4f}")
+        lines.append(f"{'total':<{width}}  {'':<8} {self.total_ms:>8.4f}")
+        return "\n".join(lines)
+
+
+# -------------------------------------------------------------------- hybrid
+class HybridPredictor:
+    """Measured latency where the table has it, the calibrated model everywhere else.
+
+    Parameters
+    ----------
+    table : LatencyTable
+        The measurements.
+    calibrated : CalibratedModel
+        The analytical model calibrated on ``table`` (see
+        :func:`latency_tables.calibrate`); its ``accelerator`` is the one the
+        table was measured on and its ``invocation_ms`` the per-entry launch
+        cost.
+    name : str, optional
+        Device name for reports.
+    """
+
+    def __init__(self, table: LatencyTable, calibrated: "CalibratedModel", name: str = ""):
+        self.table = table
+        self.calibrated = calibrated
+        self.accelerator = calibrated.accelerator
+        self.name = name or table.meta.name
+        inv = float(calibrated.invocation_ms) if table.meta.per_entry_invocation else 0.0
+        self.invocation_ms = inv
+        self._table = TablePredictor(table, inv)
+        below = [k for k in table.keys() if table.entries[k].mean_ms <= inv]
+        if below:
+            warnings.warn(f"{len(below)} entries of {table.meta.name!r} are not above the calibrated launch cost "
+                          f"{inv:.4f} ms (e.g. {below[0]!r}); their in-network latency is clipped to 0", stacklevel=2)
+        self._unit_cache: dict[str, float] = {}
+        self._standalone_cache: dict[str, float] = {}
+
+    @classmethod
+    def from_table(cls, table: LatencyTable, accelerator: Accelerator, model=None, name: str = "",
+                   **calibrate_options) -> "HybridPredictor":
+        """Calibrate ``model`` (default :class:`accel_models.RooflineModel`) on ``table`` and wrap both."""
+        from accel_models.roofline import RooflineModel
+
+        from .calibration import calibrate
+
+        calibrated = calibrate(model or RooflineModel(), table, accelerator, **calibrate_options)
+        return cls(table, calibrated, name)
+
+    # ------------------------------------------------------------ per key
+    def source(self, key: str) -> str:
+        """``"measured"`` if the table has ``key``, else ``"model"``."""
+        if key in self.table:
+            return "measured"
+        _check_keys([key])
+        return "model"
+
+    def sources(self, keys: Sequence[str]) -> np.ndarray:
+        return np.array([self.source(k) for k in keys])
+
+    def predict_key_ms(self, key: str) -> float:
+        """Latency of ``key`` in the table's context: the measured mean, else the model's standalone prediction."""
+        if key in self.table:
+            return self._table.predict_key_ms(key)
+        if key not in self._standalone_cache:
+            _check_keys([key])
+            value = self.calibrated.entry_latency_ms([BlockSpec.from_key(key).layers()])
+            self._standalone_cache[key] = float(np.asarray(value).reshape(-1)[0])
+        return self._standalone_cache[key]
+
+    def unit_latency_ms(self, keys: Sequence[str], layers: Sequence[Sequence] | None = None) -> np.ndarray:
+        """In-network latency of each key: measured minus the launch cost, else the model.
+
+        ``layers`` (the layers of each key, e.g. ``catalog.layers``) saves
+        rebuilding them from the keys.  Results are cached per key.
+        """
+        todo = [i for i, key in enumerate(keys) if key not in self._unit_cache]
+        if todo:
+            hits = [i for i in todo if keys[i] in self.table]
+            misses = [i for i in todo if keys[i] not in self.table]
+            if hits:
+                values = np.maximum(self._table.unit_latency_ms([keys[i] for i in hits]), 0.0)
+                self._unit_cache.update(zip((keys[i] for i in hits), values.tolist()))
+            if misses:
+                _check_keys([keys[i] for i in misses])
+                units = [layers[i] if layers is not None else BlockSpec.from_key(keys[i]).layers() for i in misses]
+                values = np.asarray(self.calibrated.unit_latency_ms(units), dtype=float).reshape(-1)
+                self._unit_cache.update(zip((keys[i] for i in misses), values.tolist()))
+        cache = self._unit_cache
+        return np.fromiter((cache[k] for k in keys), dtype=float, count=len(keys))
+
+    # --------------------------------------------------------- networks
+    def subnet_latency_ms(self, batch_or_config) -> np.ndarray:
+        """(N,) whole-network latency of a ``SubnetBatch`` / ``SubnetConfig`` / ``BlockCatalog``.
+
+        Sum of the units' in-network latencies plus one program launch.
+        """
+        catalog = _catalog(batch_or_config)
+        return catalog.total(self.unit_latency_ms(catalog.keys, catalog.layers)) + self.invocation_ms
+
+    def breakdown(self, config) -> NetworkBreakdown:
+        """Per-unit sources and latencies of one network (per layer for modelled units)."""
+        catalog = _catalog(config)
+        if catalog.n_networks != 1:
+            raise ValueError(f"breakdown takes one network, got {catalog.n_networks}")
+        rows = [int(i) for i in catalog.index[0] if i >= 0]
+        keys = [catalog.keys[i] for i in rows]
+        latency = self.unit_latency_ms(keys, [catalog.layers[i] for i in rows])
+        model = self.calibrated.model
+        units = []
+        for key, row, value in zip(keys, rows, latency.tolist()):
+            record = {"key": key, "source": self.source(key), "latency_ms": value,
+                      "measured_ms": self.table.entries[key].mean_ms if key in self.table else None}
+            if record["source"] == "model":
+                layers = catalog.layers[row]
+                per_layer = np.asarray(model.layer_latency_ms(layers, self.accelerator), dtype=float)
+                record["layers"] = [{"name": layer.name, "op": layer.op, "latency_ms": float(ms)}
+                                    for layer, ms in zip(layers, per_layer)]
+            units.append(record)
+        total = float(latency.sum()) + self.invocation_ms
+        return NetworkBreakdown(tuple(units), self.invocation_ms, total, self.name)
+
+    # ------------------------------------------------------ accelerators
+    def unit_latency_matrix(self, catalog: BlockCatalog, accelerators: Sequence[Accelerator]) -> LatencyMatrix:
+        """(M, K) in-network latency of the catalog's units on many accelerators.
+
+        Measured values are used only on the accelerator the table was
+        measured on; every other (accelerator, unit) pair gets the calibrated
+        model with its fitted parameters transferred to that accelerator.
+        """
+        catalog = _catalog(catalog)
+        accelerators = tuple(accelerators)
+        if not accelerators or not all(isinstance(a, Accelerator) for a in accelerators):
+            raise ValueError("accelerators must be a non-empty sequence of accel_models.Accelerator")
+        latency = np.asarray(self.calibrated.unit_latency_ms(list(catalog.layers), list(accelerators)), dtype=float)
+        latency = latency.reshape(len(accelerators), len(catalog.keys))
+        in_table = np.array([key in self.table for key in catalog.keys])
+        own = np.array([acc == self.accelerator for acc in accelerators])
+        measured = own[:, None] & in_table[None, :]
+        if measured.any():
+            rows = np.flatnonzero(in_table)
+            values = self.unit_latency_ms([catalog.keys[i] for i in rows])
+            latency[np.ix_(np.flatnonzero(own), rows)] = values
+        return LatencyMatrix(tuple(catalog.keys), accelerators, latency, measured, self.invocation_ms)
+
+
+# ------------------------------------------------------------------ devices
+@dataclass(frozen=True)
+class _Device:
+    table: str
+    accelerator: Callable[[], Accelerator]
+    description: str
+    model_note: str = field(default="analytical DPU model calibrated on the table")
+
+
+def _dpu(arch: str, clock_mhz: float, board: str) -> Callable[[], Accelerator]:
+    def make() -> Accelerator:
+        from accel_models.boards import get_board
+
+        return Accelerator.from_dpu(arch, clock_mhz=clock_mhz, cores=1, ddr_bw_gbps=get_board(board).ddr_bw_gbps)
+
+    return make
+
+
+def _phone_cpu() -> Accelerator:
+    # An abstract stand-in for the Note10's big CPU cores (4-wide int8 dot products on 4 lanes at
+    # 2 GHz, about 10 GB/s of LPDDR4X, 2 MiB of cache as "activation buffer").  The roofline model
+    # has no physical meaning here: calibration turns it into a curve fit over MACs, bytes and
+    # layer counts, which is what it is used for (filling keys the tables lack).
+    return Accelerator(pp=1, icp=4, ocp=4, clock_mhz=2000.0, cores=1, ddr_bw_gbps=10.0,
+                       weight_buffer_kib=2048.0, act_buffer_kib=2048.0, dw_pp=1, name="note10-cpu")
+
+
+#: The shipped devices: table, accelerator it was measured on, description.
+DEVICES = {
+    "ultra96v2-b2304": _Device("ultra96v2-b2304", _dpu("B2304", 200.0, "ultra96v2"),
+                               "Ultra96-V2, DPUCZDX8G B2304 @ 200 MHz (Vitis AI 3.0)"),
+    "zcu102-b4096": _Device("zcu102-b4096-mbv2", _dpu("B4096", 300.0, "zcu102"),
+                            "ZCU102, one DPUCZDX8G B4096 core @ 300 MHz (DNNDK), MobileNetV2-style blocks"),
+    "note10": _Device("note10", _phone_cpu, "Samsung Note10 CPU (OFA's tables)",
+                      "curve fit: the roofline model calibrated on a phone CPU, not a DPU model"),
+}
+
+
+def list_devices() -> list[str]:
+    """Names accepted by :func:`get_predictor`.
+
+    >>> list_devices()
+    ['note10', 'ultra96v2-b2304', 'zcu102-b4096']
+    """
+    return sorted(DEVICES)
+
+
+@lru_cache(maxsize=None)
+def get_predictor(device: str) -> HybridPredictor:
+    """The hybrid predictor of a shipped device (calibrated on first use, then cached).
+
+    Parameters
+    ----------
+    device : str
+        One of :func:`list_devices`.
+    """
+    if device not in DEVICES:
+        raise KeyError(f"unknown device {device!r}; known: {', '.join(list_devices())}")
+    spec = DEVICES[device]
+    return HybridPredictor.from_table(load_table(spec.table), spec.accelerator(), name=device)
