@@ -27,13 +27,16 @@ class AccuracyPredictor:
     valid_resolutions : tuple of int
         Input resolutions it can encode; others raise ``ValueError``.
     kind : str
-        What the number means, e.g. ``"float top-1"`` or ``"int8-pow2 top-1 (modelled)"``.
+        What the number means, e.g. ``"float top-1"`` or ``"int8-pow2 top-1 (modelled ...)"``.
+    quantization : str or None
+        ``None`` for float accuracy, else the deployment scheme modelled (``"int8-pow2"``).
     """
 
     name: str
     space: str
     valid_resolutions: tuple[int, ...]
     kind: str = "float top-1"
+    quantization: str | None = None
 
     def predict(self, configs_or_batch: "SubnetBatch | SubnetConfig | Iterable[SubnetConfig]") -> np.ndarray:
         """Predicted ImageNet top-1 in percent, float64 of shape (N,)."""

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import numpy as np
-from scipy import stats
 
 __all__ = ["kfold_indices", "prediction_metrics"]
 
@@ -14,7 +13,7 @@ def prediction_metrics(measured: np.ndarray, predicted: np.ndarray, top_fraction
     Returns ``rmse_pp``, ``mae_pp``, ``kendall_tau``, ``spearman``, and
     ``top_kendall_tau``: Kendall's tau among the networks whose *measured*
     accuracy lies in the top ``top_fraction`` (what matters to a search that
-    picks among the best; a constant predictor scores 0 there), with
+    picks among the best; a constant predictor scores 0), with
     ``n_top``, the number of those networks.
 
     Examples
@@ -23,6 +22,8 @@ def prediction_metrics(measured: np.ndarray, predicted: np.ndarray, top_fraction
     >>> round(m["rmse_pp"], 4), round(m["kendall_tau"], 4), m["top_kendall_tau"], m["n_top"]
     (0.7071, 0.6667, -1.0, 2)
     """
+    from scipy import stats  # slow to import; only evaluation needs it
+
     measured = np.asarray(measured, dtype=np.float64)
     predicted = np.asarray(predicted, dtype=np.float64)
     if measured.shape != predicted.shape or measured.ndim != 1:
@@ -37,11 +38,18 @@ def prediction_metrics(measured: np.ndarray, predicted: np.ndarray, top_fraction
     return {
         "rmse_pp": float(np.sqrt(np.mean(error ** 2))),
         "mae_pp": float(np.mean(np.abs(error))),
-        "kendall_tau": float(stats.kendalltau(measured, predicted)[0]),
-        "spearman": float(stats.spearmanr(measured, predicted)[0]),
-        "top_kendall_tau": float(stats.kendalltau(measured[top], predicted[top])[0]),
+        "kendall_tau": _rank_correlation(stats.kendalltau, measured, predicted),
+        "spearman": _rank_correlation(stats.spearmanr, measured, predicted),
+        "top_kendall_tau": _rank_correlation(stats.kendalltau, measured[top], predicted[top]),
         "n_top": int(n_top),
     }
+
+
+def _rank_correlation(statistic, a: np.ndarray, b: np.ndarray) -> float:
+    # A constant ranking carries no order information: score it 0, not NaN.
+    if np.ptp(a) == 0 or np.ptp(b) == 0:
+        return 0.0
+    return float(statistic(a, b)[0])
 
 
 def kfold_indices(n: int, k: int, seed: "int | np.random.Generator") -> list[np.ndarray]:

@@ -9,7 +9,7 @@ an RBF term for interactions plus a linear term for the near-additive effect
 of each block choice (the posterior mean of a Gaussian process with that
 covariance and noise variance ``lam``).  Fitting is one linear solve;
 prediction is one matrix product per population, so the search evaluates
-thousands of networks in milliseconds.  ``ridge_regression`` is the linear
+thousands of networks in milliseconds.  :func:`fit_ridge` is the linear
 baseline the benchmark compares against.
 """
 
