@@ -3,6 +3,7 @@
 from .accelerator import Accelerator, DpuConfig, dpu_config, list_dpu_archs
 from .blocks import BlockSpec, make_divisible
 from .boards import Board, get_board, list_boards
+from .from_torch import UnsupportedModelError, layers_from_torch
 from .layer import ACTIVATIONS, OPS, Layer, LayerArrays, conv_output_size
 from .network import BlockCatalog
 from .resources import FitResult, Resources, estimate_resources, fits, resource_fit_report
@@ -25,6 +26,7 @@ __all__ = [
     "Resources",
     "RooflineModel",
     "RooflineParams",
+    "UnsupportedModelError",
     "UnitSchedule",
     "conv_output_size",
     "dpu_config",
@@ -32,6 +34,7 @@ __all__ = [
     "fits",
     "get_board",
     "group_by_block",
+    "layers_from_torch",
     "list_boards",
     "list_dpu_archs",
     "make_divisible",
