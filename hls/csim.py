@@ -1,0 +1,210 @@
+"""``hls.csim``: compile an export with g++, run its testbench, compare every layer bit for bit."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Sequence
+
+from .errors import CompilerNotFoundError, CsimError
+
+__all__ = ["DEFAULT_FLAGS", "CsimReport", "LayerCheck", "csim", "csim_script", "find_compiler"]
+
+#: Compiler flags of the C-simulation (pragmas are for Vitis HLS; g++ must not warn about them).
+DEFAULT_FLAGS = ("-O2", "-std=c++14", "-Wall", "-Wno-unknown-pragmas")
+#: Environment variable naming the compiler when ``compiler=`` is not given.
+COMPILER_ENV = "OFA_HW_CXX"
+_WEIGHT_MODES = ("bin", "headers")
+_LAYER_LINE = re.compile(r"^LAYER (\S+) (\d+) (\d+) (\d+) (-?\d+)$")
+
+
+@dataclass(frozen=True)
+class LayerCheck:
+    """One layer's output against its golden tensor."""
+
+    name: str
+    elements: int
+    mismatches: int
+    max_abs_diff: int
+    first_mismatch: int  # element index, -1 when none
+
+
+@dataclass(frozen=True)
+class CsimReport:
+    """Outcome of one C-simulation.
+
+    ``passed`` means every layer matched bit for bit.  ``compile_s`` is the
+    wall time of compiling and linking, ``run_s`` of the testbench process,
+    ``kernel_us`` of the ``top_layers`` call alone (measured inside it).
+    """
+
+    passed: bool
+    layers: tuple[LayerCheck, ...]
+    compile_s: float
+    run_s: float
+    kernel_us: int
+    compiler: str
+    compiler_version: str
+    weights: str
+    executable: str
+
+    @property
+    def mismatches(self) -> int:
+        return sum(layer.mismatches for layer in self.layers)
+
+    @property
+    def failed_layers(self) -> tuple[LayerCheck, ...]:
+        return tuple(layer for layer in self.layers if layer.mismatches)
+
+    def summary(self) -> str:
+        status = "PASS (bit-exact)" if self.passed else f"FAIL ({len(self.failed_layers)} layer(s) differ)"
+        return (f"csim {status}: {len(self.layers)} layers, {sum(l.elements for l in self.layers):,} values, "
+                f"{self.mismatches} mismatches; compile {self.compile_s:.2f} s, run {self.run_s:.3f} s "
+                f"(top_layers {self.kernel_us / 1e3:.1f} ms); {self.compiler_version}, weights from {self.weights}")
+
+
+def find_compiler(compiler: str | os.PathLike | None = None) -> str:
+    """Absolute path of the C++ compiler: ``compiler``, else ``$OFA_HW_CXX``, else ``g++`` on the PATH."""
+    name = str(compiler) if compiler is not None else os.environ.get(COMPILER_ENV, "g++")
+    found = shutil.which(name)
+    if found is None:
+        raise CompilerNotFoundError(
+            f"C++ compiler {name!r} not found{' on the PATH' if os.sep not in name else ''}; install g++ "
+            f"(e.g. 'apt-get install g++') or pass compiler= / set ${COMPILER_ENV} to its path"
+        )
+    return found
+
+
+def _sources(weights: str) -> tuple[list[str], list[str]]:
+    if weights not in _WEIGHT_MODES:
+        raise ValueError(f"weights must be one of {_WEIGHT_MODES}, got {weights!r}")
+    if weights == "headers":
+        return ["tb.cpp", "top.cpp", "weights_rom.cpp"], ["-DOFA_HW_ROM_WEIGHTS"]
+    return ["tb.cpp", "top.cpp"], []
+
+
+def csim_script(flags: Sequence[str] = DEFAULT_FLAGS) -> str:
+    """``csim.sh`` of an export: the same build and run as :func:`csim`, for use without Python."""
+    sources, _ = _sources("bin")
+    rom_sources, rom_defines = _sources("headers")
+    flags = " ".join(flags)
+    return (
+        "#!/bin/sh\n"
+        "# C-simulation of this export (what hls.csim runs). Usage: ./csim.sh [bin|headers]\n"
+        "set -e\ncd \"$(dirname \"$0\")\"\nCXX=${CXX:-g++}\nmkdir -p build\n"
+        "if [ \"${1:-bin}\" = headers ]; then\n"
+        f"  $CXX {flags} {' '.join(rom_defines)} -I. {' '.join(rom_sources)} -o build/csim_headers\n"
+        "  exec build/csim_headers .\nfi\n"
+        f"$CXX {flags} -I. {' '.join(sources)} -o build/csim_bin\nexec build/csim_bin .\n"
+    )
+
+
+def _compile(cxx: str, root: Path, build: Path, sources: list[str], defines: list[str], flags: Sequence[str],
+             jobs: int, timeout_s: float, tag: str) -> Path:
+    objects, pending, running = [], list(sources), []
+    deadline = time.monotonic() + timeout_s
+
+    def reap(proc, source):
+        try:
+            _, err = proc.communicate(timeout=max(1.0, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            raise CsimError(f"compiling {source} took longer than {timeout_s:.0f} s") from None
+        if proc.returncode:
+            raise CsimError(f"g++ failed on {source} (exit {proc.returncode}):\n{err.decode(errors='replace')[-4000:]}")
+
+    # Translation units compile in parallel: the weight headers of a large network take seconds each.
+    while pending or running:
+        while pending and len(running) < max(1, jobs):
+            source = pending.pop(0)
+            obj = build / f"{Path(source).stem}.{tag}.o"
+            objects.append(obj)
+            cmd = [cxx, *flags, *defines, "-I", str(root), "-c", str(root / source), "-o", str(obj)]
+            running.append((subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE), source))
+        proc, source = running.pop(0)
+        reap(proc, source)
+    exe = build / f"csim_{tag}"
+    link = subprocess.run([cxx, *flags, *(str(o) for o in objects), "-o", str(exe)], capture_output=True,
+                          timeout=max(1.0, deadline - time.monotonic()))
+    if link.returncode:
+        raise CsimError(f"linking failed (exit {link.returncode}):\n{link.stderr.decode(errors='replace')[-4000:]}")
+    return exe
+
+
+def csim(out_dir: str | os.PathLike, compiler: str | os.PathLike | None = None, weights: str = "bin",
+         flags: Sequence[str] = DEFAULT_FLAGS, build_dir: str | os.PathLike | None = None, jobs: int = 2,
+         timeout_s: float = 1800.0) -> CsimReport:
+    """C-simulate the export in ``out_dir``.
+
+    The export is loaded first (schema and every sha256 verified), then
+    ``tb.cpp`` and ``top.cpp`` (plus ``weights_rom.cpp`` for
+    ``weights="headers"``) are compiled with ``compiler`` and ``flags``, and
+    the testbench runs on the golden input and compares every layer's output
+    with its golden tensor.
+
+    Parameters
+    ----------
+    out_dir : path
+        An export written by :func:`hls.export`.
+    compiler : str or path, optional
+        Default ``$OFA_HW_CXX`` or ``g++``.  Missing -> :class:`CompilerNotFoundError`.
+    weights : {"bin", "headers"}
+        Read the weights from the ``.bin`` files at run time (fast to compile)
+        or compile in the C headers of ``weights/`` (what synthesis sees; g++
+        needs ~1.5 s per million weights).
+    build_dir : path, optional
+        Where objects and the executable go (default ``out_dir/build``).
+    jobs : int
+        Translation units compiled in parallel.
+
+    Returns
+    -------
+    CsimReport
+        ``passed`` is False when any value differs; compile or run failures
+        raise :class:`CsimError`.
+    """
+    from .loader import load
+
+    cxx = find_compiler(compiler)
+    sources, defines = _sources(weights)
+    project = load(out_dir)
+    root = project.path
+    build = Path(build_dir) if build_dir is not None else root / "build"
+    build.mkdir(parents=True, exist_ok=True)
+    version = subprocess.run([cxx, "--version"], capture_output=True, text=True).stdout.splitlines()
+    started = time.perf_counter()
+    exe = _compile(cxx, root, build, sources, defines, flags, jobs, timeout_s, weights)
+    compile_s = time.perf_counter() - started
+    started = time.perf_counter()
+    try:
+        run = subprocess.run([str(exe), str(root)], capture_output=True, text=True, timeout=timeout_s)
+    except subprocess.TimeoutExpired:
+        raise CsimError(f"the testbench ran longer than {timeout_s:.0f} s") from None
+    run_s = time.perf_counter() - started
+    if run.returncode not in (0, 1):
+        raise CsimError(f"the testbench failed (exit {run.returncode}):\n{run.stderr[-4000:]}")
+    checks, kernel_us = _parse(run.stdout, [layer["name"] for layer in project.manifest["layers"]])
+    passed = run.returncode == 0 and all(c.mismatches == 0 for c in checks)
+    return CsimReport(passed, checks, compile_s, run_s, kernel_us, cxx, version[0] if version else "unknown",
+                      weights, str(exe))
+
+
+def _parse(stdout: str, expected: list[str]) -> tuple[tuple[LayerCheck, ...], int]:
+    checks, kernel_us = [], None
+    for line in stdout.splitlines():
+        match = _LAYER_LINE.match(line)
+        if match:
+            name, *numbers = match.groups()
+            checks.append(LayerCheck(name, *(int(n) for n in numbers)))
+        elif line.startswith("RUNTIME_US "):
+            kernel_us = int(line.split()[1])
+    names = [c.name for c in checks]
+    if names != expected or kernel_us is None:
+        raise CsimError(f"the testbench reported {len(names)} of {len(expected)} layers (or no run time); "
+                        f"output ends with:\n{stdout[-2000:]}")
+    return tuple(checks), kernel_us

@@ -1,0 +1,155 @@
+"""``hls.load``: open an export, validate its manifest and verify every file's sha256."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Mapping
+
+import numpy as np
+
+from accel_models.layer import Layer
+
+from .errors import IntegrityError, ManifestError
+from .fixedpoint import Requant
+from .manifest import validate_manifest
+
+__all__ = ["ExportedProject", "load"]
+
+_CHUNK = 1 << 20
+
+
+def _file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(_CHUNK), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+@dataclass(frozen=True, eq=False)
+class ExportedProject:
+    """A verified export: its directory and its manifest (a plain dict)."""
+
+    path: Path
+    manifest: Mapping[str, Any]
+
+    def layer(self, name: str) -> dict:
+        """The manifest entry of a layer, by name or C identifier."""
+        for entry in self.manifest["layers"]:
+            if name in (entry["name"], entry["id"]):
+                return entry
+        raise KeyError(f"no layer {name!r} in the export; layers: {', '.join(e['name'] for e in self.manifest['layers'])}")
+
+    def read(self, tensor: Mapping[str, Any]) -> np.ndarray:
+        """The array of a tensor-file entry (``{"file", "dtype", "shape", ...}``)."""
+        dtype = np.dtype(tensor["dtype"]).newbyteorder("<")
+        data = np.fromfile(self.path / tensor["file"], dtype=dtype)
+        return data.astype(dtype.newbyteorder("=")).reshape(tensor["shape"])
+
+    def golden(self, name: str) -> np.ndarray:
+        """Golden int8 output of layer ``name`` (or ``"input"``) for the testbench input, shape (C, H, W)."""
+        shape = self.manifest["inputs"][0]["shape"] if name == "input" else self.layer(name)["out_shape"]
+        rel = self.manifest["testbench"]["input"] if name == "input" else self.manifest["testbench"]["golden"][self.layer(name)["name"]]
+        return self.read({"file": rel, "dtype": "int8", "shape": shape})
+
+    def quantized_network(self):
+        """Rebuild the :class:`hls.QuantizedNetwork` from the manifest and the weight files."""
+        from .quantize import QuantizedLayer, QuantizedNetwork
+
+        layers = []
+        for entry in self.manifest["layers"]:
+            layer = Layer.from_dict(entry["layer"])
+            rq = dict(entry["requant"])
+            input_shifts = tuple(rq.pop("input_shifts", ()))
+            channels = layer.out_shape[0]
+            if entry["requant_files"] is not None:
+                mult, shift = (self.read(entry["requant_files"][k]) for k in ("mult", "shift"))
+            else:
+                mult, shift = np.full(channels, rq["mult"]), np.full(channels, rq["shift"])
+            rq.update(mult=mult, shift=shift)
+            weight = None if entry["weight"] is None else self.read(entry["weight"])
+            bias = None if entry["bias"] is None else self.read(entry["bias"])
+            layers.append(QuantizedLayer(layer, tuple(entry["inputs"]), tuple(entry["fix"]["inputs"]),
+                                         entry["fix"]["output"], Requant(**rq), weight=weight, bias=bias,
+                                         weight_fix=entry["fix"]["weight"], input_shifts=input_shifts))
+        quant = self.manifest["quantization"]
+        return QuantizedNetwork(tuple(layers), self.manifest["inputs"][0]["fix_position"], quant["scheme"],
+                                quant["method"], quant["calibration"], self.manifest["model"]["description"])
+
+
+def load(out_dir: str | os.PathLike) -> ExportedProject:
+    """Open the export in ``out_dir``.
+
+    Validates ``manifest.json`` against its schema and checks that every file
+    it lists exists with the recorded size and sha256.
+
+    Raises
+    ------
+    FileNotFoundError
+        ``out_dir`` or its manifest does not exist.
+    ManifestError
+        The manifest is not valid JSON, not of a supported version, breaks
+        the schema or contradicts itself.
+    IntegrityError
+        A listed file is missing, truncated, longer than recorded or altered.
+    """
+    root = Path(out_dir)
+    if not root.is_dir():
+        raise FileNotFoundError(f"export directory {root} does not exist")
+    manifest_path = root / "manifest.json"
+    if not manifest_path.is_file():
+        raise FileNotFoundError(f"{root} has no manifest.json: not an hls.export directory")
+    try:
+        manifest = json.loads(manifest_path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise ManifestError(f"{manifest_path}: not valid JSON ({exc})") from None
+    validate_manifest(manifest)
+    listed = {}
+    for entry in manifest["files"]:
+        _verify(root, entry)
+        listed[entry["path"]] = entry["sha256"]
+    _cross_check(manifest, listed)
+    return ExportedProject(root, manifest)
+
+
+def _verify(root: Path, entry: Mapping[str, Any]) -> None:
+    path = root / entry["path"]
+    if not path.is_file():
+        raise IntegrityError(f"{entry['path']}: listed in the manifest but missing from {root}")
+    size = path.stat().st_size
+    if size < entry["bytes"]:
+        raise IntegrityError(f"{entry['path']}: truncated ({size} of {entry['bytes']} bytes)")
+    if size > entry["bytes"]:
+        raise IntegrityError(f"{entry['path']}: {size} bytes, the manifest records {entry['bytes']}")
+    digest = _file_sha256(path)
+    if digest != entry["sha256"]:
+        raise IntegrityError(f"{entry['path']}: sha256 {digest} differs from the manifest's {entry['sha256']} "
+                             "(the file was modified after export)")
+
+
+def _cross_check(manifest: Mapping[str, Any], listed: Mapping[str, str]) -> None:
+    def check_tensor(where: str, tensor: Mapping[str, Any]) -> None:
+        if listed.get(tensor["file"]) != tensor["sha256"]:
+            raise ManifestError(f"{where}: {tensor['file']} is not listed in 'files' with the same sha256")
+        expected = int(np.prod(tensor["shape"])) * np.dtype(tensor["dtype"]).itemsize
+        if expected != tensor["bytes"]:
+            raise ManifestError(f"{where}: shape {tensor['shape']} of {tensor['dtype']} needs {expected} bytes, "
+                                f"the manifest records {tensor['bytes']}")
+
+    for entry in manifest["layers"]:
+        for key in ("weight", "bias"):
+            if entry[key] is not None:
+                check_tensor(f"layer {entry['name']!r} {key}", entry[key])
+        for key, tensor in (entry["requant_files"] or {}).items():
+            check_tensor(f"layer {entry['name']!r} requant {key}", tensor)
+    bench = manifest["testbench"]
+    for rel in [bench["source"], bench["input"], *bench["golden"].values()]:
+        if rel not in listed:
+            raise ManifestError(f"testbench file {rel} is not listed in 'files'")
+    names = [entry["name"] for entry in manifest["layers"]]
+    if sorted(bench["golden"]) != sorted(names):
+        raise ManifestError("the testbench's golden tensors do not cover exactly the manifest's layers")

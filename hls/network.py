@@ -1,0 +1,276 @@
+"""What :mod:`hls` quantizes: layers plus float weights, BatchNorm folded.
+
+The input is anything that offers a torch model and its layers (see
+:class:`NetworkSource`); :func:`float_network` pulls the weights out of the
+torch modules named like the layers, folds every BatchNorm into the
+convolution before it, and returns a :class:`FloatNetwork` - a plain numpy
+model that runs the layer list in float64.  That float model is what the
+calibration observes and what the integer reference is compared with; it is
+itself checked against the torch model.
+
+torch is imported only when weights are extracted.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any, Callable, Mapping, Protocol, Sequence, runtime_checkable
+
+import numpy as np
+
+from accel_models.layer import Layer
+
+from ._conv import conv2d
+from .graph import INPUT, plan
+
+__all__ = [
+    "FloatNetwork",
+    "NetworkSource",
+    "TorchNetwork",
+    "float_activation",
+    "float_network",
+    "resolve_source",
+    "run_float_layer",
+]
+
+_PARAM_OPS = frozenset({"conv", "pwconv", "dwconv", "fc", "se_fc"})
+
+
+@runtime_checkable
+class NetworkSource(Protocol):
+    """The protocol :func:`hls.export` and :func:`hls.quantize` accept.
+
+    ``layers()`` returns the layers in execution order (``accel_models.Layer``
+    with OFA module-path names and ``inputs`` edges); ``torch_model()`` returns
+    a torch module whose sub-module of each weighted layer has that layer's
+    name (a ``Conv2d``/``Linear``, or a container whose direct children are
+    the ``Conv2d``/``Linear``, an optional ``BatchNorm2d`` and the
+    activation).  An optional ``to_dict()`` describes the network in the
+    manifest.  An object with ``.subnet`` and ``.accelerator`` attributes (a
+    co-design result) is accepted too; its accelerator becomes the default.
+    """
+
+    def layers(self) -> Sequence[Layer]: ...
+
+    def torch_model(self) -> Any: ...
+
+
+@dataclass(frozen=True, eq=False)
+class TorchNetwork:
+    """A torch module and its layer list, as a :class:`NetworkSource`.
+
+    ``description`` goes into the manifest's ``model`` section (for an OFA
+    sub-network: its ``SubnetConfig.to_dict()``).
+    """
+
+    model: Any
+    layer_list: tuple[Layer, ...]
+    description: Mapping[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "layer_list", tuple(self.layer_list))
+        if not all(isinstance(layer, Layer) for layer in self.layer_list):
+            raise TypeError("layer_list must hold accel_models.Layer objects")
+
+    def layers(self) -> tuple[Layer, ...]:
+        return self.layer_list
+
+    def torch_model(self) -> Any:
+        return self.model
+
+    def to_dict(self) -> dict:
+        return dict(self.description)
+
+
+def _offers_network(obj: Any) -> bool:
+    return callable(getattr(obj, "layers", None)) and callable(getattr(obj, "torch_model", None))
+
+
+def resolve_source(source: Any) -> tuple[Any, tuple[Layer, ...], dict, Any]:
+    """``(torch model, layers, description, accelerator or None)`` of any accepted source."""
+    accelerator = None
+    if hasattr(source, "subnet") and hasattr(source, "accelerator"):
+        accelerator = source.accelerator
+        if not _offers_network(source):
+            source = source.subnet
+    if isinstance(source, tuple) and len(source) == 2:
+        source = TorchNetwork(source[0], tuple(source[1]))
+    if not _offers_network(source):
+        raise TypeError(
+            f"cannot export a {type(source).__name__}: give a (torch_model, layers) pair, an hls.TorchNetwork, "
+            "an object with layers() and torch_model() methods, or a design with .subnet and .accelerator"
+        )
+    layers = tuple(source.layers())
+    description = dict(source.to_dict()) if callable(getattr(source, "to_dict", None)) else {}
+    return source.torch_model(), layers, description, accelerator
+
+
+def float_activation(x: np.ndarray, activation: str) -> np.ndarray:
+    """The float activations, as torch defines them (``Hardswish``, ``Hardsigmoid``)."""
+    if activation == "none":
+        return x
+    if activation == "relu":
+        return np.maximum(x, 0.0)
+    if activation == "relu6":
+        return np.clip(x, 0.0, 6.0)
+    if activation == "h_sigmoid":
+        return np.clip(x + 3.0, 0.0, 6.0) / 6.0
+    if activation == "h_swish":
+        return x * np.clip(x + 3.0, 0.0, 6.0) / 6.0
+    raise ValueError(f"unknown activation {activation!r}")
+
+
+def is_global_pool(layer: Layer) -> bool:
+    """True for a pooling layer whose window covers its whole (unpadded) input."""
+    _, h, w = layer.in_shape
+    return layer.op == "pool" and layer.kernel == h == w and layer.pad == 0
+
+
+@dataclass(frozen=True, eq=False)
+class FloatNetwork:
+    """Layers plus folded float64 weights: ``params[name] = (weight, bias)``.
+
+    Weights are OIHW for convolutions (I = C_in / groups) and OI for fully
+    connected layers; every weighted layer has a bias (zeros where the float
+    model had none).
+    """
+
+    layers: tuple[Layer, ...]
+    params: Mapping[str, tuple[np.ndarray, np.ndarray]]
+    description: Mapping[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "layers", tuple(self.layers))
+        object.__setattr__(self, "params", MappingProxyType(dict(self.params)))
+        steps = plan(self.layers)
+        object.__setattr__(self, "_steps", steps)
+        for layer in self.layers:
+            if layer.op in _PARAM_OPS and layer.name not in self.params:
+                raise ValueError(f"layer {layer.name!r} ({layer.op}) has no weights")
+
+    @property
+    def input_shape(self) -> tuple[int, int, int]:
+        return self.layers[0].in_shape
+
+    def forward(self, x: np.ndarray, observe: Callable[[str, np.ndarray], None] | None = None) -> np.ndarray:
+        """Run (N, C, H, W) inputs; returns the last layer's output.
+
+        ``observe(name, tensor)`` sees the input (as ``"input"``) and every
+        layer's output - how calibration collects activation ranges.
+        """
+        x = np.asarray(x, dtype=np.float64)
+        if x.ndim != 4 or x.shape[1:] != self.input_shape:
+            raise ValueError(f"input must have shape (N, {', '.join(map(str, self.input_shape))}), got {x.shape}")
+        tensors = {INPUT: x}
+        if observe is not None:
+            observe(INPUT, x)
+        for step in self._steps:
+            out = run_float_layer(step.layer, [tensors[name] for name in step.inputs],
+                                  self.params.get(step.layer.name))
+            if observe is not None:
+                observe(step.layer.name, out)
+            for name in step.release:
+                del tensors[name]
+            tensors[step.layer.name] = out
+        return tensors[self.layers[-1].name]
+
+
+def run_float_layer(layer: Layer, xs: list[np.ndarray], params: tuple[np.ndarray, np.ndarray] | None = None) -> np.ndarray:
+    """One layer in float64 on (N, C, H, W) inputs; ``params`` = (weight, bias) for weighted layers."""
+    x = xs[0]
+    if layer.op in ("conv", "pwconv", "dwconv"):
+        w, b = params
+        y = conv2d(x, w, layer.stride, layer.pad, layer.groups) + b[None, :, None, None]
+    elif layer.op in ("fc", "se_fc"):
+        w, b = params
+        y = (x.reshape(len(x), -1) @ w.T + b).reshape(len(x), -1, 1, 1)
+    elif is_global_pool(layer):
+        y = x.mean(axis=(2, 3), keepdims=True)
+    elif layer.op == "add":
+        y = xs[0] + xs[1]
+    elif layer.op == "scale":
+        y = xs[0] * xs[1]
+    else:
+        raise ValueError(f"layer {layer.name!r}: op {layer.op!r} is not supported by the float reference "
+                         "(supported: conv, pwconv, dwconv, fc, se_fc, global pool, add, scale)")
+    return float_activation(y, layer.activation)
+
+
+def float_network(source: Any) -> FloatNetwork:
+    """Extract and fold the weights of any :class:`NetworkSource` (or return a :class:`FloatNetwork` as is)."""
+    if isinstance(source, FloatNetwork):
+        return source
+    model, layers, description, _ = resolve_source(source)
+    params = {layer.name: _extract(model, layer) for layer in layers if layer.op in _PARAM_OPS}
+    return FloatNetwork(layers, params, description)
+
+
+# ------------------------------------------------------------ torch side
+_TORCH_ACTIVATIONS = {"ReLU": "relu", "ReLU6": "relu6", "Hardswish": "h_swish", "Hardsigmoid": "h_sigmoid"}
+
+
+def _extract(model: Any, layer: Layer) -> tuple[np.ndarray, np.ndarray]:
+    import torch
+    from torch import nn
+
+    try:
+        module = model.get_submodule(layer.name)
+    except AttributeError:
+        raise ValueError(f"the torch model has no module named {layer.name!r} for layer {layer.name!r}") from None
+    if isinstance(module, (nn.Conv2d, nn.Linear)):
+        core, bn, activation = module, None, None
+    else:
+        children = list(module.children())
+        cores = [m for m in children if isinstance(m, (nn.Conv2d, nn.Linear))]
+        bns = [m for m in children if isinstance(m, nn.BatchNorm2d)]
+        acts = [_TORCH_ACTIVATIONS[type(m).__name__] for m in children if type(m).__name__ in _TORCH_ACTIVATIONS]
+        if len(cores) != 1 or len(bns) > 1 or len(acts) > 1:
+            raise ValueError(f"module {layer.name!r} must hold one Conv2d/Linear, at most one BatchNorm2d and at "
+                             f"most one activation as direct children, found {[type(m).__name__ for m in children]}")
+        core, bn, activation = cores[0], (bns[0] if bns else None), (acts[0] if acts else "none")
+    if activation is not None and activation != layer.activation:
+        raise ValueError(f"layer {layer.name!r}: the torch module applies {activation!r}, the layer says "
+                         f"{layer.activation!r}")
+    _check_core(core, layer)
+    with torch.no_grad():
+        weight = core.weight.detach().to(torch.float64).cpu().numpy().copy()
+        bias = (core.bias.detach().to(torch.float64).cpu().numpy().copy() if core.bias is not None
+                else np.zeros(weight.shape[0]))
+        if bn is not None:
+            if bn.running_mean is None or bn.running_var is None:
+                raise ValueError(f"layer {layer.name!r}: BatchNorm2d without running statistics cannot be folded")
+            mean = bn.running_mean.detach().to(torch.float64).cpu().numpy()
+            var = bn.running_var.detach().to(torch.float64).cpu().numpy()
+            gamma = (bn.weight.detach().to(torch.float64).cpu().numpy() if bn.weight is not None
+                     else np.ones_like(mean))
+            beta = bn.bias.detach().to(torch.float64).cpu().numpy() if bn.bias is not None else np.zeros_like(mean)
+            scale = gamma / np.sqrt(var + bn.eps)
+            weight = weight * scale.reshape(-1, *([1] * (weight.ndim - 1)))
+            bias = beta + (bias - mean) * scale
+    if layer.op in ("fc", "se_fc") and weight.ndim == 4:
+        weight = weight.reshape(weight.shape[0], -1)  # a 1x1 Conv2d used as fully connected (OFA's SE)
+    if not (np.all(np.isfinite(weight)) and np.all(np.isfinite(bias))):
+        raise ValueError(f"layer {layer.name!r}: weights or folded bias are not finite")
+    return weight, bias
+
+
+def _check_core(core: Any, layer: Layer) -> None:
+    from torch import nn
+
+    cin, cout = layer.in_shape[0], layer.out_shape[0]
+    if isinstance(core, nn.Linear):
+        got = dict(in_channels=core.in_features, out_channels=core.out_features)
+        want = dict(in_channels=cin, out_channels=cout)
+    else:
+        is_fc = layer.op in ("fc", "se_fc")
+        got = dict(in_channels=core.in_channels, out_channels=core.out_channels, kernel=tuple(core.kernel_size),
+                   stride=tuple(core.stride), padding=tuple(core.padding), groups=core.groups,
+                   dilation=tuple(core.dilation))
+        k, s, p = (1, 1, 0) if is_fc else (layer.kernel, layer.stride, layer.pad)
+        want = dict(in_channels=cin, out_channels=cout, kernel=(k, k), stride=(s, s), padding=(p, p),
+                    groups=1 if is_fc else layer.groups, dilation=(1, 1))
+    wrong = {key: (got[key], want[key]) for key in want if got[key] != want[key]}
+    if wrong:
+        detail = ", ".join(f"{key} {g} (layer: {w})" for key, (g, w) in wrong.items())
+        raise ValueError(f"layer {layer.name!r}: the torch module disagrees with the layer: {detail}")

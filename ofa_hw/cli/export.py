@@ -1,0 +1,130 @@
+"""``ofa-hw export``: int8-quantize a sub-network and write its HLS project (optionally C-simulate it)."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+from pathlib import Path
+
+from .subnet_args import add_subnet_options, subnet_from_args
+
+
+def add_parser(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "export", help="quantize a sub-network to int8 and export an HLS C++ project (manifest, weights, kernels)",
+        description="Quantize a sub-network to int8 (BatchNorm folded) and write an HLS-ready project: manifest.json, "
+                    "weights (.bin and C headers), the kernel library, top.cpp and a testbench with golden tensors. "
+                    "Take the sub-network and accelerator from a search result (--result) or give a sub-network.",
+    )
+    parser.add_argument("--result", type=Path, metavar="RESULT.json",
+                        help="search result JSON; exports its best design (sub-network + accelerator)")
+    add_subnet_options(parser)
+    parser.add_argument("--out", type=Path, required=True, metavar="DIR", help="export directory (must not exist)")
+    parser.add_argument("--overwrite", action="store_true", help="replace an existing export directory")
+    parser.add_argument("--accelerator", metavar="ARCH",
+                        help="DPU configuration for the parallelism hints, e.g. B2304 (default: the result's)")
+    parser.add_argument("--clock-mhz", type=float, default=None, help="clock of --accelerator (default: its default)")
+    parser.add_argument("--weights", type=Path, metavar="STATE_DICT.pth",
+                        help="OFA sub-network state_dict to load (default: seeded random weights)")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the random weights and calibration (default 0)")
+    parser.add_argument("--calibration", type=Path, metavar="IMAGES.npy",
+                        help="float (N, 3, r, r) calibration images (default: 16 standard-normal images)")
+    parser.add_argument("--scheme", choices=("pow2", "per_channel"), default="pow2",
+                        help="int8 scheme: DPU power-of-two per tensor (default) or per-channel weights")
+    parser.add_argument("--method", choices=("max", "mse"), default="max", help="fix-position calibration method")
+    parser.add_argument("--hls4ml", action="store_true", help="also write hls4ml_config.yml")
+    parser.add_argument("--csim", action="store_true", help="compile with g++ and check every layer bit-exactly")
+    parser.add_argument("--csim-weights", choices=("bin", "headers"), default="bin",
+                        help="csim reads the .bin weights (fast) or compiles the C headers (default bin)")
+    parser.add_argument("--compiler", default=None, help="C++ compiler for --csim (default $OFA_HW_CXX or g++)")
+    parser.set_defaults(run=run)
+
+
+def _design(args: argparse.Namespace):
+    """(SubnetConfig, accelerator or None) from the options."""
+    from accel_models import Accelerator
+
+    given_subnet = args.subnet or args.subnet_option or args.preset
+    if args.result and given_subnet:
+        raise ValueError("give either --result or a sub-network (SUBNET.json / --subnet / --preset), not both")
+    accelerator = None
+    if args.result:
+        from ofa_hw.search.result import CodesignResult
+
+        best = CodesignResult.from_json(args.result).best
+        if best is None:
+            raise ValueError(f"{args.result} has no best design (a front-only search); export a sub-network with "
+                             "--subnet instead")
+        cfg, accelerator = best.subnet, best.accelerator
+        if args.resolution:
+            cfg = dataclasses.replace(cfg, r=args.resolution)
+    else:
+        cfg = subnet_from_args(args)
+    if args.accelerator:
+        kwargs = {} if args.clock_mhz is None else {"clock_mhz": args.clock_mhz}
+        accelerator = Accelerator.from_dpu(args.accelerator, **kwargs)
+    elif args.clock_mhz is not None:
+        raise ValueError("--clock-mhz needs --accelerator")
+    return cfg, accelerator
+
+
+def _model(cfg, args: argparse.Namespace, calibration):
+    import numpy as np
+    import torch
+
+    from hls.bn import reset_bn_statistics
+    from ofa_hw.torch_model import build_torch_model
+
+    model = build_torch_model(cfg, seed=args.seed)
+    if not args.weights:
+        # As OFA does for every extracted sub-network; a fresh model's identity BatchNorms
+        # would otherwise let activations shrink layer by layer towards zero.
+        images = calibration if calibration is not None else \
+            np.random.default_rng(args.seed).standard_normal((16, 3, cfg.r, cfg.r))
+        return reset_bn_statistics(model, images)
+    if not args.weights.is_file():
+        raise FileNotFoundError(f"weights file {args.weights} not found")
+    state = torch.load(args.weights, map_location="cpu", weights_only=True)
+    state = state.get("state_dict", state) if isinstance(state, dict) else state
+    try:
+        model.load_ofa_state_dict(state)
+    except RuntimeError as exc:
+        raise ValueError(f"{args.weights} does not fit this sub-network: {str(exc).splitlines()[0]}") from None
+    return model
+
+
+def run(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    import hls
+    from ofa_hw.layers import subnet_layers
+
+    cfg, accelerator = _design(args)
+    if args.out.exists() and not args.overwrite:
+        raise FileExistsError(f"{args.out} exists; pass --overwrite to replace it")
+    calibration = None
+    if args.calibration:
+        if not args.calibration.is_file():
+            raise FileNotFoundError(f"calibration file {args.calibration} not found")
+        calibration = np.load(args.calibration, allow_pickle=False)
+    source = hls.TorchNetwork(_model(cfg, args, calibration), subnet_layers(cfg), cfg.to_dict())
+    project = hls.export(source, args.out, accelerator=accelerator, calibration=calibration, scheme=args.scheme,
+                         method=args.method, seed=args.seed, overwrite=args.overwrite, hls4ml=args.hls4ml,
+                         progress=True)
+    manifest = project.manifest
+    totals = manifest["totals"]
+    print(f"exported {manifest['model']['n_layers']} layers ({totals['macs']:,} MACs, {args.scheme} int8) to {args.out}")
+    if not args.weights:
+        print(f"note: random weights (seed {args.seed}), BatchNorm statistics re-estimated on the calibration "
+              "images; pass --weights to export trained ones")
+    if totals["dpu_cycles"] is not None:
+        acc = manifest["accelerator"]
+        print(f"estimated compute: {totals['dpu_cycles']:,} cycles = {totals['dpu_latency_ms']:.3f} ms at "
+              f"{acc['clock_mhz']:g} MHz (PP {acc['pp']}, ICP {acc['icp']}, OCP {acc['ocp']}; no memory stalls)")
+    if not args.csim:
+        return 0
+    report = hls.csim(args.out, compiler=args.compiler, weights=args.csim_weights)
+    print(report.summary())
+    for layer in report.failed_layers:
+        print(f"  {layer.name}: {layer.mismatches} of {layer.elements} values differ (max {layer.max_abs_diff})")
+    return 0 if report.passed else 1
