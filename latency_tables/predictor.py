@@ -286,6 +286,37 @@ class HybridPredictor:
         total = float(latency.sum()) + self.invocation_ms
         return NetworkBreakdown(tuple(units), self.invocation_ms, total, self.name)
 
+    def layer_latency_ms(self, layers: Sequence, accelerator: Accelerator | None = None) -> np.ndarray:
+        """(L,) latency of each layer in a network (the project's common predictor interface).
+
+        Layers are grouped into units by their ``block`` key.  A unit the
+        table measured (on the table's accelerator) gets its in-network
+        measured latency, attributed to its layers in proportion to the
+        calibrated model's per-layer latencies; every other unit gets the
+        model's per-layer latencies.  The network's one program launch
+        (``invocation_ms``) belongs to no layer and is not included.
+        """
+        from accel_models.schedule import group_by_block
+
+        accelerator = self.accelerator if accelerator is None else accelerator
+        layers = list(layers)
+        modelled = np.asarray(self.calibrated.model.layer_latency_ms(layers, accelerator), dtype=float)
+        if accelerator != self.accelerator:
+            return modelled
+        units = group_by_block(layers)
+        starts = np.cumsum([0] + [len(u) for u in units[:-1]])
+        unit_model = np.add.reduceat(modelled, starts)
+        keys = [u[0].block for u in units]
+        sizes = [len(u) for u in units]
+        for i, key in enumerate(keys):
+            if key in self.table:
+                measured = self.unit_latency_ms([key])[0]
+                part = slice(starts[i], starts[i] + sizes[i])
+                # A unit the model thinks free gets the measurement split evenly over its layers.
+                share = modelled[part] / unit_model[i] if unit_model[i] > 0 else np.full(sizes[i], 1 / sizes[i])
+                modelled[part] = measured * share
+        return modelled
+
     # ------------------------------------------------------ accelerators
     def unit_latency_matrix(self, catalog: BlockCatalog, accelerators: Sequence[Accelerator]) -> LatencyMatrix:
         """(M, K) in-network latency of the catalog's units on many accelerators.

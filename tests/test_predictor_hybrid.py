@@ -142,3 +142,21 @@ def test_a_newly_measured_board_feeds_calibration_with_no_manual_step(tmp_path):
     cfg = SubnetConfig.uniform(7, 4, 3, r=128)  # kernel 7 and expand 4 were never measured
     sources = {u["source"] for u in predictor.breakdown(cfg).units}
     assert sources == {"measured", "model"} and predictor.subnet_latency_ms(cfg)[0] > 0
+
+
+def test_layer_latency_attributes_measured_units_to_their_layers(ultra96):
+    from ofa_hw import subnet_layers
+
+    cfg = SubnetConfig.uniform(5, 4, 2, r=224)
+    layers = subnet_layers(cfg)
+    per_layer = ultra96.layer_latency_ms(layers)
+    assert per_layer.shape == (len(layers),) and np.all(per_layer > 0)
+    assert per_layer.sum() + ultra96.invocation_ms == pytest.approx(ultra96.subnet_latency_ms(cfg)[0], rel=1e-9)
+    by_unit = {}
+    for layer, ms in zip(layers, per_layer):
+        by_unit[layer.block] = by_unit.get(layer.block, 0.0) + ms
+    hit = next(k for k in by_unit if k in ultra96.table and k.startswith("expanded_conv"))
+    assert by_unit[hit] == pytest.approx(ultra96.table.entries[hit].mean_ms - ultra96.invocation_ms)
+    other = Accelerator.from_dpu("B1600", clock_mhz=200.0)
+    assert np.allclose(ultra96.layer_latency_ms(layers, other),
+                       ultra96.calibrated.model.layer_latency_ms(layers, other))
