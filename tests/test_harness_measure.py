@@ -177,3 +177,12 @@ def test_nothing_to_measure_still_writes_a_valid_table(tmp_path):
     (tmp_path / "empty").mkdir()
     report = measure(plan, tmp_path / "empty", NumpyRunner(), tmp_path / "t.csv", meta=META, progress=False)
     assert len(report.failed) == 1 and len(load_table(tmp_path / "t.csv")) == 0
+
+
+def test_dask_client_executor(bench):
+    distributed = pytest.importorskip("dask.distributed")
+    plan, compiled, out = bench
+    with distributed.Client(processes=False, n_workers=1, threads_per_worker=1, dashboard_address=None) as client:
+        report = measure(plan, compiled, NumpyRunner(), out, meta=META, warmup=0, runs=2,
+                         executor=client.get_executor(), progress=False)
+    assert report.complete and sorted(load_table(out).keys()) == sorted(KEYS)
