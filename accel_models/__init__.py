@@ -6,6 +6,8 @@ from .boards import Board, get_board, list_boards
 from .from_torch import UnsupportedModelError, layers_from_torch
 from .layer import ACTIVATIONS, OPS, Layer, LayerArrays, conv_output_size
 from .network import BlockCatalog
+from .plot import plot_analysis, plot_roofline, roofline_ceilings
+from .report import RooflineReport, roofline_report
 from .resources import FitResult, Resources, estimate_resources, fits, resource_fit_report
 from .roofline import PARAMETER_INFO, LayerAnalysis, RooflineModel, RooflineParams
 from .schedule import UnitSchedule, group_by_block
@@ -26,6 +28,7 @@ __all__ = [
     "Resources",
     "RooflineModel",
     "RooflineParams",
+    "RooflineReport",
     "UnsupportedModelError",
     "UnitSchedule",
     "conv_output_size",
@@ -38,5 +41,9 @@ __all__ = [
     "list_boards",
     "list_dpu_archs",
     "make_divisible",
+    "plot_analysis",
+    "plot_roofline",
     "resource_fit_report",
+    "roofline_ceilings",
+    "roofline_report",
 ]

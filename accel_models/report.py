@@ -1,0 +1,292 @@
+"""Roofline report of a network on an accelerator: plot, per-layer tables, one HTML page.
+
+:func:`roofline_report` writes into a directory
+
+* ``roofline.png`` and ``roofline.svg``: :func:`accel_models.plot.plot_analysis`;
+* ``layers.csv`` and ``layers.json``: one row per layer (shapes, MACs,
+  modelled DRAM traffic, arithmetic intensity, attainable / achieved GOP/s,
+  compute / memory / overhead / total latency, bound, utilization); the JSON
+  adds the accelerator and the totals;
+* ``report.html``: one self-contained page (the SVG inline, no external
+  files): totals, utilization, the bound breakdown, the slowest layers and
+  whether the accelerator fits the board.
+
+Every file is written to a temporary name and renamed, so a reader never sees
+a half-written report.
+"""
+
+from __future__ import annotations
+
+import csv
+import html
+import io
+import json
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Mapping, Sequence
+
+import numpy as np
+
+from .layer import Layer
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .accelerator import Accelerator
+
+__all__ = ["RooflineReport", "report_layers", "report_totals", "roofline_report"]
+
+_BOUNDS = ("compute", "memory", "overhead")
+
+
+@dataclass(frozen=True)
+class RooflineReport:
+    """Where :func:`roofline_report` wrote what, and the network totals it reported."""
+
+    out_dir: Path
+    png: Path
+    svg: Path
+    csv: Path
+    json: Path
+    html: Path
+    totals: Mapping[str, Any]
+    fit: Any = None
+
+
+def report_layers(subnet_or_layers) -> tuple[Layer, ...]:
+    """The layers of ``subnet_or_layers``: layers, or any object with a ``layers()`` method.
+
+    >>> report_layers([Layer("fc", "fc", (8, 1, 1), (4, 1, 1))])[0].name
+    'fc'
+    >>> report_layers(42)
+    Traceback (most recent call last):
+    ...
+    TypeError: expected a sequence of Layer or an object with a layers() method (a SubnetConfig), got int
+    """
+    source = subnet_or_layers
+    if callable(getattr(source, "layers", None)):
+        source = source.layers()
+    try:
+        layers = tuple(source)
+    except TypeError:
+        layers = ()
+    if not layers or not all(isinstance(layer, Layer) for layer in layers):
+        raise TypeError("expected a sequence of Layer or an object with a layers() method (a SubnetConfig), "
+                        f"got {type(subnet_or_layers).__name__}")
+    return layers
+
+
+def report_totals(analysis) -> dict[str, Any]:
+    """:meth:`LayerAnalysis.totals` plus inferences/s and, per bound, its layers and share of the latency."""
+    totals = dict(analysis.totals())
+    latency = np.asarray(analysis.latency_ms, dtype=float)
+    bounds = np.asarray(analysis.bound)
+    totals["fps_per_core"] = 1e3 / totals["latency_ms"]
+    totals["bounds"] = {name: {"layers": int(np.sum(bounds == name)),
+                               "latency_ms": float(latency[bounds == name].sum()),
+                               "latency_share": float(latency[bounds == name].sum() / totals["latency_ms"])}
+                        for name in _BOUNDS}
+    return totals
+
+
+def roofline_report(subnet_or_layers, accelerator: "Accelerator", out_dir, model=None, *, board=None,
+                    title: str | None = None, label_top: int = 5) -> RooflineReport:
+    """Analyse a network on ``accelerator`` and write the roofline report to ``out_dir``.
+
+    Parameters
+    ----------
+    subnet_or_layers : sequence of Layer, or an object with ``layers()``
+        The network (an OFA ``SubnetConfig``, a design, or layers from
+        :func:`accel_models.layers_from_torch`).
+    accelerator : Accelerator
+        Where it runs.
+    out_dir : path-like
+        Created if missing; existing report files are replaced.
+    model : RooflineModel, optional
+        The latency model (default ``RooflineModel()``; pass a calibrated one).
+    board : Board, optional
+        If given, the report says whether the accelerator fits it and which
+        resource binds.
+    title : str, optional
+        Heading of the page (default: the accelerator).
+    label_top : int
+        Slowest layers labelled in the plot and listed on the page.
+
+    Returns
+    -------
+    RooflineReport
+    """
+    from .plot import achieved_gops, plot_analysis
+    from .roofline import RooflineModel
+
+    layers = report_layers(subnet_or_layers)
+    analysis = (model or RooflineModel()).analyze(layers, accelerator)
+    fit = None
+    if board is not None:
+        from .resources import fits
+
+        fit = fits(accelerator, board)
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    totals = report_totals(analysis)
+    records = _records(layers, analysis, achieved_gops(analysis))
+
+    ax = plot_analysis(analysis, label_top=label_top)
+    figure = ax.get_figure()
+    images = {}
+    for fmt in ("png", "svg"):
+        buffer = io.BytesIO()
+        figure.savefig(buffer, format=fmt, dpi=150)
+        images[fmt] = buffer.getvalue()
+    paths = {name: out / file for name, file in (("png", "roofline.png"), ("svg", "roofline.svg"),
+                                                 ("csv", "layers.csv"), ("json", "layers.json"),
+                                                 ("html", "report.html"))}
+    _write(paths["png"], images["png"])
+    _write(paths["svg"], images["svg"])
+    _write(paths["csv"], _csv(records).encode())
+    document = {"accelerator": accelerator.to_dict(), "totals": totals, "layers": records}
+    if fit is not None:
+        document["fit"] = _fit_dict(fit, board)
+    _write(paths["json"], json.dumps(document, indent=1).encode())
+    page = _html(title or f"Roofline of {len(layers)} layers on {accelerator.name}", accelerator, totals, records,
+                 images["svg"].decode(), fit, board, label_top)
+    _write(paths["html"], page.encode())
+    return RooflineReport(out_dir=out, totals=totals, fit=fit, **paths)
+
+
+def _records(layers: Sequence[Layer], analysis, achieved: np.ndarray) -> list[dict]:
+    records = []
+    for layer, record, gops in zip(layers, analysis.to_records(), achieved):
+        row = {"name": layer.name, "op": layer.op,
+               "in_shape": "x".join(map(str, layer.in_shape)), "out_shape": "x".join(map(str, layer.out_shape)),
+               "kernel": layer.kernel, "stride": layer.stride, "groups": layer.groups,
+               "activation": layer.activation}
+        row.update({key: _plain(value) for key, value in record.items() if key not in row})
+        row["achieved_gops"] = float(gops)
+        records.append(row)
+    return records
+
+
+def _plain(value):
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
+
+
+def _fit_dict(fit, board) -> dict:
+    return {"board": board.name, "ok": bool(fit.ok), "binding_resource": fit.binding_resource,
+            "utilization": {k: float(v) for k, v in fit.utilization.items()}}
+
+
+def _csv(records: list[dict]) -> str:
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=list(records[0]), lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(records)
+    return buffer.getvalue()
+
+
+def _write(path: Path, data: bytes) -> None:
+    """Write atomically: a temporary file in the same directory, then rename."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+        os.chmod(tmp, 0o644)  # mkstemp makes 0600; a report is meant to be shared
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+# ------------------------------------------------------------------ HTML
+_STYLE = """
+body{font-family:system-ui,-apple-system,Segoe UI,Helvetica,Arial,sans-serif;margin:1.5em auto;max-width:1100px;
+color:#222;line-height:1.35}
+h1{font-size:1.35em;margin-bottom:.2em}h2{font-size:1.1em;margin:1.2em 0 .4em}
+.sub{color:#555;margin-top:0}
+.grid{display:grid;grid-template-columns:repeat(auto-fill,minmax(160px,1fr));gap:.6em}
+.card{border:1px solid #ddd;border-radius:6px;padding:.5em .7em}
+.card b{display:block;font-size:1.25em}.card span{color:#666;font-size:.85em}
+table{border-collapse:collapse;font-size:.85em;width:100%}
+th,td{border-bottom:1px solid #eee;padding:.25em .5em;text-align:right}
+th:first-child,td:first-child,td.l{text-align:left}
+th{background:#f6f6f6}
+.bar{display:flex;height:1.4em;border-radius:4px;overflow:hidden;margin:.4em 0}
+.bar div{color:#fff;font-size:.8em;line-height:1.4em;padding-left:.3em;white-space:nowrap;overflow:hidden}
+.warn{background:#fde8e8;border:1px solid #d62728;padding:.5em .8em;border-radius:6px}
+.ok{background:#e8f5e9;border:1px solid #2e7d32;padding:.5em .8em;border-radius:6px}
+svg{max-width:100%;height:auto}
+"""
+
+
+def _html(title, accelerator, totals, records, svg: str, fit, board, top: int) -> str:
+    from .plot import BOUND_COLORS
+
+    esc = html.escape
+    acc = accelerator
+    cards = [
+        (f"{totals['latency_ms']:.3f} ms", "latency (one core)"),
+        (f"{totals['fps_per_core']:.1f}", "inferences/s per core"),
+        (f"{totals['macs'] / 1e9:.3f} G", "MACs"),
+        (f"{totals['dram_bytes'] / 1e6:.2f} MB", "modelled DRAM traffic"),
+        (f"{totals['achieved_gops']:.1f} GOP/s", f"achieved of {totals['peak_gops']:g} peak (one core)"),
+        (f"{totals['utilization']:.1%}", "utilization"),
+    ]
+    parts = [f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>{esc(title)}</title>"
+             f"<style>{_STYLE}</style></head><body>",
+             f"<h1>{esc(title)}</h1>",
+             f"<p class='sub'>{esc(acc.name)}: PP={acc.pp} ICP={acc.icp} OCP={acc.ocp}, depthwise PP={acc.dw_pp}, "
+             f"{acc.clock_mhz:g} MHz x {acc.cores} core(s), DDR {acc.ddr_bw_gbps:g} GB/s peak "
+             f"({totals['bw_gbps']:.3g} GB/s effective in the model), ridge "
+             f"{totals['peak_gops'] / totals['bw_gbps']:.1f} ops/byte. One inference runs on one core.</p>"]
+    if fit is not None:
+        used = ", ".join(f"{k} {v:.0%}" for k, v in fit.utilization.items())
+        if fit.ok:
+            parts.append(f"<p class='ok'>Fits {esc(board.name)}; binding resource {esc(fit.binding_resource)} "
+                         f"({esc(used)}).</p>")
+        else:
+            parts.append(f"<p class='warn'><b>Does not fit {esc(board.name)}</b>: {esc(fit.binding_resource)} is "
+                         f"over budget ({esc(used)}).</p>")
+    parts.append("<div class='grid'>" + "".join(f"<div class='card'><b>{esc(v)}</b><span>{esc(k)}</span></div>"
+                                                for v, k in cards) + "</div>")
+    parts.append("<h2>What bounds the layers</h2><div class='bar'>")
+    for name, part in totals["bounds"].items():
+        if part["latency_share"] > 0:
+            parts.append(f"<div style='width:{100 * part['latency_share']:.2f}%;background:{BOUND_COLORS[name]}'>"
+                         f"{esc(name)} {part['latency_share']:.0%}</div>")
+    parts.append("</div><table><tr><th>bound</th><th>layers</th><th>latency (ms)</th><th>share</th></tr>")
+    for name, part in totals["bounds"].items():
+        parts.append(f"<tr><td>{esc(name)}</td><td>{part['layers']}</td><td>{part['latency_ms']:.4f}</td>"
+                     f"<td>{part['latency_share']:.1%}</td></tr>")
+    parts.append(f"<tr><td>time split</td><td></td><td colspan='2'>compute {totals['compute_ms']:.3f} ms, memory "
+                 f"{totals['memory_ms']:.3f} ms, fixed overhead {totals['overhead_ms']:.3f} ms (summed over "
+                 "layers before max/overlap)</td></tr></table>")
+    parts.append(f"<h2>Roofline</h2>{_inline_svg(svg)}")
+    slowest = sorted(records, key=lambda r: -r["latency_ms"])[:max(top, 10)]
+    parts.append(f"<h2>Slowest {len(slowest)} layers</h2>{_table(slowest)}")
+    parts.append(f"<details><summary>All {len(records)} layers</summary>{_table(records)}</details>")
+    parts.append("</body></html>")
+    return "\n".join(parts)
+
+
+_COLUMNS = (("name", "layer", "{}"), ("op", "op", "{}"), ("in_shape", "input", "{}"), ("out_shape", "output", "{}"),
+            ("kernel", "k", "{}"), ("stride", "s", "{}"), ("macs", "MACs", "{:,}"),
+            ("dram_bytes", "DRAM bytes", "{:,.0f}"), ("arithmetic_intensity", "ops/B", "{:.1f}"),
+            ("achieved_gops", "GOP/s", "{:.1f}"), ("utilization", "util.", "{:.1%}"),
+            ("latency_ms", "ms", "{:.4f}"), ("bound", "bound", "{}"))
+
+
+def _table(records: list[dict]) -> str:
+    head = "".join(f"<th>{html.escape(label)}</th>" for _, label, _ in _COLUMNS)
+    rows = []
+    for record in records:
+        cells = "".join(f"<td{' class=l' if key in ('op', 'bound') else ''}>{html.escape(fmt.format(record[key]))}</td>"
+                        for key, _, fmt in _COLUMNS)
+        rows.append(f"<tr>{cells}</tr>")
+    return f"<table><tr>{head}</tr>{''.join(rows)}</table>"
+
+
+def _inline_svg(svg: str) -> str:
+    start = svg.find("<svg")
+    return svg[start:] if start >= 0 else svg

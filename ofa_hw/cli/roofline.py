@@ -1,0 +1,65 @@
+"""``ofa-hw roofline``: the roofline report of one sub-network on a board's accelerator."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from .subnet_args import add_subnet_options, subnet_from_args
+
+
+def add_parser(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "roofline", help="roofline report (plot, per-layer table, HTML summary) of a sub-network on a board",
+        description="Analyse every layer of a sub-network on a DPU-like accelerator and write a roofline report: "
+                    "roofline.png / .svg, layers.csv / .json and report.html. The accelerator is the board's "
+                    "PYNQ-DPU default unless --dpu / --clock-mhz / --cores change it.",
+    )
+    parser.add_argument("--board", required=True, help="board name (ultra96v2, zcu102, zcu104, kv260)")
+    parser.add_argument("--dpu", help="DPUCZDX8G configuration, e.g. B1600 (default: the board's)")
+    parser.add_argument("--clock-mhz", type=float, help="DPU clock in MHz (default: the board's)")
+    parser.add_argument("--cores", type=int, help="number of DPU cores (default: the board's)")
+    add_subnet_options(parser)
+    parser.add_argument("--out", required=True, type=Path, metavar="DIR", help="directory to write the report to")
+    parser.add_argument("--label-top", type=int, default=5, help="label the N slowest layers in the plot")
+    parser.set_defaults(run=run)
+
+
+def accelerator_from_args(args: argparse.Namespace):
+    """The board and the accelerator the options describe."""
+    from accel_models import Accelerator, get_board
+
+    board = get_board(args.board)
+    if args.dpu is None and args.clock_mhz is None and args.cores is None:
+        return board, board.default_accelerator()
+    accelerator = Accelerator.from_dpu(
+        args.dpu or board.default_dpu_arch,
+        clock_mhz=board.default_dpu_clock_mhz if args.clock_mhz is None else args.clock_mhz,
+        cores=board.default_dpu_cores if args.cores is None else args.cores,
+        ddr_bw_gbps=board.ddr_bw_gbps,
+    )
+    return board, accelerator
+
+
+def run(args: argparse.Namespace) -> int:
+    from accel_models import roofline_report
+    from ofa_hw.layers import subnet_layers
+
+    board, accelerator = accelerator_from_args(args)
+    cfg = subnet_from_args(args)
+    title = f"OFA-MobileNetV3 w{cfg.width_mult} r={cfg.r} d={list(cfg.d)} on {board.name}"
+    report = roofline_report(subnet_layers(cfg), accelerator, args.out, board=board, title=title,
+                             label_top=args.label_top)
+    totals = report.totals
+    print(title)
+    print(f"accelerator {accelerator.name}: PP={accelerator.pp} ICP={accelerator.icp} OCP={accelerator.ocp} "
+          f"@ {accelerator.clock_mhz:g} MHz x {accelerator.cores} core(s), {accelerator.ddr_bw_gbps:g} GB/s")
+    if report.fit is not None and not report.fit.ok:
+        print(f"WARNING: {accelerator.name} does not fit {board.name}: {report.fit.binding_resource} needs "
+              f"{report.fit.utilization[report.fit.binding_resource]:.0%} of the board", file=sys.stderr)
+    print(f"latency {totals['latency_ms']:.3f} ms, {totals['ops'] / 1e9:.3f} GOP, utilization {totals['utilization']:.1%}")
+    print("bound: " + ", ".join(f"{name} {part['layers']} layers / {part['latency_share']:.0%} of time"
+                                for name, part in totals["bounds"].items()))
+    print(f"report: {report.html}")
+    return 0
