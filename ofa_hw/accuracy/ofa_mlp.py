@@ -24,7 +24,9 @@ import numpy as np
 
 from ..space import SubnetBatch
 from .base import AccuracyPredictor
-from .encoding import OFA_MLP_RESOLUTIONS, ofa_onehot
+from .encoding import ofa_onehot
+
+TRAINED_RESOLUTIONS = tuple(range(160, 225, 4))
 
 __all__ = ["OFA_MLP_KEYS", "OFAMLPPredictor", "convert_pth_to_npz", "load_pth_state_dict"]
 
@@ -56,7 +58,11 @@ class OFAMLPPredictor(AccuracyPredictor):
     """
 
     kind = "float top-1"
-    valid_resolutions = OFA_MLP_RESOLUTIONS
+    #: The range OFA trained the MLP on: its tutorial samples r from 160..224 (``ArchManager``,
+    #: ``ofa/tutorial/evolution_finder.py``).  The one-hot could hold 112..236, but the bins
+    #: below 160 are untrained -- there the MLP rates r=128 above r=160 -- and a search
+    #: would exploit that, so they are refused.
+    valid_resolutions = TRAINED_RESOLUTIONS
 
     def __init__(self, arrays: dict, name: str = "ofa-mbv3-w1.2", space: str = "ofa-mbv3-w1.2") -> None:
         _check_arrays(arrays, name)

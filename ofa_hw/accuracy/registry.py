@@ -3,7 +3,7 @@
 =================  ==========================================================  ==================
 name               what                                                        resolutions
 =================  ==========================================================  ==================
-``ofa-mbv3-w1.2``  OFA's released MLP (``ofa_mbv3_w12_mlp.npz``)                112..236 step 4
+``ofa-mbv3-w1.2``  OFA's released MLP (``ofa_mbv3_w12_mlp.npz``)                160..224 step 4
 ``ofa-mbv3-w1.0``  kernel ridge trained by this project on measured top-1      224 (measured)
                    (``trained_mbv3_w10_krr.npz``)
 =================  ==========================================================  ==================
