@@ -4,12 +4,14 @@ For every layer on every accelerator (one numpy pass over L layers x M
 accelerators):
 
 * compute: :func:`accel_models.tiling.tiled_cycles` divided by the engine's
-  efficiency (``conv``, ``pw``, ``dw``, ``misc``) plus ``hswish_passes`` passes
-  over the output of every h-swish / h-sigmoid layer;
-* memory: the DDR bytes of :class:`accel_models.schedule.UnitSchedule`
+  efficiency (``conv``, ``pw``, ``dw``, ``misc``) plus ``hswish_passes``
+  element-wise passes over the output of every h-swish / h-sigmoid layer;
+* memory: the feature-map bytes of :class:`accel_models.schedule.UnitSchedule`
   (compulsory traffic plus spills of on-chip tensors that exceed
-  ``buffer_fraction`` of the activation buffer) over the effective bandwidth
-  ``bw_efficiency * ddr_bw_gbps``;
+  ``buffer_fraction`` of the activation buffer) at ``bw_efficiency *
+  ddr_bw_gbps``, plus the weights at ``weight_bw_efficiency * ddr_bw_gbps``
+  (the Ultra96-V2 measurements load weights at well under half the rate
+  feature maps move);
 * latency = max(compute, memory) + (1 - overlap) * min(compute, memory)
   + per-layer overhead (``layer_overhead_cycles`` at the clock, plus the
   accelerator's own ``layer_overhead_us``).
@@ -32,7 +34,7 @@ from .layer import OPS, Layer, LayerArrays
 from .schedule import UnitSchedule, group_by_block
 from .tiling import AcceleratorArrays, layer_classes, tiled_cycles
 
-__all__ = ["PARAMETER_INFO", "LayerAnalysis", "RooflineModel", "RooflineParams"]
+__all__ = ["PARAMETER_INFO", "LayerAnalysis", "LayerTerms", "RooflineModel", "RooflineParams"]
 
 #: Unit, physical reading and allowed range of every free parameter.
 PARAMETER_INFO: Mapping[str, dict] = {
@@ -46,10 +48,12 @@ PARAMETER_INFO: Mapping[str, dict] = {
                             meaning="fraction of PP x ICP elements per cycle the element-wise engine "
                                     "(pool, add, scale) reaches"),
     "hswish_passes": dict(unit="passes", low=0.0, high=20.0,
-                          meaning="extra passes over the output (at PP x OCP elements per cycle) an h-swish "
-                                  "or h-sigmoid costs"),
+                          meaning="element-wise-engine passes over its output an h-swish or h-sigmoid costs "
+                                  "(relu6(x+3), scale, product: about 3)"),
     "bw_efficiency": dict(unit="1", low=0.02, high=1.0,
-                          meaning="fraction of the peak DDR bandwidth the accelerator sustains"),
+                          meaning="fraction of the peak DDR bandwidth feature maps move at"),
+    "weight_bw_efficiency": dict(unit="1", low=0.01, high=1.0,
+                                 meaning="fraction of the peak DDR bandwidth weights are loaded at"),
     "layer_overhead_cycles": dict(unit="cycles", low=0.0, high=1e6,
                                   meaning="fixed cost of every layer: instruction fetch, pipeline fill and drain"),
     "overlap": dict(unit="1", low=0.0, high=1.0,
@@ -63,18 +67,20 @@ PARAMETER_INFO: Mapping[str, dict] = {
 class RooflineParams:
     """Free parameters of :class:`RooflineModel` (see :data:`PARAMETER_INFO`).
 
-    Defaults are plausible uncalibrated values for a DPUCZDX8G; calibration
-    (:func:`latency_tables.calibrate`) fits them to measurements.
+    Defaults are the Ultra96-V2 B2304 calibration rounded (a plausible
+    starting point for any DPUCZDX8G); :func:`latency_tables.calibrate` fits
+    them to a device's measurements.
     """
 
-    conv_efficiency: float = 0.9
-    pw_efficiency: float = 0.8
-    dw_efficiency: float = 0.9
-    misc_efficiency: float = 0.5
-    hswish_passes: float = 1.0
-    bw_efficiency: float = 0.5
-    layer_overhead_cycles: float = 3000.0
-    overlap: float = 1.0
+    conv_efficiency: float = 0.8
+    pw_efficiency: float = 0.7
+    dw_efficiency: float = 1.0
+    misc_efficiency: float = 0.15
+    hswish_passes: float = 3.0
+    bw_efficiency: float = 0.4
+    weight_bw_efficiency: float = 0.16
+    layer_overhead_cycles: float = 600.0
+    overlap: float = 0.0
     buffer_fraction: float = 1.0
 
     def __post_init__(self) -> None:
@@ -115,7 +121,9 @@ class LayerAnalysis:
     dominates the layer: ``"compute"``, ``"memory"`` or ``"overhead"`` (the
     fixed per-layer cost exceeds both).  ``peak_gops`` and ``bw_gbps`` are the
     per-core compute peak and the effective DDR bandwidth the model uses:
-    the roofline is ``attainable_gops = min(peak_gops, bw_gbps * arithmetic_intensity)``.
+    the roofline is ``attainable_gops = min(peak_gops, bw_gbps * arithmetic_intensity)``,
+    with ``bw_gbps`` the effective bandwidth of the whole list (modelled bytes
+    over modelled memory time, weights and feature maps together).
     """
 
     name: tuple[str, ...]
@@ -178,6 +186,22 @@ class LayerAnalysis:
             "bw_gbps": self.bw_gbps,
             "accelerator": self.accelerator.name,
         }
+
+
+@dataclass(frozen=True, eq=False)
+class LayerTerms:
+    """Parameter-independent parts of the model for M accelerators x L layers (see :meth:`RooflineModel.terms`)."""
+
+    cycles: np.ndarray  # (M, L) ideal engine cycles
+    activation_cycles: np.ndarray  # (M, L) one pass over h-swish / h-sigmoid outputs
+    engine: np.ndarray  # (L,) engine class codes
+    dram_bytes: np.ndarray  # (M, L) feature maps and weights
+    weight_bytes: np.ndarray  # (L,)
+    extra_layers: np.ndarray  # (M, L) instructions added by split h-swish
+    cycles_per_ms: np.ndarray  # (M, 1)
+    peak_bytes_per_ms: np.ndarray  # (M, 1)
+    accelerator_overhead_ms: np.ndarray  # (M, 1)
+    buffer_fraction: float
 
 
 def _as_accelerators(accelerator) -> tuple[list[Accelerator], bool]:
@@ -245,28 +269,47 @@ class RooflineModel:
         return UnitSchedule.from_units(group_by_block(layers))
 
     # ---------------------------------------------------------------- model
+    def terms(self, schedule: UnitSchedule, accelerators: Sequence[Accelerator]) -> "LayerTerms":
+        """The parts of :meth:`breakdown` that depend on the accelerators and ``buffer_fraction`` only.
+
+        Calibration evaluates :meth:`combine` on the same terms for many
+        parameter sets.
+        """
+        acc = AcceleratorArrays.from_accelerators(accelerators)
+        cycles, act_cycles = tiled_cycles(schedule.layers, acc)
+        dram, extra_layers = schedule.dram_bytes(self.params.buffer_fraction * acc.act_buffer_bytes)
+        return LayerTerms(cycles=cycles, activation_cycles=act_cycles, engine=layer_classes(schedule.layers),
+                          dram_bytes=dram, weight_bytes=schedule.layers.weight_bytes.astype(float),
+                          extra_layers=extra_layers, cycles_per_ms=acc.clock_mhz * 1e3,
+                          peak_bytes_per_ms=acc.ddr_bw_gbps * 1e6, accelerator_overhead_ms=acc.layer_overhead_us / 1e3,
+                          buffer_fraction=self.params.buffer_fraction)
+
+    def combine(self, terms: "LayerTerms") -> dict[str, np.ndarray]:
+        """Per-layer components from precomputed :class:`LayerTerms`: (M, L) arrays."""
+        p = self.params
+        if terms.buffer_fraction != p.buffer_fraction:
+            raise ValueError(f"terms were computed for buffer_fraction {terms.buffer_fraction}, "
+                             f"the model has {p.buffer_fraction}; recompute them with model.terms(...)")
+        efficiency = np.array([p.conv_efficiency, p.pw_efficiency, p.dw_efficiency, p.misc_efficiency])
+        elementwise = p.hswish_passes * terms.activation_cycles / p.misc_efficiency
+        compute = (terms.cycles / efficiency[terms.engine] + elementwise) / terms.cycles_per_ms
+        feature_maps = terms.dram_bytes - terms.weight_bytes
+        memory = (feature_maps / p.bw_efficiency + terms.weight_bytes / p.weight_bw_efficiency) \
+            / terms.peak_bytes_per_ms
+        per_layer = p.layer_overhead_cycles / terms.cycles_per_ms + terms.accelerator_overhead_ms
+        overhead = per_layer * (1.0 + terms.extra_layers)
+        longer, shorter = np.maximum(compute, memory), np.minimum(compute, memory)
+        latency = longer + (1.0 - p.overlap) * shorter + overhead
+        return {"compute_ms": compute, "memory_ms": memory, "overhead_ms": overhead, "latency_ms": latency,
+                "dram_bytes": terms.dram_bytes}
+
     def breakdown(self, schedule: UnitSchedule, accelerators: Sequence[Accelerator]) -> dict[str, np.ndarray]:
         """Per-layer components for every accelerator: (M, L) arrays.
 
         Keys: ``compute_ms``, ``memory_ms``, ``overhead_ms``, ``latency_ms``,
         ``dram_bytes``.
         """
-        acc = AcceleratorArrays.from_accelerators(accelerators)
-        p = self.params
-        layers = schedule.layers
-        cycles, act_cycles = tiled_cycles(layers, acc)
-        efficiency = np.array([p.conv_efficiency, p.pw_efficiency, p.dw_efficiency, p.misc_efficiency])
-        eff = efficiency[layer_classes(layers)]
-        cycles_per_ms = acc.clock_mhz * 1e3
-        compute = (cycles / eff + p.hswish_passes * act_cycles) / cycles_per_ms
-        dram, extra_layers = schedule.dram_bytes(p.buffer_fraction * acc.act_buffer_bytes)
-        memory = dram / (p.bw_efficiency * acc.ddr_bw_gbps * 1e6)
-        per_layer = p.layer_overhead_cycles / cycles_per_ms + acc.layer_overhead_us / 1e3
-        overhead = per_layer * (1.0 + extra_layers)
-        longer, shorter = np.maximum(compute, memory), np.minimum(compute, memory)
-        latency = longer + (1.0 - p.overlap) * shorter + overhead
-        return {"compute_ms": compute, "memory_ms": memory, "overhead_ms": overhead, "latency_ms": latency,
-                "dram_bytes": dram}
+        return self.combine(self.terms(schedule, accelerators))
 
     def layer_latency_ms(self, layers: Sequence[Layer] | LayerArrays | UnitSchedule,
                          accelerator: Accelerator | Sequence[Accelerator]) -> np.ndarray:
@@ -308,7 +351,8 @@ class RooflineModel:
         arrays = schedule.layers
         ops = arrays.ops.astype(float)
         peak = accelerator.peak_gops_per_core
-        bw = self.params.bw_efficiency * accelerator.ddr_bw_gbps
+        # one roof for all layers: the traffic-weighted effective bandwidth (feature maps and weights)
+        bw = float(parts["dram_bytes"].sum() / max(parts["memory_ms"].sum(), 1e-12) / 1e6)
         intensity = ops / np.maximum(parts["dram_bytes"], 1.0)
         longer = np.maximum(parts["compute_ms"], parts["memory_ms"])
         bound = np.where(parts["overhead_ms"] > longer, "overhead",

@@ -8,8 +8,9 @@ lanes (a 3-channel first conv on ICP=16 uses 3/16 of them).  A depthwise
 convolution runs on its own engine at ``dw_pp`` pixels (PP/2 on the
 DPUCZDX8G) with channels over the ICP lanes.  Pooling, element-wise adds,
 channel scaling and standalone activations run on the element-wise engine
-at PP x ICP elements per cycle.  h-swish / h-sigmoid activations fused into
-a layer cost extra passes over its output at PP x OCP elements per cycle.
+at PP x ICP elements per cycle.  An h-swish / h-sigmoid fused into a layer
+costs extra element-wise passes over its output (``relu6(x + 3)``, the
+scaling, the product with ``x``), counted in the same element-wise cycles.
 
 All functions broadcast: accelerator fields are (M, 1) columns, layer
 fields (L,) rows, results (M, L).
@@ -93,8 +94,8 @@ def tiled_cycles(layers: LayerArrays, acc: AcceleratorArrays) -> tuple[np.ndarra
     """Ideal (100 % efficient) engine cycles and hard-activation passes.
 
     Returns ``(cycles, activation_cycles)``, both (M, L): the cycles of the
-    layer on its engine, and the cycles of one pass over its output at
-    PP x OCP elements per cycle where the layer applies h-swish or
+    layer on its engine, and the cycles of one element-wise pass (PP x ICP
+    elements per cycle) over its output where the layer applies h-swish or
     h-sigmoid (0 elsewhere).
 
     Examples
@@ -119,5 +120,5 @@ def tiled_cycles(layers: LayerArrays, acc: AcceleratorArrays) -> tuple[np.ndarra
     misc = _ceil_div(misc_c, acc.icp) * _ceil_div(misc_w, acc.pp) * misc_h
     cycles = np.select([cls == 0, cls == 1, cls == 2], [dense, dense, depthwise], default=misc)
     hard = np.isin(layers.activation, _HARD_ACTIVATIONS)
-    act = np.where(hard, _ceil_div(layers.cout, acc.ocp) * _ceil_div(layers.wout, acc.pp) * layers.hout, 0.0)
+    act = np.where(hard, _ceil_div(layers.cout, acc.icp) * _ceil_div(layers.wout, acc.pp) * layers.hout, 0.0)
     return cycles, act

@@ -1,0 +1,79 @@
+"""Resource model: fitted to PG338, vectorised, extrapolation flagged, board fit."""
+
+import warnings
+
+import numpy as np
+import pytest
+
+from accel_models import Accelerator, dpu_config, estimate_resources, fits, get_board, list_dpu_archs, \
+    resource_fit_report
+
+
+@pytest.mark.parametrize("arch", list_dpu_archs())
+def test_dsp_is_exact_and_others_close(arch):
+    config = dpu_config(arch)
+    acc = Accelerator.from_dpu(arch)
+    low = estimate_resources(acc, dsp_usage="low", depthwise=False)
+    high = estimate_resources(acc, depthwise=False)
+    # By hand from the table: 4 int8 MACs per DSP per cycle + 2; "high" adds one DSP per PP*ICP lane.
+    assert low.dsp == pytest.approx(config.dsp_low) == pytest.approx(acc.macs_per_cycle / 4 + 2)
+    assert high.dsp == pytest.approx(config.dsp_high) == pytest.approx(acc.macs_per_cycle / 4 + acc.pp * acc.icp + 2)
+    assert high.lut == pytest.approx(config.lut, rel=0.15)
+    assert high.ff == pytest.approx(config.ff, rel=0.10)
+    assert high.bram36 == pytest.approx(config.bram36, rel=0.06)
+    with_dw = estimate_resources(acc)
+    assert with_dw.dsp - high.dsp == pytest.approx(config.depthwise_extra_dsp)
+    assert not with_dw.extrapolated
+
+
+def test_fit_report_residuals_and_cross_validation():
+    report = resource_fit_report()
+    assert set(report) >= {"dsp_high", "dsp_low", "lut", "ff", "bram36"}
+    assert report["dsp_low"]["max_abs_residual_pct"] < 1e-6
+    for name in ("lut", "ff", "bram36"):
+        assert report[name]["loo_max_abs_pct"] < 25, name
+        assert report[name]["loo_mean_abs_pct"] < 10, name
+    # a BRAM36 holds 4.5 KiB: the weight buffer's coefficient should be close to 1/4.5 per KiB
+    assert report["bram36"]["coefficients"]["weight_kib"] == pytest.approx(1 / 4.5, rel=0.15)
+
+
+def test_vectorised_matches_scalar_and_scales_with_cores():
+    accs = [Accelerator.from_dpu(a, cores=c) for a in ("B512", "B2304", "B4096") for c in (1, 3)]
+    many = estimate_resources(accs)
+    for i, acc in enumerate(accs):
+        one = estimate_resources(acc)
+        assert many.dsp[i] == pytest.approx(one.dsp) and many.bram36[i] == pytest.approx(one.bram36)
+    assert np.allclose(many.lut[1::2], 3 * many.lut[0::2])
+
+
+def test_extrapolation_warns_and_flags():
+    with pytest.warns(UserWarning, match="extrapolates beyond the PG338"):
+        r = estimate_resources(Accelerator(32, 32, 32, clock_mhz=300.0, name="huge"))
+    assert r.extrapolated
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert not estimate_resources(Accelerator(6, 10, 14, clock_mhz=300.0)).extrapolated
+
+
+def test_larger_buffers_cost_bram():
+    base = Accelerator.from_dpu("B1024")
+    bigger = base.replace(act_buffer_kib=base.act_buffer_kib + 90.0)
+    assert estimate_resources(bigger).bram36 > estimate_resources(base).bram36 + 10
+
+
+def test_uram_takes_bram_overflow_on_boards_that_have_it():
+    acc = Accelerator.from_dpu("B4096")
+    kv260 = get_board("kv260")
+    spilled = fits(acc, kv260)
+    assert spilled.ok and spilled.utilization["uram"] > 0 and spilled.utilization["bram36"] == pytest.approx(1.0)
+    strict = fits(acc, kv260, bram_to_uram=False)
+    assert not strict.ok and strict.binding_resource == "bram36"
+
+
+def test_bad_arguments():
+    with pytest.raises(ValueError, match="dsp_usage must be 'high' or 'low'"):
+        estimate_resources(Accelerator.from_dpu("B512"), dsp_usage="medium")
+    with pytest.raises(ValueError, match="max_utilization must lie in"):
+        fits(Accelerator.from_dpu("B512"), get_board("zcu102"), max_utilization=1.5)
+    with pytest.raises(ValueError, match="non-empty sequence"):
+        estimate_resources([])
