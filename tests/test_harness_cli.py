@@ -26,7 +26,8 @@ def test_plan_enumerates_exactly_ofas_units(tmp_path, shared_data):
 
 def test_measure_pipeline_resume_and_show(tmp_path, capsys):
     plan, npz, out = tmp_path / "plan", tmp_path / "npz", tmp_path / "t.csv"
-    assert main(["lut", "plan", "--resolutions", "128", "--out", str(plan), "--manifest-only", "--quiet"]) == 0
+    with pytest.warns(UserWarning, match="outside the range OFA was trained on"):  # small units keep this fast
+        assert main(["lut", "plan", "--resolutions", "64", "--out", str(plan), "--manifest-only", "--quiet"]) == 0
     n = len(_plan_keys(plan))
     assert main(["lut", "compile-numpy", "--plan", str(plan), "--out", str(npz)]) == 0
     victim = sorted(npz.iterdir())[0]
