@@ -210,7 +210,8 @@ h1{font-size:1.35em;margin-bottom:.2em}h2{font-size:1.1em;margin:1.2em 0 .4em}
 .card b{display:block;font-size:1.25em}.card span{color:#666;font-size:.85em}
 table{border-collapse:collapse;font-size:.85em;width:100%}
 th,td{border-bottom:1px solid #eee;padding:.25em .5em;text-align:right}
-th:first-child,td:first-child,td.l{text-align:left}
+th:first-child,td:first-child,.l{text-align:left}
+table.narrow{width:auto;min-width:50%}
 th{background:#f6f6f6}
 .bar{display:flex;height:1.4em;border-radius:4px;overflow:hidden;margin:.4em 0}
 .bar div{color:#fff;font-size:.8em;line-height:1.4em;padding-left:.3em;white-space:nowrap;overflow:hidden}
@@ -255,7 +256,7 @@ def _html(title, accelerator, totals, records, svg: str, fit, board, top: int) -
         if part["latency_share"] > 0:
             parts.append(f"<div style='width:{100 * part['latency_share']:.2f}%;background:{BOUND_COLORS[name]}'>"
                          f"{esc(name)} {part['latency_share']:.0%}</div>")
-    parts.append("</div><table><tr><th>bound</th><th>layers</th><th>latency (ms)</th><th>share</th></tr>")
+    parts.append("</div><table class='narrow'><tr><th>bound</th><th>layers</th><th>latency (ms)</th><th>share</th></tr>")
     for name, part in totals["bounds"].items():
         parts.append(f"<tr><td>{esc(name)}</td><td>{part['layers']}</td><td>{part['latency_ms']:.4f}</td>"
                      f"<td>{part['latency_share']:.1%}</td></tr>")
@@ -278,11 +279,11 @@ _COLUMNS = (("name", "layer", "{}"), ("op", "op", "{}"), ("in_shape", "input", "
 
 
 def _table(records: list[dict]) -> str:
-    head = "".join(f"<th>{html.escape(label)}</th>" for _, label, _ in _COLUMNS)
+    left = {key: " class='l'" if key in ("op", "bound") else "" for key, _, _ in _COLUMNS}
+    head = "".join(f"<th{left[key]}>{html.escape(label)}</th>" for key, label, _ in _COLUMNS)
     rows = []
     for record in records:
-        cells = "".join(f"<td{' class=l' if key in ('op', 'bound') else ''}>{html.escape(fmt.format(record[key]))}</td>"
-                        for key, _, fmt in _COLUMNS)
+        cells = "".join(f"<td{left[key]}>{html.escape(fmt.format(record[key]))}</td>" for key, _, fmt in _COLUMNS)
         rows.append(f"<tr>{cells}</tr>")
     return f"<table><tr>{head}</tr>{''.join(rows)}</table>"
 
