@@ -10,9 +10,11 @@ Conversion rules (also in ``latency_tables/data/PROVENANCE.md``):
   act_A-use_se_B`` -> ``expanded_conv-...`` with ``mid = make_divisible(C * E)``; the stem, final
   expand, feature-mix and classifier rows become ``Conv``, ``Conv_1``, ``Conv_2``, ``Logits``).
   min/mean/max and the profiler's workload, GOP/s and memory columns are kept; no std was published.
-* ZCU102 B4096 MobileNetV2 blocks: keys with ``se:0 hs:0`` and ``mid = C_in * expansion``.  Rows
-  without a spatial size get the one every other row of the same width (C_in = C_out, stride 1) has,
-  flagged ``spatial_inferred = 1``.  Records of one block that agree within 5% are pooled; where one
+* ZCU102 B4096 MobileNetV2 blocks: keys with ``se:0 hs:0`` and ``mid = C_in * expansion``.  The
+  source (aw_nas ``rollout_to_primitives``) labels every block of a stage with the stage's input size;
+  the block entering the stage does see that size, the others see it divided by the stage's stride,
+  which is what their keys say.  Rows without a spatial size (flagged ``spatial_inferred = 1``) follow
+  the same rule.  Records of one block that agree within 5% are pooled; where one
   record is more than 2x another, the small one (all of them sit at 0.0175-0.0187 ms whatever the
   block's workload, a profiler floor rather than the block) is dropped and listed by this script.
 * Note10: the 17 per-resolution OFA tables become one table ``note10``; a key measured at several
@@ -133,32 +135,44 @@ def convert_ultra96(shared: Path) -> LatencyTable:
     return LatencyTable.from_entries(ULTRA96_META, entries)
 
 
+def _stage_entries(rows: list[dict]) -> dict[str, tuple[int, int]]:
+    """Width -> (input size, stride) of the block that enters the stage of that width."""
+    entries: dict[str, set] = defaultdict(set)
+    for row in rows:
+        if row["prim_type"] == "mobilenet_v2_block" and row["C_in"] != row["C_out"]:
+            entries[row["C_out"]].add((int(row["spatial_size_in"]), int(row["stride"])))
+    ambiguous = {c: v for c, v in entries.items() if len(v) != 1}
+    if ambiguous:
+        raise ValueError(f"{ZCU102_FILE}: stages entered at several sizes or strides: {ambiguous}")
+    return {c: next(iter(v)) for c, v in entries.items()}
+
+
 def _zcu102_records(shared: Path) -> list[dict]:
     with open(shared / ZCU102_FILE, newline="") as handle:
         rows = list(csv.DictReader(handle))
-    known = defaultdict(set)  # width -> spatial sizes of the rows with C_in = C_out, stride 1
-    for row in rows:
-        if row["prim_type"] == "mobilenet_v2_block" and row["spatial_size_in"] and row["C_in"] == row["C_out"] \
-                and row["stride"] == "1":
-            known[row["C_in"]].add(row["spatial_size_in"])
+    stages = _stage_entries(rows)
     records = []
     for row in rows:
-        c, co, size, stride = int(row["C_in"]), int(row["C_out"]), row["spatial_size_in"], int(row["stride"])
-        inferred = not size
-        if inferred:
-            sizes = known[row["C_in"]]
-            if row["C_in"] != row["C_out"] or stride != 1 or len(sizes) != 1:
-                raise ValueError(f"{ZCU102_FILE}: cannot infer the spatial size of {row}")
-            size = next(iter(sizes))
-        size = int(size)
+        c, co, stride = int(row["C_in"]), int(row["C_out"]), int(row["stride"])
+        label = row["spatial_size_in"]
+        extra = {"spatial_inferred": float(not label)}
         if row["prim_type"] == "conv_3x3":
+            size = int(label)
             spec = BlockSpec("stem", (c, size, size), co, kernel=3, stride=stride, activation="h_swish")
         elif row["prim_type"] == "mobilenet_v2_block":
+            if c != co:  # the block entering a stage: its label is its own input size
+                size = int(label)
+            else:
+                # aw_nas labels every block of a stage with the stage's input size; the blocks after the
+                # first one see the stage's output, i.e. that size divided by the stage's stride.
+                entry_size, entry_stride = stages[row["C_out"]]
+                if stride != 1 or (label and int(label) != entry_size):
+                    raise ValueError(f"{ZCU102_FILE}: {row} does not follow the stage labelling convention")
+                size = entry_size // entry_stride
             spec = BlockSpec("mbconv", (c, size, size), co, kernel=int(row["kernel_size"]), stride=stride,
                              mid=c * int(row["expansion"]), activation="relu")
         else:
             raise ValueError(f"{ZCU102_FILE}: unknown prim_type {row['prim_type']!r}")
-        extra = {"spatial_inferred": float(inferred)}
         if row["power_raw"]:
             extra["power_raw"] = float(row["power_raw"])
         records.append(dict(key=spec.key, latency_ms=float(row["latency_ms"]), extra=extra))

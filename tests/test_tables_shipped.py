@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from accel_models import BlockSpec
 from latency_tables import list_tables, load_table
 from latency_tables.format import format_table
 from latency_tables.registry import DATA_DIR
@@ -76,15 +77,33 @@ def test_note10_covers_every_unit_of_the_space_at_every_resolution():
 
 def test_zcu102_rows_by_hand():
     table = load_table("zcu102-b4096-mbv2")
-    # C 24 -> 24, expansion 3, k5, s1 at 28 px: mid 72, identity skip
-    entry = table.entries["expanded_conv-input:28x28x24-output:28x28x24-expand:72-kernel:5-stride:1-idskip:1-se:0-hs:0"]
+    # Source row C 24 -> 24, expansion 3, k5, s1, labelled 28 px: a later block of the stage entered by
+    # 16 -> 24 stride 2 at 28 px, so it runs at 14 px; mid 72, identity skip.
+    entry = table.entries["expanded_conv-input:14x14x24-output:14x14x24-expand:72-kernel:5-stride:1-idskip:1-se:0-hs:0"]
     assert entry.mean_ms == 0.06147037999999982 and entry.extra["power_raw"] == 6289297.523809524
-    # three agreeing records of 24 -> 24 e6 k7 (spatial size inferred) are pooled
-    pooled = table.entries["expanded_conv-input:28x28x24-output:28x28x24-expand:144-kernel:7-stride:1-idskip:1-se:0-hs:0"]
+    # The stage-entering block keeps its label as input size.
+    assert "expanded_conv-input:28x28x16-output:14x14x24-expand:48-kernel:3-stride:2-idskip:0-se:0-hs:0" in table
+    # three agreeing records of 24 -> 24 e6 k7 (spatial size missing in the source) are pooled
+    pooled = table.entries["expanded_conv-input:14x14x24-output:14x14x24-expand:144-kernel:7-stride:1-idskip:1-se:0-hs:0"]
     assert pooled.count == 3 and pooled.extra["spatial_inferred"] == 1.0
     assert pooled.mean_ms == pytest.approx((0.15962655999999925 + 0.15953619999999924 + 0.1595977399999994) / 3)
     assert min(e.mean_ms for k, e in table.entries.items() if k.startswith("expanded_conv")) > 0.02
     assert table.entries["Conv-input:224x224x3-output:112x112x16"].mean_ms == 0.016659999999999984
+
+
+def test_zcu102_blocks_chain_into_one_network():
+    # Every block of width C runs on the feature map the block entering that width produces.
+    specs = [BlockSpec.from_key(k) for k in load_table("zcu102-b4096-mbv2").keys()]
+    produced = {s.out_channels: s.out_shape for s in specs if s.kind == "mbconv" and s.in_shape[0] != s.out_channels}
+    later = [s for s in specs if s.kind == "mbconv" and s.in_shape[0] == s.out_channels]
+    assert later and all(s.in_shape == produced[s.out_channels] for s in later)
+    entering = {s.in_shape: s for s in specs if s.kind == "mbconv" and s.in_shape[0] != s.out_channels}
+    stem = BlockSpec.from_key("Conv-input:224x224x3-output:112x112x16")
+    block, sides = entering[stem.out_shape], []
+    while block is not None:  # walk the stages: each starts on the feature map the previous one made
+        sides.append(block.in_shape[1])
+        block = entering.get(block.out_shape)
+    assert sides == [112, 56, 28, 14, 14, 7] and len(sides) == len(entering)
 
 
 def test_shipped_files_equal_a_fresh_conversion(shared_data):
