@@ -5,7 +5,7 @@ Two views of the same layer:
 * the DPU's: pixel / input-channel / output-channel parallelism (PP, ICP,
   OCP) of a DPU-like accelerator, any object with ``pp``, ``icp``, ``ocp``
   and ``clock_mhz`` attributes (``accel_models.Accelerator``); depthwise
-  layers run at PP/2 pixels per cycle (PG338);
+  layers run at ``dw_pp`` pixels per cycle (default PP/2, as PG338 says);
 * the generated kernels': FINN-style PE (output channels per cycle) and SIMD
   (input channels per cycle), the largest divisors of the channel counts not
   above OCP and ICP, with every pipelined loop at II = 1.
@@ -41,6 +41,7 @@ def accelerator_info(accelerator: Any) -> dict | None:
             "clock_mhz": float(accelerator.clock_mhz)}
     if min(info["pp"], info["icp"], info["ocp"]) < 1 or info["clock_mhz"] <= 0:
         raise ValueError(f"accelerator parallelism and clock must be positive, got {info}")
+    info["dw_pp"] = int(getattr(accelerator, "dw_pp", None) or max(1, info["pp"] // 2))
     info["name"] = str(getattr(accelerator, "name", "") or "")
     if callable(getattr(accelerator, "to_dict", None)):
         info["config"] = accelerator.to_dict()
@@ -80,7 +81,7 @@ def _dpu_cycles(layer: Layer, acc: dict) -> int:
     cout, ho, wo = layer.out_shape
     pp, icp, ocp = acc["pp"], acc["icp"], acc["ocp"]
     if layer.op == "dwconv":
-        return math.ceil(cout / icp) * layer.kernel**2 * math.ceil(ho * wo / max(1, pp // 2))
+        return math.ceil(cout / icp) * layer.kernel**2 * math.ceil(ho * wo / acc["dw_pp"])
     if layer.op in ("conv", "pwconv"):
         cin_g = cin // layer.groups
         return math.ceil(cout / ocp) * math.ceil(cin_g / icp) * layer.kernel**2 * math.ceil(ho * wo / pp)
