@@ -406,6 +406,15 @@ def get_predictor(device: str) -> HybridPredictor:
     ----------
     device : str
         One of :func:`list_devices`.
+
+    Examples
+    --------
+    >>> p = get_predictor("ultra96v2-b2304")
+    >>> k7 = "expanded_conv-input:14x14x96-output:14x14x96-expand:288-kernel:7-stride:1-idskip:1-se:0-hs:1"
+    >>> p.source("Logits-input:1x1x1536-output:1000"), p.source(k7)
+    ('measured', 'model')
+    >>> p.predict_key_ms("Logits-input:1x1x1536-output:1000")
+    0.822
     """
     if device not in DEVICES:
         raise KeyError(f"unknown device {device!r}; known: {', '.join(list_devices())}")
