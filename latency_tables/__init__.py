@@ -1,15 +1,7 @@
 """Measured latency lookup tables, their calibration of the analytical model, and the board harness."""
 
-from .calibration import (
-    CalibratedModel,
-    HoldoutReport,
-    calibrate,
-    holdout_errors,
-    kernel_group,
-    stage_group,
-    table_accelerator,
-    table_units,
-)
+from .calibration import CalibratedModel, HoldoutReport, calibrate, holdout_errors, kernel_group, stage_group, \
+    table_accelerator
 from .format import TableFormatError, read_table, write_table
 from .metrics import ErrorReport, error_report
 from .predictor import HybridPredictor, LatencyMatrix, NetworkBreakdown, TablePredictor, get_predictor, list_devices
@@ -40,6 +32,5 @@ __all__ = [
     "read_table",
     "stage_group",
     "table_accelerator",
-    "table_units",
     "write_table",
 ]
