@@ -79,6 +79,14 @@ class Board:
         out["sources"] = dict(self.sources)
         return out
 
+    def __reduce__(self):
+        # the read-only ``sources`` view cannot be pickled; rebuild from a plain dict (process pools, dask)
+        return (_board_from_dict, (self.to_dict(),))
+
+
+def _board_from_dict(data: dict) -> Board:
+    return Board(**data)
+
 
 @lru_cache(maxsize=1)
 def _boards() -> Mapping[str, Board]:

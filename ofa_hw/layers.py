@@ -181,39 +181,56 @@ def count_params(cfg: SubnetConfig) -> int:
     return total
 
 
-def block_catalog(batch: SubnetBatch) -> BlockCatalog:
+def block_catalog(batch: SubnetBatch, resolutions: Iterable[int] | None = None) -> BlockCatalog:
     """The distinct units of ``batch`` and, per network, the row of each of its units.
 
-    Vectorised: the catalogue holds every unit the batch's resolutions can
-    use (about 96 per resolution); the (N, 26) index is one gather.
+    Parameters
+    ----------
+    batch : SubnetBatch
+    resolutions : iterable of int, optional
+        Resolutions the catalogue covers (default: those in ``batch``).  A
+        fixed set gives the same keys in the same order for every batch, so
+        per-unit values computed once (e.g. a latency matrix) serve all
+        batches.
+
+    Vectorised: the catalogue holds every unit the resolutions can use (about
+    96 per resolution); the (N, 26) index is one gather.
     """
     space = batch.space
-    resolutions, r_row = np.unique(batch.r, return_inverse=True)
-    n_k, n_e = len(space.kernel_choices), len(space.expand_choices)
-    lookup = np.full((len(resolutions), N_POSITIONS, n_k * n_e), -1, dtype=np.int64)
-    rows: dict[str, int] = {}
-    specs_of_row: list[BlockSpec] = []
-    for i, r in enumerate(resolutions):
-        for p, choices in enumerate(_position_specs(space, int(r))):
-            for c, spec in enumerate(choices):
-                row = rows.setdefault(spec.key, len(rows))
-                if row == len(specs_of_row):
-                    specs_of_row.append(spec)
-                lookup[i, p, c if len(choices) > 1 else slice(None)] = row
+    resolutions = tuple(sorted({int(r) for r in (batch.r if resolutions is None else resolutions)}))
+    keys, layers, lookup = _catalog_lookup(space, resolutions)
+    r_row = np.searchsorted(resolutions, batch.r)
+    outside = (r_row >= len(resolutions)) | (np.asarray(resolutions)[np.minimum(r_row, len(resolutions) - 1)] != batch.r)
+    if outside.any():
+        raise ValueError(f"resolution {int(batch.r[outside][0])} is not among the catalogue's resolutions {list(resolutions)}")
+    n_e = len(space.expand_choices)
     index = np.empty((len(batch), N_POSITIONS), dtype=np.int64)
     fixed = [p for p in range(N_POSITIONS) if not FIRST_SLOT <= p < HEAD]
     index[:, fixed] = lookup[r_row[:, None], fixed, 0]
-    k_idx = np.searchsorted(space.kernel_choices, batch.ks)
-    e_idx = np.searchsorted(space.expand_choices, batch.e)
-    choice = np.clip(k_idx, 0, n_k - 1) * n_e + np.clip(e_idx, 0, n_e - 1)
+    k_idx = np.clip(np.searchsorted(space.kernel_choices, batch.ks), 0, len(space.kernel_choices) - 1)
+    e_idx = np.clip(np.searchsorted(space.expand_choices, batch.e), 0, n_e - 1)
     slots = FIRST_SLOT + np.arange(N_SLOTS)
-    gathered = lookup[r_row[:, None], slots[None, :], choice]
+    gathered = lookup[r_row[:, None], slots[None, :], k_idx * n_e + e_idx]
     index[:, FIRST_SLOT:HEAD] = np.where(batch.active(), gathered, -1)
-    return BlockCatalog(
-        keys=tuple(spec.key for spec in specs_of_row),
-        layers=tuple(_catalog_layers(spec) for spec in specs_of_row),
-        index=index,
-    )
+    return BlockCatalog(keys=keys, layers=layers, index=index)
+
+
+@lru_cache(maxsize=64)
+def _catalog_lookup(space: OFASpace, resolutions: tuple[int, ...]):
+    """Keys, layers and the (R, positions, choices) row lookup of every unit at ``resolutions``."""
+    n_choices = len(space.kernel_choices) * len(space.expand_choices)
+    lookup = np.full((len(resolutions), N_POSITIONS, n_choices), -1, dtype=np.int64)
+    rows: dict[str, int] = {}
+    specs: list[BlockSpec] = []
+    for i, r in enumerate(resolutions):
+        for p, choices in enumerate(_position_specs(space, r)):
+            for c, spec in enumerate(choices):
+                row = rows.setdefault(spec.key, len(rows))
+                if row == len(specs):
+                    specs.append(spec)
+                lookup[i, p, c if len(choices) > 1 else slice(None)] = row
+    lookup.setflags(write=False)
+    return tuple(s.key for s in specs), tuple(_catalog_layers(s) for s in specs), lookup
 
 
 @lru_cache(maxsize=8192)

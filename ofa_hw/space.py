@@ -244,11 +244,11 @@ class SubnetBatch:
         """(N, 20) mask of the slots in use."""
         return active_mask(self.d)
 
-    def block_catalog(self):
-        """Distinct blocks of this batch and each network's use of them (see :mod:`ofa_hw.layers`)."""
+    def block_catalog(self, resolutions: Sequence[int] | None = None):
+        """Distinct units of this batch and each network's use of them (see :func:`ofa_hw.layers.block_catalog`)."""
         from .layers import block_catalog
 
-        return block_catalog(self)
+        return block_catalog(self, resolutions)
 
     @classmethod
     def from_configs(cls, configs: Iterable["SubnetConfig"]) -> "SubnetBatch":
@@ -339,8 +339,14 @@ class SubnetConfig:
     def as_batch(self) -> SubnetBatch:
         return SubnetBatch.from_configs([self])
 
-    def block_catalog(self):
-        return self.as_batch().block_catalog()
+    def block_catalog(self, resolutions: Sequence[int] | None = None):
+        return self.as_batch().block_catalog(resolutions)
+
+    def layers(self):
+        """Every layer of this network (see :func:`ofa_hw.subnet_layers`)."""
+        from .layers import subnet_layers
+
+        return subnet_layers(self)
 
     def active_blocks(self) -> list[tuple[int, int, int, int]]:
         """(stage, slot, kernel, expand) of every active block, in order."""

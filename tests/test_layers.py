@@ -143,3 +143,15 @@ def test_bad_keys_are_rejected(key, message):
 
     with pytest.raises(ValueError, match=message):
         BlockSpec.from_key(key)
+
+
+def test_catalog_over_fixed_resolutions_is_stable():
+    resolutions = range(128, 225, 4)
+    a = sample_subnets(50, seed=1, resolutions=[160, 224]).block_catalog(resolutions)
+    b = sample_subnets(70, seed=2, resolutions=[128, 192]).block_catalog(resolutions)
+    assert a.keys == b.keys and a.layers is b.layers
+    for cat, batch in ((a, sample_subnets(50, seed=1, resolutions=[160, 224])),
+                       (b, sample_subnets(70, seed=2, resolutions=[128, 192]))):
+        assert all(cat.network_keys(i) == block_keys(batch[i]) for i in range(0, len(batch), 9))
+    with pytest.raises(ValueError, match="not among the catalogue's resolutions"):
+        sample_subnets(5, seed=0, resolutions=[200]).block_catalog([160, 224])

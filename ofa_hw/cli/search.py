@@ -1,0 +1,103 @@
+"""``ofa-hw search``: the joint sub-network x accelerator search (the main job)."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+
+def add_parser(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "search", help="find the most accurate int8 OFA sub-network + DPU configuration for a board and budget",
+        description="Search OFA-MobileNetV3 sub-networks and DPU-like accelerator configurations jointly under a "
+                    "board's resources and a latency or throughput constraint. Prints the best design and writes "
+                    "result.json plus an HTML report.",
+    )
+    parser.add_argument("--board", default="ultra96v2", help="ultra96v2, zcu102, zcu104 or kv260 (default: ultra96v2)")
+    parser.add_argument("--latency-ms", type=float, default=None, help="latency ceiling for one image (ms)")
+    parser.add_argument("--fps", type=float, default=None, help="throughput floor with all DPU cores busy (frames/s)")
+    parser.add_argument("--space", default="ofa-mbv3-w1.2", help="sub-network space (ofa-mbv3-w1.2 or ofa-mbv3-w1.0)")
+    parser.add_argument("--accelerators", default="dpu",
+                        help="'dpu' (every PP/ICP/OCP/clock/cores fitting the board), 'default' (the board's "
+                             "PYNQ-DPU configuration only) or a comma list like B2304@200x1,B1600@300x2")
+    parser.add_argument("--predictor", default=None,
+                        help="latency predictor device (default: ultra96v2-b2304, measured on an Ultra96-V2)")
+    parser.add_argument("--algorithm", default="auto", choices=("auto", "evolution", "nsga2"))
+    parser.add_argument("--budget", type=int, default=20_000, help="candidate evaluations (default 20000)")
+    parser.add_argument("--population", type=int, default=100)
+    parser.add_argument("--restarts", type=int, default=1)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--float", dest="quantization", action="store_const", const=None, default="int8-pow2",
+                        help="optimise float accuracy instead of the modelled int8 (DPU) accuracy")
+    parser.add_argument("--out", type=Path, default=Path("results/search"), help="output folder (default results/search)")
+    parser.add_argument("--checkpoint", type=Path, default=None, help="folder to save finished restarts in (resumable)")
+    parser.add_argument("--no-report", action="store_true", help="write result.json only")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    parser.set_defaults(run=run)
+
+
+def parse_accelerators(text: str, board):
+    """``dpu`` | ``default`` | ``B2304@200x1,...`` -> what search_codesign takes."""
+    from accel_models import Accelerator
+
+    if text == "dpu":
+        return "dpu"
+    if text == "default":
+        return board.default_accelerator()
+    accelerators = []
+    for item in text.split(","):
+        arch, _, rest = item.strip().partition("@")
+        clock, _, cores = rest.partition("x")
+        try:
+            accelerators.append(Accelerator.from_dpu(arch, clock_mhz=float(clock or board.default_dpu_clock_mhz),
+                                                     cores=int(cores or 1), ddr_bw_gbps=board.ddr_bw_gbps))
+        except ValueError as exc:
+            raise ValueError(f"--accelerators item {item!r}: expected ARCH[@MHZ][xCORES], e.g. B2304@200x1 ({exc})") from None
+    return accelerators
+
+
+def run(args: argparse.Namespace) -> int:
+    from accel_models import get_board
+    from ofa_hw.search import search_codesign
+
+    board = get_board(args.board)
+    result = search_codesign(
+        board=board, latency_ms=args.latency_ms, fps=args.fps, space=args.space,
+        accelerators=parse_accelerators(args.accelerators, board), predictor=args.predictor,
+        quantization=args.quantization, algorithm=args.algorithm, budget=args.budget, population=args.population,
+        restarts=args.restarts, seed=args.seed, progress=not args.no_progress, checkpoint=args.checkpoint,
+    )
+    print(format_summary(result))
+    path = result.to_json(args.out / "result.json")
+    print(f"\nwrote {path}")
+    if not args.no_report:
+        print(f"wrote {result.report(args.out / 'report')}")
+    return 0
+
+
+def format_summary(result) -> str:
+    settings = result.settings
+    lines = [f"Board {settings['board']}, constraint: {settings['constraint']['text']}; "
+             f"objective: {settings['objective']}"]
+    design = result.best
+    if design is not None:
+        acc, res = design.accelerator, design.resources
+        cfg = design.subnet
+        lines += [
+            "Best design:",
+            f"  sub-network : OFA-MobileNetV3 w{cfg.width_mult} r={cfg.r} d={list(cfg.d)}",
+            f"                ks={list(cfg.ks)}",
+            f"                e ={list(cfg.e)}",
+            f"  accelerator : {acc.name} (PP {acc.pp}, ICP {acc.icp}, OCP {acc.ocp}) @ {acc.clock_mhz:g} MHz x{acc.cores} "
+            f"core(s), {acc.peak_gops:.0f} GOP/s peak",
+            f"  resources   : DSP {res['dsp']:.0f}, LUT {res['lut']:.0f}, FF {res['ff']:.0f}, BRAM36 {res['bram36']:.0f} "
+            f"(binding: {res['binding_resource']} {100 * res['binding_utilization']:.0f}%, DSP usage {res['dsp_usage']})",
+            f"  latency     : {design.latency_ms:.3f} ms per image ({design.latency_source}; "
+            f"{100 * design.measured_fraction:.0f}% from measured entries), {design.fps:.1f} fps with all cores",
+            f"  accuracy    : {design.accuracy_top1:.2f}% top-1 int8 predicted ({design.accuracy_float_top1:.2f}% float)"
+            if settings.get("quantization") else f"  accuracy    : {design.accuracy_top1:.2f}% top-1 predicted (float)",
+        ]
+    lines.append(f"Pareto front: {len(result.pareto)} designs from "
+                 f"{result.pareto[0].latency_ms:.2f} ms / {result.pareto[0].accuracy_top1:.2f}% to "
+                 f"{result.pareto[-1].latency_ms:.2f} ms / {result.pareto[-1].accuracy_top1:.2f}%")
+    return "\n".join(lines)

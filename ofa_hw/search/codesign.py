@@ -1,0 +1,377 @@
+"""``search_codesign``: the joint sub-network x accelerator search hardware engineers call."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+from concurrent.futures import Executor
+from dataclasses import asdict
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from accel_models import Accelerator, Board, get_board
+
+from .. import __version__
+from ..space import OFASpace, SubnetBatch, SubnetConfig, get_space
+from .accelerators import AcceleratorGrid, AcceleratorSpace, InfeasibleConstraintError
+from .evaluate import Candidates, Evaluator, Scores
+from .evolution import Constraint, EvolutionSettings, rank, run_evolution
+from .nsga2 import run_nsga2
+from .pareto import pareto_mask
+from .result import CodesignResult, Design, GenerationStats, atomic_write_bytes
+
+__all__ = ["default_latency_predictor", "search_codesign"]
+
+ALGORITHMS = ("auto", "evolution", "nsga2")
+#: Latency predictor used when none is given: the measured Ultra96-V2 table of
+#: OFA-MobileNetV3 w1.2 blocks is the only one that measured this search
+#: space's units (SE, h-swish) on a DPU; on other boards its calibrated model is
+#: transferred to their accelerators.
+DEFAULT_LATENCY_PREDICTOR = "ultra96v2-b2304"
+
+
+def default_latency_predictor(board: Board) -> str:
+    return DEFAULT_LATENCY_PREDICTOR
+
+
+def search_codesign(
+    board: str | Board = "ultra96v2",
+    latency_ms: float | None = None,
+    fps: float | None = None,
+    space: str | OFASpace = "ofa-mbv3-w1.2",
+    accelerators: str | Accelerator | Sequence[Accelerator] | AcceleratorGrid = "dpu",
+    predictor=None,
+    accuracy: str | None = None,
+    quantization: str | None = "int8-pow2",
+    algorithm: str = "auto",
+    budget: int = 20_000,
+    population: int = 100,
+    resolutions: Sequence[int] | None = None,
+    dsp_objective: bool = False,
+    max_utilization: float = 1.0,
+    restarts: int = 1,
+    seed: int = 0,
+    progress: bool = True,
+    executor: Executor | None = None,
+    checkpoint: str | os.PathLike | None = None,
+) -> CodesignResult:
+    """Search OFA sub-networks and DPU-like accelerators jointly for a board.
+
+    Parameters
+    ----------
+    board : str or Board
+        Resource and bandwidth budget (``"ultra96v2"``, ``"zcu102"``, ``"zcu104"``, ``"kv260"``).
+    latency_ms, fps : float, optional
+        Constraint: single-image latency ceiling and/or throughput floor (all
+        cores busy).  Neither: the full accuracy-latency Pareto front.
+    space : str
+        Sub-network space, ``"ofa-mbv3-w1.2"`` or ``"ofa-mbv3-w1.0"``.
+    accelerators : "dpu", AcceleratorGrid, Accelerator or list of Accelerator
+        ``"dpu"``: every PP/ICP/OCP/clock/cores combination of the default
+        :class:`AcceleratorGrid` that fits the board; a grid; a fixed
+        accelerator; or a list to choose from.  Candidates that do not fit are
+        dropped (an error if none fits), never clamped.
+    predictor : str or predictor, optional
+        Latency: a device name of :func:`latency_tables.get_predictor`, a
+        ``HybridPredictor``, ``CalibratedModel`` or ``RooflineModel``.
+        Default: ``"ultra96v2-b2304"`` (measured entries on the accelerator
+        they were measured on, the calibrated model transferred elsewhere).
+    accuracy : str, optional
+        Accuracy predictor name (default: the one of ``space``).
+    quantization : str or None
+        Deployment scheme whose accuracy is optimised (``"int8-pow2"``: the
+        DPU's per-tensor power-of-two int8); ``None`` optimises float accuracy.
+    algorithm : {"auto", "evolution", "nsga2"}
+        ``"auto"``: evolution under a constraint, NSGA-II without one.
+    budget : int
+        Candidate evaluations in total (over all restarts).
+    population : int
+        Population size.
+    resolutions : sequence of int, optional
+        Resolutions to consider (default: those of the space the accuracy
+        predictor can encode).
+    dsp_objective : bool
+        NSGA-II: add DSP use as a third objective.
+    max_utilization : float
+        Largest fraction of any board resource an accelerator may use.
+    restarts : int
+        Independent runs with seeds spawned from ``seed``, merged; they run on
+        ``executor`` when one is given.
+    seed : int
+        Same seed, same settings -> identical result.
+    progress : bool
+        Show a tqdm progress bar.
+    executor : concurrent.futures.Executor, optional
+        Runs the restarts (a process pool, or a ``dask.distributed`` client's
+        ``get_executor()`` for a cluster).
+    checkpoint : path, optional
+        Folder where each finished restart is saved atomically; a rerun with
+        the same settings reuses finished restarts instead of recomputing them.
+
+    Returns
+    -------
+    CodesignResult
+
+    Raises
+    ------
+    InfeasibleConstraintError
+        Nothing fits the board, or the constraint is beyond the fastest (or
+        highest-throughput) design reachable; the message gives that value.
+    """
+    board = get_board(board) if isinstance(board, str) else board
+    space = get_space(space)
+    if algorithm not in ALGORITHMS:
+        raise ValueError(f"algorithm must be one of {ALGORITHMS}, got {algorithm!r}")
+    constraint = Constraint(latency_ms, fps)
+    if algorithm == "auto":
+        algorithm = "evolution" if constraint.active else "nsga2"
+    if algorithm == "evolution" and not constraint.active:
+        raise ValueError("the evolutionary search needs a constraint (latency_ms= or fps=); use algorithm='nsga2' "
+                         "for an unconstrained Pareto front")
+    for name, value, low in (("budget", budget, population), ("restarts", restarts, 1), ("population", population, 8)):
+        if int(value) != value or value < low:
+            raise ValueError(f"{name} must be an integer of at least {low}, got {value!r}")
+    if budget // restarts < population:
+        raise ValueError(f"budget {budget} split over {restarts} restarts leaves fewer evaluations per restart "
+                         f"than the population ({population})")
+    settings = EvolutionSettings(population=population)
+
+    from latency_tables import get_predictor as get_latency_predictor
+
+    from ..accuracy import get_predictor as get_accuracy_predictor
+
+    latency_name = predictor if isinstance(predictor, str) else None
+    if predictor is None:
+        latency_name = default_latency_predictor(board)
+    latency_predictor = get_latency_predictor(latency_name) if latency_name else predictor
+    accuracy_name = accuracy or space.name
+    deployed = get_accuracy_predictor(accuracy_name, quantization=quantization)
+    float_predictor = get_accuracy_predictor(accuracy_name)
+    resolutions = _resolutions(space, deployed, resolutions)
+    accel_space = _accelerator_space(board, accelerators, max_utilization)
+    evaluator = Evaluator(space, resolutions, accel_space, latency_predictor, deployed, float_predictor)
+    _check_reachable(evaluator, constraint, board)
+
+    description = {
+        "board": board.name,
+        "constraint": {"latency_ms": latency_ms, "fps": fps, "text": constraint.describe()},
+        "space": space.name,
+        "resolutions": list(resolutions),
+        "accelerators": accel_space.describe(),
+        "latency_predictor": latency_name or type(latency_predictor).__name__,
+        "accuracy_predictor": accuracy_name,
+        "quantization": quantization,
+        "objective": f"maximise predicted {deployed.kind}",
+        "algorithm": algorithm,
+        "budget": budget,
+        "population": population,
+        "restarts": restarts,
+        "dsp_objective": dsp_objective,
+        "max_utilization": max_utilization,
+        "seed": seed,
+        "ofa_hw_version": __version__,
+    }
+    seeds = np.random.SeedSequence(seed).spawn(restarts)
+    run = _Restart(evaluator, algorithm, constraint, budget // restarts, settings, dsp_objective)
+    store = _CheckpointStore(checkpoint, description) if checkpoint is not None else None
+    runs = _run_restarts(run, seeds, store, executor, progress)
+    candidates = Candidates.concat([c for c, _, _ in runs])
+    scores = Scores.concat([s for _, s, _ in runs])
+    history = [h for _, _, hist in runs for h in hist]
+    return _result(evaluator, constraint, candidates, scores, history, description, dsp_objective)
+
+
+# ---------------------------------------------------------------- set-up
+def _resolutions(space: OFASpace, predictor, requested: Sequence[int] | None) -> tuple[int, ...]:
+    usable = set(getattr(predictor, "valid_resolutions", space.resolutions))
+    if requested is None:
+        chosen = sorted(set(space.resolutions) & usable)
+        if not chosen:
+            raise ValueError(f"the accuracy predictor encodes none of the space's resolutions {list(space.resolutions)}")
+        return tuple(chosen)
+    chosen = sorted({int(r) for r in requested})
+    bad = [r for r in chosen if r not in usable]
+    if bad:
+        raise ValueError(f"resolution(s) {bad} cannot be scored by accuracy predictor {predictor.name!r}; "
+                         f"it encodes {sorted(usable)}")
+    SubnetBatch.from_configs([SubnetConfig.smallest(r=r, width_mult=space.width_mult) for r in chosen])  # validates
+    return tuple(chosen)
+
+
+def _accelerator_space(board: Board, accelerators, max_utilization: float) -> AcceleratorSpace:
+    if isinstance(accelerators, str):
+        if accelerators != "dpu":
+            raise ValueError(f"accelerators must be 'dpu', an AcceleratorGrid, an Accelerator or a list, got {accelerators!r}")
+        return AcceleratorSpace.from_grid(board, max_utilization=max_utilization)
+    if isinstance(accelerators, AcceleratorGrid):
+        return AcceleratorSpace.from_grid(board, accelerators, max_utilization)
+    if isinstance(accelerators, Accelerator):
+        return AcceleratorSpace.fixed(board, accelerators, max_utilization)
+    return AcceleratorSpace.from_list(board, list(accelerators), max_utilization)
+
+
+def _check_reachable(evaluator: Evaluator, constraint: Constraint, board: Board) -> None:
+    """Fail fast when even the smallest network on the best accelerator misses the constraint."""
+    if not constraint.active:
+        return
+    n = len(evaluator.accelerators)
+    smallest = SubnetConfig.smallest(r=evaluator.resolutions[0], width_mult=evaluator.space.width_mult)
+    probe = Candidates(SubnetBatch.from_configs([smallest] * n), np.arange(n))
+    scores = evaluator.evaluate(probe)
+    where = f"on {board.name} (smallest sub-network, k3 e3 d2 at r={evaluator.resolutions[0]})"
+    if constraint.latency_ms is not None and scores.latency_ms.min() > constraint.latency_ms:
+        best = int(np.argmin(scores.latency_ms))
+        raise InfeasibleConstraintError(
+            f"latency_ms={constraint.latency_ms:g} is below the fastest design reachable {where}: "
+            f"{scores.latency_ms[best]:.3f} ms on {_label(evaluator.accelerators.accelerators[best])}")
+    if constraint.fps is not None and scores.fps.max() < constraint.fps:
+        best = int(np.argmax(scores.fps))
+        raise InfeasibleConstraintError(
+            f"fps={constraint.fps:g} is above the highest throughput reachable {where}: "
+            f"{scores.fps[best]:.1f} fps on {_label(evaluator.accelerators.accelerators[best])}")
+
+
+def _label(acc: Accelerator) -> str:
+    return f"{acc.name} @{acc.clock_mhz:g} MHz x{acc.cores}"
+
+
+# -------------------------------------------------------------- restarts
+class _Restart:
+    """One independent search run (picklable, so executors can run it elsewhere)."""
+
+    def __init__(self, evaluator, algorithm, constraint, budget, settings, dsp_objective):
+        self.evaluator, self.algorithm, self.constraint = evaluator, algorithm, constraint
+        self.budget, self.settings, self.dsp_objective = budget, settings, dsp_objective
+
+    def __call__(self, seed: np.random.SeedSequence, on_progress=None):
+        history: list[GenerationStats] = []
+
+        def on_generation(generation: int, candidates: Candidates, scores: Scores) -> None:
+            feasible = self.constraint.violation(scores) == 0
+            history.append(GenerationStats(
+                generation=generation,
+                evaluated=len(candidates),
+                feasible=int(feasible.sum()),
+                best_accuracy_top1=float(scores.accuracy_top1[feasible].max()) if feasible.any() else None,
+                best_latency_ms=float(scores.latency_ms[feasible].min()) if feasible.any() else None,
+                median_latency_ms=float(np.median(scores.latency_ms)),
+            ))
+            if on_progress:
+                on_progress(len(candidates))
+
+        if self.algorithm == "evolution":
+            candidates, scores = run_evolution(self.evaluator, self.constraint, self.budget,
+                                               np.random.default_rng(seed), self.settings, on_generation)
+        else:
+            candidates, scores = run_nsga2(self.evaluator, self.constraint, self.budget,
+                                           seed=int(seed.generate_state(1)[0]), population=self.settings.population,
+                                           mutation_prob=self.settings.mutation_prob,
+                                           dsp_objective=self.dsp_objective, on_generation=on_generation)
+        return candidates, scores, history
+
+
+def _run_restarts(run: _Restart, seeds, store, executor: Executor | None, progress: bool):
+    from tqdm.auto import tqdm
+
+    results: list = [None] * len(seeds)
+    todo = []
+    for i, seed in enumerate(seeds):
+        loaded = store.load(i, run.evaluator) if store else None
+        if loaded is not None:
+            results[i] = loaded
+        else:
+            todo.append(i)
+    total = run.budget * len(todo)
+    with tqdm(total=total, disable=not progress or not todo, desc="co-design search", unit="design") as bar:
+        if executor is None:
+            for i in todo:
+                results[i] = run(seeds[i], bar.update)
+                if store:
+                    store.save(i, *results[i])
+        else:
+            futures = {i: executor.submit(run, seeds[i]) for i in todo}
+            for i in todo:
+                results[i] = futures[i].result()
+                bar.update(run.budget)
+                if store:
+                    store.save(i, *results[i])
+    return results
+
+
+class _CheckpointStore:
+    """Finished restarts as ``restart-<i>-<settings hash>.npz`` files, written atomically."""
+
+    def __init__(self, folder, description: dict):
+        self.folder = Path(folder)
+        self.folder.mkdir(parents=True, exist_ok=True)
+        text = json.dumps({k: v for k, v in description.items() if k != "ofa_hw_version"}, sort_keys=True, default=str)
+        self.tag = hashlib.sha256(text.encode()).hexdigest()[:16]
+
+    def _path(self, i: int) -> Path:
+        return self.folder / f"restart-{i}-{self.tag}.npz"
+
+    def save(self, i: int, candidates: Candidates, scores: Scores, history: list[GenerationStats]) -> None:
+        buffer = io.BytesIO()
+        subnets = candidates.subnets
+        np.savez(buffer, ks=subnets.ks, e=subnets.e, d=subnets.d, r=subnets.r, accelerator=candidates.accelerator,
+                 history=np.array(json.dumps([asdict(h) for h in history])),
+                 **{f"score_{f}": getattr(scores, f) for f in Scores.__dataclass_fields__})
+        atomic_write_bytes(self._path(i), buffer.getvalue())
+
+    def load(self, i: int, evaluator: Evaluator):
+        path = self._path(i)
+        if not path.exists():
+            return None
+        with np.load(path) as data:
+            subnets = SubnetBatch(data["ks"], data["e"], data["d"], data["r"], evaluator.space.width_mult)
+            candidates = Candidates(subnets, data["accelerator"])
+            scores = Scores(*(data[f"score_{f}"] for f in Scores.__dataclass_fields__))
+            history = [GenerationStats(**h) for h in json.loads(str(data["history"]))]
+        return candidates, scores, history
+
+
+# ---------------------------------------------------------------- result
+def _result(evaluator: Evaluator, constraint: Constraint, candidates: Candidates, scores: Scores,
+            history: list[GenerationStats], description: dict, dsp_objective: bool) -> CodesignResult:
+    genes = candidates.to_genes(evaluator.resolutions)
+    _, first = np.unique(genes, axis=0, return_index=True)
+    first = np.sort(first)
+    candidates, scores = candidates.take(first), scores.take(first)
+    feasible = constraint.violation(scores) == 0
+    if constraint.active and not feasible.any():
+        closest = int(np.argmin(constraint.violation(scores)))
+        raise InfeasibleConstraintError(
+            f"no design met {constraint.describe()} after {len(first)} distinct candidates; the closest reached "
+            f"{scores.latency_ms[closest]:.3f} ms / {scores.fps[closest]:.1f} fps "
+            f"({_label(evaluator.accelerators.accelerators[candidates.accelerator[closest]])})")
+    objectives = [-scores.accuracy_top1, scores.latency_ms]
+    if dsp_objective:
+        objectives.append(evaluator.accelerators.dsp[candidates.accelerator])
+    front = np.flatnonzero(pareto_mask(np.column_stack(objectives)))
+    front = front[np.argsort(scores.latency_ms[front], kind="stable")]
+    best = None
+    if constraint.active:
+        best = _design(evaluator, candidates, scores, int(rank(scores, constraint)[0]))
+    return CodesignResult(best=best, pareto=[_design(evaluator, candidates, scores, int(i)) for i in front],
+                          history=history, settings=description)
+
+
+def _design(evaluator: Evaluator, candidates: Candidates, scores: Scores, i: int) -> Design:
+    fraction = float(scores.measured_fraction[i])
+    source = "measured" if fraction >= 1 - 1e-9 else "model" if fraction <= 1e-9 else "mixed"
+    acc_index = int(candidates.accelerator[i])
+    return Design(
+        subnet=candidates.subnets[i],
+        accelerator=evaluator.accelerators.accelerators[acc_index],
+        latency_ms=float(scores.latency_ms[i]),
+        fps=float(scores.fps[i]),
+        accuracy_top1=float(scores.accuracy_top1[i]),
+        accuracy_float_top1=float(scores.accuracy_float_top1[i]),
+        resources=dict(evaluator.accelerators.resources[acc_index]),
+        latency_source=source,
+        measured_fraction=fraction,
+    )

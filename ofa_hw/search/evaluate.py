@@ -1,0 +1,182 @@
+"""Vectorised evaluation of (sub-network, accelerator) candidates.
+
+The :class:`Evaluator` precomputes, once per search, the in-network latency of
+every unit the space can use on every accelerator of the search (a (A, K)
+matrix; measured entries where the table was measured on that accelerator,
+the calibrated model elsewhere).  Evaluating a population is then a gather and
+a row sum, plus the accuracy predictor's numpy inference.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Sequence
+
+import numpy as np
+
+from ..space import N_SLOTS, N_STAGES, OFASpace, SubnetBatch, crossover, mutate, sample_subnets
+from .accelerators import AcceleratorSpace
+
+__all__ = ["Candidates", "Evaluator", "Scores", "latency_matrix"]
+
+
+@dataclass(frozen=True)
+class Candidates:
+    """N candidates: sub-networks and an index into an :class:`AcceleratorSpace`."""
+
+    subnets: SubnetBatch
+    accelerator: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.subnets)
+
+    def take(self, indices) -> "Candidates":
+        return Candidates(self.subnets.take(indices), self.accelerator[indices])
+
+    @classmethod
+    def concat(cls, parts: Sequence["Candidates"]) -> "Candidates":
+        return cls(SubnetBatch.concat([p.subnets for p in parts]), np.concatenate([p.accelerator for p in parts]))
+
+    # genome as one integer matrix (choice indices), for pymoo and checkpoints
+    def to_genes(self, resolutions: Sequence[int]) -> np.ndarray:
+        space = self.subnets.space
+        ks = np.searchsorted(space.kernel_choices, self.subnets.ks)
+        e = np.searchsorted(space.expand_choices, self.subnets.e)
+        inactive = ~self.subnets.active()
+        ks[inactive] = 0  # inactive slots carry the first choice, which the depth switches off
+        e[inactive] = 0
+        d = np.searchsorted(space.depth_choices, self.subnets.d)
+        r = np.searchsorted(resolutions, self.subnets.r)
+        return np.concatenate([ks, e, d, r[:, None], self.accelerator[:, None]], axis=1)
+
+    @classmethod
+    def from_genes(cls, genes: np.ndarray, space: OFASpace, resolutions: Sequence[int]) -> "Candidates":
+        genes = np.asarray(genes, dtype=np.int64)
+        k, e, d = (np.asarray(c) for c in (space.kernel_choices, space.expand_choices, space.depth_choices))
+        subnets = SubnetBatch(k[genes[:, :N_SLOTS]], e[genes[:, N_SLOTS:2 * N_SLOTS]],
+                              d[genes[:, 2 * N_SLOTS:2 * N_SLOTS + N_STAGES]],
+                              np.asarray(resolutions)[genes[:, -2]], space.width_mult)
+        return cls(subnets, genes[:, -1].copy())
+
+
+@dataclass(frozen=True)
+class Scores:
+    """Predicted figures of N candidates (see :class:`ofa_hw.search.Design`)."""
+
+    latency_ms: np.ndarray
+    fps: np.ndarray
+    accuracy_top1: np.ndarray
+    accuracy_float_top1: np.ndarray
+    measured_fraction: np.ndarray
+
+    def take(self, indices) -> "Scores":
+        return Scores(*(getattr(self, f)[indices] for f in self.__dataclass_fields__))
+
+    @classmethod
+    def concat(cls, parts: Sequence["Scores"]) -> "Scores":
+        return cls(*(np.concatenate([getattr(p, f) for p in parts]) for f in cls.__dataclass_fields__))
+
+
+def latency_matrix(predictor, catalog, accelerators) -> tuple[np.ndarray, np.ndarray, float]:
+    """(latency_ms (A, K), measured (A, K), per-network launch ms) for any latency predictor.
+
+    Accepts a :class:`latency_tables.HybridPredictor` (measured where it
+    applies), a :class:`latency_tables.CalibratedModel` or an
+    :class:`accel_models.RooflineModel` (model only).
+    """
+    accelerators = list(accelerators)
+    if hasattr(predictor, "unit_latency_matrix"):
+        matrix = predictor.unit_latency_matrix(catalog, accelerators)
+        return np.asarray(matrix.latency_ms, float), np.asarray(matrix.measured, bool), float(matrix.invocation_ms)
+    if hasattr(predictor, "calibrated"):  # a predictor wrapping a calibrated model
+        predictor = predictor.calibrated
+    if not hasattr(predictor, "unit_latency_ms"):
+        raise TypeError(f"{type(predictor).__name__} is not a latency predictor: expected a device name, "
+                        "a HybridPredictor, a CalibratedModel or a RooflineModel")
+    try:
+        latency = predictor.unit_latency_ms(list(catalog.layers), accelerators)
+    except TypeError:  # CalibratedModel takes accelerators by keyword
+        latency = predictor.unit_latency_ms(list(catalog.layers), accelerators=accelerators)
+    latency = np.asarray(latency, float).reshape(len(accelerators), len(catalog.keys))
+    return latency, np.zeros_like(latency, dtype=bool), float(getattr(predictor, "invocation_ms", 0.0))
+
+
+class Evaluator:
+    """Scores candidates of one search: latency, throughput, accuracy.
+
+    Parameters
+    ----------
+    space : OFASpace
+    resolutions : sequence of int
+        Resolutions the search may pick.
+    accelerators : AcceleratorSpace
+    latency_predictor
+        Anything :func:`latency_matrix` accepts.
+    accuracy_predictor
+        Predicts the deployed (int8) top-1 (%) from a :class:`SubnetBatch`.
+    float_accuracy_predictor
+        The float top-1 the int8 figure derives from.
+    """
+
+    def __init__(self, space: OFASpace, resolutions: Sequence[int], accelerators: AcceleratorSpace,
+                 latency_predictor, accuracy_predictor, float_accuracy_predictor):
+        self.space = space
+        self.resolutions = tuple(sorted(int(r) for r in resolutions))
+        self.accelerators = accelerators
+        self.accuracy_predictor = accuracy_predictor
+        self.float_accuracy_predictor = float_accuracy_predictor
+        covering = SubnetBatch.from_configs(
+            [_smallest(space, r) for r in self.resolutions])  # any batch: the catalogue covers all choices
+        catalog = covering.block_catalog(self.resolutions)
+        self.keys = catalog.keys
+        accs = accelerators.accelerators
+        latency, measured, self.invocation_ms = latency_matrix(latency_predictor, catalog, accs)
+        self.latency_ms = _pad(latency)
+        self.measured_ms = _pad(np.where(measured, latency, 0.0))
+        # throughput with every core busy: each core sees 1/cores of the DDR bandwidth
+        shared = [a.replace(ddr_bw_gbps=a.ddr_bw_gbps / a.cores) if a.cores > 1 else a for a in accs]
+        multi = [i for i, a in enumerate(accs) if a.cores > 1]
+        shared_latency = latency.copy()
+        if multi:
+            model_latency, _, _ = latency_matrix(latency_predictor, catalog, [shared[i] for i in multi])
+            shared_latency[multi] = model_latency
+        self.shared_latency_ms = _pad(shared_latency)
+        self.cores = np.array([a.cores for a in accs], dtype=float)
+
+    def evaluate(self, candidates: Candidates) -> Scores:
+        index = candidates.subnets.block_catalog(self.resolutions).index
+        rows = candidates.accelerator[:, None]
+        latency = self.latency_ms[rows, index].sum(axis=1) + self.invocation_ms
+        measured = self.measured_ms[rows, index].sum(axis=1)
+        shared = self.shared_latency_ms[rows, index].sum(axis=1) + self.invocation_ms
+        fps = 1e3 * self.cores[candidates.accelerator] / shared
+        return Scores(
+            latency_ms=latency,
+            fps=fps,
+            accuracy_top1=np.asarray(self.accuracy_predictor.predict(candidates.subnets), float),
+            accuracy_float_top1=np.asarray(self.float_accuracy_predictor.predict(candidates.subnets), float),
+            measured_fraction=measured / latency,
+        )
+
+    # ------------------------------------------------------------ variation
+    def sample(self, n: int, rng: np.random.Generator) -> Candidates:
+        subnets = sample_subnets(n, seed=rng, width_mult=self.space.width_mult, resolutions=self.resolutions)
+        return Candidates(subnets, self.accelerators.sample(n, rng))
+
+    def mutate(self, parents: Candidates, rng: np.random.Generator, prob: float) -> Candidates:
+        subnets = mutate(parents.subnets, rng, prob=prob, resolutions=self.resolutions)
+        return Candidates(subnets, self.accelerators.mutate(parents.accelerator, rng, prob))
+
+    def crossover(self, a: Candidates, b: Candidates, rng: np.random.Generator) -> Candidates:
+        return Candidates(crossover(a.subnets, b.subnets, rng), self.accelerators.crossover(a.accelerator, b.accelerator, rng))
+
+
+def _pad(matrix: np.ndarray) -> np.ndarray:
+    """Append a zero column so that index -1 (no unit at a position) adds nothing."""
+    return np.concatenate([matrix, np.zeros((matrix.shape[0], 1))], axis=1)
+
+
+def _smallest(space: OFASpace, r: int):
+    from ..space import SubnetConfig
+
+    return SubnetConfig.smallest(r=r, width_mult=space.width_mult)

@@ -1,0 +1,121 @@
+"""OFA-style evolutionary search under constraints, on whole populations at once.
+
+Each generation keeps the best quarter of the population as parents and
+fills the rest with mutants and crossovers of random parents (OFA's
+``EvolutionFinder`` recipe: parent ratio 0.25, mutation ratio 0.5, gene
+mutation probability 0.1).  Unlike OFA, infeasible children are not rejected
+in a retry loop (which hangs when the constraint is out of reach): they are
+ranked behind every feasible candidate by how far they miss the constraint,
+so the population is driven towards feasibility and the run always ends
+after ``budget`` evaluations.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+
+from .evaluate import Candidates, Evaluator, Scores
+
+__all__ = ["Constraint", "EvolutionSettings", "rank", "run_evolution"]
+
+
+@dataclass(frozen=True)
+class Constraint:
+    """Latency ceiling and/or throughput floor (``None`` = unconstrained)."""
+
+    latency_ms: float | None = None
+    fps: float | None = None
+
+    def __post_init__(self) -> None:
+        for name in ("latency_ms", "fps"):
+            value = getattr(self, name)
+            if value is not None and not (isinstance(value, (int, float)) and np.isfinite(value) and value > 0):
+                raise ValueError(f"{name} must be a positive number, got {value!r}")
+
+    @property
+    def active(self) -> bool:
+        return self.latency_ms is not None or self.fps is not None
+
+    def violation(self, scores: Scores) -> np.ndarray:
+        """Relative amount by which each candidate misses the constraint (0 = feasible)."""
+        v = np.zeros_like(scores.latency_ms)
+        if self.latency_ms is not None:
+            v += np.maximum(scores.latency_ms - self.latency_ms, 0.0) / self.latency_ms
+        if self.fps is not None:
+            v += np.maximum(self.fps - scores.fps, 0.0) / self.fps
+        return v
+
+    def describe(self) -> str:
+        parts = [f"latency <= {self.latency_ms:g} ms" if self.latency_ms else "",
+                 f"throughput >= {self.fps:g} fps" if self.fps else ""]
+        return " and ".join(p for p in parts if p) or "none"
+
+
+@dataclass(frozen=True)
+class EvolutionSettings:
+    population: int = 100
+    parent_ratio: float = 0.25
+    mutation_ratio: float = 0.5
+    mutation_prob: float = 0.1
+
+    def __post_init__(self) -> None:
+        if int(self.population) != self.population or self.population < 8:
+            raise ValueError(f"population must be an integer of at least 8, got {self.population!r}")
+        if not 0 < self.parent_ratio < 1 or not 0 <= self.mutation_ratio <= 1 - self.parent_ratio:
+            raise ValueError("need 0 < parent_ratio < 1 and 0 <= mutation_ratio <= 1 - parent_ratio")
+        if not 0 < self.mutation_prob <= 1:
+            raise ValueError(f"mutation_prob must lie in (0, 1], got {self.mutation_prob!r}")
+
+
+def rank(scores: Scores, constraint: Constraint) -> np.ndarray:
+    """Order best-first: feasible by accuracy (then latency), then infeasible by violation."""
+    violation = constraint.violation(scores)
+    feasible = violation == 0
+    primary = np.where(feasible, -scores.accuracy_top1, violation)
+    return np.lexsort((scores.latency_ms, primary, ~feasible))
+
+
+def run_evolution(evaluator: Evaluator, constraint: Constraint, budget: int, rng: np.random.Generator,
+                  settings: EvolutionSettings = EvolutionSettings(),
+                  on_generation: Callable[[int, Candidates, Scores], None] | None = None) -> tuple[Candidates, Scores]:
+    """Evolve for ``budget`` evaluations; return every evaluated candidate and its scores.
+
+    ``on_generation(generation, new_candidates, new_scores)`` is called after
+    each generation's evaluation (progress, history, checkpoints).
+    """
+    n = settings.population
+    if budget < n:
+        raise ValueError(f"budget ({budget}) must be at least the population size ({n})")
+    n_parents = max(2, int(round(n * settings.parent_ratio)))
+    n_mutants = int(round(n * settings.mutation_ratio))
+    n_children = n - n_parents
+
+    population = evaluator.sample(n, rng)
+    scores = evaluator.evaluate(population)
+    archive, archive_scores = [population], [scores]
+    if on_generation:
+        on_generation(0, population, scores)
+    evaluated, generation = n, 0
+    while evaluated < budget:
+        generation += 1
+        order = rank(scores, constraint)[:n_parents]
+        parents, parent_scores = population.take(order), scores.take(order)
+        size = min(n_children, budget - evaluated)
+        mutants = min(n_mutants, size)
+        pick = rng.integers(0, n_parents, size=(size, 2))
+        children = [evaluator.mutate(parents.take(pick[:mutants, 0]), rng, settings.mutation_prob)]
+        if size > mutants:
+            children.append(evaluator.crossover(parents.take(pick[mutants:, 0]), parents.take(pick[mutants:, 1]), rng))
+        children = Candidates.concat(children)
+        child_scores = evaluator.evaluate(children)
+        archive.append(children)
+        archive_scores.append(child_scores)
+        evaluated += len(children)
+        if on_generation:
+            on_generation(generation, children, child_scores)
+        population = Candidates.concat([parents, children])
+        scores = Scores.concat([parent_scores, child_scores])
+    return Candidates.concat(archive), Scores.concat(archive_scores)
