@@ -342,9 +342,8 @@ class _Converter:
         """The layer ``op`` can fuse into: it produced ``op``'s only input and nothing else reads it."""
         (source,) = self._tensor_inputs(op, 1)
         draft = self._source(source)
-        if draft is None or draft.op not in kinds or draft.activation != "none":
-            return None
-        if self.users.get(self._resolve(source), 0) != 1 or self.produced.get(self._resolve(source)) is not draft:
+        if draft is None or draft.op not in kinds or draft.activation != "none" \
+                or self.users.get(self._resolve(source), 0) != 1:
             return None
         return draft
 
@@ -390,9 +389,7 @@ class _Converter:
         if h != w:
             raise UnsupportedModelError(f"{op.describe()}: global pooling over a non-square {h}x{w} map "
                                         "is not supported (layers have square windows)")
-        draft = self._new(op, kind, (c, h, w), [self._source(source)], kernel=h, label=kind)
-        draft.out_shape = (c, 1, 1)
-        return draft
+        return self._new(op, kind, (c, h, w), [self._source(source)], kernel=h, label=kind)
 
     def _adaptive_pool(self, op, kind: str) -> _Draft:
         (source,) = self._tensor_inputs(op, 1)

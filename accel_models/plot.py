@@ -79,6 +79,15 @@ def plot_roofline(layers: Sequence["Layer"], accelerator: "Accelerator", ax: "Ax
     Returns
     -------
     matplotlib.axes.Axes
+
+    Examples
+    --------
+    >>> from accel_models import Accelerator, Layer
+    >>> layers = [Layer("conv", "conv", (32, 56, 56), (64, 56, 56), kernel=3),
+    ...           Layer("pool", "pool", (64, 56, 56), (64, 1, 1), kernel=56, inputs=("conv",))]
+    >>> ax = plot_roofline(layers, Accelerator.from_dpu("B1152"))
+    >>> ax.get_xscale(), sum(len(points.get_offsets()) for points in ax.collections)
+    ('log', 2)
     """
     from .roofline import RooflineModel
 

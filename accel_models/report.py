@@ -115,6 +115,18 @@ def roofline_report(subnet_or_layers, accelerator: "Accelerator", out_dir, model
     Returns
     -------
     RooflineReport
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from accel_models import Accelerator
+    >>> layers = [Layer("conv", "conv", (32, 56, 56), (64, 56, 56), kernel=3, activation="relu")]
+    >>> with tempfile.TemporaryDirectory() as out:
+    ...     report = roofline_report(layers, Accelerator.from_dpu("B1152"), out)
+    ...     sorted(path.name for path in Path(out).iterdir())
+    ['layers.csv', 'layers.json', 'report.html', 'roofline.png', 'roofline.svg']
+    >>> report.totals["layers"], report.totals["bounds"]["compute"]["layers"]
+    (1, 1)
     """
     from .plot import achieved_gops, plot_analysis
     from .roofline import RooflineModel

@@ -352,6 +352,26 @@ class ShapeBranch(nn.Module):
         return self.small(x) if x.sum() >= 0 else self.large(x)
 
 
+class Product(nn.Module):
+    def forward(self, x):
+        return x * x
+
+
+class AddConstant(nn.Module):
+    def forward(self, x):
+        return x + 1.0
+
+
+@pytest.mark.parametrize("model, match", [
+    (Product(), r"call 'mul' in the root module .*only a channel scale"),
+    (AddConstant(), r"call 'add' in the root module .*constant operands are not supported"),
+])
+@pytest.mark.parametrize("tracer", ["fx", "eager"])
+def test_element_wise_ops_outside_the_layer_model(model, match, tracer):
+    with pytest.raises(UnsupportedModelError, match=match):
+        layers_from_torch(model, (3, 8, 8), tracer=tracer)
+
+
 @pytest.mark.parametrize("tracer", ["fx", "eager"])
 def test_functional_unsupported_op_names_the_node(tracer):
     with pytest.raises(UnsupportedModelError, match=r"call 'cat' in the root module"):
