@@ -227,8 +227,7 @@ def _readme(plan: Plan) -> str:
 {len(plan)} distinct units of `{plan.space or 'the given keys'}` at resolutions {resolutions}.
 `manifest.json` lists them (unit `name`, OFA canonical `key`, files, input shape, MACs);
 `units/` holds one `torch.export` program (`.pt2`, `torch.export.load`) and, if exported, one
-ONNX model per unit,
-built by `{plan.module_factory or 'no factory (manifest only)'}` with seed {plan.seed}.
+ONNX model per unit, built by `{plan.module_factory or 'no factory (manifest only)'}` with seed {plan.seed}.
 Each unit is compiled as its own xmodel, so every table entry includes one DPU program launch;
 the measured table records that as `per_entry_invocation: true` and the hybrid predictor
 subtracts the calibrated launch cost per entry and adds it once per network.
@@ -259,8 +258,9 @@ Alternatively quantize the ONNX models with `vai_q_onnx` (Vitis AI >= 3.5).
 
 Every finished unit is written to `table.csv` at once (atomically), so an interrupted run
 resumes where it stopped when started again; missing or unloadable xmodels are reported and
-skipped. The table loads with `latency_tables.load_table("table.csv")` and feeds
-`latency_tables.calibrate(...)` directly.
+skipped. The table loads with `latency_tables.load_table("table.csv")` and feeds calibration
+directly, e.g. `latency_tables.HybridPredictor.from_table(load_table("table.csv"), accelerator)`
+(`latency_tables.table_accelerator(table.meta)` builds the accelerator of a DPUCZDX8G table).
 """
 
 
