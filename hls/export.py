@@ -37,7 +37,7 @@ from .codegen import LayerCode, params_header, rom_source, testbench_source, top
 from .csim import DEFAULT_FLAGS, csim_script
 from .fixedpoint import HSIG_MULT, HSIG_SHIFT, INTEGER_IMPL, MULT_BITS
 from .graph import c_identifier
-from .hints import accelerator_info, layer_hints
+from .hints import accelerator_info, as_accelerator, layer_hints
 from .manifest import FORMAT, SCHEMA_VERSION, validate_manifest
 from .network import FloatNetwork, TorchNetwork, float_network, resolve_source
 from .quantize import QuantizedNetwork, quantize
@@ -97,8 +97,9 @@ def export(source: Any, out_dir: str | os.PathLike, accelerator: Any = None, cal
     out_dir = Path(out_dir)
     if out_dir.exists() and not overwrite:
         raise FileExistsError(f"export directory {out_dir} exists; pass overwrite=True to replace it")
+    accelerator = as_accelerator(accelerator)  # validated before the slow steps
     qnet, accelerator = _quantized(source, accelerator, target, calibration, scheme, method, n_calibration, seed)
-    acc_info = accelerator_info(accelerator)
+    accelerator = as_accelerator(accelerator)
     if test_input is None:
         test_input = np.random.default_rng(seed + 1).standard_normal((1, *qnet.input_shape))
     test_input = np.asarray(test_input, dtype=np.float64)
@@ -107,7 +108,7 @@ def export(source: Any, out_dir: str | os.PathLike, accelerator: Any = None, cal
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.tmp-", dir=out_dir.parent))
     try:
-        _Writer(tmp, qnet, acc_info, target, test_input, progress).write(hls4ml)
+        _Writer(tmp, qnet, accelerator, target, test_input, progress).write(hls4ml)
         _move_into_place(tmp, out_dir, overwrite)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -153,9 +154,10 @@ def _sha256(data: bytes) -> str:
 class _Writer:
     """Writes the files of one export into ``root`` and collects their manifest entries."""
 
-    def __init__(self, root: Path, qnet: QuantizedNetwork, acc_info: dict | None, target: TargetLimits,
+    def __init__(self, root: Path, qnet: QuantizedNetwork, accelerator, target: TargetLimits,
                  test_input: np.ndarray, progress: bool):
-        self.root, self.qnet, self.acc_info, self.target = root, qnet, acc_info, target
+        self.root, self.qnet, self.target = root, qnet, target
+        self.acc_info = accelerator_info(accelerator)
         self.test_input, self.progress = test_input, progress
         self.files: list[dict] = []
         names = [q.name for q in qnet.layers]
@@ -163,10 +165,9 @@ class _Writer:
         clash = sorted({i for i in idents if idents.count(i) > 1})
         if clash:
             raise ValueError(f"layer names map to the same C identifier(s) {clash}; rename the layers")
-        self.codes = []
-        for q, ident in zip(qnet.layers, idents):
-            hints = layer_hints(q.layer, acc_info)
-            self.codes.append(LayerCode(q, ident, hints["parallelism"]["pe"], hints["parallelism"]["simd"]))
+        self.hints = layer_hints([q.layer for q in qnet.layers], accelerator)
+        self.codes = [LayerCode(q, ident, h["parallelism"]["pe"], h["parallelism"]["simd"])
+                      for q, ident, h in zip(qnet.layers, idents, self.hints)]
         description = qnet.description
         self.description = (", ".join(f"{k}={v}" for k, v in description.items() if not isinstance(v, (list, dict)))
                             or "a quantized network")
@@ -249,7 +250,7 @@ class _Writer:
                      "accumulator": 32},
             "fix": {"inputs": list(q.input_fix), "output": q.output_fix, "weight": q.weight_fix},
             "requant": requant, "weight": weight, "bias": bias, "requant_files": requant_files,
-            **layer_hints(layer, self.acc_info),
+            **self.hints[index],
             "layer": layer.to_dict(),
         }
 

@@ -114,11 +114,12 @@ def test_manifest_describes_the_network(min_export, configs):
     assert (first["kernel_function"], first["kernel"], first["stride"], first["padding"]) == ("conv2d", 3, 2, 1)
     assert first["weight"]["shape"] == [24, 3, 3, 3] and first["weight"]["layout"] == "OIHW"
     assert first["requant"]["activation"] == "h_swish" and "post_shift" in first["requant"]
-    # B2304: PP 8, ICP 12, OCP 12. first_conv 3 -> 24 channels, 3x3, 16x16 outputs:
+    # B2304: PP 8, ICP 12, OCP 12. first_conv 3 -> 24 channels, 3x3, 16x16 outputs: ceil(3/12) * ceil(24/12)
+    # * ceil(16/8) * 16 rows * 9 taps, plus one element-wise h-swish pass ceil(24/12) * ceil(16/8) * 16
     assert first["parallelism"] == {"pe": 12, "simd": 3, "pp": 8, "icp": 12, "ocp": 12}
-    assert first["cycles"] == {"dpu": 2 * 1 * 9 * 32, "kernel": 2 * 1 * 9 * 256}
-    dw = min_export.layer("blocks.1.conv.depth_conv")  # 72 channels, 3x3 stride 2, 8x8 outputs, dw_pp = 4
-    assert dw["cycles"]["dpu"] == 6 * 9 * 16
+    assert first["cycles"] == {"dpu": 1 * 2 * 2 * 16 * 9 + 2 * 2 * 16, "kernel": 2 * 1 * 9 * 256}
+    dw = min_export.layer("blocks.1.conv.depth_conv")  # 72 channels, 3x3 stride 2, 8x8 outputs, dw_pp = 4, ReLU
+    assert dw["cycles"]["dpu"] == 6 * 2 * 8 * 9
     assert m["totals"]["dpu_latency_ms"] == pytest.approx(m["totals"]["dpu_cycles"] / 200e3)
     assert all(entry["requant_files"] is None for entry in m["layers"])  # pow2: one shift per tensor
     add = min_export.layer("blocks.0.add")

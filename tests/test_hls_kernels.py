@@ -1,0 +1,91 @@
+"""Every kernel of the C++ library beyond what OFA nets use: odd sizes, 5x5 / 7x7 / strided 1x1, ReLU6,
+non-power-of-two pools, PE / SIMD folding of awkward channel counts; weights compiled from the C headers."""
+
+from collections import OrderedDict
+import shutil
+import types
+
+import numpy as np
+import pytest
+
+import hls
+from accel_models import Layer
+from hls.bn import randomize_batchnorm
+from hls.network import float_network
+
+torch = pytest.importorskip("torch")
+nn = torch.nn
+needs_gxx = pytest.mark.skipif(shutil.which("g++") is None, reason="g++ not installed")
+
+
+def _cba(cin, cout, k, s, act=None, groups=1):
+    modules = OrderedDict(conv=nn.Conv2d(cin, cout, k, s, k // 2, groups=groups, bias=False), bn=nn.BatchNorm2d(cout))
+    if act is not None:
+        modules["act"] = act
+    return nn.Sequential(modules)
+
+
+class Tiny(nn.Module):
+    """19x19 input: 5x5/2 conv + ReLU6, 7x7/2 depthwise + h-swish with SE, 1x1 project, residual add,
+    strided 1x1 conv, 3x3 global pool (9 values), fully connected."""
+
+    def __init__(self):
+        super().__init__()
+        self.stem = _cba(3, 20, 5, 2, nn.ReLU6())
+        self.dw = _cba(20, 20, 7, 2, nn.Hardswish(), groups=20)
+        self.reduce = nn.Conv2d(20, 8, 1)
+        self.expand = nn.Conv2d(8, 20, 1)
+        self.proj = _cba(20, 20, 1, 1)
+        self.down = _cba(20, 12, 1, 2, nn.ReLU())
+        self.fc = nn.Linear(12, 10)
+
+    def forward(self, x):
+        x = self.stem(x)
+        d = self.dw(x)
+        gate = nn.functional.hardsigmoid(self.expand(nn.functional.relu(self.reduce(d.mean((2, 3), keepdim=True)))))
+        y = self.down(self.proj(d * gate) + d)
+        return self.fc(y.mean((2, 3)))
+
+
+LAYERS = (
+    Layer("stem", "conv", (3, 19, 19), (20, 10, 10), kernel=5, stride=2, activation="relu6", bias=True),
+    Layer("dw", "dwconv", (20, 10, 10), (20, 5, 5), kernel=7, stride=2, groups=20, activation="h_swish", bias=True),
+    Layer("se.pool", "pool", (20, 5, 5), (20, 1, 1), kernel=5),
+    Layer("reduce", "se_fc", (20, 1, 1), (8, 1, 1), activation="relu", bias=True),
+    Layer("expand", "se_fc", (8, 1, 1), (20, 1, 1), activation="h_sigmoid", bias=True),
+    Layer("se.scale", "scale", (20, 5, 5), (20, 5, 5), inputs=("dw", "expand")),
+    Layer("proj", "pwconv", (20, 5, 5), (20, 5, 5), bias=True),
+    Layer("res", "add", (20, 5, 5), (20, 5, 5), inputs=("proj", "dw")),
+    Layer("down", "pwconv", (20, 5, 5), (12, 3, 3), stride=2, padding=0, activation="relu", bias=True),
+    Layer("gap", "pool", (12, 3, 3), (12, 1, 1), kernel=3),
+    Layer("fc", "fc", (12, 1, 1), (10, 1, 1), bias=True),
+)
+
+
+@pytest.fixture(scope="module")
+def tiny():
+    model = randomize_batchnorm(Tiny(), seed=0, size=19)
+    return model, hls.TorchNetwork(model, LAYERS, {"name": "tiny"})
+
+
+def test_float_reference_runs_the_same_graph_as_torch(tiny):
+    model, source = tiny
+    x = np.random.default_rng(0).standard_normal((3, 3, 19, 19))
+    with torch.no_grad():
+        want = model(torch.from_numpy(x).float()).double().numpy()
+    assert np.allclose(float_network(source).forward(x).reshape(3, -1), want, atol=1e-4)
+
+
+@needs_gxx
+@pytest.mark.parametrize("scheme", ["pow2", "per_channel"])
+def test_every_kernel_is_bit_exact_from_the_c_headers(tiny, tmp_path, scheme):
+    accelerator = types.SimpleNamespace(pp=4, icp=16, ocp=16, clock_mhz=100.0)
+    project = hls.export(tiny[1], tmp_path / "tiny", accelerator=accelerator, scheme=scheme, n_calibration=8)
+    kernels = {e["name"]: e["kernel_function"] for e in project.manifest["layers"]}
+    assert kernels["down"] == "conv2d" and kernels["proj"] == "pwconv" and kernels["gap"] == "avgpool_global"
+    assert project.layer("stem")["parallelism"]["pe"] == 10  # largest divisor of 20 <= OCP 16
+    stem = project.layer("stem")
+    assert (stem["requant"]["lo"], stem["requant"]["hi"]) == (0, min(127, int(6 * 2.0 ** stem["fix"]["output"] + 0.5)))
+    report = hls.csim(project.path, weights="headers")
+    assert report.passed, report.failed_layers
+    assert len(report.layers) == len(LAYERS)
