@@ -150,12 +150,16 @@ class _Problem:
     """One table on one accelerator, precomputed so that fits are pure numpy."""
 
     def __init__(self, model: RooflineModel, table: LatencyTable, accelerator: Accelerator,
-                 units: Mapping[str, Sequence[Layer]] | None):
+                 units: Mapping[str, Sequence[Layer]] | None, fixed: Sequence[str] = ()):
         if not isinstance(accelerator, Accelerator):
             raise ValueError(f"calibrate needs one Accelerator, got {type(accelerator).__name__}")
         if len(table) == 0:
             raise ValueError(f"table {table.meta.name!r} has no entries to calibrate on")
-        self.model, self.table, self.accelerator = model, table, accelerator
+        allowed = (*FIT_PARAMETERS, "buffer_fraction")
+        unknown = sorted(set(fixed) - set(allowed))
+        if unknown:
+            raise ValueError(f"cannot fix unknown parameter(s) {unknown}; allowed: {list(allowed)}")
+        self.model, self.table, self.accelerator, self.fixed = model, table, accelerator, frozenset(fixed)
         self.keys = table.keys()
         layers = table_units(table, units)
         self.schedule = UnitSchedule.from_units([layers[k] for k in self.keys])
@@ -202,7 +206,10 @@ class _Problem:
     def fit(self, idx: np.ndarray, seed: int) -> _Fit:
         idx = np.asarray(idx)
         prior = self.model.params
-        fraction, buffer_method = self.fit_buffer_fraction(idx, prior.buffer_fraction)
+        if "buffer_fraction" in self.fixed:
+            fraction, buffer_method = prior.buffer_fraction, "fixed by the caller"
+        else:
+            fraction, buffer_method = self.fit_buffer_fraction(idx, prior.buffer_fraction)
         invocation, inv_method, fit_inv = 0.0, "0: entries were timed inside a larger program", False
         if self.per_entry:
             gaps = self.busy_gap[idx]
@@ -212,7 +219,7 @@ class _Problem:
                 inv_method = "median of measured time minus the profiler's DPU-busy time (mem_io_mb / mem_bw_mbps)"
             else:
                 fit_inv, inv_method = True, "fitted with the other parameters"
-        names = list(FIT_PARAMETERS)
+        names = [n for n in FIT_PARAMETERS if n not in self.fixed]
         x0 = np.array([getattr(prior, n) for n in names] + ([0.5 * self.measured[idx].min()] if fit_inv else []))
         lo = np.array([PARAMETER_INFO[n]["low"] for n in names] + ([0.0] if fit_inv else []))
         hi = np.array([PARAMETER_INFO[n]["high"] for n in names] + ([self.measured[idx].min()] if fit_inv else []))
@@ -390,7 +397,7 @@ def _parameters(fit: _Fit) -> Mapping[str, Mapping]:
 
 
 def calibrate(model: RooflineModel, table: LatencyTable, accelerator: Accelerator, *, folds: int = 5, seed: int = 0,
-              units: Mapping[str, Sequence[Layer]] | None = None) -> CalibratedModel:
+              units: Mapping[str, Sequence[Layer]] | None = None, fixed: Sequence[str] = ()) -> CalibratedModel:
     """Fit ``model``'s free parameters to ``table``, measured on ``accelerator``.
 
     Parameters
@@ -412,6 +419,10 @@ def calibrate(model: RooflineModel, table: LatencyTable, accelerator: Accelerato
         ``key -> layers`` for keys whose layers are not what
         :meth:`accel_models.BlockSpec.from_key` derives (e.g. a stem measured
         with ReLU where the key implies h-swish).
+    fixed : sequence of str
+        Parameters to hold at ``model``'s values instead of fitting (any of
+        :data:`FIT_PARAMETERS` and ``"buffer_fraction"``), e.g. ones known
+        from elsewhere.
 
     Returns
     -------
@@ -419,7 +430,7 @@ def calibrate(model: RooflineModel, table: LatencyTable, accelerator: Accelerato
     """
     if int(folds) != folds or folds < 0 or folds == 1:
         raise ValueError(f"folds must be 0 (no cross-validation) or an integer >= 2, got {folds!r}")
-    problem = _Problem(model, table, accelerator, units)
+    problem = _Problem(model, table, accelerator, units, fixed)
     n = len(problem.keys)
     if folds > n:
         raise ValueError(f"folds={folds} exceeds the {n} entries of table {table.meta.name!r}")
@@ -461,14 +472,15 @@ class HoldoutReport:
 
 def holdout_errors(model: RooflineModel, table: LatencyTable, accelerator: Accelerator,
                    group_of: Callable[[str], Hashable | None], *, seed: int = 0,
-                   units: Mapping[str, Sequence[Layer]] | None = None) -> HoldoutReport:
+                   units: Mapping[str, Sequence[Layer]] | None = None, fixed: Sequence[str] = ()) -> HoldoutReport:
     """Leave-one-group-out errors: for each group, calibrate on all other entries and predict it.
 
     ``group_of(key)`` names the group of a key, or None for entries that are
     always calibrated on (never held out), e.g. :func:`kernel_group` (fit on
     kernel 3, predict kernel 5 and vice versa) or :func:`stage_group`.
+    ``units`` and ``fixed`` are as for :func:`calibrate`.
     """
-    problem = _Problem(model, table, accelerator, units)
+    problem = _Problem(model, table, accelerator, units, fixed)
     keys = np.asarray(problem.keys)
     labels = [group_of(k) for k in problem.keys]
     names = sorted({str(g) for g in labels if g is not None})

@@ -142,9 +142,9 @@ def test_error_report_by_hand():
 
 
 @settings(max_examples=50, deadline=None)
-@given(st.lists(st.floats(0.01, 100.0), min_size=3, max_size=30, unique=True))
+@given(st.lists(st.integers(1, 100_000), min_size=3, max_size=30, unique=True))
 def test_spearman_ignores_monotone_transforms(values):
-    measured = np.array(values)
+    measured = np.array(values) / 1000.0
     assert error_report(np.log1p(measured) + 5, measured).spearman == pytest.approx(1.0)
     assert error_report(measured, measured).mape_pct == 0.0
     assert error_report(1 / measured, measured).spearman == pytest.approx(-1.0)

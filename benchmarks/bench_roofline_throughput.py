@@ -1,0 +1,117 @@
+"""Throughput of the vectorised analytical model: layer x accelerator evaluations per second.
+
+Side by side with a straightforward Python loop over (accelerator, layer)
+pairs computing the same per-layer formula (standalone layers: every input
+and output through DDR), on a subset of the same pairs; the two must agree.
+The vectorised figures also include the unit path the search uses (OFA
+catalogue units with on-chip spills).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+
+import numpy as np
+
+from accel_models import Accelerator, BlockSpec, LayerArrays, RooflineModel
+from accel_models.layer import OPS
+
+_DENSE = {"conv", "pwconv", "fc", "se_fc"}
+
+
+def _catalogue_units(resolution: int = 224) -> list:
+    from ofa_hw.layers import _position_specs
+    from ofa_hw.space import get_space
+
+    specs = {spec.key: spec for position in _position_specs(get_space("ofa-mbv3-w1.2"), resolution)
+             for spec in position}
+    return [BlockSpec.from_key(key).layers() for key in specs]
+
+
+def _accelerators(n: int, seed: int = 0) -> list[Accelerator]:
+    rng = np.random.default_rng(seed)
+    return [Accelerator(int(rng.choice([2, 4, 8, 16])), int(rng.integers(4, 33)), int(rng.integers(4, 33)),
+                        clock_mhz=float(rng.uniform(100, 400)), ddr_bw_gbps=float(rng.uniform(2, 20)))
+            for _ in range(n)]
+
+
+def loop_latency_ms(layers, accelerators, params) -> np.ndarray:
+    """The per-layer formula for standalone layers, one pair at a time in plain Python."""
+    out = np.empty((len(accelerators), len(layers)))
+    eff = {"conv": params.conv_efficiency, "pw": params.pw_efficiency, "dw": params.dw_efficiency,
+           "misc": params.misc_efficiency}
+    for m, acc in enumerate(accelerators):
+        per_ms = acc.clock_mhz * 1e3
+        for i, lay in enumerate(layers):
+            cin, hin, win = lay.in_shape
+            cout, hout, wout = lay.out_shape
+            k2 = lay.kernel * lay.kernel
+            if lay.op in _DENSE:
+                g = lay.groups
+                cycles = (math.ceil(cin / g / acc.icp) * math.ceil(cout / g / acc.ocp) * g
+                          * math.ceil(wout / acc.pp) * hout * k2)
+                engine = "conv" if lay.kernel > 1 else "pw"
+            elif lay.op == "dwconv":
+                cycles = math.ceil(cout / acc.icp) * math.ceil(wout / acc.dw_pp) * hout * k2
+                engine = "dw"
+            else:
+                c, w, h = (cin, win, hin) if lay.op in ("pool", "maxpool") else (cout, wout, hout)
+                cycles = math.ceil(c / acc.icp) * math.ceil(w / acc.pp) * h
+                engine = "misc"
+            hard = lay.activation in ("h_swish", "h_sigmoid")
+            act = math.ceil(cout / acc.icp) * math.ceil(wout / acc.pp) * hout if hard else 0
+            compute = (cycles / eff[engine] + params.hswish_passes * act / params.misc_efficiency) / per_ms
+            memory = ((lay.input_bytes + lay.output_bytes) / params.bw_efficiency
+                      + lay.weight_bytes / params.weight_bw_efficiency) / (acc.ddr_bw_gbps * 1e6)
+            overhead = params.layer_overhead_cycles / per_ms + acc.layer_overhead_us / 1e3
+            out[m, i] = (max(compute, memory) + (1 - params.overlap) * min(compute, memory) + overhead)
+    return out
+
+
+def _best_of(fn, repeats: int) -> float:
+    best = math.inf
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - start)
+    return best
+
+
+def run(quick: bool = False) -> dict:
+    model = RooflineModel()
+    units = _catalogue_units()
+    layers = [layer for unit in units for layer in unit]
+    n_acc = max(1, round((1e5 if quick else 1e6) / len(layers)))
+    accs = _accelerators(n_acc)
+    pairs = n_acc * len(layers)
+    arrays = LayerArrays.from_layers(layers)
+    schedule = model.schedule(units)
+
+    vec_s = _best_of(lambda: model.layer_latency_ms(arrays, accs), 3)
+    unit_s = _best_of(lambda: model.unit_latency_ms(schedule, accs), 3)
+    loop_accs = accs[: max(1, round((2000 if quick else 20000) / len(layers)))]
+    loop_pairs = len(loop_accs) * len(layers)
+    start = time.perf_counter()
+    looped = loop_latency_ms(layers, loop_accs, model.params)
+    loop_s = time.perf_counter() - start
+    vectorised = model.layer_latency_ms(arrays, loop_accs)
+    max_rel_diff = float(np.max(np.abs(vectorised - looped) / looped))
+
+    rows = [
+        ("python loop (standalone layers)", loop_pairs, loop_s, loop_pairs / loop_s),
+        ("numpy, standalone layers", pairs, vec_s, pairs / vec_s),
+        ("numpy, catalogue units with spills", pairs, unit_s, pairs / unit_s),
+    ]
+    print(f"{len(layers)} layers ({len(units)} OFA-MobileNetV3 w1.2 units at 224) x {n_acc} random accelerators")
+    print(f"{'method':38s} {'pairs':>10s} {'seconds':>9s} {'pairs/s':>14s}")
+    for name, n, s, rate in rows:
+        print(f"{name:38s} {n:>10d} {s:>9.3f} {rate:>14,.0f}")
+    speedup = rows[1][3] / rows[0][3]
+    print(f"vectorised / loop: {speedup:,.0f}x   (max relative difference {max_rel_diff:.1e})")
+    return {
+        "layers": len(layers), "units": len(units), "accelerators": n_acc, "pairs": pairs,
+        "loop_pairs_per_s": rows[0][3], "vectorised_pairs_per_s": rows[1][3],
+        "unit_path_pairs_per_s": rows[2][3], "vectorised_seconds_for_pairs": vec_s,
+        "speedup_vs_loop": speedup, "max_rel_diff_vs_loop": max_rel_diff,
+    }
