@@ -157,14 +157,19 @@ def test_ofa_subnet_matches_subnet_layers(cfg, tracer):
         assert mine == theirs, mine.name
 
 
-# ---------------------------------------------------------- MobileNetV2
-def test_mobilenet_v2_macs_match_torch_and_paper(mobilenet_v2):
-    layers = layers_from_torch(mobilenet_v2, (3, 224, 224))
+# ------------------------------------------- MobileNetV2 and ResNet-50
+@pytest.mark.parametrize("net, exact, published, rel", [
+    ("mobilenet_v2", 300_774_272, 300e6, 0.005),  # Sandler et al. 2018: 300M multiply-adds
+    ("resnet50", 4_089_184_256, 4.1e9, 0.01),  # torchvision: 4.09 GFLOPS (MACs); He et al.: 3.8 GFLOPs (v1)
+])
+def test_macs_match_torch_and_the_published_figure(net, exact, published, rel, request):
+    model = request.getfixturevalue(net)
+    layers = layers_from_torch(model, (3, 224, 224))
     macs = sum(layer.macs for layer in layers)
-    # conv + linear multiply-adds; BN is folded, ReLU6 / add / pool carry no MACs (the paper's convention).
-    assert macs == torch_macs(mobilenet_v2, (3, 224, 224)) == 300_774_272
-    assert macs == pytest.approx(300e6, rel=0.005)
-    assert sum(layer.weight_count for layer in layers) == weight_count(mobilenet_v2)
+    # conv + linear multiply-adds; BN is folded, activations / adds / pools carry no MACs (the papers' convention)
+    assert macs == torch_macs(model, (3, 224, 224)) == exact
+    assert macs == pytest.approx(published, rel=rel)
+    assert sum(layer.weight_count for layer in layers) == weight_count(model)
 
 
 def test_mobilenet_v2_structure(mobilenet_v2):
@@ -184,15 +189,6 @@ def test_mobilenet_v2_structure(mobilenet_v2):
     assert by_name["pool"].in_shape == (1280, 7, 7) and by_name["pool"].kernel == 7
     assert layers[-1].name == "classifier" and layers[-1].inputs == ("pool",)
     assert layers[-1].in_shape == (1280, 1, 1) and layers[-1].out_shape == (1000, 1, 1)
-
-
-# ------------------------------------------------------------- ResNet-50
-def test_resnet50_macs_match_torch_and_paper(resnet50):
-    layers = layers_from_torch(resnet50, (3, 224, 224))
-    macs = sum(layer.macs for layer in layers)
-    assert macs == torch_macs(resnet50, (3, 224, 224)) == 4_089_184_256
-    assert macs == pytest.approx(4.1e9, rel=0.01)
-    assert sum(layer.weight_count for layer in layers) == weight_count(resnet50)
 
 
 def test_resnet50_structure_and_graph(resnet50):
