@@ -7,6 +7,7 @@ from .from_torch import UnsupportedModelError, layers_from_torch
 from .layer import ACTIVATIONS, OPS, Layer, LayerArrays, conv_output_size
 from .network import BlockCatalog
 from .plot import plot_analysis, plot_roofline, roofline_ceilings
+from .reference import LayerProfile, layer_profiles, profile_accelerator
 from .report import RooflineReport, roofline_report
 from .resources import FitResult, Resources, estimate_resources, fits, resource_fit_report
 from .roofline import PARAMETER_INFO, LayerAnalysis, RooflineModel, RooflineParams
@@ -25,6 +26,7 @@ __all__ = [
     "Layer",
     "LayerAnalysis",
     "LayerArrays",
+    "LayerProfile",
     "Resources",
     "RooflineModel",
     "RooflineParams",
@@ -37,12 +39,14 @@ __all__ = [
     "fits",
     "get_board",
     "group_by_block",
+    "layer_profiles",
     "layers_from_torch",
     "list_boards",
     "list_dpu_archs",
     "make_divisible",
     "plot_analysis",
     "plot_roofline",
+    "profile_accelerator",
     "resource_fit_report",
     "roofline_ceilings",
     "roofline_report",
