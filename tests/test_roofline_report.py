@@ -106,6 +106,9 @@ def test_duck_typed_networks_and_overwrite(layers, tmp_path):
     assert first.fit is None and "fit" not in json.loads(first.json.read_text())
     again = roofline_report(iter(layers[:5]), accelerator, tmp_path)
     assert len(json.loads(again.json.read_text())["layers"]) == 5
+    subnet = SubnetConfig.smallest(r=128)  # offers layers()
+    third = roofline_report(subnet, accelerator, tmp_path, label_top=0)
+    assert [r["name"] for r in json.loads(third.json.read_text())["layers"]] == [x.name for x in subnet_layers(subnet)]
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(FILES)
 
 

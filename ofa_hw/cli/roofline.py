@@ -44,12 +44,11 @@ def accelerator_from_args(args: argparse.Namespace):
 
 def run(args: argparse.Namespace) -> int:
     from accel_models import roofline_report
-    from ofa_hw.layers import subnet_layers
 
     board, accelerator = accelerator_from_args(args)
     cfg = subnet_from_args(args)
     title = f"OFA-MobileNetV3 w{cfg.width_mult} r={cfg.r} d={list(cfg.d)} on {board.name}"
-    report = roofline_report(subnet_layers(cfg), accelerator, args.out, board=board, title=title,
+    report = roofline_report(cfg, accelerator, args.out, board=board, title=title,
                              label_top=args.label_top)
     totals = report.totals
     print(title)
