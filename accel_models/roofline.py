@@ -19,11 +19,19 @@ accelerators):
 A unit's latency is the sum over its layers (the DPU runs layers one after
 the other).  The cost of launching a compiled program (one xmodel) is not a
 per-layer cost and is not included; calibration estimates it separately.
+
+Calibrations differ between devices in one respect worth knowing before
+transferring parameters: the Ultra96-V2 B2304 MobileNetV3 blocks (Vitis AI
+3.0, small layers) fit with no overlap of compute and DDR transfers
+(``overlap`` 0), while the ZCU102 B4096 DNNDK per-layer profiles (mostly
+large VGG / AlexNet convolutions) fit with ``overlap`` about 0.9; see
+``benchmarks/bench_calibration.py``.
 """
 
 from __future__ import annotations
 
 import math
+import numbers
 from dataclasses import dataclass, fields
 from typing import Mapping, Sequence
 
@@ -87,7 +95,7 @@ class RooflineParams:
         for f in fields(self):
             value = getattr(self, f.name)
             info = PARAMETER_INFO[f.name]
-            if isinstance(value, bool) or not isinstance(value, (int, float, np.floating)) \
+            if isinstance(value, bool) or not isinstance(value, numbers.Real) \
                     or not math.isfinite(value) or not info["low"] <= value <= info["high"]:
                 raise ValueError(f"RooflineParams.{f.name} must be a number in [{info['low']}, {info['high']}] "
                                  f"({info['meaning']}), got {value!r}")

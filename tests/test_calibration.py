@@ -97,6 +97,17 @@ def test_recovers_parameters_of_synthetic_measurements(ultra96):
     assert "prior" in cal.method["buffer_fraction"]
 
 
+def test_fixed_parameters_are_not_fitted(ultra96):
+    acc = table_accelerator(ultra96.meta)
+    model = RooflineModel(RooflineParams(overlap=0.75, hswish_passes=1.5, buffer_fraction=2.0, pw_efficiency=0.3))
+    cal = calibrate(model, ultra96, acc, folds=0, fixed=("overlap", "hswish_passes", "buffer_fraction"))
+    assert cal.model.params.overlap == 0.75 and cal.model.params.hswish_passes == 1.5
+    assert cal.model.params.buffer_fraction == 2.0 and cal.method["buffer_fraction"] == "fixed by the caller"
+    assert cal.model.params.pw_efficiency > 0.4  # the rest is still fitted (from a poor start)
+    with pytest.raises(ValueError, match=r"cannot fix unknown parameter\(s\) \['speed'\]"):
+        calibrate(model, ultra96, acc, folds=0, fixed=("speed",))
+
+
 def test_zcu102_table_calibrates_without_launch_cost():
     table = load_table("zcu102-b4096-mbv2")
     cal = calibrate(RooflineModel(), table, table_accelerator(table.meta), folds=0)
