@@ -4,7 +4,9 @@
 AlexNet, VGG16 (the FCN8 backbone) and ProxylessNAS-Mobile-0.5 on a ZCU102
 B4096 @ 300 MHz, restricted to the layers whose shapes are unambiguous; the
 shape columns were added by hand from the published architectures (their
-MACs reproduce the profiler's workload, see the tests).
+MACs reproduce the profiler's workload, see the tests).  DNNDK runs a max
+pool that follows a convolution inside that convolution (its traffic shows
+the pooled output), so those entries are a conv + max-pool unit.
 """
 
 from __future__ import annotations
@@ -15,17 +17,22 @@ from functools import lru_cache
 from importlib import resources
 
 from .accelerator import Accelerator
-from .layer import Layer
+from .layer import Layer, conv_output_size
 
 __all__ = ["LayerProfile", "layer_profiles", "profile_accelerator"]
 
 
 @dataclass(frozen=True)
 class LayerProfile:
-    """One measured layer: its shape and what the profiler reported."""
+    """One measured layer: its shape and what the profiler reported.
+
+    ``units`` is what the DPU ran as this entry: the layer, followed by the
+    max pool DNNDK fused into it where there is one.
+    """
 
     network: str
     layer: Layer
+    units: tuple[Layer, ...]
     workload_mop: float
     mem_mb: float
     runtime_ms: float
@@ -46,13 +53,23 @@ def layer_profiles() -> tuple[LayerProfile, ...]:
     for row in csv.DictReader(text.splitlines()):
         cin, h, w, cout = (int(row[k]) for k in ("cin", "hin", "win", "cout"))
         kernel, stride, padding = int(row["kernel"]), int(row["stride"]), int(row["padding"])
+        name = row["layer"]
         if row["op"] == "fc":
-            layer = Layer(row["layer"], "fc", (cin, 1, 1), (cout, 1, 1), bias=True)
+            layer = Layer(name, "fc", (cin, 1, 1), (cout, 1, 1), bias=True, block=name)
         else:
-            size = (h + 2 * padding - kernel) // stride + 1
-            layer = Layer(row["layer"], row["op"], (cin, h, w), (cout, size, (w + 2 * padding - kernel) // stride + 1),
-                          kernel=kernel, stride=stride, padding=padding, activation="relu", bias=True)
-        out.append(LayerProfile(row["network"], layer, float(row["workload_mop"]), float(row["mem_mb"]),
+            out_shape = (cout, conv_output_size(h, kernel, stride, padding),
+                         conv_output_size(w, kernel, stride, padding))
+            layer = Layer(name, row["op"], (cin, h, w), out_shape, kernel=kernel, stride=stride, padding=padding,
+                          activation="relu", bias=True, block=name)
+        units: tuple[Layer, ...] = (layer,)
+        pool_kernel, pool_stride = int(row["pool_kernel"]), int(row["pool_stride"])
+        if pool_kernel:
+            c, ph, pw = layer.out_shape
+            pooled = (c, conv_output_size(ph, pool_kernel, pool_stride, 0),
+                      conv_output_size(pw, pool_kernel, pool_stride, 0))
+            units += (Layer(name + ".pool", "maxpool", layer.out_shape, pooled, kernel=pool_kernel,
+                            stride=pool_stride, block=name),)
+        out.append(LayerProfile(row["network"], layer, units, float(row["workload_mop"]), float(row["mem_mb"]),
                                 float(row["runtime_ms"]), float(row["utilization_pct"])))
     return tuple(out)
 

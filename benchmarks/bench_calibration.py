@@ -18,7 +18,7 @@ import time
 
 import numpy as np
 
-from accel_models import BlockSpec, LayerArrays, RooflineModel, RooflineParams
+from accel_models import BlockSpec, RooflineModel, RooflineParams
 from accel_models.reference import layer_profiles, profile_accelerator
 from latency_tables import Entry, LatencyTable, calibrate, error_report, holdout_errors, load_table
 from latency_tables.calibration import kernel_group, stage_group, table_accelerator
@@ -124,13 +124,16 @@ def _zcu102_profiles(figures: dict, ultra96: RooflineModel) -> None:
     meta = dataclasses.replace(load_table("zcu102-b4096-mbv2").meta, name="zcu102-b4096-layer-profiles",
                                per_entry_invocation=False, method="DNNDK per-layer profile inside each network")
     table = LatencyTable.from_entries(meta, [Entry(p.layer.name, 1, p.runtime_ms) for p in profiles])
-    units = {p.layer.name: (p.layer,) for p in profiles}
+    units = {p.layer.name: p.units for p in profiles}
     network = {p.layer.name: p.network for p in profiles}
     model = RooflineModel()
     lono = holdout_errors(model, table, acc, lambda key: network[key], units=units)
-    transferred = ultra96.for_accelerator(acc).model.layer_latency_ms(LayerArrays.from_layers([p.layer for p in profiles]), acc)
+    transferred = ultra96.for_accelerator(acc).unit_latency_ms([p.units for p in profiles])
+    traffic = RooflineModel().unit_dram_bytes([p.units for p in profiles], acc) / 2 ** 20
     _header(f"ZCU102 B4096 @ 300 MHz per-layer DNNDK profiles ({len(profiles)} layers)")
-    out = {"leave_one_network_out": _row("leave-one-network-out (pooled)", lono.pooled)}
+    out = {"traffic_vs_mem_mb": _row("DRAM traffic vs profiler mem_mb", error_report(
+        traffic, np.array([p.mem_mb for p in profiles]), [p.layer.name for p in profiles])),
+        "leave_one_network_out": _row("leave-one-network-out (pooled)", lono.pooled)}
     types = sorted({_layer_type(p.layer) for p in profiles})
     for kind in types:
         chosen = [p for p in profiles if _layer_type(p.layer) == kind]
