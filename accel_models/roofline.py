@@ -299,15 +299,20 @@ class RooflineModel:
             raise ValueError(f"terms were computed for buffer_fraction {terms.buffer_fraction}, "
                              f"the model has {p.buffer_fraction}; recompute them with model.terms(...)")
         efficiency = np.array([p.conv_efficiency, p.pw_efficiency, p.dw_efficiency, p.misc_efficiency])
-        elementwise = p.hswish_passes * terms.activation_cycles / p.misc_efficiency
-        compute = (terms.cycles / efficiency[terms.engine] + elementwise) / terms.cycles_per_ms
-        feature_maps = terms.dram_bytes - terms.weight_bytes
-        memory = (feature_maps / p.bw_efficiency + terms.weight_bytes / p.weight_bw_efficiency) \
-            / terms.peak_bytes_per_ms
+        # in-place arithmetic: these are (M, L) arrays of up to millions of entries
+        compute = terms.cycles * (1.0 / efficiency[terms.engine])
+        compute += terms.activation_cycles * (p.hswish_passes / p.misc_efficiency)
+        compute /= terms.cycles_per_ms
+        memory = terms.dram_bytes - terms.weight_bytes
+        memory *= 1.0 / p.bw_efficiency
+        memory += terms.weight_bytes / p.weight_bw_efficiency
+        memory /= terms.peak_bytes_per_ms
         per_layer = p.layer_overhead_cycles / terms.cycles_per_ms + terms.accelerator_overhead_ms
         overhead = per_layer * (1.0 + terms.extra_layers)
-        longer, shorter = np.maximum(compute, memory), np.minimum(compute, memory)
-        latency = longer + (1.0 - p.overlap) * shorter + overhead
+        latency = np.maximum(compute, memory)
+        if p.overlap < 1.0:
+            latency += (1.0 - p.overlap) * np.minimum(compute, memory)
+        latency += overhead
         return {"compute_ms": compute, "memory_ms": memory, "overhead_ms": overhead, "latency_ms": latency,
                 "dram_bytes": terms.dram_bytes}
 

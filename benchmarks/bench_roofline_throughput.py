@@ -14,19 +14,17 @@ import time
 
 import numpy as np
 
-from accel_models import Accelerator, BlockSpec, LayerArrays, RooflineModel
-from accel_models.layer import OPS
+from accel_models import Accelerator, LayerArrays, RooflineModel
 
 _DENSE = {"conv", "pwconv", "fc", "se_fc"}
 
 
 def _catalogue_units(resolution: int = 224) -> list:
-    from ofa_hw.layers import _position_specs
-    from ofa_hw.space import get_space
+    from ofa_hw import sample_subnets
+    from ofa_hw.layers import block_catalog
 
-    specs = {spec.key: spec for position in _position_specs(get_space("ofa-mbv3-w1.2"), resolution)
-             for spec in position}
-    return [BlockSpec.from_key(key).layers() for key in specs]
+    # the catalogue of a batch holds every unit its resolutions can use
+    return list(block_catalog(sample_subnets(1, seed=0, resolutions=[resolution])).layers)
 
 
 def _accelerators(n: int, seed: int = 0) -> list[Accelerator]:
