@@ -217,6 +217,22 @@ class SubnetBatch:
             arr.setflags(write=False)
             object.__setattr__(self, name, arr)
 
+    @classmethod
+    def _unchecked(cls, ks: np.ndarray, e: np.ndarray, d: np.ndarray, r: np.ndarray, width_mult: float) -> "SubnetBatch":
+        """Build from arrays known to be valid (drawn from the choices), skipping validation.
+
+        The hot path of the search; inactive slots are still normalised.
+        """
+        batch = object.__new__(cls)
+        active = active_mask(d)
+        for name, arr in (("ks", np.where(active, ks, 0)), ("e", np.where(active, e, 0)), ("d", np.asarray(d)),
+                          ("r", np.asarray(r))):
+            arr = arr.astype(np.int64, copy=False)
+            arr.setflags(write=False)
+            object.__setattr__(batch, name, arr)
+        object.__setattr__(batch, "width_mult", width_mult)
+        return batch
+
     @property
     def space(self) -> OFASpace:
         return get_space(self.width_mult)
@@ -238,7 +254,8 @@ class SubnetBatch:
 
     def take(self, indices) -> "SubnetBatch":
         """The sub-batch at ``indices`` (an index array or boolean mask)."""
-        return SubnetBatch(self.ks[indices], self.e[indices], self.d[indices], self.r[indices], self.width_mult)
+        return SubnetBatch._unchecked(self.ks[indices], self.e[indices], self.d[indices], self.r[indices],
+                                      self.width_mult)
 
     def active(self) -> np.ndarray:
         """(N, 20) mask of the slots in use."""
@@ -271,7 +288,8 @@ class SubnetBatch:
         widths = {b.width_mult for b in batches}
         if len(widths) != 1:
             raise ValueError(f"cannot concatenate batches of different widths {sorted(widths)}")
-        return cls(*(np.concatenate([getattr(b, f) for b in batches]) for f in ("ks", "e", "d", "r")), widths.pop())
+        return cls._unchecked(*(np.concatenate([getattr(b, f) for b in batches]) for f in ("ks", "e", "d", "r")),
+                              widths.pop())
 
     def unique(self) -> tuple["SubnetBatch", np.ndarray]:
         """Distinct networks and, for each row of ``self``, its row in the result."""
@@ -444,13 +462,18 @@ def mutate(
     rng: np.random.Generator,
     prob: float = 0.1,
     resolutions: Sequence[int] | None = None,
+    resolution_prob: float | None = None,
 ) -> SubnetBatch:
-    """Resample each gene (kernel, expand, depth, resolution) with probability ``prob``.
+    """Resample each gene (kernel, expand, depth) with probability ``prob``.
 
-    Vectorised over the batch; returns a new batch of the same size.
+    The resolution is resampled with ``resolution_prob`` (default ``prob``;
+    OFA's evolution uses 0.5).  Vectorised over the batch; returns a new batch
+    of the same size.
     """
-    if not 0.0 <= prob <= 1.0:
-        raise ValueError(f"prob must lie in [0, 1], got {prob!r}")
+    resolution_prob = prob if resolution_prob is None else resolution_prob
+    for name, value in (("prob", prob), ("resolution_prob", resolution_prob)):
+        if not 0.0 <= value <= 1.0:
+            raise ValueError(f"{name} must lie in [0, 1], got {value!r}")
     space = batch.space
     n = len(batch)
     ks, e = _fill_inactive(batch, rng)
@@ -458,8 +481,8 @@ def mutate(
     e = np.where(rng.random(e.shape) < prob, rng.choice(space.expand_choices, size=e.shape), e)
     d = np.where(rng.random(batch.d.shape) < prob, rng.choice(space.depth_choices, size=batch.d.shape), batch.d)
     choices = _resolution_choices(space, resolutions)
-    r = np.where(rng.random(n) < prob, rng.choice(choices, size=n), batch.r)
-    return SubnetBatch(ks, e, d, r, space.width_mult)
+    r = np.where(rng.random(n) < resolution_prob, rng.choice(choices, size=n), batch.r)
+    return SubnetBatch._unchecked(ks, e, d, r, space.width_mult)
 
 
 def crossover(a: SubnetBatch, b: SubnetBatch, rng: np.random.Generator) -> SubnetBatch:
@@ -473,7 +496,7 @@ def crossover(a: SubnetBatch, b: SubnetBatch, rng: np.random.Generator) -> Subne
     pick_slot = rng.random(ks_a.shape) < 0.5
     pick_stage = rng.random(a.d.shape) < 0.5
     pick_r = rng.random(len(a)) < 0.5
-    return SubnetBatch(
+    return SubnetBatch._unchecked(
         np.where(pick_slot, ks_a, ks_b),
         np.where(pick_slot, e_a, e_b),
         np.where(pick_stage, a.d, b.d),

@@ -40,8 +40,7 @@ def test_search_beats_random_sampling_of_the_same_budget(result):
 
     evaluator = Evaluator(get_space("ofa-mbv3-w1.2"), result.settings["resolutions"],
                           AcceleratorSpace.from_grid(get_board("ultra96v2")), get_predictor("ultra96v2-b2304"),
-                          get_accuracy_predictor("ofa-mbv3-w1.2", quantization="int8-pow2"),
-                          get_accuracy_predictor("ofa-mbv3-w1.2"))
+                          get_accuracy_predictor("ofa-mbv3-w1.2", quantization="int8-pow2"))
     scores = evaluator.evaluate(evaluator.sample(FAST["budget"], np.random.default_rng(1)))
     ok = scores.latency_ms <= 8.0
     assert ok.any() and result.best.accuracy_top1 > scores.accuracy_top1[ok].max()

@@ -55,8 +55,7 @@ def test_nothing_fits_is_an_error_naming_the_closest(ultra96):
 def evaluator(ultra96, grid_space):
     return Evaluator(get_space("ofa-mbv3-w1.2"), range(160, 225, 4), grid_space,
                      get_latency_predictor("ultra96v2-b2304"),
-                     get_accuracy_predictor("ofa-mbv3-w1.2", quantization="int8-pow2"),
-                     get_accuracy_predictor("ofa-mbv3-w1.2"))
+                     get_accuracy_predictor("ofa-mbv3-w1.2", quantization="int8-pow2"))
 
 
 def test_evaluator_latency_equals_the_hybrid_predictor_on_the_measured_accelerator(ultra96, grid_space, evaluator):

@@ -150,10 +150,9 @@ def search_codesign(
     latency_predictor = get_latency_predictor(latency_name) if latency_name else predictor
     accuracy_name = accuracy or space.name
     deployed = get_accuracy_predictor(accuracy_name, quantization=quantization)
-    float_predictor = get_accuracy_predictor(accuracy_name)
     resolutions = _resolutions(space, deployed, resolutions)
     accel_space = _accelerator_space(board, accelerators, max_utilization)
-    evaluator = Evaluator(space, resolutions, accel_space, latency_predictor, deployed, float_predictor)
+    evaluator = Evaluator(space, resolutions, accel_space, latency_predictor, deployed)
     _check_reachable(evaluator, constraint, board)
 
     description = {
@@ -275,7 +274,16 @@ class _Restart:
 
 
 def _run_restarts(run: _Restart, seeds, store, executor: Executor | None, progress: bool):
+    from threadpoolctl import threadpool_limits
     from tqdm.auto import tqdm
+
+    # Populations are ~100 rows: multi-threaded BLAS only adds synchronisation there, and on a
+    # busy 2-core machine it made one 100x400x400 product 60x slower than a single thread.
+    with threadpool_limits(limits=1, user_api="blas"):
+        return _run_restarts_serial_blas(run, seeds, store, executor, progress, tqdm)
+
+
+def _run_restarts_serial_blas(run: _Restart, seeds, store, executor: Executor | None, progress: bool, tqdm):
 
     results: list = [None] * len(seeds)
     todo = []

@@ -113,18 +113,18 @@ class Evaluator:
     latency_predictor
         Anything :func:`latency_matrix` accepts.
     accuracy_predictor
-        Predicts the deployed (int8) top-1 (%) from a :class:`SubnetBatch`.
-    float_accuracy_predictor
-        The float top-1 the int8 figure derives from.
+        Predicts the deployed top-1 (%) from a :class:`SubnetBatch`; a
+        quantized predictor (one with ``base`` and ``drop_model``, see
+        :class:`ofa_hw.accuracy.QuantizedPredictor`) also yields the float
+        top-1 it derives from, at the cost of one evaluation.
     """
 
     def __init__(self, space: OFASpace, resolutions: Sequence[int], accelerators: AcceleratorSpace,
-                 latency_predictor, accuracy_predictor, float_accuracy_predictor):
+                 latency_predictor, accuracy_predictor):
         self.space = space
         self.resolutions = tuple(sorted(int(r) for r in resolutions))
         self.accelerators = accelerators
         self.accuracy_predictor = accuracy_predictor
-        self.float_accuracy_predictor = float_accuracy_predictor
         covering = SubnetBatch.from_configs(
             [_smallest(space, r) for r in self.resolutions])  # any batch: the catalogue covers all choices
         catalog = covering.block_catalog(self.resolutions)
@@ -143,28 +143,39 @@ class Evaluator:
         self.shared_latency_ms = _pad(shared_latency)
         self.cores = np.array([a.cores for a in accs], dtype=float)
 
-    def evaluate(self, candidates: Candidates) -> Scores:
+    def speed(self, candidates: Candidates) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(latency_ms, fps, measured_fraction): the cheap part of an evaluation, one gather."""
         index = candidates.subnets.block_catalog(self.resolutions).index
         rows = candidates.accelerator[:, None]
         latency = self.latency_ms[rows, index].sum(axis=1) + self.invocation_ms
         measured = self.measured_ms[rows, index].sum(axis=1)
         shared = self.shared_latency_ms[rows, index].sum(axis=1) + self.invocation_ms
-        fps = 1e3 * self.cores[candidates.accelerator] / shared
-        return Scores(
-            latency_ms=latency,
-            fps=fps,
-            accuracy_top1=np.asarray(self.accuracy_predictor.predict(candidates.subnets), float),
-            accuracy_float_top1=np.asarray(self.float_accuracy_predictor.predict(candidates.subnets), float),
-            measured_fraction=measured / latency,
-        )
+        return latency, 1e3 * self.cores[candidates.accelerator] / shared, measured / latency
+
+    def accuracy(self, subnets: SubnetBatch) -> tuple[np.ndarray, np.ndarray]:
+        """(deployed top-1, float top-1) in percent."""
+        predictor = self.accuracy_predictor
+        if hasattr(predictor, "base") and hasattr(predictor, "drop_model"):
+            float_top1 = np.asarray(predictor.base.predict(subnets), float)
+            return float_top1 - predictor.drop_model.predict_drop_pp(subnets), float_top1
+        top1 = np.asarray(predictor.predict(subnets), float)
+        return top1, top1
+
+    def evaluate(self, candidates: Candidates) -> Scores:
+        latency, fps, measured_fraction = self.speed(candidates)
+        deployed, float_top1 = self.accuracy(candidates.subnets)
+        return Scores(latency_ms=latency, fps=fps, accuracy_top1=deployed, accuracy_float_top1=float_top1,
+                      measured_fraction=measured_fraction)
 
     # ------------------------------------------------------------ variation
     def sample(self, n: int, rng: np.random.Generator) -> Candidates:
         subnets = sample_subnets(n, seed=rng, width_mult=self.space.width_mult, resolutions=self.resolutions)
         return Candidates(subnets, self.accelerators.sample(n, rng))
 
-    def mutate(self, parents: Candidates, rng: np.random.Generator, prob: float) -> Candidates:
-        subnets = mutate(parents.subnets, rng, prob=prob, resolutions=self.resolutions)
+    def mutate(self, parents: Candidates, rng: np.random.Generator, prob: float,
+               resolution_prob: float | None = None) -> Candidates:
+        subnets = mutate(parents.subnets, rng, prob=prob, resolutions=self.resolutions,
+                         resolution_prob=resolution_prob)
         return Candidates(subnets, self.accelerators.mutate(parents.accelerator, rng, prob))
 
     def crossover(self, a: Candidates, b: Candidates, rng: np.random.Generator) -> Candidates:

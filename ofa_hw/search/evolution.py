@@ -3,11 +3,15 @@
 Each generation keeps the best quarter of the population as parents and
 fills the rest with mutants and crossovers of random parents (OFA's
 ``EvolutionFinder`` recipe: parent ratio 0.25, mutation ratio 0.5, gene
-mutation probability 0.1).  Unlike OFA, infeasible children are not rejected
-in a retry loop (which hangs when the constraint is out of reach): they are
-ranked behind every feasible candidate by how far they miss the constraint,
-so the population is driven towards feasibility and the run always ends
-after ``budget`` evaluations.
+mutation probability 0.1, resolution mutation probability 0.5).
+
+OFA re-draws infeasible children in an unbounded retry loop, which hangs when
+the constraint is out of reach.  Here candidates are drawn in vectorised
+rounds screened by the cheap latency gather (at most ``screen_rounds`` draws
+per slot), feasible ones first; what is still infeasible is ranked behind
+every feasible candidate by how far it misses the constraint.  The run always
+ends after ``budget`` full evaluations (latency and accuracy); screening
+draws only cost a latency gather each and are not counted.
 """
 
 from __future__ import annotations
@@ -41,11 +45,14 @@ class Constraint:
 
     def violation(self, scores: Scores) -> np.ndarray:
         """Relative amount by which each candidate misses the constraint (0 = feasible)."""
-        v = np.zeros_like(scores.latency_ms)
+        return self.violation_of(scores.latency_ms, scores.fps)
+
+    def violation_of(self, latency_ms: np.ndarray, fps: np.ndarray) -> np.ndarray:
+        v = np.zeros_like(latency_ms)
         if self.latency_ms is not None:
-            v += np.maximum(scores.latency_ms - self.latency_ms, 0.0) / self.latency_ms
+            v += np.maximum(latency_ms - self.latency_ms, 0.0) / self.latency_ms
         if self.fps is not None:
-            v += np.maximum(self.fps - scores.fps, 0.0) / self.fps
+            v += np.maximum(self.fps - fps, 0.0) / self.fps
         return v
 
     def describe(self) -> str:
@@ -60,14 +67,18 @@ class EvolutionSettings:
     parent_ratio: float = 0.25
     mutation_ratio: float = 0.5
     mutation_prob: float = 0.1
+    resolution_mutation_prob: float = 0.5
+    screen_rounds: int = 8
 
     def __post_init__(self) -> None:
         if int(self.population) != self.population or self.population < 8:
             raise ValueError(f"population must be an integer of at least 8, got {self.population!r}")
         if not 0 < self.parent_ratio < 1 or not 0 <= self.mutation_ratio <= 1 - self.parent_ratio:
             raise ValueError("need 0 < parent_ratio < 1 and 0 <= mutation_ratio <= 1 - parent_ratio")
-        if not 0 < self.mutation_prob <= 1:
-            raise ValueError(f"mutation_prob must lie in (0, 1], got {self.mutation_prob!r}")
+        if not 0 < self.mutation_prob <= 1 or not 0 <= self.resolution_mutation_prob <= 1:
+            raise ValueError("mutation_prob must lie in (0, 1] and resolution_mutation_prob in [0, 1]")
+        if int(self.screen_rounds) != self.screen_rounds or self.screen_rounds < 1:
+            raise ValueError(f"screen_rounds must be a positive integer, got {self.screen_rounds!r}")
 
 
 def rank(scores: Scores, constraint: Constraint) -> np.ndarray:
@@ -76,6 +87,28 @@ def rank(scores: Scores, constraint: Constraint) -> np.ndarray:
     feasible = violation == 0
     primary = np.where(feasible, -scores.accuracy_top1, violation)
     return np.lexsort((scores.latency_ms, primary, ~feasible))
+
+
+def screened(draw: Callable[[int], Candidates], n: int, evaluator: Evaluator, constraint: Constraint,
+             rounds: int) -> Candidates:
+    """``n`` candidates from up to ``rounds`` calls of ``draw(n)``, feasible ones first.
+
+    A bounded, vectorised version of OFA's "re-draw until feasible" loop:
+    only the latency gather runs on the draws; when fewer than ``n`` are
+    feasible after ``rounds`` draws, the least-violating fill the rest.
+    """
+    drawn, violations, feasible = [], [], 0
+    for _ in range(rounds):
+        candidates = draw(n)
+        latency, fps, _ = evaluator.speed(candidates)
+        violation = constraint.violation_of(latency, fps)
+        drawn.append(candidates)
+        violations.append(violation)
+        feasible += int((violation == 0).sum())
+        if feasible >= n or not constraint.active:
+            break
+    order = np.argsort(np.concatenate(violations), kind="stable")[:n]
+    return Candidates.concat(drawn).take(np.sort(order))
 
 
 def run_evolution(evaluator: Evaluator, constraint: Constraint, budget: int, rng: np.random.Generator,
@@ -92,8 +125,9 @@ def run_evolution(evaluator: Evaluator, constraint: Constraint, budget: int, rng
     n_parents = max(2, int(round(n * settings.parent_ratio)))
     n_mutants = int(round(n * settings.mutation_ratio))
     n_children = n - n_parents
+    rounds = settings.screen_rounds
 
-    population = evaluator.sample(n, rng)
+    population = screened(lambda k: evaluator.sample(k, rng), n, evaluator, constraint, rounds)
     scores = evaluator.evaluate(population)
     archive, archive_scores = [population], [scores]
     if on_generation:
@@ -105,10 +139,18 @@ def run_evolution(evaluator: Evaluator, constraint: Constraint, budget: int, rng
         parents, parent_scores = population.take(order), scores.take(order)
         size = min(n_children, budget - evaluated)
         mutants = min(n_mutants, size)
-        pick = rng.integers(0, n_parents, size=(size, 2))
-        children = [evaluator.mutate(parents.take(pick[:mutants, 0]), rng, settings.mutation_prob)]
+
+        def draw_mutants(k: int) -> Candidates:
+            return evaluator.mutate(parents.take(rng.integers(0, n_parents, size=k)), rng, settings.mutation_prob,
+                                    settings.resolution_mutation_prob)
+
+        def draw_crossovers(k: int) -> Candidates:
+            pick = rng.integers(0, n_parents, size=(k, 2))
+            return evaluator.crossover(parents.take(pick[:, 0]), parents.take(pick[:, 1]), rng)
+
+        children = [screened(draw_mutants, mutants, evaluator, constraint, rounds)]
         if size > mutants:
-            children.append(evaluator.crossover(parents.take(pick[mutants:, 0]), parents.take(pick[mutants:, 1]), rng))
+            children.append(screened(draw_crossovers, size - mutants, evaluator, constraint, rounds))
         children = Candidates.concat(children)
         child_scores = evaluator.evaluate(children)
         archive.append(children)
