@@ -52,6 +52,24 @@ def test_ultra96_calibration_is_physical(ultra96, ultra96_calibration):
     assert "mem_io_mb" in cal.method["buffer_fraction"]
 
 
+def test_kernel_7_extrapolates_with_the_depthwise_tiling(ultra96, ultra96_calibration):
+    # The table has k3 and k5 only.  Depthwise cycles grow with k*k, so going from k5 to k7 must cost
+    # (49 - 25) / (25 - 9) = 1.5 times what the hardware measured from k3 to k5 (stride-1 blocks, whose
+    # measured k5 - k3 differences are depthwise time).
+    ratios = []
+    for k3 in ultra96.keys():
+        if "kernel:3" not in k3 or "stride:1" not in k3 or "input:112x112" in k3:
+            continue
+        k5, k7 = k3.replace("kernel:3", "kernel:5"), k3.replace("kernel:3", "kernel:7")
+        measured = ultra96.entries[k5].mean_ms - ultra96.entries[k3].mean_ms
+        if measured < 0.1:
+            continue  # too small a difference to be more than noise
+        p5, p7 = ultra96_calibration.key_latency_ms([k5, k7])
+        ratios.append((p7 - p5) / measured)
+    assert len(ratios) >= 12
+    assert np.all((np.array(ratios) > 1.35) & (np.array(ratios) < 1.7)), ratios
+
+
 def test_launch_cost_comes_from_the_profiler_busy_time(ultra96, ultra96_calibration):
     keys = ultra96.keys()
     busy_ms = ultra96.column("mem_io_mb", keys) / ultra96.column("mem_bw_mbps", keys) * 1e3
