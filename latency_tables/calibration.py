@@ -73,6 +73,9 @@ def table_units(table: LatencyTable, units: Mapping[str, Sequence[Layer]] | None
     :meth:`accel_models.BlockSpec.from_key` understands.
     """
     units = dict(units or {})
+    strays = sorted(set(units) - set(table.keys()))
+    if strays:
+        raise ValueError(f"units given for {len(strays)} key(s) not in table {table.meta.name!r}, e.g. {strays[0]!r}")
     out, bad = {}, []
     for key in table.keys():
         if key in units:

@@ -115,6 +115,16 @@ def test_recovers_parameters_of_synthetic_measurements(ultra96):
     assert "prior" in cal.method["buffer_fraction"]
 
 
+def test_launch_cost_is_fitted_without_profiler_bandwidth(ultra96):
+    entries = [dataclasses.replace(e, extra={}) for e in ultra96.entries.values()]
+    bare = LatencyTable.from_entries(ultra96.meta, entries)
+    cal = calibrate(RooflineModel(), bare, table_accelerator(ultra96.meta), folds=0,
+                    units=stem_measured_with_relu(ultra96))
+    assert cal.method["invocation_ms"] == "fitted with the other parameters"
+    assert 0.0 <= cal.invocation_ms <= min(e.mean_ms for e in entries)
+    assert cal.traffic is None and "prior" in cal.method["buffer_fraction"]
+
+
 def test_fixed_parameters_are_not_fitted(ultra96):
     acc = table_accelerator(ultra96.meta)
     model = RooflineModel(RooflineParams(overlap=0.75, hswish_passes=1.5, buffer_fraction=2.0, pw_efficiency=0.3))
@@ -144,6 +154,8 @@ def test_bad_inputs(ultra96):
     odd = LatencyTable.from_entries(ultra96.meta, [Entry("my-custom-layer", 1, 1.0)])
     with pytest.raises(ValueError, match="cannot derive the layers of 1 key.*'my-custom-layer'.*units="):
         table_units(odd)
+    with pytest.raises(ValueError, match="units given for 1 key.*not in table 'ultra96v2-b2304'"):
+        table_units(ultra96, {"Conv-input:8x8x3-output:4x4x8": ()})
     with pytest.raises(ValueError, match="names no DPUCZDX8G configuration"):
         table_accelerator(load_table("note10").meta)
     with pytest.raises(ValueError, match="at least two groups"):
