@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from accel_models import Accelerator, BlockSpec
+from accel_models import Accelerator
 from latency_tables import HybridPredictor, get_predictor, list_devices, load_table
 from ofa_hw import SubnetConfig, block_keys, sample_subnets
 from ofa_hw.layers import subnet_blocks
