@@ -3,7 +3,7 @@
 #ifndef OFA_HW_CONV_H
 #define OFA_HW_CONV_H
 
-#include "requant.h"
+#include "mac.h"
 
 namespace ofa_hw {
 
@@ -21,33 +21,25 @@ conv_oc:
             for (int ox = 0; ox < WO; ++ox) {
                 acc_t acc[PE];
 #pragma HLS ARRAY_PARTITION variable = acc complete
-                for (int pe = 0; pe < PE; ++pe) {
-#pragma HLS UNROLL
-                    acc[pe] = b[oc0 + pe];
-                }
+                init_acc<PE>(acc, b, oc0);
             conv_ic:
                 for (int ic0 = 0; ic0 < CIN; ic0 += SIMD) {
                     for (int ky = 0; ky < K; ++ky) {
                         for (int kx = 0; kx < K; ++kx) {
 #pragma HLS PIPELINE II = 1
-                            const int iy = oy * S + ky - P, ix = ox * S + kx - P;
-                            const bool inside = iy >= 0 && iy < H && ix >= 0 && ix < W;
                             for (int pe = 0; pe < PE; ++pe) {
 #pragma HLS UNROLL
                                 for (int s = 0; s < SIMD; ++s) {
 #pragma HLS UNROLL
                                     const int ic = ic0 + s;
-                                    const acc_t x = inside ? (acc_t)in[(ic * H + iy) * W + ix] : 0;
-                                    acc[pe] += x * (acc_t)w[(((oc0 + pe) * CIN + ic) * K + ky) * K + kx];
+                                    acc[pe] += padded<H, W>(in, ic, oy * S + ky - P, ox * S + kx - P) *
+                                               (acc_t)w[(((oc0 + pe) * CIN + ic) * K + ky) * K + kx];
                                 }
                             }
                         }
                     }
                 }
-                for (int pe = 0; pe < PE; ++pe) {
-#pragma HLS UNROLL
-                    out[((oc0 + pe) * HO + oy) * WO + ox] = activate(acc[pe], oc0 + pe, rq);
-                }
+                write_out<PE, HO * WO>(acc, oc0, oy * WO + ox, rq, out);
             }
         }
     }

@@ -3,7 +3,7 @@
 #ifndef OFA_HW_DWCONV_H
 #define OFA_HW_DWCONV_H
 
-#include "requant.h"
+#include "mac.h"
 
 namespace ofa_hw {
 
@@ -20,28 +20,20 @@ dw_c:
             for (int ox = 0; ox < WO; ++ox) {
                 acc_t acc[PE];
 #pragma HLS ARRAY_PARTITION variable = acc complete
-                for (int pe = 0; pe < PE; ++pe) {
-#pragma HLS UNROLL
-                    acc[pe] = b[c0 + pe];
-                }
+                init_acc<PE>(acc, b, c0);
             dw_k:
                 for (int ky = 0; ky < K; ++ky) {
                     for (int kx = 0; kx < K; ++kx) {
 #pragma HLS PIPELINE II = 1
-                        const int iy = oy * S + ky - P, ix = ox * S + kx - P;
-                        const bool inside = iy >= 0 && iy < H && ix >= 0 && ix < W;
                         for (int pe = 0; pe < PE; ++pe) {
 #pragma HLS UNROLL
                             const int c = c0 + pe;
-                            const acc_t x = inside ? (acc_t)in[(c * H + iy) * W + ix] : 0;
-                            acc[pe] += x * (acc_t)w[(c * K + ky) * K + kx];
+                            acc[pe] += padded<H, W>(in, c, oy * S + ky - P, ox * S + kx - P) *
+                                       (acc_t)w[(c * K + ky) * K + kx];
                         }
                     }
                 }
-                for (int pe = 0; pe < PE; ++pe) {
-#pragma HLS UNROLL
-                    out[((c0 + pe) * HO + oy) * WO + ox] = activate(acc[pe], c0 + pe, rq);
-                }
+                write_out<PE, HO * WO>(acc, c0, oy * WO + ox, rq, out);
             }
         }
     }

@@ -8,6 +8,7 @@
 #include "dwconv.h"
 #include "fc.h"
 #include "hswish.h"
+#include "mac.h"
 #include "pwconv.h"
 #include "requant.h"
 #include "se.h"

@@ -1,8 +1,9 @@
 // Pointwise (1x1, stride 1) convolution over HW pixels, CHW activations, OI weights.
+// With HW = 1 it is a fully connected layer (see fc.h).
 #ifndef OFA_HW_PWCONV_H
 #define OFA_HW_PWCONV_H
 
-#include "requant.h"
+#include "mac.h"
 
 namespace ofa_hw {
 
@@ -17,10 +18,7 @@ pw_oc:
         for (int px = 0; px < HW; ++px) {
             acc_t acc[PE];
 #pragma HLS ARRAY_PARTITION variable = acc complete
-            for (int pe = 0; pe < PE; ++pe) {
-#pragma HLS UNROLL
-                acc[pe] = b[oc0 + pe];
-            }
+            init_acc<PE>(acc, b, oc0);
         pw_ic:
             for (int ic0 = 0; ic0 < CIN; ic0 += SIMD) {
 #pragma HLS PIPELINE II = 1
@@ -32,10 +30,7 @@ pw_oc:
                     }
                 }
             }
-            for (int pe = 0; pe < PE; ++pe) {
-#pragma HLS UNROLL
-                out[(oc0 + pe) * HW + px] = activate(acc[pe], oc0 + pe, rq);
-            }
+            write_out<PE, HW>(acc, oc0, px, rq, out);
         }
     }
 }
