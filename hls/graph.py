@@ -76,5 +76,5 @@ def c_identifier(name: str) -> str:
     >>> c_identifier("1st-layer")
     'l_1st_layer'
     """
-    ident = re.sub(r"\W", "_", name)
+    ident = re.sub(r"[^A-Za-z0-9_]", "_", name)
     return ident if re.match(r"[A-Za-z_]", ident) else f"l_{ident}"
