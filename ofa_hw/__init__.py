@@ -5,7 +5,12 @@ Importing this package does no I/O and does not import torch.
 
 from accel_models.layer import Layer
 
+from ._version import __version__
+
+from .accuracy import get_predictor as get_accuracy_predictor
+from .accuracy import list_predictors as list_accuracy_predictors
 from .layers import block_keys, count_macs, count_params, subnet_graph, subnet_layers
+from .search import CodesignResult, Design, InfeasibleConstraintError, search_codesign
 from .space import (
     OFASpace,
     SubnetBatch,
@@ -18,9 +23,10 @@ from .space import (
 )
 from .torch_model import build_torch_model
 
-__version__ = "0.1.0"
-
 __all__ = [
+    "CodesignResult",
+    "Design",
+    "InfeasibleConstraintError",
     "Layer",
     "OFASpace",
     "SubnetBatch",
@@ -31,10 +37,13 @@ __all__ = [
     "count_macs",
     "count_params",
     "crossover",
+    "get_accuracy_predictor",
     "get_space",
+    "list_accuracy_predictors",
     "list_spaces",
     "mutate",
     "sample_subnets",
+    "search_codesign",
     "subnet_graph",
     "subnet_layers",
 ]

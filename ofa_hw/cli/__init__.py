@@ -20,7 +20,7 @@ USER_ERRORS = (ValueError, KeyError, FileNotFoundError, FileExistsError)
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from ofa_hw import __version__
+    from ofa_hw._version import __version__
 
     parser = argparse.ArgumentParser(
         prog="ofa-hw",

@@ -15,7 +15,7 @@ import numpy as np
 
 from accel_models import Accelerator, Board, get_board
 
-from .. import __version__
+from .._version import __version__
 from ..space import OFASpace, SubnetBatch, SubnetConfig, get_space
 from .accelerators import AcceleratorGrid, AcceleratorSpace, InfeasibleConstraintError
 from .evaluate import Candidates, Evaluator, Scores
