@@ -1,0 +1,348 @@
+"""What a co-design report says, as plain data (the HTML page and the JSON summary render it).
+
+Every number comes from the result or is recomputed with the same predictors
+the search used, so the report can be checked against the result:
+
+* the per-unit latency table of the chosen design: on the accelerator the
+  latency table was measured on, :meth:`latency_tables.HybridPredictor.breakdown`
+  (measured units and modelled ones); on any other accelerator, the
+  calibrated model transferred to it (:meth:`CalibratedModel.for_accelerator`)
+  layer by layer.  Either way the units plus one program launch add up to
+  the design's ``latency_ms``;
+* resource use against the board with :func:`accel_models.fits` (the same
+  check the search applied, DSP-usage option included);
+* the assumptions: the latency table and device, the calibration's
+  in-sample and k-fold cross-validated errors, the accuracy predictor and
+  the int8 drop model, the search settings.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import asdict, dataclass
+from typing import Any, Mapping
+
+import numpy as np
+
+from accel_models import Accelerator, BlockSpec, Board, RooflineModel, fits, get_board, group_by_block
+
+from ..layers import count_macs, count_params
+from ..search.result import CodesignResult, Design
+from ..space import N_STAGES, SLOTS_PER_STAGE
+
+__all__ = ["LatencyModel", "ReportContent", "report_content", "resolve_latency_model"]
+
+_RESOURCE_LABELS = {"dsp": "DSP", "lut": "LUT", "ff": "FF", "bram36": "BRAM36", "uram": "URAM"}
+
+
+@dataclass(frozen=True, eq=False)
+class LatencyModel:
+    """The latency predictor of a search, unpacked for reporting.
+
+    ``model`` is the calibrated :class:`accel_models.RooflineModel`;
+    ``accelerator`` the one the table was measured on (None without a
+    table); ``hybrid`` the :class:`latency_tables.HybridPredictor` when
+    there is one; ``device`` its shipped device name, if any.
+    """
+
+    model: RooflineModel
+    invocation_ms: float
+    accelerator: Accelerator | None
+    hybrid: Any = None
+    calibrated: Any = None
+    device: str | None = None
+
+    def measured_on(self, accelerator: Accelerator) -> bool:
+        """Whether measured entries apply on ``accelerator`` (it is the table's own)."""
+        return self.hybrid is not None and accelerator == self.accelerator
+
+
+def resolve_latency_model(predictor, settings: Mapping[str, Any]) -> LatencyModel:
+    """The :class:`LatencyModel` of ``predictor``, or of the device named in ``settings``.
+
+    ``predictor`` may be a device name of :func:`latency_tables.get_predictor`,
+    a ``HybridPredictor``, a ``CalibratedModel`` or a ``RooflineModel`` (what
+    :func:`ofa_hw.search_codesign` accepts).
+    """
+    from latency_tables import get_predictor, list_devices
+
+    device = None
+    if predictor is None:
+        name = settings.get("latency_predictor")
+        if name not in list_devices():
+            raise ValueError(f"the result's latency predictor {name!r} is not a shipped device "
+                             f"({', '.join(list_devices())}); pass the predictor the search used as predictor=")
+        predictor = name
+    if isinstance(predictor, str):
+        device = predictor
+        predictor = get_predictor(predictor)  # KeyError naming the known devices
+    if hasattr(predictor, "breakdown") and hasattr(predictor, "calibrated"):
+        calibrated = predictor.calibrated
+        return LatencyModel(calibrated.model, float(predictor.invocation_ms), predictor.accelerator, predictor,
+                            calibrated, device or getattr(predictor, "name", None))
+    if hasattr(predictor, "for_accelerator") and hasattr(predictor, "model"):
+        return LatencyModel(predictor.model, float(predictor.invocation_ms), None, None, predictor)
+    if isinstance(predictor, RooflineModel):
+        return LatencyModel(predictor, 0.0, None)
+    raise TypeError(f"{type(predictor).__name__} is not a latency predictor: expected a device name, "
+                    "a HybridPredictor, a CalibratedModel or a RooflineModel")
+
+
+@dataclass(frozen=True, eq=False)
+class ReportContent:
+    """Everything a report shows.
+
+    ``summary`` is JSON-able (it is written as ``summary.json``);
+    ``analysis`` is the roofline analysis of the best design on its
+    accelerator (None without a best design), for the roofline plot.
+    """
+
+    result: CodesignResult
+    summary: Mapping[str, Any]
+    analysis: Any = None
+
+
+def report_content(result: CodesignResult, predictor=None, cross_validate: bool = True) -> ReportContent:
+    """Compute the content of the report of ``result``.
+
+    Parameters
+    ----------
+    result : CodesignResult
+    predictor : str or latency predictor, optional
+        The latency predictor the search used (default: the device named in
+        ``result.settings["latency_predictor"]``).
+    cross_validate : bool
+        Compute the k-fold cross-validated error of the calibration when
+        the predictor does not carry one (a shipped device is calibrated
+        without it on first use; this costs about a second).
+    """
+    if not isinstance(result, CodesignResult):
+        raise TypeError(f"expected a CodesignResult, got {type(result).__name__}")
+    if not result.pareto:
+        raise ValueError("the result has an empty Pareto front: nothing to report")
+    settings = dict(result.settings)
+    latency = resolve_latency_model(predictor, settings)
+    board = get_board(settings["board"]) if "board" in settings else None
+    summary: dict[str, Any] = {
+        "title": _title(settings),
+        "board": None if board is None else {"name": board.name, "part": board.part, **board.resources(),
+                                              "ddr_bw_gbps": board.ddr_bw_gbps},
+        "constraint": settings.get("constraint"),
+        "best": None,
+        "pareto": [_front_row(d, latency) for d in result.pareto],
+        "history": [asdict(h) for h in result.history],
+        "assumptions": assumptions(settings, latency, cross_validate),
+    }
+    analysis = None
+    if result.best is not None:
+        design = result.best
+        analysis = latency.model.analyze(design.layers(), design.accelerator)
+        summary["best"] = {
+            "design": design.to_dict(),
+            "subnet": subnet_summary(design),
+            "accelerator": accelerator_summary(design.accelerator),
+            "resources": None if board is None else resource_use(design, board),
+            "latency": latency_table(design, latency, analysis),
+            "roofline": _roofline_totals(analysis),
+        }
+    return ReportContent(result, summary, analysis)
+
+
+# ------------------------------------------------------------------ parts
+def _title(settings: Mapping) -> str:
+    constraint = settings.get("constraint") or {}
+    active = constraint.get("latency_ms") is not None or constraint.get("fps") is not None
+    text = constraint.get("text") if active else "no constraint, the accuracy-latency front"
+    return f"Co-design on {settings.get('board', '?')}: {text}"
+
+
+def accelerator_label(acc: Accelerator) -> str:
+    return f"{acc.name} @{acc.clock_mhz:g} MHz x{acc.cores}"
+
+
+def _front_row(design: Design, latency: LatencyModel) -> dict:
+    acc = design.accelerator
+    return {"latency_ms": design.latency_ms, "fps": design.fps, "accuracy_top1": design.accuracy_top1,
+            "accuracy_float_top1": design.accuracy_float_top1, "accelerator": accelerator_label(acc),
+            "dsp": float(design.resources["dsp"]), "r": design.subnet.r, "d": list(design.subnet.d),
+            "latency_source": design.latency_source, "measured_fraction": design.measured_fraction}
+
+
+def subnet_summary(design: Design) -> dict:
+    """Resolution, depths, kernel / expand of every active block per stage, MACs, parameters."""
+    cfg = design.subnet
+    stages = []
+    for stage in range(N_STAGES):
+        slots = range(stage * SLOTS_PER_STAGE, stage * SLOTS_PER_STAGE + cfg.d[stage])
+        stages.append({"stage": stage + 1, "depth": cfg.d[stage], "kernels": [cfg.ks[s] for s in slots],
+                       "expands": [cfg.e[s] for s in slots]})
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # resolutions outside OFA's trained range still have MACs
+        macs, params = count_macs(cfg), count_params(cfg)
+    return {"r": cfg.r, "width_mult": cfg.width_mult, "d": list(cfg.d), "blocks": cfg.n_blocks, "stages": stages,
+            "macs": int(macs), "params": int(params)}
+
+
+def accelerator_summary(acc: Accelerator) -> dict:
+    return {**acc.to_dict(), "label": accelerator_label(acc), "peak_gops_per_core": acc.peak_gops_per_core,
+            "peak_gops": acc.peak_gops, "ridge_ops_per_byte": acc.ridge_ops_per_byte}
+
+
+def resource_use(design: Design, board: Board) -> dict:
+    """Used / budget / utilization of every resource, as the search's feasibility check computed them."""
+    check = fits(design.accelerator, board, dsp_usage=design.resources.get("dsp_usage", "high"))
+    budget = board.resources()
+    rows = []
+    for name, label in _RESOURCE_LABELS.items():
+        utilization = float(check.utilization[name])
+        rows.append({"resource": name, "label": label, "budget": float(budget[name]),
+                     "used": utilization * float(budget[name]) if budget[name] else float(check.resources.as_dict()[name]),
+                     "utilization": utilization})
+    return {"board": board.name, "fits": bool(check.ok), "binding_resource": check.binding_resource,
+            "dsp_usage": design.resources.get("dsp_usage", "high"),
+            "extrapolated": bool(design.resources.get("extrapolated", False)), "rows": rows}
+
+
+def unit_label(key: str, first_layer: str) -> str:
+    """A short human name of a unit: ``"blocks.5: MBConv k5 e4 s2 SE"``, ``"stem conv 3x3 s2"``, ..."""
+    spec = BlockSpec.from_key(key)
+    if spec.kind == "mbconv":
+        where = first_layer.split(".conv.")[0]
+        expand = spec.mid / spec.in_shape[0]
+        return (f"{where}: MBConv k{spec.kernel} e{expand:g} s{spec.stride}"
+                f"{' SE' if spec.se else ''}{' residual' if spec.identity_skip else ''}")
+    names = {"stem": f"stem conv {spec.kernel}x{spec.kernel} s{spec.stride}", "final_expand": "final expand 1x1",
+             "pool": "global average pool", "feature_mix": "feature mix 1x1", "classifier": "classifier"}
+    return names[spec.kind]
+
+
+def latency_table(design: Design, latency: LatencyModel, analysis) -> dict:
+    """Per-unit latency of ``design`` with the source of every number, and each unit's layers.
+
+    Unit ``latency_ms`` values are in-network latencies; adding
+    ``invocation_ms`` (one program launch) gives ``total_ms``, which equals
+    the design's latency.  Layers carry the model's estimate and bound
+    (labelled as such also inside measured units).
+    """
+    layers = design.layers()
+    units = group_by_block(layers)
+    starts = np.cumsum([0] + [len(u) for u in units[:-1]])
+    layer_ms = np.asarray(analysis.latency_ms, dtype=float)
+    model_ms = np.add.reduceat(layer_ms, starts)
+    measured_here = latency.measured_on(design.accelerator)
+    if measured_here:
+        breakdown = latency.hybrid.breakdown(design.subnet)
+        records = breakdown.to_records()
+        if [r["key"] for r in records] != [u[0].block for u in units]:
+            raise RuntimeError("the predictor's breakdown lists other units than the design's layers")
+        method = (f"measured entries of table {latency.hybrid.table.meta.name!r} (in-network: the entry minus one "
+                  f"program launch of {latency.invocation_ms:.4f} ms) where the table has the unit; the calibrated "
+                  "model elsewhere")
+    else:
+        records = [{"key": u[0].block, "source": "model", "latency_ms": float(ms), "measured_ms": None}
+                   for u, ms in zip(units, model_ms)]
+        where = "" if latency.accelerator is None else f" (calibrated on {accelerator_label(latency.accelerator)})"
+        method = (f"calibrated analytical model{where} transferred to {accelerator_label(design.accelerator)}: "
+                  "no table entry was measured on this accelerator")
+    rows = []
+    for i, (unit, record, estimate) in enumerate(zip(units, records, model_ms)):
+        start = int(starts[i])
+        rows.append({
+            "unit": record["key"], "label": unit_label(record["key"], unit[0].name), "source": record["source"],
+            "latency_ms": float(record["latency_ms"]), "measured_entry_ms": record["measured_ms"],
+            "model_ms": float(estimate),
+            "layers": [{"name": layer.name, "op": layer.op, "model_ms": float(layer_ms[start + j]),
+                        "bound": str(analysis.bound[start + j]), "macs": int(analysis.macs[start + j]),
+                        "utilization": float(analysis.utilization[start + j])}
+                       for j, layer in enumerate(unit)],
+        })
+    units_ms = sum(r["latency_ms"] for r in rows)
+    return {"method": method, "accelerator_measured": measured_here, "units": rows,
+            "invocation_ms": latency.invocation_ms, "total_ms": units_ms + latency.invocation_ms,
+            "measured_ms": sum(r["latency_ms"] for r in rows if r["source"] == "measured")}
+
+
+def _roofline_totals(analysis) -> dict:
+    totals = analysis.totals()
+    latency = float(totals["latency_ms"])
+    return {"layers": totals["layers"], "model_latency_ms": latency, "macs": totals["macs"],
+            "dram_bytes": totals["dram_bytes"], "achieved_gops": totals["achieved_gops"],
+            "utilization": totals["utilization"], "peak_gops": totals["peak_gops"], "bw_gbps": totals["bw_gbps"],
+            "latency_ms_by_bound": totals["latency_ms_by_bound"],
+            "layers_by_bound": {b: int(np.sum(analysis.bound == b)) for b in ("compute", "memory", "overhead")},
+            "share_by_bound": {b: (v / latency if latency else 0.0) for b, v in totals["latency_ms_by_bound"].items()}}
+
+
+def assumptions(settings: Mapping[str, Any], latency: LatencyModel, cross_validate: bool) -> dict:
+    """The latency table, its calibration and errors, the accuracy model and the search settings."""
+    out: dict[str, Any] = {"latency": _latency_assumptions(latency, cross_validate)}
+    out["accuracy"] = _accuracy_assumptions(settings)
+    keys = ("algorithm", "budget", "population", "restarts", "seed", "resolutions", "accelerators", "max_utilization",
+            "dsp_objective", "ofa_hw_version")
+    out["search"] = {k: settings[k] for k in keys if k in settings}
+    return out
+
+
+def _accuracy_assumptions(settings: Mapping[str, Any]) -> dict:
+    from ..accuracy import get_predictor
+
+    name, quantization = settings.get("accuracy_predictor"), settings.get("quantization")
+    out = {"predictor": name, "quantization": quantization, "objective": settings.get("objective"),
+           "space": settings.get("space")}
+    try:
+        predictor = get_predictor(name, quantization=quantization)
+    except (KeyError, ValueError) as exc:  # a result written by another version: report what it says
+        out["note"] = f"predictor not available here: {exc}"
+        return out
+    out["kind"] = predictor.kind
+    drop = getattr(predictor, "drop_model", None)
+    if drop is not None:
+        out["int8_drop"] = {"scheme": drop.scheme, "drop_pp": drop.drop_pp, "sd_pp": drop.sd_pp,
+                            "analogues": list(drop.analogues)}
+    return out
+
+
+def _latency_assumptions(latency: LatencyModel, cross_validate: bool) -> dict:
+    out: dict[str, Any] = {"device": latency.device, "invocation_ms": latency.invocation_ms,
+                           "table": None, "calibration": None}
+    if latency.hybrid is not None:
+        table = latency.hybrid.table
+        out["table"] = {**table.meta.to_dict(), "entries": len(table)}
+        out["measured_accelerator"] = accelerator_summary(latency.accelerator)
+    calibrated = latency.calibrated
+    if calibrated is None:
+        out["calibration"] = {"note": "uncalibrated RooflineModel: its default parameters, no measured errors"}
+        out["parameters"] = latency.model.params.to_dict()
+        return out
+    cross = calibrated.cross_validated
+    cv_note = "as calibrated"
+    if cross is None and cross_validate:
+        cross, cv_note = _cross_validate(latency)
+    out["calibration"] = {
+        "table": calibrated.table,
+        "in_sample": calibrated.in_sample.to_dict(),
+        "cross_validated": None if cross is None else cross.to_dict(),
+        "cross_validation": cv_note if cross is not None else "not computed",
+        "traffic": None if calibrated.traffic is None else calibrated.traffic.to_dict(),
+        "method": dict(calibrated.method),
+    }
+    out["parameters"] = {k: dict(v) for k, v in calibrated.parameters.items()}
+    return out
+
+
+CV_FOLDS = 5
+
+
+def _cross_validate(latency: LatencyModel):
+    """k-fold cross-validated error of the device's calibration (same table, units and prior)."""
+    from latency_tables import calibrate
+    from latency_tables.predictor import DEVICES
+
+    if latency.hybrid is None:
+        return None, "not computed"
+    units = DEVICES[latency.device].units() if latency.device in DEVICES else None
+    try:
+        again = calibrate(RooflineModel(), latency.hybrid.table, latency.accelerator, folds=CV_FOLDS, units=units)
+    except ValueError as exc:  # e.g. keys whose layers only the caller knows
+        return None, f"not computed: {exc}"
+    return again.cross_validated, f"{CV_FOLDS}-fold, recomputed for this report (same table, units and prior)"

@@ -1,0 +1,356 @@
+"""The report as one self-contained HTML page: inline CSS, inline SVG plots, no external files."""
+
+from __future__ import annotations
+
+import html
+import json
+from typing import Any, Mapping
+
+__all__ = ["render_html"]
+
+_STYLE = """
+body{font-family:system-ui,-apple-system,Segoe UI,Helvetica,Arial,sans-serif;margin:1.5em auto;max-width:1120px;
+padding:0 1em;color:#222;line-height:1.4}
+h1{font-size:1.4em;margin-bottom:.1em}h2{font-size:1.15em;margin:1.6em 0 .5em;border-bottom:1px solid #ddd;
+padding-bottom:.2em}h3{font-size:1em;margin:1em 0 .4em}
+.sub{color:#555;margin-top:.2em}.note{color:#555;font-size:.88em}
+.cards{display:grid;grid-template-columns:repeat(auto-fill,minmax(165px,1fr));gap:.6em;margin:1em 0}
+.card{border:1px solid #ddd;border-radius:6px;padding:.5em .7em}
+.card b{display:block;font-size:1.3em}.card span{color:#666;font-size:.82em}
+.cols{display:grid;grid-template-columns:1fr 1fr;gap:1.5em}
+table{border-collapse:collapse;font-size:.85em;width:100%}
+th,td{border-bottom:1px solid #eee;padding:.25em .5em;text-align:right;vertical-align:top}
+th{background:#f6f6f6}.l,th.l,td.l{text-align:left}
+table.kv td:first-child{text-align:left;color:#555;width:45%}table.kv td{text-align:left}
+.src{display:inline-block;padding:0 .45em;border-radius:3px;font-size:.85em;color:#fff}
+.src.measured{background:#2e7d32}.src.model{background:#1f77b4}
+.res{display:grid;grid-template-columns:5.5em 1fr 16em;gap:.3em .8em;align-items:center;font-size:.88em}
+.track{position:relative;height:1.1em;background:#eee;border-radius:3px;overflow:hidden}
+.fill{height:100%;background:#1f77b4}.fill.binding{background:#d62728}
+.cap{position:absolute;top:0;bottom:0;border-left:2px dashed #333}
+.bar{display:flex;height:1.4em;border-radius:4px;overflow:hidden;margin:.4em 0}
+.bar div{color:#fff;font-size:.8em;line-height:1.4em;padding-left:.3em;white-space:nowrap;overflow:hidden}
+.warn{background:#fff4e5;border:1px solid #e65100;padding:.5em .8em;border-radius:6px}
+svg{max-width:100%;height:auto}
+code{font-size:.85em;background:#f4f4f4;padding:0 .25em;border-radius:3px;word-break:break-all}
+details{margin:.5em 0}summary{cursor:pointer;color:#1f4e79}
+"""
+
+_BOUND_COLORS = {"compute": "#1f77b4", "memory": "#d62728", "overhead": "#7f7f7f"}
+
+
+def _e(value: Any) -> str:
+    return html.escape(str(value))
+
+
+def _kv(rows: list[tuple[str, Any]]) -> str:
+    return "<table class='kv'>" + "".join(f"<tr><td>{_e(k)}</td><td>{v}</td></tr>" for k, v in rows) + "</table>"
+
+
+def _inline_svg(svg: str) -> str:
+    start = svg.find("<svg")
+    return svg[start:] if start >= 0 else svg
+
+
+def _pct(value: float | None, digits: int = 1) -> str:
+    return "n/a" if value is None else f"{100 * value:.{digits}f}%"
+
+
+def render_html(summary: Mapping[str, Any], svgs: Mapping[str, str]) -> str:
+    """The page of a report ``summary`` (see :func:`ofa_hw.report.report_content`) with its SVG plots.
+
+    ``svgs`` maps ``"pareto"``, ``"roofline"`` and ``"history"`` to SVG text;
+    missing plots are left out.
+    """
+    best = summary.get("best")
+    parts = [f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>{_e(summary['title'])}</title>"
+             f"<style>{_STYLE}</style></head><body>", f"<h1>{_e(summary['title'])}</h1>"]
+    accuracy = summary["assumptions"]["accuracy"]
+    parts.append(f"<p class='sub'>Objective: {_e(accuracy.get('objective'))}. Latency predictor: "
+                 f"{_e(summary['assumptions']['latency'].get('device') or 'user supplied')}. All figures are "
+                 "predictions; the assumptions behind them are listed at the end.</p>")
+    if best is not None:
+        parts += _best_sections(best, summary)
+    else:
+        parts += _front_only_cards(summary)
+    parts.append("<h2>Pareto front: accuracy against latency</h2>")
+    parts.append("<p class='note'>Every design on the front is the most accurate one found for its latency; "
+                 "points are coloured by the DSP slices their accelerator uses. " +
+                 ("The star is the chosen design, the most accurate one that meets the constraint." if best else
+                  "Without a constraint the search returns the whole front: pick the design whose latency you "
+                  "can afford.") + "</p>")
+    if "pareto" in svgs:
+        parts.append(_inline_svg(svgs["pareto"]))
+    parts.append(_front_table(summary["pareto"]))
+    if best is not None:
+        parts += _roofline_section(best, svgs)
+        parts += _latency_section(best)
+    parts.append("<h2>Search history</h2>")
+    if "history" in svgs:
+        parts.append(_inline_svg(svgs["history"]))
+    parts += _assumptions_section(summary)
+    parts.append("</body></html>")
+    return "\n".join(parts)
+
+
+# ----------------------------------------------------------- chosen design
+def _best_sections(best: Mapping, summary: Mapping) -> list[str]:
+    design, acc, subnet = best["design"], best["accelerator"], best["subnet"]
+    resources = best["resources"]
+    quantized = summary["assumptions"]["accuracy"].get("quantization")
+    measured = design["measured_fraction"]
+    cards = [
+        (f"{design['accuracy_top1']:.2f}%", f"top-1, {quantized}" if quantized else "top-1 (float)"),
+        (f"{design['accuracy_float_top1']:.2f}%", "top-1, float network"),
+        (f"{design['latency_ms']:.3f} ms", f"latency per image ({design['latency_source']}, "
+                                           f"{100 * measured:.0f}% measured)"),
+        (f"{design['fps']:.1f}", "images/s on its core" if acc["cores"] == 1 else
+         f"images/s on all {acc['cores']} cores"),
+        (acc["name"], f"accelerator at {acc['clock_mhz']:g} MHz x {acc['cores']}, {acc['peak_gops']:.0f} GOP/s peak"),
+    ]
+    if resources is not None:
+        binding = next(r for r in resources["rows"] if r["resource"] == resources["binding_resource"])
+        cards.append((f"{binding['label']} {100 * binding['utilization']:.0f}%", "binding resource on the board"))
+    out = ["<div class='cards'>" + "".join(f"<div class='card'><b>{_e(v)}</b><span>{_e(k)}</span></div>"
+                                           for v, k in cards) + "</div>", "<h2>Chosen design</h2><div class='cols'>"]
+    stages = "".join(
+        f"<tr><td>{s['stage']}</td><td>{s['depth']}</td><td class='l'>{_e(' '.join(map(str, s['kernels'])))}</td>"
+        f"<td class='l'>{_e(' '.join(map(str, s['expands'])))}</td></tr>" for s in subnet["stages"])
+    out.append(
+        f"<div><h3>Sub-network: OFA-MobileNetV3 w{subnet['width_mult']:g}</h3>" + _kv([
+            ("input resolution", f"{subnet['r']} x {subnet['r']}"),
+            ("depth per stage", _e(subnet["d"])),
+            ("blocks (first block included)", subnet["blocks"]),
+            ("MACs", f"{subnet['macs'] / 1e6:,.1f} M"),
+            ("parameters", f"{subnet['params'] / 1e6:,.2f} M"),
+        ]) + "<table><tr><th>stage</th><th>depth</th><th class='l'>kernel per block</th>"
+             f"<th class='l'>expand per block</th></tr>{stages}</table></div>")
+    out.append(
+        f"<div><h3>Accelerator: {_e(acc['label'])}</h3>" + _kv([
+            ("pixel / input-channel / output-channel parallelism", f"PP {acc['pp']}, ICP {acc['icp']}, OCP {acc['ocp']}"),
+            ("depthwise pixel parallelism", acc["dw_pp"]),
+            ("clock", f"{acc['clock_mhz']:g} MHz"),
+            ("cores", acc["cores"]),
+            ("peak int8", f"{acc['peak_gops_per_core']:.0f} GOP/s per core, {acc['peak_gops']:.0f} GOP/s in all"),
+            ("DDR bandwidth (peak)", f"{acc['ddr_bw_gbps']:g} GB/s"),
+            ("on-chip buffers", f"weights {acc['weight_buffer_kib']:g} KiB, activations {acc['act_buffer_kib']:g} KiB"),
+            ("ridge point", f"{acc['ridge_ops_per_byte']:.1f} ops/byte"),
+        ]) + "</div></div>")
+    if resources is not None:
+        out += _resources(resources, summary)
+    return out
+
+
+def _resources(resources: Mapping, summary: Mapping) -> list[str]:
+    board = summary["board"]
+    cap = (summary["assumptions"]["search"].get("max_utilization") or 1.0)
+    out = [f"<h3>Resources on {_e(board['name'])} ({_e(board['part'])})</h3><div class='res'>"]
+    for row in resources["rows"]:
+        binding = row["resource"] == resources["binding_resource"]
+        width = min(row["utilization"], 1.0) * 100
+        marker = f"<div class='cap' style='left:{100 * cap:.1f}%'></div>" if cap < 1 else ""
+        used = "none on board" if not row["budget"] else \
+            f"{row['used']:,.0f} of {row['budget']:,.0f} ({100 * row['utilization']:.0f}%)"
+        out.append(f"<div>{'<b>' if binding else ''}{_e(row['label'])}{'</b>' if binding else ''}</div>"
+                   f"<div class='track'><div class='fill{' binding' if binding else ''}' style='width:{width:.1f}%'>"
+                   f"</div>{marker}</div><div>{_e(used)}</div>")
+    out.append("</div>")
+    notes = [f"binding resource: <b>{_e(resources['binding_resource'])}</b> (the one that stops a larger "
+             "accelerator)", f"DSP-usage option: {_e(resources['dsp_usage'])} (PG338; 'low' builds the "
+             "accumulators in LUTs)", "estimates from the PG338 resource fit; buffers beyond the BRAM go to "
+             "UltraRAM where the board has it"]
+    if cap < 1:
+        notes.append(f"dashed line: the {100 * cap:.0f}% limit the search allowed")
+    if resources["extrapolated"]:
+        notes.append("<b>the parallelism lies outside the PG338 configurations: extrapolated estimate</b>")
+    if not resources["fits"]:
+        notes.append("<b>does not fit the board</b>")
+    out.append("<p class='note'>" + "; ".join(notes) + ".</p>")
+    return out
+
+
+def _front_only_cards(summary: Mapping) -> list[str]:
+    front = summary["pareto"]
+    cards = [(str(len(front)), "designs on the Pareto front"),
+             (f"{front[0]['latency_ms']:.2f} - {front[-1]['latency_ms']:.2f} ms", "latency range"),
+             (f"{front[0]['accuracy_top1']:.2f} - {front[-1]['accuracy_top1']:.2f}%", "predicted top-1 range"),
+             (str(len({d['accelerator'] for d in front})), "distinct accelerators on the front")]
+    return ["<div class='cards'>" + "".join(f"<div class='card'><b>{_e(v)}</b><span>{_e(k)}</span></div>"
+                                            for v, k in cards) + "</div>",
+            "<p class='warn'>No constraint was given, so there is no single chosen design: the report shows the "
+            "front and its assumptions. Rerun with a latency or throughput constraint to get a design, its "
+            "roofline and its per-layer latency.</p>"]
+
+
+def _front_table(front: list[Mapping]) -> str:
+    rows = "".join(
+        f"<tr><td>{i + 1}</td><td>{d['latency_ms']:.3f}</td><td>{d['fps']:.1f}</td><td>{d['accuracy_top1']:.2f}</td>"
+        f"<td>{d['accuracy_float_top1']:.2f}</td><td class='l'>{_e(d['accelerator'])}</td><td>{d['dsp']:.0f}</td>"
+        f"<td>{d['r']}</td><td class='l'>{_e(d['d'])}</td><td class='l'>{_e(d['latency_source'])}</td></tr>"
+        for i, d in enumerate(front))
+    return (f"<details><summary>The {len(front)} designs of the front</summary><table><tr><th>#</th>"
+            "<th>latency (ms)</th><th>images/s</th><th>top-1 (%)</th><th>float top-1 (%)</th>"
+            "<th class='l'>accelerator</th><th>DSP</th><th>r</th><th class='l'>depths</th><th class='l'>latency "
+            f"from</th></tr>{rows}</table></details>")
+
+
+# ----------------------------------------------------- roofline and latency
+def _roofline_section(best: Mapping, svgs: Mapping[str, str]) -> list[str]:
+    roof = best["roofline"]
+    out = ["<h2>Roofline of the chosen design</h2>",
+           f"<p class='note'>One point per layer at its arithmetic intensity (operations per DRAM byte) and the "
+           f"performance the calibrated model predicts for it, under the roof of one core "
+           f"({roof['peak_gops']:.0f} GOP/s int8 peak, {roof['bw_gbps']:.2f} GB/s effective DDR bandwidth). "
+           f"Layers left of the ridge wait for memory; depthwise and element-wise layers run on engines with "
+           f"much lower ceilings than the convolution array. The network reaches {roof['achieved_gops']:.1f} "
+           f"GOP/s, {100 * roof['utilization']:.1f}% of the peak.</p>"]
+    if best["latency"]["accelerator_measured"]:
+        out.append("<p class='note'>This accelerator is the one the latency table was measured on: the plot shows "
+                   "the model's view of every layer, the per-unit table below the measured latencies.</p>")
+    if "roofline" in svgs:
+        out.append(_inline_svg(svgs["roofline"]))
+    out.append("<div class='bar'>")
+    for bound, share in roof["share_by_bound"].items():
+        if share > 0:
+            out.append(f"<div style='width:{100 * share:.2f}%;background:{_BOUND_COLORS[bound]}'>"
+                       f"{_e(bound)} {100 * share:.0f}%</div>")
+    out.append("</div>")
+    rows = "".join(f"<tr><td class='l'>{_e(b)}</td><td>{roof['layers_by_bound'][b]}</td>"
+                   f"<td>{roof['latency_ms_by_bound'][b]:.3f}</td><td>{100 * roof['share_by_bound'][b]:.1f}%</td></tr>"
+                   for b in ("compute", "memory", "overhead"))
+    out.append("<table style='width:auto;min-width:50%'><tr><th class='l'>bound</th><th>layers</th>"
+               f"<th>model latency (ms)</th><th>share</th></tr>{rows}</table>")
+    return out
+
+
+def _main_bound(unit: Mapping) -> str:
+    times: dict[str, float] = {}
+    for layer in unit["layers"]:
+        times[layer["bound"]] = times.get(layer["bound"], 0.0) + layer["model_ms"]
+    return max(times, key=times.get)
+
+
+def _latency_section(best: Mapping) -> list[str]:
+    table = best["latency"]
+    total = table["total_ms"]
+    out = ["<h2>Latency per unit, with the source of each number</h2>",
+           f"<p class='note'>Numbers come from: {_e(table['method'])}. Units run one after the other, so the "
+           f"design's latency is their sum plus one program launch ({table['invocation_ms']:.4f} ms): "
+           f"{total:.3f} ms, of which {table['measured_ms']:.3f} ms measured. "
+           + ("For measured units, <i>entry</i> is the table's measurement of the unit as its own program "
+              "(launch included) and <i>model</i> the calibrated model's estimate of the unit in the network, "
+              "for comparison." if table["accelerator_measured"] else "") + "</p>"]
+    rows = []
+    for i, unit in enumerate(table["units"]):
+        entry = "" if unit["measured_entry_ms"] is None else f"{unit['measured_entry_ms']:.4f}"
+        model = f"{unit['model_ms']:.4f}" if unit["source"] == "measured" else ""
+        rows.append(
+            f"<tr><td>{i}</td><td class='l' title='{_e(unit['unit'])}'>{_e(unit['label'])}</td>"
+            f"<td class='l'><span class='src {_e(unit['source'])}'>{_e(unit['source'])}</span></td>"
+            f"<td>{unit['latency_ms']:.4f}</td><td>{100 * unit['latency_ms'] / total:.1f}%</td><td>{entry}</td>"
+            f"<td>{model}</td><td>{len(unit['layers'])}</td><td class='l'>{_e(_main_bound(unit))}</td></tr>")
+    rows.append(f"<tr><td></td><td class='l'>one program launch</td><td class='l'><span class='src model'>model"
+                f"</span></td><td>{table['invocation_ms']:.4f}</td><td>{100 * table['invocation_ms'] / total:.1f}%"
+                "</td><td></td><td></td><td></td><td></td></tr>")
+    rows.append(f"<tr><th></th><th class='l'>total</th><th></th><th>{total:.4f}</th><th>100%</th><th></th>"
+                f"<th></th><th></th><th></th></tr>")
+    out.append("<table><tr><th>#</th><th class='l'>unit</th><th class='l'>source</th><th>latency (ms)</th>"
+               "<th>share</th><th>entry (ms)</th><th>model (ms)</th><th>layers</th><th class='l'>bound (mostly)</th></tr>"
+               + "".join(rows) + "</table>")
+    layer_rows = "".join(
+        f"<tr><td class='l'>{_e(layer['name'])}</td><td class='l'>{_e(layer['op'])}</td><td>{layer['macs']:,}</td>"
+        f"<td>{layer['model_ms']:.4f}</td><td>{100 * layer['utilization']:.1f}%</td>"
+        f"<td class='l'>{_e(layer['bound'])}</td></tr>"
+        for unit in table["units"] for layer in unit["layers"])
+    n_layers = sum(len(u["layers"]) for u in table["units"])
+    out.append(f"<details><summary>All {n_layers} layers (calibrated-model estimates on this accelerator)</summary>"
+               "<table><tr><th class='l'>layer</th><th class='l'>op</th><th>MACs</th><th>model (ms)</th>"
+               f"<th>PE utilization</th><th class='l'>bound</th></tr>{layer_rows}</table></details>")
+    return out
+
+
+# ------------------------------------------------------------- assumptions
+def _error(report: Mapping | None) -> str:
+    if not report:
+        return "not available"
+    return (f"MAPE {report['mape_pct']:.1f}%, median {report['median_abs_pct_error']:.1f}%, worst "
+            f"{report['max_abs_pct_error']:.1f}%, Spearman {report['spearman']:.3f} (n={report['n']})")
+
+
+def _assumptions_section(summary: Mapping) -> list[str]:
+    assumptions = summary["assumptions"]
+    latency, accuracy, search = assumptions["latency"], assumptions["accuracy"], assumptions["search"]
+    out = ["<h2>Assumptions</h2><div class='cols'><div><h3>Latency</h3>"]
+    rows: list[tuple[str, Any]] = [("predictor", _e(latency.get("device") or "user supplied"))]
+    table = latency.get("table")
+    if table:
+        rows += [("measured table", f"{_e(table['name'])} ({table['entries']} entries)"),
+                 ("measured on", _e(f"{table['board']}, {table['dpu_arch']} @ {table['clock_mhz']:g} MHz, "
+                                    f"{table['toolchain']}")),
+                 ("method", _e(table["method"])), ("source", _e(table["source"])), ("license", _e(table["license"]))]
+    calibration = latency.get("calibration") or {}
+    if "in_sample" in calibration:
+        rows += [("calibration error, in sample", _e(_error(calibration["in_sample"]))),
+                 ("calibration error, cross-validated", _e(_error(calibration["cross_validated"])) +
+                  f"<br><span class='note'>{_e(calibration['cross_validation'])}</span>")]
+        if calibration.get("traffic"):
+            rows.append(("modelled vs measured DRAM traffic", _e(_error(calibration["traffic"]))))
+        rows.append(("program launch cost", f"{latency['invocation_ms']:.4f} ms: "
+                                            f"{_e(calibration['method'].get('invocation_ms', ''))}"))
+    elif calibration:
+        rows.append(("calibration", _e(calibration.get("note"))))
+    out.append(_kv(rows))
+    if table:
+        out.append("<p class='note'>Measured entries apply only on the accelerator they were measured on; on every "
+                   "other accelerator the model calibrated on them is transferred (efficiencies, bandwidth fractions "
+                   "and overheads carry over), so its error there can exceed the figures above.</p>")
+    parameters = latency.get("parameters") or {}
+    if parameters:
+        prow = "".join(f"<tr><td class='l'>{_e(name)}</td><td>{_value(info)}</td><td class='l'>{_e(_meaning(info))}</td></tr>"
+                       for name, info in parameters.items())
+        out.append(f"<details><summary>Calibrated model parameters</summary><table><tr><th class='l'>parameter</th>"
+                   f"<th>value</th><th class='l'>meaning</th></tr>{prow}</table></details>")
+    out.append("</div><div><h3>Accuracy</h3>")
+    arows: list[tuple[str, Any]] = [("predictor", _e(accuracy.get("predictor"))),
+                                    ("what it predicts", _e(accuracy.get("kind") or accuracy.get("objective")))]
+    drop = accuracy.get("int8_drop")
+    if drop:
+        arows.append(("int8 drop model", _e(f"{drop['scheme']}: {drop['drop_pp']:.2f} +/- {drop['sd_pp']:.2f} pp, "
+                                            f"from published float vs int8 figures of {', '.join(drop['analogues'])}")))
+    if accuracy.get("note"):
+        arows.append(("note", _e(accuracy["note"])))
+    out.append(_kv(arows))
+    out.append("<h3>Search</h3>")
+    srows = [(k, _e(json.dumps(v) if isinstance(v, (dict, list)) else v)) for k, v in search.items()
+             if k not in ("accelerators", "resolutions")]
+    if "resolutions" in search:
+        srows.append(("resolutions", _e(_ranges(search["resolutions"]))))
+    accelerators = search.get("accelerators")
+    if isinstance(accelerators, Mapping):
+        grid = accelerators.get("grid")
+        text = f"{accelerators.get('count')} that fit the board"
+        if grid:
+            text += " from the grid " + "; ".join(f"{k} {v}" for k, v in grid.items())
+        srows.append(("accelerators considered", _e(text)))
+    out.append(_kv(srows))
+    out.append("</div></div>")
+    return out
+
+
+def _value(info: Mapping) -> str:
+    value = info.get("value") if isinstance(info, Mapping) else info
+    unit = info.get("unit", "") if isinstance(info, Mapping) else ""
+    return _e(f"{value:.4g} {unit if unit != '1' else ''}".strip())
+
+
+def _meaning(info: Mapping) -> str:
+    return info.get("meaning", "") if isinstance(info, Mapping) else ""
+
+
+def _ranges(values: list[int]) -> str:
+    values = sorted(values)
+    if len(values) > 2:
+        steps = {b - a for a, b in zip(values, values[1:])}
+        if len(steps) == 1:
+            return f"{values[0]}..{values[-1]} step {steps.pop()} ({len(values)} values)"
+    return ", ".join(map(str, values))

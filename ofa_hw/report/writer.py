@@ -1,0 +1,103 @@
+"""``write_report``: the report files of a co-design result, each written atomically."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+from pathlib import Path
+
+from accel_models.atomic import atomic_write_bytes
+
+from ..search.result import CodesignResult
+from .content import report_content
+from .html import render_html
+from .plots import figure_bytes, plot_history, plot_pareto
+
+__all__ = ["REPORT_FILES", "write_report"]
+
+#: Files a report folder holds (``roofline.png`` and ``layers.csv`` only with a chosen design).
+REPORT_FILES = ("report.html", "summary.json", "pareto.png", "history.png", "roofline.png", "layers.csv")
+
+
+def write_report(result: CodesignResult, out_dir: str | os.PathLike, *, predictor=None,
+                 cross_validate: bool = True, label_top: int = 5) -> Path:
+    """Write the report of a co-design search into ``out_dir`` and return the HTML page's path.
+
+    The folder gets ``report.html`` (one self-contained page: inline CSS and
+    SVG plots, no external files), ``summary.json`` (every number of the
+    page), ``pareto.png``, ``history.png`` and, when the result has a chosen
+    design, ``roofline.png`` and ``layers.csv`` (its per-layer model
+    estimates with the per-unit latency and its source).  Each file is
+    written to a temporary name in ``out_dir`` and renamed, so a reader never
+    sees a half-written file; existing report files are replaced.
+
+    Parameters
+    ----------
+    result : CodesignResult
+        From :func:`ofa_hw.search_codesign` or :meth:`CodesignResult.from_json`.
+    out_dir : path-like
+        Created if missing.
+    predictor : str or latency predictor, optional
+        The latency predictor the search used, when it was not a shipped
+        device (``result.settings["latency_predictor"]`` names it otherwise).
+    cross_validate : bool
+        Report the k-fold cross-validated calibration error, recomputing it
+        (about a second) when the predictor carries none.
+    label_top : int
+        Slowest layers numbered in the roofline plot.
+
+    Returns
+    -------
+    pathlib.Path
+        ``out_dir / "report.html"``.
+
+    Raises
+    ------
+    TypeError
+        ``result`` is not a :class:`CodesignResult`, or ``predictor`` is not a latency predictor.
+    ValueError
+        The result's latency predictor is not a shipped device and none was given, or its front is empty.
+    """
+    content = report_content(result, predictor=predictor, cross_validate=cross_validate)
+    summary = content.summary
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    axes = {"pareto": plot_pareto(result), "history": plot_history(result.history)}
+    if content.analysis is not None:
+        from accel_models import plot_analysis
+
+        axes["roofline"] = plot_analysis(content.analysis, label_top=label_top)
+    svgs = {}
+    for name, ax in axes.items():
+        atomic_write_bytes(out / f"{name}.png", figure_bytes(ax, "png"))
+        svgs[name] = figure_bytes(ax, "svg").decode()
+    files = [f"{name}.png" for name in axes]
+    if summary["best"] is not None:
+        atomic_write_bytes(out / "layers.csv", _layers_csv(summary["best"]["latency"]).encode())
+        files.append("layers.csv")
+    document = {**summary, "files": sorted(files + ["report.html", "summary.json"])}
+    atomic_write_bytes(out / "summary.json", json.dumps(document, indent=1, default=_plain).encode())
+    path = out / "report.html"
+    atomic_write_bytes(path, render_html(summary, svgs).encode())
+    return path
+
+
+def _plain(value):
+    """numpy scalars and other number-likes as plain JSON numbers."""
+    if hasattr(value, "item"):
+        return value.item()
+    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
+
+
+def _layers_csv(table) -> str:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(["unit_index", "unit", "unit_source", "unit_latency_ms", "layer", "op", "macs", "model_ms",
+                     "bound", "utilization"])
+    for i, unit in enumerate(table["units"]):
+        for layer in unit["layers"]:
+            writer.writerow([i, unit["unit"], unit["source"], f"{unit['latency_ms']:.6g}", layer["name"], layer["op"],
+                             layer["macs"], f"{layer['model_ms']:.6g}", layer["bound"], f"{layer['utilization']:.4f}"])
+    return buffer.getvalue()
