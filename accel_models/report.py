@@ -21,14 +21,13 @@ import csv
 import html
 import io
 import json
-import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 import numpy as np
 
+from .atomic import atomic_write_bytes
 from .layer import Layer
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -153,16 +152,16 @@ def roofline_report(subnet_or_layers, accelerator: "Accelerator", out_dir, model
     paths = {name: out / file for name, file in (("png", "roofline.png"), ("svg", "roofline.svg"),
                                                  ("csv", "layers.csv"), ("json", "layers.json"),
                                                  ("html", "report.html"))}
-    _write(paths["png"], images["png"])
-    _write(paths["svg"], images["svg"])
-    _write(paths["csv"], _csv(records).encode())
+    atomic_write_bytes(paths["png"], images["png"])
+    atomic_write_bytes(paths["svg"], images["svg"])
+    atomic_write_bytes(paths["csv"], _csv(records).encode())
     document = {"accelerator": accelerator.to_dict(), "totals": totals, "layers": records}
     if fit is not None:
         document["fit"] = _fit_dict(fit, board)
-    _write(paths["json"], json.dumps(document, indent=1).encode())
+    atomic_write_bytes(paths["json"], json.dumps(document, indent=1).encode())
     page = _html(title or f"Roofline of {len(layers)} layers on {accelerator.name}", accelerator, totals, records,
                  images["svg"].decode(), fit, board, label_top)
-    _write(paths["html"], page.encode())
+    atomic_write_bytes(paths["html"], page.encode())
     return RooflineReport(out_dir=out, totals=totals, fit=fit, **paths)
 
 
@@ -196,19 +195,6 @@ def _csv(records: list[dict]) -> str:
     writer.writeheader()
     writer.writerows(records)
     return buffer.getvalue()
-
-
-def _write(path: Path, data: bytes) -> None:
-    """Write atomically: a temporary file in the same directory, then rename."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        os.chmod(tmp, 0o644)  # mkstemp makes 0600; a report is meant to be shared
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 # ------------------------------------------------------------------ HTML

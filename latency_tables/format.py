@@ -49,12 +49,12 @@ from __future__ import annotations
 import math
 import os
 import re
-import tempfile
 from pathlib import Path
 from typing import Iterable, Mapping
 
 import yaml
 
+from accel_models.atomic import atomic_write_text
 from accel_models.blocks import BlockSpec
 
 from .table import Entry, LatencyTable, TableMeta
@@ -150,21 +150,6 @@ def write_table(table: LatencyTable, path: str | os.PathLike) -> Path:
         raise ValueError(f"{path}: latency tables are written as .csv files, got suffix {path.suffix!r}")
     atomic_write_text(path, format_table(table))
     return path
-
-
-def atomic_write_text(path: Path, text: str) -> None:
-    """Replace ``path`` by ``text`` so that readers see the old or the new file, never a mix."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 # ---------------------------------------------------------------------- read

@@ -23,7 +23,7 @@ from typing import Callable, Iterable, Mapping
 
 from accel_models.blocks import BlockSpec
 
-from ..format import atomic_write_text
+from accel_models.atomic import atomic_write_text
 
 __all__ = ["PLAN_FORMAT", "Plan", "PlanUnit", "read_plan", "unit_name", "write_plan"]
 

@@ -18,13 +18,13 @@ from __future__ import annotations
 
 import os
 import platform
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar, Protocol
 
 import numpy as np
 
+from accel_models.atomic import atomic_open
 from accel_models.blocks import BlockSpec
 
 from .int8 import Int8Unit
@@ -100,14 +100,8 @@ def compile_numpy_units(plan: Plan, out_dir: str | os.PathLike, *, seed: int = 0
     for unit in plan.units:
         weights = Int8Unit.random(unit.spec.layers(), rng).weights
         path = out / f"{unit.name}{NumpyRunner.suffix}"
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=out)
-        try:
-            with os.fdopen(fd, "wb") as handle:
-                np.savez(handle, key=np.array(unit.key), **weights)
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        with atomic_open(path, "wb") as handle:
+            np.savez(handle, key=np.array(unit.key), **weights)
         paths.append(path)
     return paths
 

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
 from typing import Mapping
 
 import numpy as np
+
+from accel_models.atomic import atomic_open
 
 __all__ = ["atomic_savez"]
 
@@ -20,15 +21,6 @@ def atomic_savez(path: "str | os.PathLike", arrays: Mapping[str, np.ndarray], co
     path = Path(path)
     if path.suffix != ".npz":
         raise ValueError(f"array files are written as .npz, got {path}")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}-", suffix=".npz", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            (np.savez_compressed if compressed else np.savez)(handle, **arrays)
-        # mkstemp creates the file 0600; shipped data must be world-readable.
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_open(path, "wb") as handle:
+        (np.savez_compressed if compressed else np.savez)(handle, **arrays)
     return path

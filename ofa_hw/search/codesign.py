@@ -14,6 +14,7 @@ from typing import Sequence
 import numpy as np
 
 from accel_models import Accelerator, Board, get_board
+from accel_models.atomic import atomic_write_bytes
 
 from .._version import __version__
 from ..space import OFASpace, SubnetBatch, SubnetConfig, get_space
@@ -22,7 +23,7 @@ from .evaluate import Candidates, Evaluator, Scores
 from .evolution import Constraint, EvolutionSettings, rank, run_evolution
 from .nsga2 import run_nsga2
 from .pareto import pareto_mask
-from .result import CodesignResult, Design, GenerationStats, atomic_write_bytes
+from .result import CodesignResult, Design, GenerationStats
 
 __all__ = ["default_latency_predictor", "search_codesign"]
 
