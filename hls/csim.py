@@ -15,8 +15,8 @@ from .errors import CompilerNotFoundError, CsimError
 
 __all__ = ["DEFAULT_FLAGS", "CsimReport", "LayerCheck", "csim", "csim_script", "find_compiler"]
 
-#: Compiler flags of the C-simulation (pragmas are for Vitis HLS; g++ must not warn about them).
-DEFAULT_FLAGS = ("-O2", "-std=c++14", "-Wall", "-Wno-unknown-pragmas")
+#: Compiler flags of the C-simulation (pragmas and loop labels are for Vitis HLS; g++ need not warn about them).
+DEFAULT_FLAGS = ("-O2", "-std=c++14", "-Wall", "-Wno-unknown-pragmas", "-Wno-unused-label")
 #: Environment variable naming the compiler when ``compiler=`` is not given.
 COMPILER_ENV = "OFA_HW_CXX"
 _WEIGHT_MODES = ("bin", "headers")
@@ -52,6 +52,12 @@ class CsimReport:
     compiler_version: str
     weights: str
     executable: str
+    compiler_output: str = ""
+
+    @property
+    def compiler_warnings(self) -> int:
+        """Warnings g++ printed (the generated C++ is meant to compile cleanly under ``-Wall``)."""
+        return self.compiler_output.count("warning:")
 
     @property
     def mismatches(self) -> int:
@@ -105,8 +111,8 @@ def csim_script(flags: Sequence[str] = DEFAULT_FLAGS) -> str:
 
 
 def _compile(cxx: str, root: Path, build: Path, sources: list[str], defines: list[str], flags: Sequence[str],
-             jobs: int, timeout_s: float, tag: str) -> Path:
-    objects, pending, running = [], list(sources), []
+             jobs: int, timeout_s: float, tag: str) -> tuple[Path, str]:
+    objects, pending, running, messages = [], list(sources), [], []
     deadline = time.monotonic() + timeout_s
 
     def reap(proc, source):
@@ -117,6 +123,7 @@ def _compile(cxx: str, root: Path, build: Path, sources: list[str], defines: lis
             raise CsimError(f"compiling {source} took longer than {timeout_s:.0f} s") from None
         if proc.returncode:
             raise CsimError(f"g++ failed on {source} (exit {proc.returncode}):\n{err.decode(errors='replace')[-4000:]}")
+        messages.append(err.decode(errors="replace"))
 
     # Translation units compile in parallel: the weight headers of a large network take seconds each.
     while pending or running:
@@ -133,7 +140,7 @@ def _compile(cxx: str, root: Path, build: Path, sources: list[str], defines: lis
                           timeout=max(1.0, deadline - time.monotonic()))
     if link.returncode:
         raise CsimError(f"linking failed (exit {link.returncode}):\n{link.stderr.decode(errors='replace')[-4000:]}")
-    return exe
+    return exe, "".join(messages) + link.stderr.decode(errors="replace")
 
 
 def csim(out_dir: str | os.PathLike, compiler: str | os.PathLike | None = None, weights: str = "bin",
@@ -178,7 +185,7 @@ def csim(out_dir: str | os.PathLike, compiler: str | os.PathLike | None = None, 
     build.mkdir(parents=True, exist_ok=True)
     version = subprocess.run([cxx, "--version"], capture_output=True, text=True).stdout.splitlines()
     started = time.perf_counter()
-    exe = _compile(cxx, root, build, sources, defines, flags, jobs, timeout_s, weights)
+    exe, compiler_output = _compile(cxx, root, build, sources, defines, flags, jobs, timeout_s, weights)
     compile_s = time.perf_counter() - started
     started = time.perf_counter()
     try:
@@ -191,7 +198,7 @@ def csim(out_dir: str | os.PathLike, compiler: str | os.PathLike | None = None, 
     checks, kernel_us = _parse(run.stdout, [layer["name"] for layer in project.manifest["layers"]])
     passed = run.returncode == 0 and all(c.mismatches == 0 for c in checks)
     return CsimReport(passed, checks, compile_s, run_s, kernel_us, cxx, version[0] if version else "unknown",
-                      weights, str(exe))
+                      weights, str(exe), compiler_output)
 
 
 def _parse(stdout: str, expected: list[str]) -> tuple[tuple[LayerCheck, ...], int]:

@@ -65,6 +65,7 @@ def _ops(project):
 def test_min_network_is_bit_exact(min_export, min_csim):
     assert {"se_fc", "scale", "add", "dwconv", "h_swish", "h_sigmoid"} <= _ops(min_export)
     assert min_csim.passed and min_csim.mismatches == 0
+    assert min_csim.compiler_warnings == 0, min_csim.compiler_output  # clean under -Wall
     assert [c.name for c in min_csim.layers] == [e["name"] for e in min_export.manifest["layers"]]
     assert sum(c.elements for c in min_csim.layers) == sum(math.prod(e["out_shape"]) for e in min_export.manifest["layers"])
     assert min_csim.compile_s > 0 and min_csim.kernel_us >= 0 and "PASS" in min_csim.summary()

@@ -88,4 +88,5 @@ def test_every_kernel_is_bit_exact_from_the_c_headers(tiny, tmp_path, scheme):
     assert (stem["requant"]["lo"], stem["requant"]["hi"]) == (0, min(127, int(6 * 2.0 ** stem["fix"]["output"] + 0.5)))
     report = hls.csim(project.path, weights="headers")
     assert report.passed, report.failed_layers
+    assert report.compiler_warnings == 0, report.compiler_output
     assert len(report.layers) == len(LAYERS)
