@@ -32,11 +32,13 @@ that latency for many accelerators or many parameter sets is pure numpy.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Sequence
 
 import numpy as np
 from scipy import sparse
 
+from .blocks import BlockSpec
 from .layer import Layer, LayerArrays
 
 __all__ = ["HSWISH_SPLIT_PASSES", "UnitSchedule", "group_by_block"]
@@ -53,21 +55,37 @@ _CONV_LIKE = frozenset({"conv", "pwconv"})
 def group_by_block(layers: Sequence[Layer]) -> list[tuple[Layer, ...]]:
     """Split a flat layer list into units: consecutive layers sharing a non-empty ``block``.
 
-    Layers without a block form units of their own.
+    Layers without a block form units of their own.  A ``block`` that is a
+    canonical unit key (:meth:`accel_models.BlockSpec.from_key`) holds as many
+    layers as that unit has, so two identical blocks in a row (same key) stay
+    two units.
 
     >>> a = Layer("a", "fc", (8, 1, 1), (8, 1, 1), block="u")
     >>> b = Layer("b", "fc", (8, 1, 1), (8, 1, 1), block="u")
     >>> c = Layer("c", "fc", (8, 1, 1), (8, 1, 1))
     >>> [len(u) for u in group_by_block([a, b, c])]
     [2, 1]
+    >>> twice = BlockSpec("classifier", (8, 1, 1), 4).layers() * 2
+    >>> [len(u) for u in group_by_block(twice)]
+    [1, 1]
     """
     units: list[list[Layer]] = []
     for layer in layers:
-        if units and layer.block and units[-1][-1].block == layer.block:
+        if units and layer.block and units[-1][-1].block == layer.block \
+                and len(units[-1]) < _unit_size(layer.block):
             units[-1].append(layer)
         else:
             units.append([layer])
     return [tuple(u) for u in units]
+
+
+@lru_cache(maxsize=4096)
+def _unit_size(block: str) -> float:
+    """Layers in a unit of canonical key ``block``; unbounded for other block names."""
+    try:
+        return len(BlockSpec.from_key(block).layers())
+    except ValueError:
+        return float("inf")
 
 
 def _fused(producer: Layer, consumers: list[Layer]) -> bool:
