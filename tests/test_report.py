@@ -12,7 +12,7 @@ import pytest
 
 from accel_models import get_board
 from latency_tables import get_predictor, load_table
-from ofa_hw import block_keys
+from ofa_hw import SubnetConfig, block_keys
 from ofa_hw.cli import main
 from ofa_hw.report import REPORT_FILES, plot_history, plot_pareto, report_content, write_report
 from ofa_hw.search import CodesignResult, search_codesign
@@ -160,6 +160,22 @@ def test_transferred_design_is_all_model_and_the_roofline_matches(constrained):
     assert model_layers + latency["invocation_ms"] == pytest.approx(constrained.best.latency_ms, rel=1e-9)
     assert len(content.analysis) == len(constrained.best.layers())
     assert content.analysis.accelerator == constrained.best.accelerator
+
+
+def test_identical_consecutive_blocks_stay_separate_units(constrained):
+    """Uniform networks repeat the same unit key within a stage; each block is still its own unit."""
+    cfg = SubnetConfig.uniform(5, 4, 3, r=constrained.best.subnet.r)
+    acc = constrained.best.accelerator
+    catalog = cfg.block_catalog()
+    matrix = get_predictor(DEVICE).unit_latency_matrix(catalog, [acc])  # the search's per-unit path
+    expected = float(matrix.network_latency_ms(catalog)[0, 0])
+    design = dataclasses.replace(constrained.best, subnet=cfg, latency_ms=expected)
+    result = dataclasses.replace(constrained, best=design)
+    latency = report_content(result, cross_validate=False).summary["best"]["latency"]
+    keys = block_keys(cfg)
+    assert len(set(keys)) < len(keys)  # the premise: repeated keys
+    assert [u["unit"] for u in latency["units"]] == keys
+    assert latency["total_ms"] == pytest.approx(expected, rel=1e-9)
 
 
 def test_layers_csv_has_every_layer_and_the_unit_latencies(written, constrained):
