@@ -17,8 +17,8 @@ from ofa_hw.cli import main
 from ofa_hw.report import REPORT_FILES, plot_history, plot_pareto, report_content, write_report
 from ofa_hw.search import CodesignResult, search_codesign
 
-FAST = dict(budget=800, population=40, progress=False)
 DEVICE = "ultra96v2-b2304"
+FAST = dict(budget=800, population=40, progress=False, predictor=DEVICE)
 
 
 @pytest.fixture(scope="module")

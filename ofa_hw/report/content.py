@@ -190,7 +190,9 @@ def accelerator_summary(acc: Accelerator) -> dict:
 
 def resource_use(design: Design, board: Board) -> dict:
     """Used / budget / utilization of every resource, as the search's feasibility check computed them."""
-    check = fits(design.accelerator, board, dsp_usage=design.resources.get("dsp_usage", "high"))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # an extrapolated estimate is flagged in the result instead
+        check = fits(design.accelerator, board, dsp_usage=design.resources.get("dsp_usage", "high"))
     budget = board.resources()
     rows = []
     for name, label in _RESOURCE_LABELS.items():

@@ -285,8 +285,8 @@ def _assumptions_section(summary: Mapping) -> list[str]:
     table = latency.get("table")
     if table:
         rows += [("measured table", f"{_e(table['name'])} ({table['entries']} entries)"),
-                 ("measured on", _e(f"{table['board']}, {table['dpu_arch']} @ {table['clock_mhz']:g} MHz, "
-                                    f"{table['toolchain']}")),
+                 ("measured on", _e(", ".join([table["board"], table["dpu_arch"] + (
+                     f" @ {table['clock_mhz']:g} MHz" if table["clock_mhz"] else ""), table["toolchain"]]))),
                  ("method", _e(table["method"])), ("source", _e(table["source"])), ("license", _e(table["license"]))]
     calibration = latency.get("calibration") or {}
     if "in_sample" in calibration:
