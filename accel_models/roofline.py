@@ -12,20 +12,27 @@ accelerators):
   ddr_bw_gbps``, plus the weights at ``weight_bw_efficiency * ddr_bw_gbps``
   (the Ultra96-V2 measurements load weights at well under half the rate
   feature maps move);
-* latency = max(compute, memory) + (1 - overlap) * min(compute, memory)
+* latency = max(compute, memory) + (1 - overlap) * min(compute, memory) / chunks
   + per-layer overhead (``layer_overhead_cycles`` at the clock, plus the
-  accelerator's own ``layer_overhead_us``).
+  accelerator's own ``layer_overhead_us``).  ``chunks = max(1, DDR bytes /
+  (pipeline_chunk_fraction * activation buffer))``: a layer whose traffic
+  spans many buffer-sized chunks runs as a double-buffered pipeline (load
+  chunk i+1 while computing chunk i) that exposes only one chunk's transfer or
+  compute; a layer that fits the buffer loads, computes and stores in turn.
 
 A unit's latency is the sum over its layers (the DPU runs layers one after
 the other).  The cost of launching a compiled program (one xmodel) is not a
 per-layer cost and is not included; calibration estimates it separately.
 
-Calibrations differ between devices in one respect worth knowing before
-transferring parameters: the Ultra96-V2 B2304 MobileNetV3 blocks (Vitis AI
-3.0, small layers) fit with no overlap of compute and DDR transfers
+Calibrated on one device alone, the Ultra96-V2 B2304 MobileNetV3 blocks
+(Vitis AI 3.0, small layers) fit with no overlap of compute and DDR transfers
 (``overlap`` 0), while the ZCU102 B4096 DNNDK per-layer profiles (mostly
 large VGG / AlexNet convolutions) fit with ``overlap`` about 0.9; see
-``benchmarks/bench_calibration.py``.
+``benchmarks/bench_calibration.py``.  The chunked pipeline reconciles the
+two: fitted on both (``latency_tables.calibrate_joint``), one chunk is about
+one activation buffer and ``overlap`` is near 0 (``benchmarks/bench_transfer.py``).
+The default ``pipeline_chunk_fraction`` (1e4 buffers) turns the pipeline off,
+as the Ultra96-only calibration, which cannot identify it, has it.
 """
 
 from __future__ import annotations
@@ -68,6 +75,10 @@ PARAMETER_INFO: Mapping[str, dict] = {
                     meaning="fraction of the shorter of compute and memory time hidden under the longer"),
     "buffer_fraction": dict(unit="1", low=0.05, high=4.0,
                             meaning="fraction of the activation buffer a tensor may occupy and stay on chip"),
+    "pipeline_chunk_fraction": dict(unit="buffers", low=0.01, high=1e4,
+                                    meaning="DDR traffic of one double-buffered pipeline chunk, in activation "
+                                            "buffers: a layer moving n chunks hides all but 1/n of the shorter "
+                                            "of its compute and memory time"),
 }
 
 
@@ -90,6 +101,7 @@ class RooflineParams:
     layer_overhead_cycles: float = 600.0
     overlap: float = 0.0
     buffer_fraction: float = 1.0
+    pipeline_chunk_fraction: float = 1e4
 
     def __post_init__(self) -> None:
         for f in fields(self):
@@ -205,10 +217,12 @@ class LayerTerms:
     engine: np.ndarray  # (L,) engine class codes
     dram_bytes: np.ndarray  # (M, L) feature maps and weights
     weight_bytes: np.ndarray  # (L,)
+    instructions: np.ndarray  # (L,) 1 per layer, 0 for one merged into its producer
     extra_layers: np.ndarray  # (M, L) instructions added by split h-swish
     cycles_per_ms: np.ndarray  # (M, 1)
     peak_bytes_per_ms: np.ndarray  # (M, 1)
     accelerator_overhead_ms: np.ndarray  # (M, 1)
+    act_buffer_bytes: np.ndarray  # (M, 1)
     buffer_fraction: float
 
 
@@ -229,7 +243,8 @@ def _standalone_schedule(arrays: LayerArrays) -> UnitSchedule:
         layers=arrays, names=tuple(f"layer{i}" for i in range(n)), unit_of_layer=np.arange(n), n_units=n,
         base_bytes=(arrays.input_bytes + arrays.output_bytes + arrays.weight_bytes).astype(float),
         tensor_bytes=np.zeros(0), tensor_footprint=np.zeros(0), tensor_hswish=np.zeros(0, dtype=bool),
-        tensor_producer=np.zeros(0, dtype=np.int64), spill_bytes=sparse.csr_matrix((n, 0)))
+        tensor_producer=np.zeros(0, dtype=np.int64), spill_bytes=sparse.csr_matrix((n, 0)),
+        merged=np.zeros(n, dtype=bool))
 
 
 @dataclass(frozen=True)
@@ -285,12 +300,15 @@ class RooflineModel:
         """
         acc = AcceleratorArrays.from_accelerators(accelerators)
         cycles, act_cycles = tiled_cycles(schedule.layers, acc)
+        cycles[:, schedule.merged] = 0.0
+        act_cycles[:, schedule.merged] = 0.0
         dram, extra_layers = schedule.dram_bytes(self.params.buffer_fraction * acc.act_buffer_bytes)
         return LayerTerms(cycles=cycles, activation_cycles=act_cycles, engine=layer_classes(schedule.layers),
                           dram_bytes=dram, weight_bytes=schedule.layers.weight_bytes.astype(float),
-                          extra_layers=extra_layers, cycles_per_ms=acc.clock_mhz * 1e3,
+                          instructions=(~schedule.merged).astype(float), extra_layers=extra_layers,
+                          cycles_per_ms=acc.clock_mhz * 1e3,
                           peak_bytes_per_ms=acc.ddr_bw_gbps * 1e6, accelerator_overhead_ms=acc.layer_overhead_us / 1e3,
-                          buffer_fraction=self.params.buffer_fraction)
+                          buffer_fraction=self.params.buffer_fraction, act_buffer_bytes=acc.act_buffer_bytes)
 
     def combine(self, terms: "LayerTerms") -> dict[str, np.ndarray]:
         """Per-layer components from precomputed :class:`LayerTerms`: (M, L) arrays."""
@@ -308,10 +326,14 @@ class RooflineModel:
         memory += terms.weight_bytes / p.weight_bw_efficiency
         memory /= terms.peak_bytes_per_ms
         per_layer = p.layer_overhead_cycles / terms.cycles_per_ms + terms.accelerator_overhead_ms
-        overhead = per_layer * (1.0 + terms.extra_layers)
+        overhead = per_layer * (terms.instructions + terms.extra_layers)
         latency = np.maximum(compute, memory)
         if p.overlap < 1.0:
-            latency += (1.0 - p.overlap) * np.minimum(compute, memory)
+            exposed = np.minimum(compute, memory)
+            exposed *= 1.0 - p.overlap
+            chunk_bytes = p.pipeline_chunk_fraction * terms.act_buffer_bytes
+            exposed /= np.maximum(terms.dram_bytes / chunk_bytes, 1.0)
+            latency += exposed
         latency += overhead
         return {"compute_ms": compute, "memory_ms": memory, "overhead_ms": overhead, "latency_ms": latency,
                 "dram_bytes": terms.dram_bytes}

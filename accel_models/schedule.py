@@ -12,7 +12,9 @@ DDR and every consumer reads it back.  Three hand-offs never materialise:
   write-back, reading the shortcut from DDR;
 * a convolution feeding a (max or average) pool: the pool runs in the
   conv's write-back, only the pooled tensor is stored (ZCU102 DNNDK traffic
-  of VGG / AlexNet convolutions followed by max pooling).
+  of VGG / AlexNet convolutions followed by max pooling).  Such a pool is
+  also no pass or instruction of its own (``merged``): DNNDK profiles it as
+  part of the convolution, whose time matches the convolution alone.
 
 Weights are read once per layer: no measured layer shows weight re-fetching,
 not even 2.4 MB of VGG weights against a 512 KiB weight buffer.
@@ -124,6 +126,9 @@ class UnitSchedule:
     spill_bytes : scipy.sparse.csr_matrix
         (L, T): DDR bytes layer ``l`` moves if tensor ``t`` spills
         (the producer's write, each consumer's read).
+    merged : numpy.ndarray
+        (L,) layers that run inside their producer's write-back (a pool
+        after a convolution): no compute pass and no instruction of their own.
     """
 
     layers: LayerArrays
@@ -136,6 +141,7 @@ class UnitSchedule:
     tensor_hswish: np.ndarray
     tensor_producer: np.ndarray
     spill_bytes: sparse.csr_matrix
+    merged: np.ndarray
 
     @classmethod
     def from_units(cls, units: Sequence[Sequence[Layer]]) -> "UnitSchedule":
@@ -148,6 +154,7 @@ class UnitSchedule:
         base: list[float] = []
         t_bytes, t_foot, t_hs, t_prod = [], [], [], []
         rows, cols, vals = [], [], []
+        merged: list[int] = []
         for k, unit in enumerate(units):
             offset = len(flat)
             index = {}
@@ -172,6 +179,8 @@ class UnitSchedule:
                     unit_base[p] += producer.output_bytes
                     continue
                 if _fused(producer, [unit[c] for c in users]):
+                    if unit[users[0]].op in ("pool", "maxpool"):
+                        merged.append(offset + users[0])
                     continue
                 t = len(t_bytes)
                 size = float(producer.output_bytes)
@@ -201,6 +210,7 @@ class UnitSchedule:
             tensor_hswish=np.asarray(t_hs, dtype=bool),
             tensor_producer=np.asarray(t_prod, dtype=np.int64),
             spill_bytes=spill,
+            merged=np.isin(np.arange(n_layers), merged),
         )
 
     def __len__(self) -> int:
