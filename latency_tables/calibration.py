@@ -48,6 +48,7 @@ __all__ = [
     "calibrate",
     "holdout_errors",
     "kernel_group",
+    "profiler_launch_ms",
     "stage_group",
     "table_accelerator",
     "table_units",
@@ -114,6 +115,24 @@ def table_accelerator(meta: TableMeta) -> Accelerator:
     return Accelerator.from_dpu(f"B{match.group(1)}", clock_mhz=meta.clock_mhz, **extra)
 
 
+def profiler_launch_ms(table: LatencyTable, keys: Sequence[str] | None = None) -> float | None:
+    """Launch cost per entry from the profiler: median of measured time minus DPU-busy time.
+
+    The busy time is ``mem_io_mb / mem_bw_mbps`` (the profiler's traffic and
+    bandwidth).  Uses the entries ``keys`` (default: all) that report both;
+    None when none does.
+
+    >>> from latency_tables import load_table
+    >>> round(profiler_launch_ms(load_table("ultra96v2-b2304")), 4)
+    0.059
+    """
+    keys = table.keys() if keys is None else list(keys)
+    busy_ms = table.column("mem_io_mb", keys) / table.column("mem_bw_mbps", keys) * 1e3
+    gaps = table.mean_ms(keys) - busy_ms
+    gaps = gaps[np.isfinite(gaps)]  # NaN where the profiler gave no bandwidth
+    return float(max(np.median(gaps), 0.0)) if len(gaps) else None
+
+
 # -------------------------------------------------------- grouping keys
 _KERNEL = re.compile(r"-kernel:(\d+)-")
 _OUTPUT = re.compile(r"^expanded_conv-input:\d+x\d+x\d+-output:\d+x\d+x(\d+)-")
@@ -168,8 +187,6 @@ class _Problem:
         self.schedule = UnitSchedule.from_units([layers[k] for k in self.keys])
         self.measured = table.mean_ms(self.keys)
         self.traffic = table.column("mem_io_mb", self.keys) * _MIB
-        busy_ms = table.column("mem_io_mb", self.keys) / table.column("mem_bw_mbps", self.keys) * 1e3
-        self.busy_gap = self.measured - busy_ms  # NaN where the profiler gave no bandwidth
         self.per_entry = table.meta.per_entry_invocation
         self.capacity = accelerator.act_buffer_kib * 1024
         self._terms: dict[float, object] = {}
@@ -184,44 +201,25 @@ class _Problem:
         parts = RooflineModel(params).combine(self.terms(params.buffer_fraction))
         return self.schedule.per_unit(parts["latency_ms"])[0]
 
-    # step 1
-    def fit_buffer_fraction(self, idx: np.ndarray, prior: float) -> tuple[float, str]:
-        measured = self.traffic[idx]
-        ok = np.isfinite(measured) & (measured > 0)
-        if not ok.any():
-            return prior, "prior (the table reports no traffic)"
-        info = PARAMETER_INFO["buffer_fraction"]
-        edges = np.unique(np.r_[self.schedule.tensor_footprint, self.schedule.tensor_bytes] / self.capacity)
-        edges = edges[(edges > info["low"]) & (edges < info["high"])]
-        bounds = np.r_[info["low"], edges, info["high"]]
-        candidates = (bounds[:-1] + bounds[1:]) / 2  # one per distinct spill pattern
-        best, best_loss = prior, np.inf
-        for fraction in sorted(candidates, key=lambda f: abs(np.log(f / prior))):
-            dram, _ = self.schedule.dram_bytes(np.array([[fraction * self.capacity]]))
-            predicted = self.schedule.per_unit(dram)[0][idx][ok]
-            z = (np.log(predicted / measured[ok]) / _LOSS_SCALE) ** 2
-            loss = float(np.sum(2 * (np.sqrt(1 + z) - 1)))
-            if loss < best_loss - 1e-9:
-                best, best_loss = float(fraction), loss
-        return best, "fitted to the measured traffic (mem_io_mb)"
+    # step 2
+    def launch_cost(self, idx: np.ndarray) -> tuple[float, str, bool]:
+        """``(invocation_ms, how, still_to_fit)`` from the entries ``idx``."""
+        if not self.per_entry:
+            return 0.0, "0: entries were timed inside a larger program", False
+        value = profiler_launch_ms(self.table, [self.keys[i] for i in idx])
+        if value is None:
+            return 0.0, "fitted with the other parameters", True
+        return value, "median of measured time minus the profiler's DPU-busy time (mem_io_mb / mem_bw_mbps)", False
 
-    # step 2 + 3
+    # steps 1 to 3
     def fit(self, idx: np.ndarray, seed: int) -> _Fit:
         idx = np.asarray(idx)
         prior = self.model.params
         if "buffer_fraction" in self.fixed:
             fraction, buffer_method = prior.buffer_fraction, "fixed by the caller"
         else:
-            fraction, buffer_method = self.fit_buffer_fraction(idx, prior.buffer_fraction)
-        invocation, inv_method, fit_inv = 0.0, "0: entries were timed inside a larger program", False
-        if self.per_entry:
-            gaps = self.busy_gap[idx]
-            gaps = gaps[np.isfinite(gaps)]
-            if len(gaps):
-                invocation = float(max(np.median(gaps), 0.0))
-                inv_method = "median of measured time minus the profiler's DPU-busy time (mem_io_mb / mem_bw_mbps)"
-            else:
-                fit_inv, inv_method = True, "fitted with the other parameters"
+            fraction, buffer_method = _fit_buffer_fraction([(self, idx)], prior.buffer_fraction)
+        invocation, inv_method, fit_inv = self.launch_cost(idx)
         names = [n for n in FIT_PARAMETERS if n not in self.fixed]
         x0 = np.array([getattr(prior, n) for n in names] + ([0.5 * self.measured[idx].min()] if fit_inv else []))
         lo = np.array([PARAMETER_INFO[n]["low"] for n in names] + ([0.0] if fit_inv else []))
@@ -264,6 +262,43 @@ class _Problem:
         dram, _ = self.schedule.dram_bytes(np.array([[fit.params.buffer_fraction * self.capacity]]))
         predicted = self.schedule.per_unit(dram)[0]
         return error_report(predicted[ok], self.traffic[ok], np.asarray(self.keys)[ok])
+
+
+def _fit_buffer_fraction(problems: Sequence[tuple["_Problem", np.ndarray]], prior: float) -> tuple[float, str]:
+    """Step 1 over one or more tables: the spill pattern whose modelled traffic best matches ``mem_io_mb``.
+
+    ``problems`` pairs each table's problem with the entries to use.  Every
+    distinct pattern the buffer size can produce on any of them is tried
+    (ties: the one nearest ``prior``).
+    """
+    info = PARAMETER_INFO["buffer_fraction"]
+    usable = []
+    edges = []
+    for problem, idx in problems:
+        measured = problem.traffic[idx]
+        ok = np.isfinite(measured) & (measured > 0)
+        if ok.any():
+            usable.append((problem, np.asarray(idx)[ok], measured[ok]))
+            edges.append(np.r_[problem.schedule.tensor_footprint, problem.schedule.tensor_bytes] / problem.capacity)
+    if not usable:
+        return prior, "prior (the table reports no traffic)"
+    if not sum(len(e) for e in edges):
+        return prior, "prior (no measured unit keeps a tensor on chip, so traffic cannot tell the buffer size)"
+    edges = np.unique(np.concatenate(edges))
+    edges = edges[(edges > info["low"]) & (edges < info["high"])]
+    bounds = np.r_[info["low"], edges, info["high"]]
+    candidates = (bounds[:-1] + bounds[1:]) / 2  # one per distinct spill pattern
+    best, best_loss = prior, np.inf
+    for fraction in sorted(candidates, key=lambda f: abs(np.log(f / prior))):
+        loss = 0.0
+        for problem, idx, measured in usable:
+            dram, _ = problem.schedule.dram_bytes(np.array([[fraction * problem.capacity]]))
+            predicted = problem.schedule.per_unit(dram)[0][idx]
+            z = (np.log(predicted / measured) / _LOSS_SCALE) ** 2
+            loss += float(np.sum(2 * (np.sqrt(1 + z) - 1)))
+        if loss < best_loss - 1e-9:
+            best, best_loss = float(fraction), loss
+    return best, "fitted to the measured traffic (mem_io_mb)"
 
 
 def _folds(n: int, folds: int, seed: int) -> list[np.ndarray]:
