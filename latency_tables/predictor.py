@@ -35,6 +35,7 @@ from accel_models.blocks import BlockSpec
 from accel_models.network import BlockCatalog
 
 from .registry import load_table
+from .sources import ultra96_units
 from .table import LatencyTable
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -357,11 +358,16 @@ def _dpu_from_table(meta) -> Accelerator:
     return table_accelerator(meta)
 
 
-def _ultra96_units() -> dict:
-    # The source names the measured stem "Conv_in-3x224x224_out-24_k-3_act-relu": it ran with ReLU,
-    # where the key (and OFA's network) implies h-swish; calibrate on what was measured.
-    stem = BlockSpec("stem", (3, 224, 224), 24, kernel=3, stride=2, activation="relu")
-    return {stem.key: stem.layers()}
+def _joint_calibration(table: LatencyTable, accelerator: Accelerator, units: dict) -> "CalibratedModel":
+    # one parameter set fitted on this table and the ZCU102 B4096 per-layer profiles (latency_tables.joint)
+    from accel_models.roofline import RooflineModel
+
+    from .joint import calibrate_joint
+    from .sources import CalibrationSource, get_source
+
+    own = CalibrationSource(table, accelerator, units)
+    joint = calibrate_joint(RooflineModel(), [own, get_source("zcu102-b4096-layer-profiles")], folds=0)
+    return joint.calibrated(table.meta.name)
 
 
 @dataclass(frozen=True)
@@ -371,12 +377,18 @@ class _Device:
     description: str
     model_note: str = "analytical DPU model calibrated on the table"
     units: Callable[[], dict] = dict  # key -> layers, where the measured unit differs from what its key implies
+    calibration: Callable | None = None  # (table, accelerator, units) -> CalibratedModel; None: calibrate()
 
 
 #: The shipped devices: table, accelerator it was measured on, description.
 DEVICES = {
     "ultra96v2-b2304": _Device("ultra96v2-b2304", _dpu_from_table,
-                               "Ultra96-V2, DPUCZDX8G B2304 @ 200 MHz (Vitis AI 3.0)", units=_ultra96_units),
+                               "Ultra96-V2, DPUCZDX8G B2304 @ 200 MHz (Vitis AI 3.0)", units=ultra96_units),
+    "dpuczdx8g-joint": _Device("ultra96v2-b2304", _dpu_from_table,
+                               "any DPUCZDX8G configuration: the Ultra96-V2 B2304 table where it applies",
+                               "analytical DPU model calibrated jointly on the Ultra96-V2 B2304 blocks and the "
+                               "ZCU102 B4096 per-layer profiles (transfers across devices; "
+                               "benchmarks/bench_transfer.py)", units=ultra96_units, calibration=_joint_calibration),
     "zcu102-b4096": _Device("zcu102-b4096-mbv2", _dpu_from_table,
                             "ZCU102, one DPUCZDX8G B4096 core @ 300 MHz (DNNDK), MobileNetV2-style blocks"),
     "note10": _Device("note10", _phone_cpu, "Samsung Note10 CPU (OFA's tables)",
@@ -388,7 +400,7 @@ def list_devices() -> list[str]:
     """Names accepted by :func:`get_predictor`.
 
     >>> list_devices()
-    ['note10', 'ultra96v2-b2304', 'zcu102-b4096']
+    ['dpuczdx8g-joint', 'note10', 'ultra96v2-b2304', 'zcu102-b4096']
     """
     return sorted(DEVICES)
 
@@ -400,7 +412,10 @@ def get_predictor(device: str) -> HybridPredictor:
     The first call calibrates the analytical model on the device's table
     without cross-validation (``folds=0``, well under a second); the
     held-out errors of that calibration are what
-    ``benchmarks/bench_calibration.py`` reports.
+    ``benchmarks/bench_calibration.py`` reports.  ``"dpuczdx8g-joint"``
+    serves the Ultra96-V2 table's measurements but calibrates the model on
+    that table and the ZCU102 per-layer profiles together: the predictor for
+    accelerators nobody measured (``benchmarks/bench_transfer.py``).
 
     Parameters
     ----------
@@ -420,4 +435,7 @@ def get_predictor(device: str) -> HybridPredictor:
         raise KeyError(f"unknown device {device!r}; known: {', '.join(list_devices())}")
     spec = DEVICES[device]
     table = load_table(spec.table)
-    return HybridPredictor.from_table(table, spec.accelerator(table.meta), name=device, folds=0, units=spec.units())
+    accelerator = spec.accelerator(table.meta)
+    if spec.calibration is not None:
+        return HybridPredictor(table, spec.calibration(table, accelerator, spec.units()), name=device)
+    return HybridPredictor.from_table(table, accelerator, name=device, folds=0, units=spec.units())

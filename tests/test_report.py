@@ -290,6 +290,24 @@ def test_a_predictor_object_gives_the_same_numbers_as_its_device_name(constraine
     assert by_object["best"]["latency"] == by_name["best"]["latency"]
 
 
+def test_a_users_table_without_clock_reports_its_own_calibration(tmp_path, on_table_accelerator):
+    """A table of one's own (here the shipped entries under new metadata) passed as a HybridPredictor."""
+    from latency_tables import HybridPredictor, LatencyTable
+
+    shipped = load_table(DEVICE)
+    meta = dataclasses.replace(shipped.meta, name="my-board", clock_mhz=None, source="measured by me")
+    predictor = HybridPredictor.from_table(LatencyTable(meta, shipped.entries), get_predictor(DEVICE).accelerator,
+                                           folds=0)
+    result = dataclasses.replace(on_table_accelerator, settings={**on_table_accelerator.settings,
+                                                                 "latency_predictor": "HybridPredictor"})
+    path = write_report(result, tmp_path, predictor=predictor)
+    latency = _summary(path)["assumptions"]["latency"]
+    assert latency["table"]["name"] == "my-board" and latency["table"]["clock_mhz"] is None
+    assert latency["calibration"]["cross_validated"]["n"] == len(shipped)  # recomputed for a non-shipped table too
+    page = path.read_text()
+    assert "my-board (66 entries)" in page and "measured by me" in page
+
+
 # -------------------------------------------------------------------- CLI
 def test_cli_report(tmp_path, constrained, capsys):
     path = constrained.to_json(tmp_path / "run" / "result.json")
