@@ -282,6 +282,19 @@ def test_bad_inputs_are_specific_errors(tmp_path, constrained):
     assert not list(tmp_path.iterdir())  # nothing was written for any of them
 
 
+def test_another_predictor_than_the_searchs_is_flagged(constrained):
+    with pytest.warns(UserWarning, match="not the one the search used"):
+        report_content(constrained, predictor="dpuczdx8g-joint", cross_validate=False)
+
+
+def test_the_default_joint_device_reports_without_a_misleading_cross_validation(constrained):
+    """dpuczdx8g-joint is calibrated on several sources: a single-table CV would describe another model."""
+    with pytest.warns(UserWarning, match="not the one the search used"):
+        content = report_content(constrained, predictor="dpuczdx8g-joint")
+    calibration = content.summary["assumptions"]["latency"]["calibration"]
+    assert calibration["cross_validated"] is None and "not recomputed" in calibration["cross_validation"]
+
+
 def test_a_predictor_object_gives_the_same_numbers_as_its_device_name(constrained):
     custom = dataclasses.replace(constrained, settings={**constrained.settings,
                                                         "latency_predictor": "HybridPredictor"})
@@ -300,7 +313,8 @@ def test_a_users_table_without_clock_reports_its_own_calibration(tmp_path, on_ta
                                            folds=0)
     result = dataclasses.replace(on_table_accelerator, settings={**on_table_accelerator.settings,
                                                                  "latency_predictor": "HybridPredictor"})
-    path = write_report(result, tmp_path, predictor=predictor)
+    with pytest.warns(UserWarning, match="not the one the search used"):  # its stem is calibrated as h-swish
+        path = write_report(result, tmp_path, predictor=predictor)
     latency = _summary(path)["assumptions"]["latency"]
     assert latency["table"]["name"] == "my-board" and latency["table"]["clock_mhz"] is None
     assert latency["calibration"]["cross_validated"]["n"] == len(shipped)  # recomputed for a non-shipped table too

@@ -259,8 +259,13 @@ def latency_table(design: Design, latency: LatencyModel, analysis) -> dict:
                        for j, layer in enumerate(unit)],
         })
     units_ms = sum(r["latency_ms"] for r in rows)
+    total = units_ms + latency.invocation_ms
+    if not np.isclose(total, design.latency_ms, rtol=1e-6, atol=1e-9):
+        warnings.warn(f"the per-unit latencies add up to {total:.4f} ms but the result says {design.latency_ms:.4f} ms: "
+                      "the report's latency predictor is not the one the search used (pass it as predictor=)",
+                      stacklevel=3)
     return {"method": method, "accelerator_measured": measured_here, "units": rows,
-            "invocation_ms": latency.invocation_ms, "total_ms": units_ms + latency.invocation_ms,
+            "invocation_ms": latency.invocation_ms, "total_ms": total,
             "measured_ms": sum(r["latency_ms"] for r in rows if r["source"] == "measured")}
 
 
@@ -317,14 +322,14 @@ def _latency_assumptions(latency: LatencyModel, cross_validate: bool) -> dict:
         out["parameters"] = latency.model.params.to_dict()
         return out
     cross = calibrated.cross_validated
-    cv_note = "as calibrated"
+    cv_note = "as calibrated" if cross is not None else "not computed"
     if cross is None and cross_validate:
         cross, cv_note = _cross_validate(latency)
     out["calibration"] = {
         "table": calibrated.table,
         "in_sample": calibrated.in_sample.to_dict(),
         "cross_validated": None if cross is None else cross.to_dict(),
-        "cross_validation": cv_note if cross is not None else "not computed",
+        "cross_validation": cv_note,
         "traffic": None if calibrated.traffic is None else calibrated.traffic.to_dict(),
         "method": dict(calibrated.method),
     }
@@ -342,7 +347,11 @@ def _cross_validate(latency: LatencyModel):
 
     if latency.hybrid is None:
         return None, "not computed"
-    units = DEVICES[latency.device].units() if latency.device in DEVICES else None
+    device = DEVICES.get(latency.device)
+    if device is not None and device.calibration is not None:
+        return None, (f"not recomputed: {latency.device} is not calibrated on its table alone "
+                      "(its held-out errors are in benchmarks/bench_transfer.py)")
+    units = device.units() if device is not None else None
     try:
         again = calibrate(RooflineModel(), latency.hybrid.table, latency.accelerator, folds=CV_FOLDS, units=units)
     except ValueError as exc:  # e.g. keys whose layers only the caller knows
