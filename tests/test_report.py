@@ -193,6 +193,9 @@ def test_assumptions_name_the_table_the_calibration_and_the_accuracy_model(writt
     predictor = get_predictor(DEVICE)
     table = assumptions["latency"]["table"]
     assert (table["name"], table["entries"], table["board"]) == (DEVICE, len(load_table(DEVICE)), "ultra96v2")
+    from latency_tables.predictor import DEVICES
+
+    assert assumptions["latency"]["model"] == DEVICES[DEVICE].model_note
     calibration = assumptions["latency"]["calibration"]
     assert calibration["in_sample"] == predictor.calibrated.in_sample.to_dict()
     cross = calibration["cross_validated"]

@@ -310,8 +310,13 @@ def _accuracy_assumptions(settings: Mapping[str, Any]) -> dict:
 
 
 def _latency_assumptions(latency: LatencyModel, cross_validate: bool) -> dict:
+    from latency_tables.predictor import DEVICES
+
     out: dict[str, Any] = {"device": latency.device, "invocation_ms": latency.invocation_ms,
                            "table": None, "calibration": None}
+    if latency.device in DEVICES:
+        out["description"] = DEVICES[latency.device].description
+        out["model"] = DEVICES[latency.device].model_note
     if latency.hybrid is not None:
         table = latency.hybrid.table
         out["table"] = {**table.meta.to_dict(), "entries": len(table)}

@@ -281,7 +281,10 @@ def _assumptions_section(summary: Mapping) -> list[str]:
     assumptions = summary["assumptions"]
     latency, accuracy, search = assumptions["latency"], assumptions["accuracy"], assumptions["search"]
     out = ["<h2>Assumptions</h2><div class='cols'><div><h3>Latency</h3>"]
-    rows: list[tuple[str, Any]] = [("predictor", _e(latency.get("device") or "user supplied"))]
+    rows: list[tuple[str, Any]] = [("predictor", _e(latency.get("device") or "user supplied") + (
+        f"<br><span class='note'>{_e(latency['description'])}</span>" if latency.get("description") else ""))]
+    if latency.get("model"):
+        rows.append(("latency model", _e(latency["model"])))
     table = latency.get("table")
     if table:
         rows += [("measured table", f"{_e(table['name'])} ({table['entries']} entries)"),
@@ -295,8 +298,8 @@ def _assumptions_section(summary: Mapping) -> list[str]:
                   f"<br><span class='note'>{_e(calibration['cross_validation'])}</span>")]
         if calibration.get("traffic"):
             rows.append(("modelled vs measured DRAM traffic", _e(_error(calibration["traffic"]))))
-        rows.append(("program launch cost", f"{latency['invocation_ms']:.4f} ms: "
-                                            f"{_e(calibration['method'].get('invocation_ms', ''))}"))
+        how = calibration["method"].get("invocation_ms")
+        rows.append(("program launch cost", f"{latency['invocation_ms']:.4f} ms" + (f": {_e(how)}" if how else "")))
     elif calibration:
         rows.append(("calibration", _e(calibration.get("note"))))
     out.append(_kv(rows))
