@@ -223,6 +223,7 @@ class LayerTerms:
     peak_bytes_per_ms: np.ndarray  # (M, 1)
     accelerator_overhead_ms: np.ndarray  # (M, 1)
     act_buffer_bytes: np.ndarray  # (M, 1)
+    max_traffic_buffers: float  # the largest layer traffic, in activation buffers
     buffer_fraction: float
 
 
@@ -300,15 +301,17 @@ class RooflineModel:
         """
         acc = AcceleratorArrays.from_accelerators(accelerators)
         cycles, act_cycles = tiled_cycles(schedule.layers, acc)
-        cycles[:, schedule.merged] = 0.0
-        act_cycles[:, schedule.merged] = 0.0
+        if schedule.merged.any():
+            cycles[:, schedule.merged] = 0.0
+            act_cycles[:, schedule.merged] = 0.0
         dram, extra_layers = schedule.dram_bytes(self.params.buffer_fraction * acc.act_buffer_bytes)
         return LayerTerms(cycles=cycles, activation_cycles=act_cycles, engine=layer_classes(schedule.layers),
                           dram_bytes=dram, weight_bytes=schedule.layers.weight_bytes.astype(float),
                           instructions=(~schedule.merged).astype(float), extra_layers=extra_layers,
                           cycles_per_ms=acc.clock_mhz * 1e3,
                           peak_bytes_per_ms=acc.ddr_bw_gbps * 1e6, accelerator_overhead_ms=acc.layer_overhead_us / 1e3,
-                          buffer_fraction=self.params.buffer_fraction, act_buffer_bytes=acc.act_buffer_bytes)
+                          buffer_fraction=self.params.buffer_fraction, act_buffer_bytes=acc.act_buffer_bytes,
+                          max_traffic_buffers=float((dram / acc.act_buffer_bytes).max()))
 
     def combine(self, terms: "LayerTerms") -> dict[str, np.ndarray]:
         """Per-layer components from precomputed :class:`LayerTerms`: (M, L) arrays."""
@@ -331,8 +334,10 @@ class RooflineModel:
         if p.overlap < 1.0:
             exposed = np.minimum(compute, memory)
             exposed *= 1.0 - p.overlap
-            chunk_bytes = p.pipeline_chunk_fraction * terms.act_buffer_bytes
-            exposed /= np.maximum(terms.dram_bytes / chunk_bytes, 1.0)
+            if p.pipeline_chunk_fraction < terms.max_traffic_buffers:  # else every layer is one chunk
+                chunks = terms.dram_bytes / (p.pipeline_chunk_fraction * terms.act_buffer_bytes)
+                np.maximum(chunks, 1.0, out=chunks)
+                exposed /= chunks
             latency += exposed
         latency += overhead
         return {"compute_ms": compute, "memory_ms": memory, "overhead_ms": overhead, "latency_ms": latency,
