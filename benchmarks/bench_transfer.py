@@ -137,7 +137,8 @@ def _zoo(figures: dict) -> None:
               "ultra96_only": (ultra96.model, ultra96.invocation_ms),
               "default_params": (RooflineModel(), 0.0)}
     published = np.array([r.e2e_ms for r in rows])
-    predicted = {name: np.array([predicted_dpu_ms(model, inv, r) for r in rows]) for name, (model, inv) in models.items()}
+    predicted = {name: np.array([predicted_dpu_ms(model, inv, r) for r in rows])
+                 for name, (model, inv) in models.items()}
     print(f"\nVitis AI model zoo, single-thread end-to-end latency (an upper bound of DPU time): {len(rows)} rows, "
           f"{len({r.network for r in rows})} networks")
     print(f"  {'network':18s} {'board':9s} {'DPU':12s} {'VAI':>4s} {'n':>2s} {'e2e ms':>8s} {'joint ms':>9s} "
@@ -195,5 +196,6 @@ def run(quick: bool = False) -> dict:
     _joint(figures, quick)
     _zoo(figures)
     _vgg16_from_profiles(figures)
-    print(f"\ncalibrate_joint wall time ({'no CV' if quick else 'with 5-fold CV'}): {figures['calibrate_joint_s']:.2f} s")
+    cv = "no CV" if quick else "with 5-fold CV"
+    print(f"\ncalibrate_joint wall time ({cv}): {figures['calibrate_joint_s']:.2f} s")
     return figures

@@ -200,10 +200,9 @@ class _JointProblem:
         problem = self.problems[i]
         return problem.unit_ms(params) + (invocation_ms if problem.per_entry else 0.0)
 
-    def report(self, i: int, predicted: np.ndarray, idx: np.ndarray | None = None) -> ErrorReport:
+    def report(self, i: int, predicted: np.ndarray) -> ErrorReport:
         problem = self.problems[i]
-        idx = np.arange(len(problem.keys)) if idx is None else np.asarray(idx)
-        return error_report(predicted[idx], problem.measured[idx], np.asarray(problem.keys)[idx])
+        return error_report(predicted, problem.measured, problem.keys)
 
     def held_out_launch_cost(self, i: int) -> float:
         return held_out_launch_ms(self.sources[i])

@@ -12,9 +12,10 @@ fits on.  The shipped DPUCZDX8G sources:
   (:func:`accel_models.layer_profiles`), timed inside their networks (no
   launch), with the profiler's DDR traffic as ``mem_io_mb``.
 * ``zcu102-b4096-mbv2``: MobileNetV2-style blocks on the same ZCU102 DPU.
-  Noisy (see ``latency_tables/data/PROVENANCE.md``: its latency ranks
-  against block MACs with Spearman 0.25), so it is a validation set, not a
-  default calibration source.
+  Noisy (``benchmarks/bench_calibration.py``: its latencies rank against
+  block MACs with Spearman 0.25, and 8 entries beat their ideal compute
+  time; ``latency_tables/data/PROVENANCE.md``), so it is a validation set,
+  not a default calibration source.
 """
 
 from __future__ import annotations
