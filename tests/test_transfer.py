@@ -152,6 +152,13 @@ def test_leave_one_device_out_transfers_far_better_than_one_table(ultra96, zcu10
     assert baseline.mape_pct > 40.0 and baseline.mape_pct > 3 * to_zcu102.mape_pct
 
 
+def test_buffer_is_left_at_its_prior_by_tables_without_on_chip_tensors(zcu102):
+    # every profiled unit is one layer (or a conv with its merged pool): traffic cannot tell the buffer size
+    alone = calibrate_joint(RooflineModel(RooflineParams(buffer_fraction=0.7)), [zcu102], folds=0)
+    assert alone.model.params.buffer_fraction == 0.7
+    assert alone.method["buffer_fraction"].startswith("prior (no measured unit keeps a tensor on chip")
+
+
 def test_validation_sources_are_predicted_never_fitted(ultra96, zcu102):
     noisy = dataclasses.replace(get_source("zcu102-b4096-mbv2"), weight=0.0)
     with_noise = calibrate_joint(RooflineModel(), [ultra96, zcu102, noisy], folds=0)
