@@ -224,11 +224,18 @@ def test_pareto_plot_data(constrained):
     np.testing.assert_allclose(by_gid["best"].get_offsets(), [(constrained.best.latency_ms,
                                                                 constrained.best.accuracy_top1)])
     assert list(by_gid["constraint"].get_xdata()) == [8.0, 8.0]
+    assert len(ax.get_figure().axes) == 2  # the plot and its DSP colour bar
     colours = plot_pareto(constrained, color_by="accelerator")
     accelerators = {(d.accelerator.name, d.accelerator.clock_mhz, d.accelerator.cores) for d in constrained.pareto}
-    assert len(colours.get_legend().get_texts()) == len(accelerators)
+    assert len(accelerators) > 1 and len(colours.get_legend().get_texts()) == len(accelerators)
     with pytest.raises(ValueError, match="color_by must be"):
         plot_pareto(constrained, color_by="lut")
+
+
+def test_a_front_on_one_accelerator_names_it_instead_of_a_colour_scale(on_table_accelerator):
+    ax = plot_pareto(on_table_accelerator)
+    assert len(ax.get_figure().axes) == 1
+    assert ax.get_title().endswith("all on B2304 @200 MHz x1")
 
 
 def test_history_plot_has_one_best_so_far_line_per_restart(on_table_accelerator):

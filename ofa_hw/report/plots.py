@@ -78,14 +78,18 @@ def plot_pareto(result: "CodesignResult", ax: "Axes | None" = None, color_by: st
     latency = np.array([d.latency_ms for d in designs])
     accuracy = np.array([d.accuracy_top1 for d in designs])
     ax.step(latency, accuracy, where="post", color="0.65", lw=1, zorder=1, gid="front-line")
-    if color_by == "dsp":
+    accelerators = list(dict.fromkeys(_label(d.accelerator) for d in designs))
+    if len(accelerators) == 1:  # nothing to tell apart: one colour, the accelerator in the title
+        ax.scatter(latency, accuracy, color="#1f77b4", s=36, zorder=2, edgecolors="white", linewidths=0.5,
+                   gid="front")
+    elif color_by == "dsp":
         dsp = np.array([float(d.resources["dsp"]) for d in designs])
         points = ax.scatter(latency, accuracy, c=dsp, cmap="viridis", s=36, zorder=2, edgecolors="white",
                             linewidths=0.5, gid="front")
         ax.get_figure().colorbar(points, ax=ax, label="DSP slices used (all cores)", pad=0.01)
     else:
         labels = [_label(d.accelerator) for d in designs]
-        names = list(dict.fromkeys(labels))
+        names = accelerators
         cmap = _categorical(len(names))
         colors = [cmap[names.index(label)] for label in labels]
         ax.scatter(latency, accuracy, c=colors, s=36, zorder=2, edgecolors="white", linewidths=0.5, gid="front")
@@ -100,8 +104,10 @@ def plot_pareto(result: "CodesignResult", ax: "Axes | None" = None, color_by: st
     if budget is not None:
         hi = max(hi, budget)
         ax.axvline(budget, color=_BEST_COLOR, ls="--", lw=1.2, gid="constraint")
-        ax.annotate(f"latency budget {budget:g} ms", (budget, 0.02), xycoords=("data", "axes fraction"),
-                    xytext=(4, 0), textcoords="offset points", color=_BEST_COLOR, fontsize=8)
+        # mid-height just left of the line: below the front, where no design can be
+        ax.annotate(f"latency budget {budget:g} ms", (budget, 0.5), xycoords=("data", "axes fraction"),
+                    xytext=(-3, 0), textcoords="offset points", color=_BEST_COLOR, fontsize=8, rotation=90,
+                    ha="right", va="center")
     pad = 0.04 * (hi - lo if hi > lo else hi)
     ax.set_xlim(lo - pad, hi + pad)
     if budget is not None:
@@ -110,16 +116,18 @@ def plot_pareto(result: "CodesignResult", ax: "Axes | None" = None, color_by: st
         best = result.best
         ax.scatter([best.latency_ms], [best.accuracy_top1], marker="*", s=260, color=_BEST_COLOR, zorder=3,
                    edgecolors="black", linewidths=0.6, gid="best")
-        right = best.latency_ms > lo + 0.6 * (hi - lo)
+        # the lower right corner is empty on any accuracy-latency front (it would be dominated)
         ax.annotate(f"chosen: {best.accuracy_top1:.2f}% at {best.latency_ms:.2f} ms\n{_label(best.accelerator)}",
-                    (best.latency_ms, best.accuracy_top1), xytext=(-10 if right else 10, -28),
-                    textcoords="offset points", ha="right" if right else "left", fontsize=8,
-                    arrowprops={"arrowstyle": "-", "color": "0.4", "lw": 0.6},
+                    (best.latency_ms, best.accuracy_top1), xytext=(0.97, 0.05), textcoords="axes fraction",
+                    ha="right", va="bottom", fontsize=8, gid="best-label",
+                    arrowprops={"arrowstyle": "->", "color": "0.4", "lw": 0.8, "shrinkB": 8},
                     bbox={"boxstyle": "round,pad=0.3", "fc": "white", "ec": "0.7", "alpha": 0.9})
     quantized = settings.get("quantization")
     ax.set_xlabel("latency per image (ms, one core)")
     ax.set_ylabel(f"predicted top-1 (%), {quantized}" if quantized else "predicted top-1 (%), float")
     title = f"Pareto front on {settings.get('board', '?')}: {len(designs)} designs"
+    if len(accelerators) == 1:
+        title += f", all on {accelerators[0]}"
     if constraint.get("fps") is not None:
         title += f"; constraint: {constraint.get('text')}"
     ax.set_title(title, fontsize=10)
