@@ -366,6 +366,16 @@ class SubnetConfig:
 
         return subnet_layers(self)
 
+    def torch_model(self, seed: int | None = 0):
+        """This network as a torch module with seeded random weights (see :func:`ofa_hw.build_torch_model`).
+
+        With :meth:`layers` it makes a config an ``hls.NetworkSource``; load
+        trained OFA weights with ``load_ofa_state_dict`` on the result.
+        """
+        from .torch_model import build_torch_model
+
+        return build_torch_model(self, seed=seed)
+
     def active_blocks(self) -> list[tuple[int, int, int, int]]:
         """(stage, slot, kernel, expand) of every active block, in order."""
         return [

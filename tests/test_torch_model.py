@@ -58,3 +58,15 @@ def test_state_dict_names_follow_ofa_and_legacy_names_load():
 def test_importing_ofa_hw_does_not_import_torch():
     code = "import sys, ofa_hw, accel_models; assert 'torch' not in sys.modules, 'torch imported'"
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_config_offers_what_hls_export_needs():
+    hls = pytest.importorskip("hls")
+    cfg = SubnetConfig.smallest(r=160)
+    assert isinstance(cfg, hls.network.NetworkSource)
+    model, layers, description, accelerator = hls.network.resolve_source(cfg)
+    assert layers == cfg.layers() and description == cfg.to_dict() and accelerator is None
+    named = dict(model.named_modules())
+    assert all(layer.name in named for layer in layers if layer.op in ("conv", "pwconv", "dwconv", "fc"))
+    again = cfg.torch_model()
+    assert torch.equal(again.first_conv.conv.weight, model.first_conv.conv.weight)  # seeded by default
