@@ -18,6 +18,7 @@ h-swish, h-sigmoid) is integer-only (see :mod:`hls.fixedpoint`).
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, Mapping
@@ -27,7 +28,7 @@ import numpy as np
 from accel_models.layer import Layer
 
 from .errors import QuantizationError
-from .fixedpoint import Requant, fix_position, fix_position_mse, make_requant, quantize_pow2, round_half_up
+from .fixedpoint import FIX_RANGE, Requant, fix_position, fix_position_mse, make_requant, quantize_pow2, round_half_up
 from .graph import INPUT, plan
 from .network import FloatNetwork, float_network, is_global_pool
 
@@ -205,7 +206,19 @@ def _calibrate(fnet: FloatNetwork, calibration: np.ndarray, method: str) -> dict
         else:
             fixes[name] = fix_position(float(np.max(np.abs(tensor))), what=what)
 
-    fnet.forward(calibration, observe)
+    with warnings.catch_warnings(record=True) as clamped:
+        warnings.simplefilter("always")
+        fnet.forward(calibration, observe)
+    names = [str(w.message).split("'")[1] for w in clamped if "clamped" in str(w.message)]
+    for w in clamped:
+        if "clamped" not in str(w.message):
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+    if names:
+        # One warning for the whole network: the usual cause is one (vanishing activations) for all of them.
+        warnings.warn(f"{len(names)} activation tensor(s) have values too small or too large for int8 fix positions "
+                      f"{FIX_RANGE[0]}..{FIX_RANGE[1]} and were clamped (first: {', '.join(names[:3])}); untrained "
+                      "weights with identity BatchNorms make activations vanish - re-estimate the BatchNorm "
+                      "statistics first (hls.bn.reset_bn_statistics)", UserWarning, stacklevel=3)
     return fixes
 
 

@@ -7,7 +7,7 @@ import pytest
 
 import hls
 from accel_models import Layer
-from hls.bn import randomize_batchnorm
+from hls.bn import randomize_batchnorm, reset_bn_statistics
 from hls.errors import QuantizationError
 from hls.quantize import SCHEMES
 from hls.network import FloatNetwork, float_network, run_float_layer
@@ -146,3 +146,19 @@ def test_accumulator_overflow_is_refused():
     fnet = FloatNetwork((layer,), {"c": (np.full((2, 2, 1, 1), 1e-7), np.array([1e3, 0.0]))})
     with pytest.warns(UserWarning, match="clamped"), pytest.raises(QuantizationError, match="beyond int32"):
         hls.quantize(fnet, n_calibration=2)
+
+
+def test_vanishing_activations_give_one_warning_and_bn_reestimation_cures_them():
+    cfg = CONFIGS["min-w1.2-r32"]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        model, layers = build_torch_model(cfg, seed=0), subnet_layers(cfg)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        hls.quantize((model, layers), n_calibration=2)
+    clamped = [w for w in caught if "clamped" in str(w.message)]
+    assert len(clamped) == 1 and "reset_bn_statistics" in str(clamped[0].message)
+    reset_bn_statistics(model, np.random.default_rng(0).standard_normal((8, 3, cfg.r, cfg.r)))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)
+        hls.quantize((model, layers), n_calibration=2)
