@@ -70,7 +70,7 @@ def _speed(n: int, repeats: int) -> dict:
     model.load_state_dict({k: torch.from_numpy(v) for k, v in
                            load_pth_state_dict(DATA_DIR / "ofa_tutorial_acc_predictor.pth").items()})
     model.eval()
-    w12 = sample_subnets(n, seed=1, resolutions=range(128, 225, 16))
+    w12 = sample_subnets(n, seed=1, resolutions=range(160, 225, 16))
     w10 = sample_subnets(n, seed=1, width_mult=1.0, resolutions=[224])
     mlp, krr = get_predictor("ofa-mbv3-w1.2"), get_predictor("ofa-mbv3-w1.0")
     configs = list(w12)
