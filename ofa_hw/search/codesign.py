@@ -278,28 +278,26 @@ class _Restart:
             if on_progress:
                 on_progress(len(candidates))
 
-        if self.algorithm == "evolution":
-            candidates, scores = run_evolution(self.evaluator, self.constraint, self.budget,
-                                               np.random.default_rng(seed), self.settings, on_generation)
-        else:
-            candidates, scores = run_nsga2(self.evaluator, self.constraint, self.budget,
-                                           seed=int(seed.generate_state(1)[0]), population=self.settings.population,
-                                           mutation_prob=self.settings.mutation_prob,
-                                           dsp_objective=self.dsp_objective, on_generation=on_generation)
+        from threadpoolctl import threadpool_limits
+
+        # Populations are ~100 rows: multi-threaded BLAS only adds synchronisation there, and on a
+        # busy 2-core machine it made one 100x400x400 product 60x slower than a single thread.
+        # Set here, in whichever process (or cluster worker) runs the restart.
+        with threadpool_limits(limits=1, user_api="blas"):
+            if self.algorithm == "evolution":
+                candidates, scores = run_evolution(self.evaluator, self.constraint, self.budget,
+                                                   np.random.default_rng(seed), self.settings, on_generation)
+            else:
+                candidates, scores = run_nsga2(self.evaluator, self.constraint, self.budget,
+                                               seed=int(seed.generate_state(1)[0]),
+                                               population=self.settings.population,
+                                               mutation_prob=self.settings.mutation_prob,
+                                               dsp_objective=self.dsp_objective, on_generation=on_generation)
         return candidates, scores, history
 
 
 def _run_restarts(run: _Restart, seeds, store, executor: Executor | None, progress: bool):
-    from threadpoolctl import threadpool_limits
     from tqdm.auto import tqdm
-
-    # Populations are ~100 rows: multi-threaded BLAS only adds synchronisation there, and on a
-    # busy 2-core machine it made one 100x400x400 product 60x slower than a single thread.
-    with threadpool_limits(limits=1, user_api="blas"):
-        return _run_restarts_serial_blas(run, seeds, store, executor, progress, tqdm)
-
-
-def _run_restarts_serial_blas(run: _Restart, seeds, store, executor: Executor | None, progress: bool, tqdm):
 
     results: list = [None] * len(seeds)
     todo = []
