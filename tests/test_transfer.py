@@ -13,7 +13,7 @@ import dataclasses
 import numpy as np
 import pytest
 
-from accel_models import Accelerator, BlockSpec, Layer, LayerArrays, RooflineModel, RooflineParams, get_board
+from accel_models import Accelerator, BlockSpec, Layer, LayerArrays, RooflineModel, RooflineParams
 from latency_tables import (CalibrationSource, Entry, LatencyTable, calibrate, calibrate_joint, error_report,
                             get_predictor, get_source, leave_one_device_out, load_table)
 from latency_tables.calibration import profiler_launch_ms, table_units
@@ -220,7 +220,7 @@ def test_joint_device_serves_measurements_and_the_joint_model(joint, ultra96, zc
 
 
 def test_codesign_defaults_to_the_joint_device():
-    from ofa_hw.search.codesign import default_latency_predictor
+    from ofa_hw.search import search_codesign
 
-    assert {default_latency_predictor(get_board(b)) for b in ("ultra96v2", "zcu102", "zcu104", "kv260")} == \
-        {"dpuczdx8g-joint"}
+    result = search_codesign(board="zcu104", latency_ms=6.0, budget=200, population=50, progress=False)
+    assert result.settings["latency_predictor"] == "dpuczdx8g-joint"

@@ -25,7 +25,7 @@ from .nsga2 import run_nsga2
 from .pareto import pareto_mask
 from .result import CodesignResult, Design, GenerationStats
 
-__all__ = ["default_latency_predictor", "search_codesign"]
+__all__ = ["DEFAULT_LATENCY_PREDICTOR", "search_codesign"]
 
 ALGORITHMS = ("auto", "evolution", "nsga2")
 #: Latency predictor used when none is given: the measured Ultra96-V2 table of
@@ -37,20 +37,11 @@ ALGORITHMS = ("auto", "evolution", "nsga2")
 #: 55 % MAPE on a device left out of the fit; Vitis AI model-zoo networks on
 #: ZCU102 / ZCU104 / KV260 / Ultra96 at a median 1.12x instead of 1.6x their
 #: published end-to-end latency).
+#: On every board: a search explores hundreds of accelerators, and the joint model is the
+#: one validated on accelerators nobody measured.  For the one accelerator the Ultra96-V2
+#: table was measured on (B2304 @ 200 MHz), ``predictor="ultra96v2-b2304"`` predicts the
+#: blocks the table lacks more closely (7 % against 14 % MAPE on the table).
 DEFAULT_LATENCY_PREDICTOR = "dpuczdx8g-joint"
-
-
-def default_latency_predictor(board: Board) -> str:
-    """The latency device for ``board``: :data:`DEFAULT_LATENCY_PREDICTOR` on every board.
-
-    A search explores hundreds of accelerators per board, and the jointly
-    calibrated model is the one validated on accelerators nobody measured,
-    the Ultra96-V2's other DPU configurations included.  For the one
-    accelerator the Ultra96-V2 table was measured on (B2304 @ 200 MHz), pass
-    ``predictor="ultra96v2-b2304"``: its own calibration predicts the blocks
-    the table lacks more closely (7 % against 14 % MAPE on the table).
-    """
-    return DEFAULT_LATENCY_PREDICTOR
 
 
 def search_codesign(
@@ -93,7 +84,7 @@ def search_codesign(
     predictor : str or predictor, optional
         Latency: a device name of :func:`latency_tables.get_predictor`, a
         ``HybridPredictor``, ``CalibratedModel`` or ``RooflineModel``.
-        Default: :func:`default_latency_predictor` (``"dpuczdx8g-joint"``:
+        Default: :data:`DEFAULT_LATENCY_PREDICTOR` (``"dpuczdx8g-joint"``:
         the Ultra96-V2's measured entries on the accelerator they were
         measured on, the jointly calibrated model elsewhere).
     accuracy : str, optional
@@ -162,7 +153,7 @@ def search_codesign(
 
     latency_name = predictor if isinstance(predictor, str) else None
     if predictor is None:
-        latency_name = default_latency_predictor(board)
+        latency_name = DEFAULT_LATENCY_PREDICTOR
     latency_predictor = get_latency_predictor(latency_name) if latency_name else predictor
     accuracy_name = accuracy or space.name
     deployed = get_accuracy_predictor(accuracy_name, quantization=quantization)
