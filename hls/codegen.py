@@ -68,7 +68,7 @@ def weight_header(code: LayerCode, description: str) -> str:
         + f"#ifndef {guard}\n#define {guard}\n\n#include \"../ofa_hw/types.h\"\n\n"
         + c_array("ofa_hw::wgt_t", f"{code.ident}_w", q.weight)
         + c_array("ofa_hw::bias_t", f"{code.ident}_b", q.bias)
-        + f"\n#endif\n"
+        + "\n#endif\n"
     )
 
 

@@ -8,8 +8,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from accel_models import Accelerator, BlockSpec, RooflineModel, RooflineParams
-from latency_tables import Entry, LatencyTable, TableMeta, load_table
+from accel_models import BlockSpec, RooflineModel, RooflineParams
+from latency_tables import Entry, LatencyTable, load_table
 from latency_tables.calibration import (CalibratedModel, calibrate, holdout_errors, kernel_group, stage_group,
                                         table_accelerator, table_units)
 from latency_tables.metrics import ErrorReport, error_report

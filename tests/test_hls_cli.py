@@ -1,6 +1,5 @@
 """``ofa-hw export``: from a preset, a search result or given weights to a verified HLS project."""
 
-import json
 import shutil
 import warnings
 

@@ -15,7 +15,7 @@ from latency_tables import get_predictor, load_table
 from ofa_hw import SubnetConfig, block_keys
 from ofa_hw.cli import main
 from ofa_hw.report import REPORT_FILES, plot_history, plot_pareto, report_content, write_report
-from ofa_hw.search import CodesignResult, search_codesign
+from ofa_hw.search import search_codesign
 
 DEVICE = "ultra96v2-b2304"
 FAST = dict(budget=800, population=40, progress=False, predictor=DEVICE)

@@ -74,17 +74,20 @@ def test_bad_result_files(tmp_path):
         CodesignResult.from_json(path)
 
 
-@pytest.mark.parametrize("kwargs, message", [
-    (dict(latency_ms=0.2), r"latency_ms=0.2 is below the fastest design reachable on ultra96v2.*: \d+\.\d+ ms"),
-    (dict(fps=1e5), r"fps=100000 is above the highest throughput reachable on ultra96v2.*: \d+\.\d+ fps"),
-    (dict(latency_ms=5, accelerators=[Accelerator.from_dpu("B4096", cores=4)]), "no accelerator"),
-    (dict(latency_ms=-1), "latency_ms must be a positive number"),
-    (dict(latency_ms=5, algorithm="annealing"), "algorithm must be one of"),
-    (dict(algorithm="evolution"), "needs a constraint"),
-    (dict(latency_ms=5, resolutions=[128]), r"resolution\(s\) \[128\] cannot be scored"),
+@pytest.mark.parametrize("kwargs, error, message", [
+    (dict(latency_ms=0.2), InfeasibleConstraintError,
+     r"latency_ms=0.2 is below the fastest design reachable on ultra96v2.*: \d+\.\d+ ms"),
+    (dict(fps=1e5), InfeasibleConstraintError,
+     r"fps=100000 is above the highest throughput reachable on ultra96v2.*: \d+\.\d+ fps"),
+    (dict(latency_ms=5, accelerators=[Accelerator.from_dpu("B4096", cores=4)]), InfeasibleConstraintError,
+     "no accelerator"),
+    (dict(latency_ms=-1), ValueError, "latency_ms must be a positive number"),
+    (dict(latency_ms=5, algorithm="annealing"), ValueError, "algorithm must be one of"),
+    (dict(algorithm="evolution"), ValueError, "needs a constraint"),
+    (dict(latency_ms=5, resolutions=[128]), ValueError, r"resolution\(s\) \[128\] cannot be scored"),
 ])
-def test_bad_requests_fail_fast_with_a_clear_message(kwargs, message):
-    with pytest.raises(ValueError, match=message):
+def test_bad_requests_fail_fast_with_a_clear_message(kwargs, error, message):
+    with pytest.raises(error, match=message):
         search_codesign(board="ultra96v2", **{**FAST, **kwargs})
 
 

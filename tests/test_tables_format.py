@@ -197,7 +197,7 @@ def test_ofa_yaml_with_meta_argument_and_sidecar(tmp_path):
     (f"{K2}:\n  count: 5\n  mean: 0.6\n{K2}:\n  count: 5\n  mean: 0.7\n", 4, "repeats line 1 with different"),
     (f"{K2}:\n  count: 5\n  mean: [0.6\n", 4, "not valid YAML"),
     (f"- {K2}\n", 1, "expected a mapping"),
-    (f"bogus-key:\n  count: 5\n  mean: 0.6\n", 1, "unrecognised block key"),
+    ("bogus-key:\n  count: 5\n  mean: 0.6\n", 1, "unrecognised block key"),
 ])
 def test_ofa_yaml_errors(text, line, message):
     with pytest.raises(TableFormatError, match=message) as info:
