@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
+from ._keys import reject_unknown_keys
 from .space import N_SLOTS, N_STAGES, SLOTS_PER_STAGE, OFASpace, get_space
 
 __all__ = ["parse_subnet_dict"]
@@ -27,12 +28,6 @@ _SEARCH_KEYS = frozenset({"ks", "e", "d", "r", "wid", "image_size", "width_mult"
 _SPECIALIZED_KEYS = _SEARCH_KEYS | {"net_name", "supernet", "stage_out_channels", "blocks", "blocks_fields"}
 _NET_CONFIG_KEYS = frozenset({"name", "bn", "first_conv", "blocks", "final_expand_layer", "feature_mix_layer", "classifier"})
 _BLOCK_FIELDS = ["in", "out", "k", "stride", "expand", "mid", "act", "se"]
-
-
-def _reject_unknown(data: Mapping, allowed: frozenset, form: str) -> None:
-    unknown = sorted(set(data) - allowed)
-    if unknown:
-        raise ValueError(f"unknown key(s) {unknown} in {form}; allowed keys: {sorted(allowed)}")
 
 
 def _one_value(name: str, *candidates: Any) -> Any:
@@ -74,7 +69,7 @@ def parse_subnet_dict(data: Mapping, *, width_mult: float | None = None, r: int 
 
 
 def _parse_search_dict(data: Mapping, width_mult, r, allowed: frozenset, form: str) -> dict:
-    _reject_unknown(data, allowed, form)
+    reject_unknown_keys(data, allowed, form)
     missing = [k for k in ("ks", "e", "d") if k not in data]
     if missing:
         raise ValueError(f"{form} lacks key(s) {missing}; it needs 'ks', 'e', 'd' and a resolution ('r' or 'image_size')")
@@ -95,7 +90,7 @@ def _parse_search_dict(data: Mapping, width_mult, r, allowed: frozenset, form: s
 
 def _parse_specialized(data: Mapping, width_mult, r) -> dict:
     form = "an OFA specialized-net entry"
-    _reject_unknown(data, _SPECIALIZED_KEYS, form)
+    reject_unknown_keys(data, _SPECIALIZED_KEYS, form)
     if data.get("net_name", "MobileNetV3") != "MobileNetV3":
         raise ValueError(f"net_name {data['net_name']!r} is not MobileNetV3; only OFA-MobileNetV3 spaces are modelled")
     width = _one_value("width_mult", _width_of_supernet(data["supernet"]) if "supernet" in data else None,
@@ -148,7 +143,7 @@ def _stage_of_block(n: int, depths) -> int:
 
 
 def _parse_net_config(data: Mapping, width_mult, r) -> dict:
-    _reject_unknown(data, _NET_CONFIG_KEYS, "an OFA net.config")
+    reject_unknown_keys(data, _NET_CONFIG_KEYS, "an OFA net.config")
     if data.get("name", "MobileNetV3") not in ("MobileNetV3", "OFAMobileNetV3"):
         raise ValueError(f"net.config name {data['name']!r} is not MobileNetV3")
     stem = data["first_conv"].get("out_channels")

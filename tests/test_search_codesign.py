@@ -69,6 +69,9 @@ def test_bad_result_files(tmp_path):
     path.write_text("{")
     with pytest.raises(ValueError, match="not a valid result JSON"):
         CodesignResult.from_json(path)
+    path.write_text(json.dumps({"format_version": 1, "best": None, "pareto": [], "bestt": None}))
+    with pytest.raises(ValueError, match=r"unknown key\(s\) \['bestt'\] in CodesignResult"):
+        CodesignResult.from_json(path)
     path.write_text(json.dumps({"format_version": 99, "best": None, "pareto": []}))
     with pytest.raises(ValueError, match="format_version 99"):
         CodesignResult.from_json(path)

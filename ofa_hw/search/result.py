@@ -11,6 +11,7 @@ from typing import Any, Mapping
 from accel_models import Accelerator
 from accel_models.atomic import atomic_write_text
 
+from .._keys import reject_unknown_keys
 from ..space import SubnetConfig
 
 __all__ = ["CodesignResult", "Design", "GenerationStats", "RESULT_FORMAT_VERSION"]
@@ -57,7 +58,7 @@ class Design:
 
     @classmethod
     def from_dict(cls, data: Mapping) -> "Design":
-        _reject_unknown(data, {f for f in cls.__dataclass_fields__}, "Design")
+        reject_unknown_keys(data, {f for f in cls.__dataclass_fields__}, "Design")
         values = dict(data)
         values["subnet"] = SubnetConfig.from_dict(values["subnet"])
         values["accelerator"] = Accelerator.from_dict(values["accelerator"])
@@ -109,7 +110,7 @@ class CodesignResult:
 
     @classmethod
     def from_dict(cls, data: Mapping) -> "CodesignResult":
-        _reject_unknown(data, {"format_version", "settings", "best", "pareto", "history"}, "CodesignResult")
+        reject_unknown_keys(data, {"format_version", "settings", "best", "pareto", "history"}, "CodesignResult")
         version = data.get("format_version")
         if version != RESULT_FORMAT_VERSION:
             raise ValueError(f"result format_version {version!r} is not supported (this ofa-hw reads {RESULT_FORMAT_VERSION})")
@@ -141,9 +142,3 @@ class CodesignResult:
         from ..report import write_report
 
         return write_report(self, out_dir, **kwargs)
-
-
-def _reject_unknown(data: Mapping, allowed: set, what: str) -> None:
-    unknown = sorted(set(data) - allowed)
-    if unknown:
-        raise ValueError(f"unknown key(s) {unknown} in {what}; allowed: {sorted(allowed)}")
