@@ -22,11 +22,11 @@ import csv
 import fnmatch
 import math
 import numbers
+from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from functools import lru_cache
 from importlib import resources
 from types import MappingProxyType
-from typing import Mapping
 
 __all__ = ["BANK_DEPTH", "Accelerator", "DpuConfig", "dpu_config", "list_dpu_archs"]
 
@@ -189,7 +189,7 @@ class Accelerator:
     # ---------------------------------------------------------------- factory
     @classmethod
     def from_dpu(cls, arch: str, clock_mhz: float = _DEFAULT_CLOCK_MHZ, cores: int = 1,
-                 **overrides) -> "Accelerator":
+                 **overrides) -> Accelerator:
         """The DPUCZDX8G configuration ``arch`` of PG338 (``"B512"`` ... ``"B4096"``).
 
         ``overrides`` set any other field (``ddr_bw_gbps=...``, ``dw_pp=...``).
@@ -236,7 +236,7 @@ class Accelerator:
         """Arithmetic intensity where one core turns from memory- to compute-bound."""
         return self.peak_gops_per_core / self.ddr_bw_gbps
 
-    def replace(self, **changes) -> "Accelerator":
+    def replace(self, **changes) -> Accelerator:
         """A copy with some fields changed (derived defaults are kept unless changed)."""
         data = self.to_dict()
         data.update(changes)
@@ -247,7 +247,7 @@ class Accelerator:
         return {f.name: getattr(self, f.name) for f in fields(self)}
 
     @classmethod
-    def from_dict(cls, data: Mapping) -> "Accelerator":
+    def from_dict(cls, data: Mapping) -> Accelerator:
         """Inverse of :meth:`to_dict`; unknown keys are an error naming the allowed ones."""
         allowed = [f.name for f in fields(cls)]
         unknown = set(data) - set(allowed)

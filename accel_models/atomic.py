@@ -8,15 +8,16 @@ from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import IO, Iterator
+from typing import IO
 
 __all__ = ["atomic_open", "atomic_write_bytes", "atomic_write_text"]
 
 
 @contextmanager
-def atomic_open(path: "str | os.PathLike", mode: str = "wb", **kwargs) -> Iterator[IO]:
+def atomic_open(path: str | os.PathLike, mode: str = "wb", **kwargs) -> Iterator[IO]:
     """Open a temporary file beside ``path``; on success it is synced and renamed onto ``path``.
 
     An exception inside the ``with`` block (or an interruption) removes the
@@ -47,13 +48,13 @@ def atomic_open(path: "str | os.PathLike", mode: str = "wb", **kwargs) -> Iterat
         raise
 
 
-def atomic_write_bytes(path: "str | os.PathLike", data: bytes) -> Path:
+def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:
     with atomic_open(path, "wb") as handle:
         handle.write(data)
     return Path(path)
 
 
-def atomic_write_text(path: "str | os.PathLike", text: str) -> Path:
+def atomic_write_text(path: str | os.PathLike, text: str) -> Path:
     with atomic_open(path, "w", encoding="utf-8", newline="") as handle:
         handle.write(text)
     return Path(path)

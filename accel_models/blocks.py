@@ -140,7 +140,7 @@ class BlockSpec:
 
     # ----------------------------------------------------------- key parsing
     @classmethod
-    def from_key(cls, key: str) -> "BlockSpec":
+    def from_key(cls, key: str) -> BlockSpec:
         """Parse an OFA latency-table key.
 
         >>> BlockSpec.from_key("Logits-input:1x1x1536-output:1000").out_shape

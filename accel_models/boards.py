@@ -8,11 +8,11 @@ fetched copy of the vendor document (see ``accel_models/data/PROVENANCE.md``).
 from __future__ import annotations
 
 import fnmatch
+from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from functools import lru_cache
 from importlib import resources
 from types import MappingProxyType
-from typing import Mapping
 
 from .accelerator import Accelerator
 

@@ -20,8 +20,9 @@ multiply ``...se.scale``).
 from __future__ import annotations
 
 import warnings
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Sequence
+from typing import TYPE_CHECKING
 
 from .layer import Layer, conv_output_size
 
@@ -48,7 +49,7 @@ class UnsupportedModelError(ValueError):
     """The model uses an op (or an op configuration) that has no :class:`Layer` equivalent."""
 
 
-def layers_from_torch(model: "torch.nn.Module", input_shape: Sequence[int], *, weight_bits: int = 8,
+def layers_from_torch(model: torch.nn.Module, input_shape: Sequence[int], *, weight_bits: int = 8,
                       act_bits: int = 8, tracer: str = "auto") -> tuple[Layer, ...]:
     """The layers of a torch CNN, in execution order, with their data-flow edges.
 

@@ -12,8 +12,8 @@ what the vectorised latency models consume.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, fields
-from typing import Iterable, Sequence
 
 import numpy as np
 
@@ -270,7 +270,7 @@ class Layer:
         return out
 
     @classmethod
-    def from_dict(cls, data: dict) -> "Layer":
+    def from_dict(cls, data: dict) -> Layer:
         """Inverse of :meth:`to_dict`; unknown keys are an error."""
         allowed = {f.name for f in fields(cls)}
         unknown = set(data) - allowed
@@ -313,7 +313,7 @@ class LayerArrays:
     weight_bytes: np.ndarray
 
     @classmethod
-    def from_layers(cls, layers: Iterable[Layer]) -> "LayerArrays":
+    def from_layers(cls, layers: Iterable[Layer]) -> LayerArrays:
         """Collect the fields of ``layers`` into arrays.
 
         Examples

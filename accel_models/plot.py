@@ -10,7 +10,8 @@ when a plot is drawn, and only its object API is used (no pyplot state).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Sequence
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -27,7 +28,7 @@ BOUND_COLORS = {"compute": "#1f77b4", "memory": "#d62728", "overhead": "#7f7f7f"
 _CEILING_STYLE = {"int16": (0, (6, 3)), "depthwise": (0, (3, 2)), "element-wise": (0, (1, 2))}
 
 
-def roofline_ceilings(accelerator: "Accelerator") -> dict[str, float]:
+def roofline_ceilings(accelerator: Accelerator) -> dict[str, float]:
     """Compute ceilings of one core in GOP/s, highest first.
 
     * ``int8``: the convolution array, ``2 x PP x ICP x OCP`` ops per cycle
@@ -57,8 +58,8 @@ def roofline_ceilings(accelerator: "Accelerator") -> dict[str, float]:
     }
 
 
-def plot_roofline(layers: Sequence["Layer"], accelerator: "Accelerator", ax: "Axes | None" = None, model=None,
-                  label_top: int = 5) -> "Axes":
+def plot_roofline(layers: Sequence[Layer], accelerator: Accelerator, ax: Axes | None = None, model=None,
+                  label_top: int = 5) -> Axes:
     """Roofline plot of ``layers`` on one core of ``accelerator``.
 
     Parameters
@@ -95,7 +96,7 @@ def plot_roofline(layers: Sequence["Layer"], accelerator: "Accelerator", ax: "Ax
     return plot_analysis(analysis, ax=ax, label_top=label_top)
 
 
-def plot_analysis(analysis, ax: "Axes | None" = None, label_top: int = 5) -> "Axes":
+def plot_analysis(analysis, ax: Axes | None = None, label_top: int = 5) -> Axes:
     """Draw an existing :class:`LayerAnalysis` (see :func:`plot_roofline`).
 
     Artists carry ``gid`` tags a program can find them by: ``"roof"`` (the

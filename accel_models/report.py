@@ -21,9 +21,10 @@ import csv
 import html
 import io
 import json
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -88,7 +89,7 @@ def report_totals(analysis) -> dict[str, Any]:
     return totals
 
 
-def roofline_report(subnet_or_layers, accelerator: "Accelerator", out_dir, model=None, *, board=None,
+def roofline_report(subnet_or_layers, accelerator: Accelerator, out_dir, model=None, *, board=None,
                     title: str | None = None, label_top: int = 5) -> RooflineReport:
     """Analyse a network on ``accelerator`` and write the roofline report to ``out_dir``.
 

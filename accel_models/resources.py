@@ -24,9 +24,9 @@ of a multi-core DPU is not counted).
 from __future__ import annotations
 
 import warnings
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Mapping, Sequence
 
 import numpy as np
 

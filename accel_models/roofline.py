@@ -39,8 +39,8 @@ from __future__ import annotations
 
 import math
 import numbers
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, fields
-from typing import Mapping, Sequence
 
 import numpy as np
 
@@ -117,14 +117,14 @@ class RooflineParams:
         return {f.name: getattr(self, f.name) for f in fields(self)}
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, float]) -> "RooflineParams":
+    def from_dict(cls, data: Mapping[str, float]) -> RooflineParams:
         allowed = [f.name for f in fields(cls)]
         unknown = set(data) - set(allowed)
         if unknown:
             raise ValueError(f"unknown RooflineParams field(s) {sorted(unknown)}; allowed: {allowed}")
         return cls(**data)
 
-    def replace(self, **changes) -> "RooflineParams":
+    def replace(self, **changes) -> RooflineParams:
         return self.from_dict({**self.to_dict(), **changes})
 
     def describe(self) -> dict[str, dict]:
@@ -267,7 +267,7 @@ class RooflineModel:
 
     params: RooflineParams = RooflineParams()
 
-    def with_params(self, **changes) -> "RooflineModel":
+    def with_params(self, **changes) -> RooflineModel:
         """A model with some parameters changed."""
         return RooflineModel(self.params.replace(**changes))
 
@@ -293,7 +293,7 @@ class RooflineModel:
         return UnitSchedule.from_units(group_by_block(layers))
 
     # ---------------------------------------------------------------- model
-    def terms(self, schedule: UnitSchedule, accelerators: Sequence[Accelerator]) -> "LayerTerms":
+    def terms(self, schedule: UnitSchedule, accelerators: Sequence[Accelerator]) -> LayerTerms:
         """The parts of :meth:`breakdown` that depend on the accelerators and ``buffer_fraction`` only.
 
         Calibration evaluates :meth:`combine` on the same terms for many
@@ -313,7 +313,7 @@ class RooflineModel:
                           buffer_fraction=self.params.buffer_fraction, act_buffer_bytes=acc.act_buffer_bytes,
                           max_traffic_buffers=float((dram / acc.act_buffer_bytes).max()))
 
-    def combine(self, terms: "LayerTerms") -> dict[str, np.ndarray]:
+    def combine(self, terms: LayerTerms) -> dict[str, np.ndarray]:
         """Per-layer components from precomputed :class:`LayerTerms`: (M, L) arrays."""
         p = self.params
         if terms.buffer_fraction != p.buffer_fraction:
@@ -409,7 +409,7 @@ class RooflineModel:
         return {"params": self.params.to_dict()}
 
     @classmethod
-    def from_dict(cls, data: Mapping) -> "RooflineModel":
+    def from_dict(cls, data: Mapping) -> RooflineModel:
         unknown = set(data) - {"params"}
         if unknown:
             raise ValueError(f"unknown RooflineModel field(s) {sorted(unknown)}; allowed: ['params']")

@@ -33,9 +33,9 @@ that latency for many accelerators or many parameter sets is pure numpy.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Sequence
 
 import numpy as np
 from scipy import sparse
@@ -144,7 +144,7 @@ class UnitSchedule:
     merged: np.ndarray
 
     @classmethod
-    def from_units(cls, units: Sequence[Sequence[Layer]]) -> "UnitSchedule":
+    def from_units(cls, units: Sequence[Sequence[Layer]]) -> UnitSchedule:
         """Analyse ``units`` (each a sequence of layers in execution order)."""
         units = [tuple(u) for u in units]
         if any(not u for u in units):

@@ -18,8 +18,8 @@ fields (L,) rows, results (M, L).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 import numpy as np
 
@@ -48,7 +48,7 @@ class AcceleratorArrays:
     layer_overhead_us: np.ndarray
 
     @classmethod
-    def from_accelerators(cls, accelerators: Sequence[Accelerator]) -> "AcceleratorArrays":
+    def from_accelerators(cls, accelerators: Sequence[Accelerator]) -> AcceleratorArrays:
         accs = list(accelerators)
         if not accs or not all(isinstance(a, Accelerator) for a in accs):
             raise ValueError("expected an Accelerator or a non-empty sequence of Accelerator objects")

@@ -20,8 +20,8 @@ import numpy as np
 
 from ofa_hw.accuracy import engineered_features, get_predictor, load_measured_accuracy, ofa_onehot, prediction_metrics
 from ofa_hw.accuracy.metrics import kfold_indices
-from ofa_hw.accuracy.trained import KernelRidgeModel, fit_kernel_ridge, fit_ridge
 from ofa_hw.accuracy.registry import DATA_DIR
+from ofa_hw.accuracy.trained import KernelRidgeModel, fit_kernel_ridge, fit_ridge
 from ofa_hw.accuracy.training import DEFAULT_GRID, cross_validated_predictions, nested_cross_validation
 from ofa_hw.space import SubnetBatch, sample_subnets
 

@@ -26,8 +26,15 @@ import time
 import numpy as np
 
 from accel_models import RooflineModel, layer_profiles
-from latency_tables import LatencyTable, calibrate, calibrate_joint, error_report, get_predictor, get_source, \
-    leave_one_device_out
+from latency_tables import (
+    LatencyTable,
+    calibrate,
+    calibrate_joint,
+    error_report,
+    get_predictor,
+    get_source,
+    leave_one_device_out,
+)
 from latency_tables.calibration import table_units
 from latency_tables.joint import JOINT_FIXED, JOINT_TIED, held_out_launch_ms
 

@@ -31,10 +31,10 @@ from __future__ import annotations
 
 import csv
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache, lru_cache
 from pathlib import Path
-from typing import Callable
 
 from accel_models import Accelerator, BlockSpec, Layer, get_board, make_divisible
 
@@ -223,7 +223,7 @@ NETWORKS: dict[str, tuple[Callable[[], tuple[Layer, ...]], tuple[str, ...]]] = {
 }
 
 
-@lru_cache(maxsize=None)
+@cache
 def build(name: str) -> tuple[Layer, ...]:
     """The layers of network ``name`` (one of :data:`NETWORKS`)."""
     if name not in NETWORKS:
@@ -295,7 +295,7 @@ def zoo_accelerator(row: ZooRow) -> Accelerator:
                                 ddr_bw_gbps=get_board(row.board).ddr_bw_gbps)
 
 
-@lru_cache(maxsize=None)
+@cache
 def _schedule(name: str):
     from accel_models import UnitSchedule, group_by_block
 

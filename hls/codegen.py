@@ -8,8 +8,8 @@ data (``hls/templates/ofa_hw``), copied verbatim.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Iterable, Sequence
 
 import numpy as np
 

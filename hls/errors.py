@@ -7,7 +7,7 @@ such as the CLI's still catch them.
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 __all__ = [
     "CompilerNotFoundError",

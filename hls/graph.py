@@ -7,8 +7,8 @@ all three agree on which tensor feeds which layer.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 from accel_models.layer import Layer
 

@@ -15,7 +15,8 @@ Both are compute-only estimates: no memory stalls, no per-layer overhead.
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from accel_models import Accelerator, Layer, LayerArrays
 from accel_models.tiling import AcceleratorArrays, tiled_cycles

@@ -7,7 +7,8 @@ optional fields) and refuse other major versions.
 from __future__ import annotations
 
 import copy
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from .errors import ManifestError
 

@@ -19,9 +19,10 @@ h-swish, h-sigmoid) is integer-only (see :mod:`hls.fixedpoint`).
 from __future__ import annotations
 
 import warnings
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Any, Mapping
+from typing import Any
 
 import numpy as np
 
@@ -81,7 +82,7 @@ class Fidelity:
     top5_overlap: float
 
     @classmethod
-    def between(cls, reference: np.ndarray, approx: np.ndarray) -> "Fidelity":
+    def between(cls, reference: np.ndarray, approx: np.ndarray) -> Fidelity:
         """Compare (N, classes) float logits with their int8 approximation.
 
         >>> f = Fidelity.between(np.array([[1.0, 2.0, 3.0]]), np.array([[1.1, 2.0, 2.9]]))

@@ -30,7 +30,7 @@ def _check_int32(acc: np.ndarray, name: str) -> np.ndarray:
     return acc
 
 
-def run_layer(q: "QuantizedLayer", xs: list[np.ndarray]) -> np.ndarray:
+def run_layer(q: QuantizedLayer, xs: list[np.ndarray]) -> np.ndarray:
     """One layer on int8 inputs (N, C, H, W); returns int8."""
     layer = q.layer
     x = xs[0]
@@ -52,7 +52,7 @@ def run_layer(q: "QuantizedLayer", xs: list[np.ndarray]) -> np.ndarray:
     return q.requant.apply(_check_int32(acc, layer.name), axis=1)
 
 
-def run_int8(qnet: "QuantizedNetwork", x_int8: np.ndarray, keep_all: bool = False):
+def run_int8(qnet: QuantizedNetwork, x_int8: np.ndarray, keep_all: bool = False):
     """Run the network on int8 inputs.
 
     Parameters

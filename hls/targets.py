@@ -8,8 +8,8 @@ fully connected, global average pool, SE channel scale, residual add).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 from accel_models.layer import Layer
 

@@ -1,10 +1,24 @@
 """Measured latency lookup tables, their calibration of the analytical model, and the board harness."""
 
-from .calibration import CalibratedModel, HoldoutReport, calibrate, holdout_errors, kernel_group, stage_group, \
-    table_accelerator
+from .calibration import (
+    CalibratedModel,
+    HoldoutReport,
+    calibrate,
+    holdout_errors,
+    kernel_group,
+    stage_group,
+    table_accelerator,
+)
 from .format import TableFormatError, read_table, write_table
-from .joint import JOINT_FIT_PARAMETERS, JOINT_FIXED, JOINT_TIED, JointCalibration, TransferReport, calibrate_joint, \
-    leave_one_device_out
+from .joint import (
+    JOINT_FIT_PARAMETERS,
+    JOINT_FIXED,
+    JOINT_TIED,
+    JointCalibration,
+    TransferReport,
+    calibrate_joint,
+    leave_one_device_out,
+)
 from .metrics import ErrorReport, error_report
 from .predictor import HybridPredictor, LatencyMatrix, NetworkBreakdown, TablePredictor, get_predictor, list_devices
 from .registry import list_tables, load_table

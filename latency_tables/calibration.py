@@ -29,9 +29,9 @@ evaluates any leave-group-out split (e.g. :func:`kernel_group`,
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Callable, Hashable, Mapping, Sequence
 
 import numpy as np
 
@@ -264,7 +264,7 @@ class _Problem:
         return error_report(predicted[ok], self.traffic[ok], np.asarray(self.keys)[ok])
 
 
-def _fit_buffer_fraction(problems: Sequence[tuple["_Problem", np.ndarray]], prior: float) -> tuple[float, str]:
+def _fit_buffer_fraction(problems: Sequence[tuple[_Problem, np.ndarray]], prior: float) -> tuple[float, str]:
     """Step 1 over one or more tables: the spill pattern whose modelled traffic best matches ``mem_io_mb``.
 
     ``problems`` pairs each table's problem with the entries to use.  Every
@@ -367,7 +367,7 @@ class CalibratedModel:
         units = [BlockSpec.from_key(k).layers() for k in keys]
         return self.entry_latency_ms(units) if as_measured else self.unit_latency_ms(units)
 
-    def for_accelerator(self, accelerator: Accelerator) -> "CalibratedModel":
+    def for_accelerator(self, accelerator: Accelerator) -> CalibratedModel:
         """The same calibrated parameters predicting for another accelerator.
 
         Efficiencies, bandwidth fractions, the buffer fraction and overheads
@@ -408,7 +408,7 @@ class CalibratedModel:
         }
 
     @classmethod
-    def from_dict(cls, data: Mapping) -> "CalibratedModel":
+    def from_dict(cls, data: Mapping) -> CalibratedModel:
         """Inverse of :meth:`to_dict`; unknown or missing keys are an error."""
         allowed = {"model", "accelerator", "invocation_ms", "per_entry_invocation", "parameters", "in_sample",
                    "cross_validated", "traffic", "table", "method"}

@@ -36,17 +36,28 @@ whatever its number of entries.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from types import MappingProxyType
-from typing import Mapping, Sequence
 
 import numpy as np
 
 from accel_models import RooflineModel, RooflineParams
 from accel_models.roofline import PARAMETER_INFO
 
-from .calibration import FIT_PARAMETERS, _INVOCATION_INFO, _LOSS_SCALE, _PRIOR_WEIGHT, _STARTS, CalibratedModel, \
-    _Fit, _fit_buffer_fraction, _folds, _Problem, profiler_launch_ms
+from .calibration import (
+    _INVOCATION_INFO,
+    _LOSS_SCALE,
+    _PRIOR_WEIGHT,
+    _STARTS,
+    FIT_PARAMETERS,
+    CalibratedModel,
+    _Fit,
+    _fit_buffer_fraction,
+    _folds,
+    _Problem,
+    profiler_launch_ms,
+)
 from .metrics import ErrorReport, error_report
 from .sources import CalibrationSource
 

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
-from typing import Mapping
 
 import numpy as np
 
@@ -31,7 +31,7 @@ class ErrorReport:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, data: Mapping) -> "ErrorReport":
+    def from_dict(cls, data: Mapping) -> ErrorReport:
         allowed = set(cls.__dataclass_fields__)
         unknown = set(data) - allowed
         if unknown:

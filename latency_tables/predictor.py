@@ -24,9 +24,10 @@ cached) and one numpy gather-and-sum (:meth:`accel_models.BlockCatalog.total`).
 from __future__ import annotations
 
 import warnings
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from functools import lru_cache
-from typing import TYPE_CHECKING, Callable, Sequence
+from functools import cache
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -188,7 +189,7 @@ class HybridPredictor:
         Device name for reports.
     """
 
-    def __init__(self, table: LatencyTable, calibrated: "CalibratedModel", name: str = ""):
+    def __init__(self, table: LatencyTable, calibrated: CalibratedModel, name: str = ""):
         self.table = table
         self.calibrated = calibrated
         self.accelerator = calibrated.accelerator
@@ -205,7 +206,7 @@ class HybridPredictor:
 
     @classmethod
     def from_table(cls, table: LatencyTable, accelerator: Accelerator, model=None, name: str = "",
-                   **calibrate_options) -> "HybridPredictor":
+                   **calibrate_options) -> HybridPredictor:
         """Calibrate ``model`` (default :class:`accel_models.RooflineModel`) on ``table`` and wrap both."""
         from accel_models.roofline import RooflineModel
 
@@ -358,7 +359,7 @@ def _dpu_from_table(meta) -> Accelerator:
     return table_accelerator(meta)
 
 
-def _joint_calibration(table: LatencyTable, accelerator: Accelerator, units: dict) -> "CalibratedModel":
+def _joint_calibration(table: LatencyTable, accelerator: Accelerator, units: dict) -> CalibratedModel:
     # one parameter set fitted on this table and the ZCU102 B4096 per-layer profiles (latency_tables.joint)
     from accel_models.roofline import RooflineModel
 
@@ -405,7 +406,7 @@ def list_devices() -> list[str]:
     return sorted(DEVICES)
 
 
-@lru_cache(maxsize=None)
+@cache
 def get_predictor(device: str) -> HybridPredictor:
     """The hybrid predictor of a shipped device (calibrated on first use, then cached).
 

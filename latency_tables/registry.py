@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import fnmatch
 import os
-from functools import lru_cache
+from collections.abc import Mapping
+from functools import cache
 from pathlib import Path
-from typing import Mapping
 
 from .format import read_table
 from .table import LatencyTable, TableMeta
@@ -56,7 +56,7 @@ def load_table(name_or_path: str | os.PathLike, *, meta: TableMeta | Mapping | N
     return read_table(path, meta=meta)
 
 
-@lru_cache(maxsize=None)
+@cache
 def _load_shipped(name: str) -> LatencyTable:
     # Tables are immutable, so every caller can share one parsed copy.
     path = DATA_DIR / f"{name}.csv"

@@ -21,8 +21,8 @@ fits on.  The shipped DPUCZDX8G sources:
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Mapping, Sequence
 
 from accel_models import Accelerator, BlockSpec, Layer
 

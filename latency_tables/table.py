@@ -9,9 +9,9 @@ entries (:class:`Entry`) keyed by OFA's canonical unit keys (see
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import MISSING, dataclass, field, fields
 from types import MappingProxyType
-from typing import Iterable, Mapping, Sequence
 
 import numpy as np
 
@@ -60,7 +60,7 @@ class TableMeta:
         return {f.name: getattr(self, f.name) for f in fields(self)}
 
     @classmethod
-    def from_dict(cls, data: Mapping) -> "TableMeta":
+    def from_dict(cls, data: Mapping) -> TableMeta:
         """Inverse of :meth:`to_dict`; unknown and missing fields are errors naming the allowed ones.
 
         >>> meta = TableMeta.from_dict(dict(name="t", board="b", dpu_arch="B512", clock_mhz=100.0, cores=1,
@@ -135,7 +135,7 @@ class LatencyTable:
         object.__setattr__(self, "entries", MappingProxyType(dict(self.entries)))
 
     @classmethod
-    def from_entries(cls, meta: TableMeta, entries: Iterable[Entry]) -> "LatencyTable":
+    def from_entries(cls, meta: TableMeta, entries: Iterable[Entry]) -> LatencyTable:
         """Build a table; a key given twice with different values is an error."""
         collected: dict[str, Entry] = {}
         for entry in entries:

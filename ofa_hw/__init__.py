@@ -6,7 +6,6 @@ Importing this package does no I/O and does not import torch.
 from accel_models.layer import Layer
 
 from ._version import __version__
-
 from .accuracy import get_predictor as get_accuracy_predictor
 from .accuracy import list_predictors as list_accuracy_predictors
 from .layers import block_keys, count_macs, count_params, subnet_graph, subnet_layers

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Iterable, Mapping
+from collections.abc import Iterable, Mapping
 
 
 def reject_unknown_keys(data: Mapping, allowed: Iterable[str], what: str) -> None:

@@ -22,8 +22,8 @@ which is how measured tables are looked up.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from functools import lru_cache
-from typing import Iterable
 
 import numpy as np
 
@@ -127,7 +127,7 @@ def subnet_layers(cfg: SubnetConfig) -> tuple[Layer, ...]:
     return tuple(layers)
 
 
-def subnet_graph(cfg_or_layers: "SubnetConfig | Iterable[Layer]"):
+def subnet_graph(cfg_or_layers: SubnetConfig | Iterable[Layer]):
     """The data-flow graph: a ``networkx.DiGraph`` with one node per layer.
 
     Nodes carry the :class:`Layer` as attribute ``layer``; the network input

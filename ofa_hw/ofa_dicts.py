@@ -17,7 +17,8 @@ super-network and blocks that disagree with ``ks``/``e``/``d`` are errors.
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from ._keys import reject_unknown_keys
 from .space import N_SLOTS, N_STAGES, SLOTS_PER_STAGE, OFASpace, get_space

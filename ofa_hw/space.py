@@ -11,8 +11,8 @@ of them as integer arrays, the form every hot path uses.
 from __future__ import annotations
 
 import warnings
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Iterable, Mapping, Sequence
 
 import numpy as np
 
@@ -105,7 +105,7 @@ def list_spaces() -> list[str]:
     return sorted(_SPACES)
 
 
-def get_space(name_or_width: "str | float | OFASpace") -> OFASpace:
+def get_space(name_or_width: str | float | OFASpace) -> OFASpace:
     """Look a space up by name (``"ofa-mbv3-w1.2"``) or width multiplier (1.2)."""
     if isinstance(name_or_width, OFASpace):
         return name_or_width
@@ -218,7 +218,7 @@ class SubnetBatch:
             object.__setattr__(self, name, arr)
 
     @classmethod
-    def _unchecked(cls, ks: np.ndarray, e: np.ndarray, d: np.ndarray, r: np.ndarray, width_mult: float) -> "SubnetBatch":
+    def _unchecked(cls, ks: np.ndarray, e: np.ndarray, d: np.ndarray, r: np.ndarray, width_mult: float) -> SubnetBatch:
         """Build from arrays known to be valid (drawn from the choices), skipping validation.
 
         The hot path of the search; inactive slots are still normalised.
@@ -240,7 +240,7 @@ class SubnetBatch:
     def __len__(self) -> int:
         return int(self.r.shape[0])
 
-    def __getitem__(self, i: int) -> "SubnetConfig":
+    def __getitem__(self, i: int) -> SubnetConfig:
         return SubnetConfig(
             ks=tuple(int(v) for v in self.ks[i]),
             e=tuple(int(v) for v in self.e[i]),
@@ -252,7 +252,7 @@ class SubnetBatch:
     def __iter__(self):
         return (self[i] for i in range(len(self)))
 
-    def take(self, indices) -> "SubnetBatch":
+    def take(self, indices) -> SubnetBatch:
         """The sub-batch at ``indices`` (an index array or boolean mask)."""
         return SubnetBatch._unchecked(self.ks[indices], self.e[indices], self.d[indices], self.r[indices],
                                       self.width_mult)
@@ -268,7 +268,7 @@ class SubnetBatch:
         return block_catalog(self, resolutions)
 
     @classmethod
-    def from_configs(cls, configs: Iterable["SubnetConfig"]) -> "SubnetBatch":
+    def from_configs(cls, configs: Iterable[SubnetConfig]) -> SubnetBatch:
         configs = list(configs)
         if not configs:
             raise ValueError("cannot build a SubnetBatch from zero configs")
@@ -284,14 +284,14 @@ class SubnetBatch:
         )
 
     @classmethod
-    def concat(cls, batches: Sequence["SubnetBatch"]) -> "SubnetBatch":
+    def concat(cls, batches: Sequence[SubnetBatch]) -> SubnetBatch:
         widths = {b.width_mult for b in batches}
         if len(widths) != 1:
             raise ValueError(f"cannot concatenate batches of different widths {sorted(widths)}")
         return cls._unchecked(*(np.concatenate([getattr(b, f) for b in batches]) for f in ("ks", "e", "d", "r")),
                               widths.pop())
 
-    def unique(self) -> tuple["SubnetBatch", np.ndarray]:
+    def unique(self) -> tuple[SubnetBatch, np.ndarray]:
         """Distinct networks and, for each row of ``self``, its row in the result."""
         rows = np.concatenate([self.ks, self.e, self.d, self.r[:, None]], axis=1)
         _, first, inverse = np.unique(rows, axis=0, return_index=True, return_inverse=True)
@@ -386,17 +386,17 @@ class SubnetConfig:
 
     # ------------------------------------------------------------- presets
     @classmethod
-    def uniform(cls, k: int, e: int, d: int, r: int = 224, width_mult: float = 1.2) -> "SubnetConfig":
+    def uniform(cls, k: int, e: int, d: int, r: int = 224, width_mult: float = 1.2) -> SubnetConfig:
         """Every slot with kernel ``k`` and expand ``e``, every stage ``d`` deep."""
         return cls((k,) * N_SLOTS, (e,) * N_SLOTS, (d,) * N_STAGES, r, width_mult)
 
     @classmethod
-    def largest(cls, r: int = 224, width_mult: float = 1.2) -> "SubnetConfig":
+    def largest(cls, r: int = 224, width_mult: float = 1.2) -> SubnetConfig:
         """The max net: k7, e6, depth 4 everywhere."""
         return cls.uniform(7, 6, 4, r, width_mult)
 
     @classmethod
-    def smallest(cls, r: int = 160, width_mult: float = 1.2) -> "SubnetConfig":
+    def smallest(cls, r: int = 160, width_mult: float = 1.2) -> SubnetConfig:
         """The min net: k3, e3, depth 2 everywhere."""
         return cls.uniform(3, 3, 2, r, width_mult)
 
@@ -406,7 +406,7 @@ class SubnetConfig:
         return {"ks": list(self.ks), "e": list(self.e), "d": list(self.d), "r": self.r, "width_mult": self.width_mult}
 
     @classmethod
-    def from_dict(cls, data: Mapping, *, width_mult: float | None = None, r: int | None = None) -> "SubnetConfig":
+    def from_dict(cls, data: Mapping, *, width_mult: float | None = None, r: int | None = None) -> SubnetConfig:
         """Read any of OFA's sub-network dict forms.
 
         Accepted: ``{'ks', 'e', 'd', 'r'}`` (``r`` an int or ``[int]``, optional

@@ -20,7 +20,7 @@ if TYPE_CHECKING:  # pragma: no cover
 __all__ = ["build_torch_model", "build_unit_model"]
 
 
-def build_torch_model(cfg: SubnetConfig, seed: int | None = None, dropout_rate: float = 0.1) -> "torch.nn.Module":
+def build_torch_model(cfg: SubnetConfig, seed: int | None = None, dropout_rate: float = 0.1) -> torch.nn.Module:
     """Build ``cfg`` as a ``torch.nn.Module`` in eval mode.
 
     Parameters
@@ -49,7 +49,7 @@ def build_torch_model(cfg: SubnetConfig, seed: int | None = None, dropout_rate: 
     return model.eval()
 
 
-def build_unit_model(spec: "BlockSpec | str", seed: int | None = None) -> "torch.nn.Module":
+def build_unit_model(spec: BlockSpec | str, seed: int | None = None) -> torch.nn.Module:
     """One latency-table unit (a :class:`BlockSpec` or its OFA key) as a ``torch.nn.Module`` in eval mode.
 
     This is what a board measures per table entry: it takes the unit's

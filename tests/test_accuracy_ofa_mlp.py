@@ -6,8 +6,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from ofa_hw.accuracy import ofa_onehot
-from ofa_hw.accuracy import get_predictor
+from ofa_hw.accuracy import get_predictor, ofa_onehot
 from ofa_hw.accuracy.ofa_mlp import OFA_MLP_KEYS, OFAMLPPredictor, load_pth_state_dict
 from ofa_hw.accuracy.registry import DATA_DIR
 from ofa_hw.space import SubnetConfig, sample_subnets

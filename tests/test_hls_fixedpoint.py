@@ -1,7 +1,7 @@
 """Integer primitives of hls, checked against exact rational arithmetic and float formulas."""
 
-from fractions import Fraction
 import math
+from fractions import Fraction
 
 import numpy as np
 import pytest

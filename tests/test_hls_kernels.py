@@ -1,9 +1,9 @@
 """Every kernel of the C++ library beyond what OFA nets use: odd sizes, 5x5 / 7x7 / strided 1x1, ReLU6,
 non-power-of-two pools, PE / SIMD folding of awkward channel counts; weights compiled from the C headers."""
 
-from collections import OrderedDict
 import shutil
 import types
+from collections import OrderedDict
 
 import numpy as np
 import pytest

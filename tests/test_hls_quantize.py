@@ -9,8 +9,8 @@ import hls
 from accel_models import Layer
 from hls.bn import randomize_batchnorm, reset_bn_statistics
 from hls.errors import QuantizationError
-from hls.quantize import SCHEMES
 from hls.network import FloatNetwork, float_network, run_float_layer
+from hls.quantize import SCHEMES
 from ofa_hw import SubnetConfig, build_torch_model, subnet_layers
 
 torch = pytest.importorskip("torch")

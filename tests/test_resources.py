@@ -5,8 +5,15 @@ import warnings
 import numpy as np
 import pytest
 
-from accel_models import Accelerator, dpu_config, estimate_resources, fits, get_board, list_dpu_archs, \
-    resource_fit_report
+from accel_models import (
+    Accelerator,
+    dpu_config,
+    estimate_resources,
+    fits,
+    get_board,
+    list_dpu_archs,
+    resource_fit_report,
+)
 
 
 @pytest.mark.parametrize("arch", list_dpu_archs())

@@ -6,8 +6,16 @@ import json
 import numpy as np
 import pytest
 
-from accel_models import (Accelerator, BlockSpec, Layer, LayerArrays, RooflineModel, RooflineParams, UnitSchedule,
-                          group_by_block)
+from accel_models import (
+    Accelerator,
+    BlockSpec,
+    Layer,
+    LayerArrays,
+    RooflineModel,
+    RooflineParams,
+    UnitSchedule,
+    group_by_block,
+)
 from accel_models.reference import layer_profiles, profile_accelerator
 from accel_models.tiling import AcceleratorArrays, tiled_cycles
 

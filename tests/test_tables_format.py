@@ -141,7 +141,7 @@ def _tables(draw):
     for c, h, k, s, se in keys:
         key = BlockSpec("mbconv", (c, h, h), c, kernel=k, stride=s, mid=3 * c, se=se, activation="relu").key
         mean = draw(_ms)
-        lo = draw(st.none() | st.floats(min_value=0.0, max_value=1.0)) 
+        lo = draw(st.none() | st.floats(min_value=0.0, max_value=1.0))
         hi = draw(st.none() | st.floats(min_value=1.0, max_value=10.0))
         entries.append(Entry(key, draw(st.integers(1, 10_000)), mean, draw(st.none() | _ms),
                              None if lo is None else mean * lo, None if hi is None else mean * hi,

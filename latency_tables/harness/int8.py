@@ -15,8 +15,8 @@ is that the arithmetic and memory traffic of every layer really happen.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Mapping, Sequence
 
 import numpy as np
 
@@ -129,7 +129,7 @@ class Int8Unit:
             for layer in self.layers if layer.weight_count})
 
     @classmethod
-    def random(cls, layers: Sequence[Layer], rng: np.random.Generator) -> "Int8Unit":
+    def random(cls, layers: Sequence[Layer], rng: np.random.Generator) -> Int8Unit:
         """Random int8 weights and small int32 biases for ``layers``."""
         weights = {}
         for layer in layers:

@@ -17,10 +17,10 @@ from __future__ import annotations
 import datetime
 import os
 import time
+from collections.abc import Mapping
 from concurrent.futures import Executor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Mapping
 
 import numpy as np
 

@@ -16,14 +16,13 @@ import json
 import os
 import re
 import warnings
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
-from typing import Callable, Iterable, Mapping
-
-from accel_models.blocks import BlockSpec
 
 from accel_models.atomic import atomic_write_text
+from accel_models.blocks import BlockSpec
 
 __all__ = ["PLAN_FORMAT", "Plan", "PlanUnit", "read_plan", "unit_name", "write_plan"]
 
@@ -68,7 +67,7 @@ class PlanUnit:
                 "macs": sum(layer.macs for layer in layers), "layers": len(layers)}
 
     @classmethod
-    def from_dict(cls, data: Mapping) -> "PlanUnit":
+    def from_dict(cls, data: Mapping) -> PlanUnit:
         derived = {"input_shape", "output_shape", "macs", "layers"}  # recomputed from the key
         unknown = sorted(set(data) - set(_UNIT_FIELDS) - derived)
         if unknown:
@@ -97,7 +96,7 @@ class Plan:
             seen.add(unit.key)
 
     @classmethod
-    def from_keys(cls, keys: Iterable[str], **kwargs) -> "Plan":
+    def from_keys(cls, keys: Iterable[str], **kwargs) -> Plan:
         """A plan of the distinct ``keys`` in first-seen order (no files).
 
         >>> Plan.from_keys(["Logits-input:1x1x8-output:4"] * 2).keys()
@@ -117,7 +116,7 @@ class Plan:
                 "module_factory": self.module_factory, "units": [unit.to_dict() for unit in self.units]}
 
     @classmethod
-    def from_dict(cls, data: Mapping, directory: Path | None = None) -> "Plan":
+    def from_dict(cls, data: Mapping, directory: Path | None = None) -> Plan:
         unknown = sorted(set(data) - set(_PLAN_FIELDS))
         if unknown:
             raise ValueError(f"unknown plan field(s) {unknown}; allowed: {list(_PLAN_FIELDS)}")

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Mapping
 
 import numpy as np
 
@@ -13,7 +13,7 @@ from accel_models.atomic import atomic_open
 __all__ = ["atomic_savez"]
 
 
-def atomic_savez(path: "str | os.PathLike", arrays: Mapping[str, np.ndarray], compressed: bool = True) -> Path:
+def atomic_savez(path: str | os.PathLike, arrays: Mapping[str, np.ndarray], compressed: bool = True) -> Path:
     """Save ``arrays`` to ``path`` via a temporary file in the same folder and ``os.replace``.
 
     A reader never sees a half-written file, and an interrupted write leaves the old one.

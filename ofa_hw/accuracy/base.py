@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Iterable
+from collections.abc import Iterable
 
 import numpy as np
 
@@ -38,7 +38,7 @@ class AccuracyPredictor:
     kind: str = "float top-1"
     quantization: str | None = None
 
-    def predict(self, configs_or_batch: "SubnetBatch | SubnetConfig | Iterable[SubnetConfig]") -> np.ndarray:
+    def predict(self, configs_or_batch: SubnetBatch | SubnetConfig | Iterable[SubnetConfig]) -> np.ndarray:
         """Predicted ImageNet top-1 in percent, float64 of shape (N,)."""
         batch = self.check(configs_or_batch)
         return np.asarray(self._predict_batch(batch), dtype=np.float64).reshape(len(batch))

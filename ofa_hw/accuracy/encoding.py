@@ -16,7 +16,7 @@ Two encodings:
 
 from __future__ import annotations
 
-from typing import Iterable, Sequence
+from collections.abc import Iterable, Sequence
 
 import numpy as np
 
@@ -35,7 +35,7 @@ __all__ = [
 OFA_MLP_RESOLUTIONS = tuple(range(112, 240, 4))
 
 
-def as_batch(configs_or_batch: "SubnetBatch | SubnetConfig | Iterable[SubnetConfig]") -> SubnetBatch:
+def as_batch(configs_or_batch: SubnetBatch | SubnetConfig | Iterable[SubnetConfig]) -> SubnetBatch:
     """A :class:`SubnetBatch` from one config, a sequence of configs, or a batch.
 
     Examples

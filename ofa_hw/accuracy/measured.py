@@ -15,9 +15,9 @@ import ast
 import csv
 import os
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 
@@ -59,7 +59,7 @@ class MeasuredAccuracy:
     def __len__(self) -> int:
         return len(self.batch)
 
-    def take(self, indices) -> "MeasuredAccuracy":
+    def take(self, indices) -> MeasuredAccuracy:
         """The subset at ``indices``; the noise floor stays that of the whole measurement."""
         indices = np.asarray(indices)
         return MeasuredAccuracy(self.batch.take(indices), self.top1_pct[indices], self.n_repeats[indices],
@@ -67,7 +67,7 @@ class MeasuredAccuracy:
                                 self.repeat_sd_pp)
 
 
-def load_measured_accuracy(paths: Sequence["str | os.PathLike"] | None = None) -> MeasuredAccuracy:
+def load_measured_accuracy(paths: Sequence[str | os.PathLike] | None = None) -> MeasuredAccuracy:
     """Read, validate and deduplicate DyNAS-T's measured OFA-MobileNetV3 w1.0 files.
 
     Parameters

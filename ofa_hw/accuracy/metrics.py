@@ -52,7 +52,7 @@ def _rank_correlation(statistic, a: np.ndarray, b: np.ndarray) -> float:
     return float(statistic(a, b)[0])
 
 
-def kfold_indices(n: int, k: int, seed: "int | np.random.Generator") -> list[np.ndarray]:
+def kfold_indices(n: int, k: int, seed: int | np.random.Generator) -> list[np.ndarray]:
     """``k`` disjoint test-index arrays covering ``range(n)`` after a seeded shuffle.
 
     Examples

@@ -74,7 +74,7 @@ class OFAMLPPredictor(AccuracyPredictor):
         self.space = space
 
     @classmethod
-    def from_npz(cls, path: "str | os.PathLike", **kwargs) -> "OFAMLPPredictor":
+    def from_npz(cls, path: str | os.PathLike, **kwargs) -> OFAMLPPredictor:
         with np.load(Path(path), allow_pickle=False) as data:
             return cls({key: data[key] for key in data.files}, **kwargs)
 
@@ -90,7 +90,7 @@ class OFAMLPPredictor(AccuracyPredictor):
         return 100.0 * self.predict_fraction(ofa_onehot(batch))
 
 
-def load_pth_state_dict(path: "str | os.PathLike") -> dict:
+def load_pth_state_dict(path: str | os.PathLike) -> dict:
     """OFA's ``.pth`` as numpy arrays, read with ``torch.load(weights_only=True)`` (imports torch)."""
     import torch
 
@@ -104,7 +104,7 @@ def load_pth_state_dict(path: "str | os.PathLike") -> dict:
     return arrays
 
 
-def convert_pth_to_npz(pth: "str | os.PathLike", npz: "str | os.PathLike") -> Path:
+def convert_pth_to_npz(pth: str | os.PathLike, npz: str | os.PathLike) -> Path:
     """Write the arrays of OFA's ``.pth`` to ``npz`` (atomically) and return its path."""
     from ._io import atomic_savez
 

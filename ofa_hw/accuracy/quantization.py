@@ -80,7 +80,7 @@ class PublishedInt8Result:
         return self.float_top1_pct - self.int8_top1_pct
 
 
-def load_published_int8(path: "str | os.PathLike | None" = None) -> tuple[PublishedInt8Result, ...]:
+def load_published_int8(path: str | os.PathLike | None = None) -> tuple[PublishedInt8Result, ...]:
     """The published float-vs-int8 figures (default: the shipped CSV).
 
     Examples
@@ -140,7 +140,7 @@ class Int8DropModel:
 
     @classmethod
     def from_published(cls, results=None, family: str = "inverted-residual",
-                       scheme: str = "int8-pow2") -> "Int8DropModel":
+                       scheme: str = "int8-pow2") -> Int8DropModel:
         """Mean and spread of the published drops of one architecture family.
 
         Examples

@@ -16,7 +16,7 @@ so every caller shares one loaded copy.
 from __future__ import annotations
 
 import fnmatch
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 from .base import AccuracyPredictor
@@ -78,7 +78,7 @@ def get_predictor(name: str, quantization: str | None = None) -> AccuracyPredict
     return _load(name, quantization)
 
 
-@lru_cache(maxsize=None)
+@cache
 def _load(name: str, quantization: str | None) -> AccuracyPredictor:
     if quantization is not None:
         from .quantization import Int8DropModel, QuantizedPredictor

@@ -99,7 +99,7 @@ class KernelRidgeModel:
             out[start:start + _CHUNK] += np.exp(arg, out=arg) @ self.alpha
         return out
 
-    def save(self, path: "str | os.PathLike") -> Path:
+    def save(self, path: str | os.PathLike) -> Path:
         """Write the model as one ``.npz`` of plain arrays (atomically)."""
         scalars = {"y_mean": self.y_mean, "gamma": self.gamma, "lam": self.lam}
         arrays = {name: np.asarray(getattr(self, name)) for name in _ARRAYS}
@@ -107,7 +107,7 @@ class KernelRidgeModel:
         return atomic_savez(path, arrays)
 
     @classmethod
-    def load(cls, path: "str | os.PathLike") -> "KernelRidgeModel":
+    def load(cls, path: str | os.PathLike) -> KernelRidgeModel:
         path = Path(path)
         if not path.is_file():
             raise FileNotFoundError(f"no trained predictor file at {path}")

@@ -9,7 +9,8 @@ program (or a test) can find them by.  The roofline of the chosen design is
 from __future__ import annotations
 
 import io
-from typing import TYPE_CHECKING, Sequence
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -23,7 +24,7 @@ __all__ = ["figure_bytes", "new_axes", "plot_history", "plot_pareto", "split_res
 _BEST_COLOR = "#d62728"
 
 
-def new_axes(width_in: float = 8.0, height_in: float = 5.0) -> "Axes":
+def new_axes(width_in: float = 8.0, height_in: float = 5.0) -> Axes:
     """Axes on a new Figure with an Agg canvas (no pyplot involved)."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
@@ -33,7 +34,7 @@ def new_axes(width_in: float = 8.0, height_in: float = 5.0) -> "Axes":
     return figure.add_subplot()
 
 
-def figure_bytes(ax: "Axes", fmt: str, dpi: int = 130) -> bytes:
+def figure_bytes(ax: Axes, fmt: str, dpi: int = 130) -> bytes:
     """The Axes' figure as PNG or SVG bytes (SVG without a date, so reports are reproducible)."""
     if fmt not in ("png", "svg"):
         raise ValueError(f"fmt must be 'png' or 'svg', got {fmt!r}")
@@ -47,7 +48,7 @@ def _label(acc) -> str:
     return f"{acc.name} @{acc.clock_mhz:g} MHz x{acc.cores}"
 
 
-def plot_pareto(result: "CodesignResult", ax: "Axes | None" = None, color_by: str = "dsp") -> "Axes":
+def plot_pareto(result: CodesignResult, ax: Axes | None = None, color_by: str = "dsp") -> Axes:
     """Accuracy against latency of the designs on the Pareto front.
 
     The front is drawn as a staircase; the chosen design (``result.best``)
@@ -142,7 +143,7 @@ def _categorical(n: int) -> list:
     return [cmap(i % cmap.N) for i in range(n)]
 
 
-def split_restarts(history: Sequence["GenerationStats"]) -> list[list["GenerationStats"]]:
+def split_restarts(history: Sequence[GenerationStats]) -> list[list[GenerationStats]]:
     """The history of each restart: a new one starts where the generation number does not increase.
 
     >>> from ofa_hw.search import GenerationStats
@@ -158,7 +159,7 @@ def split_restarts(history: Sequence["GenerationStats"]) -> list[list["Generatio
     return runs
 
 
-def plot_history(history: Sequence["GenerationStats"], ax: "Axes | None" = None) -> "Axes":
+def plot_history(history: Sequence[GenerationStats], ax: Axes | None = None) -> Axes:
     """Best feasible accuracy per generation and so far (one colour per restart), feasible share behind.
 
     Returns

@@ -85,7 +85,7 @@ def write_report(result: CodesignResult, out_dir: str | os.PathLike, *, predicto
 
 
 def _plain(value):
-    """numpy scalars and other number-likes as plain JSON numbers."""
+    """Numpy scalars and other number-likes as plain JSON numbers."""
     if hasattr(value, "item"):
         return value.item()
     raise TypeError(f"{type(value).__name__} is not JSON serialisable")

@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import itertools
 import warnings
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 import numpy as np
 
@@ -120,7 +120,7 @@ class AcceleratorSpace:
     # ---------------------------------------------------------- constructors
     @classmethod
     def from_grid(cls, board: Board, grid: AcceleratorGrid | None = None,
-                  max_utilization: float = 1.0) -> "AcceleratorSpace":
+                  max_utilization: float = 1.0) -> AcceleratorSpace:
         """Every gene combination of ``grid`` that fits ``board``."""
         grid = grid or AcceleratorGrid()
         combos = list(itertools.product(*(range(len(g)) for g in grid.genes)))
@@ -131,7 +131,7 @@ class AcceleratorSpace:
 
     @classmethod
     def from_list(cls, board: Board, accelerators: Sequence[Accelerator],
-                  max_utilization: float = 1.0) -> "AcceleratorSpace":
+                  max_utilization: float = 1.0) -> AcceleratorSpace:
         """The given accelerators that fit ``board`` (an error if none does)."""
         accelerators = list(accelerators)
         if not accelerators or not all(isinstance(a, Accelerator) for a in accelerators):
@@ -141,7 +141,7 @@ class AcceleratorSpace:
         return cls(board, accelerators, None, None, max_utilization)
 
     @classmethod
-    def fixed(cls, board: Board, accelerator: Accelerator, max_utilization: float = 1.0) -> "AcceleratorSpace":
+    def fixed(cls, board: Board, accelerator: Accelerator, max_utilization: float = 1.0) -> AcceleratorSpace:
         return cls.from_list(board, [accelerator], max_utilization)
 
     # ------------------------------------------------------------- genetics

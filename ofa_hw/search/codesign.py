@@ -6,10 +6,10 @@ import hashlib
 import io
 import json
 import os
+from collections.abc import Sequence
 from concurrent.futures import Executor
 from dataclasses import asdict
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 

@@ -9,8 +9,8 @@ a row sum, plus the accuracy predictor's numpy inference.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 import numpy as np
 
@@ -30,11 +30,11 @@ class Candidates:
     def __len__(self) -> int:
         return len(self.subnets)
 
-    def take(self, indices) -> "Candidates":
+    def take(self, indices) -> Candidates:
         return Candidates(self.subnets.take(indices), self.accelerator[indices])
 
     @classmethod
-    def concat(cls, parts: Sequence["Candidates"]) -> "Candidates":
+    def concat(cls, parts: Sequence[Candidates]) -> Candidates:
         return cls(SubnetBatch.concat([p.subnets for p in parts]), np.concatenate([p.accelerator for p in parts]))
 
     # genome as one integer matrix (choice indices), for pymoo and checkpoints
@@ -50,7 +50,7 @@ class Candidates:
         return np.concatenate([ks, e, d, r[:, None], self.accelerator[:, None]], axis=1)
 
     @classmethod
-    def from_genes(cls, genes: np.ndarray, space: OFASpace, resolutions: Sequence[int]) -> "Candidates":
+    def from_genes(cls, genes: np.ndarray, space: OFASpace, resolutions: Sequence[int]) -> Candidates:
         genes = np.asarray(genes, dtype=np.int64)
         k, e, d = (np.asarray(c) for c in (space.kernel_choices, space.expand_choices, space.depth_choices))
         subnets = SubnetBatch(k[genes[:, :N_SLOTS]], e[genes[:, N_SLOTS:2 * N_SLOTS]],
@@ -69,11 +69,11 @@ class Scores:
     accuracy_float_top1: np.ndarray
     measured_fraction: np.ndarray
 
-    def take(self, indices) -> "Scores":
+    def take(self, indices) -> Scores:
         return Scores(*(getattr(self, f)[indices] for f in self.__dataclass_fields__))
 
     @classmethod
-    def concat(cls, parts: Sequence["Scores"]) -> "Scores":
+    def concat(cls, parts: Sequence[Scores]) -> Scores:
         return cls(*(np.concatenate([getattr(p, f) for p in parts]) for f in cls.__dataclass_fields__))
 
 

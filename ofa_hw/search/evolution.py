@@ -16,8 +16,8 @@ draws only cost a latency gather each and are not counted.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import numpy as np
 

@@ -8,7 +8,7 @@ accelerator genes), applied to the integer genome of :class:`Candidates`.
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 

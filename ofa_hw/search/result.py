@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 from accel_models import Accelerator
 from accel_models.atomic import atomic_write_text
@@ -57,7 +58,7 @@ class Design:
         return out
 
     @classmethod
-    def from_dict(cls, data: Mapping) -> "Design":
+    def from_dict(cls, data: Mapping) -> Design:
         reject_unknown_keys(data, {f for f in cls.__dataclass_fields__}, "Design")
         values = dict(data)
         values["subnet"] = SubnetConfig.from_dict(values["subnet"])
@@ -109,7 +110,7 @@ class CodesignResult:
         }
 
     @classmethod
-    def from_dict(cls, data: Mapping) -> "CodesignResult":
+    def from_dict(cls, data: Mapping) -> CodesignResult:
         reject_unknown_keys(data, {"format_version", "settings", "best", "pareto", "history"}, "CodesignResult")
         version = data.get("format_version")
         if version != RESULT_FORMAT_VERSION:
@@ -129,7 +130,7 @@ class CodesignResult:
         return path
 
     @classmethod
-    def from_json(cls, path: str | os.PathLike) -> "CodesignResult":
+    def from_json(cls, path: str | os.PathLike) -> CodesignResult:
         path = Path(path)
         try:
             data = json.loads(path.read_text())
