@@ -1,20 +1,23 @@
 """DPU-like accelerator models: the layer data model, accelerators, boards, latency."""
 
-from .accelerator import Accelerator, DpuConfig, dpu_config, list_dpu_archs
+from .accelerator import CUSTOM_LABEL, Accelerator, DpuConfig, dpu_config, list_dpu_archs
 from .blocks import BlockSpec, make_divisible
+from .cpu_fallback import FallbackLayer, fallback_layers
 from .boards import Board, get_board, list_boards
+from .dpu_options import DpuOptions
 from .from_torch import UnsupportedModelError, layers_from_torch
 from .layer import ACTIVATIONS, OPS, Layer, LayerArrays, conv_output_size
 from .network import BlockCatalog
 from .plot import plot_analysis, plot_roofline, roofline_ceilings
 from .reference import LayerProfile, layer_profiles, profile_accelerator
 from .report import RooflineReport, roofline_report
-from .resources import FitResult, Resources, estimate_resources, fits, resource_fit_report
+from .resources import FitResult, Resources, ResourceUse, estimate_resources, fits, resource_fit_report
 from .roofline import PARAMETER_INFO, LayerAnalysis, RooflineModel, RooflineParams
 from .schedule import UnitSchedule, group_by_block
 
 __all__ = [
     "ACTIVATIONS",
+    "CUSTOM_LABEL",
     "OPS",
     "PARAMETER_INFO",
     "Accelerator",
@@ -22,11 +25,14 @@ __all__ = [
     "BlockSpec",
     "Board",
     "DpuConfig",
+    "DpuOptions",
+    "FallbackLayer",
     "FitResult",
     "Layer",
     "LayerAnalysis",
     "LayerArrays",
     "LayerProfile",
+    "ResourceUse",
     "Resources",
     "RooflineModel",
     "RooflineParams",
@@ -36,6 +42,7 @@ __all__ = [
     "conv_output_size",
     "dpu_config",
     "estimate_resources",
+    "fallback_layers",
     "fits",
     "get_board",
     "group_by_block",

@@ -23,12 +23,15 @@ import fnmatch
 import math
 import numbers
 from collections.abc import Mapping
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from functools import lru_cache
 from importlib import resources
 from types import MappingProxyType
 
-__all__ = ["BANK_DEPTH", "Accelerator", "DpuConfig", "dpu_config", "list_dpu_archs"]
+from .dpu_options import DpuOptions
+
+__all__ = ["BANK_DEPTH", "CLOCK_RANGE_MHZ", "CUSTOM_LABEL", "Accelerator", "DpuConfig", "dpu_config",
+           "list_dpu_archs"]
 
 #: Rows per on-chip buffer bank assumed for the default buffer sizes (see module docstring).
 BANK_DEPTH = 2048
@@ -36,6 +39,14 @@ BANK_DEPTH = 2048
 #: 32-bit LPDDR4-2133 interface, the smallest the PYNQ boards here offer.
 DEFAULT_DDR_BW_GBPS = 8.53
 _DEFAULT_CLOCK_MHZ = 300.0
+#: Main clock range (MHz) accepted for a DPU-like engine.  The DSP slices run at
+#: twice the main clock (PG338's ``dpu_2x_clk``); PYNQ-DPU and the Vitis AI model
+#: zoo build DPUCZDX8G cores at 200-300 MHz, and above 400 MHz the 2x DSP clock
+#: (800 MHz) exceeds the DSP48E2 maximum of every Zynq UltraScale+ speed grade
+#: (DS925, UNVERIFIED: 645-891 MHz from -1 to -3).
+CLOCK_RANGE_MHZ = (50.0, 400.0)
+#: What every output says about an accelerator that is not a DPUCZDX8G build.
+CUSTOM_LABEL = "custom accelerator, not a DPUCZDX8G configuration"
 
 
 @dataclass(frozen=True)
@@ -141,14 +152,24 @@ class Accelerator:
         design); 0 for a DPUCZDX8G.
     bits : int
         Operand width of the engine (8 for the int8 DPU).
+    options : DpuOptions
+        The DPUCZDX8G build options (RAM / DSP usage, UltraRAM, channel
+        augmentation, depthwise engine, pooling, element-wise multiply,
+        ReLU and hard-sigmoid types, softmax, IP version); a custom
+        accelerator uses them for its resources and supported layers too.
     name : str
-        Label, e.g. ``"B2304"`` for a PG338 configuration.
+        Label for display only, e.g. ``"B2304"``: it takes no part in
+        equality or hashing, which compare the hardware.
 
     Examples
     --------
     >>> acc = Accelerator.from_dpu("B2304", clock_mhz=200.0)
     >>> acc.peak_ops_per_cycle, round(acc.peak_gops, 1), acc.dw_pp, acc.act_buffer_kib
     (2304, 460.8, 4, 192.0)
+    >>> acc == acc.replace(name="my DPU"), acc.arch, acc.dsp_clock_mhz
+    (True, 'B2304', 400.0)
+    >>> Accelerator(8, 16, 8, clock_mhz=300.0).label
+    'P8I16O8 (custom accelerator, not a DPUCZDX8G configuration)'
     """
 
     pp: int
@@ -162,7 +183,8 @@ class Accelerator:
     dw_pp: int | None = None
     layer_overhead_us: float = 0.0
     bits: int = 8
-    name: str = "custom"
+    options: DpuOptions = DpuOptions()
+    name: str = field(default="custom", compare=False)
 
     def __post_init__(self) -> None:
         for name in ("pp", "icp", "ocp", "cores", "bits"):
@@ -175,8 +197,16 @@ class Accelerator:
             object.__setattr__(self, "dw_pp", max(1, self.pp // 2))
         _positive_int("dw_pp", self.dw_pp)
         object.__setattr__(self, "dw_pp", int(self.dw_pp))
+        low, high = CLOCK_RANGE_MHZ
+        if not low <= self.clock_mhz <= high:
+            raise ValueError(f"Accelerator clock_mhz must lie in [{low:g}, {high:g}] MHz (the DSP slices run at twice "
+                             f"the main clock), got {self.clock_mhz:g}")
+        if isinstance(self.options, Mapping):
+            object.__setattr__(self, "options", DpuOptions.from_dict(self.options))
+        if not isinstance(self.options, DpuOptions):
+            raise ValueError(f"Accelerator options must be a DpuOptions, got {type(self.options).__name__}")
         defaults = {"weight_buffer_kib": self.icp * self.ocp * BANK_DEPTH / 1024,
-                    "act_buffer_kib": self.pp * self.icp * BANK_DEPTH / 1024}
+                    "act_buffer_kib": self.default_act_buffer_kib}
         for name, default in defaults.items():
             if getattr(self, name) is None:
                 object.__setattr__(self, name, float(default))
@@ -192,7 +222,8 @@ class Accelerator:
                  **overrides) -> Accelerator:
         """The DPUCZDX8G configuration ``arch`` of PG338 (``"B512"`` ... ``"B4096"``).
 
-        ``overrides`` set any other field (``ddr_bw_gbps=...``, ``dw_pp=...``).
+        ``overrides`` set any other field (``ddr_bw_gbps=...``, ``options=DpuOptions(...)``);
+        changing ``dw_pp``, the buffers or ``layer_overhead_us`` makes it a custom accelerator.
 
         Examples
         --------
@@ -211,7 +242,55 @@ class Accelerator:
         args = {"name": arch, **overrides}
         return cls(config.pp, config.icp, config.ocp, clock_mhz=clock_mhz, cores=cores, **args)
 
+    # ------------------------------------------------------------- identity
+    @property
+    def default_act_buffer_kib(self) -> float:
+        """Activation buffer the latency model sees for this PE array and RAM-usage option.
+
+        ``PP x ICP`` bytes x :data:`BANK_DEPTH` rows with RAM usage low (the
+        calibrated spill capacity of the two-bank-group DPUs measured); RAM
+        usage high adds a third image bank group, so 1.5 times that.
+        """
+        return self.pp * self.icp * BANK_DEPTH / 1024 * self.options.image_bank_groups / 2
+
+    @property
+    def arch(self) -> str | None:
+        """The PG338 architecture (``"B2304"``) this accelerator is a stock build of, else None.
+
+        Stock means: a PG338 PE array, the DPU's own depthwise parallelism and
+        buffers, no extra per-layer cost, int8.
+        """
+        for name, config in _dpu_table().items():
+            if (config.pp, config.icp, config.ocp) == (self.pp, self.icp, self.ocp):
+                stock = (self.dw_pp == max(1, self.pp // 2) and self.layer_overhead_us == 0 and self.bits == 8
+                         and self.act_buffer_kib == self.default_act_buffer_kib
+                         and self.weight_buffer_kib == self.icp * self.ocp * BANK_DEPTH / 1024)
+                return name if stock else None
+        return None
+
+    @property
+    def is_dpuczdx8g(self) -> bool:
+        """True for a configuration the vendor's DPUCZDX8G IP builds."""
+        return self.arch is not None
+
+    @property
+    def kind(self) -> str:
+        """``"DPUCZDX8G"`` or ``"custom"``."""
+        return "DPUCZDX8G" if self.is_dpuczdx8g else "custom"
+
+    @property
+    def label(self) -> str:
+        """Display label: the PG338 name, or the array shape marked as a custom accelerator."""
+        if self.is_dpuczdx8g:
+            return f"{self.arch} (DPUCZDX8G IP {self.options.ip_version})"
+        return f"P{self.pp}I{self.icp}O{self.ocp} ({CUSTOM_LABEL})"
+
     # ------------------------------------------------------------- properties
+    @property
+    def dsp_clock_mhz(self) -> float:
+        """Clock of the DSP slices: twice the main clock (PG338's ``dpu_2x_clk``)."""
+        return 2.0 * self.clock_mhz
+
     @property
     def macs_per_cycle(self) -> int:
         """Multiply-accumulates per cycle of one core's convolution engine."""
@@ -237,14 +316,25 @@ class Accelerator:
         return self.peak_gops_per_core / self.ddr_bw_gbps
 
     def replace(self, **changes) -> Accelerator:
-        """A copy with some fields changed (derived defaults are kept unless changed)."""
+        """A copy with some fields changed.
+
+        Fields left at their derived default (``dw_pp``, the buffers) are
+        derived again from the changed fields; explicitly set ones are kept.
+        """
         data = self.to_dict()
+        derived = {"dw_pp": max(1, self.pp // 2), "act_buffer_kib": self.default_act_buffer_kib,
+                   "weight_buffer_kib": self.icp * self.ocp * BANK_DEPTH / 1024}
+        for name, default in derived.items():
+            if name not in changes and data[name] == default:
+                data[name] = None
         data.update(changes)
         return Accelerator.from_dict(data)
 
     def to_dict(self) -> dict:
-        """Plain-JSON form."""
-        return {f.name: getattr(self, f.name) for f in fields(self)}
+        """Plain-JSON form (``options`` as a nested dict)."""
+        out = {f.name: getattr(self, f.name) for f in fields(self)}
+        out["options"] = self.options.to_dict()
+        return out
 
     @classmethod
     def from_dict(cls, data: Mapping) -> Accelerator:

@@ -13,7 +13,7 @@ import sys
 __all__ = ["build_parser", "main"]
 
 #: Sub-command modules, in the order ``--help`` lists them.
-COMMANDS = ("info", "search", "report", "roofline", "export", "lut")
+COMMANDS = ("info", "search", "build_config", "report", "roofline", "export", "lut")
 
 #: Exceptions that are the user's input, reported in one line instead of a traceback.
 USER_ERRORS = (ValueError, KeyError, FileNotFoundError, FileExistsError)

@@ -18,8 +18,13 @@ def add_parser(subparsers) -> None:
     parser.add_argument("--fps", type=float, default=None, help="throughput floor with all DPU cores busy (frames/s)")
     parser.add_argument("--space", default="ofa-mbv3-w1.2", help="sub-network space (ofa-mbv3-w1.2 or ofa-mbv3-w1.0)")
     parser.add_argument("--accelerators", default="dpu",
-                        help="'dpu' (every PP/ICP/OCP/clock/cores fitting the board), 'default' (the board's "
-                             "PYNQ-DPU configuration only) or a comma list like B2304@200x1,B1600@300x2")
+                        help="'dpu' (default: every stock DPUCZDX8G configuration, PG338 size x clock x cores x "
+                             "RAM/DSP usage, that fits the board), 'dpu-like' (NAAS-style PE arrays, mostly custom "
+                             "accelerators that only the HLS export builds), 'default' (the board's PYNQ-DPU "
+                             "configuration only) or a comma list like B2304@200x1,B1600@300x2")
+    parser.add_argument("--dpu-ip", default="4.1", choices=("3.2", "3.3", "3.4", "4.0", "4.1"),
+                        help="DPUCZDX8G IP version of the 'dpu' space and of listed configurations (default 4.1, "
+                             "Vitis AI 3.0; 3.x has no hard-sigmoid, so h-swish runs on the CPU)")
     parser.add_argument("--predictor", default=None,
                         help="latency predictor device (default: dpuczdx8g-joint: the Ultra96-V2 "
                              "measurements, elsewhere the model calibrated on two boards)")
@@ -37,21 +42,29 @@ def add_parser(subparsers) -> None:
     parser.set_defaults(run=run)
 
 
-def parse_accelerators(text: str, board):
-    """``dpu`` | ``default`` | ``B2304@200x1,...`` -> what search_codesign takes."""
-    from accel_models import Accelerator
+def parse_accelerators(text: str, board, ip_version: str = "4.1"):
+    """``dpu`` | ``dpu-like`` | ``default`` | ``B2304@200x1,...`` -> what search_codesign takes."""
+    from accel_models import Accelerator, DpuOptions
+    from accel_models.resources import uram_to_fit
+    from ofa_hw.search.accelerators import DpuGrid
 
+    options = DpuOptions(ip_version=ip_version)
     if text == "dpu":
-        return "dpu"
+        return DpuGrid(ip_version=ip_version)
+    if text == "dpu-like":
+        return "dpu-like"
     if text == "default":
-        return board.default_accelerator()
+        acc = board.default_accelerator()
+        return acc.replace(options=acc.options.replace(ip_version=ip_version, hard_sigmoid=None))
     accelerators = []
     for item in text.split(","):
         arch, _, rest = item.strip().partition("@")
         clock, _, cores = rest.partition("x")
         try:
-            accelerators.append(Accelerator.from_dpu(arch, clock_mhz=float(clock or board.default_dpu_clock_mhz),
-                                                     cores=int(cores or 1), ddr_bw_gbps=board.ddr_bw_gbps))
+            acc = Accelerator.from_dpu(arch, clock_mhz=float(clock or board.default_dpu_clock_mhz),
+                                       cores=int(cores or 1), ddr_bw_gbps=board.ddr_bw_gbps, options=options)
+            uram = uram_to_fit(acc, board)
+            accelerators.append(acc.replace(options=options.replace(uram_per_core=uram)) if uram else acc)
         except ValueError as exc:
             raise ValueError(f"--accelerators item {item!r}: expected ARCH[@MHZ][xCORES], e.g. B2304@200x1 ({exc})") from None
     return accelerators
@@ -64,13 +77,18 @@ def run(args: argparse.Namespace) -> int:
     board = get_board(args.board)
     result = search_codesign(
         board=board, latency_ms=args.latency_ms, fps=args.fps, space=args.space,
-        accelerators=parse_accelerators(args.accelerators, board), predictor=args.predictor,
+        accelerators=parse_accelerators(args.accelerators, board, args.dpu_ip), predictor=args.predictor,
         quantization=args.quantization, algorithm=args.algorithm, budget=args.budget, population=args.population,
         restarts=args.restarts, seed=args.seed, progress=not args.no_progress, checkpoint=args.checkpoint,
     )
     print(format_summary(result))
     path = result.to_json(args.out / "result.json")
     print(f"\nwrote {path}")
+    if result.best is not None and not result.best.is_custom:
+        from .build_config import write_design_build_files
+
+        for written in write_design_build_files(result.best, args.out / "dpu_build"):
+            print(f"wrote {written}")
     if not args.no_report:
         print(f"wrote {result.report(args.out / 'report')}")
     return 0
@@ -83,21 +101,28 @@ def format_summary(result) -> str:
     design = result.best
     if design is not None:
         acc, res = design.accelerator, design.resources
+        placed = res.placed
         cfg = design.subnet
+        opts = acc.options
         lines += [
             "Best design:",
             f"  sub-network : OFA-MobileNetV3 w{cfg.width_mult} r={cfg.r} d={list(cfg.d)}",
             f"                ks={list(cfg.ks)}",
             f"                e ={list(cfg.e)}",
-            f"  accelerator : {acc.name} (PP {acc.pp}, ICP {acc.icp}, OCP {acc.ocp}) @ {acc.clock_mhz:g} MHz x{acc.cores} "
-            f"core(s), {acc.peak_gops:.0f} GOP/s peak",
-            f"  resources   : DSP {res['dsp']:.0f}, LUT {res['lut']:.0f}, FF {res['ff']:.0f}, BRAM36 {res['bram36']:.0f} "
-            f"(binding: {res['binding_resource']} {100 * res['binding_utilization']:.0f}%, DSP usage {res['dsp_usage']})",
+            f"  accelerator : {acc.label} (PP {acc.pp}, ICP {acc.icp}, OCP {acc.ocp}) @ {acc.clock_mhz:g} MHz "
+            f"x{acc.cores} core(s), {acc.peak_gops:.0f} GOP/s peak",
+            f"  options     : RAM usage {opts.ram_usage}, DSP usage {opts.dsp_usage}, UltraRAM {opts.uram_per_core}/core"
+            + ("" if acc.is_dpuczdx8g else "; realised only through the HLS export (ofa-hw export)"),
+            f"  resources   : DSP {placed.dsp:.0f}, LUT {placed.lut:.0f}, FF {placed.ff:.0f}, BRAM36 {placed.bram36:.0f}, "
+            f"URAM {placed.uram:.0f} as placed (binding: {res.binding_resource} {100 * res.binding_utilization:.0f}%)",
             f"  latency     : {design.latency_ms:.3f} ms per image ({design.latency_source}; "
             f"{100 * design.measured_fraction:.0f}% from measured entries), {design.fps:.1f} fps with all cores",
             f"  accuracy    : {design.accuracy_top1:.2f}% top-1 int8 predicted ({design.accuracy_float_top1:.2f}% float)"
             if settings.get("quantization") else f"  accuracy    : {design.accuracy_top1:.2f}% top-1 predicted (float)",
         ]
+        if design.cpu_fallback:
+            lines.append(f"  CPU fallback: {len(design.cpu_fallback)} layer(s) run on the ARM CPU (included in the "
+                         f"latency), e.g. {design.cpu_fallback[0].name}: {design.cpu_fallback[0].reason}")
     lines.append(f"Pareto front: {len(result.pareto)} designs from "
                  f"{result.pareto[0].latency_ms:.2f} ms / {result.pareto[0].accuracy_top1:.2f}% to "
                  f"{result.pareto[-1].latency_ms:.2f} ms / {result.pareto[-1].accuracy_top1:.2f}%")

@@ -142,6 +142,7 @@ def report_content(result: CodesignResult, predictor=None, cross_validate: bool 
             "design": design.to_dict(),
             "subnet": subnet_summary(design),
             "accelerator": accelerator_summary(design.accelerator),
+            "cpu_fallback": [f.to_dict() for f in design.cpu_fallback],
             "resources": None if board is None else resource_use(design, board),
             "latency": latency_table(design, latency, analysis),
             "roofline": _roofline_totals(analysis),
@@ -158,14 +159,14 @@ def _title(settings: Mapping) -> str:
 
 
 def accelerator_label(acc: Accelerator) -> str:
-    return f"{acc.name} @{acc.clock_mhz:g} MHz x{acc.cores}"
+    return f"{acc.label} @{acc.clock_mhz:g} MHz x{acc.cores}"
 
 
 def _front_row(design: Design, latency: LatencyModel) -> dict:
     acc = design.accelerator
     return {"latency_ms": design.latency_ms, "fps": design.fps, "accuracy_top1": design.accuracy_top1,
             "accuracy_float_top1": design.accuracy_float_top1, "accelerator": accelerator_label(acc),
-            "dsp": float(design.resources["dsp"]), "r": design.subnet.r, "d": list(design.subnet.d),
+            "dsp": design.resources.placed.dsp, "r": design.subnet.r, "d": list(design.subnet.d),
             "latency_source": design.latency_source, "measured_fraction": design.measured_fraction}
 
 
@@ -185,7 +186,7 @@ def subnet_summary(design: Design) -> dict:
 
 
 def accelerator_summary(acc: Accelerator) -> dict:
-    return {**acc.to_dict(), "label": accelerator_label(acc), "peak_gops_per_core": acc.peak_gops_per_core,
+    return {**acc.to_dict(), "label": accelerator_label(acc), "kind": acc.kind, "peak_gops_per_core": acc.peak_gops_per_core,
             "peak_gops": acc.peak_gops, "ridge_ops_per_byte": acc.ridge_ops_per_byte}
 
 
@@ -193,17 +194,17 @@ def resource_use(design: Design, board: Board) -> dict:
     """Used / budget / utilization of every resource, as the search's feasibility check computed them."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)  # an extrapolated estimate is flagged in the result instead
-        check = fits(design.accelerator, board, dsp_usage=design.resources.get("dsp_usage", "high"))
+        check = fits(design.accelerator, board)
     budget = board.resources()
     rows = []
     for name, label in _RESOURCE_LABELS.items():
         utilization = float(check.utilization[name])
         rows.append({"resource": name, "label": label, "budget": float(budget[name]),
-                     "used": utilization * float(budget[name]) if budget[name] else float(check.resources.as_dict()[name]),
+                     "used": float(check.placed.as_dict()[name]),
                      "utilization": utilization})
     return {"board": board.name, "fits": bool(check.ok), "binding_resource": check.binding_resource,
-            "dsp_usage": design.resources.get("dsp_usage", "high"),
-            "extrapolated": bool(design.resources.get("extrapolated", False)), "rows": rows}
+            "dsp_usage": design.accelerator.options.dsp_usage, "uram_per_core": design.accelerator.options.uram_per_core,
+            "extrapolated": check.extrapolated, "rows": rows}
 
 
 def unit_label(key: str, first_layer: str) -> str:

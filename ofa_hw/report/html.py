@@ -7,6 +7,8 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
+from accel_models.accelerator import CUSTOM_LABEL
+
 __all__ = ["render_html"]
 
 _STYLE = """
@@ -107,7 +109,7 @@ def _best_sections(best: Mapping, summary: Mapping) -> list[str]:
                                            f"{100 * measured:.0f}% measured)"),
         (f"{design['fps']:.1f}", "images/s on its core" if acc["cores"] == 1 else
          f"images/s on all {acc['cores']} cores"),
-        (acc["name"], f"accelerator at {acc['clock_mhz']:g} MHz x {acc['cores']}, {acc['peak_gops']:.0f} GOP/s peak"),
+        (acc["label"].split(" @")[0], f"accelerator at {acc['clock_mhz']:g} MHz x {acc['cores']}, {acc['peak_gops']:.0f} GOP/s peak"),
     ]
     if resources is not None:
         binding = next(r for r in resources["rows"] if r["resource"] == resources["binding_resource"])
@@ -139,6 +141,17 @@ def _best_sections(best: Mapping, summary: Mapping) -> list[str]:
         ]) + "</div></div>")
     if resources is not None:
         out += _resources(resources, summary)
+    if acc["kind"] == "custom":
+        out.append(f"<p class='note'><b>{_e(CUSTOM_LABEL)}</b>: no vendor IP builds it; the HLS export "
+                   "(<code>ofa-hw export</code>) realises it.</p>")
+    fallback = best["cpu_fallback"]
+    if fallback:
+        rows = "".join(f"<tr><td class='l'>{_e(f['name'])}</td><td>{_e(f['op'])}</td><td class='l'>"
+                       f"{_e(f['reason'])}</td></tr>" for f in fallback)
+        out.append(f"<h3>CPU fallback: {len(fallback)} layer(s) the DPU configuration cannot run</h3>"
+                   "<p class='note'>They run on the ARM CPU as separate subgraphs; their CPU time, DDR round trip "
+                   "and one extra DPU launch per split are included in the latency.</p>"
+                   f"<table><tr><th class='l'>layer</th><th>op</th><th class='l'>reason</th></tr>{rows}</table>")
     return out
 
 
@@ -158,8 +171,8 @@ def _resources(resources: Mapping, summary: Mapping) -> list[str]:
     out.append("</div>")
     notes = [f"binding resource: <b>{_e(resources['binding_resource'])}</b> (the one that stops a larger "
              "accelerator)", f"DSP-usage option: {_e(resources['dsp_usage'])} (PG338; 'low' builds the "
-             "accumulators in LUTs)", "estimates from the PG338 resource fit; buffers beyond the BRAM go to "
-             "UltraRAM where the board has it"]
+             "accumulators in LUTs)", f"UltraRAM per core: {resources['uram_per_core']} (buffers placed in it as built)",
+             "estimates from the PG338 resource fit"]
     if cap < 1:
         notes.append(f"dashed line: the {100 * cap:.0f}% limit the search allowed")
     if resources["extrapolated"]:

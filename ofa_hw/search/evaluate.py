@@ -14,6 +14,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from accel_models.cpu_fallback import fallback_latency_ms
+
 from ..space import N_SLOTS, N_STAGES, OFASpace, SubnetBatch, crossover, mutate, sample_subnets
 from .accelerators import AcceleratorSpace
 
@@ -131,6 +133,9 @@ class Evaluator:
         self.keys = catalog.keys
         accs = accelerators.accelerators
         latency, measured, self.invocation_ms = latency_matrix(latency_predictor, catalog, accs)
+        # layers the configuration cannot run go to the CPU: a subgraph split priced on top of the DPU estimate
+        fallback = fallback_latency_ms(catalog.layers, accs, launch_ms=self.invocation_ms)
+        latency = latency + fallback
         self.latency_ms = _pad(latency)
         self.measured_ms = _pad(np.where(measured, latency, 0.0))
         # throughput with every core busy: each core sees 1/cores of the DDR bandwidth
@@ -139,7 +144,7 @@ class Evaluator:
         shared_latency = latency.copy()
         if multi:
             model_latency, _, _ = latency_matrix(latency_predictor, catalog, [shared[i] for i in multi])
-            shared_latency[multi] = model_latency
+            shared_latency[multi] = model_latency + fallback[multi]
         self.shared_latency_ms = _pad(shared_latency)
         self.cores = np.array([a.cores for a in accs], dtype=float)
 

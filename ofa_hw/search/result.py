@@ -11,13 +11,16 @@ from typing import Any
 
 from accel_models import Accelerator
 from accel_models.atomic import atomic_write_text
+from accel_models.cpu_fallback import FallbackLayer
+from accel_models.resources import FitResult
 
 from .._keys import reject_unknown_keys
 from ..space import SubnetConfig
 
 __all__ = ["CodesignResult", "Design", "GenerationStats", "RESULT_FORMAT_VERSION"]
 
-RESULT_FORMAT_VERSION = 1
+#: 2: typed resources as placed (``FitResult``), accelerator build options, CPU-fallback layers.
+RESULT_FORMAT_VERSION = 2
 
 
 @dataclass(frozen=True)
@@ -32,6 +35,10 @@ class Design:
     ``latency_source`` says where the latency came from: ``"measured"`` (every
     unit from the measured table), ``"model"`` (calibrated model only) or
     ``"mixed"``; ``measured_fraction`` is the measured share of the latency.
+    ``resources`` is :func:`accel_models.fits` of the accelerator on the
+    board (resources as placed, BRAM moved to UltraRAM where built so).
+    ``cpu_fallback`` lists the layers the accelerator's configuration cannot
+    run, which run on the ARM CPU (their cost is included in ``latency_ms``).
     """
 
     subnet: SubnetConfig
@@ -40,9 +47,15 @@ class Design:
     fps: float
     accuracy_top1: float
     accuracy_float_top1: float
-    resources: Mapping[str, float]
+    resources: FitResult
     latency_source: str
     measured_fraction: float
+    cpu_fallback: tuple[FallbackLayer, ...] = ()
+
+    @property
+    def is_custom(self) -> bool:
+        """True when the accelerator is not a DPUCZDX8G configuration (only the HLS export realises it)."""
+        return not self.accelerator.is_dpuczdx8g
 
     def layers(self):
         """The sub-network's layers (so exporters can take a Design directly)."""
@@ -53,8 +66,10 @@ class Design:
     def to_dict(self) -> dict:
         out = asdict(self)
         out["subnet"] = self.subnet.to_dict()
-        out["accelerator"] = self.accelerator.to_dict()
-        out["resources"] = dict(self.resources)
+        out["accelerator"] = {**self.accelerator.to_dict(), "kind": self.accelerator.kind,
+                              "label": self.accelerator.label}
+        out["resources"] = self.resources.to_dict()
+        out["cpu_fallback"] = [f.to_dict() for f in self.cpu_fallback]
         return out
 
     @classmethod
@@ -62,7 +77,14 @@ class Design:
         reject_unknown_keys(data, {f for f in cls.__dataclass_fields__}, "Design")
         values = dict(data)
         values["subnet"] = SubnetConfig.from_dict(values["subnet"])
-        values["accelerator"] = Accelerator.from_dict(values["accelerator"])
+        accelerator = dict(values["accelerator"])
+        kind, label = accelerator.pop("kind", None), accelerator.pop("label", None)
+        values["accelerator"] = Accelerator.from_dict(accelerator)
+        if kind is not None and kind != values["accelerator"].kind:
+            raise ValueError(f"Design: accelerator kind {kind!r} ({label}) disagrees with its fields, which make it "
+                             f"{values['accelerator'].kind!r}")
+        values["resources"] = FitResult.from_dict(values["resources"])
+        values["cpu_fallback"] = tuple(FallbackLayer.from_dict(f) for f in values.get("cpu_fallback", ()))
         return cls(**values)
 
 
