@@ -2,8 +2,8 @@
 
 from .accelerator import CUSTOM_LABEL, Accelerator, DpuConfig, dpu_config, list_dpu_archs
 from .blocks import BlockSpec, make_divisible
-from .cpu_fallback import FallbackLayer, fallback_layers
 from .boards import Board, get_board, list_boards
+from .cpu_fallback import FallbackLayer, fallback_layers
 from .dpu_options import DpuOptions
 from .from_torch import UnsupportedModelError, layers_from_torch
 from .layer import ACTIVATIONS, OPS, Layer, LayerArrays, conv_output_size

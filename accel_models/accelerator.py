@@ -39,7 +39,7 @@ BANK_DEPTH = 2048
 #: 32-bit LPDDR4-2133 interface, the smallest the PYNQ boards here offer.
 DEFAULT_DDR_BW_GBPS = 8.53
 _DEFAULT_CLOCK_MHZ = 300.0
-#: Main clock range (MHz) accepted for a DPU-like engine.  The DSP slices run at
+#: Main clock range (MHz) accepted for a DPUCZDX8G array (and the FPGA search grids).  The DSP slices run at
 #: twice the main clock (PG338's ``dpu_2x_clk``); PYNQ-DPU and the Vitis AI model
 #: zoo build DPUCZDX8G cores at 200-300 MHz, and above 400 MHz the 2x DSP clock
 #: (800 MHz) exceeds the DSP48E2 maximum of every Zynq UltraScale+ speed grade
@@ -198,9 +198,10 @@ class Accelerator:
         _positive_int("dw_pp", self.dw_pp)
         object.__setattr__(self, "dw_pp", int(self.dw_pp))
         low, high = CLOCK_RANGE_MHZ
-        if not low <= self.clock_mhz <= high:
-            raise ValueError(f"Accelerator clock_mhz must lie in [{low:g}, {high:g}] MHz (the DSP slices run at twice "
-                             f"the main clock), got {self.clock_mhz:g}")
+        pg338 = any((c.pp, c.icp, c.ocp) == (self.pp, self.icp, self.ocp) for c in _dpu_table().values())
+        if pg338 and not low <= self.clock_mhz <= high:
+            raise ValueError(f"Accelerator clock_mhz of a DPUCZDX8G array must lie in [{low:g}, {high:g}] MHz (the DSP "
+                             f"slices run at twice the main clock), got {self.clock_mhz:g}")
         if isinstance(self.options, Mapping):
             object.__setattr__(self, "options", DpuOptions.from_dict(self.options))
         if not isinstance(self.options, DpuOptions):
@@ -267,6 +268,19 @@ class Accelerator:
                          and self.weight_buffer_kib == self.icp * self.ocp * BANK_DEPTH / 1024)
                 return name if stock else None
         return None
+
+    @property
+    def timing_key(self) -> tuple:
+        """What decides latency: everything but the label and the build options that change only resources.
+
+        PG338's DSP usage and UltraRAM options ("if change, don't need update
+        model" in the DPU TRD's ``dpu_conf.vh``) and the softmax core leave the
+        compiled program and its timing unchanged, so a table measured on one
+        of them holds for the others.
+        """
+        options = self.options.replace(dsp_usage="high", uram_per_core=0, softmax=False)
+        return (self.pp, self.icp, self.ocp, self.clock_mhz, self.cores, self.ddr_bw_gbps, self.weight_buffer_kib,
+                self.act_buffer_kib, self.dw_pp, self.layer_overhead_us, self.bits, options)
 
     @property
     def is_dpuczdx8g(self) -> bool:

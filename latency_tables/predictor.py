@@ -303,7 +303,7 @@ class HybridPredictor:
         accelerator = self.accelerator if accelerator is None else accelerator
         layers = list(layers)
         modelled = np.asarray(self.calibrated.model.layer_latency_ms(layers, accelerator), dtype=float)
-        if accelerator != self.accelerator:
+        if accelerator.timing_key != self.accelerator.timing_key:
             return modelled
         units = group_by_block(layers)
         starts = np.cumsum([0] + [len(u) for u in units[:-1]])
@@ -334,7 +334,7 @@ class HybridPredictor:
         latency = np.asarray(self.calibrated.unit_latency_ms(list(catalog.layers), list(accelerators)), dtype=float)
         latency = latency.reshape(len(accelerators), len(catalog.keys))
         in_table = np.array([key in self.table for key in catalog.keys])
-        own = np.array([acc == self.accelerator for acc in accelerators])
+        own = np.array([acc.timing_key == self.accelerator.timing_key for acc in accelerators])
         measured = own[:, None] & in_table[None, :]
         if measured.any():
             rows = np.flatnonzero(in_table)

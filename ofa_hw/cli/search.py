@@ -43,10 +43,12 @@ def add_parser(subparsers) -> None:
 
 
 def parse_accelerators(text: str, board, ip_version: str = "4.1"):
-    """``dpu`` | ``dpu-like`` | ``default`` | ``B2304@200x1,...`` -> what search_codesign takes."""
+    """``dpu`` | ``dpu-like`` | ``default`` | ``B2304@200x1,...`` -> what search_codesign takes.
+
+    Listed sizes take the UltraRAM and DSP-usage options that fit the board (printed with the design).
+    """
     from accel_models import Accelerator, DpuOptions
-    from accel_models.resources import uram_to_fit
-    from ofa_hw.search.accelerators import DpuGrid
+    from ofa_hw.search.accelerators import DpuGrid, fitting_options
 
     options = DpuOptions(ip_version=ip_version)
     if text == "dpu":
@@ -55,16 +57,16 @@ def parse_accelerators(text: str, board, ip_version: str = "4.1"):
         return "dpu-like"
     if text == "default":
         acc = board.default_accelerator()
-        return acc.replace(options=acc.options.replace(ip_version=ip_version, hard_sigmoid=None))
+        return fitting_options(acc.replace(options=acc.options.replace(ip_version=ip_version, hard_sigmoid=None)),
+                               board)
     accelerators = []
     for item in text.split(","):
         arch, _, rest = item.strip().partition("@")
         clock, _, cores = rest.partition("x")
         try:
-            acc = Accelerator.from_dpu(arch, clock_mhz=float(clock or board.default_dpu_clock_mhz),
-                                       cores=int(cores or 1), ddr_bw_gbps=board.ddr_bw_gbps, options=options)
-            uram = uram_to_fit(acc, board)
-            accelerators.append(acc.replace(options=options.replace(uram_per_core=uram)) if uram else acc)
+            accelerators.append(fitting_options(Accelerator.from_dpu(
+                arch, clock_mhz=float(clock or board.default_dpu_clock_mhz), cores=int(cores or 1),
+                ddr_bw_gbps=board.ddr_bw_gbps, options=options), board))
         except ValueError as exc:
             raise ValueError(f"--accelerators item {item!r}: expected ARCH[@MHZ][xCORES], e.g. B2304@200x1 ({exc})") from None
     return accelerators

@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 
 from accel_models import Accelerator, BlockSpec, Board, RooflineModel, fits, get_board, group_by_block
+from accel_models.cpu_fallback import fallback_latency_ms
 
 from ..layers import count_macs, count_params
 from ..search.result import CodesignResult, Design
@@ -55,7 +56,8 @@ class LatencyModel:
 
     def measured_on(self, accelerator: Accelerator) -> bool:
         """Whether measured entries apply on ``accelerator`` (it is the table's own)."""
-        return self.hybrid is not None and accelerator == self.accelerator
+        return self.hybrid is not None and self.accelerator is not None \
+            and accelerator.timing_key == self.accelerator.timing_key
 
 
 def resolve_latency_model(predictor, settings: Mapping[str, Any]) -> LatencyModel:
@@ -261,13 +263,15 @@ def latency_table(design: Design, latency: LatencyModel, analysis) -> dict:
                        for j, layer in enumerate(unit)],
         })
     units_ms = sum(r["latency_ms"] for r in rows)
-    total = units_ms + latency.invocation_ms
+    # layers the configuration cannot run: CPU time, DDR round trip and one more launch per split
+    fallback_ms = float(fallback_latency_ms(units, [design.accelerator], latency.invocation_ms).sum())
+    total = units_ms + latency.invocation_ms + fallback_ms
     if not np.isclose(total, design.latency_ms, rtol=1e-6, atol=1e-9):
         warnings.warn(f"the per-unit latencies add up to {total:.4f} ms but the result says {design.latency_ms:.4f} ms: "
                       "the report's latency predictor is not the one the search used (pass it as predictor=)",
                       stacklevel=3)
     return {"method": method, "accelerator_measured": measured_here, "units": rows,
-            "invocation_ms": latency.invocation_ms, "total_ms": total,
+            "invocation_ms": latency.invocation_ms, "cpu_fallback_ms": fallback_ms, "total_ms": total,
             "measured_ms": sum(r["latency_ms"] for r in rows if r["source"] == "measured")}
 
 

@@ -26,11 +26,12 @@ from dataclasses import dataclass
 import numpy as np
 
 from accel_models import Accelerator, Board, fits
-from accel_models.accelerator import list_dpu_archs
+from accel_models.accelerator import CLOCK_RANGE_MHZ, list_dpu_archs
 from accel_models.dpu_options import DpuOptions
 from accel_models.resources import FitResult, uram_to_fit
 
-__all__ = ["ACCELERATOR_SPACES", "AcceleratorGrid", "AcceleratorSpace", "DpuGrid", "InfeasibleConstraintError"]
+__all__ = ["ACCELERATOR_SPACES", "AcceleratorGrid", "AcceleratorSpace", "DpuGrid", "InfeasibleConstraintError",
+           "fitting_options"]
 
 #: Named accelerator spaces of :func:`ofa_hw.search_codesign` and ``ofa-hw search --accelerators``.
 ACCELERATOR_SPACES = ("dpu", "dpu-like")
@@ -45,6 +46,13 @@ def _distinct(name: str, values) -> tuple:
     if not values or len(set(values)) != len(values):
         raise ValueError(f"{name} must be distinct values, got {values!r}")
     return values
+
+
+def _check_clocks(where: str, clocks: Sequence[float]) -> None:
+    low, high = CLOCK_RANGE_MHZ
+    bad = [c for c in clocks if not low <= c <= high]
+    if bad:
+        raise ValueError(f"{where}.clock_mhz: {bad} outside the [{low:g}, {high:g}] MHz an FPGA DPU array runs at")
 
 
 @dataclass(frozen=True)
@@ -72,6 +80,7 @@ class DpuGrid:
         if any(c > 4 or c < 1 for c in self.cores):
             raise ValueError(f"DpuGrid.cores: a DPUCZDX8G IP has 1-4 cores, got {self.cores!r}")
         DpuOptions(ip_version=self.ip_version)  # validates
+        _check_clocks("DpuGrid", self.clock_mhz)
 
     @property
     def genes(self) -> tuple[tuple, ...]:
@@ -108,6 +117,7 @@ class AcceleratorGrid:
             if not values or len(set(values)) != len(values) or any(v <= 0 for v in values):
                 raise ValueError(f"AcceleratorGrid.{name} must be distinct positive values, got {values!r}")
             object.__setattr__(self, name, tuple(sorted(values)))
+        _check_clocks("AcceleratorGrid", self.clock_mhz)
 
     @property
     def genes(self) -> tuple[tuple, ...]:
@@ -118,13 +128,20 @@ class AcceleratorGrid:
     def accelerator(self, genes: Sequence[int], board: Board) -> Accelerator:
         pp, icp, ocp, clock, cores = (values[g] for values, g in zip(self.genes, genes, strict=True))
         acc = Accelerator(pp, icp, ocp, clock_mhz=clock, cores=cores, ddr_bw_gbps=board.ddr_bw_gbps)
-        acc = acc.replace(name=acc.arch or f"P{pp}I{icp}O{ocp}")
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", UserWarning)  # extrapolation is recorded per design instead
-            # PG338's "low DSP usage" option builds accumulators in LUTs: take it when "high" does not fit
-            if not fits(_with_uram(acc, board), board).ok:
-                acc = acc.replace(options=acc.options.replace(dsp_usage="low"))
-        return _with_uram(acc, board)
+        return fitting_options(acc.replace(name=acc.arch or f"P{pp}I{icp}O{ocp}"), board)
+
+
+def fitting_options(acc: Accelerator, board: Board) -> Accelerator:
+    """``acc`` with the UltraRAM it needs and PG338's "low DSP usage" option when "high" does not fit ``board``.
+
+    "Low DSP usage" builds the accumulators in LUTs; the returned accelerator
+    may still not fit (the caller's fit check says so).
+    """
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # extrapolation is recorded per design instead
+        if not fits(_with_uram(acc, board), board).ok:
+            acc = acc.replace(options=acc.options.replace(dsp_usage="low"))
+    return _with_uram(acc, board)
 
 
 def _with_uram(acc: Accelerator, board: Board) -> Accelerator:
