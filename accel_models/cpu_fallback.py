@@ -127,14 +127,15 @@ def fallback_layers(layers: Sequence[Layer], accelerator: Accelerator) -> tuple[
     return tuple(out)
 
 
-def _unit_cost_ms(unit: Sequence[Layer], options: DpuOptions, ddr_bw_gbps: float, launch_ms: float) -> float:
-    total, in_run, run_input = 0.0, False, 0
-    previous_output = 0
+def _unit_terms(unit: Sequence[Layer], options: DpuOptions) -> tuple[float, float, int]:
+    """(CPU ms, DDR round-trip bytes, CPU runs) of one unit's fallback layers."""
+    cpu_ms, round_trip, runs = 0.0, 0.0, 0
+    in_run, run_input, previous_output = False, 0, 0
     for layer in unit:
         reason, activation_only = unsupported_reason(layer, options)
         if reason is None:
             if in_run:  # the run ends: its output is read back by the next DPU subgraph
-                total += (run_input + previous_output) / (ddr_bw_gbps * 1e6) + launch_ms
+                round_trip += run_input + previous_output
             in_run = False
             previous_output = layer.output_bytes
             continue
@@ -142,29 +143,37 @@ def _unit_cost_ms(unit: Sequence[Layer], options: DpuOptions, ddr_bw_gbps: float
             ops, moved = _ACTIVATION_OPS * layer.output_elements, 2 * layer.output_bytes
         else:
             ops, moved = layer.ops, layer.input_bytes + layer.output_bytes + layer.weight_bytes
-        total += max(ops / (CPU_GOPS * 1e6), moved / (CPU_BW_GBPS * 1e6))
+        cpu_ms += max(ops / (CPU_GOPS * 1e6), moved / (CPU_BW_GBPS * 1e6))
         if not in_run:  # a run starts: the DPU writes its input to DDR
             run_input = layer.output_bytes if activation_only else layer.input_bytes
+            runs += 1
         in_run = True
         previous_output = layer.output_bytes
     if in_run:  # a run at the end of a unit: its output goes to DDR and the next unit is a new launch
-        total += (run_input + previous_output) / (ddr_bw_gbps * 1e6) + launch_ms
-    return total
+        round_trip += run_input + previous_output
+    return cpu_ms, round_trip, runs
+
+
+def _support(options: DpuOptions) -> tuple:
+    # the options that decide which layers run where (resources-only options do not)
+    return (options.isa, options.ip_version, options.depthwise, options.avg_pool, options.elementwise_multiply,
+            options.hard_sigmoid)
 
 
 def fallback_latency_ms(units: Sequence[Sequence[Layer]], accelerators: Sequence[Accelerator],
                         launch_ms: float = 0.0) -> np.ndarray:
     """(M, K) extra latency of CPU fallback for K units on M accelerators (0 where everything runs on the DPU).
 
-    Accelerators with the same options and DDR bandwidth share one evaluation.
+    Each distinct set of layer-support options is evaluated once; DDR bandwidth and launch cost scale it.
     """
     accelerators = list(accelerators)
     units = [tuple(u) for u in units]
     out = np.zeros((len(accelerators), len(units)))
-    cache: dict[tuple, np.ndarray] = {}
+    terms: dict[tuple, np.ndarray] = {}
     for m, acc in enumerate(accelerators):
-        key = (acc.options, acc.ddr_bw_gbps)
-        if key not in cache:
-            cache[key] = np.array([_unit_cost_ms(u, acc.options, acc.ddr_bw_gbps, launch_ms) for u in units])
-        out[m] = cache[key]
+        key = _support(acc.options)
+        if key not in terms:
+            terms[key] = np.array([_unit_terms(u, acc.options) for u in units]).reshape(len(units), 3)
+        cpu_ms, round_trip, runs = terms[key].T
+        out[m] = cpu_ms + round_trip / (acc.ddr_bw_gbps * 1e6) + runs * launch_ms
     return out
