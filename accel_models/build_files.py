@@ -182,7 +182,8 @@ def build_config(accelerator: Accelerator, net_name: str = "ofa_subnet",
     notes = [f"DPUCZDX8G {accelerator.arch}, IP {o.ip_version}: compile with {o.vitis_ai} (vai_c_xir of that release)",
              f"{accelerator.cores} core(s) at {accelerator.clock_mhz:g} MHz, DSP clock {accelerator.dsp_clock_mhz:g} MHz: "
              "set them in the Vivado block design / Vitis link configuration (prj_config)",
-             f"fingerprint: {finger.hex} ({finger.source})" if finger.value is not None else f"fingerprint: {finger.note}"]
+             f"fingerprint: {finger.hex} ({finger.source})" if finger.value is not None
+             else "fingerprint: not pinned by a public file (see below)"]
     if o.uram_per_core:
         notes.append(f"UltraRAM: the model places {o.uram_per_core} UltraRAM block(s) per core of buffers; the TRD's "
                      "URAM_ENABLE puts 5 image, 17 weight and 1 bias bank in UltraRAM (def_UBANK_*): check the "
