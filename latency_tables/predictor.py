@@ -41,6 +41,7 @@ from .table import LatencyTable
 
 if TYPE_CHECKING:  # pragma: no cover
     from .calibration import CalibratedModel
+    from .per_resolution import PerResolutionPredictor
 
 __all__ = [
     "DEVICES",
@@ -408,7 +409,7 @@ def list_devices() -> list[str]:
 
 
 @cache
-def get_predictor(device: str) -> HybridPredictor:
+def get_predictor(device: str) -> HybridPredictor | PerResolutionPredictor:
     """The hybrid predictor of a shipped device (calibrated on first use, then cached).
 
     The first call calibrates the analytical model on the device's table
