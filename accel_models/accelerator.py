@@ -169,7 +169,7 @@ class Accelerator:
     >>> acc == acc.replace(name="my DPU"), acc.arch, acc.dsp_clock_mhz
     (True, 'B2304', 400.0)
     >>> Accelerator(8, 16, 8, clock_mhz=300.0).label
-    'P8I16O8 (custom accelerator, not a DPUCZDX8G configuration)'
+    'P8I16O8 (custom accelerator, not a DPUCZDX8G configuration) @300 MHz x1'
     """
 
     pp: int
@@ -293,10 +293,10 @@ class Accelerator:
         return "DPUCZDX8G" if self.is_dpuczdx8g else "custom"
 
     @property
-    def label(self) -> str:
-        """Display label: the PG338 name, or the array shape marked as a custom accelerator."""
+    def hardware_label(self) -> str:
+        """The PG338 name of a stock build, or the array shape marked as a custom accelerator."""
         if self.is_dpuczdx8g:
-            return f"{self.arch} (DPUCZDX8G IP {self.options.ip_version})"
+            return str(self.arch)
         return f"P{self.pp}I{self.icp}O{self.ocp} ({CUSTOM_LABEL})"
 
     # ------------------------------------------------------------- properties
@@ -304,6 +304,15 @@ class Accelerator:
     def dsp_clock_mhz(self) -> float:
         """Clock of the DSP slices: twice the main clock (PG338's ``dpu_2x_clk``)."""
         return 2.0 * self.clock_mhz
+    def label(self) -> str:
+        """Short human label: the hardware, clock and cores, e.g. ``"B2304 @200 MHz x1"``.
+
+        A custom accelerator says so (:data:`CUSTOM_LABEL`); the ``name`` is not part of it.
+
+        >>> Accelerator.from_dpu("B2304", clock_mhz=200.0).label
+        'B2304 @200 MHz x1'
+        """
+        return f"{self.hardware_label} @{self.clock_mhz:g} MHz x{self.cores}"
 
     @property
     def macs_per_cycle(self) -> int:
