@@ -304,6 +304,8 @@ class Accelerator:
     def dsp_clock_mhz(self) -> float:
         """Clock of the DSP slices: twice the main clock (PG338's ``dpu_2x_clk``)."""
         return 2.0 * self.clock_mhz
+
+    @property
     def label(self) -> str:
         """Short human label: the hardware, clock and cores, e.g. ``"B2304 @200 MHz x1"``.
 

@@ -55,13 +55,20 @@ def test_identity_is_the_hardware_not_the_name():
     assert b2304.timing_key == b2304.replace(options=b2304.options.replace(dsp_usage="low")).timing_key
     from latency_tables import get_predictor
 
+    from accel_models import group_by_block
+    from ofa_hw import SubnetConfig
+    from ofa_hw.layers import subnet_layers
+
     predictor = get_predictor("ultra96v2-b2304")
-    renamed = predictor.accelerator.replace(name="my board's DPU")
-    catalog = __import__("ofa_hw").SubnetConfig.largest().block_catalog()
-    for acc in (predictor.accelerator, renamed):  # same measured units whatever the label
-        assert predictor.unit_latency_matrix(catalog, [acc]).measured.sum() > 0
-    assert predictor.unit_latency_matrix(catalog, [renamed]).measured.sum() == \
-        predictor.unit_latency_matrix(catalog, [predictor.accelerator]).measured.sum()
+    units = group_by_block(subnet_layers(SubnetConfig.largest()))
+    own = predictor.accelerator
+    measured = (predictor.unit_sources(units, own) == "measured").sum()
+    assert measured > 0
+    for acc in (own.replace(name="my board's DPU"), own.replace(options=own.options.replace(dsp_usage="low"))):
+        assert (predictor.unit_sources(units, acc) == "measured").sum() == measured  # label, DSP usage: same program
+        np.testing.assert_array_equal(predictor.unit_latency_ms(units, acc), predictor.unit_latency_ms(units, own))
+    other = own.replace(options=own.options.replace(ram_usage="high"))  # larger buffers: another program
+    assert (predictor.unit_sources(units, other) == "measured").sum() == 0
 
 
 def test_clock_and_options_are_validated():
