@@ -193,10 +193,9 @@ class Accelerator:
         for name in ("clock_mhz", "ddr_bw_gbps"):
             _positive_float(name, getattr(self, name))
             object.__setattr__(self, name, float(getattr(self, name)))
-        if self.dw_pp is None:
-            object.__setattr__(self, "dw_pp", max(1, self.pp // 2))
-        _positive_int("dw_pp", self.dw_pp)
-        object.__setattr__(self, "dw_pp", int(self.dw_pp))
+        dw_pp = max(1, self.pp // 2) if self.dw_pp is None else self.dw_pp
+        _positive_int("dw_pp", dw_pp)
+        object.__setattr__(self, "dw_pp", int(dw_pp))
         low, high = CLOCK_RANGE_MHZ
         pg338 = any((c.pp, c.icp, c.ocp) == (self.pp, self.icp, self.ocp) for c in _dpu_table().values())
         if pg338 and not low <= self.clock_mhz <= high:
@@ -213,7 +212,8 @@ class Accelerator:
                 object.__setattr__(self, name, float(default))
             _positive_float(name, getattr(self, name))
         if not (_is_number(self.layer_overhead_us) and self.layer_overhead_us >= 0):
-            raise ValueError(f"Accelerator layer_overhead_us must be a non-negative number, got {self.layer_overhead_us!r}")
+            raise ValueError("Accelerator layer_overhead_us must be a non-negative number, "
+                             f"got {self.layer_overhead_us!r}")
         if not isinstance(self.name, str) or not self.name.strip():
             raise ValueError(f"Accelerator name must be a non-empty string, got {self.name!r}")
 
@@ -328,6 +328,7 @@ class Accelerator:
 
     @property
     def peak_gops_per_core(self) -> float:
+        """Peak GOP/s of one core."""
         return self.peak_ops_per_cycle * self.clock_mhz / 1e3
 
     @property

@@ -83,6 +83,7 @@ class Board:
         return acc.replace(options=acc.options.replace(uram_per_core=uram)) if uram else acc
 
     def to_dict(self) -> dict:
+        """Plain-JSON form (``sources`` as a plain dict)."""
         out = {f.name: getattr(self, f.name) for f in fields(self)}
         out["sources"] = dict(self.sources)
         return out

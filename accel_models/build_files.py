@@ -35,7 +35,8 @@ from pathlib import Path
 from .accelerator import Accelerator
 from .atomic import atomic_write_text
 
-__all__ = ["BuildConfig", "Fingerprint", "NotBuildableError", "build_config", "dpu_conf_vh", "fingerprint", "write_build_files"]
+__all__ = ["BuildConfig", "Fingerprint", "NotBuildableError", "build_config", "dpu_conf_vh", "fingerprint",
+           "write_build_files"]
 
 _DPUCZDX8G_TYPE = 1  # target_factory.cpp type2int("DPUCZDX8G")
 # create_target_DPUCZDX8G_ISA1.cpp's PP_MAP / ICP_MAP index of each PG338 size
@@ -100,7 +101,8 @@ def dpu_conf_vh(accelerator: Accelerator) -> str:
         lines += [f"`define DWCV_{_on(o.depthwise)}", f"`define POOL_AVG_{_on(o.avg_pool)}",
                   f"`define ELEW_MULT_{_on(o.elementwise_multiply)}", f"`define {o.conv_relu.upper()}"]
     else:
-        lines += ["`define ALU_PARALLEL_DEFAULT", f"`define CONV_{o.conv_relu.upper()}", f"`define ALU_{o.alu_relu.upper()}"]
+        lines += ["`define ALU_PARALLEL_DEFAULT", f"`define CONV_{o.conv_relu.upper()}",
+                  f"`define ALU_{o.alu_relu.upper()}"]
         if o.ip_version != "4.0":
             lines.append(f"`define SAVE_ARGMAX_{_on(o.save_argmax)}")
     lines += [f"`define DSP48_USAGE_{o.dsp_usage.upper()}", "`define LOWPOWER_DISABLE", "`define MPSOC", ""]
@@ -123,13 +125,14 @@ class Fingerprint:
 
     @property
     def hex(self) -> str | None:
+        """The fingerprint as vai_c_xir's arch.json writes it (``"0x..."``), or None."""
         return None if self.value is None else f"0x{self.value:X}"
 
 
 def encode_isa1(accelerator: Accelerator) -> int:
     """The ISA1 fingerprint the target factory decodes into this configuration (not necessarily a public one)."""
     o = accelerator.options
-    feature = (_ARCH_CODE[_stock_arch(accelerator)] | accelerator.dw_pp << 8 | _UNDECODED_BIT16
+    feature = (_ARCH_CODE[_stock_arch(accelerator)] | int(accelerator.dw_pp or 0) << 8 | _UNDECODED_BIT16
                | o.image_bank_groups << 24 | int(o.channel_augmentation) << 26
                | int(o.conv_relu == "relu_leakyrelu_relu6") << 28 | int(o.alu_relu == "relu_leakyrelu_relu6") << 29
                | int(o.save_argmax) << 30)
@@ -180,7 +183,8 @@ def build_config(accelerator: Accelerator, net_name: str = "ofa_subnet",
     command = f"vai_c_xir --xmodel {quantized_xmodel} --arch arch.json --output_dir compiled --net_name {net_name}"
     o = accelerator.options
     notes = [f"DPUCZDX8G {accelerator.arch}, IP {o.ip_version}: compile with {o.vitis_ai} (vai_c_xir of that release)",
-             f"{accelerator.cores} core(s) at {accelerator.clock_mhz:g} MHz, DSP clock {accelerator.dsp_clock_mhz:g} MHz: "
+             f"{accelerator.cores} core(s) at {accelerator.clock_mhz:g} MHz, "
+             f"DSP clock {accelerator.dsp_clock_mhz:g} MHz: "
              "set them in the Vivado block design / Vitis link configuration (prj_config)",
              f"fingerprint: {finger.hex} ({finger.source})" if finger.value is not None
              else "fingerprint: not pinned by a public file (see below)"]

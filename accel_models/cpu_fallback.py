@@ -61,10 +61,12 @@ class FallbackLayer:
     activation_only: bool
 
     def to_dict(self) -> dict:
+        """Plain-JSON form."""
         return asdict(self)
 
     @classmethod
     def from_dict(cls, data: Mapping) -> FallbackLayer:
+        """Inverse of :meth:`to_dict`; unknown or missing keys are an error."""
         expected = {"name", "op", "reason", "activation_only"}
         if set(data) != expected:
             raise ValueError(f"FallbackLayer keys {sorted(data)} differ from the expected {sorted(expected)}")

@@ -120,7 +120,7 @@ class DpuOptions:
     @property
     def runs_hard_swish(self) -> bool:
         """h-swish = x * h-sigmoid(x): needs the hard-sigmoid and the element-wise multiply."""
-        return self.hard_sigmoid and self.elementwise_multiply
+        return bool(self.hard_sigmoid) and self.elementwise_multiply
 
     def replace(self, **changes) -> DpuOptions:
         """A copy with some options changed."""

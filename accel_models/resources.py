@@ -51,7 +51,8 @@ import numpy as np
 from .accelerator import Accelerator, _dpu_table
 from .boards import Board
 
-__all__ = ["FitResult", "ResourceUse", "Resources", "estimate_resources", "fits", "placed_resources", "resource_fit_report",
+__all__ = ["FitResult", "ResourceUse", "Resources", "estimate_resources", "fits", "placed_resources",
+           "resource_fit_report",
            "uram_to_fit"]
 
 RESOURCE_NAMES = ("dsp", "lut", "ff", "bram36", "uram")
@@ -144,6 +145,7 @@ class Resources:
     extrapolated: bool | np.ndarray = field(default=False)
 
     def as_dict(self) -> dict[str, float | np.ndarray]:
+        """The five resources by name."""
         return {name: getattr(self, name) for name in RESOURCE_NAMES}
 
 
@@ -179,7 +181,7 @@ def estimate_resources(accelerator: Accelerator | Sequence[Accelerator]) -> Reso
     562
     """
     single = isinstance(accelerator, Accelerator)
-    accs = [accelerator] if single else list(accelerator)  # type: ignore[arg-type]
+    accs: list[Accelerator] = [accelerator] if isinstance(accelerator, Accelerator) else list(accelerator)
     if not accs or not all(isinstance(a, Accelerator) for a in accs):
         raise ValueError("estimate_resources needs an Accelerator or a non-empty sequence of them")
     a = _accelerator_arrays(accs)
@@ -221,6 +223,7 @@ class ResourceUse:
     uram: float
 
     def as_dict(self) -> dict[str, float]:
+        """The five resources by name."""
         return {name: getattr(self, name) for name in RESOURCE_NAMES}
 
 
@@ -244,6 +247,7 @@ class FitResult:
 
     @property
     def binding_utilization(self) -> float:
+        """Placed / available of the binding resource."""
         return float(self.utilization[self.binding_resource])
 
     def __str__(self) -> str:

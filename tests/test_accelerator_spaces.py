@@ -53,9 +53,8 @@ def test_identity_is_the_hardware_not_the_name():
     assert same == b2304 and hash(same) == hash(b2304) and same.arch == "B2304"
     assert b2304 != b2304.replace(options=b2304.options.replace(dsp_usage="low"))  # other hardware
     assert b2304.timing_key == b2304.replace(options=b2304.options.replace(dsp_usage="low")).timing_key
-    from latency_tables import get_predictor
-
     from accel_models import group_by_block
+    from latency_tables import get_predictor
     from ofa_hw import SubnetConfig
     from ofa_hw.layers import subnet_layers
 
@@ -125,11 +124,10 @@ def test_a_design_with_cpu_fallback_says_so_everywhere(tmp_path, capsys):
     # the latency includes the fallback: the same search on IP 4.1, where everything runs on the DPU, is faster
     on_41 = result.best.accelerator.replace(options=best.accelerator.options.replace(ip_version="4.1",
                                                                                      hard_sigmoid=None))
-    from ofa_hw.search import Candidates, Evaluator
-    from ofa_hw.search.codesign import DEFAULT_LATENCY_PREDICTOR
-
     from latency_tables import get_predictor
     from ofa_hw.accuracy import get_predictor as get_accuracy
+    from ofa_hw.search import Candidates, Evaluator
+    from ofa_hw.search.codesign import DEFAULT_LATENCY_PREDICTOR
     from ofa_hw.space import get_space
 
     board = get_board("ultra96v2")

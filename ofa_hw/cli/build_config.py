@@ -7,6 +7,7 @@ from pathlib import Path
 
 
 def add_parser(subparsers) -> None:
+    """Register ``ofa-hw build-config``."""
     parser = subparsers.add_parser(
         "build-config", help="write dpu_conf.vh, arch.json and the vai_c_xir command of a search result's design",
         description="Regenerate the DPU TRD build configuration of the best design of a result.json: dpu_conf.vh, "
@@ -14,12 +15,14 @@ def add_parser(subparsers) -> None:
                     "command. A custom (dpu-like) design has no vendor build: use ofa-hw export.",
     )
     parser.add_argument("result", type=Path, help="result.json written by ofa-hw search")
-    parser.add_argument("--out", type=Path, default=None, help="output folder (default: beside result.json, dpu_build/)")
+    parser.add_argument("--out", type=Path, default=None,
+                        help="output folder (default: dpu_build/ beside result.json)")
     parser.add_argument("--net-name", default="ofa_subnet", help="network name for vai_c_xir (default ofa_subnet)")
     parser.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    """Write the build files of the result's best design."""
     from ofa_hw.search import CodesignResult
 
     result = CodesignResult.from_json(args.result)

@@ -8,6 +8,7 @@ from pathlib import Path
 
 
 def add_parser(subparsers) -> None:
+    """Register ``ofa-hw search``."""
     parser = subparsers.add_parser(
         "search", help="find the most accurate int8 OFA sub-network + DPU configuration for a board and budget",
         description="Search OFA-MobileNetV3 sub-networks and DPU-like accelerator configurations jointly under a "
@@ -42,7 +43,8 @@ def add_parser(subparsers) -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--float", dest="quantization", action="store_const", const=None, default="int8-pow2",
                         help="optimise float accuracy instead of the modelled int8 (DPU) accuracy")
-    parser.add_argument("--out", type=Path, default=Path("results/search"), help="output folder (default results/search)")
+    parser.add_argument("--out", type=Path, default=Path("results/search"),
+                        help="output folder (default results/search)")
     parser.add_argument("--checkpoint", type=Path, default=None, help="folder to save finished restarts in (resumable)")
     parser.add_argument("--no-report", action="store_true", help="write result.json only")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -77,11 +79,13 @@ def parse_accelerators(text: str, board, ip_version: str = "4.1"):
                 arch, clock_mhz=float(clock or board.default_dpu_clock_mhz), cores=int(cores or 1),
                 ddr_bw_gbps=board.ddr_bw_gbps, options=options), board))
         except ValueError as exc:
-            raise ValueError(f"--accelerators item {item!r}: expected ARCH[@MHZ][xCORES], e.g. B2304@200x1 ({exc})") from None
+            raise ValueError(f"--accelerators item {item!r}: expected ARCH[@MHZ][xCORES], e.g. B2304@200x1 "
+                             f"({exc})") from None
     return accelerators
 
 
 def run(args: argparse.Namespace) -> int:
+    """Run the search, print the best design, write the result, build files and report."""
     from accel_models import get_board
     from ofa_hw.search import search_codesign
 
@@ -113,6 +117,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def format_summary(result) -> str:
+    """The printed summary of a result: the best design with its hardware and the front."""
     settings = result.settings
     scale = settings.get("accuracy_scale_label", "scale not recorded")
     constraint = settings["constraint"]["text"]
@@ -136,14 +141,15 @@ def format_summary(result) -> str:
             f"  options     : DPUCZDX8G IP {opts.ip_version}, RAM usage {opts.ram_usage}, DSP usage {opts.dsp_usage}, "
             f"UltraRAM {opts.uram_per_core}/core"
             + ("" if acc.is_dpuczdx8g else "; realised only through the HLS export (ofa-hw export)"),
-            f"  resources   : DSP {placed.dsp:.0f}, LUT {placed.lut:.0f}, FF {placed.ff:.0f}, BRAM36 {placed.bram36:.0f}, "
+            f"  resources   : DSP {placed.dsp:.0f}, LUT {placed.lut:.0f}, FF {placed.ff:.0f}, "
+            f"BRAM36 {placed.bram36:.0f}, "
             f"URAM {placed.uram:.0f} as placed (binding: {res.binding_resource} {100 * res.binding_utilization:.0f}%)",
             f"  latency     : {design.latency_ms:.3f} ms per image ({design.latency_source}; "
             f"{100 * design.measured_fraction:.0f}% from measured entries), {design.fps:.1f} fps with all cores",
             f"  accuracy    : {design.accuracy_top1:.2f}% top-1 ({scale}) int8 predicted "
             f"({design.accuracy_float_top1:.2f}% float)"
-            if settings.get("quantization") else f"  accuracy    : {design.accuracy_top1:.2f}% top-1 ({scale}) predicted "
-                                                 "(float)",
+            if settings.get("quantization")
+            else f"  accuracy    : {design.accuracy_top1:.2f}% top-1 ({scale}) predicted (float)",
         ]
         if design.cpu_fallback:
             lines.append(f"  CPU fallback: {len(design.cpu_fallback)} layer(s) run on the ARM CPU (included in the "

@@ -84,11 +84,13 @@ class DpuGrid:
 
     @property
     def genes(self) -> tuple[tuple, ...]:
+        """Value tuples of the genes, in the order of ``names``."""
         return (self.arch, self.clock_mhz, self.cores, self.ram_usage, self.dsp_usage)
 
     names = ("arch", "clock_mhz", "cores", "ram_usage", "dsp_usage")
 
     def accelerator(self, genes: Sequence[int], board: Board) -> Accelerator:
+        """The stock DPU at gene indices ``genes``, with the UltraRAM it needs on ``board``."""
         arch, clock, cores, ram, dsp = (values[g] for values, g in zip(self.genes, genes, strict=True))
         acc = Accelerator.from_dpu(arch, clock_mhz=clock, cores=cores, ddr_bw_gbps=board.ddr_bw_gbps,
                                    options=DpuOptions(ip_version=self.ip_version, ram_usage=ram, dsp_usage=dsp))
@@ -121,11 +123,13 @@ class AcceleratorGrid:
 
     @property
     def genes(self) -> tuple[tuple, ...]:
+        """Value tuples of the genes, in the order of ``names``."""
         return (self.pp, self.icp, self.ocp, self.clock_mhz, self.cores)
 
     names = ("pp", "icp", "ocp", "clock_mhz", "cores")
 
     def accelerator(self, genes: Sequence[int], board: Board) -> Accelerator:
+        """The accelerator at gene indices ``genes``, with the options that make it fit ``board``."""
         pp, icp, ocp, clock, cores = (values[g] for values, g in zip(self.genes, genes, strict=True))
         acc = Accelerator(pp, icp, ocp, clock_mhz=clock, cores=cores, ddr_bw_gbps=board.ddr_bw_gbps)
         return fitting_options(acc.replace(name=acc.arch or f"P{pp}I{icp}O{ocp}"), board)
@@ -179,8 +183,8 @@ class AcceleratorSpace:
                 f"{100 * check.binding_utilization:.0f}% of its {check.binding_resource}"
             )
         keep = np.flatnonzero(ok)
-        self.accelerators: tuple[Accelerator, ...] = tuple(accelerators[i] for i in keep)
-        self.fit: tuple[FitResult, ...] = tuple(checks[i] for i in keep)
+        self.accelerators: tuple[Accelerator, ...] = tuple(accelerators[int(i)] for i in keep)
+        self.fit: tuple[FitResult, ...] = tuple(checks[int(i)] for i in keep)
         self.dsp = np.array([f.placed.dsp for f in self.fit])
         self.genes = None if genes is None else genes[keep]
         if self.genes is not None and grid is not None:
@@ -230,6 +234,7 @@ class AcceleratorSpace:
 
     @classmethod
     def fixed(cls, board: Board, accelerator: Accelerator, max_utilization: float = 1.0) -> AcceleratorSpace:
+        """A one-accelerator space (an error if it does not fit)."""
         return cls.from_list(board, [accelerator], max_utilization)
 
     # ------------------------------------------------------------- genetics
@@ -243,6 +248,7 @@ class AcceleratorSpace:
         return code
 
     def sample(self, n: int, rng: np.random.Generator) -> np.ndarray:
+        """``n`` random member indices."""
         return rng.integers(0, len(self), size=n)
 
     def mutate(self, index: np.ndarray, rng: np.random.Generator, prob: float) -> np.ndarray:

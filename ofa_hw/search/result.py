@@ -66,6 +66,7 @@ class Design:
         return subnet_layers(self.subnet)
 
     def to_dict(self) -> dict:
+        """Plain-JSON form; the accelerator carries its kind and label."""
         out = asdict(self)
         out["subnet"] = self.subnet.to_dict()
         out["accelerator"] = {**self.accelerator.to_dict(), "kind": self.accelerator.kind,
@@ -76,6 +77,7 @@ class Design:
 
     @classmethod
     def from_dict(cls, data: Mapping) -> Design:
+        """Inverse of :meth:`to_dict`; unknown keys, or a kind that disagrees with the fields, are an error."""
         reject_unknown_keys(data, {f for f in cls.__dataclass_fields__}, "Design")
         values = dict(data)
         values["subnet"] = SubnetConfig.from_dict(values["subnet"])
@@ -125,6 +127,7 @@ class CodesignResult:
     settings: Mapping[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict:
+        """Plain-JSON form with the format version."""
         return {
             "format_version": RESULT_FORMAT_VERSION,
             "settings": dict(self.settings),
@@ -135,10 +138,12 @@ class CodesignResult:
 
     @classmethod
     def from_dict(cls, data: Mapping) -> CodesignResult:
+        """Inverse of :meth:`to_dict`; another format version is an error."""
         reject_unknown_keys(data, {"format_version", "settings", "best", "pareto", "history"}, "CodesignResult")
         version = data.get("format_version")
         if version != RESULT_FORMAT_VERSION:
-            raise ValueError(f"result format_version {version!r} is not supported (this ofa-hw reads {RESULT_FORMAT_VERSION})")
+            raise ValueError(f"result format_version {version!r} is not supported "
+                             f"(this ofa-hw reads {RESULT_FORMAT_VERSION})")
         return cls(
             best=None if data["best"] is None else Design.from_dict(data["best"]),
             pareto=[Design.from_dict(d) for d in data["pareto"]],
@@ -155,6 +160,7 @@ class CodesignResult:
 
     @classmethod
     def from_json(cls, path: str | os.PathLike) -> CodesignResult:
+        """Read a result written by :meth:`to_json`."""
         path = Path(path)
         try:
             data = json.loads(path.read_text())
