@@ -176,3 +176,12 @@ def test_build_config_regenerates_the_files_of_a_search(tmp_path, capsys):
     best = CodesignResult.from_json(out / "result.json").best
     assert f"`define {best.accelerator.arch}" in first
     assert ("`define URAM_ENABLE" in first) == (best.accelerator.options.uram_per_core > 0)
+
+
+def test_the_hls_manifest_records_the_whole_accelerator_with_its_options():
+    from hls.hints import accelerator_info
+
+    acc = Accelerator(8, 16, 8, clock_mhz=300.0, options=DpuOptions(dsp_usage="low", uram_per_core=3))
+    info = accelerator_info(acc)
+    assert info["config"]["options"] == {**DpuOptions().to_dict(), "dsp_usage": "low", "uram_per_core": 3}
+    assert Accelerator.from_dict(json.loads(json.dumps(info["config"]))) == acc  # the manifest rebuilds the hardware

@@ -139,6 +139,9 @@ def _best_sections(best: Mapping, summary: Mapping) -> list[str]:
             ("DDR bandwidth (peak)", f"{acc['ddr_bw_gbps']:g} GB/s"),
             ("on-chip buffers", f"weights {acc['weight_buffer_kib']:g} KiB, activations {acc['act_buffer_kib']:g} KiB"),
             ("ridge point", f"{acc['ridge_ops_per_byte']:.1f} ops/byte"),
+            ("DPU build options", f"IP {acc['options']['ip_version']}, RAM usage {acc['options']['ram_usage']}, "
+                                  f"DSP usage {acc['options']['dsp_usage']}, UltraRAM {acc['options']['uram_per_core']}"
+                                  f"/core, hard-sigmoid {'yes' if acc['options']['hard_sigmoid'] else 'no'}"),
         ]) + "</div></div>")
     if resources is not None:
         out += _resources(resources, summary)

@@ -54,6 +54,12 @@ class Design:
     measured_fraction: float
     cpu_fallback: tuple[FallbackLayer, ...] = ()
 
+    def __post_init__(self) -> None:
+        if not isinstance(self.resources, FitResult):
+            raise TypeError(f"Design.resources must be an accel_models.FitResult (what fits(accelerator, board) "
+                            f"returns), got {type(self.resources).__name__}")
+        object.__setattr__(self, "cpu_fallback", tuple(self.cpu_fallback))
+
     @property
     def is_custom(self) -> bool:
         """True when the accelerator is not a DPUCZDX8G configuration (only the HLS export realises it)."""
