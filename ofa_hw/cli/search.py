@@ -138,7 +138,8 @@ def format_summary(result) -> str:
             f"                e ={list(cfg.e)}",
             f"  accelerator : {acc.hardware_label} (PP {acc.pp}, ICP {acc.icp}, OCP {acc.ocp}) @ {acc.clock_mhz:g} MHz "
             f"x{acc.cores} core(s), {acc.peak_gops:.0f} GOP/s peak",
-            f"  options     : DPUCZDX8G IP {opts.ip_version}, RAM usage {opts.ram_usage}, DSP usage {opts.dsp_usage}, "
+            "  options     : " + (f"DPUCZDX8G IP {opts.ip_version}, " if acc.is_dpuczdx8g else "")
+            + f"RAM usage {opts.ram_usage}, DSP usage {opts.dsp_usage}, "
             f"UltraRAM {opts.uram_per_core}/core"
             + ("" if acc.is_dpuczdx8g else "; realised only through the HLS export (ofa-hw export)"),
             f"  resources   : DSP {placed.dsp:.0f}, LUT {placed.lut:.0f}, FF {placed.ff:.0f}, "
