@@ -302,7 +302,7 @@ class Accelerator:
     # ------------------------------------------------------------- properties
     @property
     def dsp_clock_mhz(self) -> float:
-        """Clock of the DSP slices: twice the main clock (PG338's ``dpu_2x_clk``)."""
+        """Clock of the DSP slices: twice the main clock (PG338 v4.1, Port Descriptions, Table 1: ``dpu_2x_clk``)."""
         return 2.0 * self.clock_mhz
 
     @property

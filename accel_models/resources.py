@@ -24,9 +24,12 @@ How each build option (:class:`accel_models.DpuOptions`) enters, and from where:
 
 * ``dsp_usage``: PG338's DSP figures for "high" and "low" DSP usage (the
   ``dsp_high`` / ``dsp_low`` columns of ``data/dpuczdx8g_configs.csv``,
-  PG338's table of DPUCZDX8G resources per architecture).
-* ``depthwise``: the extra cost of the depthwise engine, same table
-  (``depthwise_extra_*``); an IP 4.x core always has it.
+  PG338's resource table of the DPUCZDX8G architectures; its table number
+  was not checked against a fetched copy here).
+* ``depthwise``: the extra cost of the depthwise engine (``depthwise_extra_*``),
+  PG338 v3.4, section "DepthwiseConv", Table 1 "Extra resources of
+  DPUCZDX8G with Depthwise Convolution" (checked: the same eight rows); an
+  IP 4.x core always has it.
 * ``ram_usage``: "high" adds a third image bank group (the bank groups of
   the Vitis AI target factory), which the model counts as a 1.5 times larger
   activation buffer; the BRAM fit's activation coefficient is two bank
