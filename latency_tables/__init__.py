@@ -1,14 +1,6 @@
 """Measured latency lookup tables, their calibration of the analytical model, and the board harness."""
 
-from .calibration import (
-    CalibratedModel,
-    HoldoutReport,
-    calibrate,
-    holdout_errors,
-    kernel_group,
-    stage_group,
-    table_accelerator,
-)
+from .calibration import CalibratedModel, HoldoutReport, calibrate, holdout_errors, kernel_group, stage_group
 from .format import TableFormatError, read_table, write_table
 from .joint import (
     JOINT_FIT_PARAMETERS,
@@ -22,7 +14,7 @@ from .joint import (
 from .metrics import ErrorReport, error_report
 from .predictor import HybridPredictor, NetworkBreakdown, TablePredictor, as_predictor, get_predictor, list_devices
 from .registry import list_tables, load_table
-from .sources import SOURCES, CalibrationSource, get_source, zcu102_profile_table
+from .sources import SOURCES, CalibrationSource, get_source, table_accelerator, zcu102_profile_table
 from .table import Entry, LatencyTable, TableMeta, pool_entries
 
 __all__ = [

@@ -195,6 +195,7 @@ class NetworkBreakdown:
     device: str = ""
 
     def to_records(self) -> list[dict]:
+        """One plain dict per unit."""
         return [dict(u) for u in self.units]
 
     def format(self) -> str:
@@ -402,7 +403,7 @@ def _phone_cpu(meta) -> Accelerator:
 
 
 def _dpu_from_table(meta) -> Accelerator:
-    from .calibration import table_accelerator
+    from .sources import table_accelerator
 
     return table_accelerator(meta)
 
