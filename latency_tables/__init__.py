@@ -1,6 +1,7 @@
 """Measured latency lookup tables, their calibration of the analytical model, and the board harness."""
 
 from .calibration import CalibratedModel, HoldoutReport, calibrate, holdout_errors, kernel_group, stage_group
+from .few_shot import FewShotReport, NetworkMeasurement, fit_device
 from .format import TableFormatError, read_table, write_table
 from .joint import (
     JOINT_FIT_PARAMETERS,
@@ -25,12 +26,14 @@ __all__ = [
     "CalibratedModel",
     "CalibrationSource",
     "Entry",
+    "FewShotReport",
     "ErrorReport",
     "HoldoutReport",
     "HybridPredictor",
     "JointCalibration",
     "LatencyTable",
     "NetworkBreakdown",
+    "NetworkMeasurement",
     "TableFormatError",
     "TableMeta",
     "TablePredictor",
@@ -39,6 +42,7 @@ __all__ = [
     "calibrate",
     "calibrate_joint",
     "error_report",
+    "fit_device",
     "get_predictor",
     "get_source",
     "holdout_errors",

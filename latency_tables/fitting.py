@@ -78,6 +78,10 @@ class FitSettings:
         the prior pays linearly, not quadratically: for a prior that is only
         a starting guess, as in a single-table fit) or Gaussian (False: the
         prior is knowledge, as in a joint or few-shot fit).
+    launch_prior_ms : float or None
+        Where a source's launch cost is fitted (no profiler busy time): None
+        starts it at half the shortest entry, unconstrained; a number is its
+        prior (e.g. the prior device's), pulled towards like the parameters.
     tolerance : float
         ``ftol`` and ``xtol`` of ``scipy.optimize.least_squares``.
     """
@@ -87,6 +91,7 @@ class FitSettings:
     tied: Mapping[str, str] = field(default_factory=dict)
     prior_weight: float = 0.02
     robust_prior: bool = False
+    launch_prior_ms: float | None = None
     tolerance: float = 1e-8
 
     def __post_init__(self) -> None:
@@ -106,6 +111,8 @@ class FitSettings:
                              "and a leader cannot itself follow another")
         if not (np.isfinite(self.prior_weight) and self.prior_weight > 0):
             raise ValueError(f"prior_weight must be a positive number, got {self.prior_weight!r}")
+        if self.launch_prior_ms is not None and not (np.isfinite(self.launch_prior_ms) and self.launch_prior_ms >= 0):
+            raise ValueError(f"launch_prior_ms must be None or a number >= 0, got {self.launch_prior_ms!r}")
         object.__setattr__(self, "fixed", tuple(self.fixed))
         object.__setattr__(self, "tied", MappingProxyType(tied))
 
@@ -276,15 +283,18 @@ class CalibrationProblem:
             out[logs] = np.exp(out[logs])
             return out
 
-        x0 = np.array([getattr(prior, n) for n in names] + [0.5 * self.data[i].measured[idxs[i]].min() for i in to_fit])
+        shortest = [float(self.data[i].measured[idxs[i]].min()) for i in to_fit]
+        launch0 = [0.5 * m if settings.launch_prior_ms is None else min(settings.launch_prior_ms, 0.5 * m)
+                   for m in shortest]
+        x0 = np.array([getattr(prior, n) for n in names] + launch0)
         lo = np.array([PARAMETER_INFO[n]["low"] for n in names] + [0.0] * len(to_fit))
-        hi = np.array([PARAMETER_INFO[n]["high"] for n in names]
-                      + [self.data[i].measured[idxs[i]].min() for i in to_fit])
+        hi = np.array([PARAMETER_INFO[n]["high"] for n in names] + shortest)
         lo, hi, z0 = encode(lo), encode(hi), encode(x0)
         scale = np.where(logs, 1.0, np.maximum(np.abs(x0), 0.05 * (hi - lo)))
         # a log-scaled parameter's prior (the chunk's default switches the pipeline off) is no estimate: no pull
         n_params = len(names)
-        pull = np.where(logs[:n_params], 0.0, settings.prior_weight / scale[:n_params])
+        pulled = n_params if settings.launch_prior_ms is None else len(x0)
+        pull = np.where(logs[:pulled], 0.0, settings.prior_weight / scale[:pulled])
         base = prior.replace(buffer_fraction=fraction).to_dict()
         total = sum(len(idxs[i]) for i in used)
         weight_sum = sum(self.sources[i].weight for i in used)
@@ -308,7 +318,7 @@ class CalibrationProblem:
                 predicted = data.entry_ms(params)[idxs[i]] + (inv[i] if data.per_entry else 0.0)
                 # soft-L1 on the residuals themselves, so that each source can carry its own weight
                 parts.append(factors[i] * _soft_l1(np.log(predicted) - measured[i]))
-            prior_pull = pull * (z[:n_params] - z0[:n_params])
+            prior_pull = pull * (z[:pulled] - z0[:pulled])
             parts.append(_soft_l1(prior_pull) if settings.robust_prior else prior_pull)
             return np.concatenate(parts)
 
@@ -324,11 +334,19 @@ class CalibrationProblem:
             starts.append(encode(x0 * np.exp(rng.normal(0.0, 0.5, len(x0)))))
             if chunk is not None:
                 starts[-1][chunk] = np.log(_CHUNK_STARTS[1]) + rng.normal(0.0, 0.5)
+        if not len(x0):  # nothing left to fit: the prior (and measured launch costs) as they are
+            params, inv = unpack(x0)
+            return self._fit_result(params, inv, used, buffer_method, inv_method)
         solutions = [least_squares(residuals, np.clip(z, lo + 1e-9 * (hi - lo), hi - 1e-9 * (hi - lo)),
                                    bounds=(lo, hi), x_scale=scale, ftol=settings.tolerance, xtol=settings.tolerance)
                      for z in starts]
         best = min(solutions, key=lambda sol: sol.cost)  # the first of equals, as the starts are ordered
         params, inv = unpack(best.x)
+        return self._fit_result(params, inv, used, buffer_method, inv_method)
+
+    def _fit_result(self, params: RooflineParams, inv: Mapping[int, float], used: Sequence[int], buffer_method: str,
+                    inv_method: Mapping[int, str]) -> Fit:
+        settings = self.settings
         method = {"buffer_fraction": buffer_method, "fitted_on": ", ".join(self.names[i] for i in used),
                   **{f"invocation_ms[{self.names[i]}]": inv_method[i] for i in used},
                   **{follower: f"tied to {leader}" for follower, leader in settings.tied.items()}}

@@ -151,6 +151,13 @@ class LatencyTable:
     def __contains__(self, key: object) -> bool:
         return key in self.entries
 
+    def subset(self, keys: Sequence[str]) -> LatencyTable:
+        """The same table with only the entries ``keys`` (in that order; KeyError for one it lacks)."""
+        missing = [k for k in keys if k not in self.entries]
+        if missing:
+            raise KeyError(f"table {self.meta.name!r} has no entry {missing[0]!r}")
+        return LatencyTable.from_entries(self.meta, [self.entries[k] for k in keys])
+
     def keys(self) -> list[str]:
         """Entry keys in table order."""
         return list(self.entries)

@@ -315,12 +315,13 @@ def test_a_predictor_object_gives_the_same_numbers_as_its_device_name(constraine
 
 def test_a_users_table_without_clock_reports_its_own_calibration(tmp_path, on_table_accelerator):
     """A table of one's own (here the shipped entries under new metadata) passed as a HybridPredictor."""
-    from latency_tables import HybridPredictor, LatencyTable
+    from accel_models import RooflineModel
+    from latency_tables import HybridPredictor, LatencyTable, calibrate
 
     shipped = load_table(DEVICE)
     meta = dataclasses.replace(shipped.meta, name="my-board", clock_mhz=None, source="measured by me")
-    predictor = HybridPredictor.from_table(LatencyTable(meta, shipped.entries), get_predictor(DEVICE).accelerator,
-                                           folds=0)
+    table = LatencyTable(meta, shipped.entries)
+    predictor = HybridPredictor(table, calibrate(RooflineModel(), table, get_predictor(DEVICE).accelerator, folds=0))
     result = dataclasses.replace(on_table_accelerator, settings={**on_table_accelerator.settings,
                                                                  "latency_predictor": "HybridPredictor"})
     with pytest.warns(UserWarning, match="not the one the search used"):  # its stem is calibrated as h-swish

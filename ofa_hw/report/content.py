@@ -350,11 +350,11 @@ def _cross_validate(latency: LatencyModel):
 
     if latency.table is None or latency.accelerator is None:
         return None, "not computed"
-    device = DEVICES.get(latency.device)
-    if device is not None and device.calibration is not None:
+    device = DEVICES.get(latency.device) if latency.device else None
+    if device is not None and device.joint:
         return None, (f"not recomputed: {latency.device} is not calibrated on its table alone "
                       "(its held-out errors are in benchmarks/bench_transfer.py)")
-    units = device.units() if device is not None else None
+    units = device.source().units if device is not None else None
     try:
         again = calibrate(RooflineModel(), latency.table, latency.accelerator, folds=CV_FOLDS, units=units)
     except ValueError as exc:  # e.g. keys whose layers only the caller knows
