@@ -103,7 +103,7 @@ def _curve(label: str, source: CalibrationSource, prior, prior_launch_ms: float,
         worse = int(np.sum(np.array(fit_mape) > np.array(prior_mape) + 1e-9))
         rows[k] = {"fit_mape_mean": float(np.mean(fit_mape)), "fit_mape_worst": float(np.max(fit_mape)),
                    "prior_mape_mean": float(np.mean(prior_mape)), "splits": len(fit_mape), "worse_than_prior": worse,
-                   "kept_prior": chosen.count("prior")}
+                   "kept_prior": sum(c.startswith("prior") for c in chosen)}
         r = rows[k]
         print(f"  {label:34s} {k:3d} {r['fit_mape_mean']:8.1f} {r['fit_mape_worst']:8.1f} {r['prior_mape_mean']:9.1f} "
               f"{r['kept_prior']:3d}/{r['splits']:<3d} {worse:5d}", flush=True)

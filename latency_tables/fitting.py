@@ -81,7 +81,11 @@ class FitSettings:
     launch_prior_ms : float or None
         Where a source's launch cost is fitted (no profiler busy time): None
         starts it at half the shortest entry, unconstrained; a number is its
-        prior (e.g. the prior device's), pulled towards like the parameters.
+        prior (e.g. the prior device's), the start and pulled towards like
+        the parameters.
+    fit_launch : bool
+        False keeps a launch cost the profiler cannot give at
+        ``launch_prior_ms`` (0 when None) instead of fitting it.
     tolerance : float
         ``ftol`` and ``xtol`` of ``scipy.optimize.least_squares``.
     """
@@ -92,6 +96,7 @@ class FitSettings:
     prior_weight: float = 0.02
     robust_prior: bool = False
     launch_prior_ms: float | None = None
+    fit_launch: bool = True
     tolerance: float = 1e-8
 
     def __post_init__(self) -> None:
@@ -268,7 +273,9 @@ class CalibrationProblem:
         invocation, inv_method, to_fit = {}, {}, []
         for i in used:
             invocation[i], inv_method[i], fit_inv = self.data[i].launch_cost(np.asarray(idxs[i]))
-            if fit_inv:
+            if fit_inv and not settings.fit_launch:
+                invocation[i], inv_method[i] = settings.launch_prior_ms or 0.0, "the prior's (not fitted)"
+            elif fit_inv:
                 to_fit.append(i)
         names = settings.free
         logs = np.array([n in _LOG_PARAMETERS for n in names] + [False] * len(to_fit), dtype=bool)
