@@ -27,6 +27,7 @@ import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import cache, partial
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -44,6 +45,8 @@ from .registry import load_table
 from .sources import CalibrationSource, get_source
 from .table import LatencyTable
 
+if TYPE_CHECKING:  # pragma: no cover
+    from .per_resolution import PerResolutionPredictor
 
 __all__ = [
     "DEVICES",
@@ -386,7 +389,8 @@ class HybridPredictor:
 
 
 # ------------------------------------------------------------------ devices
-def _phone_cpu(meta=None) -> Accelerator:
+def phone_cpu(meta=None) -> Accelerator:
+    """The abstract accelerator the Note10 CPU tables are calibrated on."""
     # An abstract stand-in for the Note10's big CPU cores (4-wide int8 dot products on 4 lanes at
     # 2 GHz, about 10 GB/s of LPDDR4X, 2 MiB of cache as "activation buffer").  The roofline model
     # has no physical meaning here: calibration turns it into a curve fit over MACs, bytes and
@@ -396,7 +400,11 @@ def _phone_cpu(meta=None) -> Accelerator:
 
 
 def _note10() -> CalibrationSource:
-    return CalibrationSource(load_table("note10"), _phone_cpu(None))
+    # one table per resolution; the model is calibrated on their entries pooled per key
+    from .per_resolution import pooled_table
+    from .registry import list_tables
+
+    return CalibrationSource(pooled_table([load_table(n) for n in list_tables("note10-r*")], "note10"), phone_cpu())
 
 
 @dataclass(frozen=True)
@@ -405,6 +413,7 @@ class _Device:
     description: str
     model_note: str = "analytical DPU model calibrated on the table"
     joint: bool = False  # calibrated together with the ZCU102 B4096 per-layer profiles (latency_tables.joint)
+    per_resolution: bool = False  # one table per input resolution (latency_tables.per_resolution)
 
 
 #: The shipped devices: the source they serve and calibrate on, description.
@@ -418,8 +427,8 @@ DEVICES = {
                                "benchmarks/bench_transfer.py)", joint=True),
     "zcu102-b4096": _Device(partial(get_source, "zcu102-b4096-mbv2"),
                             "ZCU102, one DPUCZDX8G B4096 core @ 300 MHz (DNNDK), MobileNetV2-style blocks"),
-    "note10": _Device(_note10, "Samsung Note10 CPU (OFA's tables)",
-                      "curve fit: the roofline model calibrated on a phone CPU, not a DPU model"),
+    "note10": _Device(_note10, "Samsung Note10 CPU (OFA's tables, one per resolution 160..224)",
+                      "curve fit: the roofline model calibrated on a phone CPU, not a DPU model", per_resolution=True),
 }
 
 
@@ -443,7 +452,7 @@ def list_devices() -> list[str]:
 
 
 @cache
-def get_predictor(device: str) -> HybridPredictor:
+def get_predictor(device: str) -> HybridPredictor | PerResolutionPredictor:
     """The hybrid predictor of a shipped device (calibrated on first use, then cached).
 
     The first call calibrates the analytical model on the device's table
@@ -471,6 +480,10 @@ def get_predictor(device: str) -> HybridPredictor:
     """
     if device not in DEVICES:
         raise KeyError(f"unknown device {device!r}; known: {', '.join(list_devices())}")
+    if DEVICES[device].per_resolution:  # one table per resolution: summed over the network's own
+        from .per_resolution import note10_predictor
+
+        return note10_predictor()
     return HybridPredictor(DEVICES[device].source().table, calibrate_device(device), name=device)
 
 
