@@ -13,7 +13,8 @@ from .joint import (
     leave_one_device_out,
 )
 from .metrics import ErrorReport, error_report
-from .predictor import HybridPredictor, NetworkBreakdown, TablePredictor, as_predictor, get_predictor, list_devices
+from .predictor import HybridPredictor, NetworkBreakdown, TablePredictor, get_predictor, list_devices
+from .records import as_predictor, predictor_from_record, predictor_record
 from .registry import list_tables, load_table
 from .sources import SOURCES, CalibrationSource, get_source, table_accelerator, zcu102_profile_table
 from .table import Entry, LatencyTable, TableMeta, pool_entries
@@ -52,6 +53,8 @@ __all__ = [
     "list_tables",
     "load_table",
     "pool_entries",
+    "predictor_from_record",
+    "predictor_record",
     "read_table",
     "stage_group",
     "table_accelerator",

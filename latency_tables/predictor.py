@@ -24,7 +24,7 @@ cached) and one numpy gather-and-sum (:meth:`accel_models.BlockCatalog.total`).
 from __future__ import annotations
 
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache, partial
 from typing import TYPE_CHECKING
@@ -35,7 +35,7 @@ from accel_models.accelerator import Accelerator
 from accel_models.blocks import BlockSpec
 from accel_models.layer import Layer
 from accel_models.network import BlockCatalog
-from accel_models.predictor_protocol import AcceleratorChoice, LatencyPredictor, accelerator_list
+from accel_models.predictor_protocol import AcceleratorChoice, accelerator_list
 from accel_models.roofline import RooflineModel
 from accel_models.schedule import group_by_block
 
@@ -53,7 +53,6 @@ __all__ = [
     "HybridPredictor",
     "NetworkBreakdown",
     "TablePredictor",
-    "as_predictor",
     "get_predictor",
     "list_devices",
 ]
@@ -232,11 +231,16 @@ class HybridPredictor:
     few_shot : FewShotReport, optional
         What :func:`latency_tables.fit_device` chose and why, for a
         predictor it made.
+    origin : mapping, optional
+        Where the table came from: ``{"path", "sha256"}`` of its file
+        (see :func:`latency_tables.predictor_record`).
     """
 
-    def __init__(self, table: LatencyTable, calibrated: CalibratedModel, name: str = "", few_shot=None):
+    def __init__(self, table: LatencyTable, calibrated: CalibratedModel, name: str = "", few_shot=None,
+                 origin: Mapping[str, str | None] | None = None):
         self.table = table
         self.few_shot = few_shot
+        self.origin = dict(origin) if origin else None
         self.calibrated = calibrated
         self.accelerator = calibrated.accelerator
         self.name = name or table.meta.name
@@ -485,35 +489,3 @@ def get_predictor(device: str) -> HybridPredictor | PerResolutionPredictor:
 
         return note10_predictor()
     return HybridPredictor(DEVICES[device].source().table, calibrate_device(device), name=device)
-
-
-def as_predictor(predictor: str | LatencyPredictor) -> LatencyPredictor:
-    """The latency predictor ``predictor`` names or is: the one entry point of search, report and CLI.
-
-    Parameters
-    ----------
-    predictor : str or LatencyPredictor
-        A shipped device name (:func:`list_devices`), or any object
-        implementing :class:`accel_models.LatencyPredictor` (a
-        ``HybridPredictor``, ``TablePredictor``, ``CalibratedModel`` or
-        ``RooflineModel``), returned as it is.
-
-    Raises
-    ------
-    KeyError
-        For a name that is no shipped device.
-    TypeError
-        For an object that is not a latency predictor.
-
-    Examples
-    --------
-    >>> as_predictor("ultra96v2-b2304") is get_predictor("ultra96v2-b2304")
-    True
-    """
-    if isinstance(predictor, str):
-        return get_predictor(predictor)
-    if isinstance(predictor, LatencyPredictor):
-        return predictor
-    raise TypeError(f"{type(predictor).__name__} is not a latency predictor: expected a device name "
-                    f"({', '.join(list_devices())}) or an object with the accel_models.LatencyPredictor methods "
-                    "(a HybridPredictor, TablePredictor, CalibratedModel or RooflineModel)")

@@ -278,10 +278,14 @@ def test_a_front_only_result_still_gives_a_report(tmp_path, front_only):
 def test_bad_inputs_are_specific_errors(tmp_path, constrained):
     with pytest.raises(TypeError, match="expected a CodesignResult"):
         write_report({"best": None}, tmp_path)
-    custom = dataclasses.replace(constrained, settings={**constrained.settings,
-                                                        "latency_predictor": "HybridPredictor"})
-    with pytest.raises(ValueError, match="not a shipped device.*pass the predictor"):
+    custom = dataclasses.replace(constrained, settings={
+        **constrained.settings, "latency_predictor": "HybridPredictor",
+        "latency_predictor_record": {"format": "ofa-hw-latency-predictor/1", "kind": "object", "type": "Mine"}})
+    with pytest.raises(ValueError, match="'Mine' latency predictor is not recorded.*--predictor DEVICE or TABLE.csv"):
         write_report(custom, tmp_path)
+    unrecorded = {k: v for k, v in custom.settings.items() if k != "latency_predictor_record"}
+    with pytest.raises(ValueError, match="does not record its latency predictor 'HybridPredictor'"):
+        write_report(dataclasses.replace(constrained, settings=unrecorded), tmp_path)
     with pytest.raises(KeyError, match="unknown device 'nope'"):
         write_report(constrained, tmp_path, predictor="nope")
     with pytest.raises(TypeError, match="not a latency predictor"):
