@@ -26,6 +26,7 @@ from ..space import SubnetBatch
 from ._io import atomic_savez
 from .base import AccuracyPredictor
 from .encoding import engineered_feature_names, engineered_features
+from .scale import SCALES
 
 __all__ = ["KernelRidgeModel", "TrainedPredictor", "fit_kernel_ridge", "fit_ridge"]
 
@@ -77,6 +78,7 @@ class KernelRidgeModel:
 
     @property
     def n_features(self) -> int:
+        """Number of input features the model was fitted on."""
         return int(self.x_train.shape[1])
 
     def predict(self, features: np.ndarray) -> np.ndarray:
@@ -107,6 +109,7 @@ class KernelRidgeModel:
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> KernelRidgeModel:
+        """A model written by :meth:`save`."""
         path = Path(path)
         if not path.is_file():
             raise FileNotFoundError(f"no trained predictor file at {path}")
@@ -174,11 +177,14 @@ class TrainedPredictor(AccuracyPredictor):
     """A :class:`KernelRidgeModel` over :func:`engineered_features` of one space and resolution set."""
 
     kind = "float top-1"
+    scale = SCALES["imagenet-val-inherited"]
+    resolution_reason = "every measured network it was trained on ran at r=224"
 
     def __init__(self, model: KernelRidgeModel, name: str, space: str, valid_resolutions: tuple[int, ...]) -> None:
         if model.n_features != len(engineered_feature_names()):
             raise ValueError(
-                f"model {name!r} expects {model.n_features} features, the encoder makes {len(engineered_feature_names())}"
+                f"model {name!r} expects {model.n_features} features, "
+                f"the encoder makes {len(engineered_feature_names())}"
             )
         self.model = model
         self.name = name
