@@ -33,6 +33,7 @@ EXPECTED = {
                                files=["pynq-workflow/plan/manifest.json", "pynq-workflow/table.csv",
                                       "pynq-workflow/report/report.html"]),
     "04_codesign_study": dict(text=["joint's accelerator", "latency to reach"], images=2, files=[]),
+    "06_deployed_throughput": dict(text=["fps with", "published"], images=1, files=[]),
 }
 
 
