@@ -112,7 +112,7 @@ def export(source: Any, out_dir: str | os.PathLike, accelerator: Any = None, cal
     hls.loader.ExportedProject
         The export, loaded back and verified.
     """
-    from .loader import load
+    from .loader import verified
 
     out_dir = Path(out_dir)
     if out_dir.exists() and not overwrite:
@@ -134,12 +134,12 @@ def export(source: Any, out_dir: str | os.PathLike, accelerator: Any = None, cal
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.tmp-", dir=out_dir.parent))
     try:
-        _Writer(tmp, qnet, accelerator, board, fit, program, target, test_input, progress).write()
+        manifest = _Writer(tmp, qnet, accelerator, board, fit, program, target, test_input, progress).write()
         _move_into_place(tmp, out_dir, overwrite)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    return load(out_dir)
+    return verified(out_dir, manifest)  # the manifest was validated before it was written
 
 
 def _quantized(source, accelerator, target, calibration, scheme, method, n_calibration, seed):
@@ -216,7 +216,7 @@ class _Writer:
         return {"file": rel, "dtype": dtype, "shape": list(array.shape), "layout": layout, "sha256": entry["sha256"],
                 "bytes": entry["bytes"], **extra}
 
-    def write(self) -> None:
+    def write(self) -> dict:
         from tqdm.auto import tqdm
 
         library = resources.files("hls") / "templates" / "engine"
@@ -237,6 +237,7 @@ class _Writer:
         manifest = self._manifest(layers, golden)
         validate_manifest(manifest)
         (self.root / "manifest.json").write_text(json.dumps(manifest, indent=1) + "\n")
+        return manifest
 
     def _sizes_header(self) -> str:
         p = self.program

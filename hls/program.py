@@ -108,13 +108,19 @@ def _largest(limit: int, ok) -> int:
     return next((r for r in range(limit, 0, -1) if ok(r)), 0)
 
 
-def _tiling(name: str, op: str, f: dict, cfg: EngineConfig) -> tuple[int, int, int]:
-    """(output rows per band, weight tiles per load, output base in ibuf) that fit the buffers.
+def _chunk_sizes(tiles: int, limit: int) -> list[int]:
+    """Distinct loads of ``ceil(tiles / n)`` tiles (n = 1, 2, ...) not above ``limit``, largest first."""
+    return sorted({-(-tiles // n) for n in range(1, tiles + 1) if -(-tiles // n) <= limit}, reverse=True)
 
-    Dense: all weight tiles if the weight buffer holds them, then the most output rows whose input
-    rows fit ibuf and whose outputs fit obuf.  Depthwise: the most channel tiles (weights and rows of
-    those channels together in ibuf), then the most rows.  Element-wise: the most rows of the operand
-    regions (a quarter of ibuf per operand for add, half for scale, all of it for pool).
+
+def _tiling(name: str, op: str, f: dict, cfg: EngineConfig) -> tuple[int, int, int]:
+    """(output rows per band, weight tiles per load, output base in ibuf): of the tilings that fit the
+    buffers, the one with the fewest engine cycles.
+
+    Dense: weight tiles per load (all of them if the weight buffer holds them), then the most output rows
+    whose input rows fit ibuf and whose outputs fit obuf.  Depthwise: channel tiles per pass (their
+    weights, input rows and output rows together in ibuf), then the most rows.  Element-wise: the most
+    rows of the operand regions (a quarter of ibuf per operand for add, half for scale, all of it for pool).
     """
     cin, h, w, cout, ho, wo, k, s = (f[x] for x in ("cin", "h", "w", "cout", "ho", "wo", "k", "s"))
     ct, xg, gx = _ceil(cin, cfg.icp), _ceil(_ceil(w, s), cfg.pp), _ceil(wo, cfg.pp)
@@ -126,27 +132,37 @@ def _tiling(name: str, op: str, f: dict, cfg: EngineConfig) -> tuple[int, int, i
         return UnsupportedLayerError([(name, f"{what} (activation buffer {cfg.act_buffer_bytes // 1024} KiB, "
                                              f"weight buffer {cfg.weight_buffer_bytes // 1024} KiB)")], "engine")
 
+    candidates = []
     if op == "conv":
         tiles, taps = _ceil(cout, cfg.ocp), ct * k * k
-        chunk = min(tiles, cfg.wb_depth // taps)
-        if chunk < 1:
+        if taps > cfg.wb_depth:
             raise refuse(f"one weight tile needs {taps} rows of the weight buffer, which has {cfg.wb_depth}")
-        rows = _largest(ho, lambda r: in_need(r, ct) <= cfg.ib_depth and r * gx * chunk <= cfg.ob_depth)
-        if not rows:
+        for chunk in _chunk_sizes(tiles, cfg.wb_depth // taps):
+            rows = _largest(ho, lambda r, c=chunk: in_need(r, ct) <= cfg.ib_depth and r * gx * c <= cfg.ob_depth)
+            if rows:
+                candidates.append((rows, chunk, 0))
+        if not candidates:
             raise refuse(f"the input rows of one output row of this conv ({in_need(1, ct)} buffer rows) do not fit")
-        return rows, chunk, 0
-    if op == "dwconv":
-        chunk = _largest(min(ct, cfg.wb_depth // (k * k)), lambda t: in_need(1, t) + gx * t <= cfg.ib_depth)
-        if not chunk:
+    elif op == "dwconv":
+        for chunk in _chunk_sizes(ct, cfg.wb_depth // (k * k)):
+            rows = _largest(ho, lambda r, c=chunk: in_need(r, c) + r * gx * c <= cfg.ib_depth)
+            if rows:
+                candidates.append((rows, chunk, in_need(rows, chunk)))
+        if not candidates:
             raise refuse(f"one output row of one channel tile of this depthwise conv needs "
                          f"{in_need(1, 1) + gx} buffer rows")
-        rows = _largest(ho, lambda r: in_need(r, chunk) + r * gx * chunk <= cfg.ib_depth)
-        return rows, chunk, in_need(rows, chunk)
-    cap = {"add": cfg.ib_depth // 4, "scale": cfg.ib_depth // 2, "pool": cfg.ib_depth}[op]
-    rows = _largest(h, lambda r: r * xg * ct <= cap)
-    if not rows:
-        raise refuse(f"one row of this {op} ({xg * ct} buffer rows) does not fit")
-    return rows, 0, cfg.ib_depth // 2
+    else:
+        cap = {"add": cfg.ib_depth // 4, "scale": cfg.ib_depth // 2, "pool": cfg.ib_depth}[op]
+        rows = _largest(h, lambda r: r * xg * ct <= cap)
+        if not rows:
+            raise refuse(f"one row of this {op} ({xg * ct} buffer rows) does not fit")
+        return rows, 0, cfg.ib_depth // 2
+
+    def cycles(candidate: tuple[int, int, int]) -> int:
+        cnt = _layer_cycles(op, {**f, "rows": candidate[0], "chunk": candidate[1]}, cfg)
+        return cnt.compute + cnt.transfer
+
+    return min(candidates, key=cycles)
 
 
 def _pack_weights(q: QuantizedLayer, op: str, cfg: EngineConfig) -> np.ndarray:
@@ -254,36 +270,31 @@ class _Counter:
     def run(self, iterations: int) -> None:
         self.compute += iterations + self.cfg.pipeline_depth
 
-    def move(self, nbytes: int) -> None:
+    def move(self, nbytes: int, bursts: int = 1) -> None:
         den = self.cfg.ddr_mbps * 1000
-        self.transfer += self.cfg.ddr_latency_cycles + (nbytes * self.cfg.clock_khz + den - 1) // den
+        self.transfer += self.cfg.ddr_latency_cycles + bursts - 1 + (nbytes * self.cfg.clock_khz + den - 1) // den
         self.ddr_bytes += nbytes
 
 
 def _window(cnt: _Counter, rows: int, width: int, channels: int, c0: int, cn: int) -> None:
-    """A transfer of ``rows`` x ``width`` pixels, channels [c0, c0 + cn) of ``channels``: one burst per row band
-    when whole pixels move, else one per pixel."""
-    if rows <= 0:
-        return
-    if cn == channels:
-        cnt.move(rows * width * channels)
-    else:
-        for _ in range(rows * width):
-            cnt.move(cn)
+    """A transfer of ``rows`` x ``width`` pixels, channels [c0, c0 + cn) of ``channels``: one burst when
+    whole pixels move, else one per pixel."""
+    if rows > 0:
+        cnt.move(rows * width * cn, 1 if cn == channels else rows * width)
 
 
 def _valid_rows(y0: int, rows: int, h: int) -> int:
     return min(y0 + rows, h) - max(y0, 0)
 
 
-def _layer_cycles(lp: LayerProgram, cfg: EngineConfig) -> _Counter:
-    f, cnt = lp.fields, _Counter(cfg)
+def _layer_cycles(op: str, f: dict, cfg: EngineConfig) -> _Counter:
+    cnt = _Counter(cfg)
     cnt.move(N_FIELDS * 4)
     cin, h, w, cout, ho, wo, k, s, p, rows_per, chunk = (
         f[x] for x in ("cin", "h", "w", "cout", "ho", "wo", "k", "s", "p", "rows", "chunk"))
     ct = _ceil(cin, cfg.icp)
     bands = [(oy0, min(rows_per, ho - oy0)) for oy0 in range(0, ho, rows_per)]
-    if lp.engine_op == "conv":
+    if op == "conv":
         cnt.move(cout * (3 if f["per_channel"] else 1) * 4)
         tiles, taps = _ceil(cout, cfg.ocp), ct * k * k
         chunks = _ceil(tiles, chunk)
@@ -300,7 +311,7 @@ def _layer_cycles(lp: LayerProgram, cfg: EngineConfig) -> _Counter:
                 c0 = t0 * cfg.ocp
                 _window(cnt, rows, wo, cout, c0, min((t0 + nt) * cfg.ocp, cout) - c0)
         return cnt
-    if lp.engine_op == "dwconv":
+    if op == "dwconv":
         cnt.move(cout * (3 if f["per_channel"] else 1) * 4)
         for t0 in range(0, ct, chunk):
             nt = min(chunk, ct - t0)
@@ -313,16 +324,16 @@ def _layer_cycles(lp: LayerProgram, cfg: EngineConfig) -> _Counter:
                     cnt.run(_ceil(wo, cfg.dw_pp) * nt * k * k)
                 _window(cnt, rows, wo, cout, c0, cn)
         return cnt
-    if lp.engine_op == "scale":
+    if op == "scale":
         cnt.move(cin)
     for y0 in range(0, h, rows_per):
         rows = min(rows_per, h - y0)
-        for _ in range(2 if lp.engine_op == "add" else 1):
+        for _ in range(2 if op == "add" else 1):
             _window(cnt, rows, w, cin, 0, cin)
         cnt.run(rows * _ceil(w, cfg.pp) * ct)
-        if lp.engine_op != "pool":
+        if op != "pool":
             _window(cnt, rows, w, cin, 0, cin)
-    if lp.engine_op == "pool":
+    if op == "pool":
         cnt.move(cin)
     return cnt
 
@@ -337,7 +348,7 @@ def engine_cycles(program: Program) -> list[dict]:
     """
     out = []
     for lp in program.layers:
-        cnt = _layer_cycles(lp, program.config)
+        cnt = _layer_cycles(lp.engine_op, lp.fields, program.config)
         out.append({"name": lp.name, "cycles": cnt.compute + cnt.transfer, "compute_cycles": cnt.compute,
                     "transfer_cycles": cnt.transfer, "ddr_bytes": cnt.ddr_bytes})
     return out

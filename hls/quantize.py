@@ -200,16 +200,17 @@ def quantize(source: Any, calibration: np.ndarray | None = None, scheme: str = "
 def _calibrate(fnet: FloatNetwork, calibration: np.ndarray, method: str) -> dict[str, int]:
     fixes: dict[str, int] = {}
 
-    def observe(name: str, tensor: np.ndarray) -> None:
+    def observe(name: str, tensor) -> None:  # a torch float32 tensor (numpy without torch)
         what = f"activation {name!r}"
         if method == "mse":
-            fixes[name] = fix_position_mse(tensor, what=what)
+            fixes[name] = fix_position_mse(np.asarray(tensor, dtype=np.float64), what=what)
         else:
-            fixes[name] = fix_position(float(np.max(np.abs(tensor))), what=what)
+            lo, hi = (tensor.aminmax() if hasattr(tensor, "aminmax") else (tensor.min(), tensor.max()))
+            fixes[name] = fix_position(max(-float(lo), float(hi)), what=what)
 
     with warnings.catch_warnings(record=True) as clamped:
         warnings.simplefilter("always")
-        fnet.forward(calibration, observe)
+        fnet.observe_ranges(calibration, observe)
     names = [str(w.message).split("'")[1] for w in clamped if "clamped" in str(w.message)]
     for w in clamped:
         if "clamped" not in str(w.message):

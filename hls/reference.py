@@ -12,7 +12,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ._conv import conv2d
+from accel_models.int8 import conv2d_int
+
 from .errors import QuantizationError
 from .graph import INPUT, plan
 
@@ -35,8 +36,7 @@ def run_layer(q: QuantizedLayer, xs: list[np.ndarray]) -> np.ndarray:
     layer = q.layer
     x = xs[0]
     if layer.op in ("conv", "pwconv", "dwconv"):
-        # float64 is exact here: int8 products summed stay far below 2**53.
-        acc = conv2d(x, q.weight, layer.stride, layer.pad, layer.groups).astype(np.int64)
+        acc = conv2d_int(x, q.weight, layer.stride, layer.pad, layer.groups)
         acc += q.bias.astype(np.int64)[None, :, None, None]
     elif layer.op in ("fc", "se_fc"):
         acc = (x.reshape(len(x), -1).astype(np.float64) @ q.weight.T.astype(np.float64)).astype(np.int64)

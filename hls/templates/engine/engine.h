@@ -25,8 +25,9 @@ typedef int64_t wide_t;
 const wide_t HSIG_MULT = 2731;
 
 #ifndef __SYNTHESIS__
-// C-simulation only: cycle count of each layer (tile loops at II = 1 plus pipeline fill,
-// DDR transfers at the board's bandwidth plus one AXI latency each).
+// C-simulation only: cycle count of each layer (tile loops at II = 1 plus pipeline fill; a DDR transfer
+// of `bursts` bursts at the board's bandwidth, plus one AXI latency and one cycle per further burst:
+// the m_axi adapter keeps several bursts outstanding, so only the first one's latency shows).
 namespace sim {
 extern int64_t layer_cycles[MAX_LAYERS];
 extern int64_t layer_compute_cycles[MAX_LAYERS];
@@ -37,19 +38,19 @@ inline void compute(int64_t iterations) {
     layer_compute_cycles[current] += iterations + PIPELINE_DEPTH;
     layer_cycles[current] += iterations + PIPELINE_DEPTH;
 }
-inline void transfer(int64_t bytes) {
+inline void transfer(int64_t bytes, int64_t bursts) {
     const int64_t den = (int64_t)DDR_MBPS * 1000;
-    const int64_t cycles = DDR_LATENCY_CYCLES + (bytes * CLOCK_KHZ + den - 1) / den;
+    const int64_t cycles = DDR_LATENCY_CYCLES + (bursts - 1) + (bytes * CLOCK_KHZ + den - 1) / den;
     layer_transfer_cycles[current] += cycles;
     layer_cycles[current] += cycles;
     layer_ddr_bytes[current] += bytes;
 }
 } // namespace sim
 #define OFA_SIM_COMPUTE(n) sim::compute(n)
-#define OFA_SIM_TRANSFER(n) sim::transfer(n)
+#define OFA_SIM_TRANSFER(n, bursts) sim::transfer(n, bursts)
 #else
 #define OFA_SIM_COMPUTE(n)
-#define OFA_SIM_TRANSFER(n)
+#define OFA_SIM_TRANSFER(n, bursts)
 #endif
 
 // ------------------------------------------------------------------ requantization
@@ -128,14 +129,13 @@ inline void load_rows(const act_t* act, int offset, int y0, int rows, int h, int
     const int ct = ceil_div(cn, ICP), xg = ceil_div(ceil_div(w, s), PP);
     const int lo = y0 < 0 ? 0 : y0, hi = y0 + rows > h ? h : y0 + rows;
     if (hi <= lo) return;
-    if (cn == c) OFA_SIM_TRANSFER((int64_t)(hi - lo) * w * c);
+    OFA_SIM_TRANSFER((int64_t)(hi - lo) * w * cn, cn == c ? 1 : (hi - lo) * w);
     const int n = (hi - lo) * w * ct;
 load_rows:
     for (int j = 0; j < n; ++j) {
 #pragma HLS LOOP_TRIPCOUNT max = IB_DEPTH
 #pragma HLS PIPELINE II = 1
         const int u = j % ct, x = (j / ct) % w, y = lo + j / ct / w;
-        if (cn != c && u == 0) OFA_SIM_TRANSFER(cn);
         const int addr = base + (((y - lo) * s + x % s) * xg + x / s / PP) * ct + u;
         for (int i = 0; i < ICP; ++i) {
 #pragma HLS UNROLL
@@ -148,7 +148,7 @@ load_rows:
 // Per-channel bias / multiplier / shift of a weighted layer from the program into the parameter buffers.
 inline void load_params(const int32_t* prog, const Layer& l, int lanes, PBUF) {
     const int words = l.per_channel ? 3 : 1;
-    OFA_SIM_TRANSFER((int64_t)l.cout * words * 4);
+    OFA_SIM_TRANSFER((int64_t)l.cout * words * 4, 1);
 load_params:
     for (int c = 0; c < l.cout; ++c) {
 #pragma HLS LOOP_TRIPCOUNT max = MAX_CHANNELS
@@ -163,7 +163,7 @@ load_params:
 // Weight tiles [t0, t0 + nt) of a layer: nt * taps addresses of OCP x ICP (dense) or ICP (depthwise) bytes.
 inline void load_weights(const wgt_t* wgt, int offset, int t0, int nt, int taps, int dense, WBUF) {
     const int words = dense ? OCP * ICP : ICP;
-    OFA_SIM_TRANSFER((int64_t)nt * taps * words);
+    OFA_SIM_TRANSFER((int64_t)nt * taps * words, 1);
     const int n = nt * taps;
 load_weights:
     for (int j = 0; j < n; ++j) {
@@ -229,14 +229,13 @@ inline void store_obuf(act_t* act, const Layer& l, int oy0, int rows, int t0, in
     const int gx = ceil_div(l.wo, PP);
     const int c0 = t0 * OCP, c1 = (t0 + nt) * OCP < l.cout ? (t0 + nt) * OCP : l.cout;
     const bool whole = c0 == 0 && c1 == l.cout;  // whole pixels: one contiguous burst
-    if (whole) OFA_SIM_TRANSFER((int64_t)rows * l.wo * l.cout);
+    OFA_SIM_TRANSFER((int64_t)rows * l.wo * (c1 - c0), whole ? 1 : rows * l.wo);
     const int n = rows * l.wo * nt;
 store_obuf:
     for (int j = 0; j < n; ++j) {
 #pragma HLS LOOP_TRIPCOUNT max = OB_DEPTH
 #pragma HLS PIPELINE II = 1
         const int t = j % nt, ox = (j / nt) % l.wo, r = j / nt / l.wo;
-        if (!whole && t == 0) OFA_SIM_TRANSFER(c1 - c0);
         for (int o = 0; o < OCP; ++o) {
 #pragma HLS UNROLL
             const int ch = (t0 + t) * OCP + o;
@@ -273,14 +272,13 @@ conv_bands:
 inline void store_upper(act_t* act, int offset, int oy0, int rows, int wo, int c, int c0, int cn, int obase,
                         IBUF) {
     const int ct = ceil_div(cn, ICP), gx = ceil_div(wo, PP);
-    if (cn == c) OFA_SIM_TRANSFER((int64_t)rows * wo * c);
+    OFA_SIM_TRANSFER((int64_t)rows * wo * cn, cn == c ? 1 : rows * wo);
     const int n = rows * wo * ct;
 store_upper:
     for (int j = 0; j < n; ++j) {
 #pragma HLS LOOP_TRIPCOUNT max = IB_DEPTH
 #pragma HLS PIPELINE II = 1
         const int u = j % ct, ox = (j / ct) % wo, r = j / ct / wo;
-        if (cn != c && u == 0) OFA_SIM_TRANSFER(cn);
         for (int i = 0; i < ICP; ++i) {
 #pragma HLS UNROLL
             const int ch = u * ICP + i;
@@ -357,7 +355,7 @@ dw_chunks:
 inline void run_eltwise(act_t* act, const Layer& l, IBUF, MACC) {
     const int ct = ceil_div(l.cin, ICP), xg = ceil_div(l.w, PP);
     if (l.op == OP_SCALE) {
-        OFA_SIM_TRANSFER(l.cin);
+        OFA_SIM_TRANSFER(l.cin, 1);
     load_gate:
         for (int c = 0; c < l.cin; ++c) {
 #pragma HLS LOOP_TRIPCOUNT max = MAX_CHANNELS
@@ -428,7 +426,7 @@ pool_bands:
             }
         }
     }
-    OFA_SIM_TRANSFER(l.cin);
+    OFA_SIM_TRANSFER(l.cin, 1);
 pool_out:
     for (int c = 0; c < l.cin; ++c) {
 #pragma HLS LOOP_TRIPCOUNT max = MAX_CHANNELS
@@ -448,7 +446,7 @@ program:
 #ifndef __SYNTHESIS__
         sim::current = index;
 #endif
-        OFA_SIM_TRANSFER(N_FIELDS * 4);
+        OFA_SIM_TRANSFER(N_FIELDS * 4, 1);
     fetch:
         for (int f = 0; f < N_FIELDS; ++f) {
 #pragma HLS PIPELINE II = 1
