@@ -18,12 +18,13 @@ import math
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from accel_models import Accelerator
+from accel_models import Accelerator, RooflineModel, RooflineParams
 from accel_models.boards import Board
 
 from .errors import HLSError
 
-__all__ = ["DDR_LATENCY_CYCLES", "PIPELINE_DEPTH", "EngineConfig", "EngineResources", "OnChipMemoryError"]
+__all__ = ["DDR_LATENCY_CYCLES", "PIPELINE_DEPTH", "EngineConfig", "EngineResources", "OnChipMemoryError",
+           "engine_model"]
 
 #: Cycles from an AXI read / write request to its first beat, counted once per DDR transfer (Zynq
 #: UltraScale+ HP ports take 30-60 cycles of the PL clock to DDR and back; UG1085 ch. 35).
@@ -35,6 +36,22 @@ PIPELINE_DEPTH = 8
 CHANNELS_PER_LANE = 256
 _BRAM18_BITS = 18 * 1024
 _URAM_BITS = 288 * 1024
+
+
+def engine_model() -> RooflineModel:
+    """The project's analytical latency model with this engine's parameters, for the same ``Accelerator``.
+
+    The engine runs its tile loops at II = 1 (every efficiency 1), fuses h-swish / h-sigmoid into the
+    requantization (no extra passes), moves data at the accelerator's DDR bandwidth (bandwidth
+    efficiencies 1), does not overlap transfers with compute (``overlap`` 0) and pays about four DDR
+    latencies plus a pipeline fill per layer (descriptor, parameters, input, output).  Evaluated on a
+    ``LayerArrays`` (every layer reads and writes DDR, as the engine does), its per-layer latency is the
+    model's prediction the engine's cycle count is compared with (``benchmarks/bench_hls.py``).
+    """
+    return RooflineModel(RooflineParams(
+        conv_efficiency=1.0, pw_efficiency=1.0, dw_efficiency=1.0, misc_efficiency=1.0, hswish_passes=0.0,
+        bw_efficiency=1.0, weight_bw_efficiency=1.0, layer_overhead_cycles=4.0 * DDR_LATENCY_CYCLES + PIPELINE_DEPTH,
+        overlap=0.0))
 
 
 class OnChipMemoryError(HLSError, ValueError):

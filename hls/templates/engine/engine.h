@@ -49,8 +49,8 @@ inline void transfer(int64_t bytes, int64_t bursts) {
 #define OFA_SIM_COMPUTE(n) sim::compute(n)
 #define OFA_SIM_TRANSFER(n, bursts) sim::transfer(n, bursts)
 #else
-#define OFA_SIM_COMPUTE(n)
-#define OFA_SIM_TRANSFER(n, bursts)
+#define OFA_SIM_COMPUTE(n) ((void)(n))
+#define OFA_SIM_TRANSFER(n, bursts) ((void)(n), (void)(bursts))
 #endif
 
 // ------------------------------------------------------------------ requantization
@@ -228,8 +228,7 @@ conv_rows:
 inline void store_obuf(act_t* act, const Layer& l, int oy0, int rows, int t0, int nt, OBUF) {
     const int gx = ceil_div(l.wo, PP);
     const int c0 = t0 * OCP, c1 = (t0 + nt) * OCP < l.cout ? (t0 + nt) * OCP : l.cout;
-    const bool whole = c0 == 0 && c1 == l.cout;  // whole pixels: one contiguous burst
-    OFA_SIM_TRANSFER((int64_t)rows * l.wo * (c1 - c0), whole ? 1 : rows * l.wo);
+    OFA_SIM_TRANSFER((int64_t)rows * l.wo * (c1 - c0), c1 - c0 == l.cout ? 1 : rows * l.wo);  // whole pixels: 1 burst
     const int n = rows * l.wo * nt;
 store_obuf:
     for (int j = 0; j < n; ++j) {
