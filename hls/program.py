@@ -214,11 +214,7 @@ def build_program(qnet: QuantizedNetwork, cfg: EngineConfig) -> Program:
             continue
         (cin, h, w), (cout, ho, wo) = layer.in_shape, layer.out_shape
         k, s, p = (layer.kernel, layer.stride, layer.pad) if op in ("conv", "dwconv") else (1, 1, 0)
-        if layer.op in ("fc", "se_fc"):
-            if h * w != 1:
-                problems.append((q.name, f"a fully connected layer on a {h}x{w} input; the engine takes 1x1 inputs "
-                                         "(global pool first)"))
-                continue
+        if layer.op in ("fc", "se_fc"):  # (C, 1, 1) -> (C', 1, 1), a 1x1 convolution
             k, s, p = 1, 1, 0
         if max(cin, cout) > cfg.max_channels:
             problems.append((q.name, f"{max(cin, cout)} channels exceed the engine's {cfg.max_channels}"))
