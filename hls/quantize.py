@@ -197,20 +197,30 @@ def quantize(source: Any, calibration: np.ndarray | None = None, scheme: str = "
     return QuantizedNetwork(tuple(qlayers), fixes[INPUT], scheme, method, calib_info, dict(fnet.description))
 
 
+#: Calibration images per float32 pass of the "max" method: its ranges are maxima over images, so
+#: chunks give the same fix positions as one batch in a fraction of the memory.
+CALIBRATION_CHUNK = 4
+
+
 def _calibrate(fnet: FloatNetwork, calibration: np.ndarray, method: str) -> dict[str, int]:
+    amax: dict[str, float] = {}
     fixes: dict[str, int] = {}
 
-    def observe(name: str, tensor) -> None:  # a torch float32 tensor (numpy without torch)
-        what = f"activation {name!r}"
-        if method == "mse":
-            fixes[name] = fix_position_mse(np.asarray(tensor, dtype=np.float64), what=what)
-        else:
-            lo, hi = (tensor.aminmax() if hasattr(tensor, "aminmax") else (tensor.min(), tensor.max()))
-            fixes[name] = fix_position(max(-float(lo), float(hi)), what=what)
+    def observe_max(name: str, tensor) -> None:  # a torch float32 tensor (numpy without torch)
+        lo, hi = tensor.aminmax() if hasattr(tensor, "aminmax") else (tensor.min(), tensor.max())
+        amax[name] = max(amax.get(name, 0.0), -float(lo), float(hi))
+
+    def observe_mse(name: str, tensor) -> None:
+        fixes[name] = fix_position_mse(np.asarray(tensor, dtype=np.float64), what=f"activation {name!r}")
 
     with warnings.catch_warnings(record=True) as clamped:
         warnings.simplefilter("always")
-        fnet.observe_ranges(calibration, observe)
+        if method == "mse":  # the squared error needs whole tensors: one pass over every image
+            fnet.observe_ranges(calibration, observe_mse)
+        else:
+            for start in range(0, len(calibration), CALIBRATION_CHUNK):
+                fnet.observe_ranges(calibration[start:start + CALIBRATION_CHUNK], observe_max)
+            fixes = {name: fix_position(value, what=f"activation {name!r}") for name, value in amax.items()}
     names = [str(w.message).split("'")[1] for w in clamped if "clamped" in str(w.message)]
     for w in clamped:
         if "clamped" not in str(w.message):
