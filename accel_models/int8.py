@@ -74,13 +74,15 @@ def conv2d(x: np.ndarray, w: np.ndarray, stride: int, pad: int, groups: int) -> 
                 patch = xp[:, :, kh:kh + stride * (ho - 1) + 1:stride, kw:kw + stride * (wo - 1) + 1:stride]
                 out += patch * w[None, :, 0, kh, kw, None, None]
         return out
-    windows = np.lib.stride_tricks.sliding_window_view(xp, (k, k), axis=(2, 3))[:, :, ::stride, ::stride][:, :, :ho, :wo]
+    windows = np.lib.stride_tricks.sliding_window_view(xp, (k, k), axis=(2, 3))
+    windows = windows[:, :, ::stride, ::stride][:, :, :ho, :wo]
     out = np.empty((n, cout, ho, wo))
     per_group = cout // groups
     for g in range(groups):
         cols = windows[:, g * cin_g:(g + 1) * cin_g].transpose(0, 2, 3, 1, 4, 5).reshape(n, ho * wo, cin_g * k * k)
         wg = w[g * per_group:(g + 1) * per_group].reshape(per_group, -1)
-        out[:, g * per_group:(g + 1) * per_group] = np.matmul(cols, wg.T).transpose(0, 2, 1).reshape(n, per_group, ho, wo)
+        product = np.matmul(cols, wg.T)  # (N, Ho * Wo, O / groups)
+        out[:, g * per_group:(g + 1) * per_group] = product.transpose(0, 2, 1).reshape(n, per_group, ho, wo)
     return out
 
 

@@ -270,7 +270,8 @@ def run(quick: bool = False) -> dict:
               f"{row['compile_s']:>10.2f} {row['run_s']:>7.3f} {row['cpp_ms']:>8.1f} {row['numpy_int8_ms']:>9.1f} "
               f"{row['cpp_speedup_vs_numpy']:>8.1f}x {row['mismatches']:>8} {row['engine_cycles']:>11,}")
     print()
-    print("engine cycles (C-sim counter) / analytical model with the engine's parameters, same Accelerator, per layer type")
+    print("engine cycles (C-sim counter) / analytical model with the engine's parameters, same Accelerator, "
+          "per layer type")
     print(f"{'network':<12} {'r':>4} {'accelerator':<12} {'engine ms':>10} {'model ms':>9} {'search ms':>9} "
           + " ".join(f"{c:>12}" for c in ("conv", "pw", "dw", "misc")) + f" {'max dev':>8}")
     for row in agreement:
@@ -283,7 +284,8 @@ def run(quick: bool = False) -> dict:
     print(f"export of the max network at r={speed['r']} (fresh process): {speed['export_wall_s']:.2f} s wall, "
           f"{speed['export_cpu_s']:.2f} s CPU, peak RSS {speed['peak_rss_mib']:.0f} MiB (torch and the model "
           f"included: {speed['rss_before_export_mib']:.0f} MiB before the export)")
-    print(f"calibration pass over 16 images: torch float32 {speed['calibration_torch_float32_cpu_s']:.2f} s CPU vs numpy "
+    print(f"calibration pass over 16 images: torch float32 {speed['calibration_torch_float32_cpu_s']:.2f} s CPU vs "
+          "numpy "
           f"float64 {speed['calibration_numpy_float64_cpu_s']:.2f} s CPU "
           f"({speed['calibration_numpy_float64_cpu_s'] / speed['calibration_torch_float32_cpu_s']:.1f}x)")
     return {"fidelity": fid, "csim": cost, "engine_vs_model": agreement, "export_speed": speed}

@@ -25,9 +25,9 @@ from .errors import (
 from .export import export
 from .fixedpoint import Requant
 from .loader import ExportedProject, load
-from .program import engine_cycles
 from .manifest import SCHEMA_VERSION, manifest_schema, validate_manifest
 from .network import FloatNetwork, NetworkSource, TorchNetwork, float_network
+from .program import engine_cycles
 from .quantize import Fidelity, QuantizedLayer, QuantizedNetwork, quantize
 from .reference import run_int8
 from .targets import DPU, TargetLimits, check_layers

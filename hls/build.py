@@ -96,7 +96,8 @@ act.invalidate()
 
 last = manifest["layers"][-1]
 out = last["engine"]["descriptor"]["out"]
-logits = act[out:out + int(np.prod(last["out_shape"]))].astype(np.float64) * 2.0 ** -manifest["outputs"][0]["fix_position"]
+fix = manifest["outputs"][0]["fix_position"]
+logits = act[out:out + int(np.prod(last["out_shape"]))].astype(np.float64) * 2.0 ** -fix
 print("top-5 classes:", np.argsort(-logits)[:5])
 '''
 

@@ -74,13 +74,16 @@ class CsimReport:
 
     @property
     def mismatches(self) -> int:
+        """Values that differ from the golden tensors, over every layer."""
         return sum(layer.mismatches for layer in self.layers)
 
     @property
     def failed_layers(self) -> tuple[LayerCheck, ...]:
+        """The layers with at least one differing value."""
         return tuple(layer for layer in self.layers if layer.mismatches)
 
     def summary(self) -> str:
+        """One line: pass / fail, values, cycles, compile and run time, compiler."""
         status = "PASS (bit-exact)" if self.passed else f"FAIL ({len(self.failed_layers)} layer(s) differ)"
         return (f"csim {status}: {len(self.layers)} layers, {sum(c.elements for c in self.layers):,} values, "
                 f"{self.mismatches} mismatches; {self.total_cycles:,} engine cycles; compile {self.compile_s:.2f} s, "
@@ -116,7 +119,8 @@ def csim_script(flags: Sequence[str] = DEFAULT_FLAGS) -> str:
 
 def _compile(cxx: str, root: Path, build: Path, sources: list[str], defines: list[str], flags: Sequence[str],
              jobs: int, timeout_s: float, tag: str) -> tuple[Path, str]:
-    objects, pending, running, messages = [], list(sources), [], []
+    objects, pending, messages = [], list(sources), []
+    running: list[tuple[subprocess.Popen, str]] = []
     deadline = time.monotonic() + timeout_s
 
     def reap(proc, source):

@@ -69,6 +69,7 @@ class EngineResources:
     on_chip_bytes: int
 
     def to_dict(self) -> dict:
+        """Plain-JSON form."""
         return asdict(self)
 
 
@@ -102,6 +103,8 @@ class EngineConfig:
         """The engine of ``accelerator``: its parallelism, buffer sizes, clock and DDR bandwidth."""
         if not isinstance(accelerator, Accelerator):
             raise TypeError(f"expected an accel_models.Accelerator, got {type(accelerator).__name__}")
+        # filled in by Accelerator.__post_init__, typed optional there
+        assert accelerator.dw_pp and accelerator.act_buffer_kib and accelerator.weight_buffer_kib
         if accelerator.dw_pp > accelerator.pp:
             raise ValueError(f"depthwise pixel parallelism {accelerator.dw_pp} exceeds PP {accelerator.pp}; the "
                              "depthwise engine reads the PP pixel banks of the input buffer")
@@ -120,26 +123,32 @@ class EngineConfig:
     # ------------------------------------------------------------ derived sizes
     @property
     def max_channels(self) -> int:
+        """Channels per layer the engine takes (PG338's 256 per lane of the narrower face)."""
         return CHANNELS_PER_LANE * min(self.icp, self.ocp)
 
     @property
     def lanes(self) -> int:
+        """Lanes of the per-channel parameter buffers (the wider channel face)."""
         return max(self.icp, self.ocp)
 
     @property
     def pb_depth(self) -> int:
+        """Depth of the per-channel parameter buffers."""
         return math.ceil(self.max_channels / min(self.icp, self.ocp))
 
     @property
     def mb_depth(self) -> int:
+        """Depth of the element-wise unit's per-channel accumulators."""
         return math.ceil(self.max_channels / self.icp)
 
     @property
     def act_buffer_bytes(self) -> int:
+        """Bytes of ibuf and obuf together: the accelerator's activation buffer."""
         return self.pp * self.icp * self.ib_depth + self.pp * self.ocp * self.ob_depth
 
     @property
     def weight_buffer_bytes(self) -> int:
+        """Bytes of wbuf: the accelerator's weight buffer."""
         return self.ocp * self.icp * self.wb_depth
 
     def arrays(self) -> dict[str, tuple[int, int, int]]:
@@ -156,6 +165,7 @@ class EngineConfig:
 
     @property
     def on_chip_bytes(self) -> int:
+        """Bytes of every on-chip array together."""
         return sum(banks * depth * bits // 8 for banks, depth, bits in self.arrays().values())
 
     def header(self) -> str:
@@ -197,13 +207,13 @@ class EngineConfig:
                                on_chip_bytes=self.on_chip_bytes)
 
     def check_board(self, board: Board) -> dict[str, Any]:
-        """Resource estimate and utilisation on ``board``; raises :class:`OnChipMemoryError` when the buffers do not fit.
+        """Resource estimate and utilisation on ``board``; :class:`OnChipMemoryError` if the buffers do not fit.
 
         The weight buffer moves to UltraRAM when the BRAM alone cannot hold everything and the board has
         UltraRAM.  DSP and LUT over-use is reported (``fits`` False), not refused: synthesis can trade one
         for the other, memory it cannot.
         """
-        placed = ()
+        placed: tuple[str, ...] = ()
         estimate = self.resources()
         if estimate.bram36 > board.bram36 and board.uram:
             placed = ("wbuf",)

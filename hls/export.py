@@ -130,7 +130,8 @@ def export(source: Any, out_dir: str | os.PathLike, accelerator: Any = None, cal
         test_input = np.random.default_rng(seed + 1).standard_normal((1, *qnet.input_shape))
     test_input = np.asarray(test_input, dtype=np.float64)
     if test_input.shape != (1, *qnet.input_shape):
-        raise ValueError(f"test_input must have shape (1, {', '.join(map(str, qnet.input_shape))}), got {test_input.shape}")
+        shape = ", ".join(map(str, qnet.input_shape))
+        raise ValueError(f"test_input must have shape (1, {shape}), got {test_input.shape}")
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.tmp-", dir=out_dir.parent))
     try:
@@ -154,7 +155,8 @@ def _quantized(source, accelerator, target, calibration, scheme, method, n_calib
         require_supported(layers, target)  # before the (slow) weight extraction and anything written
         fnet = float_network(TorchNetwork(model, layers, description))
         accelerator = design_accelerator if accelerator is None else accelerator
-    return quantize(fnet, calibration, scheme=scheme, method=method, n_calibration=n_calibration, seed=seed), accelerator
+    qnet = quantize(fnet, calibration, scheme=scheme, method=method, n_calibration=n_calibration, seed=seed)
+    return qnet, accelerator
 
 
 def _move_into_place(tmp: Path, out_dir: Path, overwrite: bool) -> None:
@@ -264,9 +266,9 @@ class _Writer:
         lp = self.program.layers[index]
         weight = bias = requant_files = None
         if q.weight is not None:
-            layout = "OIHW" if q.weight.ndim == 4 else "OI"
-            weight = self._tensor(f"weights/{ident}.w.bin", q.weight, "int8", layout, "weight")
-            bias = self._tensor(f"weights/{ident}.b.bin", q.bias, "int32", "C", "bias")
+            w, b = q.params()
+            weight = self._tensor(f"weights/{ident}.w.bin", w, "int8", "OIHW" if w.ndim == 4 else "OI", "weight")
+            bias = self._tensor(f"weights/{ident}.b.bin", b, "int32", "C", "bias")
         if not q.requant.per_tensor:
             requant_files = {
                 "mult": self._tensor(f"weights/{ident}.mult.bin", q.requant.mult, "int32", "C", "requant"),

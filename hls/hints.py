@@ -21,7 +21,7 @@ __all__ = ["accelerator_info", "as_accelerator", "layer_hints"]
 
 
 def as_accelerator(accelerator: Any) -> Accelerator | None:
-    """``accelerator`` as an :class:`accel_models.Accelerator` (any object with ``pp``, ``icp``, ``ocp``, ``clock_mhz``)."""
+    """``accelerator`` as an ``Accelerator`` (any object with ``pp``, ``icp``, ``ocp``, ``clock_mhz``)."""
     if accelerator is None or isinstance(accelerator, Accelerator):
         return accelerator
     missing = [a for a in ("pp", "icp", "ocp", "clock_mhz") if not hasattr(accelerator, a)]
@@ -29,7 +29,8 @@ def as_accelerator(accelerator: Any) -> Accelerator | None:
         raise ValueError(f"accelerator {accelerator!r} lacks attribute(s) {missing}; an accelerator needs "
                          "pp, icp, ocp and clock_mhz")
     return Accelerator(accelerator.pp, accelerator.icp, accelerator.ocp, accelerator.clock_mhz,
-                       dw_pp=getattr(accelerator, "dw_pp", None), name=str(getattr(accelerator, "name", "") or "custom"))
+                       dw_pp=getattr(accelerator, "dw_pp", None),
+                       name=str(getattr(accelerator, "name", "") or "custom"))
 
 
 def accelerator_info(accelerator: Accelerator) -> dict:

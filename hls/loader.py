@@ -43,7 +43,8 @@ class ExportedProject:
         for entry in self.manifest["layers"]:
             if name in (entry["name"], entry["id"]):
                 return entry
-        raise KeyError(f"no layer {name!r} in the export; layers: {', '.join(e['name'] for e in self.manifest['layers'])}")
+        names = ", ".join(e["name"] for e in self.manifest["layers"])
+        raise KeyError(f"no layer {name!r} in the export; layers: {names}")
 
     def read(self, tensor: Mapping[str, Any]) -> np.ndarray:
         """The array of a tensor-file entry (``{"file", "dtype", "shape", ...}``)."""
@@ -54,7 +55,8 @@ class ExportedProject:
     def golden(self, name: str) -> np.ndarray:
         """Golden int8 output of layer ``name`` (or ``"input"``) for the testbench input, shape (C, H, W)."""
         shape = self.manifest["inputs"][0]["shape"] if name == "input" else self.layer(name)["out_shape"]
-        rel = self.manifest["testbench"]["input"] if name == "input" else self.manifest["testbench"]["golden"][self.layer(name)["name"]]
+        bench = self.manifest["testbench"]
+        rel = bench["input"] if name == "input" else bench["golden"][self.layer(name)["name"]]
         return self.read({"file": rel, "dtype": "int8", "shape": shape})
 
     def quantized_network(self):

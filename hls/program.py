@@ -66,6 +66,7 @@ class LayerProgram:
     param_words: int
 
     def descriptor(self) -> np.ndarray:
+        """The layer's N_FIELDS int32 descriptor words."""
         words = np.zeros(N_FIELDS, dtype=np.int32)
         words[:len(FIELDS)] = [self.fields[f] for f in FIELDS]
         return words
@@ -114,8 +115,9 @@ def _chunk_sizes(tiles: int, limit: int) -> list[int]:
 
 
 def _tiling(name: str, op: str, f: dict, cfg: EngineConfig) -> tuple[int, int, int]:
-    """(output rows per band, weight tiles per load, output base in ibuf): of the tilings that fit the
-    buffers, the one with the fewest engine cycles.
+    """(output rows per band, weight tiles per load, output base in ibuf) with the fewest engine cycles.
+
+    Of the tilings that fit the buffers, the one with the fewest engine cycles.
 
     Dense: weight tiles per load (all of them if the weight buffer holds them), then the most output rows
     whose input rows fit ibuf and whose outputs fit obuf.  Depthwise: channel tiles per pass (their
@@ -166,7 +168,8 @@ def _tiling(name: str, op: str, f: dict, cfg: EngineConfig) -> tuple[int, int, i
 
 
 def _pack_weights(q: QuantizedLayer, op: str, cfg: EngineConfig) -> np.ndarray:
-    w = q.weight if q.weight.ndim == 4 else q.weight.reshape(*q.weight.shape, 1, 1)
+    weight, _ = q.params()
+    w = weight if weight.ndim == 4 else weight.reshape(*weight.shape, 1, 1)
     cout, cin_g, k, _ = w.shape
     if op == "dwconv":
         ct = _ceil(cout, cfg.icp)
@@ -180,9 +183,10 @@ def _pack_weights(q: QuantizedLayer, op: str, cfg: EngineConfig) -> np.ndarray:
 
 
 def _params(q: QuantizedLayer) -> np.ndarray:
+    _, bias = q.params()
     if q.requant.per_tensor:
-        return q.bias.astype(np.int32)
-    return np.stack([q.bias, q.requant.mult, q.requant.shift], axis=1).astype(np.int32).ravel()
+        return bias.astype(np.int32)
+    return np.stack([bias, q.requant.mult, q.requant.shift], axis=1).astype(np.int32).ravel()
 
 
 def build_program(qnet: QuantizedNetwork, cfg: EngineConfig) -> Program:
@@ -204,7 +208,8 @@ def build_program(qnet: QuantizedNetwork, cfg: EngineConfig) -> Program:
     n = len(qnet.layers)
     prm_cursor = PROGRAM_HEADER + n * N_FIELDS
     wgt_cursor = 0
-    layers, params, weights, problems = [], [], [], []
+    layers, params, weights = [], [], []
+    problems: list[tuple[str, str]] = []
     for q in qnet.layers:
         layer = q.layer
         try:
@@ -273,8 +278,10 @@ class _Counter:
 
 
 def _window(cnt: _Counter, rows: int, width: int, channels: int, c0: int, cn: int) -> None:
-    """A transfer of ``rows`` x ``width`` pixels, channels [c0, c0 + cn) of ``channels``: one burst when
-    whole pixels move, else one per pixel."""
+    """A transfer of ``rows`` x ``width`` pixels, channels [c0, c0 + cn) of ``channels``.
+
+    One burst when whole pixels move, else one per pixel.
+    """
     if rows > 0:
         cnt.move(rows * width * cn, 1 if cn == channels else rows * width)
 

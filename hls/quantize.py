@@ -62,12 +62,20 @@ class QuantizedLayer:
     weight_scale: np.ndarray | None = None
     input_shifts: tuple[int, ...] = ()
 
+    def params(self) -> tuple[np.ndarray, np.ndarray]:
+        """``(weight, bias)`` of a weighted layer; :class:`QuantizationError` for a layer without weights."""
+        if self.weight is None or self.bias is None:
+            raise QuantizationError(f"layer {self.name!r} ({self.op}) has no weights")
+        return self.weight, self.bias
+
     @property
     def name(self) -> str:
+        """The layer's name."""
         return self.layer.name
 
     @property
     def op(self) -> str:
+        """The layer's op."""
         return self.layer.op
 
 
@@ -98,7 +106,7 @@ class Fidelity:
         k = min(5, ref.shape[1])
         top_ref = np.argsort(-ref, axis=1, kind="stable")[:, :k]
         top_app = np.argsort(-app, axis=1, kind="stable")[:, :k]
-        overlap = [len(set(a) & set(b)) / k for a, b in zip(top_ref, top_app)]
+        overlap = [len(set(a) & set(b)) / k for a, b in zip(top_ref, top_app, strict=True)]
         return cls(len(ref), float(cosine.mean()), float(cosine.min()),
                    float(np.mean(top_ref[:, 0] == top_app[:, 0])), float(np.mean(overlap)))
 
@@ -114,19 +122,24 @@ class QuantizedNetwork:
     calibration: Mapping[str, Any] = field(default_factory=dict)
     description: Mapping[str, Any] = field(default_factory=dict)
 
+    _by_name: Mapping[str, QuantizedLayer] = field(init=False, repr=False)
+
     def __post_init__(self) -> None:
         object.__setattr__(self, "layers", tuple(self.layers))
         object.__setattr__(self, "_by_name", MappingProxyType({q.name: q for q in self.layers}))
 
     @property
     def input_shape(self) -> tuple[int, int, int]:
+        """(C, H, W) of the network input."""
         return self.layers[0].layer.in_shape
 
     @property
     def output(self) -> QuantizedLayer:
+        """The last layer."""
         return self.layers[-1]
 
     def layer(self, name: str) -> QuantizedLayer:
+        """The quantized layer called ``name``."""
         try:
             return self._by_name[name]
         except KeyError:
@@ -242,7 +255,8 @@ def _quantize_layer(fnet: FloatNetwork, layer: Layer, inputs: tuple[str, ...], i
         w, b = fnet.params[layer.name]
         if scheme == "pow2":
             amax = float(np.max(np.abs(w)))
-            wf = fix_position_mse(w, what=f"{what} weights") if method == "mse" else fix_position(amax, what=f"{what} weights")
+            wf = (fix_position_mse(w, what=f"{what} weights") if method == "mse"
+                  else fix_position(amax, what=f"{what} weights"))
             wq = quantize_pow2(w, wf)
             w_scale = np.full(channels, 2.0**-wf)
         else:

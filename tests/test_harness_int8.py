@@ -22,7 +22,8 @@ def test_dense_conv_accumulators_match_torch(cin, cout, size, kernel, stride):
     x = rng.integers(-128, 128, size=layer.in_shape, dtype=np.int8)
     w = rng.integers(-127, 128, size=(cout, cin, kernel, kernel), dtype=np.int8)
     ours = conv2d_int(x[None], w, stride, kernel // 2, 1)[0]
-    ref = torch.nn.functional.conv2d(torch.from_numpy(x[None].astype(np.float64)), torch.from_numpy(w.astype(np.float64)),
+    ref = torch.nn.functional.conv2d(torch.from_numpy(x[None].astype(np.float64)),
+                                     torch.from_numpy(w.astype(np.float64)),
                                      stride=stride, padding=kernel // 2)[0].numpy()
     assert ours.dtype == np.int64 and np.array_equal(ours, ref.astype(np.int64))
 
@@ -36,7 +37,8 @@ def test_depthwise_accumulators_match_torch(channels, size, kernel, stride):
     x = rng.integers(-128, 128, size=layer.in_shape, dtype=np.int8)
     w = rng.integers(-127, 128, size=(channels, 1, kernel, kernel), dtype=np.int8)
     ours = conv2d_int(x[None], w, stride, kernel // 2, channels)[0]
-    ref = torch.nn.functional.conv2d(torch.from_numpy(x[None].astype(np.float64)), torch.from_numpy(w.astype(np.float64)),
+    ref = torch.nn.functional.conv2d(torch.from_numpy(x[None].astype(np.float64)),
+                                     torch.from_numpy(w.astype(np.float64)),
                                      stride=stride, padding=kernel // 2, groups=channels)[0].numpy()
     assert ours.dtype == np.int64 and np.array_equal(ours, ref.astype(np.int64))
 

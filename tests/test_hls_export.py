@@ -67,7 +67,8 @@ def test_min_network_is_bit_exact_through_the_synthesis_top(min_export, min_csim
     assert min_csim.passed and min_csim.mismatches == 0
     assert min_csim.compiler_warnings == 0, min_csim.compiler_output  # clean under -Wall -Wextra, C++11
     assert [c.name for c in min_csim.layers] == [e["name"] for e in min_export.manifest["layers"]]
-    assert sum(c.elements for c in min_csim.layers) == sum(math.prod(e["out_shape"]) for e in min_export.manifest["layers"])
+    values = sum(math.prod(e["out_shape"]) for e in min_export.manifest["layers"])
+    assert sum(c.elements for c in min_csim.layers) == values
     assert min_csim.compile_s > 0 and min_csim.kernel_us >= 0 and "PASS" in min_csim.summary()
     assert "ofa_engine(act.data(), wgt.data(), prog.data())" in (min_export.path / "tb.cpp").read_text()
 

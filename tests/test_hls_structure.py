@@ -25,8 +25,8 @@ ACCELERATOR = Accelerator.from_dpu("B1152", clock_mhz=250.0)
 
 @pytest.fixture(scope="module")
 def project(tmp_path_factory):
-    from tests.test_hls_kernels import LAYERS, Tiny  # a small network that uses every engine unit
     from hls.bn import randomize_batchnorm
+    from tests.test_hls_kernels import LAYERS, Tiny  # a small network that uses every engine unit
 
     source = hls.TorchNetwork(randomize_batchnorm(Tiny(), seed=0, size=19), LAYERS)
     return hls.export(source, tmp_path_factory.mktemp("structure") / "p", accelerator=ACCELERATOR, n_calibration=4,

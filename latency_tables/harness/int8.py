@@ -46,7 +46,8 @@ def _activate(x: np.ndarray, activation: str) -> np.ndarray:
     elif activation == "h_sigmoid":
         out = np.clip(wide + _THREE, 0, _SIX) * 127 // _SIX  # Q0.7 gate in [0, 127]
     else:
-        raise ValueError(f"activation {activation!r} has no int8 form; supported: none, relu, relu6, h_swish, h_sigmoid")
+        raise ValueError(f"activation {activation!r} has no int8 form; "
+                         "supported: none, relu, relu6, h_swish, h_sigmoid")
     return np.clip(out, -128, 127).astype(np.int8)
 
 

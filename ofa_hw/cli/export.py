@@ -10,6 +10,7 @@ from .subnet_args import add_subnet_options, subnet_from_args
 
 
 def add_parser(subparsers) -> None:
+    """Register ``ofa-hw export``."""
     parser = subparsers.add_parser(
         "export", help="quantize a sub-network to int8 and export the Vitis HLS project of its DPU-like engine",
         description="Quantize a sub-network to int8 (BatchNorm folded) and write the Vitis HLS project of the "
@@ -77,9 +78,11 @@ def _model(cfg, args: argparse.Namespace, calibration):
     import torch
 
     from hls.bn import reset_bn_statistics
+    from ofa_hw._torch_modules import OFASubnet
     from ofa_hw.torch_model import build_torch_model
 
     model = build_torch_model(cfg, seed=args.seed)
+    assert isinstance(model, OFASubnet)
     if not args.weights:
         # As OFA does for every extracted sub-network; a fresh model's identity BatchNorms
         # would otherwise let activations shrink layer by layer towards zero.
@@ -98,6 +101,7 @@ def _model(cfg, args: argparse.Namespace, calibration):
 
 
 def run(args: argparse.Namespace) -> int:
+    """Run ``ofa-hw export``; returns the exit code."""
     import numpy as np
 
     import hls
@@ -117,7 +121,8 @@ def run(args: argparse.Namespace) -> int:
                          progress=True)
     manifest = project.manifest
     totals = manifest["totals"]
-    print(f"exported {manifest['model']['n_layers']} layers ({totals['macs']:,} MACs, {args.scheme} int8) to {args.out}")
+    print(f"exported {manifest['model']['n_layers']} layers ({totals['macs']:,} MACs, {args.scheme} int8) "
+          f"to {args.out}")
     if not args.weights:
         print(f"note: random weights (seed {args.seed}), BatchNorm statistics re-estimated on the calibration "
               "images; pass --weights to export trained ones")
@@ -129,7 +134,8 @@ def run(args: argparse.Namespace) -> int:
           + ", ".join(f"{k} {100 * v:.0f}%" for k, v in fit["utilization"].items()) + ")")
     over = [k for k, ok in fit["fits"].items() if not ok]
     if over:
-        print(f"warning: the engine's estimated {', '.join(over)} exceed the board's; see the manifest's engine.resources")
+        print(f"warning: the engine's estimated {', '.join(over)} exceed the board's; "
+              "see the manifest's engine.resources")
     print(f"latency: {totals['latency_ms']:.3f} ms per image ({totals['engine_cycles']:,} engine cycles: "
           f"{totals['latency_source']})")
     if searched_ms is not None:
