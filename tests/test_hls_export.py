@@ -284,3 +284,28 @@ def test_export_input_checks(min_export, tmp_path):
     with pytest.raises(TypeError, match="cannot export a int"):
         hls.export(3, tmp_path / "y")
     assert sorted(os.listdir(tmp_path)) == []
+
+
+@pytest.mark.slow  # ~25 s: export and C-simulation of 15 M output values
+@needs_gxx
+def test_max_network_at_224_is_bit_exact_through_the_top(tmp_path):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        cfg = SubnetConfig.largest(r=224)
+    project = hls.export(ofa_source(cfg, seed=2), tmp_path / "max224", accelerator=B2304, board="zcu104")
+    report = hls.csim(project.path)
+    assert report.passed and len(report.layers) == 131
+    assert report.total_cycles == project.manifest["totals"]["engine_cycles"]
+
+
+@pytest.mark.slow  # a short joint search, then export and C-simulation of its best design at full resolution
+@needs_gxx
+def test_the_best_design_of_a_search_is_bit_exact(tmp_path):
+    from ofa_hw import search_codesign
+
+    best = search_codesign(board="ultra96v2", latency_ms=10.0, budget=2000, seed=0, progress=False).best
+    project = hls.export(types.SimpleNamespace(subnet=ofa_source(best.subnet, seed=3), accelerator=best.accelerator),
+                         tmp_path / "best", board="ultra96v2")
+    assert project.manifest["accelerator"]["config"] == best.accelerator.to_dict()
+    report = hls.csim(project.path)
+    assert report.passed and report.total_cycles == project.manifest["totals"]["engine_cycles"]
