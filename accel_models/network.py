@@ -16,17 +16,18 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from .accelerator import Accelerator
 from .layer import Layer
+from .predictor_protocol import LatencyPredictor
 
 if TYPE_CHECKING:  # pragma: no cover
     from .roofline import RooflineModel
 
-__all__ = ["BlockCatalog", "LayerLatencyPredictor", "NetworkAnalysis", "analyze_network", "network_latency_ms"]
+__all__ = ["BlockCatalog", "NetworkAnalysis", "analyze_network", "network_latency_ms"]
 
 
 @dataclass(frozen=True)
@@ -94,41 +95,25 @@ class BlockCatalog:
 
 
 # ------------------------------------------------------------ whole networks
-class LayerLatencyPredictor(Protocol):
-    """What :func:`analyze_network` needs of a predictor: per-layer latency on an accelerator.
+def _predictor_parts(predictor) -> tuple[LatencyPredictor, RooflineModel]:
+    """The predictor (latency, launch cost) and the analytical model its traffic and bounds come from.
 
-    Implemented by :class:`accel_models.RooflineModel` and by the predictors
-    of ``latency_tables`` (``HybridPredictor``; a ``CalibratedModel`` through
-    its ``model``).  A predictor whose figures come from whole compiled
-    programs also has ``invocation_ms``, the cost of launching one program,
-    which :func:`analyze_network` adds once per network.
-    """
-
-    def layer_latency_ms(self, layers: Sequence[Layer], accelerator: Accelerator) -> np.ndarray: ...
-
-
-def _predictor_parts(predictor) -> tuple[LayerLatencyPredictor, float, RooflineModel]:
-    """(per-layer latency, one program launch in ms, the analytical model for traffic and bounds) of ``predictor``.
-
-    Accepts a :class:`RooflineModel`, anything with ``layer_latency_ms`` and
-    a ``calibrated`` / ``model`` analytical model (``HybridPredictor``), or a
-    calibration result with ``model`` and ``invocation_ms`` (``CalibratedModel``).
+    A ``HybridPredictor`` / ``CalibratedModel`` brings its calibrated
+    :class:`RooflineModel`; a predictor without one (a bare table) is
+    analysed with the default parameters.
     """
     from .roofline import RooflineModel
 
     if predictor is None:
         predictor = RooflineModel()
+    if not isinstance(predictor, LatencyPredictor):
+        raise TypeError(f"{type(predictor).__name__} is not a latency predictor: expected an "
+                        "accel_models.LatencyPredictor (RooflineModel, latency_tables.CalibratedModel, TablePredictor, "
+                        "HybridPredictor; latency_tables.as_predictor makes one from a device name)")
     if isinstance(predictor, RooflineModel):
-        return predictor, 0.0, predictor
-    calibrated = getattr(predictor, "calibrated", predictor)
-    model = getattr(calibrated, "model", None)
-    if not isinstance(model, RooflineModel):
-        raise TypeError(f"{type(predictor).__name__} is not a latency predictor this analysis can use: expected an "
-                        "accel_models.RooflineModel, a latency_tables.CalibratedModel or HybridPredictor (anything "
-                        "with layer_latency_ms and an analytical model .model / .calibrated.model)")
-    launch = float(getattr(predictor, "invocation_ms", getattr(calibrated, "invocation_ms", 0.0)))
-    per_layer = predictor if callable(getattr(predictor, "layer_latency_ms", None)) else model
-    return per_layer, launch, model
+        return predictor, predictor
+    model = getattr(getattr(predictor, "calibrated", predictor), "model", None)
+    return predictor, model if isinstance(model, RooflineModel) else RooflineModel()
 
 
 def network_latency_ms(layers: Sequence[Layer], accelerator: Accelerator, predictor=None) -> float:
@@ -141,12 +126,13 @@ def network_latency_ms(layers: Sequence[Layer], accelerator: Accelerator, predic
         unit (hand-offs inside it may stay on chip), as the DPU runs an
         inverted-residual block; see :func:`accel_models.group_by_block`.
     accelerator : Accelerator
-    predictor : optional
-        A :class:`accel_models.RooflineModel` (default: its default
-        parameters, no launch cost), a ``latency_tables.CalibratedModel`` or a
+    predictor : LatencyPredictor, optional
+        Any :class:`accel_models.LatencyPredictor`: a
+        :class:`accel_models.RooflineModel` (default: its default parameters,
+        no launch cost), a ``latency_tables.CalibratedModel``, a table, or a
         ``HybridPredictor`` (``latency_tables.get_predictor("ultra96v2-b2304")``):
         measured units where it has them, its calibrated model elsewhere, plus
-        its calibrated launch cost.
+        its calibrated launch cost (``invocation_ms``).
 
     Examples
     --------
@@ -258,13 +244,11 @@ def analyze_network(layers: Sequence[Layer], accelerator: Accelerator, predictor
         raise ValueError("analyze_network takes a non-empty sequence of accel_models.Layer")
     if not isinstance(accelerator, Accelerator):
         raise ValueError(f"analyze_network takes one Accelerator, got {type(accelerator).__name__}")
-    per_layer, launch, model = _predictor_parts(predictor)
+    per_layer, model = _predictor_parts(predictor)
     analysis = model.analyze(layers, accelerator)
     latency = np.asarray(per_layer.layer_latency_ms(layers, accelerator), dtype=float).reshape(-1)
-    if latency.shape != (len(layers),):
-        raise ValueError(f"{type(per_layer).__name__}.layer_latency_ms returned shape {latency.shape} "
-                         f"for {len(layers)} layers")
-    name = getattr(predictor, "name", "") or type(per_layer).__name__
+    launch = float(per_layer.invocation_ms)
+    name = getattr(per_layer, "name", "") or type(per_layer).__name__
     return NetworkAnalysis(names=tuple(layer.name for layer in layers), op=analysis.op, layer_latency_ms=latency,
                            macs=np.asarray(analysis.macs), ops=np.asarray(analysis.ops),
                            dram_bytes=np.asarray(analysis.dram_bytes), bound=np.asarray(analysis.bound),

@@ -112,7 +112,7 @@ def _front(points: list[Point]) -> list[Point]:
     return front
 
 
-REFERENCE = "mobilenet-v2-1-224"
+REFERENCE = "mobilenet-v2-1.0-224"
 
 
 def compare(ofa: list[Point], mbv2: list[Point]) -> dict:

@@ -181,6 +181,12 @@ def _mobilenet_v3_large_layers(width: float, resolution: int) -> tuple[Layer, ..
     return _from_specs(specs)
 
 
+def _width_label(width: float) -> str:
+    """``1.0``, ``0.35``: TF-slim's checkpoint naming."""
+    text = f"{width:g}"
+    return text if "." in text else f"{text}.0"
+
+
 def _check_width_resolution(family: str, width: float, resolution: int, widths: tuple[float, float]) -> None:
     if isinstance(width, bool) or not isinstance(width, (int, float)) or not widths[0] <= width <= widths[1]:
         raise ValueError(f"{family}: width must be a number in [{widths[0]}, {widths[1]}], got {width!r}")
@@ -198,7 +204,7 @@ def mobilenet_v2(width: float = 1.0, resolution: int = 224) -> ZooNetwork:
     (75.0, None)
     """
     _check_width_resolution("mobilenet-v2", width, resolution, (0.35, 1.4))
-    return _published(f"mobilenet-v2-{width:g}-{resolution}", "mobilenet-v2", width, resolution,
+    return _published(f"mobilenet-v2-{_width_label(width)}-{resolution}", "mobilenet-v2", width, resolution,
                       lambda: _mobilenet_v2_layers(width, resolution))
 
 
@@ -209,7 +215,7 @@ def mobilenet_v3_large(width: float = 1.0, resolution: int = 224) -> ZooNetwork:
     75.2
     """
     _check_width_resolution("mobilenet-v3-large", width, resolution, (0.35, 1.4))
-    return _published(f"mobilenet-v3-large-{width:g}-{resolution}", "mobilenet-v3-large", width, resolution,
+    return _published(f"mobilenet-v3-large-{_width_label(width)}-{resolution}", "mobilenet-v3-large", width, resolution,
                       lambda: _mobilenet_v3_large_layers(width, resolution))
 
 
@@ -412,9 +418,9 @@ def _registry() -> dict[str, Callable[[], ZooNetwork]]:
     entries: dict[str, Callable[[], ZooNetwork]] = {}
     for family, width, resolution in _published_rows():
         if family == "mobilenet-v2":
-            entries[f"mobilenet-v2-{width:g}-{resolution}"] = lambda w=width, r=resolution: mobilenet_v2(w, r)
+            entries[f"mobilenet-v2-{_width_label(width)}-{resolution}"] = lambda w=width, r=resolution: mobilenet_v2(w, r)
         elif family == "mobilenet-v3-large":
-            entries[f"mobilenet-v3-large-{width:g}-{resolution}"] = \
+            entries[f"mobilenet-v3-large-{_width_label(width)}-{resolution}"] = \
                 lambda w=width, r=resolution: mobilenet_v3_large(w, r)
         else:
             depth = int(family.removeprefix("resnet"))
