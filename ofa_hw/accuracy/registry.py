@@ -37,7 +37,7 @@ _NO_PREDICTOR = {
         "and no measured top-1 data set of its sub-networks exists to train one, so ofa-hw offers no predicted "
         "accuracy for it (none is invented). Use instead the 16 specialized nets OFA released with their "
         "measured ImageNet-val top-1 (ofa_hw.zoo.list_networks('ofa-proxyless-*')), or rank sub-networks by "
-        "MACs as a proxy (ofa_hw.zoo.macs_proxy_front), which is not an accuracy"
+        "MACs as a proxy (ofa_hw.macs_proxy.macs_proxy_front), which is not an accuracy"
     ),
 }
 _QUANTIZATIONS = {"int8-pow2": "int8, per-tensor power-of-two scales (DPU / vai_q), drop from Vitis AI zoo figures"}
