@@ -474,7 +474,8 @@ class _Converter:
             inputs = tuple("input" if s is None else names[s.index] for s in draft.sources)
             layer = Layer(names[draft.index], draft.op, draft.in_shape, draft.out_shape, kernel=draft.kernel,
                           stride=draft.stride, groups=draft.groups, padding=draft.padding,
-                          activation=draft.activation, bias=draft.bias, inputs=inputs, **self.bits)
+                          activation=draft.activation, bias=draft.bias, inputs=inputs,
+                          weight_bits=self.bits["weight_bits"], act_bits=self.bits["act_bits"])
             layers.append(_Placed(layer, draft.path or draft.scope, bool(draft.path)))
         return tuple(layers)
 
@@ -602,6 +603,6 @@ def _square(op, what: str, value) -> int:
 
 def _bind(op, names: tuple[str, ...]) -> dict:
     """Positional and keyword arguments of a functional call, by parameter name."""
-    bound = dict(zip(names, op.args))
+    bound = dict(zip(names, op.args, strict=False))  # optional trailing parameters may be absent
     bound.update(op.kwargs)
     return bound

@@ -70,6 +70,7 @@ class BlockCatalog:
 
     @property
     def n_networks(self) -> int:
+        """Number of networks (rows of ``index``)."""
         return int(self.index.shape[0])
 
     def total(self, per_block: np.ndarray) -> np.ndarray:
@@ -81,7 +82,8 @@ class BlockCatalog:
         """
         per_block = np.asarray(per_block, dtype=float)
         if per_block.shape[-1] != len(self.keys):
-            raise ValueError(f"expected {len(self.keys)} per-block values, got trailing dimension {per_block.shape[-1]}")
+            raise ValueError(f"expected {len(self.keys)} per-block values, "
+                             f"got trailing dimension {per_block.shape[-1]}")
         padded = np.concatenate([per_block, np.zeros(per_block.shape[:-1] + (1,))], axis=-1)
         return padded[..., self.index].sum(axis=-1)  # -1 picks the padding zero
 

@@ -82,8 +82,20 @@ def _w12_scale_offset() -> float:
     """Mean (OFA-predictor float top-1 - measured top-1) over OFA's w1.2 specialized nets it can score (160-224)."""
     predictor = get_accuracy_predictor("ofa-mbv3-w1.2")
     nets = [n for n in zoo.ofa_specialized("ofa-mbv3-w1.2-*") if 160 <= n.resolution <= 224]
-    predicted = np.array([float(predictor.predict(n.config)[0]) for n in nets])
+    predicted = np.array([float(predictor.predict(_config(n))[0]) for n in nets])
     return float(np.mean(predicted - np.array([n.top1 for n in nets])))
+
+
+def _config(net: zoo.ZooNetwork) -> SubnetConfig:
+    if net.config is None:
+        raise ValueError(f"{net.name} is not an OFA sub-network")
+    return net.config
+
+
+def _top1(net: zoo.ZooNetwork) -> float:
+    if net.top1 is None:
+        raise ValueError(f"{net.name} has no published top-1")
+    return net.top1
 
 
 def _search_front(accelerator: Accelerator, predictor, budget: int, offset: float) -> list[tuple[str, SubnetConfig,
@@ -148,7 +160,7 @@ def compare(ofa: list[Point], mbv2: list[Point]) -> dict:
 
 
 def _without(layers, kind: str):
-    """The layers with one feature removed, for attribution: SE layers dropped, h-swish -> ReLU, depthwise -> dense 1x1."""
+    """The layers with one feature removed, for attribution: SE layers dropped, or h-swish / h-sigmoid -> ReLU."""
     if kind == "se":
         return tuple(replace(layer, inputs=tuple(i for i in layer.inputs if ".se." not in i) or layer.inputs)
                      for layer in layers if ".se." not in layer.name)
@@ -162,7 +174,8 @@ def attribution(nets, accelerator: Accelerator, predictor) -> dict:
     """Mean share of latency and GOP/s of the OFA MobileNetV3 nets with and without SE and h-swish."""
     rows = {}
     for kind in ("as built", "se", "h_swish"):
-        gops, latency, share = [], [], {"se": [], "h_swish": [], "dwconv": []}
+        gops, latency = [], []
+        share: dict[str, list[float]] = {"se": [], "h_swish": [], "dwconv": []}
         for net in nets:
             layers = net.layers() if kind == "as built" else _without(net.layers(), kind)
             analysis = analyze_network(layers, accelerator, predictor)
@@ -205,13 +218,13 @@ def run(quick: bool = False) -> dict:
     }
     claims, details = [], {}
     for device, (accelerator, predictor, device_text) in _devices().items():
-        mbv2_points = [_point(n.name, n.layers(), accelerator, predictor, n.top1) for n in mbv2]
+        mbv2_points = [_point(n.name, n.layers(), accelerator, predictor, _top1(n)) for n in mbv2]
         for label, nets in sets.items():
             if nets is None:
                 front = _search_front(accelerator, predictor, budget, offset)
                 ofa = [_point(name, cfg.layers(), accelerator, predictor, top1) for name, cfg, top1 in front]
             else:
-                ofa = [_point(n.name, n.layers(), accelerator, predictor, n.top1) for n in nets]
+                ofa = [_point(n.name, n.layers(), accelerator, predictor, _top1(n)) for n in nets]
             figures = compare(ofa, mbv2_points)
             details[f"{device} | {label}"] = figures
             for key, published in PUBLISHED.items():

@@ -48,6 +48,7 @@ class MBConv(nn.Module):
     def __init__(self, spec: BlockSpec):
         super().__init__()
         cin, mid = spec.in_shape[0], spec.mid
+        self.inverted_bottleneck: nn.Module | None
         if mid != cin:
             self.inverted_bottleneck = _conv_bn_act(cin, mid, 1, 1, spec.activation)
         else:

@@ -68,14 +68,15 @@ def head_position(space: OFASpace) -> int:
     return FIRST_SLOT + space.n_slots
 
 
-def _mbconv(space: OFASpace, in_shape, out_channels: int, kernel: int, expand: int, stride: int, stage: int) -> BlockSpec:
+def _mbconv(space: OFASpace, in_shape, out_channels: int, kernel: int, expand: int, stride: int,
+            stage: int) -> BlockSpec:
     return BlockSpec("mbconv", in_shape, out_channels, kernel, stride,
                      mid=make_divisible(round(in_shape[0] * expand), 8),
                      se=space.stage_se[stage], activation=space.stage_activations[stage])
 
 
 @lru_cache(maxsize=256)
-def _position_specs(space: OFASpace, r: int) -> tuple[tuple[tuple[BlockSpec, ...], ...], ...]:
+def _position_specs(space: OFASpace, r: int) -> tuple[tuple[BlockSpec, ...], ...]:
     """Every unit a network of ``space`` at resolution ``r`` can use, by position.
 
     Entry ``[p]`` is a 3x3 grid (kernel choice x expand choice) flattened to 9
@@ -227,9 +228,11 @@ def block_catalog(batch: SubnetBatch, resolutions: Iterable[int] | None = None) 
     resolutions = tuple(sorted({int(r) for r in (batch.r if resolutions is None else resolutions)}))
     keys, layers, lookup = _catalog_lookup(space, resolutions)
     r_row = np.searchsorted(resolutions, batch.r)
-    outside = (r_row >= len(resolutions)) | (np.asarray(resolutions)[np.minimum(r_row, len(resolutions) - 1)] != batch.r)
+    nearest = np.asarray(resolutions)[np.minimum(r_row, len(resolutions) - 1)]
+    outside = (r_row >= len(resolutions)) | (nearest != batch.r)
     if outside.any():
-        raise ValueError(f"resolution {int(batch.r[outside][0])} is not among the catalogue's resolutions {list(resolutions)}")
+        raise ValueError(f"resolution {int(batch.r[outside][0])} is not among the catalogue's resolutions "
+                         f"{list(resolutions)}")
     n_e = len(space.expand_choices)
     head = head_position(space)
     n_positions = lookup.shape[1]

@@ -30,7 +30,8 @@ __all__ = ["parse_subnet_dict"]
 
 _SEARCH_KEYS = frozenset({"ks", "e", "d", "r", "wid", "image_size", "width_mult"})
 _SPECIALIZED_KEYS = _SEARCH_KEYS | {"net_name", "supernet", "stage_out_channels", "blocks", "blocks_fields"}
-_NET_CONFIG_KEYS = frozenset({"name", "bn", "first_conv", "blocks", "final_expand_layer", "feature_mix_layer", "classifier"})
+_NET_CONFIG_KEYS = frozenset({"name", "bn", "first_conv", "blocks", "final_expand_layer", "feature_mix_layer",
+                              "classifier"})
 _BLOCK_FIELDS = ["in", "out", "k", "stride", "expand", "mid", "act", "se"]
 
 
@@ -92,7 +93,8 @@ def _parse_search_dict(data: Mapping, width_mult, r, allowed: frozenset, form: s
     reject_unknown_keys(data, allowed, form)
     missing = [k for k in ("ks", "e", "d") if k not in data]
     if missing:
-        raise ValueError(f"{form} lacks key(s) {missing}; it needs 'ks', 'e', 'd' and a resolution ('r' or 'image_size')")
+        raise ValueError(f"{form} lacks key(s) {missing}; it needs 'ks', 'e', 'd' and a resolution "
+                         "('r' or 'image_size')")
     if data.get("wid") is not None:
         raise ValueError(f"wid: OFA's MobileNet spaces have no elastic width choice; expected None, "
                          f"got {data['wid']!r}")
@@ -130,7 +132,10 @@ def _parse_specialized(data: Mapping, width_mult, r) -> dict:
         fields = list(data.get("blocks_fields", _BLOCK_FIELDS))
         if fields != _BLOCK_FIELDS:
             raise ValueError(f"blocks_fields {fields} unknown; expected {_BLOCK_FIELDS}")
-        _check_blocks([dict(zip(fields, b)) for b in data["blocks"]], kwargs, space)
+        rows = [b for b in data["blocks"] if len(b) == len(fields)] if isinstance(data["blocks"], list) else []
+        if len(rows) != len(data["blocks"]):
+            raise ValueError(f"blocks: every block must list {len(fields)} values ({fields})")
+        _check_blocks([dict(zip(fields, b, strict=True)) for b in rows], kwargs, space)
     return kwargs
 
 

@@ -93,10 +93,12 @@ class OFASpace:
 
     @property
     def n_stages(self) -> int:
+        """Number of stages (5; 6 in the ProxylessNAS space)."""
         return len(self.stage_strides)
 
     @property
     def n_slots(self) -> int:
+        """Block slots, 4 per stage."""
         return self.n_stages * SLOTS_PER_STAGE
 
     @property
@@ -106,14 +108,17 @@ class OFASpace:
 
     @property
     def stem_width(self) -> int:
+        """Output channels of the first conv."""
         return self.widths[0]
 
     @property
     def first_block_width(self) -> int:
+        """Output channels of the fixed first block."""
         return self.widths[1]
 
     @property
     def stage_widths(self) -> tuple[int, ...]:
+        """Output channels of each stage."""
         return self.widths[2:2 + self.n_stages]
 
     @property
@@ -123,6 +128,7 @@ class OFASpace:
 
     @property
     def feature_mix_width(self) -> int:
+        """Output channels of the feature-mix layer (the classifier's input)."""
         return self.widths[-1]
 
     @property
@@ -298,6 +304,7 @@ class SubnetBatch:
 
     @property
     def space(self) -> OFASpace:
+        """The :class:`OFASpace` of these networks."""
         return get_space(self.width_mult)
 
     def __len__(self) -> int:
@@ -332,6 +339,7 @@ class SubnetBatch:
 
     @classmethod
     def from_configs(cls, configs: Iterable[SubnetConfig]) -> SubnetBatch:
+        """A batch of ``configs`` (all of one space)."""
         configs = list(configs)
         if not configs:
             raise ValueError("cannot build a SubnetBatch from zero configs")
@@ -348,11 +356,12 @@ class SubnetBatch:
 
     @classmethod
     def concat(cls, batches: Sequence[SubnetBatch]) -> SubnetBatch:
+        """One batch of the networks of ``batches`` (all of one space), in order."""
         widths = {b.width_mult for b in batches}
         if len(widths) != 1:
             raise ValueError(f"cannot concatenate batches of different widths {sorted(widths)}")
-        return cls._unchecked(*(np.concatenate([getattr(b, f) for b in batches]) for f in ("ks", "e", "d", "r")),
-                              widths.pop())
+        ks, e, d, r = (np.concatenate([getattr(b, f) for b in batches]) for f in ("ks", "e", "d", "r"))
+        return cls._unchecked(ks, e, d, r, widths.pop())
 
     def unique(self) -> tuple[SubnetBatch, np.ndarray]:
         """Distinct networks and, for each row of ``self``, its row in the result."""
@@ -414,6 +423,7 @@ class SubnetConfig:
 
     @property
     def space(self) -> OFASpace:
+        """The :class:`OFASpace` of this network."""
         return get_space(self.width_mult)
 
     @property
@@ -422,9 +432,11 @@ class SubnetConfig:
         return 1 + sum(self.d)
 
     def as_batch(self) -> SubnetBatch:
+        """A batch of this one network."""
         return SubnetBatch.from_configs([self])
 
     def block_catalog(self, resolutions: Sequence[int] | None = None):
+        """The units of this network (see :func:`ofa_hw.layers.block_catalog`)."""
         return self.as_batch().block_catalog(resolutions)
 
     def layers(self):
@@ -434,7 +446,7 @@ class SubnetConfig:
         return subnet_layers(self)
 
     def torch_model(self, seed: int | None = 0):
-        """This network as a torch module with seeded random weights (see :func:`ofa_hw.build_torch_model`).
+        """Build this network as a torch module with seeded random weights (see :func:`ofa_hw.build_torch_model`).
 
         With :meth:`layers` it makes a config an ``hls.NetworkSource``; load
         trained OFA weights with ``load_ofa_state_dict`` on the result.

@@ -37,7 +37,7 @@ import re
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from functools import cache
+from functools import cache, partial
 from pathlib import Path
 
 from accel_models.blocks import BlockSpec, make_divisible
@@ -215,8 +215,8 @@ def mobilenet_v3_large(width: float = 1.0, resolution: int = 224) -> ZooNetwork:
     75.2
     """
     _check_width_resolution("mobilenet-v3-large", width, resolution, (0.35, 1.4))
-    return _published(f"mobilenet-v3-large-{_width_label(width)}-{resolution}", "mobilenet-v3-large", width, resolution,
-                      lambda: _mobilenet_v3_large_layers(width, resolution))
+    return _published(f"mobilenet-v3-large-{_width_label(width)}-{resolution}", "mobilenet-v3-large", width,
+                      resolution, lambda: _mobilenet_v3_large_layers(width, resolution))
 
 
 # -------------------------------------------------------------- dense networks
@@ -418,16 +418,19 @@ def _registry() -> dict[str, Callable[[], ZooNetwork]]:
     entries: dict[str, Callable[[], ZooNetwork]] = {}
     for family, width, resolution in _published_rows():
         if family == "mobilenet-v2":
-            entries[f"mobilenet-v2-{_width_label(width)}-{resolution}"] = lambda w=width, r=resolution: mobilenet_v2(w, r)
+            entries[f"mobilenet-v2-{_width_label(width)}-{resolution}"] = partial(mobilenet_v2, width, resolution)
         elif family == "mobilenet-v3-large":
             entries[f"mobilenet-v3-large-{_width_label(width)}-{resolution}"] = \
-                lambda w=width, r=resolution: mobilenet_v3_large(w, r)
+                partial(mobilenet_v3_large, width, resolution)
         else:
-            depth = int(family.removeprefix("resnet"))
-            entries[f"{family}-{resolution}"] = lambda d=depth, r=resolution: resnet(d, r)
-    for name, net in _specialized().items():
-        entries[name] = lambda n=net: n
+            entries[f"{family}-{resolution}"] = partial(resnet, int(family.removeprefix("resnet")), resolution)
+    for name in _specialized():
+        entries[name] = partial(_specialized_net, name)
     return entries
+
+
+def _specialized_net(name: str) -> ZooNetwork:
+    return _specialized()[name]
 
 
 def list_networks(pattern: str = "*") -> list[str]:
