@@ -44,6 +44,7 @@ from .table import LatencyTable
 
 if TYPE_CHECKING:  # pragma: no cover
     from .calibration import CalibratedModel
+    from .per_resolution import PerResolutionPredictor
 
 __all__ = [
     "DEVICES",
@@ -392,7 +393,8 @@ class HybridPredictor:
 
 
 # ------------------------------------------------------------------ devices
-def _phone_cpu(meta) -> Accelerator:
+def phone_cpu(meta=None) -> Accelerator:
+    """The abstract accelerator the Note10 CPU tables are calibrated on."""
     # An abstract stand-in for the Note10's big CPU cores (4-wide int8 dot products on 4 lanes at
     # 2 GHz, about 10 GB/s of LPDDR4X, 2 MiB of cache as "activation buffer").  The roofline model
     # has no physical meaning here: calibration turns it into a curve fit over MACs, bytes and
@@ -440,7 +442,7 @@ DEVICES = {
                                "benchmarks/bench_transfer.py)", units=ultra96_units, calibration=_joint_calibration),
     "zcu102-b4096": _Device("zcu102-b4096-mbv2", _dpu_from_table,
                             "ZCU102, one DPUCZDX8G B4096 core @ 300 MHz (DNNDK), MobileNetV2-style blocks"),
-    "note10": _Device("note10", _phone_cpu, "Samsung Note10 CPU (OFA's tables)",
+    "note10": _Device("note10-r*", phone_cpu, "Samsung Note10 CPU (OFA's tables, one per resolution 160..224)",
                       "curve fit: the roofline model calibrated on a phone CPU, not a DPU model"),
 }
 
@@ -455,7 +457,7 @@ def list_devices() -> list[str]:
 
 
 @cache
-def get_predictor(device: str) -> HybridPredictor:
+def get_predictor(device: str) -> HybridPredictor | PerResolutionPredictor:
     """The hybrid predictor of a shipped device (calibrated on first use, then cached).
 
     The first call calibrates the analytical model on the device's table
@@ -483,6 +485,10 @@ def get_predictor(device: str) -> HybridPredictor:
     if device not in DEVICES:
         raise KeyError(f"unknown device {device!r}; known: {', '.join(list_devices())}")
     spec = DEVICES[device]
+    if spec.table == "note10-r*":  # one table per resolution: summed over the network's own
+        from .per_resolution import note10_predictor
+
+        return note10_predictor()
     table = load_table(spec.table)
     accelerator = spec.accelerator(table.meta)
     if spec.calibration is not None:

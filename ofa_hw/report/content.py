@@ -292,12 +292,20 @@ def _accuracy_assumptions(settings: Mapping[str, Any]) -> dict:
     name, quantization = settings.get("accuracy_predictor"), settings.get("quantization")
     out = {"predictor": name, "quantization": quantization, "objective": settings.get("objective"),
            "space": settings.get("space")}
+    # a result without "accuracy_scale" was written before accuracies were calibrated: the predictor's own scale
+    scale = "raw" if settings.get("accuracy_scale", "raw") != "imagenet-val" else "imagenet-val"
     try:
-        predictor = get_predictor(name, quantization=quantization)
+        predictor = get_predictor(name, quantization=quantization, scale=scale)
     except (KeyError, ValueError) as exc:  # a result written by another version: report what it says
         out["note"] = f"predictor not available here: {exc}"
         return out
     out["kind"] = predictor.kind
+    scale_info = {"name": predictor.scale.name, "label": predictor.scale.label,
+                  "description": predictor.scale.description}
+    calibration = getattr(getattr(predictor, "base", predictor), "calibration", None)
+    if calibration is not None:
+        scale_info["calibration"] = calibration.describe()
+    out["scale"] = scale_info
     drop = getattr(predictor, "drop_model", None)
     if drop is not None:
         out["int8_drop"] = {"scheme": drop.scheme, "drop_pp": drop.drop_pp, "sd_pp": drop.sd_pp,
