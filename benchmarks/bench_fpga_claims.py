@@ -10,8 +10,9 @@ The published figures (Cai et al., Once-for-All, ICLR 2020, FPGA section):
 Each claim is evaluated on two DPUs of the Ultra96-V2 (B2304 @ 200 MHz with
 the measured block table, and the PYNQ default B1600 @ 200 MHz through the
 jointly calibrated model), for several sets of OFA networks: (a) the Pareto
-front of a search on ``ofa-mbv3-w1.2`` (accuracy from OFA's predictor, shifted
-to the ImageNet-val scale by its measured offset on OFA's own w1.2 nets), and
+front of a search on ``ofa-mbv3-w1.2`` (float top-1 from OFA's predictor on the
+calibrated ImageNet-val scale of :mod:`ofa_hw.accuracy.scale`; its residual on
+OFA's own w1.2 nets is printed), and
 (b) OFA's released specialized nets of each space with their **measured**
 ImageNet-val top-1.  MobileNetV2 is the 22 width x resolution variants of the
 TF-slim table at their published top-1 (ImageNet-val, float).  Both sides are
@@ -78,8 +79,8 @@ def _devices() -> dict[str, tuple[Accelerator, object, str]]:
     }
 
 
-def _w12_scale_offset() -> float:
-    """Mean (OFA-predictor float top-1 - measured top-1) over OFA's w1.2 specialized nets it can score (160-224)."""
+def _w12_scale_residual() -> float:
+    """Mean (predicted float top-1, ImageNet-val scale - measured top-1) over OFA's w1.2 nets it scores (160-224)."""
     predictor = get_accuracy_predictor("ofa-mbv3-w1.2")
     nets = [n for n in zoo.ofa_specialized("ofa-mbv3-w1.2-*") if 160 <= n.resolution <= 224]
     predicted = np.array([float(predictor.predict(_config(n))[0]) for n in nets])
@@ -98,12 +99,11 @@ def _top1(net: zoo.ZooNetwork) -> float:
     return net.top1
 
 
-def _search_front(accelerator: Accelerator, predictor, budget: int, offset: float) -> list[tuple[str, SubnetConfig,
-                                                                                                 float]]:
+def _search_front(accelerator: Accelerator, predictor, budget: int) -> list[tuple[str, SubnetConfig, float]]:
     result = search_codesign(board="ultra96v2", accelerators=accelerator, predictor=predictor, budget=budget,
                              seed=0, progress=False)
     front = sorted(result.pareto, key=lambda d: d.latency_ms)
-    return [(f"search-{i}", d.subnet, d.accuracy_float_top1 - offset) for i, d in enumerate(front)]
+    return [(f"search-{i}", d.subnet, d.accuracy_float_top1) for i, d in enumerate(front)]
 
 
 def _interp(x: np.ndarray, xs: np.ndarray, ys: np.ndarray) -> np.ndarray:
@@ -208,10 +208,10 @@ _VERSUS = {
 def run(quick: bool = False) -> dict:
     warnings.filterwarnings("ignore", "resolution.*outside the range", UserWarning)
     budget = 2_000 if quick else 10_000
-    offset = _w12_scale_offset()
+    residual = _w12_scale_residual()
     mbv2 = [zoo.get_network(n) for n in zoo.list_networks("mobilenet-v2-*")]
     sets = {
-        "OFA w1.2 search front (predicted top-1, ImageNet-val scale via the measured offset)": None,
+        "OFA w1.2 search front (predicted float top-1, calibrated ImageNet-val scale)": None,
         "OFA-MobileNetV3 w1.0 specialized (measured top-1)": zoo.ofa_specialized("ofa-mbv3-w1.0-*"),
         "OFA-MobileNetV3 w1.2 specialized (measured top-1)": zoo.ofa_specialized("ofa-mbv3-w1.2-*"),
         "OFA-ProxylessNAS w1.3 specialized (measured top-1)": zoo.ofa_specialized("ofa-proxyless-w1.3-*"),
@@ -221,7 +221,7 @@ def run(quick: bool = False) -> dict:
         mbv2_points = [_point(n.name, n.layers(), accelerator, predictor, _top1(n)) for n in mbv2]
         for label, nets in sets.items():
             if nets is None:
-                front = _search_front(accelerator, predictor, budget, offset)
+                front = _search_front(accelerator, predictor, budget)
                 ofa = [_point(name, cfg.layers(), accelerator, predictor, top1) for name, cfg, top1 in front]
             else:
                 ofa = [_point(n.name, n.layers(), accelerator, predictor, _top1(n)) for n in nets]
@@ -234,13 +234,13 @@ def run(quick: bool = False) -> dict:
                                             f"{figures['ofa_latency_ms']} ms"})
     accelerator, predictor, _ = _devices()["B2304"]
     attribution_rows = attribution(zoo.ofa_specialized("ofa-mbv3-*"), accelerator, predictor)
-    _print(claims, attribution_rows, offset)
+    _print(claims, attribution_rows, residual)
     return {"claims": claims, "details": details, "gops_attribution_b2304_mbv3_specialized": attribution_rows,
-            "w12_predictor_offset_pp": offset, "search_budget": budget}
+            "w12_predictor_residual_pp": residual, "search_budget": budget}
 
 
-def _print(claims: list[dict], attribution_rows: dict, offset: float) -> None:
-    print(f"OFA w1.2 predictor vs measured top-1 of OFA's w1.2 nets: {offset:+.2f} pp (subtracted from search nets)")
+def _print(claims: list[dict], attribution_rows: dict, residual: float) -> None:
+    print(f"w1.2 predictor (ImageNet-val scale) - measured top-1 of OFA's w1.2 nets: {residual:+.2f} pp (in-sample)")
     print(f"{'claim':<32} {'published':>9} {'ours':>8}  condition")
     for c in claims:
         ours = "n/a" if c["ours"] is None else f"{c['ours']:.2f}"
