@@ -146,7 +146,12 @@ def network_latency_ms(layers: Sequence[Layer], accelerator: Accelerator, predic
     >>> network_latency_ms(block, acc) < network_latency_ms([replace(x, block="") for x in block], acc)
     True
     """
-    return analyze_network(layers, accelerator, predictor).latency_ms
+    layers = list(layers)
+    if not layers or not all(isinstance(layer, Layer) for layer in layers):
+        raise ValueError("network_latency_ms takes a non-empty sequence of accel_models.Layer")
+    if not isinstance(accelerator, Accelerator):
+        raise ValueError(f"network_latency_ms takes one Accelerator, got {type(accelerator).__name__}")
+    return float(_predictor_parts(predictor)[0].network_latency_ms(layers, accelerator))
 
 
 @dataclass(frozen=True, eq=False)

@@ -20,6 +20,7 @@ def test_hybrid_network_latency_equals_the_block_catalog_sum():
         assert got == pytest.approx(float(predictor.subnet_latency_ms(cfg)[0]), rel=1e-9)
     analysis = analyze_network(cfg.layers(), predictor.accelerator, predictor)
     assert analysis.launch_ms == predictor.invocation_ms > 0
+    assert analysis.latency_ms == pytest.approx(got, rel=1e-9)  # per-layer attribution sums to the network
 
 
 def test_roofline_analysis_totals_are_consistent():
