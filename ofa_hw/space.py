@@ -137,6 +137,11 @@ class OFASpace:
         return f"ofa_{self.family}_d234_e346_k357_w{self.width_mult}"
 
     @property
+    def title(self) -> str:
+        """Human-readable name: ``OFA-MobileNetV3 w1.2``, ``OFA-ProxylessNAS w1.3``."""
+        return f"OFA-{_FAMILY_TITLES[self.family]} w{self.width_mult}"
+
+    @property
     def net_name(self) -> str:
         """The class name OFA gives its sub-networks (``net.config["name"]``)."""
         return {"mbv3": "MobileNetV3", "proxyless": "ProxylessNASNets"}[self.family]
@@ -144,6 +149,7 @@ class OFASpace:
 
 #: Head widths after the stages, per family: final expand + feature mix, or feature mix alone.
 _FAMILIES = {"mbv3": 2, "proxyless": 1}
+_FAMILY_TITLES = {"mbv3": "MobileNetV3", "proxyless": "ProxylessNAS"}
 
 _SPACES = {
     space.name: space
