@@ -36,8 +36,9 @@ def add_parser(subparsers) -> None:
                         help="'dpu' (every PP/ICP/OCP/clock/cores fitting the board), 'default' (the board's "
                              "PYNQ-DPU configuration only) or a comma list like B2304@200x1,B1600@300x2")
     parser.add_argument("--predictor", default=None,
-                        help="latency predictor device (default: dpuczdx8g-joint: the Ultra96-V2 "
-                             "measurements, elsewhere the model calibrated on two boards)")
+                        help="latency predictor: a device name (default: dpuczdx8g-joint: the Ultra96-V2 "
+                             "measurements, elsewhere the model calibrated on two boards), your measured table "
+                             "(TABLE.csv, calibrated on that prior) or a record from 'ofa-hw lut fit' (FIT.json)")
     parser.add_argument("--algorithm", default="auto", choices=("auto", "evolution", "nsga2"))
     parser.add_argument("--budget", type=int, default=20_000, help="candidate evaluations (default 20000)")
     parser.add_argument("--population", type=int, default=100)

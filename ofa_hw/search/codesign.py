@@ -172,14 +172,14 @@ def search_codesign(
                          f"than the population ({population})")
     settings = EvolutionSettings(population=population)
 
-    from latency_tables import as_predictor
+    from latency_tables import as_predictor, predictor_record
 
     from ..accuracy import get_predictor as get_accuracy_predictor
 
-    latency_name = predictor if isinstance(predictor, str) else None
     if predictor is None:
-        latency_name = DEFAULT_LATENCY_PREDICTOR
-    latency_predictor = as_predictor(latency_name or predictor)
+        predictor = DEFAULT_LATENCY_PREDICTOR
+    latency_name = str(predictor) if isinstance(predictor, (str, os.PathLike)) else None
+    latency_predictor = as_predictor(predictor)
     accuracy_name = accuracy or space.name
     deployed = get_accuracy_predictor(accuracy_name, quantization=quantization, scale=accuracy_scale)
     resolutions = _resolutions(space, deployed, resolutions)
@@ -198,6 +198,7 @@ def search_codesign(
         "resolutions": list(resolutions),
         "accelerators": accel_space.describe(),
         "latency_predictor": latency_name or type(latency_predictor).__name__,
+        "latency_predictor_record": predictor_record(latency_predictor),
         "accuracy_predictor": accuracy_name,
         "quantization": quantization,
         "accuracy_scale": deployed.scale.name,
