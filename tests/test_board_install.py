@@ -126,11 +126,11 @@ def test_readme_board_section_runs_as_written_then_fits_on_the_host(board_venv, 
 
     # back on the host: the measured table loads and calibrates (README step 4)
     from accel_models import Accelerator
-    from latency_tables import HybridPredictor, load_table
+    from latency_tables import fit_device, load_table
 
     table = load_table(tmp_path / "my_board.csv")
     assert len(table) == n_units and table.meta.space == "ofa-mbv3-w1.2" and table.meta.per_entry_invocation
-    predictor = HybridPredictor.from_table(table, Accelerator.from_dpu("B1600", clock_mhz=300))
+    predictor = fit_device(table, Accelerator.from_dpu("B1600", clock_mhz=300))
     measured = next(iter(table.entries.values()))
     assert predictor.table.entries[measured.key].mean_ms == measured.mean_ms
 
