@@ -9,8 +9,8 @@ resolution; :class:`PerResolutionPredictor` does the same, so whole-network
 sums equal OFA's per-resolution lookup exactly.  A network at a resolution
 no table measured is summed over the pooled entries (:meth:`for_resolution`).
 
-The search's latency matrix (:meth:`PerResolutionPredictor.unit_latency_matrix`)
-holds one value per key across all resolutions: there a key measured at several
+Unit and layer-list latencies (:meth:`PerResolutionPredictor.unit_latency_ms`,
+the search's per-unit figures) hold one value per key across all resolutions: there a key measured at several
 resolutions gets the run-count-weighted mean of its measurements, and
 :meth:`PerResolutionPredictor.subnet_latency_ms` gives the exact figure of any
 network the search returns.
@@ -25,8 +25,9 @@ from functools import cached_property
 import numpy as np
 
 from accel_models.accelerator import Accelerator
+from accel_models.predictor_protocol import AcceleratorChoice
 
-from .predictor import HybridPredictor, LatencyMatrix, NetworkBreakdown
+from .predictor import HybridPredictor, NetworkBreakdown
 from .table import Entry, LatencyTable, pool_entries
 
 __all__ = ["PerResolutionPredictor", "note10_predictor", "pooled_table"]
@@ -91,8 +92,12 @@ class PerResolutionPredictor:
     @cached_property
     def pooled(self) -> HybridPredictor:
         """A predictor on every resolution's entries pooled per key (one calibration shared by all)."""
+        from accel_models import RooflineModel
+
+        from .calibration import calibrate
+
         table = pooled_table(list(self.tables.values()), self.name)
-        return HybridPredictor.from_table(table, self.accelerator, name=self.name, folds=0)
+        return HybridPredictor(table, calibrate(RooflineModel(), table, self.accelerator, folds=0), name=self.name)
 
     @cached_property
     def _by_resolution(self) -> dict[int, HybridPredictor]:
@@ -150,10 +155,19 @@ class PerResolutionPredictor:
         """Per-unit sources and latencies of one network, from the table of its resolution."""
         return self.for_resolution(int(config.r)).breakdown(config)
 
-    def layer_latency_ms(self, layers: Sequence, accelerator: Accelerator | None = None) -> np.ndarray:
+    # the latency-predictor protocol, on the pooled entries: units and layer lists carry no network resolution
+    def layer_latency_ms(self, layers: Sequence, accelerator: AcceleratorChoice = None) -> np.ndarray:
         """Per-layer latency with the pooled entries (a layer list carries no network resolution)."""
         return self.pooled.layer_latency_ms(layers, accelerator)
 
-    def unit_latency_matrix(self, catalog, accelerators: Sequence[Accelerator]) -> LatencyMatrix:
-        """The search matrix: one value per key, pooled over the resolutions that measured it."""
-        return self.pooled.unit_latency_matrix(catalog, accelerators)
+    def unit_latency_ms(self, units: Sequence[Sequence], accelerator: AcceleratorChoice = None) -> np.ndarray:
+        """Per-unit latency with the pooled entries: one value per key over the resolutions that measured it."""
+        return self.pooled.unit_latency_ms(units, accelerator)
+
+    def network_latency_ms(self, layers: Sequence, accelerator: AcceleratorChoice = None) -> float | np.ndarray:
+        """Whole-network latency of a layer list with the pooled entries, launch cost included."""
+        return self.pooled.network_latency_ms(layers, accelerator)
+
+    def unit_sources(self, units: Sequence[Sequence], accelerator: AcceleratorChoice = None) -> np.ndarray:
+        """``"measured"`` for a unit some resolution's table has, else ``"model"``."""
+        return self.pooled.unit_sources(units, accelerator)
