@@ -308,9 +308,9 @@ subtracts the calibrated launch cost per entry and adds it once per network.
 
 Every finished unit is written to `table.csv` at once (atomically), so an interrupted run
 resumes where it stopped when started again; missing or unloadable xmodels are reported and
-skipped. The table loads with `latency_tables.load_table("table.csv")` and feeds calibration
-directly, e.g. `latency_tables.HybridPredictor.from_table(load_table("table.csv"), accelerator)`
-(`latency_tables.table_accelerator(table.meta)` builds the accelerator of a DPUCZDX8G table).
+skipped. The table loads with `latency_tables.load_table("table.csv")` and updates the shipped
+calibration directly: `latency_tables.fit_device(table, latency_tables.table_accelerator(table.meta))`,
+or `ofa-hw lut fit table.csv` / `ofa-hw search --predictor table.csv` from the shell.
 """
 
 
