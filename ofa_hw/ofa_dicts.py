@@ -20,7 +20,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from ._keys import reject_unknown_keys
+from accel_models.validation import reject_unknown_keys
+
 from .space import N_SLOTS, N_STAGES, SLOTS_PER_STAGE, OFASpace, get_space
 
 __all__ = ["parse_subnet_dict"]
