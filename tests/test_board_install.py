@@ -18,6 +18,7 @@ import shutil
 import subprocess
 import sys
 import sysconfig
+import warnings
 from pathlib import Path
 
 import pytest
@@ -124,13 +125,15 @@ def test_readme_board_section_runs_as_written_then_fits_on_the_host(board_venv, 
                             "--dpu-arch B1600 --toolchain 'Vitis AI 2.5'", tmp_path)
     assert pynq.returncode == 2 and pynq.stderr.count("pip3 install pynq-dpu --no-build-isolation") == 1
 
-    # back on the host: the measured table loads and calibrates (README step 4)
+    # back on the host: the measured table updates the shipped calibration (README step 4)
     from accel_models import Accelerator
     from latency_tables import fit_device, load_table
 
     table = load_table(tmp_path / "my_board.csv")
     assert len(table) == n_units and table.meta.space == "ofa-mbv3-w1.2" and table.meta.per_entry_invocation
-    predictor = fit_device(table, Accelerator.from_dpu("B1600", clock_mhz=300))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # CPU timings: fit_device may keep the DPU prior, and says so
+        predictor = fit_device(table, Accelerator.from_dpu("B1600", clock_mhz=300))
     measured = next(iter(table.entries.values()))
     assert predictor.table.entries[measured.key].mean_ms == measured.mean_ms
 
