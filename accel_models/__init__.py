@@ -6,14 +6,15 @@ from .boards import Board, get_board, list_boards
 from .from_torch import UnsupportedModelError, layers_from_torch
 from .layer import ACTIVATIONS, OPS, Layer, LayerArrays, conv_output_size
 from .network import BlockCatalog
-from .plot import plot_analysis, plot_roofline, roofline_ceilings
+from .plot import plot_analysis, plot_roofline, roofline_ceilings, roofline_records
 from .reference import LayerProfile, layer_profiles, profile_accelerator
 from .report import RooflineReport, roofline_report
 from .resources import FitResult, Resources, estimate_resources, fits, resource_fit_report
-from .roofline import PARAMETER_INFO, LayerAnalysis, RooflineModel, RooflineParams
+from .roofline import PARAMETER_INFO, LayerAnalysis, RooflineModel, RooflineParams, engine_peaks_gops
 from .schedule import UnitSchedule, group_by_block
 
 __all__ = [
+    "engine_peaks_gops",
     "ACTIVATIONS",
     "OPS",
     "PARAMETER_INFO",
@@ -49,5 +50,6 @@ __all__ = [
     "profile_accelerator",
     "resource_fit_report",
     "roofline_ceilings",
+    "roofline_records",
     "roofline_report",
 ]
