@@ -7,6 +7,7 @@ from .from_torch import UnsupportedModelError, layers_from_torch
 from .layer import ACTIVATIONS, OPS, Layer, LayerArrays, conv_output_size
 from .network import BlockCatalog
 from .plot import plot_analysis, plot_roofline, roofline_ceilings, roofline_records
+from .predictor_protocol import LATENCY_SOURCES, LatencyPredictor
 from .reference import LayerProfile, layer_profiles, profile_accelerator
 from .report import RooflineReport, roofline_report
 from .resources import FitResult, Resources, estimate_resources, fits, resource_fit_report
@@ -14,8 +15,8 @@ from .roofline import PARAMETER_INFO, LayerAnalysis, RooflineModel, RooflinePara
 from .schedule import UnitSchedule, group_by_block
 
 __all__ = [
-    "engine_peaks_gops",
     "ACTIVATIONS",
+    "LATENCY_SOURCES",
     "OPS",
     "PARAMETER_INFO",
     "Accelerator",
@@ -28,6 +29,7 @@ __all__ = [
     "LayerAnalysis",
     "LayerArrays",
     "LayerProfile",
+    "LatencyPredictor",
     "Resources",
     "RooflineModel",
     "RooflineParams",
@@ -36,6 +38,7 @@ __all__ = [
     "UnitSchedule",
     "conv_output_size",
     "dpu_config",
+    "engine_peaks_gops",
     "estimate_resources",
     "fits",
     "get_board",

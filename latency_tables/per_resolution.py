@@ -9,11 +9,14 @@ resolution; :class:`PerResolutionPredictor` does the same, so whole-network
 sums equal OFA's per-resolution lookup exactly.  A network at a resolution
 no table measured is summed over the pooled entries (:meth:`for_resolution`).
 
-The search's latency matrix (:meth:`PerResolutionPredictor.unit_latency_matrix`)
-holds one value per key across all resolutions: there a key measured at several
-resolutions gets the run-count-weighted mean of its measurements, and
-:meth:`PerResolutionPredictor.subnet_latency_ms` gives the exact figure of any
-network the search returns.
+It implements :class:`accel_models.LatencyPredictor`.  A whole network
+(``network_latency_ms`` / ``layer_latency_ms``: its first layer's input
+gives the resolution) is summed over its own table.  A list of units carries
+no resolution, so ``unit_latency_ms`` / ``unit_sources`` (what the search's
+latency matrix uses) answer with one value per key across all resolutions: a
+key measured at several resolutions gets the run-count-weighted mean of its
+measurements (within 2.1% of each), and :meth:`subnet_latency_ms` gives the
+exact figure of any network the search returns.
 """
 
 from __future__ import annotations
@@ -25,8 +28,10 @@ from functools import cached_property
 import numpy as np
 
 from accel_models.accelerator import Accelerator
+from accel_models.layer import Layer
+from accel_models.predictor_protocol import AcceleratorChoice
 
-from .predictor import HybridPredictor, LatencyMatrix, NetworkBreakdown
+from .predictor import HybridPredictor, NetworkBreakdown
 from .table import Entry, LatencyTable, pool_entries
 
 __all__ = ["PerResolutionPredictor", "note10_predictor", "pooled_table"]
@@ -150,10 +155,25 @@ class PerResolutionPredictor:
         """Per-unit sources and latencies of one network, from the table of its resolution."""
         return self.for_resolution(int(config.r)).breakdown(config)
 
-    def layer_latency_ms(self, layers: Sequence, accelerator: Accelerator | None = None) -> np.ndarray:
-        """Per-layer latency with the pooled entries (a layer list carries no network resolution)."""
-        return self.pooled.layer_latency_ms(layers, accelerator)
+    # ------------------------------------------------ the predictor protocol
+    def _network_predictor(self, layers: Sequence[Layer]) -> HybridPredictor:
+        """The predictor of the resolution a network's first layer reads (the input image)."""
+        return self.for_resolution(int(layers[0].in_shape[1])) if layers else self.pooled
 
-    def unit_latency_matrix(self, catalog, accelerators: Sequence[Accelerator]) -> LatencyMatrix:
-        """The search matrix: one value per key, pooled over the resolutions that measured it."""
-        return self.pooled.unit_latency_matrix(catalog, accelerators)
+    def layer_latency_ms(self, layers: Sequence[Layer], accelerator: AcceleratorChoice = None) -> np.ndarray:
+        """Per-layer latency of a network, from the table of its input resolution."""
+        layers = list(layers)
+        return self._network_predictor(layers).layer_latency_ms(layers, accelerator)
+
+    def network_latency_ms(self, layers: Sequence[Layer], accelerator: AcceleratorChoice = None) -> float | np.ndarray:
+        """Latency of one network, from the table of its input resolution."""
+        layers = list(layers)
+        return self._network_predictor(layers).network_latency_ms(layers, accelerator)
+
+    def unit_latency_ms(self, units: Sequence[Sequence[Layer]], accelerator: AcceleratorChoice = None) -> np.ndarray:
+        """In-network latency of each unit, one value per key across resolutions (the pooled entries)."""
+        return self.pooled.unit_latency_ms(units, accelerator)
+
+    def unit_sources(self, units: Sequence[Sequence[Layer]], accelerator: AcceleratorChoice = None) -> np.ndarray:
+        """``"measured"`` where some resolution's table has the unit, else ``"model"``."""
+        return self.pooled.unit_sources(units, accelerator)

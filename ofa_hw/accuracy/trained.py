@@ -21,7 +21,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-from scipy import linalg
 
 from ..space import SubnetBatch
 from ._io import atomic_savez
@@ -156,6 +155,8 @@ def fit_kernel_ridge(features: np.ndarray, targets: np.ndarray, lam: float, gamm
     y_mean = float(targets.mean())
     gram = _kernel(x, x, gamma)
     gram[np.diag_indices_from(gram)] += lam
+    from scipy import linalg  # fitting is host work; predicting needs numpy only
+
     alpha = linalg.solve(gram, targets - y_mean, assume_a="pos")
     return KernelRidgeModel(x, alpha, mean, scale, y_mean, float(gamma), float(lam), dict(meta or {}))
 
@@ -166,6 +167,8 @@ def fit_ridge(features: np.ndarray, targets: np.ndarray, lam: float):
     mean, scale = _standardise(features)
     x = (features - mean) / scale
     y_mean = float(np.mean(targets))
+    from scipy import linalg
+
     weights = linalg.solve(x.T @ x + lam * np.eye(x.shape[1]), x.T @ (np.asarray(targets) - y_mean), assume_a="pos")
     return lambda new: y_mean + ((np.asarray(new, dtype=np.float64) - mean) / scale) @ weights
 

@@ -8,6 +8,8 @@ import json
 import os
 from pathlib import Path
 
+import numpy as np
+
 from accel_models.atomic import atomic_write_bytes
 
 from ..search.result import CodesignResult
@@ -86,7 +88,7 @@ def write_report(result: CodesignResult, out_dir: str | os.PathLike, *, predicto
 
 def _plain(value):
     """Numpy scalars and other number-likes as plain JSON numbers."""
-    if hasattr(value, "item"):
+    if isinstance(value, np.generic):
         return value.item()
     raise TypeError(f"{type(value).__name__} is not JSON serialisable")
 
