@@ -161,7 +161,9 @@ def _front_row(design: Design, latency: LatencyModel) -> dict:
     return {"latency_ms": design.latency_ms, "fps": design.fps, "accuracy_top1": design.accuracy_top1,
             "accuracy_float_top1": design.accuracy_float_top1, "accelerator": acc.label,
             "dsp": float(design.resources["dsp"]), "r": design.subnet.r, "d": list(design.subnet.d),
-            "latency_source": design.latency_source, "measured_fraction": design.measured_fraction}
+            "latency_source": design.latency_source, "measured_fraction": design.measured_fraction,
+            "latency_low_ms": design.latency_low_ms, "latency_high_ms": design.latency_high_ms,
+            "latency_confidence": design.latency_confidence}
 
 
 def subnet_summary(design: Design) -> dict:

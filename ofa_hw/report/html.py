@@ -108,7 +108,7 @@ def _best_sections(best: Mapping, summary: Mapping) -> list[str]:
         (f"{design['accuracy_top1']:.2f}%", f"top-1 {scale}, {quantized}" if quantized else f"top-1 {scale} (float)"),
         (f"{design['accuracy_float_top1']:.2f}%", f"top-1 {scale}, float network"),
         (f"{design['latency_ms']:.3f} ms", f"latency per image ({design['latency_source']}, "
-                                           f"{100 * measured:.0f}% measured)"),
+                                           f"{100 * measured:.0f}% measured); {_interval_text(design)}"),
         (f"{design['fps']:.1f}", "images/s on its core" if acc["cores"] == 1 else
          f"images/s on all {acc['cores']} cores"),
         (acc["name"], f"accelerator at {acc['clock_mhz']:g} MHz x {acc['cores']}, {acc['peak_gops']:.0f} GOP/s peak"),
@@ -193,14 +193,24 @@ def _scale_label(summary: Mapping) -> str:
     return (summary["assumptions"]["accuracy"].get("scale") or {}).get("label", "(scale not recorded)")
 
 
+def _interval_text(design: Mapping) -> str:
+    """The latency interval of a design summary, or why there is none."""
+    if design.get("latency_confidence") is None:
+        return "no interval model for this predictor"
+    return (f"{100 * design['latency_confidence']:.0f}% interval {design['latency_low_ms']:.2f}-"
+            f"{design['latency_high_ms']:.2f} ms")
+
+
 def _front_table(front: list[Mapping], scale: str) -> str:
     rows = "".join(
-        f"<tr><td>{i + 1}</td><td>{d['latency_ms']:.3f}</td><td>{d['fps']:.1f}</td><td>{d['accuracy_top1']:.2f}</td>"
+        f"<tr><td>{i + 1}</td><td>{d['latency_ms']:.3f}</td>"
+        f"<td>{_e(_interval_text(d).split(' interval ')[-1])}</td><td>{d['fps']:.1f}</td><td>{d['accuracy_top1']:.2f}</td>"
         f"<td>{d['accuracy_float_top1']:.2f}</td><td class='l'>{_e(d['accelerator'])}</td><td>{d['dsp']:.0f}</td>"
         f"<td>{d['r']}</td><td class='l'>{_e(d['d'])}</td><td class='l'>{_e(d['latency_source'])}</td></tr>"
         for i, d in enumerate(front))
     return (f"<details><summary>The {len(front)} designs of the front</summary><table><tr><th>#</th>"
-            f"<th>latency (ms)</th><th>images/s</th><th>top-1 (%, {_e(scale)})</th><th>float top-1 (%)</th>"
+            f"<th>latency (ms)</th><th>interval</th><th>images/s</th><th>top-1 (%, {_e(scale)})</th>"
+            "<th>float top-1 (%)</th>"
             "<th class='l'>accelerator</th><th>DSP</th><th>r</th><th class='l'>depths</th><th class='l'>latency "
             f"from</th></tr>{rows}</table></details>")
 
