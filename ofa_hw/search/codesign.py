@@ -180,10 +180,11 @@ def search_codesign(
     deployed = get_accuracy_predictor(accuracy_name, quantization=quantization, scale=accuracy_scale)
     resolutions = _resolutions(space, deployed, resolutions)
     accel_space = _accelerator_space(board, accelerators, max_utilization)
-    from .intervals import search_predictor, with_intervals
+    from .intervals import search_predictor, warn_outside_validity, with_intervals
 
     evaluator = Evaluator(space, resolutions, accel_space, search_predictor(latency_name, latency_predictor, confidence),
                           deployed)
+    outside = warn_outside_validity(latency_name, evaluator.keys, accel_space.accelerators)
     _check_reachable(evaluator, constraint, board)
 
     description = {
@@ -199,6 +200,7 @@ def search_codesign(
         "accuracy_scale_label": deployed.scale.label,
         "min_accuracy": min_accuracy,
         "confidence": confidence,
+        "latency_validity_warnings": outside,
         "objective": (f"minimise latency at predicted {deployed.kind} >= {min_accuracy:g}% ({deployed.scale.label})"
                       if min_accuracy is not None else f"maximise predicted {deployed.kind} ({deployed.scale.label})"),
         "algorithm": algorithm,

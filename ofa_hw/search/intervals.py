@@ -12,7 +12,7 @@ import dataclasses
 
 from .result import CodesignResult, Design
 
-__all__ = ["search_predictor", "with_intervals"]
+__all__ = ["search_predictor", "warn_outside_validity", "with_intervals"]
 
 
 def _intervals(latency_name: str | None, confidence: float):
@@ -61,3 +61,15 @@ def with_intervals(result: CodesignResult, latency_name: str | None, confidence:
     pareto = [_design_interval(d, intervals) for d in result.pareto]
     best = None if result.best is None else _design_interval(result.best, intervals)
     return dataclasses.replace(result, best=best, pareto=pareto, settings=settings)
+
+
+def warn_outside_validity(latency_name: str | None, keys, accelerators) -> list[str]:
+    """One :class:`latency_tables.validity.ValidityWarning` if the search leaves the device's measurements."""
+    from accel_models import BlockSpec
+    from latency_tables.predictor import DEVICES
+    from latency_tables.validity import warn_outside
+
+    if latency_name not in DEVICES:
+        return []
+    layers = [layer for key in keys for layer in BlockSpec.from_key(key).layers()]
+    return warn_outside(latency_name, layers, list(accelerators), stacklevel=3)  # the caller of search_codesign
