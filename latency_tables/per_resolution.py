@@ -96,8 +96,12 @@ class PerResolutionPredictor:
     @cached_property
     def pooled(self) -> HybridPredictor:
         """A predictor on every resolution's entries pooled per key (one calibration shared by all)."""
+        from accel_models import RooflineModel
+
+        from .calibration import calibrate
+
         table = pooled_table(list(self.tables.values()), self.name)
-        return HybridPredictor.from_table(table, self.accelerator, name=self.name, folds=0)
+        return HybridPredictor(table, calibrate(RooflineModel(), table, self.accelerator, folds=0), name=self.name)
 
     @cached_property
     def _by_resolution(self) -> dict[int, HybridPredictor]:

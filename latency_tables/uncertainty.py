@@ -12,8 +12,10 @@ own held-out error, kept as residuals ``log(measured / predicted)``:
   calibration on the Ultra96-V2 B2304 table, per unit type (``mbconv``
   blocks; the 4 head / stem entries are too few for their own and use all).
 * ``transferred``: the model on an accelerator nobody measured.  Residuals:
-  leave-one-device-out of the joint calibration (fit on the ZCU102 profiles,
-  predict the Ultra96 blocks, and the reverse), pooled.
+  for ``dpuczdx8g-joint``, leave-one-device-out of the joint calibration (fit
+  on the ZCU102 profiles, predict the Ultra96 blocks, and the reverse),
+  pooled; for ``ultra96v2-b2304`` (calibrated on its table alone), that
+  calibration predicting the ZCU102 B4096 per-layer profiles.
 
 A unit's interval at confidence ``c`` is ``predicted x exp(q)`` for the
 ``(1 - c) / 2`` and ``(1 + c) / 2`` quantiles ``q`` of its source's residuals.
@@ -48,6 +50,7 @@ __all__ = [
     "error_model",
     "interval_predictor",
     "repeat_residuals",
+    "single_table_transfer_residuals",
     "transfer_residuals",
     "unit_kind",
     "unit_residuals",
@@ -151,9 +154,9 @@ def unit_residuals(folds: int = 5, seed: int = 0) -> Mapping[str, Residuals]:
     """Modelled-unit error by unit type: ``folds``-fold cross-validation on the Ultra96-V2 B2304 table."""
     from accel_models import RooflineModel
 
-    from .calibration import holdout_errors, table_accelerator
+    from .calibration import holdout_errors
     from .registry import load_table
-    from .sources import ultra96_units
+    from .sources import table_accelerator, ultra96_units
 
     table = load_table("ultra96v2-b2304")
     keys = table.keys()
@@ -185,6 +188,24 @@ def transfer_residuals(seed: int = 0) -> Residuals:
             values.append(float(np.log(source.table.entries[key].mean_ms / predicted)))
     return Residuals("transferred", tuple(values), "leave-one-device-out of the joint calibration: fitted on the "
                      "ZCU102 B4096 profiles, predicting the Ultra96-V2 B2304 blocks, and the reverse")
+
+
+@cache
+def single_table_transfer_residuals() -> Residuals:
+    """Transferred error of the Ultra96-only calibration: it predicts the ZCU102 B4096 per-layer profiles."""
+    from accel_models import RooflineModel
+
+    from .calibration import calibrate
+    from .sources import get_source, table_units
+
+    ultra96, profiles = get_source("ultra96v2-b2304"), get_source("zcu102-b4096-layer-profiles")
+    model = calibrate(RooflineModel(), ultra96.table, ultra96.accelerator, units=ultra96.units, folds=0).model
+    units = table_units(profiles.table, profiles.units)
+    keys = profiles.table.keys()
+    predicted = np.asarray(model.unit_latency_ms([units[k] for k in keys], profiles.accelerator), float)
+    values = np.log(profiles.table.mean_ms(keys) / predicted)
+    return Residuals("transferred", tuple(float(v) for v in values),
+                     "the Ultra96-V2 B2304 calibration predicting the ZCU102 B4096 per-layer profiles")
 
 
 @dataclass(frozen=True)
@@ -223,7 +244,8 @@ def error_model(device: str = "dpuczdx8g-joint") -> ErrorModel:
     if device not in INTERVAL_DEVICES:
         raise KeyError(f"no latency-interval model for device {device!r}; intervals exist for "
                        f"{', '.join(INTERVAL_DEVICES)}")
-    return ErrorModel(repeat_residuals(), unit_residuals(), transfer_residuals())
+    transferred = transfer_residuals() if device == "dpuczdx8g-joint" else single_table_transfer_residuals()
+    return ErrorModel(repeat_residuals(), unit_residuals(), transferred)
 
 
 # ------------------------------------------------------------- intervals

@@ -5,10 +5,9 @@ says, for a shipped device, which layer types, kernel sizes, channel counts,
 feature-map sizes and DPU configurations its calibration saw, and its
 held-out error there; :meth:`DeviceValidity.outside` lists what a request
 asks beyond that, and :func:`warn_outside` turns it into one
-:class:`ValidityWarning`.  :func:`check_against_prior` is the guard for a new
-fit: a calibration on a user's measurements whose cross-validated error is
-worse than the shipped prior's error on the same measurements warns loudly
-(:class:`CalibrationWorseThanPriorWarning`) and says what to do.
+:class:`ValidityWarning`.  (A fit on a user's measurements that does not beat
+the shipped prior out of sample keeps the prior and warns:
+:func:`latency_tables.fit_device`.)
 
 ``zcu102-b4096`` (calibrated on the ZCU102 MobileNetV2 block table alone) is
 withdrawn: that table ranks against block MACs with Spearman 0.25 and the fit
@@ -24,16 +23,12 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
 
-import numpy as np
-
 from accel_models import Accelerator, Layer
 
 __all__ = [
     "WITHDRAWN_DEVICES",
-    "CalibrationWorseThanPriorWarning",
     "DeviceValidity",
     "ValidityWarning",
-    "check_against_prior",
     "device_validity",
     "warn_outside",
 ]
@@ -50,10 +45,6 @@ WITHDRAWN_DEVICES = {
 
 class ValidityWarning(UserWarning):
     """A prediction was asked outside what the device's calibration was checked on."""
-
-
-class CalibrationWorseThanPriorWarning(UserWarning):
-    """A new calibration generalises worse than the prior it would replace."""
 
 
 @dataclass(frozen=True)
@@ -151,7 +142,7 @@ def device_validity(device: str) -> DeviceValidity:
     >>> v.ops["dwconv"], v.accelerators[0]
     ((3, 5), 'B2304 (PP 8, ICP 12, OCP 12) @ 200 MHz')
     """
-    from .calibration import table_units
+    from .sources import table_units
     from .predictor import DEVICES, get_predictor
     from .sources import get_source
 
@@ -189,36 +180,3 @@ def warn_outside(device: str, layers: Iterable[Layer], accelerators: Sequence[Ac
                       f"{validity.held_out_error}); the latency interval of such units is the transfer error.",
                       ValidityWarning, stacklevel=stacklevel + 1)
     return reasons
-
-
-def check_against_prior(calibrated, table, units: Mapping[str, Sequence[Layer]] | None = None,
-                        prior: str = "dpuczdx8g-joint", stacklevel: int = 2) -> tuple[float, float] | None:
-    """Warn loudly if a calibration's cross-validated MAPE is worse than the prior's on the same entries.
-
-    The prior (a shipped device's calibrated model, transferred to the new
-    fit's accelerator and given the new fit's launch cost) predicts every
-    entry of ``table``; its MAPE is what the new fit must beat out of sample.
-    Returns ``(fit_cv_mape_pct, prior_mape_pct)``, or None without
-    cross-validation.
-    """
-    from .calibration import table_units
-    from .metrics import error_report
-    from .predictor import get_predictor
-
-    if calibrated.cross_validated is None:
-        return None
-    keys = table.keys()
-    layers = table_units(table, units)
-    model = get_predictor(prior).calibrated.model
-    launch = calibrated.invocation_ms if table.meta.per_entry_invocation else 0.0
-    predicted = np.asarray(model.unit_latency_ms([layers[k] for k in keys], calibrated.accelerator), float) + launch
-    prior_mape = error_report(predicted, table.mean_ms(keys), np.asarray(keys)).mape_pct
-    fit_mape = calibrated.cross_validated.mape_pct
-    if fit_mape > prior_mape:
-        warnings.warn(
-            f"CALIBRATION WORSE THAN ITS PRIOR: the fit on {table.meta.name!r} ({len(keys)} entries) has a "
-            f"cross-validated MAPE of {fit_mape:.1f}%, while the shipped prior {prior!r} predicts the same entries "
-            f"at {prior_mape:.1f}% without seeing them. Do not search on this fit: use predictor={prior!r} "
-            f"(latency_tables.get_predictor) for this board, or measure more units (different layer types and "
-            f"sizes) and calibrate again.", CalibrationWorseThanPriorWarning, stacklevel=stacklevel + 1)
-    return fit_mape, prior_mape

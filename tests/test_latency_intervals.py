@@ -94,3 +94,10 @@ def test_a_predictor_without_an_interval_model_says_so():
     assert result.best.latency_confidence is None and "no interval model" in result.settings["latency_interval"]["note"]
     with pytest.raises(ValueError, match="confidence= needs a latency predictor with an interval model"):
         search_codesign(board="ultra96v2", latency_ms=10.0, predictor=RooflineModel(), confidence=0.9, **FAST)
+
+
+def test_each_device_carries_its_own_transfer_error():
+    joint, single = error_model("dpuczdx8g-joint").transferred, error_model("ultra96v2-b2304").transferred
+    assert len(joint.values) == 92 and len(single.values) == 26
+    # the single-table calibration transfers far worse (README: 53 % MAPE against 12.7 % for the joint fit)
+    assert np.exp(single.bounds(0.9)[1]) > 2 * np.exp(joint.bounds(0.9)[1])

@@ -98,6 +98,15 @@ def render_html(summary: Mapping[str, Any], svgs: Mapping[str, str]) -> str:
 
 
 # ----------------------------------------------------------- chosen design
+def _fps_card(design: Mapping, acc: Mapping) -> tuple[str, str]:
+    deployed = design.get("deployed")
+    if deployed:
+        return (f"{design['fps']:.1f}", f"images/s deployed: {deployed['threads']} thread(s) on {deployed['cores']} "
+                                        f"core(s), {deployed['bound']}-bound")
+    return (f"{design['fps']:.1f}", "images/s on its core (DPU time only)" if acc["cores"] == 1 else
+            f"images/s on all {acc['cores']} cores (DPU time only)")
+
+
 def _best_sections(best: Mapping, summary: Mapping) -> list[str]:
     design, acc, subnet = best["design"], best["accelerator"], best["subnet"]
     resources = best["resources"]
@@ -109,10 +118,15 @@ def _best_sections(best: Mapping, summary: Mapping) -> list[str]:
         (f"{design['accuracy_float_top1']:.2f}%", f"top-1 {scale}, float network"),
         (f"{design['latency_ms']:.3f} ms", f"latency per image ({design['latency_source']}, "
                                            f"{100 * measured:.0f}% measured); {_interval_text(design)}"),
-        (f"{design['fps']:.1f}", "images/s on its core" if acc["cores"] == 1 else
-         f"images/s on all {acc['cores']} cores"),
+        _fps_card(design, acc),
         (acc["name"], f"accelerator at {acc['clock_mhz']:g} MHz x {acc['cores']}, {acc['peak_gops']:.0f} GOP/s peak"),
     ]
+    deployed = design.get("deployed")
+    if deployed:
+        shares = deployed["shares"]
+        cards.append((f"{deployed['single_thread_latency_ms']:.2f} ms",
+                      f"end-to-end, one thread: DPU {100 * shares['dpu']:.0f}%, ARM pre/post "
+                      f"{100 * shares['cpu_pre_post']:.0f}%; {deployed['latency_ms']:.2f} ms under load"))
     if resources is not None:
         binding = next(r for r in resources["rows"] if r["resource"] == resources["binding_resource"])
         cards.append((f"{binding['label']} {100 * binding['utilization']:.0f}%", "binding resource on the board"))

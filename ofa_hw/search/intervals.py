@@ -23,10 +23,14 @@ def _intervals(latency_name: str | None, confidence: float):
     return interval_predictor(latency_name, confidence)
 
 
-def search_predictor(latency_name: str | None, latency_predictor, confidence: float | None):
+def search_predictor(latency_name: str | None, latency_predictor, confidence: float | None,
+                     latency_mode: str = "dpu"):
     """What the search evaluates latency with: the predictor, or its interval's upper end at ``confidence``."""
     if confidence is None:
         return latency_predictor
+    if latency_mode != "dpu":
+        raise ValueError("confidence= bounds the DPU time (the intervals are those of the DPU latency "
+                         "predictors); use it with latency_mode='dpu'")
     from latency_tables.uncertainty import INTERVAL_DEVICES, UpperBoundPredictor
 
     intervals = _intervals(latency_name, confidence)
@@ -36,10 +40,15 @@ def search_predictor(latency_name: str | None, latency_predictor, confidence: fl
     return UpperBoundPredictor(intervals)
 
 
-def _design_interval(design: Design, intervals) -> Design:
+def _design_interval(design: Design, intervals, searched_on_upper: bool) -> Design:
+    # The interval is the DPU time's; a design's latency may add exact parts (ARM pre/post-processing in
+    # latency_mode="e2e"), so the DPU's deviations are added to it.  A search on upper bounds scored every
+    # design at its DPU upper bound: its point latency is that minus the upper deviation.
     interval = intervals.network_interval(design.layers(), design.accelerator)
-    return dataclasses.replace(design, latency_ms=float(interval.latency_ms), latency_low_ms=float(interval.low_ms),
-                               latency_high_ms=float(interval.high_ms), latency_confidence=interval.confidence)
+    point, low, high = (float(v) for v in (interval.latency_ms, interval.low_ms, interval.high_ms))
+    latency = design.latency_ms - (high - point) if searched_on_upper else design.latency_ms
+    return dataclasses.replace(design, latency_ms=latency, latency_low_ms=latency - (point - low),
+                               latency_high_ms=latency + (high - point), latency_confidence=interval.confidence)
 
 
 def with_intervals(result: CodesignResult, latency_name: str | None, confidence: float | None) -> CodesignResult:
@@ -58,8 +67,9 @@ def with_intervals(result: CodesignResult, latency_name: str | None, confidence:
         return dataclasses.replace(result, settings=settings)
     settings["latency_interval"] = {"confidence": level, "searched_on": "upper bound" if confidence else "point",
                                     "sources": error_model(latency_name).summary(level)}
-    pareto = [_design_interval(d, intervals) for d in result.pareto]
-    best = None if result.best is None else _design_interval(result.best, intervals)
+    upper = confidence is not None
+    pareto = [_design_interval(d, intervals, upper) for d in result.pareto]
+    best = None if result.best is None else _design_interval(result.best, intervals, upper)
     return dataclasses.replace(result, best=best, pareto=pareto, settings=settings)
 
 

@@ -29,8 +29,13 @@ class Design:
     ``imagenet-val``: ImageNet-val top-1, calibrated on OFA's specialized nets,
     see :mod:`ofa_hw.accuracy.scale`);
     ``accuracy_float_top1`` the float prediction it was derived from.
-    ``latency_ms`` is one image on one core; ``fps`` is the throughput with all
-    ``accelerator.cores`` busy (each core on its own image, sharing DDR).
+    ``latency_ms`` is one image on one core (DPU time, or end-to-end with the ARM
+    pre/post-processing when the search's latency mode is ``"e2e"``); ``fps`` is the
+    deployed throughput (:mod:`accel_models.deployed`: threads feeding the cores, ARM
+    pre/post-processing, DDR contention). ``deployed`` holds the breakdown behind it
+    (threads, cores, DPU / ARM ms, single-thread and loaded end-to-end latency, the bound and
+    each part's share: :meth:`accel_models.deployed.DeployedEstimate.to_dict`); it is ``None``
+    for boards without ARM data, where ``fps`` is all cores busy on DPU time alone.
     ``latency_source`` says where the latency came from: ``"measured"`` (every
     unit from the measured table), ``"model"`` (calibrated model only) or
     ``"mixed"``; ``measured_fraction`` is the measured share of the latency.
@@ -52,6 +57,7 @@ class Design:
     latency_low_ms: float | None = None
     latency_high_ms: float | None = None
     latency_confidence: float | None = None
+    deployed: Mapping[str, Any] | None = None
 
     def layers(self):
         """The sub-network's layers (so exporters can take a Design directly)."""
