@@ -146,11 +146,12 @@ def plot_analysis(analysis, ax: Axes | None = None, label_top: int = 5) -> Axes:
                       label=f"roof: int8 array {peak:g} GOP/s, DDR peak {ddr:g} GB/s; ridge {ridge:.3g} op/B")]
     ax.plot(x, np.minimum(peak, ddr * x), color="black", lw=2, gid="roof")
     ax.axvline(ridge, color="black", lw=0.8, ls=":", gid="ridge")
-    for name, gbps in levels.items():
-        ax.plot([lo, peak / gbps], [gbps * lo, peak], color="#8c564b", lw=1.1, ls=_DDR_STYLE[name],
-                gid=f"ddr:{name}")
-        handles.append(Line2D([], [], color="#8c564b", lw=1.1, ls=_DDR_STYLE[name],
-                              label=f"DDR as the model moves {name}: {gbps:.3g} GB/s ({gbps / ddr:.0%} of peak)"))
+    for gbps, names in _merged(levels):  # a calibration may tie the two levels: one line then
+        ax.plot([lo, peak / gbps], [gbps * lo, peak], color="#8c564b", lw=1.1, ls=_DDR_STYLE[names[0]],
+                gid=f"ddr:{names[0]}")
+        handles.append(Line2D([], [], color="#8c564b", lw=1.1, ls=_DDR_STYLE[names[0]],
+                              label=f"DDR as the model moves {' = '.join(names)}: {gbps:.3g} GB/s "
+                                    f"({gbps / ddr:.0%} of peak)"))
     fastest_ddr = max([ddr, *levels.values()])
     for value, names in _merged_ceilings(accelerator):
         ax.plot([value / fastest_ddr, hi], [value, value], color="0.35", lw=1, ls=_CEILING_STYLE[names[0]],
@@ -204,10 +205,13 @@ def _layout(ax):
 
 def _merged_ceilings(accelerator) -> list[tuple[float, list[str]]]:
     """The engine roofs below the int8 roof, equal values merged into one line."""
+    return _merged({name: value for name, value in roofline_ceilings(accelerator).items() if name != "int8"})
+
+
+def _merged(values: dict[str, float]) -> list[tuple[float, list[str]]]:
+    """``name -> value`` as ``(value, names)``, equal values merged (one line for each distinct roof)."""
     merged: list[tuple[float, list[str]]] = []
-    for name, value in roofline_ceilings(accelerator).items():
-        if name == "int8":
-            continue
+    for name, value in values.items():
         for known, names in merged:
             if np.isclose(known, value):
                 names.append(name)
