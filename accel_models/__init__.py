@@ -7,13 +7,13 @@ from .cpu_fallback import FallbackLayer, fallback_layers
 from .dpu_options import DpuOptions
 from .from_torch import UnsupportedModelError, layers_from_torch
 from .layer import ACTIVATIONS, OPS, Layer, LayerArrays, conv_output_size
-from .network import BlockCatalog
-from .plot import plot_analysis, plot_roofline, roofline_ceilings
+from .network import BlockCatalog, NetworkAnalysis, analyze_network, network_latency_ms
+from .plot import plot_analysis, plot_roofline, roofline_ceilings, roofline_records
 from .predictor_protocol import LATENCY_SOURCES, LatencyPredictor
 from .reference import LayerProfile, layer_profiles, profile_accelerator
 from .report import RooflineReport, roofline_report
 from .resources import FitResult, Resources, ResourceUse, estimate_resources, fits, resource_fit_report
-from .roofline import PARAMETER_INFO, LayerAnalysis, RooflineModel, RooflineParams
+from .roofline import PARAMETER_INFO, LayerAnalysis, RooflineModel, RooflineParams, engine_peaks_gops
 from .schedule import UnitSchedule, group_by_block
 
 __all__ = [
@@ -36,14 +36,17 @@ __all__ = [
     "LayerProfile",
     "ResourceUse",
     "LatencyPredictor",
+    "NetworkAnalysis",
     "Resources",
     "RooflineModel",
     "RooflineParams",
     "RooflineReport",
     "UnsupportedModelError",
     "UnitSchedule",
+    "analyze_network",
     "conv_output_size",
     "dpu_config",
+    "engine_peaks_gops",
     "estimate_resources",
     "fallback_layers",
     "fits",
@@ -54,10 +57,12 @@ __all__ = [
     "list_boards",
     "list_dpu_archs",
     "make_divisible",
+    "network_latency_ms",
     "plot_analysis",
     "plot_roofline",
     "profile_accelerator",
     "resource_fit_report",
     "roofline_ceilings",
+    "roofline_records",
     "roofline_report",
 ]

@@ -6,6 +6,9 @@
   ``lut measure --runner numpy``.
 * ``lut measure``: time the compiled units (on the board with ``pynq_dpu``),
   resumably, into a table file.
+* ``lut fit``: calibrate a measured table on the shipped prior
+  (:func:`latency_tables.fit_device`) and write the predictor record that
+  ``--predictor FIT.json`` takes (``--predictor TABLE.csv`` fits on the fly).
 * ``lut show``: the shipped tables, or one table's metadata and entries.
 """
 
@@ -78,6 +81,17 @@ def add_parser(subparsers) -> None:
     measure.add_argument("--quiet", action="store_true", help="no progress bar")
     measure.set_defaults(run=_run_measure)
 
+    fit = commands.add_parser("fit", help="calibrate a measured table on the shipped prior (few-shot)")
+    fit.add_argument("table", type=Path, metavar="TABLE.csv", help="measured table (e.g. from 'lut measure')")
+    fit.add_argument("--prior", default="dpuczdx8g-joint", help="device whose calibration is the prior "
+                                                                 "(default: %(default)s)")
+    fit.add_argument("--dpu", default=None, help="DPU configuration measured, e.g. B1600 (default: the table's "
+                                                "dpu_arch)")
+    fit.add_argument("--clock-mhz", type=float, default=None, help="its clock (default: the table's clock_mhz)")
+    fit.add_argument("--out", type=Path, default=None, help="predictor record to write (.json), for --predictor")
+    fit.add_argument("--json", action="store_true", help="print the record as JSON")
+    fit.set_defaults(run=_run_fit)
+
     show = commands.add_parser("show", help="list the shipped tables, or print one table")
     show.add_argument("table", nargs="?", help="shipped table name or path (.csv, or OFA .yaml with a sidecar)")
     show.add_argument("--match", default="", help="only entries whose key contains this text")
@@ -148,6 +162,44 @@ def _run_measure(args: argparse.Namespace) -> int:
     for failure in report.failed:
         print(f"  skipped {failure.key}: {failure.reason}")
     return 0 if report.complete else 1
+
+
+def _run_fit(args: argparse.Namespace) -> int:
+    import warnings
+
+    from accel_models import Accelerator
+    from accel_models.atomic import atomic_write_text
+    from latency_tables import load_table, predictor_record
+    from latency_tables.records import fit_table_file
+
+    if args.out is not None and args.out.suffix.lower() != ".json":
+        raise ValueError(f"--out {args.out}: a predictor record is a .json file")
+    accelerator = None
+    if args.dpu is not None or args.clock_mhz is not None:
+        meta = load_table(args.table).meta
+        clock = args.clock_mhz if args.clock_mhz is not None else meta.clock_mhz
+        if args.dpu is None or clock is None:
+            raise ValueError("--dpu and --clock-mhz go together (or leave both to the table's metadata)")
+        accelerator = Accelerator.from_dpu(args.dpu, clock_mhz=clock)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        predictor = fit_table_file(args.table, accelerator, prior=args.prior)
+    record = predictor_record(predictor)
+    if args.out is not None:
+        atomic_write_text(args.out, json.dumps(record, indent=1))
+    if args.json:
+        print(json.dumps(record, indent=1))
+        return 0
+    calibrated = predictor.calibrated
+    print(f"{args.table}: {len(predictor.table)} entries on {calibrated.accelerator.label}, prior {args.prior}")
+    print(f"  {predictor.few_shot.note}")
+    for warning in caught:
+        if "fit_device" not in str(warning.message):
+            print(f"  warning: {warning.message}")
+    print(calibrated.summary())
+    if args.out is not None:
+        print(f"wrote {args.out} (use it as --predictor {args.out})")
+    return 0
 
 
 def _run_show(args: argparse.Namespace) -> int:

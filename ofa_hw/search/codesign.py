@@ -51,6 +51,7 @@ def search_codesign(
     latency_ms: float | None = None,
     fps: float | None = None,
     min_accuracy: float | None = None,
+    confidence: float | None = None,
     space: str | OFASpace = "ofa-mbv3-w1.2",
     accelerators: str | Accelerator | Sequence[Accelerator] | AcceleratorGrid | DpuGrid = "dpu",
     predictor=None,
@@ -68,6 +69,8 @@ def search_codesign(
     progress: bool = True,
     executor: Executor | None = None,
     checkpoint: str | os.PathLike | None = None,
+    threads: int | None = None,
+    latency_mode: str = "dpu",
 ) -> CodesignResult:
     """Search OFA sub-networks and DPU-like accelerators jointly for a board.
 
@@ -76,13 +79,22 @@ def search_codesign(
     board : str or Board
         Resource and bandwidth budget (``"ultra96v2"``, ``"zcu102"``, ``"zcu104"``, ``"kv260"``).
     latency_ms, fps : float, optional
-        Constraint: single-image latency ceiling and/or throughput floor (all
-        cores busy).  Neither: the full accuracy-latency Pareto front.
+        Constraint: single-image latency ceiling (what ``latency_mode`` says) and/or
+        deployed-throughput floor (images/s with ``threads`` threads, ARM pre/post-processing
+        and DDR contention: :mod:`accel_models.deployed`).  Neither: the full
+        accuracy-latency Pareto front.
     min_accuracy : float, optional
         Accuracy floor (top-1 %, on the accuracy predictor's scale, ImageNet-val
         by default): ``best`` is then the *fastest* design at or above it
         (within ``latency_ms`` / ``fps`` if given too).  Alone it searches the
         front (NSGA-II), on which the fastest design above any accuracy lies.
+    confidence : float, optional
+        Meet ``latency_ms`` / ``fps`` at this confidence: the search sums the
+        upper end of every unit's latency interval at ``confidence``
+        (:mod:`latency_tables.uncertainty`), so ``latency_high_ms`` of every
+        design it keeps is within the budget (``fps`` is then the throughput at
+        that bound too).  Every design carries its point latency and interval
+        either way (at 90 % by default).
     space : str
         Sub-network space, ``"ofa-mbv3-w1.2"`` or ``"ofa-mbv3-w1.0"``.
     accelerators : "dpu", "dpu-like", DpuGrid, AcceleratorGrid, Accelerator or list of Accelerator
@@ -135,6 +147,14 @@ def search_codesign(
     checkpoint : path, optional
         Folder where each finished restart is saved atomically; a rerun with
         the same settings reuses finished restarts instead of recomputing them.
+    threads : int, optional
+        Application threads feeding the DPU cores for ``fps`` (default: as many as saturate them).
+    latency_mode : {"dpu", "e2e"}
+        ``"dpu"`` (default): ``latency_ms`` is DPU time per image; ``"e2e"``: plus the modelled ARM
+        pre/post-processing (single thread). DPU-only is the default because, on the model zoo's
+        networks we build as layers, the predicted DPU time alone lands closer to the published
+        end-to-end latency than the predicted end-to-end time does (``python -m benchmarks
+        deployed_fps``).
 
     Returns
     -------
@@ -166,33 +186,44 @@ def search_codesign(
                          f"than the population ({population})")
     settings = EvolutionSettings(population=population)
 
-    from latency_tables import as_predictor
+    from latency_tables import as_predictor, predictor_record
 
     from ..accuracy import get_predictor as get_accuracy_predictor
 
-    latency_name = predictor if isinstance(predictor, str) else None
     if predictor is None:
-        latency_name = DEFAULT_LATENCY_PREDICTOR
-    latency_predictor = as_predictor(latency_name or predictor)
+        predictor = DEFAULT_LATENCY_PREDICTOR
+    latency_name = str(predictor) if isinstance(predictor, (str, os.PathLike)) else None
+    latency_predictor = as_predictor(predictor)
     accuracy_name = accuracy or space.name
     deployed = get_accuracy_predictor(accuracy_name, quantization=quantization, scale=accuracy_scale)
     resolutions = _resolutions(space, deployed, resolutions)
     accel_space = _accelerator_space(board, accelerators, max_utilization)
-    evaluator = Evaluator(space, resolutions, accel_space, latency_predictor, deployed)
+    from .intervals import search_predictor, warn_outside_validity, with_intervals
+
+    deployment = _deployment(board, threads, latency_mode)
+    evaluator = Evaluator(space, resolutions, accel_space, search_predictor(latency_name, latency_predictor, confidence, latency_mode),
+                          deployed, deployment)
+    outside = warn_outside_validity(latency_name, evaluator.keys, accel_space.accelerators)
     _check_reachable(evaluator, constraint, board)
 
     description = {
         "board": board.name,
         "constraint": {"latency_ms": latency_ms, "fps": fps, "text": constraint.describe()},
+        "deployment": {"threads": threads, "latency_mode": latency_mode,
+                       "text": deployment.describe() if deployment else "fps: all cores busy on DPU time alone "
+                                                                         f"(no ARM data for board {board.name!r})"},
         "space": space.name,
         "resolutions": list(resolutions),
         "accelerators": accel_space.describe(),
         "latency_predictor": latency_name or type(latency_predictor).__name__,
+        "latency_predictor_record": predictor_record(latency_predictor),
         "accuracy_predictor": accuracy_name,
         "quantization": quantization,
         "accuracy_scale": deployed.scale.name,
         "accuracy_scale_label": deployed.scale.label,
         "min_accuracy": min_accuracy,
+        "confidence": confidence,
+        "latency_validity_warnings": outside,
         "objective": (f"minimise latency at predicted {deployed.kind} >= {min_accuracy:g}% ({deployed.scale.label})"
                       if min_accuracy is not None else f"maximise predicted {deployed.kind} ({deployed.scale.label})"),
         "algorithm": algorithm,
@@ -211,7 +242,8 @@ def search_codesign(
     candidates = Candidates.concat([c for c, _, _ in runs])
     scores = Scores.concat([s for _, s, _ in runs])
     history = [h for _, _, hist in runs for h in hist]
-    return _result(evaluator, constraint, candidates, scores, history, description, dsp_objective, min_accuracy)
+    result = _result(evaluator, constraint, candidates, scores, history, description, dsp_objective, min_accuracy)
+    return with_intervals(result, latency_name, confidence)
 
 
 # ---------------------------------------------------------------- set-up
@@ -229,6 +261,17 @@ def _resolutions(space: OFASpace, predictor, requested: Sequence[int] | None) ->
                          f"it encodes {sorted(usable)}")
     SubnetBatch.from_configs([SubnetConfig.smallest(r=r, width_mult=space.width_mult) for r in chosen])  # validates
     return tuple(chosen)
+
+
+def _deployment(board: Board, threads: int | None, latency_mode: str):
+    from accel_models.deployed import BOARD_CPUS, Deployment
+
+    if board.name not in BOARD_CPUS:
+        if threads is not None or latency_mode != "dpu":
+            raise ValueError(f"threads= and latency_mode='e2e' need the ARM cores of board {board.name!r}; "
+                             f"known: {', '.join(sorted(BOARD_CPUS))}")
+        return None
+    return Deployment(board.name, threads, latency_mode)
 
 
 def _accelerator_space(board: Board, accelerators, max_utilization: float) -> AcceleratorSpace:
@@ -414,6 +457,10 @@ def _design(evaluator: Evaluator, candidates: Candidates, scores: Scores, i: int
     acc_index = int(candidates.accelerator[i])
     accelerator = evaluator.accelerators.accelerators[acc_index]
     subnet = candidates.subnets[i]
+    deployed = None
+    if evaluator.deployment is not None:
+        dpu_ms = float(evaluator.dpu_ms(candidates.take([i]))[0])
+        deployed = evaluator.deployment.estimate(dpu_ms, accelerator.cores, int(candidates.subnets.r[i])).to_dict()
     return Design(
         subnet=subnet,
         accelerator=accelerator,
@@ -425,4 +472,5 @@ def _design(evaluator: Evaluator, candidates: Candidates, scores: Scores, i: int
         latency_source=source,
         measured_fraction=fraction,
         cpu_fallback=fallback_layers(subnet_layers(subnet), accelerator),
+        deployed=deployed,
     )

@@ -13,8 +13,8 @@ from accel_models import Accelerator
 from accel_models.atomic import atomic_write_text
 from accel_models.cpu_fallback import FallbackLayer
 from accel_models.resources import FitResult
+from accel_models.validation import reject_unknown_keys
 
-from .._keys import reject_unknown_keys
 from ..space import SubnetConfig
 
 __all__ = ["CodesignResult", "Design", "GenerationStats", "RESULT_FORMAT_VERSION"]
@@ -32,8 +32,13 @@ class Design:
     ``imagenet-val``: ImageNet-val top-1, calibrated on OFA's specialized nets,
     see :mod:`ofa_hw.accuracy.scale`);
     ``accuracy_float_top1`` the float prediction it was derived from.
-    ``latency_ms`` is one image on one core; ``fps`` is the throughput with all
-    ``accelerator.cores`` busy (each core on its own image, sharing DDR).
+    ``latency_ms`` is one image on one core (DPU time, or end-to-end with the ARM
+    pre/post-processing when the search's latency mode is ``"e2e"``); ``fps`` is the
+    deployed throughput (:mod:`accel_models.deployed`: threads feeding the cores, ARM
+    pre/post-processing, DDR contention). ``deployed`` holds the breakdown behind it
+    (threads, cores, DPU / ARM ms, single-thread and loaded end-to-end latency, the bound and
+    each part's share: :meth:`accel_models.deployed.DeployedEstimate.to_dict`); it is ``None``
+    for boards without ARM data, where ``fps`` is all cores busy on DPU time alone.
     ``latency_source`` says where the latency came from: ``"measured"`` (every
     unit from the measured table), ``"model"`` (calibrated model only) or
     ``"mixed"``; ``measured_fraction`` is the measured share of the latency.
@@ -41,6 +46,10 @@ class Design:
     board (resources as placed, BRAM moved to UltraRAM where built so).
     ``cpu_fallback`` lists the layers the accelerator's configuration cannot
     run, which run on the ARM CPU (their cost is included in ``latency_ms``).
+    ``latency_low_ms`` / ``latency_high_ms`` bound the latency at
+    ``latency_confidence`` (from the held-out error of each unit's source,
+    :mod:`latency_tables.uncertainty`; None where the predictor has no
+    interval model).
     """
 
     subnet: SubnetConfig
@@ -53,6 +62,10 @@ class Design:
     latency_source: str
     measured_fraction: float
     cpu_fallback: tuple[FallbackLayer, ...] = ()
+    latency_low_ms: float | None = None
+    latency_high_ms: float | None = None
+    latency_confidence: float | None = None
+    deployed: Mapping[str, Any] | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.resources, FitResult):
