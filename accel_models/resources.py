@@ -55,7 +55,7 @@ from .accelerator import Accelerator, _dpu_table
 from .boards import Board
 
 __all__ = ["FitResult", "ResourceUse", "Resources", "estimate_resources", "fits", "placed_resources",
-           "resource_fit_report",
+           "buildable_on", "resource_fit_report",
            "uram_to_fit"]
 
 RESOURCE_NAMES = ("dsp", "lut", "ff", "bram36", "uram")
@@ -322,3 +322,24 @@ def fits(accelerator: Accelerator, board: Board, *, max_utilization: float = 1.0
     binding = max(utilization, key=lambda k: utilization[k])
     return FitResult(ok=utilization[binding] <= max_utilization, binding_resource=binding, utilization=utilization,
                      placed=ResourceUse(**placed), extrapolated=bool(need.extrapolated))
+
+
+def buildable_on(accelerator: Accelerator, board: Board) -> Accelerator:
+    """``accelerator`` with the UltraRAM it needs and PG338's "low DSP usage" when "high" does not fit ``board``.
+
+    What a DPU of this array has to be built with to fit the board (a B2304
+    on an Ultra96-V2 needs 422 DSP slices with "high" DSP usage, 326 with
+    "low"); the result may still not fit, which :func:`fits` then says.
+    Neither option changes the compiled program or its timing.
+    """
+    def with_uram(acc: Accelerator) -> Accelerator:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)
+            uram = uram_to_fit(acc, board)
+        return acc if uram == acc.options.uram_per_core else acc.replace(options=acc.options.replace(uram_per_core=uram))
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # extrapolation is flagged where the result is used
+        if not fits(with_uram(accelerator), board).ok:
+            accelerator = accelerator.replace(options=accelerator.options.replace(dsp_usage="low"))
+    return with_uram(accelerator)

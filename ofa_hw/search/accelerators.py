@@ -28,7 +28,7 @@ import numpy as np
 from accel_models import Accelerator, Board, fits
 from accel_models.accelerator import CLOCK_RANGE_MHZ, list_dpu_archs
 from accel_models.dpu_options import DpuOptions
-from accel_models.resources import FitResult, uram_to_fit
+from accel_models.resources import FitResult, buildable_on, uram_to_fit
 
 __all__ = ["ACCELERATOR_SPACES", "AcceleratorGrid", "AcceleratorSpace", "DpuGrid", "InfeasibleConstraintError",
            "fitting_options"]
@@ -136,16 +136,8 @@ class AcceleratorGrid:
 
 
 def fitting_options(acc: Accelerator, board: Board) -> Accelerator:
-    """``acc`` with the UltraRAM it needs and PG338's "low DSP usage" option when "high" does not fit ``board``.
-
-    "Low DSP usage" builds the accumulators in LUTs; the returned accelerator
-    may still not fit (the caller's fit check says so).
-    """
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", UserWarning)  # extrapolation is recorded per design instead
-        if not fits(_with_uram(acc, board), board).ok:
-            acc = acc.replace(options=acc.options.replace(dsp_usage="low"))
-    return _with_uram(acc, board)
+    """``acc`` with the UltraRAM and DSP-usage options that fit ``board`` (see :func:`accel_models.resources.buildable_on`)."""
+    return buildable_on(acc, board)
 
 
 def _with_uram(acc: Accelerator, board: Board) -> Accelerator:
@@ -224,10 +216,22 @@ class AcceleratorSpace:
     @classmethod
     def from_list(cls, board: Board, accelerators: Sequence[Accelerator],
                   max_utilization: float = 1.0) -> AcceleratorSpace:
-        """The given accelerators that fit ``board`` (an error if none does)."""
+        """The given accelerators that fit ``board`` (an error if none does).
+
+        An accelerator that fits only with PG338's "low DSP usage" or with
+        UltraRAM takes those options, with a warning naming it: they change
+        resources, not the program or its timing (:attr:`Accelerator.timing_key`).
+        """
         accelerators = list(accelerators)
         if not accelerators or not all(isinstance(a, Accelerator) for a in accelerators):
             raise ValueError("accelerators must be a non-empty list of accel_models.Accelerator")
+        built = [buildable_on(a, board) for a in accelerators]
+        changed = [f"{a.label} (DSP usage {b.options.dsp_usage}, UltraRAM {b.options.uram_per_core}/core)"
+                   for a, b in zip(accelerators, built, strict=True) if a != b]
+        if changed:
+            warnings.warn(f"to fit {board.name}, {'; '.join(changed)}: PG338 build options that change resources, "
+                          "not latency", UserWarning, stacklevel=3)
+        accelerators = built
         if len(set(accelerators)) != len(accelerators):
             raise ValueError("the accelerator list contains duplicates (the same hardware twice)")
         return cls(board, accelerators, None, None, max_utilization)
