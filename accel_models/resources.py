@@ -336,7 +336,9 @@ def buildable_on(accelerator: Accelerator, board: Board) -> Accelerator:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", UserWarning)
             uram = uram_to_fit(acc, board)
-        return acc if uram == acc.options.uram_per_core else acc.replace(options=acc.options.replace(uram_per_core=uram))
+        if uram == acc.options.uram_per_core:
+            return acc
+        return acc.replace(options=acc.options.replace(uram_per_core=uram))
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)  # extrapolation is flagged where the result is used

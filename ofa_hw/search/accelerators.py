@@ -136,7 +136,10 @@ class AcceleratorGrid:
 
 
 def fitting_options(acc: Accelerator, board: Board) -> Accelerator:
-    """``acc`` with the UltraRAM and DSP-usage options that fit ``board`` (see :func:`accel_models.resources.buildable_on`)."""
+    """``acc`` with the UltraRAM and DSP-usage options that fit ``board``.
+
+    See :func:`accel_models.resources.buildable_on`.
+    """
     return buildable_on(acc, board)
 
 
