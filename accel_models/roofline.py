@@ -116,14 +116,17 @@ class RooflineParams:
             object.__setattr__(self, f.name, float(value))
 
     def to_dict(self) -> dict[str, float]:
+        """``{name: value}`` of every parameter (see :meth:`from_dict`)."""
         return {f.name: getattr(self, f.name) for f in fields(self)}
 
     @classmethod
     def from_dict(cls, data: Mapping[str, float]) -> RooflineParams:
+        """Parameters from a (partial) ``{name: value}`` mapping; unknown names are an error."""
         reject_unknown_keys(data, [f.name for f in fields(cls)], "RooflineParams")
         return cls(**data)
 
     def replace(self, **changes) -> RooflineParams:
+        """The same parameters with ``changes`` applied (validated)."""
         return self.from_dict({**self.to_dict(), **changes})
 
     def describe(self) -> dict[str, dict]:
@@ -164,6 +167,7 @@ class LayerAnalysis:
 
     @property
     def ridge_ops_per_byte(self) -> float:
+        """Where the roofline bends: peak GOP/s over effective GB/s (ops per byte)."""
         return self.peak_gops / self.bw_gbps
 
     def __len__(self) -> int:
@@ -416,9 +420,11 @@ class RooflineModel:
             peak_gops=peak, bw_gbps=bw)
 
     def to_dict(self) -> dict:
+        """JSON-able form (see :meth:`from_dict`)."""
         return {"params": self.params.to_dict()}
 
     @classmethod
     def from_dict(cls, data: Mapping) -> RooflineModel:
+        """Inverse of :meth:`to_dict`; unknown keys are an error."""
         reject_unknown_keys(data, ["params"], "RooflineModel")
         return cls(RooflineParams.from_dict(data.get("params", {})))
