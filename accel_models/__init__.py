@@ -12,11 +12,11 @@ from .boards import Board, get_board, list_boards
 from .from_torch import UnsupportedModelError, layers_from_torch
 from .layer import Layer
 from .network import NetworkAnalysis, analyze_network, network_latency_ms
-from .plot import plot_analysis, plot_roofline, roofline_ceilings
+from .plot import plot_analysis, plot_roofline, roofline_ceilings, roofline_records
 from .predictor_protocol import LATENCY_SOURCES, LatencyPredictor
 from .report import roofline_report
 from .resources import estimate_resources, fits, resource_fit_report
-from .roofline import RooflineModel, RooflineParams
+from .roofline import RooflineModel, RooflineParams, engine_peaks_gops
 from .schedule import group_by_block
 
 __all__ = [
@@ -32,6 +32,7 @@ __all__ = [
     "UnsupportedModelError",
     "analyze_network",
     "dpu_config",
+    "engine_peaks_gops",
     "estimate_resources",
     "fits",
     "get_board",
@@ -44,5 +45,6 @@ __all__ = [
     "plot_roofline",
     "resource_fit_report",
     "roofline_ceilings",
+    "roofline_records",
     "roofline_report",
 ]

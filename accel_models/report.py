@@ -184,7 +184,9 @@ def _records(layers: Sequence[Layer], analysis, achieved: np.ndarray) -> list[di
 
 def _plain(value):
     if isinstance(value, np.generic):
-        return value.item()
+        value = value.item()
+    if isinstance(value, float) and not np.isfinite(value):
+        return None  # no DRAM traffic: no intensity, no bandwidth (strict JSON has no inf)
     return value
 
 
@@ -218,8 +220,9 @@ def _html(title, accelerator, totals, records, svg: str, fit, board, top: int) -
     parts = [f"<h1>{esc(title)}</h1>",
              f"<p class='sub'>{esc(acc.name)}: PP={acc.pp} ICP={acc.icp} OCP={acc.ocp}, depthwise PP={acc.dw_pp}, "
              f"{acc.clock_mhz:g} MHz x {acc.cores} core(s), DDR {acc.ddr_bw_gbps:g} GB/s peak "
-             f"({totals['bw_gbps']:.3g} GB/s effective in the model), ridge "
-             f"{totals['peak_gops'] / totals['bw_gbps']:.1f} ops/byte. One inference runs on one core.</p>"]
+             f"({totals['bw_gbps']:.3g} GB/s effective over the network in the model), ridge "
+             f"{acc.ridge_ops_per_byte:.1f} ops/byte (int8 peak over peak DDR). One inference runs on one "
+             "core.</p>"]
     if fit is not None:
         used = ", ".join(f"{k} {v:.0%}" for k, v in fit.utilization.items())
         if fit.ok:
@@ -262,6 +265,7 @@ def _table(records: list[dict]) -> str:
     head = "".join(f"<th{left[key]}>{html.escape(label)}</th>" for key, label, _ in _COLUMNS)
     rows = []
     for record in records:
-        cells = "".join(f"<td{left[key]}>{html.escape(fmt.format(record[key]))}</td>" for key, _, fmt in _COLUMNS)
+        cells = "".join(f"<td{left[key]}>{html.escape('on chip' if record[key] is None else fmt.format(record[key]))}"
+                        "</td>" for key, _, fmt in _COLUMNS)
         rows.append(f"<tr>{cells}</tr>")
     return f"<table class='first-left'><tr>{head}</tr>{''.join(rows)}</table>"

@@ -169,7 +169,9 @@ def _front_row(design: Design, latency: LatencyModel) -> dict:
     return {"latency_ms": design.latency_ms, "fps": design.fps, "accuracy_top1": design.accuracy_top1,
             "accuracy_float_top1": design.accuracy_float_top1, "accelerator": acc.label,
             "dsp": float(design.resources["dsp"]), "r": design.subnet.r, "d": list(design.subnet.d),
-            "latency_source": design.latency_source, "measured_fraction": design.measured_fraction}
+            "latency_source": design.latency_source, "measured_fraction": design.measured_fraction,
+            "latency_low_ms": design.latency_low_ms, "latency_high_ms": design.latency_high_ms,
+            "latency_confidence": design.latency_confidence}
 
 
 def subnet_summary(design: Design) -> dict:
@@ -279,6 +281,8 @@ def _roofline_totals(analysis) -> dict:
     return {"layers": totals["layers"], "model_latency_ms": latency, "macs": totals["macs"],
             "dram_bytes": totals["dram_bytes"], "achieved_gops": totals["achieved_gops"],
             "utilization": totals["utilization"], "peak_gops": totals["peak_gops"], "bw_gbps": totals["bw_gbps"],
+            "ridge_ops_per_byte": analysis.ridge_ops_per_byte, "ddr_levels_gbps": dict(analysis.ddr_levels_gbps),
+            "on_chip_layers": int(np.sum(analysis.on_chip)),
             "latency_ms_by_bound": totals["latency_ms_by_bound"],
             "layers_by_bound": {b: int(np.sum(analysis.bound == b)) for b in ("compute", "memory", "overhead")},
             "share_by_bound": {b: (v / latency if latency else 0.0) for b, v in totals["latency_ms_by_bound"].items()}}

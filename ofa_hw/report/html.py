@@ -41,8 +41,11 @@ def render_html(summary: Mapping[str, Any], svgs: Mapping[str, str]) -> str:
     else:
         parts += _front_only_cards(summary)
     parts.append("<h2>Pareto front: accuracy against latency</h2>")
+    accelerators = {d["accelerator"] for d in summary["pareto"]}
+    colouring = ("points are coloured by the DSP slices their accelerator uses (colour bar). " if len(accelerators) > 1
+                 else "every point runs on the same accelerator, named in the plot title. ")
     parts.append("<p class='note'>Every design on the front is the most accurate one found for its latency; "
-                 "points are coloured by the DSP slices their accelerator uses. " +
+                 f"top-1 on the {_e(_scale_label(summary))} scale; " + colouring +
                  ("The star is the chosen design, the most accurate one that meets the constraint." if best else
                   "Without a constraint the search returns the whole front: pick the design whose latency you "
                   "can afford.") + "</p>")
@@ -79,7 +82,7 @@ def _best_sections(best: Mapping, summary: Mapping) -> list[str]:
         (f"{design['accuracy_top1']:.2f}%", f"top-1 {scale}, {quantized}" if quantized else f"top-1 {scale} (float)"),
         (f"{design['accuracy_float_top1']:.2f}%", f"top-1 {scale}, float network"),
         (f"{design['latency_ms']:.3f} ms", f"latency per image ({design['latency_source']}, "
-                                           f"{100 * measured:.0f}% measured)"),
+                                           f"{100 * measured:.0f}% measured); {_interval_text(design)}"),
         _fps_card(design, acc),
         (acc["name"], f"accelerator at {acc['clock_mhz']:g} MHz x {acc['cores']}, {acc['peak_gops']:.0f} GOP/s peak"),
     ]
@@ -170,14 +173,24 @@ def _scale_label(summary: Mapping) -> str:
     return (summary["assumptions"]["accuracy"].get("scale") or {}).get("label", "(scale not recorded)")
 
 
+def _interval_text(design: Mapping) -> str:
+    """The latency interval of a design summary, or why there is none."""
+    if design.get("latency_confidence") is None:
+        return "no interval model for this predictor"
+    return (f"{100 * design['latency_confidence']:.0f}% interval {design['latency_low_ms']:.2f}-"
+            f"{design['latency_high_ms']:.2f} ms")
+
+
 def _front_table(front: list[Mapping], scale: str) -> str:
     rows = "".join(
-        f"<tr><td>{i + 1}</td><td>{d['latency_ms']:.3f}</td><td>{d['fps']:.1f}</td><td>{d['accuracy_top1']:.2f}</td>"
+        f"<tr><td>{i + 1}</td><td>{d['latency_ms']:.3f}</td>"
+        f"<td>{_e(_interval_text(d).split(' interval ')[-1])}</td><td>{d['fps']:.1f}</td><td>{d['accuracy_top1']:.2f}</td>"
         f"<td>{d['accuracy_float_top1']:.2f}</td><td class='l'>{_e(d['accelerator'])}</td><td>{d['dsp']:.0f}</td>"
         f"<td>{d['r']}</td><td class='l'>{_e(d['d'])}</td><td class='l'>{_e(d['latency_source'])}</td></tr>"
         for i, d in enumerate(front))
     return (f"<details><summary>The {len(front)} designs of the front</summary><table><tr><th>#</th>"
-            f"<th>latency (ms)</th><th>images/s</th><th>top-1 (%, {_e(scale)})</th><th>float top-1 (%)</th>"
+            f"<th>latency (ms)</th><th>interval</th><th>images/s</th><th>top-1 (%, {_e(scale)})</th>"
+            "<th>float top-1 (%)</th>"
             "<th class='l'>accelerator</th><th>DSP</th><th>r</th><th class='l'>depths</th><th class='l'>latency "
             f"from</th></tr>{rows}</table></details>")
 
@@ -187,11 +200,15 @@ def _roofline_section(best: Mapping, svgs: Mapping[str, str]) -> list[str]:
     roof = best["roofline"]
     out = ["<h2>Roofline of the chosen design</h2>",
            f"<p class='note'>One point per layer at its arithmetic intensity (operations per DRAM byte) and the "
-           f"performance the calibrated model predicts for it, under the roof of one core "
-           f"({roof['peak_gops']:.0f} GOP/s int8 peak, {roof['bw_gbps']:.2f} GB/s effective DDR bandwidth). "
-           f"Layers left of the ridge wait for memory; depthwise and element-wise layers run on engines with "
-           f"much lower ceilings than the convolution array. The network reaches {roof['achieved_gops']:.1f} "
-           f"GOP/s, {100 * roof['utilization']:.1f}% of the peak.</p>"]
+           f"performance the calibrated model predicts for it; every point lies on or under its own roof, the "
+           f"lower of its engine's compute roof and its intensity times the DDR bandwidth the model moves its "
+           f"bytes at. Drawn: the int8 array roof ({roof['peak_gops']:.0f} GOP/s on one core) with the peak DDR "
+           f"line and the ridge point at {roof['ridge_ops_per_byte']:.1f} ops/byte (int8 peak over peak DDR, the "
+           f"figure in the accelerator table above), the depthwise and element-wise engine roofs, and the DDR "
+           f"lines at the rates the model applies to feature maps and to weights (a layer moving both lies "
+           f"between them). Layers that move no DRAM bytes (squeeze-excite pool and scale) are drawn in the grey "
+           f"band on the right: they have no intensity. The network reaches {roof['achieved_gops']:.1f} GOP/s, "
+           f"{100 * roof['utilization']:.1f}% of the peak.</p>"]
     if best["latency"]["accelerator_measured"]:
         out.append("<p class='note'>This accelerator is the one the latency table was measured on: the plot shows "
                    "the model's view of every layer, the per-unit table below the measured latencies.</p>")
@@ -221,30 +238,34 @@ def _main_bound(unit: Mapping) -> str:
 def _latency_section(best: Mapping) -> list[str]:
     table = best["latency"]
     total = table["total_ms"]
+    measured = any(unit["source"] == "measured" for unit in table["units"])  # else the comparison columns are empty
     out = ["<h2>Latency per unit, with the source of each number</h2>",
            f"<p class='note'>Numbers come from: {_e(table['method'])}. Units run one after the other, so the "
            f"design's latency is their sum plus one program launch ({table['invocation_ms']:.4f} ms): "
            f"{total:.3f} ms, of which {table['measured_ms']:.3f} ms measured. "
            + ("For measured units, <i>entry</i> is the table's measurement of the unit as its own program "
               "(launch included) and <i>model</i> the calibrated model's estimate of the unit in the network, "
-              "for comparison." if table["accelerator_measured"] else "") + "</p>"]
+              "for comparison." if measured else "No unit of this design was measured, so every number is the "
+              "calibrated model's.") + "</p>"]
     rows = []
     for i, unit in enumerate(table["units"]):
         entry = "" if unit["measured_entry_ms"] is None else f"{unit['measured_entry_ms']:.4f}"
         model = f"{unit['model_ms']:.4f}" if unit["source"] == "measured" else ""
+        compare = f"<td>{entry}</td><td>{model}</td>" if measured else ""
         rows.append(
             f"<tr><td>{i}</td><td class='l' title='{_e(unit['unit'])}'>{_e(unit['label'])}</td>"
             f"<td class='l'><span class='src {_e(unit['source'])}'>{_e(unit['source'])}</span></td>"
-            f"<td>{unit['latency_ms']:.4f}</td><td>{100 * unit['latency_ms'] / total:.1f}%</td><td>{entry}</td>"
-            f"<td>{model}</td><td>{len(unit['layers'])}</td><td class='l'>{_e(_main_bound(unit))}</td></tr>")
+            f"<td>{unit['latency_ms']:.4f}</td><td>{100 * unit['latency_ms'] / total:.1f}%</td>{compare}"
+            f"<td>{len(unit['layers'])}</td><td class='l'>{_e(_main_bound(unit))}</td></tr>")
+    blank = "<td></td><td></td>" if measured else ""
     rows.append(f"<tr><td></td><td class='l'>one program launch</td><td class='l'><span class='src model'>model"
                 f"</span></td><td>{table['invocation_ms']:.4f}</td><td>{100 * table['invocation_ms'] / total:.1f}%"
-                "</td><td></td><td></td><td></td><td></td></tr>")
-    rows.append(f"<tr><th></th><th class='l'>total</th><th></th><th>{total:.4f}</th><th>100%</th><th></th>"
-                f"<th></th><th></th><th></th></tr>")
+                f"</td>{blank}<td></td><td></td></tr>")
+    rows.append(f"<tr><th></th><th class='l'>total</th><th></th><th>{total:.4f}</th><th>100%</th>"
+                f"{blank.replace('td', 'th')}<th></th><th></th></tr>")
+    heads = "<th>entry (ms)</th><th>model (ms)</th>" if measured else ""
     out.append("<table><tr><th>#</th><th class='l'>unit</th><th class='l'>source</th><th>latency (ms)</th>"
-               "<th>share</th><th>entry (ms)</th><th>model (ms)</th><th>layers</th>"
-               "<th class='l'>bound (mostly)</th></tr>"
+               f"<th>share</th>{heads}<th>layers</th><th class='l'>bound (mostly)</th></tr>"
                + "".join(rows) + "</table>")
     layer_rows = "".join(
         f"<tr><td class='l'>{_e(layer['name'])}</td><td class='l'>{_e(layer['op'])}</td><td>{layer['macs']:,}</td>"

@@ -39,6 +39,10 @@ class Design:
     ``latency_source`` says where the latency came from: ``"measured"`` (every
     unit from the measured table), ``"model"`` (calibrated model only) or
     ``"mixed"``; ``measured_fraction`` is the measured share of the latency.
+    ``latency_low_ms`` / ``latency_high_ms`` bound the latency at
+    ``latency_confidence`` (from the held-out error of each unit's source,
+    :mod:`latency_tables.uncertainty`; None where the predictor has no
+    interval model).
     """
 
     subnet: SubnetConfig
@@ -50,6 +54,9 @@ class Design:
     resources: Mapping[str, float]
     latency_source: str
     measured_fraction: float
+    latency_low_ms: float | None = None
+    latency_high_ms: float | None = None
+    latency_confidence: float | None = None
     deployed: Mapping[str, Any] | None = None
 
     def layers(self):
