@@ -49,6 +49,7 @@ from .layer import OPS, Layer, LayerArrays
 from .predictor_protocol import AcceleratorChoice, accelerator_list
 from .schedule import UnitSchedule, group_by_block
 from .tiling import AcceleratorArrays, layer_classes, tiled_cycles
+from .validation import reject_unknown_keys
 
 __all__ = ["ENGINES", "PARAMETER_INFO", "LayerAnalysis", "LayerTerms", "RooflineModel", "RooflineParams",
            "engine_peaks_gops"]
@@ -142,10 +143,7 @@ class RooflineParams:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, float]) -> RooflineParams:
-        allowed = [f.name for f in fields(cls)]
-        unknown = set(data) - set(allowed)
-        if unknown:
-            raise ValueError(f"unknown RooflineParams field(s) {sorted(unknown)}; allowed: {allowed}")
+        reject_unknown_keys(data, [f.name for f in fields(cls)], "RooflineParams")
         return cls(**data)
 
     def replace(self, **changes) -> RooflineParams:
@@ -481,7 +479,5 @@ class RooflineModel:
 
     @classmethod
     def from_dict(cls, data: Mapping) -> RooflineModel:
-        unknown = set(data) - {"params"}
-        if unknown:
-            raise ValueError(f"unknown RooflineModel field(s) {sorted(unknown)}; allowed: ['params']")
+        reject_unknown_keys(data, ["params"], "RooflineModel")
         return cls(RooflineParams.from_dict(data.get("params", {})))

@@ -239,7 +239,7 @@ def test_bad_inputs():
         model.analyze([Layer("fc", "fc", (8, 1, 1), (8, 1, 1))], [B2304])
     with pytest.raises(ValueError, match=r"RooflineParams.overlap must be a number in \[0.0, 1.0\]"):
         RooflineParams(overlap=1.5)
-    with pytest.raises(ValueError, match=r"unknown RooflineParams field\(s\) \['speed'\]"):
+    with pytest.raises(ValueError, match=r"unknown key\(s\) \['speed'\] in RooflineParams"):
         RooflineParams.from_dict({"speed": 1.0})
     fc = Layer("fc", "fc", (8, 1, 1), (8, 1, 1), block="u")
     with pytest.raises(ValueError, match="layer name 'fc' appears twice"):

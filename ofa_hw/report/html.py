@@ -1,56 +1,23 @@
-"""The report as one self-contained HTML page: inline CSS, inline SVG plots, no external files."""
+"""The co-design report as one self-contained HTML page (the scaffold: :mod:`accel_models.html_page`)."""
 
 from __future__ import annotations
 
-import html
 import json
 from collections.abc import Mapping
 from typing import Any
 
-__all__ = ["render_html"]
+from accel_models.html_page import escape, html_page, inline_svg
 
-_STYLE = """
-body{font-family:system-ui,-apple-system,Segoe UI,Helvetica,Arial,sans-serif;margin:1.5em auto;max-width:1120px;
-padding:0 1em;color:#222;line-height:1.4}
-h1{font-size:1.4em;margin-bottom:.1em}h2{font-size:1.15em;margin:1.6em 0 .5em;border-bottom:1px solid #ddd;
-padding-bottom:.2em}h3{font-size:1em;margin:1em 0 .4em}
-.sub{color:#555;margin-top:.2em}.note{color:#555;font-size:.88em}
-.cards{display:grid;grid-template-columns:repeat(auto-fill,minmax(165px,1fr));gap:.6em;margin:1em 0}
-.card{border:1px solid #ddd;border-radius:6px;padding:.5em .7em}
-.card b{display:block;font-size:1.3em}.card span{color:#666;font-size:.82em}
-.cols{display:grid;grid-template-columns:1fr 1fr;gap:1.5em}
-table{border-collapse:collapse;font-size:.85em;width:100%}
-th,td{border-bottom:1px solid #eee;padding:.25em .5em;text-align:right;vertical-align:top}
-th{background:#f6f6f6}.l,th.l,td.l{text-align:left}
-table.kv td:first-child{text-align:left;color:#555;width:45%}table.kv td{text-align:left}
-.src{display:inline-block;padding:0 .45em;border-radius:3px;font-size:.85em;color:#fff}
-.src.measured{background:#2e7d32}.src.model{background:#1f77b4}
-.res{display:grid;grid-template-columns:5.5em 1fr 16em;gap:.3em .8em;align-items:center;font-size:.88em}
-.track{position:relative;height:1.1em;background:#eee;border-radius:3px;overflow:hidden}
-.fill{height:100%;background:#1f77b4}.fill.binding{background:#d62728}
-.cap{position:absolute;top:0;bottom:0;border-left:2px dashed #333}
-.bar{display:flex;height:1.4em;border-radius:4px;overflow:hidden;margin:.4em 0}
-.bar div{color:#fff;font-size:.8em;line-height:1.4em;padding-left:.3em;white-space:nowrap;overflow:hidden}
-.warn{background:#fff4e5;border:1px solid #e65100;padding:.5em .8em;border-radius:6px}
-svg{max-width:100%;height:auto}
-code{font-size:.85em;background:#f4f4f4;padding:0 .25em;border-radius:3px;word-break:break-all}
-details{margin:.5em 0}summary{cursor:pointer;color:#1f4e79}
-"""
+__all__ = ["render_html"]
 
 _BOUND_COLORS = {"compute": "#1f77b4", "memory": "#d62728", "overhead": "#7f7f7f"}
 
 
-def _e(value: Any) -> str:
-    return html.escape(str(value))
+_e = escape
 
 
 def _kv(rows: list[tuple[str, Any]]) -> str:
     return "<table class='kv'>" + "".join(f"<tr><td>{_e(k)}</td><td>{v}</td></tr>" for k, v in rows) + "</table>"
-
-
-def _inline_svg(svg: str) -> str:
-    start = svg.find("<svg")
-    return svg[start:] if start >= 0 else svg
 
 
 def _pct(value: float | None, digits: int = 1) -> str:
@@ -64,8 +31,7 @@ def render_html(summary: Mapping[str, Any], svgs: Mapping[str, str]) -> str:
     missing plots are left out.
     """
     best = summary.get("best")
-    parts = [f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>{_e(summary['title'])}</title>"
-             f"<style>{_STYLE}</style></head><body>", f"<h1>{_e(summary['title'])}</h1>"]
+    parts = [f"<h1>{_e(summary['title'])}</h1>"]
     accuracy = summary["assumptions"]["accuracy"]
     parts.append(f"<p class='sub'>Objective: {_e(accuracy.get('objective'))}. Latency predictor: "
                  f"{_e(summary['assumptions']['latency'].get('device') or 'user supplied')}. All figures are "
@@ -84,17 +50,16 @@ def render_html(summary: Mapping[str, Any], svgs: Mapping[str, str]) -> str:
                   "Without a constraint the search returns the whole front: pick the design whose latency you "
                   "can afford.") + "</p>")
     if "pareto" in svgs:
-        parts.append(_inline_svg(svgs["pareto"]))
+        parts.append(inline_svg(svgs["pareto"]))
     parts.append(_front_table(summary["pareto"], _scale_label(summary)))
     if best is not None:
         parts += _roofline_section(best, svgs)
         parts += _latency_section(best)
     parts.append("<h2>Search history</h2>")
     if "history" in svgs:
-        parts.append(_inline_svg(svgs["history"]))
+        parts.append(inline_svg(svgs["history"]))
     parts += _assumptions_section(summary)
-    parts.append("</body></html>")
-    return "\n".join(parts)
+    return html_page(summary["title"], parts)
 
 
 # ----------------------------------------------------------- chosen design
@@ -146,7 +111,8 @@ def _best_sections(best: Mapping, summary: Mapping) -> list[str]:
              f"<th class='l'>expand per block</th></tr>{stages}</table></div>")
     out.append(
         f"<div><h3>Accelerator: {_e(acc['label'])}</h3>" + _kv([
-            ("pixel / input-channel / output-channel parallelism", f"PP {acc['pp']}, ICP {acc['icp']}, OCP {acc['ocp']}"),
+            ("pixel / input-channel / output-channel parallelism",
+             f"PP {acc['pp']}, ICP {acc['icp']}, OCP {acc['ocp']}"),
             ("depthwise pixel parallelism", acc["dw_pp"]),
             ("clock", f"{acc['clock_mhz']:g} MHz"),
             ("cores", acc["cores"]),
@@ -247,7 +213,7 @@ def _roofline_section(best: Mapping, svgs: Mapping[str, str]) -> list[str]:
         out.append("<p class='note'>This accelerator is the one the latency table was measured on: the plot shows "
                    "the model's view of every layer, the per-unit table below the measured latencies.</p>")
     if "roofline" in svgs:
-        out.append(_inline_svg(svgs["roofline"]))
+        out.append(inline_svg(svgs["roofline"]))
     out.append("<div class='bar'>")
     for bound, share in roof["share_by_bound"].items():
         if share > 0:
@@ -266,7 +232,7 @@ def _main_bound(unit: Mapping) -> str:
     times: dict[str, float] = {}
     for layer in unit["layers"]:
         times[layer["bound"]] = times.get(layer["bound"], 0.0) + layer["model_ms"]
-    return max(times, key=times.get)
+    return max(times, key=lambda bound: times[bound])
 
 
 def _latency_section(best: Mapping) -> list[str]:
@@ -353,8 +319,8 @@ def _assumptions_section(summary: Mapping) -> list[str]:
                    "and overheads carry over), so its error there can exceed the figures above.</p>")
     parameters = latency.get("parameters") or {}
     if parameters:
-        prow = "".join(f"<tr><td class='l'>{_e(name)}</td><td>{_value(info)}</td><td class='l'>{_e(_meaning(info))}</td></tr>"
-                       for name, info in parameters.items())
+        prow = "".join(f"<tr><td class='l'>{_e(name)}</td><td>{_value(info)}</td>"
+                       f"<td class='l'>{_e(_meaning(info))}</td></tr>" for name, info in parameters.items())
         out.append(f"<details><summary>Calibrated model parameters</summary><table><tr><th class='l'>parameter</th>"
                    f"<th>value</th><th class='l'>meaning</th></tr>{prow}</table></details>")
     out.append("</div><div><h3>Accuracy</h3>")
@@ -402,7 +368,7 @@ def _meaning(info: Mapping) -> str:
 def _ranges(values: list[int]) -> str:
     values = sorted(values)
     if len(values) > 2:
-        steps = {b - a for a, b in zip(values, values[1:])}
+        steps = {b - a for a, b in zip(values, values[1:], strict=False)}
         if len(steps) == 1:
             return f"{values[0]}..{values[-1]} step {steps.pop()} ({len(values)} values)"
     return ", ".join(map(str, values))

@@ -11,8 +11,8 @@ from typing import Any
 
 from accel_models import Accelerator
 from accel_models.atomic import atomic_write_text
+from accel_models.validation import reject_unknown_keys
 
-from .._keys import reject_unknown_keys
 from ..space import SubnetConfig
 
 __all__ = ["CodesignResult", "Design", "GenerationStats", "RESULT_FORMAT_VERSION"]
