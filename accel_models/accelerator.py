@@ -36,6 +36,11 @@ BANK_DEPTH = 2048
 #: 32-bit LPDDR4-2133 interface, the smallest the PYNQ boards here offer.
 DEFAULT_DDR_BW_GBPS = 8.53
 _DEFAULT_CLOCK_MHZ = 300.0
+#: Highest main clock accepted: the DPU's DSP slices run at twice it, and the DSP48E2's
+#: fastest Zynq UltraScale+ speed grade (-3) tops out at 891 MHz (DS925).
+MAX_CLOCK_MHZ = 445.0
+#: PG338: one DPUCZDX8G IP instance holds one to four cores.
+MAX_CORES = 4
 
 
 @dataclass(frozen=True)
@@ -171,6 +176,11 @@ class Accelerator:
         for name in ("clock_mhz", "ddr_bw_gbps"):
             _positive_float(name, getattr(self, name))
             object.__setattr__(self, name, float(getattr(self, name)))
+        if self.clock_mhz > MAX_CLOCK_MHZ:
+            raise ValueError(f"Accelerator clock_mhz {self.clock_mhz:g} is beyond what the hardware supports: at most "
+                             f"{MAX_CLOCK_MHZ:g} MHz (DSP clock 2x, DSP48E2 limit 891 MHz); PYNQ DPUs run at 200-300 MHz")
+        if self.cores > MAX_CORES:
+            raise ValueError(f"Accelerator cores {self.cores}: a DPUCZDX8G holds 1 to {MAX_CORES} cores (PG338)")
         if self.dw_pp is None:
             object.__setattr__(self, "dw_pp", max(1, self.pp // 2))
         _positive_int("dw_pp", self.dw_pp)

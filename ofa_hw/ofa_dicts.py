@@ -47,6 +47,13 @@ def _resolution(value: Any) -> Any:
     return value
 
 
+def _int_list(name: str, value: Any) -> tuple:
+    """``value`` as a tuple, or a ValueError naming the field when it is not a list."""
+    if not isinstance(value, (list, tuple)):
+        raise ValueError(f"{name}: expected a list of integers, got {type(value).__name__} {value!r}"[:200])
+    return tuple(value)
+
+
 def _width_of_supernet(supernet: str) -> float:
     for name in ("ofa-mbv3-w1.0", "ofa-mbv3-w1.2"):
         space = get_space(name)
@@ -81,9 +88,7 @@ def _parse_search_dict(data: Mapping, width_mult, r, allowed: frozenset, form: s
         raise ValueError(f"{form} gives no resolution: add 'r' (or 'image_size'), or pass r=")
     width = _one_value("width_mult", data.get("width_mult"), width_mult)
     return {
-        "ks": tuple(data["ks"]),
-        "e": tuple(data["e"]),
-        "d": tuple(data["d"]),
+        **{name: _int_list(name, data[name]) for name in ("ks", "e", "d")},
         "r": resolution,
         "width_mult": 1.2 if width is None else width,
     }

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
+from ofa_hw._keys import read_json
 from ofa_hw.space import SubnetConfig
 
 __all__ = ["add_subnet_options", "subnet_from_args"]
@@ -33,8 +33,5 @@ def subnet_from_args(args: argparse.Namespace) -> SubnetConfig:
         return build(r=r, width_mult=1.2 if width is None else width)
     if path is None:
         raise ValueError("give a sub-network: SUBNET.json or --preset max|min")
-    try:
-        data = json.loads(Path(path).read_text())
-    except json.JSONDecodeError as exc:
-        raise ValueError(f"{path}: not valid JSON ({exc})") from None
-    return SubnetConfig.from_dict(data, width_mult=width, r=args.resolution)
+    return SubnetConfig.from_dict(read_json(path, what="sub-network file"), width_mult=width, r=args.resolution)
+

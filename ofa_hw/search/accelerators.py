@@ -91,6 +91,14 @@ class AcceleratorSpace:
                 checks.append(check)
                 dsp_usage.append(usage)
         ok = np.array([c.ok for c in checks], dtype=bool)
+        if grid is None and not ok.all():  # a list names what the user wants: dropping any silently would mislead
+            misfits = "; ".join(
+                f"{acc.name} @{acc.clock_mhz:g} MHz x{acc.cores} needs {100 * c.utilization[c.binding_resource]:.0f}% "
+                f"of the {c.binding_resource}" for acc, c in zip(accelerators, checks, strict=True) if not c.ok)
+            raise InfeasibleConstraintError(
+                f"{int((~ok).sum())} of the {len(checks)} listed accelerator(s) do not fit {board.name} within "
+                f"{100 * max_utilization:.0f}% of its resources: {misfits}; remove them or use 'dpu' for every "
+                "configuration that fits")
         if not ok.any():
             closest = min(range(len(checks)), key=lambda i: max(checks[i].utilization.values()))
             check = checks[closest]
@@ -132,7 +140,7 @@ class AcceleratorSpace:
     @classmethod
     def from_list(cls, board: Board, accelerators: Sequence[Accelerator],
                   max_utilization: float = 1.0) -> AcceleratorSpace:
-        """The given accelerators that fit ``board`` (an error if none does)."""
+        """The given accelerators; an error naming every one that does not fit ``board``."""
         accelerators = list(accelerators)
         if not accelerators or not all(isinstance(a, Accelerator) for a in accelerators):
             raise ValueError("accelerators must be a non-empty list of accel_models.Accelerator")

@@ -364,7 +364,9 @@ def _result(evaluator: Evaluator, constraint: Constraint, candidates: Candidates
     objectives = [-scores.accuracy_top1, scores.latency_ms]
     if dsp_objective:
         objectives.append(evaluator.accelerators.dsp[candidates.accelerator])
-    front = np.flatnonzero(pareto_mask(np.column_stack(objectives)))
+    # The front of a constrained search holds only designs meeting every constraint (it is what the user may build).
+    pool = np.flatnonzero(feasible) if constraint.active else np.arange(len(first))
+    front = pool[pareto_mask(np.column_stack([objective[pool] for objective in objectives]))]
     front = front[np.argsort(scores.latency_ms[front], kind="stable")]
     best = None
     if constraint.active:
