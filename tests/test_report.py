@@ -224,7 +224,8 @@ def test_pareto_plot_data(constrained):
     np.testing.assert_allclose(by_gid["best"].get_offsets(), [(constrained.best.latency_ms,
                                                                 constrained.best.accuracy_top1)])
     assert list(by_gid["constraint"].get_xdata()) == [8.0, 8.0]
-    assert len(ax.get_figure().axes) == 2  # the plot and its DSP colour bar
+    several = len({d.accelerator for d in constrained.pareto}) > 1
+    assert len(ax.get_figure().axes) == (2 if several else 1)  # the plot, and a DSP colour bar for several accelerators
     colours = plot_pareto(constrained, color_by="accelerator")
     accelerators = {(d.accelerator.name, d.accelerator.clock_mhz, d.accelerator.cores) for d in constrained.pareto}
     assert len(accelerators) > 1 and len(colours.get_legend().get_texts()) == len(accelerators)
@@ -346,7 +347,7 @@ def test_cli_report(tmp_path, constrained, capsys):
 
 @pytest.mark.parametrize("content, message", [
     (None, "result file .* not found"),
-    ("{", "not a valid result JSON"),
+    ("{", r"result.json:1: not valid JSON"),
 ])
 def test_cli_report_bad_files(tmp_path, capsys, content, message):
     path = tmp_path / "result.json"
