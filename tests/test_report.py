@@ -226,11 +226,15 @@ def test_pareto_plot_data(constrained):
     assert list(by_gid["constraint"].get_xdata()) == [8.0, 8.0]
     several = len({d.accelerator for d in constrained.pareto}) > 1
     assert len(ax.get_figure().axes) == (2 if several else 1)  # the plot, and a DSP colour bar for several accelerators
-    colours = plot_pareto(constrained, color_by="accelerator")
-    accelerators = {(d.accelerator.name, d.accelerator.clock_mhz, d.accelerator.cores) for d in constrained.pareto}
+
+
+def test_pareto_plot_colours(front_only):
+    assert len(plot_pareto(front_only).get_figure().axes) == 2  # the plot and its DSP colour bar
+    colours = plot_pareto(front_only, color_by="accelerator")
+    accelerators = {(d.accelerator.name, d.accelerator.clock_mhz, d.accelerator.cores) for d in front_only.pareto}
     assert len(accelerators) > 1 and len(colours.get_legend().get_texts()) == len(accelerators)
     with pytest.raises(ValueError, match="color_by must be"):
-        plot_pareto(constrained, color_by="lut")
+        plot_pareto(front_only, color_by="lut")
 
 
 def test_a_front_on_one_accelerator_names_it_instead_of_a_colour_scale(on_table_accelerator):
