@@ -59,20 +59,26 @@ def parse_accelerators(text: str, board):
 
 def run(args: argparse.Namespace) -> int:
     from accel_models import get_board
+    from accel_models.atomic import check_writable, output_lock
     from ofa_hw.search import search_codesign
 
     board = get_board(args.board)
-    result = search_codesign(
-        board=board, latency_ms=args.latency_ms, fps=args.fps, space=args.space,
-        accelerators=parse_accelerators(args.accelerators, board), predictor=args.predictor,
-        quantization=args.quantization, algorithm=args.algorithm, budget=args.budget, population=args.population,
-        restarts=args.restarts, seed=args.seed, progress=not args.no_progress, checkpoint=args.checkpoint,
-    )
-    print(format_summary(result))
-    path = result.to_json(args.out / "result.json")
-    print(f"\nwrote {path}")
-    if not args.no_report:
-        print(f"wrote {result.report(args.out / 'report')}")
+    accelerators = parse_accelerators(args.accelerators, board)
+    # Outputs are checked and locked before the search runs: a second search into the same folder, or one into
+    # a folder it cannot write, stops here instead of after the work (or mixing its files with another run's).
+    check_writable(args.out / "result.json", what="search output")
+    with output_lock(args.out, what="ofa-hw search"):
+        result = search_codesign(
+            board=board, latency_ms=args.latency_ms, fps=args.fps, space=args.space,
+            accelerators=accelerators, predictor=args.predictor,
+            quantization=args.quantization, algorithm=args.algorithm, budget=args.budget, population=args.population,
+            restarts=args.restarts, seed=args.seed, progress=not args.no_progress, checkpoint=args.checkpoint,
+        )
+        print(format_summary(result))
+        path = result.to_json(args.out / "result.json")
+        print(f"\nwrote {path}")
+        if not args.no_report:
+            print(f"wrote {result.report(args.out / 'report')}")
     return 0
 
 
