@@ -120,7 +120,7 @@ def _table_meta(meta: TableMeta | Mapping, plan: Plan, runner: Runner, out: Path
 def _resume(out: Path, meta: TableMeta) -> dict[str, Entry]:
     if not out.exists():
         return {}
-    existing = read_table(out)
+    existing = read_table(out, check_units=False)  # our own output; a numpy-runner table is CPU time
     clashes = [f"{f}: table has {getattr(existing.meta, f)!r}, this run {getattr(meta, f)!r}"
                for f in _SETUP_FIELDS if getattr(existing.meta, f) != getattr(meta, f)]
     if clashes:

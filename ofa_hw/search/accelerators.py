@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from accel_models import Accelerator, Board, fits
-from accel_models.accelerator import dpu_config, list_dpu_archs
+from accel_models.accelerator import check_dpu_clock, dpu_config, list_dpu_archs
 
 __all__ = ["AcceleratorGrid", "AcceleratorSpace", "InfeasibleConstraintError"]
 
@@ -50,6 +50,8 @@ class AcceleratorGrid:
             if not values or len(set(values)) != len(values) or any(v <= 0 for v in values):
                 raise ValueError(f"AcceleratorGrid.{name} must be distinct positive values, got {values!r}")
             object.__setattr__(self, name, tuple(sorted(values)))
+        for clock in self.clock_mhz:
+            check_dpu_clock(clock)
 
     @property
     def genes(self) -> tuple[tuple, ...]:

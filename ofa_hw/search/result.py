@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from accel_models import Accelerator, Board, get_board
+from accel_models.accelerator import check_dpu_clock
 from accel_models.atomic import atomic_write_text, check_writable
 
 from .._keys import read_json, reject_unknown_keys
@@ -110,6 +111,10 @@ class Design:
                 values[name] = build(values[name])
             except (ValueError, KeyError, TypeError) as exc:
                 raise ValueError(f"{where}.{name}: {exc.args[0] if exc.args else exc}") from None
+        try:
+            check_dpu_clock(values["accelerator"].clock_mhz)
+        except ValueError as exc:
+            raise ValueError(f"{where}.accelerator: {exc}") from None
         for name, (low, high) in _BOUNDS.items():
             values[name] = _bounded(f"{where}.{name}", values[name], low, high)
         if values["latency_source"] not in _LATENCY_SOURCES:
