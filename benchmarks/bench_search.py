@@ -107,7 +107,7 @@ def _speed(budget: int) -> dict:
     # warm caches on both sides so neither pays one-off set-up inside the timing
     search_codesign(board=board, latency_ms=10.0, accelerators=fixed, budget=200, population=100, progress=False)
     catalog = SubnetConfig.smallest(r=160).as_batch().block_catalog(RESOLUTIONS)
-    latency_by_key = dict(zip(catalog.keys, predictor.unit_latency_ms(catalog.keys, catalog.layers)))
+    latency_by_key = dict(zip(catalog.keys, predictor.key_latency_ms(catalog.keys, catalog.layers)))
 
     started = time.perf_counter()
     ours_fixed = search_codesign(board=board, latency_ms=10.0, accelerators=fixed, budget=budget, progress=False)

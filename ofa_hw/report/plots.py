@@ -44,10 +44,6 @@ def figure_bytes(ax: Axes, fmt: str, dpi: int = 130) -> bytes:
     return buffer.getvalue()
 
 
-def _label(acc) -> str:
-    return f"{acc.name} @{acc.clock_mhz:g} MHz x{acc.cores}"
-
-
 def plot_pareto(result: CodesignResult, ax: Axes | None = None, color_by: str = "dsp") -> Axes:
     """Accuracy against latency of the designs on the Pareto front.
 
@@ -79,7 +75,7 @@ def plot_pareto(result: CodesignResult, ax: Axes | None = None, color_by: str = 
     latency = np.array([d.latency_ms for d in designs])
     accuracy = np.array([d.accuracy_top1 for d in designs])
     ax.step(latency, accuracy, where="post", color="0.65", lw=1, zorder=1, gid="front-line")
-    accelerators = list(dict.fromkeys(_label(d.accelerator) for d in designs))
+    accelerators = list(dict.fromkeys(d.accelerator.label for d in designs))
     if len(accelerators) == 1:  # nothing to tell apart: one colour, the accelerator in the title
         ax.scatter(latency, accuracy, color="#1f77b4", s=36, zorder=2, edgecolors="white", linewidths=0.5,
                    gid="front")
@@ -89,7 +85,7 @@ def plot_pareto(result: CodesignResult, ax: Axes | None = None, color_by: str = 
                             linewidths=0.5, gid="front")
         ax.get_figure().colorbar(points, ax=ax, label="DSP slices used (all cores)", pad=0.01)
     else:
-        labels = [_label(d.accelerator) for d in designs]
+        labels = [d.accelerator.label for d in designs]
         names = accelerators
         cmap = _categorical(len(names))
         colors = [cmap[names.index(label)] for label in labels]
@@ -118,7 +114,7 @@ def plot_pareto(result: CodesignResult, ax: Axes | None = None, color_by: str = 
         ax.scatter([best.latency_ms], [best.accuracy_top1], marker="*", s=260, color=_BEST_COLOR, zorder=3,
                    edgecolors="black", linewidths=0.6, gid="best")
         # the lower right corner is empty on any accuracy-latency front (it would be dominated)
-        ax.annotate(f"chosen: {best.accuracy_top1:.2f}% at {best.latency_ms:.2f} ms\n{_label(best.accelerator)}",
+        ax.annotate(f"chosen: {best.accuracy_top1:.2f}% at {best.latency_ms:.2f} ms\n{best.accelerator.label}",
                     (best.latency_ms, best.accuracy_top1), xytext=(0.97, 0.05), textcoords="axes fraction",
                     ha="right", va="bottom", fontsize=8, gid="best-label",
                     arrowprops={"arrowstyle": "->", "color": "0.4", "lw": 0.8, "shrinkB": 8},

@@ -8,6 +8,8 @@ import json
 import os
 from pathlib import Path
 
+import numpy as np
+
 from accel_models.atomic import atomic_directory, atomic_write_bytes, check_replaceable
 
 from ..search.result import CodesignResult
@@ -100,7 +102,7 @@ def _write_files(content, result: CodesignResult, out: Path, label_top: int) -> 
 
 def _plain(value):
     """Numpy scalars and other number-likes as plain JSON numbers."""
-    if hasattr(value, "item"):
+    if isinstance(value, np.generic):
         return value.item()
     raise TypeError(f"{type(value).__name__} is not JSON serialisable")
 

@@ -149,14 +149,14 @@ def search_codesign(
                          f"than the population ({population})")
     settings = EvolutionSettings(population=population)
 
-    from latency_tables import get_predictor as get_latency_predictor
+    from latency_tables import as_predictor
 
     from ..accuracy import get_predictor as get_accuracy_predictor
 
     latency_name = predictor if isinstance(predictor, str) else None
     if predictor is None:
         latency_name = DEFAULT_LATENCY_PREDICTOR
-    latency_predictor = get_latency_predictor(latency_name) if latency_name else predictor
+    latency_predictor = as_predictor(latency_name or predictor)
     accuracy_name = accuracy or space.name
     deployed = get_accuracy_predictor(accuracy_name, quantization=quantization)
     resolutions = _resolutions(space, deployed, resolutions)
@@ -263,16 +263,12 @@ def _check_reachable(evaluator: Evaluator, constraint: Constraint, board: Board)
         best = int(np.argmin(scores.latency_ms))
         raise InfeasibleConstraintError(
             f"latency_ms={constraint.latency_ms:g} is below the fastest design reachable {where}: "
-            f"{scores.latency_ms[best]:.3f} ms on {_label(evaluator.accelerators.accelerators[best])}")
+            f"{scores.latency_ms[best]:.3f} ms on {evaluator.accelerators.accelerators[best].label}")
     if constraint.fps is not None and scores.fps.max() < constraint.fps:
         best = int(np.argmax(scores.fps))
         raise InfeasibleConstraintError(
             f"fps={constraint.fps:g} is above the highest throughput reachable {where}: "
-            f"{scores.fps[best]:.1f} fps on {_label(evaluator.accelerators.accelerators[best])}")
-
-
-def _label(acc: Accelerator) -> str:
-    return f"{acc.name} @{acc.clock_mhz:g} MHz x{acc.cores}"
+            f"{scores.fps[best]:.1f} fps on {evaluator.accelerators.accelerators[best].label}")
 
 
 # -------------------------------------------------------------- restarts
@@ -395,7 +391,7 @@ def _result(evaluator: Evaluator, constraint: Constraint, candidates: Candidates
         raise InfeasibleConstraintError(
             f"no design met {constraint.describe()} after {len(first)} distinct candidates; the closest reached "
             f"{scores.latency_ms[closest]:.3f} ms / {scores.fps[closest]:.1f} fps "
-            f"({_label(evaluator.accelerators.accelerators[candidates.accelerator[closest]])})")
+            f"({evaluator.accelerators.accelerators[candidates.accelerator[closest]].label})")
     objectives = [-scores.accuracy_top1, scores.latency_ms]
     if dsp_objective:
         objectives.append(evaluator.accelerators.dsp[candidates.accelerator])
