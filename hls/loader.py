@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -99,6 +100,9 @@ def load(out_dir: str | os.PathLike) -> ExportedProject:
         A listed file is missing, truncated, longer than recorded or altered.
     """
     root = Path(out_dir)
+    if root.is_file():
+        raise NotADirectoryError(f"{root} is a file; hls.load takes the export directory (the folder holding "
+                                 "manifest.json)")
     if not root.is_dir():
         raise FileNotFoundError(f"export directory {root} does not exist")
     manifest_path = root / "manifest.json"
@@ -114,6 +118,7 @@ def load(out_dir: str | os.PathLike) -> ExportedProject:
         _verify(root, entry)
         listed[entry["path"]] = entry["sha256"]
     _cross_check(manifest, listed)
+    _cross_check_code(root, manifest)
     return ExportedProject(root, manifest)
 
 
@@ -154,3 +159,48 @@ def _cross_check(manifest: Mapping[str, Any], listed: Mapping[str, str]) -> None
     names = [entry["name"] for entry in manifest["layers"]]
     if sorted(bench["golden"]) != sorted(names):
         raise ManifestError("the testbench's golden tensors do not cover exactly the manifest's layers")
+
+
+_C_ARRAY = re.compile(r"static const int32_t (\w+)_(mult|shift)\[(\d+)\] = \{([^}]*)\};")
+
+
+def _cross_check_code(root: Path, manifest: Mapping[str, Any]) -> None:
+    """The manifest's fields agree with the weights, the golden tensors and the generated ``params.h``.
+
+    The manifest cannot hash itself, so an edit to it (a shape, a shift) is
+    caught here: each layer's shapes must match its layer record, the weight
+    and golden tensors it points to, and the requantization constants
+    compiled into ``params.h``.
+    """
+    sizes = {entry["path"]: entry["bytes"] for entry in manifest["files"]}
+    golden = manifest["testbench"]["golden"]
+    for entry in manifest["layers"]:
+        where = f"manifest layer {entry['name']!r}"
+        layer = entry["layer"]
+        for field in ("in_shape", "out_shape"):
+            if field in entry and list(entry[field]) != list(layer[field]):
+                raise ManifestError(f"{where}: {field} {entry[field]} contradicts its layer record {layer[field]}")
+        out_elements = int(np.prod(layer["out_shape"]))
+        if sizes.get(golden[entry["name"]]) != out_elements:
+            raise ManifestError(f"{where}: out_shape {layer['out_shape']} ({out_elements} values) does not match "
+                                f"its golden tensor {golden[entry['name']]} ({sizes.get(golden[entry['name']])} bytes)")
+        weight = entry.get("weight")
+        if weight is not None and int(weight["shape"][0]) != int(layer["out_shape"][0]):
+            raise ManifestError(f"{where}: weight shape {weight['shape']} has {weight['shape'][0]} output channels, "
+                                f"out_shape {layer['out_shape']} has {layer['out_shape'][0]}")
+    params = root / "params.h"
+    if not params.is_file():
+        return
+    compiled: dict[tuple[str, str], list[int]] = {}
+    for ident, kind, _, values in _C_ARRAY.findall(params.read_text(encoding="utf-8", errors="replace")):
+        compiled[(ident, kind)] = [int(v) for v in values.replace("\n", "").split(",") if v.strip()]
+    for entry in manifest["layers"]:
+        rq = entry.get("requant") or {}
+        for kind in ("mult", "shift"):
+            code = compiled.get((entry["id"], kind))
+            if code is None or kind not in rq:
+                continue
+            if len(code) != int(entry["layer"]["out_shape"][0]) or set(code) != {int(rq[kind])}:
+                raise ManifestError(f"manifest layer {entry['name']!r}: requant {kind} {rq[kind]} differs from the "
+                                    f"{entry['id']}_{kind} compiled into params.h ({sorted(set(code))[:4]}, "
+                                    f"{len(code)} channels); re-export instead of editing the manifest")
