@@ -195,12 +195,21 @@ def _cross_check_code(root: Path, manifest: Mapping[str, Any]) -> None:
     for ident, kind, _, values in _C_ARRAY.findall(params.read_text(encoding="utf-8", errors="replace")):
         compiled[(ident, kind)] = [int(v) for v in values.replace("\n", "").split(",") if v.strip()]
     for entry in manifest["layers"]:
-        rq = entry.get("requant") or {}
+        rq, files = entry.get("requant") or {}, entry.get("requant_files")
         for kind in ("mult", "shift"):
             code = compiled.get((entry["id"], kind))
-            if code is None or kind not in rq:
+            if code is None:
                 continue
-            if len(code) != int(entry["layer"]["out_shape"][0]) or set(code) != {int(rq[kind])}:
-                raise ManifestError(f"manifest layer {entry['name']!r}: requant {kind} {rq[kind]} differs from the "
+            if files is not None:  # per-channel: the .bin files (sha256-checked) are the reference
+                tensor = files[kind]
+                expected = np.fromfile(root / tensor["file"], dtype="<i4").tolist()
+                stated = f"{tensor['file']}"
+            elif kind in rq:
+                expected = [int(rq[kind])] * int(entry["layer"]["out_shape"][0])
+                stated = f"{rq[kind]}"
+            else:
+                continue
+            if code != expected:
+                raise ManifestError(f"manifest layer {entry['name']!r}: requant {kind} {stated} differs from the "
                                     f"{entry['id']}_{kind} compiled into params.h ({sorted(set(code))[:4]}, "
                                     f"{len(code)} channels); re-export instead of editing the manifest")
