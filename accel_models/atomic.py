@@ -136,9 +136,13 @@ def atomic_open(path: str | os.PathLike, mode: str = "wb", **kwargs) -> Iterator
     'done'
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    created = _make_parents(path.parent)
     _sweep_stale_temps(path.parent, path.name)
-    fd, tmp = tempfile.mkstemp(prefix=_temp_prefix(path.name), suffix=".tmp", dir=path.parent)
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=_temp_prefix(path.name), suffix=".tmp", dir=path.parent)
+    except BaseException:
+        _remove_empty(created)
+        raise
     try:
         with os.fdopen(fd, mode, **kwargs) as handle:
             yield handle
@@ -148,7 +152,28 @@ def atomic_open(path: str | os.PathLike, mode: str = "wb", **kwargs) -> Iterator
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
+        _remove_empty(created)
         raise
+
+
+def _make_parents(folder: Path) -> list[Path]:
+    """Create ``folder`` and its missing ancestors; return the ones created, deepest first."""
+    missing = []
+    while not folder.exists() and folder != folder.parent:
+        missing.append(folder)
+        folder = folder.parent
+    for created in reversed(missing):
+        created.mkdir(exist_ok=True)
+    return missing
+
+
+def _remove_empty(folders: list[Path]) -> None:
+    """Undo :func:`_make_parents` after a failed write: a failure leaves no empty folders behind."""
+    for folder in folders:
+        try:
+            folder.rmdir()
+        except OSError:
+            return
 
 
 def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:

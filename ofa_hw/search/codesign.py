@@ -367,7 +367,7 @@ class _CheckpointStore:
             return None
         try:
             data = np.load(path, allow_pickle=False)
-        except (OSError, ValueError, zipfile.BadZipFile) as exc:
+        except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
             raise ValueError(f"checkpoint file {path} is corrupt or truncated ({exc}); delete it to recompute "
                              "that restart") from None
         with data:
