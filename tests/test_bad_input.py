@@ -787,3 +787,106 @@ def test_numbers_in_the_corpus_messages_are_computed_not_copied():
     # r = 100000 is (100000 / 224)^2 times the work of r = 224
     assert f"{(100000 / 224) ** 2:,.0f}".startswith("199,29")
     assert np.isclose(1000 / 1.0, 1000.0)
+
+
+# ------------------------------------------------------- property-based tests
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+from latency_tables.format import TableFormatError, format_table, parse_table  # noqa: E402
+
+JSON = st.recursive(
+    st.none() | st.booleans() | st.integers(-10**6, 10**6) | st.floats(allow_nan=True) | st.text(max_size=8),
+    lambda children: st.lists(children, max_size=6) | st.dictionaries(st.text(max_size=6), children, max_size=6),
+    max_leaves=30)
+SUBNET_KEYS = st.sampled_from(["ks", "e", "d", "r", "wid", "image_size", "width_mult", "blocks", "supernet"])
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.dictionaries(SUBNET_KEYS, JSON, max_size=6) | JSON)
+def test_subnet_parser_accepts_or_raises_value_error(data):
+    """Any JSON value: a valid SubnetConfig or a ValueError with a message, never another exception."""
+    try:
+        cfg = SubnetConfig.from_dict(data)
+    except ValueError as exc:
+        assert str(exc)
+    else:
+        assert SubnetConfig.from_dict(cfg.to_dict()) == cfg
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.sampled_from([3, 5, 7]), min_size=20, max_size=20),
+       st.lists(st.sampled_from([3, 4, 6]), min_size=20, max_size=20),
+       st.lists(st.sampled_from([2, 3, 4]), min_size=5, max_size=5), st.integers(8, 112).map(lambda r: 4 * r),
+       st.sampled_from([1.0, 1.2]))
+def test_subnet_parser_round_trips_every_valid_config(ks, e, d, r, width):
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # resolutions outside OFA's trained range
+        cfg = SubnetConfig(tuple(ks), tuple(e), tuple(d), r, width)
+        assert SubnetConfig.from_dict(json.loads(json.dumps(cfg.to_dict()))) == cfg
+
+
+SMALL_TABLE = format_table(LatencyTable.from_entries(
+    TableMeta("t", "host", "numpy-int8", None, 1, "numpy", "m", "d", "s", "l", True),
+    [Entry("Logits-input:1x1x8-output:4", 3, 0.5, 0.1, 0.4, 0.6), Entry("Conv-input:32x32x3-output:16x16x8", 5, 1.5)]))
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.integers(0, len(SMALL_TABLE) - 1), st.integers(0, 8), st.text(max_size=6))
+def test_table_parser_accepts_or_names_the_line(position, cut, insert):
+    """Any edit of a valid table: it parses (and round-trips) or raises TableFormatError naming file and line."""
+    text = SMALL_TABLE[:position] + insert + SMALL_TABLE[position + cut:]
+    try:
+        table = parse_table(text, source="edited.csv")
+    except TableFormatError as exc:
+        assert exc.path == "edited.csv" and 0 <= exc.line <= text.count("\n") + 1 and exc.problem
+    else:
+        again = parse_table(format_table(table))
+        assert (again.meta, dict(again.entries)) == (table.meta, dict(table.entries))
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.tuples(st.floats(1e-3, 1e3), st.integers(1, 10**6)), min_size=1, max_size=5))
+def test_table_parser_round_trips_written_tables(values):
+    keys = [f"Logits-input:1x1x{8 * (i + 1)}-output:4" for i in range(len(values))]
+    table = LatencyTable.from_entries(TableMeta("t", "b", "B512", 200.0, 1, "tc", "m", "d", "s", "l", False),
+                                      [Entry(k, n, ms) for k, (ms, n) in zip(keys, values, strict=True)])
+    again = parse_table(format_table(table))
+    assert (again.meta, dict(again.entries)) == (table.meta, dict(table.entries))
+
+
+@pytest.fixture(scope="module")
+def result_dict(artefacts):
+    return json.loads((artefacts / "result.json").read_text())
+
+
+def _leaves(data, path=()):
+    if isinstance(data, dict):
+        for key, value in data.items():
+            yield from _leaves(value, (*path, key))
+    elif isinstance(data, list):
+        for i, value in enumerate(data[:3]):
+            yield from _leaves(value, (*path, i))
+    else:
+        yield path
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.data())
+def test_result_reader_accepts_or_names_the_field(result_dict, data):
+    """Replace any leaf of a real result with any JSON value: it reads, or raises a ValueError with a message."""
+    edited = json.loads(json.dumps(result_dict))
+    paths = list(_leaves(edited))
+    path = data.draw(st.sampled_from(paths))
+    node = edited
+    for key in path[:-1]:
+        node = node[key]
+    node[path[-1]] = data.draw(JSON)
+    try:
+        result = CodesignResult.from_dict(edited)
+    except (ValueError, KeyError) as exc:
+        assert str(exc)
+    else:
+        assert all(0 <= d.accuracy_top1 <= 100 and d.latency_ms > 0 for d in result.pareto)

@@ -143,7 +143,9 @@ def _check_constraint(settings: Mapping, best: Design | None, pareto: list[Desig
     constraint = settings.get("constraint") or {}
     if not isinstance(constraint, Mapping):
         raise ValueError("settings.constraint: expected an object")
-    latency, fps = constraint.get("latency_ms"), constraint.get("fps")
+    latency, fps = (None if constraint.get(name) is None
+                    else _bounded(f"settings.constraint.{name}", constraint[name], 0.0, math.inf)
+                    for name in ("latency_ms", "fps"))
     designs = [("best", best)] * (best is not None) + [(f"pareto[{i}]", d) for i, d in enumerate(pareto)]
     for where, design in designs:
         if latency is not None and design.latency_ms > latency * (1 + 1e-9):
