@@ -273,6 +273,8 @@ def parse_table(text: str, *, source: str | os.PathLike = "<string>") -> Latency
         if match is None:
             raise TableFormatError(source, n, f"header line must read '# field: value', got {line!r}")
         name, raw = match.group(1), match.group(2).strip()
+        if "\r" in raw:
+            raise TableFormatError(source, n, f"header field {name!r}: a carriage return inside the value {raw!r}")
         if name not in _HEADER_FIELDS:
             raise TableFormatError(source, n, f"unknown header field {name!r}; allowed: {', '.join(_HEADER_FIELDS)}")
         if name in header:

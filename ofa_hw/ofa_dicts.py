@@ -70,9 +70,23 @@ def parse_subnet_dict(data: Mapping, *, width_mult: float | None = None, r: int 
     if not isinstance(data, Mapping):
         raise ValueError(f"expected a dict describing a sub-network, got {type(data).__name__}")
     if "first_conv" in data:
-        return _parse_net_config(data, width_mult, r)
-    if {"supernet", "net_name", "blocks"} & set(data):
-        return _parse_specialized(data, width_mult, r)
+        form, parse = "an OFA net.config", _parse_net_config
+    elif {"supernet", "net_name", "blocks"} & set(data):
+        form, parse = "an OFA specialized-net entry", _parse_specialized
+    else:
+        form, parse = "a sub-network dict", _parse_search_dict_form
+    try:
+        kwargs = parse(data, width_mult, r)
+    except (TypeError, KeyError, AttributeError, IndexError) as exc:
+        # A value of the wrong shape deep inside (a number where a list of blocks belongs, ...).
+        raise ValueError(f"malformed {form}: {type(exc).__name__}: {exc}"[:300]) from None
+    width = kwargs["width_mult"]
+    if isinstance(width, bool) or width not in (1.0, 1.2):
+        raise ValueError(f"width_mult: expected 1.0 or 1.2 (the OFA-MobileNetV3 spaces), got {width!r}"[:200])
+    return kwargs
+
+
+def _parse_search_dict_form(data: Mapping, width_mult, r) -> dict:
     return _parse_search_dict(data, width_mult, r, _SEARCH_KEYS, "a sub-network dict")
 
 
