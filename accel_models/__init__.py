@@ -5,7 +5,7 @@ from .blocks import BlockSpec, make_divisible
 from .boards import Board, get_board, list_boards
 from .from_torch import UnsupportedModelError, layers_from_torch
 from .layer import ACTIVATIONS, OPS, Layer, LayerArrays, conv_output_size
-from .network import BlockCatalog
+from .network import BlockCatalog, NetworkAnalysis, analyze_network, network_latency_ms
 from .plot import plot_analysis, plot_roofline, roofline_ceilings
 from .predictor_protocol import LATENCY_SOURCES, LatencyPredictor
 from .reference import LayerProfile, layer_profiles, profile_accelerator
@@ -30,12 +30,14 @@ __all__ = [
     "LayerArrays",
     "LayerProfile",
     "LatencyPredictor",
+    "NetworkAnalysis",
     "Resources",
     "RooflineModel",
     "RooflineParams",
     "RooflineReport",
     "UnsupportedModelError",
     "UnitSchedule",
+    "analyze_network",
     "conv_output_size",
     "dpu_config",
     "estimate_resources",
@@ -47,6 +49,7 @@ __all__ = [
     "list_boards",
     "list_dpu_archs",
     "make_divisible",
+    "network_latency_ms",
     "plot_analysis",
     "plot_roofline",
     "profile_accelerator",

@@ -20,8 +20,17 @@ import numpy as np
 
 from accel_models import BlockSpec, RooflineModel, RooflineParams
 from accel_models.reference import layer_profiles, profile_accelerator
-from latency_tables import Entry, LatencyTable, calibrate, error_report, holdout_errors, load_table
-from latency_tables.calibration import kernel_group, stage_group, table_accelerator
+from latency_tables import (
+    Entry,
+    LatencyTable,
+    calibrate,
+    error_report,
+    holdout_errors,
+    kernel_group,
+    load_table,
+    stage_group,
+    table_accelerator,
+)
 
 
 def _ultra96_units(table: LatencyTable) -> dict:

@@ -35,8 +35,8 @@ from latency_tables import (
     get_source,
     leave_one_device_out,
 )
-from latency_tables.calibration import table_units
 from latency_tables.joint import JOINT_FIXED, JOINT_TIED, held_out_launch_ms
+from latency_tables.sources import table_units
 
 from .networks import predicted_dpu_ms, zoo_rows
 

@@ -19,7 +19,7 @@ from .errors import IntegrityError, ManifestError
 from .fixedpoint import Requant
 from .manifest import validate_manifest
 
-__all__ = ["ExportedProject", "load"]
+__all__ = ["ExportedProject", "load", "verified"]
 
 _CHUNK = 1 << 20
 
@@ -44,7 +44,8 @@ class ExportedProject:
         for entry in self.manifest["layers"]:
             if name in (entry["name"], entry["id"]):
                 return entry
-        raise KeyError(f"no layer {name!r} in the export; layers: {', '.join(e['name'] for e in self.manifest['layers'])}")
+        names = ", ".join(e["name"] for e in self.manifest["layers"])
+        raise KeyError(f"no layer {name!r} in the export; layers: {names}")
 
     def read(self, tensor: Mapping[str, Any]) -> np.ndarray:
         """The array of a tensor-file entry (``{"file", "dtype", "shape", ...}``)."""
@@ -55,7 +56,8 @@ class ExportedProject:
     def golden(self, name: str) -> np.ndarray:
         """Golden int8 output of layer ``name`` (or ``"input"``) for the testbench input, shape (C, H, W)."""
         shape = self.manifest["inputs"][0]["shape"] if name == "input" else self.layer(name)["out_shape"]
-        rel = self.manifest["testbench"]["input"] if name == "input" else self.manifest["testbench"]["golden"][self.layer(name)["name"]]
+        bench = self.manifest["testbench"]
+        rel = bench["input"] if name == "input" else bench["golden"][self.layer(name)["name"]]
         return self.read({"file": rel, "dtype": "int8", "shape": shape})
 
     def quantized_network(self):
@@ -113,6 +115,11 @@ def load(out_dir: str | os.PathLike) -> ExportedProject:
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise ManifestError(f"{manifest_path}: not valid JSON ({exc})") from None
     validate_manifest(manifest)
+    return verified(root, manifest)
+
+
+def verified(root: Path, manifest: Mapping[str, Any]) -> ExportedProject:
+    """The export at ``root`` whose ``manifest`` is already schema-valid: every file and cross-reference checked."""
     listed = {}
     for entry in manifest["files"]:
         _verify(root, entry)

@@ -1,14 +1,7 @@
 """Measured latency lookup tables, their calibration of the analytical model, and the board harness."""
 
-from .calibration import (
-    CalibratedModel,
-    HoldoutReport,
-    calibrate,
-    holdout_errors,
-    kernel_group,
-    stage_group,
-    table_accelerator,
-)
+from .calibration import CalibratedModel, HoldoutReport, calibrate, holdout_errors, kernel_group, stage_group
+from .few_shot import FewShotReport, NetworkMeasurement, fit_device
 from .format import TableFormatError, read_table, write_table
 from .joint import (
     JOINT_FIT_PARAMETERS,
@@ -20,9 +13,10 @@ from .joint import (
     leave_one_device_out,
 )
 from .metrics import ErrorReport, error_report
-from .predictor import HybridPredictor, NetworkBreakdown, TablePredictor, as_predictor, get_predictor, list_devices
+from .predictor import HybridPredictor, NetworkBreakdown, TablePredictor, get_predictor, list_devices
+from .records import as_predictor, predictor_from_record, predictor_record
 from .registry import list_tables, load_table
-from .sources import SOURCES, CalibrationSource, get_source, zcu102_profile_table
+from .sources import SOURCES, CalibrationSource, get_source, table_accelerator, zcu102_profile_table
 from .table import Entry, LatencyTable, TableMeta, pool_entries
 
 __all__ = [
@@ -33,12 +27,14 @@ __all__ = [
     "CalibratedModel",
     "CalibrationSource",
     "Entry",
+    "FewShotReport",
     "ErrorReport",
     "HoldoutReport",
     "HybridPredictor",
     "JointCalibration",
     "LatencyTable",
     "NetworkBreakdown",
+    "NetworkMeasurement",
     "TableFormatError",
     "TableMeta",
     "TablePredictor",
@@ -47,6 +43,7 @@ __all__ = [
     "calibrate",
     "calibrate_joint",
     "error_report",
+    "fit_device",
     "get_predictor",
     "get_source",
     "holdout_errors",
@@ -56,6 +53,8 @@ __all__ = [
     "list_tables",
     "load_table",
     "pool_entries",
+    "predictor_from_record",
+    "predictor_record",
     "read_table",
     "stage_group",
     "table_accelerator",

@@ -60,7 +60,8 @@ class TableMeta:
                 or self.cores < 1:
             raise ValueError(f"table metadata cores must be a positive integer, got {self.cores!r}")
         if not isinstance(self.per_entry_invocation, bool):
-            raise ValueError(f"table metadata per_entry_invocation must be true or false, got {self.per_entry_invocation!r}")
+            raise ValueError(f"table metadata per_entry_invocation must be true or false, "
+                             f"got {self.per_entry_invocation!r}")
 
     def to_dict(self) -> dict:
         """Plain dict of every field (JSON / YAML friendly)."""
@@ -159,7 +160,15 @@ class LatencyTable:
     def __contains__(self, key: object) -> bool:
         return key in self.entries
 
+    def subset(self, keys: Sequence[str]) -> LatencyTable:
+        """The same table with only the entries ``keys`` (in that order; KeyError for one it lacks)."""
+        missing = [k for k in keys if k not in self.entries]
+        if missing:
+            raise KeyError(f"table {self.meta.name!r} has no entry {missing[0]!r}")
+        return LatencyTable.from_entries(self.meta, [self.entries[k] for k in keys])
+
     def keys(self) -> list[str]:
+        """Entry keys in table order."""
         return list(self.entries)
 
     def mean_ms(self, keys: Sequence[str] | None = None) -> np.ndarray:
@@ -201,12 +210,13 @@ def pool_entries(entries: Sequence[Entry]) -> Entry:
     total = n.sum()
     mean = float(n @ means / total)
     std = None
-    if all(e.std_ms is not None for e in entries) and total > 1:
-        within = sum((e.count - 1) * e.std_ms ** 2 for e in entries)
+    stds = [e.std_ms for e in entries if e.std_ms is not None]
+    if total > 1 and len(stds) == len(entries):
+        within = sum((e.count - 1) * s ** 2 for e, s in zip(entries, stds, strict=True))
         between = float(n @ (means - mean) ** 2)
         std = math.sqrt((within + between) / (total - 1))
-    mins = [e.min_ms for e in entries]
-    maxs = [e.max_ms for e in entries]
+    mins = [e.min_ms for e in entries if e.min_ms is not None]
+    maxs = [e.max_ms for e in entries if e.max_ms is not None]
     shared = set.intersection(*(set(e.extra) for e in entries))
     extra = {name: float(n @ np.array([e.extra[name] for e in entries]) / total) for name in sorted(shared)}
     return Entry(
@@ -214,7 +224,7 @@ def pool_entries(entries: Sequence[Entry]) -> Entry:
         count=int(total),
         mean_ms=mean,
         std_ms=std,
-        min_ms=None if None in mins else min(mins),
-        max_ms=None if None in maxs else max(maxs),
+        min_ms=min(mins) if len(mins) == len(entries) else None,
+        max_ms=max(maxs) if len(maxs) == len(entries) else None,
         extra=extra,
     )

@@ -5,6 +5,7 @@ Importing this package does no I/O and does not import torch.
 
 from accel_models.layer import Layer
 
+from . import zoo
 from ._version import __version__
 from .accuracy import get_predictor as get_accuracy_predictor
 from .accuracy import list_predictors as list_accuracy_predictors
@@ -45,4 +46,5 @@ __all__ = [
     "search_codesign",
     "subnet_graph",
     "subnet_layers",
+    "zoo",
 ]

@@ -37,9 +37,8 @@ from ofa_hw.cli import main
 ROOT = Path(__file__).resolve().parents[1]
 README = ROOT / "README.md"
 FENCE = re.compile(r"^(?P<indent>[ \t]*)```(?P<lang>[\w-]*)[ \t]*\n(?P<body>.*?)^(?P=indent)```[ \t]*$", re.M | re.S)
-INLINE = re.compile(r"`((?:ofa-hw|python -m|pip install|python3 -m) [^`\n]+)`")
-#: Phrase that starts the off-board variant of the board workflow in "Measuring a new board".
-OFF_BOARD = "Off the board"
+#: An inline command (it may wrap onto the next README line, as Markdown allows).
+INLINE = re.compile(r"`((?:ofa-hw|python -m|pip install|python3 -m) [^`]+)`")
 
 
 @dataclass(frozen=True)
@@ -70,7 +69,7 @@ def snippets(section: str, text: str) -> list[Snippet]:
                         found.append(Snippet("shell", command.strip(), section, match.start()))
     outside = FENCE.sub(lambda m: " " * len(m.group(0)), text)
     for match in INLINE.finditer(outside):
-        found.append(Snippet("shell", match.group(1).replace("\\|", "|"), section, match.start()))
+        found.append(Snippet("shell", " ".join(match.group(1).replace("\\|", "|").split()), section, match.start()))
     return sorted(found, key=lambda s: s.offset)
 
 
@@ -141,7 +140,24 @@ def test_the_readme_has_the_snippets_these_tests_run():
     concrete = [s for s in found if s.kind == "shell" and not is_synopsis(s.text) and not skip_reason(s.text)]
     assert any(s.text.startswith("ofa-hw search") for s in concrete)
     assert any(s.text.startswith("ofa-hw lut measure") for s in concrete)
-    assert OFF_BOARD in sections()["Measuring a new board"]
+    board, off_board, python = board_workflow()
+    assert board and off_board and python
+
+
+def board_workflow() -> tuple[list[str], list[str], list[str]]:
+    """"Measuring a new board": its inline commands (the steps on a board), its command block (the same
+    workflow anywhere, on the numpy stand-in) and its Python blocks (calibrate and search)."""
+    text = sections()["Measuring a new board"]
+    inline = FENCE.sub(lambda m: " " * len(m.group(0)), text)
+    board = [" ".join(m.group(1).split()) for m in INLINE.finditer(inline)]
+    found = snippets("", text)
+    block = [s.text for s in found if s.kind == "shell" and s.text not in board]
+    python = [s.text for s in found if s.kind == "python"]
+
+    def runnable(commands):
+        return [c for c in commands if not is_synopsis(c) and not skip_reason(c)]
+
+    return runnable(board), runnable(block), python
 
 
 @pytest.mark.parametrize("command", sorted({s.text for s in all_snippets() if s.kind == "shell" and
@@ -185,28 +201,22 @@ def test_main_job(tmp_path):
 
 
 def test_board_workflow_off_board(tmp_path):
-    """"Measuring a new board", off the board: its numpy commands, then the section's Python (calibrate, search)."""
-    text = sections()["Measuring a new board"]
-    after = text[text.index(OFF_BOARD):]
-    commands = [s.text for s in snippets("", after) if s.kind == "shell" and not is_synopsis(s.text)
-                and not skip_reason(s.text)]
+    """"Measuring a new board" anywhere: its command block on the numpy stand-in, then its Python."""
+    _, commands, python = board_workflow()
     assert any("--runner numpy" in c for c in commands)
     for command in commands:
         run_shell(command, tmp_path)
-    for block in [s.text for s in snippets("", text) if s.kind == "python"]:
+    for block in python:
         run_python(block, tmp_path)
 
 
 @pytest.mark.slow
 def test_board_workflow_as_written(tmp_path):
-    """The numbered board steps as written (the full plan), the board's measurement on the numpy stand-in."""
-    text = sections()["Measuring a new board"]
-    before = text[: text.index(OFF_BOARD)]
-    commands = [s.text for s in snippets("", before) if s.kind == "shell" and not is_synopsis(s.text)
-                and not skip_reason(s.text)]
+    """The numbered board steps as written, the board's measurement on the numpy stand-in, then the Python."""
+    commands, _, python = board_workflow()
     for command in commands:
         run_shell(on_the_numpy_runner(command, tmp_path), tmp_path)
-    for block in [s.text for s in snippets("", text) if s.kind == "python"]:
+    for block in python:
         run_python(block, tmp_path)
 
 

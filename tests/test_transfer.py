@@ -26,8 +26,8 @@ from latency_tables import (
     leave_one_device_out,
     load_table,
 )
-from latency_tables.calibration import profiler_launch_ms, table_units
 from latency_tables.joint import JOINT_FIXED, JOINT_TIED, held_out_launch_ms
+from latency_tables.sources import profiler_launch_ms, table_units
 
 
 @pytest.fixture(scope="module")

@@ -34,6 +34,7 @@ import numpy as np
 from accel_models.atomic import atomic_open
 from accel_models.blocks import BlockSpec
 
+from .board import BoardSetupError, require_pynq_dpu
 from .int8 import Int8Unit
 from .plan import Plan
 
@@ -252,15 +253,15 @@ class PynqDpuRunner:
 
     @staticmethod
     def _modules():
+        require_pynq_dpu()  # says what is missing and how to get it (they come with the PYNQ image)
+        import pynq_dpu  # puts VART's Python bindings (/usr/lib/python3/site-packages) on the path
+
         try:
-            import pynq_dpu
             import vart
             import xir
         except ImportError as exc:
-            raise ImportError(
-                f"PynqDpuRunner needs pynq, pynq_dpu, vart and xir (missing: {exc.name}), which a PYNQ board image "
-                "with DPU-PYNQ provides; install it on the board as root (pip install pynq-dpu --no-build-isolation),"
-                " then pip install 'ofa-hw[board]'") from exc
+            raise BoardSetupError(f"pynq_dpu is importable but VART's Python bindings are not (missing: {exc.name}); "
+                                  "they come with the PYNQ image's Vitis AI runtime (DPU-PYNQ installs them)") from exc
         return pynq_dpu, vart, xir
 
     def _dpu_overlay(self):

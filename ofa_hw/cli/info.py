@@ -27,7 +27,7 @@ def run(args: argparse.Namespace) -> int:
         print(json.dumps({"subnet": cfg.to_dict(), "macs": count_macs(cfg), "params": count_params(cfg),
                           "layers": [layer.to_dict() for layer in layers]}, indent=1))
         return 0
-    print(f"OFA-MobileNetV3 w{cfg.width_mult} r={cfg.r} d={list(cfg.d)}")
+    print(f"{cfg.space.title} r={cfg.r} d={list(cfg.d)}")
     header = f"{'layer':<44} {'op':<7} {'input':>13} {'output':>13} {'k':>2} {'s':>2} {'MACs':>12} {'params':>9} {'AI':>7}"
     print(header)
     print("-" * len(header))

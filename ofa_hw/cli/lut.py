@@ -6,16 +6,23 @@
   ``lut measure --runner numpy``.
 * ``lut measure``: time the compiled units (on the board with ``pynq_dpu``),
   resumably, into a table file.
+* ``lut fit``: calibrate a measured table on the shipped prior
+  (:func:`latency_tables.fit_device`) and write the predictor record that
+  ``--predictor FIT.json`` takes (``--predictor TABLE.csv`` fits on the fly).
 * ``lut show``: the shipped tables, or one table's metadata and entries.
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 from pathlib import Path
 
 __all__ = ["add_parser", "run"]
+
+#: How ``quantize_units.py`` builds a unit as a torch module (named, not imported: the plan needs no torch).
+UNIT_MODULE_FACTORY = "ofa_hw.torch_model:build_unit_model"
 
 
 def _resolutions(text: str) -> tuple[int, ...]:
@@ -39,8 +46,12 @@ def add_parser(subparsers) -> None:
     plan.add_argument("--resolutions", type=_resolutions, default=(224,), help="comma-separated, e.g. 160,192,224")
     plan.add_argument("--out", type=Path, required=True, help="plan folder to create")
     plan.add_argument("--seed", type=int, default=0, help="weight initialisation seed of the unit models")
-    plan.add_argument("--no-onnx", action="store_true", help="do not export ONNX models")
-    plan.add_argument("--manifest-only", action="store_true", help="write manifest and README, no models")
+    plan.add_argument("--models", action="store_true",
+                      help="also export every unit as a torch.export program (and ONNX when onnx is installed); "
+                           "needs torch. Without it the plan is complete: quantize_units.py builds the units")
+    plan.add_argument("--no-onnx", action="store_true", help="with --models: do not export ONNX models")
+    plan.add_argument("--manifest-only", action="store_true",
+                      help="write manifest, quantize script and README, no per-unit files")
     plan.add_argument("--force", action="store_true", help="replace an existing plan in --out")
     plan.add_argument("--quiet", action="store_true", help="no progress bar")
     plan.set_defaults(run=_run_plan)
@@ -76,6 +87,17 @@ def add_parser(subparsers) -> None:
     measure.add_argument("--quiet", action="store_true", help="no progress bar")
     measure.set_defaults(run=_run_measure)
 
+    fit = commands.add_parser("fit", help="calibrate a measured table on the shipped prior (few-shot)")
+    fit.add_argument("table", type=Path, metavar="TABLE.csv", help="measured table (e.g. from 'lut measure')")
+    fit.add_argument("--prior", default="dpuczdx8g-joint", help="device whose calibration is the prior "
+                                                                 "(default: %(default)s)")
+    fit.add_argument("--dpu", default=None, help="DPU configuration measured, e.g. B1600 (default: the table's "
+                                                "dpu_arch)")
+    fit.add_argument("--clock-mhz", type=float, default=None, help="its clock (default: the table's clock_mhz)")
+    fit.add_argument("--out", type=Path, default=None, help="predictor record to write (.json), for --predictor")
+    fit.add_argument("--json", action="store_true", help="print the record as JSON")
+    fit.set_defaults(run=_run_fit)
+
     show = commands.add_parser("show", help="list the shipped tables, or print one table")
     show.add_argument("table", nargs="?", help="shipped table name or path (.csv, or OFA .yaml with a sidecar)")
     show.add_argument("--match", default="", help="only entries whose key contains this text")
@@ -99,10 +121,14 @@ def _run_plan(args: argparse.Namespace) -> int:
     keys = SubnetBatch.from_configs(configs).block_catalog().keys
     plan = Plan.from_keys(keys, space=space.name, resolutions=tuple(int(r) for r in np.unique(args.resolutions)),
                           seed=args.seed)
-    factory = None
-    if not args.manifest_only:
+    factory: object = UNIT_MODULE_FACTORY
+    if args.models:
+        if importlib.util.find_spec("torch") is None:
+            raise ValueError("--models exports torch programs and needs torch (pip install torch); "
+                             "the plan without --models is complete")
         from ofa_hw.torch_model import build_unit_model as factory
-    written = write_plan(plan, args.out, module_factory=factory, onnx=False if args.no_onnx else None,
+    written = write_plan(plan, args.out, module_factory=factory, models=args.models,  # type: ignore[arg-type]
+                         onnx=False if args.no_onnx else None, unit_files=not args.manifest_only,
                          overwrite=args.force, progress=not args.quiet)
     kinds = sorted({kind for unit in written.units for kind in unit.files})
     print(f"{args.out}: {len(written)} units of {space.name} at r={','.join(map(str, written.resolutions))}"
@@ -119,16 +145,26 @@ def _run_compile_numpy(args: argparse.Namespace) -> int:
 
 
 def _run_measure(args: argparse.Namespace) -> int:
+    import sys
+
     from latency_tables.harness import NumpyRunner, PynqDpuRunner, measure, read_plan, xdputil_dpu_ms
+    from latency_tables.harness.board import BoardSetupError, require_pynq_dpu
 
     if args.runner == "numpy" and args.dpu_time != "none":
         raise ValueError("--dpu-time needs --runner pynq: the numpy runner has no DPU")
+    plan = read_plan(args.plan)
+    if args.runner == "pynq":
+        try:
+            require_pynq_dpu()  # once, before any unit, instead of one failure per unit
+        except BoardSetupError as exc:
+            print(f"ofa-hw lut measure: error: {exc}", file=sys.stderr)
+            return 2
     timer = xdputil_dpu_ms if args.dpu_time == "xdputil" else None
     runner = NumpyRunner() if args.runner == "numpy" else PynqDpuRunner(args.bitstream, dpu_timer=timer)
     meta = {"board": args.board, "dpu_arch": args.dpu_arch, "clock_mhz": args.clock_mhz, "cores": args.cores,
             "toolchain": args.toolchain}
     meta.update({k: v for k, v in (("source", args.source), ("license", args.license)) if v})
-    report = measure(read_plan(args.plan), args.xmodels, runner, args.out, meta=meta, warmup=args.warmup,
+    report = measure(plan, args.xmodels, runner, args.out, meta=meta, warmup=args.warmup,
                      runs=args.runs, timing=args.timing, progress=not args.quiet)
     print(f"{report.table_path}: measured {len(report.measured)}, already there {len(report.already_present)}, "
           f"failed {len(report.failed)}")
@@ -137,6 +173,44 @@ def _run_measure(args: argparse.Namespace) -> int:
     for failure in report.failed:
         print(f"  skipped {failure.key}: {failure.reason}")
     return 0 if report.complete else 1
+
+
+def _run_fit(args: argparse.Namespace) -> int:
+    import warnings
+
+    from accel_models import Accelerator
+    from accel_models.atomic import atomic_write_text
+    from latency_tables import load_table, predictor_record
+    from latency_tables.records import fit_table_file
+
+    if args.out is not None and args.out.suffix.lower() != ".json":
+        raise ValueError(f"--out {args.out}: a predictor record is a .json file")
+    accelerator = None
+    if args.dpu is not None or args.clock_mhz is not None:
+        meta = load_table(args.table).meta
+        clock = args.clock_mhz if args.clock_mhz is not None else meta.clock_mhz
+        if args.dpu is None or clock is None:
+            raise ValueError("--dpu and --clock-mhz go together (or leave both to the table's metadata)")
+        accelerator = Accelerator.from_dpu(args.dpu, clock_mhz=clock)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        predictor = fit_table_file(args.table, accelerator, prior=args.prior)
+    record = predictor_record(predictor)
+    if args.out is not None:
+        atomic_write_text(args.out, json.dumps(record, indent=1))
+    if args.json:
+        print(json.dumps(record, indent=1))
+        return 0
+    calibrated = predictor.calibrated
+    print(f"{args.table}: {len(predictor.table)} entries on {calibrated.accelerator.label}, prior {args.prior}")
+    print(f"  {predictor.few_shot.note}")
+    for warning in caught:
+        if "fit_device" not in str(warning.message):
+            print(f"  warning: {warning.message}")
+    print(calibrated.summary())
+    if args.out is not None:
+        print(f"wrote {args.out} (use it as --predictor {args.out})")
+    return 0
 
 
 def _run_show(args: argparse.Namespace) -> int:

@@ -17,7 +17,8 @@ def add_parser(subparsers) -> None:
     parser.add_argument("--out", type=Path, default=None,
                         help="report folder (default: 'report' beside RESULT.json)")
     parser.add_argument("--predictor", default=None,
-                        help="latency predictor device the search used (default: the one the result names)")
+                        help="latency predictor the search used: device, TABLE.csv or FIT.json (default: the one "
+                             "result.json records)")
     parser.add_argument("--no-cv", dest="cross_validate", action="store_false",
                         help="skip recomputing the cross-validated calibration error (saves about a second)")
     parser.set_defaults(run=run)

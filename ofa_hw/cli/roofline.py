@@ -47,7 +47,7 @@ def run(args: argparse.Namespace) -> int:
 
     board, accelerator = accelerator_from_args(args)
     cfg = subnet_from_args(args)
-    title = f"OFA-MobileNetV3 w{cfg.width_mult} r={cfg.r} d={list(cfg.d)} on {board.name}"
+    title = f"{cfg.space.title} r={cfg.r} d={list(cfg.d)} on {board.name}"
     report = roofline_report(cfg, accelerator, args.out, board=board, title=title,
                              label_top=args.label_top)
     totals = report.totals

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 from pathlib import Path
 
 
@@ -14,15 +15,30 @@ def add_parser(subparsers) -> None:
                     "result.json plus an HTML report.",
     )
     parser.add_argument("--board", default="ultra96v2", help="ultra96v2, zcu102, zcu104 or kv260 (default: ultra96v2)")
-    parser.add_argument("--latency-ms", type=float, default=None, help="latency ceiling for one image (ms)")
-    parser.add_argument("--fps", type=float, default=None, help="throughput floor with all DPU cores busy (frames/s)")
+    parser.add_argument("--latency-ms", type=float, default=None,
+                        help="latency ceiling for one image (ms; DPU time unless --latency-mode e2e)")
+    parser.add_argument("--fps", type=float, default=None,
+                        help="deployed throughput floor (images/s with --threads threads, ARM pre/post-processing "
+                             "and DDR contention included)")
+    parser.add_argument("--threads", type=int, default=None,
+                        help="application threads feeding the DPU cores (default: as many as saturate them)")
+    parser.add_argument("--latency-mode", choices=("dpu", "e2e"), default="dpu",
+                        help="what --latency-ms bounds: dpu (default, DPU time per image; what the model zoo "
+                             "validates best) or e2e (plus the modelled ARM pre/post-processing)")
+    parser.add_argument("--min-top1", type=float, default=None,
+                        help="accuracy floor (top-1 %%, ImageNet-val scale unless --raw-accuracy): the fastest "
+                             "design at or above it")
+    parser.add_argument("--raw-accuracy", dest="accuracy_scale", action="store_const", const="raw",
+                        default="imagenet-val",
+                        help="report accuracy on the predictor's own scale instead of the calibrated ImageNet-val one")
     parser.add_argument("--space", default="ofa-mbv3-w1.2", help="sub-network space (ofa-mbv3-w1.2 or ofa-mbv3-w1.0)")
     parser.add_argument("--accelerators", default="dpu",
                         help="'dpu' (every PP/ICP/OCP/clock/cores fitting the board), 'default' (the board's "
                              "PYNQ-DPU configuration only) or a comma list like B2304@200x1,B1600@300x2")
     parser.add_argument("--predictor", default=None,
-                        help="latency predictor device (default: dpuczdx8g-joint: the Ultra96-V2 "
-                             "measurements, elsewhere the model calibrated on two boards)")
+                        help="latency predictor: a device name (default: dpuczdx8g-joint: the Ultra96-V2 "
+                             "measurements, elsewhere the model calibrated on two boards), your measured table "
+                             "(TABLE.csv, calibrated on that prior) or a record from 'ofa-hw lut fit' (FIT.json)")
     parser.add_argument("--algorithm", default="auto", choices=("auto", "evolution", "nsga2"))
     parser.add_argument("--budget", type=int, default=20_000, help="candidate evaluations (default 20000)")
     parser.add_argument("--population", type=int, default=100)
@@ -34,6 +50,8 @@ def add_parser(subparsers) -> None:
     parser.add_argument("--checkpoint", type=Path, default=None, help="folder to save finished restarts in (resumable)")
     parser.add_argument("--no-report", action="store_true", help="write result.json only")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    parser.add_argument("--json", action="store_true", help="print the result as JSON (result.json's content) "
+                                                            "instead of the summary")
     parser.set_defaults(run=run)
 
 
@@ -69,23 +87,48 @@ def run(args: argparse.Namespace) -> int:
     check_writable(args.out / "result.json", what="search output")
     with output_lock(args.out, what="ofa-hw search"):
         result = search_codesign(
-            board=board, latency_ms=args.latency_ms, fps=args.fps, space=args.space,
-            accelerators=accelerators, predictor=args.predictor,
+            board=board, latency_ms=args.latency_ms, fps=args.fps, min_accuracy=args.min_top1, space=args.space,
+            accuracy_scale=args.accuracy_scale, accelerators=accelerators, predictor=args.predictor,
             quantization=args.quantization, algorithm=args.algorithm, budget=args.budget, population=args.population,
             restarts=args.restarts, seed=args.seed, progress=not args.no_progress, checkpoint=args.checkpoint,
+            threads=args.threads, latency_mode=args.latency_mode,
         )
-        print(format_summary(result))
         path = result.to_json(args.out / "result.json")
-        print(f"\nwrote {path}")
-        if not args.no_report:
-            print(f"wrote {result.report(args.out / 'report')}")
+        report = None if args.no_report else result.report(args.out / "report")
+    if args.json:
+        print(json.dumps(result.to_dict(), indent=1))
+        return 0
+    print(format_summary(result))
+    print(f"\nwrote {path}")
+    if report is not None:
+        print(f"wrote {report}")
     return 0
+
+
+def _latency_meaning(settings) -> str:
+    return "end-to-end" if settings.get("deployment", {}).get("latency_mode") == "e2e" else "DPU time"
+
+
+def _deployed_line(design) -> str:
+    """DPU time, end-to-end latency and deployed fps side by side, with threads and the share of each part."""
+    d = design.deployed
+    if d is None:
+        return f"{design.fps:.1f} fps with all {design.accelerator.cores} core(s) busy (DPU time only)"
+    shares = d["shares"]
+    return (f"{d['fps']:.1f} fps with {d['threads']} thread(s) on {d['cores']} core(s) ({d['bound']}-bound); "
+            f"end-to-end {d['single_thread_latency_ms']:.2f} ms single-thread = DPU {d['dpu_ms']:.2f} ms "
+            f"({100 * shares['dpu']:.0f}%) + ARM pre/post {d['cpu_ms'] - d['fallback_ms']:.2f} ms "
+            f"({100 * shares['cpu_pre_post']:.0f}%), {d['latency_ms']:.2f} ms under load")
 
 
 def format_summary(result) -> str:
     settings = result.settings
-    lines = [f"Board {settings['board']}, constraint: {settings['constraint']['text']}; "
-             f"objective: {settings['objective']}"]
+    scale = settings.get("accuracy_scale_label", "scale not recorded")
+    constraint = settings["constraint"]["text"]
+    if settings.get("min_accuracy") is not None:
+        constraint = f"top-1 >= {settings['min_accuracy']:g}% ({scale})" + ("" if constraint == "none"
+                                                                            else f" and {constraint}")
+    lines = [f"Board {settings['board']}, constraint: {constraint}; objective: {settings['objective']}"]
     design = result.best
     if design is not None:
         acc, res = design.accelerator, design.resources
@@ -99,12 +142,15 @@ def format_summary(result) -> str:
             f"core(s), {acc.peak_gops:.0f} GOP/s peak",
             f"  resources   : DSP {res['dsp']:.0f}, LUT {res['lut']:.0f}, FF {res['ff']:.0f}, BRAM36 {res['bram36']:.0f} "
             f"(binding: {res['binding_resource']} {100 * res['binding_utilization']:.0f}%, DSP usage {res['dsp_usage']})",
-            f"  latency     : {design.latency_ms:.3f} ms per image ({design.latency_source}; "
-            f"{100 * design.measured_fraction:.0f}% from measured entries), {design.fps:.1f} fps with all cores",
-            f"  accuracy    : {design.accuracy_top1:.2f}% top-1 int8 predicted ({design.accuracy_float_top1:.2f}% float)"
-            if settings.get("quantization") else f"  accuracy    : {design.accuracy_top1:.2f}% top-1 predicted (float)",
+            f"  latency     : {design.latency_ms:.3f} ms per image ({_latency_meaning(settings)}, "
+            f"{design.latency_source}; {100 * design.measured_fraction:.0f}% from measured entries)",
+            f"  deployed    : {_deployed_line(design)}",
+            f"  accuracy    : {design.accuracy_top1:.2f}% top-1 ({scale}) int8 predicted "
+            f"({design.accuracy_float_top1:.2f}% float)"
+            if settings.get("quantization") else f"  accuracy    : {design.accuracy_top1:.2f}% top-1 ({scale}) predicted "
+                                                 "(float)",
         ]
     lines.append(f"Pareto front: {len(result.pareto)} designs from "
                  f"{result.pareto[0].latency_ms:.2f} ms / {result.pareto[0].accuracy_top1:.2f}% to "
-                 f"{result.pareto[-1].latency_ms:.2f} ms / {result.pareto[-1].accuracy_top1:.2f}%")
+                 f"{result.pareto[-1].latency_ms:.2f} ms / {result.pareto[-1].accuracy_top1:.2f}% top-1 ({scale})")
     return "\n".join(lines)

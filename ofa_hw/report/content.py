@@ -27,6 +27,7 @@ import numpy as np
 
 from accel_models import Accelerator, BlockSpec, Board, LatencyPredictor, RooflineModel, fits, get_board, group_by_block
 from latency_tables import CalibratedModel, HybridPredictor, LatencyTable, TablePredictor
+from latency_tables.per_resolution import PerResolutionPredictor
 
 from ..layers import count_macs, count_params
 from ..search.result import CodesignResult, Design
@@ -64,19 +65,25 @@ class LatencyModel:
 def resolve_latency_model(predictor, settings: Mapping[str, Any]) -> LatencyModel:
     """The :class:`LatencyModel` of ``predictor``, or of the device named in ``settings``.
 
-    ``predictor`` is anything :func:`latency_tables.as_predictor` accepts.
+    ``predictor`` is anything :func:`latency_tables.as_predictor` accepts;
+    None rebuilds the one the result recorded (``latency_predictor_record``,
+    see :func:`latency_tables.predictor_record`).
     """
-    from latency_tables import as_predictor, list_devices
+    from latency_tables import as_predictor, list_devices, predictor_from_record
+    from latency_tables.predictor import DEVICES
 
-    if predictor is None:
+    device = predictor if isinstance(predictor, str) and predictor in DEVICES else None
+    if predictor is None and settings.get("latency_predictor_record") is not None:
+        predictor = predictor_from_record(settings["latency_predictor_record"])
+    elif predictor is None:  # a result written before predictors were recorded: a device name or nothing
         name = settings.get("latency_predictor")
         if name not in list_devices():
-            raise ValueError(f"the result's latency predictor {name!r} is not a shipped device "
-                             f"({', '.join(list_devices())}); pass the predictor the search used as predictor=")
-        predictor = name
-    device = predictor if isinstance(predictor, str) else None
+            raise ValueError(f"the result does not record its latency predictor {name!r} in enough detail to "
+                             "rebuild it: give it again (Python: predictor=...; command line: --predictor DEVICE "
+                             "or TABLE.csv)")
+        predictor = device = name
     predictor = as_predictor(predictor)
-    if isinstance(predictor, HybridPredictor):
+    if isinstance(predictor, (HybridPredictor, PerResolutionPredictor)):
         return LatencyModel(predictor, predictor.calibrated.model, predictor.accelerator, predictor.calibrated,
                             predictor.table, device or predictor.name)
     if isinstance(predictor, CalibratedModel):
@@ -258,7 +265,7 @@ def latency_table(design: Design, latency: LatencyModel, analysis) -> dict:
     total = units_ms + latency.invocation_ms
     if not np.isclose(total, design.latency_ms, rtol=1e-6, atol=1e-9):
         warnings.warn(f"the per-unit latencies add up to {total:.4f} ms but the result says {design.latency_ms:.4f} ms: "
-                      "the report's latency predictor is not the one the search used (pass it as predictor=)",
+                      "the report's latency predictor is not the one the search used",
                       stacklevel=3)
     return {"method": method, "accelerator_measured": measured_here, "units": rows,
             "invocation_ms": latency.invocation_ms, "total_ms": total,
@@ -292,12 +299,20 @@ def _accuracy_assumptions(settings: Mapping[str, Any]) -> dict:
     name, quantization = settings.get("accuracy_predictor"), settings.get("quantization")
     out = {"predictor": name, "quantization": quantization, "objective": settings.get("objective"),
            "space": settings.get("space")}
+    # a result without "accuracy_scale" was written before accuracies were calibrated: the predictor's own scale
+    scale = "raw" if settings.get("accuracy_scale", "raw") != "imagenet-val" else "imagenet-val"
     try:
-        predictor = get_predictor(name, quantization=quantization)
+        predictor = get_predictor(name, quantization=quantization, scale=scale)
     except (KeyError, ValueError) as exc:  # a result written by another version: report what it says
         out["note"] = f"predictor not available here: {exc}"
         return out
     out["kind"] = predictor.kind
+    scale_info = {"name": predictor.scale.name, "label": predictor.scale.label,
+                  "description": predictor.scale.description}
+    calibration = getattr(getattr(predictor, "base", predictor), "calibration", None)
+    if calibration is not None:
+        scale_info["calibration"] = calibration.describe()
+    out["scale"] = scale_info
     drop = getattr(predictor, "drop_model", None)
     if drop is not None:
         out["int8_drop"] = {"scheme": drop.scheme, "drop_pp": drop.drop_pp, "sd_pp": drop.sd_pp,
@@ -350,11 +365,11 @@ def _cross_validate(latency: LatencyModel):
 
     if latency.table is None or latency.accelerator is None:
         return None, "not computed"
-    device = DEVICES.get(latency.device)
-    if device is not None and device.calibration is not None:
+    device = DEVICES.get(latency.device) if latency.device else None
+    if device is not None and device.joint:
         return None, (f"not recomputed: {latency.device} is not calibrated on its table alone "
                       "(its held-out errors are in benchmarks/bench_transfer.py)")
-    units = device.units() if device is not None else None
+    units = device.source().units if device is not None else None
     try:
         again = calibrate(RooflineModel(), latency.table, latency.accelerator, folds=CV_FOLDS, units=units)
     except ValueError as exc:  # e.g. keys whose layers only the caller knows

@@ -15,7 +15,7 @@ from accel_models.atomic import atomic_directory, atomic_write_bytes, check_repl
 from ..search.result import CodesignResult
 from .content import report_content
 from .html import render_html
-from .plots import figure_bytes, plot_history, plot_pareto
+from .plots import figure_bytes, plot_history, plot_pareto, scale_label
 
 __all__ = ["REPORT_FILES", "write_report"]
 
@@ -82,7 +82,7 @@ def _replaceable_report(path: Path) -> str | None:
 
 def _write_files(content, result: CodesignResult, out: Path, label_top: int) -> None:
     summary = content.summary
-    axes = {"pareto": plot_pareto(result), "history": plot_history(result.history)}
+    axes = {"pareto": plot_pareto(result), "history": plot_history(result.history, scale=scale_label(result.settings))}
     if content.analysis is not None:
         from accel_models import plot_analysis
 

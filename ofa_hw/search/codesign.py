@@ -49,11 +49,13 @@ def search_codesign(
     board: str | Board = "ultra96v2",
     latency_ms: float | None = None,
     fps: float | None = None,
+    min_accuracy: float | None = None,
     space: str | OFASpace = "ofa-mbv3-w1.2",
     accelerators: str | Accelerator | Sequence[Accelerator] | AcceleratorGrid = "dpu",
     predictor=None,
     accuracy: str | None = None,
     quantization: str | None = "int8-pow2",
+    accuracy_scale: str = "imagenet-val",
     algorithm: str = "auto",
     budget: int = 20_000,
     population: int = 100,
@@ -65,6 +67,8 @@ def search_codesign(
     progress: bool = True,
     executor: Executor | None = None,
     checkpoint: str | os.PathLike | None = None,
+    threads: int | None = None,
+    latency_mode: str = "dpu",
 ) -> CodesignResult:
     """Search OFA sub-networks and DPU-like accelerators jointly for a board.
 
@@ -73,8 +77,15 @@ def search_codesign(
     board : str or Board
         Resource and bandwidth budget (``"ultra96v2"``, ``"zcu102"``, ``"zcu104"``, ``"kv260"``).
     latency_ms, fps : float, optional
-        Constraint: single-image latency ceiling and/or throughput floor (all
-        cores busy).  Neither: the full accuracy-latency Pareto front.
+        Constraint: single-image latency ceiling (what ``latency_mode`` says) and/or
+        deployed-throughput floor (images/s with ``threads`` threads, ARM pre/post-processing
+        and DDR contention: :mod:`accel_models.deployed`).  Neither: the full
+        accuracy-latency Pareto front.
+    min_accuracy : float, optional
+        Accuracy floor (top-1 %, on the accuracy predictor's scale, ImageNet-val
+        by default): ``best`` is then the *fastest* design at or above it
+        (within ``latency_ms`` / ``fps`` if given too).  Alone it searches the
+        front (NSGA-II), on which the fastest design above any accuracy lies.
     space : str
         Sub-network space, ``"ofa-mbv3-w1.2"`` or ``"ofa-mbv3-w1.0"``.
     accelerators : "dpu", AcceleratorGrid, Accelerator or list of Accelerator
@@ -93,6 +104,10 @@ def search_codesign(
     quantization : str or None
         Deployment scheme whose accuracy is optimised (``"int8-pow2"``: the
         DPU's per-tensor power-of-two int8); ``None`` optimises float accuracy.
+    accuracy_scale : {"imagenet-val", "raw"}
+        Scale of every accuracy in the result: ImageNet-val top-1 calibrated
+        on OFA's specialized nets (default), or the predictor's own
+        (:mod:`ofa_hw.accuracy.scale`); ``settings["accuracy_scale"]`` names it.
     algorithm : {"auto", "evolution", "nsga2"}
         ``"auto"``: evolution under a constraint, NSGA-II without one.
     budget : int
@@ -119,6 +134,14 @@ def search_codesign(
     checkpoint : path, optional
         Folder where each finished restart is saved atomically; a rerun with
         the same settings reuses finished restarts instead of recomputing them.
+    threads : int, optional
+        Application threads feeding the DPU cores for ``fps`` (default: as many as saturate them).
+    latency_mode : {"dpu", "e2e"}
+        ``"dpu"`` (default): ``latency_ms`` is DPU time per image; ``"e2e"``: plus the modelled ARM
+        pre/post-processing (single thread). DPU-only is the default because, on the model zoo's
+        networks we build as layers, the predicted DPU time alone lands closer to the published
+        end-to-end latency than the predicted end-to-end time does (``python -m benchmarks
+        deployed_fps``).
 
     Returns
     -------
@@ -136,8 +159,10 @@ def search_codesign(
     if algorithm not in ALGORITHMS:
         raise ValueError(f"algorithm must be one of {ALGORITHMS}, got {algorithm!r}")
     constraint = Constraint(latency_ms, fps)
+    if min_accuracy is not None and not (isinstance(min_accuracy, (int, float)) and 0 < min_accuracy < 100):
+        raise ValueError(f"min_accuracy must be a top-1 percentage between 0 and 100, got {min_accuracy!r}")
     if algorithm == "auto":
-        algorithm = "evolution" if constraint.active else "nsga2"
+        algorithm = "evolution" if constraint.active and min_accuracy is None else "nsga2"
     if algorithm == "evolution" and not constraint.active:
         raise ValueError("the evolutionary search needs a constraint (latency_ms= or fps=); use algorithm='nsga2' "
                          "for an unconstrained Pareto front")
@@ -149,31 +174,40 @@ def search_codesign(
                          f"than the population ({population})")
     settings = EvolutionSettings(population=population)
 
-    from latency_tables import as_predictor
+    from latency_tables import as_predictor, predictor_record
 
     from ..accuracy import get_predictor as get_accuracy_predictor
 
-    latency_name = predictor if isinstance(predictor, str) else None
     if predictor is None:
-        latency_name = DEFAULT_LATENCY_PREDICTOR
-    latency_predictor = as_predictor(latency_name or predictor)
+        predictor = DEFAULT_LATENCY_PREDICTOR
+    latency_name = str(predictor) if isinstance(predictor, (str, os.PathLike)) else None
+    latency_predictor = as_predictor(predictor)
     accuracy_name = accuracy or space.name
-    deployed = get_accuracy_predictor(accuracy_name, quantization=quantization)
+    deployed = get_accuracy_predictor(accuracy_name, quantization=quantization, scale=accuracy_scale)
     resolutions = _resolutions(space, deployed, resolutions)
     accel_space = _accelerator_space(board, accelerators, max_utilization)
-    evaluator = Evaluator(space, resolutions, accel_space, latency_predictor, deployed)
+    deployment = _deployment(board, threads, latency_mode)
+    evaluator = Evaluator(space, resolutions, accel_space, latency_predictor, deployed, deployment)
     _check_reachable(evaluator, constraint, board)
 
     description = {
         "board": board.name,
         "constraint": {"latency_ms": latency_ms, "fps": fps, "text": constraint.describe()},
+        "deployment": {"threads": threads, "latency_mode": latency_mode,
+                       "text": deployment.describe() if deployment else "fps: all cores busy on DPU time alone "
+                                                                         f"(no ARM data for board {board.name!r})"},
         "space": space.name,
         "resolutions": list(resolutions),
         "accelerators": accel_space.describe(),
         "latency_predictor": latency_name or type(latency_predictor).__name__,
+        "latency_predictor_record": predictor_record(latency_predictor),
         "accuracy_predictor": accuracy_name,
         "quantization": quantization,
-        "objective": f"maximise predicted {deployed.kind}",
+        "accuracy_scale": deployed.scale.name,
+        "accuracy_scale_label": deployed.scale.label,
+        "min_accuracy": min_accuracy,
+        "objective": (f"minimise latency at predicted {deployed.kind} >= {min_accuracy:g}% ({deployed.scale.label})"
+                      if min_accuracy is not None else f"maximise predicted {deployed.kind} ({deployed.scale.label})"),
         "algorithm": algorithm,
         "budget": budget,
         "population": population,
@@ -190,7 +224,7 @@ def search_codesign(
     candidates = Candidates.concat([c for c, _, _ in runs])
     scores = Scores.concat([s for _, s, _ in runs])
     history = [h for _, _, hist in runs for h in hist]
-    return _result(evaluator, constraint, candidates, scores, history, description, dsp_objective)
+    return _result(evaluator, constraint, candidates, scores, history, description, dsp_objective, min_accuracy)
 
 
 # ---------------------------------------------------------------- set-up
@@ -236,6 +270,17 @@ def _check_scalars(**values) -> None:
         raise ValueError(f"budget {budget:,} is above the maximum {MAX_BUDGET:,}: it would run for about "
                          f"{budget / _EVALUATIONS_PER_S / 3600:,.1f} hours at ~{_EVALUATIONS_PER_S:,} evaluations/s; "
                          "use restarts= with an executor to spread a larger search")
+
+
+def _deployment(board: Board, threads: int | None, latency_mode: str):
+    from accel_models.deployed import BOARD_CPUS, Deployment
+
+    if board.name not in BOARD_CPUS:
+        if threads is not None or latency_mode != "dpu":
+            raise ValueError(f"threads= and latency_mode='e2e' need the ARM cores of board {board.name!r}; "
+                             f"known: {', '.join(sorted(BOARD_CPUS))}")
+        return None
+    return Deployment(board.name, threads, latency_mode)
 
 
 def _accelerator_space(board: Board, accelerators, max_utilization: float) -> AcceleratorSpace:
@@ -380,7 +425,8 @@ class _CheckpointStore:
 
 # ---------------------------------------------------------------- result
 def _result(evaluator: Evaluator, constraint: Constraint, candidates: Candidates, scores: Scores,
-            history: list[GenerationStats], description: dict, dsp_objective: bool) -> CodesignResult:
+            history: list[GenerationStats], description: dict, dsp_objective: bool,
+            min_accuracy: float | None = None) -> CodesignResult:
     genes = candidates.to_genes(evaluator.resolutions)
     _, first = np.unique(genes, axis=0, return_index=True)
     first = np.sort(first)
@@ -400,19 +446,39 @@ def _result(evaluator: Evaluator, constraint: Constraint, candidates: Candidates
     front = pool[pareto_mask(np.column_stack([objective[pool] for objective in objectives]))]
     front = front[np.argsort(scores.latency_ms[front], kind="stable")]
     best = None
-    if constraint.active:
+    if min_accuracy is not None:
+        best = _design(evaluator, candidates, scores, _fastest_above(scores, feasible, min_accuracy, constraint))
+    elif constraint.active:
         best = _design(evaluator, candidates, scores, int(rank(scores, constraint)[0]))
     return CodesignResult(best=best, pareto=[_design(evaluator, candidates, scores, int(i)) for i in front],
                           history=history, settings=description)
+
+
+def _fastest_above(scores: Scores, feasible: np.ndarray, min_accuracy: float, constraint: Constraint) -> int:
+    """Index of the fastest candidate meeting the constraint with top-1 >= ``min_accuracy``."""
+    ok = feasible & (scores.accuracy_top1 >= min_accuracy)
+    if not ok.any():
+        reached = float(scores.accuracy_top1[feasible].max())
+        raise InfeasibleConstraintError(
+            f"no design reached min_accuracy={min_accuracy:g}% top-1"
+            + (f" within {constraint.describe()}" if constraint.active else "")
+            + f"; the most accurate design found reaches {reached:.2f}%")
+    rows = np.flatnonzero(ok)
+    return int(rows[np.argmin(scores.latency_ms[rows])])
 
 
 def _design(evaluator: Evaluator, candidates: Candidates, scores: Scores, i: int) -> Design:
     fraction = float(scores.measured_fraction[i])
     source = "measured" if fraction >= 1 - 1e-9 else "model" if fraction <= 1e-9 else "mixed"
     acc_index = int(candidates.accelerator[i])
+    accelerator = evaluator.accelerators.accelerators[acc_index]
+    deployed = None
+    if evaluator.deployment is not None:
+        dpu_ms = float(evaluator.dpu_ms(candidates.take([i]))[0])
+        deployed = evaluator.deployment.estimate(dpu_ms, accelerator.cores, int(candidates.subnets.r[i])).to_dict()
     return Design(
         subnet=candidates.subnets[i],
-        accelerator=evaluator.accelerators.accelerators[acc_index],
+        accelerator=accelerator,
         latency_ms=float(scores.latency_ms[i]),
         fps=float(scores.fps[i]),
         accuracy_top1=float(scores.accuracy_top1[i]),
@@ -420,4 +486,5 @@ def _design(evaluator: Evaluator, candidates: Candidates, scores: Scores, i: int
         resources=dict(evaluator.accelerators.resources[acc_index]),
         latency_source=source,
         measured_fraction=fraction,
+        deployed=deployed,
     )

@@ -107,10 +107,14 @@ class Evaluator:
         Predicts the deployed top-1 (%) from a :class:`SubnetBatch`; a
         :class:`ofa_hw.accuracy.QuantizedPredictor` also yields the float
         top-1 it derives from, at the cost of one evaluation.
+    deployment : accel_models.deployed.Deployment, optional
+        How the network runs on the board: ``fps`` is then the deployed throughput (threads, ARM
+        pre/post-processing, DDR contention) and ``latency_ms`` what the deployment's latency mode
+        says; without it ``fps`` is all cores busy on DPU time alone.
     """
 
     def __init__(self, space: OFASpace, resolutions: Sequence[int], accelerators: AcceleratorSpace,
-                 latency_predictor, accuracy_predictor):
+                 latency_predictor, accuracy_predictor, deployment=None):
         self.space = space
         self.resolutions = tuple(sorted(int(r) for r in resolutions))
         self.accelerators = accelerators
@@ -124,6 +128,10 @@ class Evaluator:
         latency, measured, self.invocation_ms = latency_matrix(latency_predictor, catalog, accs)
         self.latency_ms = _pad(latency)
         self.measured_ms = _pad(np.where(measured, latency, 0.0))
+        self.deployment = deployment
+        self.cores = np.array([a.cores for a in accs], dtype=float)
+        if deployment is not None:  # the deployed model has its own DDR contention, fitted on the zoo
+            return
         # throughput with every core busy: each core sees 1/cores of the DDR bandwidth
         shared = [a.replace(ddr_bw_gbps=a.ddr_bw_gbps / a.cores) if a.cores > 1 else a for a in accs]
         multi = [i for i, a in enumerate(accs) if a.cores > 1]
@@ -132,7 +140,6 @@ class Evaluator:
             model_latency, _, _ = latency_matrix(latency_predictor, catalog, [shared[i] for i in multi])
             shared_latency[multi] = model_latency
         self.shared_latency_ms = _pad(shared_latency)
-        self.cores = np.array([a.cores for a in accs], dtype=float)
 
     def speed(self, candidates: Candidates) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(latency_ms, fps, measured_fraction): the cheap part of an evaluation, one gather."""
@@ -140,8 +147,17 @@ class Evaluator:
         rows = candidates.accelerator[:, None]
         latency = self.latency_ms[rows, index].sum(axis=1) + self.invocation_ms
         measured = self.measured_ms[rows, index].sum(axis=1)
+        if self.deployment is not None:
+            r, cores = candidates.subnets.r, self.cores[candidates.accelerator]
+            return (self.deployment.latency_ms(latency, r), self.deployment.fps(latency, cores, r),
+                    measured / latency)
         shared = self.shared_latency_ms[rows, index].sum(axis=1) + self.invocation_ms
         return latency, 1e3 * self.cores[candidates.accelerator] / shared, measured / latency
+
+    def dpu_ms(self, candidates: Candidates) -> np.ndarray:
+        """DPU time of one image on one core: the units plus one program launch."""
+        index = candidates.subnets.block_catalog(self.resolutions).index
+        return self.latency_ms[candidates.accelerator[:, None], index].sum(axis=1) + self.invocation_ms
 
     def accuracy(self, subnets: SubnetBatch) -> tuple[np.ndarray, np.ndarray]:
         """(deployed top-1, float top-1) in percent."""

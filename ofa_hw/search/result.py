@@ -63,11 +63,18 @@ def _resources(where: str, resources: Any, board: Board | None) -> dict:
 class Design:
     """One (sub-network, accelerator) pair with its predicted figures.
 
-    ``accuracy_top1`` is the predicted ImageNet top-1 (%) of the int8-deployed
-    network (see ``accuracy_model`` in the result's settings);
+    ``accuracy_top1`` is the predicted top-1 (%) of the int8-deployed network
+    on the scale the result's settings name (``accuracy_scale``; by default
+    ``imagenet-val``: ImageNet-val top-1, calibrated on OFA's specialized nets,
+    see :mod:`ofa_hw.accuracy.scale`);
     ``accuracy_float_top1`` the float prediction it was derived from.
-    ``latency_ms`` is one image on one core; ``fps`` is the throughput with all
-    ``accelerator.cores`` busy (each core on its own image, sharing DDR).
+    ``latency_ms`` is one image on one core (DPU time, or end-to-end with the ARM
+    pre/post-processing when the search's latency mode is ``"e2e"``); ``fps`` is the
+    deployed throughput (:mod:`accel_models.deployed`: threads feeding the cores, ARM
+    pre/post-processing, DDR contention). ``deployed`` holds the breakdown behind it
+    (threads, cores, DPU / ARM ms, single-thread and loaded end-to-end latency, the bound and
+    each part's share: :meth:`accel_models.deployed.DeployedEstimate.to_dict`); it is ``None``
+    for boards without ARM data, where ``fps`` is all cores busy on DPU time alone.
     ``latency_source`` says where the latency came from: ``"measured"`` (every
     unit from the measured table), ``"model"`` (calibrated model only) or
     ``"mixed"``; ``measured_fraction`` is the measured share of the latency.
@@ -82,6 +89,7 @@ class Design:
     resources: Mapping[str, float]
     latency_source: str
     measured_fraction: float
+    deployed: Mapping[str, Any] | None = None
 
     def layers(self):
         """The sub-network's layers (so exporters can take a Design directly)."""
