@@ -56,7 +56,8 @@ class OutputLockedError(RuntimeError):
         started = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(since)) if isinstance(since, int | float) else "?"
         where = "" if holder.get("host") == _HOST else f" on another host ({holder.get('hostname', '?')})"
         super().__init__(f"{target} is in use by pid {self.pid}{where} since {started} "
-                         f"({holder.get('what', 'ofa-hw')}); wait for it to finish, or delete {lock_path} if that process is gone")
+                         f"({holder.get('what', 'ofa-hw')}); wait for it to finish, or delete {lock_path} if that "
+                         "process is gone")
 
 
 def _pid_alive(pid: int) -> bool:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -168,16 +167,13 @@ def _cross_check(manifest: Mapping[str, Any], listed: Mapping[str, str]) -> None
         raise ManifestError("the testbench's golden tensors do not cover exactly the manifest's layers")
 
 
-_C_ARRAY = re.compile(r"static const int32_t (\w+)_(mult|shift)\[(\d+)\] = \{([^}]*)\};")
-
-
 def _cross_check_code(root: Path, manifest: Mapping[str, Any]) -> None:
-    """The manifest's fields agree with the weights, the golden tensors and the generated ``params.h``.
+    """The manifest's fields agree with the weights, the golden tensors and the compiled ``program.bin``.
 
     The manifest cannot hash itself, so an edit to it (a shape, a shift) is
-    caught here: each layer's shapes must match its layer record, the weight
-    and golden tensors it points to, and the requantization constants
-    compiled into ``params.h``.
+    caught here: each layer's shapes must match its layer record, its weight
+    and golden tensors, and the descriptor and requantization tables the
+    engine reads from ``program.bin`` (sha256-checked with the other files).
     """
     sizes = {entry["path"]: entry["bytes"] for entry in manifest["files"]}
     golden = manifest["testbench"]["golden"]
@@ -195,28 +191,40 @@ def _cross_check_code(root: Path, manifest: Mapping[str, Any]) -> None:
         if weight is not None and int(weight["shape"][0]) != int(layer["out_shape"][0]):
             raise ManifestError(f"{where}: weight shape {weight['shape']} has {weight['shape'][0]} output channels, "
                                 f"out_shape {layer['out_shape']} has {layer['out_shape'][0]}")
-    params = root / "params.h"
-    if not params.is_file():
-        return
-    compiled: dict[tuple[str, str], list[int]] = {}
-    for ident, kind, _, values in _C_ARRAY.findall(params.read_text(encoding="utf-8", errors="replace")):
-        compiled[(ident, kind)] = [int(v) for v in values.replace("\n", "").split(",") if v.strip()]
-    for entry in manifest["layers"]:
+    if (root / "program.bin").is_file():
+        _cross_check_program(root, manifest)
+
+
+def _cross_check_program(root: Path, manifest: Mapping[str, Any]) -> None:
+    from .program import FIELDS, N_FIELDS, PROGRAM_HEADER
+
+    words = np.fromfile(root / "program.bin", dtype="<i4")
+    if words.size < PROGRAM_HEADER or int(words[2]) != len(manifest["layers"]):
+        raise ManifestError(f"program.bin holds {int(words[2]) if words.size > 2 else 0} layer descriptors, the "
+                            f"manifest lists {len(manifest['layers'])} layers")
+    column = {name: i for i, name in enumerate(FIELDS)}
+    for i, entry in enumerate(manifest["layers"]):
+        where = f"manifest layer {entry['name']!r}"
+        start = PROGRAM_HEADER + i * N_FIELDS
+        descriptor = words[start:start + N_FIELDS]
+        fields = {name: int(descriptor[j]) for name, j in column.items()}
+        recorded = (entry.get("engine") or {}).get("descriptor")
+        if recorded is not None and recorded != fields:
+            changed = sorted(k for k in fields if recorded.get(k) != fields[k])
+            raise ManifestError(f"{where}: engine descriptor field(s) {changed} differ from program.bin")
+        cout, ho, wo = (int(v) for v in entry["layer"]["out_shape"])
+        if (fields["cout"], fields["ho"], fields["wo"]) != (cout, ho, wo):
+            raise ManifestError(f"{where}: out_shape {[cout, ho, wo]} differs from the compiled program's "
+                                f"{[fields['cout'], fields['ho'], fields['wo']]}")
         rq, files = entry.get("requant") or {}, entry.get("requant_files")
-        for kind in ("mult", "shift"):
-            code = compiled.get((entry["id"], kind))
-            if code is None:
-                continue
-            if files is not None:  # per-channel: the .bin files (sha256-checked) are the reference
-                tensor = files[kind]
-                expected = np.fromfile(root / tensor["file"], dtype="<i4").tolist()
-                stated = f"{tensor['file']}"
-            elif kind in rq:
-                expected = [int(rq[kind])] * int(entry["layer"]["out_shape"][0])
-                stated = f"{rq[kind]}"
-            else:
-                continue
-            if code != expected:
-                raise ManifestError(f"manifest layer {entry['name']!r}: requant {kind} {stated} differs from the "
-                                    f"{entry['id']}_{kind} compiled into params.h ({sorted(set(code))[:4]}, "
-                                    f"{len(code)} channels); re-export instead of editing the manifest")
+        for kind in ("mult", "shift", "lo", "hi"):
+            if files is None and kind in rq and fields[kind] != int(rq[kind]):
+                raise ManifestError(f"{where}: requant {kind} {rq[kind]} differs from the {fields[kind]} compiled "
+                                    "into program.bin; re-export instead of editing the manifest")
+        if files is not None and fields["per_channel"]:
+            table = words[fields["prm"]:fields["prm"] + 3 * cout].reshape(cout, 3)
+            for kind, col in (("mult", 1), ("shift", 2)):
+                stored = np.fromfile(root / files[kind]["file"], dtype="<i4")
+                if not np.array_equal(stored, table[:, col]):
+                    raise ManifestError(f"{where}: {files[kind]['file']} differs from the per-channel {kind} "
+                                        "table compiled into program.bin")

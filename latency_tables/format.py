@@ -357,7 +357,7 @@ def _collect(meta: TableMeta, entries: Iterable[tuple[int, Entry]], source) -> L
 
 # ------------------------------------------------------------------ OFA YAML
 def parse_ofa_yaml(text: str, meta: TableMeta, *, source: str | os.PathLike = "<string>") -> LatencyTable:
-    """Parse OFA's YAML lookup table (``key: {count: n, mean: ms, std: ms}`` per unit).
+    r"""Parse OFA's YAML lookup table (``key: {count: n, mean: ms, std: ms}`` per unit).
 
     Examples
     --------

@@ -387,7 +387,8 @@ case("result-directory", lambda ws: ["export", "--result", str(ws / "mine"), "--
 case("result-report-into-user-folder", lambda ws: ["report", str(ws / "result.json"), "--no-cv", "--out",
                                                    str(ws / "mine")], REFUSED, r"not an ofa-hw report.*thesis.tex")
 case("result-report-onto-file", lambda ws: ["report", str(ws / "result.json"), "--no-cv", "--out",
-                                            str(ws / "notes.txt")], REFUSED, r"notes.txt was not replaced: it is not a folder")
+                                            str(ws / "notes.txt")], REFUSED,
+     r"notes.txt was not replaced: it is not a folder")
 case("result-report-valid", lambda ws: ["report", str(ws / "result.json"), "--no-cv", "--out", str(ws / "rep")],
      HANDLED, creates=("rep",))
 
@@ -456,7 +457,8 @@ case("search-stale-lock-taken-over", _stale_lock, HANDLED, creates=("out", ".out
 
 # ---- export ------------------------------------------------------------------
 case("export-overwrite-user-folder", lambda ws: ["export", "--preset", "min", "-r", "32", "--out", str(ws / "mine"),
-                                                 "--overwrite"], REFUSED, r"mine was not replaced: it holds no manifest")
+                                                 "--overwrite"], REFUSED,
+     r"mine was not replaced: it holds no manifest")
 case("export-overwrite-plain-file", lambda ws: ["export", "--preset", "min", "-r", "32", "--out",
                                                 str(ws / "notes.txt"), "--overwrite"], REFUSED,
      r"notes.txt was not replaced: it is not a folder")
@@ -473,7 +475,8 @@ case("export-calibration-missing", lambda ws: ["export", "--preset", "min", "-r"
 case("export-result-and-preset", lambda ws: ["export", "--result", str(ws / "result.json"), "--preset", "min",
                                              "--out", str(ws / "e")], REFUSED, r"either --result or a sub-network")
 case("export-clock-without-accelerator", lambda ws: ["export", "--preset", "min", "-r", "32", "--clock-mhz", "200",
-                                                     "--out", str(ws / "e")], REFUSED, r"--clock-mhz needs --accelerator")
+                                                     "--out", str(ws / "e")], REFUSED,
+     r"--clock-mhz needs --accelerator")
 case("export-accelerator-unknown", lambda ws: ["export", "--preset", "min", "-r", "32", "--accelerator", "B9999",
                                                "--out", str(ws / "e")], REFUSED, r"B9999")
 case("export-clock-5ghz", lambda ws: ["export", "--preset", "min", "-r", "32", "--accelerator", "B1600",
@@ -586,8 +589,12 @@ api("accelerator-cores-9", lambda ws: Accelerator.from_dpu("B2304", cores=9), pa
 api("accelerator-pp-bool", lambda ws: Accelerator(True, 8, 8, clock_mhz=200.0), pattern=r"pp must be a positive")
 api("accelerator-unknown-arch", lambda ws: Accelerator.from_dpu("B9999"), pattern=r"B9999", error=KeyError)
 api("subnet-r-huge", lambda ws: SubnetConfig.largest(r=100000), pattern=r"above the maximum 448")
-case("api-load-table-seconds", lambda ws: (lambda path=write(ws, "s.csv", edit_rows(scale(1e-3))): load_table(path)),
-     REFUSED, r"s.csv:\d+: entry")
+def _seconds_table(ws):
+    path = write(ws, "s.csv", edit_rows(scale(1e-3)))
+    return lambda: load_table(path)
+
+
+case("api-load-table-seconds", _seconds_table, REFUSED, r"s.csv:\d+: entry")
 api("load-table-directory", lambda ws: load_table(ws / "mine"), pattern=r"is a folder", error=IsADirectoryError)
 api("hls-load-file", lambda ws: __import__("hls").load(ws / "notes.txt"), pattern=r"is a file; hls.load takes",
     error=NotADirectoryError)
@@ -625,7 +632,7 @@ case("api-manifest-out-shape", _edited_manifest("out_shape"), REFUSED, r"out_sha
      error=ManifestError)
 case("api-manifest-out-shape-both", _edited_manifest("out_shape-both"), REFUSED, r"does not match its golden tensor",
      error=ManifestError)
-case("api-manifest-shift", _edited_manifest("shift"), REFUSED, r"requant shift .* compiled into params.h",
+case("api-manifest-shift", _edited_manifest("shift"), REFUSED, r"requant shift .* compiled into program.bin",
      error=ManifestError)
 
 

@@ -47,6 +47,7 @@ class Snippet:
     text: str
     section: str
     offset: int  # position in the section text (README order)
+    fenced: bool = True  # False: an inline `command` in the prose
 
 
 def sections() -> dict[str, str]:
@@ -69,7 +70,8 @@ def snippets(section: str, text: str) -> list[Snippet]:
                         found.append(Snippet("shell", command.strip(), section, match.start()))
     outside = FENCE.sub(lambda m: " " * len(m.group(0)), text)
     for match in INLINE.finditer(outside):
-        found.append(Snippet("shell", " ".join(match.group(1).replace("\\|", "|").split()), section, match.start()))
+        text = " ".join(match.group(1).replace("\\|", "|").split())
+        found.append(Snippet("shell", text, section, match.start(), fenced=False))
     return sorted(found, key=lambda s: s.offset)
 
 
@@ -124,7 +126,7 @@ def run_python(code: str, cwd: Path) -> None:
 
 
 def on_the_numpy_runner(command: str, cwd: Path) -> str:
-    """A board-only ``lut measure`` with the numpy stand-in: compile the plan's units in numpy, add ``--runner numpy``."""
+    """A board-only ``lut measure`` on the numpy stand-in: compile the plan's units in numpy, add ``--runner numpy``."""
     tokens = shlex.split(command)
     if tokens[:3] != ["ofa-hw", "lut", "measure"] or "--runner" in tokens:
         return command
@@ -147,11 +149,9 @@ def test_the_readme_has_the_snippets_these_tests_run():
 def board_workflow() -> tuple[list[str], list[str], list[str]]:
     """"Measuring a new board": its inline commands (the steps on a board), its command block (the same
     workflow anywhere, on the numpy stand-in) and its Python blocks (calibrate and search)."""
-    text = sections()["Measuring a new board"]
-    inline = FENCE.sub(lambda m: " " * len(m.group(0)), text)
-    board = [" ".join(m.group(1).split()) for m in INLINE.finditer(inline)]
-    found = snippets("", text)
-    block = [s.text for s in found if s.kind == "shell" and s.text not in board]
+    found = snippets("", sections()["Measuring a new board"])
+    board = [s.text for s in found if s.kind == "shell" and not s.fenced]
+    block = [s.text for s in found if s.kind == "shell" and s.fenced]
     python = [s.text for s in found if s.kind == "python"]
 
     def runnable(commands):
@@ -200,6 +200,7 @@ def test_main_job(tmp_path):
     assert (tmp_path / "results" / "search" / "report" / "report.html").is_file()
 
 
+@pytest.mark.slow  # 284 units timed in numpy: about a minute on two cores
 def test_board_workflow_off_board(tmp_path):
     """"Measuring a new board" anywhere: its command block on the numpy stand-in, then its Python."""
     _, commands, python = board_workflow()

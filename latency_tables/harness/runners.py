@@ -42,17 +42,25 @@ __all__ = ["NumpyRunner", "PynqDpuRunner", "Runner", "Session", "Subgraph", "com
 
 
 class Session(Protocol):
-    def run(self) -> None: ...
+    """One loaded unit (see the module docstring for the optional per-subgraph and DPU-time methods)."""
 
-    def close(self) -> None: ...
+    def run(self) -> None:
+        """Execute the unit once, blocking until it is done."""
+
+    def close(self) -> None:
+        """Release the unit."""
 
 
 class Runner(Protocol):
+    """Loads compiled units of one kind (``suffix``) into sessions."""
+
     suffix: str
 
-    def describe(self) -> str: ...
+    def describe(self) -> str:
+        """One line for the table's ``method``: what ran the units."""
 
-    def load(self, path: Path, key: str) -> Session: ...
+    def load(self, path: Path, key: str) -> Session:
+        """The session of the unit compiled to ``path`` (``key`` is checked against it where possible)."""
 
 
 # --------------------------------------------------------------------- numpy
@@ -79,9 +87,11 @@ class NumpyRunner:
     suffix: ClassVar[str] = ".npz"
 
     def describe(self) -> str:
+        """The runner line of the table's method."""
         return f"numpy {np.__version__} int8 reference runner on {platform.machine() or 'unknown CPU'}"
 
     def load(self, path: Path, key: str) -> _NumpySession:
+        """The int8 unit in ``path`` with a random int8 input (seeded)."""
         with np.load(path, allow_pickle=False) as data:
             if "key" not in data.files:
                 raise ValueError(f"{path}: not a compiled unit (no 'key' array)")
@@ -212,7 +222,7 @@ class PynqDpuRunner:
     """
 
     suffix: ClassVar[str] = ".xmodel"
-    #: Where VART reads its firmware path and where the overlay's xclbin goes (class attributes, so tests can move them).
+    #: Where VART reads its firmware path and where the overlay's xclbin goes (class attributes: tests move them).
     vart_conf: ClassVar[Path] = Path("/etc/vart.conf")
     lib_dir: ClassVar[Path] = Path("/usr/lib")
 
@@ -226,6 +236,7 @@ class PynqDpuRunner:
         return {"bitstream": self.bitstream, "dpu_timer": self.dpu_timer, "_overlay": None}
 
     def describe(self) -> str:
+        """The runner line of the table's method (pynq_dpu version, overlay, DPU timer)."""
         try:
             from importlib.metadata import version
 

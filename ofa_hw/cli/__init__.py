@@ -38,6 +38,7 @@ BAD_INPUT = (ValueError, KeyError, FileNotFoundError, FileExistsError, IsADirect
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """The ``ofa-hw`` argument parser with every sub-command."""
     from ofa_hw._version import __version__
 
     parser = argparse.ArgumentParser(

@@ -36,6 +36,7 @@ def _resolutions(text: str) -> tuple[int, ...]:
 
 
 def add_parser(subparsers) -> None:
+    """Register ``ofa-hw lut`` with its options."""
     parser = subparsers.add_parser("lut", help="plan, measure and inspect latency lookup tables",
                                    description=__doc__.split("\n\n")[0])
     commands = parser.add_subparsers(dest="lut_command", metavar="ACTION")
@@ -106,6 +107,7 @@ def add_parser(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    """Run ``ofa-hw lut``; the exit code (errors are raised to the boundary in :func:`ofa_hw.cli.main`)."""
     return args.run(args)
 
 

@@ -10,6 +10,7 @@ from .subnet_args import add_subnet_options, subnet_from_args
 
 
 def add_parser(subparsers) -> None:
+    """Register ``ofa-hw roofline`` with its options."""
     parser = subparsers.add_parser(
         "roofline", help="roofline report (plot, per-layer table, HTML summary) of a sub-network on a board",
         description="Analyse every layer of a sub-network on a DPU-like accelerator and write a roofline report: "
@@ -43,6 +44,7 @@ def accelerator_from_args(args: argparse.Namespace):
 
 
 def run(args: argparse.Namespace) -> int:
+    """Run ``ofa-hw roofline``; the exit code (errors are raised to the boundary in :func:`ofa_hw.cli.main`)."""
     from accel_models import roofline_report
 
     board, accelerator = accelerator_from_args(args)

@@ -8,6 +8,7 @@ from pathlib import Path
 
 
 def add_parser(subparsers) -> None:
+    """Register ``ofa-hw search`` with its options."""
     parser = subparsers.add_parser(
         "search", help="find the most accurate int8 OFA sub-network + DPU configuration for a board and budget",
         description="Search OFA-MobileNetV3 sub-networks and DPU-like accelerator configurations jointly under a "
@@ -76,6 +77,7 @@ def parse_accelerators(text: str, board):
 
 
 def run(args: argparse.Namespace) -> int:
+    """Run ``ofa-hw search``; the exit code (errors are raised to the boundary in :func:`ofa_hw.cli.main`)."""
     from accel_models import get_board
     from accel_models.atomic import check_writable, output_lock
     from ofa_hw.search import search_codesign

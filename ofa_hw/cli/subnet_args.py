@@ -12,6 +12,7 @@ __all__ = ["add_subnet_options", "subnet_from_args"]
 
 
 def add_subnet_options(parser: argparse.ArgumentParser, required: bool = False) -> None:
+    """Add SUBNET.json / --subnet / --preset, --width-mult and -r to ``parser``."""
     group = parser.add_mutually_exclusive_group(required=required)
     group.add_argument("subnet", nargs="?", type=Path, metavar="SUBNET.json",
                        help="sub-network as JSON: {'ks','e','d','r'} dict, OFA net.config or specialized-net entry")
@@ -25,6 +26,7 @@ def add_subnet_options(parser: argparse.ArgumentParser, required: bool = False) 
 
 
 def subnet_from_args(args: argparse.Namespace) -> SubnetConfig:
+    """The sub-network the options name (a file is read with every problem named)."""
     path = args.subnet or args.subnet_option
     width = args.width_mult
     if args.preset:

@@ -98,6 +98,7 @@ class Design:
         return subnet_layers(self.subnet)
 
     def to_dict(self) -> dict:
+        """Plain JSON-able dict (what :meth:`from_dict` reads)."""
         out = asdict(self)
         out["subnet"] = self.subnet.to_dict()
         out["accelerator"] = self.accelerator.to_dict()
@@ -198,6 +199,7 @@ class CodesignResult:
     settings: Mapping[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict:
+        """The ``result.json`` document."""
         return {
             "format_version": RESULT_FORMAT_VERSION,
             "settings": dict(self.settings),
@@ -218,7 +220,8 @@ class CodesignResult:
         reject_unknown_keys(data, {"format_version", "settings", "best", "pareto", "history"}, "CodesignResult")
         version = data.get("format_version")
         if version != RESULT_FORMAT_VERSION:
-            raise ValueError(f"result format_version {version!r} is not supported (this ofa-hw reads {RESULT_FORMAT_VERSION})")
+            raise ValueError(f"result format_version {version!r} is not supported "
+                             f"(this ofa-hw reads {RESULT_FORMAT_VERSION})")
         for name in ("best", "pareto"):
             if name not in data:
                 raise ValueError(f"result field {name!r} missing")
