@@ -57,6 +57,7 @@ import os
 import re
 from collections.abc import Iterable, Mapping
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -264,7 +265,7 @@ def parse_table(text: str, *, source: str | os.PathLike = "<string>") -> Latency
     if not text.endswith("\n"):
         raise TableFormatError(source, text.count("\n") + 1, "truncated: the last line has no line end")
     lines = text.split("\n")[:-1]
-    header: dict[str, object] = {}
+    header: dict[str, Any] = {}
     n = 0
     for n, line in enumerate(lines, start=1):
         if not line.startswith("#"):
@@ -335,12 +336,18 @@ def _parse_row(row: str, columns: list[str], source, line: int, scale: float = 1
             raise ValueError(f"column 'count': {cells[1]!r} is not an integer") from None
         values = {name: (_number(cell, name) if cell else None) for name, cell in zip(columns[2:], cells[2:],
                                                                                       strict=True)}
-        values.update({name: values[name] * scale for name in _LATENCY_COLUMNS if values[name] is not None})
-        entry = Entry(key, count, values.pop("mean_ms"), values.pop("std_ms"), values.pop("min_ms"),
-                      values.pop("max_ms"), {k: v for k, v in values.items() if v is not None})
+        scaled = {name: _scaled(values[name], scale) for name in _LATENCY_COLUMNS}
+        mean = scaled["mean_ms"]
+        assert mean is not None  # required above
+        entry = Entry(key, count, mean, scaled["std_ms"], scaled["min_ms"], scaled["max_ms"],
+                      {k: v for k, v in values.items() if v is not None and k not in _LATENCY_COLUMNS})
     except ValueError as exc:
         raise TableFormatError(source, line, str(exc)) from None
     return line, entry
+
+
+def _scaled(value: float | None, scale: float) -> float | None:
+    return None if value is None else value * scale
 
 
 def _collect(meta: TableMeta, entries: Iterable[tuple[int, Entry]], source) -> LatencyTable:

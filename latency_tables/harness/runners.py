@@ -27,7 +27,7 @@ import subprocess
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import ClassVar, Protocol
+from typing import Any, ClassVar, Protocol
 
 import numpy as np
 
@@ -119,7 +119,8 @@ def compile_numpy_units(plan: Plan, out_dir: str | os.PathLike, *, seed: int = 0
         weights = Int8Unit.random(unit.spec.layers(), rng).weights
         path = out / f"{unit.name}{NumpyRunner.suffix}"
         with atomic_open(path, "wb") as handle:
-            np.savez(handle, key=np.array(unit.key), **weights)
+            arrays: dict[str, Any] = {"key": np.array(unit.key), **weights}
+            np.savez(handle, **arrays)
         paths.append(path)
     return paths
 

@@ -49,9 +49,9 @@ def _resources(where: str, resources: Any, board: Board | None) -> dict:
     for name in _BOARD_RESOURCES:
         if name not in out:
             continue
-        capacity = None if board is None else float(getattr(board, name))
         value = _bounded(f"{where}.{name}", out[name], 0.0, math.inf)
-        if capacity is not None and value > capacity * (1 + 1e-9):
+        if board is not None and value > float(getattr(board, name)) * (1 + 1e-9):
+            capacity = float(getattr(board, name))
             raise ValueError(f"{where}.{name}: {value:g} exceeds board {board.name}'s {capacity:g} "
                              "(a design must fit its board)")
     if "binding_utilization" in out:
@@ -155,7 +155,7 @@ def _check_constraint(settings: Mapping, best: Design | None, pareto: list[Desig
     latency, fps = (None if constraint.get(name) is None
                     else _bounded(f"settings.constraint.{name}", constraint[name], 0.0, math.inf)
                     for name in ("latency_ms", "fps"))
-    designs = [("best", best)] * (best is not None) + [(f"pareto[{i}]", d) for i, d in enumerate(pareto)]
+    designs = ([] if best is None else [("best", best)]) + [(f"pareto[{i}]", d) for i, d in enumerate(pareto)]
     for where, design in designs:
         if latency is not None and design.latency_ms > latency * (1 + 1e-9):
             raise ValueError(f"{where}.latency_ms: {design.latency_ms:g} ms breaks the result's own constraint "
