@@ -6,12 +6,12 @@ from .boards import Board, get_board, list_boards
 from .from_torch import UnsupportedModelError, layers_from_torch
 from .layer import ACTIVATIONS, OPS, Layer, LayerArrays, conv_output_size
 from .network import BlockCatalog, NetworkAnalysis, analyze_network, network_latency_ms
-from .plot import plot_analysis, plot_roofline, roofline_ceilings
+from .plot import plot_analysis, plot_roofline, roofline_ceilings, roofline_records
 from .predictor_protocol import LATENCY_SOURCES, LatencyPredictor
 from .reference import LayerProfile, layer_profiles, profile_accelerator
 from .report import RooflineReport, roofline_report
 from .resources import FitResult, Resources, estimate_resources, fits, resource_fit_report
-from .roofline import PARAMETER_INFO, LayerAnalysis, RooflineModel, RooflineParams
+from .roofline import PARAMETER_INFO, LayerAnalysis, RooflineModel, RooflineParams, engine_peaks_gops
 from .schedule import UnitSchedule, group_by_block
 
 __all__ = [
@@ -40,6 +40,7 @@ __all__ = [
     "analyze_network",
     "conv_output_size",
     "dpu_config",
+    "engine_peaks_gops",
     "estimate_resources",
     "fits",
     "get_board",
@@ -55,5 +56,6 @@ __all__ = [
     "profile_accelerator",
     "resource_fit_report",
     "roofline_ceilings",
+    "roofline_records",
     "roofline_report",
 ]

@@ -28,6 +28,8 @@ from functools import lru_cache
 from importlib import resources
 from types import MappingProxyType
 
+from .validation import reject_unknown_keys
+
 __all__ = ["BANK_DEPTH", "MAX_CLOCK_MHZ", "MAX_CORES", "Accelerator", "DpuConfig", "check_dpu_clock", "dpu_config",
            "list_dpu_archs"]
 
@@ -221,9 +223,7 @@ class Accelerator:
         config = dpu_config(arch)
         check_dpu_clock(clock_mhz)
         allowed = {f.name for f in fields(cls)} - {"pp", "icp", "ocp", "clock_mhz", "cores"}
-        unknown = set(overrides) - allowed
-        if unknown:
-            raise ValueError(f"unknown Accelerator field(s) {sorted(unknown)} for from_dpu; allowed: {sorted(allowed)}")
+        reject_unknown_keys(overrides, allowed, "Accelerator.from_dpu's overrides")
         args = {"name": arch, **overrides}
         return cls(config.pp, config.icp, config.ocp, clock_mhz=clock_mhz, cores=cores, **args)
 
@@ -274,8 +274,5 @@ class Accelerator:
     @classmethod
     def from_dict(cls, data: Mapping) -> Accelerator:
         """Inverse of :meth:`to_dict`; unknown keys are an error naming the allowed ones."""
-        allowed = [f.name for f in fields(cls)]
-        unknown = set(data) - set(allowed)
-        if unknown:
-            raise ValueError(f"unknown Accelerator field(s) {sorted(unknown)}; allowed: {allowed}")
+        reject_unknown_keys(data, [f.name for f in fields(cls)], "Accelerator")
         return cls(**data)

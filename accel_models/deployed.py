@@ -46,6 +46,8 @@ from types import MappingProxyType
 
 import numpy as np
 
+from .validation import reject_unknown_keys
+
 __all__ = [
     "BOARD_CPUS",
     "HEADS",
@@ -168,10 +170,7 @@ class DeployedParams:
     @classmethod
     def from_dict(cls, data: Mapping) -> DeployedParams:
         """Read :meth:`to_dict`'s output; unknown keys are an error."""
-        allowed = {f.name for f in fields(cls)}
-        unknown = set(data) - allowed
-        if unknown:
-            raise ValueError(f"unknown deployed-model parameter(s) {sorted(unknown)}; allowed: {sorted(allowed)}")
+        reject_unknown_keys(data, [f.name for f in fields(cls)], "deployed-model parameters")
         return cls(**data)
 
 

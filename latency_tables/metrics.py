@@ -7,6 +7,8 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
+from accel_models.validation import reject_unknown_keys
+
 __all__ = ["ErrorReport", "error_report"]
 
 
@@ -34,10 +36,7 @@ class ErrorReport:
     @classmethod
     def from_dict(cls, data: Mapping) -> ErrorReport:
         """Inverse of :meth:`to_dict`; unknown keys are an error."""
-        allowed = set(cls.__dataclass_fields__)
-        unknown = set(data) - allowed
-        if unknown:
-            raise ValueError(f"unknown ErrorReport field(s) {sorted(unknown)}; allowed: {sorted(allowed)}")
+        reject_unknown_keys(data, list(cls.__dataclass_fields__), "ErrorReport")
         return cls(**data)
 
     def __str__(self) -> str:

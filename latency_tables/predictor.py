@@ -429,8 +429,6 @@ DEVICES = {
                                "analytical DPU model calibrated jointly on the Ultra96-V2 B2304 blocks and the "
                                "ZCU102 B4096 per-layer profiles (transfers across devices; "
                                "benchmarks/bench_transfer.py)", joint=True),
-    "zcu102-b4096": _Device(partial(get_source, "zcu102-b4096-mbv2"),
-                            "ZCU102, one DPUCZDX8G B4096 core @ 300 MHz (DNNDK), MobileNetV2-style blocks"),
     "note10": _Device(_note10, "Samsung Note10 CPU (OFA's tables, one per resolution 160..224)",
                       "curve fit: the roofline model calibrated on a phone CPU, not a DPU model", per_resolution=True),
 }
@@ -450,7 +448,7 @@ def list_devices() -> list[str]:
     """Names accepted by :func:`get_predictor`.
 
     >>> list_devices()
-    ['dpuczdx8g-joint', 'note10', 'ultra96v2-b2304', 'zcu102-b4096']
+    ['dpuczdx8g-joint', 'note10', 'ultra96v2-b2304']
     """
     return sorted(DEVICES)
 
@@ -482,6 +480,10 @@ def get_predictor(device: str) -> HybridPredictor | PerResolutionPredictor:
     >>> p.predict_key_ms("Logits-input:1x1x1536-output:1000")
     0.822
     """
+    from .validity import WITHDRAWN_DEVICES
+
+    if device in WITHDRAWN_DEVICES:
+        raise KeyError(f"latency device {device!r} is {WITHDRAWN_DEVICES[device]}")
     if device not in DEVICES:
         raise KeyError(f"unknown device {device!r}; known: {', '.join(list_devices())}")
     if DEVICES[device].per_resolution:  # one table per resolution: summed over the network's own

@@ -15,6 +15,8 @@ from types import MappingProxyType
 
 import numpy as np
 
+from accel_models.validation import reject_unknown_keys
+
 __all__ = ["Entry", "LatencyTable", "TableMeta", "pool_entries"]
 
 
@@ -76,10 +78,7 @@ class TableMeta:
         >>> TableMeta.from_dict(meta.to_dict()) == meta
         True
         """
-        allowed = [f.name for f in fields(cls)]
-        unknown = sorted(set(data) - set(allowed))
-        if unknown:
-            raise ValueError(f"unknown table metadata field(s) {unknown}; allowed: {allowed}")
+        reject_unknown_keys(data, [f.name for f in fields(cls)], "table metadata")
         required = [f.name for f in fields(cls) if f.default is MISSING]
         missing = [name for name in required if name not in data]
         if missing:

@@ -23,7 +23,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from ._keys import reject_unknown_keys
+from accel_models.validation import reject_unknown_keys
+
 from .space import SLOTS_PER_STAGE, OFASpace, get_space, list_spaces
 
 __all__ = ["parse_subnet_dict"]

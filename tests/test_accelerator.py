@@ -71,9 +71,9 @@ def test_unknown_names_and_fields():
         Accelerator.from_dpu("B9999")
     with pytest.raises(KeyError, match="unknown DPU architecture"):
         dpu_config("b4096")
-    with pytest.raises(ValueError, match=r"unknown Accelerator field\(s\) \['bandwidth'\]"):
+    with pytest.raises(ValueError, match=r"unknown key\(s\) \['bandwidth'\] in Accelerator.from_dpu's overrides"):
         Accelerator.from_dpu("B512", bandwidth=3.0)
-    with pytest.raises(ValueError, match=r"unknown Accelerator field\(s\) \['pe'\]; allowed"):
+    with pytest.raises(ValueError, match=r"unknown key\(s\) \['pe'\] in Accelerator; allowed"):
         Accelerator.from_dict({**Accelerator.from_dpu("B512").to_dict(), "pe": 3})
 
 

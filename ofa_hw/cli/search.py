@@ -29,6 +29,9 @@ def add_parser(subparsers) -> None:
     parser.add_argument("--min-top1", type=float, default=None,
                         help="accuracy floor (top-1 %%, ImageNet-val scale unless --raw-accuracy): the fastest "
                              "design at or above it")
+    parser.add_argument("--confidence", type=float, default=None,
+                        help="meet the latency / fps budget at this confidence (e.g. 0.9): the search uses the upper "
+                             "end of each design's latency interval")
     parser.add_argument("--raw-accuracy", dest="accuracy_scale", action="store_const", const="raw",
                         default="imagenet-val",
                         help="report accuracy on the predictor's own scale instead of the calibrated ImageNet-val one")
@@ -89,8 +92,9 @@ def run(args: argparse.Namespace) -> int:
     check_writable(args.out / "result.json", what="search output")
     with output_lock(args.out, what="ofa-hw search"):
         result = search_codesign(
-            board=board, latency_ms=args.latency_ms, fps=args.fps, min_accuracy=args.min_top1, space=args.space,
-            accuracy_scale=args.accuracy_scale, accelerators=accelerators, predictor=args.predictor,
+            board=board, latency_ms=args.latency_ms, fps=args.fps, min_accuracy=args.min_top1,
+            confidence=args.confidence, space=args.space, accuracy_scale=args.accuracy_scale,
+            accelerators=accelerators, predictor=args.predictor,
             quantization=args.quantization, algorithm=args.algorithm, budget=args.budget, population=args.population,
             restarts=args.restarts, seed=args.seed, progress=not args.no_progress, checkpoint=args.checkpoint,
             threads=args.threads, latency_mode=args.latency_mode,
@@ -105,6 +109,13 @@ def run(args: argparse.Namespace) -> int:
     if report is not None:
         print(f"wrote {report}")
     return 0
+
+
+def _interval(design) -> str:
+    if design.latency_confidence is None:
+        return " (no interval model for this predictor)"
+    return (f", {100 * design.latency_confidence:.0f}% interval {design.latency_low_ms:.2f}-"
+            f"{design.latency_high_ms:.2f} ms")
 
 
 def _latency_meaning(settings) -> str:
@@ -130,6 +141,8 @@ def format_summary(result) -> str:
     if settings.get("min_accuracy") is not None:
         constraint = f"top-1 >= {settings['min_accuracy']:g}% ({scale})" + ("" if constraint == "none"
                                                                             else f" and {constraint}")
+    if settings.get("confidence") is not None and constraint != "none":
+        constraint += f" at {100 * settings['confidence']:.0f}% confidence"
     lines = [f"Board {settings['board']}, constraint: {constraint}; objective: {settings['objective']}"]
     design = result.best
     if design is not None:
@@ -144,7 +157,7 @@ def format_summary(result) -> str:
             f"core(s), {acc.peak_gops:.0f} GOP/s peak",
             f"  resources   : DSP {res['dsp']:.0f}, LUT {res['lut']:.0f}, FF {res['ff']:.0f}, BRAM36 {res['bram36']:.0f} "
             f"(binding: {res['binding_resource']} {100 * res['binding_utilization']:.0f}%, DSP usage {res['dsp_usage']})",
-            f"  latency     : {design.latency_ms:.3f} ms per image ({_latency_meaning(settings)}, "
+            f"  latency     : {design.latency_ms:.3f} ms per image{_interval(design)} ({_latency_meaning(settings)}, "
             f"{design.latency_source}; {100 * design.measured_fraction:.0f}% from measured entries)",
             f"  deployed    : {_deployed_line(design)}",
             f"  accuracy    : {design.accuracy_top1:.2f}% top-1 ({scale}) int8 predicted "

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from ofa_hw._keys import read_json
+from accel_models.validation import read_json
 from ofa_hw.space import SubnetConfig
 
 __all__ = ["add_subnet_options", "subnet_from_args"]

@@ -59,6 +59,7 @@ class LatencyModel:
 
     @property
     def invocation_ms(self) -> float:
+        """The predictor's launch cost per network (ms)."""
         return float(self.predictor.invocation_ms)
 
 
@@ -168,7 +169,9 @@ def _front_row(design: Design, latency: LatencyModel) -> dict:
     return {"latency_ms": design.latency_ms, "fps": design.fps, "accuracy_top1": design.accuracy_top1,
             "accuracy_float_top1": design.accuracy_float_top1, "accelerator": acc.label,
             "dsp": float(design.resources["dsp"]), "r": design.subnet.r, "d": list(design.subnet.d),
-            "latency_source": design.latency_source, "measured_fraction": design.measured_fraction}
+            "latency_source": design.latency_source, "measured_fraction": design.measured_fraction,
+            "latency_low_ms": design.latency_low_ms, "latency_high_ms": design.latency_high_ms,
+            "latency_confidence": design.latency_confidence}
 
 
 def subnet_summary(design: Design) -> dict:
@@ -195,13 +198,13 @@ def resource_use(design: Design, board: Board) -> dict:
     """Used / budget / utilization of every resource, as the search's feasibility check computed them."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)  # an extrapolated estimate is flagged in the result instead
-        check = fits(design.accelerator, board, dsp_usage=design.resources.get("dsp_usage", "high"))
+        check = fits(design.accelerator, board, dsp_usage=str(design.resources.get("dsp_usage", "high")))
     budget = board.resources()
     rows = []
     for name, label in _RESOURCE_LABELS.items():
         utilization = float(check.utilization[name])
-        rows.append({"resource": name, "label": label, "budget": float(budget[name]),
-                     "used": utilization * float(budget[name]) if budget[name] else float(check.resources.as_dict()[name]),
+        used = utilization * float(budget[name]) if budget[name] else float(check.resources.as_dict()[name])
+        rows.append({"resource": name, "label": label, "budget": float(budget[name]), "used": used,
                      "utilization": utilization})
     return {"board": board.name, "fits": bool(check.ok), "binding_resource": check.binding_resource,
             "dsp_usage": design.resources.get("dsp_usage", "high"),
@@ -237,11 +240,11 @@ def latency_table(design: Design, latency: LatencyModel, analysis) -> dict:
     unit_ms = np.asarray(latency.predictor.unit_latency_ms(units, design.accelerator), dtype=float)
     sources = [str(s) for s in latency.predictor.unit_sources(units, design.accelerator)]
     table = latency.table
-    records = [{"key": unit[0].block, "source": source, "latency_ms": float(ms),
+    records: list[dict[str, Any]] = [{"key": unit[0].block, "source": source, "latency_ms": float(ms),
                 "measured_ms": table.entries[unit[0].block].mean_ms if source == "measured" and table else None}
                for unit, source, ms in zip(units, sources, unit_ms, strict=True)]
     measured_here = "measured" in sources
-    if measured_here:
+    if measured_here and table is not None:
         method = (f"measured entries of table {table.meta.name!r} (in-network: the entry minus one "
                   f"program launch of {latency.invocation_ms:.4f} ms) where the table has the unit; the calibrated "
                   "model elsewhere")
@@ -249,7 +252,7 @@ def latency_table(design: Design, latency: LatencyModel, analysis) -> dict:
         where = "" if latency.accelerator is None else f" (calibrated on {latency.accelerator.label})"
         method = (f"calibrated analytical model{where} transferred to {design.accelerator.label}: "
                   "no table entry was measured on this accelerator")
-    rows = []
+    rows: list[dict[str, Any]] = []
     for i, (unit, record, estimate) in enumerate(zip(units, records, model_ms, strict=True)):
         start = int(starts[i])
         rows.append({
@@ -264,8 +267,8 @@ def latency_table(design: Design, latency: LatencyModel, analysis) -> dict:
     units_ms = sum(r["latency_ms"] for r in rows)
     total = units_ms + latency.invocation_ms
     if not np.isclose(total, design.latency_ms, rtol=1e-6, atol=1e-9):
-        warnings.warn(f"the per-unit latencies add up to {total:.4f} ms but the result says {design.latency_ms:.4f} ms: "
-                      "the report's latency predictor is not the one the search used",
+        warnings.warn(f"the per-unit latencies add up to {total:.4f} ms but the result says "
+                      f"{design.latency_ms:.4f} ms: the report's latency predictor is not the one the search used",
                       stacklevel=3)
     return {"method": method, "accelerator_measured": measured_here, "units": rows,
             "invocation_ms": latency.invocation_ms, "total_ms": total,
@@ -278,6 +281,8 @@ def _roofline_totals(analysis) -> dict:
     return {"layers": totals["layers"], "model_latency_ms": latency, "macs": totals["macs"],
             "dram_bytes": totals["dram_bytes"], "achieved_gops": totals["achieved_gops"],
             "utilization": totals["utilization"], "peak_gops": totals["peak_gops"], "bw_gbps": totals["bw_gbps"],
+            "ridge_ops_per_byte": analysis.ridge_ops_per_byte, "ddr_levels_gbps": dict(analysis.ddr_levels_gbps),
+            "on_chip_layers": int(np.sum(analysis.on_chip)),
             "latency_ms_by_bound": totals["latency_ms_by_bound"],
             "layers_by_bound": {b: int(np.sum(analysis.bound == b)) for b in ("compute", "memory", "overhead")},
             "share_by_bound": {b: (v / latency if latency else 0.0) for b, v in totals["latency_ms_by_bound"].items()}}
@@ -302,7 +307,7 @@ def _accuracy_assumptions(settings: Mapping[str, Any]) -> dict:
     # a result without "accuracy_scale" was written before accuracies were calibrated: the predictor's own scale
     scale = "raw" if settings.get("accuracy_scale", "raw") != "imagenet-val" else "imagenet-val"
     try:
-        predictor = get_predictor(name, quantization=quantization, scale=scale)
+        predictor = get_predictor(str(name), quantization=quantization, scale=scale)
     except (KeyError, ValueError) as exc:  # a result written by another version: report what it says
         out["note"] = f"predictor not available here: {exc}"
         return out
@@ -335,7 +340,8 @@ def _latency_assumptions(latency: LatencyModel, cross_validate: bool) -> dict:
     calibrated = latency.calibrated
     if calibrated is None:
         what = ("measured table entries only; the roofline analysis uses the model's default parameters"
-                if latency.table is not None else "uncalibrated RooflineModel: its default parameters, no measured errors")
+                if latency.table is not None
+                else "uncalibrated RooflineModel: its default parameters, no measured errors")
         out["calibration"] = {"note": what}
         out["parameters"] = latency.model.params.to_dict()
         return out

@@ -50,6 +50,7 @@ def search_codesign(
     latency_ms: float | None = None,
     fps: float | None = None,
     min_accuracy: float | None = None,
+    confidence: float | None = None,
     space: str | OFASpace = "ofa-mbv3-w1.2",
     accelerators: str | Accelerator | Sequence[Accelerator] | AcceleratorGrid = "dpu",
     predictor=None,
@@ -86,6 +87,13 @@ def search_codesign(
         by default): ``best`` is then the *fastest* design at or above it
         (within ``latency_ms`` / ``fps`` if given too).  Alone it searches the
         front (NSGA-II), on which the fastest design above any accuracy lies.
+    confidence : float, optional
+        Meet ``latency_ms`` / ``fps`` at this confidence: the search sums the
+        upper end of every unit's latency interval at ``confidence``
+        (:mod:`latency_tables.uncertainty`), so ``latency_high_ms`` of every
+        design it keeps is within the budget (``fps`` is then the throughput at
+        that bound too).  Every design carries its point latency and interval
+        either way (at 90 % by default).
     space : str
         Sub-network space, ``"ofa-mbv3-w1.2"`` or ``"ofa-mbv3-w1.0"``.
     accelerators : "dpu", AcceleratorGrid, Accelerator or list of Accelerator
@@ -186,8 +194,12 @@ def search_codesign(
     deployed = get_accuracy_predictor(accuracy_name, quantization=quantization, scale=accuracy_scale)
     resolutions = _resolutions(space, deployed, resolutions)
     accel_space = _accelerator_space(board, accelerators, max_utilization)
+    from .intervals import search_predictor, warn_outside_validity, with_intervals
+
     deployment = _deployment(board, threads, latency_mode)
-    evaluator = Evaluator(space, resolutions, accel_space, latency_predictor, deployed, deployment)
+    evaluator = Evaluator(space, resolutions, accel_space, search_predictor(latency_name, latency_predictor, confidence, latency_mode),
+                          deployed, deployment)
+    outside = warn_outside_validity(latency_name, evaluator.keys, accel_space.accelerators)
     _check_reachable(evaluator, constraint, board)
 
     description = {
@@ -206,6 +218,8 @@ def search_codesign(
         "accuracy_scale": deployed.scale.name,
         "accuracy_scale_label": deployed.scale.label,
         "min_accuracy": min_accuracy,
+        "confidence": confidence,
+        "latency_validity_warnings": outside,
         "objective": (f"minimise latency at predicted {deployed.kind} >= {min_accuracy:g}% ({deployed.scale.label})"
                       if min_accuracy is not None else f"maximise predicted {deployed.kind} ({deployed.scale.label})"),
         "algorithm": algorithm,
@@ -224,7 +238,8 @@ def search_codesign(
     candidates = Candidates.concat([c for c, _, _ in runs])
     scores = Scores.concat([s for _, s, _ in runs])
     history = [h for _, _, hist in runs for h in hist]
-    return _result(evaluator, constraint, candidates, scores, history, description, dsp_objective, min_accuracy)
+    result = _result(evaluator, constraint, candidates, scores, history, description, dsp_objective, min_accuracy)
+    return with_intervals(result, latency_name, confidence)
 
 
 # ---------------------------------------------------------------- set-up

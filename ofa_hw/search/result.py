@@ -13,8 +13,8 @@ from typing import Any
 from accel_models import Accelerator, Board, get_board
 from accel_models.accelerator import check_dpu_clock
 from accel_models.atomic import atomic_write_text, check_writable
+from accel_models.validation import read_json, reject_unknown_keys
 
-from .._keys import read_json, reject_unknown_keys
 from ..space import SubnetConfig
 
 __all__ = ["CodesignResult", "Design", "GenerationStats", "RESULT_FORMAT_VERSION"]
@@ -78,6 +78,10 @@ class Design:
     ``latency_source`` says where the latency came from: ``"measured"`` (every
     unit from the measured table), ``"model"`` (calibrated model only) or
     ``"mixed"``; ``measured_fraction`` is the measured share of the latency.
+    ``latency_low_ms`` / ``latency_high_ms`` bound the latency at
+    ``latency_confidence`` (from the held-out error of each unit's source,
+    :mod:`latency_tables.uncertainty`; None where the predictor has no
+    interval model).
     """
 
     subnet: SubnetConfig
@@ -89,6 +93,9 @@ class Design:
     resources: Mapping[str, float]
     latency_source: str
     measured_fraction: float
+    latency_low_ms: float | None = None
+    latency_high_ms: float | None = None
+    latency_confidence: float | None = None
     deployed: Mapping[str, Any] | None = None
 
     def layers(self):

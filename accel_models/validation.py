@@ -1,4 +1,4 @@
-"""The checks every reader of ofa_hw makes: a JSON file read with its problems named, no key it does not know."""
+"""The checks every reader of the project makes: a JSON file read with its problems named, no key it does not know."""
 
 from __future__ import annotations
 
@@ -9,6 +9,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+__all__ = ["MAX_JSON_DEPTH", "read_json", "reject_unknown_keys"]
 
 #: Deepest JSON nesting accepted (sub-networks, results and manifests nest a few levels).
 MAX_JSON_DEPTH = 64
@@ -52,12 +54,15 @@ def _max_depth(text: str) -> int:
 def reject_unknown_keys(data: Mapping, allowed: Iterable[str], what: str) -> None:
     """Raise ``ValueError`` naming the unknown keys of ``data`` and the allowed ones.
 
+    ``allowed`` is listed in its own order when it is a list or tuple (e.g.
+    dataclass fields), sorted otherwise.
+
     >>> reject_unknown_keys({"ks": 1, "depth": 2}, {"ks"}, "a sub-network dict")
     Traceback (most recent call last):
     ...
     ValueError: unknown key(s) ['depth'] in a sub-network dict; allowed keys: ['ks']
     """
-    allowed = set(allowed)
-    unknown = sorted(set(data) - allowed)
+    listed = list(allowed) if isinstance(allowed, (list, tuple)) else sorted(allowed)
+    unknown = sorted(set(data) - set(listed))
     if unknown:
-        raise ValueError(f"unknown key(s) {unknown} in {what}; allowed keys: {sorted(allowed)}")
+        raise ValueError(f"unknown key(s) {unknown} in {what}; allowed keys: {listed}")
