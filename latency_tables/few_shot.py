@@ -38,11 +38,11 @@ import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from types import MappingProxyType
-from typing import Protocol, runtime_checkable
 
 import numpy as np
 
 from accel_models import Accelerator, Layer, RooflineModel
+from accel_models.predictor_protocol import as_layers
 
 from .calibration import CalibratedModel, calibrated_model
 from .fitting import CalibrationProblem, FitSettings, folds_of
@@ -74,11 +74,6 @@ FEW_SHOT_FOLDS = 10
 _FEW_SHOT_FIXED = (*JOINT_FIXED, "pipeline_chunk_fraction")
 
 
-@runtime_checkable
-class _HasLayers(Protocol):
-    def layers(self) -> Sequence[Layer]: ...
-
-
 @dataclass(frozen=True)
 class NetworkMeasurement:
     """One whole network timed on the board (e.g. ``xdputil benchmark``, vaitrace, a model-zoo figure).
@@ -105,10 +100,12 @@ class NetworkMeasurement:
     std_ms: float | None = None
 
     def __post_init__(self) -> None:
-        layers = self.layers.layers() if isinstance(self.layers, _HasLayers) else self.layers
-        if isinstance(layers, (str, bytes)) or not all(isinstance(layer, Layer) for layer in layers) or not layers:
+        try:
+            layers = as_layers(self.layers)
+        except TypeError:
             raise ValueError(f"NetworkMeasurement {self.name!r}: layers must be a non-empty sequence of "
-                             f"accel_models.Layer or an object with layers(), got {type(self.layers).__name__}")
+                             f"accel_models.Layer or an object with layers(), got {type(self.layers).__name__}") \
+                from None
         if not isinstance(self.name, str) or not self.name.strip() or "," in self.name:
             raise ValueError(f"NetworkMeasurement name must be a non-empty string without commas, got {self.name!r}")
         if isinstance(self.latency_ms, bool) or not isinstance(self.latency_ms, (int, float)) \
