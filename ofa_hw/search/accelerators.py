@@ -26,7 +26,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from accel_models import Accelerator, Board, fits
-from accel_models.accelerator import CLOCK_RANGE_MHZ, list_dpu_archs
+from accel_models.accelerator import check_dpu_clock, list_dpu_archs
 from accel_models.dpu_options import DpuOptions
 from accel_models.resources import FitResult, buildable_on, uram_to_fit
 
@@ -46,13 +46,6 @@ def _distinct(name: str, values) -> tuple:
     if not values or len(set(values)) != len(values):
         raise ValueError(f"{name} must be distinct values, got {values!r}")
     return values
-
-
-def _check_clocks(where: str, clocks: Sequence[float]) -> None:
-    low, high = CLOCK_RANGE_MHZ
-    bad = [c for c in clocks if not low <= c <= high]
-    if bad:
-        raise ValueError(f"{where}.clock_mhz: {bad} outside the [{low:g}, {high:g}] MHz an FPGA DPU array runs at")
 
 
 @dataclass(frozen=True)
@@ -80,7 +73,8 @@ class DpuGrid:
         if any(c > 4 or c < 1 for c in self.cores):
             raise ValueError(f"DpuGrid.cores: a DPUCZDX8G IP has 1-4 cores, got {self.cores!r}")
         DpuOptions(ip_version=self.ip_version)  # validates
-        _check_clocks("DpuGrid", self.clock_mhz)
+        for clock in self.clock_mhz:
+            check_dpu_clock(clock)
 
     @property
     def genes(self) -> tuple[tuple, ...]:
@@ -119,7 +113,8 @@ class AcceleratorGrid:
             if not values or len(set(values)) != len(values) or any(v <= 0 for v in values):
                 raise ValueError(f"AcceleratorGrid.{name} must be distinct positive values, got {values!r}")
             object.__setattr__(self, name, tuple(sorted(values)))
-        _check_clocks("AcceleratorGrid", self.clock_mhz)
+        for clock in self.clock_mhz:
+            check_dpu_clock(clock)
 
     @property
     def genes(self) -> tuple[tuple, ...]:
@@ -169,6 +164,14 @@ class AcceleratorSpace:
             warnings.simplefilter("ignore", UserWarning)  # extrapolation is recorded per design instead
             checks = [fits(acc, board, max_utilization=max_utilization) for acc in accelerators]
         ok = np.array([c.ok for c in checks], dtype=bool)
+        if grid is None and not ok.all():  # a list names what the user wants: dropping any silently would mislead
+            misfits = "; ".join(
+                f"{acc.label} needs {100 * c.binding_utilization:.0f}% "
+                f"of the {c.binding_resource}" for acc, c in zip(accelerators, checks, strict=True) if not c.ok)
+            raise InfeasibleConstraintError(
+                f"{int((~ok).sum())} of the {len(checks)} listed accelerator(s) do not fit {board.name} within "
+                f"{100 * max_utilization:.0f}% of its resources: {misfits}; remove them or use 'dpu' for every "
+                "configuration that fits")
         if not ok.any():
             closest = min(range(len(checks)), key=lambda i: max(checks[i].utilization.values()))
             check = checks[closest]
@@ -219,7 +222,7 @@ class AcceleratorSpace:
     @classmethod
     def from_list(cls, board: Board, accelerators: Sequence[Accelerator],
                   max_utilization: float = 1.0) -> AcceleratorSpace:
-        """The given accelerators that fit ``board`` (an error if none does).
+        """The given accelerators; an error naming every one that does not fit ``board``.
 
         An accelerator that fits only with PG338's "low DSP usage" or with
         UltraRAM takes those options, with a warning naming it: they change
