@@ -145,9 +145,11 @@ class Design:
         if missing:
             raise ValueError(f"{where}: field(s) {missing} missing")
         values = dict(data)
-        accelerator = dict(values["accelerator"]) if isinstance(values["accelerator"], Mapping) else values["accelerator"]
-        kind = accelerator.pop("kind", None) if isinstance(accelerator, dict) else None
-        label = accelerator.pop("label", None) if isinstance(accelerator, dict) else None
+        accelerator = values["accelerator"]
+        kind = label = None
+        if isinstance(accelerator, Mapping):  # to_dict adds the kind and label for readers; check, then drop them
+            accelerator = dict(accelerator)
+            kind, label = accelerator.pop("kind", None), accelerator.pop("label", None)
         values["accelerator"] = accelerator
         for name, build in (("subnet", SubnetConfig.from_dict), ("accelerator", Accelerator.from_dict)):
             try:
