@@ -31,8 +31,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import shutil
-import tempfile
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -40,6 +38,7 @@ from typing import Any
 import numpy as np
 
 from accel_models import Accelerator
+from accel_models.atomic import atomic_directory, check_replaceable
 from accel_models.boards import Board, get_board
 
 from .build import build_files
@@ -117,6 +116,8 @@ def export(source: Any, out_dir: str | os.PathLike, accelerator: Any = None, cal
     out_dir = Path(out_dir)
     if out_dir.exists() and not overwrite:
         raise FileExistsError(f"export directory {out_dir} exists; pass overwrite=True to replace it")
+    replaceable = _replaceable_export if overwrite else None
+    check_replaceable(out_dir, replaceable=replaceable, what="export directory")  # before the slow steps
     board = get_board(board or DEFAULT_BOARD) if not isinstance(board, Board) else board
     accelerator = as_accelerator(accelerator)  # validated before the slow steps
     qnet, accelerator = _quantized(source, accelerator, target, calibration, scheme, method, n_calibration, seed)
@@ -132,14 +133,8 @@ def export(source: Any, out_dir: str | os.PathLike, accelerator: Any = None, cal
     if test_input.shape != (1, *qnet.input_shape):
         shape = ", ".join(map(str, qnet.input_shape))
         raise ValueError(f"test_input must have shape (1, {shape}), got {test_input.shape}")
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.tmp-", dir=out_dir.parent))
-    try:
+    with atomic_directory(out_dir, replaceable=replaceable, what="export directory") as tmp:
         manifest = _Writer(tmp, qnet, accelerator, board, fit, program, target, test_input, progress).write()
-        _move_into_place(tmp, out_dir, overwrite)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return verified(out_dir, manifest)  # the manifest was validated before it was written
 
 
@@ -159,20 +154,18 @@ def _quantized(source, accelerator, target, calibration, scheme, method, n_calib
     return qnet, accelerator
 
 
-def _move_into_place(tmp: Path, out_dir: Path, overwrite: bool) -> None:
-    if not out_dir.exists():
-        try:
-            os.rename(tmp, out_dir)
-            return
-        except OSError:
-            if not out_dir.exists():
-                raise
-    if not overwrite:
-        raise FileExistsError(f"export directory {out_dir} appeared while exporting; nothing was replaced")
-    old = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.old-", dir=out_dir.parent))
-    os.rename(out_dir, old / "previous")
-    os.rename(tmp, out_dir)
-    shutil.rmtree(old, ignore_errors=True)
+def _replaceable_export(path: Path) -> str | None:
+    """None when ``path`` holds an export of ours (its manifest), else why it must not be replaced."""
+    manifest = path / "manifest.json"
+    if not manifest.is_file():
+        return "it holds no manifest.json, so it is not an hls.export directory (only an earlier export is replaced)"
+    try:
+        data = json.loads(manifest.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        return f"its manifest.json cannot be read ({exc})"
+    if not isinstance(data, dict) or data.get("format") != FORMAT:
+        return f"its manifest.json is not an ofa-hw HLS manifest (format {FORMAT!r})"
+    return None
 
 
 def _sha256(data: bytes) -> str:

@@ -20,6 +20,10 @@ from accel_models.validation import reject_unknown_keys
 __all__ = ["Entry", "LatencyTable", "TableMeta", "pool_entries"]
 
 
+#: Highest device clock a table may declare (any CPU or FPGA clock is far below; a typo like 3e5 is not).
+MAX_TABLE_CLOCK_MHZ = 10_000.0
+
+
 @dataclass(frozen=True)
 class TableMeta:
     """Where and how a table was measured.
@@ -50,9 +54,12 @@ class TableMeta:
                 continue
             if value is None or (isinstance(value, str) and not value.strip()):
                 raise ValueError(f"table metadata field {f.name!r} is missing or empty")
-        if self.clock_mhz is not None and not self.clock_mhz > 0:
-            raise ValueError(f"table metadata clock_mhz must be positive, got {self.clock_mhz!r}")
-        if int(self.cores) != self.cores or self.cores < 1:
+        if self.clock_mhz is not None and (isinstance(self.clock_mhz, bool) or not isinstance(self.clock_mhz, int | float)
+                                           or not 0 < self.clock_mhz <= MAX_TABLE_CLOCK_MHZ):
+            raise ValueError(f"table metadata clock_mhz must be a number in (0, {MAX_TABLE_CLOCK_MHZ:g}] MHz, "
+                             f"got {self.clock_mhz!r}")
+        if isinstance(self.cores, bool) or not isinstance(self.cores, int | float) or int(self.cores) != self.cores \
+                or self.cores < 1:
             raise ValueError(f"table metadata cores must be a positive integer, got {self.cores!r}")
         if not isinstance(self.per_entry_invocation, bool):
             raise ValueError(f"table metadata per_entry_invocation must be true or false, "
@@ -82,7 +89,8 @@ class TableMeta:
 def _finite_non_negative(name: str, value: float | None, key: str, optional: bool = True) -> None:
     if value is None and optional:
         return
-    if value is None or not isinstance(value, (int, float)) or math.isnan(value) or math.isinf(value) or value < 0:
+    if value is None or isinstance(value, bool) or not isinstance(value, (int, float)) or math.isnan(value) \
+            or math.isinf(value) or value < 0:  # a bool is not a latency (True would read as 1 ms)
         raise ValueError(f"entry {key!r}: {name} must be a finite non-negative number, got {value!r}")
 
 
@@ -105,7 +113,8 @@ class Entry:
     def __post_init__(self) -> None:
         if not self.key:
             raise ValueError("entry key must not be empty")
-        if int(self.count) != self.count or self.count < 1:
+        if isinstance(self.count, bool) or not isinstance(self.count, int | float) or int(self.count) != self.count \
+                or self.count < 1:
             raise ValueError(f"entry {self.key!r}: count must be a positive integer, got {self.count!r}")
         _finite_non_negative("mean_ms", self.mean_ms, self.key, optional=False)
         if self.mean_ms == 0:

@@ -52,6 +52,13 @@ def _resolution(value: Any) -> Any:
     return value
 
 
+def _int_list(name: str, value: Any) -> tuple:
+    """``value`` as a tuple, or a ValueError naming the field when it is not a list."""
+    if not isinstance(value, (list, tuple)):
+        raise ValueError(f"{name}: expected a list of integers, got {type(value).__name__} {value!r}"[:200])
+    return tuple(value)
+
+
 def _width_of_supernet(supernet: str) -> float:
     for name in list_spaces():
         space = get_space(name)
@@ -84,9 +91,25 @@ def parse_subnet_dict(data: Mapping, *, width_mult: float | None = None, r: int 
     if not isinstance(data, Mapping):
         raise ValueError(f"expected a dict describing a sub-network, got {type(data).__name__}")
     if "first_conv" in data:
-        return _parse_net_config(data, width_mult, r)
-    if {"supernet", "net_name", "blocks"} & set(data):
-        return _parse_specialized(data, width_mult, r)
+        form, parse = "an OFA net.config", _parse_net_config
+    elif {"supernet", "net_name", "blocks"} & set(data):
+        form, parse = "an OFA specialized-net entry", _parse_specialized
+    else:
+        form, parse = "a sub-network dict", _parse_search_dict_form
+    try:
+        kwargs = parse(data, width_mult, r)
+    except (TypeError, KeyError, AttributeError, IndexError) as exc:
+        # A value of the wrong shape deep inside (a number where a list of blocks belongs, ...).
+        raise ValueError(f"malformed {form}: {type(exc).__name__}: {exc}"[:300]) from None
+    width = kwargs["width_mult"]
+    widths = sorted(get_space(name).width_mult for name in list_spaces())
+    if isinstance(width, bool) or width not in widths:
+        raise ValueError(f"width_mult: expected one of {widths} (the spaces of {', '.join(list_spaces())}), "
+                         f"got {width!r}"[:200])
+    return kwargs
+
+
+def _parse_search_dict_form(data: Mapping, width_mult, r) -> dict:
     return _parse_search_dict(data, width_mult, r, _SEARCH_KEYS, "a sub-network dict")
 
 
@@ -106,9 +129,9 @@ def _parse_search_dict(data: Mapping, width_mult, r, allowed: frozenset, form: s
     width = 1.2 if width is None else width
     space = get_space(width)
     return {
-        "ks": _slots(data["ks"], space),
-        "e": _slots(data["e"], space),
-        "d": tuple(data["d"]) if isinstance(data["d"], (list, tuple)) else data["d"],
+        "ks": _slots(_int_list("ks", data["ks"]), space),
+        "e": _slots(_int_list("e", data["e"]), space),
+        "d": _int_list("d", data["d"]),
         "r": resolution,
         "width_mult": width,
     }

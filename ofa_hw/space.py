@@ -51,6 +51,10 @@ DEPTH_CHOICES = (2, 3, 4)
 TRAINED_RESOLUTIONS = tuple(range(128, 225, 4))
 #: Smallest input that keeps the 7x7 head at least 1x1 after five stride-2 layers.
 MIN_RESOLUTION = 32
+#: Largest input resolution accepted anywhere (search, export, latency): 2x OFA's largest trained
+#: resolution.  Above it the work grows as (r / 224)^2 (r = 1024: 21x, r = 100000: 200,000x the
+#: MACs and activation memory of r = 224) for accuracy predictions that are pure extrapolation.
+MAX_RESOLUTION = 448
 
 
 @dataclass(frozen=True)
@@ -207,11 +211,18 @@ def _check_depths(d: np.ndarray, space: OFASpace) -> None:
 
 
 def _check_resolution(r: np.ndarray, space: OFASpace) -> None:
+    too_large = r > MAX_RESOLUTION
+    if too_large.any():
+        big = int(r[too_large].max())
+        raise ValueError(
+            f"r: resolution {big} is above the maximum {MAX_RESOLUTION}: it would need {(big / 224) ** 2:,.0f}x "
+            f"the MACs and activation memory of r=224 (trained range {space.resolutions[0]}..{space.resolutions[-1]})"
+        )
     bad = (r % 4 != 0) | (r < MIN_RESOLUTION)
     if bad.any():
         raise ValueError(
-            f"r: resolution {int(r[bad][0])} is not allowed; use a multiple of 4 of at least "
-            f"{MIN_RESOLUTION} (trained range {space.resolutions[0]}..{space.resolutions[-1]} step 4)"
+            f"r: resolution {int(r[bad][0])} is not allowed; use a multiple of 4 from "
+            f"{MIN_RESOLUTION} to {MAX_RESOLUTION} (trained range {space.resolutions[0]}..{space.resolutions[-1]} step 4)"
         )
     outside = np.unique(r[(r < space.resolutions[0]) | (r > space.resolutions[-1])])
     if outside.size:

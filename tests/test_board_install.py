@@ -179,9 +179,7 @@ def test_plan_and_help_work_without_host_packages(tmp_path, monkeypatch, capsys)
         monkeypatch.delitem(sys.modules, name)
     from ofa_hw.cli import main
 
-    with pytest.raises(SystemExit) as help_exit:
-        main(["--help"])
-    assert help_exit.value.code == 0
+    assert main(["--help"]) == 0 and "lut" in capsys.readouterr().out
     with pytest.warns(UserWarning, match="outside the range OFA was trained on"):
         assert main(["lut", "plan", "--resolutions", "64", "--out", str(tmp_path / "p"), "--quiet"]) == 0
     manifest = (tmp_path / "p" / "manifest.json").read_text()

@@ -218,7 +218,7 @@ def test_missing_compiler_is_a_clear_error(min_export, monkeypatch):
 
 
 def _leftovers(parent):
-    return sorted(p.name for p in parent.iterdir() if ".tmp-" in p.name or ".old-" in p.name)
+    return sorted(p.name for p in parent.iterdir() if p.name.endswith(".tmp") or ".old-" in p.name)
 
 
 def test_existing_directory_is_not_overwritten_unless_asked(min_export, tmp_path):
@@ -229,8 +229,13 @@ def test_existing_directory_is_not_overwritten_unless_asked(min_export, tmp_path
     with pytest.raises(FileExistsError, match="overwrite=True"):
         hls.export(qnet, out)
     assert (out / "keep.txt").read_text() == "mine"
-    project = hls.export(qnet, out, overwrite=True)
-    assert not (out / "keep.txt").exists() and project.manifest["model"]["n_layers"] == 67
+    with pytest.raises(FileExistsError, match="not an hls.export directory"):  # a user's folder is never replaced
+        hls.export(qnet, out, overwrite=True)
+    assert sorted(p.name for p in out.iterdir()) == ["keep.txt"] and (out / "keep.txt").read_text() == "mine"
+    first = hls.export(qnet, tmp_path / "export")
+    (first.path / "stale.txt").write_text("from the previous export")
+    project = hls.export(qnet, first.path, overwrite=True)  # an export of ours is replaced as a unit
+    assert not (first.path / "stale.txt").exists() and project.manifest["model"]["n_layers"] == 67
     assert _leftovers(tmp_path) == []
 
 

@@ -207,6 +207,9 @@ def write_plan(
         The plan as written (with its files and directory).
     """
     out = Path(out_dir)
+    if out.is_dir() and any(out.iterdir()) and not (out / MANIFEST).exists():
+        raise FileExistsError(f"{out} holds files but no plan ({MANIFEST}): a plan is written into a new or empty "
+                              "folder only, so nothing of yours is mixed or replaced")
     if (out / MANIFEST).exists() and not overwrite:
         raise FileExistsError(f"{out} already holds a plan ({MANIFEST}); pass overwrite=True (--force) to replace it")
     if onnx and not models:

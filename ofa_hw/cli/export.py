@@ -10,6 +10,7 @@ from .subnet_args import add_subnet_options, subnet_from_args
 
 
 def add_parser(subparsers) -> None:
+    """Register ``ofa-hw export`` with its options."""
     """Register ``ofa-hw export``."""
     parser = subparsers.add_parser(
         "export", help="quantize a sub-network to int8 and export the Vitis HLS project of its DPU-like engine",

@@ -9,6 +9,7 @@ from .subnet_args import add_subnet_options, subnet_from_args
 
 
 def add_parser(subparsers) -> None:
+    """Register ``ofa-hw info`` with its options."""
     parser = subparsers.add_parser(
         "info", help="print the layers of a sub-network (shapes, MACs, params, arithmetic intensity)",
         description="Print every layer of a sub-network with its shapes, MACs, parameters and arithmetic intensity.",
@@ -19,6 +20,7 @@ def add_parser(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    """Run ``ofa-hw info``; the exit code (errors are raised to the boundary in :func:`ofa_hw.cli.main`)."""
     from ofa_hw.layers import count_macs, count_params, subnet_layers
 
     cfg = subnet_from_args(args)

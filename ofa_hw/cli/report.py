@@ -7,6 +7,7 @@ from pathlib import Path
 
 
 def add_parser(subparsers) -> None:
+    """Register ``ofa-hw report`` with its options."""
     parser = subparsers.add_parser(
         "report", help="write the HTML report (plots, per-layer latency, assumptions) of a search result",
         description="Write the report of a result.json from 'ofa-hw search': one self-contained HTML page with the "
@@ -25,6 +26,7 @@ def add_parser(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    """Run ``ofa-hw report``; the exit code (errors are raised to the boundary in :func:`ofa_hw.cli.main`)."""
     from ofa_hw.search import CodesignResult
 
     if not args.result.is_file():

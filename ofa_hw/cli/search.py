@@ -8,6 +8,7 @@ from pathlib import Path
 
 
 def add_parser(subparsers) -> None:
+    """Register ``ofa-hw search`` with its options."""
     parser = subparsers.add_parser(
         "search", help="find the most accurate int8 OFA sub-network + DPU configuration for a board and budget",
         description="Search OFA-MobileNetV3 sub-networks and DPU-like accelerator configurations jointly under a "
@@ -79,21 +80,27 @@ def parse_accelerators(text: str, board):
 
 
 def run(args: argparse.Namespace) -> int:
+    """Run ``ofa-hw search``; the exit code (errors are raised to the boundary in :func:`ofa_hw.cli.main`)."""
     from accel_models import get_board
+    from accel_models.atomic import check_writable, output_lock
     from ofa_hw.search import search_codesign
 
     board = get_board(args.board)
-    result = search_codesign(
-        board=board, latency_ms=args.latency_ms, fps=args.fps, min_accuracy=args.min_top1, confidence=args.confidence,
-        space=args.space,
-        accuracy_scale=args.accuracy_scale,
-        accelerators=parse_accelerators(args.accelerators, board), predictor=args.predictor,
-        quantization=args.quantization, algorithm=args.algorithm, budget=args.budget, population=args.population,
-        restarts=args.restarts, seed=args.seed, progress=not args.no_progress, checkpoint=args.checkpoint,
-        threads=args.threads, latency_mode=args.latency_mode,
-    )
-    path = result.to_json(args.out / "result.json")
-    report = None if args.no_report else result.report(args.out / "report")
+    accelerators = parse_accelerators(args.accelerators, board)
+    # Outputs are checked and locked before the search runs: a second search into the same folder, or one into
+    # a folder it cannot write, stops here instead of after the work (or mixing its files with another run's).
+    check_writable(args.out / "result.json", what="search output")
+    with output_lock(args.out, what="ofa-hw search"):
+        result = search_codesign(
+            board=board, latency_ms=args.latency_ms, fps=args.fps, min_accuracy=args.min_top1,
+            confidence=args.confidence, space=args.space, accuracy_scale=args.accuracy_scale,
+            accelerators=accelerators, predictor=args.predictor,
+            quantization=args.quantization, algorithm=args.algorithm, budget=args.budget, population=args.population,
+            restarts=args.restarts, seed=args.seed, progress=not args.no_progress, checkpoint=args.checkpoint,
+            threads=args.threads, latency_mode=args.latency_mode,
+        )
+        path = result.to_json(args.out / "result.json")
+        report = None if args.no_report else result.report(args.out / "report")
     if args.json:
         print(json.dumps(result.to_dict(), indent=1))
         return 0

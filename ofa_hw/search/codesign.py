@@ -6,6 +6,7 @@ import hashlib
 import io
 import json
 import os
+import zipfile
 from collections.abc import Sequence
 from concurrent.futures import Executor
 from dataclasses import asdict
@@ -160,7 +161,8 @@ def search_codesign(
         Nothing fits the board, or the constraint is beyond the fastest (or
         highest-throughput) design reachable; the message gives that value.
     """
-    board = get_board(board) if isinstance(board, str) else board
+    board = _board(board)
+    _check_scalars(budget=budget, population=population, restarts=restarts, seed=seed)
     space = get_space(space)
     if algorithm not in ALGORITHMS:
         raise ValueError(f"algorithm must be one of {ALGORITHMS}, got {algorithm!r}")
@@ -248,6 +250,9 @@ def _resolutions(space: OFASpace, predictor, requested: Sequence[int] | None) ->
         if not chosen:
             raise ValueError(f"the accuracy predictor encodes none of the space's resolutions {list(space.resolutions)}")
         return tuple(chosen)
+    if isinstance(requested, str | bytes) or not isinstance(requested, Sequence | np.ndarray) or len(requested) == 0 \
+            or any(isinstance(r, bool) or not isinstance(r, int | np.integer) for r in requested):
+        raise ValueError(f"resolutions must be a non-empty list of integers from {sorted(usable)}, got {requested!r}")
     chosen = sorted({int(r) for r in requested})
     bad = [r for r in chosen if r not in usable]
     if bad:
@@ -255,6 +260,31 @@ def _resolutions(space: OFASpace, predictor, requested: Sequence[int] | None) ->
                          f"it encodes {sorted(usable)}")
     SubnetBatch.from_configs([SubnetConfig.smallest(r=r, width_mult=space.width_mult) for r in chosen])  # validates
     return tuple(chosen)
+
+
+#: Largest ``budget`` accepted: about 8 minutes at the search's ~20,000 evaluations/s on one core.
+MAX_BUDGET = 10_000_000
+_EVALUATIONS_PER_S = 20_000
+
+
+def _board(board) -> Board:
+    if isinstance(board, str):
+        return get_board(board)
+    if not isinstance(board, Board):
+        raise ValueError(f"board must be a board name (e.g. 'ultra96v2') or an accel_models.Board, got {board!r}")
+    return board
+
+
+def _check_scalars(**values) -> None:
+    """Integers are integers (not bools, floats or text) and the budget is bounded, before any allocation."""
+    for name, value in values.items():
+        if isinstance(value, bool) or not isinstance(value, int | np.integer):
+            raise ValueError(f"{name} must be an integer, got {type(value).__name__} {value!r}")
+    budget = values["budget"]
+    if budget > MAX_BUDGET:
+        raise ValueError(f"budget {budget:,} is above the maximum {MAX_BUDGET:,}: it would run for about "
+                         f"{budget / _EVALUATIONS_PER_S / 3600:,.1f} hours at ~{_EVALUATIONS_PER_S:,} evaluations/s; "
+                         "use restarts= with an executor to spread a larger search")
 
 
 def _deployment(board: Board, threads: int | None, latency_mode: str):
@@ -395,7 +425,12 @@ class _CheckpointStore:
         path = self._path(i)
         if not path.exists():
             return None
-        with np.load(path) as data:
+        try:
+            data = np.load(path, allow_pickle=False)
+        except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
+            raise ValueError(f"checkpoint file {path} is corrupt or truncated ({exc}); delete it to recompute "
+                             "that restart") from None
+        with data:
             subnets = SubnetBatch(data["ks"], data["e"], data["d"], data["r"], evaluator.space.width_mult)
             candidates = Candidates(subnets, data["accelerator"])
             scores = Scores(*(data[f"score_{f}"] for f in Scores.__dataclass_fields__))
@@ -421,7 +456,9 @@ def _result(evaluator: Evaluator, constraint: Constraint, candidates: Candidates
     objectives = [-scores.accuracy_top1, scores.latency_ms]
     if dsp_objective:
         objectives.append(evaluator.accelerators.dsp[candidates.accelerator])
-    front = np.flatnonzero(pareto_mask(np.column_stack(objectives)))
+    # The front of a constrained search holds only designs meeting every constraint (it is what the user may build).
+    pool = np.flatnonzero(feasible) if constraint.active else np.arange(len(first))
+    front = pool[pareto_mask(np.column_stack([objective[pool] for objective in objectives]))]
     front = front[np.argsort(scores.latency_ms[front], kind="stable")]
     best = None
     if min_accuracy is not None:
