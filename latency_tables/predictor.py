@@ -64,14 +64,14 @@ def _catalog(batch_or_config) -> BlockCatalog:
 
 
 def _network_sums(batch_or_config, unit_values: Callable) -> np.ndarray:
-    """(N,) sum of ``unit_values(keys, layers)`` over each network's units.
+    """(N,) sum of ``unit_values(keys, layers)`` over each network's units (the same function at every resolution).
 
     A sub-network batch or config sums by its space's dense gather
     (``unit_totals``, :mod:`ofa_hw.unit_gather`); anything else through its
     block catalogue.
     """
     if hasattr(batch_or_config, "unit_totals"):
-        return batch_or_config.unit_totals(unit_values)
+        return batch_or_config.unit_totals(lambda r: unit_values)
     catalog = _catalog(batch_or_config)
     return catalog.total(unit_values(catalog.keys, catalog.layers))
 

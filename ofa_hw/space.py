@@ -267,11 +267,11 @@ class SubnetBatch:
 
         return block_catalog(self, resolutions)
 
-    def unit_totals(self, unit_values) -> np.ndarray:
-        """(N,) sum over each network's units of ``unit_values(keys, layers)`` (see :func:`ofa_hw.unit_gather.unit_totals`)."""
+    def unit_totals(self, values_at) -> np.ndarray:
+        """(N,) sum over each network's units of ``values_at(r)(keys, layers)`` (:func:`ofa_hw.unit_gather.unit_totals`)."""
         from .unit_gather import unit_totals
 
-        return unit_totals(self, unit_values)
+        return unit_totals(self, values_at)
 
     @classmethod
     def from_configs(cls, configs: Iterable[SubnetConfig]) -> SubnetBatch:
@@ -366,9 +366,9 @@ class SubnetConfig:
     def block_catalog(self, resolutions: Sequence[int] | None = None):
         return self.as_batch().block_catalog(resolutions)
 
-    def unit_totals(self, unit_values) -> np.ndarray:
-        """(1,) sum of ``unit_values(keys, layers)`` over this network's units."""
-        return self.as_batch().unit_totals(unit_values)
+    def unit_totals(self, values_at) -> np.ndarray:
+        """(1,) sum of ``values_at(r)(keys, layers)`` over this network's units."""
+        return self.as_batch().unit_totals(values_at)
 
     def layers(self):
         """Every layer of this network (see :func:`ofa_hw.subnet_layers`)."""

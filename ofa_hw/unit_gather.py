@@ -49,7 +49,7 @@ class UnitGather:
 
     @classmethod
     def from_unit_values(cls, space: OFASpace, resolutions: Sequence[int], values: np.ndarray) -> UnitGather:
-        """Lay out ``values`` (..., K) given over :func:`catalog_units` ``(space, resolutions)`` keys.
+        """Lay out ``values`` (..., K) given over the :func:`catalog_units` ``(space, resolutions)`` keys.
 
         Leading dimensions of ``values`` (e.g. one row per accelerator) become
         tables ``t``, flattened in C order.
@@ -59,16 +59,37 @@ class UnitGather:
         values = np.asarray(values, dtype=float)
         if values.shape[-1] != len(keys):
             raise ValueError(f"expected {len(keys)} unit values (one per catalogue key), got {values.shape[-1]}")
-        values = values.reshape(-1, len(keys))
-        n_tables, n_res = values.shape[0], len(resolutions)
-        fixed_positions = [p for p in range(lookup.shape[1]) if not FIRST_SLOT <= p < HEAD]
-        fixed = values[:, lookup[:, fixed_positions, 0]].sum(axis=-1)  # (T, R)
+        return cls._laid_out(space, resolutions, [values.reshape(-1, len(keys))[:, row] for row in lookup])
+
+    @classmethod
+    def from_resolution_values(cls, space: OFASpace, resolutions: Sequence[int],
+                               values_at: Callable[[int], Callable[[Sequence[str], Sequence], np.ndarray]]
+                               ) -> UnitGather:
+        """One table whose units at resolution ``r`` take ``values_at(r)(keys, layers)``.
+
+        A device measured once per network resolution (OFA's Note10 tables)
+        gives a key shared by two resolutions a different value at each.
+        """
+        resolutions = tuple(int(r) for r in resolutions)
+        per_resolution = []
+        for r in resolutions:
+            keys, layers, lookup = _catalog_lookup(space, (r,))
+            values = np.asarray(values_at(r)(keys, layers), dtype=float).reshape(1, len(keys))
+            per_resolution.append(values[:, lookup[0]])
+        return cls._laid_out(space, resolutions, per_resolution)
+
+    @classmethod
+    def _laid_out(cls, space: OFASpace, resolutions: tuple[int, ...], by_position: list[np.ndarray]) -> UnitGather:
+        """From per resolution (T, positions, choices) values of the catalogue layout."""
+        stacked = np.stack(by_position, axis=1)  # (T, R, P, C)
+        n_tables, n_res = stacked.shape[:2]
+        fixed_positions = [p for p in range(stacked.shape[2]) if not FIRST_SLOT <= p < HEAD]
+        fixed = stacked[:, :, fixed_positions, 0].sum(axis=-1)  # (T, R)
         slots = np.zeros((n_res, N_SLOTS, _K_RANGE, _E_RANGE, n_tables))
         n_e = len(space.expand_choices)
         for ki, k in enumerate(space.kernel_choices):
             for ei, e in enumerate(space.expand_choices):
-                rows = lookup[:, FIRST_SLOT:HEAD, ki * n_e + ei]  # (R, 20)
-                slots[:, :, k, e, :] = np.moveaxis(values[:, rows], 0, -1)
+                slots[:, :, k, e, :] = np.moveaxis(stacked[:, :, FIRST_SLOT:HEAD, ki * n_e + ei], 0, -1)
         row_of_r = np.full(max(resolutions) // 4 + 2, -1, dtype=np.intp)
         row_of_r[np.asarray(resolutions) // 4] = np.arange(n_res)
         return cls(space, resolutions, fixed, slots.reshape(n_res * _CELLS, n_tables), row_of_r)
@@ -77,28 +98,38 @@ class UnitGather:
     def n_tables(self) -> int:
         return int(self.fixed.shape[0])
 
-    def total(self, batch: SubnetBatch, table: np.ndarray | None = None) -> np.ndarray:
-        """(N, T) sums over each network's units of every table, or (N,) of table ``table[n]`` per network.
+    def total(self, batch: SubnetBatch, group: np.ndarray | None = None, group_size: int = 1) -> np.ndarray:
+        """Sums over each network's units: (N, T) of every table, or (N, group_size) of its own group.
 
-        ``table`` (N,) picks one table per network (e.g. its accelerator).
+        With ``group`` (N,), tables are read as consecutive groups of
+        ``group_size`` (e.g. latency, measured latency and shared-bandwidth
+        latency of one accelerator) and network ``n`` gets the sums of group
+        ``group[n]``; one gather reads the whole group.
         """
         n = len(batch)
         r_row = self._rows(batch.r)
-        out = np.empty(n if table is not None else (n, self.n_tables))
-        slot_offset = (np.arange(N_SLOTS) * (_K_RANGE * _E_RANGE)).astype(np.intp)
+        width = self.n_tables if group is None else group_size
+        if self.n_tables % width:
+            raise ValueError(f"{self.n_tables} tables do not split into groups of {group_size}")
+        out = np.empty((n, width))
+        table = self.slots.reshape(-1, width)
+        fixed = self.fixed.reshape(-1, width, self.fixed.shape[1])
+        slot_offset = np.arange(N_SLOTS) * (_K_RANGE * _E_RANGE)
+        n_groups = self.n_tables // width
         for start in range(0, n, CHUNK):
             part = slice(start, min(start + CHUNK, n))
+            rows = r_row[part]
             cell = batch.ks[part] * _E_RANGE
             cell += batch.e[part]
             cell += slot_offset
-            cell += (r_row[part] * _CELLS)[:, None]
-            if table is None:
-                out[part] = self.slots[cell].sum(axis=1) + self.fixed[:, r_row[part]].T
+            cell += (rows * _CELLS)[:, None]
+            if group is None:
+                out[part] = table[cell].sum(axis=1) + fixed[0][:, rows].T
             else:
-                t = np.asarray(table[part], dtype=np.intp)
-                cell *= self.n_tables
-                cell += t[:, None]
-                out[part] = self.slots.ravel()[cell].sum(axis=1) + self.fixed[t, r_row[part]]
+                g = np.asarray(group[part], dtype=np.intp)
+                cell *= n_groups
+                cell += g[:, None]
+                out[part] = table[cell].sum(axis=1) + fixed[g, :, rows]
         return out
 
     def _rows(self, r: np.ndarray) -> np.ndarray:
@@ -116,15 +147,15 @@ def catalog_units(space: OFASpace, resolutions: Sequence[int]) -> tuple[tuple[st
     return keys, layers
 
 
-def unit_totals(batch: SubnetBatch, unit_values: Callable[[Sequence[str], Sequence], np.ndarray]) -> np.ndarray:
-    """(N,) sum over each network's units of ``unit_values(keys, layers)``, by one dense gather.
+def unit_totals(batch: SubnetBatch,
+                values_at: Callable[[int], Callable[[Sequence[str], Sequence], np.ndarray]]) -> np.ndarray:
+    """(N,) sum over each network's units of ``values_at(r)(keys, layers)``, by one dense gather.
 
-    ``unit_values`` is called once with every unit the batch's resolutions
-    can use (about 96 per resolution), e.g. a latency predictor's
-    ``unit_latency_ms``, which caches per key.
+    ``values_at(r)`` is the per-unit function for networks at resolution
+    ``r`` (e.g. ``lambda r: predictor.unit_latency_ms``, which caches per
+    key), called once per resolution present with every unit that
+    resolution can use (about 96).
     """
     present = np.flatnonzero(np.bincount(np.asarray(batch.r) // 4)) * 4
-    resolutions = tuple(int(r) for r in present)
-    keys, layers = catalog_units(batch.space, resolutions)
-    values = np.asarray(unit_values(keys, layers), dtype=float)
-    return UnitGather.from_unit_values(batch.space, resolutions, values).total(batch)[:, 0]
+    gather = UnitGather.from_resolution_values(batch.space, present.tolist(), values_at)
+    return gather.total(batch)[:, 0]

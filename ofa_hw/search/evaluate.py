@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..space import N_SLOTS, N_STAGES, OFASpace, SubnetBatch, crossover, mutate, sample_subnets
+from ..unit_gather import UnitGather
 from .accelerators import AcceleratorSpace
 
 __all__ = ["Candidates", "Evaluator", "Scores", "latency_matrix"]
@@ -131,8 +132,7 @@ class Evaluator:
         self.keys = catalog.keys
         accs = accelerators.accelerators
         latency, measured, self.invocation_ms = latency_matrix(latency_predictor, catalog, accs)
-        self.latency_ms = _pad(latency)
-        self.measured_ms = _pad(np.where(measured, latency, 0.0))
+        self.latency_ms = latency
         # throughput with every core busy: each core sees 1/cores of the DDR bandwidth
         shared = [a.replace(ddr_bw_gbps=a.ddr_bw_gbps / a.cores) if a.cores > 1 else a for a in accs]
         multi = [i for i, a in enumerate(accs) if a.cores > 1]
@@ -140,17 +140,17 @@ class Evaluator:
         if multi:
             model_latency, _, _ = latency_matrix(latency_predictor, catalog, [shared[i] for i in multi])
             shared_latency[multi] = model_latency
-        self.shared_latency_ms = _pad(shared_latency)
+        # per accelerator: latency, its measured part, latency with the DDR bandwidth shared by all cores
+        per_unit = np.stack([latency, np.where(measured, latency, 0.0), shared_latency], axis=1)
+        self._gather = UnitGather.from_unit_values(space, self.resolutions, per_unit)
         self.cores = np.array([a.cores for a in accs], dtype=float)
 
     def speed(self, candidates: Candidates) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(latency_ms, fps, measured_fraction): the cheap part of an evaluation, one gather."""
-        index = candidates.subnets.block_catalog(self.resolutions).index
-        rows = candidates.accelerator[:, None]
-        latency = self.latency_ms[rows, index].sum(axis=1) + self.invocation_ms
-        measured = self.measured_ms[rows, index].sum(axis=1)
-        shared = self.shared_latency_ms[rows, index].sum(axis=1) + self.invocation_ms
-        return latency, 1e3 * self.cores[candidates.accelerator] / shared, measured / latency
+        sums = self._gather.total(candidates.subnets, candidates.accelerator, group_size=3)
+        latency = sums[:, 0] + self.invocation_ms
+        shared = sums[:, 2] + self.invocation_ms
+        return latency, 1e3 * self.cores[candidates.accelerator] / shared, sums[:, 1] / latency
 
     def accuracy(self, subnets: SubnetBatch) -> tuple[np.ndarray, np.ndarray]:
         """(deployed top-1, float top-1) in percent."""
@@ -180,11 +180,6 @@ class Evaluator:
 
     def crossover(self, a: Candidates, b: Candidates, rng: np.random.Generator) -> Candidates:
         return Candidates(crossover(a.subnets, b.subnets, rng), self.accelerators.crossover(a.accelerator, b.accelerator, rng))
-
-
-def _pad(matrix: np.ndarray) -> np.ndarray:
-    """Append a zero column so that index -1 (no unit at a position) adds nothing."""
-    return np.concatenate([matrix, np.zeros((matrix.shape[0], 1))], axis=1)
 
 
 def _smallest(space: OFASpace, r: int):
