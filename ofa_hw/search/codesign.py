@@ -8,7 +8,7 @@ import json
 import os
 from collections.abc import Sequence
 from concurrent.futures import Executor
-from dataclasses import asdict
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
 import numpy as np
@@ -21,13 +21,15 @@ from ..space import OFASpace, SubnetBatch, SubnetConfig, get_space
 from .accelerators import AcceleratorGrid, AcceleratorSpace, InfeasibleConstraintError
 from .evaluate import Candidates, Evaluator, Scores
 from .evolution import Constraint, EvolutionSettings, rank, run_evolution
-from .nsga2 import run_nsga2
+from .genome import Genome
 from .pareto import pareto_mask
 from .result import CodesignResult, Design, GenerationStats
 
-__all__ = ["DEFAULT_LATENCY_PREDICTOR", "search_codesign"]
+__all__ = ["DEFAULT_LATENCY_PREDICTOR", "SearchSettings", "search_codesign"]
 
 ALGORITHMS = ("auto", "evolution", "nsga2")
+#: Version of the checkpoint file layout (part of the checkpoint hash: older files are not reused).
+CHECKPOINT_FORMAT = 2
 #: Latency predictor used when none is given: the measured Ultra96-V2 table of
 #: OFA-MobileNetV3 w1.2 blocks (the only one that measured this search space's
 #: units, SE and h-swish, on a DPU) wherever it applies, and for every other
@@ -45,9 +47,10 @@ DEFAULT_LATENCY_PREDICTOR = "dpuczdx8g-joint"
 
 
 def search_codesign(
-    board: str | Board = "ultra96v2",
+    board: str | Board | None = "ultra96v2",
     latency_ms: float | None = None,
     fps: float | None = None,
+    *,
     space: str | OFASpace = "ofa-mbv3-w1.2",
     accelerators: str | Accelerator | Sequence[Accelerator] | AcceleratorGrid = "dpu",
     predictor=None,
@@ -69,8 +72,11 @@ def search_codesign(
 
     Parameters
     ----------
-    board : str or Board
+    board : str, Board or None
         Resource and bandwidth budget (``"ultra96v2"``, ``"zcu102"``, ``"zcu104"``, ``"kv260"``).
+        ``None``: no FPGA to fit; the search runs on the latency predictor's
+        own device (e.g. ``predictor="note10"``, a phone CPU) and
+        ``accelerators=`` must stay at its default.
     latency_ms, fps : float, optional
         Constraint: single-image latency ceiling and/or throughput floor (all
         cores busy).  Neither: the full accuracy-latency Pareto front.
@@ -158,37 +164,69 @@ def search_codesign(
     accuracy_name = accuracy or space.name
     deployed = get_accuracy_predictor(accuracy_name, quantization=quantization)
     resolutions = _resolutions(space, deployed, resolutions)
-    accel_space = _accelerator_space(board, accelerators, max_utilization)
+    accel_space = _accelerator_space(board, accelerators, max_utilization, latency_predictor)
     evaluator = Evaluator(space, resolutions, accel_space, latency_predictor, deployed)
-    _check_reachable(evaluator, constraint, board)
+    _check_reachable(evaluator, constraint)
 
-    description = {
-        "board": board.name,
-        "constraint": {"latency_ms": latency_ms, "fps": fps, "text": constraint.describe()},
-        "space": space.name,
-        "resolutions": list(resolutions),
-        "accelerators": accel_space.describe(),
-        "latency_predictor": latency_name or type(latency_predictor).__name__,
-        "accuracy_predictor": accuracy_name,
-        "quantization": quantization,
-        "objective": f"maximise predicted {deployed.kind}",
-        "algorithm": algorithm,
-        "budget": budget,
-        "population": population,
-        "restarts": restarts,
-        "dsp_objective": dsp_objective,
-        "max_utilization": max_utilization,
-        "seed": seed,
-        "ofa_hw_version": __version__,
-    }
+    search = SearchSettings(
+        board=board.name if board is not None else None, latency_ms=latency_ms, fps=fps, space=space.name,
+        resolutions=tuple(resolutions), accelerators=accel_space.describe(),
+        latency_predictor=latency_name or type(latency_predictor).__name__, accuracy_predictor=accuracy_name,
+        quantization=quantization, objective=f"maximise predicted {deployed.kind}", algorithm=algorithm,
+        budget=budget, population=population, restarts=restarts, dsp_objective=dsp_objective,
+        max_utilization=max_utilization, seed=seed)
     seeds = np.random.SeedSequence(seed).spawn(restarts)
     run = _Restart(evaluator, algorithm, constraint, budget // restarts, settings, dsp_objective)
-    store = _CheckpointStore(checkpoint, description) if checkpoint is not None else None
+    store = _CheckpointStore(checkpoint, search, evaluator.genome) if checkpoint is not None else None
     runs = _run_restarts(run, seeds, store, executor, progress)
     candidates = Candidates.concat([c for c, _, _ in runs])
     scores = Scores.concat([s for _, s, _ in runs])
     history = [h for _, _, hist in runs for h in hist]
+    description = {**search.to_dict(), "ofa_hw_version": __version__}
     return _result(evaluator, constraint, candidates, scores, history, description, dsp_objective)
+
+
+@dataclass(frozen=True)
+class SearchSettings:
+    """Everything that determines a search's result: the identity checkpoints are hashed from.
+
+    :meth:`to_dict` is the JSON form stored in ``CodesignResult.settings``
+    (with the package version added) and hashed by :meth:`checkpoint_tag`.
+    A new search parameter is one more field here (with a default, so old
+    results still describe themselves).
+    """
+
+    board: str | None
+    latency_ms: float | None
+    fps: float | None
+    space: str
+    resolutions: tuple[int, ...]
+    accelerators: dict
+    latency_predictor: str
+    accuracy_predictor: str
+    quantization: str | None
+    objective: str
+    algorithm: str
+    budget: int
+    population: int
+    restarts: int
+    dsp_objective: bool
+    max_utilization: float
+    seed: int
+
+    def to_dict(self) -> dict:
+        """JSON-able form; ``constraint`` carries the limits and their text."""
+        out = {f.name: getattr(self, f.name) for f in fields(self)}
+        constraint = Constraint(self.latency_ms, self.fps)
+        out["constraint"] = {"latency_ms": out.pop("latency_ms"), "fps": out.pop("fps"),
+                             "text": constraint.describe()}
+        out["resolutions"] = list(self.resolutions)
+        return out
+
+    def checkpoint_tag(self) -> str:
+        """16 hex digits of the SHA-256 of :meth:`to_dict` (the checkpoint file format included)."""
+        text = json.dumps({**self.to_dict(), "checkpoint_format": CHECKPOINT_FORMAT}, sort_keys=True, default=str)
+        return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 # ---------------------------------------------------------------- set-up
@@ -208,7 +246,13 @@ def _resolutions(space: OFASpace, predictor, requested: Sequence[int] | None) ->
     return tuple(chosen)
 
 
-def _accelerator_space(board: Board, accelerators, max_utilization: float) -> AcceleratorSpace:
+def _accelerator_space(board: Board | None, accelerators, max_utilization: float, predictor) -> AcceleratorSpace:
+    if board is None:
+        own = getattr(predictor, "accelerator", None)
+        if not (isinstance(accelerators, str) and accelerators == "dpu") or not isinstance(own, Accelerator):
+            raise ValueError("board=None searches the latency predictor's own device: pass a device predictor "
+                             "(e.g. predictor='note10') and leave accelerators= at its default, or name a board")
+        return AcceleratorSpace.device(own)
     if isinstance(accelerators, str):
         if accelerators != "dpu":
             raise ValueError(f"accelerators must be 'dpu', an AcceleratorGrid, an Accelerator or a list, got {accelerators!r}")
@@ -220,7 +264,7 @@ def _accelerator_space(board: Board, accelerators, max_utilization: float) -> Ac
     return AcceleratorSpace.from_list(board, list(accelerators), max_utilization)
 
 
-def _check_reachable(evaluator: Evaluator, constraint: Constraint, board: Board) -> None:
+def _check_reachable(evaluator: Evaluator, constraint: Constraint) -> None:
     """Fail fast when even the smallest network on the best accelerator misses the constraint."""
     if not constraint.active:
         return
@@ -228,7 +272,8 @@ def _check_reachable(evaluator: Evaluator, constraint: Constraint, board: Board)
     smallest = SubnetConfig.smallest(r=evaluator.resolutions[0], width_mult=evaluator.space.width_mult)
     probe = Candidates(SubnetBatch.from_configs([smallest] * n), np.arange(n))
     scores = evaluator.evaluate(probe)
-    where = f"on {board.name} (smallest sub-network, k3 e3 d2 at r={evaluator.resolutions[0]})"
+    board = evaluator.accelerators.board
+    where = f"on {board.name if board is not None else 'the predictor device'} (smallest sub-network, k3 e3 d2 at r={evaluator.resolutions[0]})"
     if constraint.latency_ms is not None and scores.latency_ms.min() > constraint.latency_ms:
         best = int(np.argmin(scores.latency_ms))
         raise InfeasibleConstraintError(
@@ -279,6 +324,8 @@ class _Restart:
                 candidates, scores = run_evolution(self.evaluator, self.constraint, self.budget,
                                                    np.random.default_rng(seed), self.settings, on_generation)
             else:
+                from .nsga2 import run_nsga2  # imports pymoo (0.3 s): only when NSGA-II runs
+
                 candidates, scores = run_nsga2(self.evaluator, self.constraint, self.budget,
                                                seed=int(seed.generate_state(1)[0]),
                                                population=self.settings.population,
@@ -316,21 +363,20 @@ def _run_restarts(run: _Restart, seeds, store, executor: Executor | None, progre
 
 
 class _CheckpointStore:
-    """Finished restarts as ``restart-<i>-<settings hash>.npz`` files, written atomically."""
+    """Finished restarts as ``restart-<i>-<settings hash>.npz`` files (genes, scores, history), written atomically."""
 
-    def __init__(self, folder, description: dict):
+    def __init__(self, folder, settings: SearchSettings, genome: Genome):
+        self.genome = genome
         self.folder = Path(folder)
         self.folder.mkdir(parents=True, exist_ok=True)
-        text = json.dumps({k: v for k, v in description.items() if k != "ofa_hw_version"}, sort_keys=True, default=str)
-        self.tag = hashlib.sha256(text.encode()).hexdigest()[:16]
+        self.tag = settings.checkpoint_tag()
 
     def _path(self, i: int) -> Path:
         return self.folder / f"restart-{i}-{self.tag}.npz"
 
     def save(self, i: int, candidates: Candidates, scores: Scores, history: list[GenerationStats]) -> None:
         buffer = io.BytesIO()
-        subnets = candidates.subnets
-        np.savez(buffer, ks=subnets.ks, e=subnets.e, d=subnets.d, r=subnets.r, accelerator=candidates.accelerator,
+        np.savez(buffer, genes=self.genome.encode(candidates),
                  history=np.array(json.dumps([asdict(h) for h in history])),
                  **{f"score_{f}": getattr(scores, f) for f in Scores.__dataclass_fields__})
         atomic_write_bytes(self._path(i), buffer.getvalue())
@@ -340,8 +386,7 @@ class _CheckpointStore:
         if not path.exists():
             return None
         with np.load(path) as data:
-            subnets = SubnetBatch(data["ks"], data["e"], data["d"], data["r"], evaluator.space.width_mult)
-            candidates = Candidates(subnets, data["accelerator"])
+            candidates = self.genome.decode(data["genes"])
             scores = Scores(*(data[f"score_{f}"] for f in Scores.__dataclass_fields__))
             history = [GenerationStats(**h) for h in json.loads(str(data["history"]))]
         return candidates, scores, history
@@ -350,9 +395,7 @@ class _CheckpointStore:
 # ---------------------------------------------------------------- result
 def _result(evaluator: Evaluator, constraint: Constraint, candidates: Candidates, scores: Scores,
             history: list[GenerationStats], description: dict, dsp_objective: bool) -> CodesignResult:
-    genes = candidates.to_genes(evaluator.resolutions)
-    _, first = np.unique(genes, axis=0, return_index=True)
-    first = np.sort(first)
+    first = evaluator.genome.first_of_each(candidates)
     candidates, scores = candidates.take(first), scores.take(first)
     feasible = constraint.violation(scores) == 0
     if constraint.active and not feasible.any():

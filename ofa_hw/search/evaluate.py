@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..space import N_SLOTS, N_STAGES, OFASpace, SubnetBatch, crossover, mutate, sample_subnets
+from ..space import OFASpace, SubnetBatch, crossover, mutate, sample_subnets
 from ..unit_gather import UnitGather
 from .accelerators import AcceleratorSpace
 
@@ -37,27 +37,6 @@ class Candidates:
     @classmethod
     def concat(cls, parts: Sequence[Candidates]) -> Candidates:
         return cls(SubnetBatch.concat([p.subnets for p in parts]), np.concatenate([p.accelerator for p in parts]))
-
-    # genome as one integer matrix (choice indices), for pymoo and checkpoints
-    def to_genes(self, resolutions: Sequence[int]) -> np.ndarray:
-        space = self.subnets.space
-        ks = np.searchsorted(space.kernel_choices, self.subnets.ks)
-        e = np.searchsorted(space.expand_choices, self.subnets.e)
-        inactive = ~self.subnets.active()
-        ks[inactive] = 0  # inactive slots carry the first choice, which the depth switches off
-        e[inactive] = 0
-        d = np.searchsorted(space.depth_choices, self.subnets.d)
-        r = np.searchsorted(resolutions, self.subnets.r)
-        return np.concatenate([ks, e, d, r[:, None], self.accelerator[:, None]], axis=1)
-
-    @classmethod
-    def from_genes(cls, genes: np.ndarray, space: OFASpace, resolutions: Sequence[int]) -> Candidates:
-        genes = np.asarray(genes, dtype=np.int64)
-        k, e, d = (np.asarray(c) for c in (space.kernel_choices, space.expand_choices, space.depth_choices))
-        subnets = SubnetBatch(k[genes[:, :N_SLOTS]], e[genes[:, N_SLOTS:2 * N_SLOTS]],
-                              d[genes[:, 2 * N_SLOTS:2 * N_SLOTS + N_STAGES]],
-                              np.asarray(resolutions)[genes[:, -2]], space.width_mult)
-        return cls(subnets, genes[:, -1].copy())
 
 
 @dataclass(frozen=True)
@@ -144,6 +123,9 @@ class Evaluator:
         per_unit = np.stack([latency, np.where(measured, latency, 0.0), shared_latency], axis=1)
         self._gather = UnitGather.from_unit_values(space, self.resolutions, per_unit)
         self.cores = np.array([a.cores for a in accs], dtype=float)
+        from .genome import Genome
+
+        self.genome = Genome(space, self.resolutions, len(accs))
 
     def speed(self, candidates: Candidates) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(latency_ms, fps, measured_fraction): the cheap part of an evaluation, one gather."""

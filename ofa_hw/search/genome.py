@@ -1,0 +1,130 @@
+"""The joint search's genome: one integer vector of choice indices per candidate.
+
+Layout (``Genome.fields``): 20 kernel-size indices, 20 expand-ratio indices,
+5 depth indices, the resolution index and the accelerator index.  Kernel and
+expand genes of slots a depth switches off are 0 (the first choice), so one
+network has one genome.  The evolutionary search (de-duplication), NSGA-II
+(pymoo's integer variables and bounds) and checkpoints all go through this
+one type.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..space import N_SLOTS, N_STAGES, OFASpace, SubnetBatch
+from .evaluate import Candidates
+
+__all__ = ["Genome"]
+
+
+@dataclass(frozen=True)
+class Genome:
+    """Encoding of (sub-network, accelerator) candidates as integer gene vectors.
+
+    Parameters
+    ----------
+    space : OFASpace
+    resolutions : sequence of int
+        The resolutions the search may pick (gene value = position in this sorted tuple).
+    n_accelerators : int
+        Size of the search's :class:`AcceleratorSpace` (gene value = index into it).
+
+    Examples
+    --------
+    >>> from ofa_hw.space import get_space, sample_subnets
+    >>> genome = Genome(get_space("ofa-mbv3-w1.2"), (160, 224), n_accelerators=3)
+    >>> genome.n_genes, genome.upper[-2:].tolist()
+    (47, [1, 2])
+    >>> c = Candidates(sample_subnets(5, seed=0, resolutions=[160, 224]), np.array([0, 1, 2, 0, 1]))
+    >>> bool((genome.decode(genome.encode(c)).subnets.ks == c.subnets.ks).all())
+    True
+    """
+
+    space: OFASpace
+    resolutions: tuple[int, ...]
+    n_accelerators: int
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "resolutions", tuple(sorted(int(r) for r in self.resolutions)))
+        if not self.resolutions or int(self.n_accelerators) != self.n_accelerators or self.n_accelerators < 1:
+            raise ValueError(f"a genome needs at least one resolution and one accelerator, got "
+                             f"{self.resolutions} and {self.n_accelerators!r}")
+
+    @property
+    def fields(self) -> tuple[tuple[str, int], ...]:
+        """(name, count) of each gene group, in order."""
+        return (("ks", N_SLOTS), ("e", N_SLOTS), ("d", N_STAGES), ("r", 1), ("accelerator", 1))
+
+    @property
+    def n_genes(self) -> int:
+        return sum(count for _, count in self.fields)
+
+    @property
+    def upper(self) -> np.ndarray:
+        """(n_genes,) largest value of each gene (the lower bound is 0)."""
+        space = self.space
+        return np.array([len(space.kernel_choices) - 1] * N_SLOTS + [len(space.expand_choices) - 1] * N_SLOTS
+                        + [len(space.depth_choices) - 1] * N_STAGES + [len(self.resolutions) - 1,
+                                                                        self.n_accelerators - 1], dtype=np.int64)
+
+    def encode(self, candidates: Candidates) -> np.ndarray:
+        """(N, n_genes) int64 genes of ``candidates``."""
+        subnets, space = candidates.subnets, self.space
+        active = subnets.active()
+        ks = np.where(active, np.searchsorted(space.kernel_choices, subnets.ks), 0)
+        e = np.where(active, np.searchsorted(space.expand_choices, subnets.e), 0)
+        d = np.searchsorted(space.depth_choices, subnets.d)
+        r = np.searchsorted(self.resolutions, subnets.r)
+        return np.concatenate([ks, e, d, r[:, None], np.asarray(candidates.accelerator)[:, None]], axis=1)
+
+    def decode(self, genes: np.ndarray, *, validate: bool = True) -> Candidates:
+        """Candidates of ``genes`` (N, n_genes); values outside ``[0, upper]`` raise ``ValueError``.
+
+        ``validate=False`` skips the value checks of :class:`SubnetBatch` for
+        genes known to be in range (the search's own variation operators).
+        """
+        genes = np.asarray(genes)
+        if genes.ndim != 2 or genes.shape[1] != self.n_genes:
+            raise ValueError(f"expected genes of shape (N, {self.n_genes}), got {genes.shape}")
+        genes = genes.astype(np.int64)
+        if genes.size and ((genes < 0) | (genes > self.upper)).any():
+            row, column = (int(i) for i in np.argwhere((genes < 0) | (genes > self.upper))[0])
+            raise ValueError(f"gene {column} of genome {row} is {genes[row, column]}, outside [0, {self.upper[column]}]")
+        space = self.space
+        k, e, d = (np.asarray(c) for c in (space.kernel_choices, space.expand_choices, space.depth_choices))
+        parts = (k[genes[:, :N_SLOTS]], e[genes[:, N_SLOTS:2 * N_SLOTS]],
+                 d[genes[:, 2 * N_SLOTS:2 * N_SLOTS + N_STAGES]], np.asarray(self.resolutions)[genes[:, -2]])
+        subnets = (SubnetBatch(*parts, space.width_mult) if validate
+                   else SubnetBatch._unchecked(*parts, space.width_mult))
+        return Candidates(subnets, genes[:, -1].copy())
+
+    def first_of_each(self, candidates: Candidates) -> np.ndarray:
+        """Sorted indices of the first occurrence of every distinct candidate.
+
+        The genes are packed into a few int64 words (mixed radix), so this is
+        a lexsort of two or three keys instead of ``np.unique(axis=0)`` over
+        47 columns.
+        """
+        keys = self._packed(self.encode(candidates))
+        if len(candidates) == 0:
+            return np.zeros(0, dtype=np.int64)
+        order = np.lexsort(keys[::-1])  # stable: the first occurrence leads each run of equal genomes
+        packed = np.stack(keys)[:, order]
+        new = np.ones(len(order), dtype=bool)
+        new[1:] = (packed[:, 1:] != packed[:, :-1]).any(axis=0)
+        return np.sort(order[new])
+
+    def _packed(self, genes: np.ndarray) -> list[np.ndarray]:
+        words, word, capacity = [], np.zeros(len(genes), dtype=np.int64), 1
+        for column, top in enumerate(self.upper.tolist()):
+            radix = top + 1
+            if capacity * radix >= 2 ** 62:
+                words.append(word)
+                word, capacity = np.zeros(len(genes), dtype=np.int64), 1
+            word = word * radix + genes[:, column]
+            capacity *= radix
+        return [*words, word]
+
