@@ -27,6 +27,7 @@ __all__ = ["UnitGather", "unit_totals"]
 #: Raw kernel / expand values index the table directly (0 = slot switched off).
 _K_RANGE, _E_RANGE = 8, 8
 _CELLS = N_SLOTS * _K_RANGE * _E_RANGE
+_SLOT_OFFSET = np.arange(N_SLOTS) * (_K_RANGE * _E_RANGE)
 #: Networks per chunk: ~10 MB of temporaries, cache-friendly and bounded at any batch size.
 CHUNK = 1 << 15
 
@@ -111,33 +112,40 @@ class UnitGather:
         width = self.n_tables if group is None else group_size
         if self.n_tables % width:
             raise ValueError(f"{self.n_tables} tables do not split into groups of {group_size}")
-        out = np.empty((n, width))
-        table = self.slots.reshape(-1, width)
-        fixed = self.fixed.reshape(-1, width, self.fixed.shape[1])
-        slot_offset = np.arange(N_SLOTS) * (_K_RANGE * _E_RANGE)
         n_groups = self.n_tables // width
+        table = self.slots.reshape(-1, width)
+        fixed = self.fixed.reshape(n_groups, width, -1)
+        if n <= CHUNK:  # the search's populations: one pass, no chunk bookkeeping
+            return self._chunk(batch.ks, batch.e, r_row, group, table, fixed, n_groups)
+        out = np.empty((n, width))
         for start in range(0, n, CHUNK):
             part = slice(start, min(start + CHUNK, n))
-            rows = r_row[part]
-            cell = batch.ks[part] * _E_RANGE
-            cell += batch.e[part]
-            cell += slot_offset
-            cell += (rows * _CELLS)[:, None]
-            if group is None:
-                out[part] = table[cell].sum(axis=1) + fixed[0][:, rows].T
-            else:
-                g = np.asarray(group[part], dtype=np.intp)
-                cell *= n_groups
-                cell += g[:, None]
-                out[part] = table[cell].sum(axis=1) + fixed[g, :, rows]
+            out[part] = self._chunk(batch.ks[part], batch.e[part], r_row[part],
+                                    None if group is None else group[part], table, fixed, n_groups)
         return out
 
+    @staticmethod
+    def _chunk(ks: np.ndarray, e: np.ndarray, rows: np.ndarray, group: np.ndarray | None, table: np.ndarray,
+               fixed: np.ndarray, n_groups: int) -> np.ndarray:
+        cell = ks * _E_RANGE
+        cell += e
+        cell += _SLOT_OFFSET
+        cell += (rows * _CELLS)[:, None]
+        if group is None:
+            return table[cell].sum(axis=1) + fixed[0][:, rows].T
+        group = np.asarray(group, dtype=np.intp)
+        cell *= n_groups
+        cell += group[:, None]
+        return table[cell].sum(axis=1) + fixed[group, :, rows]
+
     def _rows(self, r: np.ndarray) -> np.ndarray:
-        index = r // 4
-        rows = self._row_of_r[np.minimum(index, len(self._row_of_r) - 1)]
-        if (rows < 0).any() or (r % 4 != 0).any():
-            bad = int(r[(rows < 0) | (r % 4 != 0)][0])
-            raise ValueError(f"resolution {bad} is not among the gather's resolutions {list(self.resolutions)}")
+        try:
+            rows = self._row_of_r[r // 4]
+        except IndexError:
+            rows = np.full(len(r), -1)
+        if rows.min(initial=0) < 0:
+            bad = sorted(set(np.asarray(r).tolist()) - set(self.resolutions))
+            raise ValueError(f"resolution(s) {bad} are not among the gather's resolutions {list(self.resolutions)}")
         return rows
 
 
