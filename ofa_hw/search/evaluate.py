@@ -122,6 +122,8 @@ class Evaluator:
         # per accelerator: latency, its measured part, latency with the DDR bandwidth shared by all cores
         per_unit = np.stack([latency, np.where(measured, latency, 0.0), shared_latency], axis=1)
         self._gather = UnitGather.from_unit_values(space, self.resolutions, per_unit)
+        self._shared_latency_ms = shared_latency
+        self._fastest: dict[bool, tuple[np.ndarray, UnitGather]] = {}
         self.cores = np.array([a.cores for a in accs], dtype=float)
         from .genome import Genome
 
@@ -133,6 +135,37 @@ class Evaluator:
         latency = sums[:, 0] + self.invocation_ms
         shared = sums[:, 2] + self.invocation_ms
         return latency, 1e3 * self.cores[candidates.accelerator] / shared, sums[:, 1] / latency
+
+    def on_best_accelerators(self, candidates: Candidates, constraint) -> Candidates:
+        """The candidates, each moved to the accelerator that best meets ``constraint`` for its sub-network.
+
+        Accuracy depends on the sub-network only, so under a latency or
+        throughput constraint the best accelerator of a sub-network is the one
+        with the smallest violation, then the lowest latency.  It is always
+        among the accelerators no other one beats on every unit (latency, and
+        shared-bandwidth latency when ``constraint`` has an fps floor), found
+        once per search; one gather over those picks it for every candidate.
+        This makes the joint search at least as strong as a search on any one
+        accelerator of its space.
+        """
+        if len(self.accelerators) == 1:
+            return candidates
+        members, gather = self._undominated(constraint.fps is not None)
+        sums = gather.total(candidates.subnets).reshape(len(candidates), len(members), 2)
+        latency = sums[..., 0] + self.invocation_ms
+        fps = 1e3 * self.cores[members] / (sums[..., 1] + self.invocation_ms)
+        violation = constraint.violation_of(latency, fps)
+        least = violation.min(axis=1, keepdims=True)
+        best = np.where(violation == least, latency, np.inf).argmin(axis=1)
+        return Candidates(candidates.subnets, members[best])
+
+    def _undominated(self, with_throughput: bool) -> tuple[np.ndarray, UnitGather]:
+        if with_throughput not in self._fastest:
+            quantities = [self.latency_ms, self._shared_latency_ms] if with_throughput else [self.latency_ms]
+            members = undominated_rows(np.concatenate(quantities, axis=1))
+            values = np.stack([self.latency_ms[members], self._shared_latency_ms[members]], axis=1)
+            self._fastest[with_throughput] = members, UnitGather.from_unit_values(self.space, self.resolutions, values)
+        return self._fastest[with_throughput]
 
     def accuracy(self, subnets: SubnetBatch) -> tuple[np.ndarray, np.ndarray]:
         """(deployed top-1, float top-1) in percent."""
@@ -162,6 +195,22 @@ class Evaluator:
 
     def crossover(self, a: Candidates, b: Candidates, rng: np.random.Generator) -> Candidates:
         return Candidates(crossover(a.subnets, b.subnets, rng), self.accelerators.crossover(a.accelerator, b.accelerator, rng))
+
+
+def undominated_rows(values: np.ndarray) -> np.ndarray:
+    """Sorted indices of the rows of ``values`` (A, K) that no other row is <= everywhere and < somewhere.
+
+    Of identical rows the first is kept.  Rows are visited by increasing sum,
+    so each is compared only with the rows kept so far (a dominator of a
+    dominated row is itself dominated by a kept one).
+    """
+    kept: list[int] = []
+    for i in np.argsort(values.sum(axis=1), kind="stable"):
+        row = values[i]
+        if kept and (values[kept] <= row).all(axis=1).any():
+            continue
+        kept.append(int(i))
+    return np.sort(np.array(kept, dtype=np.int64))
 
 
 def _smallest(space: OFASpace, r: int):

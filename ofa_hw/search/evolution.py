@@ -3,7 +3,15 @@
 Each generation keeps the best quarter of the population as parents and
 fills the rest with mutants and crossovers of random parents (OFA's
 ``EvolutionFinder`` recipe: parent ratio 0.25, mutation ratio 0.5, gene
-mutation probability 0.1, resolution mutation probability 0.5).
+mutation probability 0.1; here the resolution mutates with probability 0.5).
+
+Accuracy depends on the sub-network alone, so under a constraint every drawn
+candidate is moved to the accelerator that best meets it for its
+sub-network (:meth:`Evaluator.on_best_accelerators`, one gather over the
+accelerators no other one beats everywhere): the joint search explores
+sub-networks with the accelerator chosen exactly, and its feasible set
+contains that of a search on any single accelerator of its space
+(``best_accelerator=False`` evolves the accelerator genes instead).
 
 OFA re-draws infeasible children in an unbounded retry loop, which hangs when
 the constraint is out of reach.  Here candidates are drawn in vectorised
@@ -69,6 +77,7 @@ class EvolutionSettings:
     mutation_prob: float = 0.1
     resolution_mutation_prob: float = 0.5
     screen_rounds: int = 8
+    best_accelerator: bool = True
 
     def __post_init__(self) -> None:
         if int(self.population) != self.population or self.population < 8:
@@ -133,7 +142,12 @@ def run_evolution(evaluator: Evaluator, constraint: Constraint, budget: int, rng
     n_children = n - n_parents
     rounds = settings.screen_rounds
 
-    population = screened(lambda k: evaluator.sample(k, rng), n, evaluator, constraint, rounds)
+    def place(candidates: Candidates) -> Candidates:
+        if settings.best_accelerator and constraint.active:
+            return evaluator.on_best_accelerators(candidates, constraint)
+        return candidates
+
+    population = screened(lambda k: place(evaluator.sample(k, rng)), n, evaluator, constraint, rounds)
     scores = evaluator.evaluate(population)
     archive, archive_scores = [population], [scores]
     if on_generation:
@@ -147,12 +161,12 @@ def run_evolution(evaluator: Evaluator, constraint: Constraint, budget: int, rng
         mutants = min(n_mutants, size)
 
         def draw_mutants(k: int) -> Candidates:
-            return evaluator.mutate(parents.take(rng.integers(0, n_parents, size=k)), rng, settings.mutation_prob,
-                                    settings.resolution_mutation_prob)
+            return place(evaluator.mutate(parents.take(rng.integers(0, n_parents, size=k)), rng,
+                                          settings.mutation_prob, settings.resolution_mutation_prob))
 
         def draw_crossovers(k: int) -> Candidates:
             pick = rng.integers(0, n_parents, size=(k, 2))
-            return evaluator.crossover(parents.take(pick[:, 0]), parents.take(pick[:, 1]), rng)
+            return place(evaluator.crossover(parents.take(pick[:, 0]), parents.take(pick[:, 1]), rng))
 
         children = [screened(draw_mutants, mutants, evaluator, constraint, rounds)]
         if size > mutants:
