@@ -36,31 +36,37 @@ CHUNK = 1 << 15
 class UnitGather:
     """Per-unit values of a space at fixed resolutions, laid out for gathering.
 
-    Build with :meth:`from_unit_values`.  ``fixed[t, r]`` is the sum over the
-    stem, first block and head at resolution row ``r`` of table ``t``;
-    ``slots[r, cell, t]`` the value of the slot unit at ``cell = slot * 64 +
-    kernel * 8 + expand`` (tables last, so one gather reads all of them).
+    Build with :meth:`from_unit_values` or :meth:`from_resolution_values`.
+    ``unit_of_cell[r * 1280 + slot * 64 + kernel * 8 + expand]`` is the
+    column of that slot unit in ``values`` (the last, zero column for kernel
+    or expand 0); ``values`` is (groups, units + 1, group size), so one gather
+    reads a whole group (e.g. one accelerator's latency, measured latency and
+    shared-bandwidth latency); ``fixed`` (groups, group size, R) holds the sum
+    over the stem, first block and head.
     """
 
     space: OFASpace
     resolutions: tuple[int, ...]
+    unit_of_cell: np.ndarray
+    values: np.ndarray
     fixed: np.ndarray
-    slots: np.ndarray
     _row_of_r: np.ndarray
 
     @classmethod
     def from_unit_values(cls, space: OFASpace, resolutions: Sequence[int], values: np.ndarray) -> UnitGather:
         """Lay out ``values`` (..., K) given over the :func:`catalog_units` ``(space, resolutions)`` keys.
 
-        Leading dimensions of ``values`` (e.g. one row per accelerator) become
-        tables ``t``, flattened in C order.
+        ``values`` of shape (K,) is one table; (G, Q, K) is G groups of Q
+        tables (what :meth:`total` with ``group=`` reads together).
         """
         resolutions = tuple(int(r) for r in resolutions)
         keys, _, lookup = _catalog_lookup(space, resolutions)
         values = np.asarray(values, dtype=float)
-        if values.shape[-1] != len(keys):
-            raise ValueError(f"expected {len(keys)} unit values (one per catalogue key), got {values.shape[-1]}")
-        return cls._laid_out(space, resolutions, [values.reshape(-1, len(keys))[:, row] for row in lookup])
+        if values.shape[-1] != len(keys) or values.ndim not in (1, 3):
+            raise ValueError(f"expected unit values of shape ({len(keys)},) or (groups, group size, {len(keys)}) "
+                             f"(one per catalogue key), got {values.shape}")
+        return cls._laid_out(space, resolutions, lookup, values.reshape(-1, *values.shape[-2:])
+                             if values.ndim == 3 else values.reshape(1, 1, -1))
 
     @classmethod
     def from_resolution_values(cls, space: OFASpace, resolutions: Sequence[int],
@@ -72,71 +78,54 @@ class UnitGather:
         gives a key shared by two resolutions a different value at each.
         """
         resolutions = tuple(int(r) for r in resolutions)
-        per_resolution = []
+        lookups, columns, offset = [], [], 0
         for r in resolutions:
             keys, layers, lookup = _catalog_lookup(space, (r,))
-            values = np.asarray(values_at(r)(keys, layers), dtype=float).reshape(1, len(keys))
-            per_resolution.append(values[:, lookup[0]])
-        return cls._laid_out(space, resolutions, per_resolution)
+            columns.append(np.asarray(values_at(r)(keys, layers), dtype=float).reshape(len(keys)))
+            lookups.append(lookup[0] + offset)
+            offset += len(keys)
+        return cls._laid_out(space, resolutions, np.stack(lookups), np.concatenate(columns).reshape(1, 1, -1))
 
     @classmethod
-    def _laid_out(cls, space: OFASpace, resolutions: tuple[int, ...], by_position: list[np.ndarray]) -> UnitGather:
-        """From per resolution (T, positions, choices) values of the catalogue layout."""
-        stacked = np.stack(by_position, axis=1)  # (T, R, P, C)
-        n_tables, n_res = stacked.shape[:2]
-        fixed_positions = [p for p in range(stacked.shape[2]) if not FIRST_SLOT <= p < HEAD]
-        fixed = stacked[:, :, fixed_positions, 0].sum(axis=-1)  # (T, R)
-        slots = np.zeros((n_res, N_SLOTS, _K_RANGE, _E_RANGE, n_tables))
+    def _laid_out(cls, space: OFASpace, resolutions: tuple[int, ...], lookup: np.ndarray,
+                  values: np.ndarray) -> UnitGather:
+        """From the catalogue's (R, positions, choices) unit columns and (G, Q, K) values."""
+        n_units = values.shape[-1]
+        fixed_positions = [p for p in range(lookup.shape[1]) if not FIRST_SLOT <= p < HEAD]
+        fixed = values[:, :, lookup[:, fixed_positions, 0]].sum(axis=-1)  # (G, Q, R)
+        unit_of_cell = np.full((len(resolutions), N_SLOTS, _K_RANGE, _E_RANGE), n_units, dtype=np.int32)
         n_e = len(space.expand_choices)
         for ki, k in enumerate(space.kernel_choices):
             for ei, e in enumerate(space.expand_choices):
-                slots[:, :, k, e, :] = np.moveaxis(stacked[:, :, FIRST_SLOT:HEAD, ki * n_e + ei], 0, -1)
+                unit_of_cell[:, :, k, e] = lookup[:, FIRST_SLOT:HEAD, ki * n_e + ei]
+        padded = np.concatenate([values, np.zeros(values.shape[:2] + (1,))], axis=-1)
         row_of_r = np.full(max(resolutions) // 4 + 2, -1, dtype=np.intp)
-        row_of_r[np.asarray(resolutions) // 4] = np.arange(n_res)
-        return cls(space, resolutions, fixed, slots.reshape(n_res * _CELLS, n_tables), row_of_r)
+        row_of_r[np.asarray(resolutions) // 4] = np.arange(len(resolutions))
+        return cls(space, resolutions, unit_of_cell.ravel(), np.ascontiguousarray(np.moveaxis(padded, 1, 2)),
+                   fixed, row_of_r)
 
-    @property
-    def n_tables(self) -> int:
-        return int(self.fixed.shape[0])
-
-    def total(self, batch: SubnetBatch, group: np.ndarray | None = None, group_size: int = 1) -> np.ndarray:
-        """Sums over each network's units: (N, T) of every table, or (N, group_size) of its own group.
-
-        With ``group`` (N,), tables are read as consecutive groups of
-        ``group_size`` (e.g. latency, measured latency and shared-bandwidth
-        latency of one accelerator) and network ``n`` gets the sums of group
-        ``group[n]``; one gather reads the whole group.
-        """
+    def total(self, batch: SubnetBatch, group: np.ndarray | None = None) -> np.ndarray:
+        """(N, Q) sums over each network's units of the Q tables of group ``group[n]`` (default: group 0)."""
         n = len(batch)
         r_row = self._rows(batch.r)
-        width = self.n_tables if group is None else group_size
-        if self.n_tables % width:
-            raise ValueError(f"{self.n_tables} tables do not split into groups of {group_size}")
-        n_groups = self.n_tables // width
-        table = self.slots.reshape(-1, width)
-        fixed = self.fixed.reshape(n_groups, width, -1)
+        group = np.zeros(n, dtype=np.intp) if group is None else np.asarray(group, dtype=np.intp)
         if n <= CHUNK:  # the search's populations: one pass, no chunk bookkeeping
-            return self._chunk(batch.ks, batch.e, r_row, group, table, fixed, n_groups)
-        out = np.empty((n, width))
+            return self._chunk(batch.ks, batch.e, r_row, group)
+        out = np.empty((n, self.values.shape[-1]))
         for start in range(0, n, CHUNK):
             part = slice(start, min(start + CHUNK, n))
-            out[part] = self._chunk(batch.ks[part], batch.e[part], r_row[part],
-                                    None if group is None else group[part], table, fixed, n_groups)
+            out[part] = self._chunk(batch.ks[part], batch.e[part], r_row[part], group[part])
         return out
 
-    @staticmethod
-    def _chunk(ks: np.ndarray, e: np.ndarray, rows: np.ndarray, group: np.ndarray | None, table: np.ndarray,
-               fixed: np.ndarray, n_groups: int) -> np.ndarray:
+    def _chunk(self, ks: np.ndarray, e: np.ndarray, rows: np.ndarray, group: np.ndarray) -> np.ndarray:
         cell = ks * _E_RANGE
         cell += e
         cell += _SLOT_OFFSET
         cell += (rows * _CELLS)[:, None]
-        if group is None:
-            return table[cell].sum(axis=1) + fixed[0][:, rows].T
-        group = np.asarray(group, dtype=np.intp)
-        cell *= n_groups
-        cell += group[:, None]
-        return table[cell].sum(axis=1) + fixed[group, :, rows]
+        units = self.unit_of_cell[cell]
+        if self.values.shape[0] == 1:
+            return self.values[0][units].sum(axis=1) + self.fixed[0][:, rows].T
+        return self.values[group[:, None], units].sum(axis=1) + self.fixed[group, :, rows]
 
     def _rows(self, r: np.ndarray) -> np.ndarray:
         try:

@@ -59,7 +59,7 @@ def search_codesign(
     quantization: str | None = "int8-pow2",
     algorithm: str = "auto",
     budget: int = 20_000,
-    population: int = 100,
+    population: int | None = None,
     resolutions: Sequence[int] | None = None,
     dsp_objective: bool = False,
     max_utilization: float = 1.0,
@@ -103,8 +103,12 @@ def search_codesign(
         ``"auto"``: evolution under a constraint, NSGA-II without one.
     budget : int
         Candidate evaluations in total (over all restarts).
-    population : int
-        Population size.
+    population : int, optional
+        Population size.  Default: NSGA-II 100; evolution one fiftieth of the
+        evaluations per restart, at least 100 and at most 400 (400 at the
+        default budget: a wider population converges to the same design from
+        different seeds far more often than OFA's 100, see
+        ``benchmarks/bench_search.py``).
     resolutions : sequence of int, optional
         Resolutions to consider (default: those of the space the accuracy
         predictor can encode).
@@ -146,6 +150,9 @@ def search_codesign(
     if algorithm == "evolution" and not constraint.active:
         raise ValueError("the evolutionary search needs a constraint (latency_ms= or fps=); use algorithm='nsga2' "
                          "for an unconstrained Pareto front")
+    if population is None:
+        per_restart = int(budget) // max(1, int(restarts))
+        population = 100 if algorithm == "nsga2" else int(np.clip(per_restart // 50, 100, 400))
     for name, value, low in (("budget", budget, population), ("restarts", restarts, 1), ("population", population, 8)):
         if int(value) != value or value < low:
             raise ValueError(f"{name} must be an integer of at least {low}, got {value!r}")

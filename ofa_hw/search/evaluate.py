@@ -131,7 +131,7 @@ class Evaluator:
 
     def speed(self, candidates: Candidates) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(latency_ms, fps, measured_fraction): the cheap part of an evaluation, one gather."""
-        sums = self._gather.total(candidates.subnets, candidates.accelerator, group_size=3)
+        sums = self._gather.total(candidates.subnets, candidates.accelerator)
         latency = sums[:, 0] + self.invocation_ms
         shared = sums[:, 2] + self.invocation_ms
         return latency, 1e3 * self.cores[candidates.accelerator] / shared, sums[:, 1] / latency
@@ -151,9 +151,9 @@ class Evaluator:
         if len(self.accelerators) == 1:
             return candidates
         members, gather = self._undominated(constraint.fps is not None)
-        sums = gather.total(candidates.subnets).reshape(len(candidates), len(members), 2)
-        latency = sums[..., 0] + self.invocation_ms
-        fps = 1e3 * self.cores[members] / (sums[..., 1] + self.invocation_ms)
+        sums = gather.total(candidates.subnets).reshape(len(candidates), 2, len(members))
+        latency = sums[:, 0] + self.invocation_ms
+        fps = 1e3 * self.cores[members] / (sums[:, 1] + self.invocation_ms)
         violation = constraint.violation_of(latency, fps)
         least = violation.min(axis=1, keepdims=True)
         best = np.where(violation == least, latency, np.inf).argmin(axis=1)
@@ -163,7 +163,8 @@ class Evaluator:
         if with_throughput not in self._fastest:
             quantities = [self.latency_ms, self._shared_latency_ms] if with_throughput else [self.latency_ms]
             members = undominated_rows(np.concatenate(quantities, axis=1))
-            values = np.stack([self.latency_ms[members], self._shared_latency_ms[members]], axis=1)
+            # one group of 2 x M tables: every candidate reads all M members' latency and shared latency
+            values = np.concatenate([self.latency_ms[members], self._shared_latency_ms[members]])[None]
             self._fastest[with_throughput] = members, UnitGather.from_unit_values(self.space, self.resolutions, values)
         return self._fastest[with_throughput]
 
