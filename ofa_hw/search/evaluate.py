@@ -143,7 +143,7 @@ class Evaluator:
         throughput constraint the best accelerator of a sub-network is the one
         with the smallest violation, then the lowest latency.  It is always
         among the accelerators no other one beats on every unit (latency, and
-        shared-bandwidth latency when ``constraint`` has an fps floor), found
+        shared-bandwidth latency per core when ``constraint`` has an fps floor), found
         once per search; one gather over those picks it for every candidate.
         This makes the joint search at least as strong as a search on any one
         accelerator of its space.
@@ -161,7 +161,10 @@ class Evaluator:
 
     def _undominated(self, with_throughput: bool) -> tuple[np.ndarray, UnitGather]:
         if with_throughput not in self._fastest:
-            quantities = [self.latency_ms, self._shared_latency_ms] if with_throughput else [self.latency_ms]
+            quantities = [self.latency_ms]
+            if with_throughput:  # fps = 1e3 / (sum(shared) / cores + launch / cores): compare those terms
+                per_core = 1.0 / self.cores[:, None]
+                quantities += [self._shared_latency_ms * per_core, self.invocation_ms * per_core]
             members = undominated_rows(np.concatenate(quantities, axis=1))
             # one group of 2 x M tables: every candidate reads all M members' latency and shared latency
             values = np.concatenate([self.latency_ms[members], self._shared_latency_ms[members]])[None]
