@@ -7,6 +7,7 @@ from .from_torch import UnsupportedModelError, layers_from_torch
 from .layer import ACTIVATIONS, OPS, Layer, LayerArrays, conv_output_size
 from .network import BlockCatalog
 from .plot import plot_analysis, plot_roofline, roofline_ceilings
+from .predictor_protocol import LATENCY_SOURCES, LatencyPredictor
 from .reference import LayerProfile, layer_profiles, profile_accelerator
 from .report import RooflineReport, roofline_report
 from .resources import FitResult, Resources, estimate_resources, fits, resource_fit_report
@@ -15,6 +16,7 @@ from .schedule import UnitSchedule, group_by_block
 
 __all__ = [
     "ACTIVATIONS",
+    "LATENCY_SOURCES",
     "OPS",
     "PARAMETER_INFO",
     "Accelerator",
@@ -27,6 +29,7 @@ __all__ = [
     "LayerAnalysis",
     "LayerArrays",
     "LayerProfile",
+    "LatencyPredictor",
     "Resources",
     "RooflineModel",
     "RooflineParams",

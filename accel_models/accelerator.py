@@ -213,6 +213,15 @@ class Accelerator:
 
     # ------------------------------------------------------------- properties
     @property
+    def label(self) -> str:
+        """Short human label: name, clock and cores, e.g. ``"B2304 @200 MHz x1"``.
+
+        >>> Accelerator.from_dpu("B2304", clock_mhz=200.0).label
+        'B2304 @200 MHz x1'
+        """
+        return f"{self.name} @{self.clock_mhz:g} MHz x{self.cores}"
+
+    @property
     def macs_per_cycle(self) -> int:
         """Multiply-accumulates per cycle of one core's convolution engine."""
         return self.pp * self.icp * self.ocp

@@ -46,6 +46,7 @@ import numpy as np
 
 from .accelerator import Accelerator
 from .layer import OPS, Layer, LayerArrays
+from .predictor_protocol import AcceleratorChoice, accelerator_list
 from .schedule import UnitSchedule, group_by_block
 from .tiling import AcceleratorArrays, layer_classes, tiled_cycles
 
@@ -227,14 +228,6 @@ class LayerTerms:
     buffer_fraction: float
 
 
-def _as_accelerators(accelerator) -> tuple[list[Accelerator], bool]:
-    if isinstance(accelerator, Accelerator):
-        return [accelerator], True
-    if isinstance(accelerator, (str, bytes)) or not isinstance(accelerator, Sequence):
-        raise ValueError(f"expected an Accelerator or a sequence of them, got {type(accelerator).__name__}")
-    return list(accelerator), False
-
-
 def _standalone_schedule(arrays: LayerArrays) -> UnitSchedule:
     # No names or graph: every layer is its own unit reading and writing DDR.
     from scipy import sparse
@@ -351,31 +344,50 @@ class RooflineModel:
         """
         return self.combine(self.terms(schedule, accelerators))
 
+    # -------------------------------------------- the predictor protocol
+    @property
+    def invocation_ms(self) -> float:
+        """0: the analytical model has no program launch cost (calibration estimates one per device)."""
+        return 0.0
+
     def layer_latency_ms(self, layers: Sequence[Layer] | LayerArrays | UnitSchedule,
-                         accelerator: Accelerator | Sequence[Accelerator]) -> np.ndarray:
+                         accelerator: AcceleratorChoice = None) -> np.ndarray:
         """Latency of each layer: (L,) for one accelerator, (M, L) for M.
 
         Layers of a :class:`Layer` sequence that share a ``block`` are one
         unit (their hand-off tensors may stay on chip); a
         :class:`LayerArrays` has no graph, so each of its layers reads and
-        writes DDR.
+        writes DDR.  The model has no accelerator of its own: pass one.
         """
-        accs, single = _as_accelerators(accelerator)
+        accs, single = accelerator_list(accelerator)
         latency = self.breakdown(self._layer_schedule(layers), accs)["latency_ms"]
         return latency[0] if single else latency
 
     def unit_latency_ms(self, units: Sequence[Sequence[Layer]] | UnitSchedule,
-                        accelerator: Accelerator | Sequence[Accelerator]) -> np.ndarray:
+                        accelerator: AcceleratorChoice = None) -> np.ndarray:
         """Latency of each unit (sum over its layers): (K,) or (M, K)."""
-        accs, single = _as_accelerators(accelerator)
+        accs, single = accelerator_list(accelerator)
         schedule = self.schedule(units)
         latency = schedule.per_unit(self.breakdown(schedule, accs)["latency_ms"])
         return latency[0] if single else latency
 
+    def network_latency_ms(self, layers: Sequence[Layer] | LayerArrays | UnitSchedule,
+                           accelerator: AcceleratorChoice = None) -> float | np.ndarray:
+        """Latency of one network, the sum over its layers: a float, or (M,) for M accelerators."""
+        total = np.asarray(self.layer_latency_ms(layers, accelerator)).sum(axis=-1)
+        return float(total) if total.ndim == 0 else total
+
+    def unit_sources(self, units: Sequence[Sequence[Layer]] | UnitSchedule,
+                     accelerator: AcceleratorChoice = None) -> np.ndarray:
+        """``"model"`` for every unit: (K,) or (M, K)."""
+        accs, single = accelerator_list(accelerator)
+        n_units = self.schedule(units).n_units
+        return np.full(n_units if single else (len(accs), n_units), "model")
+
     def unit_dram_bytes(self, units: Sequence[Sequence[Layer]] | UnitSchedule,
                         accelerator: Accelerator | Sequence[Accelerator]) -> np.ndarray:
         """Modelled DDR traffic of each unit in bytes: (K,) or (M, K)."""
-        accs, single = _as_accelerators(accelerator)
+        accs, single = accelerator_list(accelerator)
         schedule = self.schedule(units)
         acc = AcceleratorArrays.from_accelerators(accs)
         dram, _ = schedule.dram_bytes(self.params.buffer_fraction * acc.act_buffer_bytes)

@@ -20,8 +20,8 @@ Weights are read once per layer: no measured layer shows weight re-fetching,
 not even 2.4 MB of VGG weights against a 512 KiB weight buffer.
 
 Most rules were read off the Ultra96-V2 B2304 profiler traffic
-(``mem_io_mb``): with them the compulsory bytes reproduce the measured traffic of every block that does not spill to within 2 %, and the
-spilling blocks move exactly 2x (write + read), 5x (SE: write, pool read,
+(``mem_io_mb``): with them the compulsory bytes reproduce the measured traffic of every block that does not
+spill to within 2 %, and the spilling blocks move exactly 2x (write + read), 5x (SE: write, pool read,
 scale read + write, project read) or, for an h-swish tensor that does not
 fit at all, 7x the spilled tensor.  A tensor read by a stride-``s`` window
 op occupies ``s`` times its size on chip (observed: stride-2 blocks spill
@@ -36,12 +36,15 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import TYPE_CHECKING
 
 import numpy as np
-from scipy import sparse
 
 from .blocks import BlockSpec
 from .layer import Layer, LayerArrays
+
+if TYPE_CHECKING:  # scipy is a host dependency: a board that only measures never builds a schedule
+    from scipy import sparse
 
 __all__ = ["HSWISH_SPLIT_PASSES", "UnitSchedule", "group_by_block"]
 
@@ -152,7 +155,10 @@ class UnitSchedule:
         flat: list[Layer] = []
         unit_of_layer: list[int] = []
         base: list[float] = []
-        t_bytes, t_foot, t_hs, t_prod = [], [], [], []
+        t_bytes: list[float] = []
+        t_foot: list[float] = []
+        t_hs: list[bool] = []
+        t_prod: list[int] = []
         rows, cols, vals = [], [], []
         merged: list[int] = []
         for k, unit in enumerate(units):
@@ -198,6 +204,8 @@ class UnitSchedule:
             unit_of_layer += [k] * len(unit)
             base += unit_base
         n_layers, n_tensors = len(flat), len(t_bytes)
+        from scipy import sparse
+
         spill = sparse.csr_matrix((np.asarray(vals, dtype=float), (rows, cols)), shape=(n_layers, n_tensors))
         return cls(
             layers=LayerArrays.from_layers(flat),

@@ -72,7 +72,7 @@ def _speed(n: int, repeats: int) -> dict:
     model.eval()
     w12 = sample_subnets(n, seed=1, resolutions=range(160, 225, 16))
     w10 = sample_subnets(n, seed=1, width_mult=1.0, resolutions=[224])
-    mlp, krr = get_predictor("ofa-mbv3-w1.2"), get_predictor("ofa-mbv3-w1.0")
+    mlp, krr = get_predictor("ofa-mbv3-w1.2", scale="raw"), get_predictor("ofa-mbv3-w1.0", scale="raw")
     configs = list(w12)
     t_ofa = _timed(lambda: _ofa_style_predict(model, configs), repeats)
     t_mlp = _timed(lambda: mlp.predict(w12), repeats)
@@ -131,7 +131,7 @@ def run(quick: bool = False) -> dict:
           f"{'rho':>8s} {'tau top10':>9s}")
     for name, m in metrics.items():
         print(_row(name, m))
-    w12_mlp = get_predictor("ofa-mbv3-w1.2")
+    w12_mlp = get_predictor("ofa-mbv3-w1.2", scale="raw")
     transfer = w12_mlp._predict_batch(SubnetBatch(data.batch.ks, data.batch.e, data.batch.d, data.batch.r, 1.2))
     rank_only = {"MACs": prediction_metrics(y, np.log(data.macs)), "OFA w1.2 MLP on the same architectures":
                  prediction_metrics(y, transfer)}

@@ -49,6 +49,10 @@ def _best_of(repeats: int, fn, *args):
     return result, best
 
 
+def _repeated(predictor, batch, parts: int) -> list:
+    return [predictor.subnet_latency_ms(batch) for _ in range(parts)]
+
+
 def _check_ofa_baseline(table: OFALatencyTable, batch, specs: list[dict]) -> float:
     means = {r: {k: v["mean"] for k, v in yaml.safe_load((NOTE10_DIR / f"{r}_lookup_table.yaml").read_text()).items()}
              for r in DEFAULT_RESOLUTIONS}
@@ -97,8 +101,7 @@ def run(quick: bool = False) -> dict:
         for n in sizes:
             parts = max(1, n // 1_000_000)
             batch = sample_subnets(n // parts, seed=n, resolutions=ALL_RESOLUTIONS)
-            _, seconds = _best_of(1 if parts > 1 else repeats, lambda: [predictor.subnet_latency_ms(batch)
-                                                                       for _ in range(parts)])
+            _, seconds = _best_of(1 if parts > 1 else repeats, _repeated, predictor, batch, parts)
             rate = n / seconds
             figures[f"{device}/{n}"] = {"source": source, "seconds": seconds, "networks_per_s": rate,
                                         "ratio_to_ofa": rate / ofa_rate}

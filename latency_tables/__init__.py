@@ -20,7 +20,7 @@ from .joint import (
     leave_one_device_out,
 )
 from .metrics import ErrorReport, error_report
-from .predictor import HybridPredictor, LatencyMatrix, NetworkBreakdown, TablePredictor, get_predictor, list_devices
+from .predictor import HybridPredictor, NetworkBreakdown, TablePredictor, as_predictor, get_predictor, list_devices
 from .registry import list_tables, load_table
 from .sources import SOURCES, CalibrationSource, get_source, zcu102_profile_table
 from .table import Entry, LatencyTable, TableMeta, pool_entries
@@ -37,13 +37,13 @@ __all__ = [
     "HoldoutReport",
     "HybridPredictor",
     "JointCalibration",
-    "LatencyMatrix",
     "LatencyTable",
     "NetworkBreakdown",
     "TableFormatError",
     "TableMeta",
     "TablePredictor",
     "TransferReport",
+    "as_predictor",
     "calibrate",
     "calibrate_joint",
     "error_report",

@@ -36,6 +36,7 @@ from types import MappingProxyType
 import numpy as np
 
 from accel_models import Accelerator, BlockSpec, Layer, RooflineModel, RooflineParams, UnitSchedule
+from accel_models.predictor_protocol import AcceleratorChoice
 from accel_models.roofline import PARAMETER_INFO
 
 from .metrics import ErrorReport, error_report
@@ -348,14 +349,31 @@ class CalibratedModel:
     table: str = ""
     method: Mapping[str, str] = field(default_factory=dict)
 
-    def unit_latency_ms(self, units: Sequence[Sequence[Layer]] | UnitSchedule,
-                        accelerators: Accelerator | Sequence[Accelerator] | None = None) -> np.ndarray:
-        """In-network latency of each unit (no launch cost): (K,), or (M, K) for a list of accelerators.
+    # -------------------------------------------- the predictor protocol
+    def layer_latency_ms(self, layers: Sequence[Layer], accelerator: AcceleratorChoice = None) -> np.ndarray:
+        """Latency of each layer of a network (no launch cost): (L,), or (M, L) for M accelerators.
 
-        ``accelerators=None`` predicts for the calibrated accelerator; others
+        ``accelerator=None`` predicts for the calibrated accelerator; others
         get the calibrated parameters transferred.
         """
-        return self.model.unit_latency_ms(units, self.accelerator if accelerators is None else accelerators)
+        return self.model.layer_latency_ms(layers, self._accelerators(accelerator))
+
+    def unit_latency_ms(self, units: Sequence[Sequence[Layer]] | UnitSchedule,
+                        accelerator: AcceleratorChoice = None) -> np.ndarray:
+        """In-network latency of each unit (no launch cost): (K,), or (M, K) for M accelerators."""
+        return self.model.unit_latency_ms(units, self._accelerators(accelerator))
+
+    def network_latency_ms(self, layers: Sequence[Layer], accelerator: AcceleratorChoice = None) -> float | np.ndarray:
+        """Latency of one network: its layers plus one program launch (``invocation_ms``)."""
+        return self.model.network_latency_ms(layers, self._accelerators(accelerator)) + self.invocation_ms
+
+    def unit_sources(self, units: Sequence[Sequence[Layer]] | UnitSchedule,
+                     accelerator: AcceleratorChoice = None) -> np.ndarray:
+        """``"model"`` for every unit: (K,) or (M, K)."""
+        return self.model.unit_sources(units, self._accelerators(accelerator))
+
+    def _accelerators(self, accelerator: AcceleratorChoice) -> Accelerator | Sequence[Accelerator]:
+        return self.accelerator if accelerator is None else accelerator
 
     def entry_latency_ms(self, units: Sequence[Sequence[Layer]] | UnitSchedule) -> np.ndarray:
         """Latency as the table measured it: unit latency plus the launch cost if entries include one."""

@@ -33,7 +33,10 @@ import numpy as np
 
 from accel_models.accelerator import Accelerator
 from accel_models.blocks import BlockSpec
+from accel_models.layer import Layer
 from accel_models.network import BlockCatalog
+from accel_models.predictor_protocol import AcceleratorChoice, LatencyPredictor, accelerator_list
+from accel_models.schedule import group_by_block
 
 from .registry import load_table
 from .sources import ultra96_units
@@ -41,13 +44,14 @@ from .table import LatencyTable
 
 if TYPE_CHECKING:  # pragma: no cover
     from .calibration import CalibratedModel
+    from .per_resolution import PerResolutionPredictor
 
 __all__ = [
     "DEVICES",
     "HybridPredictor",
-    "LatencyMatrix",
     "NetworkBreakdown",
     "TablePredictor",
+    "as_predictor",
     "get_predictor",
     "list_devices",
 ]
@@ -82,11 +86,20 @@ def _check_keys(keys: Sequence[str]) -> None:
 
 
 # --------------------------------------------------------------------- table
+def _unit_key(unit: Sequence[Layer]) -> str:
+    """The canonical key a table looks a unit up by: its layers' ``block``."""
+    if not unit:
+        raise ValueError("a unit has no layers")
+    return unit[0].block
+
+
 class TablePredictor:
     """Latency from measured entries only; a unit the table lacks is an error.
 
     ``invocation_ms`` applies the measurement-context rule of this module
     (0 by default: sum the entries as they are, as OFA's ``LatencyTable`` does).
+    ``accelerator`` is the one the table was measured on (None: unknown); a
+    table predicts for no other.
 
     Examples
     --------
@@ -95,10 +108,13 @@ class TablePredictor:
     0.822
     """
 
-    def __init__(self, table: LatencyTable, invocation_ms: float = 0.0):
+    def __init__(self, table: LatencyTable, invocation_ms: float = 0.0, accelerator: Accelerator | None = None):
         if not invocation_ms >= 0:
             raise ValueError(f"invocation_ms must be >= 0, got {invocation_ms!r}")
+        if accelerator is not None and not isinstance(accelerator, Accelerator):
+            raise ValueError(f"accelerator must be an Accelerator or None, got {type(accelerator).__name__}")
         self.table = table
+        self.accelerator = accelerator
         self.invocation_ms = float(invocation_ms) if table.meta.per_entry_invocation else 0.0
         keys = table.keys()
         self._index = {key: i for i, key in enumerate(keys)}
@@ -111,7 +127,7 @@ class TablePredictor:
             raise KeyError(f"{key!r} is not in table {self.table.meta.name!r}; use a HybridPredictor to model it")
         return float(self._measured[self._index[key]])
 
-    def unit_latency_ms(self, keys: Sequence[str]) -> np.ndarray:
+    def key_latency_ms(self, keys: Sequence[str]) -> np.ndarray:
         """In-network latency of each key (measured minus the per-entry launch cost)."""
         missing = [k for k in keys if k not in self._index]
         if missing:
@@ -130,38 +146,61 @@ class TablePredictor:
         if np.isnan(totals).any():  # some network uses a unit the table lacks: name it
             catalog = _catalog(batch_or_config)
             used = np.unique(catalog.index[catalog.index >= 0])
-            self.unit_latency_ms([catalog.keys[i] for i in used])  # raises a KeyError naming the unit
+            self.key_latency_ms([catalog.keys[i] for i in used])  # raises a KeyError naming the unit
         return totals + self.invocation_ms
+
+    # -------------------------------------------- the predictor protocol
+    def _count(self, accelerator: AcceleratorChoice) -> int | None:
+        """None for one accelerator, M for a sequence; only the table's own accelerator is allowed."""
+        if accelerator is None:
+            return None
+        accelerators, single = accelerator_list(accelerator)
+        foreign = [a for a in accelerators if a != self.accelerator]
+        if foreign:
+            own = "an unknown accelerator" if self.accelerator is None else self.accelerator.label
+            raise ValueError(f"table {self.table.meta.name!r} was measured on {own}, not on "
+                             f"{foreign[0].label}; use a HybridPredictor to transfer it")
+        return None if single else len(accelerators)
+
+    @staticmethod
+    def _stack(values: np.ndarray, count: int | None) -> np.ndarray:
+        return values if count is None else np.tile(values, (count,) + (1,) * values.ndim)
+
+    def unit_latency_ms(self, units: Sequence[Sequence[Layer]], accelerator: AcceleratorChoice = None) -> np.ndarray:
+        """In-network latency of each unit, looked up by its layers' ``block`` key: (K,) or (M, K)."""
+        count = self._count(accelerator)
+        return self._stack(self.key_latency_ms([_unit_key(u) for u in units]), count)
+
+    def layer_latency_ms(self, layers: Sequence[Layer], accelerator: AcceleratorChoice = None) -> np.ndarray:
+        """Each layer's share of its unit's measurement, in proportion to MACs: (L,) or (M, L).
+
+        A table measures units, not layers: the per-layer split is an
+        attribution (equal shares in a unit without MACs); per unit it adds
+        up to the measurement exactly.
+        """
+        count = self._count(accelerator)
+        units = group_by_block(list(layers))
+        measured = self.key_latency_ms([_unit_key(u) for u in units])
+        shares = []
+        for unit, value in zip(units, measured.tolist(), strict=True):
+            macs = np.array([layer.macs for layer in unit], dtype=float)
+            weights = macs / macs.sum() if macs.sum() > 0 else np.full(len(unit), 1 / len(unit))
+            shares.append(value * weights)
+        return self._stack(np.concatenate(shares), count)
+
+    def network_latency_ms(self, layers: Sequence[Layer], accelerator: AcceleratorChoice = None) -> float | np.ndarray:
+        """Sum of the network's measured units plus one launch: a float, or (M,)."""
+        total = self.unit_latency_ms(group_by_block(list(layers)), accelerator).sum(axis=-1) + self.invocation_ms
+        return float(total) if np.ndim(total) == 0 else total
+
+    def unit_sources(self, units: Sequence[Sequence[Layer]], accelerator: AcceleratorChoice = None) -> np.ndarray:
+        """``"measured"`` for every unit (a unit the table lacks is a KeyError)."""
+        count = self._count(accelerator)
+        self.key_latency_ms([_unit_key(u) for u in units])
+        return self._stack(np.full(len(units), "measured"), count)
 
 
 # ------------------------------------------------------------------- results
-@dataclass(frozen=True)
-class LatencyMatrix:
-    """In-network latency of K distinct units on M accelerators, and where each value comes from.
-
-    ``measured[m, k]`` is True where the value is the table's measurement
-    (only on the accelerator the table was measured on), False where it is
-    the calibrated model (transferred to accelerator ``m``).
-    """
-
-    keys: tuple[str, ...]
-    accelerators: tuple[Accelerator, ...]
-    latency_ms: np.ndarray
-    measured: np.ndarray
-    invocation_ms: float
-
-    @property
-    def sources(self) -> np.ndarray:
-        """(M, K) array of ``"measured"`` / ``"model"``."""
-        return np.where(self.measured, "measured", "model")
-
-    def network_latency_ms(self, catalog: BlockCatalog) -> np.ndarray:
-        """(M, N) latency of every network of ``catalog`` on every accelerator (plus one launch each)."""
-        if tuple(catalog.keys) != self.keys:
-            raise ValueError("the catalog's keys differ from the matrix's; build the matrix from this catalog")
-        return catalog.total(self.latency_ms) + self.invocation_ms
-
-
 @dataclass(frozen=True)
 class NetworkBreakdown:
     """Where one network's predicted latency comes from.
@@ -217,7 +256,7 @@ class HybridPredictor:
         self.name = name or table.meta.name
         inv = float(calibrated.invocation_ms) if table.meta.per_entry_invocation else 0.0
         self.invocation_ms = inv
-        self._table = TablePredictor(table, inv)
+        self._table = TablePredictor(table, inv, calibrated.accelerator)
         below = [k for k in table.keys() if table.entries[k].mean_ms <= inv]
         if below:
             warnings.warn(f"{len(below)} entries of {table.meta.name!r} are not above the calibrated launch cost "
@@ -244,9 +283,6 @@ class HybridPredictor:
         _check_keys([key])
         return "model"
 
-    def sources(self, keys: Sequence[str]) -> np.ndarray:
-        return np.array([self.source(k) for k in keys])
-
     def predict_key_ms(self, key: str) -> float:
         """Latency of ``key`` in the table's context: the measured mean, else the model's standalone prediction."""
         if key in self.table:
@@ -257,8 +293,8 @@ class HybridPredictor:
             self._standalone_cache[key] = float(np.asarray(value).reshape(-1)[0])
         return self._standalone_cache[key]
 
-    def unit_latency_ms(self, keys: Sequence[str], layers: Sequence[Sequence] | None = None) -> np.ndarray:
-        """In-network latency of each key: measured minus the launch cost, else the model.
+    def key_latency_ms(self, keys: Sequence[str], layers: Sequence[Sequence[Layer]] | None = None) -> np.ndarray:
+        """In-network latency of each key on the table's accelerator: measured minus the launch cost, else the model.
 
         ``layers`` (the layers of each key, e.g. ``catalog.layers``) saves
         rebuilding them from the keys.  Results are cached per key.
@@ -268,13 +304,13 @@ class HybridPredictor:
             hits = [i for i in todo if keys[i] in self.table]
             misses = [i for i in todo if keys[i] not in self.table]
             if hits:
-                values = np.maximum(self._table.unit_latency_ms([keys[i] for i in hits]), 0.0)
-                self._unit_cache.update(zip((keys[i] for i in hits), values.tolist()))
+                values = np.maximum(self._table.key_latency_ms([keys[i] for i in hits]), 0.0)
+                self._unit_cache.update(zip((keys[i] for i in hits), values.tolist(), strict=True))
             if misses:
                 _check_keys([keys[i] for i in misses])
                 units = [layers[i] if layers is not None else BlockSpec.from_key(keys[i]).layers() for i in misses]
                 values = np.asarray(self.calibrated.unit_latency_ms(units), dtype=float).reshape(-1)
-                self._unit_cache.update(zip((keys[i] for i in misses), values.tolist()))
+                self._unit_cache.update(zip((keys[i] for i in misses), values.tolist(), strict=True))
         cache = self._unit_cache
         return np.fromiter((cache[k] for k in keys), dtype=float, count=len(keys))
 
@@ -284,7 +320,7 @@ class HybridPredictor:
 
         Sum of the units' in-network latencies plus one program launch.
         """
-        return _network_sums(batch_or_config, self.unit_latency_ms) + self.invocation_ms
+        return _network_sums(batch_or_config, self.key_latency_ms) + self.invocation_ms
 
     def breakdown(self, config) -> NetworkBreakdown:
         """Per-unit sources and latencies of one network (per layer for modelled units)."""
@@ -293,78 +329,92 @@ class HybridPredictor:
             raise ValueError(f"breakdown takes one network, got {catalog.n_networks}")
         rows = [int(i) for i in catalog.index[0] if i >= 0]
         keys = [catalog.keys[i] for i in rows]
-        latency = self.unit_latency_ms(keys, [catalog.layers[i] for i in rows])
+        latency = self.key_latency_ms(keys, [catalog.layers[i] for i in rows])
         model = self.calibrated.model
         units = []
-        for key, row, value in zip(keys, rows, latency.tolist()):
+        for key, row, value in zip(keys, rows, latency.tolist(), strict=True):
             record = {"key": key, "source": self.source(key), "latency_ms": value,
                       "measured_ms": self.table.entries[key].mean_ms if key in self.table else None}
             if record["source"] == "model":
                 layers = catalog.layers[row]
                 per_layer = np.asarray(model.layer_latency_ms(layers, self.accelerator), dtype=float)
                 record["layers"] = [{"name": layer.name, "op": layer.op, "latency_ms": float(ms)}
-                                    for layer, ms in zip(layers, per_layer)]
+                                    for layer, ms in zip(layers, per_layer, strict=True)]
             units.append(record)
         total = float(latency.sum()) + self.invocation_ms
         return NetworkBreakdown(tuple(units), self.invocation_ms, total, self.name)
 
-    def layer_latency_ms(self, layers: Sequence, accelerator: Accelerator | None = None) -> np.ndarray:
-        """(L,) latency of each layer in a network (the project's common predictor interface).
+    # -------------------------------------------- the predictor protocol
+    def _measured_mask(self, units: Sequence[Sequence[Layer]], accelerators: Sequence[Accelerator]) -> np.ndarray:
+        """(M, K): where a measured entry applies (the unit is in the table, on the table's accelerator)."""
+        in_table = np.array([bool(u) and _unit_key(u) in self.table for u in units], dtype=bool)
+        own = np.array([acc == self.accelerator for acc in accelerators], dtype=bool)
+        return own[:, None] & in_table[None, :]
+
+    def unit_latency_ms(self, units: Sequence[Sequence[Layer]], accelerator: AcceleratorChoice = None) -> np.ndarray:
+        """In-network latency of each unit: (K,) or (M, K).
+
+        A unit the table measured (looked up by its layers' ``block`` key)
+        gets its measurement, minus the per-entry launch cost, on the
+        accelerator the table was measured on; every other (accelerator,
+        unit) pair gets the calibrated model with its fitted parameters
+        transferred to that accelerator.
+        """
+        accelerators, single = accelerator_list(accelerator, self.accelerator)
+        units = [tuple(u) for u in units]
+        latency = np.asarray(self.calibrated.unit_latency_ms(units, accelerators), dtype=float)
+        latency = latency.reshape(len(accelerators), len(units))
+        measured = self._measured_mask(units, accelerators)
+        if measured.any():
+            columns = np.flatnonzero(measured.any(axis=0))
+            values = self.key_latency_ms([_unit_key(units[i]) for i in columns], [units[i] for i in columns])
+            rows = np.flatnonzero(measured.any(axis=1))
+            latency[np.ix_(rows, columns)] = values
+        return latency[0] if single else latency
+
+    def unit_sources(self, units: Sequence[Sequence[Layer]], accelerator: AcceleratorChoice = None) -> np.ndarray:
+        """``"measured"`` where a table entry applies, ``"model"`` elsewhere: (K,) or (M, K)."""
+        accelerators, single = accelerator_list(accelerator, self.accelerator)
+        sources = np.where(self._measured_mask([tuple(u) for u in units], accelerators), "measured", "model")
+        return sources[0] if single else sources
+
+    def layer_latency_ms(self, layers: Sequence[Layer], accelerator: AcceleratorChoice = None) -> np.ndarray:
+        """Latency of each layer in a network, no launch cost: (L,) or (M, L).
 
         Layers are grouped into units by their ``block`` key.  A unit the
-        table measured (on the table's accelerator) gets its in-network
+        table measured gets, on the table's accelerator, its in-network
         measured latency, attributed to its layers in proportion to the
         calibrated model's per-layer latencies; every other unit gets the
-        model's per-layer latencies.  The network's one program launch
-        (``invocation_ms``) belongs to no layer and is not included.
+        model's per-layer latencies.
         """
-        from accel_models.schedule import group_by_block
-
-        accelerator = self.accelerator if accelerator is None else accelerator
+        accelerators, single = accelerator_list(accelerator, self.accelerator)
         layers = list(layers)
-        modelled = np.asarray(self.calibrated.model.layer_latency_ms(layers, accelerator), dtype=float)
-        if accelerator != self.accelerator:
-            return modelled
+        modelled = np.asarray(self.calibrated.model.layer_latency_ms(layers, accelerators), dtype=float)
+        modelled = modelled.reshape(len(accelerators), len(layers))
         units = group_by_block(layers)
-        starts = np.cumsum([0] + [len(u) for u in units[:-1]])
-        unit_model = np.add.reduceat(modelled, starts)
-        keys = [u[0].block for u in units]
-        sizes = [len(u) for u in units]
-        for i, key in enumerate(keys):
-            if key in self.table:
-                measured = self.unit_latency_ms([key])[0]
-                part = slice(starts[i], starts[i] + sizes[i])
-                # A unit the model thinks free gets the measurement split evenly over its layers.
-                share = modelled[part] / unit_model[i] if unit_model[i] > 0 else np.full(sizes[i], 1 / sizes[i])
-                modelled[part] = measured * share
-        return modelled
-
-    # ------------------------------------------------------ accelerators
-    def unit_latency_matrix(self, catalog: BlockCatalog, accelerators: Sequence[Accelerator]) -> LatencyMatrix:
-        """(M, K) in-network latency of the catalog's units on many accelerators.
-
-        Measured values are used only on the accelerator the table was
-        measured on; every other (accelerator, unit) pair gets the calibrated
-        model with its fitted parameters transferred to that accelerator.
-        """
-        catalog = _catalog(catalog)
-        accelerators = tuple(accelerators)
-        if not accelerators or not all(isinstance(a, Accelerator) for a in accelerators):
-            raise ValueError("accelerators must be a non-empty sequence of accel_models.Accelerator")
-        latency = np.asarray(self.calibrated.unit_latency_ms(list(catalog.layers), list(accelerators)), dtype=float)
-        latency = latency.reshape(len(accelerators), len(catalog.keys))
-        in_table = np.array([key in self.table for key in catalog.keys])
-        own = np.array([acc == self.accelerator for acc in accelerators])
-        measured = own[:, None] & in_table[None, :]
+        measured = self._measured_mask(units, accelerators)
         if measured.any():
-            rows = np.flatnonzero(in_table)
-            values = self.unit_latency_ms([catalog.keys[i] for i in rows])
-            latency[np.ix_(np.flatnonzero(own), rows)] = values
-        return LatencyMatrix(tuple(catalog.keys), accelerators, latency, measured, self.invocation_ms)
+            rows = np.flatnonzero(measured.any(axis=1))
+            starts = np.cumsum([0] + [len(u) for u in units[:-1]])
+            for i in np.flatnonzero(measured.any(axis=0)):
+                value = self.key_latency_ms([_unit_key(units[i])], [units[i]])[0]
+                part = slice(starts[i], starts[i] + len(units[i]))
+                for row in rows:
+                    share = modelled[row, part]
+                    # a unit the model thinks free gets the measurement split evenly over its layers
+                    weights = share / share.sum() if share.sum() > 0 else np.full(len(units[i]), 1 / len(units[i]))
+                    modelled[row, part] = value * weights
+        return modelled[0] if single else modelled
+
+    def network_latency_ms(self, layers: Sequence[Layer], accelerator: AcceleratorChoice = None) -> float | np.ndarray:
+        """Latency of one network: its units plus one program launch; a float, or (M,)."""
+        total = self.unit_latency_ms(group_by_block(list(layers)), accelerator).sum(axis=-1) + self.invocation_ms
+        return float(total) if np.ndim(total) == 0 else total
 
 
 # ------------------------------------------------------------------ devices
-def _phone_cpu(meta) -> Accelerator:
+def phone_cpu(meta=None) -> Accelerator:
+    """The abstract accelerator the Note10 CPU tables are calibrated on."""
     # An abstract stand-in for the Note10's big CPU cores (4-wide int8 dot products on 4 lanes at
     # 2 GHz, about 10 GB/s of LPDDR4X, 2 MiB of cache as "activation buffer").  The roofline model
     # has no physical meaning here: calibration turns it into a curve fit over MACs, bytes and
@@ -412,7 +462,7 @@ DEVICES = {
                                "benchmarks/bench_transfer.py)", units=ultra96_units, calibration=_joint_calibration),
     "zcu102-b4096": _Device("zcu102-b4096-mbv2", _dpu_from_table,
                             "ZCU102, one DPUCZDX8G B4096 core @ 300 MHz (DNNDK), MobileNetV2-style blocks"),
-    "note10": _Device("note10", _phone_cpu, "Samsung Note10 CPU (OFA's tables)",
+    "note10": _Device("note10-r*", phone_cpu, "Samsung Note10 CPU (OFA's tables, one per resolution 160..224)",
                       "curve fit: the roofline model calibrated on a phone CPU, not a DPU model"),
 }
 
@@ -427,7 +477,7 @@ def list_devices() -> list[str]:
 
 
 @cache
-def get_predictor(device: str) -> HybridPredictor:
+def get_predictor(device: str) -> HybridPredictor | PerResolutionPredictor:
     """The hybrid predictor of a shipped device (calibrated on first use, then cached).
 
     The first call calibrates the analytical model on the device's table
@@ -455,8 +505,44 @@ def get_predictor(device: str) -> HybridPredictor:
     if device not in DEVICES:
         raise KeyError(f"unknown device {device!r}; known: {', '.join(list_devices())}")
     spec = DEVICES[device]
+    if spec.table == "note10-r*":  # one table per resolution: summed over the network's own
+        from .per_resolution import note10_predictor
+
+        return note10_predictor()
     table = load_table(spec.table)
     accelerator = spec.accelerator(table.meta)
     if spec.calibration is not None:
         return HybridPredictor(table, spec.calibration(table, accelerator, spec.units()), name=device)
     return HybridPredictor.from_table(table, accelerator, name=device, folds=0, units=spec.units())
+
+
+def as_predictor(predictor: str | LatencyPredictor) -> LatencyPredictor:
+    """The latency predictor ``predictor`` names or is: the one entry point of search, report and CLI.
+
+    Parameters
+    ----------
+    predictor : str or LatencyPredictor
+        A shipped device name (:func:`list_devices`), or any object
+        implementing :class:`accel_models.LatencyPredictor` (a
+        ``HybridPredictor``, ``TablePredictor``, ``CalibratedModel`` or
+        ``RooflineModel``), returned as it is.
+
+    Raises
+    ------
+    KeyError
+        For a name that is no shipped device.
+    TypeError
+        For an object that is not a latency predictor.
+
+    Examples
+    --------
+    >>> as_predictor("ultra96v2-b2304") is get_predictor("ultra96v2-b2304")
+    True
+    """
+    if isinstance(predictor, str):
+        return get_predictor(predictor)
+    if isinstance(predictor, LatencyPredictor):
+        return predictor
+    raise TypeError(f"{type(predictor).__name__} is not a latency predictor: expected a device name "
+                    f"({', '.join(list_devices())}) or an object with the accel_models.LatencyPredictor methods "
+                    "(a HybridPredictor, TablePredictor, CalibratedModel or RooflineModel)")

@@ -17,9 +17,9 @@ Conversion rules (also in ``latency_tables/data/PROVENANCE.md``):
   the same rule.  Records of one block that agree within 5% are pooled; where one
   record is more than 2x another, the small one (all of them sit at 0.0175-0.0187 ms whatever the
   block's workload, a profiler floor rather than the block) is dropped and listed by this script.
-* Note10: the 17 per-resolution OFA tables become one table ``note10``; a key measured at several
-  resolutions (the head, and blocks whose feature maps coincide after rounding) is pooled with
-  :func:`latency_tables.pool_entries`, ``n_sources`` counts the pooled tables.
+* Note10: each of the 17 per-resolution OFA tables becomes its own table ``note10-r<R>``, entries as
+  they are (no pooling across resolutions: a key measured at several resolutions keeps each
+  resolution's own mean, so a network's sum equals OFA's per-resolution lookup).
 """
 
 from __future__ import annotations
@@ -41,7 +41,7 @@ DEFAULT_OUT = REPO / "latency_tables" / "data"
 
 ULTRA96_FILE = "dpu/ultra96v2_b2304_ofa_mbv3_w12_r224_blocks.csv"
 ZCU102_FILE = "dpu/zcu102_b4096_mbv2_blocks.csv"
-NOTE10_GLOB = "note10/*_lookup_table.yaml"
+NOTE10_DIR = "note10"
 
 ULTRA96_META = TableMeta(
     name="ultra96v2-b2304",
@@ -74,21 +74,28 @@ ZCU102_META = TableMeta(
     per_entry_invocation=False,
     space="ofa-mbv2-blocks",
 )
-NOTE10_META = TableMeta(
-    name="note10",
-    board="Samsung Galaxy Note10 (CPU)",
-    dpu_arch="none (mobile CPU)",
-    clock_mhz=None,
-    cores=1,
-    toolchain="not stated in the source (OFA tutorial lookup tables)",
-    method="OFA per-block lookup tables at resolutions 160..224 step 4, pooled into one table "
-           "(keys measured at several resolutions are pooled over all their runs); CPU cores used not stated",
-    date="2020 (OFA tutorial checkpoints)",
-    source="mit-han-lab/once-for-all@698a5c1, tutorial/checkpoints/latency_table@note10/{160..224}_lookup_table.yaml",
-    license="Apache-2.0",
-    per_entry_invocation=False,
-    space="ofa-mbv3-w1.2",
-)
+#: The resolutions of OFA's Note10 tables.
+NOTE10_RESOLUTIONS = tuple(range(160, 225, 4))
+
+
+def note10_meta(r: int) -> TableMeta:
+    """Metadata of the Note10 table at resolution ``r``."""
+    return TableMeta(
+        name=f"note10-r{r}",
+        board="Samsung Galaxy Note10 (CPU)",
+        dpu_arch="none (mobile CPU)",
+        clock_mhz=None,
+        cores=1,
+        toolchain="not stated in the source (OFA tutorial lookup tables)",
+        method=f"OFA's per-block lookup table for networks at input resolution {r}, entries as published; "
+               "CPU cores used not stated",
+        date="2020 (OFA tutorial checkpoints)",
+        source=f"mit-han-lab/once-for-all@698a5c1, tutorial/checkpoints/latency_table@note10/{r}_lookup_table.yaml",
+        license="Apache-2.0",
+        per_entry_invocation=False,
+        space="ofa-mbv3-w1.2",
+    )
+
 
 _RESIDUAL = re.compile(
     r"ResidualBlock-in_(?P<c>\d+)x(?P<h>\d+)x(?P<w>\d+)-out_(?P<co>\d+)-k_(?P<k>\d+)-e_(?P<e>\d+)-s_(?P<s>\d+)"
@@ -197,26 +204,21 @@ def convert_zcu102(shared: Path) -> tuple[LatencyTable, list[str]]:
     return LatencyTable.from_entries(ZCU102_META, entries), dropped
 
 
-def convert_note10(shared: Path) -> LatencyTable:
-    by_key: dict[str, list[Entry]] = defaultdict(list)
-    paths = sorted(shared.glob(NOTE10_GLOB), key=lambda p: int(p.name.split("_")[0]))
-    if len(paths) != 17:
-        raise ValueError(f"expected the 17 Note10 tables {NOTE10_GLOB} under {shared}, found {len(paths)}")
-    for path in paths:
-        table = parse_ofa_yaml(path.read_text(), NOTE10_META, source=path)
-        for entry in table.entries.values():
-            by_key[entry.key].append(entry)
-    entries = []
-    for key, found in by_key.items():
-        pooled = pool_entries(found)
-        entries.append(Entry(key, pooled.count, pooled.mean_ms, pooled.std_ms, extra={"n_sources": float(len(found))}))
-    return LatencyTable.from_entries(NOTE10_META, entries)
+def convert_note10(shared: Path) -> list[LatencyTable]:
+    """One table per resolution, ``note10-r160`` ... ``note10-r224``."""
+    tables = []
+    for r in NOTE10_RESOLUTIONS:
+        path = shared / NOTE10_DIR / f"{r}_lookup_table.yaml"
+        if not path.is_file():
+            raise ValueError(f"expected OFA's Note10 table for r={r} at {path}")
+        tables.append(parse_ofa_yaml(path.read_text(), note10_meta(r), source=path))
+    return tables
 
 
 def convert_all(shared: Path) -> tuple[dict[str, LatencyTable], list[str]]:
     """Every shipped table by name, and the notes on dropped records."""
     zcu102, dropped = convert_zcu102(shared)
-    tables = [convert_ultra96(shared), zcu102, convert_note10(shared)]
+    tables = [convert_ultra96(shared), zcu102, *convert_note10(shared)]
     return {t.meta.name: t for t in tables}, dropped
 
 

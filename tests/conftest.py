@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
 
-#: The measured reference data beside the repository (``../shared/data``).
-SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+#: The measured reference data beside the repository (``../shared/data``; ``OFA_HW_SHARED_DATA`` overrides).
+SHARED_DATA = Path(os.environ.get("OFA_HW_SHARED_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
 
 
 def pytest_addoption(parser):

@@ -58,12 +58,12 @@ def test_shipped_npz_holds_exactly_the_pth_arrays():
 ])
 def test_published_anchors(torch_mlp, cfg, anchor):
     assert _torch_predict(torch_mlp, [cfg])[0] == pytest.approx(anchor, abs=5e-4)
-    assert get_predictor("ofa-mbv3-w1.2").predict(cfg)[0] == pytest.approx(100 * anchor, abs=0.05)
+    assert get_predictor("ofa-mbv3-w1.2", scale="raw").predict(cfg)[0] == pytest.approx(100 * anchor, abs=0.05)
 
 
 def test_numpy_inference_equals_torch_inference(torch_mlp):
     batch = sample_subnets(300, seed=7, resolutions=range(112, 240, 4))  # every bin, trained or not
-    numpy_pct = 100 * get_predictor("ofa-mbv3-w1.2").predict_fraction(ofa_onehot(batch))
+    numpy_pct = 100 * get_predictor("ofa-mbv3-w1.2", scale="raw").predict_fraction(ofa_onehot(batch))
     torch_pct = 100 * _torch_predict(torch_mlp, list(batch)).astype(np.float64)
     # float32 (torch) vs float64 (numpy) evaluation of the same weights.
     np.testing.assert_allclose(numpy_pct, torch_pct, atol=2e-4)
@@ -72,7 +72,7 @@ def test_numpy_inference_equals_torch_inference(torch_mlp):
 
 def test_resolution_bins_follow_ofa(torch_mlp):
     # r = 208..220 share bin 6, r = 224 is bin 7: same architecture, same / different output.
-    p = get_predictor("ofa-mbv3-w1.2")
+    p = get_predictor("ofa-mbv3-w1.2", scale="raw")
     preds = p.predict([SubnetConfig.largest(r=r) for r in (208, 212, 220, 224)])
     assert preds[0] == preds[1] == preds[2] != preds[3]
     assert preds[2] == pytest.approx(100 * _torch_predict(torch_mlp, [SubnetConfig.largest(r=220)])[0], abs=2e-4)
@@ -82,7 +82,7 @@ def test_resolution_bins_follow_ofa(torch_mlp):
 def test_untrained_resolution_bins_are_refused(r):
     # OFA trained the MLP on r = 160..224; below, it rates r=128 above r=160 (an artefact a search would exploit)
     with pytest.raises(ValueError, match=r"cannot encode resolution .*160\.\.224"):
-        get_predictor("ofa-mbv3-w1.2").predict(SubnetConfig.largest(r=r))
+        get_predictor("ofa-mbv3-w1.2", scale="raw").predict(SubnetConfig.largest(r=r))
 
 
 def test_bad_arrays_are_rejected():
@@ -107,7 +107,7 @@ def test_ranks_ofa_specialized_w12_nets_like_their_labels(shared_data):
     ImageNet train images, the labels are ImageNet val after 75 epochs of fine-tuning).
     """
     nets = json.loads((shared_data / "ofa" / "ofa_specialized_nets.json").read_text())
-    p = get_predictor("ofa-mbv3-w1.2")
+    p = get_predictor("ofa-mbv3-w1.2", scale="raw")
     labels, preds = [], []
     for name, entry in nets.items():
         if entry["supernet"] != "ofa_mbv3_d234_e346_k357_w1.2":

@@ -55,11 +55,15 @@ def test_wrong_width_is_a_clear_error(name):
 
 
 @pytest.mark.filterwarnings("ignore:resolution.*outside the range OFA was trained on")
-@pytest.mark.parametrize("name, r", [("ofa-mbv3-w1.2", 240), ("ofa-mbv3-w1.2", 108), ("ofa-mbv3-w1.0", 192),
-                                     ("ofa-mbv3-w1.0", 160)])
-def test_resolution_the_predictor_cannot_encode_is_a_clear_error(name, r):
-    p = get_predictor(name, quantization="int8-pow2")
-    with pytest.raises(ValueError, match=f"cannot encode resolution {r}; valid resolutions: "):
+@pytest.mark.parametrize("name, r, scale, why", [
+    ("ofa-mbv3-w1.2", 240, "imagenet-val", "OFA trained its MLP on 160..224 only"),
+    ("ofa-mbv3-w1.2", 108, "raw", "OFA trained its MLP"),
+    ("ofa-mbv3-w1.0", 192, "raw", "trained on ran at r=224"),
+    ("ofa-mbv3-w1.0", 136, "imagenet-val", "fitted on OFA specialized nets at r 140-224 only"),
+])
+def test_resolution_the_predictor_cannot_encode_is_a_clear_error(name, r, scale, why):
+    p = get_predictor(name, quantization="int8-pow2", scale=scale)
+    with pytest.raises(ValueError, match=f"cannot encode resolution {r}; valid resolutions: .*{why}"):
         p.predict(SubnetConfig.smallest(r=r, width_mult=get_space(name).width_mult))
 
 

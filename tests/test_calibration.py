@@ -164,7 +164,7 @@ def test_bad_inputs(ultra96):
     with pytest.raises(ValueError, match="units given for 1 key.*not in table 'ultra96v2-b2304'"):
         table_units(ultra96, {"Conv-input:8x8x3-output:4x4x8": ()})
     with pytest.raises(ValueError, match="names no DPUCZDX8G configuration"):
-        table_accelerator(load_table("note10").meta)
+        table_accelerator(load_table("note10-r224").meta)
     with pytest.raises(ValueError, match="at least two groups"):
         holdout_errors(RooflineModel(), ultra96, acc, lambda key: "all")
 

@@ -57,7 +57,7 @@ def test_show_lists_shipped_tables_and_errors_are_one_line(capsys, tmp_path):
     listing = capsys.readouterr().out
     assert "ultra96v2-b2304" in listing and "66 entries" in listing
     assert main(["lut", "show", "no-such-table"]) == 2
-    assert "shipped: note10" in capsys.readouterr().err
+    assert "shipped: note10-r160" in capsys.readouterr().err
     bad = tmp_path / "bad.csv"
     bad.write_text("# format: ofa-hw-latency-table/1\n")
     assert main(["lut", "show", str(bad)]) == 2

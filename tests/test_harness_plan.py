@@ -6,11 +6,9 @@ import json
 
 import pytest
 
-from accel_models import BlockSpec
+from accel_models import BlockSpec, Layer
 from latency_tables.harness import PLAN_FORMAT, Plan, PlanUnit, read_plan, unit_name, write_plan
-
-torch = pytest.importorskip("torch")
-from ofa_hw.torch_model import build_unit_model  # noqa: E402  (needs torch)
+from latency_tables.harness.plan import UNIT_FORMAT
 
 KEYS = [
     "Conv-input:64x64x3-output:32x32x24",
@@ -20,10 +18,58 @@ KEYS = [
 
 
 @pytest.fixture(scope="module")
-def written(tmp_path_factory):
+def torch():
+    return pytest.importorskip("torch")
+
+
+@pytest.fixture(scope="module")
+def build_unit_model(torch):
+    from ofa_hw.torch_model import build_unit_model
+
+    return build_unit_model
+
+
+@pytest.fixture(scope="module")
+def written(tmp_path_factory, build_unit_model):
     out = tmp_path_factory.mktemp("plan")
     plan = Plan.from_keys(KEYS, space="ofa-mbv3-w1.2", resolutions=(64,), seed=3)
-    return write_plan(plan, out, module_factory=build_unit_model, onnx=None, progress=False)
+    return write_plan(plan, out, module_factory=build_unit_model, models=True, onnx=None, progress=False)
+
+
+def test_default_plan_is_self_contained_compact_and_needs_no_torch(tmp_path):
+    factory = "ofa_hw.torch_model:build_unit_model"
+    plan = write_plan(Plan.from_keys(KEYS, seed=5), tmp_path / "p", module_factory=factory, progress=False)
+    manifest = json.loads((tmp_path / "p" / "manifest.json").read_text())
+    assert manifest["module_factory"] == factory and (tmp_path / "p" / "quantize_units.py").is_file()
+    for unit in plan.units:
+        assert set(unit.files) == {"spec"}
+        described = json.loads((tmp_path / "p" / unit.files["spec"]).read_text())
+        # every layer of the unit as the bottom floor builds it from the key, independently of the plan
+        assert described["format"] == UNIT_FORMAT and described["seed"] == 5 and described["key"] == unit.key
+        assert tuple(Layer.from_dict(d) for d in described["layers"]) == BlockSpec.from_key(unit.key).layers()
+        assert described["input_shape"] == list(BlockSpec.from_key(unit.key).in_shape)
+    total = sum(path.stat().st_size for path in (tmp_path / "p").rglob("*") if path.is_file())
+    assert total < 40_000  # three units: a few kB each, no weights
+    assert read_plan(tmp_path / "p") == plan
+
+
+def test_a_plan_without_factory_has_no_unusable_quantize_script(tmp_path):
+    write_plan(Plan.from_keys(KEYS), tmp_path / "p", unit_files=False, progress=False)
+    assert json.loads((tmp_path / "p" / "manifest.json").read_text())["module_factory"] == ""
+    assert not (tmp_path / "p" / "quantize_units.py").exists()
+    assert "no `quantize_units.py`" in (tmp_path / "p" / "README.md").read_text()
+    with pytest.raises(ValueError, match="module_factory must be 'package.module:function'"):
+        write_plan(Plan.from_keys(KEYS), tmp_path / "q", module_factory="not a factory", progress=False)
+
+
+def test_models_without_torch_is_a_clear_error(tmp_path, monkeypatch):
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "torch" else real(name, *a))
+    with pytest.raises(ValueError, match="needs torch .* the plan without them is complete"):
+        write_plan(Plan.from_keys(KEYS), tmp_path / "p", module_factory=len, models=True, progress=False)
+    assert not (tmp_path / "p").exists()
 
 
 def test_plan_files_and_manifest(written):
@@ -40,7 +86,7 @@ def test_plan_files_and_manifest(written):
     assert stem.out_shape == (24, 32, 32)
 
 
-def test_exported_units_match_the_factory(written):
+def test_exported_units_match_the_factory(written, torch, build_unit_model):
     for unit in written.units:
         spec = unit.spec
         scripted = torch.export.load(str(written.directory / unit.files["torch_export"])).module()
@@ -70,9 +116,11 @@ def test_existing_plan_is_not_overwritten_silently(written):
 
 
 def test_manifest_only_plan_and_errors(tmp_path):
-    plan = write_plan(Plan.from_keys(KEYS), tmp_path / "p", progress=False)
+    plan = write_plan(Plan.from_keys(KEYS), tmp_path / "p", unit_files=False, progress=False)
     assert all(not unit.files for unit in plan.units) and not list((tmp_path / "p" / "units").iterdir())
-    with pytest.raises(ValueError, match="needs a module_factory"):
+    with pytest.raises(ValueError, match="needs a callable module_factory"):
+        write_plan(Plan.from_keys(KEYS), tmp_path / "q", models=True)
+    with pytest.raises(ValueError, match="pass models=True"):
         write_plan(Plan.from_keys(KEYS), tmp_path / "q", onnx=True)
     with pytest.raises(FileNotFoundError, match="manifest.json is missing"):
         read_plan(tmp_path / "nowhere")
@@ -99,7 +147,7 @@ def test_unit_names_are_distinct_and_file_safe():
         Plan((PlanUnit(unit_name(KEYS[0]), KEYS[0]),) * 2)
 
 
-def test_build_unit_model_computes_the_unit():
+def test_build_unit_model_computes_the_unit(torch, build_unit_model):
     # The unit module equals the corresponding block of a whole OFA sub-network built independently.
     from ofa_hw import SubnetConfig, build_torch_model
     from ofa_hw.layers import subnet_blocks

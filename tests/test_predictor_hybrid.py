@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from accel_models import Accelerator
+from accel_models import Accelerator, BlockSpec
 from latency_tables import HybridPredictor, get_predictor, list_devices, load_table
 from ofa_hw import SubnetConfig, block_keys, sample_subnets
 from ofa_hw.layers import subnet_blocks
@@ -21,9 +21,10 @@ def ultra96():
 
 def _loop_reference(predictor: HybridPredictor, configs) -> np.ndarray:
     """The documented rule, one network and one unit at a time (independent of the vectorised path)."""
-    table, inv = predictor.table, predictor.invocation_ms
     out = []
     for cfg in configs:
+        own = predictor.for_resolution(cfg.r) if hasattr(predictor, "for_resolution") else predictor  # note10
+        table, inv = own.table, own.invocation_ms
         total = inv
         for spec in subnet_blocks(cfg):
             if spec.key in table:
@@ -49,10 +50,11 @@ def test_hits_are_measured_and_misses_modelled(ultra96):
     assert ultra96.source(HIT) == "measured" and ultra96.predict_key_ms(HIT) == table.entries[HIT].mean_ms
     assert ultra96.source(K7) == "model"
     # A miss is reported in the table's context: the in-network model plus one launch, like a table entry.
-    assert ultra96.predict_key_ms(K7) == pytest.approx(ultra96.unit_latency_ms([K7])[0] + ultra96.invocation_ms)
+    assert ultra96.predict_key_ms(K7) == pytest.approx(ultra96.key_latency_ms([K7])[0] + ultra96.invocation_ms)
     # ... and a kernel-7 block of this shape costs more than its measured kernel-3 sibling.
     assert ultra96.predict_key_ms(K7) > ultra96.predict_key_ms(HIT)
-    assert list(ultra96.sources([HIT, K7])) == ["measured", "model"]
+    units = [BlockSpec.from_key(HIT).layers(), BlockSpec.from_key(K7).layers()]
+    assert list(ultra96.unit_sources(units)) == ["measured", "model"]
     with pytest.raises(ValueError, match="unrecognised block key"):
         ultra96.source("expanded_conv-what")
 
@@ -67,7 +69,7 @@ def test_launch_cost_is_paid_once_per_network(ultra96):
     pool = [k for k in keys if k not in table]
     assert len(pool) == 1 and pool[0].startswith("AvgPool2D")
     expected = sum(table.entries[k].mean_ms for k in measured) - len(measured) * inv + inv \
-        + ultra96.unit_latency_ms(pool)[0]
+        + ultra96.key_latency_ms(pool)[0]
     assert ultra96.subnet_latency_ms(cfg)[0] == pytest.approx(expected, rel=1e-12)
     # The naive OFA-style sum of entries pays the launch cost once per unit.
     naive = sum(table.entries[k].mean_ms for k in measured) + ultra96.predict_key_ms(pool[0])
@@ -99,31 +101,32 @@ def test_breakdown_adds_up(ultra96):
         ultra96.breakdown(sample_subnets(2, seed=0))
 
 
-def test_latency_matrix_uses_measurements_only_on_the_measured_accelerator(ultra96):
+def test_unit_latency_uses_measurements_only_on_the_measured_accelerator(ultra96):
     batch = sample_subnets(50, seed=3, resolutions=[224])
     catalog = batch.block_catalog()
+    units = list(catalog.layers)
     other = Accelerator.from_dpu("B4096", clock_mhz=300.0)
-    matrix = ultra96.unit_latency_matrix(catalog, [other, ultra96.accelerator])
+    latency = ultra96.unit_latency_ms(units, [other, ultra96.accelerator])
+    sources = ultra96.unit_sources(units, [other, ultra96.accelerator])
     in_table = np.array([k in ultra96.table for k in catalog.keys])
-    assert not matrix.measured[0].any() and np.array_equal(matrix.measured[1], in_table)
-    assert set(matrix.sources[1][in_table]) == {"measured"}
-    assert np.allclose(matrix.latency_ms[1], ultra96.unit_latency_ms(catalog.keys))
-    transferred = ultra96.calibrated.for_accelerator(other).unit_latency_ms(list(catalog.layers))
-    assert np.allclose(matrix.latency_ms[0], transferred)
-    networks = matrix.network_latency_ms(catalog)
+    assert latency.shape == sources.shape == (2, len(units))
+    assert set(sources[0]) == {"model"} and np.array_equal(sources[1] == "measured", in_table)
+    assert np.allclose(latency[1], ultra96.key_latency_ms(catalog.keys))
+    assert np.allclose(latency[1], ultra96.unit_latency_ms(units))  # None: the table's own accelerator
+    transferred = ultra96.calibrated.for_accelerator(other).unit_latency_ms(units)
+    assert np.allclose(latency[0], transferred)
+    networks = catalog.total(latency) + ultra96.invocation_ms
     assert networks.shape == (2, 50) and np.allclose(networks[1], ultra96.subnet_latency_ms(batch))
     assert np.all(networks[0] < networks[1])  # a B4096 at 300 MHz beats a B2304 at 200 MHz on every network
-    with pytest.raises(ValueError, match="catalog's keys differ"):
-        matrix.network_latency_ms(sample_subnets(5, seed=4, resolutions=[160]).block_catalog())
     with pytest.raises(ValueError, match="non-empty sequence"):
-        ultra96.unit_latency_matrix(catalog, [])
+        ultra96.unit_latency_ms(units, [])
 
 
 def test_unknown_device_and_wrong_argument():
     with pytest.raises(KeyError, match="known: dpuczdx8g-joint, note10, ultra96v2-b2304, zcu102-b4096"):
         get_predictor("kv260")
     with pytest.raises(TypeError, match="block_catalog"):
-        get_predictor("note10").subnet_latency_ms({"ks": [3] * 20})
+        get_predictor("ultra96v2-b2304").subnet_latency_ms({"ks": [3] * 20})
 
 
 def test_a_newly_measured_board_feeds_calibration_with_no_manual_step(tmp_path):
@@ -153,7 +156,7 @@ def test_layer_latency_attributes_measured_units_to_their_layers(ultra96):
     assert per_layer.shape == (len(layers),) and np.all(per_layer > 0)
     assert per_layer.sum() + ultra96.invocation_ms == pytest.approx(ultra96.subnet_latency_ms(cfg)[0], rel=1e-9)
     by_unit = {}
-    for layer, ms in zip(layers, per_layer):
+    for layer, ms in zip(layers, per_layer, strict=True):
         by_unit[layer.block] = by_unit.get(layer.block, 0.0) + ms
     hit = next(k for k in by_unit if k in ultra96.table and k.startswith("expanded_conv"))
     assert by_unit[hit] == pytest.approx(ultra96.table.entries[hit].mean_ms - ultra96.invocation_ms)

@@ -167,8 +167,8 @@ def test_identical_consecutive_blocks_stay_separate_units(constrained):
     cfg = SubnetConfig.uniform(5, 4, 3, r=constrained.best.subnet.r)
     acc = constrained.best.accelerator
     catalog = cfg.block_catalog()
-    matrix = get_predictor(DEVICE).unit_latency_matrix(catalog, [acc])  # the search's per-unit path
-    expected = float(matrix.network_latency_ms(catalog)[0, 0])
+    per_unit = get_predictor(DEVICE).unit_latency_ms(list(catalog.layers), [acc])  # the search's per-unit path
+    expected = float(catalog.total(per_unit)[0, 0]) + get_predictor(DEVICE).invocation_ms
     design = dataclasses.replace(constrained.best, subnet=cfg, latency_ms=expected)
     result = dataclasses.replace(constrained, best=design)
     latency = report_content(result, cross_validate=False).summary["best"]["latency"]

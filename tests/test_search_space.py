@@ -69,7 +69,7 @@ def test_evaluator_latency_equals_the_hybrid_predictor_on_the_measured_accelerat
     # (k3/k5 blocks at 224, and the resolution-independent head at any resolution)
     for i in range(0, 40, 7):
         keys = [k for k in batch[i].block_catalog().network_keys(0) if k in predictor.table]
-        measured_ms = predictor.unit_latency_ms(keys).sum() if keys else 0.0
+        measured_ms = predictor.key_latency_ms(keys).sum() if keys else 0.0
         assert scores.measured_fraction[i] == pytest.approx(measured_ms / scores.latency_ms[i])
     assert scores.measured_fraction[batch.r == 224].min() > scores.measured_fraction[batch.r == 192].max()
     pure = SubnetConfig.uniform(3, 4, 3, r=224)  # every unit measured but the global pool (not in the table)

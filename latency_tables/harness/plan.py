@@ -1,12 +1,20 @@
 """Measurement plans: the units a board must time, as files ready for the vendor toolchain.
 
-A plan folder holds ``manifest.json`` (format :data:`PLAN_FORMAT`: the space,
-resolutions, seed, module factory and one record per unit), ``units/`` with
-one ``torch.export`` program (``.pt2``) and, when ``onnx`` is installed, one ONNX
-model per unit, a ``quantize_units.py`` script for Vitis AI's quantizer and
-a ``README.md`` with the host and board commands.  This module takes plain
-unit keys (it never imports ``ofa_hw``): the caller decides which units a
-search space needs and how a unit becomes a torch module.
+A plan folder is complete by itself and needs no torch to read:
+
+* ``manifest.json`` (format :data:`PLAN_FORMAT`: the space, resolutions, seed,
+  the module factory that builds a unit as a torch module, one record per unit);
+* ``units/<name>.json`` (format :data:`UNIT_FORMAT`), one per unit: its key,
+  input and output shapes, MACs and every layer (:meth:`accel_models.Layer.to_dict`),
+  a few kB each (the 284 units of OFA-MobileNetV3 w1.2 at 160-224 take about 1 MB);
+* ``quantize_units.py``, which builds each unit from its key with the module factory
+  and runs Vitis AI's quantizer on it (inside the Vitis AI docker);
+* ``README.md`` with the host and board commands.
+
+``torch.export`` programs (``.pt2``) and ONNX models of the units, which carry float
+weights (about 1.8 MB a unit), are written only on request (``models=True``).
+This module takes plain unit keys (it never imports ``ofa_hw``): the caller decides
+which units a search space needs and how a unit becomes a torch module.
 """
 
 from __future__ import annotations
@@ -24,9 +32,11 @@ from types import MappingProxyType
 from accel_models.atomic import atomic_write_text
 from accel_models.blocks import BlockSpec
 
-__all__ = ["PLAN_FORMAT", "Plan", "PlanUnit", "read_plan", "unit_name", "write_plan"]
+__all__ = ["PLAN_FORMAT", "UNIT_FORMAT", "Plan", "PlanUnit", "read_plan", "unit_name", "write_plan"]
 
 PLAN_FORMAT = "ofa-hw-lut-plan/1"
+UNIT_FORMAT = "ofa-hw-lut-unit/1"
+_FACTORY = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_][\w.]*$")
 MANIFEST = "manifest.json"
 _UNIT_FIELDS = ("name", "key", "files")
 _PLAN_FIELDS = ("format", "space", "resolutions", "seed", "module_factory", "units")
@@ -57,9 +67,11 @@ class PlanUnit:
 
     @property
     def spec(self) -> BlockSpec:
+        """The unit as a :class:`~accel_models.BlockSpec` (from its key)."""
         return BlockSpec.from_key(self.key)
 
     def to_dict(self) -> dict:
+        """The manifest record: name, key, files and, derived from the key, shapes, MACs, layer count."""
         spec = self.spec
         layers = spec.layers()
         return {"name": self.name, "key": self.key, "files": dict(self.files),
@@ -68,6 +80,7 @@ class PlanUnit:
 
     @classmethod
     def from_dict(cls, data: Mapping) -> PlanUnit:
+        """Read a manifest record; unknown fields are an error, derived ones are recomputed."""
         derived = {"input_shape", "output_shape", "macs", "layers"}  # recomputed from the key
         unknown = sorted(set(data) - set(_UNIT_FIELDS) - derived)
         if unknown:
@@ -89,6 +102,8 @@ class Plan:
     def __post_init__(self) -> None:
         object.__setattr__(self, "units", tuple(self.units))
         object.__setattr__(self, "resolutions", tuple(int(r) for r in self.resolutions))
+        if self.module_factory and not _FACTORY.match(self.module_factory):
+            raise ValueError(f"module_factory must be 'package.module:function', got {self.module_factory!r}")
         seen: set[str] = set()
         for unit in self.units:
             if unit.key in seen:
@@ -109,14 +124,17 @@ class Plan:
         return len(self.units)
 
     def keys(self) -> list[str]:
+        """The unit keys in measurement order."""
         return [unit.key for unit in self.units]
 
     def to_dict(self) -> dict:
+        """The manifest (format :data:`PLAN_FORMAT`)."""
         return {"format": PLAN_FORMAT, "space": self.space, "resolutions": list(self.resolutions), "seed": self.seed,
                 "module_factory": self.module_factory, "units": [unit.to_dict() for unit in self.units]}
 
     @classmethod
     def from_dict(cls, data: Mapping, directory: Path | None = None) -> Plan:
+        """Read a manifest; unknown fields or another format are an error."""
         unknown = sorted(set(data) - set(_PLAN_FIELDS))
         if unknown:
             raise ValueError(f"unknown plan field(s) {unknown}; allowed: {list(_PLAN_FIELDS)}")
@@ -144,30 +162,45 @@ def read_plan(directory: str | os.PathLike) -> Plan:
         raise ValueError(f"{path}: {exc}") from None
 
 
-def _factory_name(factory: Callable) -> str:
-    return f"{factory.__module__}:{factory.__qualname__}"
+def _factory_name(factory: Callable | str) -> str:
+    return factory if isinstance(factory, str) else f"{factory.__module__}:{factory.__qualname__}"
+
+
+def _unit_file(unit: PlanUnit, seed: int) -> str:
+    """The self-contained description of one unit: what it computes, layer by layer (no weights)."""
+    return json.dumps({"format": UNIT_FORMAT, **unit.to_dict(), "seed": seed,
+                       "layers": [layer.to_dict() for layer in unit.spec.layers()]}, indent=1) + "\n"
 
 
 def write_plan(
     plan: Plan,
     out_dir: str | os.PathLike,
     *,
-    module_factory: Callable | None = None,
+    module_factory: Callable | str | None = None,
+    models: bool = False,
     onnx: bool | None = None,
+    unit_files: bool = True,
     overwrite: bool = False,
     progress: bool = True,
 ) -> Plan:
-    """Write ``plan`` into ``out_dir``: unit models, manifest, quantize script and README.
+    """Write ``plan`` into ``out_dir``: unit descriptions, manifest, quantize script and README.
 
     Parameters
     ----------
     plan : Plan
         The units (e.g. ``Plan.from_keys(keys, space=..., resolutions=...)``).
-    module_factory : callable, optional
-        ``factory(key, seed=...) -> torch.nn.Module`` for one unit; without
-        it only the manifest and README are written.
+    module_factory : callable or str, optional
+        ``factory(key, seed=...) -> torch.nn.Module`` for one unit, or its
+        ``"package.module:function"`` name; recorded in the manifest for
+        ``quantize_units.py``. Without it the plan has no quantize script (the
+        README says how to bring your own modules).
+    models : bool
+        Also export each unit as a ``torch.export`` program (needs torch and a
+        callable ``module_factory``).
     onnx : bool, optional
-        Also export ONNX models; ``None`` does so when ``onnx`` is installed.
+        With ``models``, also export ONNX models; ``None`` does so when ``onnx`` is installed.
+    unit_files : bool
+        Write ``units/<name>.json`` (default); ``False`` writes the manifest alone.
     overwrite : bool
         Replace an existing plan in ``out_dir``.
 
@@ -179,22 +212,31 @@ def write_plan(
     out = Path(out_dir)
     if (out / MANIFEST).exists() and not overwrite:
         raise FileExistsError(f"{out} already holds a plan ({MANIFEST}); pass overwrite=True (--force) to replace it")
+    if onnx and not models:
+        raise ValueError("onnx=True exports models: pass models=True (and a module_factory) as well")
+    if models and not callable(module_factory):
+        raise ValueError("models=True needs a callable module_factory to build the units")
+    if models and importlib.util.find_spec("torch") is None:
+        raise ValueError("exporting unit models needs torch (pip install torch); the plan without them is complete: "
+                         "quantize_units.py builds each unit from its key inside the Vitis AI docker")
     if onnx is None:
-        onnx = module_factory is not None and importlib.util.find_spec("onnx") is not None
-    if onnx and module_factory is None:
-        raise ValueError("onnx=True needs a module_factory to build the units")
+        onnx = models and importlib.util.find_spec("onnx") is not None
     (out / "units").mkdir(parents=True, exist_ok=True)
+    factory_name = _factory_name(module_factory) if module_factory is not None else plan.module_factory
     units = []
-    if module_factory is not None:
-        from tqdm.auto import tqdm
+    from tqdm.auto import tqdm
 
-        for unit in tqdm(plan.units, desc="lut plan", unit="unit", disable=not progress):
-            units.append(PlanUnit(unit.name, unit.key, _export_unit(unit, out, module_factory, plan.seed, onnx)))
-    else:
-        units = list(plan.units)
-    written = Plan(tuple(units), plan.space, plan.resolutions, plan.seed,
-                   _factory_name(module_factory) if module_factory else plan.module_factory, out)
-    atomic_write_text(out / "quantize_units.py", _QUANTIZE_SCRIPT)
+    for unit in tqdm(plan.units, desc="lut plan", unit="unit", disable=not progress):
+        files: dict[str, str] = {}
+        if unit_files:
+            files["spec"] = f"units/{unit.name}.json"
+            atomic_write_text(out / files["spec"], _unit_file(unit, plan.seed))
+        if models:
+            files |= _export_unit(unit, out, module_factory, plan.seed, bool(onnx))  # type: ignore[arg-type]
+        units.append(PlanUnit(unit.name, unit.key, files))
+    written = Plan(tuple(units), plan.space, plan.resolutions, plan.seed, factory_name, out)
+    if factory_name:
+        atomic_write_text(out / "quantize_units.py", _QUANTIZE_SCRIPT)
     atomic_write_text(out / "README.md", _readme(written))
     atomic_write_text(out / MANIFEST, json.dumps(written.to_dict(), indent=1) + "\n")  # last: marks a complete plan
     return written
@@ -219,26 +261,35 @@ def _export_unit(unit: PlanUnit, out: Path, factory: Callable, seed: int, onnx: 
     return files
 
 
+def _quantize_text(plan: Plan) -> str:
+    if not plan.module_factory:
+        return ("No module factory is recorded in this plan, so it has no `quantize_units.py`: build one torch\n"
+                "module per `units/<name>.json` yourself and quantize it with `pytorch_nndct.apis.torch_quantizer`.")
+    return """    python quantize_units.py --plan . --mode calib --out quantized
+    python quantize_units.py --plan . --mode test  --out quantized
+
+This runs `pytorch_nndct.apis.torch_quantizer` per unit on random calibration inputs (latency
+does not depend on the weight values) and writes `quantized/<name>/<Class>_int.xmodel`.
+With ONNX models in the plan, `vai_q_onnx` (Vitis AI >= 3.5) quantizes them instead."""
+
+
 def _readme(plan: Plan) -> str:
     resolutions = ", ".join(map(str, plan.resolutions)) or "as listed"
     return f"""# Latency measurement plan
 
 {len(plan)} distinct units of `{plan.space or 'the given keys'}` at resolutions {resolutions}.
 `manifest.json` lists them (unit `name`, OFA canonical `key`, files, input shape, MACs);
-`units/` holds one `torch.export` program (`.pt2`, `torch.export.load`) and, if exported, one
-ONNX model per unit, built by `{plan.module_factory or 'no factory (manifest only)'}` with seed {plan.seed}.
+`units/<name>.json` describes each unit layer by layer (shapes, kernels, strides, activations;
+no weights: latency does not depend on their values). Units are built as torch modules by
+`{plan.module_factory or 'no factory recorded'}` with seed {plan.seed}; `.pt2` / ONNX files are
+in `units/` only if the plan was written with models.
 Each unit is compiled as its own xmodel, so every table entry includes one DPU program launch;
 the measured table records that as `per_entry_invocation: true` and the hybrid predictor
 subtracts the calibrated launch cost per entry and adds it once per network.
 
-## 1. Quantize (host, inside the Vitis AI PyTorch docker, with `pip install ofa-hw`)
+## 1. Quantize (host, inside the Vitis AI PyTorch docker, with `pip install "ofa-hw[host]"`)
 
-    python quantize_units.py --plan . --mode calib --out quantized
-    python quantize_units.py --plan . --mode test  --out quantized
-
-This runs `pytorch_nndct.apis.torch_quantizer` per unit on random calibration inputs (latency
-does not depend on the weight values) and writes `quantized/<name>/<Class>_int.xmodel`.
-Alternatively quantize the ONNX models with `vai_q_onnx` (Vitis AI >= 3.5).
+{_quantize_text(plan)}
 
 ## 2. Compile (host) against the DPU of your board
 
@@ -250,7 +301,7 @@ Alternatively quantize the ONNX models with `vai_q_onnx` (Vitis AI >= 3.5).
 `/opt/vitis_ai/compiler/arch/DPUCZDX8G/<BOARD>/arch.json`; for a PYNQ-DPU overlay use the
 `arch.json` produced by its board build. The output is `compiled/<name>.xmodel`, one per unit.
 
-## 3. Measure (on the PYNQ board, `pip install 'ofa-hw[board]'`)
+## 3. Measure (on the PYNQ board: `pip install ofa-hw`; pynq and pynq_dpu come with the image)
 
     ofa-hw lut measure --plan . --xmodels compiled --bitstream dpu.bit --out table.csv \\
         --board <board> --dpu-arch <arch> --clock-mhz <MHz> --toolchain "Vitis AI <version>"
@@ -263,7 +314,7 @@ directly, e.g. `latency_tables.HybridPredictor.from_table(load_table("table.csv"
 """
 
 
-_QUANTIZE_SCRIPT = '''"""Quantize every unit of this plan with Vitis AI's PyTorch quantizer (run inside the Vitis AI docker)."""
+_QUANTIZE_SCRIPT = '''"""Quantize every unit of this plan with Vitis AI's PyTorch quantizer (in the Vitis AI docker)."""
 
 import argparse
 import importlib

@@ -27,6 +27,7 @@ import numpy as np
 from accel_models.atomic import atomic_open
 from accel_models.blocks import BlockSpec
 
+from .board import require_pynq_dpu
 from .int8 import Int8Unit
 from .plan import Plan
 
@@ -158,12 +159,9 @@ class PynqDpuRunner:
 
     def _dpu_overlay(self):
         if self._overlay is None:
-            try:
-                from pynq_dpu import DpuOverlay
-            except ImportError as exc:
-                raise ImportError(
-                    "PynqDpuRunner needs pynq and pynq_dpu, available on a PYNQ board: "
-                    "pip install 'ofa-hw[board]'") from exc
+            require_pynq_dpu()  # says what is missing and how to get it (they come with the PYNQ image)
+            from pynq_dpu import DpuOverlay
+
             self._overlay = DpuOverlay(self.bitstream)
         return self._overlay
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -22,5 +23,6 @@ def atomic_savez(path: str | os.PathLike, arrays: Mapping[str, np.ndarray], comp
     if path.suffix != ".npz":
         raise ValueError(f"array files are written as .npz, got {path}")
     with atomic_open(path, "wb") as handle:
-        (np.savez_compressed if compressed else np.savez)(handle, **arrays)
+        named: dict[str, Any] = dict(arrays)  # numpy's stubs type **kwds as its own keyword arguments
+        (np.savez_compressed if compressed else np.savez)(handle, **named)
     return path

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from ..space import SubnetBatch, SubnetConfig, get_space
 from .encoding import as_batch
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .scale import AccuracyScale
 
 __all__ = ["AccuracyPredictor"]
 
@@ -30,6 +34,10 @@ class AccuracyPredictor:
         What the number means, e.g. ``"float top-1"`` or ``"int8-pow2 top-1 (modelled ...)"``.
     quantization : str or None
         ``None`` for float accuracy, else the deployment scheme modelled (``"int8-pow2"``).
+    scale : AccuracyScale
+        What the numbers are measured on (:mod:`ofa_hw.accuracy.scale`).
+    resolution_reason : str
+        Why resolutions outside ``valid_resolutions`` are refused (part of the error).
     """
 
     name: str
@@ -37,9 +45,11 @@ class AccuracyPredictor:
     valid_resolutions: tuple[int, ...]
     kind: str = "float top-1"
     quantization: str | None = None
+    scale: AccuracyScale
+    resolution_reason: str = ""
 
     def predict(self, configs_or_batch: SubnetBatch | SubnetConfig | Iterable[SubnetConfig]) -> np.ndarray:
-        """Predicted ImageNet top-1 in percent, float64 of shape (N,)."""
+        """Predicted top-1 in percent on :attr:`scale`, float64 of shape (N,)."""
         batch = self.check(configs_or_batch)
         return np.asarray(self._predict_batch(batch), dtype=np.float64).reshape(len(batch))
 
@@ -56,6 +66,7 @@ class AccuracyPredictor:
             raise ValueError(
                 f"predictor {self.name!r} cannot encode resolution {int(batch.r[bad][0])}; "
                 f"valid resolutions: {_ranges(self.valid_resolutions)}"
+                + (f" ({self.resolution_reason})" if self.resolution_reason else "")
             )
         return batch
 
@@ -63,7 +74,7 @@ class AccuracyPredictor:
         raise NotImplementedError
 
     def __repr__(self) -> str:
-        return f"<{type(self).__name__} {self.name!r}: {self.kind} of {self.space}>"
+        return f"<{type(self).__name__} {self.name!r}: {self.kind} of {self.space}, {self.scale.label} scale>"
 
 
 def _ranges(values: tuple[int, ...]) -> str:

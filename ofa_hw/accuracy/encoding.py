@@ -54,7 +54,8 @@ def as_batch(configs_or_batch: SubnetBatch | SubnetConfig | Iterable[SubnetConfi
     configs = list(configs_or_batch)
     bad = [type(c).__name__ for c in configs if not isinstance(c, SubnetConfig)]
     if bad:
-        raise ValueError(f"expected SubnetConfig items, got {sorted(set(bad))}; build configs with SubnetConfig.from_dict")
+        raise ValueError(f"expected SubnetConfig items, got {sorted(set(bad))}; "
+                         "build configs with SubnetConfig.from_dict")
     return SubnetBatch.from_configs(configs)
 
 

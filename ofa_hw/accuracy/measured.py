@@ -100,7 +100,8 @@ def load_measured_accuracy(paths: Sequence[str | os.PathLike] | None = None) -> 
             if not 0.0 < top1 <= 100.0:
                 raise ValueError(f"{where}: top-1 {top1} is not a percentage in (0, 100]")
             if config in macs and macs[config] != n_macs:
-                raise ValueError(f"{where}: MACs {n_macs} disagree with an earlier row of the same network ({macs[config]})")
+                raise ValueError(f"{where}: MACs {n_macs} disagree with an earlier row of the same network "
+                                 f"({macs[config]})")
             values[config].append(top1)
             macs[config] = n_macs
             sources[config].add(path.stem)

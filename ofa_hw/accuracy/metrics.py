@@ -27,7 +27,8 @@ def prediction_metrics(measured: np.ndarray, predicted: np.ndarray, top_fraction
     measured = np.asarray(measured, dtype=np.float64)
     predicted = np.asarray(predicted, dtype=np.float64)
     if measured.shape != predicted.shape or measured.ndim != 1:
-        raise ValueError(f"measured and predicted must be 1-D of equal length, got {measured.shape} and {predicted.shape}")
+        raise ValueError(f"measured and predicted must be 1-D of equal length, got {measured.shape} "
+                         f"and {predicted.shape}")
     if not 0.0 < top_fraction <= 1.0:
         raise ValueError(f"top_fraction must lie in (0, 1], got {top_fraction}")
     n_top = max(2, int(round(top_fraction * measured.size)))

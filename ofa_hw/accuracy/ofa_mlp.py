@@ -11,8 +11,10 @@ float32 arrays converted once by ``scripts/convert_ofa_acc_predictor.py``
 
 OFA trained this MLP on the accuracy of sub-networks with inherited weights
 measured on its own held-out split of ImageNet *train* images, so its values
-run a few points above published ImageNet-val figures (max net at 224:
-83.6 %).  Use it to rank sub-networks of the w1.2 space.
+run 3.2-3.6 points above the published ImageNet-val figures (max net at 224:
+83.6 %): its scale is ``ofa-mlp``.  ``get_predictor("ofa-mbv3-w1.2")`` puts it
+on the ImageNet-val scale (:mod:`ofa_hw.accuracy.scale`); this class is the
+raw predictor (``scale="raw"``).
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ import numpy as np
 from ..space import SubnetBatch
 from .base import AccuracyPredictor
 from .encoding import ofa_onehot
+from .scale import SCALES
 
 TRAINED_RESOLUTIONS = tuple(range(160, 225, 4))
 
@@ -58,6 +61,8 @@ class OFAMLPPredictor(AccuracyPredictor):
     """
 
     kind = "float top-1"
+    scale = SCALES["ofa-mlp"]
+    resolution_reason = "OFA trained its MLP on 160..224 only"
     #: The range OFA trained the MLP on: its tutorial samples r from 160..224 (``ArchManager``,
     #: ``ofa/tutorial/evolution_finder.py``).  The one-hot could hold 112..236, but the bins
     #: below 160 are untrained -- there the MLP rates r=128 above r=160 -- and a search
@@ -75,6 +80,7 @@ class OFAMLPPredictor(AccuracyPredictor):
 
     @classmethod
     def from_npz(cls, path: str | os.PathLike, **kwargs) -> OFAMLPPredictor:
+        """The predictor over the arrays of an ``.npz`` file (see :func:`convert_pth_to_npz`)."""
         with np.load(Path(path), allow_pickle=False) as data:
             return cls({key: data[key] for key in data.files}, **kwargs)
 

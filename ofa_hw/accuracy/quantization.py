@@ -49,7 +49,8 @@ __all__ = [
 ]
 
 #: Architecture families of the published figures.
-FAMILIES = ("dense", "depthwise-plain", "inverted-residual", "fused-inverted-residual", "depthwise-resnet", "transformer")
+FAMILIES = ("dense", "depthwise-plain", "inverted-residual", "fused-inverted-residual", "depthwise-resnet",
+            "transformer")
 _COLUMNS = ("model", "family", "se", "activation", "input_px", "float_top1_pct", "int8_top1_pct", "source")
 
 
@@ -77,6 +78,7 @@ class PublishedInt8Result:
 
     @property
     def drop_pp(self) -> float:
+        """Float minus int8 top-1, percentage points."""
         return self.float_top1_pct - self.int8_top1_pct
 
 
@@ -181,6 +183,8 @@ class QuantizedPredictor(AccuracyPredictor):
         self.name = base.name
         self.space = base.space
         self.valid_resolutions = base.valid_resolutions
+        self.resolution_reason = base.resolution_reason
+        self.scale = base.scale
         self.quantization = drop_model.scheme
         self.kind = (f"{drop_model.scheme} top-1 (modelled: float prediction minus "
                      f"{drop_model.drop_pp:.2f} +/- {drop_model.sd_pp:.2f} pp)")
@@ -189,4 +193,5 @@ class QuantizedPredictor(AccuracyPredictor):
         return self.base._predict_batch(batch) - self.drop_model.predict_drop_pp(batch)
 
     def __repr__(self) -> str:
-        return f"<QuantizedPredictor {self.name!r} @ {self.quantization}: {self.kind} of {self.space}>"
+        return (f"<QuantizedPredictor {self.name!r} @ {self.quantization}: {self.kind} of {self.space}, "
+                f"{self.scale.label} scale>")

@@ -21,12 +21,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-from scipy import linalg
 
 from ..space import SubnetBatch
 from ._io import atomic_savez
 from .base import AccuracyPredictor
 from .encoding import engineered_feature_names, engineered_features
+from .scale import SCALES
 
 __all__ = ["KernelRidgeModel", "TrainedPredictor", "fit_kernel_ridge", "fit_ridge"]
 
@@ -78,6 +78,7 @@ class KernelRidgeModel:
 
     @property
     def n_features(self) -> int:
+        """Number of input features the model was fitted on."""
         return int(self.x_train.shape[1])
 
     def predict(self, features: np.ndarray) -> np.ndarray:
@@ -108,6 +109,7 @@ class KernelRidgeModel:
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> KernelRidgeModel:
+        """A model written by :meth:`save`."""
         path = Path(path)
         if not path.is_file():
             raise FileNotFoundError(f"no trained predictor file at {path}")
@@ -153,6 +155,8 @@ def fit_kernel_ridge(features: np.ndarray, targets: np.ndarray, lam: float, gamm
     y_mean = float(targets.mean())
     gram = _kernel(x, x, gamma)
     gram[np.diag_indices_from(gram)] += lam
+    from scipy import linalg  # fitting is host work; predicting needs numpy only
+
     alpha = linalg.solve(gram, targets - y_mean, assume_a="pos")
     return KernelRidgeModel(x, alpha, mean, scale, y_mean, float(gamma), float(lam), dict(meta or {}))
 
@@ -163,6 +167,8 @@ def fit_ridge(features: np.ndarray, targets: np.ndarray, lam: float):
     mean, scale = _standardise(features)
     x = (features - mean) / scale
     y_mean = float(np.mean(targets))
+    from scipy import linalg
+
     weights = linalg.solve(x.T @ x + lam * np.eye(x.shape[1]), x.T @ (np.asarray(targets) - y_mean), assume_a="pos")
     return lambda new: y_mean + ((np.asarray(new, dtype=np.float64) - mean) / scale) @ weights
 
@@ -171,11 +177,14 @@ class TrainedPredictor(AccuracyPredictor):
     """A :class:`KernelRidgeModel` over :func:`engineered_features` of one space and resolution set."""
 
     kind = "float top-1"
+    scale = SCALES["imagenet-val-inherited"]
+    resolution_reason = "every measured network it was trained on ran at r=224"
 
     def __init__(self, model: KernelRidgeModel, name: str, space: str, valid_resolutions: tuple[int, ...]) -> None:
         if model.n_features != len(engineered_feature_names()):
             raise ValueError(
-                f"model {name!r} expects {model.n_features} features, the encoder makes {len(engineered_feature_names())}"
+                f"model {name!r} expects {model.n_features} features, "
+                f"the encoder makes {len(engineered_feature_names())}"
             )
         self.model = model
         self.name = name

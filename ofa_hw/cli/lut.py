@@ -12,10 +12,14 @@
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 from pathlib import Path
 
 __all__ = ["add_parser", "run"]
+
+#: How ``quantize_units.py`` builds a unit as a torch module (named, not imported: the plan needs no torch).
+UNIT_MODULE_FACTORY = "ofa_hw.torch_model:build_unit_model"
 
 
 def _resolutions(text: str) -> tuple[int, ...]:
@@ -39,8 +43,12 @@ def add_parser(subparsers) -> None:
     plan.add_argument("--resolutions", type=_resolutions, default=(224,), help="comma-separated, e.g. 160,192,224")
     plan.add_argument("--out", type=Path, required=True, help="plan folder to create")
     plan.add_argument("--seed", type=int, default=0, help="weight initialisation seed of the unit models")
-    plan.add_argument("--no-onnx", action="store_true", help="do not export ONNX models")
-    plan.add_argument("--manifest-only", action="store_true", help="write manifest and README, no models")
+    plan.add_argument("--models", action="store_true",
+                      help="also export every unit as a torch.export program (and ONNX when onnx is installed); "
+                           "needs torch. Without it the plan is complete: quantize_units.py builds the units")
+    plan.add_argument("--no-onnx", action="store_true", help="with --models: do not export ONNX models")
+    plan.add_argument("--manifest-only", action="store_true",
+                      help="write manifest, quantize script and README, no per-unit files")
     plan.add_argument("--force", action="store_true", help="replace an existing plan in --out")
     plan.add_argument("--quiet", action="store_true", help="no progress bar")
     plan.set_defaults(run=_run_plan)
@@ -93,10 +101,14 @@ def _run_plan(args: argparse.Namespace) -> int:
     keys = SubnetBatch.from_configs(configs).block_catalog().keys
     plan = Plan.from_keys(keys, space=space.name, resolutions=tuple(int(r) for r in np.unique(args.resolutions)),
                           seed=args.seed)
-    factory = None
-    if not args.manifest_only:
+    factory: object = UNIT_MODULE_FACTORY
+    if args.models:
+        if importlib.util.find_spec("torch") is None:
+            raise ValueError("--models exports torch programs and needs torch (pip install torch); "
+                             "the plan without --models is complete")
         from ofa_hw.torch_model import build_unit_model as factory
-    written = write_plan(plan, args.out, module_factory=factory, onnx=False if args.no_onnx else None,
+    written = write_plan(plan, args.out, module_factory=factory, models=args.models,  # type: ignore[arg-type]
+                         onnx=False if args.no_onnx else None, unit_files=not args.manifest_only,
                          overwrite=args.force, progress=not args.quiet)
     kinds = sorted({kind for unit in written.units for kind in unit.files})
     print(f"{args.out}: {len(written)} units of {space.name} at r={','.join(map(str, written.resolutions))}"
@@ -113,13 +125,23 @@ def _run_compile_numpy(args: argparse.Namespace) -> int:
 
 
 def _run_measure(args: argparse.Namespace) -> int:
-    from latency_tables.harness import NumpyRunner, PynqDpuRunner, measure, read_plan
+    import sys
 
+    from latency_tables.harness import NumpyRunner, PynqDpuRunner, measure, read_plan
+    from latency_tables.harness.board import BoardSetupError, require_pynq_dpu
+
+    plan = read_plan(args.plan)
+    if args.runner == "pynq":
+        try:
+            require_pynq_dpu()  # once, before any unit, instead of one failure per unit
+        except BoardSetupError as exc:
+            print(f"ofa-hw lut measure: error: {exc}", file=sys.stderr)
+            return 2
     runner = NumpyRunner() if args.runner == "numpy" else PynqDpuRunner(args.bitstream)
     meta = {"board": args.board, "dpu_arch": args.dpu_arch, "clock_mhz": args.clock_mhz, "cores": args.cores,
             "toolchain": args.toolchain}
     meta.update({k: v for k, v in (("source", args.source), ("license", args.license)) if v})
-    report = measure(read_plan(args.plan), args.xmodels, runner, args.out, meta=meta, warmup=args.warmup,
+    report = measure(plan, args.xmodels, runner, args.out, meta=meta, warmup=args.warmup,
                      runs=args.runs, progress=not args.quiet)
     print(f"{report.table_path}: measured {len(report.measured)}, already there {len(report.already_present)}, "
           f"failed {len(report.failed)}")

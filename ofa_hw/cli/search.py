@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 from pathlib import Path
 
 
@@ -16,6 +17,12 @@ def add_parser(subparsers) -> None:
     parser.add_argument("--board", default="ultra96v2", help="ultra96v2, zcu102, zcu104 or kv260 (default: ultra96v2)")
     parser.add_argument("--latency-ms", type=float, default=None, help="latency ceiling for one image (ms)")
     parser.add_argument("--fps", type=float, default=None, help="throughput floor with all DPU cores busy (frames/s)")
+    parser.add_argument("--min-top1", type=float, default=None,
+                        help="accuracy floor (top-1 %%, ImageNet-val scale unless --raw-accuracy): the fastest "
+                             "design at or above it")
+    parser.add_argument("--raw-accuracy", dest="accuracy_scale", action="store_const", const="raw",
+                        default="imagenet-val",
+                        help="report accuracy on the predictor's own scale instead of the calibrated ImageNet-val one")
     parser.add_argument("--space", default="ofa-mbv3-w1.2", help="sub-network space (ofa-mbv3-w1.2 or ofa-mbv3-w1.0)")
     parser.add_argument("--accelerators", default="dpu",
                         help="'dpu' (every PP/ICP/OCP/clock/cores fitting the board), 'default' (the board's "
@@ -35,6 +42,8 @@ def add_parser(subparsers) -> None:
     parser.add_argument("--checkpoint", type=Path, default=None, help="folder to save finished restarts in (resumable)")
     parser.add_argument("--no-report", action="store_true", help="write result.json only")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    parser.add_argument("--json", action="store_true", help="print the result as JSON (result.json's content) "
+                                                            "instead of the summary")
     parser.set_defaults(run=run)
 
 
@@ -64,23 +73,32 @@ def run(args: argparse.Namespace) -> int:
 
     board = get_board(args.board)
     result = search_codesign(
-        board=board, latency_ms=args.latency_ms, fps=args.fps, space=args.space,
+        board=board, latency_ms=args.latency_ms, fps=args.fps, min_accuracy=args.min_top1, space=args.space,
+        accuracy_scale=args.accuracy_scale,
         accelerators=parse_accelerators(args.accelerators, board), predictor=args.predictor,
         quantization=args.quantization, algorithm=args.algorithm, budget=args.budget, population=args.population,
         restarts=args.restarts, seed=args.seed, progress=not args.no_progress, checkpoint=args.checkpoint,
     )
-    print(format_summary(result))
     path = result.to_json(args.out / "result.json")
+    report = None if args.no_report else result.report(args.out / "report")
+    if args.json:
+        print(json.dumps(result.to_dict(), indent=1))
+        return 0
+    print(format_summary(result))
     print(f"\nwrote {path}")
-    if not args.no_report:
-        print(f"wrote {result.report(args.out / 'report')}")
+    if report is not None:
+        print(f"wrote {report}")
     return 0
 
 
 def format_summary(result) -> str:
     settings = result.settings
-    lines = [f"Board {settings['board']}, constraint: {settings['constraint']['text']}; "
-             f"objective: {settings['objective']}"]
+    scale = settings.get("accuracy_scale_label", "scale not recorded")
+    constraint = settings["constraint"]["text"]
+    if settings.get("min_accuracy") is not None:
+        constraint = f"top-1 >= {settings['min_accuracy']:g}% ({scale})" + ("" if constraint == "none"
+                                                                            else f" and {constraint}")
+    lines = [f"Board {settings['board']}, constraint: {constraint}; objective: {settings['objective']}"]
     design = result.best
     if design is not None:
         acc, res = design.accelerator, design.resources
@@ -96,10 +114,12 @@ def format_summary(result) -> str:
             f"(binding: {res['binding_resource']} {100 * res['binding_utilization']:.0f}%, DSP usage {res['dsp_usage']})",
             f"  latency     : {design.latency_ms:.3f} ms per image ({design.latency_source}; "
             f"{100 * design.measured_fraction:.0f}% from measured entries), {design.fps:.1f} fps with all cores",
-            f"  accuracy    : {design.accuracy_top1:.2f}% top-1 int8 predicted ({design.accuracy_float_top1:.2f}% float)"
-            if settings.get("quantization") else f"  accuracy    : {design.accuracy_top1:.2f}% top-1 predicted (float)",
+            f"  accuracy    : {design.accuracy_top1:.2f}% top-1 ({scale}) int8 predicted "
+            f"({design.accuracy_float_top1:.2f}% float)"
+            if settings.get("quantization") else f"  accuracy    : {design.accuracy_top1:.2f}% top-1 ({scale}) predicted "
+                                                 "(float)",
         ]
     lines.append(f"Pareto front: {len(result.pareto)} designs from "
                  f"{result.pareto[0].latency_ms:.2f} ms / {result.pareto[0].accuracy_top1:.2f}% to "
-                 f"{result.pareto[-1].latency_ms:.2f} ms / {result.pareto[-1].accuracy_top1:.2f}%")
+                 f"{result.pareto[-1].latency_ms:.2f} ms / {result.pareto[-1].accuracy_top1:.2f}% top-1 ({scale})")
     return "\n".join(lines)

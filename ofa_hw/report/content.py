@@ -25,7 +25,8 @@ from typing import Any
 
 import numpy as np
 
-from accel_models import Accelerator, BlockSpec, Board, RooflineModel, fits, get_board, group_by_block
+from accel_models import Accelerator, BlockSpec, Board, LatencyPredictor, RooflineModel, fits, get_board, group_by_block
+from latency_tables import CalibratedModel, HybridPredictor, LatencyTable, TablePredictor
 
 from ..layers import count_macs, count_params
 from ..search.result import CodesignResult, Design
@@ -40,53 +41,51 @@ _RESOURCE_LABELS = {"dsp": "DSP", "lut": "LUT", "ff": "FF", "bram36": "BRAM36", 
 class LatencyModel:
     """The latency predictor of a search, unpacked for reporting.
 
-    ``model`` is the calibrated :class:`accel_models.RooflineModel`;
-    ``accelerator`` the one the table was measured on (None without a
-    table); ``hybrid`` the :class:`latency_tables.HybridPredictor` when
-    there is one; ``device`` its shipped device name, if any.
+    ``predictor`` answers every latency question (the predictor protocol);
+    ``model`` is the :class:`accel_models.RooflineModel` of the roofline
+    analysis (the calibrated one where there is a calibration);
+    ``calibrated`` the ``CalibratedModel``, ``table`` the measured
+    ``LatencyTable`` (None where there is none); ``accelerator`` the one the
+    predictor was measured or calibrated on; ``device`` its shipped name.
     """
 
+    predictor: LatencyPredictor
     model: RooflineModel
-    invocation_ms: float
-    accelerator: Accelerator | None
-    hybrid: Any = None
-    calibrated: Any = None
+    accelerator: Accelerator | None = None
+    calibrated: CalibratedModel | None = None
+    table: LatencyTable | None = None
     device: str | None = None
 
-    def measured_on(self, accelerator: Accelerator) -> bool:
-        """Whether measured entries apply on ``accelerator`` (it is the table's own)."""
-        return self.hybrid is not None and accelerator == self.accelerator
+    @property
+    def invocation_ms(self) -> float:
+        return float(self.predictor.invocation_ms)
 
 
 def resolve_latency_model(predictor, settings: Mapping[str, Any]) -> LatencyModel:
     """The :class:`LatencyModel` of ``predictor``, or of the device named in ``settings``.
 
-    ``predictor`` may be a device name of :func:`latency_tables.get_predictor`,
-    a ``HybridPredictor``, a ``CalibratedModel`` or a ``RooflineModel`` (what
-    :func:`ofa_hw.search_codesign` accepts).
+    ``predictor`` is anything :func:`latency_tables.as_predictor` accepts.
     """
-    from latency_tables import get_predictor, list_devices
+    from latency_tables import as_predictor, list_devices
 
-    device = None
     if predictor is None:
         name = settings.get("latency_predictor")
         if name not in list_devices():
             raise ValueError(f"the result's latency predictor {name!r} is not a shipped device "
                              f"({', '.join(list_devices())}); pass the predictor the search used as predictor=")
         predictor = name
-    if isinstance(predictor, str):
-        device = predictor
-        predictor = get_predictor(predictor)  # KeyError naming the known devices
-    if hasattr(predictor, "breakdown") and hasattr(predictor, "calibrated"):
-        calibrated = predictor.calibrated
-        return LatencyModel(calibrated.model, float(predictor.invocation_ms), predictor.accelerator, predictor,
-                            calibrated, device or getattr(predictor, "name", None))
-    if hasattr(predictor, "for_accelerator") and hasattr(predictor, "model"):
-        return LatencyModel(predictor.model, float(predictor.invocation_ms), None, None, predictor)
+    device = predictor if isinstance(predictor, str) else None
+    predictor = as_predictor(predictor)
+    if isinstance(predictor, HybridPredictor):
+        return LatencyModel(predictor, predictor.calibrated.model, predictor.accelerator, predictor.calibrated,
+                            predictor.table, device or predictor.name)
+    if isinstance(predictor, CalibratedModel):
+        return LatencyModel(predictor, predictor.model, predictor.accelerator, predictor)
+    if isinstance(predictor, TablePredictor):
+        return LatencyModel(predictor, RooflineModel(), predictor.accelerator, table=predictor.table)
     if isinstance(predictor, RooflineModel):
-        return LatencyModel(predictor, 0.0, None)
-    raise TypeError(f"{type(predictor).__name__} is not a latency predictor: expected a device name, "
-                    "a HybridPredictor, a CalibratedModel or a RooflineModel")
+        return LatencyModel(predictor, predictor)
+    return LatencyModel(predictor, RooflineModel())
 
 
 @dataclass(frozen=True, eq=False)
@@ -157,14 +156,10 @@ def _title(settings: Mapping) -> str:
     return f"Co-design on {settings.get('board', '?')}: {text}"
 
 
-def accelerator_label(acc: Accelerator) -> str:
-    return f"{acc.name} @{acc.clock_mhz:g} MHz x{acc.cores}"
-
-
 def _front_row(design: Design, latency: LatencyModel) -> dict:
     acc = design.accelerator
     return {"latency_ms": design.latency_ms, "fps": design.fps, "accuracy_top1": design.accuracy_top1,
-            "accuracy_float_top1": design.accuracy_float_top1, "accelerator": accelerator_label(acc),
+            "accuracy_float_top1": design.accuracy_float_top1, "accelerator": acc.label,
             "dsp": float(design.resources["dsp"]), "r": design.subnet.r, "d": list(design.subnet.d),
             "latency_source": design.latency_source, "measured_fraction": design.measured_fraction}
 
@@ -185,7 +180,7 @@ def subnet_summary(design: Design) -> dict:
 
 
 def accelerator_summary(acc: Accelerator) -> dict:
-    return {**acc.to_dict(), "label": accelerator_label(acc), "peak_gops_per_core": acc.peak_gops_per_core,
+    return {**acc.to_dict(), "label": acc.label, "peak_gops_per_core": acc.peak_gops_per_core,
             "peak_gops": acc.peak_gops, "ridge_ops_per_byte": acc.ridge_ops_per_byte}
 
 
@@ -232,23 +227,23 @@ def latency_table(design: Design, latency: LatencyModel, analysis) -> dict:
     starts = np.cumsum([0] + [len(u) for u in units[:-1]])
     layer_ms = np.asarray(analysis.latency_ms, dtype=float)
     model_ms = np.add.reduceat(layer_ms, starts)
-    measured_here = latency.measured_on(design.accelerator)
+    unit_ms = np.asarray(latency.predictor.unit_latency_ms(units, design.accelerator), dtype=float)
+    sources = [str(s) for s in latency.predictor.unit_sources(units, design.accelerator)]
+    table = latency.table
+    records = [{"key": unit[0].block, "source": source, "latency_ms": float(ms),
+                "measured_ms": table.entries[unit[0].block].mean_ms if source == "measured" and table else None}
+               for unit, source, ms in zip(units, sources, unit_ms, strict=True)]
+    measured_here = "measured" in sources
     if measured_here:
-        breakdown = latency.hybrid.breakdown(design.subnet)
-        records = breakdown.to_records()
-        if [r["key"] for r in records] != [u[0].block for u in units]:
-            raise RuntimeError("the predictor's breakdown lists other units than the design's layers")
-        method = (f"measured entries of table {latency.hybrid.table.meta.name!r} (in-network: the entry minus one "
+        method = (f"measured entries of table {table.meta.name!r} (in-network: the entry minus one "
                   f"program launch of {latency.invocation_ms:.4f} ms) where the table has the unit; the calibrated "
                   "model elsewhere")
     else:
-        records = [{"key": u[0].block, "source": "model", "latency_ms": float(ms), "measured_ms": None}
-                   for u, ms in zip(units, model_ms)]
-        where = "" if latency.accelerator is None else f" (calibrated on {accelerator_label(latency.accelerator)})"
-        method = (f"calibrated analytical model{where} transferred to {accelerator_label(design.accelerator)}: "
+        where = "" if latency.accelerator is None else f" (calibrated on {latency.accelerator.label})"
+        method = (f"calibrated analytical model{where} transferred to {design.accelerator.label}: "
                   "no table entry was measured on this accelerator")
     rows = []
-    for i, (unit, record, estimate) in enumerate(zip(units, records, model_ms)):
+    for i, (unit, record, estimate) in enumerate(zip(units, records, model_ms, strict=True)):
         start = int(starts[i])
         rows.append({
             "unit": record["key"], "label": unit_label(record["key"], unit[0].name), "source": record["source"],
@@ -297,12 +292,20 @@ def _accuracy_assumptions(settings: Mapping[str, Any]) -> dict:
     name, quantization = settings.get("accuracy_predictor"), settings.get("quantization")
     out = {"predictor": name, "quantization": quantization, "objective": settings.get("objective"),
            "space": settings.get("space")}
+    # a result without "accuracy_scale" was written before accuracies were calibrated: the predictor's own scale
+    scale = "raw" if settings.get("accuracy_scale", "raw") != "imagenet-val" else "imagenet-val"
     try:
-        predictor = get_predictor(name, quantization=quantization)
+        predictor = get_predictor(name, quantization=quantization, scale=scale)
     except (KeyError, ValueError) as exc:  # a result written by another version: report what it says
         out["note"] = f"predictor not available here: {exc}"
         return out
     out["kind"] = predictor.kind
+    scale_info = {"name": predictor.scale.name, "label": predictor.scale.label,
+                  "description": predictor.scale.description}
+    calibration = getattr(getattr(predictor, "base", predictor), "calibration", None)
+    if calibration is not None:
+        scale_info["calibration"] = calibration.describe()
+    out["scale"] = scale_info
     drop = getattr(predictor, "drop_model", None)
     if drop is not None:
         out["int8_drop"] = {"scheme": drop.scheme, "drop_pp": drop.drop_pp, "sd_pp": drop.sd_pp,
@@ -318,13 +321,15 @@ def _latency_assumptions(latency: LatencyModel, cross_validate: bool) -> dict:
     if latency.device in DEVICES:
         out["description"] = DEVICES[latency.device].description
         out["model"] = DEVICES[latency.device].model_note
-    if latency.hybrid is not None:
-        table = latency.hybrid.table
-        out["table"] = {**table.meta.to_dict(), "entries": len(table)}
+    if latency.table is not None:
+        out["table"] = {**latency.table.meta.to_dict(), "entries": len(latency.table)}
+    if latency.accelerator is not None:
         out["measured_accelerator"] = accelerator_summary(latency.accelerator)
     calibrated = latency.calibrated
     if calibrated is None:
-        out["calibration"] = {"note": "uncalibrated RooflineModel: its default parameters, no measured errors"}
+        what = ("measured table entries only; the roofline analysis uses the model's default parameters"
+                if latency.table is not None else "uncalibrated RooflineModel: its default parameters, no measured errors")
+        out["calibration"] = {"note": what}
         out["parameters"] = latency.model.params.to_dict()
         return out
     cross = calibrated.cross_validated
@@ -351,7 +356,7 @@ def _cross_validate(latency: LatencyModel):
     from latency_tables import calibrate
     from latency_tables.predictor import DEVICES
 
-    if latency.hybrid is None:
+    if latency.table is None or latency.accelerator is None:
         return None, "not computed"
     device = DEVICES.get(latency.device)
     if device is not None and device.calibration is not None:
@@ -359,7 +364,7 @@ def _cross_validate(latency: LatencyModel):
                       "(its held-out errors are in benchmarks/bench_transfer.py)")
     units = device.units() if device is not None else None
     try:
-        again = calibrate(RooflineModel(), latency.hybrid.table, latency.accelerator, folds=CV_FOLDS, units=units)
+        again = calibrate(RooflineModel(), latency.table, latency.accelerator, folds=CV_FOLDS, units=units)
     except ValueError as exc:  # e.g. keys whose layers only the caller knows
         return None, f"not computed: {exc}"
     return again.cross_validated, f"{CV_FOLDS}-fold, recomputed for this report (same table, units and prior)"

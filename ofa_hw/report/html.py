@@ -82,7 +82,7 @@ def render_html(summary: Mapping[str, Any], svgs: Mapping[str, str]) -> str:
                   "can afford.") + "</p>")
     if "pareto" in svgs:
         parts.append(_inline_svg(svgs["pareto"]))
-    parts.append(_front_table(summary["pareto"]))
+    parts.append(_front_table(summary["pareto"], _scale_label(summary)))
     if best is not None:
         parts += _roofline_section(best, svgs)
         parts += _latency_section(best)
@@ -99,10 +99,11 @@ def _best_sections(best: Mapping, summary: Mapping) -> list[str]:
     design, acc, subnet = best["design"], best["accelerator"], best["subnet"]
     resources = best["resources"]
     quantized = summary["assumptions"]["accuracy"].get("quantization")
+    scale = _scale_label(summary)
     measured = design["measured_fraction"]
     cards = [
-        (f"{design['accuracy_top1']:.2f}%", f"top-1, {quantized}" if quantized else "top-1 (float)"),
-        (f"{design['accuracy_float_top1']:.2f}%", "top-1, float network"),
+        (f"{design['accuracy_top1']:.2f}%", f"top-1 {scale}, {quantized}" if quantized else f"top-1 {scale} (float)"),
+        (f"{design['accuracy_float_top1']:.2f}%", f"top-1 {scale}, float network"),
         (f"{design['latency_ms']:.3f} ms", f"latency per image ({design['latency_source']}, "
                                            f"{100 * measured:.0f}% measured)"),
         (f"{design['fps']:.1f}", "images/s on its core" if acc["cores"] == 1 else
@@ -174,7 +175,8 @@ def _front_only_cards(summary: Mapping) -> list[str]:
     front = summary["pareto"]
     cards = [(str(len(front)), "designs on the Pareto front"),
              (f"{front[0]['latency_ms']:.2f} - {front[-1]['latency_ms']:.2f} ms", "latency range"),
-             (f"{front[0]['accuracy_top1']:.2f} - {front[-1]['accuracy_top1']:.2f}%", "predicted top-1 range"),
+             (f"{front[0]['accuracy_top1']:.2f} - {front[-1]['accuracy_top1']:.2f}%",
+              f"predicted top-1 range, {_scale_label(summary)}"),
              (str(len({d['accelerator'] for d in front})), "distinct accelerators on the front")]
     return ["<div class='cards'>" + "".join(f"<div class='card'><b>{_e(v)}</b><span>{_e(k)}</span></div>"
                                             for v, k in cards) + "</div>",
@@ -183,14 +185,19 @@ def _front_only_cards(summary: Mapping) -> list[str]:
             "roofline and its per-layer latency.</p>"]
 
 
-def _front_table(front: list[Mapping]) -> str:
+def _scale_label(summary: Mapping) -> str:
+    """The accuracy scale, as printed beside every top-1 figure."""
+    return (summary["assumptions"]["accuracy"].get("scale") or {}).get("label", "(scale not recorded)")
+
+
+def _front_table(front: list[Mapping], scale: str) -> str:
     rows = "".join(
         f"<tr><td>{i + 1}</td><td>{d['latency_ms']:.3f}</td><td>{d['fps']:.1f}</td><td>{d['accuracy_top1']:.2f}</td>"
         f"<td>{d['accuracy_float_top1']:.2f}</td><td class='l'>{_e(d['accelerator'])}</td><td>{d['dsp']:.0f}</td>"
         f"<td>{d['r']}</td><td class='l'>{_e(d['d'])}</td><td class='l'>{_e(d['latency_source'])}</td></tr>"
         for i, d in enumerate(front))
     return (f"<details><summary>The {len(front)} designs of the front</summary><table><tr><th>#</th>"
-            "<th>latency (ms)</th><th>images/s</th><th>top-1 (%)</th><th>float top-1 (%)</th>"
+            f"<th>latency (ms)</th><th>images/s</th><th>top-1 (%, {_e(scale)})</th><th>float top-1 (%)</th>"
             "<th class='l'>accelerator</th><th>DSP</th><th>r</th><th class='l'>depths</th><th class='l'>latency "
             f"from</th></tr>{rows}</table></details>")
 
@@ -317,6 +324,11 @@ def _assumptions_section(summary: Mapping) -> list[str]:
     out.append("</div><div><h3>Accuracy</h3>")
     arows: list[tuple[str, Any]] = [("predictor", _e(accuracy.get("predictor"))),
                                     ("what it predicts", _e(accuracy.get("kind") or accuracy.get("objective")))]
+    scale = accuracy.get("scale")
+    if scale:
+        arows.append(("scale", _e(f"{scale['label']}: {scale['description']}")))
+        if scale.get("calibration"):
+            arows.append(("scale calibration", _e(scale["calibration"])))
     drop = accuracy.get("int8_drop")
     if drop:
         arows.append(("int8 drop model", _e(f"{drop['scheme']}: {drop['drop_pp']:.2f} +/- {drop['sd_pp']:.2f} pp, "

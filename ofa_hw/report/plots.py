@@ -16,10 +16,11 @@ import numpy as np
 
 if TYPE_CHECKING:  # pragma: no cover
     from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
 
     from ..search.result import CodesignResult, GenerationStats
 
-__all__ = ["figure_bytes", "new_axes", "plot_history", "plot_pareto", "split_restarts"]
+__all__ = ["figure_bytes", "new_axes", "plot_history", "plot_pareto", "scale_label", "split_restarts"]
 
 _BEST_COLOR = "#d62728"
 
@@ -34,18 +35,23 @@ def new_axes(width_in: float = 8.0, height_in: float = 5.0) -> Axes:
     return figure.add_subplot()
 
 
+def _figure(ax: Axes) -> Figure:
+    from matplotlib.figure import Figure
+
+    figure = ax.get_figure()
+    if not isinstance(figure, Figure):
+        raise ValueError("the Axes must belong to a top-level matplotlib Figure")
+    return figure
+
+
 def figure_bytes(ax: Axes, fmt: str, dpi: int = 130) -> bytes:
     """The Axes' figure as PNG or SVG bytes (SVG without a date, so reports are reproducible)."""
     if fmt not in ("png", "svg"):
         raise ValueError(f"fmt must be 'png' or 'svg', got {fmt!r}")
     buffer = io.BytesIO()
     metadata = {"Date": None} if fmt == "svg" else None
-    ax.get_figure().savefig(buffer, format=fmt, dpi=dpi, metadata=metadata)
+    _figure(ax).savefig(buffer, format=fmt, dpi=dpi, metadata=metadata)
     return buffer.getvalue()
-
-
-def _label(acc) -> str:
-    return f"{acc.name} @{acc.clock_mhz:g} MHz x{acc.cores}"
 
 
 def plot_pareto(result: CodesignResult, ax: Axes | None = None, color_by: str = "dsp") -> Axes:
@@ -79,7 +85,7 @@ def plot_pareto(result: CodesignResult, ax: Axes | None = None, color_by: str = 
     latency = np.array([d.latency_ms for d in designs])
     accuracy = np.array([d.accuracy_top1 for d in designs])
     ax.step(latency, accuracy, where="post", color="0.65", lw=1, zorder=1, gid="front-line")
-    accelerators = list(dict.fromkeys(_label(d.accelerator) for d in designs))
+    accelerators = list(dict.fromkeys(d.accelerator.label for d in designs))
     if len(accelerators) == 1:  # nothing to tell apart: one colour, the accelerator in the title
         ax.scatter(latency, accuracy, color="#1f77b4", s=36, zorder=2, edgecolors="white", linewidths=0.5,
                    gid="front")
@@ -87,9 +93,9 @@ def plot_pareto(result: CodesignResult, ax: Axes | None = None, color_by: str = 
         dsp = np.array([float(d.resources["dsp"]) for d in designs])
         points = ax.scatter(latency, accuracy, c=dsp, cmap="viridis", s=36, zorder=2, edgecolors="white",
                             linewidths=0.5, gid="front")
-        ax.get_figure().colorbar(points, ax=ax, label="DSP slices used (all cores)", pad=0.01)
+        _figure(ax).colorbar(points, ax=ax, label="DSP slices used (all cores)", pad=0.01)
     else:
-        labels = [_label(d.accelerator) for d in designs]
+        labels = [d.accelerator.label for d in designs]
         names = accelerators
         cmap = _categorical(len(names))
         colors = [cmap[names.index(label)] for label in labels]
@@ -118,14 +124,15 @@ def plot_pareto(result: CodesignResult, ax: Axes | None = None, color_by: str = 
         ax.scatter([best.latency_ms], [best.accuracy_top1], marker="*", s=260, color=_BEST_COLOR, zorder=3,
                    edgecolors="black", linewidths=0.6, gid="best")
         # the lower right corner is empty on any accuracy-latency front (it would be dominated)
-        ax.annotate(f"chosen: {best.accuracy_top1:.2f}% at {best.latency_ms:.2f} ms\n{_label(best.accelerator)}",
+        ax.annotate(f"chosen: {best.accuracy_top1:.2f}% at {best.latency_ms:.2f} ms\n{best.accelerator.label}",
                     (best.latency_ms, best.accuracy_top1), xytext=(0.97, 0.05), textcoords="axes fraction",
                     ha="right", va="bottom", fontsize=8, gid="best-label",
                     arrowprops={"arrowstyle": "->", "color": "0.4", "lw": 0.8, "shrinkB": 8},
                     bbox={"boxstyle": "round,pad=0.3", "fc": "white", "ec": "0.7", "alpha": 0.9})
     quantized = settings.get("quantization")
     ax.set_xlabel("latency per image (ms, one core)")
-    ax.set_ylabel(f"predicted top-1 (%), {quantized}" if quantized else "predicted top-1 (%), float")
+    scale = scale_label(settings)
+    ax.set_ylabel(f"predicted top-1 (%, {scale}), {quantized}" if quantized else f"predicted top-1 (%, {scale}), float")
     title = f"Pareto front on {settings.get('board', '?')}: {len(designs)} designs"
     if len(accelerators) == 1:
         title += f", all on {accelerators[0]}"
@@ -159,8 +166,19 @@ def split_restarts(history: Sequence[GenerationStats]) -> list[list[GenerationSt
     return runs
 
 
-def plot_history(history: Sequence[GenerationStats], ax: Axes | None = None) -> Axes:
+def scale_label(settings) -> str:
+    """How a result's accuracies are labelled: the scale its settings name.
+
+    >>> scale_label({"accuracy_scale_label": "ImageNet-val"}), scale_label({})
+    ('ImageNet-val', 'scale not recorded')
+    """
+    return (settings or {}).get("accuracy_scale_label") or "scale not recorded"
+
+
+def plot_history(history: Sequence[GenerationStats], ax: Axes | None = None, scale: str = "scale not recorded") -> Axes:
     """Best feasible accuracy per generation and so far (one colour per restart), feasible share behind.
+
+    ``scale`` names the accuracy scale on the y axis (:func:`scale_label` of the result's settings).
 
     Returns
     -------
@@ -182,7 +200,7 @@ def plot_history(history: Sequence[GenerationStats], ax: Axes | None = None) -> 
         share_ax.set_zorder(ax.get_zorder() - 1)  # bars behind the lines
         ax.patch.set_visible(False)
     width = 0.8 / len(runs)
-    for i, (run, share) in enumerate(zip(runs, shares)):
+    for i, (run, share) in enumerate(zip(runs, shares, strict=True)):
         color = f"C{i % 10}"
         generation = np.array([s.generation for s in run], dtype=float)
         best = np.array([np.nan if s.best_accuracy_top1 is None else s.best_accuracy_top1 for s in run])
@@ -202,7 +220,7 @@ def plot_history(history: Sequence[GenerationStats], ax: Axes | None = None) -> 
 
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_xlabel("generation")
-    ax.set_ylabel("predicted top-1 (%)")
+    ax.set_ylabel(f"predicted top-1 (%, {scale})")
     ax.set_title("Search history: most accurate feasible design", fontsize=10)
     ax.grid(True, alpha=0.3)
     ax.legend(fontsize=7, loc="lower right", ncols=min(len(runs), 3))

@@ -8,12 +8,14 @@ import json
 import os
 from pathlib import Path
 
+import numpy as np
+
 from accel_models.atomic import atomic_write_bytes
 
 from ..search.result import CodesignResult
 from .content import report_content
 from .html import render_html
-from .plots import figure_bytes, plot_history, plot_pareto
+from .plots import figure_bytes, plot_history, plot_pareto, scale_label
 
 __all__ = ["REPORT_FILES", "write_report"]
 
@@ -64,7 +66,7 @@ def write_report(result: CodesignResult, out_dir: str | os.PathLike, *, predicto
     summary = content.summary
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    axes = {"pareto": plot_pareto(result), "history": plot_history(result.history)}
+    axes = {"pareto": plot_pareto(result), "history": plot_history(result.history, scale=scale_label(result.settings))}
     if content.analysis is not None:
         from accel_models import plot_analysis
 
@@ -86,7 +88,7 @@ def write_report(result: CodesignResult, out_dir: str | os.PathLike, *, predicto
 
 def _plain(value):
     """Numpy scalars and other number-likes as plain JSON numbers."""
-    if hasattr(value, "item"):
+    if isinstance(value, np.generic):
         return value.item()
     raise TypeError(f"{type(value).__name__} is not JSON serialisable")
 

@@ -96,8 +96,7 @@ class AcceleratorSpace:
             check = checks[closest]
             raise InfeasibleConstraintError(
                 f"no accelerator of the {len(checks)} considered fits {board.name} within "
-                f"{100 * max_utilization:.0f}% of its resources; the closest, {accelerators[closest].name} "
-                f"@{accelerators[closest].clock_mhz:g} MHz x{accelerators[closest].cores}, needs "
+                f"{100 * max_utilization:.0f}% of its resources; the closest, {accelerators[closest].label}, needs "
                 f"{100 * check.utilization[check.binding_resource]:.0f}% of its {check.binding_resource}"
             )
         keep = np.flatnonzero(ok)

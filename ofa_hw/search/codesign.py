@@ -52,11 +52,13 @@ def search_codesign(
     latency_ms: float | None = None,
     fps: float | None = None,
     *,
+    min_accuracy: float | None = None,
     space: str | OFASpace = "ofa-mbv3-w1.2",
     accelerators: str | Accelerator | Sequence[Accelerator] | AcceleratorGrid = "dpu",
     predictor=None,
     accuracy: str | None = None,
     quantization: str | None = "int8-pow2",
+    accuracy_scale: str = "imagenet-val",
     algorithm: str = "auto",
     budget: int = 20_000,
     population: int | None = None,
@@ -81,6 +83,11 @@ def search_codesign(
     latency_ms, fps : float, optional
         Constraint: single-image latency ceiling and/or throughput floor (all
         cores busy).  Neither: the full accuracy-latency Pareto front.
+    min_accuracy : float, optional
+        Accuracy floor (top-1 %, on the accuracy predictor's scale, ImageNet-val
+        by default): ``best`` is then the *fastest* design at or above it
+        (within ``latency_ms`` / ``fps`` if given too).  Alone it searches the
+        front (NSGA-II), on which the fastest design above any accuracy lies.
     space : str
         Sub-network space, ``"ofa-mbv3-w1.2"`` or ``"ofa-mbv3-w1.0"``.
     accelerators : "dpu", AcceleratorGrid, Accelerator or list of Accelerator
@@ -99,6 +106,10 @@ def search_codesign(
     quantization : str or None
         Deployment scheme whose accuracy is optimised (``"int8-pow2"``: the
         DPU's per-tensor power-of-two int8); ``None`` optimises float accuracy.
+    accuracy_scale : {"imagenet-val", "raw"}
+        Scale of every accuracy in the result: ImageNet-val top-1 calibrated
+        on OFA's specialized nets (default), or the predictor's own
+        (:mod:`ofa_hw.accuracy.scale`); ``settings["accuracy_scale"]`` names it.
     algorithm : {"auto", "evolution", "nsga2"}
         ``"auto"``: evolution under a constraint, NSGA-II without one.
     budget : int
@@ -145,8 +156,10 @@ def search_codesign(
     if algorithm not in ALGORITHMS:
         raise ValueError(f"algorithm must be one of {ALGORITHMS}, got {algorithm!r}")
     constraint = Constraint(latency_ms, fps)
+    if min_accuracy is not None and not (isinstance(min_accuracy, (int, float)) and 0 < min_accuracy < 100):
+        raise ValueError(f"min_accuracy must be a top-1 percentage between 0 and 100, got {min_accuracy!r}")
     if algorithm == "auto":
-        algorithm = "evolution" if constraint.active else "nsga2"
+        algorithm = "evolution" if constraint.active and min_accuracy is None else "nsga2"
     if algorithm == "evolution" and not constraint.active:
         raise ValueError("the evolutionary search needs a constraint (latency_ms= or fps=); use algorithm='nsga2' "
                          "for an unconstrained Pareto front")
@@ -161,28 +174,30 @@ def search_codesign(
                          f"than the population ({population})")
     settings = EvolutionSettings(population=population)
 
-    from latency_tables import get_predictor as get_latency_predictor
+    from latency_tables import as_predictor
 
     from ..accuracy import get_predictor as get_accuracy_predictor
 
     latency_name = predictor if isinstance(predictor, str) else None
     if predictor is None:
         latency_name = DEFAULT_LATENCY_PREDICTOR
-    latency_predictor = get_latency_predictor(latency_name) if latency_name else predictor
+    latency_predictor = as_predictor(latency_name or predictor)
     accuracy_name = accuracy or space.name
-    deployed = get_accuracy_predictor(accuracy_name, quantization=quantization)
+    deployed = get_accuracy_predictor(accuracy_name, quantization=quantization, scale=accuracy_scale)
     resolutions = _resolutions(space, deployed, resolutions)
     accel_space = _accelerator_space(board, accelerators, max_utilization, latency_predictor)
     evaluator = Evaluator(space, resolutions, accel_space, latency_predictor, deployed)
     _check_reachable(evaluator, constraint)
 
+    objective = (f"minimise latency at predicted {deployed.kind} >= {min_accuracy:g}% ({deployed.scale.label})"
+                 if min_accuracy is not None else f"maximise predicted {deployed.kind} ({deployed.scale.label})")
     search = SearchSettings(
         board=board.name if board is not None else None, latency_ms=latency_ms, fps=fps, space=space.name,
         resolutions=tuple(resolutions), accelerators=accel_space.describe(),
         latency_predictor=latency_name or type(latency_predictor).__name__, accuracy_predictor=accuracy_name,
-        quantization=quantization, objective=f"maximise predicted {deployed.kind}", algorithm=algorithm,
-        budget=budget, population=population, restarts=restarts, dsp_objective=dsp_objective,
-        max_utilization=max_utilization, seed=seed)
+        quantization=quantization, accuracy_scale=deployed.scale.name, accuracy_scale_label=deployed.scale.label,
+        min_accuracy=min_accuracy, objective=objective, algorithm=algorithm, budget=budget, population=population,
+        restarts=restarts, dsp_objective=dsp_objective, max_utilization=max_utilization, seed=seed)
     seeds = np.random.SeedSequence(seed).spawn(restarts)
     run = _Restart(evaluator, algorithm, constraint, budget // restarts, settings, dsp_objective)
     store = _CheckpointStore(checkpoint, search, evaluator.genome) if checkpoint is not None else None
@@ -191,7 +206,7 @@ def search_codesign(
     scores = Scores.concat([s for _, s, _ in runs])
     history = [h for _, _, hist in runs for h in hist]
     description = {**search.to_dict(), "ofa_hw_version": __version__}
-    return _result(evaluator, constraint, candidates, scores, history, description, dsp_objective)
+    return _result(evaluator, constraint, candidates, scores, history, description, dsp_objective, min_accuracy)
 
 
 @dataclass(frozen=True)
@@ -213,6 +228,9 @@ class SearchSettings:
     latency_predictor: str
     accuracy_predictor: str
     quantization: str | None
+    accuracy_scale: str
+    accuracy_scale_label: str
+    min_accuracy: float | None
     objective: str
     algorithm: str
     budget: int
@@ -286,16 +304,12 @@ def _check_reachable(evaluator: Evaluator, constraint: Constraint) -> None:
         best = int(np.argmin(scores.latency_ms))
         raise InfeasibleConstraintError(
             f"latency_ms={constraint.latency_ms:g} is below the fastest design reachable {where}: "
-            f"{scores.latency_ms[best]:.3f} ms on {_label(evaluator.accelerators.accelerators[best])}")
+            f"{scores.latency_ms[best]:.3f} ms on {evaluator.accelerators.accelerators[best].label}")
     if constraint.fps is not None and scores.fps.max() < constraint.fps:
         best = int(np.argmax(scores.fps))
         raise InfeasibleConstraintError(
             f"fps={constraint.fps:g} is above the highest throughput reachable {where}: "
-            f"{scores.fps[best]:.1f} fps on {_label(evaluator.accelerators.accelerators[best])}")
-
-
-def _label(acc: Accelerator) -> str:
-    return f"{acc.name} @{acc.clock_mhz:g} MHz x{acc.cores}"
+            f"{scores.fps[best]:.1f} fps on {evaluator.accelerators.accelerators[best].label}")
 
 
 # -------------------------------------------------------------- restarts
@@ -402,7 +416,8 @@ class _CheckpointStore:
 
 # ---------------------------------------------------------------- result
 def _result(evaluator: Evaluator, constraint: Constraint, candidates: Candidates, scores: Scores,
-            history: list[GenerationStats], description: dict, dsp_objective: bool) -> CodesignResult:
+            history: list[GenerationStats], description: dict, dsp_objective: bool,
+            min_accuracy: float | None = None) -> CodesignResult:
     first = evaluator.genome.first_of_each(candidates)
     candidates, scores = candidates.take(first), scores.take(first)
     feasible = constraint.violation(scores) == 0
@@ -411,17 +426,32 @@ def _result(evaluator: Evaluator, constraint: Constraint, candidates: Candidates
         raise InfeasibleConstraintError(
             f"no design met {constraint.describe()} after {len(first)} distinct candidates; the closest reached "
             f"{scores.latency_ms[closest]:.3f} ms / {scores.fps[closest]:.1f} fps "
-            f"({_label(evaluator.accelerators.accelerators[candidates.accelerator[closest]])})")
+            f"({evaluator.accelerators.accelerators[candidates.accelerator[closest]].label})")
     objectives = [-scores.accuracy_top1, scores.latency_ms]
     if dsp_objective:
         objectives.append(evaluator.accelerators.dsp[candidates.accelerator])
     front = np.flatnonzero(pareto_mask(np.column_stack(objectives)))
     front = front[np.argsort(scores.latency_ms[front], kind="stable")]
     best = None
-    if constraint.active:
+    if min_accuracy is not None:
+        best = _design(evaluator, candidates, scores, _fastest_above(scores, feasible, min_accuracy, constraint))
+    elif constraint.active:
         best = _design(evaluator, candidates, scores, int(rank(scores, constraint)[0]))
     return CodesignResult(best=best, pareto=[_design(evaluator, candidates, scores, int(i)) for i in front],
                           history=history, settings=description)
+
+
+def _fastest_above(scores: Scores, feasible: np.ndarray, min_accuracy: float, constraint: Constraint) -> int:
+    """Index of the fastest candidate meeting the constraint with top-1 >= ``min_accuracy``."""
+    ok = feasible & (scores.accuracy_top1 >= min_accuracy)
+    if not ok.any():
+        reached = float(scores.accuracy_top1[feasible].max())
+        raise InfeasibleConstraintError(
+            f"no design reached min_accuracy={min_accuracy:g}% top-1"
+            + (f" within {constraint.describe()}" if constraint.active else "")
+            + f"; the most accurate design found reaches {reached:.2f}%")
+    rows = np.flatnonzero(ok)
+    return int(rows[np.argmin(scores.latency_ms[rows])])
 
 
 def _design(evaluator: Evaluator, candidates: Candidates, scores: Scores, i: int) -> Design:

@@ -14,6 +14,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from accel_models import Accelerator, BlockCatalog, LatencyPredictor
+from latency_tables import as_predictor
+
+from ..accuracy import QuantizedPredictor
 from ..space import OFASpace, SubnetBatch, crossover, mutate, sample_subnets
 from ..unit_gather import UnitGather
 from .accelerators import AcceleratorSpace
@@ -57,28 +61,14 @@ class Scores:
         return cls(*(np.concatenate([getattr(p, f) for p in parts]) for f in cls.__dataclass_fields__))
 
 
-def latency_matrix(predictor, catalog, accelerators) -> tuple[np.ndarray, np.ndarray, float]:
-    """(latency_ms (A, K), measured (A, K), per-network launch ms) for any latency predictor.
-
-    Accepts a :class:`latency_tables.HybridPredictor` (measured where it
-    applies), a :class:`latency_tables.CalibratedModel` or an
-    :class:`accel_models.RooflineModel` (model only).
-    """
+def latency_matrix(predictor: LatencyPredictor, catalog: BlockCatalog,
+                   accelerators: Sequence[Accelerator]) -> tuple[np.ndarray, np.ndarray, float]:
+    """(latency_ms (A, K), measured (A, K), per-network launch ms) of the catalog's units on every accelerator."""
     accelerators = list(accelerators)
-    if hasattr(predictor, "unit_latency_matrix"):
-        matrix = predictor.unit_latency_matrix(catalog, accelerators)
-        return np.asarray(matrix.latency_ms, float), np.asarray(matrix.measured, bool), float(matrix.invocation_ms)
-    if hasattr(predictor, "calibrated"):  # a predictor wrapping a calibrated model
-        predictor = predictor.calibrated
-    if not hasattr(predictor, "unit_latency_ms"):
-        raise TypeError(f"{type(predictor).__name__} is not a latency predictor: expected a device name, "
-                        "a HybridPredictor, a CalibratedModel or a RooflineModel")
-    try:
-        latency = predictor.unit_latency_ms(list(catalog.layers), accelerators)
-    except TypeError:  # CalibratedModel takes accelerators by keyword
-        latency = predictor.unit_latency_ms(list(catalog.layers), accelerators=accelerators)
-    latency = np.asarray(latency, float).reshape(len(accelerators), len(catalog.keys))
-    return latency, np.zeros_like(latency, dtype=bool), float(getattr(predictor, "invocation_ms", 0.0))
+    units = list(catalog.layers)
+    latency = np.asarray(predictor.unit_latency_ms(units, accelerators), dtype=float)
+    measured = np.asarray(predictor.unit_sources(units, accelerators)) == "measured"
+    return latency, measured, float(predictor.invocation_ms)
 
 
 class Evaluator:
@@ -91,11 +81,11 @@ class Evaluator:
         Resolutions the search may pick.
     accelerators : AcceleratorSpace
     latency_predictor
-        Anything :func:`latency_matrix` accepts.
+        A device name or any :class:`accel_models.LatencyPredictor`
+        (see :func:`latency_tables.as_predictor`).
     accuracy_predictor
         Predicts the deployed top-1 (%) from a :class:`SubnetBatch`; a
-        quantized predictor (one with ``base`` and ``drop_model``, see
-        :class:`ofa_hw.accuracy.QuantizedPredictor`) also yields the float
+        :class:`ofa_hw.accuracy.QuantizedPredictor` also yields the float
         top-1 it derives from, at the cost of one evaluation.
     """
 
@@ -110,6 +100,7 @@ class Evaluator:
         catalog = covering.block_catalog(self.resolutions)
         self.keys = catalog.keys
         accs = accelerators.accelerators
+        latency_predictor = as_predictor(latency_predictor)
         latency, measured, self.invocation_ms = latency_matrix(latency_predictor, catalog, accs)
         self.latency_ms = latency
         # throughput with every core busy: each core sees 1/cores of the DDR bandwidth
@@ -174,7 +165,7 @@ class Evaluator:
     def accuracy(self, subnets: SubnetBatch) -> tuple[np.ndarray, np.ndarray]:
         """(deployed top-1, float top-1) in percent."""
         predictor = self.accuracy_predictor
-        if hasattr(predictor, "base") and hasattr(predictor, "drop_model"):
+        if isinstance(predictor, QuantizedPredictor):
             float_top1 = np.asarray(predictor.base.predict(subnets), float)
             return float_top1 - predictor.drop_model.predict_drop_pp(subnets), float_top1
         top1 = np.asarray(predictor.predict(subnets), float)

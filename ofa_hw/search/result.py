@@ -24,8 +24,10 @@ RESULT_FORMAT_VERSION = 1
 class Design:
     """One (sub-network, accelerator) pair with its predicted figures.
 
-    ``accuracy_top1`` is the predicted ImageNet top-1 (%) of the int8-deployed
-    network (see ``accuracy_model`` in the result's settings);
+    ``accuracy_top1`` is the predicted top-1 (%) of the int8-deployed network
+    on the scale the result's settings name (``accuracy_scale``; by default
+    ``imagenet-val``: ImageNet-val top-1, calibrated on OFA's specialized nets,
+    see :mod:`ofa_hw.accuracy.scale`);
     ``accuracy_float_top1`` the float prediction it was derived from.
     ``latency_ms`` is one image on one core; ``fps`` is the throughput with all
     ``accelerator.cores`` busy (each core on its own image, sharing DDR).
