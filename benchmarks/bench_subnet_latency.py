@@ -13,7 +13,8 @@ dense gather over a (resolution, slot, kernel, expand) table
 resolution, every unit measured: it must equal OFA's figures exactly) and on
 modelled ones (the Ultra96-V2 B2304 and jointly calibrated DPU predictors at
 every resolution, where most units are modelled).  Networks/s per batch
-size; 10^7 networks are predicted as ten batches of 10^6 (as int64 arrays the
+size, timed as this process's CPU time (best of three), so that other load
+on a shared machine does not count; 10^7 networks are predicted as ten batches of 10^6 (as int64 arrays the
 input alone would need 3.4 GB).
 """
 
@@ -41,9 +42,9 @@ def ofa_specs(batch) -> list[dict]:
 def _best_of(repeats: int, fn, *args):
     best, result = float("inf"), None
     for _ in range(repeats):
-        start = time.perf_counter()
+        start = time.process_time()
         result = fn(*args)
-        best = min(best, time.perf_counter() - start)
+        best = min(best, time.process_time() - start)
     return result, best
 
 
