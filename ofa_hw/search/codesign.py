@@ -7,6 +7,7 @@ import io
 import json
 import os
 import statistics
+from collections import OrderedDict
 from collections.abc import Sequence
 from concurrent.futures import Executor
 from dataclasses import asdict, dataclass, fields
@@ -185,8 +186,8 @@ def search_codesign(
     accuracy_name = accuracy or space.name
     deployed = get_accuracy_predictor(accuracy_name, quantization=quantization, scale=accuracy_scale)
     resolutions = _resolutions(space, deployed, resolutions)
-    accel_space = _accelerator_space(board, accelerators, max_utilization, latency_predictor)
-    evaluator = Evaluator(space, resolutions, accel_space, latency_predictor, deployed)
+    evaluator = _evaluator(board, accelerators, max_utilization, latency_predictor, space, resolutions, deployed)
+    accel_space = evaluator.accelerators
     _check_reachable(evaluator, constraint)
 
     objective = (f"minimise latency at predicted {deployed.kind} >= {min_accuracy:g}% ({deployed.scale.label})"
@@ -270,6 +271,30 @@ def _resolutions(space: OFASpace, predictor, requested: Sequence[int] | None) ->
                          f"it encodes {sorted(usable)}")
     SubnetBatch.from_configs([SubnetConfig.smallest(r=r, width_mult=space.width_mult) for r in chosen])  # validates
     return tuple(chosen)
+
+
+_EVALUATORS: OrderedDict[tuple, Evaluator] = OrderedDict()
+_EVALUATORS_KEPT = 4
+
+
+def _evaluator(board: Board | None, accelerators, max_utilization: float, predictor, space: OFASpace,
+               resolutions: tuple[int, ...], deployed) -> Evaluator:
+    """The search's evaluator, one of the last few built when the set-up is the same.
+
+    Repeated searches (seeds, budgets, studies) then skip the resource checks
+    and the (accelerators x units) latency matrix, the set-up cost of a joint search.
+    """
+    choice = tuple(accelerators) if isinstance(accelerators, (list, tuple)) else accelerators
+    key = (repr(board), choice, max_utilization, id(predictor), space.name, tuple(resolutions), id(deployed))
+    if key in _EVALUATORS:
+        _EVALUATORS.move_to_end(key)
+        return _EVALUATORS[key]
+    accel_space = _accelerator_space(board, accelerators, max_utilization, predictor)
+    evaluator = Evaluator(space, resolutions, accel_space, predictor, deployed)
+    _EVALUATORS[key] = evaluator
+    while len(_EVALUATORS) > _EVALUATORS_KEPT:
+        _EVALUATORS.popitem(last=False)
+    return evaluator
 
 
 def _accelerator_space(board: Board | None, accelerators, max_utilization: float, predictor) -> AcceleratorSpace:
