@@ -262,7 +262,8 @@ def _resolutions(space: OFASpace, predictor, requested: Sequence[int] | None) ->
     if requested is None:
         chosen = sorted(set(space.resolutions) & usable)
         if not chosen:
-            raise ValueError(f"the accuracy predictor encodes none of the space's resolutions {list(space.resolutions)}")
+            raise ValueError(f"the accuracy predictor encodes none of the space's resolutions "
+                             f"{list(space.resolutions)}")
         return tuple(chosen)
     chosen = sorted({int(r) for r in requested})
     bad = [r for r in chosen if r not in usable]
@@ -306,7 +307,8 @@ def _accelerator_space(board: Board | None, accelerators, max_utilization: float
         return AcceleratorSpace.device(own)
     if isinstance(accelerators, str):
         if accelerators != "dpu":
-            raise ValueError(f"accelerators must be 'dpu', an AcceleratorGrid, an Accelerator or a list, got {accelerators!r}")
+            raise ValueError(f"accelerators must be 'dpu', an AcceleratorGrid, an Accelerator or a list, "
+                             f"got {accelerators!r}")
         return AcceleratorSpace.from_grid(board, max_utilization=max_utilization)
     if isinstance(accelerators, AcceleratorGrid):
         return AcceleratorSpace.from_grid(board, accelerators, max_utilization)
@@ -324,7 +326,8 @@ def _check_reachable(evaluator: Evaluator, constraint: Constraint) -> None:
     probe = Candidates(SubnetBatch.from_configs([smallest] * n), np.arange(n))
     scores = evaluator.evaluate(probe)
     board = evaluator.accelerators.board
-    where = f"on {board.name if board is not None else 'the predictor device'} (smallest sub-network, k3 e3 d2 at r={evaluator.resolutions[0]})"
+    device = board.name if board is not None else "the predictor's device"
+    where = f"on {device} (smallest sub-network, k3 e3 d2 at r={evaluator.resolutions[0]})"
     if constraint.latency_ms is not None and scores.latency_ms.min() > constraint.latency_ms:
         best = int(np.argmin(scores.latency_ms))
         raise InfeasibleConstraintError(
@@ -386,7 +389,7 @@ def _run_restarts(run: _Restart, seeds, store, executor: Executor | None, progre
 
     results: list = [None] * len(seeds)
     todo = []
-    for i, seed in enumerate(seeds):
+    for i in range(len(seeds)):
         loaded = store.load(i, run.evaluator) if store else None
         if loaded is not None:
             results[i] = loaded

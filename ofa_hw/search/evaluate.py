@@ -36,10 +36,12 @@ class Candidates:
         return len(self.subnets)
 
     def take(self, indices) -> Candidates:
+        """The candidates at ``indices``."""
         return Candidates(self.subnets.take(indices), self.accelerator[indices])
 
     @classmethod
     def concat(cls, parts: Sequence[Candidates]) -> Candidates:
+        """All candidates of ``parts``, in order."""
         return cls(SubnetBatch.concat([p.subnets for p in parts]), np.concatenate([p.accelerator for p in parts]))
 
 
@@ -54,10 +56,12 @@ class Scores:
     measured_fraction: np.ndarray
 
     def take(self, indices) -> Scores:
+        """The scores at ``indices``."""
         return Scores(*(getattr(self, f)[indices] for f in self.__dataclass_fields__))
 
     @classmethod
     def concat(cls, parts: Sequence[Scores]) -> Scores:
+        """All scores of ``parts``, in order."""
         return cls(*(np.concatenate([getattr(p, f) for p in parts]) for f in cls.__dataclass_fields__))
 
 
@@ -172,6 +176,7 @@ class Evaluator:
         return top1, top1
 
     def evaluate(self, candidates: Candidates) -> Scores:
+        """Latency, throughput and accuracy of every candidate."""
         latency, fps, measured_fraction = self.speed(candidates)
         deployed, float_top1 = self.accuracy(candidates.subnets)
         return Scores(latency_ms=latency, fps=fps, accuracy_top1=deployed, accuracy_float_top1=float_top1,
@@ -179,17 +184,21 @@ class Evaluator:
 
     # ------------------------------------------------------------ variation
     def sample(self, n: int, rng: np.random.Generator) -> Candidates:
+        """``n`` uniform random candidates."""
         subnets = sample_subnets(n, seed=rng, width_mult=self.space.width_mult, resolutions=self.resolutions)
         return Candidates(subnets, self.accelerators.sample(n, rng))
 
     def mutate(self, parents: Candidates, rng: np.random.Generator, prob: float,
                resolution_prob: float | None = None) -> Candidates:
+        """Gene-wise mutants of ``parents`` (see :func:`ofa_hw.space.mutate`; accelerator genes with ``prob``)."""
         subnets = mutate(parents.subnets, rng, prob=prob, resolutions=self.resolutions,
                          resolution_prob=resolution_prob)
         return Candidates(subnets, self.accelerators.mutate(parents.accelerator, rng, prob))
 
     def crossover(self, a: Candidates, b: Candidates, rng: np.random.Generator) -> Candidates:
-        return Candidates(crossover(a.subnets, b.subnets, rng), self.accelerators.crossover(a.accelerator, b.accelerator, rng))
+        """Uniform crossover of ``a[i]`` and ``b[i]``."""
+        return Candidates(crossover(a.subnets, b.subnets, rng),
+                          self.accelerators.crossover(a.accelerator, b.accelerator, rng))
 
 
 def undominated_rows(values: np.ndarray) -> np.ndarray:

@@ -49,6 +49,7 @@ class Constraint:
 
     @property
     def active(self) -> bool:
+        """Whether there is any limit."""
         return self.latency_ms is not None or self.fps is not None
 
     def violation(self, scores: Scores) -> np.ndarray:
@@ -56,6 +57,7 @@ class Constraint:
         return self.violation_of(scores.latency_ms, scores.fps)
 
     def violation_of(self, latency_ms: np.ndarray, fps: np.ndarray) -> np.ndarray:
+        """:meth:`violation` from latency and throughput arrays (any matching shapes)."""
         v = np.zeros_like(latency_ms)
         if self.latency_ms is not None:
             v += np.maximum(latency_ms - self.latency_ms, 0.0) / self.latency_ms
@@ -64,6 +66,7 @@ class Constraint:
         return v
 
     def describe(self) -> str:
+        """The constraint as text (``"latency <= 10 ms"``)."""
         parts = [f"latency <= {self.latency_ms:g} ms" if self.latency_ms else "",
                  f"throughput >= {self.fps:g} fps" if self.fps else ""]
         return " and ".join(p for p in parts if p) or "none"
@@ -71,6 +74,8 @@ class Constraint:
 
 @dataclass(frozen=True)
 class EvolutionSettings:
+    """Population, OFA's selection and mutation ratios, screening rounds and the accelerator choice."""
+
     population: int = 100
     parent_ratio: float = 0.25
     mutation_ratio: float = 0.5
@@ -160,18 +165,18 @@ def run_evolution(evaluator: Evaluator, constraint: Constraint, budget: int, rng
         size = min(n_children, budget - evaluated)
         mutants = min(n_mutants, size)
 
-        def draw_mutants(k: int) -> Candidates:
+        def draw_mutants(k: int, parents: Candidates = parents) -> Candidates:
             return place(evaluator.mutate(parents.take(rng.integers(0, n_parents, size=k)), rng,
                                           settings.mutation_prob, settings.resolution_mutation_prob))
 
-        def draw_crossovers(k: int) -> Candidates:
+        def draw_crossovers(k: int, parents: Candidates = parents) -> Candidates:
             pick = rng.integers(0, n_parents, size=(k, 2))
             return place(evaluator.crossover(parents.take(pick[:, 0]), parents.take(pick[:, 1]), rng))
 
-        children = [screened(draw_mutants, mutants, evaluator, constraint, rounds)]
+        drawn = [screened(draw_mutants, mutants, evaluator, constraint, rounds)]
         if size > mutants:
-            children.append(screened(draw_crossovers, size - mutants, evaluator, constraint, rounds))
-        children = Candidates.concat(children)
+            drawn.append(screened(draw_crossovers, size - mutants, evaluator, constraint, rounds))
+        children = Candidates.concat(drawn)
         child_scores = evaluator.evaluate(children)
         archive.append(children)
         archive_scores.append(child_scores)

@@ -60,6 +60,7 @@ class Genome:
 
     @property
     def n_genes(self) -> int:
+        """Genes per candidate."""
         return sum(count for _, count in self.fields)
 
     @property
@@ -92,7 +93,8 @@ class Genome:
         genes = genes.astype(np.int64)
         if genes.size and ((genes < 0) | (genes > self.upper)).any():
             row, column = (int(i) for i in np.argwhere((genes < 0) | (genes > self.upper))[0])
-            raise ValueError(f"gene {column} of genome {row} is {genes[row, column]}, outside [0, {self.upper[column]}]")
+            raise ValueError(f"gene {column} of genome {row} is {genes[row, column]}, "
+                             f"outside [0, {self.upper[column]}]")
         space = self.space
         k, e, d = (np.asarray(c) for c in (space.kernel_choices, space.expand_choices, space.depth_choices))
         parts = (k[genes[:, :N_SLOTS]], e[genes[:, N_SLOTS:2 * N_SLOTS]],
