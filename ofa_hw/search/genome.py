@@ -11,6 +11,7 @@ one type.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 
@@ -73,13 +74,25 @@ class Genome:
 
     def encode(self, candidates: Candidates) -> np.ndarray:
         """(N, n_genes) int64 genes of ``candidates``."""
-        subnets, space = candidates.subnets, self.space
-        active = subnets.active()
-        ks = np.where(active, np.searchsorted(space.kernel_choices, subnets.ks), 0)
-        e = np.where(active, np.searchsorted(space.expand_choices, subnets.e), 0)
-        d = np.searchsorted(space.depth_choices, subnets.d)
-        r = np.searchsorted(self.resolutions, subnets.r)
-        return np.concatenate([ks, e, d, r[:, None], np.asarray(candidates.accelerator)[:, None]], axis=1)
+        subnets = candidates.subnets
+        kernel, expand, depth, resolution = self._index_of_value
+        # a switched-off slot stores kernel and expand 0, which map to the first choice
+        return np.concatenate([kernel[subnets.ks], expand[subnets.e], depth[subnets.d],
+                               resolution[subnets.r // 4][:, None], np.asarray(candidates.accelerator)[:, None]],
+                              axis=1)
+
+    @cached_property
+    def _index_of_value(self) -> tuple[np.ndarray, ...]:
+        """Lookup arrays value -> choice index for kernel, expand, depth and resolution / 4."""
+        space = self.space
+        tables = []
+        for choices in (space.kernel_choices, space.expand_choices, space.depth_choices):
+            table = np.zeros(max(choices) + 1, dtype=np.int64)
+            table[list(choices)] = np.arange(len(choices))
+            tables.append(table)
+        resolution = np.zeros(max(self.resolutions) // 4 + 1, dtype=np.int64)
+        resolution[np.asarray(self.resolutions) // 4] = np.arange(len(self.resolutions))
+        return (*tables, resolution)
 
     def decode(self, genes: np.ndarray, *, validate: bool = True) -> Candidates:
         """Candidates of ``genes`` (N, n_genes); values outside ``[0, upper]`` raise ``ValueError``.
