@@ -104,17 +104,19 @@ def rank(scores: Scores, constraint: Constraint) -> np.ndarray:
 
 
 def screened(draw: Callable[[int], Candidates], n: int, evaluator: Evaluator, constraint: Constraint,
-             rounds: int) -> Candidates:
-    """``n`` candidates from up to ``rounds`` calls of ``draw(k)``, feasible ones first.
+             rounds: int, expected_rate: float = 0.5) -> tuple[Candidates, float]:
+    """``n`` candidates from up to ``rounds`` calls of ``draw(k)``, feasible ones first, and the feasible rate seen.
 
     A bounded, vectorised version of OFA's "re-draw until feasible" loop:
     only the latency gather runs on the draws; when fewer than ``n`` are
-    feasible after ``rounds`` draws, the least-violating fill the rest.  The
-    first round draws ``2 n`` (a draw costs a few microseconds, a round trip
-    through numpy far more), later rounds as many as the feasible rate so far
-    suggests are still missing.
+    feasible after ``rounds`` draws, the least-violating fill the rest.  Each
+    round draws as many as the feasible rate (``expected_rate`` at first, e.g.
+    the previous generation's) says are still missing, with a 25 % margin: a
+    draw costs a few microseconds, a round trip through numpy far more.
     """
-    drawn, violations, feasible, total, k = [], [], 0, 0, 2 * n if constraint.active else n
+    drawn, violations, feasible, total = [], [], 0, 0
+    rate = max(expected_rate, 1 / 16) if constraint.active else 1.0
+    k = n if not constraint.active else min(16 * n, int(np.ceil(1.25 * n / rate)))
     for _ in range(rounds):
         candidates = draw(k)
         latency, fps, _ = evaluator.speed(candidates)
@@ -128,7 +130,7 @@ def screened(draw: Callable[[int], Candidates], n: int, evaluator: Evaluator, co
         rate = max(feasible / total, 1 / 16)
         k = min(16 * n, int(np.ceil(1.25 * (n - feasible) / rate)))
     order = np.argsort(np.concatenate(violations), kind="stable")[:n]
-    return Candidates.concat(drawn).take(np.sort(order))
+    return Candidates.concat(drawn).take(np.sort(order)), feasible / total
 
 
 def run_evolution(evaluator: Evaluator, constraint: Constraint, budget: int, rng: np.random.Generator,
@@ -152,7 +154,8 @@ def run_evolution(evaluator: Evaluator, constraint: Constraint, budget: int, rng
             return evaluator.on_best_accelerators(candidates, constraint)
         return candidates
 
-    population = screened(lambda k: place(evaluator.sample(k, rng)), n, evaluator, constraint, rounds)
+    population, _ = screened(lambda k: place(evaluator.sample(k, rng)), n, evaluator, constraint, rounds)
+    rates = {"mutants": 0.5, "crossovers": 0.5}
     scores = evaluator.evaluate(population)
     archive, archive_scores = [population], [scores]
     if on_generation:
@@ -173,9 +176,12 @@ def run_evolution(evaluator: Evaluator, constraint: Constraint, budget: int, rng
             pick = rng.integers(0, n_parents, size=(k, 2))
             return place(evaluator.crossover(parents.take(pick[:, 0]), parents.take(pick[:, 1]), rng))
 
-        drawn = [screened(draw_mutants, mutants, evaluator, constraint, rounds)]
+        part, rates["mutants"] = screened(draw_mutants, mutants, evaluator, constraint, rounds, rates["mutants"])
+        drawn = [part]
         if size > mutants:
-            drawn.append(screened(draw_crossovers, size - mutants, evaluator, constraint, rounds))
+            part, rates["crossovers"] = screened(draw_crossovers, size - mutants, evaluator, constraint, rounds,
+                                                 rates["crossovers"])
+            drawn.append(part)
         children = Candidates.concat(drawn)
         child_scores = evaluator.evaluate(children)
         archive.append(children)
