@@ -28,7 +28,10 @@ from functools import lru_cache
 from importlib import resources
 from types import MappingProxyType
 
-__all__ = ["BANK_DEPTH", "Accelerator", "DpuConfig", "dpu_config", "list_dpu_archs"]
+from .validation import reject_unknown_keys
+
+__all__ = ["BANK_DEPTH", "MAX_CLOCK_MHZ", "MAX_CORES", "Accelerator", "DpuConfig", "check_dpu_clock", "dpu_config",
+           "list_dpu_archs"]
 
 #: Rows per on-chip buffer bank assumed for the default buffer sizes (see module docstring).
 BANK_DEPTH = 2048
@@ -36,6 +39,11 @@ BANK_DEPTH = 2048
 #: 32-bit LPDDR4-2133 interface, the smallest the PYNQ boards here offer.
 DEFAULT_DDR_BW_GBPS = 8.53
 _DEFAULT_CLOCK_MHZ = 300.0
+#: Highest main clock accepted: the DPU's DSP slices run at twice it, and the DSP48E2's
+#: fastest Zynq UltraScale+ speed grade (-3) tops out at 891 MHz (DS925).
+MAX_CLOCK_MHZ = 445.0
+#: PG338: one DPUCZDX8G IP instance holds one to four cores.
+MAX_CORES = 4
 
 
 @dataclass(frozen=True)
@@ -113,6 +121,13 @@ def _positive_float(name: str, value) -> None:
         raise ValueError(f"Accelerator {name} must be a positive finite number, got {value!r}")
 
 
+def check_dpu_clock(clock_mhz) -> None:
+    """Raise ``ValueError`` unless ``clock_mhz`` is a clock a DPU-like FPGA engine can run at."""
+    if not _is_number(clock_mhz) or not 0 < clock_mhz <= MAX_CLOCK_MHZ:
+        raise ValueError(f"DPU clock_mhz {clock_mhz!r} is beyond what the hardware supports: (0, {MAX_CLOCK_MHZ:g}] "
+                         "MHz (the DSP clock is twice it; DSP48E2 limit 891 MHz); PYNQ DPUs run at 200-300 MHz")
+
+
 @dataclass(frozen=True)
 class Accelerator:
     """A DPU-like convolution accelerator (one or more identical cores).
@@ -171,6 +186,8 @@ class Accelerator:
         for name in ("clock_mhz", "ddr_bw_gbps"):
             _positive_float(name, getattr(self, name))
             object.__setattr__(self, name, float(getattr(self, name)))
+        if self.cores > MAX_CORES:
+            raise ValueError(f"Accelerator cores {self.cores}: a DPUCZDX8G holds 1 to {MAX_CORES} cores (PG338)")
         if self.dw_pp is None:
             object.__setattr__(self, "dw_pp", max(1, self.pp // 2))
         _positive_int("dw_pp", self.dw_pp)
@@ -204,10 +221,9 @@ class Accelerator:
         KeyError: "unknown DPU architecture 'B9999'; known: B512, B800, B1024, B1152, B1600, B2304, B3136, B4096"
         """
         config = dpu_config(arch)
+        check_dpu_clock(clock_mhz)
         allowed = {f.name for f in fields(cls)} - {"pp", "icp", "ocp", "clock_mhz", "cores"}
-        unknown = set(overrides) - allowed
-        if unknown:
-            raise ValueError(f"unknown Accelerator field(s) {sorted(unknown)} for from_dpu; allowed: {sorted(allowed)}")
+        reject_unknown_keys(overrides, allowed, "Accelerator.from_dpu's overrides")
         args = {"name": arch, **overrides}
         return cls(config.pp, config.icp, config.ocp, clock_mhz=clock_mhz, cores=cores, **args)
 
@@ -258,8 +274,5 @@ class Accelerator:
     @classmethod
     def from_dict(cls, data: Mapping) -> Accelerator:
         """Inverse of :meth:`to_dict`; unknown keys are an error naming the allowed ones."""
-        allowed = [f.name for f in fields(cls)]
-        unknown = set(data) - set(allowed)
-        if unknown:
-            raise ValueError(f"unknown Accelerator field(s) {sorted(unknown)}; allowed: {allowed}")
+        reject_unknown_keys(data, [f.name for f in fields(cls)], "Accelerator")
         return cls(**data)

@@ -46,13 +46,17 @@ from types import MappingProxyType
 
 import numpy as np
 
+from .validation import reject_unknown_keys
+
 __all__ = [
     "BOARD_CPUS",
     "HEADS",
+    "LATENCY_MODES",
     "ArmCpu",
     "DeployedEstimate",
     "DeployedModel",
     "DeployedParams",
+    "Deployment",
     "ZooThroughputRow",
     "fit_deployed",
     "head_of",
@@ -154,6 +158,10 @@ class DeployedParams:
             raise ValueError(f"overlap_exponent must be >= 1, got {self.overlap_exponent!r}")
         object.__setattr__(self, "head_ms_per_mpx", MappingProxyType(heads))
 
+    def __reduce__(self):
+        # a mappingproxy does not pickle; searches ship their settings to other processes
+        return (DeployedParams.from_dict, (self.to_dict(),))
+
     def to_dict(self) -> dict:
         """The parameters as plain JSON-ready values."""
         return {f.name: dict(value) if isinstance(value := getattr(self, f.name), Mapping) else value
@@ -162,10 +170,7 @@ class DeployedParams:
     @classmethod
     def from_dict(cls, data: Mapping) -> DeployedParams:
         """Read :meth:`to_dict`'s output; unknown keys are an error."""
-        allowed = {f.name for f in fields(cls)}
-        unknown = set(data) - allowed
-        if unknown:
-            raise ValueError(f"unknown deployed-model parameter(s) {sorted(unknown)}; allowed: {sorted(allowed)}")
+        reject_unknown_keys(data, [f.name for f in fields(cls)], "deployed-model parameters")
         return cls(**data)
 
 
@@ -203,6 +208,10 @@ class DeployedEstimate:
     fps: float
     bound: str
 
+    def to_dict(self) -> dict:
+        """Plain-JSON form, with :meth:`shares`."""
+        return {f.name: getattr(self, f.name) for f in fields(self)} | {"shares": self.shares()}
+
     def shares(self) -> dict[str, float]:
         """Share of the single-thread latency taken by DPU, ARM pre/post-processing and CPU fallback."""
         total = self.single_thread_latency_ms
@@ -220,12 +229,19 @@ class DeployedModel:
     params: DeployedParams
     cpus: Mapping[str, ArmCpu] = field(default_factory=lambda: BOARD_CPUS)
 
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "cpus", MappingProxyType(dict(self.cpus)))
+
+    def __reduce__(self):
+        return (DeployedModel, (self.params, dict(self.cpus)))
+
     @classmethod
     def shipped(cls) -> DeployedModel:
         """The model with the parameters fitted on the whole Vitis AI model zoo (``data/deployed_params.json``)."""
         return _shipped()
 
-    def _cpu(self, board: str) -> ArmCpu:
+    def arm_cpu(self, board: str) -> ArmCpu:
+        """The ARM application processor of ``board``."""
         if board not in self.cpus:
             raise KeyError(f"unknown board {board!r} for the deployed model; known: {', '.join(sorted(self.cpus))}")
         return self.cpus[board]
@@ -237,11 +253,11 @@ class DeployedModel:
         if len(input_hw) != 2 or min(input_hw) < 1:
             raise ValueError(f"input_hw must be (height, width) in pixels >= 1, got {input_hw!r}")
         mpx = input_hw[0] * input_hw[1] / 1e6
-        return float(_cpu_ms(self.params, mpx, self.params.head_ms_per_mpx[head], self._cpu(board).clock_mhz))
+        return float(_cpu_ms(self.params, mpx, self.params.head_ms_per_mpx[head], self.arm_cpu(board).clock_mhz))
 
     def saturation_cycle_ms(self, dpu_ms, cpu_ms, board: str, cores: int):
         """Time between finished images when enough threads keep every resource busy (array-friendly)."""
-        return _cycle_ms(self.params, *_sides_ms(self.params, dpu_ms, cpu_ms, cores, self._cpu(board).cores))
+        return _cycle_ms(self.params, *_sides_ms(self.params, dpu_ms, cpu_ms, cores, self.arm_cpu(board).cores))
 
     def saturating_threads(self, dpu_ms: float, *, board: str, cores: int, cpu_ms: float) -> int:
         """Fewest threads at which the cores (or the ARM) are the bound, not the thread count."""
@@ -293,7 +309,7 @@ class DeployedModel:
             raise ValueError(f"threads must be an integer >= 1, got {threads!r}")
         single_ms = dpu_ms + cpu_ms
         busy = min(threads, cores)
-        dpu_side, cpu_side = _sides_ms(self.params, dpu_ms, cpu_ms, busy, self._cpu(board).cores)
+        dpu_side, cpu_side = _sides_ms(self.params, dpu_ms, cpu_ms, busy, self.arm_cpu(board).cores)
         cycle = float(_cycle_ms(self.params, dpu_side, cpu_side))
         thread_cycle = single_ms / threads
         if thread_cycle >= cycle:
@@ -304,13 +320,23 @@ class DeployedModel:
         return DeployedEstimate(threads, cores, float(dpu_ms), float(cpu_ms), float(cpu_fallback_ms),
                                 float(single_ms), threads * cycle, fps, bound)
 
-    def fps(self, dpu_ms, *, board: str, cores: int, threads: int | None = None,
-            input_hw: tuple[int, int] = (224, 224), head: str = "classification", cpu_fallback_ms=0.0) -> np.ndarray:
-        """Deployed fps of many networks at once (the search's hot path); ``threads=None`` saturates."""
+    def fps(self, dpu_ms, *, board: str, cores, threads: int | None = None, input_hw=(224, 224),
+            head: str = "classification", cpu_fallback_ms=0.0) -> np.ndarray:
+        """Deployed fps of many networks at once (the search's hot path); ``threads=None`` saturates.
+
+        ``dpu_ms``, ``cores``, ``cpu_fallback_ms`` and both entries of ``input_hw`` broadcast
+        against each other; :meth:`estimate` checks its inputs, this does not (it is fed by the search).
+        """
+        if head not in HEADS:
+            raise ValueError(f"unknown head {head!r}; allowed: {', '.join(HEADS)}")
+        arm = self.arm_cpu(board)
         dpu = np.asarray(dpu_ms, float)
-        cpu = self.cpu_ms(board, input_hw, head) + np.asarray(cpu_fallback_ms, float)
-        busy = cores if threads is None else min(threads, cores)
-        cycle = self.saturation_cycle_ms(dpu, cpu, board, busy)
+        mpx = np.asarray(input_hw[0], float) * np.asarray(input_hw[1], float) / 1e6
+        cpu = _cpu_ms(self.params, mpx, self.params.head_ms_per_mpx[head], arm.clock_mhz) + np.asarray(
+            cpu_fallback_ms, float)
+        cores = np.asarray(cores)
+        busy = cores if threads is None else np.minimum(threads, cores)
+        cycle = _cycle_ms(self.params, *_sides_ms(self.params, dpu, cpu, busy, arm.cores))
         if threads is not None:
             cycle = np.maximum(cycle, (dpu + cpu) / threads)
         return 1000.0 / cycle
@@ -323,6 +349,72 @@ class DeployedModel:
 @cache
 def _shipped() -> DeployedModel:
     return DeployedModel(DeployedParams.from_dict(json.loads(_PARAMS_JSON.read_text())))
+
+
+#: What a search's ``latency_ms`` constraint bounds: the DPU time of one image (``"dpu"``) or the
+#: end-to-end single-thread latency including ARM pre/post-processing (``"e2e"``).
+LATENCY_MODES = ("dpu", "e2e")
+
+
+@dataclass(frozen=True)
+class Deployment:
+    """How a searched classifier runs on its board: threads, and what its latency constraint means.
+
+    Parameters
+    ----------
+    board : str
+        Board whose ARM cores run the application (:data:`BOARD_CPUS`).
+    threads : int, optional
+        Application threads; ``None`` (default): as many as saturate the cores.
+    latency : {"dpu", "e2e"}
+        ``"dpu"`` (default): ``latency_ms`` is the DPU time of one image, what the latency model
+        predicts and what the model zoo validates best (see the README); ``"e2e"`` adds the
+        modelled ARM pre/post-processing of one image.
+    model : DeployedModel
+        Default: the parameters fitted on the Vitis AI model zoo.
+    """
+
+    board: str
+    threads: int | None = None
+    latency: str = "dpu"
+    model: DeployedModel = field(default_factory=DeployedModel.shipped)
+
+    def __post_init__(self) -> None:
+        if self.threads is not None and (isinstance(self.threads, bool) or not isinstance(self.threads, int)
+                                         or self.threads < 1):
+            raise ValueError(f"threads must be an integer >= 1 or None (saturate the cores), got {self.threads!r}")
+        if self.latency not in LATENCY_MODES:
+            raise ValueError(f"latency mode must be one of {LATENCY_MODES}, got {self.latency!r}")
+        self.model.arm_cpu(self.board)  # an unknown board is an error here, not in the middle of a search
+
+    def cpu_ms(self, resolution):
+        """ARM pre/post-processing of one ``resolution`` x ``resolution`` classification image (array-friendly)."""
+        mpx = np.asarray(resolution, float) ** 2 / 1e6
+        p = self.model.params
+        return _cpu_ms(p, mpx, p.head_ms_per_mpx["classification"], self.model.arm_cpu(self.board).clock_mhz)
+
+    def latency_ms(self, dpu_ms, resolution):
+        """The figure a ``latency_ms`` constraint bounds (:data:`LATENCY_MODES`)."""
+        dpu = np.asarray(dpu_ms, float)
+        return dpu if self.latency == "dpu" else dpu + self.cpu_ms(resolution)
+
+    def fps(self, dpu_ms, cores, resolution) -> np.ndarray:
+        """Deployed images/s of many (network, accelerator) pairs."""
+        return self.model.fps(dpu_ms, board=self.board, cores=cores, threads=self.threads,
+                              input_hw=(resolution, resolution))
+
+    def estimate(self, dpu_ms: float, cores: int, resolution: int) -> DeployedEstimate:
+        """The full breakdown of one design (threads, shares, bound)."""
+        return self.model.estimate(float(dpu_ms), board=self.board, design_cores=int(cores),
+                                   threads=self.threads, input_hw=(int(resolution), int(resolution)))
+
+    def describe(self) -> str:
+        """One line for results and reports."""
+        threads = "threads that saturate the cores" if self.threads is None else f"{self.threads} thread(s)"
+        meaning = "DPU time per image" if self.latency == "dpu" else "end-to-end single-thread latency"
+        return (f"fps: deployed throughput with {threads} on {self.board}'s "
+                f"{self.model.arm_cpu(self.board).cores} ARM cores (accel_models.deployed, fitted on the Vitis AI "
+                f"model zoo); latency_ms: {meaning}")
 
 
 # ----------------------------------------------------------------- the model zoo

@@ -15,6 +15,16 @@ Names follow module paths, with the convention of OFA's ``ConvLayer`` /
 registered as ``conv`` or ``linear`` is also named after its parent.
 Functional ops are named ``<module path>.<op>`` (``layer1.0.add``, the SE
 multiply ``...se.scale``).
+
+Layers are grouped into the units a DPU runs as one block (``Layer.block``,
+see :func:`accel_models.group_by_block`): the layers inside one block module
+(an inverted-residual or residual block: the shallowest module on a layer's
+path that is not a ``Sequential`` / ``ModuleList`` container, such as
+``blocks.3``, ``features.5`` or ``layer2.0``) form one unit, whose hand-off
+tensors may stay on chip, as OFA's latency tables measure its blocks.  A unit
+whose layers are exactly what an OFA latency-table key describes gets that key
+(``expanded_conv-input:...``), so measured tables apply to it; other units are
+named by their module path; a layer outside any block module is its own unit.
 """
 
 from __future__ import annotations
@@ -24,6 +34,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from .blocks import BlockSpec
 from .layer import Layer, conv_output_size
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -50,7 +61,7 @@ class UnsupportedModelError(ValueError):
 
 
 def layers_from_torch(model: torch.nn.Module, input_shape: Sequence[int], *, weight_bits: int = 8,
-                      act_bits: int = 8, tracer: str = "auto") -> tuple[Layer, ...]:
+                      act_bits: int = 8, tracer: str = "auto", group_blocks: bool = True) -> tuple[Layer, ...]:
     """The layers of a torch CNN, in execution order, with their data-flow edges.
 
     Parameters
@@ -72,6 +83,10 @@ def layers_from_torch(model: torch.nn.Module, input_shape: Sequence[int], *, wei
         on a zero input with hooks (handles Python control flow; branches on
         tensor values follow that input); ``"auto"``: fx, and eager with a
         warning where fx fails.
+    group_blocks : bool
+        Give the layers of each block module one ``block`` (the unit the DPU
+        runs, see the module docstring); ``False`` leaves ``block`` empty, so
+        every layer is a unit of its own with its own DDR hand-offs.
 
     Returns
     -------
@@ -120,7 +135,8 @@ def layers_from_torch(model: torch.nn.Module, input_shape: Sequence[int], *, wei
     finally:
         for module, training in modes:
             module.training = training
-    return _Converter(captured, weight_bits, act_bits).layers()
+    placed = _Converter(captured, weight_bits, act_bits).layers()
+    return _with_blocks(placed, captured.model) if group_blocks else tuple(p.layer for p in placed)
 
 
 def _capture(model, example, tracer: str):
@@ -191,7 +207,7 @@ class _Converter:
         self.shapes[captured.input] = captured.input_shape
 
     # ------------------------------------------------------------ driver
-    def layers(self) -> tuple[Layer, ...]:
+    def layers(self) -> tuple[_Placed, ...]:
         needed = self._needed()
         live = [op for op in self.captured.ops if op.shape is not None and op.name in needed]
         for op in live:
@@ -451,14 +467,16 @@ class _Converter:
                     if d.op != "act":
                         d.op = "se_fc"
 
-    def _finish(self) -> tuple[Layer, ...]:
+    def _finish(self) -> tuple[_Placed, ...]:
         names = self._names()
         layers = []
         for draft in self.drafts:
             inputs = tuple("input" if s is None else names[s.index] for s in draft.sources)
-            layers.append(Layer(names[draft.index], draft.op, draft.in_shape, draft.out_shape, kernel=draft.kernel,
-                                stride=draft.stride, groups=draft.groups, padding=draft.padding,
-                                activation=draft.activation, bias=draft.bias, inputs=inputs, **self.bits))
+            layer = Layer(names[draft.index], draft.op, draft.in_shape, draft.out_shape, kernel=draft.kernel,
+                          stride=draft.stride, groups=draft.groups, padding=draft.padding,
+                          activation=draft.activation, bias=draft.bias, inputs=inputs,
+                          weight_bits=self.bits["weight_bits"], act_bits=self.bits["act_bits"])
+            layers.append(_Placed(layer, draft.path or draft.scope, bool(draft.path)))
         return tuple(layers)
 
     def _names(self) -> list[str]:
@@ -494,6 +512,75 @@ class _Converter:
         return path
 
 
+@dataclass(frozen=True)
+class _Placed:
+    """A converted layer and the module path it came from (``leaf``: the path is its own module)."""
+
+    layer: Layer
+    path: str
+    leaf: bool
+
+
+def _with_blocks(placed: Sequence[_Placed], model) -> tuple[Layer, ...]:
+    """The layers with ``block`` set: one unit per block module (see the module docstring)."""
+    from dataclasses import replace
+
+    unit_of = [_block_module(p.path, p.leaf, model) for p in placed]
+    layers: list[Layer] = []
+    start = 0
+    while start < len(placed):
+        end = start + 1
+        while end < len(placed) and unit_of[start] and unit_of[end] == unit_of[start]:
+            end += 1
+        unit = [p.layer for p in placed[start:end]]
+        block = _canonical_key(unit) or unit_of[start]
+        layers += [replace(layer, block=block) for layer in unit]
+        start = end
+    return tuple(layers)
+
+
+def _block_module(path: str, leaf: bool, model) -> str:
+    """The shallowest non-container module on ``path`` ("" when that is the layer's own module or the root)."""
+    from torch import nn
+
+    parts = path.split(".") if path else []
+    for depth in range(1, len(parts) + 1):
+        prefix = ".".join(parts[:depth])
+        if not isinstance(model.get_submodule(prefix), (nn.Sequential, nn.ModuleList, nn.ModuleDict)):
+            return "" if (leaf and depth == len(parts)) else prefix
+    return ""
+
+
+def _signature(layers: Sequence[Layer]) -> list[tuple]:
+    # ReLU and ReLU6 cost the same on a DPU, and OFA's keys do not tell them apart (hs:0)
+    return [(layer.op, layer.in_shape, layer.out_shape, layer.kernel, layer.stride, layer.groups, layer.bias,
+             "relu" if layer.activation == "relu6" else layer.activation) for layer in layers]
+
+
+def _canonical_key(unit: Sequence[Layer]) -> str:
+    """OFA's latency-table key of ``unit`` if that key describes exactly these layers, else ""."""
+    first, last = unit[0], unit[-1]
+    depthwise = [layer for layer in unit if layer.op == "dwconv"]
+    if len(depthwise) == 1:
+        dw = depthwise[0]
+        spec = BlockSpec("mbconv", first.in_shape, last.out_shape[0], kernel=dw.kernel, stride=dw.stride,
+                         mid=dw.in_shape[0], se=any(layer.op == "se_fc" for layer in unit),
+                         activation=dw.activation)
+    elif len(unit) == 1 and first.op in ("conv", "pwconv", "pool", "fc"):
+        kind = {"conv": "stem", "pool": "pool", "fc": "classifier"}.get(
+            first.op, "feature_mix" if first.in_shape[1:] == (1, 1) else "final_expand")
+        spec = BlockSpec(kind, first.in_shape, first.out_shape[0], kernel=first.kernel, stride=first.stride,
+                         activation=first.activation)
+    else:
+        return ""
+    try:
+        key = spec.key
+        described = BlockSpec.from_key(key).layers()
+    except ValueError:
+        return ""
+    return key if _signature(described) == _signature(unit) else ""
+
+
 def _order(draft: _Draft | None) -> int:
     return -1 if draft is None else draft.index
 
@@ -516,6 +603,6 @@ def _square(op, what: str, value) -> int:
 
 def _bind(op, names: tuple[str, ...]) -> dict:
     """Positional and keyword arguments of a functional call, by parameter name."""
-    bound = dict(zip(names, op.args))
+    bound = dict(zip(names, op.args, strict=False))  # optional trailing parameters may be absent
     bound.update(op.kwargs)
     return bound

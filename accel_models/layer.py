@@ -17,6 +17,8 @@ from dataclasses import dataclass, field, fields
 
 import numpy as np
 
+from .validation import reject_unknown_keys
+
 __all__ = [
     "ACTIVATIONS",
     "OPS",
@@ -272,10 +274,7 @@ class Layer:
     @classmethod
     def from_dict(cls, data: dict) -> Layer:
         """Inverse of :meth:`to_dict`; unknown keys are an error."""
-        allowed = {f.name for f in fields(cls)}
-        unknown = set(data) - allowed
-        if unknown:
-            raise ValueError(f"unknown Layer field(s) {sorted(unknown)}; allowed: {sorted(allowed)}")
+        reject_unknown_keys(data, [f.name for f in fields(cls)], "Layer")
         return cls(**{k: tuple(v) if k in {"in_shape", "out_shape", "inputs"} else v for k, v in data.items()})
 
 

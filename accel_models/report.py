@@ -24,14 +24,18 @@ import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 
 from .atomic import atomic_write_bytes
+from .html_page import html_page, inline_svg
 from .layer import Layer
+from .predictor_protocol import as_layers
 
 if TYPE_CHECKING:  # pragma: no cover
+    from matplotlib.figure import Figure
+
     from .accelerator import Accelerator
 
 __all__ = ["RooflineReport", "report_layers", "report_totals", "roofline_report"]
@@ -63,17 +67,7 @@ def report_layers(subnet_or_layers) -> tuple[Layer, ...]:
     ...
     TypeError: expected a sequence of Layer or an object with a layers() method (a SubnetConfig), got int
     """
-    source = subnet_or_layers
-    if callable(getattr(source, "layers", None)):
-        source = source.layers()
-    try:
-        layers = tuple(source)
-    except TypeError:
-        layers = ()
-    if not layers or not all(isinstance(layer, Layer) for layer in layers):
-        raise TypeError("expected a sequence of Layer or an object with a layers() method (a SubnetConfig), "
-                        f"got {type(subnet_or_layers).__name__}")
-    return layers
+    return as_layers(subnet_or_layers)
 
 
 def report_totals(analysis) -> dict[str, Any]:
@@ -144,7 +138,7 @@ def roofline_report(subnet_or_layers, accelerator: Accelerator, out_dir, model=N
     records = _records(layers, analysis, achieved_gops(analysis))
 
     ax = plot_analysis(analysis, label_top=label_top)
-    figure = ax.get_figure()
+    figure = cast("Figure", ax.figure)  # plot_analysis draws on a figure of its own
     images = {}
     for fmt in ("png", "svg"):
         buffer = io.BytesIO()
@@ -168,7 +162,7 @@ def roofline_report(subnet_or_layers, accelerator: Accelerator, out_dir, model=N
 
 def _records(layers: Sequence[Layer], analysis, achieved: np.ndarray) -> list[dict]:
     records = []
-    for layer, record, gops in zip(layers, analysis.to_records(), achieved):
+    for layer, record, gops in zip(layers, analysis.to_records(), achieved, strict=True):
         row = {"name": layer.name, "op": layer.op,
                "in_shape": "x".join(map(str, layer.in_shape)), "out_shape": "x".join(map(str, layer.out_shape)),
                "kernel": layer.kernel, "stride": layer.stride, "groups": layer.groups,
@@ -181,7 +175,9 @@ def _records(layers: Sequence[Layer], analysis, achieved: np.ndarray) -> list[di
 
 def _plain(value):
     if isinstance(value, np.generic):
-        return value.item()
+        value = value.item()
+    if isinstance(value, float) and not np.isfinite(value):
+        return None  # no DRAM traffic: no intensity, no bandwidth (strict JSON has no inf)
     return value
 
 
@@ -199,27 +195,6 @@ def _csv(records: list[dict]) -> str:
 
 
 # ------------------------------------------------------------------ HTML
-_STYLE = """
-body{font-family:system-ui,-apple-system,Segoe UI,Helvetica,Arial,sans-serif;margin:1.5em auto;max-width:1100px;
-color:#222;line-height:1.35}
-h1{font-size:1.35em;margin-bottom:.2em}h2{font-size:1.1em;margin:1.2em 0 .4em}
-.sub{color:#555;margin-top:0}
-.grid{display:grid;grid-template-columns:repeat(auto-fill,minmax(160px,1fr));gap:.6em}
-.card{border:1px solid #ddd;border-radius:6px;padding:.5em .7em}
-.card b{display:block;font-size:1.25em}.card span{color:#666;font-size:.85em}
-table{border-collapse:collapse;font-size:.85em;width:100%}
-th,td{border-bottom:1px solid #eee;padding:.25em .5em;text-align:right}
-th:first-child,td:first-child,.l{text-align:left}
-table.narrow{width:auto;min-width:50%}
-th{background:#f6f6f6}
-.bar{display:flex;height:1.4em;border-radius:4px;overflow:hidden;margin:.4em 0}
-.bar div{color:#fff;font-size:.8em;line-height:1.4em;padding-left:.3em;white-space:nowrap;overflow:hidden}
-.warn{background:#fde8e8;border:1px solid #d62728;padding:.5em .8em;border-radius:6px}
-.ok{background:#e8f5e9;border:1px solid #2e7d32;padding:.5em .8em;border-radius:6px}
-svg{max-width:100%;height:auto}
-"""
-
-
 def _html(title, accelerator, totals, records, svg: str, fit, board, top: int) -> str:
     from .plot import BOUND_COLORS
 
@@ -233,13 +208,12 @@ def _html(title, accelerator, totals, records, svg: str, fit, board, top: int) -
         (f"{totals['achieved_gops']:.1f} GOP/s", f"achieved of {totals['peak_gops']:g} peak (one core)"),
         (f"{totals['utilization']:.1%}", "utilization"),
     ]
-    parts = [f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>{esc(title)}</title>"
-             f"<style>{_STYLE}</style></head><body>",
-             f"<h1>{esc(title)}</h1>",
+    parts = [f"<h1>{esc(title)}</h1>",
              f"<p class='sub'>{esc(acc.name)}: PP={acc.pp} ICP={acc.icp} OCP={acc.ocp}, depthwise PP={acc.dw_pp}, "
              f"{acc.clock_mhz:g} MHz x {acc.cores} core(s), DDR {acc.ddr_bw_gbps:g} GB/s peak "
-             f"({totals['bw_gbps']:.3g} GB/s effective in the model), ridge "
-             f"{totals['peak_gops'] / totals['bw_gbps']:.1f} ops/byte. One inference runs on one core.</p>"]
+             f"({totals['bw_gbps']:.3g} GB/s effective over the network in the model), ridge "
+             f"{acc.ridge_ops_per_byte:.1f} ops/byte (int8 peak over peak DDR). One inference runs on one "
+             "core.</p>"]
     if fit is not None:
         used = ", ".join(f"{k} {v:.0%}" for k, v in fit.utilization.items())
         if fit.ok:
@@ -248,26 +222,26 @@ def _html(title, accelerator, totals, records, svg: str, fit, board, top: int) -
         else:
             parts.append(f"<p class='warn'><b>Does not fit {esc(board.name)}</b>: {esc(fit.binding_resource)} is "
                          f"over budget ({esc(used)}).</p>")
-    parts.append("<div class='grid'>" + "".join(f"<div class='card'><b>{esc(v)}</b><span>{esc(k)}</span></div>"
+    parts.append("<div class='cards'>" + "".join(f"<div class='card'><b>{esc(v)}</b><span>{esc(k)}</span></div>"
                                                 for v, k in cards) + "</div>")
     parts.append("<h2>What bounds the layers</h2><div class='bar'>")
     for name, part in totals["bounds"].items():
         if part["latency_share"] > 0:
             parts.append(f"<div style='width:{100 * part['latency_share']:.2f}%;background:{BOUND_COLORS[name]}'>"
                          f"{esc(name)} {part['latency_share']:.0%}</div>")
-    parts.append("</div><table class='narrow'><tr><th>bound</th><th>layers</th><th>latency (ms)</th><th>share</th></tr>")
+    parts.append("</div><table class='narrow first-left'><tr><th>bound</th><th>layers</th><th>latency (ms)</th>"
+                 "<th>share</th></tr>")
     for name, part in totals["bounds"].items():
         parts.append(f"<tr><td>{esc(name)}</td><td>{part['layers']}</td><td>{part['latency_ms']:.4f}</td>"
                      f"<td>{part['latency_share']:.1%}</td></tr>")
     parts.append(f"<tr><td>time split</td><td></td><td colspan='2'>compute {totals['compute_ms']:.3f} ms, memory "
                  f"{totals['memory_ms']:.3f} ms, fixed overhead {totals['overhead_ms']:.3f} ms (summed over "
                  "layers before max/overlap)</td></tr></table>")
-    parts.append(f"<h2>Roofline</h2>{_inline_svg(svg)}")
+    parts.append(f"<h2>Roofline</h2>{inline_svg(svg)}")
     slowest = sorted(records, key=lambda r: -r["latency_ms"])[:max(top, 10)]
     parts.append(f"<h2>Slowest {len(slowest)} layers</h2>{_table(slowest)}")
     parts.append(f"<details><summary>All {len(records)} layers</summary>{_table(records)}</details>")
-    parts.append("</body></html>")
-    return "\n".join(parts)
+    return html_page(title, parts)
 
 
 _COLUMNS = (("name", "layer", "{}"), ("op", "op", "{}"), ("in_shape", "input", "{}"), ("out_shape", "output", "{}"),
@@ -282,11 +256,7 @@ def _table(records: list[dict]) -> str:
     head = "".join(f"<th{left[key]}>{html.escape(label)}</th>" for key, label, _ in _COLUMNS)
     rows = []
     for record in records:
-        cells = "".join(f"<td{left[key]}>{html.escape(fmt.format(record[key]))}</td>" for key, _, fmt in _COLUMNS)
+        cells = "".join(f"<td{left[key]}>{html.escape('on chip' if record[key] is None else fmt.format(record[key]))}"
+                        "</td>" for key, _, fmt in _COLUMNS)
         rows.append(f"<tr>{cells}</tr>")
-    return f"<table><tr>{head}</tr>{''.join(rows)}</table>"
-
-
-def _inline_svg(svg: str) -> str:
-    start = svg.find("<svg")
-    return svg[start:] if start >= 0 else svg
+    return f"<table class='first-left'><tr>{head}</tr>{''.join(rows)}</table>"

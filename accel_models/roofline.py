@@ -49,8 +49,32 @@ from .layer import OPS, Layer, LayerArrays
 from .predictor_protocol import AcceleratorChoice, accelerator_list
 from .schedule import UnitSchedule, group_by_block
 from .tiling import AcceleratorArrays, layer_classes, tiled_cycles
+from .validation import reject_unknown_keys
 
-__all__ = ["PARAMETER_INFO", "LayerAnalysis", "LayerTerms", "RooflineModel", "RooflineParams"]
+__all__ = ["ENGINES", "PARAMETER_INFO", "LayerAnalysis", "LayerTerms", "RooflineModel", "RooflineParams",
+           "engine_peaks_gops"]
+
+#: The compute engine of each :data:`accel_models.tiling.CLASSES` code (conv, pw, dw, misc), by roof name.
+ENGINES = ("int8", "int8", "depthwise", "element-wise")
+
+
+def engine_peaks_gops(accelerator: Accelerator) -> dict[str, float]:
+    """Compute roof of each engine of one core in GOP/s (what the tiling model lets an engine reach).
+
+    * ``int8``: the convolution array (dense and 1x1 convolutions, fully
+      connected layers), ``2 x PP x ICP x OCP`` ops per cycle (PG338's peak);
+    * ``depthwise``: the depthwise engine, one channel per ICP lane at
+      ``dw_pp`` pixels, ``2 x dw_pp x ICP`` ops per cycle;
+    * ``element-wise``: pooling / add / scale / activations, one op per
+      element at ``PP x ICP`` elements per cycle.
+
+    >>> engine_peaks_gops(Accelerator.from_dpu("B1600", clock_mhz=200.0))
+    {'int8': 320.0, 'depthwise': 16.0, 'element-wise': 16.0}
+    """
+    ghz = accelerator.clock_mhz / 1e3
+    return {"int8": 2 * accelerator.pp * accelerator.icp * accelerator.ocp * ghz,
+            "depthwise": 2 * accelerator.dw_pp * accelerator.icp * ghz,
+            "element-wise": accelerator.pp * accelerator.icp * ghz}
 
 #: Unit, physical reading and allowed range of every free parameter.
 PARAMETER_INFO: Mapping[str, dict] = {
@@ -115,17 +139,17 @@ class RooflineParams:
             object.__setattr__(self, f.name, float(value))
 
     def to_dict(self) -> dict[str, float]:
+        """``{name: value}`` of every parameter (see :meth:`from_dict`)."""
         return {f.name: getattr(self, f.name) for f in fields(self)}
 
     @classmethod
     def from_dict(cls, data: Mapping[str, float]) -> RooflineParams:
-        allowed = [f.name for f in fields(cls)]
-        unknown = set(data) - set(allowed)
-        if unknown:
-            raise ValueError(f"unknown RooflineParams field(s) {sorted(unknown)}; allowed: {allowed}")
+        """Parameters from a (partial) ``{name: value}`` mapping; unknown names are an error."""
+        reject_unknown_keys(data, [f.name for f in fields(cls)], "RooflineParams")
         return cls(**data)
 
     def replace(self, **changes) -> RooflineParams:
+        """The same parameters with ``changes`` applied (validated)."""
         return self.from_dict({**self.to_dict(), **changes})
 
     def describe(self) -> dict[str, dict]:
@@ -140,11 +164,21 @@ class LayerAnalysis:
 
     Every array attribute has one value per layer.  ``bound`` says what
     dominates the layer: ``"compute"``, ``"memory"`` or ``"overhead"`` (the
-    fixed per-layer cost exceeds both).  ``peak_gops`` and ``bw_gbps`` are the
-    per-core compute peak and the effective DDR bandwidth the model uses:
-    the roofline is ``attainable_gops = min(peak_gops, bw_gbps * arithmetic_intensity)``,
-    with ``bw_gbps`` the effective bandwidth of the whole list (modelled bytes
-    over modelled memory time, weights and feature maps together).
+    fixed per-layer cost exceeds both).  Each layer has its own roof:
+    ``attainable_gops = min(engine_peak_gops, bandwidth_gbps * arithmetic_intensity)``,
+    the compute roof of the engine it runs on (:func:`engine_peaks_gops`) and
+    the DDR bandwidth the model moves its bytes at (``bandwidth_gbps``: its
+    modelled bytes over its modelled memory time, feature maps at
+    ``bw_efficiency`` and weights at ``weight_bw_efficiency`` of the peak).  A
+    layer with no DRAM traffic (on chip only, e.g. the squeeze-excite pool
+    and scale) has ``arithmetic_intensity`` inf, ``bandwidth_gbps`` NaN and
+    only its engine roof.  ``peak_gops`` and ``ddr_peak_gbps`` are the
+    per-core int8 peak and the accelerator's peak DDR bandwidth; the ridge
+    point is their ratio (one definition, :attr:`Accelerator.ridge_ops_per_byte`).
+    ``ddr_levels_gbps`` are the bandwidths the model moves feature maps and
+    weights at; every layer's ``bandwidth_gbps`` lies between them.
+    ``bw_gbps`` is the whole list's effective bandwidth (all modelled bytes
+    over all modelled memory time).
     """
 
     name: tuple[str, ...]
@@ -163,16 +197,28 @@ class LayerAnalysis:
     accelerator: Accelerator
     peak_gops: float
     bw_gbps: float
+    engine: tuple[str, ...]
+    engine_peak_gops: np.ndarray
+    bandwidth_gbps: np.ndarray
+    ddr_peak_gbps: float
+    ddr_levels_gbps: Mapping[str, float]
 
     @property
     def ridge_ops_per_byte(self) -> float:
-        return self.peak_gops / self.bw_gbps
+        """Int8 peak over peak DDR bandwidth: where one core's peak roofs meet."""
+        return self.peak_gops / self.ddr_peak_gbps
+
+    @property
+    def on_chip(self) -> np.ndarray:
+        """(L,) True for layers that move no DRAM bytes."""
+        return np.asarray(self.dram_bytes) <= 0
 
     def __len__(self) -> int:
         return len(self.name)
 
     _COLUMNS = ("name", "op", "macs", "ops", "dram_bytes", "arithmetic_intensity", "attainable_gops", "compute_ms",
-                "memory_ms", "overhead_ms", "latency_ms", "bound", "utilization")
+                "memory_ms", "overhead_ms", "latency_ms", "bound", "utilization", "engine", "engine_peak_gops",
+                "bandwidth_gbps")
 
     def to_records(self) -> list[dict]:
         """One plain dict per layer (JSON-able)."""
@@ -403,26 +449,40 @@ class RooflineModel:
         arrays = schedule.layers
         ops = arrays.ops.astype(float)
         peak = accelerator.peak_gops_per_core
-        # one roof for all layers: the traffic-weighted effective bandwidth (feature maps and weights)
+        # the whole list's effective bandwidth (a summary figure; every layer has its own roof below)
         bw = float(parts["dram_bytes"].sum() / max(parts["memory_ms"].sum(), 1e-12) / 1e6)
-        intensity = ops / np.maximum(parts["dram_bytes"], 1.0)
+        engine = tuple(ENGINES[c] for c in layer_classes(arrays))
+        peaks = engine_peaks_gops(accelerator)
+        engine_peak = np.array([peaks[e] for e in engine])
+        dram = parts["dram_bytes"]
+        on_chip = dram <= 0
+        moves = ~on_chip
+        intensity = np.full(len(ops), np.inf)
+        intensity[moves] = ops[moves] / dram[moves]
+        bandwidth = np.full(len(ops), np.nan)
+        bandwidth[moves] = dram[moves] / parts["memory_ms"][moves] / 1e6
+        roof = engine_peak.copy()
+        roof[moves] = np.minimum(engine_peak[moves], bandwidth[moves] * intensity[moves])
         longer = np.maximum(parts["compute_ms"], parts["memory_ms"])
         bound = np.where(parts["overhead_ms"] > longer, "overhead",
                          np.where(parts["compute_ms"] >= parts["memory_ms"], "compute", "memory"))
         return LayerAnalysis(
             name=schedule.names, op=tuple(OPS[c] for c in arrays.op), macs=arrays.macs.copy(), ops=ops,
             dram_bytes=parts["dram_bytes"], arithmetic_intensity=intensity,
-            attainable_gops=np.minimum(peak, bw * intensity), compute_ms=parts["compute_ms"],
+            attainable_gops=roof, compute_ms=parts["compute_ms"],
             memory_ms=parts["memory_ms"], overhead_ms=parts["overhead_ms"], latency_ms=parts["latency_ms"],
             bound=bound, utilization=ops / (parts["latency_ms"] * 1e6 * peak), accelerator=accelerator,
-            peak_gops=peak, bw_gbps=bw)
+            peak_gops=peak, bw_gbps=bw, engine=engine, engine_peak_gops=engine_peak, bandwidth_gbps=bandwidth,
+            ddr_peak_gbps=float(accelerator.ddr_bw_gbps),
+            ddr_levels_gbps={"feature maps": self.params.bw_efficiency * accelerator.ddr_bw_gbps,
+                             "weights": self.params.weight_bw_efficiency * accelerator.ddr_bw_gbps})
 
     def to_dict(self) -> dict:
+        """JSON-able form (see :meth:`from_dict`)."""
         return {"params": self.params.to_dict()}
 
     @classmethod
     def from_dict(cls, data: Mapping) -> RooflineModel:
-        unknown = set(data) - {"params"}
-        if unknown:
-            raise ValueError(f"unknown RooflineModel field(s) {sorted(unknown)}; allowed: ['params']")
+        """Inverse of :meth:`to_dict`; unknown keys are an error."""
+        reject_unknown_keys(data, ["params"], "RooflineModel")
         return cls(RooflineParams.from_dict(data.get("params", {})))

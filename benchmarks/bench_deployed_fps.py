@@ -35,7 +35,8 @@ from accel_models.deployed import (
     read_zoo,
 )
 from benchmarks.networks import predicted_dpu_ms, zoo_rows
-from latency_tables import error_report, get_predictor
+from latency_tables import get_predictor
+from latency_tables.metrics import error_report
 
 ZOO_E2E_CSV = Path(__file__).with_name("data") / "vitis_ai_model_zoo_e2e.csv"
 TARGET_MAPE_PCT = 15.0
@@ -49,16 +50,26 @@ def _report(predicted, published) -> dict:
             "n": report.n}
 
 
-def _leave_one_out(rows: tuple[ZooThroughputRow, ...], group, quick: bool) -> np.ndarray:
-    """Predicted fps of every row from parameters fitted without its group (network or board)."""
+def _leave_one_out(rows: tuple[ZooThroughputRow, ...], group, quick: bool, fit_on=lambda held, other: True
+                   ) -> np.ndarray:
+    """Predicted fps of every row from parameters fitted without its group (network or board).
+
+    ``fit_on(held_row, other_row)`` restricts the fit further (e.g. to the held row's board).
+    """
     predicted = np.full(len(rows), np.nan)
     groups = defaultdict(list)
     for i, row in enumerate(rows):
         groups[group(row)].append(i)
     for _, held in sorted(groups.items())[:: 4 if quick else 1]:
         held_set = set(held)
-        params = fit_deployed([r for i, r in enumerate(rows) if i not in held_set], source=SOURCE)
-        predicted[held] = predict_multi_thread_fps(params, [rows[i] for i in held])
+        by_fit = defaultdict(list)
+        for i in held:
+            by_fit[rows[i].board].append(i)
+        for board_rows in by_fit.values():
+            first = rows[board_rows[0]]
+            params = fit_deployed([r for i, r in enumerate(rows) if i not in held_set and fit_on(first, r)],
+                                  source=SOURCE)
+            predicted[board_rows] = predict_multi_thread_fps(params, [rows[i] for i in board_rows])
     return predicted
 
 
@@ -104,9 +115,9 @@ def _chain(rows: tuple[ZooThroughputRow, ...], figures: dict) -> dict:
     return out
 
 
-def _print_table(title: str, table: dict, baseline: dict | None = None) -> None:
+def _print_table(title: str, table: dict, baseline: dict | None = None, baseline_label: str = "all-cores-busy") -> None:
     print(f"\n{title}")
-    extra = f" {'all-cores-busy MAPE':>20s}" if baseline else ""
+    extra = f" {baseline_label + ' MAPE':>20s}" if baseline else ""
     print(f"  {'group':24s} {'networks':>8s} {'rows':>5s} {'MAPE':>7s} {'worst':>7s} {'Spearman':>9s}{extra}")
     for name, r in table.items():
         tail = f" {baseline[name]['mape_pct']:19.1f}%" if baseline else ""
@@ -129,11 +140,13 @@ def run(quick: bool = False) -> dict:
     all_busy = np.array([row.cores * 1000.0 / row.latency_ms for row in rows])
     lono = _leave_one_out(rows, lambda row: row.model, quick)
     lobo = _leave_one_out(rows, lambda row: row.board, quick=False)
+    per_board = _leave_one_out(rows, lambda row: row.model, quick, fit_on=lambda held, other: other.board == held.board)
     tables = {
         "in_sample": _per_board(rows, in_sample, published),
         "leave_one_network_out": _per_board(rows, lono, published),
         "leave_one_board_out": _per_board(rows, lobo, published),
         "all_cores_busy_baseline": _per_board(rows, all_busy, published),
+        "per_board_fit_leave_one_network_out": _per_board(rows, per_board, published),
     }
     by_version = _per_board(rows, lono, published, key=lambda row: f"{row.board} VAI {row.vitis_ai}")
     by_head = _per_board(rows, lono, published, key=lambda row: f"{row.board} {row.head}")
@@ -141,13 +154,15 @@ def run(quick: bool = False) -> dict:
                  "minus modelled ARM time)", tables["leave_one_network_out"], tables["all_cores_busy_baseline"])
     _print_table("multi-thread fps, leave-one-board-out", tables["leave_one_board_out"])
     _print_table("multi-thread fps, in-sample", tables["in_sample"])
+    _print_table("multi-thread fps, leave-one-network-out, parameters fitted per board (the board's own rows only)",
+                 tables["per_board_fit_leave_one_network_out"])
     _print_table("multi-thread fps, leave-one-network-out, per board and Vitis AI release", by_version)
     _print_table("multi-thread fps, leave-one-network-out, per board and head", by_head)
     chain = _chain(rows, figures)
     _print_table(f"chain on {chain['networks']} networks built as layers: predicted DPU time (dpuczdx8g-joint) + "
                  "modelled ARM time vs published single-thread latency (LONO)", chain["single_thread_latency"],
-                 chain["dpu_only_as_latency"])
-    print("  (last column: the DPU-only prediction taken as the end-to-end latency)")
+                 chain["dpu_only_as_latency"], baseline_label="DPU-only")
+    print("  (last column: the predicted DPU time alone taken as the end-to-end latency)")
     _print_table("chain: multi-thread fps from the predicted DPU time (LONO)", chain["multi_thread_fps"])
 
     boards = {}
@@ -159,6 +174,7 @@ def run(quick: bool = False) -> dict:
             "leave_one_network_out": lono_report,
             "leave_one_board_out": tables["leave_one_board_out"][board],
             "in_sample": tables["in_sample"][board],
+            "per_board_fit_leave_one_network_out": tables["per_board_fit_leave_one_network_out"][board],
             "all_cores_busy_baseline": tables["all_cores_busy_baseline"][board],
             "chain_multi_thread_fps": chain["multi_thread_fps"].get(board),
             "by_vitis_ai": {k: v for k, v in by_version.items() if k.startswith(board + " ")},

@@ -6,9 +6,10 @@ ImageNet classifiers on ZCU102 / ZCU104 / KV260 (DPUCZDX8G B4096) and Ultra96
 (B1600).  Those figures include the ARM's pre- and post-processing, so they
 are upper bounds of the DPU time a latency model predicts.
 
-Networks are built here directly as layers (no torch): every residual or
-inverted-residual block, every depthwise-separable pair, is one unit (its
-layers share ``block``), as the latency model treats OFA's blocks.  The
+Networks come from the public zoo (:mod:`ofa_hw.zoo`, layers without torch):
+every residual or inverted-residual block, every depthwise-separable pair,
+is one unit (its layers share ``block``), as the latency model treats OFA's
+blocks.  The
 architecture variant each zoo model uses is pinned by its name's operation
 count (2 ops per multiply-accumulate): the tests check every network's MACs
 against it.
@@ -36,168 +37,24 @@ from dataclasses import dataclass
 from functools import cache, lru_cache
 from pathlib import Path
 
-from accel_models import Accelerator, BlockSpec, Layer, get_board, make_divisible
+from accel_models import Accelerator, Layer, get_board
+from ofa_hw import zoo
 
 __all__ = ["NETWORKS", "ZooRow", "build", "network_macs", "predicted_dpu_ms", "zoo_accelerator", "zoo_rows"]
 
 ZOO_CSV = Path(__file__).with_name("data") / "vitis_ai_model_zoo_classification.csv"
 
 
-# ------------------------------------------------------------------ builders
-class _Net:
-    """Accumulates layers; ``unit`` names the block the next layers belong to."""
-
-    def __init__(self, resolution: int):
-        self.layers: list[Layer] = []
-        self.shape = (3, resolution, resolution)
-        self.last = "input"
-        self.unit = ""
-
-    def add(self, name: str, op: str, out_channels: int, kernel: int = 1, stride: int = 1, *,
-            activation: str = "relu", inputs: tuple[str, ...] | None = None, in_shape=None, groups: int = 1,
-            padding: int | None = None) -> Layer:
-        in_shape = in_shape or self.shape
-        c, h, w = in_shape
-        if op in ("fc",):
-            out = (out_channels, 1, 1)
-        elif op in ("add",):
-            out = in_shape
-        else:
-            pad = kernel // 2 if padding is None else padding
-            out = (out_channels, (h + 2 * pad - kernel) // stride + 1, (w + 2 * pad - kernel) // stride + 1)
-        layer = Layer(name, op, in_shape, out, kernel=kernel, stride=stride, groups=groups, padding=padding,
-                      activation=activation, bias=op not in ("add", "maxpool", "pool"), block=self.unit or name,
-                      inputs=inputs or (self.last,))
-        self.layers.append(layer)
-        self.shape, self.last = out, name
-        return layer
-
-    def head(self, classes: int = 1000) -> tuple[Layer, ...]:
-        c, h, _ = self.shape
-        self.unit = "pool"
-        self.add("pool", "pool", c, kernel=h, stride=1, activation="none", padding=0)
-        self.unit = "fc"
-        self.add("fc", "fc", classes, activation="none")
-        return tuple(self.layers)
-
-
 def resnet(depth: int, variant: str = "caffe", resolution: int = 224) -> tuple[Layer, ...]:
-    """ResNet-``depth`` (18, 34: basic blocks; 50, 101, 152: bottlenecks).
-
-    ``variant`` places the down-sampling stride: ``"caffe"`` (He et al.'s
-    release: the first 1x1 of a stage's first block), ``"torch"`` (v1.5: its
-    3x3), ``"tf"`` (TF-slim resnet_v1: the 3x3 of a stage's *last* block).
-    """
-    blocks = {18: (2, 2, 2, 2), 34: (3, 4, 6, 3), 50: (3, 4, 6, 3), 101: (3, 4, 23, 3), 152: (3, 8, 36, 3)}[depth]
-    if variant not in ("caffe", "torch", "tf"):
-        raise ValueError(f"unknown ResNet variant {variant!r}; allowed: caffe, torch, tf")
-    net = _Net(resolution)
-    net.unit = "stem"
-    net.add("conv1", "conv", 64, 7, 2)
-    net.add("pool1", "maxpool", 64, 3, 2, activation="none", padding=1)
-    bottleneck = depth >= 50
-    for stage, (width, count) in enumerate(zip((64, 128, 256, 512), blocks)):
-        for b in range(count):
-            if variant == "tf":
-                stride = 2 if (b == count - 1 and stage < 3) else 1
-            else:
-                stride = 2 if (b == 0 and stage > 0) else 1
-            _residual_block(net, f"layer{stage + 1}.{b}", width, stride, bottleneck, variant)
-    return net.head()
-
-
-def _residual_block(net: _Net, name: str, width: int, stride: int, bottleneck: bool, variant: str) -> None:
-    net.unit = name
-    block_in, in_shape = net.last, net.shape
-    cout = 4 * width if bottleneck else width
-    if bottleneck:
-        first_stride = stride if variant == "caffe" else 1
-        net.add(f"{name}.conv1", "pwconv", width, 1, first_stride)
-        net.add(f"{name}.conv2", "conv", width, 3, stride // first_stride)
-        net.add(f"{name}.conv3", "pwconv", cout, 1, activation="none")
-    else:
-        net.add(f"{name}.conv1", "conv", width, 3, stride)
-        net.add(f"{name}.conv2", "conv", cout, 3, activation="none")
-    main, shape = net.last, net.shape
-    if stride != 1 or in_shape[0] != cout:
-        if variant == "tf" and in_shape[0] == cout:  # TF-slim: a strided identity is a 1x1 max pool
-            short = net.add(f"{name}.shortcut", "maxpool", cout, 1, stride, activation="none", inputs=(block_in,),
-                            in_shape=in_shape, padding=0)
-        else:
-            short = net.add(f"{name}.downsample", "pwconv", cout, 1, stride, activation="none",
-                            inputs=(block_in,), in_shape=in_shape)
-        shortcut = short.name
-    else:
-        shortcut = block_in
-    net.add(f"{name}.add", "add", cout, inputs=(main, shortcut), in_shape=shape)
-
-
-def vgg(depth: int, resolution: int = 224) -> tuple[Layer, ...]:
-    """VGG-16 / VGG-19 (Simonyan & Zisserman, configurations D and E): each conv is a unit, max pools fused."""
-    config = {16: (2, 2, 3, 3, 3), 19: (2, 2, 4, 4, 4)}[depth]
-    net = _Net(resolution)
-    for stage, (width, count) in enumerate(zip((64, 128, 256, 512, 512), config)):
-        for i in range(count):
-            net.unit = f"conv{stage + 1}_{i + 1}"
-            net.add(net.unit, "conv", width, 3, 1)
-        net.add(f"pool{stage + 1}", "maxpool", width, 2, 2, activation="none", padding=0)
-    for i, width in enumerate((4096, 4096, 1000)):
-        net.unit = f"fc{i + 6}"
-        if i == 0:
-            c, h, w = net.shape
-            net.shape = (c * h * w, 1, 1)  # flatten
-        net.add(net.unit, "fc", width, activation="relu" if i < 2 else "none")
-    return tuple(net.layers)
-
-
-def mobilenet_v1(width: float = 1.0, resolution: int = 224) -> tuple[Layer, ...]:
-    """MobileNet-v1 (Howard et al. 2017, Table 1) at a width multiplier: each depthwise + pointwise pair is a unit."""
-    spec = ((64, 1), (128, 2), (128, 1), (256, 2), (256, 1), (512, 2), (512, 1), (512, 1), (512, 1), (512, 1),
-            (512, 1), (1024, 2), (1024, 1))
-    net = _Net(resolution)
-    net.unit = "stem"
-    net.add("conv0", "conv", make_divisible(32 * width), 3, 2, activation="relu6")
-    for i, (channels, stride) in enumerate(spec, start=1):
-        net.unit = f"block{i}"
-        c = net.shape[0]
-        net.add(f"block{i}.dw", "dwconv", c, 3, stride, groups=c, activation="relu6")
-        net.add(f"block{i}.pw", "pwconv", make_divisible(channels * width), activation="relu6")
-    return net.head()
+    """ResNet layers in the zoo's variant (default: Caffe, as most zoo ResNets)."""
+    return zoo.resnet_layers(depth, variant, resolution)
 
 
 def mobilenet_v2(width: float = 1.0, resolution: int = 224) -> tuple[Layer, ...]:
-    """MobileNet-v2 (Sandler et al. 2018, Table 2) as :class:`BlockSpec` units with ReLU6."""
-    settings = ((1, 16, 1, 1), (6, 24, 2, 2), (6, 32, 3, 2), (6, 64, 4, 2), (6, 96, 3, 1), (6, 160, 3, 2),
-                (6, 320, 1, 1))
-    stem_out = make_divisible(32 * width)
-    specs = [BlockSpec("stem", (3, resolution, resolution), stem_out, kernel=3, stride=2, activation="relu6")]
-    shape = specs[0].out_shape
-    for t, c, n, s in settings:
-        for i in range(n):
-            cout = make_divisible(c * width)
-            spec = BlockSpec("mbconv", shape, cout, kernel=3, stride=s if i == 0 else 1, mid=shape[0] * t,
-                             activation="relu6")
-            specs.append(spec)
-            shape = spec.out_shape
-    last = make_divisible(1280 * width) if width > 1.0 else 1280
-    specs += [BlockSpec("final_expand", shape, last, activation="relu6"),
-              BlockSpec("pool", (last, shape[1], shape[2]), last),
-              BlockSpec("classifier", (last, 1, 1), 1000)]
-    layers: list[Layer] = []
-    previous = "input"
-    for i, spec in enumerate(specs):
-        unit = spec.layers(prefix=f"u{i}.", input_name=previous)
-        # the key is the unit's name; units of equal shape get the same key, so make it unique per position
-        unit = tuple(_rename_block(layer, f"u{i}:{spec.key}") for layer in unit)
-        layers += unit
-        previous = unit[-1].name
-    return tuple(layers)
+    return zoo.mobilenet_v2(width, resolution).layers()
 
 
-def _rename_block(layer: Layer, block: str) -> Layer:
-    from dataclasses import replace
-
-    return replace(layer, block=block)
+vgg, mobilenet_v1 = zoo.vgg, zoo.mobilenet_v1
 
 
 #: Our networks: name -> (builder, zoo model names it stands for).
@@ -297,7 +154,8 @@ def zoo_accelerator(row: ZooRow) -> Accelerator:
 
 @cache
 def _schedule(name: str):
-    from accel_models import UnitSchedule, group_by_block
+    from accel_models import group_by_block
+    from accel_models.schedule import UnitSchedule
 
     return UnitSchedule.from_units(group_by_block(build(name)))
 

@@ -19,7 +19,7 @@ __all__ = ["randomize_batchnorm", "reset_bn_statistics"]
 
 
 def reset_bn_statistics(model: Any, images: np.ndarray) -> Any:
-    """Set every ``BatchNorm2d``'s running mean / variance to their values over ``images``; returns ``model`` in eval mode.
+    """Set every ``BatchNorm2d``'s running statistics to those over ``images``; returns ``model`` in eval mode.
 
     ``images`` is a float (N, C, H, W) array the model accepts.
     """
@@ -36,7 +36,7 @@ def reset_bn_statistics(model: Any, images: np.ndarray) -> Any:
         try:
             model(torch.as_tensor(np.asarray(images), dtype=torch.float32))
         finally:
-            for bn, momentum in zip(bns, momenta):
+            for bn, momentum in zip(bns, momenta, strict=True):
                 bn.momentum = momentum
             model.eval()
     return model
@@ -60,7 +60,7 @@ def randomize_batchnorm(model: Any, seed: int = 0, n_images: int = 16, size: int
     from torch import nn
 
     first_conv = next(m for m in model.modules() if isinstance(m, nn.Conv2d))
-    size = int(size or getattr(getattr(model, "cfg", None), "r", 32))
+    size = int(size) if size else int(getattr(getattr(model, "cfg", None), "r", 32))
     generator = torch.Generator().manual_seed(seed)
     with torch.no_grad():
         for bn in (m for m in model.modules() if isinstance(m, nn.BatchNorm2d)):

@@ -13,14 +13,15 @@ from pathlib import Path
 
 from .errors import CompilerNotFoundError, CsimError
 
-__all__ = ["DEFAULT_FLAGS", "CsimReport", "LayerCheck", "csim", "csim_script", "find_compiler"]
+__all__ = ["DEFAULT_FLAGS", "CsimReport", "LayerCheck", "LayerCycles", "csim", "csim_script", "find_compiler"]
 
 #: Compiler flags of the C-simulation (pragmas and loop labels are for Vitis HLS; g++ need not warn about them).
-DEFAULT_FLAGS = ("-O2", "-std=c++14", "-Wall", "-Wno-unknown-pragmas", "-Wno-unused-label")
+DEFAULT_FLAGS = ("-O2", "-std=c++11", "-Wall", "-Wextra", "-Wno-unknown-pragmas", "-Wno-unused-label")
 #: Environment variable naming the compiler when ``compiler=`` is not given.
 COMPILER_ENV = "OFA_HW_CXX"
-_WEIGHT_MODES = ("bin", "headers")
+_SOURCES = ("tb.cpp", "top.cpp")
 _LAYER_LINE = re.compile(r"^LAYER (\S+) (\d+) (\d+) (\d+) (-?\d+)$")
+_CYCLES_LINE = re.compile(r"^CYCLES (\S+) (\d+) (\d+) (\d+) (\d+)$")
 
 
 @dataclass(frozen=True)
@@ -35,22 +36,34 @@ class LayerCheck:
 
 
 @dataclass(frozen=True)
+class LayerCycles:
+    """The engine's cycle count of one layer, as the C-simulation's counter made it."""
+
+    name: str
+    cycles: int
+    compute_cycles: int
+    transfer_cycles: int
+    ddr_bytes: int
+
+
+@dataclass(frozen=True)
 class CsimReport:
     """Outcome of one C-simulation.
 
     ``passed`` means every layer matched bit for bit.  ``compile_s`` is the
     wall time of compiling and linking, ``run_s`` of the testbench process,
-    ``kernel_us`` of the ``top_layers`` call alone (measured inside it).
+    ``kernel_us`` of the ``ofa_engine()`` call alone (measured inside it);
+    ``cycles`` the engine's cycle count per layer.
     """
 
     passed: bool
     layers: tuple[LayerCheck, ...]
+    cycles: tuple[LayerCycles, ...]
     compile_s: float
     run_s: float
     kernel_us: int
     compiler: str
     compiler_version: str
-    weights: str
     executable: str
     compiler_output: str = ""
 
@@ -61,17 +74,25 @@ class CsimReport:
 
     @property
     def mismatches(self) -> int:
+        """Values that differ from the golden tensors, over every layer."""
         return sum(layer.mismatches for layer in self.layers)
 
     @property
     def failed_layers(self) -> tuple[LayerCheck, ...]:
+        """The layers with at least one differing value."""
         return tuple(layer for layer in self.layers if layer.mismatches)
 
     def summary(self) -> str:
+        """One line: pass / fail, values, cycles, compile and run time, compiler."""
         status = "PASS (bit-exact)" if self.passed else f"FAIL ({len(self.failed_layers)} layer(s) differ)"
-        return (f"csim {status}: {len(self.layers)} layers, {sum(l.elements for l in self.layers):,} values, "
-                f"{self.mismatches} mismatches; compile {self.compile_s:.2f} s, run {self.run_s:.3f} s "
-                f"(top_layers {self.kernel_us / 1e3:.1f} ms); {self.compiler_version}, weights from {self.weights}")
+        return (f"csim {status}: {len(self.layers)} layers, {sum(c.elements for c in self.layers):,} values, "
+                f"{self.mismatches} mismatches; {self.total_cycles:,} engine cycles; compile {self.compile_s:.2f} s, "
+                f"run {self.run_s:.3f} s (ofa_engine {self.kernel_us / 1e3:.1f} ms); {self.compiler_version}")
+
+    @property
+    def total_cycles(self) -> int:
+        """The engine's cycles for the whole network (C-simulation counter)."""
+        return sum(c.cycles for c in self.cycles)
 
 
 def find_compiler(compiler: str | os.PathLike | None = None) -> str:
@@ -86,33 +107,20 @@ def find_compiler(compiler: str | os.PathLike | None = None) -> str:
     return found
 
 
-def _sources(weights: str) -> tuple[list[str], list[str]]:
-    if weights not in _WEIGHT_MODES:
-        raise ValueError(f"weights must be one of {_WEIGHT_MODES}, got {weights!r}")
-    if weights == "headers":
-        return ["tb.cpp", "top.cpp", "weights_rom.cpp"], ["-DOFA_HW_ROM_WEIGHTS"]
-    return ["tb.cpp", "top.cpp"], []
-
-
 def csim_script(flags: Sequence[str] = DEFAULT_FLAGS) -> str:
     """``csim.sh`` of an export: the same build and run as :func:`csim`, for use without Python."""
-    sources, _ = _sources("bin")
-    rom_sources, rom_defines = _sources("headers")
-    flags = " ".join(flags)
     return (
         "#!/bin/sh\n"
-        "# C-simulation of this export (what hls.csim runs). Usage: ./csim.sh [bin|headers]\n"
+        "# C-simulation of this export through the synthesis top ofa_engine() (what hls.csim runs).\n"
         "set -e\ncd \"$(dirname \"$0\")\"\nCXX=${CXX:-g++}\nmkdir -p build\n"
-        "if [ \"${1:-bin}\" = headers ]; then\n"
-        f"  $CXX {flags} {' '.join(rom_defines)} -I. {' '.join(rom_sources)} -o build/csim_headers\n"
-        "  exec build/csim_headers .\nfi\n"
-        f"$CXX {flags} -I. {' '.join(sources)} -o build/csim_bin\nexec build/csim_bin .\n"
+        f"$CXX {' '.join(flags)} -I. {' '.join(_SOURCES)} -o build/csim\nexec build/csim .\n"
     )
 
 
 def _compile(cxx: str, root: Path, build: Path, sources: list[str], defines: list[str], flags: Sequence[str],
              jobs: int, timeout_s: float, tag: str) -> tuple[Path, str]:
-    objects, pending, running, messages = [], list(sources), [], []
+    objects, pending, messages = [], list(sources), []
+    running: list[tuple[subprocess.Popen, str]] = []
     deadline = time.monotonic() + timeout_s
 
     def reap(proc, source):
@@ -143,15 +151,15 @@ def _compile(cxx: str, root: Path, build: Path, sources: list[str], defines: lis
     return exe, "".join(messages) + link.stderr.decode(errors="replace")
 
 
-def csim(out_dir: str | os.PathLike, compiler: str | os.PathLike | None = None, weights: str = "bin",
+def csim(out_dir: str | os.PathLike, compiler: str | os.PathLike | None = None,
          flags: Sequence[str] = DEFAULT_FLAGS, build_dir: str | os.PathLike | None = None, jobs: int = 2,
          timeout_s: float = 1800.0) -> CsimReport:
-    """C-simulate the export in ``out_dir``.
+    """C-simulate the export in ``out_dir`` through its synthesis top ``ofa_engine()``.
 
     The export is loaded first (schema and every sha256 verified), then
-    ``tb.cpp`` and ``top.cpp`` (plus ``weights_rom.cpp`` for
-    ``weights="headers"``) are compiled with ``compiler`` and ``flags``, and
-    the testbench runs on the golden input and compares every layer's output
+    ``tb.cpp`` and ``top.cpp`` are compiled with ``compiler`` and ``flags``; the
+    testbench puts the golden input, the packed weights and the program in
+    DDR-like buffers, calls ``ofa_engine()`` and compares every layer's output
     with its golden tensor.
 
     Parameters
@@ -160,10 +168,6 @@ def csim(out_dir: str | os.PathLike, compiler: str | os.PathLike | None = None, 
         An export written by :func:`hls.export`.
     compiler : str or path, optional
         Default ``$OFA_HW_CXX`` or ``g++``.  Missing -> :class:`CompilerNotFoundError`.
-    weights : {"bin", "headers"}
-        Read the weights from the ``.bin`` files at run time (fast to compile)
-        or compile in the C headers of ``weights/`` (what synthesis sees; g++
-        needs ~1.5 s per million weights).
     build_dir : path, optional
         Where objects and the executable go (default ``out_dir/build``).
     jobs : int
@@ -178,14 +182,13 @@ def csim(out_dir: str | os.PathLike, compiler: str | os.PathLike | None = None, 
     from .loader import load
 
     cxx = find_compiler(compiler)
-    sources, defines = _sources(weights)
     project = load(out_dir)
     root = project.path
     build = Path(build_dir) if build_dir is not None else root / "build"
     build.mkdir(parents=True, exist_ok=True)
     version = subprocess.run([cxx, "--version"], capture_output=True, text=True).stdout.splitlines()
     started = time.perf_counter()
-    exe, compiler_output = _compile(cxx, root, build, sources, defines, flags, jobs, timeout_s, weights)
+    exe, compiler_output = _compile(cxx, root, build, list(_SOURCES), [], flags, jobs, timeout_s, "engine")
     compile_s = time.perf_counter() - started
     started = time.perf_counter()
     try:
@@ -195,23 +198,26 @@ def csim(out_dir: str | os.PathLike, compiler: str | os.PathLike | None = None, 
     run_s = time.perf_counter() - started
     if run.returncode not in (0, 1):
         raise CsimError(f"the testbench failed (exit {run.returncode}):\n{run.stderr[-4000:]}")
-    checks, kernel_us = _parse(run.stdout, [layer["name"] for layer in project.manifest["layers"]])
+    checks, cycles, kernel_us = _parse(run.stdout, [layer["name"] for layer in project.manifest["layers"]])
     passed = run.returncode == 0 and all(c.mismatches == 0 for c in checks)
-    return CsimReport(passed, checks, compile_s, run_s, kernel_us, cxx, version[0] if version else "unknown",
-                      weights, str(exe), compiler_output)
+    return CsimReport(passed, checks, cycles, compile_s, run_s, kernel_us, cxx,
+                      version[0] if version else "unknown", str(exe), compiler_output)
 
 
-def _parse(stdout: str, expected: list[str]) -> tuple[tuple[LayerCheck, ...], int]:
-    checks, kernel_us = [], None
+def _parse(stdout: str, expected: list[str]) -> tuple[tuple[LayerCheck, ...], tuple[LayerCycles, ...], int]:
+    checks, cycles, kernel_us = [], [], None
     for line in stdout.splitlines():
         match = _LAYER_LINE.match(line)
         if match:
             name, *numbers = match.groups()
             checks.append(LayerCheck(name, *(int(n) for n in numbers)))
+        elif (match := _CYCLES_LINE.match(line)):
+            name, *numbers = match.groups()
+            cycles.append(LayerCycles(name, *(int(n) for n in numbers)))
         elif line.startswith("RUNTIME_US "):
             kernel_us = int(line.split()[1])
     names = [c.name for c in checks]
-    if names != expected or kernel_us is None:
-        raise CsimError(f"the testbench reported {len(names)} of {len(expected)} layers (or no run time); "
+    if names != expected or [c.name for c in cycles] != expected or kernel_us is None:
+        raise CsimError(f"the testbench reported {len(names)} of {len(expected)} layers (or no cycles or run time); "
                         f"output ends with:\n{stdout[-2000:]}")
-    return tuple(checks), kernel_us
+    return tuple(checks), tuple(cycles), kernel_us

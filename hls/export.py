@@ -1,23 +1,29 @@
-"""``hls.export``: a quantized network as files a hardware engineer builds.
+"""``hls.export``: a quantized network as an HLS project of the searched engine, and its program.
 
 The export directory::
 
     manifest.json          versioned description of everything below (sha256 of every file)
-    ofa_hw/*.h             the HLS kernel library (package data, copied)
-    params.h               per-layer requantization parameters
-    top.h, top.cpp         Weights / Activations structs and top_layers(): one kernel call per layer
-    weights_rom.cpp        weights from the headers + the synthesis top function top()
-    tb.cpp                 testbench: golden input, every layer against its golden tensor
-    weights/<id>.w.bin     int8 weights (raw little-endian), <id>.b.bin int32 biases,
+    engine.h, program.h    the engine (package data, copied): PP x ICP x OCP array, depthwise engine,
+                           element-wise unit, on-chip buffers; the program format
+    engine_config.h        the engine's shape from the accelerator (generated)
+    top.cpp                the synthesis top ofa_engine(act, wgt, prog): m_axi + s_axilite
+    program.bin            int32 program: one descriptor per layer + per-channel parameter tables
+    weights.bin            int8 weights packed in the order the array reads them
+    program_sizes.h        buffer sizes of this network (co-simulation depths, testbench)
+    tb.cpp, testbench.h,   testbench calling ofa_engine() as the PYNQ driver does; every layer
+    testbench_layers.h     against its golden tensor, and the engine's cycles per layer
+    golden/input.bin       int8 test input (CHW); golden/<id>.bin int8 output of every layer (CHW)
+    weights/<id>.w.bin     int8 weights OIHW / OI (raw little-endian), <id>.b.bin int32 biases,
                            <id>.mult.bin / <id>.shift.bin int32 (per-channel scheme only)
-    weights/<id>.h         the same weights and biases as C arrays
-    golden/input.bin       int8 test input; golden/<id>.bin int8 output of every layer
     csim.sh                the g++ commands hls.csim runs
-    hls4ml_config.yml      optional: per-layer ap_fixed precision and ReuseFactor
+    run_hls.tcl            vitis_hls -f run_hls.tcl: C-sim, C-synthesis, co-simulation, IP export
+    hls_config.cfg         the same for the 2023+ flow (v++ -c --mode hls --config hls_config.cfg)
+    pynq_driver.py         the board side: Overlay, allocate, start, wait
 
-Everything is checked before anything is written (layer support, existing
-directory), then written into a temporary sibling directory that is renamed
-into place, so a failed export leaves nothing behind.
+Everything is checked before anything is written (layer support, the tiling on
+the accelerator's buffers, the buffers on the board, an existing directory),
+then written into a temporary sibling directory that is renamed into place, so
+a failed export leaves nothing behind.
 """
 
 from __future__ import annotations
@@ -25,25 +31,35 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import shutil
-import tempfile
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from .codegen import LayerCode, params_header, rom_source, testbench_source, top_header, top_source, weight_header
+from accel_models import Accelerator
+from accel_models.atomic import atomic_directory, check_replaceable
+from accel_models.boards import Board, get_board
+
+from .build import build_files
 from .csim import DEFAULT_FLAGS, csim_script
+from .engine import EngineConfig
 from .fixedpoint import HSIG_MULT, HSIG_SHIFT, INTEGER_IMPL, MULT_BITS
 from .graph import c_identifier
 from .hints import accelerator_info, as_accelerator, layer_hints
 from .manifest import FORMAT, SCHEMA_VERSION, validate_manifest
 from .network import FloatNetwork, TorchNetwork, float_network, resolve_source
+from .program import Program, build_program, engine_cycles
 from .quantize import QuantizedNetwork, quantize
 from .targets import DPU, TargetLimits, kernel_name, require_supported
 
-__all__ = ["export", "generator_version"]
+__all__ = ["DEFAULT_ACCELERATOR", "DEFAULT_BOARD", "export", "generator_version"]
+
+#: The engine exported when neither the call nor the design names an accelerator: the DPU PYNQ-DPU ships
+#: for the Ultra96-V2 (B1600 at 200 MHz) on that board.
+DEFAULT_BOARD = "ultra96v2"
+DEFAULT_ACCELERATOR = "B1600"
+_ENGINE_FILES = ("engine.h", "program.h", "top.cpp", "tb.cpp", "testbench.h")
 
 
 def generator_version() -> str:
@@ -57,10 +73,10 @@ def generator_version() -> str:
 
 
 def export(source: Any, out_dir: str | os.PathLike, accelerator: Any = None, calibration: np.ndarray | None = None,
-           *, scheme: str = "pow2", method: str = "max", n_calibration: int = 16, seed: int = 0,
-           test_input: np.ndarray | None = None, overwrite: bool = False, target: TargetLimits = DPU,
-           hls4ml: bool = False, progress: bool = False):
-    """Quantize ``source`` and write an HLS-ready project to ``out_dir``.
+           *, board: str | Board | None = None, scheme: str = "pow2", method: str = "max", n_calibration: int = 16,
+           seed: int = 0, test_input: np.ndarray | None = None, overwrite: bool = False,
+           target: TargetLimits = DPU, progress: bool = False):
+    """Quantize ``source`` and write the HLS project of its engine to ``out_dir``.
 
     Parameters
     ----------
@@ -69,11 +85,16 @@ def export(source: Any, out_dir: str | os.PathLike, accelerator: Any = None, cal
         is used when ``accelerator`` is not given.
     out_dir : path
         Must not exist unless ``overwrite=True``.
-    accelerator : object with ``pp``, ``icp``, ``ocp``, ``clock_mhz``, optional
-        Source of the parallelism hints and DPU cycle estimates.
+    accelerator : Accelerator (or an object with ``pp``, ``icp``, ``ocp``, ``clock_mhz``), optional
+        The engine's shape: parallelism, buffers, clock, DDR bandwidth (default
+        :data:`DEFAULT_ACCELERATOR` at 200 MHz with the board's bandwidth).
     calibration : ndarray, optional
         Float (N, C, H, W) calibration inputs (default: ``n_calibration``
         standard-normal images from ``seed``).
+    board : str or Board, optional
+        The board the engine is built for (default :data:`DEFAULT_BOARD`): its
+        part goes into the build scripts, and the engine's on-chip buffers are
+        checked against its BRAM / UltraRAM before anything is written.
     scheme, method : str
         See :func:`hls.quantize`.
     test_input : ndarray, optional
@@ -82,8 +103,6 @@ def export(source: Any, out_dir: str | os.PathLike, accelerator: Any = None, cal
         Replace an existing ``out_dir`` (atomically) instead of raising ``FileExistsError``.
     target : TargetLimits
         Layers it cannot run are reported, all at once, before anything is written.
-    hls4ml : bool
-        Also write ``hls4ml_config.yml``.
     progress : bool
         Show a progress bar while writing the weight files.
 
@@ -92,28 +111,31 @@ def export(source: Any, out_dir: str | os.PathLike, accelerator: Any = None, cal
     hls.loader.ExportedProject
         The export, loaded back and verified.
     """
-    from .loader import load
+    from .loader import verified
 
     out_dir = Path(out_dir)
     if out_dir.exists() and not overwrite:
         raise FileExistsError(f"export directory {out_dir} exists; pass overwrite=True to replace it")
+    replaceable = _replaceable_export if overwrite else None
+    check_replaceable(out_dir, replaceable=replaceable, what="export directory")  # before the slow steps
+    board = get_board(board or DEFAULT_BOARD) if not isinstance(board, Board) else board
     accelerator = as_accelerator(accelerator)  # validated before the slow steps
     qnet, accelerator = _quantized(source, accelerator, target, calibration, scheme, method, n_calibration, seed)
     accelerator = as_accelerator(accelerator)
+    if accelerator is None:
+        accelerator = Accelerator.from_dpu(DEFAULT_ACCELERATOR, clock_mhz=200.0, ddr_bw_gbps=board.ddr_bw_gbps)
+    engine = EngineConfig.from_accelerator(accelerator)
+    fit = engine.check_board(board)  # OnChipMemoryError before anything is written
+    program = build_program(qnet, engine)  # UnsupportedLayerError (untileable layers) likewise
     if test_input is None:
         test_input = np.random.default_rng(seed + 1).standard_normal((1, *qnet.input_shape))
     test_input = np.asarray(test_input, dtype=np.float64)
     if test_input.shape != (1, *qnet.input_shape):
-        raise ValueError(f"test_input must have shape (1, {', '.join(map(str, qnet.input_shape))}), got {test_input.shape}")
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.tmp-", dir=out_dir.parent))
-    try:
-        _Writer(tmp, qnet, accelerator, target, test_input, progress).write(hls4ml)
-        _move_into_place(tmp, out_dir, overwrite)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    return load(out_dir)
+        shape = ", ".join(map(str, qnet.input_shape))
+        raise ValueError(f"test_input must have shape (1, {shape}), got {test_input.shape}")
+    with atomic_directory(out_dir, replaceable=replaceable, what="export directory") as tmp:
+        manifest = _Writer(tmp, qnet, accelerator, board, fit, program, target, test_input, progress).write()
+    return verified(out_dir, manifest)  # the manifest was validated before it was written
 
 
 def _quantized(source, accelerator, target, calibration, scheme, method, n_calibration, seed):
@@ -128,23 +150,22 @@ def _quantized(source, accelerator, target, calibration, scheme, method, n_calib
         require_supported(layers, target)  # before the (slow) weight extraction and anything written
         fnet = float_network(TorchNetwork(model, layers, description))
         accelerator = design_accelerator if accelerator is None else accelerator
-    return quantize(fnet, calibration, scheme=scheme, method=method, n_calibration=n_calibration, seed=seed), accelerator
+    qnet = quantize(fnet, calibration, scheme=scheme, method=method, n_calibration=n_calibration, seed=seed)
+    return qnet, accelerator
 
 
-def _move_into_place(tmp: Path, out_dir: Path, overwrite: bool) -> None:
-    if not out_dir.exists():
-        try:
-            os.rename(tmp, out_dir)
-            return
-        except OSError:
-            if not out_dir.exists():
-                raise
-    if not overwrite:
-        raise FileExistsError(f"export directory {out_dir} appeared while exporting; nothing was replaced")
-    old = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.old-", dir=out_dir.parent))
-    os.rename(out_dir, old / "previous")
-    os.rename(tmp, out_dir)
-    shutil.rmtree(old, ignore_errors=True)
+def _replaceable_export(path: Path) -> str | None:
+    """None when ``path`` holds an export of ours (its manifest), else why it must not be replaced."""
+    manifest = path / "manifest.json"
+    if not manifest.is_file():
+        return "it holds no manifest.json, so it is not an hls.export directory (only an earlier export is replaced)"
+    try:
+        data = json.loads(manifest.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        return f"its manifest.json cannot be read ({exc})"
+    if not isinstance(data, dict) or data.get("format") != FORMAT:
+        return f"its manifest.json is not an ofa-hw HLS manifest (format {FORMAT!r})"
+    return None
 
 
 def _sha256(data: bytes) -> str:
@@ -154,20 +175,20 @@ def _sha256(data: bytes) -> str:
 class _Writer:
     """Writes the files of one export into ``root`` and collects their manifest entries."""
 
-    def __init__(self, root: Path, qnet: QuantizedNetwork, accelerator, target: TargetLimits,
-                 test_input: np.ndarray, progress: bool):
-        self.root, self.qnet, self.target = root, qnet, target
+    def __init__(self, root: Path, qnet: QuantizedNetwork, accelerator: Accelerator, board: Board, fit: dict,
+                 program: Program, target: TargetLimits, test_input: np.ndarray, progress: bool):
+        self.root, self.qnet, self.target, self.board, self.fit = root, qnet, target, board, fit
+        self.accelerator, self.program = accelerator, program
         self.acc_info = accelerator_info(accelerator)
         self.test_input, self.progress = test_input, progress
         self.files: list[dict] = []
         names = [q.name for q in qnet.layers]
-        idents = [c_identifier(n) for n in names]
-        clash = sorted({i for i in idents if idents.count(i) > 1})
+        self.idents = [c_identifier(n) for n in names]
+        clash = sorted({i for i in self.idents if self.idents.count(i) > 1})
         if clash:
             raise ValueError(f"layer names map to the same C identifier(s) {clash}; rename the layers")
         self.hints = layer_hints([q.layer for q in qnet.layers], accelerator)
-        self.codes = [LayerCode(q, ident, h["parallelism"]["pe"], h["parallelism"]["simd"])
-                      for q, ident, h in zip(qnet.layers, idents, self.hints)]
+        self.cycles = engine_cycles(program)
         description = qnet.description
         self.description = (", ".join(f"{k}={v}" for k, v in description.items() if not isinstance(v, (list, dict)))
                             or "a quantized network")
@@ -190,56 +211,67 @@ class _Writer:
         return {"file": rel, "dtype": dtype, "shape": list(array.shape), "layout": layout, "sha256": entry["sha256"],
                 "bytes": entry["bytes"], **extra}
 
-    def write(self, hls4ml: bool) -> None:
+    def write(self) -> dict:
         from tqdm.auto import tqdm
 
-        library = resources.files("hls") / "templates" / "ofa_hw"
-        for item in sorted(library.iterdir(), key=lambda p: p.name):
-            if item.name.endswith(".h"):
-                self._put(f"ofa_hw/{item.name}", item.read_bytes(), "kernel")
-        layers, weight_files = [], {}
-        for index, code in enumerate(tqdm(self.codes, desc="export", unit="layer", disable=not self.progress)):
-            entry = self._layer_entry(index, code)
-            if entry["weight"] is not None:
-                weight_files[code.q.name] = (entry["weight"]["file"], entry["bias"]["file"])
-            layers.append(entry)
+        library = resources.files("hls") / "templates" / "engine"
+        for name in _ENGINE_FILES:
+            self._put(name, (library / name).read_bytes(), "testbench" if name.startswith("t") and name != "top.cpp"
+                      else "source")
+        self._put("engine_config.h", self.program.config.header(), "header")
+        self._put("program.bin", self.program.words.astype("<i4").tobytes(), "program")
+        self._put("weights.bin", self.program.weights.tobytes(), "weights")
+        layers = [self._layer_entry(index) for index in tqdm(range(len(self.qnet.layers)), desc="export",
+                                                              unit="layer", disable=not self.progress)]
         golden = self._golden()
-        self._put("params.h", params_header(self.codes, self.description), "header")
-        self._put("top.h", top_header(self.qnet, self.codes, self.description), "header")
-        self._put("top.cpp", top_source(self.codes, self.description), "source")
-        self._put("weights_rom.cpp", rom_source(self.codes, self.description), "source")
-        self._put("tb.cpp", testbench_source(self.codes, golden, weight_files, "golden/input.bin", self.description),
-                  "testbench")
+        self._put("program_sizes.h", self._sizes_header(), "header")
+        self._put("testbench_layers.h", self._testbench_layers(golden), "testbench")
         self._put("csim.sh", csim_script(DEFAULT_FLAGS), "script")
-        if hls4ml:
-            from .hls4ml_config import hls4ml_config_yaml
-
-            self._put("hls4ml_config.yml", hls4ml_config_yaml(self.qnet, self.codes), "config")
+        for rel, (text, role) in build_files(self.board, self.accelerator, self.description).items():
+            self._put(rel, text, role)
         manifest = self._manifest(layers, golden)
         validate_manifest(manifest)
         (self.root / "manifest.json").write_text(json.dumps(manifest, indent=1) + "\n")
+        return manifest
 
-    def _layer_entry(self, index: int, code: LayerCode) -> dict:
-        q, layer, ident = code.q, code.q.layer, code.ident
+    def _sizes_header(self) -> str:
+        p = self.program
+        c, h, w = p.input_shape
+        return ("// Buffer sizes of this network's program (generated by ofa-hw). Do not edit: re-export.\n"
+                "#ifndef OFA_HW_PROGRAM_SIZES_H\n#define OFA_HW_PROGRAM_SIZES_H\n\n"
+                f"#define ACT_BYTES {p.act_bytes}\n#define WGT_BYTES {p.weights.size}\n"
+                f"#define PROG_WORDS {p.words.size}\n#define N_LAYERS {len(p.layers)}\n"
+                f"#define INPUT_OFFSET {p.input_offset}\n#define IN_C {c}\n#define IN_H {h}\n#define IN_W {w}\n"
+                "\n#endif\n")
+
+    def _testbench_layers(self, golden: dict[str, str]) -> str:
+        names = ",\n    ".join(f'"{q.name}"' for q in self.qnet.layers)
+        files = ",\n    ".join(f'"{golden[q.name]}"' for q in self.qnet.layers)
+        return ("// Layer names and golden tensors of the testbench (generated by ofa-hw).\n"
+                "#ifndef OFA_HW_TESTBENCH_LAYERS_H\n#define OFA_HW_TESTBENCH_LAYERS_H\n\n"
+                '#define INPUT_FILE "golden/input.bin"\n'
+                f"static const char* const LAYER_NAMES[N_LAYERS] = {{\n    {names}\n}};\n"
+                f"static const char* const GOLDEN_FILES[N_LAYERS] = {{\n    {files}\n}};\n\n#endif\n")
+
+    def _layer_entry(self, index: int) -> dict:
+        q, ident = self.qnet.layers[index], self.idents[index]
+        layer = q.layer
+        lp = self.program.layers[index]
         weight = bias = requant_files = None
         if q.weight is not None:
-            layout = "OIHW" if q.weight.ndim == 4 else "OI"
-            header = f"weights/{ident}.h"
-            weight = self._tensor(f"weights/{ident}.w.bin", q.weight, "int8", layout, "weight", header=header,
-                                  symbol=f"{ident}_w")
-            bias = self._tensor(f"weights/{ident}.b.bin", q.bias, "int32", "C", "bias", header=header,
-                                symbol=f"{ident}_b")
-            self._put(header, weight_header(code, self.description), "header")
+            w, b = q.params()
+            weight = self._tensor(f"weights/{ident}.w.bin", w, "int8", "OIHW" if w.ndim == 4 else "OI", "weight")
+            bias = self._tensor(f"weights/{ident}.b.bin", b, "int32", "C", "bias")
         if not q.requant.per_tensor:
             requant_files = {
-                "mult": self._tensor(f"weights/{ident}.mult.bin", q.requant.mult, "int32", "C", "requant",
-                                     header="params.h", symbol=f"{ident}_mult"),
-                "shift": self._tensor(f"weights/{ident}.shift.bin", q.requant.shift, "int32", "C", "requant",
-                                      header="params.h", symbol=f"{ident}_shift"),
+                "mult": self._tensor(f"weights/{ident}.mult.bin", q.requant.mult, "int32", "C", "requant"),
+                "shift": self._tensor(f"weights/{ident}.shift.bin", q.requant.shift, "int32", "C", "requant"),
             }
         requant = q.requant.to_dict()
         if q.input_shifts:
             requant["input_shifts"] = list(q.input_shifts)
+        hints = self.hints[index]
+        cycles = self.cycles[index]
         return {
             "index": index, "id": ident, "name": q.name, "op": layer.op, "kernel_function": kernel_name(layer),
             "inputs": list(q.inputs), "in_shape": list(layer.in_shape), "out_shape": list(layer.out_shape),
@@ -250,7 +282,12 @@ class _Writer:
                      "accumulator": 32},
             "fix": {"inputs": list(q.input_fix), "output": q.output_fix, "weight": q.weight_fix},
             "requant": requant, "weight": weight, "bias": bias, "requant_files": requant_files,
-            **self.hints[index],
+            "parallelism": hints["parallelism"], "macs": hints["macs"],
+            "cycles": {"engine": cycles["cycles"], "compute": cycles["compute_cycles"],
+                       "transfer": cycles["transfer_cycles"], "ideal": hints["cycles"]["ideal"]},
+            "ddr_bytes": cycles["ddr_bytes"],
+            "engine": {"op": lp.engine_op, "descriptor": dict(lp.fields), "weight_bytes": lp.weight_bytes,
+                       "param_words": lp.param_words},
             "layer": layer.to_dict(),
         }
 
@@ -259,16 +296,16 @@ class _Writer:
         tensors = self.qnet.run(x, keep_all=True)
         self._tensor("golden/input.bin", x[0], "int8", "CHW", "golden")
         golden = {}
-        for code in self.codes:
-            rel = f"golden/{code.ident}.bin"
-            self._tensor(rel, tensors[code.q.name][0], "int8", "CHW", "golden")
-            golden[code.q.name] = rel
+        for q, ident in zip(self.qnet.layers, self.idents, strict=True):
+            rel = f"golden/{ident}.bin"
+            self._tensor(rel, tensors[q.name][0], "int8", "CHW", "golden")
+            golden[q.name] = rel
         return golden
 
     def _manifest(self, layers: list[dict], golden: dict[str, str]) -> dict:
-        qnet, last = self.qnet, self.codes[-1]
-        kernel_cycles = sum(entry["cycles"]["kernel"] for entry in layers)
-        dpu_cycles = None if self.acc_info is None else sum(entry["cycles"]["dpu"] for entry in layers)
+        qnet, last = self.qnet, self.qnet.layers[-1]
+        engine_total = sum(entry["cycles"]["engine"] for entry in layers)
+        clock_mhz = self.accelerator.clock_mhz
         return {
             "format": FORMAT,
             "schema_version": SCHEMA_VERSION,
@@ -287,14 +324,19 @@ class _Writer:
             "target": {"name": self.target.name, "kernel": list(self.target.kernel),
                        "stride": list(self.target.stride), "ops": list(self.target.ops)},
             "accelerator": self.acc_info,
+            "engine": {"top": "ofa_engine", "config": dict(vars(self.program.config)),
+                       "on_chip_bytes": self.program.config.on_chip_bytes,
+                       "resources": self.fit, "program": self.program.to_dict()},
             "inputs": [{"name": "input", "id": "input", "shape": list(qnet.input_shape), "layout": "CHW",
                         "dtype": "int8", "fix_position": qnet.input_fix}],
-            "outputs": [{"name": last.q.name, "id": last.ident, "shape": list(last.q.layer.out_shape),
-                         "layout": "CHW", "dtype": "int8", "fix_position": last.q.output_fix}],
+            "outputs": [{"name": last.name, "id": self.idents[-1], "shape": list(last.layer.out_shape),
+                         "layout": "CHW", "dtype": "int8", "fix_position": last.output_fix}],
             "layers": layers,
             "testbench": {"source": "tb.cpp", "input": "golden/input.bin", "golden": golden},
-            "totals": {"macs": sum(entry["macs"] for entry in layers), "kernel_cycles": kernel_cycles,
-                       "dpu_cycles": dpu_cycles,
-                       "dpu_latency_ms": None if dpu_cycles is None else dpu_cycles / (self.acc_info["clock_mhz"] * 1e3)},
+            "totals": {"macs": sum(entry["macs"] for entry in layers), "engine_cycles": engine_total,
+                       "ideal_cycles": sum(entry["cycles"]["ideal"] for entry in layers),
+                       "ddr_bytes": sum(entry["ddr_bytes"] for entry in layers),
+                       "latency_ms": engine_total / (clock_mhz * 1e3), "clock_mhz": clock_mhz,
+                       "latency_source": "engine cycle count (C-simulation counter, hls.program.engine_cycles)"},
             "files": sorted(self.files, key=lambda f: f["path"]),
         }

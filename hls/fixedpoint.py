@@ -18,6 +18,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from accel_models.int8 import round_half_up, rshift_round
+
 from .errors import QuantizationError
 
 __all__ = [
@@ -64,34 +66,6 @@ INTEGER_IMPL = {
                 f"with post_shift = 2 * fi + {HSIG_SHIFT} - fo"),
 }
 _INT64_LIMIT = 2**62  # headroom below 2**63 for the rounding bias
-
-
-def round_half_up(x: np.ndarray) -> np.ndarray:
-    """Round to the nearest integer, halves towards +infinity, as int64.
-
-    >>> round_half_up(np.array([-1.5, -0.5, 0.5, 1.49])).tolist()
-    [-1, 0, 1, 1]
-    """
-    return np.floor(np.asarray(x, dtype=np.float64) + 0.5).astype(np.int64)
-
-
-def rshift_round(v, s) -> np.ndarray:
-    """``v * 2**-s`` rounded half up, for int64 ``v`` and integer ``s`` of either sign.
-
-    A positive ``s`` adds ``2**(s-1)`` and shifts right arithmetically; a
-    non-positive one multiplies by ``2**-s`` (exact).
-
-    >>> rshift_round(np.array([5, -5, 6, -6, 3]), 1).tolist()
-    [3, -2, 3, -3, 2]
-    >>> rshift_round(np.array([3, -3]), -2).tolist()
-    [12, -12]
-    """
-    v = np.asarray(v, dtype=np.int64)
-    s = np.asarray(s, dtype=np.int64)
-    right = np.maximum(s, 0)
-    left = np.maximum(-s, 0)
-    half = np.where(right > 0, np.left_shift(np.int64(1), np.maximum(right - 1, 0)), 0)
-    return np.right_shift(v + half, right) * np.left_shift(np.int64(1), left)
 
 
 def _clamp_fix(f: int, what: str) -> int:

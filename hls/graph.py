@@ -62,7 +62,7 @@ def plan(layers: Sequence[Layer]) -> tuple[Step, ...]:
         for source in inputs:
             last_use[source] = i
     steps = []
-    for i, (layer, inputs) in enumerate(zip(layers, resolved)):
+    for i, (layer, inputs) in enumerate(zip(layers, resolved, strict=True)):
         release = tuple(dict.fromkeys(s for s in inputs if last_use[s] == i))
         steps.append(Step(layer, inputs, release))
     return tuple(steps)

@@ -18,7 +18,7 @@ from .errors import IntegrityError, ManifestError
 from .fixedpoint import Requant
 from .manifest import validate_manifest
 
-__all__ = ["ExportedProject", "load"]
+__all__ = ["ExportedProject", "load", "verified"]
 
 _CHUNK = 1 << 20
 
@@ -43,7 +43,8 @@ class ExportedProject:
         for entry in self.manifest["layers"]:
             if name in (entry["name"], entry["id"]):
                 return entry
-        raise KeyError(f"no layer {name!r} in the export; layers: {', '.join(e['name'] for e in self.manifest['layers'])}")
+        names = ", ".join(e["name"] for e in self.manifest["layers"])
+        raise KeyError(f"no layer {name!r} in the export; layers: {names}")
 
     def read(self, tensor: Mapping[str, Any]) -> np.ndarray:
         """The array of a tensor-file entry (``{"file", "dtype", "shape", ...}``)."""
@@ -54,7 +55,8 @@ class ExportedProject:
     def golden(self, name: str) -> np.ndarray:
         """Golden int8 output of layer ``name`` (or ``"input"``) for the testbench input, shape (C, H, W)."""
         shape = self.manifest["inputs"][0]["shape"] if name == "input" else self.layer(name)["out_shape"]
-        rel = self.manifest["testbench"]["input"] if name == "input" else self.manifest["testbench"]["golden"][self.layer(name)["name"]]
+        bench = self.manifest["testbench"]
+        rel = bench["input"] if name == "input" else bench["golden"][self.layer(name)["name"]]
         return self.read({"file": rel, "dtype": "int8", "shape": shape})
 
     def quantized_network(self):
@@ -99,6 +101,9 @@ def load(out_dir: str | os.PathLike) -> ExportedProject:
         A listed file is missing, truncated, longer than recorded or altered.
     """
     root = Path(out_dir)
+    if root.is_file():
+        raise NotADirectoryError(f"{root} is a file; hls.load takes the export directory (the folder holding "
+                                 "manifest.json)")
     if not root.is_dir():
         raise FileNotFoundError(f"export directory {root} does not exist")
     manifest_path = root / "manifest.json"
@@ -109,11 +114,17 @@ def load(out_dir: str | os.PathLike) -> ExportedProject:
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise ManifestError(f"{manifest_path}: not valid JSON ({exc})") from None
     validate_manifest(manifest)
+    return verified(root, manifest)
+
+
+def verified(root: Path, manifest: Mapping[str, Any]) -> ExportedProject:
+    """The export at ``root`` whose ``manifest`` is already schema-valid: every file and cross-reference checked."""
     listed = {}
     for entry in manifest["files"]:
         _verify(root, entry)
         listed[entry["path"]] = entry["sha256"]
     _cross_check(manifest, listed)
+    _cross_check_code(root, manifest)
     return ExportedProject(root, manifest)
 
 
@@ -154,3 +165,66 @@ def _cross_check(manifest: Mapping[str, Any], listed: Mapping[str, str]) -> None
     names = [entry["name"] for entry in manifest["layers"]]
     if sorted(bench["golden"]) != sorted(names):
         raise ManifestError("the testbench's golden tensors do not cover exactly the manifest's layers")
+
+
+def _cross_check_code(root: Path, manifest: Mapping[str, Any]) -> None:
+    """The manifest's fields agree with the weights, the golden tensors and the compiled ``program.bin``.
+
+    The manifest cannot hash itself, so an edit to it (a shape, a shift) is
+    caught here: each layer's shapes must match its layer record, its weight
+    and golden tensors, and the descriptor and requantization tables the
+    engine reads from ``program.bin`` (sha256-checked with the other files).
+    """
+    sizes = {entry["path"]: entry["bytes"] for entry in manifest["files"]}
+    golden = manifest["testbench"]["golden"]
+    for entry in manifest["layers"]:
+        where = f"manifest layer {entry['name']!r}"
+        layer = entry["layer"]
+        for field in ("in_shape", "out_shape"):
+            if field in entry and list(entry[field]) != list(layer[field]):
+                raise ManifestError(f"{where}: {field} {entry[field]} contradicts its layer record {layer[field]}")
+        out_elements = int(np.prod(layer["out_shape"]))
+        if sizes.get(golden[entry["name"]]) != out_elements:
+            raise ManifestError(f"{where}: out_shape {layer['out_shape']} ({out_elements} values) does not match "
+                                f"its golden tensor {golden[entry['name']]} ({sizes.get(golden[entry['name']])} bytes)")
+        weight = entry.get("weight")
+        if weight is not None and int(weight["shape"][0]) != int(layer["out_shape"][0]):
+            raise ManifestError(f"{where}: weight shape {weight['shape']} has {weight['shape'][0]} output channels, "
+                                f"out_shape {layer['out_shape']} has {layer['out_shape'][0]}")
+    if (root / "program.bin").is_file():
+        _cross_check_program(root, manifest)
+
+
+def _cross_check_program(root: Path, manifest: Mapping[str, Any]) -> None:
+    from .program import FIELDS, N_FIELDS, PROGRAM_HEADER
+
+    words = np.fromfile(root / "program.bin", dtype="<i4")
+    if words.size < PROGRAM_HEADER or int(words[2]) != len(manifest["layers"]):
+        raise ManifestError(f"program.bin holds {int(words[2]) if words.size > 2 else 0} layer descriptors, the "
+                            f"manifest lists {len(manifest['layers'])} layers")
+    column = {name: i for i, name in enumerate(FIELDS)}
+    for i, entry in enumerate(manifest["layers"]):
+        where = f"manifest layer {entry['name']!r}"
+        start = PROGRAM_HEADER + i * N_FIELDS
+        descriptor = words[start:start + N_FIELDS]
+        fields = {name: int(descriptor[j]) for name, j in column.items()}
+        recorded = (entry.get("engine") or {}).get("descriptor")
+        if recorded is not None and recorded != fields:
+            changed = sorted(k for k in fields if recorded.get(k) != fields[k])
+            raise ManifestError(f"{where}: engine descriptor field(s) {changed} differ from program.bin")
+        cout, ho, wo = (int(v) for v in entry["layer"]["out_shape"])
+        if (fields["cout"], fields["ho"], fields["wo"]) != (cout, ho, wo):
+            raise ManifestError(f"{where}: out_shape {[cout, ho, wo]} differs from the compiled program's "
+                                f"{[fields['cout'], fields['ho'], fields['wo']]}")
+        rq, files = entry.get("requant") or {}, entry.get("requant_files")
+        for kind in ("mult", "shift", "lo", "hi"):
+            if files is None and kind in rq and fields[kind] != int(rq[kind]):
+                raise ManifestError(f"{where}: requant {kind} {rq[kind]} differs from the {fields[kind]} compiled "
+                                    "into program.bin; re-export instead of editing the manifest")
+        if files is not None and fields["per_channel"]:
+            table = words[fields["prm"]:fields["prm"] + 3 * cout].reshape(cout, 3)
+            for kind, col in (("mult", 1), ("shift", 2)):
+                stored = np.fromfile(root / files[kind]["file"], dtype="<i4")
+                if not np.array_equal(stored, table[:, col]):
+                    raise ManifestError(f"{where}: {files[kind]['file']} differs from the per-channel {kind} "
+                                        "table compiled into program.bin")

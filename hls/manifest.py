@@ -1,7 +1,8 @@
 """The versioned ``manifest.json`` of an export: its JSON schema and validation.
 
-Version ``1.0``.  Readers accept every ``1.x`` (minor versions only add
-optional fields) and refuse other major versions.
+Version ``2.0`` (the engine and its program; ``1.x`` described per-layer
+kernels).  Readers accept every ``2.x`` (minor versions only add optional
+fields) and refuse other major versions.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from .errors import ManifestError
 __all__ = ["FORMAT", "SCHEMA_VERSION", "manifest_schema", "parse_version", "validate_manifest"]
 
 FORMAT = "ofa-hw-hls"
-SCHEMA_VERSION = "1.0"
+SCHEMA_VERSION = "2.0"
 
 _INT = {"type": "integer"}
 _INT_OR_NULL = {"type": ["integer", "null"]}
@@ -32,7 +33,7 @@ def _object(properties: dict, required: list[str] | None = None, extra: bool = F
 
 _TENSOR_FILE = _object({
     "file": _PATH, "dtype": _DTYPE, "shape": _SHAPE, "layout": {"type": "string"}, "sha256": _SHA256,
-    "bytes": {"type": "integer", "minimum": 0}, "header": _PATH, "symbol": {"type": "string"},
+    "bytes": {"type": "integer", "minimum": 0},
 }, required=["file", "dtype", "shape", "layout", "sha256", "bytes"])
 _TENSOR_FILE_OR_NULL = {"oneOf": [{"type": "null"}, _TENSOR_FILE]}
 _IO_TENSOR = _object({
@@ -63,10 +64,13 @@ _LAYER = _object({
     "weight": _TENSOR_FILE_OR_NULL,
     "bias": _TENSOR_FILE_OR_NULL,
     "requant_files": {"oneOf": [{"type": "null"}, _object({"mult": _TENSOR_FILE, "shift": _TENSOR_FILE})]},
-    "parallelism": _object({"pe": _INT, "simd": _INT, "pp": _INT, "icp": _INT, "ocp": _INT},
-                           required=["pe", "simd"]),
+    "parallelism": _object({"unit": {"enum": ["conv", "pw", "dw", "misc"]}, "pixels": _INT, "in_lanes": _INT,
+                            "out_lanes": _INT}),
     "macs": _INT,
-    "cycles": _object({"kernel": _INT, "dpu": _INT_OR_NULL}),
+    "cycles": _object({"engine": _INT, "compute": _INT, "transfer": _INT, "ideal": _INT}),
+    "ddr_bytes": _INT,
+    "engine": _object({"op": {"enum": ["conv", "dwconv", "pool", "add", "scale"]}, "descriptor": {"type": "object"},
+                       "weight_bytes": _INT, "param_words": _INT}),
     "layer": {"type": "object"},
 })
 _SCHEMA = {
@@ -85,14 +89,20 @@ _SCHEMA = {
             "calibration": {"type": "object"},
         }),
         "target": _object({"name": {"type": "string"}, "kernel": _SHAPE, "stride": _SHAPE, "ops": {"type": "array"}}),
-        "accelerator": {"oneOf": [{"type": "null"}, {"type": "object", "required": ["pp", "icp", "ocp", "clock_mhz"]}]},
+        "accelerator": {"type": "object", "required": ["name", "pp", "icp", "ocp", "dw_pp", "clock_mhz", "config"]},
+        "engine": _object({"top": {"const": "ofa_engine"}, "config": {"type": "object"}, "on_chip_bytes": _INT,
+                           "resources": {"type": "object", "required": ["board", "dsp", "bram36", "uram", "lut",
+                                                                        "utilization", "fits"]},
+                           "program": {"type": "object", "required": ["program_words", "weight_bytes",
+                                                                      "activation_bytes", "input_offset"]}}),
         "inputs": {"type": "array", "items": _IO_TENSOR, "minItems": 1},
         "outputs": {"type": "array", "items": _IO_TENSOR, "minItems": 1},
         "layers": {"type": "array", "items": _LAYER, "minItems": 1},
         "testbench": _object({"source": _PATH, "input": _PATH,
                               "golden": {"type": "object", "additionalProperties": _PATH}}),
-        "totals": _object({"macs": _INT, "kernel_cycles": _INT, "dpu_cycles": _INT_OR_NULL,
-                           "dpu_latency_ms": {"type": ["number", "null"]}}),
+        "totals": _object({"macs": _INT, "engine_cycles": _INT, "ideal_cycles": _INT, "ddr_bytes": _INT,
+                           "latency_ms": {"type": "number"}, "clock_mhz": {"type": "number"},
+                           "latency_source": {"type": "string"}}),
         "files": {"type": "array", "items": _object({"path": _PATH, "role": {"type": "string"}, "sha256": _SHA256,
                                                      "bytes": {"type": "integer", "minimum": 0}})},
     }),

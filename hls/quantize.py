@@ -62,12 +62,20 @@ class QuantizedLayer:
     weight_scale: np.ndarray | None = None
     input_shifts: tuple[int, ...] = ()
 
+    def params(self) -> tuple[np.ndarray, np.ndarray]:
+        """``(weight, bias)`` of a weighted layer; :class:`QuantizationError` for a layer without weights."""
+        if self.weight is None or self.bias is None:
+            raise QuantizationError(f"layer {self.name!r} ({self.op}) has no weights")
+        return self.weight, self.bias
+
     @property
     def name(self) -> str:
+        """The layer's name."""
         return self.layer.name
 
     @property
     def op(self) -> str:
+        """The layer's op."""
         return self.layer.op
 
 
@@ -98,7 +106,7 @@ class Fidelity:
         k = min(5, ref.shape[1])
         top_ref = np.argsort(-ref, axis=1, kind="stable")[:, :k]
         top_app = np.argsort(-app, axis=1, kind="stable")[:, :k]
-        overlap = [len(set(a) & set(b)) / k for a, b in zip(top_ref, top_app)]
+        overlap = [len(set(a) & set(b)) / k for a, b in zip(top_ref, top_app, strict=True)]
         return cls(len(ref), float(cosine.mean()), float(cosine.min()),
                    float(np.mean(top_ref[:, 0] == top_app[:, 0])), float(np.mean(overlap)))
 
@@ -114,19 +122,24 @@ class QuantizedNetwork:
     calibration: Mapping[str, Any] = field(default_factory=dict)
     description: Mapping[str, Any] = field(default_factory=dict)
 
+    _by_name: Mapping[str, QuantizedLayer] = field(init=False, repr=False)
+
     def __post_init__(self) -> None:
         object.__setattr__(self, "layers", tuple(self.layers))
         object.__setattr__(self, "_by_name", MappingProxyType({q.name: q for q in self.layers}))
 
     @property
     def input_shape(self) -> tuple[int, int, int]:
+        """(C, H, W) of the network input."""
         return self.layers[0].layer.in_shape
 
     @property
     def output(self) -> QuantizedLayer:
+        """The last layer."""
         return self.layers[-1]
 
     def layer(self, name: str) -> QuantizedLayer:
+        """The quantized layer called ``name``."""
         try:
             return self._by_name[name]
         except KeyError:
@@ -197,19 +210,30 @@ def quantize(source: Any, calibration: np.ndarray | None = None, scheme: str = "
     return QuantizedNetwork(tuple(qlayers), fixes[INPUT], scheme, method, calib_info, dict(fnet.description))
 
 
+#: Calibration images per float32 pass of the "max" method: its ranges are maxima over images, so
+#: chunks give the same fix positions as one batch in a fraction of the memory.
+CALIBRATION_CHUNK = 4
+
+
 def _calibrate(fnet: FloatNetwork, calibration: np.ndarray, method: str) -> dict[str, int]:
+    amax: dict[str, float] = {}
     fixes: dict[str, int] = {}
 
-    def observe(name: str, tensor: np.ndarray) -> None:
-        what = f"activation {name!r}"
-        if method == "mse":
-            fixes[name] = fix_position_mse(tensor, what=what)
-        else:
-            fixes[name] = fix_position(float(np.max(np.abs(tensor))), what=what)
+    def observe_max(name: str, tensor) -> None:  # a torch float32 tensor (numpy without torch)
+        lo, hi = tensor.aminmax() if hasattr(tensor, "aminmax") else (tensor.min(), tensor.max())
+        amax[name] = max(amax.get(name, 0.0), -float(lo), float(hi))
+
+    def observe_mse(name: str, tensor) -> None:
+        fixes[name] = fix_position_mse(np.asarray(tensor, dtype=np.float64), what=f"activation {name!r}")
 
     with warnings.catch_warnings(record=True) as clamped:
         warnings.simplefilter("always")
-        fnet.forward(calibration, observe)
+        if method == "mse":  # the squared error needs whole tensors: one pass over every image
+            fnet.observe_ranges(calibration, observe_mse)
+        else:
+            for start in range(0, len(calibration), CALIBRATION_CHUNK):
+                fnet.observe_ranges(calibration[start:start + CALIBRATION_CHUNK], observe_max)
+            fixes = {name: fix_position(value, what=f"activation {name!r}") for name, value in amax.items()}
     names = [str(w.message).split("'")[1] for w in clamped if "clamped" in str(w.message)]
     for w in clamped:
         if "clamped" not in str(w.message):
@@ -231,7 +255,8 @@ def _quantize_layer(fnet: FloatNetwork, layer: Layer, inputs: tuple[str, ...], i
         w, b = fnet.params[layer.name]
         if scheme == "pow2":
             amax = float(np.max(np.abs(w)))
-            wf = fix_position_mse(w, what=f"{what} weights") if method == "mse" else fix_position(amax, what=f"{what} weights")
+            wf = (fix_position_mse(w, what=f"{what} weights") if method == "mse"
+                  else fix_position(amax, what=f"{what} weights"))
             wq = quantize_pow2(w, wf)
             w_scale = np.full(channels, 2.0**-wf)
         else:

@@ -12,7 +12,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ._conv import conv2d
+from accel_models.int8 import conv2d_int
+
 from .errors import QuantizationError
 from .graph import INPUT, plan
 
@@ -35,18 +36,19 @@ def run_layer(q: QuantizedLayer, xs: list[np.ndarray]) -> np.ndarray:
     layer = q.layer
     x = xs[0]
     if layer.op in ("conv", "pwconv", "dwconv"):
-        # float64 is exact here: int8 products summed stay far below 2**53.
-        acc = conv2d(x, q.weight, layer.stride, layer.pad, layer.groups).astype(np.int64)
-        acc += q.bias.astype(np.int64)[None, :, None, None]
+        weight, bias = q.params()
+        acc = conv2d_int(x, weight, layer.stride, layer.pad, layer.groups)
+        acc += bias.astype(np.int64)[None, :, None, None]
     elif layer.op in ("fc", "se_fc"):
-        acc = (x.reshape(len(x), -1).astype(np.float64) @ q.weight.T.astype(np.float64)).astype(np.int64)
-        acc = (acc + q.bias.astype(np.int64)).reshape(len(x), -1, 1, 1)
+        weight, bias = q.params()
+        acc = (x.reshape(len(x), -1).astype(np.float64) @ weight.T.astype(np.float64)).astype(np.int64)
+        acc = (acc + bias.astype(np.int64)).reshape(len(x), -1, 1, 1)
     elif layer.op == "pool":
         acc = x.astype(np.int64).sum(axis=(2, 3), keepdims=True)
     elif layer.op == "scale":
         acc = x.astype(np.int64) * xs[1].astype(np.int64)
     elif layer.op == "add":
-        acc = sum(v.astype(np.int64) << s for v, s in zip(xs, q.input_shifts))
+        acc = np.sum([v.astype(np.int64) << s for v, s in zip(xs, q.input_shifts, strict=True)], axis=0)
     else:
         raise QuantizationError(f"layer {layer.name!r}: op {layer.op!r} has no integer implementation")
     return q.requant.apply(_check_int32(acc, layer.name), axis=1)
@@ -70,14 +72,14 @@ def run_int8(qnet: QuantizedNetwork, x_int8: np.ndarray, keep_all: bool = False)
     if x.ndim != 4 or x.shape[1:] != qnet.input_shape:
         raise ValueError(f"input must have shape (N, {', '.join(map(str, qnet.input_shape))}), got {x.shape}")
     tensors = {INPUT: x}
-    kept = {INPUT: x} if keep_all else None
+    kept = {INPUT: x}
     layers = {q.name: q for q in qnet.layers}
     for step in plan(tuple(q.layer for q in qnet.layers)):
         out = run_layer(layers[step.layer.name], [tensors[name] for name in step.inputs])
-        if not keep_all:
+        if keep_all:
+            kept[step.layer.name] = out
+        else:
             for name in step.release:
                 del tensors[name]
-        else:
-            kept[step.layer.name] = out
         tensors[step.layer.name] = out
     return kept if keep_all else tensors[qnet.layers[-1].name]

@@ -27,7 +27,8 @@ Rules, all checked on reading:
   (``space`` may be omitted), plus ``format`` (first line) and ``entries``
   (the number of rows, so a file cut at a line boundary is detected).
   ``clock_mhz`` may be ``none``; ``per_entry_invocation`` is ``true`` or
-  ``false``.
+  ``false``.  An optional ``unit`` (``ms``, ``us`` or ``s``; default ``ms``)
+  declares the unit of the latency columns, converted to ms on reading.
 * The column line starts with ``key,count,mean_ms,std_ms,min_ms,max_ms``;
   further columns are measured extras (``[a-z][a-z0-9_]*``, e.g. ``mem_io_mb``).
   An empty cell is a value that was not measured (never allowed for
@@ -35,7 +36,12 @@ Rules, all checked on reading:
 * Keys are OFA canonical unit keys (:meth:`accel_models.BlockSpec.from_key`
   must parse them).  A key may repeat only with identical values.
 * Latencies are finite and non-negative, means positive; the file ends with
-  a line end (a file cut inside its last line is detected).
+  a line end (a file cut inside its last line is detected).  The text is
+  UTF-8 (a BOM is accepted).
+* Units against physics: a DPU table without a ``unit`` line must not have an
+  entry 1000x away from what the calibrated prior predicts for its unit
+  (:mod:`latency_tables.units`): a table in microseconds or seconds is
+  refused naming the row.
 
 Any violation raises :class:`TableFormatError` naming the file and line, and
 nothing is returned half-loaded.  OFA's own YAML tables
@@ -51,6 +57,7 @@ import os
 import re
 from collections.abc import Iterable, Mapping
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -63,6 +70,7 @@ __all__ = [
     "FORMAT_ID",
     "STANDARD_COLUMNS",
     "TableFormatError",
+    "UNITS",
     "format_table",
     "parse_ofa_yaml",
     "parse_table",
@@ -75,7 +83,11 @@ FORMAT_ID = "ofa-hw-latency-table/1"
 STANDARD_COLUMNS = ("key", "count", "mean_ms", "std_ms", "min_ms", "max_ms")
 _META_FIELDS = tuple(TableMeta.__dataclass_fields__)
 _OPTIONAL_META = ("space",)
-_HEADER_FIELDS = ("format", *_META_FIELDS, "entries")
+_HEADER_FIELDS = ("format", *_META_FIELDS, "unit", "entries")
+#: Latency units a file may declare (``# unit: us``), as factors to milliseconds; undeclared means ms.
+UNITS = {"ms": 1.0, "us": 1e-3, "s": 1e3}
+_UNIT_LINE = re.compile(r"^#\s*unit\s*:", re.MULTILINE)
+_LATENCY_COLUMNS = ("mean_ms", "std_ms", "min_ms", "max_ms")
 _META_LINE = re.compile(r"#\s*([A-Za-z_][A-Za-z0-9_]*)\s*:(.*)")
 _EXTRA_NAME = re.compile(r"[a-z][a-z0-9_]*")
 _OFA_FIELDS = ("count", "mean", "std")
@@ -153,25 +165,47 @@ def write_table(table: LatencyTable, path: str | os.PathLike) -> Path:
 
 
 # ---------------------------------------------------------------------- read
-def read_table(path: str | os.PathLike, *, meta: TableMeta | Mapping | None = None) -> LatencyTable:
+def read_table(path: str | os.PathLike, *, meta: TableMeta | Mapping | None = None,
+               check_units: bool = True) -> LatencyTable:
     """Read a table file: our CSV format, or OFA's YAML (``.yaml`` / ``.yml``).
 
     For OFA YAML the metadata is ``meta`` or else the sidecar
     ``<file stem>.meta.yaml``; for CSV it is the file's header (``meta`` must
-    then be None).
+    then be None).  ``check_units``: a DPU table whose header declares no
+    ``unit`` is checked against the calibrated prior
+    (:func:`latency_tables.units.check_units`: no entry 1000x off).
     """
     path = Path(path)
+    if path.is_dir():
+        raise IsADirectoryError(f"latency table {str(path)!r} is a folder; give a .csv or .yaml file")
     if not path.is_file():
         raise FileNotFoundError(f"latency table {str(path)!r} does not exist")
-    text = path.read_text(encoding="utf-8")
     suffix = path.suffix.lower()
+    if suffix not in (".yaml", ".yml", ".csv"):
+        raise TableFormatError(path, 0, f"unknown table file type {path.suffix!r}; use .csv (ours) or .yaml (OFA's)")
+    text = _decode(path)
     if suffix in (".yaml", ".yml"):
         return parse_ofa_yaml(text, _yaml_meta(path, meta), source=path)
-    if suffix != ".csv":
-        raise TableFormatError(path, 0, f"unknown table file type {path.suffix!r}; use .csv (ours) or .yaml (OFA's)")
     if meta is not None:
         raise ValueError(f"{path}: a .csv table carries its own metadata header; do not pass meta=")
-    return parse_table(text, source=path)
+    table = parse_table(text, source=path)
+    if check_units and _UNIT_LINE.search(text) is None:
+        from .units import check_units as check
+
+        first_row = next(n for n, line in enumerate(text.split("\n"), start=1) if not line.startswith("#")) + 1
+        check(table, path, range(first_row, first_row + len(table)))
+    return table
+
+
+def _decode(path: Path) -> str:
+    """The file's text (UTF-8, a leading BOM dropped); other encodings are an error naming the line."""
+    data = path.read_bytes()
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise TableFormatError(path, line, f"not UTF-8 text (byte 0x{data[exc.start]:02x} at offset {exc.start}); "
+                                           "save the table as UTF-8") from None
 
 
 def _yaml_meta(path: Path, meta: TableMeta | Mapping | None) -> TableMeta:
@@ -202,6 +236,10 @@ def _parse_meta_value(name: str, raw: str):
         return raw == "true"
     if name == "clock_mhz":
         return None if raw.lower() == "none" else _number(raw, "clock_mhz")
+    if name == "unit":
+        if raw not in UNITS:
+            raise ValueError(f"unit must be one of {', '.join(UNITS)}, got {raw!r}")
+        return UNITS[raw]
     if name in ("cores", "entries"):
         try:
             return int(raw)
@@ -227,7 +265,7 @@ def parse_table(text: str, *, source: str | os.PathLike = "<string>") -> Latency
     if not text.endswith("\n"):
         raise TableFormatError(source, text.count("\n") + 1, "truncated: the last line has no line end")
     lines = text.split("\n")[:-1]
-    header: dict[str, object] = {}
+    header: dict[str, Any] = {}
     n = 0
     for n, line in enumerate(lines, start=1):
         if not line.startswith("#"):
@@ -236,6 +274,8 @@ def parse_table(text: str, *, source: str | os.PathLike = "<string>") -> Latency
         if match is None:
             raise TableFormatError(source, n, f"header line must read '# field: value', got {line!r}")
         name, raw = match.group(1), match.group(2).strip()
+        if "\r" in raw:
+            raise TableFormatError(source, n, f"header field {name!r}: a carriage return inside the value {raw!r}")
         if name not in _HEADER_FIELDS:
             raise TableFormatError(source, n, f"unknown header field {name!r}; allowed: {', '.join(_HEADER_FIELDS)}")
         if name in header:
@@ -270,7 +310,8 @@ def parse_table(text: str, *, source: str | os.PathLike = "<string>") -> Latency
             raise TableFormatError(source, column_line, f"bad extra column name {name!r}: names are "
                                                         "[a-z][a-z0-9_]*, distinct, not a standard column")
     rows = lines[column_line:]
-    entries = (_parse_row(row, columns, source, line) for line, row in enumerate(rows, start=column_line + 1))
+    scale = float(header.get("unit", 1.0))
+    entries = (_parse_row(row, columns, source, line, scale) for line, row in enumerate(rows, start=column_line + 1))
     table = _collect(meta, entries, source)
     if len(rows) != header["entries"]:
         raise TableFormatError(source, len(lines), f"truncated or padded: header says {header['entries']} "
@@ -278,7 +319,7 @@ def parse_table(text: str, *, source: str | os.PathLike = "<string>") -> Latency
     return table
 
 
-def _parse_row(row: str, columns: list[str], source, line: int) -> tuple[int, Entry]:
+def _parse_row(row: str, columns: list[str], source, line: int, scale: float = 1.0) -> tuple[int, Entry]:
     cells = row.rstrip("\r").split(",")
     if len(cells) != len(columns):
         raise TableFormatError(source, line, f"expected {len(columns)} cells ({','.join(columns)}), got {len(cells)}")
@@ -293,12 +334,20 @@ def _parse_row(row: str, columns: list[str], source, line: int) -> tuple[int, En
             count = int(cells[1])
         except ValueError:
             raise ValueError(f"column 'count': {cells[1]!r} is not an integer") from None
-        values = {name: (_number(cell, name) if cell else None) for name, cell in zip(columns[2:], cells[2:])}
-        entry = Entry(key, count, values.pop("mean_ms"), values.pop("std_ms"), values.pop("min_ms"),
-                      values.pop("max_ms"), {k: v for k, v in values.items() if v is not None})
+        values = {name: (_number(cell, name) if cell else None) for name, cell in zip(columns[2:], cells[2:],
+                                                                                      strict=True)}
+        scaled = {name: _scaled(values[name], scale) for name in _LATENCY_COLUMNS}
+        mean = scaled["mean_ms"]
+        assert mean is not None  # required above
+        entry = Entry(key, count, mean, scaled["std_ms"], scaled["min_ms"], scaled["max_ms"],
+                      {k: v for k, v in values.items() if v is not None and k not in _LATENCY_COLUMNS})
     except ValueError as exc:
         raise TableFormatError(source, line, str(exc)) from None
     return line, entry
+
+
+def _scaled(value: float | None, scale: float) -> float | None:
+    return None if value is None else value * scale
 
 
 def _collect(meta: TableMeta, entries: Iterable[tuple[int, Entry]], source) -> LatencyTable:
@@ -315,7 +364,7 @@ def _collect(meta: TableMeta, entries: Iterable[tuple[int, Entry]], source) -> L
 
 # ------------------------------------------------------------------ OFA YAML
 def parse_ofa_yaml(text: str, meta: TableMeta, *, source: str | os.PathLike = "<string>") -> LatencyTable:
-    """Parse OFA's YAML lookup table (``key: {count: n, mean: ms, std: ms}`` per unit).
+    r"""Parse OFA's YAML lookup table (``key: {count: n, mean: ms, std: ms}`` per unit).
 
     Examples
     --------

@@ -42,27 +42,15 @@ from types import MappingProxyType
 
 import numpy as np
 
-from accel_models import RooflineModel, RooflineParams
-from accel_models.roofline import PARAMETER_INFO
+from accel_models import RooflineModel
 
-from .calibration import (
-    _INVOCATION_INFO,
-    _LOSS_SCALE,
-    _PRIOR_WEIGHT,
-    _STARTS,
-    FIT_PARAMETERS,
-    CalibratedModel,
-    _Fit,
-    _fit_buffer_fraction,
-    _folds,
-    _Problem,
-    profiler_launch_ms,
-)
-from .metrics import ErrorReport, error_report
+from .calibration import FIT_PARAMETERS, CalibratedModel, describe_parameters
+from .fitting import CalibrationProblem, FitSettings, held_out_launch_ms
+from .metrics import ErrorReport
 from .sources import CalibrationSource
 
 __all__ = ["JOINT_FIT_PARAMETERS", "JOINT_FIXED", "JOINT_TIED", "JointCalibration", "TransferReport",
-           "calibrate_joint", "held_out_launch_ms", "leave_one_device_out"]
+           "calibrate_joint", "held_out_launch_ms", "joint_settings", "leave_one_device_out"]
 
 #: Parameters :func:`calibrate_joint` fits (``buffer_fraction`` comes from traffic, as in :func:`calibrate`).
 JOINT_FIT_PARAMETERS = (*FIT_PARAMETERS, "pipeline_chunk_fraction")
@@ -70,178 +58,16 @@ JOINT_FIT_PARAMETERS = (*FIT_PARAMETERS, "pipeline_chunk_fraction")
 JOINT_FIXED = ("hswish_passes",)
 #: Parameters set equal to another instead of fitted: ``{follower: leader}``.
 JOINT_TIED: Mapping[str, str] = MappingProxyType({"weight_bw_efficiency": "bw_efficiency"})
-# The chunk's loss is flat wherever no layer spans more than one chunk (e.g. at the
-# default 1e4 buffers), so the fit also starts from chunks of about one buffer.
-_CHUNK_STARTS = (0.5, 1.0, 2.0)
-_LOG_PARAMETERS = frozenset({"pipeline_chunk_fraction"})
 # 1e-6 relative: a sixth of the optimiser's work of scipy's 1e-8, the same fit to 3 digits
 _TOLERANCE = 1e-6
 
 
-@dataclass(frozen=True)
-class _JointFit:
-    params: RooflineParams
-    invocation_ms: Mapping[str, float]
-    method: Mapping[str, str]
-
-
-class _JointProblem:
-    """Several sources, precomputed; ``fit`` takes the entries to use per source."""
-
-    def __init__(self, model: RooflineModel, sources: Sequence[CalibrationSource], fixed: Sequence[str],
-                 tied: Mapping[str, str]):
-        sources = tuple(sources)
-        if not sources or not all(isinstance(s, CalibrationSource) for s in sources):
-            raise ValueError("calibrate_joint needs a non-empty sequence of CalibrationSource objects")
-        names = [s.name for s in sources]
-        if len(set(names)) != len(names):
-            raise ValueError(f"calibration sources must have distinct table names, got {names}")
-        if not any(s.weight > 0 for s in sources):
-            raise ValueError("every source has weight 0: nothing to fit on")
-        allowed = (*JOINT_FIT_PARAMETERS, "buffer_fraction")
-        unknown = sorted(set(fixed) - set(allowed))
-        if unknown:
-            raise ValueError(f"cannot fix unknown parameter(s) {unknown}; allowed: {list(allowed)}")
-        tied = dict(tied)
-        bad = sorted(f"{a}->{b}" for a, b in tied.items()
-                     if a not in JOINT_FIT_PARAMETERS or b not in JOINT_FIT_PARAMETERS or b in tied or a == b)
-        if bad:
-            raise ValueError(f"invalid tied parameter(s) {bad}: both must be among {list(JOINT_FIT_PARAMETERS)}, "
-                             "and a leader cannot itself follow another")
-        self.model, self.sources, self.fixed, self.tied = model, sources, frozenset(fixed), tied
-        self.problems = [_Problem(model, s.table, s.accelerator, s.units) for s in sources]
-        self.names = tuple(names)
-
-    def fit(self, idxs: Sequence[np.ndarray], seed: int) -> _JointFit:
-        """Fit on entries ``idxs[i]`` of source ``i`` (sources of weight 0, or with no entries, are skipped)."""
-        used = [i for i, (s, idx) in enumerate(zip(self.sources, idxs)) if s.weight > 0 and len(idx)]
-        if not used:
-            raise ValueError("no entries to fit on")
-        prior = self.model.params
-        if "buffer_fraction" in self.fixed:
-            fraction, buffer_method = prior.buffer_fraction, "fixed by the caller"
-        else:
-            fraction, buffer_method = _fit_buffer_fraction([(self.problems[i], idxs[i]) for i in used],
-                                                           prior.buffer_fraction)
-        invocation, inv_method, to_fit = {}, {}, []
-        for i in used:
-            invocation[i], inv_method[i], fit_inv = self.problems[i].launch_cost(np.asarray(idxs[i]))
-            if fit_inv:
-                to_fit.append(i)
-        names = [n for n in JOINT_FIT_PARAMETERS if n not in self.fixed and n not in self.tied]
-        logs = np.array([n in _LOG_PARAMETERS for n in names] + [False] * len(to_fit))
-
-        def encode(values: np.ndarray) -> np.ndarray:
-            out = np.array(values, dtype=float)
-            out[logs] = np.log(out[logs])
-            return out
-
-        def decode(z: np.ndarray) -> np.ndarray:
-            out = np.array(z, dtype=float)
-            out[logs] = np.exp(out[logs])
-            return out
-
-        x0 = np.array([getattr(prior, n) for n in names]
-                      + [0.5 * self.problems[i].measured[idxs[i]].min() for i in to_fit])
-        lo = np.array([PARAMETER_INFO[n]["low"] for n in names] + [0.0] * len(to_fit))
-        hi = np.array([PARAMETER_INFO[n]["high"] for n in names]
-                      + [self.problems[i].measured[idxs[i]].min() for i in to_fit])
-        lo, hi, z0 = encode(lo), encode(hi), encode(x0)
-        scale = np.where(logs, 1.0, np.maximum(np.abs(x0), 0.05 * (hi - lo)))
-        # the weak pull towards the prior keeps parameters the data cannot inform physical; a
-        # log-scaled parameter's prior (the chunk's default switches the pipeline off) is no estimate
-        pull = np.where(logs[:len(names)], 0.0, _PRIOR_WEIGHT / scale[:len(names)])
-        base = prior.replace(buffer_fraction=fraction).to_dict()
-        n_params = len(names)
-        total = sum(len(idxs[i]) for i in used)
-        weight_sum = sum(self.sources[i].weight for i in used)
-        # every source weighs its share in total, on the scale of a single-table fit of all the entries
-        factors = {i: np.sqrt(self.sources[i].weight * total / (weight_sum * len(idxs[i]))) for i in used}
-        measured = {i: np.log(self.problems[i].measured[idxs[i]]) for i in used}
-
-        def unpack(z):
-            x = decode(z)
-            values = {**base, **dict(zip(names, x[:n_params]))}
-            values.update({follower: values[leader] for follower, leader in self.tied.items()})
-            inv = dict(invocation)
-            inv.update(zip(to_fit, x[n_params:]))
-            return RooflineParams.from_dict(values), inv
-
-        def residuals(z):
-            params, inv = unpack(z)
-            parts = []
-            for i in used:
-                problem = self.problems[i]
-                predicted = problem.unit_ms(params)[idxs[i]] + (inv[i] if problem.per_entry else 0.0)
-                r = np.log(predicted) - measured[i]
-                # soft-L1 (as calibrate) applied here, so that each source can carry its own weight
-                robust = np.sign(r) * _LOSS_SCALE * np.sqrt(2.0 * (np.sqrt(1.0 + (r / _LOSS_SCALE) ** 2) - 1.0))
-                parts.append(factors[i] * robust)
-            parts.append(pull * (z[:n_params] - z0[:n_params]))
-            return np.concatenate(parts)
-
-        from scipy.optimize import least_squares
-
-        rng = np.random.default_rng(seed)
-        chunk = names.index("pipeline_chunk_fraction") if "pipeline_chunk_fraction" in names else None
-        starts = [z0]
-        for value in _CHUNK_STARTS if chunk is not None else ():
-            starts.append(z0.copy())
-            starts[-1][chunk] = np.log(value)
-        for _ in range(_STARTS - 1):
-            starts.append(encode(x0 * np.exp(rng.normal(0.0, 0.5, len(x0)))))
-            if chunk is not None:
-                starts[-1][chunk] = np.log(_CHUNK_STARTS[1]) + rng.normal(0.0, 0.5)
-        best = None
-        for z in starts:
-            z = np.clip(z, lo + 1e-9 * (hi - lo), hi - 1e-9 * (hi - lo))
-            sol = least_squares(residuals, z, bounds=(lo, hi), x_scale=scale, ftol=_TOLERANCE, xtol=_TOLERANCE)
-            if best is None or sol.cost < best.cost:
-                best = sol
-        params, inv = unpack(best.x)
-        method = {"buffer_fraction": buffer_method,
-                  "fitted_on": ", ".join(self.names[i] for i in used),
-                  **{f"invocation_ms[{self.names[i]}]": inv_method[i] for i in used},
-                  **{f"{follower}": f"tied to {leader}" for follower, leader in self.tied.items()}}
-        return _JointFit(params, MappingProxyType({self.names[i]: float(inv[i]) for i in used}),
-                         MappingProxyType(method))
-
-    def predict(self, i: int, params: RooflineParams, invocation_ms: float) -> np.ndarray:
-        """Every entry of source ``i`` as measured (with its launch cost where entries include one)."""
-        problem = self.problems[i]
-        return problem.unit_ms(params) + (invocation_ms if problem.per_entry else 0.0)
-
-    def report(self, i: int, predicted: np.ndarray) -> ErrorReport:
-        problem = self.problems[i]
-        return error_report(predicted, problem.measured, problem.keys)
-
-    def held_out_launch_cost(self, i: int) -> float:
-        return held_out_launch_ms(self.sources[i])
-
-
-def held_out_launch_ms(source: CalibrationSource) -> float:
-    """The launch cost a source left out of a fit gets: its own profiler's (0 without one).
-
-    A device keeps its launch cost (host CPU and runtime) when its DPU
-    parameters are predicted from other devices; the profiler's busy time
-    gives it without using the latencies to be predicted.
-    """
-    if not source.table.meta.per_entry_invocation:
-        return 0.0
-    value = profiler_launch_ms(source.table)
-    return 0.0 if value is None else value
+def joint_settings(fixed: Sequence[str] = JOINT_FIXED, tied: Mapping[str, str] = JOINT_TIED) -> FitSettings:
+    """The :class:`~latency_tables.fitting.FitSettings` of a joint fit."""
+    return FitSettings(JOINT_FIT_PARAMETERS, tuple(fixed), dict(tied), tolerance=_TOLERANCE)
 
 
 # ------------------------------------------------------------------ results
-def _described(params: RooflineParams, tied: Mapping[str, str]) -> Mapping[str, Mapping]:
-    out = {}
-    for name, info in params.describe().items():
-        if name in tied:
-            info = {**info, "meaning": f"{info['meaning']} (tied to {tied[name]})"}
-        out[name] = MappingProxyType(info)
-    return MappingProxyType(out)
-
-
 @dataclass(frozen=True, eq=False)
 class JointCalibration:
     """One :class:`accel_models.RooflineModel` fitted on several sources (see :func:`calibrate_joint`).
@@ -278,6 +104,7 @@ class JointCalibration:
     method: Mapping[str, str]
 
     def source(self, name: str) -> CalibrationSource:
+        """The source named ``name`` (KeyError naming the known ones)."""
         for source in self.sources:
             if source.name == name:
                 return source
@@ -292,7 +119,7 @@ class JointCalibration:
         source = self.source(name)
         invocation = float(self.invocation_ms[name])
         parameters = dict(self.parameters)
-        parameters["invocation_ms"] = MappingProxyType({"value": invocation, **_INVOCATION_INFO})
+        parameters["invocation_ms"] = describe_parameters(self.model.params, invocation)["invocation_ms"]
         cross = None if self.cross_validated is None else self.cross_validated[name]
         return CalibratedModel(model=self.model, accelerator=source.accelerator, invocation_ms=invocation,
                                per_entry_invocation=source.table.meta.per_entry_invocation,
@@ -366,39 +193,27 @@ def calibrate_joint(model: RooflineModel, sources: Sequence[CalibrationSource], 
     """
     if int(folds) != folds or folds < 0 or folds == 1:
         raise ValueError(f"folds must be 0 (no cross-validation) or an integer >= 2, got {folds!r}")
-    problem = _JointProblem(model, sources, fixed, tied)
-    sizes = [len(p.keys) for p in problem.problems]
-    too_small = [n for n, size, s in zip(problem.names, sizes, problem.sources) if s.weight > 0 and folds > size]
+    settings = joint_settings(fixed, tied)
+    problem = CalibrationProblem(model, sources, settings)
+    sizes = problem.sizes()
+    too_small = [n for n, size, s in zip(problem.names, sizes, problem.sources, strict=True)
+                 if s.weight > 0 and folds > size]
     if too_small:
         raise ValueError(f"folds={folds} exceeds the entries of source(s) {too_small}")
-    fit = problem.fit([np.arange(n) for n in sizes], seed)
-    invocation = {name: fit.invocation_ms.get(name, problem.held_out_launch_cost(i))
-                  for i, name in enumerate(problem.names)}
+    fit = problem.fit(problem.everything(), seed)
+    invocation = {name: problem.launch_ms(i, fit) for i, name in enumerate(problem.names)}
     predicted = [problem.predict(i, fit.params, invocation[name]) for i, name in enumerate(problem.names)]
     in_sample = {name: problem.report(i, predicted[i]) for i, name in enumerate(problem.names)}
     cross = None
     if folds:
-        splits = [_folds(n, folds, seed) for n in sizes]
-        held_pred = [np.empty(n) for n in sizes]
-        for k in range(folds):
-            train = [np.setdiff1d(np.arange(n), split[k]) for n, split in zip(sizes, splits)]
-            fold_fit = problem.fit(train, seed)
-            for i, name in enumerate(problem.names):
-                inv = fold_fit.invocation_ms.get(name, invocation[name])
-                held_pred[i][splits[i][k]] = problem.predict(i, fold_fit.params, inv)[splits[i][k]]
-        cross = MappingProxyType({name: problem.report(i, held_pred[i]) for i, name in enumerate(problem.names)})
-    traffic = {}
-    for i, name in enumerate(problem.names):
-        single = problem.problems[i]
-        traffic[name] = single.traffic_report(_as_single_fit(fit, invocation[name]))
+        held = problem.cross_validate(folds, seed, invocation)
+        cross = MappingProxyType({name: problem.report(i, held[i]) for i, name in enumerate(problem.names)})
+    traffic = {name: problem.traffic_report(i, fit.params) for i, name in enumerate(problem.names)}
     return JointCalibration(model=RooflineModel(fit.params), sources=problem.sources,
-                            invocation_ms=MappingProxyType(invocation), parameters=_described(fit.params, problem.tied),
+                            invocation_ms=MappingProxyType(invocation),
+                            parameters=describe_parameters(fit.params, tied=settings.tied),
                             in_sample=MappingProxyType(in_sample), cross_validated=cross,
                             traffic=MappingProxyType(traffic), method=fit.method)
-
-
-def _as_single_fit(fit: _JointFit, invocation_ms: float) -> _Fit:
-    return _Fit(fit.params, invocation_ms, fit.method)
 
 
 @dataclass(frozen=True)
@@ -417,6 +232,7 @@ class TransferReport:
     devices: Mapping[str, str]
 
     def to_dict(self) -> dict:
+        """JSON-able form (without the per-key predictions)."""
         return {"held_out": {k: v.to_dict() for k, v in self.held_out.items()},
                 "parameters": {k: dict(v) for k, v in self.parameters.items()},
                 "devices": dict(self.devices)}
@@ -431,24 +247,24 @@ def leave_one_device_out(model: RooflineModel, sources: Sequence[CalibrationSour
     being tested), or none when the profiler gives no busy time.
     Weight-0 sources are predicted but never fitted.
     """
-    problem = _JointProblem(model, sources, fixed, tied)
+    problem = CalibrationProblem(model, sources, joint_settings(fixed, tied))
     devices = sorted({s.device for s in problem.sources})
     if len(devices) < 2:
         raise ValueError(f"leave-one-device-out needs sources of at least two devices, got {devices}")
     held, params, predicted = {}, {}, {}
     for device in devices:
-        idxs = [np.arange(len(p.keys)) if s.device != device else np.arange(0)
-                for s, p in zip(problem.sources, problem.problems)]
-        if not any(s.weight > 0 and len(idx) for s, idx in zip(problem.sources, idxs)):
+        idxs = [np.arange(n) if s.device != device else np.arange(0)
+                for s, n in zip(problem.sources, problem.sizes(), strict=True)]
+        if not any(s.weight > 0 and len(idx) for s, idx in zip(problem.sources, idxs, strict=True)):
             continue  # nothing of the other devices to fit on
         fit = problem.fit(idxs, seed)
         params[device] = MappingProxyType(fit.params.to_dict())
         for i, source in enumerate(problem.sources):
             if source.device != device:
                 continue
-            values = problem.predict(i, fit.params, problem.held_out_launch_cost(i))
+            values = problem.predict(i, fit.params, held_out_launch_ms(source))
             held[source.name] = problem.report(i, values)
-            predicted[source.name] = MappingProxyType(dict(zip(problem.problems[i].keys, values.tolist())))
+            predicted[source.name] = MappingProxyType(dict(zip(problem.data[i].keys, values.tolist(), strict=True)))
     return TransferReport(held_out=MappingProxyType(held), parameters=MappingProxyType(params),
                           predicted_ms=MappingProxyType(predicted),
                           devices=MappingProxyType({s.name: s.device for s in problem.sources}))

@@ -7,6 +7,8 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
+from accel_models.validation import reject_unknown_keys
+
 __all__ = ["ErrorReport", "error_report"]
 
 
@@ -28,14 +30,13 @@ class ErrorReport:
     worst_key: str = ""
 
     def to_dict(self) -> dict:
+        """JSON-able form (see :meth:`from_dict`)."""
         return asdict(self)
 
     @classmethod
     def from_dict(cls, data: Mapping) -> ErrorReport:
-        allowed = set(cls.__dataclass_fields__)
-        unknown = set(data) - allowed
-        if unknown:
-            raise ValueError(f"unknown ErrorReport field(s) {sorted(unknown)}; allowed: {sorted(allowed)}")
+        """Inverse of :meth:`to_dict`; unknown keys are an error."""
+        reject_unknown_keys(data, list(cls.__dataclass_fields__), "ErrorReport")
         return cls(**data)
 
     def __str__(self) -> str:
@@ -62,7 +63,8 @@ def error_report(predicted, measured, keys=None) -> ErrorReport:
     predicted = np.asarray(predicted, dtype=float)
     measured = np.asarray(measured, dtype=float)
     if predicted.shape != measured.shape or predicted.ndim != 1:
-        raise ValueError(f"predicted and measured must be 1-D of equal length, got {predicted.shape} and {measured.shape}")
+        raise ValueError(f"predicted and measured must be 1-D of equal length, "
+                         f"got {predicted.shape} and {measured.shape}")
     if not len(measured):
         raise ValueError("no entries to compare")
     if not np.all(np.isfinite(predicted)) or not np.all(np.isfinite(measured)) or np.any(measured <= 0):

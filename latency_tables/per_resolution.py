@@ -9,11 +9,14 @@ resolution; :class:`PerResolutionPredictor` does the same, so whole-network
 sums equal OFA's per-resolution lookup exactly.  A network at a resolution
 no table measured is summed over the pooled entries (:meth:`for_resolution`).
 
-Unit and layer-list latencies (:meth:`PerResolutionPredictor.unit_latency_ms`,
-the search's per-unit figures) hold one value per key across all resolutions: there a key measured at several
-resolutions gets the run-count-weighted mean of its measurements, and
-:meth:`PerResolutionPredictor.subnet_latency_ms` gives the exact figure of any
-network the search returns.
+It implements :class:`accel_models.LatencyPredictor`.  A whole network
+(``network_latency_ms`` / ``layer_latency_ms``: its first layer's input
+gives the resolution) is summed over its own table.  A list of units carries
+no resolution, so ``unit_latency_ms`` / ``unit_sources`` (what the search's
+latency matrix uses) answer with one value per key across all resolutions: a
+key measured at several resolutions gets the run-count-weighted mean of its
+measurements (within 2.1% of each), and :meth:`subnet_latency_ms` gives the
+exact figure of any network the search returns.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from functools import cached_property
 import numpy as np
 
 from accel_models.accelerator import Accelerator
+from accel_models.layer import Layer
 from accel_models.predictor_protocol import AcceleratorChoice
 
 from .predictor import HybridPredictor, NetworkBreakdown
@@ -92,8 +96,12 @@ class PerResolutionPredictor:
     @cached_property
     def pooled(self) -> HybridPredictor:
         """A predictor on every resolution's entries pooled per key (one calibration shared by all)."""
+        from accel_models import RooflineModel
+
+        from .calibration import calibrate
+
         table = pooled_table(list(self.tables.values()), self.name)
-        return HybridPredictor.from_table(table, self.accelerator, name=self.name, folds=0)
+        return HybridPredictor(table, calibrate(RooflineModel(), table, self.accelerator, folds=0), name=self.name)
 
     @cached_property
     def _by_resolution(self) -> dict[int, HybridPredictor]:
@@ -153,19 +161,25 @@ class PerResolutionPredictor:
         """Per-unit sources and latencies of one network, from the table of its resolution."""
         return self.for_resolution(int(config.r)).breakdown(config)
 
-    # the latency-predictor protocol, on the pooled entries: units and layer lists carry no network resolution
-    def layer_latency_ms(self, layers: Sequence, accelerator: AcceleratorChoice = None) -> np.ndarray:
-        """Per-layer latency with the pooled entries (a layer list carries no network resolution)."""
-        return self.pooled.layer_latency_ms(layers, accelerator)
+    # ------------------------------------------------ the predictor protocol
+    def _network_predictor(self, layers: Sequence[Layer]) -> HybridPredictor:
+        """The predictor of the resolution a network's first layer reads (the input image)."""
+        return self.for_resolution(int(layers[0].in_shape[1])) if layers else self.pooled
 
-    def unit_latency_ms(self, units: Sequence[Sequence], accelerator: AcceleratorChoice = None) -> np.ndarray:
-        """Per-unit latency with the pooled entries: one value per key over the resolutions that measured it."""
+    def layer_latency_ms(self, layers: Sequence[Layer], accelerator: AcceleratorChoice = None) -> np.ndarray:
+        """Per-layer latency of a network, from the table of its input resolution."""
+        layers = list(layers)
+        return self._network_predictor(layers).layer_latency_ms(layers, accelerator)
+
+    def network_latency_ms(self, layers: Sequence[Layer], accelerator: AcceleratorChoice = None) -> float | np.ndarray:
+        """Latency of one network, from the table of its input resolution."""
+        layers = list(layers)
+        return self._network_predictor(layers).network_latency_ms(layers, accelerator)
+
+    def unit_latency_ms(self, units: Sequence[Sequence[Layer]], accelerator: AcceleratorChoice = None) -> np.ndarray:
+        """In-network latency of each unit, one value per key across resolutions (the pooled entries)."""
         return self.pooled.unit_latency_ms(units, accelerator)
 
-    def network_latency_ms(self, layers: Sequence, accelerator: AcceleratorChoice = None) -> float | np.ndarray:
-        """Whole-network latency of a layer list with the pooled entries, launch cost included."""
-        return self.pooled.network_latency_ms(layers, accelerator)
-
-    def unit_sources(self, units: Sequence[Sequence], accelerator: AcceleratorChoice = None) -> np.ndarray:
-        """``"measured"`` for a unit some resolution's table has, else ``"model"``."""
+    def unit_sources(self, units: Sequence[Sequence[Layer]], accelerator: AcceleratorChoice = None) -> np.ndarray:
+        """``"measured"`` where some resolution's table has the unit, else ``"model"``."""
         return self.pooled.unit_sources(units, accelerator)

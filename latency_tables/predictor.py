@@ -18,15 +18,15 @@ Measurement context rule (one rule for every table, driven by
 
 Everything is vectorised over distinct units: a population of N networks
 built from K distinct units costs K lookups or model evaluations (once, then
-cached) and one numpy gather-and-sum (:meth:`accel_models.BlockCatalog.total`).
+cached) and one numpy gather-and-sum (:meth:`accel_models.network.BlockCatalog.total`).
 """
 
 from __future__ import annotations
 
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, partial
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -35,15 +35,17 @@ from accel_models.accelerator import Accelerator
 from accel_models.blocks import BlockSpec
 from accel_models.layer import Layer
 from accel_models.network import BlockCatalog
-from accel_models.predictor_protocol import AcceleratorChoice, LatencyPredictor, accelerator_list
+from accel_models.predictor_protocol import AcceleratorChoice, accelerator_list
+from accel_models.roofline import RooflineModel
 from accel_models.schedule import group_by_block
 
+from .calibration import CalibratedModel, calibrate
+from .joint import calibrate_joint
 from .registry import load_table
-from .sources import ultra96_units
+from .sources import CalibrationSource, get_source
 from .table import LatencyTable
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .calibration import CalibratedModel
     from .per_resolution import PerResolutionPredictor
 
 __all__ = [
@@ -51,7 +53,6 @@ __all__ = [
     "HybridPredictor",
     "NetworkBreakdown",
     "TablePredictor",
-    "as_predictor",
     "get_predictor",
     "list_devices",
 ]
@@ -217,6 +218,7 @@ class NetworkBreakdown:
     device: str = ""
 
     def to_records(self) -> list[dict]:
+        """One plain dict per unit."""
         return [dict(u) for u in self.units]
 
     def format(self) -> str:
@@ -247,10 +249,19 @@ class HybridPredictor:
         cost.
     name : str, optional
         Device name for reports.
+    few_shot : FewShotReport, optional
+        What :func:`latency_tables.fit_device` chose and why, for a
+        predictor it made.
+    origin : mapping, optional
+        Where the table came from: ``{"path", "sha256"}`` of its file
+        (see :func:`latency_tables.predictor_record`).
     """
 
-    def __init__(self, table: LatencyTable, calibrated: CalibratedModel, name: str = ""):
+    def __init__(self, table: LatencyTable, calibrated: CalibratedModel, name: str = "", few_shot=None,
+                 origin: Mapping[str, str | None] | None = None):
         self.table = table
+        self.few_shot = few_shot
+        self.origin = dict(origin) if origin else None
         self.calibrated = calibrated
         self.accelerator = calibrated.accelerator
         self.name = name or table.meta.name
@@ -263,17 +274,6 @@ class HybridPredictor:
                           f"{inv:.4f} ms (e.g. {below[0]!r}); their in-network latency is clipped to 0", stacklevel=2)
         self._unit_cache: dict[str, float] = {}
         self._standalone_cache: dict[str, float] = {}
-
-    @classmethod
-    def from_table(cls, table: LatencyTable, accelerator: Accelerator, model=None, name: str = "",
-                   **calibrate_options) -> HybridPredictor:
-        """Calibrate ``model`` (default :class:`accel_models.RooflineModel`) on ``table`` and wrap both."""
-        from accel_models.roofline import RooflineModel
-
-        from .calibration import calibrate
-
-        calibrated = calibrate(model or RooflineModel(), table, accelerator, **calibrate_options)
-        return cls(table, calibrated, name)
 
     # ------------------------------------------------------------ per key
     def source(self, key: str) -> str:
@@ -423,55 +423,52 @@ def phone_cpu(meta=None) -> Accelerator:
                        weight_buffer_kib=2048.0, act_buffer_kib=2048.0, dw_pp=1, name="note10-cpu")
 
 
-def _dpu_from_table(meta) -> Accelerator:
-    from .calibration import table_accelerator
+def _note10() -> CalibrationSource:
+    # one table per resolution; the model is calibrated on their entries pooled per key
+    from .per_resolution import pooled_table
+    from .registry import list_tables
 
-    return table_accelerator(meta)
-
-
-def _joint_calibration(table: LatencyTable, accelerator: Accelerator, units: dict) -> CalibratedModel:
-    # one parameter set fitted on this table and the ZCU102 B4096 per-layer profiles (latency_tables.joint)
-    from accel_models.roofline import RooflineModel
-
-    from .joint import calibrate_joint
-    from .sources import CalibrationSource, get_source
-
-    own = CalibrationSource(table, accelerator, units)
-    joint = calibrate_joint(RooflineModel(), [own, get_source("zcu102-b4096-layer-profiles")], folds=0)
-    return joint.calibrated(table.meta.name)
+    return CalibrationSource(pooled_table([load_table(n) for n in list_tables("note10-r*")], "note10"), phone_cpu())
 
 
 @dataclass(frozen=True)
 class _Device:
-    table: str
-    accelerator: Callable  # table metadata -> the Accelerator the table was measured on
+    source: Callable[[], CalibrationSource]  # the measured table, the accelerator it ran on, its units
     description: str
     model_note: str = "analytical DPU model calibrated on the table"
-    units: Callable[[], dict] = dict  # key -> layers, where the measured unit differs from what its key implies
-    calibration: Callable | None = None  # (table, accelerator, units) -> CalibratedModel; None: calibrate()
+    joint: bool = False  # calibrated together with the ZCU102 B4096 per-layer profiles (latency_tables.joint)
+    per_resolution: bool = False  # one table per input resolution (latency_tables.per_resolution)
 
 
-#: The shipped devices: table, accelerator it was measured on, description.
+#: The shipped devices: the source they serve and calibrate on, description.
 DEVICES = {
-    "ultra96v2-b2304": _Device("ultra96v2-b2304", _dpu_from_table,
-                               "Ultra96-V2, DPUCZDX8G B2304 @ 200 MHz (Vitis AI 3.0)", units=ultra96_units),
-    "dpuczdx8g-joint": _Device("ultra96v2-b2304", _dpu_from_table,
+    "ultra96v2-b2304": _Device(partial(get_source, "ultra96v2-b2304"),
+                               "Ultra96-V2, DPUCZDX8G B2304 @ 200 MHz (Vitis AI 3.0)"),
+    "dpuczdx8g-joint": _Device(partial(get_source, "ultra96v2-b2304"),
                                "any DPUCZDX8G configuration: the Ultra96-V2 B2304 table where it applies",
                                "analytical DPU model calibrated jointly on the Ultra96-V2 B2304 blocks and the "
                                "ZCU102 B4096 per-layer profiles (transfers across devices; "
-                               "benchmarks/bench_transfer.py)", units=ultra96_units, calibration=_joint_calibration),
-    "zcu102-b4096": _Device("zcu102-b4096-mbv2", _dpu_from_table,
-                            "ZCU102, one DPUCZDX8G B4096 core @ 300 MHz (DNNDK), MobileNetV2-style blocks"),
-    "note10": _Device("note10-r*", phone_cpu, "Samsung Note10 CPU (OFA's tables, one per resolution 160..224)",
-                      "curve fit: the roofline model calibrated on a phone CPU, not a DPU model"),
+                               "benchmarks/bench_transfer.py)", joint=True),
+    "note10": _Device(_note10, "Samsung Note10 CPU (OFA's tables, one per resolution 160..224)",
+                      "curve fit: the roofline model calibrated on a phone CPU, not a DPU model", per_resolution=True),
 }
+
+
+def calibrate_device(device: str) -> CalibratedModel:
+    """The calibration of a shipped device's model (uncached; :func:`get_predictor` caches it)."""
+    spec = DEVICES[device]
+    source = spec.source()
+    if spec.joint:
+        joint = calibrate_joint(RooflineModel(), [source, get_source("zcu102-b4096-layer-profiles")], folds=0)
+        return joint.calibrated(source.name)
+    return calibrate(RooflineModel(), source.table, source.accelerator, units=source.units, folds=0)
 
 
 def list_devices() -> list[str]:
     """Names accepted by :func:`get_predictor`.
 
     >>> list_devices()
-    ['dpuczdx8g-joint', 'note10', 'ultra96v2-b2304', 'zcu102-b4096']
+    ['dpuczdx8g-joint', 'note10', 'ultra96v2-b2304']
     """
     return sorted(DEVICES)
 
@@ -481,6 +478,7 @@ def get_predictor(device: str) -> HybridPredictor | PerResolutionPredictor:
     """The hybrid predictor of a shipped device (calibrated on first use, then cached).
 
     The first call calibrates the analytical model on the device's table
+    (:func:`calibrate_device`)
     without cross-validation (``folds=0``, well under a second); the
     held-out errors of that calibration are what
     ``benchmarks/bench_calibration.py`` reports.  ``"dpuczdx8g-joint"``
@@ -502,47 +500,14 @@ def get_predictor(device: str) -> HybridPredictor | PerResolutionPredictor:
     >>> p.predict_key_ms("Logits-input:1x1x1536-output:1000")
     0.822
     """
+    from .validity import WITHDRAWN_DEVICES
+
+    if device in WITHDRAWN_DEVICES:
+        raise KeyError(f"latency device {device!r} is {WITHDRAWN_DEVICES[device]}")
     if device not in DEVICES:
         raise KeyError(f"unknown device {device!r}; known: {', '.join(list_devices())}")
-    spec = DEVICES[device]
-    if spec.table == "note10-r*":  # one table per resolution: summed over the network's own
+    if DEVICES[device].per_resolution:  # one table per resolution: summed over the network's own
         from .per_resolution import note10_predictor
 
         return note10_predictor()
-    table = load_table(spec.table)
-    accelerator = spec.accelerator(table.meta)
-    if spec.calibration is not None:
-        return HybridPredictor(table, spec.calibration(table, accelerator, spec.units()), name=device)
-    return HybridPredictor.from_table(table, accelerator, name=device, folds=0, units=spec.units())
-
-
-def as_predictor(predictor: str | LatencyPredictor) -> LatencyPredictor:
-    """The latency predictor ``predictor`` names or is: the one entry point of search, report and CLI.
-
-    Parameters
-    ----------
-    predictor : str or LatencyPredictor
-        A shipped device name (:func:`list_devices`), or any object
-        implementing :class:`accel_models.LatencyPredictor` (a
-        ``HybridPredictor``, ``TablePredictor``, ``CalibratedModel`` or
-        ``RooflineModel``), returned as it is.
-
-    Raises
-    ------
-    KeyError
-        For a name that is no shipped device.
-    TypeError
-        For an object that is not a latency predictor.
-
-    Examples
-    --------
-    >>> as_predictor("ultra96v2-b2304") is get_predictor("ultra96v2-b2304")
-    True
-    """
-    if isinstance(predictor, str):
-        return get_predictor(predictor)
-    if isinstance(predictor, LatencyPredictor):
-        return predictor
-    raise TypeError(f"{type(predictor).__name__} is not a latency predictor: expected a device name "
-                    f"({', '.join(list_devices())}) or an object with the accel_models.LatencyPredictor methods "
-                    "(a HybridPredictor, TablePredictor, CalibratedModel or RooflineModel)")
+    return HybridPredictor(DEVICES[device].source().table, calibrate_device(device), name=device)

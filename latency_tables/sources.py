@@ -9,7 +9,7 @@ fits on.  The shipped DPUCZDX8G sources:
   (:func:`ultra96_units`).
 * ``zcu102-b4096-layer-profiles``: DNNDK per-layer profiles of AlexNet,
   VGG-16 and ProxylessNAS-Mobile layers on a ZCU102, one B4096 core @ 300 MHz
-  (:func:`accel_models.layer_profiles`), timed inside their networks (no
+  (:func:`accel_models.reference.layer_profiles`), timed inside their networks (no
   launch), with the profiler's DDR traffic as ``mem_io_mb``.
 * ``zcu102-b4096-mbv2``: MobileNetV2-style blocks on the same ZCU102 DPU.
   Noisy (``benchmarks/bench_calibration.py``: its latencies rank against
@@ -21,14 +21,18 @@ fits on.  The shipped DPUCZDX8G sources:
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+
+import numpy as np
 
 from accel_models import Accelerator, BlockSpec, Layer
 
 from .table import Entry, LatencyTable, TableMeta
 
-__all__ = ["SOURCES", "CalibrationSource", "get_source", "ultra96_units", "zcu102_profile_table"]
+__all__ = ["SOURCES", "CalibrationSource", "get_source", "profiler_launch_ms", "table_accelerator", "table_units",
+           "ultra96_units", "zcu102_profile_table"]
 
 
 @dataclass(frozen=True)
@@ -40,8 +44,9 @@ class CalibrationSource:
     table : LatencyTable
     accelerator : Accelerator
     units : mapping, optional
-        ``key -> layers`` where a measured unit differs from what its key
-        implies (as for :func:`latency_tables.calibrate`).
+        ``key -> layers`` where a measured entry differs from what its key
+        implies (as for :func:`latency_tables.calibrate`), or, for entries
+        whose keys are no unit keys, what they ran.
     device : str, optional
         The device label leave-one-device-out groups by (default: the
         table's board); sources of one device are held out together.
@@ -49,6 +54,11 @@ class CalibrationSource:
         Relative weight of the source in a joint fit: every source counts
         ``weight`` in total, however many entries it has.  0 makes it a
         validation set: predicted, never fitted.
+    networks : bool
+        Whether every entry is a whole network (its ``units[key]`` are the
+        network's layers, grouped into units by their ``block`` key; the
+        entry is the sum of the units plus one launch when the table says
+        ``per_entry_invocation``) rather than one unit.
     """
 
     table: LatencyTable
@@ -56,6 +66,7 @@ class CalibrationSource:
     units: Mapping[str, Sequence[Layer]] = field(default_factory=dict)
     device: str = ""
     weight: float = 1.0
+    networks: bool = False
 
     def __post_init__(self) -> None:
         if not isinstance(self.table, LatencyTable):
@@ -67,13 +78,85 @@ class CalibrationSource:
                 or not math.isfinite(self.weight) or self.weight < 0:
             raise ValueError(f"CalibrationSource.weight must be a number >= 0 (0: validation only), "
                              f"got {self.weight!r}")
+        if not isinstance(self.networks, bool):
+            raise ValueError(f"CalibrationSource.networks must be True or False, got {self.networks!r}")
         if not self.device:
             object.__setattr__(self, "device", self.table.meta.board)
         object.__setattr__(self, "units", dict(self.units or {}))
 
     @property
     def name(self) -> str:
+        """The table's name, which names the source."""
         return self.table.meta.name
+
+
+def table_units(table: LatencyTable,
+                units: Mapping[str, Sequence[Layer]] | None = None) -> dict[str, tuple[Layer, ...]]:
+    """The layers of every table entry: ``units[key]`` where given, else parsed from the key.
+
+    Raises ValueError naming the keys that neither ``units`` covers nor
+    :meth:`accel_models.BlockSpec.from_key` understands.
+    """
+    units = dict(units or {})
+    strays = sorted(set(units) - set(table.keys()))
+    if strays:
+        raise ValueError(f"units given for {len(strays)} key(s) not in table {table.meta.name!r}, e.g. {strays[0]!r}")
+    out, bad = {}, []
+    for key in table.keys():
+        if key in units:
+            out[key] = tuple(units[key])
+            continue
+        try:
+            out[key] = BlockSpec.from_key(key).layers()
+        except ValueError:
+            bad.append(key)
+    if bad:
+        raise ValueError(f"table {table.meta.name!r}: cannot derive the layers of {len(bad)} key(s) "
+                         f"(e.g. {bad[0]!r}); pass them as units={{key: layers}}")
+    return out
+
+
+def table_accelerator(meta: TableMeta) -> Accelerator:
+    """The single-core accelerator a table was measured on, from its metadata.
+
+    The DPU configuration is the ``B<number>`` in ``meta.dpu_arch``; DDR
+    bandwidth comes from the board registry when ``meta.board`` is known.
+
+    >>> from latency_tables import load_table
+    >>> acc = table_accelerator(load_table("ultra96v2-b2304").meta)
+    >>> acc.name, acc.clock_mhz, acc.ddr_bw_gbps
+    ('B2304', 200.0, 8.53)
+    """
+    from accel_models import get_board, list_boards
+
+    match = re.search(r"\bB(\d+)\b", meta.dpu_arch)
+    if match is None:
+        raise ValueError(f"table {meta.name!r}: dpu_arch {meta.dpu_arch!r} names no DPUCZDX8G configuration "
+                         "(B512 ... B4096); build the Accelerator yourself")
+    if meta.clock_mhz is None:
+        raise ValueError(f"table {meta.name!r}: metadata has no clock_mhz; build the Accelerator yourself")
+    arch = f"B{match.group(1)}"
+    if meta.board in list_boards():
+        return Accelerator.from_dpu(arch, clock_mhz=meta.clock_mhz, ddr_bw_gbps=get_board(meta.board).ddr_bw_gbps)
+    return Accelerator.from_dpu(arch, clock_mhz=meta.clock_mhz)
+
+
+def profiler_launch_ms(table: LatencyTable, keys: Sequence[str] | None = None) -> float | None:
+    """Launch cost per entry from the profiler: median of measured time minus DPU-busy time.
+
+    The busy time is ``mem_io_mb / mem_bw_mbps`` (the profiler's traffic and
+    bandwidth).  Uses the entries ``keys`` (default: all) that report both;
+    None when none does.
+
+    >>> from latency_tables import load_table
+    >>> round(profiler_launch_ms(load_table("ultra96v2-b2304")), 4)
+    0.059
+    """
+    keys = table.keys() if keys is None else list(keys)
+    busy_ms = table.column("mem_io_mb", keys) / table.column("mem_bw_mbps", keys) * 1e3
+    gaps = table.mean_ms(keys) - busy_ms
+    gaps = gaps[np.isfinite(gaps)]  # NaN where the profiler gave no bandwidth
+    return float(max(np.median(gaps), 0.0)) if len(gaps) else None
 
 
 def ultra96_units() -> dict[str, tuple[Layer, ...]]:
@@ -87,14 +170,14 @@ def ultra96_units() -> dict[str, tuple[Layer, ...]]:
 
 
 def zcu102_profile_table() -> LatencyTable:
-    """:func:`accel_models.layer_profiles` as a table: one entry per profiled layer, keyed by its name.
+    """:func:`accel_models.reference.layer_profiles` as a table: one entry per profiled layer, keyed by its name.
 
     ``mem_io_mb`` is the profiler's DDR traffic.  The keys are layer names,
     not block keys: ``get_source("zcu102-b4096-layer-profiles")`` pairs the
     table with the layers each entry ran (a convolution and the max pool
     DNNDK fused into it).
     """
-    from accel_models import layer_profiles
+    from accel_models.reference import layer_profiles
 
     meta = TableMeta(
         name="zcu102-b4096-layer-profiles", board="zcu102", dpu_arch="DPUCZDX8G B4096 (DNNDK, Vitis AI 1.2 TRD)",
@@ -110,13 +193,12 @@ def zcu102_profile_table() -> LatencyTable:
 
 
 def _profile_units() -> dict[str, tuple[Layer, ...]]:
-    from accel_models import layer_profiles
+    from accel_models.reference import layer_profiles
 
     return {p.layer.name: p.units for p in layer_profiles()}
 
 
 def _ultra96() -> CalibrationSource:
-    from .calibration import table_accelerator
     from .registry import load_table
 
     table = load_table("ultra96v2-b2304")
@@ -124,13 +206,12 @@ def _ultra96() -> CalibrationSource:
 
 
 def _zcu102_profiles() -> CalibrationSource:
-    from accel_models import profile_accelerator
+    from accel_models.reference import profile_accelerator
 
     return CalibrationSource(zcu102_profile_table(), profile_accelerator(), _profile_units())
 
 
 def _zcu102_mbv2() -> CalibrationSource:
-    from .calibration import table_accelerator
     from .registry import load_table
 
     table = load_table("zcu102-b4096-mbv2")

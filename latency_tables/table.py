@@ -15,7 +15,13 @@ from types import MappingProxyType
 
 import numpy as np
 
+from accel_models.validation import reject_unknown_keys
+
 __all__ = ["Entry", "LatencyTable", "TableMeta", "pool_entries"]
+
+
+#: Highest device clock a table may declare (any CPU or FPGA clock is far below; a typo like 3e5 is not).
+MAX_TABLE_CLOCK_MHZ = 10_000.0
 
 
 @dataclass(frozen=True)
@@ -48,12 +54,16 @@ class TableMeta:
                 continue
             if value is None or (isinstance(value, str) and not value.strip()):
                 raise ValueError(f"table metadata field {f.name!r} is missing or empty")
-        if self.clock_mhz is not None and not self.clock_mhz > 0:
-            raise ValueError(f"table metadata clock_mhz must be positive, got {self.clock_mhz!r}")
-        if int(self.cores) != self.cores or self.cores < 1:
+        if self.clock_mhz is not None and (isinstance(self.clock_mhz, bool) or not isinstance(self.clock_mhz, int | float)
+                                           or not 0 < self.clock_mhz <= MAX_TABLE_CLOCK_MHZ):
+            raise ValueError(f"table metadata clock_mhz must be a number in (0, {MAX_TABLE_CLOCK_MHZ:g}] MHz, "
+                             f"got {self.clock_mhz!r}")
+        if isinstance(self.cores, bool) or not isinstance(self.cores, int | float) or int(self.cores) != self.cores \
+                or self.cores < 1:
             raise ValueError(f"table metadata cores must be a positive integer, got {self.cores!r}")
         if not isinstance(self.per_entry_invocation, bool):
-            raise ValueError(f"table metadata per_entry_invocation must be true or false, got {self.per_entry_invocation!r}")
+            raise ValueError(f"table metadata per_entry_invocation must be true or false, "
+                             f"got {self.per_entry_invocation!r}")
 
     def to_dict(self) -> dict:
         """Plain dict of every field (JSON / YAML friendly)."""
@@ -68,10 +78,7 @@ class TableMeta:
         >>> TableMeta.from_dict(meta.to_dict()) == meta
         True
         """
-        allowed = [f.name for f in fields(cls)]
-        unknown = sorted(set(data) - set(allowed))
-        if unknown:
-            raise ValueError(f"unknown table metadata field(s) {unknown}; allowed: {allowed}")
+        reject_unknown_keys(data, [f.name for f in fields(cls)], "table metadata")
         required = [f.name for f in fields(cls) if f.default is MISSING]
         missing = [name for name in required if name not in data]
         if missing:
@@ -82,7 +89,8 @@ class TableMeta:
 def _finite_non_negative(name: str, value: float | None, key: str, optional: bool = True) -> None:
     if value is None and optional:
         return
-    if value is None or not isinstance(value, (int, float)) or math.isnan(value) or math.isinf(value) or value < 0:
+    if value is None or isinstance(value, bool) or not isinstance(value, (int, float)) or math.isnan(value) \
+            or math.isinf(value) or value < 0:  # a bool is not a latency (True would read as 1 ms)
         raise ValueError(f"entry {key!r}: {name} must be a finite non-negative number, got {value!r}")
 
 
@@ -105,7 +113,8 @@ class Entry:
     def __post_init__(self) -> None:
         if not self.key:
             raise ValueError("entry key must not be empty")
-        if int(self.count) != self.count or self.count < 1:
+        if isinstance(self.count, bool) or not isinstance(self.count, int | float) or int(self.count) != self.count \
+                or self.count < 1:
             raise ValueError(f"entry {self.key!r}: count must be a positive integer, got {self.count!r}")
         _finite_non_negative("mean_ms", self.mean_ms, self.key, optional=False)
         if self.mean_ms == 0:
@@ -150,7 +159,15 @@ class LatencyTable:
     def __contains__(self, key: object) -> bool:
         return key in self.entries
 
+    def subset(self, keys: Sequence[str]) -> LatencyTable:
+        """The same table with only the entries ``keys`` (in that order; KeyError for one it lacks)."""
+        missing = [k for k in keys if k not in self.entries]
+        if missing:
+            raise KeyError(f"table {self.meta.name!r} has no entry {missing[0]!r}")
+        return LatencyTable.from_entries(self.meta, [self.entries[k] for k in keys])
+
     def keys(self) -> list[str]:
+        """Entry keys in table order."""
         return list(self.entries)
 
     def mean_ms(self, keys: Sequence[str] | None = None) -> np.ndarray:
@@ -192,12 +209,13 @@ def pool_entries(entries: Sequence[Entry]) -> Entry:
     total = n.sum()
     mean = float(n @ means / total)
     std = None
-    if all(e.std_ms is not None for e in entries) and total > 1:
-        within = sum((e.count - 1) * e.std_ms ** 2 for e in entries)
+    stds = [e.std_ms for e in entries if e.std_ms is not None]
+    if total > 1 and len(stds) == len(entries):
+        within = sum((e.count - 1) * s ** 2 for e, s in zip(entries, stds, strict=True))
         between = float(n @ (means - mean) ** 2)
         std = math.sqrt((within + between) / (total - 1))
-    mins = [e.min_ms for e in entries]
-    maxs = [e.max_ms for e in entries]
+    mins = [e.min_ms for e in entries if e.min_ms is not None]
+    maxs = [e.max_ms for e in entries if e.max_ms is not None]
     shared = set.intersection(*(set(e.extra) for e in entries))
     extra = {name: float(n @ np.array([e.extra[name] for e in entries]) / total) for name in sorted(shared)}
     return Entry(
@@ -205,7 +223,7 @@ def pool_entries(entries: Sequence[Entry]) -> Entry:
         count=int(total),
         mean_ms=mean,
         std_ms=std,
-        min_ms=None if None in mins else min(mins),
-        max_ms=None if None in maxs else max(maxs),
+        min_ms=min(mins) if len(mins) == len(entries) else None,
+        max_ms=max(maxs) if len(maxs) == len(entries) else None,
         extra=extra,
     )

@@ -1,4 +1,4 @@
-"""torch modules of an OFA-MobileNetV3 sub-network; imported only by :mod:`ofa_hw.torch_model`."""
+"""torch modules of OFA sub-networks (MobileNetV3, ProxylessNAS); imported only by :mod:`ofa_hw.torch_model`."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from accel_models.blocks import BlockSpec, make_divisible
 from .layers import subnet_blocks
 from .space import SubnetConfig
 
-_ACTIVATIONS = {"relu": nn.ReLU, "h_swish": nn.Hardswish, "h_sigmoid": nn.Hardsigmoid}
+_ACTIVATIONS = {"relu": nn.ReLU, "relu6": nn.ReLU6, "h_swish": nn.Hardswish, "h_sigmoid": nn.Hardsigmoid}
 
 
 def _conv_bn_act(cin: int, cout: int, kernel: int, stride: int, activation: str, groups: int = 1) -> nn.Sequential:
@@ -48,6 +48,7 @@ class MBConv(nn.Module):
     def __init__(self, spec: BlockSpec):
         super().__init__()
         cin, mid = spec.in_shape[0], spec.mid
+        self.inverted_bottleneck: nn.Module | None
         if mid != cin:
             self.inverted_bottleneck = _conv_bn_act(cin, mid, 1, 1, spec.activation)
         else:
@@ -76,23 +77,36 @@ class ResidualBlock(nn.Module):
 
 
 class OFASubnet(nn.Module):
-    """An OFA-MobileNetV3 sub-network with OFA's module names."""
+    """An OFA sub-network with OFA's module names.
+
+    MobileNetV3 (``MobileNetV3``): ``final_expand_layer`` (1x1, BN), pool,
+    ``feature_mix_layer`` (1x1 on 1x1, no BN); ProxylessNAS
+    (``ProxylessNASNets``): ``feature_mix_layer`` (1x1, BN) on the feature
+    map, then the pool.  Both end in ``classifier`` (dropout, linear).
+    """
 
     def __init__(self, cfg: SubnetConfig, dropout_rate: float = 0.1):
         super().__init__()
         self.cfg = cfg
         specs = subnet_blocks(cfg)
-        stem, head = specs[0], {spec.kind: spec for spec in specs[-4:]}
+        stem = specs[0]
+        head = {spec.kind: spec for spec in specs if spec.kind not in ("stem", "mbconv")}
         self.first_conv = _conv_bn_act(3, stem.out_channels, stem.kernel, stem.stride, stem.activation)
         self.blocks = nn.ModuleList(ResidualBlock(spec) for spec in specs if spec.kind == "mbconv")
         final = head["final_expand"]
-        self.final_expand_layer = _conv_bn_act(final.in_shape[0], final.out_channels, 1, 1, final.activation)
-        self.global_avg_pool = nn.AdaptiveAvgPool2d(1)
-        mix = head["feature_mix"]
-        self.feature_mix_layer = nn.Sequential(OrderedDict(
-            conv=nn.Conv2d(mix.in_shape[0], mix.out_channels, 1, bias=False),
-            act=_ACTIVATIONS[mix.activation](),
-        ))
+        final_conv = _conv_bn_act(final.in_shape[0], final.out_channels, 1, 1, final.activation)
+        if "feature_mix" in head:
+            self.final_expand_layer: nn.Module | None = final_conv
+            self.global_avg_pool = nn.AdaptiveAvgPool2d(1)
+            mix = head["feature_mix"]
+            self.feature_mix_layer = nn.Sequential(OrderedDict(
+                conv=nn.Conv2d(mix.in_shape[0], mix.out_channels, 1, bias=False),
+                act=_ACTIVATIONS[mix.activation](),
+            ))
+        else:
+            self.final_expand_layer = None
+            self.feature_mix_layer = final_conv
+            self.global_avg_pool = nn.AdaptiveAvgPool2d(1)
         classifier = head["classifier"]
         self.classifier = nn.Sequential(OrderedDict(
             dropout=nn.Dropout(dropout_rate),
@@ -103,7 +117,10 @@ class OFASubnet(nn.Module):
         x = self.first_conv(x)
         for block in self.blocks:
             x = block(x)
-        x = self.feature_mix_layer(self.global_avg_pool(self.final_expand_layer(x)))
+        if self.final_expand_layer is None:
+            x = self.global_avg_pool(self.feature_mix_layer(x))
+        else:
+            x = self.feature_mix_layer(self.global_avg_pool(self.final_expand_layer(x)))
         return self.classifier(torch.flatten(x, 1))
 
     def load_ofa_state_dict(self, state_dict: dict) -> None:

@@ -1,11 +1,23 @@
-"""The OFA-MobileNetV3 search space: single sub-networks and vectorised batches.
+"""OFA's MobileNet search spaces: single sub-networks and vectorised batches.
 
-A sub-network of ``ofa_mbv3_d234_e346_k357_w{1.0,1.2}`` is described, as in
-OFA, by a kernel size and an expand ratio for each of 20 block slots, a depth
-for each of 5 stages (stage ``s`` uses slots ``4s .. 4s + d[s] - 1``) and an
-input resolution.  :class:`SubnetConfig` is one such network (hashable, slots
-that its depths switch off are normalised to 0); :class:`SubnetBatch` holds N
-of them as integer arrays, the form every hot path uses.
+Three OFA super-networks are modelled:
+
+* ``ofa-mbv3-w1.0`` / ``ofa-mbv3-w1.2``: ``ofa_mbv3_d234_e346_k357_w{1.0,1.2}``
+  (MobileNetV3: h-swish in the last three stages, squeeze-and-excitation in
+  stages 2, 4, 5), 5 elastic stages;
+* ``ofa-proxyless-w1.3``: ``ofa_proxyless_d234_e346_k357_w1.3`` (ProxylessNAS:
+  ReLU6 everywhere, no squeeze-and-excitation, the DPU-friendly space), 5
+  elastic stages plus a sixth stage of exactly one (elastic kernel and
+  expand) block, and a 1x1 feature-mix conv before the global pool.
+
+A sub-network is described, as in OFA, by a kernel size and an expand ratio
+for each block slot (4 per stage: 20 slots, 24 for the ProxylessNAS space
+whose last stage uses only its first slot), a depth for each stage (stage
+``s`` uses slots ``4s .. 4s + d[s] - 1``) and an input resolution.
+:class:`SubnetConfig` is one such network (hashable, slots that its depths
+switch off are normalised to 0); :class:`SubnetBatch` holds N of them as
+integer arrays, the form every hot path uses.  The space is selected by the
+width multiplier, which is distinct for the three spaces (1.0, 1.2, 1.3).
 """
 
 from __future__ import annotations
@@ -30,6 +42,7 @@ __all__ = [
     "sample_subnets",
 ]
 
+#: Stages and slots of the OFA-MobileNetV3 spaces (a space's own counts: ``OFASpace.n_stages`` / ``n_slots``).
 N_STAGES = 5
 SLOTS_PER_STAGE = 4
 N_SLOTS = N_STAGES * SLOTS_PER_STAGE
@@ -39,60 +52,118 @@ DEPTH_CHOICES = (2, 3, 4)
 TRAINED_RESOLUTIONS = tuple(range(128, 225, 4))
 #: Smallest input that keeps the 7x7 head at least 1x1 after five stride-2 layers.
 MIN_RESOLUTION = 32
+#: Largest input resolution accepted anywhere (search, export, latency): 2x OFA's largest trained
+#: resolution.  Above it the work grows as (r / 224)^2 (r = 1024: 21x, r = 100000: 200,000x the
+#: MACs and activation memory of r = 224) for accuracy predictions that are pure extrapolation.
+MAX_RESOLUTION = 448
 
 
 @dataclass(frozen=True)
 class OFASpace:
-    """Architecture constants of one OFA-MobileNetV3 super-network.
+    """Architecture constants of one OFA super-network.
 
-    ``widths`` are the channel counts of: stem, first block, the five stages,
-    final expand layer and feature-mix layer (``make_divisible(w * mult, 8)``
-    of OFA's base widths 16/16,24,40,80,112,160/960/1280).
+    ``widths`` are the channel counts of: stem, first block, each stage, then
+    the head: final expand and feature-mix layer for MobileNetV3
+    (``make_divisible(w * mult, 8)`` of OFA's base widths
+    16/16,24,40,80,112,160/960/1280), the feature-mix layer alone for
+    ProxylessNAS (base widths 32/16,24,40,80,96,192,320/1280).
+    ``single_block_stages`` are stages of exactly one block (depth 1).
     """
 
     name: str
     width_mult: float
     widths: tuple[int, ...]
+    family: str = "mbv3"
     stage_strides: tuple[int, ...] = (2, 2, 2, 1, 2)
     stage_activations: tuple[str, ...] = ("relu", "relu", "h_swish", "h_swish", "h_swish")
     stage_se: tuple[bool, ...] = (False, True, False, True, True)
+    stem_activation: str = "h_swish"
+    first_block_activation: str = "relu"
+    single_block_stages: tuple[int, ...] = ()
     kernel_choices: tuple[int, ...] = KERNEL_CHOICES
     expand_choices: tuple[int, ...] = EXPAND_CHOICES
     depth_choices: tuple[int, ...] = DEPTH_CHOICES
     resolutions: tuple[int, ...] = TRAINED_RESOLUTIONS
     n_classes: int = 1000
 
+    def __post_init__(self) -> None:
+        if self.family not in _FAMILIES:
+            raise ValueError(f"OFASpace.family must be one of {sorted(_FAMILIES)}, got {self.family!r}")
+        n = len(self.stage_strides)
+        head = _FAMILIES[self.family]
+        if len(self.widths) != 2 + n + head or len(self.stage_activations) != n or len(self.stage_se) != n:
+            raise ValueError(f"OFASpace {self.name!r}: {n} stages need {2 + n + head} widths and {n} activations "
+                             f"and SE flags, got {len(self.widths)}, {len(self.stage_activations)}, "
+                             f"{len(self.stage_se)}")
+
+    @property
+    def n_stages(self) -> int:
+        """Number of stages (5; 6 in the ProxylessNAS space)."""
+        return len(self.stage_strides)
+
+    @property
+    def n_slots(self) -> int:
+        """Block slots, 4 per stage."""
+        return self.n_stages * SLOTS_PER_STAGE
+
+    @property
+    def stage_depth_choices(self) -> tuple[tuple[int, ...], ...]:
+        """Allowed depths of each stage."""
+        return tuple((1,) if s in self.single_block_stages else self.depth_choices for s in range(self.n_stages))
+
     @property
     def stem_width(self) -> int:
+        """Output channels of the first conv."""
         return self.widths[0]
 
     @property
     def first_block_width(self) -> int:
+        """Output channels of the fixed first block."""
         return self.widths[1]
 
     @property
     def stage_widths(self) -> tuple[int, ...]:
-        return self.widths[2:7]
+        """Output channels of each stage."""
+        return self.widths[2:2 + self.n_stages]
 
     @property
-    def final_expand_width(self) -> int:
-        return self.widths[7]
+    def final_expand_width(self) -> int | None:
+        """Width of the 1x1 conv between the last block and the pool (MobileNetV3); None for ProxylessNAS."""
+        return self.widths[-2] if self.family == "mbv3" else None
 
     @property
     def feature_mix_width(self) -> int:
-        return self.widths[8]
+        """Output channels of the feature-mix layer (the classifier's input)."""
+        return self.widths[-1]
 
     @property
     def supernet(self) -> str:
         """OFA's model-zoo name of the super-network."""
-        return f"ofa_mbv3_d234_e346_k357_w{self.width_mult}"
+        return f"ofa_{self.family}_d234_e346_k357_w{self.width_mult}"
 
+    @property
+    def title(self) -> str:
+        """Human-readable name: ``OFA-MobileNetV3 w1.2``, ``OFA-ProxylessNAS w1.3``."""
+        return f"OFA-{_FAMILY_TITLES[self.family]} w{self.width_mult}"
+
+    @property
+    def net_name(self) -> str:
+        """The class name OFA gives its sub-networks (``net.config["name"]``)."""
+        return {"mbv3": "MobileNetV3", "proxyless": "ProxylessNASNets"}[self.family]
+
+
+#: Head widths after the stages, per family: final expand + feature mix, or feature mix alone.
+_FAMILIES = {"mbv3": 2, "proxyless": 1}
+_FAMILY_TITLES = {"mbv3": "MobileNetV3", "proxyless": "ProxylessNAS"}
 
 _SPACES = {
     space.name: space
     for space in (
         OFASpace("ofa-mbv3-w1.0", 1.0, (16, 16, 24, 40, 80, 112, 160, 960, 1280)),
         OFASpace("ofa-mbv3-w1.2", 1.2, (24, 24, 32, 48, 96, 136, 192, 1152, 1536)),
+        OFASpace("ofa-proxyless-w1.3", 1.3, (40, 24, 32, 56, 104, 128, 248, 416, 1664), family="proxyless",
+                 stage_strides=(2, 2, 2, 1, 2, 1), stage_activations=("relu6",) * 6, stage_se=(False,) * 6,
+                 stem_activation="relu6", first_block_activation="relu6", single_block_stages=(5,)),
     )
 }
 
@@ -101,13 +172,13 @@ def list_spaces() -> list[str]:
     """Names of the registered search spaces.
 
     >>> list_spaces()
-    ['ofa-mbv3-w1.0', 'ofa-mbv3-w1.2']
+    ['ofa-mbv3-w1.0', 'ofa-mbv3-w1.2', 'ofa-proxyless-w1.3']
     """
     return sorted(_SPACES)
 
 
 def get_space(name_or_width: str | float | OFASpace) -> OFASpace:
-    """Look a space up by name (``"ofa-mbv3-w1.2"``) or width multiplier (1.2)."""
+    """Look a space up by name (``"ofa-mbv3-w1.2"``) or width multiplier (1.2; 1.3 is ``"ofa-proxyless-w1.3"``)."""
     if isinstance(name_or_width, OFASpace):
         return name_or_width
     if isinstance(name_or_width, str):
@@ -122,23 +193,37 @@ def get_space(name_or_width: str | float | OFASpace) -> OFASpace:
 
 
 # --------------------------------------------------------------------- checks
-def _check_choices(field: str, values: np.ndarray, allowed: Sequence[int], where: np.ndarray) -> None:
+def _check_choices(field: str, values: np.ndarray, allowed: Sequence[int], where: np.ndarray,
+                   unit: str = "slot") -> None:
     bad = where & ~np.isin(values, allowed)
     if bad.any():
         net, pos = (int(i) for i in np.argwhere(bad)[0])
-        unit = "stage" if values.shape[1] == N_STAGES else "slot"
         raise ValueError(
             f"{field}: value {int(values[net, pos])} in {unit} {pos} (network {net}) "
             f"is not allowed; choose from {list(allowed)}"
         )
 
 
+def _check_depths(d: np.ndarray, space: OFASpace) -> None:
+    for stage, allowed in enumerate(space.stage_depth_choices):
+        column = np.zeros_like(d, dtype=bool)
+        column[:, stage] = True
+        _check_choices("d", d, allowed, column, unit="stage")
+
+
 def _check_resolution(r: np.ndarray, space: OFASpace) -> None:
+    too_large = r > MAX_RESOLUTION
+    if too_large.any():
+        big = int(r[too_large].max())
+        raise ValueError(
+            f"r: resolution {big} is above the maximum {MAX_RESOLUTION}: it would need {(big / 224) ** 2:,.0f}x "
+            f"the MACs and activation memory of r=224 (trained range {space.resolutions[0]}..{space.resolutions[-1]})"
+        )
     bad = (r % 4 != 0) | (r < MIN_RESOLUTION)
     if bad.any():
         raise ValueError(
-            f"r: resolution {int(r[bad][0])} is not allowed; use a multiple of 4 of at least "
-            f"{MIN_RESOLUTION} (trained range {space.resolutions[0]}..{space.resolutions[-1]} step 4)"
+            f"r: resolution {int(r[bad][0])} is not allowed; use a multiple of 4 from "
+            f"{MIN_RESOLUTION} to {MAX_RESOLUTION} (trained range {space.resolutions[0]}..{space.resolutions[-1]} step 4)"
         )
     outside = np.unique(r[(r < space.resolutions[0]) | (r > space.resolutions[-1])])
     if outside.size:
@@ -150,9 +235,9 @@ def _check_resolution(r: np.ndarray, space: OFASpace) -> None:
 
 
 def active_mask(d: np.ndarray) -> np.ndarray:
-    """(N, 20) boolean mask of the slots that depths ``d`` (N, 5) switch on."""
+    """(N, 4 S) boolean mask of the slots that depths ``d`` (N, S stages) switch on."""
     d = np.asarray(d)
-    position = np.arange(N_SLOTS) % SLOTS_PER_STAGE
+    position = np.arange(d.shape[-1] * SLOTS_PER_STAGE) % SLOTS_PER_STAGE
     return position[None, :] < np.repeat(d, SLOTS_PER_STAGE, axis=1)
 
 
@@ -179,13 +264,14 @@ class SubnetBatch:
     Attributes
     ----------
     ks, e : numpy.ndarray
-        (N, 20) kernel sizes and expand ratios, 0 in inactive slots.
+        (N, slots) kernel sizes and expand ratios, 0 in inactive slots
+        (20 slots; 24 in ``ofa-proxyless-w1.3``).
     d : numpy.ndarray
-        (N, 5) stage depths.
+        (N, stages) stage depths (5; 6 in ``ofa-proxyless-w1.3``).
     r : numpy.ndarray
         (N,) input resolutions.
     width_mult : float
-        1.0 or 1.2; selects the :class:`OFASpace`.
+        1.0, 1.2 (OFA-MobileNetV3) or 1.3 (ProxylessNAS); selects the :class:`OFASpace`.
 
     Construction validates every value and normalises inactive slots to 0.
     """
@@ -204,11 +290,11 @@ class SubnetBatch:
         if n < 0:
             raise ValueError(f"r: expected a 1-D array of resolutions, got shape {r.shape}")
         r = _as_int_array("r", r, (n,))
-        d = _as_int_array("d", self.d, (n, N_STAGES))
-        _check_choices("d", d, space.depth_choices, np.ones_like(d, dtype=bool))
+        d = _as_int_array("d", self.d, (n, space.n_stages))
+        _check_depths(d, space)
         active = active_mask(d)
-        ks = _as_int_array("ks", self.ks, (n, N_SLOTS))
-        e = _as_int_array("e", self.e, (n, N_SLOTS))
+        ks = _as_int_array("ks", self.ks, (n, space.n_slots))
+        e = _as_int_array("e", self.e, (n, space.n_slots))
         _check_choices("ks", ks, space.kernel_choices, active)
         _check_choices("e", e, space.expand_choices, active)
         _check_choices("ks", ks, (0, *space.kernel_choices), ~active)
@@ -247,6 +333,7 @@ class SubnetBatch:
 
     @property
     def space(self) -> OFASpace:
+        """The :class:`OFASpace` of these networks."""
         return get_space(self.width_mult)
 
     def __len__(self) -> int:
@@ -287,6 +374,7 @@ class SubnetBatch:
 
     @classmethod
     def from_configs(cls, configs: Iterable[SubnetConfig]) -> SubnetBatch:
+        """A batch of ``configs`` (all of one space)."""
         configs = list(configs)
         if not configs:
             raise ValueError("cannot build a SubnetBatch from zero configs")
@@ -303,6 +391,7 @@ class SubnetBatch:
 
     @classmethod
     def concat(cls, batches: Sequence[SubnetBatch]) -> SubnetBatch:
+        """One batch of the networks of ``batches`` (all of one space), in order."""
         widths = {b.width_mult for b in batches}
         if len(widths) != 1:
             raise ValueError(f"cannot concatenate batches of different widths {sorted(widths)}")
@@ -323,15 +412,18 @@ class SubnetConfig:
 
     Parameters
     ----------
-    ks, e : sequence of 20 int
-        Kernel size (3, 5, 7) and expand ratio (3, 4, 6) of every block slot.
+    ks, e : sequence of int
+        Kernel size (3, 5, 7) and expand ratio (3, 4, 6) of every block slot
+        (20; 24 in ``ofa-proxyless-w1.3``, whose last stage uses slot 20 only).
         Values in slots that ``d`` switches off are ignored and stored as 0.
-    d : sequence of 5 int
-        Number of blocks (2, 3, 4) of each stage.
+    d : sequence of int
+        Number of blocks (2, 3, 4) of each stage (5 stages; 6 in
+        ``ofa-proxyless-w1.3``, the last of depth 1).
     r : int
         Input resolution (multiple of 4; 128..224 is the trained range).
     width_mult : float
-        1.0 (``ofa_mbv3_d234_e346_k357_w1.0``) or 1.2 (``..._w1.2``).
+        1.0 (``ofa_mbv3_d234_e346_k357_w1.0``), 1.2 (``..._w1.2``) or 1.3
+        (``ofa_proxyless_d234_e346_k357_w1.3``).
 
     Examples
     --------
@@ -349,7 +441,8 @@ class SubnetConfig:
     width_mult: float = 1.2
 
     def __post_init__(self) -> None:
-        for name, length in (("ks", N_SLOTS), ("e", N_SLOTS), ("d", N_STAGES)):
+        space = get_space(self.width_mult)
+        for name, length in (("ks", space.n_slots), ("e", space.n_slots), ("d", space.n_stages)):
             value = getattr(self, name)
             if isinstance(value, (str, bytes, Mapping)) or not hasattr(value, "__len__") or len(value) != length:
                 raise ValueError(f"{name}: expected {length} integers, got {value!r}")
@@ -365,6 +458,7 @@ class SubnetConfig:
 
     @property
     def space(self) -> OFASpace:
+        """The :class:`OFASpace` of this network."""
         return get_space(self.width_mult)
 
     @property
@@ -373,9 +467,11 @@ class SubnetConfig:
         return 1 + sum(self.d)
 
     def as_batch(self) -> SubnetBatch:
+        """A batch of this one network."""
         return SubnetBatch.from_configs([self])
 
     def block_catalog(self, resolutions: Sequence[int] | None = None):
+        """The units of this network (see :func:`ofa_hw.layers.block_catalog`)."""
         return self.as_batch().block_catalog(resolutions)
 
     def unit_totals(self, values_at) -> np.ndarray:
@@ -389,7 +485,7 @@ class SubnetConfig:
         return subnet_layers(self)
 
     def torch_model(self, seed: int | None = 0):
-        """This network as a torch module with seeded random weights (see :func:`ofa_hw.build_torch_model`).
+        """Build this network as a torch module with seeded random weights (see :func:`ofa_hw.build_torch_model`).
 
         With :meth:`layers` it makes a config an ``hls.NetworkSource``; load
         trained OFA weights with ``load_ofa_state_dict`` on the result.
@@ -401,16 +497,18 @@ class SubnetConfig:
     def active_blocks(self) -> list[tuple[int, int, int, int]]:
         """(stage, slot, kernel, expand) of every active block, in order."""
         return [
-            (s, 4 * s + i, self.ks[4 * s + i], self.e[4 * s + i])
-            for s in range(N_STAGES)
+            (s, SLOTS_PER_STAGE * s + i, self.ks[SLOTS_PER_STAGE * s + i], self.e[SLOTS_PER_STAGE * s + i])
+            for s in range(len(self.d))
             for i in range(self.d[s])
         ]
 
     # ------------------------------------------------------------- presets
     @classmethod
     def uniform(cls, k: int, e: int, d: int, r: int = 224, width_mult: float = 1.2) -> SubnetConfig:
-        """Every slot with kernel ``k`` and expand ``e``, every stage ``d`` deep."""
-        return cls((k,) * N_SLOTS, (e,) * N_SLOTS, (d,) * N_STAGES, r, width_mult)
+        """Every slot with kernel ``k`` and expand ``e``, every elastic stage ``d`` deep."""
+        space = get_space(width_mult)
+        depths = tuple(1 if choices == (1,) else d for choices in space.stage_depth_choices)
+        return cls((k,) * space.n_slots, (e,) * space.n_slots, depths, r, width_mult)
 
     @classmethod
     def largest(cls, r: int = 224, width_mult: float = 1.2) -> SubnetConfig:
@@ -485,9 +583,9 @@ def sample_subnets(
     space = get_space(width_mult)
     choices = _resolution_choices(space, resolutions)
     return SubnetBatch(
-        ks=rng.choice(space.kernel_choices, size=(n, N_SLOTS)),
-        e=rng.choice(space.expand_choices, size=(n, N_SLOTS)),
-        d=rng.choice(space.depth_choices, size=(n, N_STAGES)),
+        ks=rng.choice(space.kernel_choices, size=(n, space.n_slots)),
+        e=rng.choice(space.expand_choices, size=(n, space.n_slots)),
+        d=_fix_single_block_stages(rng.choice(space.depth_choices, size=(n, space.n_stages)), space),
         r=rng.choice(choices, size=n),
         width_mult=space.width_mult,
     )
@@ -497,6 +595,14 @@ def _draw(choices: Sequence[int] | np.ndarray, shape, rng: np.random.Generator) 
     """Uniform draws from ``choices`` (an index gather: several times faster than ``rng.choice`` on small arrays)."""
     choices = np.asarray(choices)
     return choices[rng.integers(0, len(choices), size=shape)]
+
+
+def _fix_single_block_stages(d: np.ndarray, space: OFASpace) -> np.ndarray:
+    """``d`` with the stages of exactly one block set to 1 (OFA's ``depth_setting[-1] = 1``)."""
+    if space.single_block_stages:
+        d = d.copy()
+        d[:, list(space.single_block_stages)] = 1
+    return d
 
 
 def _fill_inactive(batch: SubnetBatch, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
@@ -531,6 +637,7 @@ def mutate(
     ks = np.where(rng.random(ks.shape) < prob, _draw(space.kernel_choices, ks.shape, rng), ks)
     e = np.where(rng.random(e.shape) < prob, _draw(space.expand_choices, e.shape, rng), e)
     d = np.where(rng.random(batch.d.shape) < prob, _draw(space.depth_choices, batch.d.shape, rng), batch.d)
+    d = _fix_single_block_stages(d, space)
     choices = _resolution_choices(space, resolutions)
     r = np.where(rng.random(n) < resolution_prob, _draw(choices, n, rng), batch.r)
     return SubnetBatch._unchecked(ks, e, d, r, space.width_mult)

@@ -1,4 +1,4 @@
-"""A plain-torch OFA-MobileNetV3 sub-network (torch is imported on first use).
+"""A plain-torch OFA sub-network, MobileNetV3 or ProxylessNAS (torch is imported on first use).
 
 Module names follow OFA's extracted sub-networks (``MobileNetV3`` built by
 ``OFAMobileNetV3.get_active_subnet``), so a ``state_dict`` saved from OFA

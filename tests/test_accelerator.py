@@ -71,15 +71,15 @@ def test_unknown_names_and_fields():
         Accelerator.from_dpu("B9999")
     with pytest.raises(KeyError, match="unknown DPU architecture"):
         dpu_config("b4096")
-    with pytest.raises(ValueError, match=r"unknown Accelerator field\(s\) \['bandwidth'\]"):
+    with pytest.raises(ValueError, match=r"unknown key\(s\) \['bandwidth'\] in Accelerator.from_dpu's overrides"):
         Accelerator.from_dpu("B512", bandwidth=3.0)
-    with pytest.raises(ValueError, match=r"unknown Accelerator field\(s\) \['pe'\]; allowed"):
+    with pytest.raises(ValueError, match=r"unknown key\(s\) \['pe'\] in Accelerator; allowed"):
         Accelerator.from_dict({**Accelerator.from_dpu("B512").to_dict(), "pe": 3})
 
 
 @settings(max_examples=60, deadline=None)
 @given(pp=st.integers(1, 64), icp=st.integers(1, 64), ocp=st.integers(1, 64),
-       clock=st.floats(1.0, 1000.0), bw=st.floats(0.1, 100.0), cores=st.integers(1, 4),
+       clock=st.floats(1.0, 445.0), bw=st.floats(0.1, 100.0), cores=st.integers(1, 4),
        dw=st.one_of(st.none(), st.integers(1, 32)))
 def test_json_round_trip(pp, icp, ocp, clock, bw, cores, dw):
     acc = Accelerator(pp, icp, ocp, clock_mhz=clock, ddr_bw_gbps=bw, cores=cores, dw_pp=dw)

@@ -10,16 +10,9 @@ from hypothesis import strategies as st
 
 from accel_models import BlockSpec, RooflineModel, RooflineParams
 from latency_tables import Entry, LatencyTable, load_table
-from latency_tables.calibration import (
-    CalibratedModel,
-    calibrate,
-    holdout_errors,
-    kernel_group,
-    stage_group,
-    table_accelerator,
-    table_units,
-)
+from latency_tables.calibration import CalibratedModel, calibrate, holdout_errors, kernel_group, stage_group
 from latency_tables.metrics import ErrorReport, error_report
+from latency_tables.sources import table_accelerator, table_units
 
 
 @pytest.fixture(scope="module")

@@ -61,21 +61,7 @@ GOLDEN = {'devices': {'dpuczdx8g-joint': {'params': {'conv_efficiency': 0.962411
                                             'pipeline_chunk_fraction': 10000.0},
                                  'invocation_ms': 0.05900313902,
                                  'mape_pct': 7.651275073,
-                                 'max_abs_pct_error': 54.40902546},
-             'zcu102-b4096': {'params': {'conv_efficiency': 1.0,
-                                         'pw_efficiency': 0.9999999457,
-                                         'dw_efficiency': 1.0,
-                                         'misc_efficiency': 0.3428588547,
-                                         'hswish_passes': 3.33545272e-15,
-                                         'bw_efficiency': 0.9999999702,
-                                         'weight_bw_efficiency': 0.01189174782,
-                                         'layer_overhead_cycles': 2638.043915,
-                                         'overlap': 0.9999983351,
-                                         'buffer_fraction': 1.0,
-                                         'pipeline_chunk_fraction': 10000.0},
-                              'invocation_ms': 0.0,
-                              'mape_pct': 39.73048937,
-                              'max_abs_pct_error': 266.8170112}},
+                                 'max_abs_pct_error': 54.40902546}},
  'single': {'ultra96v2-b2304': {'params': {'conv_efficiency': 0.8257865245,
                                            'pw_efficiency': 0.8078781426,
                                            'dw_efficiency': 1.0,
@@ -156,6 +142,7 @@ def _check_fit(calibrated, expected: dict) -> None:
 
 
 def test_every_device_and_source_is_pinned():
+    # zcu102-b4096 (single-table fit on the MobileNetV2 blocks) was withdrawn (latency_tables.validity)
     assert sorted(GOLDEN["devices"]) == list_devices()
     assert sorted(GOLDEN["single"]) == sorted(SHIPPED_SOURCES)
 

@@ -26,7 +26,7 @@ def test_board_default_accelerator(tmp_path, capsys):
     lines = out.splitlines()
     assert lines[0] == "OFA-MobileNetV3 w1.2 r=160 d=[2, 2, 2, 2, 2] on ultra96v2"
     assert f"latency {document['totals']['latency_ms']:.3f} ms" in out
-    assert lines[-1] == f"report: {tmp_path / 'report.html'}"
+    assert lines[-1] == f"report: {tmp_path / 'report.html'} (per-layer roofs: {tmp_path / 'roofline.json'})"
     assert (tmp_path / "roofline.png").stat().st_size > 10_000
 
 

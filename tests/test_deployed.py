@@ -111,7 +111,7 @@ def test_bad_parameters_are_named():
         _params(arm_parallel_efficiency=1.5)
     with pytest.raises(ValueError, match="unknown head"):
         _params(head_ms_per_mpx={"pose": 1.0})
-    with pytest.raises(ValueError, match="unknown deployed-model parameter"):
+    with pytest.raises(ValueError, match="unknown key.*in deployed-model parameters"):
         DeployedParams.from_dict(_params().to_dict() | {"typo": 1})
 
 
@@ -150,3 +150,29 @@ def test_the_fit_beats_all_cores_busy_on_the_zoo():
     mape = sum(abs(p / r.fps - 1) for p, r in zip(predicted, rows, strict=True)) / len(rows)
     all_busy = sum(abs(r.cores * 1000 / r.latency_ms / r.fps - 1) for r in rows) / len(rows)
     assert mape < 0.17 and mape < all_busy - 0.03
+
+
+def test_models_and_deployments_pickle_for_process_pools():
+    import pickle
+
+    from accel_models.deployed import Deployment
+
+    deployment = Deployment("kv260", threads=3, latency="e2e")
+    clone = pickle.loads(pickle.dumps(deployment))
+    assert clone == deployment and clone.fps(4.0, 1, 224) == pytest.approx(deployment.fps(4.0, 1, 224))
+
+
+def test_deployment_latency_modes_and_bad_settings():
+    from accel_models.deployed import Deployment
+
+    dpu, e2e = Deployment("zcu104"), Deployment("zcu104", latency="e2e")
+    assert dpu.latency_ms(5.0, 224) == 5.0
+    assert e2e.latency_ms(5.0, 224) == pytest.approx(5.0 + MODEL.cpu_ms("zcu104", (224, 224)))
+    # one thread cannot use a second core
+    assert Deployment("zcu104", threads=1).fps(5.0, 2, 224) == pytest.approx(1000 / e2e.latency_ms(5.0, 224))
+    with pytest.raises(ValueError, match="threads must be an integer >= 1"):
+        Deployment("zcu104", threads=0)
+    with pytest.raises(ValueError, match="latency mode must be one of"):
+        Deployment("zcu104", latency="wall")
+    with pytest.raises(KeyError, match="unknown board 'vck190'"):
+        Deployment("vck190")

@@ -22,7 +22,7 @@ from torch import nn  # noqa: E402
 from torch.nn import functional as F  # noqa: E402
 from torch.utils.flop_counter import FlopCounterMode  # noqa: E402
 
-from accel_models import Layer, UnsupportedModelError, layers_from_torch  # noqa: E402
+from accel_models import Layer, UnsupportedModelError, group_by_block, layers_from_torch  # noqa: E402
 from ofa_hw import SubnetConfig, build_torch_model, sample_subnets, subnet_graph, subnet_layers  # noqa: E402
 
 
@@ -150,11 +150,27 @@ OFA_CONFIGS = [
 @pytest.mark.parametrize("tracer", ["fx", "eager"])
 @pytest.mark.parametrize("cfg", OFA_CONFIGS, ids=lambda c: f"r{c.r}-d{''.join(map(str, c.d))}")
 def test_ofa_subnet_matches_subnet_layers(cfg, tracer):
-    expected = tuple(dataclasses.replace(layer, block="") for layer in subnet_layers(cfg))
+    """Layers, graph and units (each block one unit, named by OFA's table key) as ``subnet_layers`` builds them."""
+    expected = subnet_layers(cfg)
     got = layers_from_torch(build_torch_model(cfg, seed=0), (3, cfg.r, cfg.r), tracer=tracer)
     assert [layer.name for layer in got] == [layer.name for layer in expected]
     for mine, theirs in zip(got, expected):
         assert mine == theirs, mine.name
+    ungrouped = layers_from_torch(build_torch_model(cfg, seed=0), (3, cfg.r, cfg.r), tracer=tracer,
+                                  group_blocks=False)
+    assert ungrouped == tuple(dataclasses.replace(layer, block="") for layer in expected)
+
+
+def test_proxyless_subnet_units_match_subnet_layers():
+    cfg = SubnetConfig((3, 5, 7, 5) * 6, (6, 4, 3, 4) * 6, (4, 2, 3, 2, 4, 1), r=144, width_mult=1.3)
+    expected = subnet_layers(cfg)
+    got = layers_from_torch(build_torch_model(cfg, seed=0), (3, cfg.r, cfg.r))
+    assert [dataclasses.replace(layer, block="") for layer in got] == \
+        [dataclasses.replace(layer, block="") for layer in expected]
+    assert [len(u) for u in group_by_block(got)] == [len(u) for u in group_by_block(expected)]
+    mbconv = [layer for layer in got if layer.name.startswith("blocks.")]
+    assert all(a.block == b.block for a, b in zip(mbconv, [x for x in expected if x.name.startswith("blocks.")],
+                                                   strict=True))
 
 
 # ------------------------------------------- MobileNetV2 and ResNet-50
@@ -170,6 +186,22 @@ def test_macs_match_torch_and_the_published_figure(net, exact, published, rel, r
     assert macs == torch_macs(model, (3, 224, 224)) == exact
     assert macs == pytest.approx(published, rel=rel)
     assert sum(layer.weight_count for layer in layers) == weight_count(model)
+
+
+def test_mobilenet_v2_blocks_are_units_with_ofa_keys(mobilenet_v2):
+    units = group_by_block(layers_from_torch(mobilenet_v2, (3, 224, 224)))
+    # stem, 17 inverted-residual blocks, final 1x1 conv, pool, classifier (Sandler et al. 2018, Table 2)
+    assert [len(u) for u in units] == [1, 2] + [3, 4] * 1 + [3, 4, 4, 3, 4, 4, 4, 3, 4, 4, 3, 4, 4, 3] + [1, 1, 1]
+    assert units[1][0].block == ("expanded_conv-input:112x112x32-output:112x112x16-expand:32-kernel:3-stride:1"
+                                 "-idskip:0-se:0-hs:0")
+    assert units[3][-1].name == "features.3.add" and units[3][0].block == units[3][-1].block
+
+
+def test_resnet_blocks_are_units_named_by_module(resnet50):
+    units = group_by_block(layers_from_torch(resnet50, (3, 224, 224)))
+    assert [u[0].block for u in units[:4]] == ["", "", "layer1.0", "layer1.1"]
+    assert [layer.name for layer in units[2]] == ["layer1.0.conv1", "layer1.0.conv2", "layer1.0.conv3",
+                                                  "layer1.0.downsample", "layer1.0.add"]
 
 
 def test_mobilenet_v2_structure(mobilenet_v2):

@@ -66,12 +66,13 @@ def test_show_lists_shipped_tables_and_errors_are_one_line(capsys, tmp_path):
     assert main(["lut", "measure", "--plan", str(tmp_path), "--xmodels", str(tmp_path), "--out", "x.csv",
                  "--board", "b", "--dpu-arch", "a", "--toolchain", "t"]) == 2
     assert "manifest.json is missing" in capsys.readouterr().err
-    with pytest.raises(SystemExit):
-        main(["lut", "plan", "--resolutions", "a,b", "--out", str(tmp_path)])
+    assert main(["lut", "plan", "--resolutions", "a,b", "--out", str(tmp_path)]) == 2  # argparse's usage error
+    assert "resolutions must be comma-separated integers" in capsys.readouterr().err
 
 
 @pytest.mark.slow
 def test_plan_with_models_for_a_whole_resolution(tmp_path):
-    assert main(["lut", "plan", "--resolutions", "160", "--out", str(tmp_path / "p"), "--quiet"]) == 0
+    assert main(["lut", "plan", "--resolutions", "160", "--out", str(tmp_path / "p"), "--models", "--quiet"]) == 0
     units = json.loads((tmp_path / "p" / "manifest.json").read_text())["units"]
     assert len(units) == 96 and all((tmp_path / "p" / u["files"]["torch_export"]).is_file() for u in units)
+    assert all((tmp_path / "p" / u["files"]["spec"]).is_file() for u in units)

@@ -1,4 +1,4 @@
-"""The numpy int8 runner's arithmetic against torch as an independent reference."""
+"""The numpy int8 engine (accel_models.int8) and the harness runner on it, against torch as an independent reference."""
 
 from __future__ import annotations
 
@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 from accel_models import BlockSpec, Layer
-from latency_tables.harness.int8 import Int8Unit, _conv, _dwconv
+from accel_models.int8 import conv2d_int
+from latency_tables.harness.int8 import Int8Unit
 
 torch = pytest.importorskip("torch")
 
@@ -20,8 +21,9 @@ def test_dense_conv_accumulators_match_torch(cin, cout, size, kernel, stride):
     layer = Layer("c", op, (cin, size, size), (cout, out, out), kernel=kernel, stride=stride)
     x = rng.integers(-128, 128, size=layer.in_shape, dtype=np.int8)
     w = rng.integers(-127, 128, size=(cout, cin, kernel, kernel), dtype=np.int8)
-    ours = _conv(x, w.reshape(cout, -1).astype(np.float64), layer)
-    ref = torch.nn.functional.conv2d(torch.from_numpy(x[None].astype(np.float64)), torch.from_numpy(w.astype(np.float64)),
+    ours = conv2d_int(x[None], w, stride, kernel // 2, 1)[0]
+    ref = torch.nn.functional.conv2d(torch.from_numpy(x[None].astype(np.float64)),
+                                     torch.from_numpy(w.astype(np.float64)),
                                      stride=stride, padding=kernel // 2)[0].numpy()
     assert ours.dtype == np.int64 and np.array_equal(ours, ref.astype(np.int64))
 
@@ -34,10 +36,11 @@ def test_depthwise_accumulators_match_torch(channels, size, kernel, stride):
                   groups=channels)
     x = rng.integers(-128, 128, size=layer.in_shape, dtype=np.int8)
     w = rng.integers(-127, 128, size=(channels, 1, kernel, kernel), dtype=np.int8)
-    ours = _dwconv(x, w.astype(np.int32), layer)
-    ref = torch.nn.functional.conv2d(torch.from_numpy(x[None].astype(np.float64)), torch.from_numpy(w.astype(np.float64)),
+    ours = conv2d_int(x[None], w, stride, kernel // 2, channels)[0]
+    ref = torch.nn.functional.conv2d(torch.from_numpy(x[None].astype(np.float64)),
+                                     torch.from_numpy(w.astype(np.float64)),
                                      stride=stride, padding=kernel // 2, groups=channels)[0].numpy()
-    assert np.array_equal(ours, ref.astype(np.int32))
+    assert ours.dtype == np.int64 and np.array_equal(ours, ref.astype(np.int64))
 
 
 def test_unit_runs_every_op_and_stays_in_int8_range():

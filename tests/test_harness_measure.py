@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import os
 import shutil
 from concurrent.futures import ThreadPoolExecutor
 
@@ -70,7 +72,10 @@ def test_measures_every_unit_with_warmup_and_statistics(bench):
     assert runner.closed == KEYS
     table = load_table(out)
     assert table.keys() == KEYS and table.meta.per_entry_invocation is True
-    assert table.meta.name == "table" and table.meta.space == "tiny" and "2 warm-up runs" in table.meta.method
+    assert table.meta.name == "table" and table.meta.space == "tiny"
+    assert "mean_ms is host wall time" in table.meta.method
+    entry = table.entries[KEYS[0]]
+    assert entry.count == 5 and entry.extra["warmup"] == 2 and entry.extra["host_ms"] == entry.mean_ms
     for entry in table.entries.values():
         assert entry.count == 5 and entry.min_ms <= entry.mean_ms <= entry.max_ms and entry.std_ms >= 0
 
@@ -156,7 +161,7 @@ def test_resuming_on_another_setup_and_bad_arguments_are_errors(bench):
             progress=False)
     with pytest.raises(ValueError, match="measured on another setup.*board: table has 'host-cpu', this run 'zcu104'"):
         measure(plan, compiled, NumpyRunner(), out, meta={**META, "board": "zcu104"}, progress=False)
-    with pytest.raises(ValueError, match="warmup >= 0 and runs >= 1"):
+    with pytest.raises(ValueError, match="warmup >= 0 and 1 <= runs"):
         measure(plan, compiled, NumpyRunner(), out, meta=META, runs=0)
     with pytest.raises(FileNotFoundError, match="does not exist"):
         measure(plan, compiled / "nope", NumpyRunner(), out, meta=META)
@@ -185,3 +190,49 @@ def test_dask_client_executor(bench):
         report = measure(plan, compiled, NumpyRunner(), out, meta=META, warmup=0, runs=2,
                          executor=client.get_executor(), progress=False)
     assert report.complete and sorted(load_table(out).keys()) == sorted(KEYS)
+
+
+def test_a_resume_with_other_runs_records_them_per_entry_and_another_timing_is_refused(bench):
+    plan, compiled, out = bench
+    measure(Plan(plan.units[:1], space="tiny"), compiled, NumpyRunner(), out, meta=META, warmup=1, runs=3,
+            progress=False)
+    measure(plan, compiled, NumpyRunner(), out, meta=META, warmup=2, runs=4, progress=False)
+    table = load_table(out)
+    counts = {key: (entry.count, entry.extra["warmup"]) for key, entry in table.entries.items()}
+    assert counts == {KEYS[0]: (3, 1.0), **{key: (4, 2.0) for key in KEYS[1:]}}
+    assert "runs per entry in count" in table.meta.method  # the header describes no single run count
+    before = out.read_bytes()
+    with pytest.raises(ValueError, match="measured with another method"):
+        measure(plan, compiled, NumpyRunner(), out, meta=META, timing="dpu", progress=False)
+    assert out.read_bytes() == before
+
+
+def test_two_measurements_on_one_table_are_prevented_by_a_lock(bench):
+    import subprocess
+    import sys
+
+    from accel_models.atomic import OutputLockedError, output_lock
+
+    plan, compiled, out = bench
+    holder = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    try:
+        lock = out.parent / f".{out.name}.lock"
+        lock.write_text(json.dumps({"pid": holder.pid, "host": _host_tag(), "started": 0, "what": "lut measure"}))
+        with pytest.raises(OutputLockedError, match=f"in use by pid {holder.pid}"):
+            measure(plan, compiled, NumpyRunner(), out, meta=META, progress=False)
+        assert not out.exists()
+    finally:
+        holder.kill()
+        holder.wait()
+    # the holder is gone: its lock is stale and taken over
+    report = measure(plan, compiled, NumpyRunner(), out, meta=META, warmup=0, runs=1, progress=False)
+    assert report.complete and not lock.exists()
+    with output_lock(out):  # held by this process while measuring: a second measurement is refused
+        with pytest.raises(OutputLockedError, match=f"pid {os.getpid()}"):
+            measure(plan, compiled, NumpyRunner(), out, meta=META, progress=False)
+
+
+def _host_tag():
+    from accel_models import atomic
+
+    return atomic._HOST

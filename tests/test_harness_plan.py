@@ -127,7 +127,7 @@ def test_manifest_only_plan_and_errors(tmp_path):
     manifest = tmp_path / "p" / "manifest.json"
     data = json.loads(manifest.read_text())
     manifest.write_text(json.dumps({**data, "colour": 1}))
-    with pytest.raises(ValueError, match=r"unknown plan field\(s\) \['colour'\]"):
+    with pytest.raises(ValueError, match=r"unknown key\(s\) \[.colour.\] in a plan;"):
         read_plan(tmp_path / "p")
     data["units"][0]["name"] = "renamed"
     manifest.write_text(json.dumps(data))

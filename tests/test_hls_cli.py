@@ -27,7 +27,12 @@ def test_export_a_preset_and_csim_it(tmp_path, capsys):
     assert main(["export", "--preset", "min", "-r", "32", "--out", str(out), "--accelerator", "B512", "--csim"]) == 0
     text = capsys.readouterr().out
     assert "exported 67 layers" in text and "csim PASS (bit-exact)" in text and "random weights" in text
-    assert hls.load(out).manifest["accelerator"]["name"] == "B512"
+    manifest = hls.load(out).manifest
+    assert manifest["accelerator"]["name"] == "B512"
+    # one latency: the manifest's figure is the one printed, and the C-simulation counted the same cycles
+    assert f"latency: {manifest['totals']['latency_ms']:.3f} ms per image" in text
+    assert f"{manifest['totals']['engine_cycles']:,} engine cycles" in text
+    assert "on ultra96v2 (xczu3eg-sbva484-1-e)" in text and "vitis_hls -f" in text
     assert main(["export", "--preset", "min", "-r", "32", "--out", str(out)]) == 2
     assert "exists; pass --overwrite" in capsys.readouterr().err
 
@@ -46,12 +51,13 @@ def _result_json(path, best):
 def test_export_the_best_design_of_a_search_result(tmp_path, capsys):
     result = _result_json(tmp_path / "result.json", _min32())
     assert main(["export", "--result", str(result), "--out", str(tmp_path / "a"), "--scheme", "per_channel",
-                 "--hls4ml"]) == 0
+                 "--board", "zcu104"]) == 0
     manifest = hls.load(tmp_path / "a").manifest
     assert manifest["accelerator"]["config"] == Accelerator.from_dpu("B1152", clock_mhz=250.0).to_dict()
     assert manifest["quantization"]["scheme"] == "per_channel" and manifest["model"]["description"]["r"] == 32
-    assert (tmp_path / "a" / "hls4ml_config.yml").is_file()
-    assert "at 250 MHz" in capsys.readouterr().out
+    assert manifest["engine"]["resources"]["board"] == "zcu104"
+    text = capsys.readouterr().out
+    assert "at 250 MHz on zcu104" in text and "the search predicted 1.000 ms" in text
 
 
 @pytest.mark.parametrize("argv, message", [
@@ -60,6 +66,8 @@ def test_export_the_best_design_of_a_search_result(tmp_path, capsys):
     (["--preset", "min", "-r", "32", "--clock-mhz", "300"], "--clock-mhz needs --accelerator"),
     (["--preset", "min", "-r", "32", "--accelerator", "B9999"], "unknown DPU architecture 'B9999'"),
     (["--preset", "min", "-r", "32", "--weights", "{missing}"], "not found"),
+    (["--preset", "min", "-r", "32", "--accelerator", "B4096"], "need 288 BRAM36 and 0 URAM; board ultra96v2"),
+    (["--preset", "min", "-r", "32", "--board", "nosuch"], "unknown board 'nosuch'"),
 ])
 def test_bad_options_are_one_line_errors(tmp_path, capsys, argv, message):
     paths = {"result": _result_json(tmp_path / "r.json", _min32()), "empty": _result_json(tmp_path / "e.json", None),

@@ -41,7 +41,7 @@ def configs():
 @pytest.fixture(scope="module")
 def min_export(tmp_path_factory, configs):
     out = tmp_path_factory.mktemp("min") / "export"
-    return hls.export(ofa_source(configs["min"], seed=0), out, accelerator=B2304, hls4ml=True)
+    return hls.export(ofa_source(configs["min"], seed=0), out, accelerator=B2304)
 
 
 @pytest.fixture(scope="module")
@@ -62,31 +62,38 @@ def _ops(project):
 
 # ------------------------------------------------------------------ bit-exact
 @needs_gxx
-def test_min_network_is_bit_exact(min_export, min_csim):
+def test_min_network_is_bit_exact_through_the_synthesis_top(min_export, min_csim):
     assert {"se_fc", "scale", "add", "dwconv", "h_swish", "h_sigmoid"} <= _ops(min_export)
     assert min_csim.passed and min_csim.mismatches == 0
-    assert min_csim.compiler_warnings == 0, min_csim.compiler_output  # clean under -Wall
+    assert min_csim.compiler_warnings == 0, min_csim.compiler_output  # clean under -Wall -Wextra, C++11
     assert [c.name for c in min_csim.layers] == [e["name"] for e in min_export.manifest["layers"]]
-    assert sum(c.elements for c in min_csim.layers) == sum(math.prod(e["out_shape"]) for e in min_export.manifest["layers"])
+    values = sum(math.prod(e["out_shape"]) for e in min_export.manifest["layers"])
+    assert sum(c.elements for c in min_csim.layers) == values
     assert min_csim.compile_s > 0 and min_csim.kernel_us >= 0 and "PASS" in min_csim.summary()
+    assert "ofa_engine(act.data(), wgt.data(), prog.data())" in (min_export.path / "tb.cpp").read_text()
+
+
+@needs_gxx
+def test_csim_cycle_counter_is_the_manifests_cycle_count(min_export, min_csim):
+    by_name = {e["name"]: e for e in min_export.manifest["layers"]}
+    for c in min_csim.cycles:
+        entry = by_name[c.name]
+        assert (c.cycles, c.compute_cycles, c.transfer_cycles, c.ddr_bytes) == (
+            entry["cycles"]["engine"], entry["cycles"]["compute"], entry["cycles"]["transfer"], entry["ddr_bytes"])
+    totals = min_export.manifest["totals"]
+    assert min_csim.total_cycles == totals["engine_cycles"]
+    assert totals["latency_ms"] == pytest.approx(totals["engine_cycles"] / (B2304.clock_mhz * 1e3))
 
 
 @needs_gxx
 def test_max_network_per_channel_is_bit_exact(max_export):
     assert max_export.manifest["quantization"]["scheme"] == "per_channel"
+    assert max_export.manifest["accelerator"]["name"] == importlib.import_module("hls.export").DEFAULT_ACCELERATOR
     assert {"se_fc", "scale", "h_swish"} <= _ops(max_export)
     report = hls.csim(max_export.path)
     assert report.passed and report.mismatches == 0 and len(report.layers) == 131
 
 
-@pytest.mark.slow  # ~10 s of g++ on 4.6 M weights; tests/test_hls_kernels.py compiles headers of a small net
-@needs_gxx
-def test_weights_compiled_from_the_c_headers_are_bit_exact(min_export):
-    report = hls.csim(min_export.path, weights="headers")
-    assert report.passed and report.weights == "headers"
-
-
-@needs_gxx
 def test_csim_reports_a_layer_that_differs(min_export, tmp_path):
     copy = tmp_path / "copy"
     shutil.copytree(min_export.path, copy, ignore=shutil.ignore_patterns("build"))
@@ -105,7 +112,7 @@ def test_csim_reports_a_layer_that_differs(min_export, tmp_path):
 
 
 # ------------------------------------------------------------------ manifest
-def test_manifest_describes_the_network(min_export, configs):
+def test_manifest_describes_the_network_and_its_engine(min_export, configs):
     m = min_export.manifest
     hls.validate_manifest(m)
     assert m["schema_version"] == hls.SCHEMA_VERSION and m["model"]["description"]["r"] == 32
@@ -116,15 +123,18 @@ def test_manifest_describes_the_network(min_export, configs):
     assert first["weight"]["shape"] == [24, 3, 3, 3] and first["weight"]["layout"] == "OIHW"
     assert first["requant"]["activation"] == "h_swish" and "post_shift" in first["requant"]
     # B2304: PP 8, ICP 12, OCP 12. first_conv 3 -> 24 channels, 3x3, 16x16 outputs: ceil(3/12) * ceil(24/12)
-    # * ceil(16/8) * 16 rows * 9 taps, plus one element-wise h-swish pass ceil(24/12) * ceil(16/8) * 16
-    assert first["parallelism"] == {"pe": 12, "simd": 3, "pp": 8, "icp": 12, "ocp": 12}
-    assert first["cycles"] == {"dpu": 1 * 2 * 2 * 16 * 9 + 2 * 2 * 16, "kernel": 2 * 1 * 9 * 256}
-    dw = min_export.layer("blocks.1.conv.depth_conv")  # 72 channels, 3x3 stride 2, 8x8 outputs, dw_pp = 4, ReLU
-    assert dw["cycles"]["dpu"] == 6 * 2 * 8 * 9
-    assert m["totals"]["dpu_latency_ms"] == pytest.approx(m["totals"]["dpu_cycles"] / 200e3)
-    assert all(entry["requant_files"] is None for entry in m["layers"])  # pow2: one shift per tensor
+    # * ceil(16/8) * 16 rows * 9 taps on the array (the h-swish is fused into the requantization)
+    assert first["parallelism"] == {"unit": "conv", "pixels": 8, "in_lanes": 12, "out_lanes": 12}
+    assert first["cycles"]["ideal"] == 1 * 2 * 2 * 16 * 9
+    dw = min_export.layer("blocks.1.conv.depth_conv")  # 72 channels, 3x3 stride 2, 8x8 outputs, dw_pp = 4
+    assert dw["parallelism"] == {"unit": "dw", "pixels": 4, "in_lanes": 12, "out_lanes": 12}
+    assert dw["cycles"]["ideal"] == 6 * 2 * 8 * 9
+    # the engine's own count: every tile loop pass plus its DDR transfers, never below the ideal count
+    assert all(e["cycles"]["compute"] >= e["cycles"]["ideal"] for e in m["layers"])
+    assert all(e["requant_files"] is None for e in m["layers"])  # pow2: one shift per tensor
     add = min_export.layer("blocks.0.add")
     assert add["requant"]["input_shifts"] == [max(add["fix"]["inputs"]) - f for f in add["fix"]["inputs"]]
+    assert add["engine"]["descriptor"]["sa"] == add["requant"]["input_shifts"][0]
 
 
 def test_per_channel_manifest_ships_multipliers(max_export):
@@ -132,17 +142,7 @@ def test_per_channel_manifest_ships_multipliers(max_export):
     assert entry["requant"]["mult"] == "per_channel" and entry["fix"]["weight"] is None
     mult = max_export.read(entry["requant_files"]["mult"])
     assert mult.shape == (entry["out_shape"][0],) and np.all((mult >= 2**14) & (mult < 2**15))
-
-
-def test_bins_and_c_headers_hold_the_same_numbers(min_export):
-    entry = min_export.layer("blocks.4.conv.depth_conv.se.fc.reduce")
-    text = (min_export.path / entry["weight"]["header"]).read_text()
-    for key in ("weight", "bias"):
-        symbol = entry[key]["symbol"]
-        body = re.search(rf"{symbol}\[(\d+)\] = \{{(.*?)\}};", text, re.S)
-        values = np.array([int(v) for v in body.group(2).replace("\n", "").split(",")])
-        assert int(body.group(1)) == values.size
-        assert np.array_equal(values, min_export.read(entry[key]).ravel())
+    assert entry["engine"]["descriptor"]["per_channel"] == 1 and entry["engine"]["param_words"] == 3 * mult.size
 
 
 def test_loaded_network_reproduces_every_golden_tensor(min_export):
@@ -150,16 +150,6 @@ def test_loaded_network_reproduces_every_golden_tensor(min_export):
     tensors = qnet.run(min_export.golden("input")[None], keep_all=True)
     for entry in min_export.manifest["layers"]:
         assert np.array_equal(tensors[entry["name"]][0], min_export.golden(entry["name"])), entry["name"]
-
-
-def test_hls4ml_config_precisions_follow_the_fix_positions(min_export):
-    yaml = pytest.importorskip("yaml")
-    config = yaml.safe_load((min_export.path / "hls4ml_config.yml").read_text())
-    first = min_export.layer("first_conv")
-    precision = config["LayerName"]["first_conv"]["Precision"]
-    assert precision["result"] == f"ap_fixed<8,{8 - first['fix']['output']}>"
-    assert precision["weight"] == f"ap_fixed<8,{8 - first['fix']['weight']}>"
-    assert config["LayerName"]["first_conv"]["ReuseFactor"] == 24 * 27 // (12 * 3)
 
 
 # ------------------------------------------------------------------ refusals
@@ -195,7 +185,7 @@ def test_truncated_or_missing_files_are_refused(copy_of, min_export, damage, mes
 
 
 @pytest.mark.parametrize("edit, message", [
-    (lambda m: m.update(schema_version="2.0"), "not supported"),
+    (lambda m: m.update(schema_version="1.0"), "not supported"),
     (lambda m: m.update(format="something-else"), "not an ofa-hw HLS manifest"),
     (lambda m: m["layers"][0].pop("requant"), "layers/0"),
     (lambda m: m["layers"][1]["weight"].update(shape=[1, 2]), "needs 2 bytes"),
@@ -225,12 +215,10 @@ def test_missing_compiler_is_a_clear_error(min_export, monkeypatch):
     monkeypatch.setenv("OFA_HW_CXX", "no-such-compiler-xyz")
     with pytest.raises(FileNotFoundError, match="no-such-compiler-xyz"):
         hls.csim(min_export.path)
-    with pytest.raises(ValueError, match="weights must be one of"):
-        hls.csim(min_export.path, compiler=shutil.which("sh"), weights="rom")
 
 
 def _leftovers(parent):
-    return sorted(p.name for p in parent.iterdir() if ".tmp-" in p.name or ".old-" in p.name)
+    return sorted(p.name for p in parent.iterdir() if p.name.endswith(".tmp") or ".old-" in p.name)
 
 
 def test_existing_directory_is_not_overwritten_unless_asked(min_export, tmp_path):
@@ -241,8 +229,13 @@ def test_existing_directory_is_not_overwritten_unless_asked(min_export, tmp_path
     with pytest.raises(FileExistsError, match="overwrite=True"):
         hls.export(qnet, out)
     assert (out / "keep.txt").read_text() == "mine"
-    project = hls.export(qnet, out, overwrite=True)
-    assert not (out / "keep.txt").exists() and project.manifest["model"]["n_layers"] == 67
+    with pytest.raises(FileExistsError, match="not an hls.export directory"):  # a user's folder is never replaced
+        hls.export(qnet, out, overwrite=True)
+    assert sorted(p.name for p in out.iterdir()) == ["keep.txt"] and (out / "keep.txt").read_text() == "mine"
+    first = hls.export(qnet, tmp_path / "export")
+    (first.path / "stale.txt").write_text("from the previous export")
+    project = hls.export(qnet, first.path, overwrite=True)  # an export of ours is replaced as a unit
+    assert not (first.path / "stale.txt").exists() and project.manifest["model"]["n_layers"] == 67
     assert _leftovers(tmp_path) == []
 
 
@@ -283,6 +276,8 @@ def test_a_design_brings_its_accelerator(min_export, configs, tmp_path):
     project = hls.export(design, tmp_path / "d", n_calibration=2)
     acc = project.manifest["accelerator"]
     assert (acc["pp"], acc["icp"], acc["ocp"], acc["name"]) == (4, 8, 8, "B512")
+    config = (project.path / "engine_config.h").read_text()
+    assert all(f"const int {name} = {value};" in config for name, value in (("PP", 4), ("ICP", 8), ("OCP", 8)))
     with pytest.raises(ValueError, match="lacks attribute"):
         hls.export(min_export.quantized_network(), tmp_path / "e", accelerator=types.SimpleNamespace(pp=1))
     assert not (tmp_path / "e").exists()
@@ -294,3 +289,28 @@ def test_export_input_checks(min_export, tmp_path):
     with pytest.raises(TypeError, match="cannot export a int"):
         hls.export(3, tmp_path / "y")
     assert sorted(os.listdir(tmp_path)) == []
+
+
+@pytest.mark.slow  # ~25 s: export and C-simulation of 15 M output values
+@needs_gxx
+def test_max_network_at_224_is_bit_exact_through_the_top(tmp_path):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        cfg = SubnetConfig.largest(r=224)
+    project = hls.export(ofa_source(cfg, seed=2), tmp_path / "max224", accelerator=B2304, board="zcu104")
+    report = hls.csim(project.path)
+    assert report.passed and len(report.layers) == 131
+    assert report.total_cycles == project.manifest["totals"]["engine_cycles"]
+
+
+@pytest.mark.slow  # a short joint search, then export and C-simulation of its best design at full resolution
+@needs_gxx
+def test_the_best_design_of_a_search_is_bit_exact(tmp_path):
+    from ofa_hw import search_codesign
+
+    best = search_codesign(board="ultra96v2", latency_ms=10.0, budget=2000, seed=0, progress=False).best
+    project = hls.export(types.SimpleNamespace(subnet=ofa_source(best.subnet, seed=3), accelerator=best.accelerator),
+                         tmp_path / "best", board="ultra96v2")
+    assert project.manifest["accelerator"]["config"] == best.accelerator.to_dict()
+    report = hls.csim(project.path)
+    assert report.passed and report.total_cycles == project.manifest["totals"]["engine_cycles"]

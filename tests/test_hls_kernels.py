@@ -1,15 +1,15 @@
-"""Every kernel of the C++ library beyond what OFA nets use: odd sizes, 5x5 / 7x7 / strided 1x1, ReLU6,
-non-power-of-two pools, PE / SIMD folding of awkward channel counts; weights compiled from the C headers."""
+"""Every unit of the engine beyond what OFA nets use: odd sizes, 5x5 / 7x7 / strided 1x1, ReLU6,
+non-power-of-two pools, channel counts that fill no tile, ICP != OCP, and buffers so small that every
+layer is split into bands of rows, chunks of weight tiles and (depthwise) chunks of channels."""
 
 import shutil
-import types
 from collections import OrderedDict
 
 import numpy as np
 import pytest
 
 import hls
-from accel_models import Layer
+from accel_models import Accelerator, Layer
 from hls.bn import randomize_batchnorm
 from hls.network import float_network
 
@@ -76,17 +76,31 @@ def test_float_reference_runs_the_same_graph_as_torch(tiny):
     assert np.allclose(float_network(source).forward(x).reshape(3, -1), want, atol=1e-4)
 
 
+#: (accelerator, scheme): a stock size; a custom (dpu-like) array with ICP != OCP; a 2 x 4 x 3 array whose
+#: 1 KiB buffers force bands of one or two rows, one weight tile per load and depthwise channel chunks.
+ENGINES = {
+    "B512": (Accelerator.from_dpu("B512", clock_mhz=200.0), "pow2"),
+    "P4I16O8": (Accelerator(4, 16, 8, clock_mhz=250.0, dw_pp=4, name="P4I16O8"), "per_channel"),
+    "P2I4O3-tiny-buffers": (Accelerator(2, 4, 3, clock_mhz=100.0, act_buffer_kib=1.0, weight_buffer_kib=0.75,
+                                        name="tiny"), "pow2"),
+}
+
+
 @needs_gxx
-@pytest.mark.parametrize("scheme", ["pow2", "per_channel"])
-def test_every_kernel_is_bit_exact_from_the_c_headers(tiny, tmp_path, scheme):
-    accelerator = types.SimpleNamespace(pp=4, icp=16, ocp=16, clock_mhz=100.0)
+@pytest.mark.parametrize("engine", list(ENGINES))
+def test_every_unit_is_bit_exact_on_every_engine_shape(tiny, tmp_path, engine):
+    accelerator, scheme = ENGINES[engine]
     project = hls.export(tiny[1], tmp_path / "tiny", accelerator=accelerator, scheme=scheme, n_calibration=8)
-    kernels = {e["name"]: e["kernel_function"] for e in project.manifest["layers"]}
-    assert kernels["down"] == "conv2d" and kernels["proj"] == "pwconv" and kernels["gap"] == "avgpool_global"
-    assert project.layer("stem")["parallelism"]["pe"] == 10  # largest divisor of 20 <= OCP 16
+    ops = {e["name"]: e["engine"]["op"] for e in project.manifest["layers"]}
+    assert ops["down"] == ops["proj"] == ops["fc"] == "conv" and ops["gap"] == "pool" and ops["dw"] == "dwconv"
     stem = project.layer("stem")
     assert (stem["requant"]["lo"], stem["requant"]["hi"]) == (0, min(127, int(6 * 2.0 ** stem["fix"]["output"] + 0.5)))
-    report = hls.csim(project.path, weights="headers")
+    if engine.startswith("P2I4O3"):  # the tiling really splits: several bands, weight chunks, channel chunks
+        descriptors = {e["name"]: e["engine"]["descriptor"] for e in project.manifest["layers"]}
+        assert descriptors["stem"]["rows"] < 10 and descriptors["stem"]["chunk"] < 7
+        assert descriptors["dw"]["chunk"] < 5 and descriptors["se.scale"]["rows"] < 5
+    report = hls.csim(project.path)
     assert report.passed, report.failed_layers
     assert report.compiler_warnings == 0, report.compiler_output
     assert len(report.layers) == len(LAYERS)
+    assert [c.cycles for c in report.cycles] == [e["cycles"]["engine"] for e in project.manifest["layers"]]

@@ -94,7 +94,7 @@ def test_every_integer_layer_is_float_math_on_dequantized_values(network, scheme
 def test_quantization_is_deterministic_and_close_early_on(network):
     cfg, _, fnet = network
     a, b = hls.quantize(fnet, n_calibration=4), hls.quantize(fnet, n_calibration=4)
-    for qa, qb in zip(a.layers, b.layers):
+    for qa, qb in zip(a.layers, b.layers, strict=True):
         assert qa.output_fix == qb.output_fix and qa.input_fix == qb.input_fix
         if qa.weight is not None:
             assert np.array_equal(qa.weight, qb.weight) and np.array_equal(qa.bias, qb.bias)

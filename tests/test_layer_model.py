@@ -3,7 +3,8 @@
 import numpy as np
 import pytest
 
-from accel_models import Layer, LayerArrays
+from accel_models import Layer
+from accel_models.layer import LayerArrays
 
 
 def test_derived_quantities_by_hand():
@@ -51,7 +52,7 @@ def test_impossible_layers_are_rejected(kwargs, message):
 def test_dict_round_trip_and_unknown_keys():
     layer = Layer("c", "dwconv", (8, 9, 9), (8, 5, 5), kernel=3, stride=2, groups=8, inputs=("input",))
     assert Layer.from_dict(layer.to_dict()) == layer
-    with pytest.raises(ValueError, match=r"unknown Layer field\(s\) \['colour'\]"):
+    with pytest.raises(ValueError, match=r"unknown key\(s\) \['colour'\] in Layer"):
         Layer.from_dict({**layer.to_dict(), "colour": 1})
 
 

@@ -2,6 +2,7 @@
 
 import ast
 import csv
+import json
 
 import networkx as nx
 import numpy as np
@@ -36,6 +37,59 @@ def test_macs_and_params_match_the_measured_dataset_exactly(shared_data):
         param_mismatch += count_params(cfg) != int(row["Model Parameters"])
     assert mac_mismatch == 0
     assert param_mismatch == 0
+
+
+def _proxyless_counts_from_blocks(entry: dict) -> tuple[int, int]:
+    """MACs and parameters of a ProxylessNAS specialized net from its decoded ``blocks`` alone.
+
+    OFA's convention (``count_net_flops`` / ``count_parameters``): conv and
+    linear multiply-accumulates; conv weights, BN scale and shift, linear
+    weight and bias.  Written from ProxylessNASNets' structure: first conv
+    3x3/2 with BN, the blocks, a 1x1 feature-mix conv with BN on the last
+    map (before the pool), the classifier.
+    """
+    size = (entry["image_size"] + 2 - 3) // 2 + 1
+    stem = entry["blocks"][0][0]
+    macs, params = 3 * stem * 9 * size ** 2, 3 * stem * 9 + 2 * stem
+    for cin, cout, k, stride, _, mid, _, _ in entry["blocks"]:
+        if mid is None:  # first block, expand 1: no 1x1 expansion
+            mid = cin
+        else:
+            macs, params = macs + cin * mid * size ** 2, params + cin * mid + 2 * mid
+        size = (size + 2 * (k // 2) - k) // stride + 1
+        macs += mid * k * k * size ** 2 + mid * cout * size ** 2
+        params += mid * k * k + 2 * mid + mid * cout + 2 * cout
+    last, mix = entry["blocks"][-1][1], 1664
+    macs += last * mix * size ** 2 + mix * 1000
+    params += last * mix + 2 * mix + mix * 1000 + 1000
+    return macs, params
+
+
+def test_proxyless_macs_and_params_match_the_16_specialized_nets(shared_data):
+    """OFA's 16 ProxylessNAS (w1.3) specialized nets: our counts against a count from their decoded blocks."""
+    nets = json.loads((shared_data / "ofa" / "ofa_specialized_nets.json").read_text())
+    proxyless = [entry for entry in nets.values() if entry["supernet"] == "ofa_proxyless_d234_e346_k357_w1.3"]
+    assert len(proxyless) == 16
+    for entry in proxyless:
+        cfg = SubnetConfig.from_dict(entry)
+        assert (count_macs(cfg), count_params(cfg)) == _proxyless_counts_from_blocks(entry)
+    # ProxylessNAS's published mobile net is 320 M MACs / 4.1 M params at w1.0, r 224; the w1.3 space's nets
+    # at r 128..208 lie at 121..397 M MACs and 4.2..6.5 M params
+    macs = sorted(count_macs(SubnetConfig.from_dict(e)) for e in proxyless)
+    assert 120e6 < macs[0] and macs[-1] < 400e6
+
+
+def test_proxyless_layer_structure_follows_ofa():
+    layers = subnet_layers(SubnetConfig.smallest(r=128, width_mult=1.3))
+    by_name = {layer.name: layer for layer in layers}
+    assert layers[0].name == "first_conv" and layers[0].activation == "relu6" and layers[0].out_shape == (40, 64, 64)
+    assert "blocks.0.conv.inverted_bottleneck" not in by_name
+    assert by_name["blocks.0.conv.depth_conv"].activation == "relu6"
+    assert not any(layer.op in ("se_fc", "scale") or layer.activation == "h_swish" for layer in layers)
+    assert [layer.name for layer in layers[-3:]] == ["feature_mix_layer", "global_avg_pool", "classifier"]
+    assert by_name["feature_mix_layer"].in_shape == (416, 4, 4) and by_name["feature_mix_layer"].out_shape[0] == 1664
+    assert by_name["blocks.11.conv.depth_conv"].in_shape[0] == 248 * 3  # the single block of stage 6, expand 3
+    assert block_keys(SubnetConfig.smallest(r=128, width_mult=1.3))[-3] == "Conv_1-input:4x4x416-output:4x4x1664"
 
 
 def test_macs_hand_computed_for_the_smallest_w1_net():

@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 from latency_tables import get_predictor, list_tables, load_table
-from ofa_hw import sample_subnets
+from ofa_hw import sample_subnets, subnet_layers
 
 RESOLUTIONS = list(range(160, 225, 4))
 WIDTHS, STRIDES, SE, HS = (32, 48, 96, 136, 192), (2, 2, 2, 1, 2), (0, 1, 0, 1, 1), (0, 0, 1, 1, 1)
@@ -64,6 +64,8 @@ def test_network_sums_equal_ofas_per_resolution_lookup(shared_data):
     assert np.max(np.abs(got - golden)) <= 1e-9
     assert predictor.subnet_latency_ms(batch[3])[0] == pytest.approx(golden[3], abs=1e-9)
     assert predictor.breakdown(batch[3]).total_ms == pytest.approx(golden[3], abs=1e-9)
+    # the protocol's whole-network call reads the resolution off the network's first layer
+    assert predictor.network_latency_ms(subnet_layers(batch[5])) == pytest.approx(golden[5], abs=1e-9)
 
 
 def test_the_head_keeps_each_resolutions_own_measurement(shared_data):

@@ -21,23 +21,20 @@ def test_dynast_dicts_with_wid_and_list_resolution(shared_data):
 
 
 @pytest.mark.filterwarnings("ignore:resolution.*outside the range:UserWarning")  # flops@224+ nets
-def test_all_specialized_mbv3_nets_parse_and_their_blocks_agree(shared_data):
+def test_all_specialized_nets_parse_and_their_blocks_agree(shared_data):
     nets = json.loads((shared_data / "ofa" / "ofa_specialized_nets.json").read_text())
-    parsed = 0
+    parsed = {"MobileNetV3": 0, "ProxylessNASNets": 0}
     for name, entry in nets.items():
-        if entry["net_name"] != "MobileNetV3":
-            with pytest.raises(ValueError, match="MobileNetV3"):
-                SubnetConfig.from_dict(entry)
-            continue
         cfg = SubnetConfig.from_dict(entry)
         assert cfg.r == entry["image_size"]
         assert cfg.width_mult == float(entry["supernet"][-3:])
         # the decoded blocks in the file are an independent description: compare shapes
         mb = [s for s in subnet_blocks(cfg) if s.kind == "mbconv"]
-        assert [[s.in_shape[0], s.out_channels, s.kernel, s.stride, s.mid] for s in mb[1:]] == \
-            [[b[0], b[1], b[2], b[3], b[5]] for b in entry["blocks"][1:]], name
-        parsed += 1
-    assert parsed == 34
+        assert [[s.in_shape[0], s.out_channels, s.kernel, s.stride, s.mid, s.activation, s.se] for s in mb[1:]] == \
+            [[b[0], b[1], b[2], b[3], b[5], b[6], b[7]] for b in entry["blocks"][1:]], name
+        assert [mb[0].in_shape[0], mb[0].out_channels, mb[0].activation] == [entry["blocks"][0][i] for i in (0, 1, 6)]
+        parsed[entry["net_name"]] += 1
+    assert parsed == {"MobileNetV3": 34, "ProxylessNASNets": 16}
 
 
 def test_specialized_entry_with_tampered_block_is_rejected(shared_data):
@@ -59,14 +56,17 @@ def _net_config(cfg: SubnetConfig) -> dict:
             "kernel_size": spec.kernel, "stride": spec.stride, "expand_ratio": expand, "mid_channels": spec.mid,
             "act_func": spec.activation, "use_se": spec.se, "groups": None},
             "shortcut": {"name": "IdentityLayer"} if spec.identity_skip else None})
-    return {"name": "MobileNetV3", "bn": {"momentum": 0.1, "eps": 1e-5},
+    head = {"final_expand_layer": {}} if cfg.space.family == "mbv3" else {}
+    return {"name": cfg.space.net_name, "bn": {"momentum": 0.1, "eps": 1e-5},
             "first_conv": {"name": "ConvLayer", "in_channels": 3, "out_channels": specs[0].out_channels},
-            "blocks": blocks, "final_expand_layer": {}, "feature_mix_layer": {}, "classifier": {}}
+            "blocks": blocks, **head, "feature_mix_layer": {}, "classifier": {}}
 
 
-@pytest.mark.parametrize("width", [1.0, 1.2])
+@pytest.mark.parametrize("width", [1.0, 1.2, 1.3])
 def test_net_config_round_trip(width):
-    cfg = SubnetConfig((3, 5, 7, 3) * 5, (3, 4, 6, 4) * 5, (2, 3, 4, 3, 2), r=192, width_mult=width)
+    stages = 6 if width == 1.3 else 5
+    cfg = SubnetConfig((3, 5, 7, 3) * stages, (3, 4, 6, 4) * stages, (2, 3, 4, 3, 2, 1)[:stages], r=192,
+                       width_mult=width)
     assert SubnetConfig.from_dict(_net_config(cfg), r=192) == cfg
     legacy = _net_config(cfg)
     for block in legacy["blocks"]:
@@ -85,7 +85,9 @@ def test_net_config_round_trip(width):
         ({"ks": [3] * 20, "e": [3] * 20, "d": [2] * 5, "r": 224, "image_size": 160}, "conflicting values for r"),
         ({"ks": [3] * 20, "e": [3] * 20, "d": [2] * 5, "r": 224, "wid": 2}, "wid"),
         ({"ks": [3] * 20, "e": [3] * 20, "r": 224}, r"lacks key\(s\) \['d'\]"),
-        ({"supernet": "ofa_resnet50", "ks": [3] * 20, "e": [3] * 20, "d": [2] * 5, "r": 224}, "not an OFA-MobileNetV3"),
+        ({"supernet": "ofa_resnet50", "ks": [3] * 20, "e": [3] * 20, "d": [2] * 5, "r": 224}, "not an OFA space"),
+        ({"supernet": "ofa_proxyless_d234_e346_k357_w1.3", "net_name": "MobileNetV3", "ks": [3] * 21, "e": [3] * 21,
+          "d": [2] * 5 + [1], "r": 224}, "does not match ofa-proxyless-w1.3"),
         ([1, 2, 3], "expected a dict"),
     ],
 )

@@ -224,12 +224,17 @@ def test_pareto_plot_data(constrained):
     np.testing.assert_allclose(by_gid["best"].get_offsets(), [(constrained.best.latency_ms,
                                                                 constrained.best.accuracy_top1)])
     assert list(by_gid["constraint"].get_xdata()) == [8.0, 8.0]
-    assert len(ax.get_figure().axes) == 2  # the plot and its DSP colour bar
-    colours = plot_pareto(constrained, color_by="accelerator")
-    accelerators = {(d.accelerator.name, d.accelerator.clock_mhz, d.accelerator.cores) for d in constrained.pareto}
+    several = len({d.accelerator for d in constrained.pareto}) > 1
+    assert len(ax.get_figure().axes) == (2 if several else 1)  # the plot, and a DSP colour bar for several accelerators
+
+
+def test_pareto_plot_colours(front_only):
+    assert len(plot_pareto(front_only).get_figure().axes) == 2  # the plot and its DSP colour bar
+    colours = plot_pareto(front_only, color_by="accelerator")
+    accelerators = {(d.accelerator.name, d.accelerator.clock_mhz, d.accelerator.cores) for d in front_only.pareto}
     assert len(accelerators) > 1 and len(colours.get_legend().get_texts()) == len(accelerators)
     with pytest.raises(ValueError, match="color_by must be"):
-        plot_pareto(constrained, color_by="lut")
+        plot_pareto(front_only, color_by="lut")
 
 
 def test_a_front_on_one_accelerator_names_it_instead_of_a_colour_scale(on_table_accelerator):
@@ -278,10 +283,14 @@ def test_a_front_only_result_still_gives_a_report(tmp_path, front_only):
 def test_bad_inputs_are_specific_errors(tmp_path, constrained):
     with pytest.raises(TypeError, match="expected a CodesignResult"):
         write_report({"best": None}, tmp_path)
-    custom = dataclasses.replace(constrained, settings={**constrained.settings,
-                                                        "latency_predictor": "HybridPredictor"})
-    with pytest.raises(ValueError, match="not a shipped device.*pass the predictor"):
+    custom = dataclasses.replace(constrained, settings={
+        **constrained.settings, "latency_predictor": "HybridPredictor",
+        "latency_predictor_record": {"format": "ofa-hw-latency-predictor/1", "kind": "object", "type": "Mine"}})
+    with pytest.raises(ValueError, match="'Mine' latency predictor is not recorded.*--predictor DEVICE or TABLE.csv"):
         write_report(custom, tmp_path)
+    unrecorded = {k: v for k, v in custom.settings.items() if k != "latency_predictor_record"}
+    with pytest.raises(ValueError, match="does not record its latency predictor 'HybridPredictor'"):
+        write_report(dataclasses.replace(constrained, settings=unrecorded), tmp_path)
     with pytest.raises(KeyError, match="unknown device 'nope'"):
         write_report(constrained, tmp_path, predictor="nope")
     with pytest.raises(TypeError, match="not a latency predictor"):
@@ -315,12 +324,13 @@ def test_a_predictor_object_gives_the_same_numbers_as_its_device_name(constraine
 
 def test_a_users_table_without_clock_reports_its_own_calibration(tmp_path, on_table_accelerator):
     """A table of one's own (here the shipped entries under new metadata) passed as a HybridPredictor."""
-    from latency_tables import HybridPredictor, LatencyTable
+    from accel_models import RooflineModel
+    from latency_tables import HybridPredictor, LatencyTable, calibrate
 
     shipped = load_table(DEVICE)
     meta = dataclasses.replace(shipped.meta, name="my-board", clock_mhz=None, source="measured by me")
-    predictor = HybridPredictor.from_table(LatencyTable(meta, shipped.entries), get_predictor(DEVICE).accelerator,
-                                           folds=0)
+    table = LatencyTable(meta, shipped.entries)
+    predictor = HybridPredictor(table, calibrate(RooflineModel(), table, get_predictor(DEVICE).accelerator, folds=0))
     result = dataclasses.replace(on_table_accelerator, settings={**on_table_accelerator.settings,
                                                                  "latency_predictor": "HybridPredictor"})
     with pytest.warns(UserWarning, match="not the one the search used"):  # its stem is calibrated as h-swish
@@ -346,7 +356,7 @@ def test_cli_report(tmp_path, constrained, capsys):
 
 @pytest.mark.parametrize("content, message", [
     (None, "result file .* not found"),
-    ("{", "not a valid result JSON"),
+    ("{", r"result.json:1: not valid JSON"),
 ])
 def test_cli_report_bad_files(tmp_path, capsys, content, message):
     path = tmp_path / "result.json"

@@ -16,9 +16,9 @@ from ofa_hw import SubnetConfig, subnet_layers
 # Hand-computed from PG338 (peak ops/clock = 2 PP ICP OCP; depthwise at PP/2 over ICP lanes).
 # B1600: PP 8, ICP 10, OCP 10 @ 200 MHz; B4096: PP 8, ICP 16, OCP 16 @ 300 MHz.
 CEILINGS = {
-    ("B1600", 200.0): {"int8": 320.0, "int16": 160.0, "depthwise": 2 * 4 * 10 * 0.2, "element-wise": 8 * 10 * 0.2},
-    ("B4096", 300.0): {"int8": 1228.8, "int16": 614.4, "depthwise": 2 * 4 * 16 * 0.3, "element-wise": 8 * 16 * 0.3},
-    ("B512", 300.0): {"int8": 153.6, "int16": 76.8, "depthwise": 2 * 2 * 8 * 0.3, "element-wise": 4 * 8 * 0.3},
+    ("B1600", 200.0): {"int8": 320.0, "depthwise": 2 * 4 * 10 * 0.2, "element-wise": 8 * 10 * 0.2},
+    ("B4096", 300.0): {"int8": 1228.8, "depthwise": 2 * 4 * 16 * 0.3, "element-wise": 8 * 16 * 0.3},
+    ("B512", 300.0): {"int8": 153.6, "depthwise": 2 * 2 * 8 * 0.3, "element-wise": 4 * 8 * 0.3},
 }
 
 
@@ -46,29 +46,38 @@ def test_points_roof_ridge_and_ceilings_are_the_analysis(layers, arch, clock):
     ax = plot_roofline(layers, accelerator)
     bounds = np.asarray(analysis.bound)
     achieved = np.asarray(analysis.utilization) * analysis.peak_gops
+    on_chip = np.asarray(analysis.on_chip)
     plotted = 0
+    gids = [c.get_gid() for c in ax.collections]
     for bound in ("compute", "memory", "overhead"):
-        mask = bounds == bound
-        gids = [c.get_gid() for c in ax.collections]
-        if not mask.any():
-            assert f"layers:{bound}" not in gids
-            continue
-        points = _artist(ax, f"layers:{bound}").get_offsets()
-        np.testing.assert_allclose(points[:, 0], np.asarray(analysis.arithmetic_intensity)[mask], rtol=1e-12)
-        np.testing.assert_allclose(points[:, 1], achieved[mask], rtol=1e-9)
-        plotted += len(points)
+        for where, prefix in ((~on_chip, "layers"), (on_chip, "on-chip")):
+            mask = (bounds == bound) & where
+            if not mask.any():
+                assert f"{prefix}:{bound}" not in gids
+                continue
+            points = _artist(ax, f"{prefix}:{bound}").get_offsets()
+            if prefix == "layers":
+                np.testing.assert_allclose(points[:, 0], np.asarray(analysis.arithmetic_intensity)[mask], rtol=1e-12)
+            np.testing.assert_allclose(points[:, 1], achieved[mask], rtol=1e-9)
+            plotted += len(points)
     assert plotted == len(layers)
 
     peak = CEILINGS[arch, clock]["int8"]  # one core: the roof of a single inference
     assert analysis.peak_gops == pytest.approx(peak)
     roof = _artist(ax, "roof")
     x, y = np.asarray(roof.get_xdata()), np.asarray(roof.get_ydata())
-    ridge = peak / analysis.bw_gbps
-    np.testing.assert_allclose(y, np.minimum(peak, analysis.bw_gbps * x))
+    ddr = accelerator.ddr_bw_gbps
+    ridge = peak / ddr  # one definition: int8 peak over peak DDR
+    np.testing.assert_allclose(y, np.minimum(peak, ddr * x))
     assert ridge in x and y[list(x).index(ridge)] == pytest.approx(peak)
     slopes = np.diff(np.log(y)) / np.diff(np.log(x))
     np.testing.assert_allclose(slopes, [1.0, 0.0], atol=1e-12)  # bandwidth roof, then flat peak: the kink
     assert np.asarray(_artist(ax, "ridge").get_xdata()) == pytest.approx([ridge, ridge])
+    for level in ("feature maps", "weights"):
+        line = _artist(ax, f"ddr:{level}")
+        slope = np.diff(np.log(line.get_ydata())) / np.diff(np.log(line.get_xdata()))
+        assert slope == pytest.approx([1.0])
+        assert line.get_ydata()[0] / line.get_xdata()[0] == pytest.approx(analysis.ddr_levels_gbps[level])
 
     expected = CEILINGS[arch, clock]
     merged_away = {"element-wise"} if np.isclose(expected["depthwise"], expected["element-wise"]) else set()
@@ -77,9 +86,9 @@ def test_points_roof_ridge_and_ceilings_are_the_analysis(layers, arch, clock):
             continue
         line = _artist(ax, f"ceiling:{name}")
         assert np.asarray(line.get_ydata()) == pytest.approx([value, value])
-        assert line.get_xdata()[0] == pytest.approx(value / analysis.bw_gbps)  # starts on the bandwidth roof
+        assert line.get_xdata()[0] == pytest.approx(value / ddr)  # starts on the fastest DDR roof
     if merged_away:
-        assert any("depthwise = element-wise" in t.get_text() for t in ax.texts)
+        assert any("depthwise = element-wise" in t.get_text() for t in ax.get_legend().get_texts())
 
 
 def test_slowest_layers_are_numbered_at_their_points(layers):

@@ -67,7 +67,7 @@ def test_same_seed_same_result_and_json_round_trip(result, tmp_path):
 def test_bad_result_files(tmp_path):
     path = tmp_path / "bad.json"
     path.write_text("{")
-    with pytest.raises(ValueError, match="not a valid result JSON"):
+    with pytest.raises(ValueError, match="not valid JSON"):
         CodesignResult.from_json(path)
     path.write_text(json.dumps({"format_version": 1, "best": None, "pareto": [], "bestt": None}))
     with pytest.raises(ValueError, match=r"unknown key\(s\) \['bestt'\] in CodesignResult"):
@@ -83,7 +83,7 @@ def test_bad_result_files(tmp_path):
     (dict(fps=1e5), InfeasibleConstraintError,
      r"fps=100000 is above the highest throughput reachable on ultra96v2.*: \d+\.\d+ fps"),
     (dict(latency_ms=5, accelerators=[Accelerator.from_dpu("B4096", cores=4)]), InfeasibleConstraintError,
-     "no accelerator"),
+     "do not fit"),
     (dict(latency_ms=-1), ValueError, "latency_ms must be a positive number"),
     (dict(latency_ms=5, algorithm="annealing"), ValueError, "algorithm must be one of"),
     (dict(algorithm="evolution"), ValueError, "needs a constraint"),

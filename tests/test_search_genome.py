@@ -45,7 +45,8 @@ def test_settings_hash_changes_with_any_field_and_round_trips_the_constraint():
     settings = SearchSettings(board="kv260", latency_ms=6.0, fps=None, space="ofa-mbv3-w1.2", resolutions=(160,),
                               accelerators={"count": 1}, latency_predictor="note10", accuracy_predictor="a",
                               quantization=None, accuracy_scale="s", accuracy_scale_label="S", min_accuracy=None,
-                              objective="o", algorithm="evolution", budget=100, population=10,
+                              confidence=None, deployment={}, latency_predictor_record=None,
+                              latency_validity_warnings=[], objective="o", algorithm="evolution", budget=100, population=10,
                               restarts=1, dsp_objective=False, max_utilization=1.0, seed=0)
     data = settings.to_dict()
     assert data["constraint"] == {"latency_ms": 6.0, "fps": None, "text": "latency <= 6 ms"}

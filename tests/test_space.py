@@ -27,13 +27,36 @@ configs = st.builds(
 
 
 def test_spaces_registry_widths_match_ofa():
-    assert list_spaces() == ["ofa-mbv3-w1.0", "ofa-mbv3-w1.2"]
+    assert list_spaces() == ["ofa-mbv3-w1.0", "ofa-mbv3-w1.2", "ofa-proxyless-w1.3"]
     assert get_space("ofa-mbv3-w1.0").widths == (16, 16, 24, 40, 80, 112, 160, 960, 1280)
     assert get_space(1.2).widths == (24, 24, 32, 48, 96, 136, 192, 1152, 1536)
+    # OFA's ProxylessNAS base widths 32/16,24,40,80,96,192,320/1280 x 1.3, make_divisible(., 8) by hand
+    proxyless = get_space(1.3)
+    assert proxyless.widths == (40, 24, 32, 56, 104, 128, 248, 416, 1664)
+    assert proxyless.supernet == "ofa_proxyless_d234_e346_k357_w1.3" and proxyless.n_slots == 24
+    assert proxyless.stage_strides == (2, 2, 2, 1, 2, 1) and not any(proxyless.stage_se)
     with pytest.raises(KeyError, match="ofa-mbv3-w1.0"):
         get_space("mbv3")
     with pytest.raises(ValueError, match="width_mult"):
-        get_space(1.3)
+        get_space(1.4)
+
+
+def test_proxyless_configs_have_six_stages_the_last_one_block():
+    smallest = SubnetConfig.smallest(r=128, width_mult=1.3)
+    assert smallest.d == (2, 2, 2, 2, 2, 1) and len(smallest.ks) == 24 and smallest.ks[20:] == (3, 0, 0, 0)
+    assert SubnetConfig.largest(width_mult=1.3).n_blocks == 22
+    with pytest.raises(ValueError, match=r"d: value 2 in stage 5 .* choose from \[1\]"):
+        SubnetConfig((3,) * 24, (3,) * 24, (2,) * 6, r=128, width_mult=1.3)
+    with pytest.raises(ValueError, match="ks: expected 24 integers"):
+        SubnetConfig((3,) * 20, (3,) * 20, (2,) * 5, r=128, width_mult=1.3)
+    batch = sample_subnets(200, seed=0, width_mult=1.3)
+    assert (batch.d[:, 5] == 1).all() and set(batch.d[:, :5].ravel().tolist()) == {2, 3, 4}
+    mutated = mutate(batch, np.random.default_rng(0), prob=1.0)
+    assert (mutated.d[:, 5] == 1).all()
+    # OFA's own encoding: 21 kernel / expand entries (one per elastic block), d of 6
+    ofa = SubnetConfig.from_dict({"ks": [5] * 21, "e": [4] * 21, "d": [2, 3, 4, 2, 3, 1], "r": 160},
+                                 width_mult=1.3)
+    assert ofa.ks[20:] == (5, 0, 0, 0) and ofa.ks[:4] == (5, 5, 0, 0) and SubnetConfig.from_dict(ofa.to_dict()) == ofa
 
 
 def test_inactive_slots_are_normalised_so_equal_networks_are_equal():

@@ -13,8 +13,9 @@ torch = pytest.importorskip("torch")
 @pytest.mark.parametrize(
     "cfg",
     [SubnetConfig.largest(r=224), SubnetConfig.smallest(r=128, width_mult=1.0),
-     SubnetConfig((3, 5, 7, 5) * 5, (6, 4, 3, 4) * 5, (4, 2, 3, 2, 4), r=172)],
-    ids=["max-w1.2", "min-w1.0", "mixed"],
+     SubnetConfig((3, 5, 7, 5) * 5, (6, 4, 3, 4) * 5, (4, 2, 3, 2, 4), r=172),
+     SubnetConfig((3, 5, 7, 5) * 6, (6, 4, 3, 4) * 6, (4, 2, 3, 2, 4, 1), r=144, width_mult=1.3)],
+    ids=["max-w1.2", "min-w1.0", "mixed", "proxyless-w1.3"],
 )
 def test_forward_flops_and_params(cfg):
     from torch.utils.flop_counter import FlopCounterMode
@@ -53,6 +54,17 @@ def test_state_dict_names_follow_ofa_and_legacy_names_load():
     other = build_torch_model(cfg, seed=5)
     other.load_ofa_state_dict(legacy)
     assert torch.all(other.blocks[1].conv.inverted_bottleneck.conv.weight == 1)
+
+
+def test_proxyless_state_dict_names_follow_ofas_proxylessnasnets():
+    model = build_torch_model(SubnetConfig.uniform(5, 6, 2, r=128, width_mult=1.3), seed=0)
+    names = set(model.state_dict())
+    for expected in ["first_conv.conv.weight", "first_conv.bn.bias", "blocks.0.conv.depth_conv.conv.weight",
+                     "blocks.0.conv.point_linear.bn.running_mean", "blocks.11.conv.inverted_bottleneck.conv.weight",
+                     "feature_mix_layer.conv.weight", "feature_mix_layer.bn.weight", "classifier.linear.bias"]:
+        assert expected in names
+    assert not any("final_expand_layer" in n or ".se." in n for n in names)
+    assert isinstance(model.first_conv.act, torch.nn.ReLU6) and model.blocks[11].shortcut is None
 
 
 def test_importing_ofa_hw_does_not_import_torch():

@@ -6,9 +6,9 @@ inside :class:`PynqDpuRunner`; everything else runs anywhere, and
 """
 
 from .int8 import Int8Unit
-from .measure import MeasureReport, UnitFailure, measure, measure_unit, summarize_runs
+from .measure import TIMINGS, MeasureReport, UnitFailure, describe_method, measure, measure_unit, summarize_runs
 from .plan import PLAN_FORMAT, Plan, PlanUnit, read_plan, unit_name, write_plan
-from .runners import NumpyRunner, PynqDpuRunner, Runner, Session, compile_numpy_units
+from .runners import NumpyRunner, PynqDpuRunner, Runner, Session, Subgraph, compile_numpy_units, xdputil_dpu_ms
 
 __all__ = [
     "Int8Unit",
@@ -20,12 +20,16 @@ __all__ = [
     "PynqDpuRunner",
     "Runner",
     "Session",
+    "Subgraph",
+    "TIMINGS",
     "UnitFailure",
     "compile_numpy_units",
+    "describe_method",
     "measure",
     "measure_unit",
     "read_plan",
     "summarize_runs",
     "unit_name",
     "write_plan",
+    "xdputil_dpu_ms",
 ]

@@ -1,9 +1,9 @@
 """Integer-only execution of a unit's layers in numpy: the off-board stand-in for a compiled DPU program.
 
 Weights are int8, biases int32, activations int8; every layer accumulates
-exactly in integers (convolutions go through float64 BLAS, which is exact for
-int8 products summed over fewer than 2**37 terms) and requantizes with a
-rounding right shift, as a DPU does.  The activation functions use the
+exactly in integers and requantizes with a rounding right shift, as a DPU does,
+on the project's one numpy int8 engine (:mod:`accel_models.int8`, which the
+HLS export's golden reference runs on too).  The activation functions use the
 integer forms of DPU-style fixed point (activations read as Q4.3 values, so
 ``h_swish(q) = q * clip(q + 24, 0, 48) // 48``, ``h_sigmoid`` gives a Q0.7
 gate for the SE scale).
@@ -20,6 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from accel_models.int8 import conv2d_int, rshift_round
 from accel_models.layer import Layer
 
 __all__ = ["Int8Unit"]
@@ -29,9 +30,7 @@ _THREE, _SIX = 3 << _FRAC_BITS, 6 << _FRAC_BITS
 
 
 def _requantize(acc: np.ndarray, shift: int) -> np.ndarray:
-    if shift > 0:
-        acc = (acc + (1 << (shift - 1))) >> shift
-    return np.clip(acc, -128, 127).astype(np.int8)
+    return np.clip(rshift_round(acc, shift), -128, 127).astype(np.int8)
 
 
 def _activate(x: np.ndarray, activation: str) -> np.ndarray:
@@ -47,7 +46,8 @@ def _activate(x: np.ndarray, activation: str) -> np.ndarray:
     elif activation == "h_sigmoid":
         out = np.clip(wide + _THREE, 0, _SIX) * 127 // _SIX  # Q0.7 gate in [0, 127]
     else:
-        raise ValueError(f"activation {activation!r} has no int8 form; supported: none, relu, relu6, h_swish, h_sigmoid")
+        raise ValueError(f"activation {activation!r} has no int8 form; "
+                         "supported: none, relu, relu6, h_swish, h_sigmoid")
     return np.clip(out, -128, 127).astype(np.int8)
 
 
@@ -55,33 +55,6 @@ def _shift_for(fan_in: int) -> int:
     # Keeps the output about as large as the input: the accumulator of fan_in int8 x int8
     # products grows like sqrt(fan_in) * 127 * |x|.
     return max(0, round(math.log2(math.sqrt(fan_in) * 127)))
-
-
-def _conv(x: np.ndarray, w: np.ndarray, layer: Layer) -> np.ndarray:
-    """Dense convolution (C, H, W) int8 -> (Cout, Ho, Wo) int64 accumulators, via im2col.
-
-    ``w`` is the (Cout, C*k*k) weight matrix as float64 (exact integers).
-    """
-    k, s, p = layer.kernel, layer.stride, layer.pad
-    _, ho, wo = layer.out_shape
-    padded = np.pad(x, ((0, 0), (p, p), (p, p)))
-    windows = np.lib.stride_tricks.sliding_window_view(padded, (k, k), axis=(1, 2))[:, ::s, ::s][:, :ho, :wo]
-    columns = windows.transpose(0, 3, 4, 1, 2).reshape(-1, ho * wo)  # (C*k*k, Ho*Wo)
-    acc = w @ columns.astype(np.float64)
-    return acc.astype(np.int64).reshape(-1, ho, wo)
-
-
-def _dwconv(x: np.ndarray, w: np.ndarray, layer: Layer) -> np.ndarray:
-    k, s, p = layer.kernel, layer.stride, layer.pad
-    _, ho, wo = layer.out_shape
-    padded = np.pad(x, ((0, 0), (p, p), (p, p))).astype(np.int32)
-    acc = np.zeros(layer.out_shape, dtype=np.int32)
-    weights = w.reshape(-1, k, k)
-    for i in range(k):
-        for j in range(k):
-            tap = padded[:, i: i + s * (ho - 1) + 1: s, j: j + s * (wo - 1) + 1: s]
-            acc += tap * weights[:, i, j, None, None]
-    return acc
 
 
 @dataclass(frozen=True, eq=False)
@@ -122,11 +95,6 @@ class Int8Unit:
                 raise ValueError(f"layer {layer.name!r}: needs int8 weights of shape {expected}, got {got}")
             if b is None or b.dtype != np.int32 or b.shape != (layer.out_shape[0],):
                 raise ValueError(f"layer {layer.name!r}: needs an int32 bias of shape ({layer.out_shape[0]},)")
-        # Operands in the form each kernel consumes, converted once rather than on every run.
-        object.__setattr__(self, "_operands", {
-            layer.name: (self.weights[f"{layer.name}/w"].astype(np.int32) if layer.op == "dwconv"
-                         else self.weights[f"{layer.name}/w"].reshape(layer.out_shape[0], -1).astype(np.float64))
-            for layer in self.layers if layer.weight_count})
 
     @classmethod
     def random(cls, layers: Sequence[Layer], rng: np.random.Generator) -> Int8Unit:
@@ -156,12 +124,9 @@ class Int8Unit:
         x = operands[0]
         op = layer.op
         if op in ("conv", "pwconv", "dwconv", "fc", "se_fc"):
-            w, b = self._operands[layer.name], self.weights[f"{layer.name}/b"]
-            if op == "dwconv":
-                acc = _dwconv(x, w, layer)
-            else:
-                acc = _conv(x, w, layer)
-            acc = acc + b[:, None, None]
+            w, b = self.weights[f"{layer.name}/w"], self.weights[f"{layer.name}/b"]
+            stride, pad = (1, 0) if op in ("fc", "se_fc") else (layer.stride, layer.pad)
+            acc = conv2d_int(x[None], w, stride, pad, layer.groups)[0] + b[:, None, None]
             fan_in = layer.weight_count // layer.out_shape[0]
             return _activate(_requantize(acc, _shift_for(fan_in)), layer.activation)
         if op == "pool":

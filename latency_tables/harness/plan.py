@@ -31,6 +31,7 @@ from types import MappingProxyType
 
 from accel_models.atomic import atomic_write_text
 from accel_models.blocks import BlockSpec
+from accel_models.validation import reject_unknown_keys
 
 __all__ = ["PLAN_FORMAT", "UNIT_FORMAT", "Plan", "PlanUnit", "read_plan", "unit_name", "write_plan"]
 
@@ -82,9 +83,7 @@ class PlanUnit:
     def from_dict(cls, data: Mapping) -> PlanUnit:
         """Read a manifest record; unknown fields are an error, derived ones are recomputed."""
         derived = {"input_shape", "output_shape", "macs", "layers"}  # recomputed from the key
-        unknown = sorted(set(data) - set(_UNIT_FIELDS) - derived)
-        if unknown:
-            raise ValueError(f"unknown plan unit field(s) {unknown}; allowed: {list(_UNIT_FIELDS) + sorted(derived)}")
+        reject_unknown_keys(data, [*_UNIT_FIELDS, *sorted(derived)], "a plan unit")
         return cls(data["name"], data["key"], data.get("files", {}))
 
 
@@ -135,9 +134,7 @@ class Plan:
     @classmethod
     def from_dict(cls, data: Mapping, directory: Path | None = None) -> Plan:
         """Read a manifest; unknown fields or another format are an error."""
-        unknown = sorted(set(data) - set(_PLAN_FIELDS))
-        if unknown:
-            raise ValueError(f"unknown plan field(s) {unknown}; allowed: {list(_PLAN_FIELDS)}")
+        reject_unknown_keys(data, list(_PLAN_FIELDS), "a plan")
         if data.get("format") != PLAN_FORMAT:
             raise ValueError(f"plan format must be {PLAN_FORMAT!r}, got {data.get('format')!r}")
         return cls(tuple(PlanUnit.from_dict(u) for u in data.get("units", ())), data.get("space", ""),
@@ -210,6 +207,9 @@ def write_plan(
         The plan as written (with its files and directory).
     """
     out = Path(out_dir)
+    if out.is_dir() and any(out.iterdir()) and not (out / MANIFEST).exists():
+        raise FileExistsError(f"{out} holds files but no plan ({MANIFEST}): a plan is written into a new or empty "
+                              "folder only, so nothing of yours is mixed or replaced")
     if (out / MANIFEST).exists() and not overwrite:
         raise FileExistsError(f"{out} already holds a plan ({MANIFEST}); pass overwrite=True (--force) to replace it")
     if onnx and not models:
@@ -308,9 +308,9 @@ subtracts the calibrated launch cost per entry and adds it once per network.
 
 Every finished unit is written to `table.csv` at once (atomically), so an interrupted run
 resumes where it stopped when started again; missing or unloadable xmodels are reported and
-skipped. The table loads with `latency_tables.load_table("table.csv")` and feeds calibration
-directly, e.g. `latency_tables.HybridPredictor.from_table(load_table("table.csv"), accelerator)`
-(`latency_tables.table_accelerator(table.meta)` builds the accelerator of a DPUCZDX8G table).
+skipped. The table loads with `latency_tables.load_table("table.csv")` and updates the shipped
+calibration directly: `latency_tables.fit_device(table, latency_tables.table_accelerator(table.meta))`,
+or `ofa-hw lut fit table.csv` / `ofa-hw search --predictor table.csv` from the shell.
 """
 
 

@@ -33,6 +33,16 @@ _PREDICTORS = {
     "ofa-mbv3-w1.2": "OFA's released MLP accuracy predictor (mit-han-lab/once-for-all @698a5c1)",
     "ofa-mbv3-w1.0": "kernel ridge regression trained by ofa-hw on DyNAS-T's measured top-1 (r=224)",
 }
+#: Spaces OFA published no accuracy predictor for: what is honest to use instead.
+_NO_PREDICTOR = {
+    "ofa-proxyless-w1.3": (
+        "OFA published no accuracy predictor for the ProxylessNAS space ofa_proxyless_d234_e346_k357_w1.3, "
+        "and no measured top-1 data set of its sub-networks exists to train one, so ofa-hw offers no predicted "
+        "accuracy for it (none is invented). Use instead the 16 specialized nets OFA released with their "
+        "measured ImageNet-val top-1 (ofa_hw.zoo.list_networks('ofa-proxyless-*')), or rank sub-networks by "
+        "MACs as a proxy (ofa_hw.macs_proxy.macs_proxy_front), which is not an accuracy"
+    ),
+}
 #: ``scale=`` choices: the calibrated ImageNet-val scale (default) or the predictor's own.
 SCALE_CHOICES = ("imagenet-val", "raw")
 _QUANTIZATIONS = {"int8-pow2": "int8, per-tensor power-of-two scales (DPU / vai_q), drop from Vitis AI zoo figures"}
@@ -83,6 +93,8 @@ def get_predictor(name: str, quantization: str | None = None, scale: str = "imag
     >>> round(float(p.predict(SubnetConfig.largest())[0] - q.predict(SubnetConfig.largest())[0]), 2)
     1.97
     """
+    if name in _NO_PREDICTOR:
+        raise KeyError(_NO_PREDICTOR[name])
     if name not in _PREDICTORS:
         raise KeyError(f"unknown accuracy predictor {name!r}; known: {', '.join(list_predictors())}")
     if quantization is not None and quantization not in _QUANTIZATIONS:

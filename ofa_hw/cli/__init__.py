@@ -2,24 +2,43 @@
 
 Each sub-command is a module of this package offering ``add_parser(subparsers)``
 and ``run(args) -> int``; heavy imports happen inside ``run``.
+
+:func:`main` is the one error boundary: every failure ends as a one-line
+message on stderr, never a traceback, with the exit code saying whose it was
+(:data:`EXIT_BAD_INPUT` for the user's input, :data:`EXIT_FAILED` for a run
+that could not finish).  ``OFA_HW_TRACEBACK=1`` prints the traceback as well.
 """
 
 from __future__ import annotations
 
 import argparse
+import errno
 import importlib
+import os
+import signal
 import sys
+import traceback
+import zipfile
+from contextlib import contextmanager
 
-__all__ = ["build_parser", "main"]
+__all__ = ["EXIT_BAD_INPUT", "EXIT_FAILED", "EXIT_OK", "build_parser", "exit_code", "main"]
 
 #: Sub-command modules, in the order ``--help`` lists them.
 COMMANDS = ("info", "search", "report", "roofline", "export", "lut")
 
-#: Exceptions that are the user's input, reported in one line instead of a traceback.
-USER_ERRORS = (ValueError, KeyError, FileNotFoundError, FileExistsError)
+EXIT_OK = 0
+#: The run could not finish: disk full, output in use by another process, a missing optional package, a bug.
+EXIT_FAILED = 1
+#: The input was wrong (a file, an option, a value): the message says what and what is allowed.
+EXIT_BAD_INPUT = 2
+
+#: Exceptions that are the user's input (ValueError covers the parsers' own errors, JSON and UTF-8 decoding).
+BAD_INPUT = (ValueError, KeyError, FileNotFoundError, FileExistsError, IsADirectoryError, NotADirectoryError,
+             PermissionError, RecursionError, zipfile.BadZipFile)
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """The ``ofa-hw`` argument parser with every sub-command."""
     from ofa_hw._version import __version__
 
     parser = argparse.ArgumentParser(
@@ -34,14 +53,81 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+def exit_code(exc: BaseException) -> int:
+    """The exit code of a run that raised ``exc`` (2: bad input, 1: the run failed)."""
+    if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EIO, errno.EROFS):
+        return EXIT_FAILED
+    return EXIT_BAD_INPUT if isinstance(exc, BAD_INPUT) else EXIT_FAILED
+
+
+def describe(exc: BaseException) -> str:
+    """One line saying what went wrong."""
+    if isinstance(exc, KeyError) and exc.args:
+        return str(exc.args[0])
+    if isinstance(exc, RecursionError):
+        return "input nested too deeply to read (a JSON file nested hundreds of levels deep?)"
+    if isinstance(exc, ModuleNotFoundError) and exc.name:
+        return (f"this command needs the Python package {exc.name!r}, which is not installed here "
+                f"(pip install {exc.name}){'' if str(exc).startswith('No module') else f': {exc}'}")
+    if isinstance(exc, OSError) and exc.errno == errno.ENOSPC:
+        return f"disk full while writing {exc.filename or 'an output'}; nothing half-written was left in place"
+    if isinstance(exc, OSError) and exc.filename and exc.strerror:
+        return f"{exc.filename}: {exc.strerror}"
+    if isinstance(exc, zipfile.BadZipFile):
+        return f"corrupt or truncated archive: {exc}"
+    text = str(exc) or type(exc).__name__
+    known = BAD_INPUT + (OSError, ImportError, RuntimeError)
+    return text if isinstance(exc, known) else f"internal error {type(exc).__name__}: {text} (please report this)"
+
+
+@contextmanager
+def _terminate_as_exit():
+    """Turn SIGTERM into ``SystemExit`` so cleanup (temporary files, locks) runs on ``kill`` as on Ctrl-C."""
+    def handler(signum, frame):
+        raise SystemExit(128 + signum)
+
     try:
-        return int(args.run(args) or 0)
-    except USER_ERRORS as exc:
-        message = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
-        print(f"ofa-hw {args.command}: error: {message}", file=sys.stderr)
-        return 2
+        previous = signal.signal(signal.SIGTERM, handler)
+    except ValueError:  # not the main thread: leave signals alone
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _quiet_broken_pipe() -> None:
+    # The reader (e.g. `| head`) has gone: stop writing, and let interpreter shutdown flush into /dev/null.
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the command line; returns the exit code (argparse's usage errors included)."""
+    try:
+        args = build_parser().parse_args(argv)
+    except SystemExit as exc:  # --help, --version, usage errors
+        return exc.code if isinstance(exc.code, int) else EXIT_BAD_INPUT
+    try:
+        with _terminate_as_exit():
+            code = int(args.run(args) or 0)
+        sys.stdout.flush()
+        return code
+    except BrokenPipeError:
+        _quiet_broken_pipe()
+        return EXIT_OK
+    except KeyboardInterrupt:
+        print(f"ofa-hw {args.command}: interrupted; finished outputs are kept, nothing half-written", file=sys.stderr)
+        return 130
+    except Exception as exc:
+        if os.environ.get("OFA_HW_TRACEBACK"):
+            traceback.print_exc()
+        print(f"ofa-hw {args.command}: error: {describe(exc)}", file=sys.stderr)
+        return exit_code(exc)
 
 
 if __name__ == "__main__":  # pragma: no cover

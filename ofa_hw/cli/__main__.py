@@ -1,3 +1,5 @@
+"""``python -m ofa_hw.cli``: the ``ofa-hw`` command."""
+
 import sys
 
 from . import main

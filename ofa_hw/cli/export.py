@@ -1,4 +1,4 @@
-"""``ofa-hw export``: int8-quantize a sub-network and write its HLS project (optionally C-simulate it)."""
+"""``ofa-hw export``: int8-quantize a sub-network and write the HLS project of its engine (optionally C-simulate it)."""
 
 from __future__ import annotations
 
@@ -10,11 +10,15 @@ from .subnet_args import add_subnet_options, subnet_from_args
 
 
 def add_parser(subparsers) -> None:
+    """Register ``ofa-hw export`` with its options."""
+    """Register ``ofa-hw export``."""
     parser = subparsers.add_parser(
-        "export", help="quantize a sub-network to int8 and export an HLS C++ project (manifest, weights, kernels)",
-        description="Quantize a sub-network to int8 (BatchNorm folded) and write an HLS-ready project: manifest.json, "
-                    "weights (.bin and C headers), the kernel library, top.cpp and a testbench with golden tensors. "
-                    "Take the sub-network and accelerator from a search result (--result) or give a sub-network.",
+        "export", help="quantize a sub-network to int8 and export the Vitis HLS project of its DPU-like engine",
+        description="Quantize a sub-network to int8 (BatchNorm folded) and write the Vitis HLS project of the "
+                    "accelerator's engine with the network as its program: engine sources, program.bin, packed "
+                    "weights.bin, a testbench calling the synthesis top with golden tensors, run_hls.tcl / "
+                    "hls_config.cfg, a PYNQ driver and manifest.json. Take the sub-network, accelerator and board "
+                    "from a search result (--result) or give a sub-network.",
     )
     parser.add_argument("--result", type=Path, metavar="RESULT.json",
                         help="search result JSON; exports its best design (sub-network + accelerator)")
@@ -22,7 +26,11 @@ def add_parser(subparsers) -> None:
     parser.add_argument("--out", type=Path, required=True, metavar="DIR", help="export directory (must not exist)")
     parser.add_argument("--overwrite", action="store_true", help="replace an existing export directory")
     parser.add_argument("--accelerator", metavar="ARCH",
-                        help="DPU configuration for the parallelism hints, e.g. B2304 (default: the result's)")
+                        help="DPU configuration giving the engine's shape, e.g. B2304 (default: the result's, else "
+                             "B1600 at 200 MHz)")
+    parser.add_argument("--board", default=None,
+                        help="board the engine is built for: its part, and the BRAM / URAM check (default: the "
+                             "result's, else ultra96v2)")
     parser.add_argument("--clock-mhz", type=float, default=None, help="clock of --accelerator (default: its default)")
     parser.add_argument("--weights", type=Path, metavar="STATE_DICT.pth",
                         help="OFA sub-network state_dict to load (default: seeded random weights)")
@@ -32,22 +40,19 @@ def add_parser(subparsers) -> None:
     parser.add_argument("--scheme", choices=("pow2", "per_channel"), default="pow2",
                         help="int8 scheme: DPU power-of-two per tensor (default) or per-channel weights")
     parser.add_argument("--method", choices=("max", "mse"), default="max", help="fix-position calibration method")
-    parser.add_argument("--hls4ml", action="store_true", help="also write hls4ml_config.yml")
     parser.add_argument("--csim", action="store_true", help="compile with g++ and check every layer bit-exactly")
-    parser.add_argument("--csim-weights", choices=("bin", "headers"), default="bin",
-                        help="csim reads the .bin weights (fast) or compiles the C headers (default bin)")
     parser.add_argument("--compiler", default=None, help="C++ compiler for --csim (default $OFA_HW_CXX or g++)")
     parser.set_defaults(run=run)
 
 
 def _design(args: argparse.Namespace):
-    """(SubnetConfig, accelerator or None) from the options."""
+    """(SubnetConfig, accelerator or None, board name or None, the search's latency or None) from the options."""
     from accel_models import Accelerator
 
     given_subnet = args.subnet or args.subnet_option or args.preset
     if args.result and given_subnet:
         raise ValueError("give either --result or a sub-network (SUBNET.json / --subnet / --preset), not both")
-    accelerator = None
+    accelerator, board, searched_ms = None, args.board, None
     if args.result:
         from ofa_hw.search.result import CodesignResult
 
@@ -55,7 +60,8 @@ def _design(args: argparse.Namespace):
         if best is None:
             raise ValueError(f"{args.result} has no best design (a front-only search); export a sub-network with "
                              "--subnet instead")
-        cfg, accelerator = best.subnet, best.accelerator
+        cfg, accelerator, searched_ms = best.subnet, best.accelerator, best.latency_ms
+        board = board or CodesignResult.from_json(args.result).settings.get("board")
         if args.resolution:
             cfg = dataclasses.replace(cfg, r=args.resolution)
     else:
@@ -65,7 +71,7 @@ def _design(args: argparse.Namespace):
         accelerator = Accelerator.from_dpu(args.accelerator, **kwargs)
     elif args.clock_mhz is not None:
         raise ValueError("--clock-mhz needs --accelerator")
-    return cfg, accelerator
+    return cfg, accelerator, board, searched_ms
 
 
 def _model(cfg, args: argparse.Namespace, calibration):
@@ -73,9 +79,11 @@ def _model(cfg, args: argparse.Namespace, calibration):
     import torch
 
     from hls.bn import reset_bn_statistics
+    from ofa_hw._torch_modules import OFASubnet
     from ofa_hw.torch_model import build_torch_model
 
     model = build_torch_model(cfg, seed=args.seed)
+    assert isinstance(model, OFASubnet)
     if not args.weights:
         # As OFA does for every extracted sub-network; a fresh model's identity BatchNorms
         # would otherwise let activations shrink layer by layer towards zero.
@@ -94,12 +102,13 @@ def _model(cfg, args: argparse.Namespace, calibration):
 
 
 def run(args: argparse.Namespace) -> int:
+    """Run ``ofa-hw export``; returns the exit code."""
     import numpy as np
 
     import hls
     from ofa_hw.layers import subnet_layers
 
-    cfg, accelerator = _design(args)
+    cfg, accelerator, board, searched_ms = _design(args)
     if args.out.exists() and not args.overwrite:
         raise FileExistsError(f"{args.out} exists; pass --overwrite to replace it")
     calibration = None
@@ -108,22 +117,35 @@ def run(args: argparse.Namespace) -> int:
             raise FileNotFoundError(f"calibration file {args.calibration} not found")
         calibration = np.load(args.calibration, allow_pickle=False)
     source = hls.TorchNetwork(_model(cfg, args, calibration), subnet_layers(cfg), cfg.to_dict())
-    project = hls.export(source, args.out, accelerator=accelerator, calibration=calibration, scheme=args.scheme,
-                         method=args.method, seed=args.seed, overwrite=args.overwrite, hls4ml=args.hls4ml,
+    project = hls.export(source, args.out, accelerator=accelerator, board=board, calibration=calibration,
+                         scheme=args.scheme, method=args.method, seed=args.seed, overwrite=args.overwrite,
                          progress=True)
     manifest = project.manifest
     totals = manifest["totals"]
-    print(f"exported {manifest['model']['n_layers']} layers ({totals['macs']:,} MACs, {args.scheme} int8) to {args.out}")
+    print(f"exported {manifest['model']['n_layers']} layers ({totals['macs']:,} MACs, {args.scheme} int8) "
+          f"to {args.out}")
     if not args.weights:
         print(f"note: random weights (seed {args.seed}), BatchNorm statistics re-estimated on the calibration "
               "images; pass --weights to export trained ones")
-    if totals["dpu_cycles"] is not None:
-        acc = manifest["accelerator"]
-        print(f"estimated compute: {totals['dpu_cycles']:,} cycles = {totals['dpu_latency_ms']:.3f} ms at "
-              f"{acc['clock_mhz']:g} MHz (PP {acc['pp']}, ICP {acc['icp']}, OCP {acc['ocp']}; no memory stalls)")
+    acc, engine = manifest["accelerator"], manifest["engine"]
+    fit = engine["resources"]
+    print(f"engine {acc['name']} (PP {acc['pp']}, ICP {acc['icp']}, OCP {acc['ocp']}, depthwise {acc['dw_pp']} pixels) "
+          f"at {acc['clock_mhz']:g} MHz on {fit['board']} ({fit['part']}): {engine['on_chip_bytes'] / 1024:.0f} KiB "
+          f"on chip; estimated DSP {fit['dsp']}, BRAM36 {fit['bram36']:g}, URAM {fit['uram']}, LUT {fit['lut']:,} ("
+          + ", ".join(f"{k} {100 * v:.0f}%" for k, v in fit["utilization"].items()) + ")")
+    over = [k for k, ok in fit["fits"].items() if not ok]
+    if over:
+        print(f"warning: the engine's estimated {', '.join(over)} exceed the board's; "
+              "see the manifest's engine.resources")
+    print(f"latency: {totals['latency_ms']:.3f} ms per image ({totals['engine_cycles']:,} engine cycles: "
+          f"{totals['latency_source']})")
+    if searched_ms is not None:
+        print(f"         the search predicted {searched_ms:.3f} ms for this design with its latency predictor "
+              "(a calibrated DPUCZDX8G model; this engine is not that IP)")
+    print(f"build: vitis_hls -f {args.out / 'run_hls.tcl'}  (or v++ -c --mode hls --config hls_config.cfg)")
     if not args.csim:
         return 0
-    report = hls.csim(args.out, compiler=args.compiler, weights=args.csim_weights)
+    report = hls.csim(args.out, compiler=args.compiler)
     print(report.summary())
     for layer in report.failed_layers:
         print(f"  {layer.name}: {layer.mismatches} of {layer.elements} values differ (max {layer.max_abs_diff})")

@@ -9,6 +9,7 @@ from .subnet_args import add_subnet_options, subnet_from_args
 
 
 def add_parser(subparsers) -> None:
+    """Register ``ofa-hw info`` with its options."""
     parser = subparsers.add_parser(
         "info", help="print the layers of a sub-network (shapes, MACs, params, arithmetic intensity)",
         description="Print every layer of a sub-network with its shapes, MACs, parameters and arithmetic intensity.",
@@ -19,6 +20,7 @@ def add_parser(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    """Run ``ofa-hw info``; the exit code (errors are raised to the boundary in :func:`ofa_hw.cli.main`)."""
     from ofa_hw.layers import count_macs, count_params, subnet_layers
 
     cfg = subnet_from_args(args)
@@ -27,7 +29,7 @@ def run(args: argparse.Namespace) -> int:
         print(json.dumps({"subnet": cfg.to_dict(), "macs": count_macs(cfg), "params": count_params(cfg),
                           "layers": [layer.to_dict() for layer in layers]}, indent=1))
         return 0
-    print(f"OFA-MobileNetV3 w{cfg.width_mult} r={cfg.r} d={list(cfg.d)}")
+    print(f"{cfg.space.title} r={cfg.r} d={list(cfg.d)}")
     header = f"{'layer':<44} {'op':<7} {'input':>13} {'output':>13} {'k':>2} {'s':>2} {'MACs':>12} {'params':>9} {'AI':>7}"
     print(header)
     print("-" * len(header))

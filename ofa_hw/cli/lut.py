@@ -6,6 +6,9 @@
   ``lut measure --runner numpy``.
 * ``lut measure``: time the compiled units (on the board with ``pynq_dpu``),
   resumably, into a table file.
+* ``lut fit``: calibrate a measured table on the shipped prior
+  (:func:`latency_tables.fit_device`) and write the predictor record that
+  ``--predictor FIT.json`` takes (``--predictor TABLE.csv`` fits on the fly).
 * ``lut show``: the shipped tables, or one table's metadata and entries.
 """
 
@@ -33,6 +36,7 @@ def _resolutions(text: str) -> tuple[int, ...]:
 
 
 def add_parser(subparsers) -> None:
+    """Register ``ofa-hw lut`` with its options."""
     parser = subparsers.add_parser("lut", help="plan, measure and inspect latency lookup tables",
                                    description=__doc__.split("\n\n")[0])
     commands = parser.add_subparsers(dest="lut_command", metavar="ACTION")
@@ -75,8 +79,25 @@ def add_parser(subparsers) -> None:
     measure.add_argument("--license", default=None, help="license of the measurements")
     measure.add_argument("--warmup", type=int, default=10, help="untimed runs per unit (default: %(default)s)")
     measure.add_argument("--runs", type=int, default=100, help="timed runs per unit (default: %(default)s)")
+    measure.add_argument("--timing", choices=("host", "dpu"), default="host",
+                         help="what each entry's mean_ms is: host wall time per run (default), or DPU-only time "
+                              "(needs --dpu-time); both are recorded where measured")
+    measure.add_argument("--dpu-time", choices=("none", "xdputil"), default="none",
+                         help="also measure DPU-only time with 'xdputil benchmark' per DPU subgraph "
+                              "(about a minute per subgraph; pynq runner only)")
     measure.add_argument("--quiet", action="store_true", help="no progress bar")
     measure.set_defaults(run=_run_measure)
+
+    fit = commands.add_parser("fit", help="calibrate a measured table on the shipped prior (few-shot)")
+    fit.add_argument("table", type=Path, metavar="TABLE.csv", help="measured table (e.g. from 'lut measure')")
+    fit.add_argument("--prior", default="dpuczdx8g-joint", help="device whose calibration is the prior "
+                                                                 "(default: %(default)s)")
+    fit.add_argument("--dpu", default=None, help="DPU configuration measured, e.g. B1600 (default: the table's "
+                                                "dpu_arch)")
+    fit.add_argument("--clock-mhz", type=float, default=None, help="its clock (default: the table's clock_mhz)")
+    fit.add_argument("--out", type=Path, default=None, help="predictor record to write (.json), for --predictor")
+    fit.add_argument("--json", action="store_true", help="print the record as JSON")
+    fit.set_defaults(run=_run_fit)
 
     show = commands.add_parser("show", help="list the shipped tables, or print one table")
     show.add_argument("table", nargs="?", help="shipped table name or path (.csv, or OFA .yaml with a sidecar)")
@@ -86,6 +107,7 @@ def add_parser(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    """Run ``ofa-hw lut``; the exit code (errors are raised to the boundary in :func:`ofa_hw.cli.main`)."""
     return args.run(args)
 
 
@@ -127,9 +149,11 @@ def _run_compile_numpy(args: argparse.Namespace) -> int:
 def _run_measure(args: argparse.Namespace) -> int:
     import sys
 
-    from latency_tables.harness import NumpyRunner, PynqDpuRunner, measure, read_plan
+    from latency_tables.harness import NumpyRunner, PynqDpuRunner, measure, read_plan, xdputil_dpu_ms
     from latency_tables.harness.board import BoardSetupError, require_pynq_dpu
 
+    if args.runner == "numpy" and args.dpu_time != "none":
+        raise ValueError("--dpu-time needs --runner pynq: the numpy runner has no DPU")
     plan = read_plan(args.plan)
     if args.runner == "pynq":
         try:
@@ -137,17 +161,58 @@ def _run_measure(args: argparse.Namespace) -> int:
         except BoardSetupError as exc:
             print(f"ofa-hw lut measure: error: {exc}", file=sys.stderr)
             return 2
-    runner = NumpyRunner() if args.runner == "numpy" else PynqDpuRunner(args.bitstream)
+    timer = xdputil_dpu_ms if args.dpu_time == "xdputil" else None
+    runner = NumpyRunner() if args.runner == "numpy" else PynqDpuRunner(args.bitstream, dpu_timer=timer)
     meta = {"board": args.board, "dpu_arch": args.dpu_arch, "clock_mhz": args.clock_mhz, "cores": args.cores,
             "toolchain": args.toolchain}
     meta.update({k: v for k, v in (("source", args.source), ("license", args.license)) if v})
     report = measure(plan, args.xmodels, runner, args.out, meta=meta, warmup=args.warmup,
-                     runs=args.runs, progress=not args.quiet)
+                     runs=args.runs, timing=args.timing, progress=not args.quiet)
     print(f"{report.table_path}: measured {len(report.measured)}, already there {len(report.already_present)}, "
           f"failed {len(report.failed)}")
+    for key, names in report.cpu_parts.items():
+        print(f"  {key}: split by the compiler; CPU part(s) {', '.join(names)} not in the timed DPU work")
     for failure in report.failed:
         print(f"  skipped {failure.key}: {failure.reason}")
     return 0 if report.complete else 1
+
+
+def _run_fit(args: argparse.Namespace) -> int:
+    import warnings
+
+    from accel_models import Accelerator
+    from accel_models.atomic import atomic_write_text
+    from latency_tables import load_table, predictor_record
+    from latency_tables.records import fit_table_file
+
+    if args.out is not None and args.out.suffix.lower() != ".json":
+        raise ValueError(f"--out {args.out}: a predictor record is a .json file")
+    accelerator = None
+    if args.dpu is not None or args.clock_mhz is not None:
+        meta = load_table(args.table).meta
+        clock = args.clock_mhz if args.clock_mhz is not None else meta.clock_mhz
+        if args.dpu is None or clock is None:
+            raise ValueError("--dpu and --clock-mhz go together (or leave both to the table's metadata)")
+        accelerator = Accelerator.from_dpu(args.dpu, clock_mhz=clock)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        predictor = fit_table_file(args.table, accelerator, prior=args.prior)
+    record = predictor_record(predictor)
+    if args.out is not None:
+        atomic_write_text(args.out, json.dumps(record, indent=1))
+    if args.json:
+        print(json.dumps(record, indent=1))
+        return 0
+    calibrated = predictor.calibrated
+    print(f"{args.table}: {len(predictor.table)} entries on {calibrated.accelerator.label}, prior {args.prior}")
+    print(f"  {predictor.few_shot.note}")
+    for warning in caught:
+        if "fit_device" not in str(warning.message):
+            print(f"  warning: {warning.message}")
+    print(calibrated.summary())
+    if args.out is not None:
+        print(f"wrote {args.out} (use it as --predictor {args.out})")
+    return 0
 
 
 def _run_show(args: argparse.Namespace) -> int:

@@ -7,6 +7,7 @@ from pathlib import Path
 
 
 def add_parser(subparsers) -> None:
+    """Register ``ofa-hw report`` with its options."""
     parser = subparsers.add_parser(
         "report", help="write the HTML report (plots, per-layer latency, assumptions) of a search result",
         description="Write the report of a result.json from 'ofa-hw search': one self-contained HTML page with the "
@@ -17,13 +18,15 @@ def add_parser(subparsers) -> None:
     parser.add_argument("--out", type=Path, default=None,
                         help="report folder (default: 'report' beside RESULT.json)")
     parser.add_argument("--predictor", default=None,
-                        help="latency predictor device the search used (default: the one the result names)")
+                        help="latency predictor the search used: device, TABLE.csv or FIT.json (default: the one "
+                             "result.json records)")
     parser.add_argument("--no-cv", dest="cross_validate", action="store_false",
                         help="skip recomputing the cross-validated calibration error (saves about a second)")
     parser.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    """Run ``ofa-hw report``; the exit code (errors are raised to the boundary in :func:`ofa_hw.cli.main`)."""
     from ofa_hw.search import CodesignResult
 
     if not args.result.is_file():

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from pathlib import Path
 
@@ -10,10 +11,12 @@ from .subnet_args import add_subnet_options, subnet_from_args
 
 
 def add_parser(subparsers) -> None:
+    """Register ``ofa-hw roofline``."""
     parser = subparsers.add_parser(
         "roofline", help="roofline report (plot, per-layer table, HTML summary) of a sub-network on a board",
         description="Analyse every layer of a sub-network on a DPU-like accelerator and write a roofline report: "
-                    "roofline.png / .svg, layers.csv / .json and report.html. The accelerator is the board's "
+                    "roofline.png / .svg, roofline.json (per layer: intensity, attained GOP/s, its own roof, bound), "
+                    "layers.csv / .json and report.html. The accelerator is the board's "
                     "PYNQ-DPU default unless --dpu / --clock-mhz / --cores change it.",
     )
     parser.add_argument("--board", required=True, help="board name (ultra96v2, zcu102, zcu104, kv260)")
@@ -23,6 +26,7 @@ def add_parser(subparsers) -> None:
     add_subnet_options(parser)
     parser.add_argument("--out", required=True, type=Path, metavar="DIR", help="directory to write the report to")
     parser.add_argument("--label-top", type=int, default=5, help="label the N slowest layers in the plot")
+    parser.add_argument("--json", action="store_true", help="print roofline.json's content instead of the summary")
     parser.set_defaults(run=run)
 
 
@@ -42,14 +46,34 @@ def accelerator_from_args(args: argparse.Namespace):
     return board, accelerator
 
 
+def roofline_document(analysis, board) -> dict:
+    """``roofline.json``: the roofs and, per layer, what the plot draws (:func:`accel_models.roofline_records`)."""
+    from accel_models import roofline_records
+
+    return {"board": board.name, "accelerator": analysis.accelerator.to_dict(),
+            "peak_gops": analysis.peak_gops, "ddr_peak_gbps": analysis.ddr_peak_gbps,
+            "ridge_ops_per_byte": analysis.ridge_ops_per_byte,
+            "ddr_levels_gbps": dict(analysis.ddr_levels_gbps),
+            "engine_roofs_gops": {e: float(v) for e, v in zip(analysis.engine, analysis.engine_peak_gops, strict=True)},
+            "layers": roofline_records(analysis)}
+
+
 def run(args: argparse.Namespace) -> int:
-    from accel_models import roofline_report
+    """Write the report and ``roofline.json``; print a summary (or the JSON with ``--json``)."""
+    from accel_models import RooflineModel, roofline_report
+    from accel_models.atomic import atomic_write_text
 
     board, accelerator = accelerator_from_args(args)
     cfg = subnet_from_args(args)
-    title = f"OFA-MobileNetV3 w{cfg.width_mult} r={cfg.r} d={list(cfg.d)} on {board.name}"
+    title = f"{cfg.space.title} r={cfg.r} d={list(cfg.d)} on {board.name}"
     report = roofline_report(cfg, accelerator, args.out, board=board, title=title,
                              label_top=args.label_top)
+    document = roofline_document(RooflineModel().analyze(cfg.layers(), accelerator), board)  # the report's model
+    text = json.dumps(document, indent=1, allow_nan=False)
+    atomic_write_text(args.out / "roofline.json", text)
+    if args.json:
+        print(text)
+        return 0
     totals = report.totals
     print(title)
     print(f"accelerator {accelerator.name}: PP={accelerator.pp} ICP={accelerator.icp} OCP={accelerator.ocp} "
@@ -57,8 +81,9 @@ def run(args: argparse.Namespace) -> int:
     if report.fit is not None and not report.fit.ok:
         print(f"WARNING: {accelerator.name} does not fit {board.name}: {report.fit.binding_resource} needs "
               f"{report.fit.utilization[report.fit.binding_resource]:.0%} of the board", file=sys.stderr)
-    print(f"latency {totals['latency_ms']:.3f} ms, {totals['ops'] / 1e9:.3f} GOP, utilization {totals['utilization']:.1%}")
+    print(f"latency {totals['latency_ms']:.3f} ms, {totals['ops'] / 1e9:.3f} GOP, "
+          f"utilization {totals['utilization']:.1%}")
     print("bound: " + ", ".join(f"{name} {part['layers']} layers / {part['latency_share']:.0%} of time"
                                 for name, part in totals["bounds"].items()))
-    print(f"report: {report.html}")
+    print(f"report: {report.html} (per-layer roofs: {args.out / 'roofline.json'})")
     return 0

@@ -8,6 +8,7 @@ from pathlib import Path
 
 
 def add_parser(subparsers) -> None:
+    """Register ``ofa-hw search`` with its options."""
     parser = subparsers.add_parser(
         "search", help="find the most accurate int8 OFA sub-network + DPU configuration for a board and budget",
         description="Search OFA-MobileNetV3 sub-networks and DPU-like accelerator configurations jointly under a "
@@ -15,11 +16,22 @@ def add_parser(subparsers) -> None:
                     "result.json plus an HTML report.",
     )
     parser.add_argument("--board", default="ultra96v2", help="ultra96v2, zcu102, zcu104 or kv260 (default: ultra96v2)")
-    parser.add_argument("--latency-ms", type=float, default=None, help="latency ceiling for one image (ms)")
-    parser.add_argument("--fps", type=float, default=None, help="throughput floor with all DPU cores busy (frames/s)")
+    parser.add_argument("--latency-ms", type=float, default=None,
+                        help="latency ceiling for one image (ms; DPU time unless --latency-mode e2e)")
+    parser.add_argument("--fps", type=float, default=None,
+                        help="deployed throughput floor (images/s with --threads threads, ARM pre/post-processing "
+                             "and DDR contention included)")
+    parser.add_argument("--threads", type=int, default=None,
+                        help="application threads feeding the DPU cores (default: as many as saturate them)")
+    parser.add_argument("--latency-mode", choices=("dpu", "e2e"), default="dpu",
+                        help="what --latency-ms bounds: dpu (default, DPU time per image; what the model zoo "
+                             "validates best) or e2e (plus the modelled ARM pre/post-processing)")
     parser.add_argument("--min-top1", type=float, default=None,
                         help="accuracy floor (top-1 %%, ImageNet-val scale unless --raw-accuracy): the fastest "
                              "design at or above it")
+    parser.add_argument("--confidence", type=float, default=None,
+                        help="meet the latency / fps budget at this confidence (e.g. 0.9): the search uses the upper "
+                             "end of each design's latency interval")
     parser.add_argument("--raw-accuracy", dest="accuracy_scale", action="store_const", const="raw",
                         default="imagenet-val",
                         help="report accuracy on the predictor's own scale instead of the calibrated ImageNet-val one")
@@ -28,8 +40,9 @@ def add_parser(subparsers) -> None:
                         help="'dpu' (every PP/ICP/OCP/clock/cores fitting the board), 'default' (the board's "
                              "PYNQ-DPU configuration only) or a comma list like B2304@200x1,B1600@300x2")
     parser.add_argument("--predictor", default=None,
-                        help="latency predictor device (default: dpuczdx8g-joint: the Ultra96-V2 "
-                             "measurements, elsewhere the model calibrated on two boards)")
+                        help="latency predictor: a device name (default: dpuczdx8g-joint: the Ultra96-V2 "
+                             "measurements, elsewhere the model calibrated on two boards), your measured table "
+                             "(TABLE.csv, calibrated on that prior) or a record from 'ofa-hw lut fit' (FIT.json)")
     parser.add_argument("--algorithm", default="auto", choices=("auto", "evolution", "nsga2"))
     parser.add_argument("--budget", type=int, default=20_000, help="candidate evaluations (default 20000)")
     parser.add_argument("--population", type=int, default=None,
@@ -68,19 +81,27 @@ def parse_accelerators(text: str, board):
 
 
 def run(args: argparse.Namespace) -> int:
+    """Run ``ofa-hw search``; the exit code (errors are raised to the boundary in :func:`ofa_hw.cli.main`)."""
     from accel_models import get_board
+    from accel_models.atomic import check_writable, output_lock
     from ofa_hw.search import search_codesign
 
     board = get_board(args.board)
-    result = search_codesign(
-        board=board, latency_ms=args.latency_ms, fps=args.fps, min_accuracy=args.min_top1, space=args.space,
-        accuracy_scale=args.accuracy_scale,
-        accelerators=parse_accelerators(args.accelerators, board), predictor=args.predictor,
-        quantization=args.quantization, algorithm=args.algorithm, budget=args.budget, population=args.population,
-        restarts=args.restarts, seed=args.seed, progress=not args.no_progress, checkpoint=args.checkpoint,
-    )
-    path = result.to_json(args.out / "result.json")
-    report = None if args.no_report else result.report(args.out / "report")
+    accelerators = parse_accelerators(args.accelerators, board)
+    # Outputs are checked and locked before the search runs: a second search into the same folder, or one into
+    # a folder it cannot write, stops here instead of after the work (or mixing its files with another run's).
+    check_writable(args.out / "result.json", what="search output")
+    with output_lock(args.out, what="ofa-hw search"):
+        result = search_codesign(
+            board=board, latency_ms=args.latency_ms, fps=args.fps, min_accuracy=args.min_top1,
+            confidence=args.confidence, space=args.space, accuracy_scale=args.accuracy_scale,
+            accelerators=accelerators, predictor=args.predictor,
+            quantization=args.quantization, algorithm=args.algorithm, budget=args.budget, population=args.population,
+            restarts=args.restarts, seed=args.seed, progress=not args.no_progress, checkpoint=args.checkpoint,
+            threads=args.threads, latency_mode=args.latency_mode,
+        )
+        path = result.to_json(args.out / "result.json")
+        report = None if args.no_report else result.report(args.out / "report")
     if args.json:
         print(json.dumps(result.to_dict(), indent=1))
         return 0
@@ -91,6 +112,29 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _interval(design) -> str:
+    if design.latency_confidence is None:
+        return " (no interval model for this predictor)"
+    return (f", {100 * design.latency_confidence:.0f}% interval {design.latency_low_ms:.2f}-"
+            f"{design.latency_high_ms:.2f} ms")
+
+
+def _latency_meaning(settings) -> str:
+    return "end-to-end" if settings.get("deployment", {}).get("latency_mode") == "e2e" else "DPU time"
+
+
+def _deployed_line(design) -> str:
+    """DPU time, end-to-end latency and deployed fps side by side, with threads and the share of each part."""
+    d = design.deployed
+    if d is None:
+        return f"{design.fps:.1f} fps with all {design.accelerator.cores} core(s) busy (DPU time only)"
+    shares = d["shares"]
+    return (f"{d['fps']:.1f} fps with {d['threads']} thread(s) on {d['cores']} core(s) ({d['bound']}-bound); "
+            f"end-to-end {d['single_thread_latency_ms']:.2f} ms single-thread = DPU {d['dpu_ms']:.2f} ms "
+            f"({100 * shares['dpu']:.0f}%) + ARM pre/post {d['cpu_ms'] - d['fallback_ms']:.2f} ms "
+            f"({100 * shares['cpu_pre_post']:.0f}%), {d['latency_ms']:.2f} ms under load")
+
+
 def format_summary(result) -> str:
     settings = result.settings
     scale = settings.get("accuracy_scale_label", "scale not recorded")
@@ -98,6 +142,8 @@ def format_summary(result) -> str:
     if settings.get("min_accuracy") is not None:
         constraint = f"top-1 >= {settings['min_accuracy']:g}% ({scale})" + ("" if constraint == "none"
                                                                             else f" and {constraint}")
+    if settings.get("confidence") is not None and constraint != "none":
+        constraint += f" at {100 * settings['confidence']:.0f}% confidence"
     lines = [f"Board {settings['board']}, constraint: {constraint}; objective: {settings['objective']}"]
     design = result.best
     if design is not None:
@@ -112,8 +158,9 @@ def format_summary(result) -> str:
             f"core(s), {acc.peak_gops:.0f} GOP/s peak",
             f"  resources   : DSP {res['dsp']:.0f}, LUT {res['lut']:.0f}, FF {res['ff']:.0f}, BRAM36 {res['bram36']:.0f} "
             f"(binding: {res['binding_resource']} {100 * res['binding_utilization']:.0f}%, DSP usage {res['dsp_usage']})",
-            f"  latency     : {design.latency_ms:.3f} ms per image ({design.latency_source}; "
-            f"{100 * design.measured_fraction:.0f}% from measured entries), {design.fps:.1f} fps with all cores",
+            f"  latency     : {design.latency_ms:.3f} ms per image{_interval(design)} ({_latency_meaning(settings)}, "
+            f"{design.latency_source}; {100 * design.measured_fraction:.0f}% from measured entries)",
+            f"  deployed    : {_deployed_line(design)}",
             f"  accuracy    : {design.accuracy_top1:.2f}% top-1 ({scale}) int8 predicted "
             f"({design.accuracy_float_top1:.2f}% float)"
             if settings.get("quantization") else f"  accuracy    : {design.accuracy_top1:.2f}% top-1 ({scale}) predicted "

@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
+from accel_models.validation import read_json
 from ofa_hw.space import SubnetConfig
 
 __all__ = ["add_subnet_options", "subnet_from_args"]
 
 
 def add_subnet_options(parser: argparse.ArgumentParser, required: bool = False) -> None:
+    """Add SUBNET.json / --subnet / --preset, --width-mult and -r to ``parser``."""
     group = parser.add_mutually_exclusive_group(required=required)
     group.add_argument("subnet", nargs="?", type=Path, metavar="SUBNET.json",
                        help="sub-network as JSON: {'ks','e','d','r'} dict, OFA net.config or specialized-net entry")
@@ -25,6 +26,7 @@ def add_subnet_options(parser: argparse.ArgumentParser, required: bool = False) 
 
 
 def subnet_from_args(args: argparse.Namespace) -> SubnetConfig:
+    """The sub-network the options name (a file is read with every problem named)."""
     path = args.subnet or args.subnet_option
     width = args.width_mult
     if args.preset:
@@ -33,8 +35,5 @@ def subnet_from_args(args: argparse.Namespace) -> SubnetConfig:
         return build(r=r, width_mult=1.2 if width is None else width)
     if path is None:
         raise ValueError("give a sub-network: SUBNET.json or --preset max|min")
-    try:
-        data = json.loads(Path(path).read_text())
-    except json.JSONDecodeError as exc:
-        raise ValueError(f"{path}: not valid JSON ({exc})") from None
-    return SubnetConfig.from_dict(data, width_mult=width, r=args.resolution)
+    return SubnetConfig.from_dict(read_json(path, what="sub-network file"), width_mult=width, r=args.resolution)
+

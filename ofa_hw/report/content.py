@@ -27,6 +27,7 @@ import numpy as np
 
 from accel_models import Accelerator, BlockSpec, Board, LatencyPredictor, RooflineModel, fits, get_board, group_by_block
 from latency_tables import CalibratedModel, HybridPredictor, LatencyTable, TablePredictor
+from latency_tables.per_resolution import PerResolutionPredictor
 
 from ..layers import count_macs, count_params
 from ..search.result import CodesignResult, Design
@@ -58,25 +59,32 @@ class LatencyModel:
 
     @property
     def invocation_ms(self) -> float:
+        """The predictor's launch cost per network (ms)."""
         return float(self.predictor.invocation_ms)
 
 
 def resolve_latency_model(predictor, settings: Mapping[str, Any]) -> LatencyModel:
     """The :class:`LatencyModel` of ``predictor``, or of the device named in ``settings``.
 
-    ``predictor`` is anything :func:`latency_tables.as_predictor` accepts.
+    ``predictor`` is anything :func:`latency_tables.as_predictor` accepts;
+    None rebuilds the one the result recorded (``latency_predictor_record``,
+    see :func:`latency_tables.predictor_record`).
     """
-    from latency_tables import as_predictor, list_devices
+    from latency_tables import as_predictor, list_devices, predictor_from_record
+    from latency_tables.predictor import DEVICES
 
-    if predictor is None:
+    device = predictor if isinstance(predictor, str) and predictor in DEVICES else None
+    if predictor is None and settings.get("latency_predictor_record") is not None:
+        predictor = predictor_from_record(settings["latency_predictor_record"])
+    elif predictor is None:  # a result written before predictors were recorded: a device name or nothing
         name = settings.get("latency_predictor")
         if name not in list_devices():
-            raise ValueError(f"the result's latency predictor {name!r} is not a shipped device "
-                             f"({', '.join(list_devices())}); pass the predictor the search used as predictor=")
-        predictor = name
-    device = predictor if isinstance(predictor, str) else None
+            raise ValueError(f"the result does not record its latency predictor {name!r} in enough detail to "
+                             "rebuild it: give it again (Python: predictor=...; command line: --predictor DEVICE "
+                             "or TABLE.csv)")
+        predictor = device = name
     predictor = as_predictor(predictor)
-    if isinstance(predictor, HybridPredictor):
+    if isinstance(predictor, (HybridPredictor, PerResolutionPredictor)):
         return LatencyModel(predictor, predictor.calibrated.model, predictor.accelerator, predictor.calibrated,
                             predictor.table, device or predictor.name)
     if isinstance(predictor, CalibratedModel):
@@ -161,7 +169,9 @@ def _front_row(design: Design, latency: LatencyModel) -> dict:
     return {"latency_ms": design.latency_ms, "fps": design.fps, "accuracy_top1": design.accuracy_top1,
             "accuracy_float_top1": design.accuracy_float_top1, "accelerator": acc.label,
             "dsp": float(design.resources["dsp"]), "r": design.subnet.r, "d": list(design.subnet.d),
-            "latency_source": design.latency_source, "measured_fraction": design.measured_fraction}
+            "latency_source": design.latency_source, "measured_fraction": design.measured_fraction,
+            "latency_low_ms": design.latency_low_ms, "latency_high_ms": design.latency_high_ms,
+            "latency_confidence": design.latency_confidence}
 
 
 def subnet_summary(design: Design) -> dict:
@@ -188,13 +198,13 @@ def resource_use(design: Design, board: Board) -> dict:
     """Used / budget / utilization of every resource, as the search's feasibility check computed them."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)  # an extrapolated estimate is flagged in the result instead
-        check = fits(design.accelerator, board, dsp_usage=design.resources.get("dsp_usage", "high"))
+        check = fits(design.accelerator, board, dsp_usage=str(design.resources.get("dsp_usage", "high")))
     budget = board.resources()
     rows = []
     for name, label in _RESOURCE_LABELS.items():
         utilization = float(check.utilization[name])
-        rows.append({"resource": name, "label": label, "budget": float(budget[name]),
-                     "used": utilization * float(budget[name]) if budget[name] else float(check.resources.as_dict()[name]),
+        used = utilization * float(budget[name]) if budget[name] else float(check.resources.as_dict()[name])
+        rows.append({"resource": name, "label": label, "budget": float(budget[name]), "used": used,
                      "utilization": utilization})
     return {"board": board.name, "fits": bool(check.ok), "binding_resource": check.binding_resource,
             "dsp_usage": design.resources.get("dsp_usage", "high"),
@@ -230,11 +240,11 @@ def latency_table(design: Design, latency: LatencyModel, analysis) -> dict:
     unit_ms = np.asarray(latency.predictor.unit_latency_ms(units, design.accelerator), dtype=float)
     sources = [str(s) for s in latency.predictor.unit_sources(units, design.accelerator)]
     table = latency.table
-    records = [{"key": unit[0].block, "source": source, "latency_ms": float(ms),
+    records: list[dict[str, Any]] = [{"key": unit[0].block, "source": source, "latency_ms": float(ms),
                 "measured_ms": table.entries[unit[0].block].mean_ms if source == "measured" and table else None}
                for unit, source, ms in zip(units, sources, unit_ms, strict=True)]
     measured_here = "measured" in sources
-    if measured_here:
+    if measured_here and table is not None:
         method = (f"measured entries of table {table.meta.name!r} (in-network: the entry minus one "
                   f"program launch of {latency.invocation_ms:.4f} ms) where the table has the unit; the calibrated "
                   "model elsewhere")
@@ -242,7 +252,7 @@ def latency_table(design: Design, latency: LatencyModel, analysis) -> dict:
         where = "" if latency.accelerator is None else f" (calibrated on {latency.accelerator.label})"
         method = (f"calibrated analytical model{where} transferred to {design.accelerator.label}: "
                   "no table entry was measured on this accelerator")
-    rows = []
+    rows: list[dict[str, Any]] = []
     for i, (unit, record, estimate) in enumerate(zip(units, records, model_ms, strict=True)):
         start = int(starts[i])
         rows.append({
@@ -257,8 +267,8 @@ def latency_table(design: Design, latency: LatencyModel, analysis) -> dict:
     units_ms = sum(r["latency_ms"] for r in rows)
     total = units_ms + latency.invocation_ms
     if not np.isclose(total, design.latency_ms, rtol=1e-6, atol=1e-9):
-        warnings.warn(f"the per-unit latencies add up to {total:.4f} ms but the result says {design.latency_ms:.4f} ms: "
-                      "the report's latency predictor is not the one the search used (pass it as predictor=)",
+        warnings.warn(f"the per-unit latencies add up to {total:.4f} ms but the result says "
+                      f"{design.latency_ms:.4f} ms: the report's latency predictor is not the one the search used",
                       stacklevel=3)
     return {"method": method, "accelerator_measured": measured_here, "units": rows,
             "invocation_ms": latency.invocation_ms, "total_ms": total,
@@ -271,6 +281,8 @@ def _roofline_totals(analysis) -> dict:
     return {"layers": totals["layers"], "model_latency_ms": latency, "macs": totals["macs"],
             "dram_bytes": totals["dram_bytes"], "achieved_gops": totals["achieved_gops"],
             "utilization": totals["utilization"], "peak_gops": totals["peak_gops"], "bw_gbps": totals["bw_gbps"],
+            "ridge_ops_per_byte": analysis.ridge_ops_per_byte, "ddr_levels_gbps": dict(analysis.ddr_levels_gbps),
+            "on_chip_layers": int(np.sum(analysis.on_chip)),
             "latency_ms_by_bound": totals["latency_ms_by_bound"],
             "layers_by_bound": {b: int(np.sum(analysis.bound == b)) for b in ("compute", "memory", "overhead")},
             "share_by_bound": {b: (v / latency if latency else 0.0) for b, v in totals["latency_ms_by_bound"].items()}}
@@ -295,7 +307,7 @@ def _accuracy_assumptions(settings: Mapping[str, Any]) -> dict:
     # a result without "accuracy_scale" was written before accuracies were calibrated: the predictor's own scale
     scale = "raw" if settings.get("accuracy_scale", "raw") != "imagenet-val" else "imagenet-val"
     try:
-        predictor = get_predictor(name, quantization=quantization, scale=scale)
+        predictor = get_predictor(str(name), quantization=quantization, scale=scale)
     except (KeyError, ValueError) as exc:  # a result written by another version: report what it says
         out["note"] = f"predictor not available here: {exc}"
         return out
@@ -328,7 +340,8 @@ def _latency_assumptions(latency: LatencyModel, cross_validate: bool) -> dict:
     calibrated = latency.calibrated
     if calibrated is None:
         what = ("measured table entries only; the roofline analysis uses the model's default parameters"
-                if latency.table is not None else "uncalibrated RooflineModel: its default parameters, no measured errors")
+                if latency.table is not None
+                else "uncalibrated RooflineModel: its default parameters, no measured errors")
         out["calibration"] = {"note": what}
         out["parameters"] = latency.model.params.to_dict()
         return out
@@ -358,11 +371,11 @@ def _cross_validate(latency: LatencyModel):
 
     if latency.table is None or latency.accelerator is None:
         return None, "not computed"
-    device = DEVICES.get(latency.device)
-    if device is not None and device.calibration is not None:
+    device = DEVICES.get(latency.device) if latency.device else None
+    if device is not None and device.joint:
         return None, (f"not recomputed: {latency.device} is not calibrated on its table alone "
                       "(its held-out errors are in benchmarks/bench_transfer.py)")
-    units = device.units() if device is not None else None
+    units = device.source().units if device is not None else None
     try:
         again = calibrate(RooflineModel(), latency.table, latency.accelerator, folds=CV_FOLDS, units=units)
     except ValueError as exc:  # e.g. keys whose layers only the caller knows

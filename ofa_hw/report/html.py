@@ -1,56 +1,23 @@
-"""The report as one self-contained HTML page: inline CSS, inline SVG plots, no external files."""
+"""The co-design report as one self-contained HTML page (the scaffold: :mod:`accel_models.html_page`)."""
 
 from __future__ import annotations
 
-import html
 import json
 from collections.abc import Mapping
 from typing import Any
 
-__all__ = ["render_html"]
+from accel_models.html_page import escape, html_page, inline_svg
 
-_STYLE = """
-body{font-family:system-ui,-apple-system,Segoe UI,Helvetica,Arial,sans-serif;margin:1.5em auto;max-width:1120px;
-padding:0 1em;color:#222;line-height:1.4}
-h1{font-size:1.4em;margin-bottom:.1em}h2{font-size:1.15em;margin:1.6em 0 .5em;border-bottom:1px solid #ddd;
-padding-bottom:.2em}h3{font-size:1em;margin:1em 0 .4em}
-.sub{color:#555;margin-top:.2em}.note{color:#555;font-size:.88em}
-.cards{display:grid;grid-template-columns:repeat(auto-fill,minmax(165px,1fr));gap:.6em;margin:1em 0}
-.card{border:1px solid #ddd;border-radius:6px;padding:.5em .7em}
-.card b{display:block;font-size:1.3em}.card span{color:#666;font-size:.82em}
-.cols{display:grid;grid-template-columns:1fr 1fr;gap:1.5em}
-table{border-collapse:collapse;font-size:.85em;width:100%}
-th,td{border-bottom:1px solid #eee;padding:.25em .5em;text-align:right;vertical-align:top}
-th{background:#f6f6f6}.l,th.l,td.l{text-align:left}
-table.kv td:first-child{text-align:left;color:#555;width:45%}table.kv td{text-align:left}
-.src{display:inline-block;padding:0 .45em;border-radius:3px;font-size:.85em;color:#fff}
-.src.measured{background:#2e7d32}.src.model{background:#1f77b4}
-.res{display:grid;grid-template-columns:5.5em 1fr 16em;gap:.3em .8em;align-items:center;font-size:.88em}
-.track{position:relative;height:1.1em;background:#eee;border-radius:3px;overflow:hidden}
-.fill{height:100%;background:#1f77b4}.fill.binding{background:#d62728}
-.cap{position:absolute;top:0;bottom:0;border-left:2px dashed #333}
-.bar{display:flex;height:1.4em;border-radius:4px;overflow:hidden;margin:.4em 0}
-.bar div{color:#fff;font-size:.8em;line-height:1.4em;padding-left:.3em;white-space:nowrap;overflow:hidden}
-.warn{background:#fff4e5;border:1px solid #e65100;padding:.5em .8em;border-radius:6px}
-svg{max-width:100%;height:auto}
-code{font-size:.85em;background:#f4f4f4;padding:0 .25em;border-radius:3px;word-break:break-all}
-details{margin:.5em 0}summary{cursor:pointer;color:#1f4e79}
-"""
+__all__ = ["render_html"]
 
 _BOUND_COLORS = {"compute": "#1f77b4", "memory": "#d62728", "overhead": "#7f7f7f"}
 
 
-def _e(value: Any) -> str:
-    return html.escape(str(value))
+_e = escape
 
 
 def _kv(rows: list[tuple[str, Any]]) -> str:
     return "<table class='kv'>" + "".join(f"<tr><td>{_e(k)}</td><td>{v}</td></tr>" for k, v in rows) + "</table>"
-
-
-def _inline_svg(svg: str) -> str:
-    start = svg.find("<svg")
-    return svg[start:] if start >= 0 else svg
 
 
 def _pct(value: float | None, digits: int = 1) -> str:
@@ -64,8 +31,7 @@ def render_html(summary: Mapping[str, Any], svgs: Mapping[str, str]) -> str:
     missing plots are left out.
     """
     best = summary.get("best")
-    parts = [f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>{_e(summary['title'])}</title>"
-             f"<style>{_STYLE}</style></head><body>", f"<h1>{_e(summary['title'])}</h1>"]
+    parts = [f"<h1>{_e(summary['title'])}</h1>"]
     accuracy = summary["assumptions"]["accuracy"]
     parts.append(f"<p class='sub'>Objective: {_e(accuracy.get('objective'))}. Latency predictor: "
                  f"{_e(summary['assumptions']['latency'].get('device') or 'user supplied')}. All figures are "
@@ -75,26 +41,37 @@ def render_html(summary: Mapping[str, Any], svgs: Mapping[str, str]) -> str:
     else:
         parts += _front_only_cards(summary)
     parts.append("<h2>Pareto front: accuracy against latency</h2>")
+    accelerators = {d["accelerator"] for d in summary["pareto"]}
+    colouring = ("points are coloured by the DSP slices their accelerator uses (colour bar). " if len(accelerators) > 1
+                 else "every point runs on the same accelerator, named in the plot title. ")
     parts.append("<p class='note'>Every design on the front is the most accurate one found for its latency; "
-                 "points are coloured by the DSP slices their accelerator uses. " +
+                 f"top-1 on the {_e(_scale_label(summary))} scale; " + colouring +
                  ("The star is the chosen design, the most accurate one that meets the constraint." if best else
                   "Without a constraint the search returns the whole front: pick the design whose latency you "
                   "can afford.") + "</p>")
     if "pareto" in svgs:
-        parts.append(_inline_svg(svgs["pareto"]))
+        parts.append(inline_svg(svgs["pareto"]))
     parts.append(_front_table(summary["pareto"], _scale_label(summary)))
     if best is not None:
         parts += _roofline_section(best, svgs)
         parts += _latency_section(best)
     parts.append("<h2>Search history</h2>")
     if "history" in svgs:
-        parts.append(_inline_svg(svgs["history"]))
+        parts.append(inline_svg(svgs["history"]))
     parts += _assumptions_section(summary)
-    parts.append("</body></html>")
-    return "\n".join(parts)
+    return html_page(summary["title"], parts)
 
 
 # ----------------------------------------------------------- chosen design
+def _fps_card(design: Mapping, acc: Mapping) -> tuple[str, str]:
+    deployed = design.get("deployed")
+    if deployed:
+        return (f"{design['fps']:.1f}", f"images/s deployed: {deployed['threads']} thread(s) on {deployed['cores']} "
+                                        f"core(s), {deployed['bound']}-bound")
+    return (f"{design['fps']:.1f}", "images/s on its core (DPU time only)" if acc["cores"] == 1 else
+            f"images/s on all {acc['cores']} cores (DPU time only)")
+
+
 def _best_sections(best: Mapping, summary: Mapping) -> list[str]:
     design, acc, subnet = best["design"], best["accelerator"], best["subnet"]
     resources = best["resources"]
@@ -105,11 +82,16 @@ def _best_sections(best: Mapping, summary: Mapping) -> list[str]:
         (f"{design['accuracy_top1']:.2f}%", f"top-1 {scale}, {quantized}" if quantized else f"top-1 {scale} (float)"),
         (f"{design['accuracy_float_top1']:.2f}%", f"top-1 {scale}, float network"),
         (f"{design['latency_ms']:.3f} ms", f"latency per image ({design['latency_source']}, "
-                                           f"{100 * measured:.0f}% measured)"),
-        (f"{design['fps']:.1f}", "images/s on its core" if acc["cores"] == 1 else
-         f"images/s on all {acc['cores']} cores"),
+                                           f"{100 * measured:.0f}% measured); {_interval_text(design)}"),
+        _fps_card(design, acc),
         (acc["name"], f"accelerator at {acc['clock_mhz']:g} MHz x {acc['cores']}, {acc['peak_gops']:.0f} GOP/s peak"),
     ]
+    deployed = design.get("deployed")
+    if deployed:
+        shares = deployed["shares"]
+        cards.append((f"{deployed['single_thread_latency_ms']:.2f} ms",
+                      f"end-to-end, one thread: DPU {100 * shares['dpu']:.0f}%, ARM pre/post "
+                      f"{100 * shares['cpu_pre_post']:.0f}%; {deployed['latency_ms']:.2f} ms under load"))
     if resources is not None:
         binding = next(r for r in resources["rows"] if r["resource"] == resources["binding_resource"])
         cards.append((f"{binding['label']} {100 * binding['utilization']:.0f}%", "binding resource on the board"))
@@ -129,7 +111,8 @@ def _best_sections(best: Mapping, summary: Mapping) -> list[str]:
              f"<th class='l'>expand per block</th></tr>{stages}</table></div>")
     out.append(
         f"<div><h3>Accelerator: {_e(acc['label'])}</h3>" + _kv([
-            ("pixel / input-channel / output-channel parallelism", f"PP {acc['pp']}, ICP {acc['icp']}, OCP {acc['ocp']}"),
+            ("pixel / input-channel / output-channel parallelism",
+             f"PP {acc['pp']}, ICP {acc['icp']}, OCP {acc['ocp']}"),
             ("depthwise pixel parallelism", acc["dw_pp"]),
             ("clock", f"{acc['clock_mhz']:g} MHz"),
             ("cores", acc["cores"]),
@@ -190,14 +173,24 @@ def _scale_label(summary: Mapping) -> str:
     return (summary["assumptions"]["accuracy"].get("scale") or {}).get("label", "(scale not recorded)")
 
 
+def _interval_text(design: Mapping) -> str:
+    """The latency interval of a design summary, or why there is none."""
+    if design.get("latency_confidence") is None:
+        return "no interval model for this predictor"
+    return (f"{100 * design['latency_confidence']:.0f}% interval {design['latency_low_ms']:.2f}-"
+            f"{design['latency_high_ms']:.2f} ms")
+
+
 def _front_table(front: list[Mapping], scale: str) -> str:
     rows = "".join(
-        f"<tr><td>{i + 1}</td><td>{d['latency_ms']:.3f}</td><td>{d['fps']:.1f}</td><td>{d['accuracy_top1']:.2f}</td>"
+        f"<tr><td>{i + 1}</td><td>{d['latency_ms']:.3f}</td>"
+        f"<td>{_e(_interval_text(d).split(' interval ')[-1])}</td><td>{d['fps']:.1f}</td><td>{d['accuracy_top1']:.2f}</td>"
         f"<td>{d['accuracy_float_top1']:.2f}</td><td class='l'>{_e(d['accelerator'])}</td><td>{d['dsp']:.0f}</td>"
         f"<td>{d['r']}</td><td class='l'>{_e(d['d'])}</td><td class='l'>{_e(d['latency_source'])}</td></tr>"
         for i, d in enumerate(front))
     return (f"<details><summary>The {len(front)} designs of the front</summary><table><tr><th>#</th>"
-            f"<th>latency (ms)</th><th>images/s</th><th>top-1 (%, {_e(scale)})</th><th>float top-1 (%)</th>"
+            f"<th>latency (ms)</th><th>interval</th><th>images/s</th><th>top-1 (%, {_e(scale)})</th>"
+            "<th>float top-1 (%)</th>"
             "<th class='l'>accelerator</th><th>DSP</th><th>r</th><th class='l'>depths</th><th class='l'>latency "
             f"from</th></tr>{rows}</table></details>")
 
@@ -207,16 +200,20 @@ def _roofline_section(best: Mapping, svgs: Mapping[str, str]) -> list[str]:
     roof = best["roofline"]
     out = ["<h2>Roofline of the chosen design</h2>",
            f"<p class='note'>One point per layer at its arithmetic intensity (operations per DRAM byte) and the "
-           f"performance the calibrated model predicts for it, under the roof of one core "
-           f"({roof['peak_gops']:.0f} GOP/s int8 peak, {roof['bw_gbps']:.2f} GB/s effective DDR bandwidth). "
-           f"Layers left of the ridge wait for memory; depthwise and element-wise layers run on engines with "
-           f"much lower ceilings than the convolution array. The network reaches {roof['achieved_gops']:.1f} "
-           f"GOP/s, {100 * roof['utilization']:.1f}% of the peak.</p>"]
+           f"performance the calibrated model predicts for it; every point lies on or under its own roof, the "
+           f"lower of its engine's compute roof and its intensity times the DDR bandwidth the model moves its "
+           f"bytes at. Drawn: the int8 array roof ({roof['peak_gops']:.0f} GOP/s on one core) with the peak DDR "
+           f"line and the ridge point at {roof['ridge_ops_per_byte']:.1f} ops/byte (int8 peak over peak DDR, the "
+           f"figure in the accelerator table above), the depthwise and element-wise engine roofs, and the DDR "
+           f"lines at the rates the model applies to feature maps and to weights (a layer moving both lies "
+           f"between them). Layers that move no DRAM bytes (squeeze-excite pool and scale) are drawn in the grey "
+           f"band on the right: they have no intensity. The network reaches {roof['achieved_gops']:.1f} GOP/s, "
+           f"{100 * roof['utilization']:.1f}% of the peak.</p>"]
     if best["latency"]["accelerator_measured"]:
         out.append("<p class='note'>This accelerator is the one the latency table was measured on: the plot shows "
                    "the model's view of every layer, the per-unit table below the measured latencies.</p>")
     if "roofline" in svgs:
-        out.append(_inline_svg(svgs["roofline"]))
+        out.append(inline_svg(svgs["roofline"]))
     out.append("<div class='bar'>")
     for bound, share in roof["share_by_bound"].items():
         if share > 0:
@@ -235,35 +232,40 @@ def _main_bound(unit: Mapping) -> str:
     times: dict[str, float] = {}
     for layer in unit["layers"]:
         times[layer["bound"]] = times.get(layer["bound"], 0.0) + layer["model_ms"]
-    return max(times, key=times.get)
+    return max(times, key=lambda bound: times[bound])
 
 
 def _latency_section(best: Mapping) -> list[str]:
     table = best["latency"]
     total = table["total_ms"]
+    measured = any(unit["source"] == "measured" for unit in table["units"])  # else the comparison columns are empty
     out = ["<h2>Latency per unit, with the source of each number</h2>",
            f"<p class='note'>Numbers come from: {_e(table['method'])}. Units run one after the other, so the "
            f"design's latency is their sum plus one program launch ({table['invocation_ms']:.4f} ms): "
            f"{total:.3f} ms, of which {table['measured_ms']:.3f} ms measured. "
            + ("For measured units, <i>entry</i> is the table's measurement of the unit as its own program "
               "(launch included) and <i>model</i> the calibrated model's estimate of the unit in the network, "
-              "for comparison." if table["accelerator_measured"] else "") + "</p>"]
+              "for comparison." if measured else "No unit of this design was measured, so every number is the "
+              "calibrated model's.") + "</p>"]
     rows = []
     for i, unit in enumerate(table["units"]):
         entry = "" if unit["measured_entry_ms"] is None else f"{unit['measured_entry_ms']:.4f}"
         model = f"{unit['model_ms']:.4f}" if unit["source"] == "measured" else ""
+        compare = f"<td>{entry}</td><td>{model}</td>" if measured else ""
         rows.append(
             f"<tr><td>{i}</td><td class='l' title='{_e(unit['unit'])}'>{_e(unit['label'])}</td>"
             f"<td class='l'><span class='src {_e(unit['source'])}'>{_e(unit['source'])}</span></td>"
-            f"<td>{unit['latency_ms']:.4f}</td><td>{100 * unit['latency_ms'] / total:.1f}%</td><td>{entry}</td>"
-            f"<td>{model}</td><td>{len(unit['layers'])}</td><td class='l'>{_e(_main_bound(unit))}</td></tr>")
+            f"<td>{unit['latency_ms']:.4f}</td><td>{100 * unit['latency_ms'] / total:.1f}%</td>{compare}"
+            f"<td>{len(unit['layers'])}</td><td class='l'>{_e(_main_bound(unit))}</td></tr>")
+    blank = "<td></td><td></td>" if measured else ""
     rows.append(f"<tr><td></td><td class='l'>one program launch</td><td class='l'><span class='src model'>model"
                 f"</span></td><td>{table['invocation_ms']:.4f}</td><td>{100 * table['invocation_ms'] / total:.1f}%"
-                "</td><td></td><td></td><td></td><td></td></tr>")
-    rows.append(f"<tr><th></th><th class='l'>total</th><th></th><th>{total:.4f}</th><th>100%</th><th></th>"
-                f"<th></th><th></th><th></th></tr>")
+                f"</td>{blank}<td></td><td></td></tr>")
+    rows.append(f"<tr><th></th><th class='l'>total</th><th></th><th>{total:.4f}</th><th>100%</th>"
+                f"{blank.replace('td', 'th')}<th></th><th></th></tr>")
+    heads = "<th>entry (ms)</th><th>model (ms)</th>" if measured else ""
     out.append("<table><tr><th>#</th><th class='l'>unit</th><th class='l'>source</th><th>latency (ms)</th>"
-               "<th>share</th><th>entry (ms)</th><th>model (ms)</th><th>layers</th><th class='l'>bound (mostly)</th></tr>"
+               f"<th>share</th>{heads}<th>layers</th><th class='l'>bound (mostly)</th></tr>"
                + "".join(rows) + "</table>")
     layer_rows = "".join(
         f"<tr><td class='l'>{_e(layer['name'])}</td><td class='l'>{_e(layer['op'])}</td><td>{layer['macs']:,}</td>"
@@ -317,8 +319,8 @@ def _assumptions_section(summary: Mapping) -> list[str]:
                    "and overheads carry over), so its error there can exceed the figures above.</p>")
     parameters = latency.get("parameters") or {}
     if parameters:
-        prow = "".join(f"<tr><td class='l'>{_e(name)}</td><td>{_value(info)}</td><td class='l'>{_e(_meaning(info))}</td></tr>"
-                       for name, info in parameters.items())
+        prow = "".join(f"<tr><td class='l'>{_e(name)}</td><td>{_value(info)}</td>"
+                       f"<td class='l'>{_e(_meaning(info))}</td></tr>" for name, info in parameters.items())
         out.append(f"<details><summary>Calibrated model parameters</summary><table><tr><th class='l'>parameter</th>"
                    f"<th>value</th><th class='l'>meaning</th></tr>{prow}</table></details>")
     out.append("</div><div><h3>Accuracy</h3>")
@@ -366,7 +368,7 @@ def _meaning(info: Mapping) -> str:
 def _ranges(values: list[int]) -> str:
     values = sorted(values)
     if len(values) > 2:
-        steps = {b - a for a, b in zip(values, values[1:])}
+        steps = {b - a for a, b in zip(values, values[1:], strict=False)}
         if len(steps) == 1:
             return f"{values[0]}..{values[-1]} step {steps.pop()} ({len(values)} values)"
     return ", ".join(map(str, values))

@@ -57,8 +57,9 @@ def figure_bytes(ax: Axes, fmt: str, dpi: int = 130) -> bytes:
 def plot_pareto(result: CodesignResult, ax: Axes | None = None, color_by: str = "dsp") -> Axes:
     """Accuracy against latency of the designs on the Pareto front.
 
-    The front is drawn as a staircase; the chosen design (``result.best``)
-    is a star, a latency constraint a dashed line with the infeasible side
+    The front is drawn as a staircase, each design's latency interval as a
+    grey horizontal bar (when the predictor has an interval model); the chosen
+    design (``result.best``) is a star, a latency constraint a dashed line with the infeasible side
     shaded.  A throughput constraint has no single latency line when designs
     use several cores, so it is named in the title instead.
 
@@ -85,6 +86,11 @@ def plot_pareto(result: CodesignResult, ax: Axes | None = None, color_by: str = 
     latency = np.array([d.latency_ms for d in designs])
     accuracy = np.array([d.accuracy_top1 for d in designs])
     ax.step(latency, accuracy, where="post", color="0.65", lw=1, zorder=1, gid="front-line")
+    if all(d.latency_confidence is not None for d in designs):  # each design's latency interval
+        low = np.array([d.latency_low_ms for d in designs])
+        high = np.array([d.latency_high_ms for d in designs])
+        ax.errorbar(latency, accuracy, xerr=[latency - low, high - latency], fmt="none", ecolor="0.8", elinewidth=0.8,
+                    zorder=0, gid="intervals")
     accelerators = list(dict.fromkeys(d.accelerator.label for d in designs))
     if len(accelerators) == 1:  # nothing to tell apart: one colour, the accelerator in the title
         ax.scatter(latency, accuracy, color="#1f77b4", s=36, zorder=2, edgecolors="white", linewidths=0.5,
@@ -130,7 +136,9 @@ def plot_pareto(result: CodesignResult, ax: Axes | None = None, color_by: str = 
                     arrowprops={"arrowstyle": "->", "color": "0.4", "lw": 0.8, "shrinkB": 8},
                     bbox={"boxstyle": "round,pad=0.3", "fc": "white", "ec": "0.7", "alpha": 0.9})
     quantized = settings.get("quantization")
-    ax.set_xlabel("latency per image (ms, one core)")
+    confidence = designs[0].latency_confidence
+    bars = f"; bars: {100 * confidence:.0f}% interval" if confidence else ""
+    ax.set_xlabel(f"latency per image (ms, one core){bars}")
     scale = scale_label(settings)
     ax.set_ylabel(f"predicted top-1 (%, {scale}), {quantized}" if quantized else f"predicted top-1 (%, {scale}), float")
     title = f"Pareto front on {settings.get('board', '?')}: {len(designs)} designs"

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from accel_models.atomic import atomic_write_bytes
+from accel_models.atomic import atomic_directory, atomic_write_bytes, check_replaceable
 
 from ..search.result import CodesignResult
 from .content import report_content
@@ -31,9 +31,10 @@ def write_report(result: CodesignResult, out_dir: str | os.PathLike, *, predicto
     SVG plots, no external files), ``summary.json`` (every number of the
     page), ``pareto.png``, ``history.png`` and, when the result has a chosen
     design, ``roofline.png`` and ``layers.csv`` (its per-layer model
-    estimates with the per-unit latency and its source).  Each file is
-    written to a temporary name in ``out_dir`` and renamed, so a reader never
-    sees a half-written file; existing report files are replaced.
+    estimates with the per-unit latency and its source).  The folder is
+    built as a temporary sibling and swapped into place as a unit, so a
+    reader never sees a half-written report; an earlier report there is
+    replaced, a folder holding anything else is refused.
 
     Parameters
     ----------
@@ -62,10 +63,25 @@ def write_report(result: CodesignResult, out_dir: str | os.PathLike, *, predicto
     ValueError
         The result's latency predictor is not a shipped device and none was given, or its front is empty.
     """
+    target = check_replaceable(out_dir, replaceable=_replaceable_report, what="report folder")
     content = report_content(result, predictor=predictor, cross_validate=cross_validate)
+    with atomic_directory(target, replaceable=_replaceable_report, what="report folder") as out:
+        _write_files(content, result, out, label_top)
+    return target / "report.html"
+
+
+def _replaceable_report(path: Path) -> str | None:
+    """None when ``path`` is empty or holds only a report of ours (so replacing it loses nothing of the user's)."""
+    names = {p.name for p in path.iterdir()}
+    if names and not ({"report.html", "summary.json"} <= names and names <= set(REPORT_FILES)):
+        foreign = sorted(names - set(REPORT_FILES))
+        return (f"it holds files that are not an ofa-hw report ({', '.join(foreign[:5]) or 'no summary.json'}); "
+                "choose an empty or new folder")
+    return None
+
+
+def _write_files(content, result: CodesignResult, out: Path, label_top: int) -> None:
     summary = content.summary
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
     axes = {"pareto": plot_pareto(result), "history": plot_history(result.history, scale=scale_label(result.settings))}
     if content.analysis is not None:
         from accel_models import plot_analysis
@@ -81,9 +97,7 @@ def write_report(result: CodesignResult, out_dir: str | os.PathLike, *, predicto
         files.append("layers.csv")
     document = {**summary, "files": sorted(files + ["report.html", "summary.json"])}
     atomic_write_bytes(out / "summary.json", json.dumps(document, indent=1, default=_plain).encode())
-    path = out / "report.html"
-    atomic_write_bytes(path, render_html(summary, svgs).encode())
-    return path
+    atomic_write_bytes(out / "report.html", render_html(summary, svgs).encode())
 
 
 def _plain(value):

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from accel_models import Accelerator, Board, fits
-from accel_models.accelerator import dpu_config, list_dpu_archs
+from accel_models.accelerator import check_dpu_clock, dpu_config, list_dpu_archs
 
 __all__ = ["AcceleratorGrid", "AcceleratorSpace", "InfeasibleConstraintError"]
 
@@ -50,6 +50,8 @@ class AcceleratorGrid:
             if not values or len(set(values)) != len(values) or any(v <= 0 for v in values):
                 raise ValueError(f"AcceleratorGrid.{name} must be distinct positive values, got {values!r}")
             object.__setattr__(self, name, tuple(sorted(values)))
+        for clock in self.clock_mhz:
+            check_dpu_clock(clock)
 
     @property
     def genes(self) -> tuple[tuple, ...]:
@@ -91,6 +93,14 @@ class AcceleratorSpace:
                 checks.append(check)
                 dsp_usage.append(usage)
         ok = np.array([c.ok for c in checks], dtype=bool)
+        if grid is None and not ok.all():  # a list names what the user wants: dropping any silently would mislead
+            misfits = "; ".join(
+                f"{acc.name} @{acc.clock_mhz:g} MHz x{acc.cores} needs {100 * c.utilization[c.binding_resource]:.0f}% "
+                f"of the {c.binding_resource}" for acc, c in zip(accelerators, checks, strict=True) if not c.ok)
+            raise InfeasibleConstraintError(
+                f"{int((~ok).sum())} of the {len(checks)} listed accelerator(s) do not fit {board.name} within "
+                f"{100 * max_utilization:.0f}% of its resources: {misfits}; remove them or use 'dpu' for every "
+                "configuration that fits")
         if not ok.any():
             closest = min(range(len(checks)), key=lambda i: max(checks[i].utilization.values()))
             check = checks[closest]
@@ -131,7 +141,7 @@ class AcceleratorSpace:
     @classmethod
     def from_list(cls, board: Board, accelerators: Sequence[Accelerator],
                   max_utilization: float = 1.0) -> AcceleratorSpace:
-        """The given accelerators that fit ``board`` (an error if none does)."""
+        """The given accelerators; an error naming every one that does not fit ``board``."""
         accelerators = list(accelerators)
         if not accelerators or not all(isinstance(a, Accelerator) for a in accelerators):
             raise ValueError("accelerators must be a non-empty list of accel_models.Accelerator")

@@ -7,6 +7,7 @@ import io
 import json
 import os
 import statistics
+import zipfile
 from collections import OrderedDict
 from collections.abc import Sequence
 from concurrent.futures import Executor
@@ -54,6 +55,7 @@ def search_codesign(
     fps: float | None = None,
     *,
     min_accuracy: float | None = None,
+    confidence: float | None = None,
     space: str | OFASpace = "ofa-mbv3-w1.2",
     accelerators: str | Accelerator | Sequence[Accelerator] | AcceleratorGrid = "dpu",
     predictor=None,
@@ -71,6 +73,8 @@ def search_codesign(
     progress: bool = True,
     executor: Executor | None = None,
     checkpoint: str | os.PathLike | None = None,
+    threads: int | None = None,
+    latency_mode: str = "dpu",
 ) -> CodesignResult:
     """Search OFA sub-networks and DPU-like accelerators jointly for a board.
 
@@ -82,13 +86,22 @@ def search_codesign(
         own device (e.g. ``predictor="note10"``, a phone CPU) and
         ``accelerators=`` must stay at its default.
     latency_ms, fps : float, optional
-        Constraint: single-image latency ceiling and/or throughput floor (all
-        cores busy).  Neither: the full accuracy-latency Pareto front.
+        Constraint: single-image latency ceiling (what ``latency_mode`` says) and/or
+        deployed-throughput floor (images/s with ``threads`` threads, ARM pre/post-processing
+        and DDR contention: :mod:`accel_models.deployed`).  Neither: the full
+        accuracy-latency Pareto front.
     min_accuracy : float, optional
         Accuracy floor (top-1 %, on the accuracy predictor's scale, ImageNet-val
         by default): ``best`` is then the *fastest* design at or above it
         (within ``latency_ms`` / ``fps`` if given too).  Alone it searches the
         front (NSGA-II), on which the fastest design above any accuracy lies.
+    confidence : float, optional
+        Meet ``latency_ms`` / ``fps`` at this confidence: the search sums the
+        upper end of every unit's latency interval at ``confidence``
+        (:mod:`latency_tables.uncertainty`), so ``latency_high_ms`` of every
+        design it keeps is within the budget (``fps`` is then the throughput at
+        that bound too).  Every design carries its point latency and interval
+        either way (at 90 % by default).
     space : str
         Sub-network space, ``"ofa-mbv3-w1.2"`` or ``"ofa-mbv3-w1.0"``.
     accelerators : "dpu", AcceleratorGrid, Accelerator or list of Accelerator
@@ -141,6 +154,14 @@ def search_codesign(
     checkpoint : path, optional
         Folder where each finished restart is saved atomically; a rerun with
         the same settings reuses finished restarts instead of recomputing them.
+    threads : int, optional
+        Application threads feeding the DPU cores for ``fps`` (default: as many as saturate them).
+    latency_mode : {"dpu", "e2e"}
+        ``"dpu"`` (default): ``latency_ms`` is DPU time per image; ``"e2e"``: plus the modelled ARM
+        pre/post-processing (single thread). DPU-only is the default because, on the model zoo's
+        networks we build as layers, the predicted DPU time alone lands closer to the published
+        end-to-end latency than the predicted end-to-end time does (``python -m benchmarks
+        deployed_fps``).
 
     Returns
     -------
@@ -152,7 +173,9 @@ def search_codesign(
         Nothing fits the board, or the constraint is beyond the fastest (or
         highest-throughput) design reachable; the message gives that value.
     """
-    board = get_board(board) if isinstance(board, str) else board
+    board = _board(board)
+    _check_scalars(budget=budget, restarts=restarts, seed=seed,
+                   **({} if population is None else {"population": population}))
     space = get_space(space)
     if algorithm not in ALGORITHMS:
         raise ValueError(f"algorithm must be one of {ALGORITHMS}, got {algorithm!r}")
@@ -175,30 +198,40 @@ def search_codesign(
                          f"than the population ({population})")
     settings = EvolutionSettings(population=population)
 
-    from latency_tables import as_predictor
+    from latency_tables import as_predictor, predictor_record
 
     from ..accuracy import get_predictor as get_accuracy_predictor
 
-    latency_name = predictor if isinstance(predictor, str) else None
     if predictor is None:
-        latency_name = DEFAULT_LATENCY_PREDICTOR
-    latency_predictor = as_predictor(latency_name or predictor)
+        predictor = DEFAULT_LATENCY_PREDICTOR
+    latency_name = str(predictor) if isinstance(predictor, (str, os.PathLike)) else None
+    latency_predictor = as_predictor(predictor)
     accuracy_name = accuracy or space.name
     deployed = get_accuracy_predictor(accuracy_name, quantization=quantization, scale=accuracy_scale)
     resolutions = _resolutions(space, deployed, resolutions)
-    evaluator = _evaluator(board, accelerators, max_utilization, latency_predictor, space, resolutions, deployed)
+    evaluator = _evaluator(board, accelerators, max_utilization, latency_name, latency_predictor, confidence,
+                           latency_mode, threads, space, resolutions, deployed)
     accel_space = evaluator.accelerators
-    _check_reachable(evaluator, constraint)
+    from .intervals import warn_outside_validity, with_intervals
 
+    outside = warn_outside_validity(latency_name, evaluator.keys, accel_space.accelerators)
+    _check_reachable(evaluator, constraint)
+    deployment = evaluator.deployment
+    no_arm = ("no board" if board is None else f"no ARM data for board {board.name!r}")
     objective = (f"minimise latency at predicted {deployed.kind} >= {min_accuracy:g}% ({deployed.scale.label})"
                  if min_accuracy is not None else f"maximise predicted {deployed.kind} ({deployed.scale.label})")
     search = SearchSettings(
-        board=board.name if board is not None else None, latency_ms=latency_ms, fps=fps, space=space.name,
-        resolutions=tuple(resolutions), accelerators=accel_space.describe(),
-        latency_predictor=latency_name or type(latency_predictor).__name__, accuracy_predictor=accuracy_name,
+        board=board.name if board is not None else None, latency_ms=latency_ms, fps=fps,
+        deployment={"threads": threads, "latency_mode": latency_mode,
+                    "text": (deployment.describe() if deployment
+                             else f"fps: all cores busy on DPU time alone ({no_arm})")},
+        space=space.name, resolutions=tuple(resolutions), accelerators=accel_space.describe(),
+        latency_predictor=latency_name or type(latency_predictor).__name__,
+        latency_predictor_record=predictor_record(latency_predictor), accuracy_predictor=accuracy_name,
         quantization=quantization, accuracy_scale=deployed.scale.name, accuracy_scale_label=deployed.scale.label,
-        min_accuracy=min_accuracy, objective=objective, algorithm=algorithm, budget=budget, population=population,
-        restarts=restarts, dsp_objective=dsp_objective, max_utilization=max_utilization, seed=seed)
+        min_accuracy=min_accuracy, confidence=confidence, latency_validity_warnings=outside, objective=objective,
+        algorithm=algorithm, budget=budget, population=population, restarts=restarts, dsp_objective=dsp_objective,
+        max_utilization=max_utilization, seed=seed)
     seeds = np.random.SeedSequence(seed).spawn(restarts)
     run = _Restart(evaluator, algorithm, constraint, budget // restarts, settings, dsp_objective)
     store = _CheckpointStore(checkpoint, search, evaluator.genome) if checkpoint is not None else None
@@ -207,7 +240,8 @@ def search_codesign(
     scores = Scores.concat([s for _, s, _ in runs])
     history = [h for _, _, hist in runs for h in hist]
     description = {**search.to_dict(), "ofa_hw_version": __version__}
-    return _result(evaluator, constraint, candidates, scores, history, description, dsp_objective, min_accuracy)
+    result = _result(evaluator, constraint, candidates, scores, history, description, dsp_objective, min_accuracy)
+    return with_intervals(result, latency_name, confidence)
 
 
 @dataclass(frozen=True)
@@ -232,6 +266,10 @@ class SearchSettings:
     accuracy_scale: str
     accuracy_scale_label: str
     min_accuracy: float | None
+    confidence: float | None
+    deployment: dict
+    latency_predictor_record: dict | None
+    latency_validity_warnings: list
     objective: str
     algorithm: str
     budget: int
@@ -265,6 +303,9 @@ def _resolutions(space: OFASpace, predictor, requested: Sequence[int] | None) ->
             raise ValueError(f"the accuracy predictor encodes none of the space's resolutions "
                              f"{list(space.resolutions)}")
         return tuple(chosen)
+    if isinstance(requested, str | bytes) or not isinstance(requested, Sequence | np.ndarray) or len(requested) == 0 \
+            or any(isinstance(r, bool) or not isinstance(r, int | np.integer) for r in requested):
+        raise ValueError(f"resolutions must be a non-empty list of integers from {sorted(usable)}, got {requested!r}")
     chosen = sorted({int(r) for r in requested})
     bad = [r for r in chosen if r not in usable]
     if bad:
@@ -278,7 +319,8 @@ _EVALUATORS: OrderedDict[tuple, Evaluator] = OrderedDict()
 _EVALUATORS_KEPT = 4
 
 
-def _evaluator(board: Board | None, accelerators, max_utilization: float, predictor, space: OFASpace,
+def _evaluator(board: Board | None, accelerators, max_utilization: float, latency_name: str | None, predictor,
+               confidence: float | None, latency_mode: str, threads: int | None, space: OFASpace,
                resolutions: tuple[int, ...], deployed) -> Evaluator:
     """The search's evaluator, one of the last few built when the set-up is the same.
 
@@ -286,16 +328,60 @@ def _evaluator(board: Board | None, accelerators, max_utilization: float, predic
     and the (accelerators x units) latency matrix, the set-up cost of a joint search.
     """
     choice = tuple(accelerators) if isinstance(accelerators, (list, tuple)) else accelerators
-    key = (repr(board), choice, max_utilization, id(predictor), space.name, tuple(resolutions), id(deployed))
+    key = (repr(board), choice, max_utilization, latency_name, id(predictor), confidence, latency_mode, threads,
+           space.name, tuple(resolutions), id(deployed))
     if key in _EVALUATORS:
         _EVALUATORS.move_to_end(key)
         return _EVALUATORS[key]
+    from .intervals import search_predictor
+
     accel_space = _accelerator_space(board, accelerators, max_utilization, predictor)
-    evaluator = Evaluator(space, resolutions, accel_space, predictor, deployed)
+    evaluator = Evaluator(space, resolutions, accel_space,
+                          search_predictor(latency_name, predictor, confidence, latency_mode), deployed,
+                          _deployment(board, threads, latency_mode))
     _EVALUATORS[key] = evaluator
     while len(_EVALUATORS) > _EVALUATORS_KEPT:
         _EVALUATORS.popitem(last=False)
     return evaluator
+
+
+#: Largest ``budget`` accepted: about 8 minutes at the search's ~20,000 evaluations/s on one core.
+MAX_BUDGET = 10_000_000
+_EVALUATIONS_PER_S = 20_000
+
+
+def _board(board) -> Board | None:
+    if board is None:  # the latency predictor's own device (a phone / CPU table)
+        return None
+    if isinstance(board, str):
+        return get_board(board)
+    if not isinstance(board, Board):
+        raise ValueError(f"board must be a board name (e.g. 'ultra96v2') or an accel_models.Board, got {board!r}")
+    return board
+
+
+def _check_scalars(**values) -> None:
+    """Integers are integers (not bools, floats or text) and the budget is bounded, before any allocation."""
+    for name, value in values.items():
+        if isinstance(value, bool) or not isinstance(value, int | np.integer):
+            raise ValueError(f"{name} must be an integer, got {type(value).__name__} {value!r}")
+    budget = values["budget"]
+    if budget > MAX_BUDGET:
+        raise ValueError(f"budget {budget:,} is above the maximum {MAX_BUDGET:,}: it would run for about "
+                         f"{budget / _EVALUATIONS_PER_S / 3600:,.1f} hours at ~{_EVALUATIONS_PER_S:,} evaluations/s; "
+                         "use restarts= with an executor to spread a larger search")
+
+
+def _deployment(board: Board | None, threads: int | None, latency_mode: str):
+    from accel_models.deployed import BOARD_CPUS, Deployment
+
+    if board is None or board.name not in BOARD_CPUS:
+        if threads is not None or latency_mode != "dpu":
+            raise ValueError(f"threads= and latency_mode='e2e' need the ARM cores of a known board, "
+                             f"got {board.name if board else None!r}; "
+                             f"known: {', '.join(sorted(BOARD_CPUS))}")
+        return None
+    return Deployment(board.name, threads, latency_mode)
 
 
 def _accelerator_space(board: Board | None, accelerators, max_utilization: float, predictor) -> AcceleratorSpace:
@@ -435,7 +521,12 @@ class _CheckpointStore:
         path = self._path(i)
         if not path.exists():
             return None
-        with np.load(path) as data:
+        try:
+            data = np.load(path, allow_pickle=False)
+        except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
+            raise ValueError(f"checkpoint file {path} is corrupt or truncated ({exc}); delete it to recompute "
+                             "that restart") from None
+        with data:
             candidates = self.genome.decode(data["genes"])
             scores = Scores(*(data[f"score_{f}"] for f in Scores.__dataclass_fields__))
             history = [GenerationStats(**h) for h in json.loads(str(data["history"]))]
@@ -458,7 +549,9 @@ def _result(evaluator: Evaluator, constraint: Constraint, candidates: Candidates
     objectives = [-scores.accuracy_top1, scores.latency_ms]
     if dsp_objective:
         objectives.append(evaluator.accelerators.dsp[candidates.accelerator])
-    front = np.flatnonzero(pareto_mask(np.column_stack(objectives)))
+    # The front of a constrained search holds only designs meeting every constraint (it is what the user may build).
+    pool = np.flatnonzero(feasible) if constraint.active else np.arange(len(first))
+    front = pool[pareto_mask(np.column_stack([objective[pool] for objective in objectives]))]
     front = front[np.argsort(scores.latency_ms[front], kind="stable")]
     best = None
     if min_accuracy is not None:
@@ -486,9 +579,14 @@ def _design(evaluator: Evaluator, candidates: Candidates, scores: Scores, i: int
     fraction = float(scores.measured_fraction[i])
     source = "measured" if fraction >= 1 - 1e-9 else "model" if fraction <= 1e-9 else "mixed"
     acc_index = int(candidates.accelerator[i])
+    accelerator = evaluator.accelerators.accelerators[acc_index]
+    deployed = None
+    if evaluator.deployment is not None:
+        dpu_ms = float(evaluator.dpu_ms(candidates.take([i]))[0])
+        deployed = evaluator.deployment.estimate(dpu_ms, accelerator.cores, int(candidates.subnets.r[i])).to_dict()
     return Design(
         subnet=candidates.subnets[i],
-        accelerator=evaluator.accelerators.accelerators[acc_index],
+        accelerator=accelerator,
         latency_ms=float(scores.latency_ms[i]),
         fps=float(scores.fps[i]),
         accuracy_top1=float(scores.accuracy_top1[i]),
@@ -496,4 +594,5 @@ def _design(evaluator: Evaluator, candidates: Candidates, scores: Scores, i: int
         resources=dict(evaluator.accelerators.resources[acc_index]),
         latency_source=source,
         measured_fraction=fraction,
+        deployed=deployed,
     )

@@ -14,7 +14,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from accel_models import Accelerator, BlockCatalog, LatencyPredictor
+from accel_models import Accelerator, LatencyPredictor
+from accel_models.network import BlockCatalog
 from latency_tables import as_predictor
 
 from ..accuracy import QuantizedPredictor
@@ -91,10 +92,14 @@ class Evaluator:
         Predicts the deployed top-1 (%) from a :class:`SubnetBatch`; a
         :class:`ofa_hw.accuracy.QuantizedPredictor` also yields the float
         top-1 it derives from, at the cost of one evaluation.
+    deployment : accel_models.deployed.Deployment, optional
+        How the network runs on the board: ``fps`` is then the deployed throughput (threads, ARM
+        pre/post-processing, DDR contention) and ``latency_ms`` what the deployment's latency mode
+        says; without it ``fps`` is all cores busy on DPU time alone.
     """
 
     def __init__(self, space: OFASpace, resolutions: Sequence[int], accelerators: AcceleratorSpace,
-                 latency_predictor, accuracy_predictor):
+                 latency_predictor, accuracy_predictor, deployment=None):
         self.space = space
         self.resolutions = tuple(sorted(int(r) for r in resolutions))
         self.accelerators = accelerators
@@ -107,19 +112,22 @@ class Evaluator:
         latency_predictor = as_predictor(latency_predictor)
         latency, measured, self.invocation_ms = latency_matrix(latency_predictor, catalog, accs)
         self.latency_ms = latency
-        # throughput with every core busy: each core sees 1/cores of the DDR bandwidth
-        shared = [a.replace(ddr_bw_gbps=a.ddr_bw_gbps / a.cores) if a.cores > 1 else a for a in accs]
-        multi = [i for i, a in enumerate(accs) if a.cores > 1]
-        shared_latency = latency.copy()
-        if multi:
-            model_latency, _, _ = latency_matrix(latency_predictor, catalog, [shared[i] for i in multi])
-            shared_latency[multi] = model_latency
+        self.deployment = deployment
+        self.cores = np.array([a.cores for a in accs], dtype=float)
+        shared_latency = latency
+        if deployment is None:  # throughput with every core busy: each core sees 1/cores of the DDR bandwidth
+            # (the deployed model has its own DDR contention, fitted on the zoo)
+            shared = [a.replace(ddr_bw_gbps=a.ddr_bw_gbps / a.cores) if a.cores > 1 else a for a in accs]
+            multi = [i for i, a in enumerate(accs) if a.cores > 1]
+            shared_latency = latency.copy()
+            if multi:
+                model_latency, _, _ = latency_matrix(latency_predictor, catalog, [shared[i] for i in multi])
+                shared_latency[multi] = model_latency
         # per accelerator: latency, its measured part, latency with the DDR bandwidth shared by all cores
         per_unit = np.stack([latency, np.where(measured, latency, 0.0), shared_latency], axis=1)
         self._gather = UnitGather.from_unit_values(space, self.resolutions, per_unit)
         self._shared_latency_ms = shared_latency
         self._fastest: dict[bool, tuple[np.ndarray, UnitGather]] = {}
-        self.cores = np.array([a.cores for a in accs], dtype=float)
         from .genome import Genome
 
         self.genome = Genome(space, self.resolutions, len(accs))
@@ -128,8 +136,12 @@ class Evaluator:
         """(latency_ms, fps, measured_fraction): the cheap part of an evaluation, one gather."""
         sums = self._gather.total(candidates.subnets, candidates.accelerator)
         latency = sums[:, 0] + self.invocation_ms
+        measured_fraction = sums[:, 1] / latency
+        if self.deployment is not None:
+            r, cores = candidates.subnets.r, self.cores[candidates.accelerator]
+            return self.deployment.latency_ms(latency, r), self.deployment.fps(latency, cores, r), measured_fraction
         shared = sums[:, 2] + self.invocation_ms
-        return latency, 1e3 * self.cores[candidates.accelerator] / shared, sums[:, 1] / latency
+        return latency, 1e3 * self.cores[candidates.accelerator] / shared, measured_fraction
 
     def on_best_accelerators(self, candidates: Candidates, constraint) -> Candidates:
         """The candidates, each moved to the accelerator that best meets ``constraint`` for its sub-network.
@@ -138,17 +150,21 @@ class Evaluator:
         throughput constraint the best accelerator of a sub-network is the one
         with the smallest violation, then the lowest latency.  It is always
         among the accelerators no other one beats on every unit (latency, and
-        shared-bandwidth latency per core when ``constraint`` has an fps floor), found
-        once per search; one gather over those picks it for every candidate.
-        This makes the joint search at least as strong as a search on any one
+        the throughput terms when ``constraint`` has an fps floor), found once
+        per search; one gather over those picks it for every candidate.  The
+        joint search's feasible set so contains that of a search on any one
         accelerator of its space.
         """
         if len(self.accelerators) == 1:
             return candidates
         members, gather = self._undominated(constraint.fps is not None)
         sums = gather.total(candidates.subnets).reshape(len(candidates), 2, len(members))
-        latency = sums[:, 0] + self.invocation_ms
-        fps = 1e3 * self.cores[members] / (sums[:, 1] + self.invocation_ms)
+        dpu = sums[:, 0] + self.invocation_ms
+        if self.deployment is not None:
+            r = candidates.subnets.r[:, None]
+            latency, fps = self.deployment.latency_ms(dpu, r), self.deployment.fps(dpu, self.cores[members], r)
+        else:
+            latency, fps = dpu, 1e3 * self.cores[members] / (sums[:, 1] + self.invocation_ms)
         violation = constraint.violation_of(latency, fps)
         least = violation.min(axis=1, keepdims=True)
         best = np.where(violation == least, latency, np.inf).argmin(axis=1)
@@ -157,14 +173,20 @@ class Evaluator:
     def _undominated(self, with_throughput: bool) -> tuple[np.ndarray, UnitGather]:
         if with_throughput not in self._fastest:
             quantities = [self.latency_ms]
-            if with_throughput:  # fps = 1e3 / (sum(shared) / cores + launch / cores): compare those terms
-                per_core = 1.0 / self.cores[:, None]
+            per_core = 1.0 / self.cores[:, None]
+            if with_throughput and self.deployment is not None:  # deployed fps falls with DPU time, rises with cores
+                quantities.append(per_core)
+            elif with_throughput:  # fps = 1e3 / (sum(shared) / cores + launch / cores): compare those terms
                 quantities += [self._shared_latency_ms * per_core, self.invocation_ms * per_core]
             members = undominated_rows(np.concatenate(quantities, axis=1))
             # one group of 2 x M tables: every candidate reads all M members' latency and shared latency
             values = np.concatenate([self.latency_ms[members], self._shared_latency_ms[members]])[None]
             self._fastest[with_throughput] = members, UnitGather.from_unit_values(self.space, self.resolutions, values)
         return self._fastest[with_throughput]
+
+    def dpu_ms(self, candidates: Candidates) -> np.ndarray:
+        """DPU time of one image on one core: the units plus one program launch."""
+        return self._gather.total(candidates.subnets, candidates.accelerator)[:, 0] + self.invocation_ms
 
     def accuracy(self, subnets: SubnetBatch) -> tuple[np.ndarray, np.ndarray]:
         """(deployed top-1, float top-1) in percent."""

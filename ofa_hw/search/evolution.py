@@ -44,7 +44,8 @@ class Constraint:
     def __post_init__(self) -> None:
         for name in ("latency_ms", "fps"):
             value = getattr(self, name)
-            if value is not None and not (isinstance(value, (int, float)) and np.isfinite(value) and value > 0):
+            if value is not None and (isinstance(value, bool) or not (isinstance(value, (int, float))
+                                                                        and np.isfinite(value) and value > 0)):
                 raise ValueError(f"{name} must be a positive number, got {value!r}")
 
     @property

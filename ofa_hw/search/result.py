@@ -3,21 +3,60 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from accel_models import Accelerator
-from accel_models.atomic import atomic_write_text
+from accel_models import Accelerator, Board, get_board
+from accel_models.accelerator import check_dpu_clock
+from accel_models.atomic import atomic_write_text, check_writable
+from accel_models.validation import read_json, reject_unknown_keys
 
-from .._keys import reject_unknown_keys
 from ..space import SubnetConfig
 
 __all__ = ["CodesignResult", "Design", "GenerationStats", "RESULT_FORMAT_VERSION"]
 
 RESULT_FORMAT_VERSION = 1
+
+#: Physical bounds of a design's figures (inclusive; a result outside them was edited or corrupted).
+_BOUNDS = {
+    "latency_ms": (1e-6, 1e6),
+    "fps": (1e-6, 1e9),
+    "accuracy_top1": (0.0, 100.0),
+    "accuracy_float_top1": (0.0, 100.0),
+    "measured_fraction": (0.0, 1.0),
+}
+_LATENCY_SOURCES = ("measured", "model", "mixed")
+#: Resource names bounded by the board's capacity.
+_BOARD_RESOURCES = ("dsp", "lut", "ff", "bram36", "uram")
+
+
+def _bounded(where: str, value: Any, low: float, high: float) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise ValueError(f"{where}: expected a finite number, got {value!r}")
+    if not low <= value <= high:
+        raise ValueError(f"{where}: {value!r} is outside the physical range [{low:g}, {high:g}]")
+    return float(value)
+
+
+def _resources(where: str, resources: Any, board: Board | None) -> dict:
+    if not isinstance(resources, Mapping):
+        raise ValueError(f"{where}: expected an object of resource estimates, got {type(resources).__name__}")
+    out = dict(resources)
+    for name in _BOARD_RESOURCES:
+        if name not in out:
+            continue
+        value = _bounded(f"{where}.{name}", out[name], 0.0, math.inf)
+        if board is not None and value > float(getattr(board, name)) * (1 + 1e-9):
+            capacity = float(getattr(board, name))
+            raise ValueError(f"{where}.{name}: {value:g} exceeds board {board.name}'s {capacity:g} "
+                             "(a design must fit its board)")
+    if "binding_utilization" in out:
+        _bounded(f"{where}.binding_utilization", out["binding_utilization"], 0.0, 1.0 + 1e-9)
+    return out
 
 
 @dataclass(frozen=True)
@@ -29,11 +68,20 @@ class Design:
     ``imagenet-val``: ImageNet-val top-1, calibrated on OFA's specialized nets,
     see :mod:`ofa_hw.accuracy.scale`);
     ``accuracy_float_top1`` the float prediction it was derived from.
-    ``latency_ms`` is one image on one core; ``fps`` is the throughput with all
-    ``accelerator.cores`` busy (each core on its own image, sharing DDR).
+    ``latency_ms`` is one image on one core (DPU time, or end-to-end with the ARM
+    pre/post-processing when the search's latency mode is ``"e2e"``); ``fps`` is the
+    deployed throughput (:mod:`accel_models.deployed`: threads feeding the cores, ARM
+    pre/post-processing, DDR contention). ``deployed`` holds the breakdown behind it
+    (threads, cores, DPU / ARM ms, single-thread and loaded end-to-end latency, the bound and
+    each part's share: :meth:`accel_models.deployed.DeployedEstimate.to_dict`); it is ``None``
+    for boards without ARM data, where ``fps`` is all cores busy on DPU time alone.
     ``latency_source`` says where the latency came from: ``"measured"`` (every
     unit from the measured table), ``"model"`` (calibrated model only) or
     ``"mixed"``; ``measured_fraction`` is the measured share of the latency.
+    ``latency_low_ms`` / ``latency_high_ms`` bound the latency at
+    ``latency_confidence`` (from the held-out error of each unit's source,
+    :mod:`latency_tables.uncertainty`; None where the predictor has no
+    interval model).
     """
 
     subnet: SubnetConfig
@@ -45,6 +93,10 @@ class Design:
     resources: Mapping[str, float]
     latency_source: str
     measured_fraction: float
+    latency_low_ms: float | None = None
+    latency_high_ms: float | None = None
+    latency_confidence: float | None = None
+    deployed: Mapping[str, Any] | None = None
 
     def layers(self):
         """The sub-network's layers (so exporters can take a Design directly)."""
@@ -53,6 +105,7 @@ class Design:
         return subnet_layers(self.subnet)
 
     def to_dict(self) -> dict:
+        """Plain JSON-able dict (what :meth:`from_dict` reads)."""
         out = asdict(self)
         out["subnet"] = self.subnet.to_dict()
         out["accelerator"] = self.accelerator.to_dict()
@@ -60,12 +113,62 @@ class Design:
         return out
 
     @classmethod
-    def from_dict(cls, data: Mapping) -> Design:
-        reject_unknown_keys(data, {f for f in cls.__dataclass_fields__}, "Design")
+    def from_dict(cls, data: Mapping, *, where: str = "design", board: Board | None = None) -> Design:
+        """Read and validate a design (``where`` names it in messages; ``board`` bounds its resources)."""
+        if not isinstance(data, Mapping):
+            raise ValueError(f"{where}: expected an object, got {type(data).__name__}")
+        reject_unknown_keys(data, {f for f in cls.__dataclass_fields__}, where)
+        missing = sorted(set(cls.__dataclass_fields__) - set(data))
+        if missing:
+            raise ValueError(f"{where}: field(s) {missing} missing")
         values = dict(data)
-        values["subnet"] = SubnetConfig.from_dict(values["subnet"])
-        values["accelerator"] = Accelerator.from_dict(values["accelerator"])
+        for name, build in (("subnet", SubnetConfig.from_dict), ("accelerator", Accelerator.from_dict)):
+            try:
+                values[name] = build(values[name])
+            except (ValueError, KeyError, TypeError) as exc:
+                raise ValueError(f"{where}.{name}: {exc.args[0] if exc.args else exc}") from None
+        try:
+            check_dpu_clock(values["accelerator"].clock_mhz)
+        except ValueError as exc:
+            raise ValueError(f"{where}.accelerator: {exc}") from None
+        for name, (low, high) in _BOUNDS.items():
+            values[name] = _bounded(f"{where}.{name}", values[name], low, high)
+        if values["latency_source"] not in _LATENCY_SOURCES:
+            raise ValueError(f"{where}.latency_source: {values['latency_source']!r}; allowed: {list(_LATENCY_SOURCES)}")
+        cores = values["accelerator"].cores
+        ceiling = cores * 1000.0 / values["latency_ms"]
+        if values["fps"] > ceiling * (1 + 1e-6):
+            raise ValueError(f"{where}.fps: {values['fps']:g} fps is more than {cores} core(s) at "
+                             f"{values['latency_ms']:g} ms per image can deliver ({ceiling:g} fps)")
+        values["resources"] = _resources(f"{where}.resources", values["resources"], board)
         return cls(**values)
+
+
+def _settings_board(settings: Mapping) -> Board | None:
+    name = settings.get("board")
+    if name is None:
+        return None
+    try:
+        return get_board(name)
+    except (KeyError, ValueError, TypeError) as exc:
+        raise ValueError(f"settings.board: {exc.args[0] if exc.args else exc}") from None
+
+
+def _check_constraint(settings: Mapping, best: Design | None, pareto: list[Design]) -> None:
+    """Every design of a constrained result meets the constraint (the search only keeps those)."""
+    constraint = settings.get("constraint") or {}
+    if not isinstance(constraint, Mapping):
+        raise ValueError("settings.constraint: expected an object")
+    latency, fps = (None if constraint.get(name) is None
+                    else _bounded(f"settings.constraint.{name}", constraint[name], 0.0, math.inf)
+                    for name in ("latency_ms", "fps"))
+    designs = ([] if best is None else [("best", best)]) + [(f"pareto[{i}]", d) for i, d in enumerate(pareto)]
+    for where, design in designs:
+        if latency is not None and design.latency_ms > latency * (1 + 1e-9):
+            raise ValueError(f"{where}.latency_ms: {design.latency_ms:g} ms breaks the result's own constraint "
+                             f"latency <= {latency:g} ms")
+        if fps is not None and design.fps < fps * (1 - 1e-9):
+            raise ValueError(f"{where}.fps: {design.fps:g} breaks the result's own constraint fps >= {fps:g}")
 
 
 @dataclass(frozen=True)
@@ -103,6 +206,7 @@ class CodesignResult:
     settings: Mapping[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict:
+        """The ``result.json`` document."""
         return {
             "format_version": RESULT_FORMAT_VERSION,
             "settings": dict(self.settings),
@@ -113,32 +217,54 @@ class CodesignResult:
 
     @classmethod
     def from_dict(cls, data: Mapping) -> CodesignResult:
+        """Read and validate a result: its structure, every design's physical bounds, its constraint.
+
+        Raises ``ValueError`` naming the field (``pareto[3].accuracy_top1``)
+        and what is allowed; nothing is rendered from a result that fails.
+        """
+        if not isinstance(data, Mapping):
+            raise ValueError(f"a result is a JSON object, got {type(data).__name__}")
         reject_unknown_keys(data, {"format_version", "settings", "best", "pareto", "history"}, "CodesignResult")
         version = data.get("format_version")
         if version != RESULT_FORMAT_VERSION:
-            raise ValueError(f"result format_version {version!r} is not supported (this ofa-hw reads {RESULT_FORMAT_VERSION})")
-        return cls(
-            best=None if data["best"] is None else Design.from_dict(data["best"]),
-            pareto=[Design.from_dict(d) for d in data["pareto"]],
-            history=[GenerationStats(**h) for h in data.get("history", [])],
-            settings=dict(data.get("settings", {})),
-        )
+            raise ValueError(f"result format_version {version!r} is not supported "
+                             f"(this ofa-hw reads {RESULT_FORMAT_VERSION})")
+        for name in ("best", "pareto"):
+            if name not in data:
+                raise ValueError(f"result field {name!r} missing")
+        settings = data.get("settings", {})
+        if not isinstance(settings, Mapping):
+            raise ValueError(f"settings: expected an object, got {type(settings).__name__}")
+        board = _settings_board(settings)
+        if not isinstance(data["pareto"], list):
+            raise ValueError("pareto: expected a list of designs")
+        best = None if data["best"] is None else Design.from_dict(data["best"], where="best", board=board)
+        pareto = [Design.from_dict(d, where=f"pareto[{i}]", board=board) for i, d in enumerate(data["pareto"])]
+        _check_constraint(settings, best, pareto)
+        history = data.get("history", [])
+        if not isinstance(history, list):
+            raise ValueError("history: expected a list")
+        try:
+            stats = [GenerationStats(**h) for h in history]
+        except TypeError as exc:
+            raise ValueError(f"history: {exc}") from None
+        return cls(best=best, pareto=pareto, history=stats, settings=dict(settings))
 
     def to_json(self, path: str | os.PathLike) -> Path:
         """Write the result atomically (temp file + rename) and return the path."""
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
+        path = check_writable(path, what="result file")
         atomic_write_text(path, json.dumps(self.to_dict(), indent=1))
         return path
 
     @classmethod
     def from_json(cls, path: str | os.PathLike) -> CodesignResult:
+        """Read a ``result.json``; any problem is an error naming the file and the field."""
         path = Path(path)
+        data = read_json(path, what="result file")
         try:
-            data = json.loads(path.read_text())
-        except json.JSONDecodeError as exc:
-            raise ValueError(f"{path}: not a valid result JSON ({exc})") from None
-        return cls.from_dict(data)
+            return cls.from_dict(data)
+        except ValueError as exc:
+            raise ValueError(f"{path}: {exc}") from None
 
     def report(self, out_dir: str | os.PathLike, **kwargs) -> Path:
         """Write the HTML/PNG/JSON report (see :func:`ofa_hw.report.write_report`)."""

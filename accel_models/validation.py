@@ -1,0 +1,68 @@
+"""The checks every reader of the project makes: a JSON file read with its problems named, no key it does not know."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+__all__ = ["MAX_JSON_DEPTH", "read_json", "reject_unknown_keys"]
+
+#: Deepest JSON nesting accepted (sub-networks, results and manifests nest a few levels).
+MAX_JSON_DEPTH = 64
+_STRING = re.compile(r'"(?:[^"\\]|\\.)*"')
+_OPEN, _CLOSE = np.frombuffer(b"[{", dtype=np.uint8), np.frombuffer(b"]}", dtype=np.uint8)
+
+
+def read_json(path: str | Path, *, what: str) -> Any:
+    """The JSON document in ``path``; every problem is an error naming the file (and line).
+
+    ``FileNotFoundError`` / ``IsADirectoryError`` for a wrong path, ``ValueError``
+    for text that is not UTF-8 (a BOM is accepted), not JSON, or nested
+    deeper than :data:`MAX_JSON_DEPTH`.
+    """
+    path = Path(path)
+    if path.is_dir():
+        raise IsADirectoryError(f"{what} {path} is a folder; give a .json file")
+    if not path.is_file():
+        raise FileNotFoundError(f"{what} {path} does not exist")
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise ValueError(f"{path}: not UTF-8 text (byte {exc.start}); save the {what} as UTF-8 JSON") from None
+    depth = _max_depth(text)
+    if depth > MAX_JSON_DEPTH:
+        raise ValueError(f"{path}: JSON nested {depth} levels deep; a {what} nests at most {MAX_JSON_DEPTH}")
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"{path}:{exc.lineno}: not valid JSON ({exc.msg}, column {exc.colno})") from None
+
+
+def _max_depth(text: str) -> int:
+    """Bracket nesting depth of JSON text, counted without recursion (string contents ignored)."""
+    brackets = _STRING.sub("", text).encode("utf-8", "replace")
+    codes = np.frombuffer(brackets, dtype=np.uint8)
+    steps = np.isin(codes, _OPEN).astype(np.int64) - np.isin(codes, _CLOSE)
+    return int(np.cumsum(steps).max(initial=0))
+
+
+def reject_unknown_keys(data: Mapping, allowed: Iterable[str], what: str) -> None:
+    """Raise ``ValueError`` naming the unknown keys of ``data`` and the allowed ones.
+
+    ``allowed`` is listed in its own order when it is a list or tuple (e.g.
+    dataclass fields), sorted otherwise.
+
+    >>> reject_unknown_keys({"ks": 1, "depth": 2}, {"ks"}, "a sub-network dict")
+    Traceback (most recent call last):
+    ...
+    ValueError: unknown key(s) ['depth'] in a sub-network dict; allowed keys: ['ks']
+    """
+    listed = list(allowed) if isinstance(allowed, (list, tuple)) else sorted(allowed)
+    unknown = sorted(set(data) - set(listed))
+    if unknown:
+        raise ValueError(f"unknown key(s) {unknown} in {what}; allowed keys: {listed}")

@@ -1,0 +1,161 @@
+"""Latency predictors by name, by table file, and as JSON records a result can rebuild them from.
+
+:func:`as_predictor` is the one entry point of search, report and CLI: a
+shipped device name, a measured table file (fitted with
+:func:`latency_tables.fit_device` on the shipped prior), a predictor record
+written by ``ofa-hw lut fit``, or any :class:`accel_models.LatencyPredictor`.
+
+:func:`predictor_record` describes a predictor as plain JSON (a device by
+name; a table predictor by its table, the table file's path and sha256, and
+its calibration parameters); :func:`predictor_from_record` rebuilds it
+exactly, without refitting, so ``result.json`` is enough to report a search
+run on a user's own board.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import warnings
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from accel_models import Accelerator, LatencyPredictor, RooflineModel
+
+from .calibration import CalibratedModel
+from .few_shot import fit_device
+from .format import format_table, parse_table
+from .per_resolution import PerResolutionPredictor
+from .predictor import DEVICES, HybridPredictor, get_predictor, list_devices
+from .registry import load_table
+from .sources import table_accelerator
+
+__all__ = ["RECORD_FORMAT", "as_predictor", "fit_table_file", "predictor_from_record", "predictor_record"]
+
+#: ``format`` field of a predictor record.
+RECORD_FORMAT = "ofa-hw-latency-predictor/1"
+_TABLE_SUFFIXES = (".csv", ".yaml", ".yml")
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def fit_table_file(path: str | os.PathLike, accelerator: Accelerator | None = None,
+                   prior: str = "dpuczdx8g-joint") -> HybridPredictor:
+    """:func:`latency_tables.fit_device` on a table file, on ``accelerator`` or the one its metadata names.
+
+    The predictor remembers the file (``origin``: path and sha256) so that
+    :func:`predictor_record` can say where its measurements came from.
+    """
+    path = Path(path)
+    table = load_table(path)
+    if accelerator is None:
+        try:
+            accelerator = table_accelerator(table.meta)
+        except ValueError as exc:
+            raise ValueError(f"{path}: {exc}; or give the table's dpu_arch (e.g. 'DPUCZDX8G B1600') and clock_mhz "
+                             "in its header, as 'ofa-hw lut measure --dpu-arch ... --clock-mhz ...' writes them") \
+                from None
+    fitted = fit_device(table, accelerator, prior)
+    return HybridPredictor(fitted.table, fitted.calibrated, fitted.name, fitted.few_shot,
+                           origin={"path": str(path.resolve()), "sha256": _sha256(path)})
+
+
+def as_predictor(predictor: str | os.PathLike | LatencyPredictor) -> LatencyPredictor:
+    """The latency predictor ``predictor`` names or is.
+
+    Parameters
+    ----------
+    predictor : str, path or LatencyPredictor
+        A shipped device name (:func:`latency_tables.list_devices`); a path
+        to a measured table (``.csv``, or OFA's ``.yaml``), fitted on the
+        shipped prior (:func:`fit_table_file`); a path to a predictor record
+        (``.json``, written by ``ofa-hw lut fit``); or any object
+        implementing :class:`accel_models.LatencyPredictor`, returned as it is.
+
+    Raises
+    ------
+    KeyError
+        For a name that is neither a shipped device nor a file.
+    TypeError
+        For an object that is not a latency predictor.
+
+    Examples
+    --------
+    >>> as_predictor("ultra96v2-b2304") is get_predictor("ultra96v2-b2304")
+    True
+    """
+    if isinstance(predictor, str) and predictor in DEVICES:
+        return get_predictor(predictor)
+    if isinstance(predictor, (str, os.PathLike)):
+        path = Path(predictor)
+        if path.suffix.lower() == ".json" and path.is_file():
+            return predictor_from_record(json.loads(path.read_text()))
+        if path.suffix.lower() in _TABLE_SUFFIXES and path.is_file():
+            return fit_table_file(path)
+        raise KeyError(f"unknown device {str(predictor)!r}; known: {', '.join(list_devices())}, or a measured "
+                       "table file (.csv) or a predictor record (.json, from 'ofa-hw lut fit')"
+                       + ("" if not path.suffix else f" ({path} is not a file)"))
+    if isinstance(predictor, LatencyPredictor):
+        return predictor
+    raise TypeError(f"{type(predictor).__name__} is not a latency predictor: expected a device name "
+                    f"({', '.join(list_devices())}), a table file, or an object with the accel_models.LatencyPredictor "
+                    "methods (a HybridPredictor, TablePredictor, CalibratedModel or RooflineModel)")
+
+
+def predictor_record(predictor: LatencyPredictor) -> dict[str, Any]:
+    """A JSON-able description of ``predictor`` that :func:`predictor_from_record` rebuilds it from.
+
+    ``kind`` is ``"device"`` (a shipped device, by name), ``"table"`` (a
+    hybrid predictor: its table's text, the table file's path and sha256
+    where it came from a file, its calibration parameters and, for a
+    ``fit_device`` result, what the few-shot fit chose), ``"calibrated"``,
+    ``"roofline"``, or ``"object"`` (not rebuildable: its type only).
+    """
+    record: dict[str, Any] = {"format": RECORD_FORMAT}
+    if isinstance(predictor, (HybridPredictor, PerResolutionPredictor)) and predictor.name in DEVICES \
+            and predictor is get_predictor(predictor.name):
+        return {**record, "kind": "device", "device": predictor.name}
+    if isinstance(predictor, HybridPredictor):
+        origin = dict(predictor.origin or {})
+        return {**record, "kind": "table", "name": predictor.name, "path": origin.get("path"),
+                "sha256": origin.get("sha256"), "table_csv": format_table(predictor.table),
+                "calibration": predictor.calibrated.to_dict(),
+                "few_shot": None if predictor.few_shot is None else predictor.few_shot.to_dict()}
+    if isinstance(predictor, CalibratedModel):
+        return {**record, "kind": "calibrated", "calibration": predictor.to_dict()}
+    if isinstance(predictor, RooflineModel):
+        return {**record, "kind": "roofline", "model": predictor.to_dict()}
+    return {**record, "kind": "object", "type": type(predictor).__name__}
+
+
+def predictor_from_record(record: Mapping[str, Any]) -> LatencyPredictor:
+    """Rebuild the predictor :func:`predictor_record` described (no refit: the recorded parameters).
+
+    A table file that changed since the record was written is reported
+    (a warning); the recorded copy of the table is used.
+    """
+    if not isinstance(record, Mapping) or record.get("format") != RECORD_FORMAT:
+        raise ValueError(f"not a latency predictor record (expected format {RECORD_FORMAT!r}, "
+                         f"got {record.get('format') if isinstance(record, Mapping) else type(record).__name__!r})")
+    kind = record.get("kind")
+    if kind == "device":
+        return get_predictor(record["device"])
+    if kind == "table":
+        table = parse_table(record["table_csv"], source=record.get("path") or "<recorded table>")
+        path = record.get("path")
+        if path and Path(path).is_file() and record.get("sha256") and _sha256(Path(path)) != record["sha256"]:
+            warnings.warn(f"{path} changed since this predictor was recorded (sha256 differs); the recorded copy "
+                          "of its table and calibration is used", stacklevel=2)
+        return HybridPredictor(table, CalibratedModel.from_dict(record["calibration"]), name=record["name"],
+                               origin={"path": path, "sha256": record.get("sha256")})
+    if kind == "calibrated":
+        return CalibratedModel.from_dict(record["calibration"])
+    if kind == "roofline":
+        return RooflineModel.from_dict(record["model"])
+    raise ValueError(f"a {record.get('type', kind)!r} latency predictor is not recorded in enough detail to "
+                     "rebuild it: give it again (Python: predictor=...; command line: --predictor DEVICE or "
+                     "TABLE.csv)")

@@ -1,0 +1,387 @@
+"""Latency intervals from the held-out error of each number's source.
+
+A predicted unit latency comes from one of three sources, and each has its
+own held-out error, kept as residuals ``log(measured / predicted)``:
+
+* ``measured``: a table entry.  Its error is how far a re-measurement of the
+  same unit lands: the 312 keys OFA measured at several resolutions in its
+  Note10 tables (``note10-r*``) are the only repeated measurements shipped;
+  each repeat against the mean of the others is one residual.
+* ``model``: the calibrated model on the accelerator the table was measured
+  on, for a unit the table lacks.  Residuals: 5-fold cross-validation of the
+  calibration on the Ultra96-V2 B2304 table, per unit type (``mbconv``
+  blocks; the 4 head / stem entries are too few for their own and use all).
+* ``transferred``: the model on an accelerator nobody measured.  Residuals:
+  for ``dpuczdx8g-joint``, leave-one-device-out of the joint calibration (fit
+  on the ZCU102 profiles, predict the Ultra96 blocks, and the reverse),
+  pooled; for ``ultra96v2-b2304`` (calibrated on its table alone), that
+  calibration predicting the ZCU102 B4096 per-layer profiles.
+
+A unit's interval at confidence ``c`` is ``predicted x exp(q)`` for the
+``(1 - c) / 2`` and ``(1 + c) / 2`` quantiles ``q`` of its source's residuals.
+A network's interval adds its units' bounds: the errors of one source are
+correlated (one model, one set of fitted parameters, one profiler), so they
+are combined as fully correlated rather than shrunk as if independent; units
+of different sources are added the same way, which is conservative.
+``benchmarks/bench_intervals.py`` checks per source that the stated 90 %
+interval covers 85-95 % of held-out measurements.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from functools import cache
+
+import numpy as np
+
+from accel_models import Accelerator, BlockSpec, Layer
+from accel_models.predictor_protocol import AcceleratorChoice, accelerator_list
+
+__all__ = [
+    "DEFAULT_CONFIDENCE",
+    "INTERVAL_SOURCES",
+    "ErrorModel",
+    "IntervalPredictor",
+    "LatencyInterval",
+    "Residuals",
+    "UpperBoundPredictor",
+    "error_model",
+    "interval_predictor",
+    "repeat_residuals",
+    "single_table_transfer_residuals",
+    "transfer_residuals",
+    "unit_kind",
+    "unit_residuals",
+]
+
+#: The confidence intervals are stated at unless asked otherwise.
+DEFAULT_CONFIDENCE = 0.9
+#: Where a unit's latency comes from.
+INTERVAL_SOURCES = ("measured", "model", "transferred")
+#: Fewer residuals than this for a unit type: use all types' residuals.
+MIN_RESIDUALS = 20
+
+
+@dataclass(frozen=True)
+class Residuals:
+    """Held-out errors ``log(measured / predicted)`` of one source (and unit type).
+
+    Attributes
+    ----------
+    source : str
+        One of :data:`INTERVAL_SOURCES`.
+    values : tuple of float
+        The residuals.
+    origin : str
+        What was held out and predicted.
+    """
+
+    source: str
+    values: tuple[float, ...]
+    origin: str
+
+    def __post_init__(self) -> None:
+        if self.source not in INTERVAL_SOURCES:
+            raise ValueError(f"source must be one of {INTERVAL_SOURCES}, got {self.source!r}")
+        if len(self.values) < 2 or not np.all(np.isfinite(self.values)):
+            raise ValueError(f"{self.source}: need at least two finite residuals, got {len(self.values)}")
+
+    def bounds(self, confidence: float = DEFAULT_CONFIDENCE) -> tuple[float, float]:
+        """``(low, high)`` log ratios enclosing a new residual with probability ``confidence``.
+
+        Split-conformal order statistics: with n residuals the upper bound is
+        the ``ceil((n + 1)(1 + c) / 2)``-th smallest (the largest if that
+        exceeds n), the lower bound the ``floor((n + 1)(1 - c) / 2)``-th, so
+        that an exchangeable new residual falls inside with probability at
+        least ``c``, not the ``(n - 1) / (n + 1)`` of plain quantiles.
+
+        >>> Residuals("model", tuple(float(v) for v in range(1, 20)), "").bounds(0.9)
+        (1.0, 19.0)
+        """
+        if not 0 < confidence < 1:
+            raise ValueError(f"confidence must lie strictly between 0 and 1, got {confidence!r}")
+        ordered = np.sort(np.asarray(self.values))
+        n = len(ordered)
+        high = int(np.ceil((n + 1) * (1 + confidence) / 2))
+        low = int(np.floor((n + 1) * (1 - confidence) / 2))
+        return float(ordered[max(low, 1) - 1]), float(ordered[min(high, n) - 1])
+
+    def summary(self, confidence: float = DEFAULT_CONFIDENCE) -> dict:
+        """Count, median and the interval factors at ``confidence`` (JSON-able)."""
+        low, high = self.bounds(confidence)
+        return {"source": self.source, "n": len(self.values), "median_ratio": float(np.exp(np.median(self.values))),
+                "low_factor": float(np.exp(low)), "high_factor": float(np.exp(high)), "confidence": confidence,
+                "origin": self.origin}
+
+
+def unit_kind(key: str) -> str:
+    """The unit type residuals are grouped by: ``"mbconv"`` or ``"other"``.
+
+    >>> unit_kind("Logits-input:1x1x1536-output:1000"), unit_kind("not a key")
+    ('other', 'other')
+    """
+    try:
+        return "mbconv" if BlockSpec.from_key(key).kind == "mbconv" else "other"
+    except ValueError:
+        return "other"
+
+
+# ------------------------------------------------------------- residuals
+@cache
+def repeat_residuals() -> Residuals:
+    """Measured-entry error: each Note10 key measured at several resolutions, against its other measurements."""
+    from .registry import list_tables, load_table
+
+    means: dict[str, list[float]] = defaultdict(list)
+    for name in list_tables("note10-r*"):
+        for key, entry in load_table(name).entries.items():
+            means[key].append(entry.mean_ms)
+    values = []
+    for found in means.values():
+        if len(found) > 1:
+            found_arr = np.asarray(found)
+            for i, value in enumerate(found_arr):
+                values.append(float(np.log(value / np.delete(found_arr, i).mean())))
+    return Residuals("measured", tuple(values),
+                     f"{sum(len(v) > 1 for v in means.values())} units OFA measured at several resolutions "
+                     "(note10-r160..r224): each measurement against the mean of the unit's other measurements")
+
+
+@cache
+def unit_residuals(folds: int = 5, seed: int = 0) -> Mapping[str, Residuals]:
+    """Modelled-unit error by unit type: ``folds``-fold cross-validation on the Ultra96-V2 B2304 table."""
+    from accel_models import RooflineModel
+
+    from .calibration import holdout_errors
+    from .registry import load_table
+    from .sources import table_accelerator, ultra96_units
+
+    table = load_table("ultra96v2-b2304")
+    keys = table.keys()
+    fold = dict(zip(keys, (np.random.default_rng(seed).permutation(len(keys)) % folds).tolist(), strict=True))
+    report = holdout_errors(RooflineModel(), table, table_accelerator(table.meta), fold.__getitem__, seed=seed,
+                            units=ultra96_units())
+    by_kind: dict[str, list[float]] = defaultdict(list)
+    for key, predicted in report.predicted_ms.items():
+        residual = float(np.log(table.entries[key].mean_ms / predicted))
+        by_kind[unit_kind(key)].append(residual)
+        by_kind["*"].append(residual)
+    origin = f"{folds}-fold cross-validation of the calibration on the Ultra96-V2 B2304 table"
+    return {kind: Residuals("model", tuple(values), f"{origin} ({kind} units)") for kind, values in by_kind.items()}
+
+
+@cache
+def transfer_residuals(seed: int = 0) -> Residuals:
+    """Transferred-model error: leave-one-device-out of the joint calibration, both devices pooled."""
+    from accel_models import RooflineModel
+
+    from .joint import leave_one_device_out
+    from .sources import get_source
+
+    sources = [get_source("ultra96v2-b2304"), get_source("zcu102-b4096-layer-profiles")]
+    report = leave_one_device_out(RooflineModel(), sources, seed=seed)
+    values = []
+    for source in sources:
+        for key, predicted in report.predicted_ms[source.name].items():
+            values.append(float(np.log(source.table.entries[key].mean_ms / predicted)))
+    return Residuals("transferred", tuple(values), "leave-one-device-out of the joint calibration: fitted on the "
+                     "ZCU102 B4096 profiles, predicting the Ultra96-V2 B2304 blocks, and the reverse")
+
+
+@cache
+def single_table_transfer_residuals() -> Residuals:
+    """Transferred error of the Ultra96-only calibration: it predicts the ZCU102 B4096 per-layer profiles."""
+    from accel_models import RooflineModel
+
+    from .calibration import calibrate
+    from .sources import get_source, table_units
+
+    ultra96, profiles = get_source("ultra96v2-b2304"), get_source("zcu102-b4096-layer-profiles")
+    model = calibrate(RooflineModel(), ultra96.table, ultra96.accelerator, units=ultra96.units, folds=0).model
+    units = table_units(profiles.table, profiles.units)
+    keys = profiles.table.keys()
+    predicted = np.asarray(model.unit_latency_ms([units[k] for k in keys], profiles.accelerator), float)
+    values = np.log(profiles.table.mean_ms(keys) / predicted)
+    return Residuals("transferred", tuple(float(v) for v in values),
+                     "the Ultra96-V2 B2304 calibration predicting the ZCU102 B4096 per-layer profiles")
+
+
+@dataclass(frozen=True)
+class ErrorModel:
+    """The residuals of every source a device's predictions come from."""
+
+    measured: Residuals
+    model: Mapping[str, Residuals]
+    transferred: Residuals
+
+    def residuals(self, source: str, key: str = "") -> Residuals:
+        """The residuals of ``source`` (and, for ``"model"``, of the unit type of ``key``)."""
+        if source == "measured":
+            return self.measured
+        if source == "transferred":
+            return self.transferred
+        if source == "model":
+            own = self.model.get(unit_kind(key))
+            return own if own is not None and len(own.values) >= MIN_RESIDUALS else self.model["*"]
+        raise ValueError(f"source must be one of {INTERVAL_SOURCES}, got {source!r}")
+
+    def summary(self, confidence: float = DEFAULT_CONFIDENCE) -> dict:
+        """Interval factors of every source (JSON-able), for reports."""
+        return {"measured": self.measured.summary(confidence),
+                "model": {kind: r.summary(confidence) for kind, r in self.model.items()},
+                "transferred": self.transferred.summary(confidence)}
+
+
+#: Devices with an interval model (DPUCZDX8G devices calibrated on the Ultra96-V2 table).
+INTERVAL_DEVICES = ("dpuczdx8g-joint", "ultra96v2-b2304")
+
+
+@cache
+def error_model(device: str = "dpuczdx8g-joint") -> ErrorModel:
+    """The error model of a shipped device (computed from the shipped measurements on first use)."""
+    if device not in INTERVAL_DEVICES:
+        raise KeyError(f"no latency-interval model for device {device!r}; intervals exist for "
+                       f"{', '.join(INTERVAL_DEVICES)}")
+    transferred = transfer_residuals() if device == "dpuczdx8g-joint" else single_table_transfer_residuals()
+    return ErrorModel(repeat_residuals(), unit_residuals(), transferred)
+
+
+# ------------------------------------------------------------- intervals
+@dataclass(frozen=True)
+class LatencyInterval:
+    """Point latency and its interval for N networks (or one), with each source's share of the point."""
+
+    latency_ms: np.ndarray
+    low_ms: np.ndarray
+    high_ms: np.ndarray
+    confidence: float
+    source_ms: Mapping[str, np.ndarray]
+
+
+class IntervalPredictor:
+    """Latency with intervals: a device predictor and the error model of its sources.
+
+    Parameters
+    ----------
+    predictor : HybridPredictor
+        Any predictor with ``unit_latency_ms``, ``unit_sources``,
+        ``invocation_ms`` and ``accelerator`` (its own).
+    errors : ErrorModel
+    confidence : float
+        Default confidence of the intervals.
+
+    Examples
+    --------
+    >>> from ofa_hw import SubnetConfig, subnet_layers
+    >>> p = interval_predictor("dpuczdx8g-joint")
+    >>> interval = p.network_interval(subnet_layers(SubnetConfig.largest()))
+    >>> bool(interval.low_ms < interval.latency_ms < interval.high_ms)
+    True
+    """
+
+    def __init__(self, predictor, errors: ErrorModel, confidence: float = DEFAULT_CONFIDENCE):
+        self.predictor = predictor
+        self.errors = errors
+        self.confidence = float(confidence)
+        errors.measured.bounds(self.confidence)  # validates the confidence
+
+    def unit_sources(self, units: Sequence[Sequence[Layer]], accelerator: AcceleratorChoice = None) -> np.ndarray:
+        """(M, K) ``"measured"`` / ``"model"`` (own accelerator) / ``"transferred"`` (any other)."""
+        accelerators, _ = accelerator_list(accelerator, getattr(self.predictor, "accelerator", None))
+        sources = np.asarray(self.predictor.unit_sources(units, accelerators)).reshape(len(accelerators), len(units))
+        own = np.array([acc == getattr(self.predictor, "accelerator", None) for acc in accelerators])
+        return np.where(sources == "measured", "measured", np.where(own[:, None], "model", "transferred"))
+
+    def unit_factors(self, units: Sequence[Sequence[Layer]], accelerator: AcceleratorChoice = None,
+                     confidence: float | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(sources, low factor, high factor), each (M, K): a unit's interval is its latency times the factors."""
+        confidence = self.confidence if confidence is None else confidence
+        sources = self.unit_sources(units, accelerator)
+        keys = [u[0].block if u else "" for u in units]
+        kinds = np.array([unit_kind(key) for key in keys])
+        low, high = np.ones(sources.shape), np.ones(sources.shape)
+        for source in INTERVAL_SOURCES:
+            for kind in (np.unique(kinds) if source == "model" else ["*"]):
+                mask = (sources == source) & ((kinds == kind)[None, :] if source == "model" else True)
+                if mask.any():
+                    example = keys[int(np.flatnonzero(kinds == kind)[0])] if source == "model" else ""
+                    bounds = np.exp(self.errors.residuals(source, example).bounds(confidence))
+                    low[mask], high[mask] = bounds
+        return sources, low, high
+
+    def network_interval(self, layers: Sequence[Layer], accelerator: Accelerator | None = None,
+                         confidence: float | None = None) -> LatencyInterval:
+        """Interval of one network (its units' bounds added, plus one launch)."""
+        from accel_models import group_by_block
+
+        units = group_by_block(list(layers))
+        accelerators, _ = accelerator_list(accelerator, getattr(self.predictor, "accelerator", None))
+        point = np.asarray(self.predictor.unit_latency_ms(units, accelerators), float).reshape(1, len(units))
+        sources, low, high = self.unit_factors(units, accelerators, confidence)
+        inv = float(self.predictor.invocation_ms)
+        shares = {s: np.asarray((point * (sources == s)).sum()) for s in INTERVAL_SOURCES}
+        return LatencyInterval(np.asarray(point.sum() + inv), np.asarray((point * low).sum() + inv),
+                               np.asarray((point * high).sum() + inv),
+                               self.confidence if confidence is None else confidence, shares)
+
+
+def interval_predictor(device: str = "dpuczdx8g-joint", confidence: float = DEFAULT_CONFIDENCE) -> IntervalPredictor:
+    """The :class:`IntervalPredictor` of a shipped device (see :data:`INTERVAL_DEVICES`)."""
+    from .predictor import get_predictor
+
+    return IntervalPredictor(get_predictor(device), error_model(device), confidence)
+
+
+class UpperBoundPredictor:
+    """The upper end of every unit's interval, as a latency predictor (what a search at a confidence sums).
+
+    Implements :class:`accel_models.LatencyPredictor`; a network's latency is
+    then the upper bound of its interval, so a budget met by it is met at the
+    interval's confidence (one-sided: ``(1 + confidence) / 2``).
+    """
+
+    def __init__(self, intervals: IntervalPredictor, confidence: float | None = None):
+        self.intervals = intervals
+        self.confidence = intervals.confidence if confidence is None else float(confidence)
+        self.accelerator = getattr(intervals.predictor, "accelerator", None)
+
+    @property
+    def invocation_ms(self) -> float:
+        """The launch cost of the wrapped predictor."""
+        return float(self.intervals.predictor.invocation_ms)
+
+    def unit_latency_ms(self, units: Sequence[Sequence[Layer]], accelerator: AcceleratorChoice = None) -> np.ndarray:
+        """Upper bound of each unit's latency: (K,) or (M, K)."""
+        accelerators, single = accelerator_list(accelerator, self.accelerator)
+        point = np.asarray(self.intervals.predictor.unit_latency_ms(units, accelerators), float)
+        point = point.reshape(len(accelerators), len(units))
+        _, _, high = self.intervals.unit_factors(units, accelerators, self.confidence)
+        upper = point * high
+        return upper[0] if single else upper
+
+    def unit_sources(self, units: Sequence[Sequence[Layer]], accelerator: AcceleratorChoice = None) -> np.ndarray:
+        """The wrapped predictor's sources."""
+        return self.intervals.predictor.unit_sources(units, accelerator)
+
+    def layer_latency_ms(self, layers: Sequence[Layer], accelerator: AcceleratorChoice = None) -> np.ndarray:
+        """Upper bound per layer: the wrapped predictor's layer split of each unit's upper bound."""
+        from accel_models import group_by_block
+
+        layers = list(layers)
+        accelerators, single = accelerator_list(accelerator, self.accelerator)
+        base = np.asarray(self.intervals.predictor.layer_latency_ms(layers, accelerators), float)
+        base = base.reshape(len(accelerators), len(layers))
+        units = group_by_block(layers)
+        _, _, high = self.intervals.unit_factors(units, accelerators, self.confidence)
+        unit_of_layer = np.repeat(np.arange(len(units)), [len(u) for u in units])
+        upper = base * high[:, unit_of_layer]
+        return upper[0] if single else upper
+
+    def network_latency_ms(self, layers: Sequence[Layer], accelerator: AcceleratorChoice = None) -> float | np.ndarray:
+        """Upper bound of the network's latency (units' upper bounds plus one launch)."""
+        from accel_models import group_by_block
+
+        total = self.unit_latency_ms(group_by_block(list(layers)), accelerator).sum(axis=-1) + self.invocation_ms
+        return float(total) if np.ndim(total) == 0 else total

@@ -1,0 +1,141 @@
+"""fit_device: a few measurements update the shipped prior; never silently worse than it."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pytest
+
+from accel_models import Accelerator, BlockSpec, LatencyPredictor, RooflineModel, group_by_block
+from latency_tables import (
+    Entry,
+    HybridPredictor,
+    LatencyTable,
+    NetworkMeasurement,
+    fit_device,
+    get_predictor,
+    get_source,
+)
+from latency_tables.fitting import CalibrationProblem, FitSettings
+from latency_tables.joint import JOINT_FIT_PARAMETERS
+from ofa_hw import SubnetConfig, subnet_layers
+
+B1600 = Accelerator.from_dpu("B1600", clock_mhz=300.0)
+PRIOR = get_predictor("dpuczdx8g-joint").calibrated
+
+
+def _board_table(params, keys, accelerator, name="my-board"):
+    """A synthetic board whose physics is ``params``: its 'measurements' are that model's predictions plus a launch."""
+    units = [get_source("ultra96v2-b2304").units.get(k) or BlockSpec.from_key(k).layers() for k in keys]
+    truth = RooflineModel(params).unit_latency_ms(units, accelerator) + 0.05
+    meta = get_source("ultra96v2-b2304").table.meta
+    meta = type(meta)(**{**meta.to_dict(), "name": name, "dpu_arch": f"DPUCZDX8G {accelerator.name}",
+                         "clock_mhz": accelerator.clock_mhz, "board": "myboard"})
+    return LatencyTable.from_entries(meta, [Entry(k, 100, float(ms)) for k, ms in zip(keys, truth, strict=True)])
+
+
+KEYS = get_source("ultra96v2-b2304").table.keys()
+
+
+def test_a_different_board_is_learned_from_twenty_units_and_predicts_the_rest_better_than_the_prior():
+    truth = PRIOR.model.params.replace(conv_efficiency=0.45, pw_efficiency=0.5, bw_efficiency=0.15)
+    table = _board_table(truth, KEYS, B1600)
+    rng = np.random.default_rng(0)
+    shots = list(rng.choice(KEYS, 20, replace=False))
+    rest = [k for k in KEYS if k not in shots]
+    predictor = fit_device(table.subset(shots), B1600)
+    assert isinstance(predictor, HybridPredictor) and isinstance(predictor, LatencyPredictor)
+    assert predictor.few_shot.chosen.startswith("fit") and predictor.few_shot.measurements == 20
+    measured = table.mean_ms(rest)
+
+    def held_out_mape(calibrated):
+        units = [BlockSpec.from_key(k).layers() for k in rest]
+        predicted = calibrated.model.unit_latency_ms(units, B1600) + calibrated.invocation_ms
+        return float(np.mean(np.abs(predicted - measured) / measured) * 100)
+
+    assert held_out_mape(predictor.calibrated) < 0.6 * held_out_mape(PRIOR.for_accelerator(B1600))
+    # measured entries are served as measured, on the board's accelerator only
+    layers = next(u for u in group_by_block(subnet_layers(SubnetConfig.uniform(3, 4, 3, r=224))) if u[0].block in shots)
+    assert predictor.unit_sources([layers])[0] == "measured"
+    assert predictor.unit_sources([layers], Accelerator.from_dpu("B4096"))[0] == "model"
+
+
+def test_measurements_the_prior_already_predicts_keep_the_prior_and_say_so():
+    table = _board_table(PRIOR.model.params, KEYS[:8], PRIOR.accelerator)
+    with pytest.warns(UserWarning, match="so it is kept"):
+        predictor = fit_device(table, PRIOR.accelerator)
+    assert predictor.few_shot.chosen == "prior"
+    assert predictor.calibrated.model.params == PRIOR.model.params
+    assert set(predictor.few_shot.errors) == {"prior", "prior, launch cost fitted", "fit, prior weight 1",
+                                              "fit, prior weight 0.3"}
+    assert "kept" in predictor.calibrated.method["few_shot"]
+
+
+def test_one_measurement_keeps_the_prior_physics_and_fits_only_the_launch_cost():
+    table = _board_table(PRIOR.model.params.replace(conv_efficiency=0.5), KEYS[:1], B1600)
+    with pytest.warns(UserWarning, match="too few to check a fit"):
+        predictor = fit_device(table, B1600)
+    assert predictor.calibrated.model.params == PRIOR.model.params
+    assert predictor.few_shot.errors == {}
+
+
+def test_the_pull_towards_the_prior_weakens_as_its_weight_falls():
+    """Engine property behind 'in proportion to the evidence': a weaker pull lets the data move the parameters."""
+    truth = PRIOR.model.params.replace(pw_efficiency=0.45)
+    source = get_source("ultra96v2-b2304")
+    table = _board_table(truth, KEYS[:12], source.accelerator)
+    distance, error = [], []
+    for weight in (100.0, 1.0, 0.3, 0.1):
+        settings = FitSettings(JOINT_FIT_PARAMETERS, ("hswish_passes", "pipeline_chunk_fraction"), {},
+                               prior_weight=weight, launch_prior_ms=0.05, tolerance=1e-6)
+        problem = CalibrationProblem(PRIOR.model, [type(source)(table, source.accelerator)], settings)
+        fit = problem.fit(problem.everything(), seed=0)
+        distance.append(abs(fit.params.pw_efficiency - PRIOR.model.params.pw_efficiency))
+        error.append(problem.report(0, problem.predict(0, fit.params, problem.launch_ms(0, fit))).mape_pct)
+    assert distance[0] < 0.01 and all(a < b for a, b in zip(distance, distance[1:], strict=False))
+    assert all(a > b for a, b in zip(error, error[1:], strict=False)) and error[-1] < 0.2 * error[0]
+
+
+def test_whole_network_measurements_calibrate_the_model():
+    truth = RooflineModel(PRIOR.model.params.replace(conv_efficiency=0.5, dw_efficiency=0.6))
+    configs = [SubnetConfig.uniform(k, e, d, r=r) for k, e, d, r in
+               [(3, 3, 2, 160), (5, 4, 3, 192), (7, 6, 4, 224), (3, 6, 3, 224), (5, 3, 4, 176), (7, 4, 2, 208)]]
+    shots = [NetworkMeasurement(f"net{i}", cfg, float(truth.network_latency_ms(cfg.layers(), B1600)) + 0.05)
+             for i, cfg in enumerate(configs)]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        predictor = fit_device(shots, B1600, name="my-zcu")
+    assert predictor.name == "my-zcu" and len(predictor.table) == 6
+    probe = SubnetConfig.uniform(5, 6, 3, r=192).layers()
+    expected = float(truth.network_latency_ms(probe, B1600)) + 0.05
+    prior_error = abs(PRIOR.for_accelerator(B1600).network_latency_ms(probe) - expected)
+    assert abs(predictor.network_latency_ms(probe) - expected) < prior_error
+    assert set(predictor.unit_sources(group_by_block(probe))) == {"model"}  # networks are no unit measurements
+
+
+@pytest.mark.parametrize(("measurements", "message"), [
+    ([], "non-empty list of NetworkMeasurement"),
+    (["net"], "non-empty list of NetworkMeasurement"),
+])
+def test_bad_measurements_are_refused(measurements, message):
+    with pytest.raises(ValueError, match=message):
+        fit_device(measurements, B1600)
+
+
+def test_bad_network_measurements_and_arguments_are_refused():
+    layers = subnet_layers(SubnetConfig.smallest(r=160))
+    with pytest.raises(ValueError, match="latency_ms must be a positive number"):
+        NetworkMeasurement("a", layers, 0.0)
+    with pytest.raises(ValueError, match="layers must be a non-empty sequence"):
+        NetworkMeasurement("a", (), 3.0)
+    with pytest.raises(ValueError, match="names must be distinct"):
+        fit_device([NetworkMeasurement("a", layers, 3.0), NetworkMeasurement("a", layers, 4.0)], B1600)
+    with pytest.raises(ValueError, match="needs the Accelerator"):
+        fit_device([NetworkMeasurement("a", layers, 3.0)], "B1600")
+    with pytest.raises(TypeError, match="prior must be a device name"):
+        fit_device([NetworkMeasurement("a", layers, 3.0)], B1600, prior=3)
+    with pytest.raises(KeyError, match="unknown device"):
+        fit_device([NetworkMeasurement("a", layers, 3.0)], B1600, prior="kv260")
+    with pytest.raises(ValueError, match="prior_weights must be positive"):
+        fit_device([NetworkMeasurement("a", layers, 3.0)], B1600, prior_weights=(0.0,))

@@ -1,0 +1,103 @@
+"""Latency intervals: conformal bounds, sources, network combination, and a search at a confidence."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from accel_models import Accelerator, RooflineModel, group_by_block
+from latency_tables import get_predictor, list_tables, load_table
+from latency_tables.uncertainty import (
+    Residuals,
+    UpperBoundPredictor,
+    error_model,
+    interval_predictor,
+    repeat_residuals,
+)
+from ofa_hw import SubnetConfig, subnet_layers
+from ofa_hw.search import CodesignResult, search_codesign
+
+FAST = dict(budget=1200, population=40, progress=False, seed=0)
+
+
+def test_conformal_bounds_by_hand():
+    values = tuple(float(v) for v in range(1, 11))  # n = 10
+    # 90 %: upper = ceil(11 * 0.95) = 11th -> the largest; lower = floor(11 * 0.05) = 0th -> the smallest
+    assert Residuals("model", values, "").bounds(0.9) == (1.0, 10.0)
+    # 50 %: upper = ceil(11 * 0.75) = 9th, lower = floor(11 * 0.25) = 2nd
+    assert Residuals("model", values, "").bounds(0.5) == (2.0, 9.0)
+    with pytest.raises(ValueError, match="strictly between 0 and 1"):
+        Residuals("model", values, "").bounds(1.0)
+    with pytest.raises(ValueError, match="source must be one of"):
+        Residuals("guess", values, "")
+
+
+def test_measured_residuals_are_the_note10_repeats():
+    counts: dict[str, int] = {}
+    for name in list_tables("note10-r*"):
+        for key in load_table(name).entries:
+            counts[key] = counts.get(key, 0) + 1
+    repeated = [n for n in counts.values() if n > 1]
+    assert len(repeated) == 312 and len(repeat_residuals().values) == sum(repeated)
+    assert abs(np.median(repeat_residuals().values)) < 0.01
+
+
+def test_network_interval_adds_unit_bounds_and_names_sources():
+    p = interval_predictor("ultra96v2-b2304")
+    layers = subnet_layers(SubnetConfig.uniform(3, 4, 3, r=224))  # kernel 3: every block measured but the pool
+    units = group_by_block(layers)
+    own = p.predictor.accelerator
+    sources, low, high = p.unit_factors(units, own)
+    assert set(sources[0]) == {"measured", "model"}
+    point = p.predictor.unit_latency_ms(units, own)
+    interval = p.network_interval(layers)
+    inv = p.predictor.invocation_ms
+    assert float(interval.latency_ms) == pytest.approx(point.sum() + inv)
+    assert float(interval.high_ms) == pytest.approx((point * high[0]).sum() + inv)  # fully correlated: bounds add
+    assert float(interval.low_ms) < float(interval.latency_ms) < float(interval.high_ms)
+    other = Accelerator.from_dpu("B4096", clock_mhz=300.0)
+    assert set(p.unit_sources(units, other)[0]) == {"transferred"}
+    wide = p.network_interval(layers, other)
+    assert float(wide.high_ms / wide.latency_ms) > float(interval.high_ms / interval.latency_ms)
+    summary = error_model("dpuczdx8g-joint").summary()
+    assert summary["transferred"]["n"] == 92 and summary["model"]["mbconv"]["n"] == 62
+    with pytest.raises(KeyError, match="no latency-interval model for device 'note10'"):
+        error_model("note10")
+
+
+def test_upper_bound_predictor_is_a_latency_predictor():
+    from accel_models import LatencyPredictor
+
+    p = interval_predictor()
+    upper = UpperBoundPredictor(p)
+    assert isinstance(upper, LatencyPredictor)
+    layers = subnet_layers(SubnetConfig.largest(r=192))
+    assert upper.network_latency_ms(layers) == pytest.approx(float(p.network_interval(layers).high_ms))
+    assert upper.layer_latency_ms(layers).sum() + upper.invocation_ms == pytest.approx(upper.network_latency_ms(layers))
+
+
+def test_search_at_a_confidence_meets_the_budget_at_the_upper_bound(tmp_path):
+    plain = search_codesign(board="ultra96v2", latency_ms=10.0, **FAST)
+    assert plain.best.latency_ms <= 10.0 and plain.best.latency_confidence == 0.9
+    assert plain.best.latency_low_ms < plain.best.latency_ms < plain.best.latency_high_ms
+    safe = search_codesign(board="ultra96v2", latency_ms=10.0, confidence=0.9, **FAST)
+    assert safe.best.latency_high_ms <= 10.0 + 1e-9 and safe.best.latency_ms < safe.best.latency_high_ms
+    assert safe.settings["confidence"] == 0.9 and safe.settings["latency_interval"]["searched_on"] == "upper bound"
+    assert safe.best.accuracy_top1 <= plain.best.accuracy_top1 + 0.5  # a margin costs accuracy, never gains much
+    back = CodesignResult.from_json(safe.to_json(tmp_path / "r.json"))
+    assert back.best == safe.best
+
+
+def test_a_predictor_without_an_interval_model_says_so():
+    result = search_codesign(board="ultra96v2", latency_ms=10.0, predictor=get_predictor("ultra96v2-b2304").calibrated,
+                             **FAST)
+    assert result.best.latency_confidence is None and "no interval model" in result.settings["latency_interval"]["note"]
+    with pytest.raises(ValueError, match="confidence= needs a latency predictor with an interval model"):
+        search_codesign(board="ultra96v2", latency_ms=10.0, predictor=RooflineModel(), confidence=0.9, **FAST)
+
+
+def test_each_device_carries_its_own_transfer_error():
+    joint, single = error_model("dpuczdx8g-joint").transferred, error_model("ultra96v2-b2304").transferred
+    assert len(joint.values) == 92 and len(single.values) == 26
+    # the single-table calibration transfers far worse (README: 53 % MAPE against 12.7 % for the joint fit)
+    assert np.exp(single.bounds(0.9)[1]) > 2 * np.exp(joint.bounds(0.9)[1])

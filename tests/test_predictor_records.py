@@ -1,0 +1,120 @@
+"""A user's own table wherever a device name goes, recorded in result.json so reports rebuild it."""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import warnings
+
+import numpy as np
+import pytest
+
+from accel_models import RooflineModel, group_by_block
+from latency_tables import (
+    LatencyTable,
+    as_predictor,
+    get_predictor,
+    get_source,
+    load_table,
+    predictor_from_record,
+    predictor_record,
+    write_table,
+)
+from ofa_hw import SubnetConfig, search_codesign, subnet_layers
+from ofa_hw.cli import main
+from ofa_hw.search import CodesignResult
+
+UNITS = group_by_block(subnet_layers(SubnetConfig.uniform(5, 4, 3, r=224)))
+
+
+@pytest.fixture(scope="module")
+def my_table(tmp_path_factory):
+    """Twelve Ultra96 entries under the metadata of a board of one's own."""
+    shipped = get_source("ultra96v2-b2304").table
+    meta = dataclasses.replace(shipped.meta, name="my-board", board="myboard", source="measured by me")
+    table = LatencyTable.from_entries(meta, [shipped.entries[k] for k in shipped.keys()[::5]])
+    return write_table(table, tmp_path_factory.mktemp("board") / "my_board.csv")
+
+
+def _fitted(path):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # whether the fit or the prior wins is fit_device's business
+        return as_predictor(path)
+
+
+def test_a_table_file_is_a_predictor_fitted_on_the_prior_and_recorded_with_its_file(my_table):
+    predictor = _fitted(my_table)
+    assert predictor.name == "my-board" and predictor.few_shot.prior == "dpuczdx8g-joint"
+    record = json.loads(json.dumps(predictor_record(predictor)))
+    assert record["kind"] == "table" and record["path"] == str(my_table.resolve())
+    assert record["sha256"] == hashlib.sha256(my_table.read_bytes()).hexdigest()
+    fitted = record["calibration"]["parameters"]["conv_efficiency"]["value"]
+    assert fitted == predictor.calibrated.model.params.conv_efficiency
+    again = predictor_from_record(record)
+    np.testing.assert_array_equal(again.unit_latency_ms(UNITS), predictor.unit_latency_ms(UNITS))
+    assert list(again.unit_sources(UNITS)) == list(predictor.unit_sources(UNITS))
+    assert again.table.keys() == load_table(my_table).keys()
+
+
+def test_records_of_devices_models_and_foreign_objects():
+    assert predictor_record(get_predictor("note10")) == {"format": "ofa-hw-latency-predictor/1", "kind": "device",
+                                                         "device": "note10"}
+    assert predictor_from_record(predictor_record(get_predictor("dpuczdx8g-joint"))) is get_predictor("dpuczdx8g-joint")
+    model = RooflineModel().with_params(overlap=0.5)
+    assert predictor_from_record(predictor_record(model)) == model
+    calibrated = get_predictor("ultra96v2-b2304").calibrated
+    rebuilt = predictor_from_record(json.loads(json.dumps(predictor_record(calibrated))))
+    np.testing.assert_array_equal(rebuilt.unit_latency_ms(UNITS), calibrated.unit_latency_ms(UNITS))
+    with pytest.raises(ValueError, match="not a latency predictor record"):
+        predictor_from_record({"kind": "device", "device": "note10"})
+
+
+def test_a_changed_table_file_is_reported_and_the_recorded_copy_used(my_table, tmp_path):
+    copy = tmp_path / "copy.csv"
+    copy.write_bytes(my_table.read_bytes())
+    record = predictor_record(_fitted(copy))
+    copy.write_text(copy.read_text().replace("measured by me", "measured again"))
+    with pytest.warns(UserWarning, match="changed since this predictor was recorded"):
+        again = predictor_from_record(record)
+    assert again.table.meta.source == "measured by me"
+
+
+def test_unknown_names_say_what_is_accepted(tmp_path):
+    with pytest.raises(KeyError, match="unknown device 'kv260'.*measured table file"):
+        as_predictor("kv260")
+    with pytest.raises(KeyError, match="is not a file"):
+        as_predictor(str(tmp_path / "missing.csv"))
+
+
+def test_a_search_on_ones_own_table_reports_from_result_json_alone(my_table, tmp_path):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        result = search_codesign(board="ultra96v2", latency_ms=12.0, predictor=str(my_table), budget=400,
+                                 population=40, seed=0, accelerators=[get_source("ultra96v2-b2304").accelerator],
+                                 progress=False)
+    assert result.settings["latency_predictor"] == str(my_table)
+    assert result.settings["latency_predictor_record"]["kind"] == "table"
+    loaded = CodesignResult.from_json(result.to_json(tmp_path / "result.json"))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)  # the per-unit latencies add up to the result's
+        path = loaded.report(tmp_path / "report", cross_validate=False)
+    summary = json.loads((path.parent / "summary.json").read_text())
+    assert summary["assumptions"]["latency"]["table"]["name"] == "my-board"
+    assert summary["best"]["latency"]["total_ms"] == pytest.approx(loaded.best.latency_ms, rel=1e-9)
+
+
+def test_cli_fit_then_search_and_report_with_the_record(my_table, tmp_path, capsys):
+    record = tmp_path / "fit.json"
+    assert main(["lut", "fit", str(my_table), "--out", str(record)]) == 0
+    out = capsys.readouterr().out
+    assert "cross-validated MAPE" in out and f"use it as --predictor {record}" in out
+    assert json.loads(record.read_text())["kind"] == "table"
+    run = tmp_path / "run"
+    assert main(["search", "--predictor", str(record), "--latency-ms", "12", "--budget", "400", "--population",
+                 "40", "--accelerators", "B2304@200x1", "--no-progress", "--no-report", "--out", str(run)]) == 0
+    capsys.readouterr()
+    assert main(["report", str(run / "result.json"), "--no-cv"]) == 0
+    assert "report:" in capsys.readouterr().out
+    assert main(["search", "--predictor", "nope.csv", "--latency-ms", "12", "--no-progress"]) == 2
+    assert "is not a file" in capsys.readouterr().err
