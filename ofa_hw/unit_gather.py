@@ -19,15 +19,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .layers import FIRST_SLOT, HEAD, _catalog_lookup
-from .space import N_SLOTS, OFASpace, SubnetBatch
+from .layers import FIRST_SLOT, _catalog_lookup
+from .space import OFASpace, SubnetBatch
 
 __all__ = ["UnitGather", "unit_totals"]
 
 #: Raw kernel / expand values index the table directly (0 = slot switched off).
 _K_RANGE, _E_RANGE = 8, 8
-_CELLS = N_SLOTS * _K_RANGE * _E_RANGE
-_SLOT_OFFSET = np.arange(N_SLOTS) * (_K_RANGE * _E_RANGE)
+_SLOT_CELLS = _K_RANGE * _E_RANGE
 #: Networks per chunk: ~10 MB of temporaries, cache-friendly and bounded at any batch size.
 CHUNK = 1 << 15
 
@@ -37,7 +36,7 @@ class UnitGather:
     """Per-unit values of a space at fixed resolutions, laid out for gathering.
 
     Build with :meth:`from_unit_values` or :meth:`from_resolution_values`.
-    ``unit_of_cell[r * 1280 + slot * 64 + kernel * 8 + expand]`` is the
+    ``unit_of_cell[(r * slots + slot) * 64 + kernel * 8 + expand]`` is the
     column of that slot unit in ``values`` (the last, zero column for kernel
     or expand 0); ``values`` is (groups, units + 1, group size), so one gather
     reads a whole group (e.g. one accelerator's latency, measured latency and
@@ -91,13 +90,14 @@ class UnitGather:
                   values: np.ndarray) -> UnitGather:
         """From the catalogue's (R, positions, choices) unit columns and (G, Q, K) values."""
         n_units = values.shape[-1]
-        fixed_positions = [p for p in range(lookup.shape[1]) if not FIRST_SLOT <= p < HEAD]
+        head = FIRST_SLOT + space.n_slots
+        fixed_positions = [p for p in range(lookup.shape[1]) if not FIRST_SLOT <= p < head]
         fixed = values[:, :, lookup[:, fixed_positions, 0]].sum(axis=-1)  # (G, Q, R)
-        unit_of_cell = np.full((len(resolutions), N_SLOTS, _K_RANGE, _E_RANGE), n_units, dtype=np.int32)
+        unit_of_cell = np.full((len(resolutions), space.n_slots, _K_RANGE, _E_RANGE), n_units, dtype=np.int32)
         n_e = len(space.expand_choices)
         for ki, k in enumerate(space.kernel_choices):
             for ei, e in enumerate(space.expand_choices):
-                unit_of_cell[:, :, k, e] = lookup[:, FIRST_SLOT:HEAD, ki * n_e + ei]
+                unit_of_cell[:, :, k, e] = lookup[:, FIRST_SLOT:head, ki * n_e + ei]
         padded = np.concatenate([values, np.zeros(values.shape[:2] + (1,))], axis=-1)
         row_of_r = np.full(max(resolutions) // 4 + 2, -1, dtype=np.intp)
         row_of_r[np.asarray(resolutions) // 4] = np.arange(len(resolutions))
@@ -120,8 +120,9 @@ class UnitGather:
     def _chunk(self, ks: np.ndarray, e: np.ndarray, rows: np.ndarray, group: np.ndarray) -> np.ndarray:
         cell = ks * _E_RANGE
         cell += e
-        cell += _SLOT_OFFSET
-        cell += (rows * _CELLS)[:, None]
+        n_slots = ks.shape[1]
+        cell += np.arange(n_slots) * _SLOT_CELLS
+        cell += (rows * (n_slots * _SLOT_CELLS))[:, None]
         units = self.unit_of_cell[cell]
         if self.values.shape[0] == 1:
             return self.values[0][units].sum(axis=1) + self.fixed[0][:, rows].T

@@ -42,12 +42,13 @@ def test_first_of_each_equals_numpy_unique():
 
 
 def test_settings_hash_changes_with_any_field_and_round_trips_the_constraint():
-    settings = SearchSettings(board="kv260", latency_ms=6.0, fps=None, space="ofa-mbv3-w1.2", resolutions=(160,),
+    settings = SearchSettings(board="kv260", latency_ms=6.0, fps=None, space="ofa-mbv3-w1.2",
+                              resolutions=(160,),
                               accelerators={"count": 1}, latency_predictor="note10", accuracy_predictor="a",
                               quantization=None, accuracy_scale="s", accuracy_scale_label="S", min_accuracy=None,
                               confidence=None, deployment={}, latency_predictor_record=None,
-                              latency_validity_warnings=[], objective="o", algorithm="evolution", budget=100, population=10,
-                              restarts=1, dsp_objective=False, max_utilization=1.0, seed=0)
+                              latency_validity_warnings=[], objective="o", algorithm="evolution", budget=100,
+                              population=10, restarts=1, dsp_objective=False, max_utilization=1.0, seed=0)
     data = settings.to_dict()
     assert data["constraint"] == {"latency_ms": 6.0, "fps": None, "text": "latency <= 6 ms"}
     assert "latency_ms" not in data and data["resolutions"] == [160]
@@ -98,3 +99,12 @@ def test_best_accelerator_is_the_best_of_all(kv260_evaluator, constraint):
     assert np.allclose(constraint.violation_of(chosen[0], chosen[1]), best_violation)
     tied = np.where(violation <= best_violation + 1e-12, latency, np.inf).min(axis=0)
     assert np.allclose(chosen[0], tied)
+
+
+def test_genome_of_a_space_with_a_single_block_stage_round_trips():
+    space = get_space("ofa-proxyless-w1.3")
+    genome = Genome(space, (160, 224), n_accelerators=2)
+    c = Candidates(sample_subnets(20, seed=1, width_mult=space.width_mult, resolutions=[160, 224]), np.arange(20) % 2)
+    back = genome.decode(genome.encode(c))
+    assert np.array_equal(back.subnets.d, c.subnets.d) and np.array_equal(back.subnets.ks, c.subnets.ks)
+    assert genome.n_genes == 2 * space.n_slots + space.n_stages + 2

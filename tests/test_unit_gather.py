@@ -55,3 +55,12 @@ def test_a_resolution_outside_the_gather_is_an_error():
         gather.total(SubnetConfig.smallest(r=224).as_batch())
     with pytest.raises(ValueError, match="one per catalogue key"):
         UnitGather.from_unit_values(SPACE, (160,), np.ones(len(keys) + 1))
+
+
+@pytest.mark.parametrize("space", ["ofa-mbv3-w1.0", "ofa-proxyless-w1.3"])
+def test_every_space_sums_as_its_block_catalogue(space):
+    width = get_space(space).width_mult
+    batch = sample_subnets(300, seed=2, width_mult=width, resolutions=[160, 224])
+    catalog = batch.block_catalog()
+    got = unit_totals(batch, lambda r: lambda keys, layers: _values(keys))
+    assert np.allclose(got, catalog.total(_values(catalog.keys)), rtol=0, atol=1e-9)

@@ -15,7 +15,7 @@ from functools import cached_property
 
 import numpy as np
 
-from ..space import N_SLOTS, N_STAGES, OFASpace, SubnetBatch
+from ..space import OFASpace, SubnetBatch
 from .evaluate import Candidates
 
 __all__ = ["Genome"]
@@ -57,7 +57,8 @@ class Genome:
     @property
     def fields(self) -> tuple[tuple[str, int], ...]:
         """(name, count) of each gene group, in order."""
-        return (("ks", N_SLOTS), ("e", N_SLOTS), ("d", N_STAGES), ("r", 1), ("accelerator", 1))
+        slots, stages = self.space.n_slots, self.space.n_stages
+        return (("ks", slots), ("e", slots), ("d", stages), ("r", 1), ("accelerator", 1))
 
     @property
     def n_genes(self) -> int:
@@ -68,8 +69,10 @@ class Genome:
     def upper(self) -> np.ndarray:
         """(n_genes,) largest value of each gene (the lower bound is 0)."""
         space = self.space
-        return np.array([len(space.kernel_choices) - 1] * N_SLOTS + [len(space.expand_choices) - 1] * N_SLOTS
-                        + [len(space.depth_choices) - 1] * N_STAGES + [len(self.resolutions) - 1,
+        depths = [len(choices) - 1 for choices in space.stage_depth_choices]  # a one-block stage has one choice
+        slots = space.n_slots
+        return np.array([len(space.kernel_choices) - 1] * slots + [len(space.expand_choices) - 1] * slots
+                        + depths + [len(self.resolutions) - 1,
                                                                         self.n_accelerators - 1], dtype=np.int64)
 
     def encode(self, candidates: Candidates) -> np.ndarray:
@@ -110,8 +113,10 @@ class Genome:
                              f"outside [0, {self.upper[column]}]")
         space = self.space
         k, e, d = (np.asarray(c) for c in (space.kernel_choices, space.expand_choices, space.depth_choices))
-        parts = (k[genes[:, :N_SLOTS]], e[genes[:, N_SLOTS:2 * N_SLOTS]],
-                 d[genes[:, 2 * N_SLOTS:2 * N_SLOTS + N_STAGES]], np.asarray(self.resolutions)[genes[:, -2]])
+        slots = space.n_slots
+        depth = np.stack([np.asarray(choices)[genes[:, 2 * slots + s]]
+                          for s, choices in enumerate(space.stage_depth_choices)], axis=1)
+        parts = (k[genes[:, :slots]], e[genes[:, slots:2 * slots]], depth, np.asarray(self.resolutions)[genes[:, -2]])
         subnets = (SubnetBatch(*parts, space.width_mult) if validate
                    else SubnetBatch._unchecked(*parts, space.width_mult))
         return Candidates(subnets, genes[:, -1].copy())
