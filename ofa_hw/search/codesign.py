@@ -173,6 +173,9 @@ def search_codesign(
         Nothing fits the board, or the constraint is beyond the fastest (or
         highest-throughput) design reachable; the message gives that value.
     """
+    if board is None and predictor is None:
+        raise ValueError("board must be a board name (e.g. 'ultra96v2') or an accel_models.Board; board=None "
+                         "searches a latency predictor's own device and needs predictor= (e.g. 'note10')")
     board = _board(board)
     _check_scalars(budget=budget, restarts=restarts, seed=seed,
                    **({} if population is None else {"population": population}))
