@@ -153,6 +153,16 @@ class AcceleratorSpace:
     def fixed(cls, board: Board, accelerator: Accelerator, max_utilization: float = 1.0) -> AcceleratorSpace:
         return cls.from_list(board, [accelerator], max_utilization)
 
+    @classmethod
+    def device(cls, accelerator: Accelerator) -> AcceleratorSpace:
+        """One device with no FPGA board to fit: the device a latency table was measured on (a phone CPU)."""
+        space = cls.__new__(cls)
+        space.board, space.max_utilization, space.grid, space.genes = None, 1.0, None, None
+        space.accelerators = (accelerator,)
+        space.resources = ({},)
+        space.dsp = np.zeros(1)
+        return space
+
     # ------------------------------------------------------------- genetics
     def __len__(self) -> int:
         return len(self.accelerators)
@@ -191,7 +201,7 @@ class AcceleratorSpace:
 
     def describe(self) -> dict:
         """JSON-able summary for a result's settings."""
-        out = {"board": self.board.name, "count": len(self), "max_utilization": self.max_utilization}
+        out = {"board": self.board.name if self.board is not None else None, "count": len(self), "max_utilization": self.max_utilization}
         if self.grid is not None:
             out["grid"] = {name: list(values) for name, values in
                            zip(("pp", "icp", "ocp", "clock_mhz", "cores"), self.grid.genes)}
