@@ -1,59 +1,48 @@
-"""DPU-like accelerator models: the layer data model, accelerators, boards, latency."""
+"""DPU-like accelerator models: the layer data model, accelerators, boards, latency.
 
-from .accelerator import Accelerator, DpuConfig, dpu_config, list_dpu_archs
-from .blocks import BlockSpec, make_divisible
+The public API (what the README, the notebooks and a user need); internals such
+as ``UnitSchedule``, ``LayerArrays`` or ``PARAMETER_INFO`` stay importable from
+their modules (``accel_models.schedule``, ``accel_models.layer``,
+``accel_models.roofline``).
+"""
+
+from .accelerator import Accelerator, dpu_config, list_dpu_archs
+from .blocks import BlockSpec
 from .boards import Board, get_board, list_boards
 from .from_torch import UnsupportedModelError, layers_from_torch
-from .layer import ACTIVATIONS, OPS, Layer, LayerArrays, conv_output_size
-from .network import BlockCatalog, NetworkAnalysis, analyze_network, network_latency_ms
+from .layer import Layer
+from .network import NetworkAnalysis, analyze_network, network_latency_ms
 from .plot import plot_analysis, plot_roofline, roofline_ceilings, roofline_records
 from .predictor_protocol import LATENCY_SOURCES, LatencyPredictor
-from .reference import LayerProfile, layer_profiles, profile_accelerator
-from .report import RooflineReport, roofline_report
-from .resources import FitResult, Resources, estimate_resources, fits, resource_fit_report
-from .roofline import PARAMETER_INFO, LayerAnalysis, RooflineModel, RooflineParams, engine_peaks_gops
-from .schedule import UnitSchedule, group_by_block
+from .report import roofline_report
+from .resources import estimate_resources, fits, resource_fit_report
+from .roofline import RooflineModel, RooflineParams, engine_peaks_gops
+from .schedule import group_by_block
 
 __all__ = [
-    "ACTIVATIONS",
     "LATENCY_SOURCES",
-    "OPS",
-    "PARAMETER_INFO",
     "Accelerator",
-    "BlockCatalog",
     "BlockSpec",
     "Board",
-    "DpuConfig",
-    "FitResult",
-    "Layer",
-    "LayerAnalysis",
-    "LayerArrays",
-    "LayerProfile",
     "LatencyPredictor",
+    "Layer",
     "NetworkAnalysis",
-    "Resources",
     "RooflineModel",
     "RooflineParams",
-    "RooflineReport",
     "UnsupportedModelError",
-    "UnitSchedule",
     "analyze_network",
-    "conv_output_size",
     "dpu_config",
     "engine_peaks_gops",
     "estimate_resources",
     "fits",
     "get_board",
     "group_by_block",
-    "layer_profiles",
     "layers_from_torch",
     "list_boards",
     "list_dpu_archs",
-    "make_divisible",
     "network_latency_ms",
     "plot_analysis",
     "plot_roofline",
-    "profile_accelerator",
     "resource_fit_report",
     "roofline_ceilings",
     "roofline_records",

@@ -49,7 +49,7 @@ import numpy as np
 from .accelerator import Accelerator
 from .layer import Layer
 
-__all__ = ["LATENCY_SOURCES", "AcceleratorChoice", "LatencyPredictor", "accelerator_list"]
+__all__ = ["LATENCY_SOURCES", "AcceleratorChoice", "HasLayers", "LatencyPredictor", "accelerator_list", "as_layers"]
 
 #: Values of :meth:`LatencyPredictor.unit_sources`.
 LATENCY_SOURCES = ("measured", "model")
@@ -82,6 +82,33 @@ class LatencyPredictor(Protocol):
     def unit_sources(self, units: Sequence[Sequence[Layer]], accelerator: AcceleratorChoice = None) -> np.ndarray:
         """Source of each unit's latency, one of :data:`LATENCY_SOURCES`: (K,) or (M, K) strings."""
         ...
+
+
+@runtime_checkable
+class HasLayers(Protocol):
+    """A network that can list its layers (an ``ofa_hw.SubnetConfig``, a ``Design``)."""
+
+    def layers(self) -> Sequence[Layer]:
+        """The network's layers in execution order."""
+        ...
+
+
+def as_layers(network: Sequence[Layer] | HasLayers) -> tuple[Layer, ...]:
+    """The layers of ``network``: a sequence of layers, or an object with ``layers()``.
+
+    >>> as_layers([Layer("fc", "fc", (8, 1, 1), (4, 1, 1))])[0].name
+    'fc'
+    >>> as_layers(42)
+    Traceback (most recent call last):
+    ...
+    TypeError: expected a sequence of Layer or an object with a layers() method (a SubnetConfig), got int
+    """
+    source = network.layers() if isinstance(network, HasLayers) else network
+    layers = tuple(source) if isinstance(source, Sequence) and not isinstance(source, (str, bytes)) else ()
+    if not layers or not all(isinstance(layer, Layer) for layer in layers):
+        raise TypeError("expected a sequence of Layer or an object with a layers() method (a SubnetConfig), "
+                        f"got {type(network).__name__}")
+    return layers
 
 
 def accelerator_list(accelerator: AcceleratorChoice, default: Accelerator | None = None,

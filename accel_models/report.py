@@ -31,6 +31,7 @@ import numpy as np
 from .atomic import atomic_write_bytes
 from .html_page import html_page, inline_svg
 from .layer import Layer
+from .predictor_protocol import as_layers
 
 if TYPE_CHECKING:  # pragma: no cover
     from matplotlib.figure import Figure
@@ -66,17 +67,7 @@ def report_layers(subnet_or_layers) -> tuple[Layer, ...]:
     ...
     TypeError: expected a sequence of Layer or an object with a layers() method (a SubnetConfig), got int
     """
-    source = subnet_or_layers
-    if callable(getattr(source, "layers", None)):
-        source = source.layers()
-    try:
-        layers = tuple(source)
-    except TypeError:
-        layers = ()
-    if not layers or not all(isinstance(layer, Layer) for layer in layers):
-        raise TypeError("expected a sequence of Layer or an object with a layers() method (a SubnetConfig), "
-                        f"got {type(subnet_or_layers).__name__}")
-    return layers
+    return as_layers(subnet_or_layers)
 
 
 def report_totals(analysis) -> dict[str, Any]:

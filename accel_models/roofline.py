@@ -139,14 +139,17 @@ class RooflineParams:
             object.__setattr__(self, f.name, float(value))
 
     def to_dict(self) -> dict[str, float]:
+        """``{name: value}`` of every parameter (see :meth:`from_dict`)."""
         return {f.name: getattr(self, f.name) for f in fields(self)}
 
     @classmethod
     def from_dict(cls, data: Mapping[str, float]) -> RooflineParams:
+        """Parameters from a (partial) ``{name: value}`` mapping; unknown names are an error."""
         reject_unknown_keys(data, [f.name for f in fields(cls)], "RooflineParams")
         return cls(**data)
 
     def replace(self, **changes) -> RooflineParams:
+        """The same parameters with ``changes`` applied (validated)."""
         return self.from_dict({**self.to_dict(), **changes})
 
     def describe(self) -> dict[str, dict]:
@@ -475,9 +478,11 @@ class RooflineModel:
                              "weights": self.params.weight_bw_efficiency * accelerator.ddr_bw_gbps})
 
     def to_dict(self) -> dict:
+        """JSON-able form (see :meth:`from_dict`)."""
         return {"params": self.params.to_dict()}
 
     @classmethod
     def from_dict(cls, data: Mapping) -> RooflineModel:
+        """Inverse of :meth:`to_dict`; unknown keys are an error."""
         reject_unknown_keys(data, ["params"], "RooflineModel")
         return cls(RooflineParams.from_dict(data.get("params", {})))

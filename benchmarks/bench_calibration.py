@@ -20,17 +20,9 @@ import numpy as np
 
 from accel_models import BlockSpec, RooflineModel, RooflineParams
 from accel_models.reference import layer_profiles, profile_accelerator
-from latency_tables import (
-    Entry,
-    LatencyTable,
-    calibrate,
-    error_report,
-    holdout_errors,
-    kernel_group,
-    load_table,
-    stage_group,
-    table_accelerator,
-)
+from latency_tables import Entry, LatencyTable, calibrate, holdout_errors, load_table, table_accelerator
+from latency_tables.calibration import kernel_group, stage_group
+from latency_tables.metrics import error_report
 
 
 def _ultra96_units(table: LatencyTable) -> dict:

@@ -35,7 +35,8 @@ from accel_models.deployed import (
     read_zoo,
 )
 from benchmarks.networks import predicted_dpu_ms, zoo_rows
-from latency_tables import error_report, get_predictor
+from latency_tables import get_predictor
+from latency_tables.metrics import error_report
 
 ZOO_E2E_CSV = Path(__file__).with_name("data") / "vitis_ai_model_zoo_e2e.csv"
 TARGET_MAPE_PCT = 15.0

@@ -15,9 +15,12 @@ For k = 0, 3, 5, 10, 20 shots (k = 0 is the prior alone, with the held-out
 source's own profiler launch cost where it has one) and several random
 splits per k, k entries are the measurements given to ``fit_device`` and
 all the others are predicted.  Printed per source and k: the held-out MAPE,
-mean and worst over splits, and the prior's MAPE on the same held-out rows;
-the last column counts the splits where the fit did worse than the prior
-there ("worse"), which the issue's target says must be 0.
+mean and worst over splits, and the prior's MAPE on the same held-out rows
+(the prior's parameters with the launch cost a user knows from the k shots
+without fitting anything: their profiler's busy time where the table has
+one, else the prior's own); the last column counts the splits where the fit
+did worse than the prior there ("worse"), which the issue's target says
+must be 0.
 """
 
 from __future__ import annotations
@@ -31,11 +34,13 @@ from accel_models import RooflineModel
 from latency_tables import NetworkMeasurement, calibrate_joint, fit_device, get_predictor, get_source
 from latency_tables.few_shot import network_table
 from latency_tables.fitting import CalibrationProblem, FitSettings, held_out_launch_ms
-from latency_tables.sources import CalibrationSource
+from latency_tables.sources import CalibrationSource, profiler_launch_ms
 
 from .networks import build, zoo_accelerator, zoo_rows
 
 K_VALUES = (0, 3, 5, 10, 20)
+#: fit_device's selection rule was chosen on the splits of seed 0; the benchmark reports other splits
+SEED = 1
 _UNIT_SOURCES = ("ultra96v2-b2304", "zcu102-b4096-layer-profiles", "zcu102-b4096-mbv2")
 _FITTED = ("ultra96v2-b2304", "zcu102-b4096-layer-profiles")  # the shipped joint fit's sources
 #: model-zoo groups: (board, DPU, clock MHz, Vitis AI version)
@@ -64,6 +69,14 @@ def _predict(source: CalibrationSource, model: RooflineModel, launch_ms: float) 
     return problem.predict(0, model.params, launch_ms)
 
 
+def _known_launch_ms(source: CalibrationSource, shot_keys: list[str], prior) -> float:
+    """The launch cost known from the shots without a fit: their profiler's, else the prior's (0 inside networks)."""
+    if not source.table.meta.per_entry_invocation:
+        return 0.0
+    value = profiler_launch_ms(source.table, shot_keys)
+    return prior.invocation_ms if value is None else value
+
+
 def _mape(predicted: np.ndarray, measured: np.ndarray) -> float:
     return float(np.mean(np.abs(predicted - measured) / measured) * 100)
 
@@ -78,7 +91,6 @@ def _shots(source: CalibrationSource, keys: list[str]):
 def _curve(label: str, source: CalibrationSource, prior, prior_launch_ms: float, splits: int, seed: int) -> dict:
     keys = source.table.keys()
     measured = source.table.mean_ms(keys)
-    prior_pred = _predict(source, prior.model, prior_launch_ms)
     rng = np.random.default_rng(seed)
     rows = {}
     for k in K_VALUES:
@@ -88,6 +100,8 @@ def _curve(label: str, source: CalibrationSource, prior, prior_launch_ms: float,
         for _ in range(1 if k == 0 else splits):
             pick = np.sort(rng.choice(len(keys), k, replace=False)) if k else np.arange(0)
             rest = np.setdiff1d(np.arange(len(keys)), pick)
+            launch = prior_launch_ms if k == 0 else _known_launch_ms(source, [keys[i] for i in pick], prior)
+            prior_pred = _predict(source, prior.model, launch)
             prior_mape.append(_mape(prior_pred[rest], measured[rest]))
             if k == 0:
                 fit_mape.append(prior_mape[-1])
@@ -121,10 +135,10 @@ def run(quick: bool = False) -> dict:
     curves = {}
     for name in _UNIT_SOURCES:
         held, prior, launch = _unit_case(name)
-        curves[name] = _curve(f"{name} (units)", held, prior, launch, splits, seed=0)
+        curves[name] = _curve(f"{name} (units)", held, prior, launch, splits, seed=SEED)
     for group in groups:
         source, prior, launch = _zoo_case(group)
-        curves[source.name] = _curve(f"{source.name} (networks)", source, prior, launch, splits, seed=0)
+        curves[source.name] = _curve(f"{source.name} (networks)", source, prior, launch, splits, seed=SEED)
     worse = sum(row["worse_than_prior"] for curve in curves.values() for row in curve["k"].values())
     total = sum(row["splits"] for curve in curves.values() for k, row in curve["k"].items() if k)
     print(f"\n  splits where the few-shot fit predicted the held-out rows worse than the prior: {worse} of {total}")

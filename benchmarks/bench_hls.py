@@ -150,7 +150,8 @@ def _qnet(cfg):
 
 
 def engine_vs_model(r: int, budget: int) -> list[dict]:
-    from accel_models import Accelerator, LayerArrays, get_board
+    from accel_models import Accelerator, get_board
+    from accel_models.layer import LayerArrays
     from accel_models.tiling import CLASSES, layer_classes
     from hls.engine import EngineConfig, engine_model
     from hls.program import build_program, engine_cycles

@@ -14,7 +14,8 @@ import time
 
 import numpy as np
 
-from accel_models import Accelerator, LayerArrays, RooflineModel
+from accel_models import Accelerator, RooflineModel
+from accel_models.layer import LayerArrays
 
 _DENSE = {"conv", "pwconv", "fc", "se_fc"}
 

@@ -25,17 +25,11 @@ import time
 
 import numpy as np
 
-from accel_models import RooflineModel, layer_profiles
-from latency_tables import (
-    LatencyTable,
-    calibrate,
-    calibrate_joint,
-    error_report,
-    get_predictor,
-    get_source,
-    leave_one_device_out,
-)
+from accel_models import RooflineModel
+from accel_models.reference import layer_profiles
+from latency_tables import LatencyTable, calibrate, calibrate_joint, get_predictor, get_source, leave_one_device_out
 from latency_tables.joint import JOINT_FIXED, JOINT_TIED, held_out_launch_ms
+from latency_tables.metrics import error_report
 from latency_tables.sources import table_units
 
 from .networks import predicted_dpu_ms, zoo_rows

@@ -154,7 +154,8 @@ def zoo_accelerator(row: ZooRow) -> Accelerator:
 
 @cache
 def _schedule(name: str):
-    from accel_models import UnitSchedule, group_by_block
+    from accel_models import group_by_block
+    from accel_models.schedule import UnitSchedule
 
     return UnitSchedule.from_units(group_by_block(build(name)))
 

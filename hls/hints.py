@@ -14,7 +14,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from accel_models import Accelerator, Layer, LayerArrays
+from accel_models import Accelerator, Layer
+from accel_models.layer import LayerArrays
 from accel_models.tiling import CLASSES, AcceleratorArrays, layer_classes, tiled_cycles
 
 __all__ = ["accelerator_info", "as_accelerator", "layer_hints"]

@@ -1,63 +1,45 @@
-"""Measured latency lookup tables, their calibration of the analytical model, and the board harness."""
+"""Measured latency lookup tables, their calibration of the analytical model, and the board harness.
 
-from .calibration import CalibratedModel, HoldoutReport, calibrate, holdout_errors, kernel_group, stage_group
-from .few_shot import FewShotReport, NetworkMeasurement, fit_device
+The public API (what the README, the notebooks and a user need); internals such
+as ``kernel_group``, ``JOINT_TIED`` or ``ErrorReport`` stay importable from their
+modules (``latency_tables.calibration``, ``latency_tables.joint``,
+``latency_tables.metrics``).
+"""
+
+from .calibration import CalibratedModel, calibrate, holdout_errors
+from .few_shot import NetworkMeasurement, fit_device
 from .format import TableFormatError, read_table, write_table
-from .joint import (
-    JOINT_FIT_PARAMETERS,
-    JOINT_FIXED,
-    JOINT_TIED,
-    JointCalibration,
-    TransferReport,
-    calibrate_joint,
-    leave_one_device_out,
-)
-from .metrics import ErrorReport, error_report
-from .predictor import HybridPredictor, NetworkBreakdown, TablePredictor, get_predictor, list_devices
+from .joint import calibrate_joint, leave_one_device_out
+from .predictor import HybridPredictor, TablePredictor, get_predictor, list_devices
 from .records import as_predictor, predictor_from_record, predictor_record
 from .registry import list_tables, load_table
-from .sources import SOURCES, CalibrationSource, get_source, table_accelerator, zcu102_profile_table
-from .table import Entry, LatencyTable, TableMeta, pool_entries
+from .sources import CalibrationSource, get_source, table_accelerator
+from .table import Entry, LatencyTable, TableMeta
 
 __all__ = [
-    "JOINT_FIT_PARAMETERS",
-    "JOINT_FIXED",
-    "JOINT_TIED",
-    "SOURCES",
     "CalibratedModel",
     "CalibrationSource",
     "Entry",
-    "FewShotReport",
-    "ErrorReport",
-    "HoldoutReport",
     "HybridPredictor",
-    "JointCalibration",
     "LatencyTable",
-    "NetworkBreakdown",
     "NetworkMeasurement",
     "TableFormatError",
     "TableMeta",
     "TablePredictor",
-    "TransferReport",
     "as_predictor",
     "calibrate",
     "calibrate_joint",
-    "error_report",
     "fit_device",
     "get_predictor",
     "get_source",
     "holdout_errors",
-    "kernel_group",
     "leave_one_device_out",
     "list_devices",
     "list_tables",
     "load_table",
-    "pool_entries",
     "predictor_from_record",
     "predictor_record",
     "read_table",
-    "stage_group",
     "table_accelerator",
     "write_table",
-    "zcu102_profile_table",
 ]

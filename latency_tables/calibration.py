@@ -21,8 +21,9 @@ from types import MappingProxyType
 
 import numpy as np
 
-from accel_models import Accelerator, BlockSpec, Layer, RooflineModel, RooflineParams, UnitSchedule
+from accel_models import Accelerator, BlockSpec, Layer, RooflineModel, RooflineParams
 from accel_models.predictor_protocol import AcceleratorChoice
+from accel_models.schedule import UnitSchedule
 
 from .fitting import CalibrationProblem, Fit, FitSettings
 from .metrics import ErrorReport, error_report

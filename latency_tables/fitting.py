@@ -39,8 +39,9 @@ from typing import cast
 
 import numpy as np
 
-from accel_models import RooflineModel, RooflineParams, UnitSchedule, group_by_block
+from accel_models import RooflineModel, RooflineParams, group_by_block
 from accel_models.roofline import PARAMETER_INFO, LayerTerms
+from accel_models.schedule import UnitSchedule
 
 from .metrics import ErrorReport, error_report
 from .sources import CalibrationSource, profiler_launch_ms, table_units

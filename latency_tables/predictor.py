@@ -18,7 +18,7 @@ Measurement context rule (one rule for every table, driven by
 
 Everything is vectorised over distinct units: a population of N networks
 built from K distinct units costs K lookups or model evaluations (once, then
-cached) and one numpy gather-and-sum (:meth:`accel_models.BlockCatalog.total`).
+cached) and one numpy gather-and-sum (:meth:`accel_models.network.BlockCatalog.total`).
 """
 
 from __future__ import annotations

@@ -9,7 +9,7 @@ fits on.  The shipped DPUCZDX8G sources:
   (:func:`ultra96_units`).
 * ``zcu102-b4096-layer-profiles``: DNNDK per-layer profiles of AlexNet,
   VGG-16 and ProxylessNAS-Mobile layers on a ZCU102, one B4096 core @ 300 MHz
-  (:func:`accel_models.layer_profiles`), timed inside their networks (no
+  (:func:`accel_models.reference.layer_profiles`), timed inside their networks (no
   launch), with the profiler's DDR traffic as ``mem_io_mb``.
 * ``zcu102-b4096-mbv2``: MobileNetV2-style blocks on the same ZCU102 DPU.
   Noisy (``benchmarks/bench_calibration.py``: its latencies rank against
@@ -170,14 +170,14 @@ def ultra96_units() -> dict[str, tuple[Layer, ...]]:
 
 
 def zcu102_profile_table() -> LatencyTable:
-    """:func:`accel_models.layer_profiles` as a table: one entry per profiled layer, keyed by its name.
+    """:func:`accel_models.reference.layer_profiles` as a table: one entry per profiled layer, keyed by its name.
 
     ``mem_io_mb`` is the profiler's DDR traffic.  The keys are layer names,
     not block keys: ``get_source("zcu102-b4096-layer-profiles")`` pairs the
     table with the layers each entry ran (a convolution and the max pool
     DNNDK fused into it).
     """
-    from accel_models import layer_profiles
+    from accel_models.reference import layer_profiles
 
     meta = TableMeta(
         name="zcu102-b4096-layer-profiles", board="zcu102", dpu_arch="DPUCZDX8G B4096 (DNNDK, Vitis AI 1.2 TRD)",
@@ -193,7 +193,7 @@ def zcu102_profile_table() -> LatencyTable:
 
 
 def _profile_units() -> dict[str, tuple[Layer, ...]]:
-    from accel_models import layer_profiles
+    from accel_models.reference import layer_profiles
 
     return {p.layer.name: p.units for p in layer_profiles()}
 
@@ -206,7 +206,7 @@ def _ultra96() -> CalibrationSource:
 
 
 def _zcu102_profiles() -> CalibrationSource:
-    from accel_models import profile_accelerator
+    from accel_models.reference import profile_accelerator
 
     return CalibrationSource(zcu102_profile_table(), profile_accelerator(), _profile_units())
 

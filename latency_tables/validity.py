@@ -142,9 +142,8 @@ def device_validity(device: str) -> DeviceValidity:
     >>> v.ops["dwconv"], v.accelerators[0]
     ((3, 5), 'B2304 (PP 8, ICP 12, OCP 12) @ 200 MHz')
     """
-    from .sources import table_units
     from .predictor import DEVICES, get_predictor
-    from .sources import get_source
+    from .sources import get_source, table_units
 
     if device in WITHDRAWN_DEVICES:
         raise KeyError(f"device {device!r} is {WITHDRAWN_DEVICES[device]}")

@@ -10,25 +10,16 @@ from ._version import __version__
 from .accuracy import get_predictor as get_accuracy_predictor
 from .accuracy import list_predictors as list_accuracy_predictors
 from .layers import block_keys, count_macs, count_params, subnet_graph, subnet_layers
-from .search import CodesignResult, Design, InfeasibleConstraintError, search_codesign
-from .space import (
-    OFASpace,
-    SubnetBatch,
-    SubnetConfig,
-    crossover,
-    get_space,
-    list_spaces,
-    mutate,
-    sample_subnets,
-)
+from .search import AcceleratorGrid, CodesignResult, Design, InfeasibleConstraintError, search_codesign
+from .space import SubnetBatch, SubnetConfig, get_space, list_spaces, sample_subnets
 from .torch_model import build_torch_model
 
 __all__ = [
+    "AcceleratorGrid",
     "CodesignResult",
     "Design",
     "InfeasibleConstraintError",
     "Layer",
-    "OFASpace",
     "SubnetBatch",
     "SubnetConfig",
     "__version__",
@@ -36,12 +27,10 @@ __all__ = [
     "build_torch_model",
     "count_macs",
     "count_params",
-    "crossover",
     "get_accuracy_predictor",
     "get_space",
     "list_accuracy_predictors",
     "list_spaces",
-    "mutate",
     "sample_subnets",
     "search_codesign",
     "subnet_graph",

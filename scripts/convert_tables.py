@@ -31,9 +31,11 @@ import sys
 from collections import defaultdict
 from pathlib import Path
 
-from accel_models import BlockSpec, make_divisible
-from latency_tables import Entry, LatencyTable, TableMeta, pool_entries
+from accel_models import BlockSpec
+from accel_models.blocks import make_divisible
+from latency_tables import Entry, LatencyTable, TableMeta
 from latency_tables.format import format_table, parse_ofa_yaml, write_table
+from latency_tables.table import pool_entries
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_SHARED = REPO.parent / "shared" / "data"

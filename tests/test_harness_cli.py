@@ -72,6 +72,7 @@ def test_show_lists_shipped_tables_and_errors_are_one_line(capsys, tmp_path):
 
 @pytest.mark.slow
 def test_plan_with_models_for_a_whole_resolution(tmp_path):
-    assert main(["lut", "plan", "--resolutions", "160", "--out", str(tmp_path / "p"), "--quiet"]) == 0
+    assert main(["lut", "plan", "--resolutions", "160", "--out", str(tmp_path / "p"), "--models", "--quiet"]) == 0
     units = json.loads((tmp_path / "p" / "manifest.json").read_text())["units"]
     assert len(units) == 96 and all((tmp_path / "p" / u["files"]["torch_export"]).is_file() for u in units)
+    assert all((tmp_path / "p" / u["files"]["spec"]).is_file() for u in units)

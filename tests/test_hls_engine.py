@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 import hls
-from accel_models import Accelerator, Layer, LayerArrays
+from accel_models import Accelerator, Layer
+from accel_models.layer import LayerArrays
 from accel_models.tiling import CLASSES, AcceleratorArrays, layer_classes, tiled_cycles
 from hls.engine import PIPELINE_DEPTH, EngineConfig, engine_model
 from hls.program import build_program, engine_cycles

@@ -3,7 +3,8 @@
 import numpy as np
 import pytest
 
-from accel_models import Layer, LayerArrays
+from accel_models import Layer
+from accel_models.layer import LayerArrays
 
 
 def test_derived_quantities_by_hand():

@@ -9,7 +9,6 @@ from latency_tables import Entry, LatencyTable, TableMeta, TablePredictor, load_
 from ofa_hw import SubnetConfig, block_keys, sample_subnets
 
 
-
 def test_note10_sums_equal_an_ofa_style_loop():
     table = load_table("note10-r176")
     means = {k: e.mean_ms for k, e in table.entries.items()}
@@ -30,7 +29,8 @@ def test_launch_cost_rule_by_hand():
 
     class TwoUnits:  # anything with .block_catalog() will do
         def block_catalog(self):
-            from accel_models import BlockCatalog, BlockSpec
+            from accel_models import BlockSpec
+            from accel_models.network import BlockCatalog
 
             return BlockCatalog(tuple(keys), tuple(BlockSpec.from_key(k).layers() for k in keys),
                                 np.array([[0, 1], [1, -1]]))

@@ -6,17 +6,10 @@ import json
 import numpy as np
 import pytest
 
-from accel_models import (
-    Accelerator,
-    BlockSpec,
-    Layer,
-    LayerArrays,
-    RooflineModel,
-    RooflineParams,
-    UnitSchedule,
-    group_by_block,
-)
+from accel_models import Accelerator, BlockSpec, Layer, RooflineModel, RooflineParams, group_by_block
+from accel_models.layer import LayerArrays
 from accel_models.reference import layer_profiles, profile_accelerator
+from accel_models.schedule import UnitSchedule
 from accel_models.tiling import AcceleratorArrays, tiled_cycles
 
 B2304 = Accelerator.from_dpu("B2304", clock_mhz=200.0)

@@ -11,8 +11,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from accel_models import BlockSpec
-from latency_tables import Entry, LatencyTable, TableFormatError, TableMeta, pool_entries, read_table, write_table
+from latency_tables import Entry, LatencyTable, TableFormatError, TableMeta, read_table, write_table
 from latency_tables.format import FORMAT_ID, format_table, parse_ofa_yaml, parse_table
+from latency_tables.table import pool_entries
 
 META = TableMeta("t", "ultra96v2", "B2304", 200.0, 1, "Vitis AI 3.0", "profiler", "2024", "here", "figures only",
                  True, "ofa-mbv3-w1.2")

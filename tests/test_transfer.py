@@ -13,20 +13,21 @@ import dataclasses
 import numpy as np
 import pytest
 
-from accel_models import Accelerator, BlockSpec, Layer, LayerArrays, RooflineModel, RooflineParams
+from accel_models import Accelerator, BlockSpec, Layer, RooflineModel, RooflineParams
+from accel_models.layer import LayerArrays
 from latency_tables import (
     CalibrationSource,
     Entry,
     LatencyTable,
     calibrate,
     calibrate_joint,
-    error_report,
     get_predictor,
     get_source,
     leave_one_device_out,
     load_table,
 )
 from latency_tables.joint import JOINT_FIXED, JOINT_TIED, held_out_launch_ms
+from latency_tables.metrics import error_report
 from latency_tables.sources import profiler_launch_ms, table_units
 
 

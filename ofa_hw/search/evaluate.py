@@ -14,7 +14,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from accel_models import Accelerator, BlockCatalog, LatencyPredictor
+from accel_models import Accelerator, LatencyPredictor
+from accel_models.network import BlockCatalog
 from latency_tables import as_predictor
 
 from ..accuracy import QuantizedPredictor
