@@ -126,7 +126,9 @@ def _positive_float(name: str, value) -> None:
 
 def check_dpu_clock(clock_mhz) -> None:
     """Raise ``ValueError`` unless ``clock_mhz`` is a clock a DPU-like FPGA engine can run at."""
-    if not _is_number(clock_mhz) or not 0 < clock_mhz <= MAX_CLOCK_MHZ:
+    if not _is_number(clock_mhz) or clock_mhz <= 0:
+        raise ValueError(f"DPU clock_mhz must be a positive number, got {clock_mhz!r}")
+    if clock_mhz > MAX_CLOCK_MHZ:
         raise ValueError(f"DPU clock_mhz {clock_mhz!r} is beyond what the hardware supports: (0, {MAX_CLOCK_MHZ:g}] "
                          "MHz (the DSP clock is twice it; DSP48E2 limit 891 MHz); PYNQ DPUs run at 200-300 MHz")
 

@@ -77,6 +77,17 @@ def _best_of(fn, repeats: int) -> float:
     return best
 
 
+def _small_call_us(model: RooflineModel, layers: list, accelerator: Accelerator, repeats: int) -> float:
+    """Median time of one small ``layer_latency_ms`` call (a report or a notebook asks one layer at a time)."""
+    model.layer_latency_ms(layers, accelerator)
+    times = []
+    for _ in range(repeats):
+        start = time.process_time()
+        model.layer_latency_ms(layers, accelerator)
+        times.append(time.process_time() - start)
+    return float(np.median(times) * 1e6)
+
+
 def run(quick: bool = False) -> dict:
     model = RooflineModel()
     units = _catalogue_units()
@@ -108,9 +119,11 @@ def run(quick: bool = False) -> dict:
         print(f"{name:38s} {n:>10d} {s:>9.3f} {rate:>14,.0f}")
     speedup = rows[1][3] / rows[0][3]
     print(f"vectorised / loop: {speedup:,.0f}x   (max relative difference {max_rel_diff:.1e})")
+    small = _small_call_us(model, layers[5:6], accs[0], repeats=200 if quick else 2000)
+    print(f"one small call, layer_latency_ms([one layer], one accelerator): {small:.0f} us (median)")
     return {
         "layers": len(layers), "units": len(units), "accelerators": n_acc, "pairs": pairs,
         "loop_pairs_per_s": rows[0][3], "vectorised_pairs_per_s": rows[1][3],
         "unit_path_pairs_per_s": rows[2][3], "vectorised_seconds_for_pairs": vec_s,
-        "speedup_vs_loop": speedup, "max_rel_diff_vs_loop": max_rel_diff,
+        "speedup_vs_loop": speedup, "max_rel_diff_vs_loop": max_rel_diff, "small_call_us": small,
     }

@@ -148,6 +148,8 @@ class PerResolutionPredictor:
                             f"got {type(batch).__name__}")
         if np.ndim(batch.r) == 0:  # one SubnetConfig
             return self.for_resolution(int(batch.r)).subnet_latency_ms(batch)
+        if hasattr(batch, "unit_totals"):  # a SubnetBatch: one dense gather with each resolution's own values
+            return batch.unit_totals(lambda r: self.for_resolution(r).key_latency_ms) + self.invocation_ms
         resolutions = np.asarray(batch.r)
         out = np.empty(len(resolutions))
         for r in np.unique(resolutions):

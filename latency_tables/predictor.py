@@ -68,6 +68,19 @@ def _catalog(batch_or_config) -> BlockCatalog:
     return make()
 
 
+def _network_sums(batch_or_config, unit_values: Callable) -> np.ndarray:
+    """(N,) sum of ``unit_values(keys, layers)`` over each network's units (the same function at every resolution).
+
+    A sub-network batch or config sums by its space's dense gather
+    (``unit_totals``, :mod:`ofa_hw.unit_gather`); anything else through its
+    block catalogue.
+    """
+    if hasattr(batch_or_config, "unit_totals"):
+        return batch_or_config.unit_totals(lambda r: unit_values)
+    catalog = _catalog(batch_or_config)
+    return catalog.total(unit_values(catalog.keys, catalog.layers))
+
+
 def _check_keys(keys: Sequence[str]) -> None:
     for key in keys:
         BlockSpec.from_key(key)  # a malformed key is an error, never a silent model prediction
@@ -126,8 +139,16 @@ class TablePredictor:
 
     def subnet_latency_ms(self, batch_or_config) -> np.ndarray:
         """(N,) network latencies: sum of in-network unit latencies plus one launch."""
-        catalog = _catalog(batch_or_config)
-        return catalog.total(self.key_latency_ms(catalog.keys)) + self.invocation_ms
+        def measured_or_nan(keys: Sequence[str], layers) -> np.ndarray:
+            rows = np.fromiter((self._index.get(k, -1) for k in keys), dtype=np.int64, count=len(keys))
+            return np.where(rows >= 0, self._measured[rows] - self.invocation_ms, np.nan)
+
+        totals = _network_sums(batch_or_config, measured_or_nan)
+        if np.isnan(totals).any():  # some network uses a unit the table lacks: name it
+            catalog = _catalog(batch_or_config)
+            used = np.unique(catalog.index[catalog.index >= 0])
+            self.key_latency_ms([catalog.keys[i] for i in used])  # raises a KeyError naming the unit
+        return totals + self.invocation_ms
 
     # -------------------------------------------- the predictor protocol
     def _count(self, accelerator: AcceleratorChoice) -> int | None:
@@ -299,8 +320,7 @@ class HybridPredictor:
 
         Sum of the units' in-network latencies plus one program launch.
         """
-        catalog = _catalog(batch_or_config)
-        return catalog.total(self.key_latency_ms(catalog.keys, catalog.layers)) + self.invocation_ms
+        return _network_sums(batch_or_config, self.key_latency_ms) + self.invocation_ms
 
     def breakdown(self, config) -> NetworkBreakdown:
         """Per-unit sources and latencies of one network (per layer for modelled units)."""

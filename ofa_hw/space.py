@@ -25,6 +25,7 @@ from __future__ import annotations
 import warnings
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 
@@ -319,6 +320,17 @@ class SubnetBatch:
         object.__setattr__(batch, "width_mult", width_mult)
         return batch
 
+    @classmethod
+    def _normalised(cls, ks: np.ndarray, e: np.ndarray, d: np.ndarray, r: np.ndarray,
+                    width_mult: float) -> SubnetBatch:
+        """Wrap rows of batches (already valid and normalised): no checks, no copies beyond the arguments."""
+        batch = object.__new__(cls)
+        for name, arr in (("ks", ks), ("e", e), ("d", d), ("r", r)):
+            arr.setflags(write=False)
+            object.__setattr__(batch, name, arr)
+        object.__setattr__(batch, "width_mult", width_mult)
+        return batch
+
     @property
     def space(self) -> OFASpace:
         """The :class:`OFASpace` of these networks."""
@@ -341,8 +353,8 @@ class SubnetBatch:
 
     def take(self, indices) -> SubnetBatch:
         """The sub-batch at ``indices`` (an index array or boolean mask)."""
-        return SubnetBatch._unchecked(self.ks[indices], self.e[indices], self.d[indices], self.r[indices],
-                                      self.width_mult)
+        return SubnetBatch._normalised(self.ks[indices], self.e[indices], self.d[indices], self.r[indices],
+                                       self.width_mult)
 
     def active(self) -> np.ndarray:
         """(N, 20) mask of the slots in use."""
@@ -353,6 +365,12 @@ class SubnetBatch:
         from .layers import block_catalog
 
         return block_catalog(self, resolutions)
+
+    def unit_totals(self, values_at) -> np.ndarray:
+        """(N,) sum over each network's units of ``values_at(r)(keys, layers)`` (:func:`ofa_hw.unit_gather.unit_totals`)."""
+        from .unit_gather import unit_totals
+
+        return unit_totals(self, values_at)
 
     @classmethod
     def from_configs(cls, configs: Iterable[SubnetConfig]) -> SubnetBatch:
@@ -377,8 +395,8 @@ class SubnetBatch:
         widths = {b.width_mult for b in batches}
         if len(widths) != 1:
             raise ValueError(f"cannot concatenate batches of different widths {sorted(widths)}")
-        ks, e, d, r = (np.concatenate([getattr(b, f) for b in batches]) for f in ("ks", "e", "d", "r"))
-        return cls._unchecked(ks, e, d, r, widths.pop())
+        return cls._normalised(*(np.concatenate([getattr(b, f) for b in batches]) for f in ("ks", "e", "d", "r")),
+                               widths.pop())
 
     def unique(self) -> tuple[SubnetBatch, np.ndarray]:
         """Distinct networks and, for each row of ``self``, its row in the result."""
@@ -456,6 +474,10 @@ class SubnetConfig:
         """The units of this network (see :func:`ofa_hw.layers.block_catalog`)."""
         return self.as_batch().block_catalog(resolutions)
 
+    def unit_totals(self, values_at) -> np.ndarray:
+        """(1,) sum of ``values_at(r)(keys, layers)`` over this network's units."""
+        return self.as_batch().unit_totals(values_at)
+
     def layers(self):
         """Every layer of this network (see :func:`ofa_hw.subnet_layers`)."""
         from .layers import subnet_layers
@@ -521,6 +543,19 @@ class SubnetConfig:
 
 # ----------------------------------------------------------- random & search
 def _resolution_choices(space: OFASpace, resolutions: Sequence[int] | None) -> np.ndarray:
+    if resolutions is None or isinstance(resolutions, tuple):  # the search's tuple: validated once
+        return _checked_choices(space, resolutions)
+    return _check_choices_array(space, resolutions)
+
+
+@lru_cache(maxsize=64)
+def _checked_choices(space: OFASpace, resolutions: tuple[int, ...] | None) -> np.ndarray:
+    choices = _check_choices_array(space, resolutions)
+    choices.setflags(write=False)
+    return choices
+
+
+def _check_choices_array(space: OFASpace, resolutions) -> np.ndarray:
     choices = np.asarray(space.resolutions if resolutions is None else resolutions, dtype=np.int64)
     if choices.ndim != 1 or choices.size == 0:
         raise ValueError(f"resolutions must be a non-empty list of integers, got {resolutions!r}")
@@ -556,6 +591,12 @@ def sample_subnets(
     )
 
 
+def _draw(choices: Sequence[int] | np.ndarray, shape, rng: np.random.Generator) -> np.ndarray:
+    """Uniform draws from ``choices`` (an index gather: several times faster than ``rng.choice`` on small arrays)."""
+    choices = np.asarray(choices)
+    return choices[rng.integers(0, len(choices), size=shape)]
+
+
 def _fix_single_block_stages(d: np.ndarray, space: OFASpace) -> np.ndarray:
     """``d`` with the stages of exactly one block set to 1 (OFA's ``depth_setting[-1] = 1``)."""
     if space.single_block_stages:
@@ -567,9 +608,9 @@ def _fix_single_block_stages(d: np.ndarray, space: OFASpace) -> np.ndarray:
 def _fill_inactive(batch: SubnetBatch, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
     """ks, e with inactive slots filled by random choices, so depth mutations have genes to use."""
     space = batch.space
-    inactive = ~batch.active()
-    ks = np.where(inactive, rng.choice(space.kernel_choices, size=batch.ks.shape), batch.ks)
-    e = np.where(inactive, rng.choice(space.expand_choices, size=batch.e.shape), batch.e)
+    inactive = batch.ks == 0  # the batch stores 0 in exactly the slots its depths switch off
+    ks = np.where(inactive, _draw(space.kernel_choices, batch.ks.shape, rng), batch.ks)
+    e = np.where(inactive, _draw(space.expand_choices, batch.e.shape, rng), batch.e)
     return ks, e
 
 
@@ -593,12 +634,12 @@ def mutate(
     space = batch.space
     n = len(batch)
     ks, e = _fill_inactive(batch, rng)
-    ks = np.where(rng.random(ks.shape) < prob, rng.choice(space.kernel_choices, size=ks.shape), ks)
-    e = np.where(rng.random(e.shape) < prob, rng.choice(space.expand_choices, size=e.shape), e)
-    d = np.where(rng.random(batch.d.shape) < prob, rng.choice(space.depth_choices, size=batch.d.shape), batch.d)
+    ks = np.where(rng.random(ks.shape) < prob, _draw(space.kernel_choices, ks.shape, rng), ks)
+    e = np.where(rng.random(e.shape) < prob, _draw(space.expand_choices, e.shape, rng), e)
+    d = np.where(rng.random(batch.d.shape) < prob, _draw(space.depth_choices, batch.d.shape, rng), batch.d)
     d = _fix_single_block_stages(d, space)
     choices = _resolution_choices(space, resolutions)
-    r = np.where(rng.random(n) < resolution_prob, rng.choice(choices, size=n), batch.r)
+    r = np.where(rng.random(n) < resolution_prob, _draw(choices, n, rng), batch.r)
     return SubnetBatch._unchecked(ks, e, d, r, space.width_mult)
 
 

@@ -109,7 +109,7 @@ def test_more_cores_raise_throughput_not_single_image_speed(grid_space, evaluato
 def test_genes_round_trip(evaluator):
     rng = np.random.default_rng(1)
     candidates = evaluator.sample(200, rng)
-    again = Candidates.from_genes(candidates.to_genes(evaluator.resolutions), evaluator.space, evaluator.resolutions)
+    again = evaluator.genome.decode(evaluator.genome.encode(candidates))
     for name in ("ks", "e", "d", "r"):
         assert np.array_equal(getattr(again.subnets, name), getattr(candidates.subnets, name))
     assert np.array_equal(again.accelerator, candidates.accelerator)

@@ -199,7 +199,8 @@ def _interval_text(design: Mapping) -> str:
 def _front_table(front: list[Mapping], scale: str) -> str:
     rows = "".join(
         f"<tr><td>{i + 1}</td><td>{d['latency_ms']:.3f}</td>"
-        f"<td>{_e(_interval_text(d).split(' interval ')[-1])}</td><td>{d['fps']:.1f}</td><td>{d['accuracy_top1']:.2f}</td>"
+        f"<td>{_e(_interval_text(d).split(' interval ')[-1])}</td><td>{d['fps']:.1f}</td>"
+        f"<td>{d['accuracy_top1']:.2f}</td>"
         f"<td>{d['accuracy_float_top1']:.2f}</td><td class='l'>{_e(d['accelerator'])}</td><td>{d['dsp']:.0f}</td>"
         f"<td>{d['r']}</td><td class='l'>{_e(d['d'])}</td><td class='l'>{_e(d['latency_source'])}</td></tr>"
         for i, d in enumerate(front))

@@ -247,6 +247,16 @@ class AcceleratorSpace:
         """A one-accelerator space (an error if it does not fit)."""
         return cls.from_list(board, [accelerator], max_utilization)
 
+    @classmethod
+    def device(cls, accelerator: Accelerator) -> AcceleratorSpace:
+        """One device with no FPGA board to fit: the device a latency table was measured on (a phone CPU)."""
+        space = cls.__new__(cls)
+        space.board, space.max_utilization, space.grid, space.genes = None, 1.0, None, None
+        space.accelerators = (accelerator,)
+        space.resources = ({},)
+        space.dsp = np.zeros(1)
+        return space
+
     # ------------------------------------------------------------- genetics
     def __len__(self) -> int:
         return len(self.accelerators)
@@ -286,7 +296,7 @@ class AcceleratorSpace:
 
     def describe(self) -> dict:
         """JSON-able summary for a result's settings."""
-        out = {"board": self.board.name, "space": self.name, "count": len(self),
+        out = {"board": self.board.name if self.board is not None else None, "space": self.name, "count": len(self),
                "custom": sum(not a.is_dpuczdx8g for a in self.accelerators), "max_utilization": self.max_utilization}
         if self.grid is not None:
             out["grid"] = {name: list(values) for name, values in zip(self.grid.names, self.grid.genes, strict=True)}

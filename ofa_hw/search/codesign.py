@@ -6,10 +6,12 @@ import hashlib
 import io
 import json
 import os
+import statistics
 import zipfile
+from collections import OrderedDict
 from collections.abc import Sequence
 from concurrent.futures import Executor
-from dataclasses import asdict
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
 import numpy as np
@@ -24,13 +26,15 @@ from ..space import OFASpace, SubnetBatch, SubnetConfig, get_space
 from .accelerators import AcceleratorGrid, AcceleratorSpace, DpuGrid, InfeasibleConstraintError
 from .evaluate import Candidates, Evaluator, Scores
 from .evolution import Constraint, EvolutionSettings, rank, run_evolution
-from .nsga2 import run_nsga2
+from .genome import Genome
 from .pareto import pareto_mask
 from .result import CodesignResult, Design, GenerationStats
 
-__all__ = ["DEFAULT_LATENCY_PREDICTOR", "search_codesign"]
+__all__ = ["DEFAULT_LATENCY_PREDICTOR", "SearchSettings", "search_codesign"]
 
 ALGORITHMS = ("auto", "evolution", "nsga2")
+#: Version of the checkpoint file layout (part of the checkpoint hash: older files are not reused).
+CHECKPOINT_FORMAT = 2
 #: Latency predictor used when none is given: the measured Ultra96-V2 table of
 #: OFA-MobileNetV3 w1.2 blocks (the only one that measured this search space's
 #: units, SE and h-swish, on a DPU) wherever it applies, and for every other
@@ -48,9 +52,10 @@ DEFAULT_LATENCY_PREDICTOR = "dpuczdx8g-joint"
 
 
 def search_codesign(
-    board: str | Board = "ultra96v2",
+    board: str | Board | None = "ultra96v2",
     latency_ms: float | None = None,
     fps: float | None = None,
+    *,
     min_accuracy: float | None = None,
     confidence: float | None = None,
     space: str | OFASpace = "ofa-mbv3-w1.2",
@@ -61,7 +66,7 @@ def search_codesign(
     accuracy_scale: str = "imagenet-val",
     algorithm: str = "auto",
     budget: int = 20_000,
-    population: int = 100,
+    population: int | None = None,
     resolutions: Sequence[int] | None = None,
     dsp_objective: bool = False,
     max_utilization: float = 1.0,
@@ -77,8 +82,11 @@ def search_codesign(
 
     Parameters
     ----------
-    board : str or Board
+    board : str, Board or None
         Resource and bandwidth budget (``"ultra96v2"``, ``"zcu102"``, ``"zcu104"``, ``"kv260"``).
+        ``None``: no FPGA to fit; the search runs on the latency predictor's
+        own device (e.g. ``predictor="note10"``, a phone CPU) and
+        ``accelerators=`` must stay at its default.
     latency_ms, fps : float, optional
         Constraint: single-image latency ceiling (what ``latency_mode`` says) and/or
         deployed-throughput floor (images/s with ``threads`` threads, ARM pre/post-processing
@@ -126,8 +134,12 @@ def search_codesign(
         ``"auto"``: evolution under a constraint, NSGA-II without one.
     budget : int
         Candidate evaluations in total (over all restarts).
-    population : int
-        Population size.
+    population : int, optional
+        Population size.  Default: NSGA-II 100; evolution one fiftieth of the
+        evaluations per restart, at least 100 and at most 400 (400 at the
+        default budget: a wider population converges to the same design from
+        different seeds far more often than OFA's 100, see
+        ``benchmarks/bench_search.py``).
     resolutions : sequence of int, optional
         Resolutions to consider (default: those of the space the accuracy
         predictor can encode).
@@ -167,8 +179,12 @@ def search_codesign(
         Nothing fits the board, or the constraint is beyond the fastest (or
         highest-throughput) design reachable; the message gives that value.
     """
+    if board is None and predictor is None:
+        raise ValueError("board must be a board name (e.g. 'ultra96v2') or an accel_models.Board; board=None "
+                         "searches a latency predictor's own device and needs predictor= (e.g. 'note10')")
     board = _board(board)
-    _check_scalars(budget=budget, population=population, restarts=restarts, seed=seed)
+    _check_scalars(budget=budget, restarts=restarts, seed=seed,
+                   **({} if population is None else {"population": population}))
     space = get_space(space)
     if algorithm not in ALGORITHMS:
         raise ValueError(f"algorithm must be one of {ALGORITHMS}, got {algorithm!r}")
@@ -180,6 +196,9 @@ def search_codesign(
     if algorithm == "evolution" and not constraint.active:
         raise ValueError("the evolutionary search needs a constraint (latency_ms= or fps=); use algorithm='nsga2' "
                          "for an unconstrained Pareto front")
+    if population is None:
+        per_restart = int(budget) // max(1, int(restarts))
+        population = 100 if algorithm == "nsga2" else int(np.clip(per_restart // 50, 100, 400))
     for name, value, low in (("budget", budget, population), ("restarts", restarts, 1), ("population", population, 8)):
         if int(value) != value or value < low:
             raise ValueError(f"{name} must be an integer of at least {low}, got {value!r}")
@@ -199,53 +218,89 @@ def search_codesign(
     accuracy_name = accuracy or space.name
     deployed = get_accuracy_predictor(accuracy_name, quantization=quantization, scale=accuracy_scale)
     resolutions = _resolutions(space, deployed, resolutions)
-    accel_space = _accelerator_space(board, accelerators, max_utilization)
-    from .intervals import search_predictor, warn_outside_validity, with_intervals
+    evaluator = _evaluator(board, accelerators, max_utilization, latency_name, latency_predictor, confidence,
+                           latency_mode, threads, space, resolutions, deployed)
+    accel_space = evaluator.accelerators
+    from .intervals import warn_outside_validity, with_intervals
 
-    deployment = _deployment(board, threads, latency_mode)
-    evaluator = Evaluator(space, resolutions, accel_space, search_predictor(latency_name, latency_predictor, confidence, latency_mode),
-                          deployed, deployment)
     outside = warn_outside_validity(latency_name, evaluator.keys, accel_space.accelerators)
-    _check_reachable(evaluator, constraint, board)
-
-    description = {
-        "board": board.name,
-        "constraint": {"latency_ms": latency_ms, "fps": fps, "text": constraint.describe()},
-        "deployment": {"threads": threads, "latency_mode": latency_mode,
-                       "text": deployment.describe() if deployment else "fps: all cores busy on DPU time alone "
-                                                                         f"(no ARM data for board {board.name!r})"},
-        "space": space.name,
-        "resolutions": list(resolutions),
-        "accelerators": accel_space.describe(),
-        "latency_predictor": latency_name or type(latency_predictor).__name__,
-        "latency_predictor_record": predictor_record(latency_predictor),
-        "accuracy_predictor": accuracy_name,
-        "quantization": quantization,
-        "accuracy_scale": deployed.scale.name,
-        "accuracy_scale_label": deployed.scale.label,
-        "min_accuracy": min_accuracy,
-        "confidence": confidence,
-        "latency_validity_warnings": outside,
-        "objective": (f"minimise latency at predicted {deployed.kind} >= {min_accuracy:g}% ({deployed.scale.label})"
-                      if min_accuracy is not None else f"maximise predicted {deployed.kind} ({deployed.scale.label})"),
-        "algorithm": algorithm,
-        "budget": budget,
-        "population": population,
-        "restarts": restarts,
-        "dsp_objective": dsp_objective,
-        "max_utilization": max_utilization,
-        "seed": seed,
-        "ofa_hw_version": __version__,
-    }
+    _check_reachable(evaluator, constraint)
+    deployment = evaluator.deployment
+    no_arm = ("no board" if board is None else f"no ARM data for board {board.name!r}")
+    objective = (f"minimise latency at predicted {deployed.kind} >= {min_accuracy:g}% ({deployed.scale.label})"
+                 if min_accuracy is not None else f"maximise predicted {deployed.kind} ({deployed.scale.label})")
+    search = SearchSettings(
+        board=board.name if board is not None else None, latency_ms=latency_ms, fps=fps,
+        deployment={"threads": threads, "latency_mode": latency_mode,
+                    "text": (deployment.describe() if deployment
+                             else f"fps: all cores busy on DPU time alone ({no_arm})")},
+        space=space.name, resolutions=tuple(resolutions), accelerators=accel_space.describe(),
+        latency_predictor=latency_name or type(latency_predictor).__name__,
+        latency_predictor_record=predictor_record(latency_predictor), accuracy_predictor=accuracy_name,
+        quantization=quantization, accuracy_scale=deployed.scale.name, accuracy_scale_label=deployed.scale.label,
+        min_accuracy=min_accuracy, confidence=confidence, latency_validity_warnings=outside, objective=objective,
+        algorithm=algorithm, budget=budget, population=population, restarts=restarts, dsp_objective=dsp_objective,
+        max_utilization=max_utilization, seed=seed)
     seeds = np.random.SeedSequence(seed).spawn(restarts)
     run = _Restart(evaluator, algorithm, constraint, budget // restarts, settings, dsp_objective)
-    store = _CheckpointStore(checkpoint, description) if checkpoint is not None else None
+    store = _CheckpointStore(checkpoint, search, evaluator.genome) if checkpoint is not None else None
     runs = _run_restarts(run, seeds, store, executor, progress)
     candidates = Candidates.concat([c for c, _, _ in runs])
     scores = Scores.concat([s for _, s, _ in runs])
     history = [h for _, _, hist in runs for h in hist]
+    description = {**search.to_dict(), "ofa_hw_version": __version__}
     result = _result(evaluator, constraint, candidates, scores, history, description, dsp_objective, min_accuracy)
     return with_intervals(result, latency_name, confidence)
+
+
+@dataclass(frozen=True)
+class SearchSettings:
+    """Everything that determines a search's result: the identity checkpoints are hashed from.
+
+    :meth:`to_dict` is the JSON form stored in ``CodesignResult.settings``
+    (with the package version added) and hashed by :meth:`checkpoint_tag`.
+    A new search parameter is one more field here (with a default, so old
+    results still describe themselves).
+    """
+
+    board: str | None
+    latency_ms: float | None
+    fps: float | None
+    space: str
+    resolutions: tuple[int, ...]
+    accelerators: dict
+    latency_predictor: str
+    accuracy_predictor: str
+    quantization: str | None
+    accuracy_scale: str
+    accuracy_scale_label: str
+    min_accuracy: float | None
+    confidence: float | None
+    deployment: dict
+    latency_predictor_record: dict | None
+    latency_validity_warnings: list
+    objective: str
+    algorithm: str
+    budget: int
+    population: int
+    restarts: int
+    dsp_objective: bool
+    max_utilization: float
+    seed: int
+
+    def to_dict(self) -> dict:
+        """JSON-able form; ``constraint`` carries the limits and their text."""
+        out = {f.name: getattr(self, f.name) for f in fields(self)}
+        constraint = Constraint(self.latency_ms, self.fps)
+        out["constraint"] = {"latency_ms": out.pop("latency_ms"), "fps": out.pop("fps"),
+                             "text": constraint.describe()}
+        out["resolutions"] = list(self.resolutions)
+        return out
+
+    def checkpoint_tag(self) -> str:
+        """16 hex digits of the SHA-256 of :meth:`to_dict` (the checkpoint file format included)."""
+        text = json.dumps({**self.to_dict(), "checkpoint_format": CHECKPOINT_FORMAT}, sort_keys=True, default=str)
+        return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 # ---------------------------------------------------------------- set-up
@@ -254,7 +309,8 @@ def _resolutions(space: OFASpace, predictor, requested: Sequence[int] | None) ->
     if requested is None:
         chosen = sorted(set(space.resolutions) & usable)
         if not chosen:
-            raise ValueError(f"the accuracy predictor encodes none of the space's resolutions {list(space.resolutions)}")
+            raise ValueError(f"the accuracy predictor encodes none of the space's resolutions "
+                             f"{list(space.resolutions)}")
         return tuple(chosen)
     if isinstance(requested, str | bytes) or not isinstance(requested, Sequence | np.ndarray) or len(requested) == 0 \
             or any(isinstance(r, bool) or not isinstance(r, int | np.integer) for r in requested):
@@ -268,12 +324,44 @@ def _resolutions(space: OFASpace, predictor, requested: Sequence[int] | None) ->
     return tuple(chosen)
 
 
+_EVALUATORS: OrderedDict[tuple, Evaluator] = OrderedDict()
+_EVALUATORS_KEPT = 4
+
+
+def _evaluator(board: Board | None, accelerators, max_utilization: float, latency_name: str | None, predictor,
+               confidence: float | None, latency_mode: str, threads: int | None, space: OFASpace,
+               resolutions: tuple[int, ...], deployed) -> Evaluator:
+    """The search's evaluator, one of the last few built when the set-up is the same.
+
+    Repeated searches (seeds, budgets, studies) then skip the resource checks
+    and the (accelerators x units) latency matrix, the set-up cost of a joint search.
+    """
+    choice = tuple(accelerators) if isinstance(accelerators, (list, tuple)) else accelerators
+    key = (repr(board), choice, max_utilization, latency_name, id(predictor), confidence, latency_mode, threads,
+           space.name, tuple(resolutions), id(deployed))
+    if key in _EVALUATORS:
+        _EVALUATORS.move_to_end(key)
+        return _EVALUATORS[key]
+    from .intervals import search_predictor
+
+    accel_space = _accelerator_space(board, accelerators, max_utilization, predictor)
+    evaluator = Evaluator(space, resolutions, accel_space,
+                          search_predictor(latency_name, predictor, confidence, latency_mode), deployed,
+                          _deployment(board, threads, latency_mode))
+    _EVALUATORS[key] = evaluator
+    while len(_EVALUATORS) > _EVALUATORS_KEPT:
+        _EVALUATORS.popitem(last=False)
+    return evaluator
+
+
 #: Largest ``budget`` accepted: about 8 minutes at the search's ~20,000 evaluations/s on one core.
 MAX_BUDGET = 10_000_000
 _EVALUATIONS_PER_S = 20_000
 
 
-def _board(board) -> Board:
+def _board(board) -> Board | None:
+    if board is None:  # the latency predictor's own device (a phone / CPU table)
+        return None
     if isinstance(board, str):
         return get_board(board)
     if not isinstance(board, Board):
@@ -293,18 +381,25 @@ def _check_scalars(**values) -> None:
                          "use restarts= with an executor to spread a larger search")
 
 
-def _deployment(board: Board, threads: int | None, latency_mode: str):
+def _deployment(board: Board | None, threads: int | None, latency_mode: str):
     from accel_models.deployed import BOARD_CPUS, Deployment
 
-    if board.name not in BOARD_CPUS:
+    if board is None or board.name not in BOARD_CPUS:
         if threads is not None or latency_mode != "dpu":
-            raise ValueError(f"threads= and latency_mode='e2e' need the ARM cores of board {board.name!r}; "
+            raise ValueError(f"threads= and latency_mode='e2e' need the ARM cores of a known board, "
+                             f"got {board.name if board else None!r}; "
                              f"known: {', '.join(sorted(BOARD_CPUS))}")
         return None
     return Deployment(board.name, threads, latency_mode)
 
 
-def _accelerator_space(board: Board, accelerators, max_utilization: float) -> AcceleratorSpace:
+def _accelerator_space(board: Board | None, accelerators, max_utilization: float, predictor) -> AcceleratorSpace:
+    if board is None:
+        own = getattr(predictor, "accelerator", None)
+        if not (isinstance(accelerators, str) and accelerators == "dpu") or not isinstance(own, Accelerator):
+            raise ValueError("board=None searches the latency predictor's own device: pass a device predictor "
+                             "(e.g. predictor='note10') and leave accelerators= at its default, or name a board")
+        return AcceleratorSpace.device(own)
     if isinstance(accelerators, str):
         return AcceleratorSpace.named(board, accelerators, max_utilization)
     if isinstance(accelerators, DpuGrid):
@@ -316,7 +411,7 @@ def _accelerator_space(board: Board, accelerators, max_utilization: float) -> Ac
     return AcceleratorSpace.from_list(board, list(accelerators), max_utilization)
 
 
-def _check_reachable(evaluator: Evaluator, constraint: Constraint, board: Board) -> None:
+def _check_reachable(evaluator: Evaluator, constraint: Constraint) -> None:
     """Fail fast when even the smallest network on the best accelerator misses the constraint."""
     if not constraint.active:
         return
@@ -324,7 +419,9 @@ def _check_reachable(evaluator: Evaluator, constraint: Constraint, board: Board)
     smallest = SubnetConfig.smallest(r=evaluator.resolutions[0], width_mult=evaluator.space.width_mult)
     probe = Candidates(SubnetBatch.from_configs([smallest] * n), np.arange(n))
     scores = evaluator.evaluate(probe)
-    where = f"on {board.name} (smallest sub-network, k3 e3 d2 at r={evaluator.resolutions[0]})"
+    board = evaluator.accelerators.board
+    device = board.name if board is not None else "the predictor's device"
+    where = f"on {device} (smallest sub-network, k3 e3 d2 at r={evaluator.resolutions[0]})"
     if constraint.latency_ms is not None and scores.latency_ms.min() > constraint.latency_ms:
         best = int(np.argmin(scores.latency_ms))
         raise InfeasibleConstraintError(
@@ -356,7 +453,7 @@ class _Restart:
                 feasible=int(feasible.sum()),
                 best_accuracy_top1=float(scores.accuracy_top1[feasible].max()) if feasible.any() else None,
                 best_latency_ms=float(scores.latency_ms[feasible].min()) if feasible.any() else None,
-                median_latency_ms=float(np.median(scores.latency_ms)),
+                median_latency_ms=float(statistics.median(scores.latency_ms.tolist())),  # np.median: 10x the overhead
             ))
             if on_progress:
                 on_progress(len(candidates))
@@ -371,6 +468,8 @@ class _Restart:
                 candidates, scores = run_evolution(self.evaluator, self.constraint, self.budget,
                                                    np.random.default_rng(seed), self.settings, on_generation)
             else:
+                from .nsga2 import run_nsga2  # imports pymoo (0.3 s): only when NSGA-II runs
+
                 candidates, scores = run_nsga2(self.evaluator, self.constraint, self.budget,
                                                seed=int(seed.generate_state(1)[0]),
                                                population=self.settings.population,
@@ -384,7 +483,7 @@ def _run_restarts(run: _Restart, seeds, store, executor: Executor | None, progre
 
     results: list = [None] * len(seeds)
     todo = []
-    for i, seed in enumerate(seeds):
+    for i in range(len(seeds)):
         loaded = store.load(i, run.evaluator) if store else None
         if loaded is not None:
             results[i] = loaded
@@ -408,21 +507,20 @@ def _run_restarts(run: _Restart, seeds, store, executor: Executor | None, progre
 
 
 class _CheckpointStore:
-    """Finished restarts as ``restart-<i>-<settings hash>.npz`` files, written atomically."""
+    """Finished restarts as ``restart-<i>-<settings hash>.npz`` files (genes, scores, history), written atomically."""
 
-    def __init__(self, folder, description: dict):
+    def __init__(self, folder, settings: SearchSettings, genome: Genome):
+        self.genome = genome
         self.folder = Path(folder)
         self.folder.mkdir(parents=True, exist_ok=True)
-        text = json.dumps({k: v for k, v in description.items() if k != "ofa_hw_version"}, sort_keys=True, default=str)
-        self.tag = hashlib.sha256(text.encode()).hexdigest()[:16]
+        self.tag = settings.checkpoint_tag()
 
     def _path(self, i: int) -> Path:
         return self.folder / f"restart-{i}-{self.tag}.npz"
 
     def save(self, i: int, candidates: Candidates, scores: Scores, history: list[GenerationStats]) -> None:
         buffer = io.BytesIO()
-        subnets = candidates.subnets
-        np.savez(buffer, ks=subnets.ks, e=subnets.e, d=subnets.d, r=subnets.r, accelerator=candidates.accelerator,
+        np.savez(buffer, genes=self.genome.encode(candidates),
                  history=np.array(json.dumps([asdict(h) for h in history])),
                  **{f"score_{f}": getattr(scores, f) for f in Scores.__dataclass_fields__})
         atomic_write_bytes(self._path(i), buffer.getvalue())
@@ -437,8 +535,7 @@ class _CheckpointStore:
             raise ValueError(f"checkpoint file {path} is corrupt or truncated ({exc}); delete it to recompute "
                              "that restart") from None
         with data:
-            subnets = SubnetBatch(data["ks"], data["e"], data["d"], data["r"], evaluator.space.width_mult)
-            candidates = Candidates(subnets, data["accelerator"])
+            candidates = self.genome.decode(data["genes"])
             scores = Scores(*(data[f"score_{f}"] for f in Scores.__dataclass_fields__))
             history = [GenerationStats(**h) for h in json.loads(str(data["history"]))]
         return candidates, scores, history
@@ -448,9 +545,7 @@ class _CheckpointStore:
 def _result(evaluator: Evaluator, constraint: Constraint, candidates: Candidates, scores: Scores,
             history: list[GenerationStats], description: dict, dsp_objective: bool,
             min_accuracy: float | None = None) -> CodesignResult:
-    genes = candidates.to_genes(evaluator.resolutions)
-    _, first = np.unique(genes, axis=0, return_index=True)
-    first = np.sort(first)
+    first = evaluator.genome.first_of_each(candidates)
     candidates, scores = candidates.take(first), scores.take(first)
     feasible = constraint.violation(scores) == 0
     if constraint.active and not feasible.any():

@@ -21,7 +21,8 @@ from latency_tables import as_predictor
 from ..accuracy import QuantizedPredictor
 from accel_models.cpu_fallback import fallback_latency_ms
 
-from ..space import N_SLOTS, N_STAGES, OFASpace, SubnetBatch, crossover, mutate, sample_subnets
+from ..space import OFASpace, SubnetBatch, crossover, mutate, sample_subnets
+from ..unit_gather import UnitGather
 from .accelerators import AcceleratorSpace
 
 __all__ = ["Candidates", "Evaluator", "Scores", "latency_matrix"]
@@ -38,32 +39,13 @@ class Candidates:
         return len(self.subnets)
 
     def take(self, indices) -> Candidates:
+        """The candidates at ``indices``."""
         return Candidates(self.subnets.take(indices), self.accelerator[indices])
 
     @classmethod
     def concat(cls, parts: Sequence[Candidates]) -> Candidates:
+        """All candidates of ``parts``, in order."""
         return cls(SubnetBatch.concat([p.subnets for p in parts]), np.concatenate([p.accelerator for p in parts]))
-
-    # genome as one integer matrix (choice indices), for pymoo and checkpoints
-    def to_genes(self, resolutions: Sequence[int]) -> np.ndarray:
-        space = self.subnets.space
-        ks = np.searchsorted(space.kernel_choices, self.subnets.ks)
-        e = np.searchsorted(space.expand_choices, self.subnets.e)
-        inactive = ~self.subnets.active()
-        ks[inactive] = 0  # inactive slots carry the first choice, which the depth switches off
-        e[inactive] = 0
-        d = np.searchsorted(space.depth_choices, self.subnets.d)
-        r = np.searchsorted(resolutions, self.subnets.r)
-        return np.concatenate([ks, e, d, r[:, None], self.accelerator[:, None]], axis=1)
-
-    @classmethod
-    def from_genes(cls, genes: np.ndarray, space: OFASpace, resolutions: Sequence[int]) -> Candidates:
-        genes = np.asarray(genes, dtype=np.int64)
-        k, e, d = (np.asarray(c) for c in (space.kernel_choices, space.expand_choices, space.depth_choices))
-        subnets = SubnetBatch(k[genes[:, :N_SLOTS]], e[genes[:, N_SLOTS:2 * N_SLOTS]],
-                              d[genes[:, 2 * N_SLOTS:2 * N_SLOTS + N_STAGES]],
-                              np.asarray(resolutions)[genes[:, -2]], space.width_mult)
-        return cls(subnets, genes[:, -1].copy())
 
 
 @dataclass(frozen=True)
@@ -77,10 +59,12 @@ class Scores:
     measured_fraction: np.ndarray
 
     def take(self, indices) -> Scores:
+        """The scores at ``indices``."""
         return Scores(*(getattr(self, f)[indices] for f in self.__dataclass_fields__))
 
     @classmethod
     def concat(cls, parts: Sequence[Scores]) -> Scores:
+        """All scores of ``parts``, in order."""
         return cls(*(np.concatenate([getattr(p, f) for p in parts]) for f in cls.__dataclass_fields__))
 
 
@@ -131,39 +115,84 @@ class Evaluator:
         latency, measured, self.invocation_ms = latency_matrix(latency_predictor, catalog, accs)
         # layers the configuration cannot run go to the CPU: a subgraph split priced on top of the DPU estimate
         fallback = fallback_latency_ms(catalog.layers, accs, launch_ms=self.invocation_ms)
-        self.measured_ms = _pad(np.where(measured, latency, 0.0))
+        measured_ms = np.where(measured, latency, 0.0)
         latency = latency + fallback
-        self.latency_ms = _pad(latency)
+        self.latency_ms = latency
         self.deployment = deployment
         self.cores = np.array([a.cores for a in accs], dtype=float)
-        if deployment is not None:  # the deployed model has its own DDR contention, fitted on the zoo
-            return
-        # throughput with every core busy: each core sees 1/cores of the DDR bandwidth
-        shared = [a.replace(ddr_bw_gbps=a.ddr_bw_gbps / a.cores) if a.cores > 1 else a for a in accs]
-        multi = [i for i, a in enumerate(accs) if a.cores > 1]
-        shared_latency = latency.copy()
-        if multi:
-            model_latency, _, _ = latency_matrix(latency_predictor, catalog, [shared[i] for i in multi])
-            shared_latency[multi] = model_latency + fallback[multi]
-        self.shared_latency_ms = _pad(shared_latency)
+        shared_latency = latency
+        if deployment is None:  # throughput with every core busy: each core sees 1/cores of the DDR bandwidth
+            # (the deployed model has its own DDR contention, fitted on the zoo)
+            shared = [a.replace(ddr_bw_gbps=a.ddr_bw_gbps / a.cores) if a.cores > 1 else a for a in accs]
+            multi = [i for i, a in enumerate(accs) if a.cores > 1]
+            shared_latency = latency.copy()
+            if multi:
+                model_latency, _, _ = latency_matrix(latency_predictor, catalog, [shared[i] for i in multi])
+                shared_latency[multi] = model_latency + fallback[multi]
+        # per accelerator: latency, its measured part, latency with the DDR bandwidth shared by all cores
+        per_unit = np.stack([latency, measured_ms, shared_latency], axis=1)
+        self._gather = UnitGather.from_unit_values(space, self.resolutions, per_unit)
+        self._shared_latency_ms = shared_latency
+        self._fastest: dict[bool, tuple[np.ndarray, UnitGather]] = {}
+        from .genome import Genome
+
+        self.genome = Genome(space, self.resolutions, len(accs))
 
     def speed(self, candidates: Candidates) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(latency_ms, fps, measured_fraction): the cheap part of an evaluation, one gather."""
-        index = candidates.subnets.block_catalog(self.resolutions).index
-        rows = candidates.accelerator[:, None]
-        latency = self.latency_ms[rows, index].sum(axis=1) + self.invocation_ms
-        measured = self.measured_ms[rows, index].sum(axis=1)
+        sums = self._gather.total(candidates.subnets, candidates.accelerator)
+        latency = sums[:, 0] + self.invocation_ms
+        measured_fraction = sums[:, 1] / latency
         if self.deployment is not None:
             r, cores = candidates.subnets.r, self.cores[candidates.accelerator]
-            return (self.deployment.latency_ms(latency, r), self.deployment.fps(latency, cores, r),
-                    measured / latency)
-        shared = self.shared_latency_ms[rows, index].sum(axis=1) + self.invocation_ms
-        return latency, 1e3 * self.cores[candidates.accelerator] / shared, measured / latency
+            return self.deployment.latency_ms(latency, r), self.deployment.fps(latency, cores, r), measured_fraction
+        shared = sums[:, 2] + self.invocation_ms
+        return latency, 1e3 * self.cores[candidates.accelerator] / shared, measured_fraction
+
+    def on_best_accelerators(self, candidates: Candidates, constraint) -> Candidates:
+        """The candidates, each moved to the accelerator that best meets ``constraint`` for its sub-network.
+
+        Accuracy depends on the sub-network only, so under a latency or
+        throughput constraint the best accelerator of a sub-network is the one
+        with the smallest violation, then the lowest latency.  It is always
+        among the accelerators no other one beats on every unit (latency, and
+        the throughput terms when ``constraint`` has an fps floor), found once
+        per search; one gather over those picks it for every candidate.  The
+        joint search's feasible set so contains that of a search on any one
+        accelerator of its space.
+        """
+        if len(self.accelerators) == 1:
+            return candidates
+        members, gather = self._undominated(constraint.fps is not None)
+        sums = gather.total(candidates.subnets).reshape(len(candidates), 2, len(members))
+        dpu = sums[:, 0] + self.invocation_ms
+        if self.deployment is not None:
+            r = candidates.subnets.r[:, None]
+            latency, fps = self.deployment.latency_ms(dpu, r), self.deployment.fps(dpu, self.cores[members], r)
+        else:
+            latency, fps = dpu, 1e3 * self.cores[members] / (sums[:, 1] + self.invocation_ms)
+        violation = constraint.violation_of(latency, fps)
+        least = violation.min(axis=1, keepdims=True)
+        best = np.where(violation == least, latency, np.inf).argmin(axis=1)
+        return Candidates(candidates.subnets, members[best])
+
+    def _undominated(self, with_throughput: bool) -> tuple[np.ndarray, UnitGather]:
+        if with_throughput not in self._fastest:
+            quantities = [self.latency_ms]
+            per_core = 1.0 / self.cores[:, None]
+            if with_throughput and self.deployment is not None:  # deployed fps falls with DPU time, rises with cores
+                quantities.append(per_core)
+            elif with_throughput:  # fps = 1e3 / (sum(shared) / cores + launch / cores): compare those terms
+                quantities += [self._shared_latency_ms * per_core, self.invocation_ms * per_core]
+            members = undominated_rows(np.concatenate(quantities, axis=1))
+            # one group of 2 x M tables: every candidate reads all M members' latency and shared latency
+            values = np.concatenate([self.latency_ms[members], self._shared_latency_ms[members]])[None]
+            self._fastest[with_throughput] = members, UnitGather.from_unit_values(self.space, self.resolutions, values)
+        return self._fastest[with_throughput]
 
     def dpu_ms(self, candidates: Candidates) -> np.ndarray:
         """DPU time of one image on one core: the units plus one program launch."""
-        index = candidates.subnets.block_catalog(self.resolutions).index
-        return self.latency_ms[candidates.accelerator[:, None], index].sum(axis=1) + self.invocation_ms
+        return self._gather.total(candidates.subnets, candidates.accelerator)[:, 0] + self.invocation_ms
 
     def accuracy(self, subnets: SubnetBatch) -> tuple[np.ndarray, np.ndarray]:
         """(deployed top-1, float top-1) in percent."""
@@ -175,6 +204,7 @@ class Evaluator:
         return top1, top1
 
     def evaluate(self, candidates: Candidates) -> Scores:
+        """Latency, throughput and accuracy of every candidate."""
         latency, fps, measured_fraction = self.speed(candidates)
         deployed, float_top1 = self.accuracy(candidates.subnets)
         return Scores(latency_ms=latency, fps=fps, accuracy_top1=deployed, accuracy_float_top1=float_top1,
@@ -182,22 +212,37 @@ class Evaluator:
 
     # ------------------------------------------------------------ variation
     def sample(self, n: int, rng: np.random.Generator) -> Candidates:
+        """``n`` uniform random candidates."""
         subnets = sample_subnets(n, seed=rng, width_mult=self.space.width_mult, resolutions=self.resolutions)
         return Candidates(subnets, self.accelerators.sample(n, rng))
 
     def mutate(self, parents: Candidates, rng: np.random.Generator, prob: float,
                resolution_prob: float | None = None) -> Candidates:
+        """Gene-wise mutants of ``parents`` (see :func:`ofa_hw.space.mutate`; accelerator genes with ``prob``)."""
         subnets = mutate(parents.subnets, rng, prob=prob, resolutions=self.resolutions,
                          resolution_prob=resolution_prob)
         return Candidates(subnets, self.accelerators.mutate(parents.accelerator, rng, prob))
 
     def crossover(self, a: Candidates, b: Candidates, rng: np.random.Generator) -> Candidates:
-        return Candidates(crossover(a.subnets, b.subnets, rng), self.accelerators.crossover(a.accelerator, b.accelerator, rng))
+        """Uniform crossover of ``a[i]`` and ``b[i]``."""
+        return Candidates(crossover(a.subnets, b.subnets, rng),
+                          self.accelerators.crossover(a.accelerator, b.accelerator, rng))
 
 
-def _pad(matrix: np.ndarray) -> np.ndarray:
-    """Append a zero column so that index -1 (no unit at a position) adds nothing."""
-    return np.concatenate([matrix, np.zeros((matrix.shape[0], 1))], axis=1)
+def undominated_rows(values: np.ndarray) -> np.ndarray:
+    """Sorted indices of the rows of ``values`` (A, K) that no other row is <= everywhere and < somewhere.
+
+    Of identical rows the first is kept.  Rows are visited by increasing sum,
+    so each is compared only with the rows kept so far (a dominator of a
+    dominated row is itself dominated by a kept one).
+    """
+    kept: list[int] = []
+    for i in np.argsort(values.sum(axis=1), kind="stable"):
+        row = values[i]
+        if kept and (values[kept] <= row).all(axis=1).any():
+            continue
+        kept.append(int(i))
+    return np.sort(np.array(kept, dtype=np.int64))
 
 
 def _smallest(space: OFASpace, r: int):

@@ -1,0 +1,150 @@
+"""The joint search's genome: one integer vector of choice indices per candidate.
+
+Layout (``Genome.fields``): 20 kernel-size indices, 20 expand-ratio indices,
+5 depth indices, the resolution index and the accelerator index.  Kernel and
+expand genes of slots a depth switches off are 0 (the first choice), so one
+network has one genome.  The evolutionary search (de-duplication), NSGA-II
+(pymoo's integer variables and bounds) and checkpoints all go through this
+one type.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cached_property
+
+import numpy as np
+
+from ..space import OFASpace, SubnetBatch
+from .evaluate import Candidates
+
+__all__ = ["Genome"]
+
+
+@dataclass(frozen=True)
+class Genome:
+    """Encoding of (sub-network, accelerator) candidates as integer gene vectors.
+
+    Parameters
+    ----------
+    space : OFASpace
+    resolutions : sequence of int
+        The resolutions the search may pick (gene value = position in this sorted tuple).
+    n_accelerators : int
+        Size of the search's :class:`AcceleratorSpace` (gene value = index into it).
+
+    Examples
+    --------
+    >>> from ofa_hw.space import get_space, sample_subnets
+    >>> genome = Genome(get_space("ofa-mbv3-w1.2"), (160, 224), n_accelerators=3)
+    >>> genome.n_genes, genome.upper[-2:].tolist()
+    (47, [1, 2])
+    >>> c = Candidates(sample_subnets(5, seed=0, resolutions=[160, 224]), np.array([0, 1, 2, 0, 1]))
+    >>> bool((genome.decode(genome.encode(c)).subnets.ks == c.subnets.ks).all())
+    True
+    """
+
+    space: OFASpace
+    resolutions: tuple[int, ...]
+    n_accelerators: int
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "resolutions", tuple(sorted(int(r) for r in self.resolutions)))
+        if not self.resolutions or int(self.n_accelerators) != self.n_accelerators or self.n_accelerators < 1:
+            raise ValueError(f"a genome needs at least one resolution and one accelerator, got "
+                             f"{self.resolutions} and {self.n_accelerators!r}")
+
+    @property
+    def fields(self) -> tuple[tuple[str, int], ...]:
+        """(name, count) of each gene group, in order."""
+        slots, stages = self.space.n_slots, self.space.n_stages
+        return (("ks", slots), ("e", slots), ("d", stages), ("r", 1), ("accelerator", 1))
+
+    @property
+    def n_genes(self) -> int:
+        """Genes per candidate."""
+        return sum(count for _, count in self.fields)
+
+    @property
+    def upper(self) -> np.ndarray:
+        """(n_genes,) largest value of each gene (the lower bound is 0)."""
+        space = self.space
+        depths = [len(choices) - 1 for choices in space.stage_depth_choices]  # a one-block stage has one choice
+        slots = space.n_slots
+        return np.array([len(space.kernel_choices) - 1] * slots + [len(space.expand_choices) - 1] * slots
+                        + depths + [len(self.resolutions) - 1,
+                                                                        self.n_accelerators - 1], dtype=np.int64)
+
+    def encode(self, candidates: Candidates) -> np.ndarray:
+        """(N, n_genes) int64 genes of ``candidates``."""
+        subnets = candidates.subnets
+        kernel, expand, depth, resolution = self._index_of_value
+        # a switched-off slot stores kernel and expand 0, which map to the first choice
+        return np.concatenate([kernel[subnets.ks], expand[subnets.e], depth[subnets.d],
+                               resolution[subnets.r // 4][:, None], np.asarray(candidates.accelerator)[:, None]],
+                              axis=1)
+
+    @cached_property
+    def _index_of_value(self) -> tuple[np.ndarray, ...]:
+        """Lookup arrays value -> choice index for kernel, expand, depth and resolution / 4."""
+        space = self.space
+        tables = []
+        for choices in (space.kernel_choices, space.expand_choices, space.depth_choices):
+            table = np.zeros(max(choices) + 1, dtype=np.int64)
+            table[list(choices)] = np.arange(len(choices))
+            tables.append(table)
+        resolution = np.zeros(max(self.resolutions) // 4 + 1, dtype=np.int64)
+        resolution[np.asarray(self.resolutions) // 4] = np.arange(len(self.resolutions))
+        return (*tables, resolution)
+
+    def decode(self, genes: np.ndarray, *, validate: bool = True) -> Candidates:
+        """Candidates of ``genes`` (N, n_genes); values outside ``[0, upper]`` raise ``ValueError``.
+
+        ``validate=False`` skips the value checks of :class:`SubnetBatch` for
+        genes known to be in range (the search's own variation operators).
+        """
+        genes = np.asarray(genes)
+        if genes.ndim != 2 or genes.shape[1] != self.n_genes:
+            raise ValueError(f"expected genes of shape (N, {self.n_genes}), got {genes.shape}")
+        genes = genes.astype(np.int64)
+        if genes.size and ((genes < 0) | (genes > self.upper)).any():
+            row, column = (int(i) for i in np.argwhere((genes < 0) | (genes > self.upper))[0])
+            raise ValueError(f"gene {column} of genome {row} is {genes[row, column]}, "
+                             f"outside [0, {self.upper[column]}]")
+        space = self.space
+        k, e, d = (np.asarray(c) for c in (space.kernel_choices, space.expand_choices, space.depth_choices))
+        slots = space.n_slots
+        depth = np.stack([np.asarray(choices)[genes[:, 2 * slots + s]]
+                          for s, choices in enumerate(space.stage_depth_choices)], axis=1)
+        parts = (k[genes[:, :slots]], e[genes[:, slots:2 * slots]], depth, np.asarray(self.resolutions)[genes[:, -2]])
+        subnets = (SubnetBatch(*parts, space.width_mult) if validate
+                   else SubnetBatch._unchecked(*parts, space.width_mult))
+        return Candidates(subnets, genes[:, -1].copy())
+
+    def first_of_each(self, candidates: Candidates) -> np.ndarray:
+        """Sorted indices of the first occurrence of every distinct candidate.
+
+        The genes are packed into a few int64 words (mixed radix), so this is
+        a lexsort of two or three keys instead of ``np.unique(axis=0)`` over
+        47 columns.
+        """
+        keys = self._packed(self.encode(candidates))
+        if len(candidates) == 0:
+            return np.zeros(0, dtype=np.int64)
+        order = np.lexsort(keys[::-1])  # stable: the first occurrence leads each run of equal genomes
+        packed = np.stack(keys)[:, order]
+        new = np.ones(len(order), dtype=bool)
+        new[1:] = (packed[:, 1:] != packed[:, :-1]).any(axis=0)
+        return np.sort(order[new])
+
+    def _packed(self, genes: np.ndarray) -> list[np.ndarray]:
+        words, word, capacity = [], np.zeros(len(genes), dtype=np.int64), 1
+        for column, top in enumerate(self.upper.tolist()):
+            radix = top + 1
+            if capacity * radix >= 2 ** 62:
+                words.append(word)
+                word, capacity = np.zeros(len(genes), dtype=np.int64), 1
+            word = word * radix + genes[:, column]
+            capacity *= radix
+        return [*words, word]
+

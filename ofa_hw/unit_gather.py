@@ -1,0 +1,159 @@
+"""Sum a per-unit quantity over whole sub-networks with one dense gather.
+
+Every unit of an OFA-MobileNetV3 sub-network is fixed by its resolution, its
+position and, in a block slot, its kernel size and expand ratio.  A
+:class:`UnitGather` lays a per-unit quantity (latency, measured latency, ...)
+out as a dense ``(table, resolution, slot, kernel, expand)`` array indexed by
+the raw kernel and expand values, with zeros at kernel or expand 0, which is
+what :class:`~ofa_hw.space.SubnetBatch` stores in the slots its depths switch
+off; the stem, first block and head depend on the resolution only and are one
+precomputed sum.  A network's total is then one gather of 20 values and a row
+sum: no per-call block index, no depth mask.  Networks are processed in
+chunks, so memory stays bounded and throughput flat at any batch size.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from .layers import FIRST_SLOT, _catalog_lookup
+from .space import OFASpace, SubnetBatch
+
+__all__ = ["UnitGather", "unit_totals"]
+
+#: Raw kernel / expand values index the table directly (0 = slot switched off).
+_K_RANGE, _E_RANGE = 8, 8
+_SLOT_CELLS = _K_RANGE * _E_RANGE
+#: Networks per chunk: ~10 MB of temporaries, cache-friendly and bounded at any batch size.
+CHUNK = 1 << 15
+
+
+@dataclass(frozen=True, eq=False)
+class UnitGather:
+    """Per-unit values of a space at fixed resolutions, laid out for gathering.
+
+    Build with :meth:`from_unit_values` or :meth:`from_resolution_values`.
+    ``unit_of_cell[(r * slots + slot) * 64 + kernel * 8 + expand]`` is the
+    column of that slot unit in ``values`` (the last, zero column for kernel
+    or expand 0); ``values`` is (groups, units + 1, group size), so one gather
+    reads a whole group (e.g. one accelerator's latency, measured latency and
+    shared-bandwidth latency); ``fixed`` (groups, group size, R) holds the sum
+    over the stem, first block and head.
+    """
+
+    space: OFASpace
+    resolutions: tuple[int, ...]
+    unit_of_cell: np.ndarray
+    values: np.ndarray
+    fixed: np.ndarray
+    _row_of_r: np.ndarray
+
+    @classmethod
+    def from_unit_values(cls, space: OFASpace, resolutions: Sequence[int], values: np.ndarray) -> UnitGather:
+        """Lay out ``values`` (..., K) given over the :func:`catalog_units` ``(space, resolutions)`` keys.
+
+        ``values`` of shape (K,) is one table; (G, Q, K) is G groups of Q
+        tables (what :meth:`total` with ``group=`` reads together).
+        """
+        resolutions = tuple(int(r) for r in resolutions)
+        keys, _, lookup = _catalog_lookup(space, resolutions)
+        values = np.asarray(values, dtype=float)
+        if values.shape[-1] != len(keys) or values.ndim not in (1, 3):
+            raise ValueError(f"expected unit values of shape ({len(keys)},) or (groups, group size, {len(keys)}) "
+                             f"(one per catalogue key), got {values.shape}")
+        return cls._laid_out(space, resolutions, lookup, values.reshape(-1, *values.shape[-2:])
+                             if values.ndim == 3 else values.reshape(1, 1, -1))
+
+    @classmethod
+    def from_resolution_values(cls, space: OFASpace, resolutions: Sequence[int],
+                               values_at: Callable[[int], Callable[[Sequence[str], Sequence], np.ndarray]]
+                               ) -> UnitGather:
+        """One table whose units at resolution ``r`` take ``values_at(r)(keys, layers)``.
+
+        A device measured once per network resolution (OFA's Note10 tables)
+        gives a key shared by two resolutions a different value at each.
+        """
+        resolutions = tuple(int(r) for r in resolutions)
+        lookups, columns, offset = [], [], 0
+        for r in resolutions:
+            keys, layers, lookup = _catalog_lookup(space, (r,))
+            columns.append(np.asarray(values_at(r)(keys, layers), dtype=float).reshape(len(keys)))
+            lookups.append(lookup[0] + offset)
+            offset += len(keys)
+        return cls._laid_out(space, resolutions, np.stack(lookups), np.concatenate(columns).reshape(1, 1, -1))
+
+    @classmethod
+    def _laid_out(cls, space: OFASpace, resolutions: tuple[int, ...], lookup: np.ndarray,
+                  values: np.ndarray) -> UnitGather:
+        """From the catalogue's (R, positions, choices) unit columns and (G, Q, K) values."""
+        n_units = values.shape[-1]
+        head = FIRST_SLOT + space.n_slots
+        fixed_positions = [p for p in range(lookup.shape[1]) if not FIRST_SLOT <= p < head]
+        fixed = values[:, :, lookup[:, fixed_positions, 0]].sum(axis=-1)  # (G, Q, R)
+        unit_of_cell = np.full((len(resolutions), space.n_slots, _K_RANGE, _E_RANGE), n_units, dtype=np.int32)
+        n_e = len(space.expand_choices)
+        for ki, k in enumerate(space.kernel_choices):
+            for ei, e in enumerate(space.expand_choices):
+                unit_of_cell[:, :, k, e] = lookup[:, FIRST_SLOT:head, ki * n_e + ei]
+        padded = np.concatenate([values, np.zeros(values.shape[:2] + (1,))], axis=-1)
+        row_of_r = np.full(max(resolutions) // 4 + 2, -1, dtype=np.intp)
+        row_of_r[np.asarray(resolutions) // 4] = np.arange(len(resolutions))
+        return cls(space, resolutions, unit_of_cell.ravel(), np.ascontiguousarray(np.moveaxis(padded, 1, 2)),
+                   fixed, row_of_r)
+
+    def total(self, batch: SubnetBatch, group: np.ndarray | None = None) -> np.ndarray:
+        """(N, Q) sums over each network's units of the Q tables of group ``group[n]`` (default: group 0)."""
+        n = len(batch)
+        r_row = self._rows(batch.r)
+        group = np.zeros(n, dtype=np.intp) if group is None else np.asarray(group, dtype=np.intp)
+        if n <= CHUNK:  # the search's populations: one pass, no chunk bookkeeping
+            return self._chunk(batch.ks, batch.e, r_row, group)
+        out = np.empty((n, self.values.shape[-1]))
+        for start in range(0, n, CHUNK):
+            part = slice(start, min(start + CHUNK, n))
+            out[part] = self._chunk(batch.ks[part], batch.e[part], r_row[part], group[part])
+        return out
+
+    def _chunk(self, ks: np.ndarray, e: np.ndarray, rows: np.ndarray, group: np.ndarray) -> np.ndarray:
+        cell = ks * _E_RANGE
+        cell += e
+        n_slots = ks.shape[1]
+        cell += np.arange(n_slots) * _SLOT_CELLS
+        cell += (rows * (n_slots * _SLOT_CELLS))[:, None]
+        units = self.unit_of_cell[cell]
+        if self.values.shape[0] == 1:
+            return self.values[0][units].sum(axis=1) + self.fixed[0][:, rows].T
+        return self.values[group[:, None], units].sum(axis=1) + self.fixed[group, :, rows]
+
+    def _rows(self, r: np.ndarray) -> np.ndarray:
+        try:
+            rows = self._row_of_r[r // 4]
+        except IndexError:
+            rows = np.full(len(r), -1)
+        if rows.min(initial=0) < 0:
+            bad = sorted(set(np.asarray(r).tolist()) - set(self.resolutions))
+            raise ValueError(f"resolution(s) {bad} are not among the gather's resolutions {list(self.resolutions)}")
+        return rows
+
+
+def catalog_units(space: OFASpace, resolutions: Sequence[int]) -> tuple[tuple[str, ...], tuple]:
+    """Keys and layers of every unit the space uses at ``resolutions`` (the order :class:`UnitGather` expects)."""
+    keys, layers, _ = _catalog_lookup(space, tuple(int(r) for r in resolutions))
+    return keys, layers
+
+
+def unit_totals(batch: SubnetBatch,
+                values_at: Callable[[int], Callable[[Sequence[str], Sequence], np.ndarray]]) -> np.ndarray:
+    """(N,) sum over each network's units of ``values_at(r)(keys, layers)``, by one dense gather.
+
+    ``values_at(r)`` is the per-unit function for networks at resolution
+    ``r`` (e.g. ``lambda r: predictor.unit_latency_ms``, which caches per
+    key), called once per resolution present with every unit that
+    resolution can use (about 96).
+    """
+    present = np.flatnonzero(np.bincount(np.asarray(batch.r) // 4)) * 4
+    gather = UnitGather.from_resolution_values(batch.space, present.tolist(), values_at)
+    return gather.total(batch)[:, 0]
