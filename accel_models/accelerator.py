@@ -23,15 +23,16 @@ import fnmatch
 import math
 import numbers
 from collections.abc import Mapping
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from functools import lru_cache
 from importlib import resources
 from types import MappingProxyType
 
+from .dpu_options import DpuOptions
 from .validation import reject_unknown_keys
 
-__all__ = ["BANK_DEPTH", "MAX_CLOCK_MHZ", "MAX_CORES", "Accelerator", "DpuConfig", "check_dpu_clock", "dpu_config",
-           "list_dpu_archs"]
+__all__ = ["BANK_DEPTH", "CUSTOM_LABEL", "MAX_CLOCK_MHZ", "MAX_CORES", "Accelerator", "DpuConfig", "check_dpu_clock",
+           "dpu_config", "list_dpu_archs"]
 
 #: Rows per on-chip buffer bank assumed for the default buffer sizes (see module docstring).
 BANK_DEPTH = 2048
@@ -44,6 +45,8 @@ _DEFAULT_CLOCK_MHZ = 300.0
 MAX_CLOCK_MHZ = 445.0
 #: PG338: one DPUCZDX8G IP instance holds one to four cores.
 MAX_CORES = 4
+#: What every output says about an accelerator that is not a DPUCZDX8G build.
+CUSTOM_LABEL = "custom accelerator, not a DPUCZDX8G configuration"
 
 
 @dataclass(frozen=True)
@@ -123,7 +126,9 @@ def _positive_float(name: str, value) -> None:
 
 def check_dpu_clock(clock_mhz) -> None:
     """Raise ``ValueError`` unless ``clock_mhz`` is a clock a DPU-like FPGA engine can run at."""
-    if not _is_number(clock_mhz) or not 0 < clock_mhz <= MAX_CLOCK_MHZ:
+    if not _is_number(clock_mhz) or clock_mhz <= 0:
+        raise ValueError(f"DPU clock_mhz must be a positive number, got {clock_mhz!r}")
+    if clock_mhz > MAX_CLOCK_MHZ:
         raise ValueError(f"DPU clock_mhz {clock_mhz!r} is beyond what the hardware supports: (0, {MAX_CLOCK_MHZ:g}] "
                          "MHz (the DSP clock is twice it; DSP48E2 limit 891 MHz); PYNQ DPUs run at 200-300 MHz")
 
@@ -156,14 +161,24 @@ class Accelerator:
         design); 0 for a DPUCZDX8G.
     bits : int
         Operand width of the engine (8 for the int8 DPU).
+    options : DpuOptions
+        The DPUCZDX8G build options (RAM / DSP usage, UltraRAM, channel
+        augmentation, depthwise engine, pooling, element-wise multiply,
+        ReLU and hard-sigmoid types, softmax, IP version); a custom
+        accelerator uses them for its resources and supported layers too.
     name : str
-        Label, e.g. ``"B2304"`` for a PG338 configuration.
+        Label for display only, e.g. ``"B2304"``: it takes no part in
+        equality or hashing, which compare the hardware.
 
     Examples
     --------
     >>> acc = Accelerator.from_dpu("B2304", clock_mhz=200.0)
     >>> acc.peak_ops_per_cycle, round(acc.peak_gops, 1), acc.dw_pp, acc.act_buffer_kib
     (2304, 460.8, 4, 192.0)
+    >>> acc == acc.replace(name="my DPU"), acc.arch, acc.dsp_clock_mhz
+    (True, 'B2304', 400.0)
+    >>> Accelerator(8, 16, 8, clock_mhz=300.0).label
+    'P8I16O8 (custom accelerator, not a DPUCZDX8G configuration) @300 MHz x1'
     """
 
     pp: int
@@ -177,7 +192,8 @@ class Accelerator:
     dw_pp: int | None = None
     layer_overhead_us: float = 0.0
     bits: int = 8
-    name: str = "custom"
+    options: DpuOptions = DpuOptions()
+    name: str = field(default="custom", compare=False)
 
     def __post_init__(self) -> None:
         for name in ("pp", "icp", "ocp", "cores", "bits"):
@@ -188,18 +204,24 @@ class Accelerator:
             object.__setattr__(self, name, float(getattr(self, name)))
         if self.cores > MAX_CORES:
             raise ValueError(f"Accelerator cores {self.cores}: a DPUCZDX8G holds 1 to {MAX_CORES} cores (PG338)")
-        if self.dw_pp is None:
-            object.__setattr__(self, "dw_pp", max(1, self.pp // 2))
-        _positive_int("dw_pp", self.dw_pp)
-        object.__setattr__(self, "dw_pp", int(self.dw_pp))
+        dw_pp = max(1, self.pp // 2) if self.dw_pp is None else self.dw_pp
+        _positive_int("dw_pp", dw_pp)
+        object.__setattr__(self, "dw_pp", int(dw_pp))
+        if any((c.pp, c.icp, c.ocp) == (self.pp, self.icp, self.ocp) for c in _dpu_table().values()):
+            check_dpu_clock(self.clock_mhz)  # a DPUCZDX8G array: the IP's clock limit applies
+        if isinstance(self.options, Mapping):
+            object.__setattr__(self, "options", DpuOptions.from_dict(self.options))
+        if not isinstance(self.options, DpuOptions):
+            raise ValueError(f"Accelerator options must be a DpuOptions, got {type(self.options).__name__}")
         defaults = {"weight_buffer_kib": self.icp * self.ocp * BANK_DEPTH / 1024,
-                    "act_buffer_kib": self.pp * self.icp * BANK_DEPTH / 1024}
+                    "act_buffer_kib": self.default_act_buffer_kib}
         for name, default in defaults.items():
             if getattr(self, name) is None:
                 object.__setattr__(self, name, float(default))
             _positive_float(name, getattr(self, name))
         if not (_is_number(self.layer_overhead_us) and self.layer_overhead_us >= 0):
-            raise ValueError(f"Accelerator layer_overhead_us must be a non-negative number, got {self.layer_overhead_us!r}")
+            raise ValueError("Accelerator layer_overhead_us must be a non-negative number, "
+                             f"got {self.layer_overhead_us!r}")
         if not isinstance(self.name, str) or not self.name.strip():
             raise ValueError(f"Accelerator name must be a non-empty string, got {self.name!r}")
 
@@ -209,7 +231,8 @@ class Accelerator:
                  **overrides) -> Accelerator:
         """The DPUCZDX8G configuration ``arch`` of PG338 (``"B512"`` ... ``"B4096"``).
 
-        ``overrides`` set any other field (``ddr_bw_gbps=...``, ``dw_pp=...``).
+        ``overrides`` set any other field (``ddr_bw_gbps=...``, ``options=DpuOptions(...)``);
+        changing ``dw_pp``, the buffers or ``layer_overhead_us`` makes it a custom accelerator.
 
         Examples
         --------
@@ -227,15 +250,78 @@ class Accelerator:
         args = {"name": arch, **overrides}
         return cls(config.pp, config.icp, config.ocp, clock_mhz=clock_mhz, cores=cores, **args)
 
+    # ------------------------------------------------------------- identity
+    @property
+    def default_act_buffer_kib(self) -> float:
+        """Activation buffer the latency model sees for this PE array and RAM-usage option.
+
+        ``PP x ICP`` bytes x :data:`BANK_DEPTH` rows with RAM usage low (the
+        calibrated spill capacity of the two-bank-group DPUs measured); RAM
+        usage high adds a third image bank group, so 1.5 times that.
+        """
+        return self.pp * self.icp * BANK_DEPTH / 1024 * self.options.image_bank_groups / 2
+
+    @property
+    def arch(self) -> str | None:
+        """The PG338 architecture (``"B2304"``) this accelerator is a stock build of, else None.
+
+        Stock means: a PG338 PE array, the DPU's own depthwise parallelism and
+        buffers, no extra per-layer cost, int8.
+        """
+        for name, config in _dpu_table().items():
+            if (config.pp, config.icp, config.ocp) == (self.pp, self.icp, self.ocp):
+                stock = (self.dw_pp == max(1, self.pp // 2) and self.layer_overhead_us == 0 and self.bits == 8
+                         and self.act_buffer_kib == self.default_act_buffer_kib
+                         and self.weight_buffer_kib == self.icp * self.ocp * BANK_DEPTH / 1024)
+                return name if stock else None
+        return None
+
+    @property
+    def timing_key(self) -> tuple:
+        """What decides latency: everything but the label and the build options that change only resources.
+
+        PG338's DSP usage and UltraRAM options ("if change, don't need update
+        model" in the DPU TRD's ``dpu_conf.vh``) and the softmax core leave the
+        compiled program and its timing unchanged, so a table measured on one
+        of them holds for the others.
+        """
+        options = self.options.replace(dsp_usage="high", uram_per_core=0, softmax=False)
+        return (self.pp, self.icp, self.ocp, self.clock_mhz, self.cores, self.ddr_bw_gbps, self.weight_buffer_kib,
+                self.act_buffer_kib, self.dw_pp, self.layer_overhead_us, self.bits, options)
+
+    @property
+    def is_dpuczdx8g(self) -> bool:
+        """True for a configuration the vendor's DPUCZDX8G IP builds."""
+        return self.arch is not None
+
+    @property
+    def kind(self) -> str:
+        """``"DPUCZDX8G"`` or ``"custom"``."""
+        return "DPUCZDX8G" if self.is_dpuczdx8g else "custom"
+
+    @property
+    def hardware_label(self) -> str:
+        """The PG338 name of a stock build, or the array shape marked as a custom accelerator."""
+        if self.is_dpuczdx8g:
+            return str(self.arch)
+        return f"P{self.pp}I{self.icp}O{self.ocp} ({CUSTOM_LABEL})"
+
     # ------------------------------------------------------------- properties
     @property
+    def dsp_clock_mhz(self) -> float:
+        """Clock of the DSP slices: twice the main clock (PG338 v4.1, Port Descriptions, Table 1: ``dpu_2x_clk``)."""
+        return 2.0 * self.clock_mhz
+
+    @property
     def label(self) -> str:
-        """Short human label: name, clock and cores, e.g. ``"B2304 @200 MHz x1"``.
+        """Short human label: the hardware, clock and cores, e.g. ``"B2304 @200 MHz x1"``.
+
+        A custom accelerator says so (:data:`CUSTOM_LABEL`); the ``name`` is not part of it.
 
         >>> Accelerator.from_dpu("B2304", clock_mhz=200.0).label
         'B2304 @200 MHz x1'
         """
-        return f"{self.name} @{self.clock_mhz:g} MHz x{self.cores}"
+        return f"{self.hardware_label} @{self.clock_mhz:g} MHz x{self.cores}"
 
     @property
     def macs_per_cycle(self) -> int:
@@ -249,6 +335,7 @@ class Accelerator:
 
     @property
     def peak_gops_per_core(self) -> float:
+        """Peak GOP/s of one core."""
         return self.peak_ops_per_cycle * self.clock_mhz / 1e3
 
     @property
@@ -262,14 +349,25 @@ class Accelerator:
         return self.peak_gops_per_core / self.ddr_bw_gbps
 
     def replace(self, **changes) -> Accelerator:
-        """A copy with some fields changed (derived defaults are kept unless changed)."""
+        """A copy with some fields changed.
+
+        Fields left at their derived default (``dw_pp``, the buffers) are
+        derived again from the changed fields; explicitly set ones are kept.
+        """
         data = self.to_dict()
+        derived = {"dw_pp": max(1, self.pp // 2), "act_buffer_kib": self.default_act_buffer_kib,
+                   "weight_buffer_kib": self.icp * self.ocp * BANK_DEPTH / 1024}
+        for name, default in derived.items():
+            if name not in changes and data[name] == default:
+                data[name] = None
         data.update(changes)
         return Accelerator.from_dict(data)
 
     def to_dict(self) -> dict:
-        """Plain-JSON form."""
-        return {f.name: getattr(self, f.name) for f in fields(self)}
+        """Plain-JSON form (``options`` as a nested dict)."""
+        out = {f.name: getattr(self, f.name) for f in fields(self)}
+        out["options"] = self.options.to_dict()
+        return out
 
     @classmethod
     def from_dict(cls, data: Mapping) -> Accelerator:

@@ -54,6 +54,7 @@ class BlockSpec:
 
     @property
     def out_shape(self) -> tuple[int, int, int]:
+        """Output (C, H, W): (C, 1, 1) for pooling and the head, else the strided convolution's."""
         _, h, w = self.in_shape
         if self.kind in ("pool", "feature_mix", "classifier"):
             return (self.out_channels, 1, 1)
@@ -63,6 +64,7 @@ class BlockSpec:
 
     @property
     def identity_skip(self) -> bool:
+        """Whether the unit adds its input back (an MBConv block of stride 1 keeping its width)."""
         return self.kind == "mbconv" and self.stride == 1 and self.in_shape[0] == self.out_channels
 
     @property

@@ -70,11 +70,20 @@ class Board:
         return sorted(k for k, v in self.sources.items() if v.startswith("UNVERIFIED"))
 
     def default_accelerator(self) -> Accelerator:
-        """The DPU configuration PYNQ-DPU ships for this board, with the board's DDR bandwidth."""
-        return Accelerator.from_dpu(self.default_dpu_arch, clock_mhz=self.default_dpu_clock_mhz,
-                                    cores=self.default_dpu_cores, ddr_bw_gbps=self.ddr_bw_gbps)
+        """The DPU configuration PYNQ-DPU ships for this board, with the board's DDR bandwidth.
+
+        With as many UltraRAM blocks per core as its buffers need to fit the
+        board's BRAM (DPU-PYNQ's KV260 and ZCU104 builds enable UltraRAM).
+        """
+        from .resources import uram_to_fit
+
+        acc = Accelerator.from_dpu(self.default_dpu_arch, clock_mhz=self.default_dpu_clock_mhz,
+                                   cores=self.default_dpu_cores, ddr_bw_gbps=self.ddr_bw_gbps)
+        uram = uram_to_fit(acc, self)
+        return acc.replace(options=acc.options.replace(uram_per_core=uram)) if uram else acc
 
     def to_dict(self) -> dict:
+        """Plain-JSON form (``sources`` as a plain dict)."""
         out = {f.name: getattr(self, f.name) for f in fields(self)}
         out["sources"] = dict(self.sources)
         return out

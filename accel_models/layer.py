@@ -12,8 +12,9 @@ what the vectorised latency models consume.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, fields
+from typing import Any
 
 import numpy as np
 
@@ -48,6 +49,8 @@ _WINDOW_OPS = _CONV_OPS | {"pool", "maxpool"}
 _FC_OPS = frozenset({"fc", "se_fc"})
 _SHAPE_PRESERVING_OPS = frozenset({"add", "scale", "act"})
 _BIAS_BITS = 32
+#: Fields held as tuples (JSON lists in :meth:`Layer.to_dict`).
+_TUPLE_FIELDS = ("in_shape", "out_shape", "inputs")
 
 
 def conv_output_size(size: int, kernel: int, stride: int, padding: int) -> int:
@@ -173,7 +176,9 @@ class Layer:
         if self.op in {"conv", "pwconv"} and (cin % self.groups or cout % self.groups):
             raise ValueError(f"{where}: groups {self.groups} must divide C_in {cin} and C_out {cout}")
         if self.op in _FC_OPS and (hin, win, hout, wout) != (1, 1, 1, 1):
-            raise ValueError(f"{where}: fully connected layers take and give (C, 1, 1), got {self.in_shape} -> {self.out_shape}")
+            raise ValueError(
+                f"{where}: fully connected layers take and give (C, 1, 1), got {self.in_shape} -> {self.out_shape}"
+            )
         if self.op in {"pool", "maxpool"} and cin != cout:
             raise ValueError(f"{where}: pooling keeps the channel count, got {cin} -> {cout}")
         if self.op in _SHAPE_PRESERVING_OPS and self.in_shape != self.out_shape:
@@ -237,15 +242,18 @@ class Layer:
 
     @property
     def output_elements(self) -> int:
+        """Activation elements written (C x H x W of the output)."""
         c, h, w = self.out_shape
         return c * h * w
 
     @property
     def input_bytes(self) -> int:
+        """Activation bytes read: :attr:`input_elements` at ``act_bits``."""
         return self.input_elements * self.act_bits // 8
 
     @property
     def output_bytes(self) -> int:
+        """Activation bytes written: :attr:`output_elements` at ``act_bits``."""
         return self.output_elements * self.act_bits // 8
 
     @property
@@ -267,15 +275,16 @@ class Layer:
     def to_dict(self) -> dict:
         """Plain-JSON form (tuples become lists)."""
         out = {f.name: getattr(self, f.name) for f in fields(self)}
-        for key in ("in_shape", "out_shape", "inputs"):
+        for key in _TUPLE_FIELDS:
             out[key] = list(out[key])
         return out
 
     @classmethod
-    def from_dict(cls, data: dict) -> Layer:
+    def from_dict(cls, data: Mapping[str, Any]) -> Layer:
         """Inverse of :meth:`to_dict`; unknown keys are an error."""
         reject_unknown_keys(data, [f.name for f in fields(cls)], "Layer")
-        return cls(**{k: tuple(v) if k in {"in_shape", "out_shape", "inputs"} else v for k, v in data.items()})
+        kwargs: dict[str, Any] = {k: tuple(v) if k in _TUPLE_FIELDS else v for k, v in data.items()}
+        return cls(**kwargs)
 
 
 _OP_CODE = {name: i for i, name in enumerate(OPS)}

@@ -41,7 +41,7 @@ The protocol is checked structurally (``isinstance(obj, LatencyPredictor)``);
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Protocol, runtime_checkable
 
 import numpy as np
@@ -93,8 +93,8 @@ class HasLayers(Protocol):
         ...
 
 
-def as_layers(network: Sequence[Layer] | HasLayers) -> tuple[Layer, ...]:
-    """The layers of ``network``: a sequence of layers, or an object with ``layers()``.
+def as_layers(network: Iterable[Layer] | HasLayers) -> tuple[Layer, ...]:
+    """The layers of ``network``: layers (any iterable of them), or an object with ``layers()``.
 
     >>> as_layers([Layer("fc", "fc", (8, 1, 1), (4, 1, 1))])[0].name
     'fc'
@@ -104,7 +104,7 @@ def as_layers(network: Sequence[Layer] | HasLayers) -> tuple[Layer, ...]:
     TypeError: expected a sequence of Layer or an object with a layers() method (a SubnetConfig), got int
     """
     source = network.layers() if isinstance(network, HasLayers) else network
-    layers = tuple(source) if isinstance(source, Sequence) and not isinstance(source, (str, bytes)) else ()
+    layers = tuple(source) if isinstance(source, Iterable) and not isinstance(source, (str, bytes)) else ()
     if not layers or not all(isinstance(layer, Layer) for layer in layers):
         raise TypeError("expected a sequence of Layer or an object with a layers() method (a SubnetConfig), "
                         f"got {type(network).__name__}")

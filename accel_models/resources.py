@@ -19,6 +19,27 @@ plus the depthwise engine (DSP on PP*ICP, LUT on PP*ICP, BRAM on ICP*OCP).
 parallelism outside the table's range are flagged ``extrapolated`` and warn.
 Figures are per core; ``cores`` multiplies them (the shared AXI interconnect
 of a multi-core DPU is not counted).
+
+How each build option (:class:`accel_models.DpuOptions`) enters, and from where:
+
+* ``dsp_usage``: PG338's DSP figures for "high" and "low" DSP usage (the
+  ``dsp_high`` / ``dsp_low`` columns of ``data/dpuczdx8g_configs.csv``,
+  PG338's resource table of the DPUCZDX8G architectures; its table number
+  was not checked against a fetched copy here).
+* ``depthwise``: the extra cost of the depthwise engine (``depthwise_extra_*``),
+  PG338 v3.4, section "DepthwiseConv", Table 1 "Extra resources of
+  DPUCZDX8G with Depthwise Convolution" (checked: the same eight rows); an
+  IP 4.x core always has it.
+* ``ram_usage``: "high" adds a third image bank group (the bank groups of
+  the Vitis AI target factory), which the model counts as a 1.5 times larger
+  activation buffer; the BRAM fit's activation coefficient is two bank
+  groups' worth (0.48 BRAM36 per KiB of one group, 0.44 at ideal packing of
+  ``ICP`` bytes x 2048 rows), so "high" costs one group more.
+* ``uram_per_core``: each UltraRAM block (288 Kb) holds 8 BRAM36 of buffers;
+  :func:`fits` places that much of the buffer BRAM in UltraRAM, as built.
+* channel augmentation, average pooling, element-wise multiply, ReLU types,
+  hard-sigmoid, softmax: no per-option figure is shipped here, so they add
+  nothing; their cost is inside PG338's full-feature table rows at most.
 """
 
 from __future__ import annotations
@@ -33,7 +54,9 @@ import numpy as np
 from .accelerator import Accelerator, _dpu_table
 from .boards import Board
 
-__all__ = ["FitResult", "Resources", "estimate_resources", "fits", "resource_fit_report"]
+__all__ = ["FitResult", "ResourceUse", "Resources", "estimate_resources", "fits", "placed_resources",
+           "buildable_on", "resource_fit_report",
+           "uram_to_fit"]
 
 RESOURCE_NAMES = ("dsp", "lut", "ff", "bram36", "uram")
 #: BRAM36 blocks one UltraRAM block can stand in for (288 Kb / 36 Kb).
@@ -100,8 +123,8 @@ def resource_fit_report() -> dict[str, dict]:
     report = {}
     for target, fit in _fits().items():
         report[target] = {
-            "coefficients": {n: round(float(c), 4) for n, c in zip(fit.features, fit.coef)},
-            "residual_pct": dict(zip(archs, np.round(fit.residual_pct, 2).tolist())),
+            "coefficients": {n: round(float(c), 4) for n, c in zip(fit.features, fit.coef, strict=True)},
+            "residual_pct": dict(zip(archs, np.round(fit.residual_pct, 2).tolist(), strict=True)),
             "max_abs_residual_pct": float(np.abs(fit.residual_pct).max()),
             "loo_mean_abs_pct": float(np.abs(fit.loo_pct).mean()),
             "loo_max_abs_pct": float(np.abs(fit.loo_pct).max()),
@@ -125,37 +148,43 @@ class Resources:
     extrapolated: bool | np.ndarray = field(default=False)
 
     def as_dict(self) -> dict[str, float | np.ndarray]:
+        """The five resources by name."""
         return {name: getattr(self, name) for name in RESOURCE_NAMES}
 
 
 def _accelerator_arrays(accelerators: Sequence[Accelerator]) -> dict[str, np.ndarray]:
-    return {name: np.array([getattr(a, name) for a in accelerators], dtype=float)
-            for name in ("pp", "icp", "ocp", "act_buffer_kib", "weight_buffer_kib", "cores")}
+    out = {name: np.array([getattr(a, name) for a in accelerators], dtype=float)
+           for name in ("pp", "icp", "ocp", "act_buffer_kib", "weight_buffer_kib", "cores")}
+    # the BRAM fit is on RAM-usage-low buffers; "high" enters through its 1.5x activation buffer
+    out["dsp_low"] = np.array([a.options.dsp_usage == "low" for a in accelerators])
+    out["depthwise"] = np.array([a.options.depthwise for a in accelerators])
+    return out
 
 
-def estimate_resources(accelerator: Accelerator | Sequence[Accelerator], *, dsp_usage: str = "high",
-                       depthwise: bool = True) -> Resources:
-    """DSP / LUT / FF / BRAM36 / URAM of an accelerator (all cores), from the PG338 fit.
+def estimate_resources(accelerator: Accelerator | Sequence[Accelerator]) -> Resources:
+    """DSP / LUT / FF / BRAM36 of an accelerator (all cores), from the PG338 fit and its options.
+
+    The estimate is what the design needs before placement: every on-chip
+    buffer in BRAM36 (``uram`` 0); :func:`fits` places buffers in UltraRAM
+    as the accelerator's ``uram_per_core`` option builds them.
 
     Parameters
     ----------
     accelerator : Accelerator or sequence of Accelerator
-        One accelerator (scalar result) or several (arrays, one value each).
-    dsp_usage : {"high", "low"}
-        PG338's DSP-usage option ("low" builds the accumulators in LUTs).
-    depthwise : bool
-        Include the depthwise-convolution engine (MobileNets need it).
+        One accelerator (scalar result) or several (arrays, one value each);
+        DSP usage and the depthwise engine come from its ``options``.
 
     Examples
     --------
     >>> r = estimate_resources(Accelerator.from_dpu("B4096"))
     >>> round(r.dsp), r.extrapolated
     (690, False)
+    >>> from accel_models.dpu_options import DpuOptions
+    >>> round(estimate_resources(Accelerator.from_dpu("B4096", options=DpuOptions(dsp_usage="low"))).dsp)
+    562
     """
-    if dsp_usage not in ("high", "low"):
-        raise ValueError(f"dsp_usage must be 'high' or 'low', got {dsp_usage!r}")
     single = isinstance(accelerator, Accelerator)
-    accs = [accelerator] if single else list(accelerator)
+    accs: list[Accelerator] = [accelerator] if isinstance(accelerator, Accelerator) else list(accelerator)
     if not accs or not all(isinstance(a, Accelerator) for a in accs):
         raise ValueError("estimate_resources needs an Accelerator or a non-empty sequence of them")
     a = _accelerator_arrays(accs)
@@ -166,11 +195,10 @@ def estimate_resources(accelerator: Accelerator | Sequence[Accelerator], *, dsp_
         fit = fits_[target]
         return np.stack([cols[n] for n in fit.features], axis=1) @ fit.coef
 
-    per_core = {"dsp": predict(f"dsp_{dsp_usage}"), "lut": predict("lut"), "ff": predict("ff"),
-                "bram36": predict("bram36"), "uram": np.zeros(len(accs))}
-    if depthwise:
-        for name in ("dsp", "lut", "bram36"):
-            per_core[name] = per_core[name] + predict(f"depthwise_extra_{name}")
+    per_core = {"dsp": np.where(a["dsp_low"], predict("dsp_low"), predict("dsp_high")), "lut": predict("lut"),
+                "ff": predict("ff"), "bram36": predict("bram36"), "uram": np.zeros(len(accs))}
+    for name in ("dsp", "lut", "bram36"):
+        per_core[name] = per_core[name] + np.where(a["depthwise"], predict(f"depthwise_extra_{name}"), 0.0)
     totals = {name: np.maximum(v, 0.0) * a["cores"] for name, v in per_core.items()}
     table = list(_dpu_table().values())
     lo = {k: min(getattr(c, k) for c in table) for k in ("pp", "icp", "ocp")}
@@ -179,7 +207,7 @@ def estimate_resources(accelerator: Accelerator | Sequence[Accelerator], *, dsp_
     for k in ("pp", "icp", "ocp"):
         extrapolated |= (a[k] < lo[k]) | (a[k] > hi[k])
     if extrapolated.any():
-        names = sorted({accs[i].name for i in np.flatnonzero(extrapolated)})
+        names = sorted({accs[i].label for i in np.flatnonzero(extrapolated)})
         warnings.warn(f"resource estimate extrapolates beyond the PG338 configurations (PP {lo['pp']}-{hi['pp']}, "
                       f"ICP/OCP {lo['icp']}-{hi['icp']}) for accelerator(s) {names}", stacklevel=2)
     if single:
@@ -188,37 +216,93 @@ def estimate_resources(accelerator: Accelerator | Sequence[Accelerator], *, dsp_
 
 
 @dataclass(frozen=True)
-class FitResult:
-    """Whether an accelerator fits a board.
+class ResourceUse:
+    """Resources of one accelerator as placed on a board (BRAM36 left in BRAM, buffers moved to UltraRAM)."""
 
-    ``utilization`` is used / available per resource (``inf`` when the board
-    has none of a resource that is needed); ``binding_resource`` is the most
-    utilised one, the one that limits growing the accelerator.
+    dsp: float
+    lut: float
+    ff: float
+    bram36: float
+    uram: float
+
+    def as_dict(self) -> dict[str, float]:
+        """The five resources by name."""
+        return {name: getattr(self, name) for name in RESOURCE_NAMES}
+
+
+@dataclass(frozen=True)
+class FitResult:
+    """Whether an accelerator fits a board, with its resources as placed.
+
+    ``placed`` is the use on the board after the accelerator's UltraRAM
+    option took over buffers from BRAM; ``utilization`` is placed / available
+    per resource (``inf`` when the board has none of a resource that is
+    needed); ``binding_resource`` is the most utilised one, the one that
+    limits growing the accelerator; ``extrapolated`` says the resource
+    estimate lies outside PG338's configurations.
     """
 
     ok: bool
     binding_resource: str
     utilization: Mapping[str, float]
-    resources: Resources
+    placed: ResourceUse
+    extrapolated: bool = False
+
+    @property
+    def binding_utilization(self) -> float:
+        """Placed / available of the binding resource."""
+        return float(self.utilization[self.binding_resource])
 
     def __str__(self) -> str:
         verdict = "fits" if self.ok else "does NOT fit"
         use = ", ".join(f"{k} {100 * v:.0f}%" for k, v in self.utilization.items())
         return f"{verdict} (binding: {self.binding_resource}; {use})"
 
+    def to_dict(self) -> dict:
+        """Plain-JSON form."""
+        return {"ok": self.ok, "binding_resource": self.binding_resource, "utilization": dict(self.utilization),
+                "placed": self.placed.as_dict(), "extrapolated": self.extrapolated}
 
-def fits(accelerator: Accelerator, board: Board, *, max_utilization: float = 1.0, dsp_usage: str = "high",
-         bram_to_uram: bool = True) -> FitResult:
-    """Check ``accelerator`` against ``board``'s resource budget.
+    @classmethod
+    def from_dict(cls, data: Mapping) -> FitResult:
+        """Inverse of :meth:`to_dict`; unknown or missing keys are an error."""
+        expected = {"ok", "binding_resource", "utilization", "placed", "extrapolated"}
+        if set(data) != expected:
+            raise ValueError(f"FitResult keys {sorted(data)} differ from the expected {sorted(expected)}")
+        return cls(ok=bool(data["ok"]), binding_resource=str(data["binding_resource"]),
+                   utilization={k: float(v) for k, v in data["utilization"].items()},
+                   placed=ResourceUse(**{k: float(v) for k, v in data["placed"].items()}),
+                   extrapolated=bool(data["extrapolated"]))
+
+
+def placed_resources(accelerator: Accelerator, need: Resources | None = None) -> ResourceUse:
+    """The accelerator's resources with ``uram_per_core`` UltraRAM blocks holding buffers instead of BRAM36."""
+    need = estimate_resources(accelerator) if need is None else need
+    per_core_uram = accelerator.options.uram_per_core
+    moved = min(float(need.bram36), BRAM36_PER_URAM * per_core_uram * accelerator.cores)
+    return ResourceUse(dsp=float(need.dsp), lut=float(need.lut), ff=float(need.ff),
+                       bram36=float(need.bram36) - moved, uram=float(per_core_uram * accelerator.cores))
+
+
+def uram_to_fit(accelerator: Accelerator, board: Board, max_utilization: float = 1.0) -> int:
+    """UltraRAM blocks per core that move just enough buffer BRAM for ``board`` (0 if BRAM suffices or no URAM)."""
+    if board.uram == 0:
+        return 0
+    need = estimate_resources(accelerator)
+    excess = float(need.bram36) - max_utilization * board.bram36
+    if excess <= 0:
+        return 0
+    return int(np.ceil(excess / BRAM36_PER_URAM / accelerator.cores))
+
+
+def fits(accelerator: Accelerator, board: Board, *, max_utilization: float = 1.0) -> FitResult:
+    """Check ``accelerator`` (with its build options) against ``board``'s resource budget.
 
     Parameters
     ----------
     max_utilization : float
         Fraction of each resource the accelerator may take (leave room for
         the platform shell, e.g. 0.9).
-    bram_to_uram : bool
-        Place on-chip buffers that exceed the board's BRAM in UltraRAM
-        (8 BRAM36 per URAM block), as the DPU's UltraRAM option does.
 
     Examples
     --------
@@ -230,15 +314,34 @@ def fits(accelerator: Accelerator, board: Board, *, max_utilization: float = 1.0
     """
     if not 0 < max_utilization <= 1:
         raise ValueError(f"max_utilization must lie in (0, 1], got {max_utilization!r}")
-    need = estimate_resources(accelerator, dsp_usage=dsp_usage)
-    used = {k: float(v) for k, v in need.as_dict().items()}
+    need = estimate_resources(accelerator)
+    placed = placed_resources(accelerator, need).as_dict()
     budget = board.resources()
-    if bram_to_uram and used["bram36"] > budget["bram36"] and budget["uram"] > 0:
-        moved = used["bram36"] - budget["bram36"]
-        used["bram36"] -= moved
-        used["uram"] += float(np.ceil(moved / BRAM36_PER_URAM))
-    utilization = {k: (used[k] / budget[k] if budget[k] else (0.0 if used[k] == 0 else float("inf")))
+    utilization = {k: (placed[k] / budget[k] if budget[k] else (0.0 if placed[k] == 0 else float("inf")))
                    for k in RESOURCE_NAMES}
-    binding = max(utilization, key=utilization.get)
-    return FitResult(ok=utilization[binding] <= max_utilization, binding_resource=binding,
-                     utilization=utilization, resources=need)
+    binding = max(utilization, key=lambda k: utilization[k])
+    return FitResult(ok=utilization[binding] <= max_utilization, binding_resource=binding, utilization=utilization,
+                     placed=ResourceUse(**placed), extrapolated=bool(need.extrapolated))
+
+
+def buildable_on(accelerator: Accelerator, board: Board) -> Accelerator:
+    """``accelerator`` with the UltraRAM it needs and PG338's "low DSP usage" when "high" does not fit ``board``.
+
+    What a DPU of this array has to be built with to fit the board (a B2304
+    on an Ultra96-V2 needs 422 DSP slices with "high" DSP usage, 326 with
+    "low"); the result may still not fit, which :func:`fits` then says.
+    Neither option changes the compiled program or its timing.
+    """
+    def with_uram(acc: Accelerator) -> Accelerator:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)
+            uram = uram_to_fit(acc, board)
+        if uram == acc.options.uram_per_core:
+            return acc
+        return acc.replace(options=acc.options.replace(uram_per_core=uram))
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # extrapolation is flagged where the result is used
+        if not fits(with_uram(accelerator), board).ok:
+            accelerator = accelerator.replace(options=accelerator.options.replace(dsp_usage="low"))
+    return with_uram(accelerator)

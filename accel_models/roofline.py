@@ -72,8 +72,10 @@ def engine_peaks_gops(accelerator: Accelerator) -> dict[str, float]:
     {'int8': 320.0, 'depthwise': 16.0, 'element-wise': 16.0}
     """
     ghz = accelerator.clock_mhz / 1e3
+    dw_pp = accelerator.dw_pp
+    assert dw_pp is not None  # Accelerator.__post_init__ fills the default
     return {"int8": 2 * accelerator.pp * accelerator.icp * accelerator.ocp * ghz,
-            "depthwise": 2 * accelerator.dw_pp * accelerator.icp * ghz,
+            "depthwise": 2 * dw_pp * accelerator.icp * ghz,
             "element-wise": accelerator.pp * accelerator.icp * ghz}
 
 #: Unit, physical reading and allowed range of every free parameter.

@@ -49,6 +49,23 @@ class AcceleratorArrays:
 
     @classmethod
     def from_accelerators(cls, accelerators: Sequence[Accelerator]) -> AcceleratorArrays:
+        """Stack the fields of ``accelerators`` into (M, 1) columns.
+
+        Parameters
+        ----------
+        accelerators : sequence of Accelerator
+            The M accelerators, in the row order of the result.
+
+        Returns
+        -------
+        AcceleratorArrays
+            One row per accelerator; ``act_buffer_bytes`` is ``act_buffer_kib`` in bytes.
+
+        Raises
+        ------
+        ValueError
+            If ``accelerators`` is empty or holds anything but :class:`Accelerator` objects.
+        """
         accs = list(accelerators)
         if not accs or not all(isinstance(a, Accelerator) for a in accs):
             raise ValueError("expected an Accelerator or a non-empty sequence of Accelerator objects")
@@ -60,7 +77,7 @@ class AcceleratorArrays:
             pp=col([a.pp for a in accs]), icp=col([a.icp for a in accs]), ocp=col([a.ocp for a in accs]),
             dw_pp=col([a.dw_pp for a in accs]), clock_mhz=col([a.clock_mhz for a in accs]),
             ddr_bw_gbps=col([a.ddr_bw_gbps for a in accs]),
-            act_buffer_bytes=col([a.act_buffer_kib * 1024 for a in accs]),
+            act_buffer_bytes=col([a.act_buffer_kib for a in accs]) * 1024,
             layer_overhead_us=col([a.layer_overhead_us for a in accs]),
         )
 
@@ -112,8 +129,10 @@ def tiled_cycles(layers: LayerArrays, acc: AcceleratorArrays) -> tuple[np.ndarra
     dense = np.flatnonzero(cls <= 1)
     if dense.size:
         groups = layers.groups[dense]
-        cycles[:, dense] = (_ceil_div(layers.cin[dense] / groups, acc.icp) * _ceil_div(layers.cout[dense] / groups, acc.ocp)
-                            * _ceil_div(layers.wout[dense], acc.pp) * (groups * layers.hout[dense] * layers.kernel[dense] ** 2))
+        cycles[:, dense] = (_ceil_div(layers.cin[dense] / groups, acc.icp)
+                            * _ceil_div(layers.cout[dense] / groups, acc.ocp)
+                            * _ceil_div(layers.wout[dense], acc.pp)
+                            * (groups * layers.hout[dense] * layers.kernel[dense] ** 2))
     dw = np.flatnonzero(cls == 2)
     if dw.size:
         cycles[:, dw] = (_ceil_div(layers.cout[dw], acc.icp) * _ceil_div(layers.wout[dw], acc.dw_pp)

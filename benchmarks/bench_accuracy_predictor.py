@@ -119,7 +119,8 @@ def run(quick: bool = False) -> dict:
 
     onehot = ofa_onehot(SubnetBatch(data.batch.ks, data.batch.e, data.batch.d, data.batch.r, 1.0))[:, :120]
     baselines = {
-        "linear ridge, same features": cross_validated_predictions(features, y, lambda x, t: fit_ridge(x, t, 1.0), folds),
+        "linear ridge, same features": cross_validated_predictions(
+            features, y, lambda x, t: fit_ridge(x, t, 1.0), folds),
         "kernel ridge, OFA one-hot only": cross_validated_predictions(
             onehot, y, lambda x, t: fit_kernel_ridge(x, t, shipped.lam, shipped.gamma).predict, folds),
     }
@@ -140,14 +141,16 @@ def run(quick: bool = False) -> dict:
               f"{m['top_kendall_tau']:9.4f}")
 
     main = metrics[main_label]
-    verdict = {key: (main[key] <= bound if key == "rmse_pp" else main[key] >= bound) for key, bound in TARGETS.items()}
+    verdict = {key: (main[key] <= bound if key == "rmse_pp" else main[key] >= bound)
+               for key, bound in TARGETS.items()}
     print(f"\nhyperparameters chosen per outer fold: {chosen}  ({nested_s:.1f} s)")
     print("targets: " + ", ".join(f"{k} {'<=' if k == 'rmse_pp' else '>='} {v}: "
                                   f"{main[k]:.4f} {'met' if verdict[k] else 'NOT met'}" for k, v in TARGETS.items()))
     print(f"RMSE / noise floor: {main['rmse_pp'] / data.repeat_sd_pp:.1f}x")
 
     loro = _leave_one_run_out(data, features, shipped.lam, shipped.gamma)
-    print(f"\n{'leave one search run out':<44s} {'RMSE pp':>8s} {'MAE pp':>8s} {'tau':>8s} {'rho':>8s} {'tau top10':>9s}")
+    print(f"\n{'leave one search run out':<44s} {'RMSE pp':>8s} {'MAE pp':>8s} {'tau':>8s} {'rho':>8s} "
+          f"{'tau top10':>9s}")
     for r in loro:
         print(_row(f"{r['held_out_run']} (n={r['n_test']})", r))
 
@@ -155,7 +158,8 @@ def run(quick: bool = False) -> dict:
     print(f"\nprediction speed, population of {speed['population']}:")
     print(f"  OFA-style (Python features + torch): {speed['ofa_style_torch_per_s']:12,.0f} networks/s")
     print(f"  numpy OFA MLP (this package):        {speed['numpy_ofa_mlp_per_s']:12,.0f} networks/s "
-          f"({speed['speedup_numpy_mlp_vs_ofa_style']:.1f}x; max |diff| {speed['max_abs_diff_pp_numpy_vs_torch']:.1e} pp)")
+          f"({speed['speedup_numpy_mlp_vs_ofa_style']:.1f}x; "
+          f"max |diff| {speed['max_abs_diff_pp_numpy_vs_torch']:.1e} pp)")
     print(f"  numpy trained w1.0 kernel ridge:     {speed['numpy_trained_w10_per_s']:12,.0f} networks/s")
     return {
         "n_networks": len(data),

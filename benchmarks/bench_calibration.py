@@ -145,8 +145,8 @@ def _zcu102_profiles(figures: dict, ultra96: RooflineModel) -> None:
                                       error_report(transferred, np.array([p.runtime_ms for p in profiles])))
     for kind in types:
         idx = [i for i, p in enumerate(profiles) if _layer_type(p.layer) == kind]
-        out[f"transferred_{kind}"] = _row(f"  {kind}: transferred",
-                                          error_report(transferred[idx], np.array([profiles[i].runtime_ms for i in idx])))
+        measured = np.array([profiles[i].runtime_ms for i in idx])
+        out[f"transferred_{kind}"] = _row(f"  {kind}: transferred", error_report(transferred[idx], measured))
     figures["zcu102_layer_profiles"] = out
 
 

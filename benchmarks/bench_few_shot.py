@@ -57,7 +57,7 @@ def _unit_case(name: str):
 def _zoo_case(group):
     rows = [r for r in zoo_rows() if (r.board, r.dpu_arch, r.clock_mhz, r.vitis_ai) == group]
     accelerator = zoo_accelerator(rows[0])
-    shots = [NetworkMeasurement(r.model, build(r.network), r.e2e_ms) for r in rows]
+    shots = [NetworkMeasurement(r.model, tuple(build(r.network)), r.e2e_ms) for r in rows]
     table, layers = network_table(shots, accelerator, name=f"zoo-{group[0]}-B{group[1]}-vai{group[3]}",
                                   board=group[0])
     prior = get_predictor("dpuczdx8g-joint").calibrated
@@ -84,7 +84,7 @@ def _mape(predicted: np.ndarray, measured: np.ndarray) -> float:
 def _shots(source: CalibrationSource, keys: list[str]):
     table = source.table.subset(keys)
     if source.networks:
-        return [NetworkMeasurement(k, source.units[k], table.entries[k].mean_ms) for k in keys], None
+        return [NetworkMeasurement(k, tuple(source.units[k]), table.entries[k].mean_ms) for k in keys], None
     return table, {k: v for k, v in source.units.items() if k in table}
 
 

@@ -191,7 +191,7 @@ def engine_vs_model(r: int, budget: int) -> list[dict]:
 
 
 _PREAMBLE = """
-import json, resource, sys, time, warnings
+import json, sys, time, warnings
 warnings.simplefilter("ignore")
 import numpy as np
 import hls
@@ -201,14 +201,19 @@ from ofa_hw import SubnetConfig, build_torch_model, subnet_layers
 cfg = SubnetConfig.largest(r={r})
 model = randomize_batchnorm(build_torch_model(cfg, seed=0), seed=1, n_images=2)
 source = hls.TorchNetwork(model, subnet_layers(cfg), cfg.to_dict())
+
+
+def peak_rss_mib():
+    # VmHWM, not ru_maxrss: Linux carries the forking parent's high-water mark into ru_maxrss across exec
+    with open("/proc/self/status") as status:
+        return next(int(line.split()[1]) for line in status if line.startswith("VmHWM")) / 1024
 """
 _EXPORT = """
-before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+before = peak_rss_mib()
 wall, cpu = time.perf_counter(), time.process_time()
 hls.export(source, sys.argv[1], accelerator=Accelerator.from_dpu("B2304", clock_mhz=300.0), board="zcu104")
 print(json.dumps({"export_wall_s": time.perf_counter() - wall, "export_cpu_s": time.process_time() - cpu,
-                  "rss_before_export_mib": before / 1024,
-                  "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+                  "rss_before_export_mib": before, "peak_rss_mib": peak_rss_mib()}))
 """
 _CALIBRATION = """
 fnet = hls.float_network(source)

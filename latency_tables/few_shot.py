@@ -39,13 +39,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from types import MappingProxyType
 
-import numpy as np
-
 from accel_models import Accelerator, Layer, RooflineModel
 from accel_models.predictor_protocol import as_layers
 
 from .calibration import CalibratedModel, calibrated_model
-from .fitting import CalibrationProblem, FitSettings, folds_of
+from .fitting import CalibrationProblem, FitSettings
 from .joint import JOINT_FIT_PARAMETERS, JOINT_FIXED, JOINT_TIED
 from .metrics import ErrorReport
 from .predictor import HybridPredictor, get_predictor
@@ -187,11 +185,8 @@ def _settings(kind: str, prior: CalibratedModel, weight: float) -> FitSettings:
 
 
 def _cross_validated(problem: CalibrationProblem, folds: int, seed: int) -> ErrorReport:
-    n = problem.sizes()[0]
-    predicted = np.empty(n)
-    for held in folds_of(n, folds, seed):
-        fit = problem.fit([np.setdiff1d(np.arange(n), held)], seed)
-        predicted[held] = problem.predict(0, fit.params, problem.launch_ms(0, fit))[held]
+    # the one source is in every fit, so its launch cost is always the fit's own
+    predicted = problem.cross_validate(folds, seed, {problem.names[0]: 0.0})[0]
     return problem.report(0, predicted)
 
 

@@ -369,7 +369,7 @@ def parse_ofa_yaml(text: str, meta: TableMeta, *, source: str | os.PathLike = "<
     Examples
     --------
     >>> meta = TableMeta("t", "phone", "cpu", None, 1, "tc", "m", "d", "s", "l", False)
-    >>> table = parse_ofa_yaml("Logits-input:1x1x8-output:4:\\n  count: 3\\n  mean: 0.5\\n  std: 0.1\\n", meta)
+    >>> table = parse_ofa_yaml("Logits-input:1x1x8-output:4:\n  count: 3\n  mean: 0.5\n  std: 0.1\n", meta)
     >>> table.entries["Logits-input:1x1x8-output:4"].std_ms
     0.1
     """

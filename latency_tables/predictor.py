@@ -156,7 +156,7 @@ class TablePredictor:
         if accelerator is None:
             return None
         accelerators, single = accelerator_list(accelerator)
-        foreign = [a for a in accelerators if a != self.accelerator]
+        foreign = [a for a in accelerators if self.accelerator is None or a.timing_key != self.accelerator.timing_key]
         if foreign:
             own = "an unknown accelerator" if self.accelerator is None else self.accelerator.label
             raise ValueError(f"table {self.table.meta.name!r} was measured on {own}, not on "
@@ -348,7 +348,8 @@ class HybridPredictor:
     def _measured_mask(self, units: Sequence[Sequence[Layer]], accelerators: Sequence[Accelerator]) -> np.ndarray:
         """(M, K): where a measured entry applies (the unit is in the table, on the table's accelerator)."""
         in_table = np.array([bool(u) and _unit_key(u) in self.table for u in units], dtype=bool)
-        own = np.array([acc == self.accelerator for acc in accelerators], dtype=bool)
+        # DSP usage / UltraRAM change resources, not the program: timing_key, not equality
+        own = np.array([acc.timing_key == self.accelerator.timing_key for acc in accelerators], dtype=bool)
         return own[:, None] & in_table[None, :]
 
     def unit_latency_ms(self, units: Sequence[Sequence[Layer]], accelerator: AcceleratorChoice = None) -> np.ndarray:

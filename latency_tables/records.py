@@ -15,7 +15,6 @@ run on a user's own board.
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import warnings
 from collections.abc import Mapping
@@ -23,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from accel_models import Accelerator, LatencyPredictor, RooflineModel
+from accel_models.validation import read_json
 
 from .calibration import CalibratedModel
 from .few_shot import fit_device
@@ -93,7 +93,7 @@ def as_predictor(predictor: str | os.PathLike | LatencyPredictor) -> LatencyPred
     if isinstance(predictor, (str, os.PathLike)):
         path = Path(predictor)
         if path.suffix.lower() == ".json" and path.is_file():
-            return predictor_from_record(json.loads(path.read_text()))
+            return predictor_from_record(read_json(path, what="latency predictor record"))
         if path.suffix.lower() in _TABLE_SUFFIXES and path.is_file():
             return fit_table_file(path)
         raise KeyError(f"unknown device {str(predictor)!r}; known: {', '.join(list_devices())}, or a measured "

@@ -120,7 +120,8 @@ def table_accelerator(meta: TableMeta) -> Accelerator:
     """The single-core accelerator a table was measured on, from its metadata.
 
     The DPU configuration is the ``B<number>`` in ``meta.dpu_arch``; DDR
-    bandwidth comes from the board registry when ``meta.board`` is known.
+    bandwidth comes from the board registry when ``meta.board`` is known,
+    and so do the build options the DPU needs to fit that board.
 
     >>> from latency_tables import load_table
     >>> acc = table_accelerator(load_table("ultra96v2-b2304").meta)
@@ -128,6 +129,7 @@ def table_accelerator(meta: TableMeta) -> Accelerator:
     ('B2304', 200.0, 8.53)
     """
     from accel_models import get_board, list_boards
+    from accel_models.resources import buildable_on
 
     match = re.search(r"\bB(\d+)\b", meta.dpu_arch)
     if match is None:
@@ -137,7 +139,9 @@ def table_accelerator(meta: TableMeta) -> Accelerator:
         raise ValueError(f"table {meta.name!r}: metadata has no clock_mhz; build the Accelerator yourself")
     arch = f"B{match.group(1)}"
     if meta.board in list_boards():
-        return Accelerator.from_dpu(arch, clock_mhz=meta.clock_mhz, ddr_bw_gbps=get_board(meta.board).ddr_bw_gbps)
+        board = get_board(meta.board)
+        # as it must have been built to fit that board (DSP usage / UltraRAM; neither changes the timing)
+        return buildable_on(Accelerator.from_dpu(arch, clock_mhz=meta.clock_mhz, ddr_bw_gbps=board.ddr_bw_gbps), board)
     return Accelerator.from_dpu(arch, clock_mhz=meta.clock_mhz)
 
 

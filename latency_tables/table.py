@@ -54,8 +54,9 @@ class TableMeta:
                 continue
             if value is None or (isinstance(value, str) and not value.strip()):
                 raise ValueError(f"table metadata field {f.name!r} is missing or empty")
-        if self.clock_mhz is not None and (isinstance(self.clock_mhz, bool) or not isinstance(self.clock_mhz, int | float)
-                                           or not 0 < self.clock_mhz <= MAX_TABLE_CLOCK_MHZ):
+        clock = self.clock_mhz
+        if clock is not None and (isinstance(clock, bool) or not isinstance(clock, int | float)
+                                  or not 0 < clock <= MAX_TABLE_CLOCK_MHZ):
             raise ValueError(f"table metadata clock_mhz must be a number in (0, {MAX_TABLE_CLOCK_MHZ:g}] MHz, "
                              f"got {self.clock_mhz!r}")
         if isinstance(self.cores, bool) or not isinstance(self.cores, int | float) or int(self.cores) != self.cores \

@@ -291,7 +291,8 @@ class IntervalPredictor:
         """(M, K) ``"measured"`` / ``"model"`` (own accelerator) / ``"transferred"`` (any other)."""
         accelerators, _ = accelerator_list(accelerator, getattr(self.predictor, "accelerator", None))
         sources = np.asarray(self.predictor.unit_sources(units, accelerators)).reshape(len(accelerators), len(units))
-        own = np.array([acc == getattr(self.predictor, "accelerator", None) for acc in accelerators])
+        reference = getattr(self.predictor, "accelerator", None)  # same program: timing_key, not equality
+        own = np.array([reference is not None and acc.timing_key == reference.timing_key for acc in accelerators])
         return np.where(sources == "measured", "measured", np.where(own[:, None], "model", "transferred"))
 
     def unit_factors(self, units: Sequence[Sequence[Layer]], accelerator: AcceleratorChoice = None,

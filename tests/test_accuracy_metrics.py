@@ -31,9 +31,9 @@ def test_bad_metric_inputs():
 
 def test_folds_are_seeded_disjoint_and_complete():
     a, b = kfold_indices(23, 5, seed=1), kfold_indices(23, 5, seed=1)
-    assert all(np.array_equal(x, y) for x, y in zip(a, b))
+    assert all(np.array_equal(x, y) for x, y in zip(a, b, strict=True))
     assert sorted(np.concatenate(a).tolist()) == list(range(23))
-    assert not all(np.array_equal(x, y) for x, y in zip(a, kfold_indices(23, 5, seed=2)))
+    assert not all(np.array_equal(x, y) for x, y in zip(a, kfold_indices(23, 5, seed=2), strict=True))
     with pytest.raises(ValueError, match="at least 2"):
         kfold_indices(10, 1, seed=0)
     with pytest.raises(ValueError, match="cannot split"):

@@ -83,7 +83,8 @@ def test_prediction_needs_no_torch():
         "from ofa_hw.space import sample_subnets\n"
         "for name in list_predictors():\n"
         "    p = get_predictor(name, quantization='int8-pow2')\n"
-        "    p.predict(sample_subnets(10, seed=0, width_mult=1.0 if name.endswith('1.0') else 1.2, resolutions=[224]))\n"
+        "    width_mult = 1.0 if name.endswith('1.0') else 1.2\n"
+        "    p.predict(sample_subnets(10, seed=0, width_mult=width_mult, resolutions=[224]))\n"
         "assert 'torch' not in sys.modules, 'torch was imported'\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True)

@@ -116,7 +116,7 @@ def test_specialized_w10_architectures_rank_like_their_labels(shared_data):
             cfg = SubnetConfig.from_dict(entry)
             at_224 = SubnetConfig(cfg.ks, cfg.e, cfg.d, 224, 1.0)
             rows.append((float(name.split("top1-")[1].split("_")[0]), p.predict(at_224)[0], cfg.r))
-    labels, preds, rs = map(np.array, zip(*rows))
+    labels, preds, rs = map(np.array, zip(*rows, strict=True))
     assert len(rows) == 24
     assert stats.kendalltau(labels, preds)[0] >= 0.5
     assert abs(preds[rs == 224] - labels[rs == 224]).max() < 1.0
@@ -126,7 +126,8 @@ def test_specialized_w10_architectures_rank_like_their_labels(shared_data):
 def test_measured_file_errors_name_the_problem(tmp_path):
     header = "Sub-network,Date,Model Parameters,Latency (ms),MACs,Top-1 Acc (%)\n"
     net = "\"{'wid': None, 'ks': [3] * 20, 'e': [3] * 20, 'd': [2] * 5, 'r': [224]}\""
-    good_net = "\"{'wid': None, 'ks': " + str([3] * 20) + ", 'e': " + str([3] * 20) + ", 'd': [2, 2, 2, 2, 2], 'r': [224]}\""
+    good_net = ("\"{'wid': None, 'ks': " + str([3] * 20) + ", 'e': " + str([3] * 20)
+                + ", 'd': [2, 2, 2, 2, 2], 'r': [224]}\"")
     cases = {
         "columns.csv": ("a,b\n1,2\n", "expected DyNAS-T columns"),
         "expr.csv": (header + f"{net},x,1,0,1,70.0\n", "expr.csv:2"),

@@ -105,7 +105,7 @@ def test_recovers_parameters_of_synthetic_measurements(ultra96):
     keys = [k for k in ultra96.keys() if k.startswith("expanded_conv")]
     truth_ms = RooflineModel(truth).unit_latency_ms([BlockSpec.from_key(k).layers() for k in keys], acc)
     meta = dataclasses.replace(ultra96.meta, name="synthetic", per_entry_invocation=False)
-    table = LatencyTable.from_entries(meta, [Entry(k, 1, float(v)) for k, v in zip(keys, truth_ms)])
+    table = LatencyTable.from_entries(meta, [Entry(k, 1, float(v)) for k, v in zip(keys, truth_ms, strict=True)])
     cal = calibrate(RooflineModel(), table, acc, folds=0)
     assert cal.cross_validated is None and cal.invocation_ms == 0.0
     assert cal.in_sample.mape_pct < 1.0

@@ -11,6 +11,7 @@ not re-pinned.
 from __future__ import annotations
 
 import dataclasses
+from typing import Any
 
 import pytest
 
@@ -20,7 +21,7 @@ from latency_tables import calibrate, calibrate_joint, get_predictor, get_source
 
 SHIPPED_SOURCES = ("ultra96v2-b2304", "zcu102-b4096-layer-profiles", "zcu102-b4096-mbv2")
 
-GOLDEN = {'devices': {'dpuczdx8g-joint': {'params': {'conv_efficiency': 0.9624119118,
+GOLDEN: dict[str, Any] = {'devices': {'dpuczdx8g-joint': {'params': {'conv_efficiency': 0.9624119118,
                                             'pw_efficiency': 0.9999797979,
                                             'dw_efficiency': 0.9999999997,
                                             'misc_efficiency': 0.2101709616,

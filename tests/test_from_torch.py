@@ -154,7 +154,7 @@ def test_ofa_subnet_matches_subnet_layers(cfg, tracer):
     expected = subnet_layers(cfg)
     got = layers_from_torch(build_torch_model(cfg, seed=0), (3, cfg.r, cfg.r), tracer=tracer)
     assert [layer.name for layer in got] == [layer.name for layer in expected]
-    for mine, theirs in zip(got, expected):
+    for mine, theirs in zip(got, expected, strict=True):
         assert mine == theirs, mine.name
     ungrouped = layers_from_torch(build_torch_model(cfg, seed=0), (3, cfg.r, cfg.r), tracer=tracer,
                                   group_blocks=False)
@@ -339,7 +339,7 @@ def test_random_conv_stacks_match_torch_shapes_and_flops(specs, size):
         out = model(torch.zeros(1, 4, size, size))
     assert layers[-1].out_shape == tuple(out.shape[1:])
     assert sum(layer.macs for layer in layers) == torch_macs(model, (4, size, size))
-    for layer, module in zip(layers, modules):
+    for layer, module in zip(layers, modules, strict=True):
         assert layer.kernel == module.kernel_size[0] and layer.stride == module.stride[0]
         assert layer.pad == module.padding[0] and layer.groups == module.groups
 

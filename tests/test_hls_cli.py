@@ -40,9 +40,12 @@ def test_export_a_preset_and_csim_it(tmp_path, capsys):
 def _result_json(path, best):
     from ofa_hw.search.result import CodesignResult, Design
 
+    from accel_models import fits, get_board
+
+    acc = Accelerator.from_dpu("B1152", clock_mhz=250.0)
     design = None if best is None else Design(
-        subnet=best, accelerator=Accelerator.from_dpu("B1152", clock_mhz=250.0), latency_ms=1.0, fps=1000.0,
-        accuracy_top1=70.0, accuracy_float_top1=71.0, resources={"dsp": 100.0}, latency_source="model",
+        subnet=best, accelerator=acc, latency_ms=1.0, fps=1000.0,
+        accuracy_top1=70.0, accuracy_float_top1=71.0, resources=fits(acc, get_board("zcu102")), latency_source="model",
         measured_fraction=0.0)
     CodesignResult(best=design, pareto=[] if design is None else [design]).to_json(path)
     return path

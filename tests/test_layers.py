@@ -3,6 +3,7 @@
 import ast
 import csv
 import json
+from itertools import pairwise
 
 import networkx as nx
 import numpy as np
@@ -170,7 +171,7 @@ def test_catalog_totals_equal_per_network_sums():
 def test_blocks_chain_shapes():
     for cfg in sample_subnets(50, seed=1):
         specs = subnet_blocks(cfg)
-        for prev, nxt in zip(specs, specs[1:]):
+        for prev, nxt in pairwise(specs):
             assert prev.out_shape == nxt.in_shape
 
 
@@ -187,8 +188,10 @@ def test_every_key_parses_back_to_its_unit(shared_data, r):
 @pytest.mark.parametrize(
     "key, message",
     [
-        ("expanded_conv-input:28x28x48-output:28x28x48-expand:144-kernel:3-stride:1-idskip:0-se:0-hs:0", "inconsistent"),
-        ("expanded_conv-input:28x28x48-output:14x14x48-expand:144-kernel:3-stride:1-idskip:0-se:0-hs:0", "inconsistent"),
+        ("expanded_conv-input:28x28x48-output:28x28x48-expand:144-kernel:3-stride:1-idskip:0-se:0-hs:0",
+         "inconsistent"),
+        ("expanded_conv-input:28x28x48-output:14x14x48-expand:144-kernel:3-stride:1-idskip:0-se:0-hs:0",
+         "inconsistent"),
         ("Conv2D-input:1x1x3-output:1x1x3", "unrecognised block key"),
     ],
 )

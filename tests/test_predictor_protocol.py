@@ -34,9 +34,8 @@ def predictors():
 
 def _network(name: str):
     layers = subnet_layers(SubnetConfig.uniform(5, 6, 4, r=224) if name != "table" else MEASURED_NET)
-    if name == "table":  # a table predicts only what it measured
-        layers = [layer for layer in layers if not layer.block.startswith("AvgPool2D")]
-    return layers
+    # a table predicts only what it measured
+    return [layer for layer in layers if name != "table" or not layer.block.startswith("AvgPool2D")]
 
 
 @pytest.mark.parametrize("name", ["roofline", "calibrated", "hybrid", "joint", "table"])

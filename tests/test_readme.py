@@ -80,9 +80,16 @@ def all_snippets() -> list[Snippet]:
 
 
 def is_synopsis(command: str) -> bool:
-    """A usage line with placeholders (``B``, ``DIR``, ``SUBNET.json``, ``[--fps F]``, ``plan | measure``)."""
+    """A usage line or a mention, checked with ``--help`` rather than run.
+
+    Usage lines have placeholders (``B``, ``DIR``, ``SUBNET.json``, ``[--fps F]``,
+    ``plan | measure``); a mention names a command or a flag with no values
+    (``ofa-hw export``, ``ofa-hw search --raw-accuracy``).
+    """
     tokens = shlex.split(command)
-    return any(t.startswith("[") or "|" in t or re.fullmatch(r"[A-Z][A-Z_]*(\.json|\.csv)?", t) for t in tokens)
+    if any(t.startswith("[") or "|" in t or re.fullmatch(r"[A-Z][A-Z_]*(\.json|\.csv)?", t) for t in tokens):
+        return True
+    return tokens[0] == "ofa-hw" and all(re.fullmatch(r"-{0,2}[a-z][a-z0-9-]*", t) for t in tokens[1:])
 
 
 def skip_reason(command: str) -> str | None:

@@ -7,6 +7,7 @@ import pytest
 
 from accel_models import (
     Accelerator,
+    DpuOptions,
     dpu_config,
     estimate_resources,
     fits,
@@ -20,8 +21,9 @@ from accel_models import (
 def test_dsp_is_exact_and_others_close(arch):
     config = dpu_config(arch)
     acc = Accelerator.from_dpu(arch)
-    low = estimate_resources(acc, dsp_usage="low", depthwise=False)
-    high = estimate_resources(acc, depthwise=False)
+    no_dw = DpuOptions(ip_version="3.4", depthwise=False)  # IP 3.x: the depthwise engine is an option
+    low = estimate_resources(acc.replace(options=no_dw.replace(dsp_usage="low")))
+    high = estimate_resources(acc.replace(options=no_dw))
     # By hand from the table: 4 int8 MACs per DSP per cycle + 2; "high" adds one DSP per PP*ICP lane.
     assert low.dsp == pytest.approx(config.dsp_low) == pytest.approx(acc.macs_per_cycle / 4 + 2)
     assert high.dsp == pytest.approx(config.dsp_high) == pytest.approx(acc.macs_per_cycle / 4 + acc.pp * acc.icp + 2)
@@ -68,18 +70,25 @@ def test_larger_buffers_cost_bram():
     assert estimate_resources(bigger).bram36 > estimate_resources(base).bram36 + 10
 
 
-def test_uram_takes_bram_overflow_on_boards_that_have_it():
+def test_uram_option_places_buffers_in_ultraram():
+    from accel_models.resources import BRAM36_PER_URAM, uram_to_fit
+
     acc = Accelerator.from_dpu("B4096")
     kv260 = get_board("kv260")
-    spilled = fits(acc, kv260)
-    assert spilled.ok and spilled.utilization["uram"] > 0 and spilled.utilization["bram36"] == pytest.approx(1.0)
-    strict = fits(acc, kv260, bram_to_uram=False)
-    assert not strict.ok and strict.binding_resource == "bram36"
+    strict = fits(acc, kv260)  # no UltraRAM option: every buffer in BRAM, 250+ of 144 BRAM36
+    assert not strict.ok and strict.binding_resource == "bram36" and strict.placed.uram == 0
+    uram = uram_to_fit(acc, kv260)
+    placed = fits(acc.replace(options=acc.options.replace(uram_per_core=uram)), kv260)
+    assert placed.ok and placed.placed.uram == uram and placed.utilization["bram36"] <= 1.0
+    # each UltraRAM block takes 8 BRAM36 of buffers, as placed (the estimate itself is unchanged)
+    assert strict.placed.bram36 - placed.placed.bram36 == pytest.approx(BRAM36_PER_URAM * uram)
+    assert fits(acc.replace(options=acc.options.replace(uram_per_core=uram - 1)), kv260).utilization["bram36"] > 1
+    assert uram_to_fit(acc, get_board("zcu102")) == 0  # no UltraRAM on the ZU9EG: nothing to place
 
 
 def test_bad_arguments():
-    with pytest.raises(ValueError, match="dsp_usage must be 'high' or 'low'"):
-        estimate_resources(Accelerator.from_dpu("B512"), dsp_usage="medium")
+    with pytest.raises(ValueError, match="dsp_usage must be 'low' or 'high'"):
+        Accelerator.from_dpu("B512", options=DpuOptions(dsp_usage="medium"))
     with pytest.raises(ValueError, match="max_utilization must lie in"):
         fits(Accelerator.from_dpu("B512"), get_board("zcu102"), max_utilization=1.5)
     with pytest.raises(ValueError, match="non-empty sequence"):

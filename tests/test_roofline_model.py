@@ -204,7 +204,7 @@ def test_traffic_matches_the_zcu102_profiler():
     # a second device and toolchain: DNNDK's per-layer memory figures, incl. convs with a fused max pool
     profiles = layer_profiles()
     predicted = RooflineModel().unit_dram_bytes([p.units for p in profiles], profile_accelerator()) / MIB
-    for p, q in zip(profiles, predicted):
+    for p, q in zip(profiles, predicted, strict=True):
         assert q == pytest.approx(p.mem_mb, rel=0.06, abs=0.005), p.layer.name
     pooled = next(p for p in profiles if p.layer.name == "block1_conv2_convolution")
     assert pooled.units[-1].op == "maxpool" and pooled.units[-1].out_shape == (64, 112, 112)
@@ -217,7 +217,7 @@ def test_default_model_orders_profiled_layers_like_the_hardware():
     predicted = RooflineModel().unit_latency_ms([p.units for p in profiles], profile_accelerator())
     assert spearmanr(predicted, [p.runtime_ms for p in profiles])[0] > 0.9
     util = {p.layer.name: u for p, u in zip(profiles, [p.layer.ops for p in profiles] / (
-        predicted * 1e6 * profile_accelerator().peak_gops_per_core))}
+        predicted * 1e6 * profile_accelerator().peak_gops_per_core), strict=True)}
     assert util["proxylessmobile05_conv_3"] < 0.15 and util["block1_conv1_convolution"] < 0.2
     assert util["block3_conv2_convolution"] > 0.5
 

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from accel_models import Accelerator, Board, fits, get_board
+from accel_models import Accelerator, Board, DpuOptions, fits, get_board
 from latency_tables import get_predictor as get_latency_predictor
 from ofa_hw.accuracy import get_predictor as get_accuracy_predictor
 from ofa_hw.search import AcceleratorGrid, AcceleratorSpace, Candidates, Evaluator, InfeasibleConstraintError
@@ -23,10 +23,11 @@ def grid_space(ultra96):
 def test_every_accelerator_of_the_grid_space_fits_and_unfit_ones_are_dropped(ultra96, grid_space):
     grid = AcceleratorGrid()
     assert 0 < len(grid_space) < np.prod([len(g) for g in grid.genes])
-    for acc, res in zip(grid_space.accelerators, grid_space.resources):
-        assert fits(acc, ultra96, dsp_usage=res["dsp_usage"]).ok
+    for acc, res in zip(grid_space.accelerators, grid_space.fit, strict=True):
+        assert res.ok and fits(acc, ultra96) == res
     # the accelerator the Ultra96 table was measured on is part of the space, under its PG338 name
-    measured = Accelerator.from_dpu("B2304", clock_mhz=200.0, ddr_bw_gbps=ultra96.ddr_bw_gbps)
+    measured = Accelerator.from_dpu("B2304", clock_mhz=200.0, ddr_bw_gbps=ultra96.ddr_bw_gbps,
+                                    options=DpuOptions(dsp_usage="low"))
     assert measured in grid_space.accelerators
     # four B4096 cores need ~2700 DSPs: never in an Ultra96 space
     assert not any(a.name == "B4096" and a.cores == 4 for a in grid_space.accelerators)
@@ -60,7 +61,7 @@ def evaluator(ultra96, grid_space):
 
 def test_evaluator_latency_equals_the_hybrid_predictor_on_the_measured_accelerator(ultra96, grid_space, evaluator):
     predictor = get_latency_predictor("ultra96v2-b2304")
-    own = grid_space.accelerators.index(predictor.accelerator)
+    own = next(i for i, a in enumerate(grid_space.accelerators) if a.timing_key == predictor.accelerator.timing_key)
     batch = sample_subnets(40, seed=3, resolutions=[224, 192])
     scores = evaluator.evaluate(Candidates(batch, np.full(40, own)))
     np.testing.assert_allclose(scores.latency_ms, predictor.subnet_latency_ms(batch), rtol=1e-12)

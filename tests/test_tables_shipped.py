@@ -59,7 +59,8 @@ def test_ultra96_keys_are_the_spaces_units_at_224():
 def test_ultra96_rows_by_hand():
     table = load_table("ultra96v2-b2304")
     # ResidualBlock-in_48x28x28-out_96-k_3-e_6-s_2-act_h_swish-use_se_False: mid = 48 * 6 = 288
-    entry = table.entries["expanded_conv-input:28x28x48-output:14x14x96-expand:288-kernel:3-stride:2-idskip:0-se:0-hs:1"]
+    entry = table.entries["expanded_conv-input:28x28x48-output:14x14x96-expand:288-kernel:3-stride:2"
+                          "-idskip:0-se:0-hs:1"]
     assert (entry.count, entry.mean_ms, entry.min_ms, entry.max_ms) == (500, 1.151, 1.138, 1.576)
     assert dict(entry.extra) == {"workload_gop": 0.034, "dpu_gops": 6.844, "mem_io_mb": 1.612, "mem_bw_mbps": 1477.499}
     # ResidualBlock-in_136x14x14-out_192-k_5-e_4-s_2: mid = make_divisible(544) = 544
@@ -83,7 +84,8 @@ def test_zcu102_rows_by_hand():
     # The stage-entering block keeps its label as input size.
     assert "expanded_conv-input:28x28x16-output:14x14x24-expand:48-kernel:3-stride:2-idskip:0-se:0-hs:0" in table
     # three agreeing records of 24 -> 24 e6 k7 (spatial size missing in the source) are pooled
-    pooled = table.entries["expanded_conv-input:14x14x24-output:14x14x24-expand:144-kernel:7-stride:1-idskip:1-se:0-hs:0"]
+    pooled = table.entries["expanded_conv-input:14x14x24-output:14x14x24-expand:144-kernel:7-stride:1"
+                           "-idskip:1-se:0-hs:0"]
     assert pooled.count == 3 and pooled.extra["spatial_inferred"] == 1.0
     assert pooled.mean_ms == pytest.approx((0.15962655999999925 + 0.15953619999999924 + 0.1595977399999994) / 3)
     assert min(e.mean_ms for k, e in table.entries.items() if k.startswith("expanded_conv")) > 0.02

@@ -34,7 +34,7 @@ def test_seeded_weights_are_reproducible_and_leave_global_rng_alone():
     state = torch.random.get_rng_state()
     a, b = build_torch_model(cfg, seed=1), build_torch_model(cfg, seed=1)
     assert torch.equal(torch.random.get_rng_state(), state)
-    assert all(torch.equal(p, q) for p, q in zip(a.state_dict().values(), b.state_dict().values()))
+    assert all(torch.equal(p, q) for p, q in zip(a.state_dict().values(), b.state_dict().values(), strict=True))
     c = build_torch_model(cfg, seed=2)
     assert not torch.equal(a.first_conv.conv.weight, c.first_conv.conv.weight)
 

@@ -105,7 +105,7 @@ def test_recovers_a_known_parameter_set_from_two_devices(ultra96, zcu102):
         units = table_units(source.table, source.units)
         truth_ms = RooflineModel(truth).unit_latency_ms([units[k] for k in keys], source.accelerator)
         meta = dataclasses.replace(source.table.meta, name=f"synthetic-{source.name}", per_entry_invocation=False)
-        table = LatencyTable.from_entries(meta, [Entry(k, 1, float(v)) for k, v in zip(keys, truth_ms)])
+        table = LatencyTable.from_entries(meta, [Entry(k, 1, float(v)) for k, v in zip(keys, truth_ms, strict=True)])
         synthetic.append(CalibrationSource(table, source.accelerator, source.units))
     fitted = calibrate_joint(RooflineModel(), synthetic, folds=0, fixed=("hswish_passes", "buffer_fraction"))
     assert all(report.mape_pct < 1.0 for report in fitted.in_sample.values())

@@ -15,14 +15,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from accel_models import RooflineModel, group_by_block
+from accel_models.schedule import UnitSchedule
+from latency_tables import get_predictor
+
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:  # benchmarks/ is a folder of the repository, not an installed package
     sys.path.insert(0, str(ROOT))
 
-from accel_models import RooflineModel, group_by_block
-from accel_models.schedule import UnitSchedule  # noqa: E402
 from benchmarks.networks import NETWORKS, ZOO_CSV, build, network_macs, predicted_dpu_ms, zoo_rows  # noqa: E402
-from latency_tables import get_predictor  # noqa: E402
 
 
 @pytest.mark.parametrize("network", sorted(NETWORKS))

@@ -24,7 +24,7 @@ from contextlib import contextmanager
 __all__ = ["EXIT_BAD_INPUT", "EXIT_FAILED", "EXIT_OK", "build_parser", "exit_code", "main"]
 
 #: Sub-command modules, in the order ``--help`` lists them.
-COMMANDS = ("info", "search", "report", "roofline", "export", "lut")
+COMMANDS = ("info", "search", "build_config", "report", "roofline", "export", "lut")
 
 EXIT_OK = 0
 #: The run could not finish: disk full, output in use by another process, a missing optional package, a bug.

@@ -37,8 +37,13 @@ def add_parser(subparsers) -> None:
                         help="report accuracy on the predictor's own scale instead of the calibrated ImageNet-val one")
     parser.add_argument("--space", default="ofa-mbv3-w1.2", help="sub-network space (ofa-mbv3-w1.2 or ofa-mbv3-w1.0)")
     parser.add_argument("--accelerators", default="dpu",
-                        help="'dpu' (every PP/ICP/OCP/clock/cores fitting the board), 'default' (the board's "
-                             "PYNQ-DPU configuration only) or a comma list like B2304@200x1,B1600@300x2")
+                        help="'dpu' (default: every stock DPUCZDX8G configuration, PG338 size x clock x cores x "
+                             "RAM/DSP usage, that fits the board), 'dpu-like' (NAAS-style PE arrays, mostly custom "
+                             "accelerators that only the HLS export builds), 'default' (the board's PYNQ-DPU "
+                             "configuration only) or a comma list like B2304@200x1,B1600@300x2")
+    parser.add_argument("--dpu-ip", default="4.1", choices=("3.2", "3.3", "3.4", "4.0", "4.1"),
+                        help="DPUCZDX8G IP version of the 'dpu' space and of listed configurations (default 4.1, "
+                             "Vitis AI 3.0; 3.x has no hard-sigmoid, so h-swish runs on the CPU)")
     parser.add_argument("--predictor", default=None,
                         help="latency predictor: a device name (default: dpuczdx8g-joint: the Ultra96-V2 "
                              "measurements, elsewhere the model calibrated on two boards), your measured table "
@@ -51,7 +56,8 @@ def add_parser(subparsers) -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--float", dest="quantization", action="store_const", const=None, default="int8-pow2",
                         help="optimise float accuracy instead of the modelled int8 (DPU) accuracy")
-    parser.add_argument("--out", type=Path, default=Path("results/search"), help="output folder (default results/search)")
+    parser.add_argument("--out", type=Path, default=Path("results/search"),
+                        help="output folder (default results/search)")
     parser.add_argument("--checkpoint", type=Path, default=None, help="folder to save finished restarts in (resumable)")
     parser.add_argument("--no-report", action="store_true", help="write result.json only")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -60,23 +66,34 @@ def add_parser(subparsers) -> None:
     parser.set_defaults(run=run)
 
 
-def parse_accelerators(text: str, board):
-    """``dpu`` | ``default`` | ``B2304@200x1,...`` -> what search_codesign takes."""
-    from accel_models import Accelerator
+def parse_accelerators(text: str, board, ip_version: str = "4.1"):
+    """``dpu`` | ``dpu-like`` | ``default`` | ``B2304@200x1,...`` -> what search_codesign takes.
 
+    Listed sizes take the UltraRAM and DSP-usage options that fit the board (printed with the design).
+    """
+    from accel_models import Accelerator, DpuOptions
+    from ofa_hw.search.accelerators import DpuGrid, fitting_options
+
+    options = DpuOptions(ip_version=ip_version)
     if text == "dpu":
-        return "dpu"
+        return DpuGrid(ip_version=ip_version)
+    if text == "dpu-like":
+        return "dpu-like"
     if text == "default":
-        return board.default_accelerator()
+        acc = board.default_accelerator()
+        return fitting_options(acc.replace(options=acc.options.replace(ip_version=ip_version, hard_sigmoid=None)),
+                               board)
     accelerators = []
     for item in text.split(","):
         arch, _, rest = item.strip().partition("@")
         clock, _, cores = rest.partition("x")
         try:
-            accelerators.append(Accelerator.from_dpu(arch, clock_mhz=float(clock or board.default_dpu_clock_mhz),
-                                                     cores=int(cores or 1), ddr_bw_gbps=board.ddr_bw_gbps))
+            accelerators.append(fitting_options(Accelerator.from_dpu(
+                arch, clock_mhz=float(clock or board.default_dpu_clock_mhz), cores=int(cores or 1),
+                ddr_bw_gbps=board.ddr_bw_gbps, options=options), board))
         except ValueError as exc:
-            raise ValueError(f"--accelerators item {item!r}: expected ARCH[@MHZ][xCORES], e.g. B2304@200x1 ({exc})") from None
+            raise ValueError(f"--accelerators item {item!r}: expected ARCH[@MHZ][xCORES], e.g. B2304@200x1 "
+                             f"({exc})") from None
     return accelerators
 
 
@@ -87,7 +104,7 @@ def run(args: argparse.Namespace) -> int:
     from ofa_hw.search import search_codesign
 
     board = get_board(args.board)
-    accelerators = parse_accelerators(args.accelerators, board)
+    accelerators = parse_accelerators(args.accelerators, board, args.dpu_ip)
     # Outputs are checked and locked before the search runs: a second search into the same folder, or one into
     # a folder it cannot write, stops here instead of after the work (or mixing its files with another run's).
     check_writable(args.out / "result.json", what="search output")
@@ -102,11 +119,18 @@ def run(args: argparse.Namespace) -> int:
         )
         path = result.to_json(args.out / "result.json")
         report = None if args.no_report else result.report(args.out / "report")
+        build_files = []
+        if result.best is not None and not result.best.is_custom:  # a stock DPU: the files to build it
+            from .build_config import write_design_build_files
+
+            build_files = write_design_build_files(result.best, args.out / "dpu_build")
     if args.json:
         print(json.dumps(result.to_dict(), indent=1))
         return 0
     print(format_summary(result))
     print(f"\nwrote {path}")
+    for written in build_files:
+        print(f"wrote {written}")
     if report is not None:
         print(f"wrote {report}")
     return 0
@@ -136,6 +160,7 @@ def _deployed_line(design) -> str:
 
 
 def format_summary(result) -> str:
+    """The printed summary of a result: the best design with its hardware and the front."""
     settings = result.settings
     scale = settings.get("accuracy_scale_label", "scale not recorded")
     constraint = settings["constraint"]["text"]
@@ -148,24 +173,34 @@ def format_summary(result) -> str:
     design = result.best
     if design is not None:
         acc, res = design.accelerator, design.resources
+        placed = res.placed
         cfg = design.subnet
+        opts = acc.options
         lines += [
             "Best design:",
             f"  sub-network : OFA-MobileNetV3 w{cfg.width_mult} r={cfg.r} d={list(cfg.d)}",
             f"                ks={list(cfg.ks)}",
             f"                e ={list(cfg.e)}",
-            f"  accelerator : {acc.name} (PP {acc.pp}, ICP {acc.icp}, OCP {acc.ocp}) @ {acc.clock_mhz:g} MHz x{acc.cores} "
-            f"core(s), {acc.peak_gops:.0f} GOP/s peak",
-            f"  resources   : DSP {res['dsp']:.0f}, LUT {res['lut']:.0f}, FF {res['ff']:.0f}, BRAM36 {res['bram36']:.0f} "
-            f"(binding: {res['binding_resource']} {100 * res['binding_utilization']:.0f}%, DSP usage {res['dsp_usage']})",
+            f"  accelerator : {acc.hardware_label} (PP {acc.pp}, ICP {acc.icp}, OCP {acc.ocp}) @ {acc.clock_mhz:g} MHz "
+            f"x{acc.cores} core(s), {acc.peak_gops:.0f} GOP/s peak",
+            "  options     : " + (f"DPUCZDX8G IP {opts.ip_version}, " if acc.is_dpuczdx8g else "")
+            + f"RAM usage {opts.ram_usage}, DSP usage {opts.dsp_usage}, "
+            f"UltraRAM {opts.uram_per_core}/core"
+            + ("" if acc.is_dpuczdx8g else "; realised only through the HLS export (ofa-hw export)"),
+            f"  resources   : DSP {placed.dsp:.0f}, LUT {placed.lut:.0f}, FF {placed.ff:.0f}, "
+            f"BRAM36 {placed.bram36:.0f}, "
+            f"URAM {placed.uram:.0f} as placed (binding: {res.binding_resource} {100 * res.binding_utilization:.0f}%)",
             f"  latency     : {design.latency_ms:.3f} ms per image{_interval(design)} ({_latency_meaning(settings)}, "
             f"{design.latency_source}; {100 * design.measured_fraction:.0f}% from measured entries)",
             f"  deployed    : {_deployed_line(design)}",
             f"  accuracy    : {design.accuracy_top1:.2f}% top-1 ({scale}) int8 predicted "
             f"({design.accuracy_float_top1:.2f}% float)"
-            if settings.get("quantization") else f"  accuracy    : {design.accuracy_top1:.2f}% top-1 ({scale}) predicted "
-                                                 "(float)",
+            if settings.get("quantization")
+            else f"  accuracy    : {design.accuracy_top1:.2f}% top-1 ({scale}) predicted (float)",
         ]
+        if design.cpu_fallback:
+            lines.append(f"  CPU fallback: {len(design.cpu_fallback)} layer(s) run on the ARM CPU (included in the "
+                         f"latency), e.g. {design.cpu_fallback[0].name}: {design.cpu_fallback[0].reason}")
     lines.append(f"Pareto front: {len(result.pareto)} designs from "
                  f"{result.pareto[0].latency_ms:.2f} ms / {result.pareto[0].accuracy_top1:.2f}% to "
                  f"{result.pareto[-1].latency_ms:.2f} ms / {result.pareto[-1].accuracy_top1:.2f}% top-1 ({scale})")

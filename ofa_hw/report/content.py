@@ -27,6 +27,7 @@ import numpy as np
 
 from accel_models import Accelerator, BlockSpec, Board, LatencyPredictor, RooflineModel, fits, get_board, group_by_block
 from latency_tables import CalibratedModel, HybridPredictor, LatencyTable, TablePredictor
+from accel_models.cpu_fallback import fallback_latency_ms
 from latency_tables.per_resolution import PerResolutionPredictor
 
 from ..layers import count_macs, count_params
@@ -149,6 +150,7 @@ def report_content(result: CodesignResult, predictor=None, cross_validate: bool 
             "design": design.to_dict(),
             "subnet": subnet_summary(design),
             "accelerator": accelerator_summary(design.accelerator),
+            "cpu_fallback": [f.to_dict() for f in design.cpu_fallback],
             "resources": None if board is None else resource_use(design, board),
             "latency": latency_table(design, latency, analysis),
             "roofline": _roofline_totals(analysis),
@@ -168,7 +170,7 @@ def _front_row(design: Design, latency: LatencyModel) -> dict:
     acc = design.accelerator
     return {"latency_ms": design.latency_ms, "fps": design.fps, "accuracy_top1": design.accuracy_top1,
             "accuracy_float_top1": design.accuracy_float_top1, "accelerator": acc.label,
-            "dsp": float(design.resources["dsp"]), "r": design.subnet.r, "d": list(design.subnet.d),
+            "dsp": design.resources.placed.dsp, "r": design.subnet.r, "d": list(design.subnet.d),
             "latency_source": design.latency_source, "measured_fraction": design.measured_fraction,
             "latency_low_ms": design.latency_low_ms, "latency_high_ms": design.latency_high_ms,
             "latency_confidence": design.latency_confidence}
@@ -190,7 +192,7 @@ def subnet_summary(design: Design) -> dict:
 
 
 def accelerator_summary(acc: Accelerator) -> dict:
-    return {**acc.to_dict(), "label": acc.label, "peak_gops_per_core": acc.peak_gops_per_core,
+    return {**acc.to_dict(), "label": acc.label, "kind": acc.kind, "peak_gops_per_core": acc.peak_gops_per_core,
             "peak_gops": acc.peak_gops, "ridge_ops_per_byte": acc.ridge_ops_per_byte}
 
 
@@ -198,17 +200,17 @@ def resource_use(design: Design, board: Board) -> dict:
     """Used / budget / utilization of every resource, as the search's feasibility check computed them."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)  # an extrapolated estimate is flagged in the result instead
-        check = fits(design.accelerator, board, dsp_usage=str(design.resources.get("dsp_usage", "high")))
+        check = fits(design.accelerator, board)
     budget = board.resources()
     rows = []
     for name, label in _RESOURCE_LABELS.items():
         utilization = float(check.utilization[name])
-        used = utilization * float(budget[name]) if budget[name] else float(check.resources.as_dict()[name])
-        rows.append({"resource": name, "label": label, "budget": float(budget[name]), "used": used,
+        rows.append({"resource": name, "label": label, "budget": float(budget[name]),
+                     "used": float(check.placed.as_dict()[name]),
                      "utilization": utilization})
     return {"board": board.name, "fits": bool(check.ok), "binding_resource": check.binding_resource,
-            "dsp_usage": design.resources.get("dsp_usage", "high"),
-            "extrapolated": bool(design.resources.get("extrapolated", False)), "rows": rows}
+            "dsp_usage": design.accelerator.options.dsp_usage, "uram_per_core": design.accelerator.options.uram_per_core,
+            "extrapolated": check.extrapolated, "rows": rows}
 
 
 def unit_label(key: str, first_layer: str) -> str:
@@ -265,13 +267,15 @@ def latency_table(design: Design, latency: LatencyModel, analysis) -> dict:
                        for j, layer in enumerate(unit)],
         })
     units_ms = sum(r["latency_ms"] for r in rows)
-    total = units_ms + latency.invocation_ms
+    # layers the configuration cannot run: CPU time, DDR round trip and one more launch per split
+    fallback_ms = float(fallback_latency_ms(units, [design.accelerator], latency.invocation_ms).sum())
+    total = units_ms + latency.invocation_ms + fallback_ms
     if not np.isclose(total, design.latency_ms, rtol=1e-6, atol=1e-9):
         warnings.warn(f"the per-unit latencies add up to {total:.4f} ms but the result says "
                       f"{design.latency_ms:.4f} ms: the report's latency predictor is not the one the search used",
                       stacklevel=3)
     return {"method": method, "accelerator_measured": measured_here, "units": rows,
-            "invocation_ms": latency.invocation_ms, "total_ms": total,
+            "invocation_ms": latency.invocation_ms, "cpu_fallback_ms": fallback_ms, "total_ms": total,
             "measured_ms": sum(r["latency_ms"] for r in rows if r["source"] == "measured")}
 
 

@@ -6,6 +6,7 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
+from accel_models.accelerator import CUSTOM_LABEL
 from accel_models.html_page import escape, html_page, inline_svg
 
 __all__ = ["render_html"]
@@ -84,7 +85,7 @@ def _best_sections(best: Mapping, summary: Mapping) -> list[str]:
         (f"{design['latency_ms']:.3f} ms", f"latency per image ({design['latency_source']}, "
                                            f"{100 * measured:.0f}% measured); {_interval_text(design)}"),
         _fps_card(design, acc),
-        (acc["name"], f"accelerator at {acc['clock_mhz']:g} MHz x {acc['cores']}, {acc['peak_gops']:.0f} GOP/s peak"),
+        (acc["label"].split(" @")[0], f"accelerator at {acc['clock_mhz']:g} MHz x {acc['cores']}, {acc['peak_gops']:.0f} GOP/s peak"),
     ]
     deployed = design.get("deployed")
     if deployed:
@@ -120,9 +121,23 @@ def _best_sections(best: Mapping, summary: Mapping) -> list[str]:
             ("DDR bandwidth (peak)", f"{acc['ddr_bw_gbps']:g} GB/s"),
             ("on-chip buffers", f"weights {acc['weight_buffer_kib']:g} KiB, activations {acc['act_buffer_kib']:g} KiB"),
             ("ridge point", f"{acc['ridge_ops_per_byte']:.1f} ops/byte"),
+            ("DPU build options", f"IP {acc['options']['ip_version']}, RAM usage {acc['options']['ram_usage']}, "
+                                  f"DSP usage {acc['options']['dsp_usage']}, UltraRAM {acc['options']['uram_per_core']}"
+                                  f"/core, hard-sigmoid {'yes' if acc['options']['hard_sigmoid'] else 'no'}"),
         ]) + "</div></div>")
     if resources is not None:
         out += _resources(resources, summary)
+    if acc["kind"] == "custom":
+        out.append(f"<p class='note'><b>{_e(CUSTOM_LABEL)}</b>: no vendor IP builds it; the HLS export "
+                   "(<code>ofa-hw export</code>) realises it.</p>")
+    fallback = best["cpu_fallback"]
+    if fallback:
+        rows = "".join(f"<tr><td class='l'>{_e(f['name'])}</td><td>{_e(f['op'])}</td><td class='l'>"
+                       f"{_e(f['reason'])}</td></tr>" for f in fallback)
+        out.append(f"<h3>CPU fallback: {len(fallback)} layer(s) the DPU configuration cannot run</h3>"
+                   "<p class='note'>They run on the ARM CPU as separate subgraphs; their CPU time, DDR round trip "
+                   "and one extra DPU launch per split are included in the latency.</p>"
+                   f"<table><tr><th class='l'>layer</th><th>op</th><th class='l'>reason</th></tr>{rows}</table>")
     return out
 
 
@@ -142,8 +157,8 @@ def _resources(resources: Mapping, summary: Mapping) -> list[str]:
     out.append("</div>")
     notes = [f"binding resource: <b>{_e(resources['binding_resource'])}</b> (the one that stops a larger "
              "accelerator)", f"DSP-usage option: {_e(resources['dsp_usage'])} (PG338; 'low' builds the "
-             "accumulators in LUTs)", "estimates from the PG338 resource fit; buffers beyond the BRAM go to "
-             "UltraRAM where the board has it"]
+             "accumulators in LUTs)", f"UltraRAM per core: {resources['uram_per_core']} (buffers placed in it as built)",
+             "estimates from the PG338 resource fit"]
     if cap < 1:
         notes.append(f"dashed line: the {100 * cap:.0f}% limit the search allowed")
     if resources["extrapolated"]:
@@ -184,7 +199,8 @@ def _interval_text(design: Mapping) -> str:
 def _front_table(front: list[Mapping], scale: str) -> str:
     rows = "".join(
         f"<tr><td>{i + 1}</td><td>{d['latency_ms']:.3f}</td>"
-        f"<td>{_e(_interval_text(d).split(' interval ')[-1])}</td><td>{d['fps']:.1f}</td><td>{d['accuracy_top1']:.2f}</td>"
+        f"<td>{_e(_interval_text(d).split(' interval ')[-1])}</td><td>{d['fps']:.1f}</td>"
+        f"<td>{d['accuracy_top1']:.2f}</td>"
         f"<td>{d['accuracy_float_top1']:.2f}</td><td class='l'>{_e(d['accelerator'])}</td><td>{d['dsp']:.0f}</td>"
         f"<td>{d['r']}</td><td class='l'>{_e(d['d'])}</td><td class='l'>{_e(d['latency_source'])}</td></tr>"
         for i, d in enumerate(front))

@@ -96,7 +96,7 @@ def plot_pareto(result: CodesignResult, ax: Axes | None = None, color_by: str = 
         ax.scatter(latency, accuracy, color="#1f77b4", s=36, zorder=2, edgecolors="white", linewidths=0.5,
                    gid="front")
     elif color_by == "dsp":
-        dsp = np.array([float(d.resources["dsp"]) for d in designs])
+        dsp = np.array([d.resources.placed.dsp for d in designs])
         points = ax.scatter(latency, accuracy, c=dsp, cmap="viridis", s=36, zorder=2, edgecolors="white",
                             linewidths=0.5, gid="front")
         _figure(ax).colorbar(points, ax=ax, label="DSP slices used (all cores)", pad=0.01)

@@ -1,12 +1,19 @@
-"""The accelerator half of the joint search space (NAAS-style genes).
+"""The accelerator half of the joint search space: two named spaces.
 
-An :class:`AcceleratorSpace` is the finite set of accelerators a search may
-pick, each one checked against the board's resources up front: either every
-combination of the genes of an :class:`AcceleratorGrid` (pixel, input- and
-output-channel parallelism, clock, cores) that fits the board, a user's list,
-or one fixed accelerator.  Candidates carry an index into that set; mutation
-changes one gene at a time and keeps the parent's value when the mutated
-combination does not fit, so every candidate always fits.
+* ``"dpu"`` (the default): stock DPUCZDX8G configurations only, the eight
+  PG338 sizes x clock x cores x RAM usage x DSP usage (:class:`DpuGrid`),
+  each with the UltraRAM it needs to fit the board.  Every design can be
+  built with the vendor IP (``ofa-hw build-config`` writes its files).
+* ``"dpu-like"``: the NAAS-style grid of PE arrays (:class:`AcceleratorGrid`,
+  ICP and OCP independent).  An array that is not a PG338 size is a *custom
+  accelerator, not a DPUCZDX8G configuration*, realised only through the HLS
+  export; it takes PG338's "low DSP usage" option when "high" does not fit.
+
+An :class:`AcceleratorSpace` is the finite set a search may pick, each member
+checked with :func:`accel_models.fits` up front: the same check a user makes
+on the design afterwards, so the two always agree.  Candidates carry an index
+into that set; mutation changes one gene at a time and keeps the parent's
+value when the mutated combination does not fit, so every candidate fits.
 """
 
 from __future__ import annotations
@@ -19,18 +26,74 @@ from dataclasses import dataclass
 import numpy as np
 
 from accel_models import Accelerator, Board, fits
-from accel_models.accelerator import check_dpu_clock, dpu_config, list_dpu_archs
+from accel_models.accelerator import check_dpu_clock, list_dpu_archs
+from accel_models.dpu_options import DpuOptions
+from accel_models.resources import FitResult, buildable_on, uram_to_fit
 
-__all__ = ["AcceleratorGrid", "AcceleratorSpace", "InfeasibleConstraintError"]
+__all__ = ["ACCELERATOR_SPACES", "AcceleratorGrid", "AcceleratorSpace", "DpuGrid", "InfeasibleConstraintError",
+           "fitting_options"]
+
+#: Named accelerator spaces of :func:`ofa_hw.search_codesign` and ``ofa-hw search --accelerators``.
+ACCELERATOR_SPACES = ("dpu", "dpu-like")
 
 
 class InfeasibleConstraintError(ValueError):
     """No design can meet the request; the message gives the closest achievable value."""
 
 
+def _distinct(name: str, values) -> tuple:
+    values = tuple(values)
+    if not values or len(set(values)) != len(values):
+        raise ValueError(f"{name} must be distinct values, got {values!r}")
+    return values
+
+
+@dataclass(frozen=True)
+class DpuGrid:
+    """Gene values of stock DPUCZDX8G configurations (the ``"dpu"`` space).
+
+    Clocks up to 300 MHz: PYNQ-DPU and the Vitis AI model zoo run their DPUs
+    at 200-300 MHz; up to four cores per device, as PG338 allows.
+    """
+
+    arch: tuple[str, ...] = tuple(list_dpu_archs())
+    clock_mhz: tuple[float, ...] = (150.0, 200.0, 250.0, 300.0)
+    cores: tuple[int, ...] = (1, 2, 3, 4)
+    ram_usage: tuple[str, ...] = ("low", "high")
+    dsp_usage: tuple[str, ...] = ("high", "low")
+    ip_version: str = "4.1"
+
+    def __post_init__(self) -> None:
+        known = list_dpu_archs()
+        for name in ("arch", "clock_mhz", "cores", "ram_usage", "dsp_usage"):
+            object.__setattr__(self, name, _distinct(f"DpuGrid.{name}", getattr(self, name)))
+        unknown = [a for a in self.arch if a not in known]
+        if unknown:
+            raise ValueError(f"DpuGrid.arch: unknown DPU architecture(s) {unknown}; known: {known}")
+        if any(c > 4 or c < 1 for c in self.cores):
+            raise ValueError(f"DpuGrid.cores: a DPUCZDX8G IP has 1-4 cores, got {self.cores!r}")
+        DpuOptions(ip_version=self.ip_version)  # validates
+        for clock in self.clock_mhz:
+            check_dpu_clock(clock)
+
+    @property
+    def genes(self) -> tuple[tuple, ...]:
+        """Value tuples of the genes, in the order of ``names``."""
+        return (self.arch, self.clock_mhz, self.cores, self.ram_usage, self.dsp_usage)
+
+    names = ("arch", "clock_mhz", "cores", "ram_usage", "dsp_usage")
+
+    def accelerator(self, genes: Sequence[int], board: Board) -> Accelerator:
+        """The stock DPU at gene indices ``genes``, with the UltraRAM it needs on ``board``."""
+        arch, clock, cores, ram, dsp = (values[g] for values, g in zip(self.genes, genes, strict=True))
+        acc = Accelerator.from_dpu(arch, clock_mhz=clock, cores=cores, ddr_bw_gbps=board.ddr_bw_gbps,
+                                   options=DpuOptions(ip_version=self.ip_version, ram_usage=ram, dsp_usage=dsp))
+        return _with_uram(acc, board)
+
+
 @dataclass(frozen=True)
 class AcceleratorGrid:
-    """Gene values of DPU-like accelerators.
+    """Gene values of DPU-like accelerators (the ``"dpu-like"`` space).
 
     The defaults stay inside the parallelism range of PG338's DPUCZDX8G table
     (PP 4-8, ICP/OCP 8-16), where the resource model is a fit and not an
@@ -55,47 +118,55 @@ class AcceleratorGrid:
 
     @property
     def genes(self) -> tuple[tuple, ...]:
+        """Value tuples of the genes, in the order of ``names``."""
         return (self.pp, self.icp, self.ocp, self.clock_mhz, self.cores)
 
+    names = ("pp", "icp", "ocp", "clock_mhz", "cores")
 
-def _named(pp: int, icp: int, ocp: int, clock_mhz: float, cores: int, board: Board) -> Accelerator:
-    """A PG338 configuration keeps its name (so it equals the accelerator a table was measured on)."""
-    for arch in list_dpu_archs():
-        config = dpu_config(arch)
-        if (config.pp, config.icp, config.ocp) == (pp, icp, ocp):
-            return Accelerator.from_dpu(arch, clock_mhz=clock_mhz, cores=cores, ddr_bw_gbps=board.ddr_bw_gbps)
-    return Accelerator(pp, icp, ocp, clock_mhz=clock_mhz, cores=cores, ddr_bw_gbps=board.ddr_bw_gbps,
-                       name=f"P{pp}I{icp}O{ocp}")
+    def accelerator(self, genes: Sequence[int], board: Board) -> Accelerator:
+        """The accelerator at gene indices ``genes``, with the options that make it fit ``board``."""
+        pp, icp, ocp, clock, cores = (values[g] for values, g in zip(self.genes, genes, strict=True))
+        acc = Accelerator(pp, icp, ocp, clock_mhz=clock, cores=cores, ddr_bw_gbps=board.ddr_bw_gbps)
+        return fitting_options(acc.replace(name=acc.arch or f"P{pp}I{icp}O{ocp}"), board)
+
+
+def fitting_options(acc: Accelerator, board: Board) -> Accelerator:
+    """``acc`` with the UltraRAM and DSP-usage options that fit ``board``.
+
+    See :func:`accel_models.resources.buildable_on`.
+    """
+    return buildable_on(acc, board)
+
+
+def _with_uram(acc: Accelerator, board: Board) -> Accelerator:
+    """The accelerator with as many UltraRAM blocks per core as it needs to fit the board's BRAM."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        uram = uram_to_fit(acc, board)
+    return acc if uram == acc.options.uram_per_core else acc.replace(options=acc.options.replace(uram_per_core=uram))
 
 
 class AcceleratorSpace:
     """Accelerators that fit ``board``, as indices a population can carry.
 
-    Use the constructors :meth:`from_grid`, :meth:`from_list` or
-    :meth:`fixed`.  ``accelerators[i]`` is candidate ``i``; ``utilization[i]``
-    its highest resource utilisation and ``resources[i]`` its estimate.
+    Use the constructors :meth:`named`, :meth:`stock`, :meth:`from_grid`,
+    :meth:`from_list` or :meth:`fixed`.  ``accelerators[i]`` is candidate
+    ``i``; ``fit[i]`` its :class:`accel_models.FitResult` (resources as placed).
     """
 
     def __init__(self, board: Board, accelerators: Sequence[Accelerator], genes: np.ndarray | None,
-                 grid: AcceleratorGrid | None, max_utilization: float):
+                 grid: AcceleratorGrid | DpuGrid | None, max_utilization: float, name: str = "list"):
         self.board = board
         self.max_utilization = max_utilization
         self.grid = grid
-        checks, dsp_usage = [], []
+        self.name = name
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", UserWarning)  # extrapolation is recorded per design instead
-            for acc in accelerators:
-                # PG338's "low DSP usage" option builds accumulators in LUTs: take it when "high" does not fit
-                for usage in ("high", "low"):
-                    check = fits(acc, board, max_utilization=max_utilization, dsp_usage=usage)
-                    if check.ok:
-                        break
-                checks.append(check)
-                dsp_usage.append(usage)
+            checks = [fits(acc, board, max_utilization=max_utilization) for acc in accelerators]
         ok = np.array([c.ok for c in checks], dtype=bool)
         if grid is None and not ok.all():  # a list names what the user wants: dropping any silently would mislead
             misfits = "; ".join(
-                f"{acc.name} @{acc.clock_mhz:g} MHz x{acc.cores} needs {100 * c.utilization[c.binding_resource]:.0f}% "
+                f"{acc.label} needs {100 * c.binding_utilization:.0f}% "
                 f"of the {c.binding_resource}" for acc, c in zip(accelerators, checks, strict=True) if not c.ok)
             raise InfeasibleConstraintError(
                 f"{int((~ok).sum())} of the {len(checks)} listed accelerator(s) do not fit {board.name} within "
@@ -107,20 +178,14 @@ class AcceleratorSpace:
             raise InfeasibleConstraintError(
                 f"no accelerator of the {len(checks)} considered fits {board.name} within "
                 f"{100 * max_utilization:.0f}% of its resources; the closest, {accelerators[closest].label}, needs "
-                f"{100 * check.utilization[check.binding_resource]:.0f}% of its {check.binding_resource}"
+                f"{100 * check.binding_utilization:.0f}% of its {check.binding_resource}"
             )
         keep = np.flatnonzero(ok)
-        self.accelerators: tuple[Accelerator, ...] = tuple(accelerators[i] for i in keep)
-        self.resources: tuple[dict, ...] = tuple(
-            {**{k: float(v) for k, v in checks[i].resources.as_dict().items()},
-             "extrapolated": bool(checks[i].resources.extrapolated),
-             "dsp_usage": dsp_usage[i],
-             "binding_resource": checks[i].binding_resource,
-             "binding_utilization": float(checks[i].utilization[checks[i].binding_resource])}
-            for i in keep)
-        self.dsp = np.array([r["dsp"] for r in self.resources])
+        self.accelerators: tuple[Accelerator, ...] = tuple(accelerators[int(i)] for i in keep)
+        self.fit: tuple[FitResult, ...] = tuple(checks[int(i)] for i in keep)
+        self.dsp = np.array([f.placed.dsp for f in self.fit])
         self.genes = None if genes is None else genes[keep]
-        if self.genes is not None:
+        if self.genes is not None and grid is not None:
             radix = np.array([len(g) for g in grid.genes])
             self._radix = radix
             self._lookup = np.full(int(np.prod(radix)), -1, dtype=np.int64)
@@ -128,29 +193,58 @@ class AcceleratorSpace:
 
     # ---------------------------------------------------------- constructors
     @classmethod
+    def named(cls, board: Board, name: str, max_utilization: float = 1.0) -> AcceleratorSpace:
+        """The space called ``name``: ``"dpu"`` (stock DPUCZDX8G) or ``"dpu-like"`` (custom PE arrays)."""
+        if name == "dpu":
+            return cls.stock(board, max_utilization=max_utilization)
+        if name == "dpu-like":
+            return cls.from_grid(board, max_utilization=max_utilization)
+        raise ValueError(f"unknown accelerator space {name!r}; known: {', '.join(ACCELERATOR_SPACES)}")
+
+    @classmethod
+    def _from_genes(cls, board: Board, grid: AcceleratorGrid | DpuGrid, max_utilization: float,
+                    name: str) -> AcceleratorSpace:
+        genes = np.array(list(itertools.product(*(range(len(g)) for g in grid.genes))), dtype=np.int64)
+        accelerators = [grid.accelerator(row, board) for row in genes]
+        return cls(board, accelerators, genes, grid, max_utilization, name)
+
+    @classmethod
+    def stock(cls, board: Board, grid: DpuGrid | None = None, max_utilization: float = 1.0) -> AcceleratorSpace:
+        """Every stock DPUCZDX8G configuration of ``grid`` that fits ``board`` (the ``"dpu"`` space)."""
+        return cls._from_genes(board, grid or DpuGrid(), max_utilization, "dpu")
+
+    @classmethod
     def from_grid(cls, board: Board, grid: AcceleratorGrid | None = None,
                   max_utilization: float = 1.0) -> AcceleratorSpace:
-        """Every gene combination of ``grid`` that fits ``board``."""
-        grid = grid or AcceleratorGrid()
-        combos = list(itertools.product(*(range(len(g)) for g in grid.genes)))
-        genes = np.array(combos, dtype=np.int64)
-        accelerators = [_named(grid.pp[a], grid.icp[b], grid.ocp[c], grid.clock_mhz[d], grid.cores[e], board)
-                        for a, b, c, d, e in combos]
-        return cls(board, accelerators, genes, grid, max_utilization)
+        """Every gene combination of ``grid`` that fits ``board`` (the ``"dpu-like"`` space)."""
+        return cls._from_genes(board, grid or AcceleratorGrid(), max_utilization, "dpu-like")
 
     @classmethod
     def from_list(cls, board: Board, accelerators: Sequence[Accelerator],
                   max_utilization: float = 1.0) -> AcceleratorSpace:
-        """The given accelerators; an error naming every one that does not fit ``board``."""
+        """The given accelerators; an error naming every one that does not fit ``board``.
+
+        An accelerator that fits only with PG338's "low DSP usage" or with
+        UltraRAM takes those options, with a warning naming it: they change
+        resources, not the program or its timing (:attr:`Accelerator.timing_key`).
+        """
         accelerators = list(accelerators)
         if not accelerators or not all(isinstance(a, Accelerator) for a in accelerators):
             raise ValueError("accelerators must be a non-empty list of accel_models.Accelerator")
+        built = [buildable_on(a, board) for a in accelerators]
+        changed = [f"{a.label} (DSP usage {b.options.dsp_usage}, UltraRAM {b.options.uram_per_core}/core)"
+                   for a, b in zip(accelerators, built, strict=True) if a != b]
+        if changed:
+            warnings.warn(f"to fit {board.name}, {'; '.join(changed)}: PG338 build options that change resources, "
+                          "not latency", UserWarning, stacklevel=3)
+        accelerators = built
         if len(set(accelerators)) != len(accelerators):
-            raise ValueError("the accelerator list contains duplicates")
+            raise ValueError("the accelerator list contains duplicates (the same hardware twice)")
         return cls(board, accelerators, None, None, max_utilization)
 
     @classmethod
     def fixed(cls, board: Board, accelerator: Accelerator, max_utilization: float = 1.0) -> AcceleratorSpace:
+        """A one-accelerator space (an error if it does not fit)."""
         return cls.from_list(board, [accelerator], max_utilization)
 
     @classmethod
@@ -174,6 +268,7 @@ class AcceleratorSpace:
         return code
 
     def sample(self, n: int, rng: np.random.Generator) -> np.ndarray:
+        """``n`` random member indices."""
         return rng.integers(0, len(self), size=n)
 
     def mutate(self, index: np.ndarray, rng: np.random.Generator, prob: float) -> np.ndarray:
@@ -201,10 +296,10 @@ class AcceleratorSpace:
 
     def describe(self) -> dict:
         """JSON-able summary for a result's settings."""
-        out = {"board": self.board.name if self.board is not None else None, "count": len(self), "max_utilization": self.max_utilization}
+        out = {"board": self.board.name if self.board is not None else None, "space": self.name, "count": len(self),
+               "custom": sum(not a.is_dpuczdx8g for a in self.accelerators), "max_utilization": self.max_utilization}
         if self.grid is not None:
-            out["grid"] = {name: list(values) for name, values in
-                           zip(("pp", "icp", "ocp", "clock_mhz", "cores"), self.grid.genes)}
+            out["grid"] = {name: list(values) for name, values in zip(self.grid.names, self.grid.genes, strict=True)}
         else:
             out["accelerators"] = [a.to_dict() for a in self.accelerators]
         return out

@@ -18,10 +18,12 @@ import numpy as np
 
 from accel_models import Accelerator, Board, get_board
 from accel_models.atomic import atomic_write_bytes
+from accel_models.cpu_fallback import fallback_layers
 
 from .._version import __version__
+from ..layers import subnet_layers
 from ..space import OFASpace, SubnetBatch, SubnetConfig, get_space
-from .accelerators import AcceleratorGrid, AcceleratorSpace, InfeasibleConstraintError
+from .accelerators import AcceleratorGrid, AcceleratorSpace, DpuGrid, InfeasibleConstraintError
 from .evaluate import Candidates, Evaluator, Scores
 from .evolution import Constraint, EvolutionSettings, rank, run_evolution
 from .genome import Genome
@@ -57,7 +59,7 @@ def search_codesign(
     min_accuracy: float | None = None,
     confidence: float | None = None,
     space: str | OFASpace = "ofa-mbv3-w1.2",
-    accelerators: str | Accelerator | Sequence[Accelerator] | AcceleratorGrid = "dpu",
+    accelerators: str | Accelerator | Sequence[Accelerator] | AcceleratorGrid | DpuGrid = "dpu",
     predictor=None,
     accuracy: str | None = None,
     quantization: str | None = "int8-pow2",
@@ -104,9 +106,13 @@ def search_codesign(
         either way (at 90 % by default).
     space : str
         Sub-network space, ``"ofa-mbv3-w1.2"`` or ``"ofa-mbv3-w1.0"``.
-    accelerators : "dpu", AcceleratorGrid, Accelerator or list of Accelerator
-        ``"dpu"``: every PP/ICP/OCP/clock/cores combination of the default
-        :class:`AcceleratorGrid` that fits the board; a grid; a fixed
+    accelerators : "dpu", "dpu-like", DpuGrid, AcceleratorGrid, Accelerator or list of Accelerator
+        ``"dpu"`` (default): every stock DPUCZDX8G configuration (PG338 size x
+        clock x cores x RAM / DSP usage, :class:`DpuGrid`) that fits the
+        board, each buildable with the vendor IP; ``"dpu-like"``: every
+        PP/ICP/OCP/clock/cores combination of the default
+        :class:`AcceleratorGrid` that fits, most of them *custom
+        accelerators, not DPUCZDX8G configurations*; a grid; a fixed
         accelerator; or a list to choose from.  Candidates that do not fit are
         dropped (an error if none fits), never clamped.
     predictor : str or predictor, optional
@@ -395,10 +401,9 @@ def _accelerator_space(board: Board | None, accelerators, max_utilization: float
                              "(e.g. predictor='note10') and leave accelerators= at its default, or name a board")
         return AcceleratorSpace.device(own)
     if isinstance(accelerators, str):
-        if accelerators != "dpu":
-            raise ValueError(f"accelerators must be 'dpu', an AcceleratorGrid, an Accelerator or a list, "
-                             f"got {accelerators!r}")
-        return AcceleratorSpace.from_grid(board, max_utilization=max_utilization)
+        return AcceleratorSpace.named(board, accelerators, max_utilization)
+    if isinstance(accelerators, DpuGrid):
+        return AcceleratorSpace.stock(board, accelerators, max_utilization)
     if isinstance(accelerators, AcceleratorGrid):
         return AcceleratorSpace.from_grid(board, accelerators, max_utilization)
     if isinstance(accelerators, Accelerator):
@@ -583,19 +588,21 @@ def _design(evaluator: Evaluator, candidates: Candidates, scores: Scores, i: int
     source = "measured" if fraction >= 1 - 1e-9 else "model" if fraction <= 1e-9 else "mixed"
     acc_index = int(candidates.accelerator[i])
     accelerator = evaluator.accelerators.accelerators[acc_index]
+    subnet = candidates.subnets[i]
     deployed = None
     if evaluator.deployment is not None:
         dpu_ms = float(evaluator.dpu_ms(candidates.take([i]))[0])
         deployed = evaluator.deployment.estimate(dpu_ms, accelerator.cores, int(candidates.subnets.r[i])).to_dict()
     return Design(
-        subnet=candidates.subnets[i],
+        subnet=subnet,
         accelerator=accelerator,
         latency_ms=float(scores.latency_ms[i]),
         fps=float(scores.fps[i]),
         accuracy_top1=float(scores.accuracy_top1[i]),
         accuracy_float_top1=float(scores.accuracy_float_top1[i]),
-        resources=dict(evaluator.accelerators.resources[acc_index]),
+        resources=evaluator.accelerators.fit[acc_index],
         latency_source=source,
         measured_fraction=fraction,
+        cpu_fallback=fallback_layers(subnet_layers(subnet), accelerator),
         deployed=deployed,
     )

@@ -19,6 +19,8 @@ from accel_models.network import BlockCatalog
 from latency_tables import as_predictor
 
 from ..accuracy import QuantizedPredictor
+from accel_models.cpu_fallback import fallback_latency_ms
+
 from ..space import OFASpace, SubnetBatch, crossover, mutate, sample_subnets
 from ..unit_gather import UnitGather
 from .accelerators import AcceleratorSpace
@@ -111,6 +113,10 @@ class Evaluator:
         accs = accelerators.accelerators
         latency_predictor = as_predictor(latency_predictor)
         latency, measured, self.invocation_ms = latency_matrix(latency_predictor, catalog, accs)
+        # layers the configuration cannot run go to the CPU: a subgraph split priced on top of the DPU estimate
+        fallback = fallback_latency_ms(catalog.layers, accs, launch_ms=self.invocation_ms)
+        measured_ms = np.where(measured, latency, 0.0)
+        latency = latency + fallback
         self.latency_ms = latency
         self.deployment = deployment
         self.cores = np.array([a.cores for a in accs], dtype=float)
@@ -122,9 +128,9 @@ class Evaluator:
             shared_latency = latency.copy()
             if multi:
                 model_latency, _, _ = latency_matrix(latency_predictor, catalog, [shared[i] for i in multi])
-                shared_latency[multi] = model_latency
+                shared_latency[multi] = model_latency + fallback[multi]
         # per accelerator: latency, its measured part, latency with the DDR bandwidth shared by all cores
-        per_unit = np.stack([latency, np.where(measured, latency, 0.0), shared_latency], axis=1)
+        per_unit = np.stack([latency, measured_ms, shared_latency], axis=1)
         self._gather = UnitGather.from_unit_values(space, self.resolutions, per_unit)
         self._shared_latency_ms = shared_latency
         self._fastest: dict[bool, tuple[np.ndarray, UnitGather]] = {}

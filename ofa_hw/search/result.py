@@ -13,13 +13,16 @@ from typing import Any
 from accel_models import Accelerator, Board, get_board
 from accel_models.accelerator import check_dpu_clock
 from accel_models.atomic import atomic_write_text, check_writable
+from accel_models.cpu_fallback import FallbackLayer
+from accel_models.resources import FitResult
 from accel_models.validation import read_json, reject_unknown_keys
 
 from ..space import SubnetConfig
 
 __all__ = ["CodesignResult", "Design", "GenerationStats", "RESULT_FORMAT_VERSION"]
 
-RESULT_FORMAT_VERSION = 1
+#: 2: typed resources as placed (``FitResult``), accelerator build options, CPU-fallback layers.
+RESULT_FORMAT_VERSION = 2
 
 #: Physical bounds of a design's figures (inclusive; a result outside them was edited or corrupted).
 _BOUNDS = {
@@ -42,21 +45,23 @@ def _bounded(where: str, value: Any, low: float, high: float) -> float:
     return float(value)
 
 
-def _resources(where: str, resources: Any, board: Board | None) -> dict:
+def _resources(where: str, resources: Any, board: Board | None) -> FitResult:
+    """The design's fit check, as placed: each figure non-negative and, on a known board, within it."""
     if not isinstance(resources, Mapping):
         raise ValueError(f"{where}: expected an object of resource estimates, got {type(resources).__name__}")
-    out = dict(resources)
+    try:
+        fit = FitResult.from_dict(resources)
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise ValueError(f"{where}: {exc}") from None
+    placed = fit.placed.as_dict()
     for name in _BOARD_RESOURCES:
-        if name not in out:
-            continue
-        value = _bounded(f"{where}.{name}", out[name], 0.0, math.inf)
+        value = _bounded(f"{where}.placed.{name}", placed[name], 0.0, math.inf)
         if board is not None and value > float(getattr(board, name)) * (1 + 1e-9):
             capacity = float(getattr(board, name))
-            raise ValueError(f"{where}.{name}: {value:g} exceeds board {board.name}'s {capacity:g} "
+            raise ValueError(f"{where}.placed.{name}: {value:g} exceeds board {board.name}'s {capacity:g} "
                              "(a design must fit its board)")
-    if "binding_utilization" in out:
-        _bounded(f"{where}.binding_utilization", out["binding_utilization"], 0.0, 1.0 + 1e-9)
-    return out
+    _bounded(f"{where}.binding_utilization", fit.binding_utilization, 0.0, 1.0 + 1e-9)
+    return fit
 
 
 @dataclass(frozen=True)
@@ -78,6 +83,10 @@ class Design:
     ``latency_source`` says where the latency came from: ``"measured"`` (every
     unit from the measured table), ``"model"`` (calibrated model only) or
     ``"mixed"``; ``measured_fraction`` is the measured share of the latency.
+    ``resources`` is :func:`accel_models.fits` of the accelerator on the
+    board (resources as placed, BRAM moved to UltraRAM where built so).
+    ``cpu_fallback`` lists the layers the accelerator's configuration cannot
+    run, which run on the ARM CPU (their cost is included in ``latency_ms``).
     ``latency_low_ms`` / ``latency_high_ms`` bound the latency at
     ``latency_confidence`` (from the held-out error of each unit's source,
     :mod:`latency_tables.uncertainty`; None where the predictor has no
@@ -90,13 +99,25 @@ class Design:
     fps: float
     accuracy_top1: float
     accuracy_float_top1: float
-    resources: Mapping[str, float]
+    resources: FitResult
     latency_source: str
     measured_fraction: float
+    cpu_fallback: tuple[FallbackLayer, ...] = ()
     latency_low_ms: float | None = None
     latency_high_ms: float | None = None
     latency_confidence: float | None = None
     deployed: Mapping[str, Any] | None = None
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.resources, FitResult):
+            raise TypeError(f"Design.resources must be an accel_models.FitResult (what fits(accelerator, board) "
+                            f"returns), got {type(self.resources).__name__}")
+        object.__setattr__(self, "cpu_fallback", tuple(self.cpu_fallback))
+
+    @property
+    def is_custom(self) -> bool:
+        """True when the accelerator is not a DPUCZDX8G configuration (only the HLS export realises it)."""
+        return not self.accelerator.is_dpuczdx8g
 
     def layers(self):
         """The sub-network's layers (so exporters can take a Design directly)."""
@@ -105,11 +126,13 @@ class Design:
         return subnet_layers(self.subnet)
 
     def to_dict(self) -> dict:
-        """Plain JSON-able dict (what :meth:`from_dict` reads)."""
+        """Plain-JSON form; the accelerator carries its kind and label."""
         out = asdict(self)
         out["subnet"] = self.subnet.to_dict()
-        out["accelerator"] = self.accelerator.to_dict()
-        out["resources"] = dict(self.resources)
+        out["accelerator"] = {**self.accelerator.to_dict(), "kind": self.accelerator.kind,
+                              "label": self.accelerator.label}
+        out["resources"] = self.resources.to_dict()
+        out["cpu_fallback"] = [f.to_dict() for f in self.cpu_fallback]
         return out
 
     @classmethod
@@ -122,11 +145,20 @@ class Design:
         if missing:
             raise ValueError(f"{where}: field(s) {missing} missing")
         values = dict(data)
+        accelerator = values["accelerator"]
+        kind = label = None
+        if isinstance(accelerator, Mapping):  # to_dict adds the kind and label for readers; check, then drop them
+            accelerator = dict(accelerator)
+            kind, label = accelerator.pop("kind", None), accelerator.pop("label", None)
+        values["accelerator"] = accelerator
         for name, build in (("subnet", SubnetConfig.from_dict), ("accelerator", Accelerator.from_dict)):
             try:
                 values[name] = build(values[name])
             except (ValueError, KeyError, TypeError) as exc:
                 raise ValueError(f"{where}.{name}: {exc.args[0] if exc.args else exc}") from None
+        if kind is not None and kind != values["accelerator"].kind:
+            raise ValueError(f"{where}.accelerator: kind {kind!r} ({label}) disagrees with its fields, which make it "
+                             f"{values['accelerator'].kind!r}")
         try:
             check_dpu_clock(values["accelerator"].clock_mhz)
         except ValueError as exc:
@@ -141,6 +173,10 @@ class Design:
             raise ValueError(f"{where}.fps: {values['fps']:g} fps is more than {cores} core(s) at "
                              f"{values['latency_ms']:g} ms per image can deliver ({ceiling:g} fps)")
         values["resources"] = _resources(f"{where}.resources", values["resources"], board)
+        try:
+            values["cpu_fallback"] = tuple(FallbackLayer.from_dict(f) for f in values.get("cpu_fallback") or ())
+        except (ValueError, TypeError) as exc:
+            raise ValueError(f"{where}.cpu_fallback: {exc}") from None
         return cls(**values)
 
 

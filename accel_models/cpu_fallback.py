@@ -1,0 +1,181 @@
+"""Layers a DPU configuration cannot run: they run on the ARM CPU, as a subgraph split.
+
+The Vitis AI compiler partitions a network into DPU and CPU subgraphs: an
+operation the target does not support becomes a CPU subgraph, its input is
+written to DDR by the DPU, the CPU computes it, and a new DPU subgraph is
+launched for what follows.  What a configuration supports is read off the
+Vitis AI target factory (``create_target_v2.cpp`` for IP 3.x / ISA0,
+``create_target_DPUCZDX8G_ISA1.cpp`` for IP 4.x):
+
+* h-swish / h-sigmoid: only IP 4.x has the ALU's ``hsigmoid`` (Vitis AI 2.5
+  on); h-swish also needs the element-wise multiply;
+* the squeeze-excitation scale (a feature map times a per-channel vector):
+  the element-wise multiply (``ELEW_MULT_ENABLE`` in IP 3.x);
+* depthwise convolution: the depthwise engine (``DWCV_ENABLE`` in IP 3.x);
+* average pooling: ``POOL_AVG_ENABLE`` in IP 3.x;
+* limits: convolution kernel 1-16 and stride 1-8 (both); IP 3.x depthwise
+  kernel 1-16, stride 1-8, average pool kernel 2-8, stride 1-8; IP 4.x ALU
+  (depthwise, pooling) kernel and stride 1-256.
+
+Cost of one CPU run (a maximal sequence of unsupported layers inside a unit):
+the CPU time of its operations (``max(ops / cpu_gops, bytes / cpu_bw_gbps)``
+per layer; for a layer whose only unsupported part is its activation, one
+pass of 4 operations per output element), plus the DDR round trip (the DPU
+writes the run's input and reads its output back at the accelerator's DDR
+bandwidth), plus one extra DPU program launch (``launch_ms``, the predictor's
+calibrated launch cost).  The CPU figures are assumptions, not measurements:
+one Cortex-A53 core (1.2-1.5 GHz on these boards) running the Vitis AI CPU
+runner's reference float code at about 1 operation per cycle, streaming at
+about 2 GB/s.  The DPU's own estimate of those layers stays in the latency,
+so the fallback is priced on top of it, an upper bound.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+from .accelerator import Accelerator
+from .dpu_options import DpuOptions
+from .layer import Layer
+
+__all__ = ["CPU_BW_GBPS", "CPU_GOPS", "FallbackLayer", "fallback_latency_ms", "fallback_layers", "unsupported_reason"]
+
+#: Assumed CPU throughput for fallback operations (GOP/s, one Cortex-A53 core, reference float code).
+CPU_GOPS = 1.0
+#: Assumed CPU streaming bandwidth for fallback operations (GB/s).
+CPU_BW_GBPS = 2.0
+#: Operations per output element of an h-swish / h-sigmoid run on the CPU (add, clamp, scale, multiply).
+_ACTIVATION_OPS = 4
+
+
+@dataclass(frozen=True)
+class FallbackLayer:
+    """One layer (or the activation of one layer) that runs on the CPU, and why."""
+
+    name: str
+    op: str
+    reason: str
+    activation_only: bool
+
+    def to_dict(self) -> dict:
+        """Plain-JSON form."""
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: Mapping) -> FallbackLayer:
+        """Inverse of :meth:`to_dict`; unknown or missing keys are an error."""
+        expected = {"name", "op", "reason", "activation_only"}
+        if set(data) != expected:
+            raise ValueError(f"FallbackLayer keys {sorted(data)} differ from the expected {sorted(expected)}")
+        return cls(**data)
+
+
+def _within(value: int, low: int, high: int) -> bool:
+    return low <= value <= high
+
+
+def unsupported_reason(layer: Layer, options: DpuOptions) -> tuple[str | None, bool]:
+    """Why ``layer`` cannot run on a DPU with ``options`` (None if it can), and whether only its activation falls back.
+
+    Examples
+    --------
+    >>> dw = Layer("dw", "dwconv", (32, 14, 14), (32, 14, 14), kernel=3, groups=32, activation="h_swish")
+    >>> unsupported_reason(dw, DpuOptions())
+    (None, False)
+    >>> unsupported_reason(dw, DpuOptions(ip_version="3.4"))
+    ('h-swish needs the hard-sigmoid of DPUCZDX8G IP 4.0+ (Vitis AI 2.5 on); IP 3.4 has none', True)
+    """
+    isa0 = options.isa == 0
+    op = layer.op
+    if op in ("conv", "pwconv") and not (_within(layer.kernel, 1, 16) and _within(layer.stride, 1, 8)):
+        return f"convolution kernel {layer.kernel} / stride {layer.stride} outside the DPU's 1-16 / 1-8", False
+    if op == "dwconv":
+        if not options.depthwise:
+            return "depthwise convolution needs the depthwise engine (DWCV_ENABLE)", False
+        high = (16, 8) if isa0 else (256, 256)
+        if not (_within(layer.kernel, 1, high[0]) and _within(layer.stride, 1, high[1])):
+            return (f"depthwise kernel {layer.kernel} / stride {layer.stride} outside the DPU's 1-{high[0]} / "
+                    f"1-{high[1]}"), False
+    if op == "pool":
+        if not options.avg_pool:
+            return "average pooling needs POOL_AVG_ENABLE", False
+        kernel = (2, 8) if isa0 else (1, 256)
+        stride_high = 8 if isa0 else 256
+        if not (_within(layer.kernel, *kernel) and _within(layer.stride, 1, stride_high)):
+            return (f"average-pool kernel {layer.kernel} / stride {layer.stride} outside the DPU's "
+                    f"{kernel[0]}-{kernel[1]} / 1-{stride_high}"), False
+    if op == "scale" and not options.elementwise_multiply:
+        return "the squeeze-excitation scale needs the element-wise multiply (ELEW_MULT_ENABLE)", False
+    if layer.activation in ("h_swish", "h_sigmoid"):
+        name = "h-swish" if layer.activation == "h_swish" else "h-sigmoid"
+        if not options.hard_sigmoid:
+            return (f"{name} needs the hard-sigmoid of DPUCZDX8G IP 4.0+ (Vitis AI 2.5 on); "
+                    f"IP {options.ip_version} has none"), True
+        if layer.activation == "h_swish" and not options.elementwise_multiply:
+            return "h-swish needs the element-wise multiply (x * h-sigmoid(x))", True
+    return None, False
+
+
+def fallback_layers(layers: Sequence[Layer], accelerator: Accelerator) -> tuple[FallbackLayer, ...]:
+    """Every layer of ``layers`` (or its activation) that runs on the CPU on ``accelerator``."""
+    out = []
+    for layer in layers:
+        reason, activation_only = unsupported_reason(layer, accelerator.options)
+        if reason is not None:
+            out.append(FallbackLayer(layer.name, layer.op, reason, activation_only))
+    return tuple(out)
+
+
+def _unit_terms(unit: Sequence[Layer], options: DpuOptions) -> tuple[float, float, int]:
+    """(CPU ms, DDR round-trip bytes, CPU runs) of one unit's fallback layers."""
+    cpu_ms, round_trip, runs = 0.0, 0.0, 0
+    in_run, run_input, previous_output = False, 0, 0
+    for layer in unit:
+        reason, activation_only = unsupported_reason(layer, options)
+        if reason is None:
+            if in_run:  # the run ends: its output is read back by the next DPU subgraph
+                round_trip += run_input + previous_output
+            in_run = False
+            previous_output = layer.output_bytes
+            continue
+        if activation_only:
+            ops, moved = _ACTIVATION_OPS * layer.output_elements, 2 * layer.output_bytes
+        else:
+            ops, moved = layer.ops, layer.input_bytes + layer.output_bytes + layer.weight_bytes
+        cpu_ms += max(ops / (CPU_GOPS * 1e6), moved / (CPU_BW_GBPS * 1e6))
+        if not in_run:  # a run starts: the DPU writes its input to DDR
+            run_input = layer.output_bytes if activation_only else layer.input_bytes
+            runs += 1
+        in_run = True
+        previous_output = layer.output_bytes
+    if in_run:  # a run at the end of a unit: its output goes to DDR and the next unit is a new launch
+        round_trip += run_input + previous_output
+    return cpu_ms, round_trip, runs
+
+
+def _support(options: DpuOptions) -> tuple:
+    # the options that decide which layers run where (resources-only options do not)
+    return (options.isa, options.ip_version, options.depthwise, options.avg_pool, options.elementwise_multiply,
+            options.hard_sigmoid)
+
+
+def fallback_latency_ms(units: Sequence[Sequence[Layer]], accelerators: Sequence[Accelerator],
+                        launch_ms: float = 0.0) -> np.ndarray:
+    """(M, K) extra latency of CPU fallback for K units on M accelerators (0 where everything runs on the DPU).
+
+    Each distinct set of layer-support options is evaluated once; DDR bandwidth and launch cost scale it.
+    """
+    accelerators = list(accelerators)
+    units = [tuple(u) for u in units]
+    out = np.zeros((len(accelerators), len(units)))
+    terms: dict[tuple, np.ndarray] = {}
+    for m, acc in enumerate(accelerators):
+        key = _support(acc.options)
+        if key not in terms:
+            terms[key] = np.array([_unit_terms(u, acc.options) for u in units]).reshape(len(units), 3)
+        cpu_ms, round_trip, runs = terms[key].T
+        out[m] = cpu_ms + round_trip / (acc.ddr_bw_gbps * 1e6) + runs * launch_ms
+    return out
