@@ -252,8 +252,9 @@ class AcceleratorSpace:
         """One device with no FPGA board to fit: the device a latency table was measured on (a phone CPU)."""
         space = cls.__new__(cls)
         space.board, space.max_utilization, space.grid, space.genes = None, 1.0, None, None
+        space.name = "device"
         space.accelerators = (accelerator,)
-        space.resources = ({},)
+        space.fit = (None,)  # no board: nothing to fit
         space.dsp = np.zeros(1)
         return space
 
