@@ -223,7 +223,8 @@ def _check_resolution(r: np.ndarray, space: OFASpace) -> None:
     if bad.any():
         raise ValueError(
             f"r: resolution {int(r[bad][0])} is not allowed; use a multiple of 4 from "
-            f"{MIN_RESOLUTION} to {MAX_RESOLUTION} (trained range {space.resolutions[0]}..{space.resolutions[-1]} step 4)"
+            f"{MIN_RESOLUTION} to {MAX_RESOLUTION} "
+            f"(trained range {space.resolutions[0]}..{space.resolutions[-1]} step 4)"
         )
     outside = np.unique(r[(r < space.resolutions[0]) | (r > space.resolutions[-1])])
     if outside.size:
@@ -367,7 +368,10 @@ class SubnetBatch:
         return block_catalog(self, resolutions)
 
     def unit_totals(self, values_at) -> np.ndarray:
-        """(N,) sum over each network's units of ``values_at(r)(keys, layers)`` (:func:`ofa_hw.unit_gather.unit_totals`)."""
+        """(N,) sum over each network's units of ``values_at(r)(keys, layers)``.
+
+        See :func:`ofa_hw.unit_gather.unit_totals`.
+        """
         from .unit_gather import unit_totals
 
         return unit_totals(self, values_at)
@@ -395,8 +399,8 @@ class SubnetBatch:
         widths = {b.width_mult for b in batches}
         if len(widths) != 1:
             raise ValueError(f"cannot concatenate batches of different widths {sorted(widths)}")
-        return cls._normalised(*(np.concatenate([getattr(b, f) for b in batches]) for f in ("ks", "e", "d", "r")),
-                               widths.pop())
+        ks, e, d, r = (np.concatenate([getattr(b, f) for b in batches]) for f in ("ks", "e", "d", "r"))
+        return cls._normalised(ks, e, d, r, widths.pop())
 
     def unique(self) -> tuple[SubnetBatch, np.ndarray]:
         """Distinct networks and, for each row of ``self``, its row in the result."""

@@ -38,9 +38,8 @@ def test_export_a_preset_and_csim_it(tmp_path, capsys):
 
 
 def _result_json(path, best):
-    from ofa_hw.search.result import CodesignResult, Design
-
     from accel_models import fits, get_board
+    from ofa_hw.search.result import CodesignResult, Design
 
     acc = Accelerator.from_dpu("B1152", clock_mhz=250.0)
     design = None if best is None else Design(

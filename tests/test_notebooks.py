@@ -32,8 +32,8 @@ EXPECTED = {
     "03_measure_on_pynq": dict(text=["measured now", "cross-validated:"], images=0,
                                files=["pynq-workflow/plan/manifest.json", "pynq-workflow/table.csv",
                                       "pynq-workflow/report/report.html"]),
-    "04_codesign_study": dict(text=["accelerators (dpu / dpu-like)", "not a DPUCZDX8G configuration", "latency to reach"],
-                              images=2, files=[]),
+    "04_codesign_study": dict(text=["accelerators (dpu / dpu-like)", "not a DPUCZDX8G configuration",
+                                    "latency to reach"], images=2, files=[]),
     "05_ofa_vs_mobilenetv2": dict(text=["at equal latency", "GOP/s with ReLU for h-swish"], images=1, files=[]),
     "06_deployed_throughput": dict(text=["fps with", "published"], images=1, files=[]),
 }

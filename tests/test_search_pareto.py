@@ -11,7 +11,7 @@ from ofa_hw.search import hypervolume_2d, pareto_mask
 
 def _brute_force(points):
     keep, seen = [], set()
-    for i, p in enumerate(points):
+    for p in points:
         dominated = any(np.all(q <= p) and np.any(q < p) for q in points)
         keep.append(not dominated and tuple(p) not in seen)
         seen.add(tuple(p))

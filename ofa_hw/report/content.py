@@ -26,8 +26,8 @@ from typing import Any
 import numpy as np
 
 from accel_models import Accelerator, BlockSpec, Board, LatencyPredictor, RooflineModel, fits, get_board, group_by_block
-from latency_tables import CalibratedModel, HybridPredictor, LatencyTable, TablePredictor
 from accel_models.cpu_fallback import fallback_latency_ms
+from latency_tables import CalibratedModel, HybridPredictor, LatencyTable, TablePredictor
 from latency_tables.per_resolution import PerResolutionPredictor
 
 from ..layers import count_macs, count_params
@@ -170,7 +170,8 @@ def _front_row(design: Design, latency: LatencyModel) -> dict:
     acc = design.accelerator
     return {"latency_ms": design.latency_ms, "fps": design.fps, "accuracy_top1": design.accuracy_top1,
             "accuracy_float_top1": design.accuracy_float_top1, "accelerator": acc.label,
-            "dsp": design.resources.placed.dsp, "r": design.subnet.r, "d": list(design.subnet.d),
+            "dsp": None if design.resources is None else design.resources.placed.dsp,
+            "r": design.subnet.r, "d": list(design.subnet.d),
             "latency_source": design.latency_source, "measured_fraction": design.measured_fraction,
             "latency_low_ms": design.latency_low_ms, "latency_high_ms": design.latency_high_ms,
             "latency_confidence": design.latency_confidence}
@@ -209,7 +210,8 @@ def resource_use(design: Design, board: Board) -> dict:
                      "used": float(check.placed.as_dict()[name]),
                      "utilization": utilization})
     return {"board": board.name, "fits": bool(check.ok), "binding_resource": check.binding_resource,
-            "dsp_usage": design.accelerator.options.dsp_usage, "uram_per_core": design.accelerator.options.uram_per_core,
+            "dsp_usage": design.accelerator.options.dsp_usage,
+            "uram_per_core": design.accelerator.options.uram_per_core,
             "extrapolated": check.extrapolated, "rows": rows}
 
 

@@ -85,7 +85,8 @@ def _best_sections(best: Mapping, summary: Mapping) -> list[str]:
         (f"{design['latency_ms']:.3f} ms", f"latency per image ({design['latency_source']}, "
                                            f"{100 * measured:.0f}% measured); {_interval_text(design)}"),
         _fps_card(design, acc),
-        (acc["label"].split(" @")[0], f"accelerator at {acc['clock_mhz']:g} MHz x {acc['cores']}, {acc['peak_gops']:.0f} GOP/s peak"),
+        (acc["label"].split(" @")[0],
+         f"accelerator at {acc['clock_mhz']:g} MHz x {acc['cores']}, {acc['peak_gops']:.0f} GOP/s peak"),
     ]
     deployed = design.get("deployed")
     if deployed:
@@ -157,7 +158,8 @@ def _resources(resources: Mapping, summary: Mapping) -> list[str]:
     out.append("</div>")
     notes = [f"binding resource: <b>{_e(resources['binding_resource'])}</b> (the one that stops a larger "
              "accelerator)", f"DSP-usage option: {_e(resources['dsp_usage'])} (PG338; 'low' builds the "
-             "accumulators in LUTs)", f"UltraRAM per core: {resources['uram_per_core']} (buffers placed in it as built)",
+             "accumulators in LUTs)",
+             f"UltraRAM per core: {resources['uram_per_core']} (buffers placed in it as built)",
              "estimates from the PG338 resource fit"]
     if cap < 1:
         notes.append(f"dashed line: the {100 * cap:.0f}% limit the search allowed")

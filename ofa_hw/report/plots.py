@@ -95,8 +95,8 @@ def plot_pareto(result: CodesignResult, ax: Axes | None = None, color_by: str = 
     if len(accelerators) == 1:  # nothing to tell apart: one colour, the accelerator in the title
         ax.scatter(latency, accuracy, color="#1f77b4", s=36, zorder=2, edgecolors="white", linewidths=0.5,
                    gid="front")
-    elif color_by == "dsp":
-        dsp = np.array([d.resources.placed.dsp for d in designs])
+    elif color_by == "dsp" and all(d.resources is not None for d in designs):  # a board-less device has no DSPs
+        dsp = np.array([d.resources.placed.dsp for d in designs if d.resources is not None])
         points = ax.scatter(latency, accuracy, c=dsp, cmap="viridis", s=36, zorder=2, edgecolors="white",
                             linewidths=0.5, gid="front")
         _figure(ax).colorbar(points, ax=ax, label="DSP slices used (all cores)", pad=0.01)

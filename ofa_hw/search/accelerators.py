@@ -154,6 +154,9 @@ class AcceleratorSpace:
     ``i``; ``fit[i]`` its :class:`accel_models.FitResult` (resources as placed).
     """
 
+    board: Board | None  # None only for a board-less device space (:meth:`device`)
+    fit: tuple[FitResult | None, ...]
+
     def __init__(self, board: Board, accelerators: Sequence[Accelerator], genes: np.ndarray | None,
                  grid: AcceleratorGrid | DpuGrid | None, max_utilization: float, name: str = "list"):
         self.board = board
@@ -182,8 +185,8 @@ class AcceleratorSpace:
             )
         keep = np.flatnonzero(ok)
         self.accelerators: tuple[Accelerator, ...] = tuple(accelerators[int(i)] for i in keep)
-        self.fit: tuple[FitResult, ...] = tuple(checks[int(i)] for i in keep)
-        self.dsp = np.array([f.placed.dsp for f in self.fit])
+        self.fit = tuple(checks[int(i)] for i in keep)
+        self.dsp = np.array([checks[int(i)].placed.dsp for i in keep])
         self.genes = None if genes is None else genes[keep]
         if self.genes is not None and grid is not None:
             radix = np.array([len(g) for g in grid.genes])
@@ -252,8 +255,9 @@ class AcceleratorSpace:
         """One device with no FPGA board to fit: the device a latency table was measured on (a phone CPU)."""
         space = cls.__new__(cls)
         space.board, space.max_utilization, space.grid, space.genes = None, 1.0, None, None
+        space.name = "device"
         space.accelerators = (accelerator,)
-        space.resources = ({},)
+        space.fit = (None,)  # no board: nothing to fit
         space.dsp = np.zeros(1)
         return space
 
@@ -296,7 +300,8 @@ class AcceleratorSpace:
 
     def describe(self) -> dict:
         """JSON-able summary for a result's settings."""
-        out = {"board": self.board.name if self.board is not None else None, "space": self.name, "count": len(self),
+        out: dict[str, object] = {
+               "board": self.board.name if self.board is not None else None, "space": self.name, "count": len(self),
                "custom": sum(not a.is_dpuczdx8g for a in self.accelerators), "max_utilization": self.max_utilization}
         if self.grid is not None:
             out["grid"] = {name: list(values) for name, values in zip(self.grid.names, self.grid.genes, strict=True)}

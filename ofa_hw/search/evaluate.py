@@ -15,12 +15,11 @@ from dataclasses import dataclass
 import numpy as np
 
 from accel_models import Accelerator, LatencyPredictor
+from accel_models.cpu_fallback import fallback_latency_ms
 from accel_models.network import BlockCatalog
 from latency_tables import as_predictor
 
 from ..accuracy import QuantizedPredictor
-from accel_models.cpu_fallback import fallback_latency_ms
-
 from ..space import OFASpace, SubnetBatch, crossover, mutate, sample_subnets
 from ..unit_gather import UnitGather
 from .accelerators import AcceleratorSpace

@@ -99,7 +99,7 @@ class Design:
     fps: float
     accuracy_top1: float
     accuracy_float_top1: float
-    resources: FitResult
+    resources: FitResult | None  # None: a phone / CPU device searched with board=None, nothing to fit
     latency_source: str
     measured_fraction: float
     cpu_fallback: tuple[FallbackLayer, ...] = ()
@@ -109,7 +109,7 @@ class Design:
     deployed: Mapping[str, Any] | None = None
 
     def __post_init__(self) -> None:
-        if not isinstance(self.resources, FitResult):
+        if self.resources is not None and not isinstance(self.resources, FitResult):
             raise TypeError(f"Design.resources must be an accel_models.FitResult (what fits(accelerator, board) "
                             f"returns), got {type(self.resources).__name__}")
         object.__setattr__(self, "cpu_fallback", tuple(self.cpu_fallback))
@@ -131,7 +131,7 @@ class Design:
         out["subnet"] = self.subnet.to_dict()
         out["accelerator"] = {**self.accelerator.to_dict(), "kind": self.accelerator.kind,
                               "label": self.accelerator.label}
-        out["resources"] = self.resources.to_dict()
+        out["resources"] = None if self.resources is None else self.resources.to_dict()
         out["cpu_fallback"] = [f.to_dict() for f in self.cpu_fallback]
         return out
 
@@ -172,7 +172,8 @@ class Design:
         if values["fps"] > ceiling * (1 + 1e-6):
             raise ValueError(f"{where}.fps: {values['fps']:g} fps is more than {cores} core(s) at "
                              f"{values['latency_ms']:g} ms per image can deliver ({ceiling:g} fps)")
-        values["resources"] = _resources(f"{where}.resources", values["resources"], board)
+        if values["resources"] is not None:
+            values["resources"] = _resources(f"{where}.resources", values["resources"], board)
         try:
             values["cpu_fallback"] = tuple(FallbackLayer.from_dict(f) for f in values.get("cpu_fallback") or ())
         except (ValueError, TypeError) as exc:
