@@ -583,7 +583,8 @@ api("search-resolutions-text", _search(resolutions="224"), pattern=r"resolutions
 api("search-resolutions-unscorable", _search(resolutions=[128]), pattern=r"cannot be scored")
 api("search-latency-bool", _search(latency_ms=True), pattern=r"latency_ms must be a positive number")
 api("search-fps-inf", _search(latency_ms=None, fps=float("inf")), pattern=r"fps must be a positive number")
-api("search-accelerators-text", _search(accelerators="all"), pattern=r"unknown accelerator space 'all'; known: dpu, dpu-like")
+api("search-accelerators-text", _search(accelerators="all"),
+    pattern=r"unknown accelerator space 'all'; known: dpu, dpu-like")
 api("search-accelerators-empty", _search(accelerators=[]), pattern=r"non-empty list")
 api("search-accelerators-duplicates", _search(accelerators=[Accelerator.from_dpu("B1600")] * 2),
     pattern=r"duplicates")

@@ -54,7 +54,9 @@ class Session(Protocol):
 class Runner(Protocol):
     """Loads compiled units of one kind (``suffix``) into sessions."""
 
-    suffix: str
+    @property
+    def suffix(self) -> str:
+        """File suffix of the compiled units it loads (a class constant of each runner)."""
 
     def describe(self) -> str:
         """One line for the table's ``method``: what ran the units."""

@@ -30,7 +30,8 @@ def run(args: argparse.Namespace) -> int:
                           "layers": [layer.to_dict() for layer in layers]}, indent=1))
         return 0
     print(f"{cfg.space.title} r={cfg.r} d={list(cfg.d)}")
-    header = f"{'layer':<44} {'op':<7} {'input':>13} {'output':>13} {'k':>2} {'s':>2} {'MACs':>12} {'params':>9} {'AI':>7}"
+    header = (f"{'layer':<44} {'op':<7} {'input':>13} {'output':>13} {'k':>2} {'s':>2} {'MACs':>12} {'params':>9} "
+              f"{'AI':>7}")
     print(header)
     print("-" * len(header))
     for layer in layers:
