@@ -38,3 +38,13 @@ def test_info_bad_input_is_one_line_error(tmp_path, capsys):
     assert main(["info", str(path)]) == 2
     assert "not valid JSON" in capsys.readouterr().err
     assert main(["info", str(tmp_path / "missing.json")]) == 2
+
+
+def test_warnings_print_as_one_line_naming_the_command(tmp_path):
+    """A warning on the command line reads as the tool's note, not Python's file:line and source line."""
+    run = subprocess.run([sys.executable, "-m", "ofa_hw.cli", "lut", "plan", "--resolutions", "64",
+                          "--out", str(tmp_path / "plan"), "--quiet"], capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stderr
+    lines = run.stderr.splitlines()
+    assert any(line.startswith("ofa-hw lut: warning: resolution(s) [64] lie outside") for line in lines), lines
+    assert "UserWarning" not in run.stderr and ".py:" not in run.stderr

@@ -18,6 +18,7 @@ import os
 import signal
 import sys
 import traceback
+import warnings
 import zipfile
 from contextlib import contextmanager
 
@@ -97,6 +98,25 @@ def _terminate_as_exit():
         signal.signal(signal.SIGTERM, previous)
 
 
+@contextmanager
+def _warnings_as_notes(command: str):
+    """Print each warning as one line naming the command, not Python's file:line and source line.
+
+    Only the text is changed (``warnings.formatwarning``): filters, and callers
+    that record warnings (``warnings.catch_warnings(record=True)``), see them as before.
+    """
+    original = warnings.formatwarning
+
+    def one_line(message, category, filename, lineno, line=None) -> str:
+        return f"ofa-hw {command}: warning: {message}\n"
+
+    warnings.formatwarning = one_line
+    try:
+        yield
+    finally:
+        warnings.formatwarning = original
+
+
 def _quiet_broken_pipe() -> None:
     # The reader (e.g. `| head`) has gone: stop writing, and let interpreter shutdown flush into /dev/null.
     try:
@@ -113,7 +133,7 @@ def main(argv: list[str] | None = None) -> int:
     except SystemExit as exc:  # --help, --version, usage errors
         return exc.code if isinstance(exc.code, int) else EXIT_BAD_INPUT
     try:
-        with _terminate_as_exit():
+        with _terminate_as_exit(), _warnings_as_notes(args.command):
             code = int(args.run(args) or 0)
         sys.stdout.flush()
         return code
