@@ -82,7 +82,9 @@ def _feature_columns(pp, icp, ocp, act_kib, weight_kib) -> dict[str, np.ndarray]
 
 
 @dataclass(frozen=True)
-class _Fit:
+class _Regression:
+    """A least-squares model of one resource over PG338's configurations (not a board fit)."""
+
     features: tuple[str, ...]
     coef: np.ndarray
     residual_pct: np.ndarray  # in-sample, per PG338 configuration
@@ -90,7 +92,7 @@ class _Fit:
 
 
 @lru_cache(maxsize=1)
-def _fits() -> dict[str, _Fit]:
+def _regressions() -> dict[str, _Regression]:
     table = list(_dpu_table().values())
     defaults = [Accelerator(c.pp, c.icp, c.ocp, clock_mhz=100.0) for c in table]
     cols = _feature_columns([c.pp for c in table], [c.icp for c in table], [c.ocp for c in table],
@@ -104,7 +106,7 @@ def _fits() -> dict[str, _Fit]:
         for i in range(len(y)):
             keep = np.arange(len(y)) != i
             loo[i] = x[i] @ np.linalg.lstsq(x[keep], y[keep], rcond=None)[0]
-        out[target] = _Fit(names, coef, 100 * (x @ coef - y) / y, 100 * (loo - y) / y)
+        out[target] = _Regression(names, coef, 100 * (x @ coef - y) / y, 100 * (loo - y) / y)
     return out
 
 
@@ -121,13 +123,13 @@ def resource_fit_report() -> dict[str, dict]:
     """
     archs = list(_dpu_table())
     report = {}
-    for target, fit in _fits().items():
+    for target, regression in _regressions().items():
         report[target] = {
-            "coefficients": {n: round(float(c), 4) for n, c in zip(fit.features, fit.coef, strict=True)},
-            "residual_pct": dict(zip(archs, np.round(fit.residual_pct, 2).tolist(), strict=True)),
-            "max_abs_residual_pct": float(np.abs(fit.residual_pct).max()),
-            "loo_mean_abs_pct": float(np.abs(fit.loo_pct).mean()),
-            "loo_max_abs_pct": float(np.abs(fit.loo_pct).max()),
+            "coefficients": {n: round(float(c), 4) for n, c in zip(regression.features, regression.coef, strict=True)},
+            "residual_pct": dict(zip(archs, np.round(regression.residual_pct, 2).tolist(), strict=True)),
+            "max_abs_residual_pct": float(np.abs(regression.residual_pct).max()),
+            "loo_mean_abs_pct": float(np.abs(regression.loo_pct).mean()),
+            "loo_max_abs_pct": float(np.abs(regression.loo_pct).max()),
         }
     return report
 
@@ -189,11 +191,11 @@ def estimate_resources(accelerator: Accelerator | Sequence[Accelerator]) -> Reso
         raise ValueError("estimate_resources needs an Accelerator or a non-empty sequence of them")
     a = _accelerator_arrays(accs)
     cols = _feature_columns(a["pp"], a["icp"], a["ocp"], a["act_buffer_kib"], a["weight_buffer_kib"])
-    fits_ = _fits()
+    regressions = _regressions()
 
     def predict(target: str) -> np.ndarray:
-        fit = fits_[target]
-        return np.stack([cols[n] for n in fit.features], axis=1) @ fit.coef
+        regression = regressions[target]
+        return np.stack([cols[n] for n in regression.features], axis=1) @ regression.coef
 
     per_core = {"dsp": np.where(a["dsp_low"], predict("dsp_low"), predict("dsp_high")), "lut": predict("lut"),
                 "ff": predict("ff"), "bram36": predict("bram36"), "uram": np.zeros(len(accs))}

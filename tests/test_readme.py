@@ -15,7 +15,10 @@ here), so whatever the README says at that moment is what is tested:
   this suite itself: both are listed, not run.
 
 Long scenarios (the full search + export + C-simulation, the full board
-plan, the benchmarks) are marked slow; ``.ci/run`` runs them.
+plan, the benchmarks) are marked slow; ``.ci/run`` runs them.  A
+``python -m benchmarks`` command runs with ``--quick`` (the same code on
+smaller problems): the figures themselves are the benchmarks' job, and their
+full runs take longer than a CI run may.
 """
 
 from __future__ import annotations
@@ -115,6 +118,8 @@ def run_shell(command: str, cwd: Path) -> None:
             os.chdir(previous)
         assert code == 0, f"README command failed with exit code {code}: {command}"
         return
+    if tokens[1:3] == ["-m", "benchmarks"] and "--quick" not in tokens:
+        tokens.append("--quick")
     env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
     done = subprocess.run([sys.executable, *tokens[1:]], cwd=cwd, env=env, capture_output=True, text=True,
                           timeout=3600)

@@ -31,7 +31,9 @@ class AccuracyPredictor:
     valid_resolutions : tuple of int
         Input resolutions it can encode; others raise ``ValueError``.
     kind : str
-        What the number means, e.g. ``"float top-1"`` or ``"int8-pow2 top-1 (modelled ...)"``.
+        What the number is, a short label: ``"float top-1"`` or ``"int8-pow2 top-1"``.
+    derivation : str
+        How it is obtained, e.g. ``"modelled: float prediction minus 1.97 +/- 0.46 pp"``.
     quantization : str or None
         ``None`` for float accuracy, else the deployment scheme modelled (``"int8-pow2"``).
     scale : AccuracyScale
@@ -44,6 +46,7 @@ class AccuracyPredictor:
     space: str
     valid_resolutions: tuple[int, ...]
     kind: str = "float top-1"
+    derivation: str = "the predictor's output as it is"
     quantization: str | None = None
     scale: AccuracyScale
     resolution_reason: str = ""

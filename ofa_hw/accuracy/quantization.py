@@ -186,12 +186,12 @@ class QuantizedPredictor(AccuracyPredictor):
         self.resolution_reason = base.resolution_reason
         self.scale = base.scale
         self.quantization = drop_model.scheme
-        self.kind = (f"{drop_model.scheme} top-1 (modelled: float prediction minus "
-                     f"{drop_model.drop_pp:.2f} +/- {drop_model.sd_pp:.2f} pp)")
+        self.kind = f"{drop_model.scheme} top-1"
+        self.derivation = (f"modelled: float prediction minus {drop_model.drop_pp:.2f} +/- {drop_model.sd_pp:.2f} pp")
 
     def _predict_batch(self, batch: SubnetBatch) -> np.ndarray:
         return self.base._predict_batch(batch) - self.drop_model.predict_drop_pp(batch)
 
     def __repr__(self) -> str:
-        return (f"<QuantizedPredictor {self.name!r} @ {self.quantization}: {self.kind} of {self.space}, "
-                f"{self.scale.label} scale>")
+        return (f"<QuantizedPredictor {self.name!r} @ {self.quantization}: {self.kind} of {self.space} "
+                f"({self.derivation}), {self.scale.label} scale>")

@@ -317,7 +317,7 @@ def _accuracy_assumptions(settings: Mapping[str, Any]) -> dict:
     except (KeyError, ValueError) as exc:  # a result written by another version: report what it says
         out["note"] = f"predictor not available here: {exc}"
         return out
-    out["kind"] = predictor.kind
+    out["kind"] = f"{predictor.kind} ({predictor.derivation})"
     scale_info = {"name": predictor.scale.name, "label": predictor.scale.label,
                   "description": predictor.scale.description}
     calibration = getattr(getattr(predictor, "base", predictor), "calibration", None)

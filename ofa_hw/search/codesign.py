@@ -227,8 +227,9 @@ def search_codesign(
     _check_reachable(evaluator, constraint)
     deployment = evaluator.deployment
     no_arm = ("no board" if board is None else f"no ARM data for board {board.name!r}")
-    objective = (f"minimise latency at predicted {deployed.kind} >= {min_accuracy:g}% ({deployed.scale.label})"
-                 if min_accuracy is not None else f"maximise predicted {deployed.kind} ({deployed.scale.label})")
+    on = f"({deployed.scale.label}; {deployed.derivation})"
+    objective = (f"minimise latency at predicted {deployed.kind} >= {min_accuracy:g}% {on}"
+                 if min_accuracy is not None else f"maximise predicted {deployed.kind} {on}")
     search = SearchSettings(
         board=board.name if board is not None else None, latency_ms=latency_ms, fps=fps,
         deployment={"threads": threads, "latency_mode": latency_mode,
