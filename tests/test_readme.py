@@ -92,7 +92,11 @@ def is_synopsis(command: str) -> bool:
     tokens = shlex.split(command)
     if any(t.startswith("[") or "|" in t or re.fullmatch(r"[A-Z][A-Z_]*(\.json|\.csv)?", t) for t in tokens):
         return True
-    return tokens[0] == "ofa-hw" and all(re.fullmatch(r"-{0,2}[a-z][a-z0-9-]*", t) for t in tokens[1:])
+    if tokens[0] != "ofa-hw" or not all(re.fullmatch(r"-{0,2}[a-z][a-z0-9-]*", t) for t in tokens[1:]):
+        return False
+    # a mention: sub-command words, then flags only; a word after an option is its value, so the command runs
+    first_option = next((i for i, t in enumerate(tokens) if t.startswith("-")), len(tokens))
+    return all(t.startswith("-") for t in tokens[first_option:])
 
 
 def skip_reason(command: str) -> str | None:
