@@ -47,8 +47,8 @@ import numpy as np
 from .accelerator import Accelerator
 from .layer import OPS, Layer, LayerArrays
 from .predictor_protocol import AcceleratorChoice, accelerator_list
-from .schedule import UnitSchedule, group_by_block
-from .tiling import AcceleratorArrays, layer_classes, tiled_cycles
+from .schedule import UnitSchedule, group_by_block, unit_flow
+from .tiling import AcceleratorArrays, layer_class, layer_classes, layer_cycles, tiled_cycles
 from .validation import reject_unknown_keys
 
 __all__ = ["ENGINES", "PARAMETER_INFO", "LayerAnalysis", "LayerTerms", "RooflineModel", "RooflineParams",
@@ -276,6 +276,37 @@ class LayerTerms:
     buffer_fraction: float
 
 
+def _components(p: RooflineParams, cycles, inverse_efficiency, activation_cycles, dram_bytes, weight_bytes,
+                instructions, cycles_per_ms, peak_bytes_per_ms, accelerator_overhead_ms, act_buffer_bytes, *,
+                pipelined: bool, maximum, minimum) -> tuple:
+    """``(compute_ms, memory_ms, overhead_ms, latency_ms)`` of layers: the model's formulas, written once.
+
+    Numpy arrays that broadcast (the bulk path; ``maximum``/``minimum`` are
+    ``np.maximum``/``np.minimum``, ``cycles`` a fresh array it may update in
+    place) or Python numbers (one layer on one accelerator; ``max``/``min``):
+    the same IEEE operations in the same order, so both give the same
+    numbers.  ``pipelined`` False skips the chunk division where every layer
+    is one chunk (a division by 1).
+    """
+    compute = cycles * inverse_efficiency
+    compute += activation_cycles * (p.hswish_passes / p.misc_efficiency)
+    compute /= cycles_per_ms
+    memory = dram_bytes - weight_bytes
+    memory *= 1.0 / p.bw_efficiency
+    memory += weight_bytes / p.weight_bw_efficiency
+    memory /= peak_bytes_per_ms
+    overhead = (p.layer_overhead_cycles / cycles_per_ms + accelerator_overhead_ms) * instructions
+    latency = maximum(compute, memory)
+    if p.overlap < 1.0:
+        exposed = minimum(compute, memory)
+        exposed *= 1.0 - p.overlap
+        if pipelined:
+            exposed /= maximum(dram_bytes / (p.pipeline_chunk_fraction * act_buffer_bytes), 1.0)
+        latency += exposed
+    latency += overhead
+    return compute, memory, overhead, latency
+
+
 def _standalone_schedule(arrays: LayerArrays) -> UnitSchedule:
     # No names or graph: every layer is its own unit reading and writing DDR.
     from scipy import sparse
@@ -321,17 +352,21 @@ class RooflineModel:
         return UnitSchedule.from_units(units)
 
     @staticmethod
-    def _layer_schedule(layers) -> UnitSchedule:
-        if isinstance(layers, UnitSchedule):
-            return layers
-        if isinstance(layers, LayerArrays):
-            return _standalone_schedule(layers)
+    def _layer_units(layers: Sequence[Layer]) -> list[tuple[Layer, ...]]:
         layers = list(layers)
         if not all(isinstance(lay, Layer) for lay in layers):
             raise ValueError("layers must be Layer objects, a LayerArrays or a UnitSchedule")
         if not layers:
             raise ValueError("no layers given")
-        return UnitSchedule.from_units(group_by_block(layers))
+        return group_by_block(layers)
+
+    @classmethod
+    def _layer_schedule(cls, layers) -> UnitSchedule:
+        if isinstance(layers, UnitSchedule):
+            return layers
+        if isinstance(layers, LayerArrays):
+            return _standalone_schedule(layers)
+        return UnitSchedule.from_units(cls._layer_units(layers))
 
     # ---------------------------------------------------------------- model
     def terms(self, schedule: UnitSchedule, accelerators: Sequence[Accelerator]) -> LayerTerms:
@@ -360,29 +395,55 @@ class RooflineModel:
         if terms.buffer_fraction != p.buffer_fraction:
             raise ValueError(f"terms were computed for buffer_fraction {terms.buffer_fraction}, "
                              f"the model has {p.buffer_fraction}; recompute them with model.terms(...)")
-        efficiency = np.array([p.conv_efficiency, p.pw_efficiency, p.dw_efficiency, p.misc_efficiency])
-        # in-place arithmetic: these are (M, L) arrays of up to millions of entries
-        compute = terms.cycles * (1.0 / efficiency[terms.engine])
-        compute += terms.activation_cycles * (p.hswish_passes / p.misc_efficiency)
-        compute /= terms.cycles_per_ms
-        memory = terms.dram_bytes - terms.weight_bytes
-        memory *= 1.0 / p.bw_efficiency
-        memory += terms.weight_bytes / p.weight_bw_efficiency
-        memory /= terms.peak_bytes_per_ms
-        per_layer = p.layer_overhead_cycles / terms.cycles_per_ms + terms.accelerator_overhead_ms
-        overhead = per_layer * (terms.instructions + terms.extra_layers)
-        latency = np.maximum(compute, memory)
-        if p.overlap < 1.0:
-            exposed = np.minimum(compute, memory)
-            exposed *= 1.0 - p.overlap
-            if p.pipeline_chunk_fraction < terms.max_traffic_buffers:  # else every layer is one chunk
-                chunks = terms.dram_bytes / (p.pipeline_chunk_fraction * terms.act_buffer_bytes)
-                np.maximum(chunks, 1.0, out=chunks)
-                exposed /= chunks
-            latency += exposed
-        latency += overhead
+        inverse_efficiency = 1.0 / np.array(self._efficiencies)
+        # (M, L) arrays of up to millions of entries: _components works on them in place
+        compute, memory, overhead, latency = _components(
+            p, terms.cycles, inverse_efficiency[terms.engine], terms.activation_cycles, terms.dram_bytes,
+            terms.weight_bytes, terms.instructions + terms.extra_layers, terms.cycles_per_ms,
+            terms.peak_bytes_per_ms, terms.accelerator_overhead_ms, terms.act_buffer_bytes,
+            pipelined=p.pipeline_chunk_fraction < terms.max_traffic_buffers, maximum=np.maximum, minimum=np.minimum)
         return {"compute_ms": compute, "memory_ms": memory, "overhead_ms": overhead, "latency_ms": latency,
                 "dram_bytes": terms.dram_bytes}
+
+    @property
+    def _efficiencies(self) -> tuple[float, float, float, float]:
+        # the engine efficiencies in the order of accel_models.tiling.CLASSES
+        p = self.params
+        return p.conv_efficiency, p.pw_efficiency, p.dw_efficiency, p.misc_efficiency
+
+    def _scalar_units(self, units: Sequence[Sequence[Layer]], accelerator: Accelerator) -> list[list[float]]:
+        """Latency of every layer of ``units`` on one accelerator, as Python floats, unit by unit.
+
+        The one-accelerator form of :meth:`breakdown` (the same formulas:
+        :func:`accel_models.tiling.layer_cycles`, :meth:`UnitFlow.dram_bytes`,
+        :func:`_components`), for the small calls of reports and notebooks,
+        where building arrays would cost far more than the arithmetic.
+        """
+        p = self.params
+        acc = accelerator
+        pp, icp, ocp, dw_pp = acc.pp, acc.icp, acc.ocp, acc.dw_pp
+        assert dw_pp is not None and acc.act_buffer_kib is not None  # Accelerator.__post_init__ fills the defaults
+        cycles_per_ms = acc.clock_mhz * 1e3
+        peak_bytes_per_ms = acc.ddr_bw_gbps * 1e6
+        overhead_ms = acc.layer_overhead_us / 1e3
+        act_buffer_bytes = acc.act_buffer_kib * 1024
+        capacity = p.buffer_fraction * act_buffer_bytes
+        inverse_efficiency = [1.0 / e for e in self._efficiencies]
+        latencies = []
+        for k, unit in enumerate(units):
+            flow = unit_flow(k, unit)
+            dram, extra = flow.dram_bytes(capacity)
+            unit_ms = []
+            for j, layer in enumerate(unit):
+                merged = j in flow.merged
+                cycles, act_cycles = (0, 0) if merged else layer_cycles(layer, pp, icp, ocp, dw_pp)
+                latency = _components(
+                    p, cycles, inverse_efficiency[layer_class(layer)], act_cycles, dram[j], float(layer.weight_bytes),
+                    (0.0 if merged else 1.0) + extra[j], cycles_per_ms, peak_bytes_per_ms, overhead_ms,
+                    act_buffer_bytes, pipelined=True, maximum=max, minimum=min)[3]
+                unit_ms.append(latency)
+            latencies.append(unit_ms)
+        return latencies
 
     def breakdown(self, schedule: UnitSchedule, accelerators: Sequence[Accelerator]) -> dict[str, np.ndarray]:
         """Per-layer components for every accelerator: (M, L) arrays.
@@ -408,6 +469,8 @@ class RooflineModel:
         writes DDR.  The model has no accelerator of its own: pass one.
         """
         accs, single = accelerator_list(accelerator)
+        if single and not isinstance(layers, (LayerArrays, UnitSchedule)):
+            return np.array([ms for unit in self._scalar_units(self._layer_units(layers), accs[0]) for ms in unit])
         latency = self.breakdown(self._layer_schedule(layers), accs)["latency_ms"]
         return latency[0] if single else latency
 
@@ -415,6 +478,14 @@ class RooflineModel:
                         accelerator: AcceleratorChoice = None) -> np.ndarray:
         """Latency of each unit (sum over its layers): (K,) or (M, K)."""
         accs, single = accelerator_list(accelerator)
+        if single and not isinstance(units, UnitSchedule):
+            units = [tuple(u) for u in units]
+            if not units or not all(isinstance(lay, Layer) for unit in units for lay in unit):
+                raise ValueError("units must be a non-empty sequence of Layer sequences (or a UnitSchedule)")
+            per_layer = self._scalar_units(units, accs[0])
+            starts = np.cumsum([0] + [len(unit_ms) for unit_ms in per_layer[:-1]])
+            # the sum UnitSchedule.per_unit takes over the bulk path's layers
+            return np.add.reduceat(np.array([ms for unit_ms in per_layer for ms in unit_ms]), starts)
         schedule = self.schedule(units)
         latency = schedule.per_unit(self.breakdown(schedule, accs)["latency_ms"])
         return latency[0] if single else latency

@@ -36,7 +36,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
 
@@ -46,7 +46,7 @@ from .layer import Layer, LayerArrays
 if TYPE_CHECKING:  # scipy is a host dependency: a board that only measures never builds a schedule
     from scipy import sparse
 
-__all__ = ["HSWISH_SPLIT_PASSES", "UnitSchedule", "group_by_block"]
+__all__ = ["HSWISH_SPLIT_PASSES", "HandOff", "UnitFlow", "UnitSchedule", "group_by_block", "spill_state", "unit_flow"]
 
 #: Extra passes over DDR when an h-swish tensor does not fit on chip and runs as
 #: separate element-wise ops: read x, write relu6(x+3); read both, write the product.
@@ -103,6 +103,94 @@ def _fused(producer: Layer, consumers: list[Layer]) -> bool:
     return consumer.op in ("add", "pool", "maxpool") and producer.op in _CONV_LIKE
 
 
+class HandOff(NamedTuple):
+    """A tensor passed between two layers of one unit, that stays on chip if it fits.
+
+    ``producer`` and ``movers`` are layer indices within the unit: the
+    producer, then every consumer, each of which moves ``size_bytes`` over
+    DDR if the tensor spills.
+    """
+
+    size_bytes: float
+    footprint_bytes: float
+    hswish: bool
+    producer: int
+    movers: tuple[int, ...]
+
+
+class UnitFlow(NamedTuple):
+    """Data movement of one unit in plain Python values (see :func:`unit_flow`)."""
+
+    base_bytes: list[float]  # per layer: weights, reads of the unit's inputs, writes of its outputs
+    tensors: list[HandOff]
+    merged: list[int]  # layers that run inside their producer's write-back
+
+    def dram_bytes(self, capacity_bytes: float) -> tuple[list[float], list[int]]:
+        """DDR bytes and extra layers (split h-swish) of each layer on one accelerator.
+
+        The per-accelerator figures of :meth:`UnitSchedule.dram_bytes`, for one unit on one accelerator.
+        """
+        dram = list(self.base_bytes)
+        extra_layers = [0] * len(dram)
+        for tensor in self.tensors:
+            spilled, split = spill_state(tensor.footprint_bytes, tensor.size_bytes, tensor.hswish, capacity_bytes)
+            if spilled:
+                for j in tensor.movers:
+                    dram[j] += tensor.size_bytes
+            if split:
+                dram[tensor.producer] += HSWISH_SPLIT_PASSES * tensor.size_bytes
+                extra_layers[tensor.producer] += HSWISH_SPLIT_LAYERS
+        return dram, extra_layers
+
+
+def spill_state(footprint_bytes, size_bytes, hswish, capacity_bytes):
+    """``(spilled, split)``: a hand-off tensor goes to DDR, and its h-swish runs as separate passes.
+
+    Numbers or broadcasting numpy arrays alike: a tensor spills when its
+    footprint exceeds the capacity; an h-swish tensor larger than the whole
+    capacity is also split.
+    """
+    spilled = footprint_bytes > capacity_bytes
+    return spilled, spilled & hswish & (size_bytes > capacity_bytes)
+
+
+def unit_flow(k: int, unit: Sequence[Layer]) -> UnitFlow:
+    """Compulsory bytes, on-chip hand-off tensors and merged layers of unit ``k`` (its layers in order)."""
+    if not unit:
+        raise ValueError("every unit needs at least one layer")
+    index = {}
+    for j, layer in enumerate(unit):
+        if layer.name in index:
+            raise ValueError(f"unit {k}: layer name {layer.name!r} appears twice")
+        index[layer.name] = j
+    sources = [layer.inputs or ((unit[j - 1].name,) if j else ("input",)) for j, layer in enumerate(unit)]
+    consumers: list[list[int]] = [[] for _ in unit]
+    base = [float(layer.weight_bytes) for layer in unit]
+    for j, layer in enumerate(unit):
+        internal = [index[s] for s in sources[j] if s in index and index[s] < j]
+        if any(s in index and index[s] >= j for s in sources[j]):
+            raise ValueError(f"unit {k}: layer {layer.name!r} reads a layer that runs after it")
+        for p in internal:
+            consumers[p].append(j)
+        internal_bytes = sum(unit[p].output_bytes for p in internal)
+        base[j] += max(layer.input_bytes - internal_bytes, 0)
+    tensors = []
+    merged = []
+    for p, producer in enumerate(unit):
+        users = consumers[p]
+        if not users:
+            base[p] += producer.output_bytes
+            continue
+        if _fused(producer, [unit[c] for c in users]):
+            if unit[users[0]].op in ("pool", "maxpool"):
+                merged.append(users[0])
+            continue
+        size = float(producer.output_bytes)
+        stride = max(unit[c].stride if unit[c].op in ("conv", "dwconv", "pool", "maxpool") else 1 for c in users)
+        tensors.append(HandOff(size, size * stride, producer.activation == "h_swish", p, (p, *users)))
+    return UnitFlow(base, tensors, merged)
+
+
 @dataclass(frozen=True, eq=False)
 class UnitSchedule:
     """Data movement of a list of units, as arrays.
@@ -150,8 +238,6 @@ class UnitSchedule:
     def from_units(cls, units: Sequence[Sequence[Layer]]) -> UnitSchedule:
         """Analyse ``units`` (each a sequence of layers in execution order)."""
         units = [tuple(u) for u in units]
-        if any(not u for u in units):
-            raise ValueError("every unit needs at least one layer")
         flat: list[Layer] = []
         unit_of_layer: list[int] = []
         base: list[float] = []
@@ -162,47 +248,22 @@ class UnitSchedule:
         rows, cols, vals = [], [], []
         merged: list[int] = []
         for k, unit in enumerate(units):
+            flow = unit_flow(k, unit)
             offset = len(flat)
-            index = {}
-            for j, layer in enumerate(unit):
-                if layer.name in index:
-                    raise ValueError(f"unit {k}: layer name {layer.name!r} appears twice")
-                index[layer.name] = j
-            sources = [layer.inputs or ((unit[j - 1].name,) if j else ("input",)) for j, layer in enumerate(unit)]
-            consumers: list[list[int]] = [[] for _ in unit]
-            unit_base = [float(layer.weight_bytes) for layer in unit]
-            for j, layer in enumerate(unit):
-                internal = [index[s] for s in sources[j] if s in index and index[s] < j]
-                if any(s in index and index[s] >= j for s in sources[j]):
-                    raise ValueError(f"unit {k}: layer {layer.name!r} reads a layer that runs after it")
-                for p in internal:
-                    consumers[p].append(j)
-                internal_bytes = sum(unit[p].output_bytes for p in internal)
-                unit_base[j] += max(layer.input_bytes - internal_bytes, 0)
-            for p, producer in enumerate(unit):
-                users = consumers[p]
-                if not users:
-                    unit_base[p] += producer.output_bytes
-                    continue
-                if _fused(producer, [unit[c] for c in users]):
-                    if unit[users[0]].op in ("pool", "maxpool"):
-                        merged.append(offset + users[0])
-                    continue
+            for tensor in flow.tensors:
                 t = len(t_bytes)
-                size = float(producer.output_bytes)
-                stride = max(unit[c].stride if unit[c].op in ("conv", "dwconv", "pool", "maxpool") else 1
-                             for c in users)
-                t_bytes.append(size)
-                t_foot.append(size * stride)
-                t_hs.append(producer.activation == "h_swish")
-                t_prod.append(offset + p)
-                for layer_idx in [p, *users]:
+                t_bytes.append(tensor.size_bytes)
+                t_foot.append(tensor.footprint_bytes)
+                t_hs.append(tensor.hswish)
+                t_prod.append(offset + tensor.producer)
+                for layer_idx in tensor.movers:
                     rows.append(offset + layer_idx)
                     cols.append(t)
-                    vals.append(size)
+                    vals.append(tensor.size_bytes)
+            merged += [offset + j for j in flow.merged]
             flat += unit
             unit_of_layer += [k] * len(unit)
-            base += unit_base
+            base += flow.base_bytes
         n_layers, n_tensors = len(flat), len(t_bytes)
         from scipy import sparse
 
@@ -232,9 +293,8 @@ class UnitSchedule:
         tensors larger than the whole buffer, the activation runs as
         separate element-wise passes.
         """
-        spilled = self.tensor_footprint[None, :] > capacity_bytes
-        split = spilled & self.tensor_hswish[None, :] & (self.tensor_bytes[None, :] > capacity_bytes)
-        return spilled, split
+        return spill_state(self.tensor_footprint[None, :], self.tensor_bytes[None, :], self.tensor_hswish[None, :],
+                           capacity_bytes)
 
     def dram_bytes(self, capacity_bytes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(M, L) DDR bytes per layer, and (M, L) extra layers from split h-swish."""

@@ -18,20 +18,22 @@ fields (L,) rows, results (M, L).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
 from .accelerator import Accelerator
-from .layer import ACTIVATIONS, OPS, LayerArrays
+from .layer import ACTIVATIONS, OPS, Layer, LayerArrays
 
-__all__ = ["CLASSES", "AcceleratorArrays", "layer_classes", "tiled_cycles"]
+__all__ = ["CLASSES", "AcceleratorArrays", "layer_class", "layer_classes", "layer_cycles", "tiled_cycles"]
 
 #: Engine classes a layer is costed on, in the order of :func:`layer_classes` codes.
 CLASSES = ("conv", "pw", "dw", "misc")
 _OP = {name: i for i, name in enumerate(OPS)}
-_HARD_ACTIVATIONS = [ACTIVATIONS.index("h_swish"), ACTIVATIONS.index("h_sigmoid")]
+_HARD_ACTIVATION_NAMES = ("h_swish", "h_sigmoid")
+_HARD_ACTIVATIONS = [ACTIVATIONS.index(name) for name in _HARD_ACTIVATION_NAMES]
 
 
 @dataclass(frozen=True)
@@ -89,6 +91,33 @@ def _ceil_div(a, b) -> np.ndarray:
     return np.ceil(a / b)
 
 
+def _ceil_div_scalar(a, b) -> int:
+    return math.ceil(a / b)
+
+
+# The tiling formulas, written once for numpy arrays (the bulk path, ceil_div=_ceil_div) and Python
+# numbers (one layer on one accelerator, ceil_div=_ceil_div_scalar): the same IEEE operations in the same
+# order, so both give the same cycles.  Every factor is an integer-valued float far below 2**53.
+def _dense_cycles(cin, cout, wout, hout, kernel, groups, icp, ocp, pp, ceil_div=_ceil_div):
+    return (ceil_div(cin / groups, icp) * ceil_div(cout / groups, ocp) * ceil_div(wout, pp)
+            * (groups * hout * kernel ** 2))
+
+
+def _depthwise_cycles(cout, wout, hout, kernel, icp, dw_pp, ceil_div=_ceil_div):
+    return ceil_div(cout, icp) * ceil_div(wout, dw_pp) * (hout * kernel ** 2)
+
+
+def _elementwise_cycles(c, w, h, icp, pp, ceil_div=_ceil_div):
+    # PP x ICP elements per cycle over a (C, H, W) tensor: pooling, add, scale, a hard-activation pass
+    return ceil_div(c, icp) * ceil_div(w, pp) * h
+
+
+# ops on the convolution array (class conv for k > 1, pw for 1x1), and pools (they read their input's shape)
+_DENSE_OPS = ("conv", "pwconv", "fc", "se_fc")
+_POOLING_OPS = ("pool", "maxpool")
+_CONV, _PW, _DW, _MISC = (CLASSES.index(c) for c in ("conv", "pw", "dw", "misc"))
+
+
 def layer_classes(layers: LayerArrays) -> np.ndarray:
     """(L,) engine class code per layer (index into :data:`CLASSES`).
 
@@ -99,12 +128,44 @@ def layer_classes(layers: LayerArrays) -> np.ndarray:
     ['conv', 'pw']
     """
     op = layers.op
-    dense = np.isin(op, [_OP["conv"], _OP["pwconv"], _OP["fc"], _OP["se_fc"]])
-    cls = np.full(len(layers), CLASSES.index("misc"), dtype=np.int64)
-    cls[dense & (layers.kernel > 1)] = CLASSES.index("conv")
-    cls[dense & (layers.kernel == 1)] = CLASSES.index("pw")
-    cls[op == _OP["dwconv"]] = CLASSES.index("dw")
+    dense = np.isin(op, [_OP[name] for name in _DENSE_OPS])
+    cls = np.full(len(layers), _MISC, dtype=np.int64)
+    cls[dense & (layers.kernel > 1)] = _CONV
+    cls[dense & (layers.kernel == 1)] = _PW
+    cls[op == _OP["dwconv"]] = _DW
     return cls
+
+
+def layer_class(layer: Layer) -> int:
+    """The engine class code of one layer: :func:`layer_classes` for a single :class:`Layer`."""
+    if layer.op in _DENSE_OPS:
+        return _CONV if layer.kernel > 1 else _PW
+    return _DW if layer.op == "dwconv" else _MISC
+
+
+def layer_cycles(layer: Layer, pp: int, icp: int, ocp: int, dw_pp: int) -> tuple[int, int]:
+    """``(cycles, activation_cycles)`` of one layer on one (PP, ICP, OCP, dw_pp) array, as Python integers.
+
+    The formulas of :func:`tiled_cycles` (the same functions), for the small calls of a report or a
+    notebook where building arrays would cost more than the arithmetic.
+
+    >>> from accel_models.layer import Layer
+    >>> layer_cycles(Layer("c", "conv", (3, 224, 224), (64, 224, 224), kernel=3), pp=8, icp=16, ocp=16, dw_pp=4)
+    (225792, 0)
+    """
+    cin, hin, win = layer.in_shape
+    cout, hout, wout = layer.out_shape
+    cls = layer_class(layer)
+    if cls <= _PW:
+        cycles = _dense_cycles(cin, cout, wout, hout, layer.kernel, layer.groups, icp, ocp, pp, _ceil_div_scalar)
+    elif cls == _DW:
+        cycles = _depthwise_cycles(cout, wout, hout, layer.kernel, icp, dw_pp, _ceil_div_scalar)
+    elif layer.op in _POOLING_OPS:
+        cycles = _elementwise_cycles(cin, win, hin, icp, pp, _ceil_div_scalar)
+    else:
+        cycles = _elementwise_cycles(cout, wout, hout, icp, pp, _ceil_div_scalar)
+    hard = layer.activation in _HARD_ACTIVATION_NAMES
+    return cycles, _elementwise_cycles(cout, wout, hout, icp, pp, _ceil_div_scalar) if hard else 0
 
 
 def tiled_cycles(layers: LayerArrays, acc: AcceleratorArrays) -> tuple[np.ndarray, np.ndarray]:
@@ -129,23 +190,21 @@ def tiled_cycles(layers: LayerArrays, acc: AcceleratorArrays) -> tuple[np.ndarra
     dense = np.flatnonzero(cls <= 1)
     if dense.size:
         groups = layers.groups[dense]
-        cycles[:, dense] = (_ceil_div(layers.cin[dense] / groups, acc.icp)
-                            * _ceil_div(layers.cout[dense] / groups, acc.ocp)
-                            * _ceil_div(layers.wout[dense], acc.pp)
-                            * (groups * layers.hout[dense] * layers.kernel[dense] ** 2))
+        cycles[:, dense] = _dense_cycles(layers.cin[dense], layers.cout[dense], layers.wout[dense],
+                                         layers.hout[dense], layers.kernel[dense], groups, acc.icp, acc.ocp, acc.pp)
     dw = np.flatnonzero(cls == 2)
     if dw.size:
-        cycles[:, dw] = (_ceil_div(layers.cout[dw], acc.icp) * _ceil_div(layers.wout[dw], acc.dw_pp)
-                         * (layers.hout[dw] * layers.kernel[dw] ** 2))
+        cycles[:, dw] = _depthwise_cycles(layers.cout[dw], layers.wout[dw], layers.hout[dw], layers.kernel[dw],
+                                          acc.icp, acc.dw_pp)
     misc = np.flatnonzero(cls == 3)
     if misc.size:
-        pooling = np.isin(layers.op[misc], [_OP["pool"], _OP["maxpool"]])
+        pooling = np.isin(layers.op[misc], [_OP[name] for name in _POOLING_OPS])
         c = np.where(pooling, layers.cin[misc], layers.cout[misc])
         w = np.where(pooling, layers.win[misc], layers.wout[misc])
         h = np.where(pooling, layers.hin[misc], layers.hout[misc])
-        cycles[:, misc] = _ceil_div(c, acc.icp) * _ceil_div(w, acc.pp) * h
+        cycles[:, misc] = _elementwise_cycles(c, w, h, acc.icp, acc.pp)
     act = np.zeros_like(cycles)
     hard = np.flatnonzero(np.isin(layers.activation, _HARD_ACTIVATIONS))
     if hard.size:
-        act[:, hard] = _ceil_div(layers.cout[hard], acc.icp) * _ceil_div(layers.wout[hard], acc.pp) * layers.hout[hard]
+        act[:, hard] = _elementwise_cycles(layers.cout[hard], layers.wout[hard], layers.hout[hard], acc.icp, acc.pp)
     return cycles, act
