@@ -276,6 +276,10 @@ class LayerTerms:
     buffer_fraction: float
 
 
+#: What :func:`_components` returns, plus each layer's DDR bytes: the keys of :meth:`RooflineModel.breakdown`.
+_COMPONENTS = ("compute_ms", "memory_ms", "overhead_ms", "latency_ms", "dram_bytes")
+
+
 def _components(p: RooflineParams, cycles, inverse_efficiency, activation_cycles, dram_bytes, weight_bytes,
                 instructions, cycles_per_ms, peak_bytes_per_ms, accelerator_overhead_ms, act_buffer_bytes, *,
                 pipelined: bool, maximum, minimum) -> tuple:
@@ -411,8 +415,10 @@ class RooflineModel:
         p = self.params
         return p.conv_efficiency, p.pw_efficiency, p.dw_efficiency, p.misc_efficiency
 
-    def _scalar_units(self, units: Sequence[Sequence[Layer]], accelerator: Accelerator) -> list[list[float]]:
-        """Latency of every layer of ``units`` on one accelerator, as Python floats, unit by unit.
+    def _scalar_units(self, units: Sequence[Sequence[Layer]], accelerator: Accelerator) -> list[list[tuple]]:
+        """Components of every layer of ``units`` on one accelerator, as Python floats, unit by unit.
+
+        One tuple per layer, in the order of :data:`_COMPONENTS`.
 
         The one-accelerator form of :meth:`breakdown` (the same formulas:
         :func:`accel_models.tiling.layer_cycles`, :meth:`UnitFlow.dram_bytes`,
@@ -429,21 +435,20 @@ class RooflineModel:
         act_buffer_bytes = acc.act_buffer_kib * 1024
         capacity = p.buffer_fraction * act_buffer_bytes
         inverse_efficiency = [1.0 / e for e in self._efficiencies]
-        latencies = []
+        parts = []
         for k, unit in enumerate(units):
             flow = unit_flow(k, unit)
             dram, extra = flow.dram_bytes(capacity)
-            unit_ms = []
+            unit_parts = []
             for j, layer in enumerate(unit):
                 merged = j in flow.merged
                 cycles, act_cycles = (0, 0) if merged else layer_cycles(layer, pp, icp, ocp, dw_pp)
-                latency = _components(
+                unit_parts.append((*_components(
                     p, cycles, inverse_efficiency[layer_class(layer)], act_cycles, dram[j], float(layer.weight_bytes),
                     (0.0 if merged else 1.0) + extra[j], cycles_per_ms, peak_bytes_per_ms, overhead_ms,
-                    act_buffer_bytes, pipelined=True, maximum=max, minimum=min)[3]
-                unit_ms.append(latency)
-            latencies.append(unit_ms)
-        return latencies
+                    act_buffer_bytes, pipelined=True, maximum=max, minimum=min), dram[j]))
+            parts.append(unit_parts)
+        return parts
 
     def breakdown(self, schedule: UnitSchedule, accelerators: Sequence[Accelerator]) -> dict[str, np.ndarray]:
         """Per-layer components for every accelerator: (M, L) arrays.
@@ -470,7 +475,7 @@ class RooflineModel:
         """
         accs, single = accelerator_list(accelerator)
         if single and not isinstance(layers, (LayerArrays, UnitSchedule)):
-            return np.array([ms for unit in self._scalar_units(self._layer_units(layers), accs[0]) for ms in unit])
+            return np.array([c[3] for unit in self._scalar_units(self._layer_units(layers), accs[0]) for c in unit])
         latency = self.breakdown(self._layer_schedule(layers), accs)["latency_ms"]
         return latency[0] if single else latency
 
@@ -483,9 +488,9 @@ class RooflineModel:
             if not units or not all(isinstance(lay, Layer) for unit in units for lay in unit):
                 raise ValueError("units must be a non-empty sequence of Layer sequences (or a UnitSchedule)")
             per_layer = self._scalar_units(units, accs[0])
-            starts = np.cumsum([0] + [len(unit_ms) for unit_ms in per_layer[:-1]])
+            starts = np.cumsum([0] + [len(unit_parts) for unit_parts in per_layer[:-1]])
             # the sum UnitSchedule.per_unit takes over the bulk path's layers
-            return np.add.reduceat(np.array([ms for unit_ms in per_layer for ms in unit_ms]), starts)
+            return np.add.reduceat(np.array([c[3] for unit_parts in per_layer for c in unit_parts]), starts)
         schedule = self.schedule(units)
         latency = schedule.per_unit(self.breakdown(schedule, accs)["latency_ms"])
         return latency[0] if single else latency
@@ -517,14 +522,26 @@ class RooflineModel:
         """Roofline analysis of ``layers`` on one accelerator (see :class:`LayerAnalysis`)."""
         if not isinstance(accelerator, Accelerator):
             raise ValueError(f"analyze takes one Accelerator, got {type(accelerator).__name__}")
-        schedule = self._layer_schedule(layers)
-        parts = {k: v[0] for k, v in self.breakdown(schedule, [accelerator]).items()}
-        arrays = schedule.layers
-        ops = arrays.ops.astype(float)
+        if isinstance(layers, (LayerArrays, UnitSchedule)):
+            schedule = self._layer_schedule(layers)
+            parts = {k: v[0] for k, v in self.breakdown(schedule, [accelerator]).items()}
+            arrays = schedule.layers
+            names, op, macs, classes = schedule.names, tuple(OPS[c] for c in arrays.op), arrays.macs.copy(), \
+                layer_classes(arrays).tolist()
+            ops = arrays.ops.astype(float)
+        else:
+            units = self._layer_units(layers)
+            flat = [layer for unit in units for layer in unit]
+            columns = np.array([c for unit in self._scalar_units(units, accelerator) for c in unit]).T
+            parts = dict(zip(_COMPONENTS, columns, strict=True))
+            names, op, classes = tuple(lay.name for lay in flat), tuple(lay.op for lay in flat), \
+                [layer_class(lay) for lay in flat]
+            macs = np.array([lay.macs for lay in flat], dtype=np.int64)
+            ops = np.array([lay.ops for lay in flat], dtype=float)
         peak = accelerator.peak_gops_per_core
         # the whole list's effective bandwidth (a summary figure; every layer has its own roof below)
         bw = float(parts["dram_bytes"].sum() / max(parts["memory_ms"].sum(), 1e-12) / 1e6)
-        engine = tuple(ENGINES[c] for c in layer_classes(arrays))
+        engine = tuple(ENGINES[c] for c in classes)
         peaks = engine_peaks_gops(accelerator)
         engine_peak = np.array([peaks[e] for e in engine])
         dram = parts["dram_bytes"]
@@ -540,7 +557,7 @@ class RooflineModel:
         bound = np.where(parts["overhead_ms"] > longer, "overhead",
                          np.where(parts["compute_ms"] >= parts["memory_ms"], "compute", "memory"))
         return LayerAnalysis(
-            name=schedule.names, op=tuple(OPS[c] for c in arrays.op), macs=arrays.macs.copy(), ops=ops,
+            name=names, op=op, macs=macs, ops=ops,
             dram_bytes=parts["dram_bytes"], arithmetic_intensity=intensity,
             attainable_gops=roof, compute_ms=parts["compute_ms"],
             memory_ms=parts["memory_ms"], overhead_ms=parts["overhead_ms"], latency_ms=parts["latency_ms"],
