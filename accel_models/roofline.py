@@ -41,6 +41,7 @@ import math
 import numbers
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, fields
+from itertools import accumulate
 
 import numpy as np
 
@@ -444,7 +445,7 @@ class RooflineModel:
                 merged = j in flow.merged
                 cycles, act_cycles = (0, 0) if merged else layer_cycles(layer, pp, icp, ocp, dw_pp)
                 unit_parts.append((*_components(
-                    p, cycles, inverse_efficiency[layer_class(layer)], act_cycles, dram[j], float(layer.weight_bytes),
+                    p, cycles, inverse_efficiency[layer_class(layer)], act_cycles, dram[j], flow.weight_bytes[j],
                     (0.0 if merged else 1.0) + extra[j], cycles_per_ms, peak_bytes_per_ms, overhead_ms,
                     act_buffer_bytes, pipelined=True, maximum=max, minimum=min), dram[j]))
             parts.append(unit_parts)
@@ -488,8 +489,8 @@ class RooflineModel:
             if not units or not all(isinstance(lay, Layer) for unit in units for lay in unit):
                 raise ValueError("units must be a non-empty sequence of Layer sequences (or a UnitSchedule)")
             per_layer = self._scalar_units(units, accs[0])
-            starts = np.cumsum([0] + [len(unit_parts) for unit_parts in per_layer[:-1]])
-            # the sum UnitSchedule.per_unit takes over the bulk path's layers
+            starts = list(accumulate((len(unit) for unit in units[:-1]), initial=0))
+            # the sum UnitSchedule.per_unit takes over the bulk path's layers (numpy's, not Python's, order)
             return np.add.reduceat(np.array([c[3] for unit_parts in per_layer for c in unit_parts]), starts)
         schedule = self.schedule(units)
         latency = schedule.per_unit(self.breakdown(schedule, accs)["latency_ms"])

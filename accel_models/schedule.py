@@ -122,6 +122,7 @@ class UnitFlow(NamedTuple):
     """Data movement of one unit in plain Python values (see :func:`unit_flow`)."""
 
     base_bytes: list[float]  # per layer: weights, reads of the unit's inputs, writes of its outputs
+    weight_bytes: list[float]  # per layer: weights and biases
     tensors: list[HandOff]
     merged: list[int]  # layers that run inside their producer's write-back
 
@@ -158,37 +159,41 @@ def unit_flow(k: int, unit: Sequence[Layer]) -> UnitFlow:
     """Compulsory bytes, on-chip hand-off tensors and merged layers of unit ``k`` (its layers in order)."""
     if not unit:
         raise ValueError("every unit needs at least one layer")
-    index = {}
+    index: dict[str, int] = {}
     for j, layer in enumerate(unit):
         if layer.name in index:
             raise ValueError(f"unit {k}: layer name {layer.name!r} appears twice")
         index[layer.name] = j
-    sources = [layer.inputs or ((unit[j - 1].name,) if j else ("input",)) for j, layer in enumerate(unit)]
+    output_bytes = [layer.output_bytes for layer in unit]
+    weight_bytes = [float(layer.weight_bytes) for layer in unit]
+    base = list(weight_bytes)
     consumers: list[list[int]] = [[] for _ in unit]
-    base = [float(layer.weight_bytes) for layer in unit]
     for j, layer in enumerate(unit):
-        internal = [index[s] for s in sources[j] if s in index and index[s] < j]
-        if any(s in index and index[s] >= j for s in sources[j]):
-            raise ValueError(f"unit {k}: layer {layer.name!r} reads a layer that runs after it")
-        for p in internal:
+        internal_bytes = 0
+        for source in layer.inputs or ((unit[j - 1].name,) if j else ("input",)):
+            p = index.get(source)
+            if p is None:
+                continue  # the unit's input (or "input", the network's)
+            if p >= j:
+                raise ValueError(f"unit {k}: layer {layer.name!r} reads a layer that runs after it")
             consumers[p].append(j)
-        internal_bytes = sum(unit[p].output_bytes for p in internal)
+            internal_bytes += output_bytes[p]
         base[j] += max(layer.input_bytes - internal_bytes, 0)
     tensors = []
     merged = []
     for p, producer in enumerate(unit):
         users = consumers[p]
         if not users:
-            base[p] += producer.output_bytes
+            base[p] += output_bytes[p]
             continue
         if _fused(producer, [unit[c] for c in users]):
             if unit[users[0]].op in ("pool", "maxpool"):
                 merged.append(users[0])
             continue
-        size = float(producer.output_bytes)
+        size = float(output_bytes[p])
         stride = max(unit[c].stride if unit[c].op in ("conv", "dwconv", "pool", "maxpool") else 1 for c in users)
         tensors.append(HandOff(size, size * stride, producer.activation == "h_swish", p, (p, *users)))
-    return UnitFlow(base, tensors, merged)
+    return UnitFlow(base, weight_bytes, tensors, merged)
 
 
 @dataclass(frozen=True, eq=False)

@@ -4,7 +4,10 @@ Side by side with a straightforward Python loop over (accelerator, layer)
 pairs computing the same per-layer formula (standalone layers: every input
 and output through DDR), on a subset of the same pairs; the two must agree.
 The vectorised figures also include the unit path the search uses (OFA
-catalogue units with on-chip spills).
+catalogue units with on-chip spills).  Small calls (one accelerator, one
+layer / unit / network, as the CLI's ``roofline``, the report and notebooks
+make them) are timed on the scalar path they take, side by side with the same
+question on the numpy path.
 """
 
 from __future__ import annotations
@@ -77,15 +80,53 @@ def _best_of(fn, repeats: int) -> float:
     return best
 
 
-def _small_call_us(model: RooflineModel, layers: list, accelerator: Accelerator, repeats: int) -> float:
-    """Median time of one small ``layer_latency_ms`` call (a report or a notebook asks one layer at a time)."""
-    model.layer_latency_ms(layers, accelerator)
+def _median_call_us(fn, repeats: int) -> float:
+    """Median CPU time of one call of ``fn`` in microseconds (CPU time: other load on the machine does not count)."""
+    fn()
     times = []
     for _ in range(repeats):
         start = time.process_time()
-        model.layer_latency_ms(layers, accelerator)
+        fn()
         times.append(time.process_time() - start)
     return float(np.median(times) * 1e6)
+
+
+def small_calls(model: RooflineModel, units: list, accelerator: Accelerator, repeats: int) -> list[tuple]:
+    """``(call, layers, us on the scalar path, us on the numpy path)`` of the calls reports and notebooks make.
+
+    The scalar path is what a one-accelerator call on Layer objects runs;
+    the numpy path is the same question asked as the bulk path computes it
+    (a ``UnitSchedule`` built and evaluated for one accelerator), the way
+    every call ran before the scalar path existed.
+    """
+    layer = [units[3][0]]
+    unit = [units[3]]
+    network = [lay for u in units[:40] for lay in u]  # a whole network's worth of layers, the CLI's analyze
+
+    def numpy_layers(layers):
+        return model.breakdown(model.schedule(model._layer_units(layers)), [accelerator])["latency_ms"][0]
+
+    def numpy_units(us):
+        schedule = model.schedule(us)
+        return schedule.per_unit(model.breakdown(schedule, [accelerator])["latency_ms"])[0]
+
+    cases = [
+        ("layer_latency_ms(one layer)", 1, lambda: model.layer_latency_ms(layer, accelerator),
+         lambda: numpy_layers(layer)),
+        ("network_latency_ms(one layer)", 1, lambda: model.network_latency_ms(layer, accelerator),
+         lambda: float(numpy_layers(layer).sum())),
+        (f"unit_latency_ms(one unit, {len(unit[0])} layers)", len(unit[0]),
+         lambda: model.unit_latency_ms(unit, accelerator), lambda: numpy_units(unit)),
+        ("analyze(one layer)", 1, lambda: model.analyze(layer, accelerator),
+         lambda: model.analyze(model.schedule(model._layer_units(layer)), accelerator)),
+        (f"analyze(a network, {len(network)} layers)", len(network), lambda: model.analyze(network, accelerator),
+         lambda: model.analyze(model.schedule(model._layer_units(network)), accelerator)),
+    ]
+    rows = []
+    for name, n_layers, scalar, vectorised in cases:
+        rows.append((name, n_layers, _median_call_us(scalar, repeats if n_layers < 100 else max(1, repeats // 20)),
+                     _median_call_us(vectorised, repeats if n_layers < 100 else max(1, repeats // 20))))
+    return rows
 
 
 def run(quick: bool = False) -> dict:
@@ -119,11 +160,18 @@ def run(quick: bool = False) -> dict:
         print(f"{name:38s} {n:>10d} {s:>9.3f} {rate:>14,.0f}")
     speedup = rows[1][3] / rows[0][3]
     print(f"vectorised / loop: {speedup:,.0f}x   (max relative difference {max_rel_diff:.1e})")
-    small = _small_call_us(model, layers[5:6], accs[0], repeats=200 if quick else 2000)
-    print(f"one small call, layer_latency_ms([one layer], one accelerator): {small:.0f} us (median)")
+    small = small_calls(model, units, accs[0], repeats=200 if quick else 2000)
+    print(f"small calls on one accelerator (median CPU time per call; bulk above: {rows[1][3]:,.0f} pairs/s, "
+          f"{1e6 / rows[1][3]:.2f} us per pair)")
+    print(f"{'call':38s} {'layers':>6s} {'scalar us':>10s} {'numpy us':>9s} {'ratio':>6s} {'pairs/s':>10s}")
+    for name, n_layers, scalar_us, numpy_us in small:
+        print(f"{name:38s} {n_layers:>6d} {scalar_us:>10.1f} {numpy_us:>9.1f} {numpy_us / scalar_us:>5.0f}x "
+              f"{n_layers / scalar_us * 1e6:>10,.0f}")
     return {
         "layers": len(layers), "units": len(units), "accelerators": n_acc, "pairs": pairs,
         "loop_pairs_per_s": rows[0][3], "vectorised_pairs_per_s": rows[1][3],
         "unit_path_pairs_per_s": rows[2][3], "vectorised_seconds_for_pairs": vec_s,
-        "speedup_vs_loop": speedup, "max_rel_diff_vs_loop": max_rel_diff, "small_call_us": small,
+        "speedup_vs_loop": speedup, "max_rel_diff_vs_loop": max_rel_diff,
+        "small_call_us": small[0][2],
+        "small_calls": [{"call": name, "layers": n, "scalar_us": a, "numpy_us": b} for name, n, a, b in small],
     }
