@@ -277,6 +277,8 @@ class LayerTerms:
     buffer_fraction: float
 
 
+#: What bounds a layer, by the index :meth:`RooflineModel.analyze` computes.
+_BOUNDS = np.array(["compute", "memory", "overhead"])
 #: What :func:`_components` returns, plus each layer's DDR bytes: the keys of :meth:`RooflineModel.breakdown`.
 _COMPONENTS = ("compute_ms", "memory_ms", "overhead_ms", "latency_ms", "dram_bytes")
 
@@ -545,18 +547,13 @@ class RooflineModel:
         engine = tuple(ENGINES[c] for c in classes)
         peaks = engine_peaks_gops(accelerator)
         engine_peak = np.array([peaks[e] for e in engine])
-        dram = parts["dram_bytes"]
-        on_chip = dram <= 0
-        moves = ~on_chip
-        intensity = np.full(len(ops), np.inf)
-        intensity[moves] = ops[moves] / dram[moves]
-        bandwidth = np.full(len(ops), np.nan)
-        bandwidth[moves] = dram[moves] / parts["memory_ms"][moves] / 1e6
-        roof = engine_peak.copy()
-        roof[moves] = np.minimum(engine_peak[moves], bandwidth[moves] * intensity[moves])
-        longer = np.maximum(parts["compute_ms"], parts["memory_ms"])
-        bound = np.where(parts["overhead_ms"] > longer, "overhead",
-                         np.where(parts["compute_ms"] >= parts["memory_ms"], "compute", "memory"))
+        dram, compute, memory = parts["dram_bytes"], parts["compute_ms"], parts["memory_ms"]
+        moves = dram > 0  # layers with DRAM traffic; the others have only their engine roof
+        intensity = np.divide(ops, dram, out=np.full(len(ops), np.inf), where=moves)
+        bandwidth = np.divide(dram, memory, out=np.full(len(ops), np.nan), where=moves)
+        bandwidth /= 1e6
+        roof = np.minimum(engine_peak, bandwidth * intensity, out=engine_peak.copy(), where=moves)
+        bound = _BOUNDS[np.where(parts["overhead_ms"] > np.maximum(compute, memory), 2, compute < memory)]
         return LayerAnalysis(
             name=names, op=op, macs=macs, ops=ops,
             dram_bytes=parts["dram_bytes"], arithmetic_intensity=intensity,
