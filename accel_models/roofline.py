@@ -42,6 +42,7 @@ import numbers
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, fields
 from itertools import accumulate
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -279,13 +280,21 @@ class LayerTerms:
 
 #: What bounds a layer, by the index :meth:`RooflineModel.analyze` computes.
 _BOUNDS = np.array(["compute", "memory", "overhead"])
-#: What :func:`_components` returns, plus each layer's DDR bytes: the keys of :meth:`RooflineModel.breakdown`.
-_COMPONENTS = ("compute_ms", "memory_ms", "overhead_ms", "latency_ms", "dram_bytes")
+
+
+class _LayerParts(NamedTuple):
+    """One layer's components on one accelerator (the scalar path): the keys of :meth:`RooflineModel.breakdown`."""
+
+    compute_ms: float
+    memory_ms: float
+    overhead_ms: float
+    latency_ms: float
+    dram_bytes: float
 
 
 def _components(p: RooflineParams, cycles, inverse_efficiency, activation_cycles, dram_bytes, weight_bytes,
                 instructions, cycles_per_ms, peak_bytes_per_ms, accelerator_overhead_ms, act_buffer_bytes, *,
-                pipelined: bool, maximum, minimum) -> tuple:
+                pipelined: bool, maximum, minimum) -> tuple[Any, Any, Any, Any]:
     """``(compute_ms, memory_ms, overhead_ms, latency_ms)`` of layers: the model's formulas, written once.
 
     Numpy arrays that broadcast (the bulk path; ``maximum``/``minimum`` are
@@ -418,10 +427,10 @@ class RooflineModel:
         p = self.params
         return p.conv_efficiency, p.pw_efficiency, p.dw_efficiency, p.misc_efficiency
 
-    def _scalar_units(self, units: Sequence[Sequence[Layer]], accelerator: Accelerator) -> list[list[tuple]]:
+    def _scalar_units(self, units: Sequence[Sequence[Layer]], accelerator: Accelerator) -> list[list[_LayerParts]]:
         """Components of every layer of ``units`` on one accelerator, as Python floats, unit by unit.
 
-        One tuple per layer, in the order of :data:`_COMPONENTS`.
+        One :class:`_LayerParts` per layer.
 
         The one-accelerator form of :meth:`breakdown` (the same formulas:
         :func:`accel_models.tiling.layer_cycles`, :meth:`UnitFlow.dram_bytes`,
@@ -446,7 +455,7 @@ class RooflineModel:
             for j, layer in enumerate(unit):
                 merged = j in flow.merged
                 cycles, act_cycles = (0, 0) if merged else layer_cycles(layer, pp, icp, ocp, dw_pp)
-                unit_parts.append((*_components(
+                unit_parts.append(_LayerParts(*_components(
                     p, cycles, inverse_efficiency[layer_class(layer)], act_cycles, dram[j], flow.weight_bytes[j],
                     (0.0 if merged else 1.0) + extra[j], cycles_per_ms, peak_bytes_per_ms, overhead_ms,
                     act_buffer_bytes, pipelined=True, maximum=max, minimum=min), dram[j]))
@@ -475,16 +484,26 @@ class RooflineModel:
         unit (their hand-off tensors may stay on chip); a
         :class:`LayerArrays` has no graph, so each of its layers reads and
         writes DDR.  The model has no accelerator of its own: pass one.
+
+        One accelerator and :class:`Layer` objects are computed in Python
+        numbers, layer by layer (a few microseconds per layer); several
+        accelerators, a :class:`LayerArrays` or a :class:`UnitSchedule` in
+        numpy.  Both run the same formulas and give the same numbers.
         """
         accs, single = accelerator_list(accelerator)
         if single and not isinstance(layers, (LayerArrays, UnitSchedule)):
-            return np.array([c[3] for unit in self._scalar_units(self._layer_units(layers), accs[0]) for c in unit])
+            return np.array([c.latency_ms for unit in self._scalar_units(self._layer_units(layers), accs[0])
+                             for c in unit])
         latency = self.breakdown(self._layer_schedule(layers), accs)["latency_ms"]
         return latency[0] if single else latency
 
     def unit_latency_ms(self, units: Sequence[Sequence[Layer]] | UnitSchedule,
                         accelerator: AcceleratorChoice = None) -> np.ndarray:
-        """Latency of each unit (sum over its layers): (K,) or (M, K)."""
+        """Latency of each unit (sum over its layers): (K,) or (M, K).
+
+        One accelerator and :class:`Layer` sequences take the scalar path of
+        :meth:`layer_latency_ms`, anything else numpy; the same numbers.
+        """
         accs, single = accelerator_list(accelerator)
         if single and not isinstance(units, UnitSchedule):
             units = [tuple(u) for u in units]
@@ -493,7 +512,7 @@ class RooflineModel:
             per_layer = self._scalar_units(units, accs[0])
             starts = list(accumulate((len(unit) for unit in units[:-1]), initial=0))
             # the sum UnitSchedule.per_unit takes over the bulk path's layers (numpy's, not Python's, order)
-            return np.add.reduceat(np.array([c[3] for unit_parts in per_layer for c in unit_parts]), starts)
+            return np.add.reduceat(np.array([c.latency_ms for unit_parts in per_layer for c in unit_parts]), starts)
         schedule = self.schedule(units)
         latency = schedule.per_unit(self.breakdown(schedule, accs)["latency_ms"])
         return latency[0] if single else latency
@@ -536,7 +555,7 @@ class RooflineModel:
             units = self._layer_units(layers)
             flat = [layer for unit in units for layer in unit]
             columns = np.array([c for unit in self._scalar_units(units, accelerator) for c in unit]).T
-            parts = dict(zip(_COMPONENTS, columns, strict=True))
+            parts = dict(zip(_LayerParts._fields, columns, strict=True))
             names, op, classes = tuple(lay.name for lay in flat), tuple(lay.op for lay in flat), \
                 [layer_class(lay) for lay in flat]
             macs = np.array([lay.macs for lay in flat], dtype=np.int64)
