@@ -17,7 +17,7 @@ import time
 
 import numpy as np
 
-from accel_models import Accelerator, RooflineModel
+from accel_models import Accelerator, RooflineModel, group_by_block
 from accel_models.layer import LayerArrays
 
 _DENSE = {"conv", "pwconv", "fc", "se_fc"}
@@ -107,7 +107,7 @@ def small_calls(model: RooflineModel, units: list, accelerator: Accelerator, rep
     network = list(SubnetConfig.largest(r=224).layers())  # what `roofline --preset max` analyses
 
     def numpy_layers(layers):
-        return model.breakdown(model.schedule(model._layer_units(layers)), [accelerator])["latency_ms"][0]
+        return model.breakdown(model.schedule(group_by_block(layers)), [accelerator])["latency_ms"][0]
 
     def numpy_units(us):
         schedule = model.schedule(us)
@@ -121,9 +121,9 @@ def small_calls(model: RooflineModel, units: list, accelerator: Accelerator, rep
         (f"unit_latency_ms(one unit, {len(unit[0])} layers)", len(unit[0]),
          lambda: model.unit_latency_ms(unit, accelerator), lambda: numpy_units(unit)),
         ("analyze(one layer)", 1, lambda: model.analyze(layer, accelerator),
-         lambda: model.analyze(model.schedule(model._layer_units(layer)), accelerator)),
+         lambda: model.analyze(model.schedule(group_by_block(layer)), accelerator)),
         (f"analyze(max network, {len(network)} layers)", len(network), lambda: model.analyze(network, accelerator),
-         lambda: model.analyze(model.schedule(model._layer_units(network)), accelerator)),
+         lambda: model.analyze(model.schedule(group_by_block(network)), accelerator)),
     ]
     rows = []
     for name, n_layers, scalar, vectorised in cases:
