@@ -165,6 +165,12 @@ def run(quick: bool = False) -> dict:
     speedup = rows[1][3] / rows[0][3]
     print(f"vectorised / loop: {speedup:,.0f}x   (max relative difference {max_rel_diff:.1e})")
     small = small_calls(model, units, accs[0], repeats=200 if quick else 2000)
+    check_accs = accs[:20]
+    numpy_path = model.layer_latency_ms(layers, check_accs)
+    path_diff = max(float(np.max(np.abs(model.layer_latency_ms(layers, acc) - numpy_path[m])))
+                    for m, acc in enumerate(check_accs))
+    print(f"scalar path vs numpy path: max |difference| {path_diff:.2g} ms over {len(layers)} layers x "
+          f"{len(check_accs)} accelerators")
     print(f"small calls on one accelerator (median CPU time per call; bulk above: {rows[1][3]:,.0f} pairs/s, "
           f"{1e6 / rows[1][3]:.2f} us per pair)")
     print(f"{'call':38s} {'layers':>6s} {'scalar us':>10s} {'numpy us':>9s} {'ratio':>6s} {'pairs/s':>10s}")
@@ -176,6 +182,6 @@ def run(quick: bool = False) -> dict:
         "loop_pairs_per_s": rows[0][3], "vectorised_pairs_per_s": rows[1][3],
         "unit_path_pairs_per_s": rows[2][3], "vectorised_seconds_for_pairs": vec_s,
         "speedup_vs_loop": speedup, "max_rel_diff_vs_loop": max_rel_diff,
-        "small_call_us": small[0][2],
+        "small_call_us": small[0][2], "scalar_vs_numpy_max_abs_diff_ms": path_diff,
         "small_calls": [{"call": name, "layers": n, "scalar_us": a, "numpy_us": b} for name, n, a, b in small],
     }
