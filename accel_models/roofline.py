@@ -439,8 +439,7 @@ class RooflineModel:
         """
         p = self.params
         acc = accelerator
-        pp, icp, ocp, dw_pp = acc.pp, acc.icp, acc.ocp, acc.dw_pp
-        assert dw_pp is not None and acc.act_buffer_kib is not None  # Accelerator.__post_init__ fills the defaults
+        assert acc.act_buffer_kib is not None  # Accelerator.__post_init__ fills the default
         cycles_per_ms = acc.clock_mhz * 1e3
         peak_bytes_per_ms = acc.ddr_bw_gbps * 1e6
         overhead_ms = acc.layer_overhead_us / 1e3
@@ -454,7 +453,7 @@ class RooflineModel:
             unit_parts = []
             for j, layer in enumerate(unit):
                 merged = j in flow.merged
-                cycles, act_cycles = (0, 0) if merged else layer_cycles(layer, pp, icp, ocp, dw_pp)
+                cycles, act_cycles = (0, 0) if merged else layer_cycles(layer, acc)
                 unit_parts.append(_LayerParts(*_components(
                     p, cycles, inverse_efficiency[layer_class(layer)], act_cycles, dram[j], flow.weight_bytes[j],
                     (0.0 if merged else 1.0) + extra[j], cycles_per_ms, peak_bytes_per_ms, overhead_ms,

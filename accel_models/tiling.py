@@ -143,16 +143,18 @@ def layer_class(layer: Layer) -> int:
     return _DW if layer.op == "dwconv" else _MISC
 
 
-def layer_cycles(layer: Layer, pp: int, icp: int, ocp: int, dw_pp: int) -> tuple[int, int]:
-    """``(cycles, activation_cycles)`` of one layer on one (PP, ICP, OCP, dw_pp) array, as Python integers.
+def layer_cycles(layer: Layer, accelerator: Accelerator) -> tuple[int, int]:
+    """``(cycles, activation_cycles)`` of one layer on one accelerator, as Python integers.
 
-    The formulas of :func:`tiled_cycles` (the same functions), for the small calls of a report or a
-    notebook where building arrays would cost more than the arithmetic.
+    The formulas of :func:`tiled_cycles` (the same functions), for the small
+    calls of a report or a notebook, where building arrays would cost more
+    than the arithmetic.
 
     >>> from accel_models.layer import Layer
-    >>> layer_cycles(Layer("c", "conv", (3, 224, 224), (64, 224, 224), kernel=3), pp=8, icp=16, ocp=16, dw_pp=4)
+    >>> layer_cycles(Layer("c", "conv", (3, 224, 224), (64, 224, 224), kernel=3), Accelerator.from_dpu("B4096"))
     (225792, 0)
     """
+    pp, icp, ocp, dw_pp = accelerator.pp, accelerator.icp, accelerator.ocp, accelerator.dw_pp
     cin, hin, win = layer.in_shape
     cout, hout, wout = layer.out_shape
     cls = layer_class(layer)

@@ -106,7 +106,7 @@ def test_layer_cycles_equal_tiled_cycles():
     from accel_models.layer import LayerArrays
 
     cycles, act = tiled_cycles(LayerArrays.from_layers(flat), AcceleratorArrays.from_accelerators(accs))
-    scalar = np.array([[layer_cycles(lay, a.pp, a.icp, a.ocp, a.dw_pp) for lay in flat] for a in accs])
+    scalar = np.array([[layer_cycles(lay, a) for lay in flat] for a in accs])
     np.testing.assert_array_equal(scalar[..., 0], cycles)
     np.testing.assert_array_equal(scalar[..., 1], act)
 
