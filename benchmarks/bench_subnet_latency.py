@@ -13,7 +13,8 @@ dense gather over a (resolution, slot, kernel, expand) table
 resolution, every unit measured: it must equal OFA's figures exactly) and on
 modelled ones (the Ultra96-V2 B2304 and jointly calibrated DPU predictors at
 every resolution, where most units are modelled).  Networks/s per batch
-size, timed as this process's CPU time (best of three), so that other load
+size, timed as this process's CPU time (best of three; of 30 and 10 for the
+millisecond-long 10^4 and 10^5 batches), so that other load
 on a shared machine does not count; 10^7 networks are predicted as ten batches of 10^6 (as int64 arrays the
 input alone would need 3.4 GB).
 """
@@ -30,6 +31,8 @@ from latency_tables import get_predictor
 from ofa_hw import block_keys, sample_subnets
 
 ALL_RESOLUTIONS = tuple(range(160, 225, 4))
+#: The devices timed, with where their unit latencies come from.
+DEVICES = {"note10": "measured", "ultra96v2-b2304": "modelled", "dpuczdx8g-joint": "modelled"}
 
 
 def ofa_specs(batch) -> list[dict]:
@@ -91,15 +94,23 @@ def run(quick: bool = False) -> dict:
         raise AssertionError(f"the note10 predictor and OFA's LatencyTable disagree by {ofa_diff} ms")
 
     print(f"{'device':<17} {'source':<9} {'networks':>10} {'seconds':>8} {'networks/s':>12} {'x OFA':>7}")
-    for device, source in (("note10", "measured"), ("ultra96v2-b2304", "modelled"), ("dpuczdx8g-joint", "modelled")):
+    for device, source in DEVICES.items():
         predictor = get_predictor(device)
         predictor.subnet_latency_ms(sample_subnets(10, seed=98, resolutions=ALL_RESOLUTIONS))  # calibrate first
         for n in sizes:
             parts = max(1, n // 1_000_000)
             batch = sample_subnets(n // parts, seed=n, resolutions=ALL_RESOLUTIONS)
-            _, seconds = _best_of(1 if parts > 1 else repeats, _repeated, predictor, batch, parts)
+            _, seconds = _best_of(1 if parts > 1 else max(repeats, min(30, 1_000_000 // n)), _repeated, predictor,
+                                  batch, parts)
             rate = n / seconds
             figures[f"{device}/{n}"] = {"source": source, "seconds": seconds, "networks_per_s": rate,
                                         "ratio_to_ofa": rate / ofa_rate}
             print(f"{device:<17} {source:<9} {n:>10,} {seconds:>8.3f} {rate:>12,.0f} {rate / ofa_rate:>6.0f}x")
+    print("flatness over sizes (fastest / slowest networks/s): " + ", ".join(
+        f"{device} {_spread(figures, device, sizes):.2f}x" for device in DEVICES))
     return figures
+
+
+def _spread(figures: dict, device: str, sizes: list[int]) -> float:
+    rates = [figures[f"{device}/{n}"]["networks_per_s"] for n in sizes]
+    return max(rates) / min(rates)
