@@ -128,11 +128,11 @@ def layer_classes(layers: LayerArrays) -> np.ndarray:
     ['conv', 'pw']
     """
     op = layers.op
-    dense = np.isin(op, [_OP[name] for name in _DENSE_OPS])
-    cls = np.full(len(layers), _MISC, dtype=np.int64)
-    cls[dense & (layers.kernel > 1)] = _CONV
-    cls[dense & (layers.kernel == 1)] = _PW
-    cls[op == _OP["dwconv"]] = _DW
+    dense = np.isin(op, [_OP["conv"], _OP["pwconv"], _OP["fc"], _OP["se_fc"]])
+    cls = np.full(len(layers), CLASSES.index("misc"), dtype=np.int64)
+    cls[dense & (layers.kernel > 1)] = CLASSES.index("conv")
+    cls[dense & (layers.kernel == 1)] = CLASSES.index("pw")
+    cls[op == _OP["dwconv"]] = CLASSES.index("dw")
     return cls
 
 
