@@ -298,11 +298,11 @@ def _components(p: RooflineParams, cycles, inverse_efficiency, activation_cycles
     """``(compute_ms, memory_ms, overhead_ms, latency_ms)`` of layers: the model's formulas, written once.
 
     Numpy arrays that broadcast (the bulk path; ``maximum``/``minimum`` are
-    ``np.maximum``/``np.minimum``, ``cycles`` a fresh array it may update in
-    place) or Python numbers (one layer on one accelerator; ``max``/``min``):
-    the same IEEE operations in the same order, so both give the same
-    numbers.  ``pipelined`` False skips the chunk division where every layer
-    is one chunk (a division by 1).
+    ``np.maximum``/``np.minimum``; the arrays it creates are updated in
+    place, its inputs are left alone) or Python numbers (one layer on one
+    accelerator; ``max``/``min``): the same IEEE operations in the same
+    order, so both give the same numbers.  ``pipelined`` False skips the
+    chunk division where every layer is one chunk (a division by 1).
     """
     compute = cycles * inverse_efficiency
     compute += activation_cycles * (p.hswish_passes / p.misc_efficiency)
@@ -428,9 +428,7 @@ class RooflineModel:
         return p.conv_efficiency, p.pw_efficiency, p.dw_efficiency, p.misc_efficiency
 
     def _scalar_units(self, units: Sequence[Sequence[Layer]], accelerator: Accelerator) -> list[list[_LayerParts]]:
-        """Components of every layer of ``units`` on one accelerator, as Python floats, unit by unit.
-
-        One :class:`_LayerParts` per layer.
+        """One :class:`_LayerParts` per layer of ``units`` on one accelerator, in Python floats, unit by unit.
 
         The one-accelerator form of :meth:`breakdown` (the same formulas:
         :func:`accel_models.tiling.layer_cycles`, :meth:`UnitFlow.dram_bytes`,
@@ -543,20 +541,20 @@ class RooflineModel:
         """Roofline analysis of ``layers`` on one accelerator (see :class:`LayerAnalysis`)."""
         if not isinstance(accelerator, Accelerator):
             raise ValueError(f"analyze takes one Accelerator, got {type(accelerator).__name__}")
-        if isinstance(layers, (LayerArrays, UnitSchedule)):
+        if isinstance(layers, (LayerArrays, UnitSchedule)):  # the numpy path
             schedule = self._layer_schedule(layers)
             parts = {k: v[0] for k, v in self.breakdown(schedule, [accelerator]).items()}
             arrays = schedule.layers
-            names, op, macs, classes = schedule.names, tuple(OPS[c] for c in arrays.op), arrays.macs.copy(), \
-                layer_classes(arrays).tolist()
-            ops = arrays.ops.astype(float)
-        else:
+            names, op = schedule.names, tuple(OPS[c] for c in arrays.op)
+            classes = layer_classes(arrays).tolist()
+            macs, ops = arrays.macs.copy(), arrays.ops.astype(float)
+        else:  # Layer objects: the scalar path
             units = self._layer_units(layers)
             flat = [layer for unit in units for layer in unit]
             columns = np.array([c for unit in self._scalar_units(units, accelerator) for c in unit]).T
             parts = dict(zip(_LayerParts._fields, columns, strict=True))
-            names, op, classes = tuple(lay.name for lay in flat), tuple(lay.op for lay in flat), \
-                [layer_class(lay) for lay in flat]
+            names, op = tuple(lay.name for lay in flat), tuple(lay.op for lay in flat)
+            classes = [layer_class(lay) for lay in flat]
             macs = np.array([lay.macs for lay in flat], dtype=np.int64)
             ops = np.array([lay.ops for lay in flat], dtype=float)
         peak = accelerator.peak_gops_per_core
