@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 from accel_models import Accelerator, BlockSpec, Layer, RooflineModel, RooflineParams
+from accel_models.dpu_options import DpuOptions
 from accel_models.schedule import UnitSchedule
 from accel_models.tiling import AcceleratorArrays, layer_cycles, tiled_cycles
 
@@ -48,7 +49,10 @@ def _accelerators() -> list[Accelerator]:
     rng = np.random.default_rng(3)
     accs = [Accelerator.from_dpu("B2304", clock_mhz=200.0), Accelerator.from_dpu("B4096", ddr_bw_gbps=19.2),
             Accelerator(4, 8, 8, clock_mhz=150.0, act_buffer_kib=8.0),  # tiny buffer: spills and split h-swish
-            Accelerator(16, 12, 20, clock_mhz=333.0, dw_pp=3, layer_overhead_us=1.5, ddr_bw_gbps=4.2)]
+            Accelerator(16, 12, 20, clock_mhz=333.0, dw_pp=3, layer_overhead_us=1.5, ddr_bw_gbps=4.2),
+            # build options that may act on timing (channel augmentation off, a third image bank group)
+            Accelerator.from_dpu("B1152", clock_mhz=250.0,
+                                 options=DpuOptions(channel_augmentation=False, ram_usage="high"))]
     accs += [Accelerator(int(rng.choice([2, 4, 8, 16])), int(rng.integers(3, 33)), int(rng.integers(3, 33)),
                          clock_mhz=float(rng.uniform(100, 400)), ddr_bw_gbps=float(rng.uniform(2, 20)),
                          act_buffer_kib=float(rng.uniform(4, 600))) for _ in range(8)]
