@@ -41,7 +41,7 @@ def configs():
 @pytest.fixture(scope="module")
 def min_export(tmp_path_factory, configs):
     out = tmp_path_factory.mktemp("min") / "export"
-    return hls.export(ofa_source(configs["min"], seed=0), out, accelerator=B2304)
+    return hls.export(ofa_source(configs["min"], seed=0), out, accelerator=B2304, board="zcu102")
 
 
 @pytest.fixture(scope="module")

@@ -7,7 +7,8 @@
 * ``"dpu-like"``: the NAAS-style grid of PE arrays (:class:`AcceleratorGrid`,
   ICP and OCP independent).  An array that is not a PG338 size is a *custom
   accelerator, not a DPUCZDX8G configuration*, realised only through the HLS
-  export; it takes PG338's "low DSP usage" option when "high" does not fit.
+  export, so its fit is that of its HLS engine; a PG338 size in this grid
+  takes PG338's "low DSP usage" option when "high" does not fit.
 
 An :class:`AcceleratorSpace` is the finite set a search may pick, each member
 checked with :func:`accel_models.fits` up front: the same check a user makes
@@ -95,13 +96,14 @@ class DpuGrid:
 class AcceleratorGrid:
     """Gene values of DPU-like accelerators (the ``"dpu-like"`` space).
 
-    The defaults stay inside the parallelism range of PG338's DPUCZDX8G table
-    (PP 4-8, ICP/OCP 8-16), where the resource model is a fit and not an
-    extrapolation; ICP and OCP vary independently, as in NAAS.  Clocks up to
-    300 MHz: PYNQ-DPU runs its DPUs at 200-300 MHz.
+    ICP and OCP span PG338's DPUCZDX8G table (8-16) and vary independently,
+    as in NAAS; PP adds 2 to the table's 4 and 8: a custom array is priced by
+    its HLS engine's structure (:mod:`accel_models.hls_engine`), not by the
+    PG338 fit, and at one DSP clock only such narrow arrays fit the smallest
+    board's engine.  Clocks up to 300 MHz: PYNQ-DPU runs its DPUs at 200-300 MHz.
     """
 
-    pp: tuple[int, ...] = (4, 8)
+    pp: tuple[int, ...] = (2, 4, 8)
     icp: tuple[int, ...] = (8, 10, 12, 14, 16)
     ocp: tuple[int, ...] = (8, 10, 12, 14, 16)
     clock_mhz: tuple[float, ...] = (150.0, 200.0, 250.0, 300.0)
