@@ -7,8 +7,9 @@
 * ``"dpu-like"``: the NAAS-style grid of PE arrays (:class:`AcceleratorGrid`,
   ICP and OCP independent).  An array that is not a PG338 size is a *custom
   accelerator, not a DPUCZDX8G configuration*, realised only through the HLS
-  export, so its fit is that of its HLS engine; a PG338 size in this grid
-  takes PG338's "low DSP usage" option when "high" does not fit.
+  export, so its fit is that of its HLS engine.  The grid's PG338 sizes are
+  left out: they are the ``"dpu"`` space's, built with the vendor IP, and
+  every design of this space is an HLS engine that fits the board.
 
 An :class:`AcceleratorSpace` is the finite set a search may pick, each member
 checked with :func:`accel_models.fits` up front: the same check a user makes
@@ -211,6 +212,9 @@ class AcceleratorSpace:
                     name: str) -> AcceleratorSpace:
         genes = np.array(list(itertools.product(*(range(len(g)) for g in grid.genes))), dtype=np.int64)
         accelerators = [grid.accelerator(row, board) for row in genes]
+        if isinstance(grid, AcceleratorGrid):  # custom arrays only: a PG338 size is the "dpu" space's
+            custom = np.array([not a.is_dpuczdx8g for a in accelerators])
+            genes, accelerators = genes[custom], [a for a, c in zip(accelerators, custom, strict=True) if c]
         return cls(board, accelerators, genes, grid, max_utilization, name)
 
     @classmethod
