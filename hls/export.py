@@ -47,6 +47,7 @@ from .engine import EngineConfig, check_board, config_header
 from .fixedpoint import HSIG_MULT, HSIG_SHIFT, INTEGER_IMPL, MULT_BITS
 from .graph import c_identifier
 from .hints import accelerator_info, as_accelerator, layer_hints
+from .latency_figures import LatencyFigure, engine_figure, search_figure
 from .manifest import FORMAT, SCHEMA_VERSION, validate_manifest
 from .network import FloatNetwork, TorchNetwork, float_network, resolve_source
 from .program import Program, build_program, engine_cycles, needs_multipliers
@@ -76,7 +77,7 @@ def generator_version() -> str:
 def export(source: Any, out_dir: str | os.PathLike, accelerator: Any = None, calibration: np.ndarray | None = None,
            *, board: str | Board | None = None, scheme: str = "pow2", method: str = "max", n_calibration: int = 16,
            seed: int = 0, test_input: np.ndarray | None = None, overwrite: bool = False,
-           target: TargetLimits = DPU, progress: bool = False):
+           target: TargetLimits = DPU, progress: bool = False, search_latency: LatencyFigure | None = None):
     """Quantize ``source`` and write the HLS project of its engine to ``out_dir``.
 
     Parameters
@@ -108,6 +109,9 @@ def export(source: Any, out_dir: str | os.PathLike, accelerator: Any = None, cal
         Layers it cannot run are reported, all at once, before anything is written.
     progress : bool
         Show a progress bar while writing the weight files.
+    search_latency : LatencyFigure, optional
+        The search's prediction for this design (:func:`hls.latency_figures.search_figure`), recorded in the
+        manifest beside the engine's count; taken from ``source`` when it is a search's ``Design``.
 
     Returns
     -------
@@ -123,6 +127,11 @@ def export(source: Any, out_dir: str | os.PathLike, accelerator: Any = None, cal
     check_replaceable(out_dir, replaceable=replaceable, what="export directory")  # before the slow steps
     board = get_board(board or DEFAULT_BOARD) if not isinstance(board, Board) else board
     accelerator = as_accelerator(accelerator)  # validated before the slow steps
+    if search_latency is None:
+        search_latency = search_figure(source)
+    elif not isinstance(search_latency, LatencyFigure):
+        raise TypeError(f"search_latency must be an hls.latency_figures.LatencyFigure, got "
+                        f"{type(search_latency).__name__}")
     qnet, accelerator = _quantized(source, accelerator, target, calibration, scheme, method, n_calibration, seed)
     accelerator = as_accelerator(accelerator)
     if accelerator is None:
@@ -137,7 +146,8 @@ def export(source: Any, out_dir: str | os.PathLike, accelerator: Any = None, cal
         shape = ", ".join(map(str, qnet.input_shape))
         raise ValueError(f"test_input must have shape (1, {shape}), got {test_input.shape}")
     with atomic_directory(out_dir, replaceable=replaceable, what="export directory") as tmp:
-        manifest = _Writer(tmp, qnet, accelerator, board, fit, program, target, test_input, progress).write()
+        manifest = _Writer(tmp, qnet, accelerator, board, fit, program, target, test_input, progress,
+                           search_latency).write()
     return verified(out_dir, manifest)  # the manifest was validated before it was written
 
 
@@ -179,8 +189,10 @@ class _Writer:
     """Writes the files of one export into ``root`` and collects their manifest entries."""
 
     def __init__(self, root: Path, qnet: QuantizedNetwork, accelerator: Accelerator, board: Board, fit: dict,
-                 program: Program, target: TargetLimits, test_input: np.ndarray, progress: bool):
+                 program: Program, target: TargetLimits, test_input: np.ndarray, progress: bool,
+                 search_latency: LatencyFigure | None):
         self.root, self.qnet, self.target, self.board, self.fit = root, qnet, target, board, fit
+        self.search_latency = search_latency
         self.accelerator, self.program = accelerator, program
         self.acc_info = accelerator_info(accelerator)
         self.test_input, self.progress = test_input, progress
@@ -340,6 +352,8 @@ class _Writer:
                        "ideal_cycles": sum(entry["cycles"]["ideal"] for entry in layers),
                        "ddr_bytes": sum(entry["ddr_bytes"] for entry in layers),
                        "latency_ms": engine_total / (clock_mhz * 1e3), "clock_mhz": clock_mhz,
-                       "latency_source": "engine cycle count (C-simulation counter, hls.program.engine_cycles)"},
+                       "latency_source": "engine cycle count (C-simulation counter, hls.program.engine_cycles)",
+                       "latencies": [f.to_dict() for f in (engine_figure(engine_total, clock_mhz), self.search_latency)
+                                     if f is not None]},
             "files": sorted(self.files, key=lambda f: f["path"]),
         }

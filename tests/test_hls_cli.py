@@ -30,8 +30,9 @@ def test_export_a_preset_and_csim_it(tmp_path, capsys):
     manifest = hls.load(out).manifest
     assert manifest["accelerator"]["name"] == "B512"
     # one latency: the manifest's figure is the one printed, and the C-simulation counted the same cycles
-    assert f"latency: {manifest['totals']['latency_ms']:.3f} ms per image" in text
+    assert f"latency: HLS engine (this export): {manifest['totals']['latency_ms']:.3f} ms" in text
     assert f"{manifest['totals']['engine_cycles']:,} engine cycles" in text
+    assert "search prediction" not in text and len(manifest["totals"]["latencies"]) == 1  # no search: one figure
     assert "on ultra96v2 (xczu3eg-sbva484-1-e)" in text and "vitis_hls -f" in text
     assert main(["export", "--preset", "min", "-r", "32", "--out", str(out)]) == 2
     assert "exists; pass --overwrite" in capsys.readouterr().err
@@ -59,7 +60,15 @@ def test_export_the_best_design_of_a_search_result(tmp_path, capsys):
     assert manifest["quantization"]["scheme"] == "per_channel" and manifest["model"]["description"]["r"] == 32
     assert manifest["engine"]["resources"]["board"] == "zcu104"
     text = capsys.readouterr().out
-    assert "at 250 MHz on zcu104" in text and "the search predicted 1.000 ms" in text
+    assert "at 250 MHz on zcu104" in text
+    # the manifest records both figures and the CLI prints exactly those lines
+    from hls.latency_figures import manifest_figures
+
+    figures = manifest_figures(manifest)
+    assert [f.label for f in figures] == ["HLS engine (this export)", "search prediction"]
+    assert figures[1].latency_ms == 1.0 and figures[0].latency_ms == manifest["totals"]["latency_ms"]
+    for figure in figures:
+        assert f"latency: {figure.line()}" in text
 
 
 @pytest.mark.parametrize("argv, message", [
