@@ -1,5 +1,6 @@
 """``ofa-hw export``: from a preset, a search result or given weights to a verified HLS project."""
 
+import json
 import shutil
 import warnings
 
@@ -38,11 +39,11 @@ def test_export_a_preset_and_csim_it(tmp_path, capsys):
     assert "exists; pass --overwrite" in capsys.readouterr().err
 
 
-def _result_json(path, best):
+def _result_json(path, best, acc=None):
     from accel_models import fits, get_board
     from ofa_hw.search.result import CodesignResult, Design
 
-    acc = Accelerator.from_dpu("B1152", clock_mhz=250.0)
+    acc = acc or Accelerator.from_dpu("B1152", clock_mhz=250.0)
     design = None if best is None else Design(
         subnet=best, accelerator=acc, latency_ms=1.0, fps=1000.0,
         accuracy_top1=70.0, accuracy_float_top1=71.0, resources=fits(acc, get_board("zcu102")), latency_source="model",
@@ -69,6 +70,19 @@ def test_export_the_best_design_of_a_search_result(tmp_path, capsys):
     assert figures[1].latency_ms == 1.0 and figures[0].latency_ms == manifest["totals"]["latency_ms"]
     for figure in figures:
         assert f"latency: {figure.line()}" in text
+    # the report of the exported design shows the same lines
+    import html
+
+    assert main(["report", str(result), "--export", str(tmp_path / "a"), "--predictor", "ultra96v2-b2304", "--no-cv",
+                 "--out", str(tmp_path / "report")]) == 0
+    page = (tmp_path / "report" / "report.html").read_text()
+    assert all(html.escape(figure.line()) in page for figure in figures)
+    summary = json.loads((tmp_path / "report" / "summary.json").read_text())
+    assert summary["best"]["latencies"] == [f.to_dict() for f in figures]
+    other = _result_json(tmp_path / "other.json", _min32(), Accelerator.from_dpu("B512"))
+    assert main(["report", str(other), "--export", str(tmp_path / "a"), "--predictor", "ultra96v2-b2304", "--no-cv",
+                 "--out", str(tmp_path / "report2")]) != 0
+    assert "is of another accelerator (B1152)" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("argv, message", [

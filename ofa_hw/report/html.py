@@ -98,7 +98,8 @@ def _best_sections(best: Mapping, summary: Mapping) -> list[str]:
         binding = next(r for r in resources["rows"] if r["resource"] == resources["binding_resource"])
         cards.append((f"{binding['label']} {100 * binding['utilization']:.0f}%", "binding resource on the board"))
     out = ["<div class='cards'>" + "".join(f"<div class='card'><b>{_e(v)}</b><span>{_e(k)}</span></div>"
-                                           for v, k in cards) + "</div>", "<h2>Chosen design</h2><div class='cols'>"]
+                                           for v, k in cards) + "</div>", *_latency_figures(best),
+           "<h2>Chosen design</h2><div class='cols'>"]
     stages = "".join(
         f"<tr><td>{s['stage']}</td><td>{s['depth']}</td><td class='l'>{_e(' '.join(map(str, s['kernels'])))}</td>"
         f"<td class='l'>{_e(' '.join(map(str, s['expands'])))}</td></tr>" for s in subnet["stages"])
@@ -140,6 +141,19 @@ def _best_sections(best: Mapping, summary: Mapping) -> list[str]:
                    "and one extra DPU launch per split are included in the latency.</p>"
                    f"<table><tr><th class='l'>layer</th><th>op</th><th class='l'>reason</th></tr>{rows}</table>")
     return out
+
+
+def _latency_figures(best: Mapping) -> list[str]:
+    """Every labelled latency of the design, as ``ofa-hw export`` prints them (:mod:`hls.latency_figures`)."""
+    from hls.latency_figures import ENGINE_LABEL, LatencyFigure
+
+    figures = [LatencyFigure.from_dict(f) for f in best.get("latencies") or []]
+    items = "".join(f"<li>{_e(f.line())}</li>" for f in figures)
+    note = "" if any(f.label == ENGINE_LABEL for f in figures) or best["accelerator"]["kind"] != "custom" else (
+        "<p class='note'>The HLS engine's own cycle count appears here once the design is exported: "
+        "<code>ofa-hw export --result RESULT.json --out DIR</code>, then <code>ofa-hw report RESULT.json "
+        "--export DIR</code>.</p>")
+    return [f"<h3>Latency of this design</h3><ul class='figures'>{items}</ul>{note}"]
 
 
 def _resources(resources: Mapping, summary: Mapping) -> list[str]:
