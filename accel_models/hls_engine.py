@@ -190,7 +190,7 @@ class EngineConfig:
 
     def arrays(self) -> dict[str, tuple[int, int, int]]:
         """Every on-chip array: ``name -> (banks, depth, bits)`` after partitioning."""
-        arrays = {
+        return {
             "ibuf": (self.pp * self.icp, self.ib_depth, 8),
             "obuf": (self.pp * self.ocp, self.ob_depth, 8),
             "wbuf": (self.ocp * self.icp, self.wb_depth, 8),
@@ -199,7 +199,6 @@ class EngineConfig:
             "shift_buf": (self.lanes, self.pb_depth, 32),
             "macc": (self.icp, self.mb_depth, 32),
         }
-        return arrays
 
     @property
     def on_chip_bytes(self) -> int:
@@ -231,7 +230,7 @@ class EngineConfig:
                                on_chip_bytes=self.on_chip_bytes, uram_arrays=tuple(uram_arrays))
 
     def placed(self, board: Board) -> EngineResources:
-        """The estimate as built for ``board``: the weight buffer in UltraRAM when BRAM alone is short and it has some."""
+        """The estimate as built for ``board``: the weight buffer moves to UltraRAM when BRAM alone is short."""
         estimate = self.resources()
         if estimate.bram36 > board.bram36 and board.uram:
             estimate = self.resources(("wbuf",))

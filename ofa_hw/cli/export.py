@@ -134,8 +134,8 @@ def run(args: argparse.Namespace) -> int:
     fit = engine["resources"]
     print(f"engine {acc['name']} (PP {acc['pp']}, ICP {acc['icp']}, OCP {acc['ocp']}, depthwise {acc['dw_pp']} pixels) "
           f"at {acc['clock_mhz']:g} MHz on {fit['board']} ({fit['part']}): {engine['on_chip_bytes'] / 1024:.0f} KiB "
-          f"on chip; estimated per core DSP {fit['dsp']}, LUT {fit['lut']:,}, FF {fit['ff']:,}, BRAM36 {fit['bram36']:g}, "
-          f"URAM {fit['uram']} (x{fit['cores']} cores: "
+          f"on chip; estimated per core DSP {fit['dsp']}, LUT {fit['lut']:,}, FF {fit['ff']:,}, "
+          f"BRAM36 {fit['bram36']:g}, URAM {fit['uram']} (x{fit['cores']} cores: "
           + ", ".join(f"{k} {100 * v:.0f}%" for k, v in fit["utilization"].items()) + " of the board)")
     for figure in manifest_figures(manifest):  # the figures the manifest and the report show, printed alike
         print(f"latency: {figure.line()}")
