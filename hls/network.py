@@ -196,8 +196,8 @@ class FloatNetwork:
         import torch
 
         with torch.inference_mode():
-            x = torch.as_tensor(self._checked(x), dtype=torch.float32)
-            return self._run(_torch_backend(torch), x, observe).numpy().astype(np.float64)
+            tensor = torch.as_tensor(self._checked(x), dtype=torch.float32)
+            return self._run(_torch_backend(torch), tensor, observe).numpy().astype(np.float64)
 
     def _checked(self, x: np.ndarray) -> np.ndarray:
         x = np.asarray(x)
