@@ -61,3 +61,19 @@ def test_the_engines_weight_buffer_moves_to_ultraram_only_when_bram_is_short(boa
         assert placed.uram_arrays == () and placed.uram == 0
     else:
         assert placed.uram_arrays == ("wbuf",) and placed.uram > 0 and placed.bram36 < big.resources().bram36
+
+
+def test_the_report_names_the_engine_as_the_basis_of_a_custom_designs_resources():
+    from ofa_hw.report.content import resource_use
+    from ofa_hw.search.result import Design
+    from ofa_hw.space import SubnetConfig
+
+    board = get_board("ultra96v2")
+    acc = Accelerator(2, 16, 14, clock_mhz=300.0, ddr_bw_gbps=board.ddr_bw_gbps)
+    design = Design(subnet=SubnetConfig.smallest(r=160), accelerator=acc, latency_ms=9.0, fps=111.0,
+                    accuracy_top1=70.0, accuracy_float_top1=72.0, resources=fits(acc, board), latency_source="model",
+                    measured_fraction=0.0)
+    use = resource_use(design, board)
+    assert use["basis"].startswith("HLS engine") and use["fits"]
+    dsp = next(r for r in use["rows"] if r["resource"] == "dsp")
+    assert dsp["used"] == EngineConfig.from_accelerator(acc, multipliers=False).resources().dsp

@@ -28,6 +28,7 @@ import numpy as np
 
 from accel_models import Accelerator, BlockSpec, Board, LatencyPredictor, RooflineModel, fits, get_board, group_by_block
 from accel_models.cpu_fallback import fallback_latency_ms
+from accel_models.resources import resource_basis
 from latency_tables import CalibratedModel, HybridPredictor, LatencyTable, TablePredictor
 from latency_tables.per_resolution import PerResolutionPredictor
 
@@ -245,6 +246,7 @@ def resource_use(design: Design, board: Board) -> dict:
                      "used": float(check.placed.as_dict()[name]),
                      "utilization": utilization})
     return {"board": board.name, "fits": bool(check.ok), "binding_resource": check.binding_resource,
+            "basis": resource_basis(design.accelerator),
             "dsp_usage": design.accelerator.options.dsp_usage,
             "uram_per_core": design.accelerator.options.uram_per_core,
             "extrapolated": check.extrapolated, "rows": rows}

@@ -171,10 +171,14 @@ def _resources(resources: Mapping, summary: Mapping) -> list[str]:
                    f"</div>{marker}</div><div>{_e(used)}</div>")
     out.append("</div>")
     notes = [f"binding resource: <b>{_e(resources['binding_resource'])}</b> (the one that stops a larger "
-             "accelerator)", f"DSP-usage option: {_e(resources['dsp_usage'])} (PG338; 'low' builds the "
-             "accumulators in LUTs)",
-             f"UltraRAM per core: {resources['uram_per_core']} (buffers placed in it as built)",
-             "estimates from the PG338 resource fit"]
+             "accelerator)"]
+    if resources.get("basis", "PG338").startswith("PG338"):
+        notes += [f"DSP-usage option: {_e(resources['dsp_usage'])} (PG338; 'low' builds the accumulators in LUTs)",
+                  f"UltraRAM per core: {resources['uram_per_core']} (buffers placed in it as built)",
+                  "estimates from the PG338 resource fit"]
+    else:  # a custom accelerator: its HLS engine is its only build
+        notes.append("estimates from the structure of the HLS engine that realises it (accel_models.hls_engine: "
+                     "two int8 MACs per DSP48E2 at one clock, its weight buffer in UltraRAM only when BRAM is short)")
     if cap < 1:
         notes.append(f"dashed line: the {100 * cap:.0f}% limit the search allowed")
     if resources["extrapolated"]:
