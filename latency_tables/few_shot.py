@@ -41,6 +41,7 @@ from types import MappingProxyType
 
 from accel_models import Accelerator, Layer, RooflineModel
 from accel_models.predictor_protocol import as_layers
+from accel_models.validation import distinct_named
 
 from .calibration import CalibratedModel, calibrated_model
 from .fitting import CalibrationProblem, FitSettings
@@ -117,12 +118,7 @@ class NetworkMeasurement:
 def network_table(measurements: Sequence[NetworkMeasurement], accelerator: Accelerator, *,
                   name: str = "networks", board: str = "unknown") -> tuple[LatencyTable, dict[str, tuple[Layer, ...]]]:
     """Whole-network measurements as a table (one entry per network, one launch each) and their layers."""
-    measurements = list(measurements)
-    if not measurements or not all(isinstance(m, NetworkMeasurement) for m in measurements):
-        raise ValueError("network measurements must be a non-empty list of NetworkMeasurement")
-    names = [m.name for m in measurements]
-    if len(set(names)) != len(names):
-        raise ValueError(f"network measurement names must be distinct, got {sorted(names)}")
+    measurements = distinct_named(measurements, NetworkMeasurement, lambda m: m.name, "network measurements")
     meta = TableMeta(name=name, board=board, dpu_arch=f"DPUCZDX8G {accelerator.name}",
                      clock_mhz=accelerator.clock_mhz, cores=1, toolchain="unknown",
                      method="whole networks, each timed as one program (one launch per entry)", date="unknown",

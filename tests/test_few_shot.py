@@ -115,8 +115,8 @@ def test_whole_network_measurements_calibrate_the_model():
 
 
 @pytest.mark.parametrize(("measurements", "message"), [
-    ([], "non-empty list of NetworkMeasurement"),
-    (["net"], "non-empty list of NetworkMeasurement"),
+    ([], "non-empty sequence of NetworkMeasurement, got list"),
+    (["net"], r"non-empty sequence of NetworkMeasurement, got \[.str.\]"),
 ])
 def test_bad_measurements_are_refused(measurements, message):
     with pytest.raises(ValueError, match=message):
@@ -129,7 +129,7 @@ def test_bad_network_measurements_and_arguments_are_refused():
         NetworkMeasurement("a", layers, 0.0)
     with pytest.raises(ValueError, match="layers must be a non-empty sequence"):
         NetworkMeasurement("a", (), 3.0)
-    with pytest.raises(ValueError, match="names must be distinct"):
+    with pytest.raises(ValueError, match=r"must have distinct names, got \[.a., .a.\]"):
         fit_device([NetworkMeasurement("a", layers, 3.0), NetworkMeasurement("a", layers, 4.0)], B1600)
     with pytest.raises(ValueError, match="needs the Accelerator"):
         fit_device([NetworkMeasurement("a", layers, 3.0)], "B1600")
