@@ -35,6 +35,7 @@ from latency_tables import NetworkMeasurement, calibrate_joint, fit_device, get_
 from latency_tables.few_shot import network_table
 from latency_tables.fitting import CalibrationProblem, FitSettings, held_out_launch_ms
 from latency_tables.sources import CalibrationSource, profiler_launch_ms
+from latency_tables.uncertainty import DEFAULT_CONFIDENCE, Residuals, fitted_error_model, transfer_residuals
 
 from .networks import build, zoo_accelerator, zoo_rows
 
@@ -47,21 +48,38 @@ _FITTED = ("ultra96v2-b2304", "zcu102-b4096-layer-profiles")  # the shipped join
 _ZOO_GROUPS = (("zcu102", "4096", 281.0, "2.0"), ("kv260", "4096", 300.0, "2.0"), ("zcu104", "4096", 300.0, "1.3"))
 
 
-def _unit_case(name: str):
-    held = get_source(name)
-    others = [get_source(n) for n in _FITTED if n != name]
-    prior = calibrate_joint(RooflineModel(), others, folds=0).calibrated(others[0].name)
-    return held, prior, held_out_launch_ms(held)
-
-
-def _zoo_case(group):
+def _zoo_source(group) -> CalibrationSource:
     rows = [r for r in zoo_rows() if (r.board, r.dpu_arch, r.clock_mhz, r.vitis_ai) == group]
     accelerator = zoo_accelerator(rows[0])
     shots = [NetworkMeasurement(r.model, tuple(build(r.network)), r.e2e_ms) for r in rows]
     table, layers = network_table(shots, accelerator, name=f"zoo-{group[0]}-B{group[1]}-vai{group[3]}",
                                   board=group[0])
+    return CalibrationSource(table, accelerator, layers, networks=True)
+
+
+def _unseen_residuals(prior) -> Residuals:
+    """A prior's error on boards it never saw: every model-zoo network (no prior here is fitted on them)."""
+    values = []
+    for group in _ZOO_GROUPS:
+        source = _zoo_source(group)
+        predicted = _predict(source, prior.model, prior.invocation_ms)
+        values += np.log(source.table.mean_ms(source.table.keys()) / predicted).tolist()
+    return Residuals("transferred", tuple(values), "the prior predicting the model-zoo networks")
+
+
+def _unit_case(name: str):
+    """Held-out source, the prior fitted without it, and that prior's error on boards it never saw."""
+    held = get_source(name)
+    others = [get_source(n) for n in _FITTED if n != name]
+    prior = calibrate_joint(RooflineModel(), others, folds=0).calibrated(others[0].name)
+    # the joint prior's transfer error is its leave-one-device-out, which never saw the held-out source
+    unseen = transfer_residuals() if len(others) == len(_FITTED) else _unseen_residuals(prior)
+    return held, prior, held_out_launch_ms(held), unseen
+
+
+def _zoo_case(group):
     prior = get_predictor("dpuczdx8g-joint").calibrated
-    return CalibrationSource(table, accelerator, layers, networks=True), prior, prior.invocation_ms
+    return _zoo_source(group), prior, prior.invocation_ms, transfer_residuals()
 
 
 def _predict(source: CalibrationSource, model: RooflineModel, launch_ms: float) -> np.ndarray:
@@ -88,7 +106,15 @@ def _shots(source: CalibrationSource, keys: list[str]):
     return table, {k: v for k, v in source.units.items() if k in table}
 
 
-def _curve(label: str, source: CalibrationSource, prior, prior_launch_ms: float, splits: int, seed: int) -> dict:
+def _interval(residuals: Residuals, predicted: np.ndarray, measured: np.ndarray) -> tuple[float, float]:
+    """(coverage, mean relative width) of the stated interval on these rows."""
+    low, high = residuals.bounds(DEFAULT_CONFIDENCE)
+    ratio = np.log(measured / predicted)
+    return float(np.mean((ratio >= low) & (ratio <= high))), float(np.exp(high) - np.exp(low))
+
+
+def _curve(label: str, source: CalibrationSource, prior, prior_launch_ms: float, unseen: Residuals, splits: int,
+           seed: int) -> dict:
     keys = source.table.keys()
     measured = source.table.mean_ms(keys)
     rng = np.random.default_rng(seed)
@@ -96,7 +122,7 @@ def _curve(label: str, source: CalibrationSource, prior, prior_launch_ms: float,
     for k in K_VALUES:
         if k > len(keys) - 3:  # leave at least 3 entries to predict
             continue
-        fit_mape, prior_mape, chosen = [], [], []
+        fit_mape, prior_mape, chosen, weak, coverage, width = [], [], [], [], [], []
         for _ in range(1 if k == 0 else splits):
             pick = np.sort(rng.choice(len(keys), k, replace=False)) if k else np.arange(0)
             rest = np.setdiff1d(np.arange(len(keys)), pick)
@@ -106,21 +132,32 @@ def _curve(label: str, source: CalibrationSource, prior, prior_launch_ms: float,
             if k == 0:
                 fit_mape.append(prior_mape[-1])
                 chosen.append("prior")
-                continue
-            measurements, units = _shots(source, [keys[i] for i in pick])
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")  # "the prior is kept" is counted below
-                predictor = fit_device(measurements, source.accelerator, prior, units=units, seed=seed)
-            predicted = _predict(source, predictor.calibrated.model, predictor.calibrated.invocation_ms)
-            fit_mape.append(_mape(predicted[rest], measured[rest]))
-            chosen.append(predictor.few_shot.chosen)
-        worse = int(np.sum(np.array(fit_mape) > np.array(prior_mape) + 1e-9))
+                weak.append(False)
+                covered, wide = _interval(unseen, prior_pred[rest], measured[rest])
+            else:
+                measurements, units = _shots(source, [keys[i] for i in pick])
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")  # what the fit says is counted below
+                    predictor = fit_device(measurements, source.accelerator, prior, units=units, seed=seed)
+                predicted = _predict(source, predictor.calibrated.model, predictor.calibrated.invocation_ms)
+                fit_mape.append(_mape(predicted[rest], measured[rest]))
+                chosen.append(predictor.few_shot.chosen)
+                weak.append(predictor.few_shot.weak_evidence)
+                posterior = fitted_error_model(predictor.few_shot, unseen).residuals("model")
+                covered, wide = _interval(posterior, predicted[rest], measured[rest])
+            coverage.append(covered)
+            width.append(wide)
+        is_worse = np.array(fit_mape) > np.array(prior_mape) + 1e-9
+        said = int(np.sum(is_worse & np.array(weak)))
         rows[k] = {"fit_mape_mean": float(np.mean(fit_mape)), "fit_mape_worst": float(np.max(fit_mape)),
-                   "prior_mape_mean": float(np.mean(prior_mape)), "splits": len(fit_mape), "worse_than_prior": worse,
-                   "kept_prior": sum(c.startswith("prior") for c in chosen)}
+                   "prior_mape_mean": float(np.mean(prior_mape)), "splits": len(fit_mape),
+                   "worse_than_prior": int(is_worse.sum()), "worse_and_said_so": said,
+                   "kept_prior": sum(c.startswith("prior") for c in chosen),
+                   "interval_coverage": float(np.mean(coverage)), "interval_width": float(np.mean(width))}
         r = rows[k]
-        print(f"  {label:34s} {k:3d} {r['fit_mape_mean']:8.1f} {r['fit_mape_worst']:8.1f} {r['prior_mape_mean']:9.1f} "
-              f"{r['kept_prior']:3d}/{r['splits']:<3d} {worse:5d}", flush=True)
+        print(f"  {label:36s} {k:3d} {r['fit_mape_mean']:7.1f} {r['fit_mape_worst']:7.1f} {r['prior_mape_mean']:7.1f} "
+              f"{r['kept_prior']:3d}/{r['splits']:<3d} {r['worse_than_prior']:3d} {said:4d} "
+              f"{100 * r['interval_coverage']:8.1f} {r['interval_width']:7.2f}", flush=True)
     return {"entries": len(keys), "k": rows}
 
 
@@ -129,18 +166,34 @@ def run(quick: bool = False) -> dict:
     splits = 2 if quick else 10
     groups = _ZOO_GROUPS[:1] if quick else _ZOO_GROUPS
     started = time.perf_counter()
-    print(f"\n  {'held-out source (shots)':34s} {'k':>3s} {'MAPE%':>8s} {'worst%':>8s} {'prior%':>9s} "
-          f"{'kept':>7s} {'worse':>5s}\n  (MAPE on the rows not given; mean and worst over {splits} random splits; "
-          "prior% = the prior on the same rows; kept = splits where fit_device kept the prior)")
+    print(f"\n  {'held-out source (shots)':36s} {'k':>3s} {'MAPE%':>7s} {'worst%':>7s} {'prior%':>7s} "
+          f"{'kept':>7s} {'worse':>3s} {'said':>4s} {'cover%':>8s} {'width':>7s}\n"
+          f"  (MAPE on the rows not given; mean and worst over {splits} random splits; prior% = the prior on the same "
+          "rows; kept = splits where fit_device kept the prior; worse = splits where the fit did worse than the "
+          f"prior there; said = of those, the fit said its evidence was weak; cover% / width = coverage of the "
+          f"rows not given by the stated {DEFAULT_CONFIDENCE:.0%} interval and its mean width (high / low factor "
+          "difference; k = 0: the prior's interval))")
     curves = {}
     for name in _UNIT_SOURCES:
-        held, prior, launch = _unit_case(name)
-        curves[name] = _curve(f"{name} (units)", held, prior, launch, splits, seed=SEED)
+        held, prior, launch, unseen = _unit_case(name)
+        curves[name] = _curve(f"{name} (units)", held, prior, launch, unseen, splits, seed=SEED)
     for group in groups:
-        source, prior, launch = _zoo_case(group)
-        curves[source.name] = _curve(f"{source.name} (networks)", source, prior, launch, splits, seed=SEED)
-    worse = sum(row["worse_than_prior"] for curve in curves.values() for row in curve["k"].values())
-    total = sum(row["splits"] for curve in curves.values() for k, row in curve["k"].items() if k)
-    print(f"\n  splits where the few-shot fit predicted the held-out rows worse than the prior: {worse} of {total}")
-    return {"splits_per_k": splits, "curves": curves, "worse_than_prior": worse, "fitted_splits": total,
-            "wall_s": time.perf_counter() - started}
+        source, prior, launch, unseen = _zoo_case(group)
+        curves[source.name] = _curve(f"{source.name} (networks)", source, prior, launch, unseen, splits, seed=SEED)
+    rows = [(k, row) for curve in curves.values() for k, row in curve["k"].items()]
+    worse = sum(row["worse_than_prior"] for _, row in rows)
+    said = sum(row["worse_and_said_so"] for _, row in rows)
+    total = sum(row["splits"] for k, row in rows if k)
+    print(f"\n  splits where the few-shot fit predicted the held-out rows worse than the prior: {worse} of {total} "
+          f"({said} of them with the fit saying its evidence was weak)")
+    intervals = {}
+    print(f"  stated {DEFAULT_CONFIDENCE:.0%} interval on the rows not given, all sources, per k:")
+    for k in K_VALUES:
+        at = [row for kk, row in rows if kk == k]
+        n = sum(row["splits"] for row in at)
+        intervals[k] = {"coverage": sum(row["interval_coverage"] * row["splits"] for row in at) / n,
+                        "width": sum(row["interval_width"] * row["splits"] for row in at) / n}
+        print(f"    k = {k:2d}: coverage {100 * intervals[k]['coverage']:5.1f} %, mean width "
+              f"{intervals[k]['width']:.2f}")
+    return {"splits_per_k": splits, "curves": curves, "worse_than_prior": worse, "worse_and_said_so": said,
+            "fitted_splits": total, "intervals": intervals, "wall_s": time.perf_counter() - started}
