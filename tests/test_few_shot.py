@@ -139,3 +139,46 @@ def test_bad_network_measurements_and_arguments_are_refused():
         fit_device([NetworkMeasurement("a", layers, 3.0)], B1600, prior="kv260")
     with pytest.raises(ValueError, match="prior_weights must be positive"):
         fit_device([NetworkMeasurement("a", layers, 3.0)], B1600, prior_weights=(0.0,))
+
+
+def test_a_fit_that_replaces_the_prior_carries_its_evidence_and_its_held_out_residuals():
+    truth = PRIOR.model.params.replace(conv_efficiency=0.45, pw_efficiency=0.5, bw_efficiency=0.15)
+    table = _board_table(truth, KEYS, B1600)
+    shots = list(np.random.default_rng(0).choice(KEYS, 20, replace=False))
+    predictor = fit_device(table.subset(shots), B1600)
+    report = predictor.few_shot
+    assert report.chosen.startswith("fit") and not report.weak_evidence
+    # the sign test: p of beating the prior on at least as many of the 20 held-out shots, by chance alone
+    assert report.evidence_p is not None and report.evidence_p < 0.05 and "sign test p" in report.note
+    assert len(report.residuals) == 20
+    # the residuals are held out: each shot predicted by the fit on the others, so they are not the in-sample ones
+    fitted = predictor.calibrated
+    in_sample = np.log(table.mean_ms(shots) / (fitted.model.unit_latency_ms(
+        [BlockSpec.from_key(k).layers() for k in shots], B1600) + fitted.invocation_ms))
+    assert not np.allclose(report.residuals, in_sample)
+    assert np.mean(np.abs(report.residuals)) < 0.5
+
+
+def test_one_measurement_keeps_the_prior_and_its_residual_is_the_priors_error_on_it():
+    truth = PRIOR.model.params.replace(conv_efficiency=0.45)
+    table = _board_table(truth, KEYS[:1], B1600).subset(KEYS[:1])
+    with pytest.warns(UserWarning, match="too few to check a fit"):
+        predictor = fit_device(table, B1600)
+    assert predictor.few_shot.chosen == "prior, launch cost fitted" and predictor.few_shot.evidence_p is None
+    ultra96 = get_source("ultra96v2-b2304")
+    unit = ultra96.units.get(KEYS[0]) or BlockSpec.from_key(KEYS[0]).layers()
+    prior_ms = float(PRIOR.model.unit_latency_ms([unit], B1600)[0]) + PRIOR.invocation_ms
+    assert predictor.few_shot.residuals == pytest.approx((np.log(table.mean_ms(KEYS[:1])[0] / prior_ms),))
+
+
+def test_the_few_shot_report_survives_the_predictor_record():
+    from latency_tables import predictor_record
+    from latency_tables.records import predictor_from_record
+
+    truth = PRIOR.model.params.replace(conv_efficiency=0.45, pw_efficiency=0.5, bw_efficiency=0.15)
+    table = _board_table(truth, KEYS[:8], B1600).subset(KEYS[:8])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        predictor = fit_device(table, B1600)
+    rebuilt = predictor_from_record(predictor_record(predictor))
+    assert rebuilt.few_shot == predictor.few_shot
