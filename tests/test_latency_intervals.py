@@ -144,3 +144,19 @@ def test_a_fitted_predictor_has_the_posterior_interval_on_its_board():
     assert float(interval.low_ms) < float(interval.latency_ms) < float(interval.high_ms)
     with pytest.raises(TypeError, match="device name"):
         interval_predictor(3)
+
+
+def test_a_search_on_a_fitted_board_carries_its_posterior_interval():
+    import warnings
+
+    from latency_tables import fit_device, get_source
+
+    ultra96 = get_source("ultra96v2-b2304")
+    shots = ultra96.table.subset(ultra96.table.keys()[:8])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        predictor = fit_device(shots, ultra96.accelerator, units=ultra96.units)
+    safe = search_codesign(board="ultra96v2", latency_ms=12.0, predictor=predictor, confidence=0.9, **FAST)
+    assert safe.best.latency_high_ms <= 12.0 + 1e-9 and safe.best.latency_low_ms < safe.best.latency_ms
+    board = safe.settings["latency_interval"]["sources"]["model"]["*"]
+    assert "posterior after 8 held-out residual(s)" in board["origin"]
