@@ -199,8 +199,9 @@ def run(quick: bool = False) -> dict:
         at = [row for kk, row in rows if kk == k]
         n = sum(row["splits"] for row in at)
         intervals[k] = {"coverage": sum(row["interval_coverage"] * row["splits"] for row in at) / n,
-                        "width": sum(row["interval_width"] * row["splits"] for row in at) / n}
+                        "width": sum(row["interval_width"] * row["splits"] for row in at) / n,
+                        "median_source_width": float(np.median([row["interval_width"] for row in at]))}
         print(f"    k = {k:2d}: coverage {100 * intervals[k]['coverage']:5.1f} %, mean width "
-              f"{intervals[k]['width']:.2f}")
+              f"{intervals[k]['width']:.2f} (median over sources {intervals[k]['median_source_width']:.2f})")
     return {"splits_per_k": splits, "curves": curves, "worse_than_prior": worse,
             "fitted_splits": total, "intervals": intervals, "wall_s": time.perf_counter() - started}
