@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import time
 import warnings
+from typing import Any
 
 import numpy as np
 
@@ -122,7 +123,7 @@ def _curve(label: str, source: CalibrationSource, prior, prior_launch_ms: float,
     keys = source.table.keys()
     measured = source.table.mean_ms(keys)
     rng = np.random.default_rng(seed)
-    rows = {}
+    rows: dict[int, dict[str, Any]] = {}
     for k in K_VALUES:
         if k > len(keys) - 3:  # leave at least 3 entries to predict
             continue
@@ -153,12 +154,12 @@ def _curve(label: str, source: CalibrationSource, prior, prior_launch_ms: float,
             width.append(wide)
         worse = [{"split": i, "fit_mape": fit_mape[i], "prior_mape": prior_mape[i], "chosen": chosen[i],
                   "fit_said": said[i]} for i in range(len(fit_mape)) if fit_mape[i] > prior_mape[i] + 1e-9]
-        rows[k] = {"fit_mape_mean": float(np.mean(fit_mape)), "fit_mape_worst": float(np.max(fit_mape)),
-                   "prior_mape_mean": float(np.mean(prior_mape)), "splits": len(fit_mape),
-                   "worse_than_prior": len(worse), "worse": worse,
-                   "kept_prior": sum(c.startswith("prior") for c in chosen),
-                   "interval_coverage": float(np.mean(coverage)), "interval_width": float(np.mean(width))}
-        r = rows[k]
+        r: dict[str, Any] = {"fit_mape_mean": float(np.mean(fit_mape)), "fit_mape_worst": float(np.max(fit_mape)),
+                             "prior_mape_mean": float(np.mean(prior_mape)), "splits": len(fit_mape),
+                             "worse_than_prior": len(worse), "worse": worse,
+                             "kept_prior": sum(c.startswith("prior") for c in chosen),
+                             "interval_coverage": float(np.mean(coverage)), "interval_width": float(np.mean(width))}
+        rows[k] = r
         print(f"  {label:36s} {k:3d} {r['fit_mape_mean']:7.1f} {r['fit_mape_worst']:7.1f} {r['prior_mape_mean']:7.1f} "
               f"{r['kept_prior']:3d}/{r['splits']:<3d} {r['worse_than_prior']:5d} "
               f"{100 * r['interval_coverage']:8.1f} {r['interval_width']:7.2f}", flush=True)
