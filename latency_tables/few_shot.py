@@ -82,8 +82,8 @@ FEW_SHOT_MARGIN = 0.1
 #: Fewer measurements than this fit no model parameters (the fit frees 7; cross-validation on fewer points
 #: picks noise): the prior's physics is kept and only the launch cost may be taken from the measurements.
 FEW_SHOT_MIN_FIT = 6
-#: ... and it must beat the prior on more held-out measurements than chance would: one-sided sign-test
-#: p-value at most this.
+#: A candidate must also beat the prior on more held-out measurements than chance would: one-sided
+#: sign-test p-value at most this (else the prior is kept, and the warning says so).
 FEW_SHOT_EVIDENCE = 0.05
 # The rule was chosen on bench_few_shot's splits of seed 0 (the benchmark reports seed 1), for the fewest
 # held-out losses against the prior, then the largest mean gain: margins 0.1 / 0.2 / 0.3, minimums 4 / 6 / 8,
