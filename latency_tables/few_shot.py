@@ -197,7 +197,8 @@ def _prior_calibration(prior) -> tuple[CalibratedModel, str]:
     if isinstance(prior, HybridPredictor):
         return prior.calibrated, prior.name
     if isinstance(prior, CalibratedModel):
-        return prior, prior.table or "a CalibratedModel"
+        # named by what it was fitted on, not as a device: its interval model is not that device's
+        return prior, f"a CalibratedModel fitted on {prior.table or 'an unnamed table'}"
     raise TypeError(f"prior must be a device name, a HybridPredictor or a CalibratedModel, got {type(prior).__name__}")
 
 

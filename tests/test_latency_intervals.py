@@ -160,3 +160,22 @@ def test_a_search_on_a_fitted_board_carries_its_posterior_interval():
     assert safe.best.latency_high_ms <= 12.0 + 1e-9 and safe.best.latency_low_ms < safe.best.latency_ms
     board = safe.settings["latency_interval"]["sources"]["model"]["*"]
     assert "posterior after 8 held-out residual(s)" in board["origin"]
+
+
+def test_a_fit_on_an_unnamed_calibration_has_no_device_interval_model():
+    import warnings
+
+    from latency_tables import fit_device, get_source
+    from latency_tables.uncertainty import fitted_error_model
+
+    ultra96 = get_source("ultra96v2-b2304")
+    shots = ultra96.table.subset(ultra96.table.keys()[:4])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        predictor = fit_device(shots, ultra96.accelerator, get_predictor("dpuczdx8g-joint").calibrated,
+                               units=ultra96.units)
+    assert predictor.few_shot.prior == "a CalibratedModel fitted on ultra96v2-b2304"
+    with pytest.raises(KeyError, match="no latency-interval model"):
+        interval_predictor(predictor)
+    given = Residuals("transferred", (-0.2, 0.0, 0.2), "given")  # the caller knows the prior's unseen-board error
+    assert fitted_error_model(predictor.few_shot, given).transferred == given
