@@ -283,9 +283,13 @@ class Accelerator:
         PG338's DSP usage and UltraRAM options ("if change, don't need update
         model" in the DPU TRD's ``dpu_conf.vh``) and the softmax core leave the
         compiled program and its timing unchanged, so a table measured on one
-        of them holds for the others.
+        of them holds for the others.  Channel augmentation changes the
+        program of a dense convolution with fewer input channels than ICP
+        only (:func:`accel_models.tiling.augmentation_applies`), so it is not
+        part of the key either: a table's other units hold with it on or off,
+        and the latency tables check that unit by unit.
         """
-        options = self.options.replace(dsp_usage="high", uram_per_core=0, softmax=False)
+        options = self.options.replace(dsp_usage="high", uram_per_core=0, softmax=False, channel_augmentation=True)
         return (self.pp, self.icp, self.ocp, self.clock_mhz, self.cores, self.ddr_bw_gbps, self.weight_buffer_kib,
                 self.act_buffer_kib, self.dw_pp, self.layer_overhead_us, self.bits, options)
 

@@ -4,7 +4,14 @@ A dense convolution on a (PP, ICP, OCP) array takes
 ``ceil(Cin/ICP) * ceil(Cout/OCP) * ceil(Wout/PP) * Hout * k * k`` cycles (per
 group): the array consumes ICP input channels for OCP output channels at PP
 neighbouring output pixels of one row each cycle, so partial tiles waste
-lanes (a 3-channel first conv on ICP=16 uses 3/16 of them).  A depthwise
+lanes (a 3-channel first conv on ICP=16 uses 3/16 of them).  With PG338's
+channel augmentation built in (``DpuOptions.channel_augmentation``) a dense
+convolution with fewer input channels than ICP has its input channels
+augmented with the kernel's width: the array consumes ``Cin x k`` channels
+(k neighbouring columns) per cycle and loops over the kernel's rows only,
+``ceil(Cin*k/ICP) * ceil(Cout/OCP) * ceil(Wout/PP) * Hout * k`` cycles
+(the stem's 3 x 3 on ICP=12: 9/12 of the lanes instead of 3/12, a third
+of the cycles); the compiler uses it only where it saves cycles.  A depthwise
 convolution runs on its own engine at ``dw_pp`` pixels (PP/2 on the
 DPUCZDX8G) with channels over the ICP lanes.  Pooling, element-wise adds,
 channel scaling and standalone activations run on the element-wise engine
@@ -24,9 +31,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from .accelerator import Accelerator
-from .layer import ACTIVATIONS, OPS, LayerArrays
+from .layer import ACTIVATIONS, OPS, Layer, LayerArrays
 
-__all__ = ["CLASSES", "AcceleratorArrays", "layer_classes", "tiled_cycles"]
+__all__ = ["CLASSES", "AcceleratorArrays", "augmentation_applies", "layer_classes", "tiled_cycles"]
 
 #: Engine classes a layer is costed on, in the order of :func:`layer_classes` codes.
 CLASSES = ("conv", "pw", "dw", "misc")
@@ -46,6 +53,7 @@ class AcceleratorArrays:
     ddr_bw_gbps: np.ndarray
     act_buffer_bytes: np.ndarray
     layer_overhead_us: np.ndarray
+    channel_augmentation: np.ndarray
 
     @classmethod
     def from_accelerators(cls, accelerators: Sequence[Accelerator]) -> AcceleratorArrays:
@@ -79,6 +87,7 @@ class AcceleratorArrays:
             ddr_bw_gbps=col([a.ddr_bw_gbps for a in accs]),
             act_buffer_bytes=col([a.act_buffer_kib for a in accs]) * 1024,
             layer_overhead_us=col([a.layer_overhead_us for a in accs]),
+            channel_augmentation=np.array([a.options.channel_augmentation for a in accs], dtype=bool)[:, None],
         )
 
     def __len__(self) -> int:
@@ -107,6 +116,36 @@ def layer_classes(layers: LayerArrays) -> np.ndarray:
     return cls
 
 
+def augmentation_applies(layers: Sequence[Layer], accelerator: Accelerator) -> bool:
+    """Whether channel augmentation can change the program of ``layers`` on ``accelerator``'s array.
+
+    True when one of them is a dense k x k convolution (k > 1, one group)
+    with fewer input channels than the array's ICP, whether or not the
+    accelerator has augmentation built in.
+
+    >>> from accel_models.blocks import BlockSpec
+    >>> stem = BlockSpec("stem", (3, 224, 224), 24, kernel=3, stride=2).layers()
+    >>> b2304 = Accelerator.from_dpu("B2304")
+    >>> augmentation_applies(stem, b2304), augmentation_applies(stem[1:], b2304)
+    (True, False)
+    """
+    return any(layer.op in ("conv", "pwconv") and layer.groups == 1 and layer.kernel > 1
+               and layer.in_shape[0] < accelerator.icp for layer in layers)
+
+
+def _augmented_dense_cycles(layers: LayerArrays, dense: np.ndarray, acc: AcceleratorArrays,
+                            plain: np.ndarray) -> np.ndarray:
+    """``plain`` (M, D) dense-conv cycles with channel augmentation applied where it is built and saves cycles."""
+    cin, kernel = layers.cin[dense], layers.kernel[dense]
+    candidates = (layers.groups[dense] == 1) & (kernel > 1)
+    if not (candidates.any() and acc.channel_augmentation.any()):
+        return plain
+    augmented = (_ceil_div(cin * kernel, acc.icp) * _ceil_div(layers.cout[dense], acc.ocp)
+                 * _ceil_div(layers.wout[dense], acc.pp) * (layers.hout[dense] * kernel))
+    applies = acc.channel_augmentation & candidates & (cin < acc.icp)
+    return np.where(applies, np.minimum(augmented, plain), plain)
+
+
 def tiled_cycles(layers: LayerArrays, acc: AcceleratorArrays) -> tuple[np.ndarray, np.ndarray]:
     """Ideal (100 % efficient) engine cycles and hard-activation passes.
 
@@ -120,7 +159,12 @@ def tiled_cycles(layers: LayerArrays, acc: AcceleratorArrays) -> tuple[np.ndarra
     >>> from accel_models.layer import Layer
     >>> acc = AcceleratorArrays.from_accelerators([Accelerator.from_dpu("B4096")])
     >>> stem = Layer("c", "conv", (3, 224, 224), (64, 224, 224), kernel=3)
-    >>> int(tiled_cycles(LayerArrays.from_layers([stem]), acc)[0][0, 0])  # 1*4*28*224*9
+    >>> int(tiled_cycles(LayerArrays.from_layers([stem]), acc)[0][0, 0])  # ceil(9/16)*4*28*224*3
+    75264
+    >>> from accel_models.dpu_options import DpuOptions
+    >>> plain = AcceleratorArrays.from_accelerators(
+    ...     [Accelerator.from_dpu("B4096", options=DpuOptions(channel_augmentation=False))])
+    >>> int(tiled_cycles(LayerArrays.from_layers([stem]), plain)[0][0, 0])  # 1*4*28*224*9
     225792
     """
     cls = layer_classes(layers)
@@ -129,10 +173,9 @@ def tiled_cycles(layers: LayerArrays, acc: AcceleratorArrays) -> tuple[np.ndarra
     dense = np.flatnonzero(cls <= 1)
     if dense.size:
         groups = layers.groups[dense]
-        cycles[:, dense] = (_ceil_div(layers.cin[dense] / groups, acc.icp)
-                            * _ceil_div(layers.cout[dense] / groups, acc.ocp)
-                            * _ceil_div(layers.wout[dense], acc.pp)
-                            * (groups * layers.hout[dense] * layers.kernel[dense] ** 2))
+        plain = (_ceil_div(layers.cin[dense] / groups, acc.icp) * _ceil_div(layers.cout[dense] / groups, acc.ocp)
+                 * _ceil_div(layers.wout[dense], acc.pp) * (groups * layers.hout[dense] * layers.kernel[dense] ** 2))
+        cycles[:, dense] = _augmented_dense_cycles(layers, dense, acc, plain)
     dw = np.flatnonzero(cls == 2)
     if dw.size:
         cycles[:, dw] = (_ceil_div(layers.cout[dw], acc.icp) * _ceil_div(layers.wout[dw], acc.dw_pp)

@@ -20,7 +20,7 @@ import numpy as np
 
 from accel_models import BlockSpec, RooflineModel, RooflineParams
 from accel_models.reference import layer_profiles, profile_accelerator
-from latency_tables import Entry, LatencyTable, calibrate, holdout_errors, load_table, table_accelerator
+from latency_tables import Entry, LatencyTable, calibrate, get_source, holdout_errors, load_table
 from latency_tables.calibration import kernel_group, stage_group
 from latency_tables.metrics import error_report
 
@@ -48,9 +48,8 @@ def _header(title: str) -> None:
 
 
 def _ultra96(figures: dict, quick: bool) -> RooflineModel:
-    table = load_table("ultra96v2-b2304")
-    acc = table_accelerator(table.meta)
-    units = _ultra96_units(table)
+    source = get_source("ultra96v2-b2304")  # the accelerator as it was built (no channel augmentation)
+    table, acc, units = source.table, source.accelerator, _ultra96_units(source.table)
     model = RooflineModel()
     start = time.perf_counter()
     cal = calibrate(model, table, acc, units=units, folds=5)
@@ -87,8 +86,8 @@ def _ultra96(figures: dict, quick: bool) -> RooflineModel:
 
 
 def _zcu102_blocks(figures: dict) -> None:
-    table = load_table("zcu102-b4096-mbv2")
-    acc = table_accelerator(table.meta)
+    source = get_source("zcu102-b4096-mbv2")
+    table, acc = source.table, source.accelerator
     model = RooflineModel()
     cal = calibrate(model, table, acc, folds=5)
     keys = table.keys()

@@ -13,6 +13,7 @@ from accel_models.schedule import UnitSchedule
 from accel_models.tiling import AcceleratorArrays, tiled_cycles
 
 B2304 = Accelerator.from_dpu("B2304", clock_mhz=200.0)
+B2304_PLAIN = B2304.replace(options=B2304.options.replace(channel_augmentation=False))
 B4096 = Accelerator.from_dpu("B4096", clock_mhz=300.0, ddr_bw_gbps=19.2)
 MIB = 2 ** 20
 
@@ -24,7 +25,15 @@ def _cycles(layer, acc):
 
 @pytest.mark.parametrize("layer, acc, expected", [
     # ceil(Cin/ICP) * ceil(Cout/OCP) * ceil(Wout/PP) * Hout * k*k, by hand
-    (Layer("stem", "conv", (3, 224, 224), (24, 112, 112), kernel=3, stride=2), B2304, 1 * 2 * 14 * 112 * 9),
+    (Layer("stem", "conv", (3, 224, 224), (24, 112, 112), kernel=3, stride=2), B2304_PLAIN, 1 * 2 * 14 * 112 * 9),
+    # channel augmentation (PG338): Cin x k = 9 channels on the 12 lanes, the kernel's rows only
+    (Layer("stem", "conv", (3, 224, 224), (24, 112, 112), kernel=3, stride=2), B2304, 1 * 2 * 14 * 112 * 3),
+    # AlexNet's 11 x 11 on 3 channels: 33 augmented channels take ceil(33/16) = 3 passes, 11 rows
+    (Layer("a", "conv", (3, 227, 227), (96, 55, 55), kernel=11, stride=4, padding=0), B4096, 3 * 6 * 7 * 55 * 11),
+    # augmentation only where it saves cycles: 10 channels x 3 = 30 on ICP 16 takes 2 passes x 3 rows < 9
+    (Layer("c", "conv", (10, 8, 8), (16, 8, 8), kernel=3), B4096, 2 * 1 * 1 * 8 * 3),
+    # ... and never at or above ICP: 16 channels run as they are
+    (Layer("d", "conv", (16, 8, 8), (16, 8, 8), kernel=3), B4096, 1 * 1 * 1 * 8 * 9),
     (Layer("pw", "pwconv", (136, 14, 14), (816, 14, 14)), B2304, 12 * 68 * 2 * 14),
     (Layer("fc", "fc", (1536, 1, 1), (1000, 1, 1)), B2304, 128 * 84),
     # depthwise: ceil(C/ICP) * ceil(Wout/dw_pp) * Hout * k*k with dw_pp = PP/2 = 4
