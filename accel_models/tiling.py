@@ -6,12 +6,14 @@ group): the array consumes ICP input channels for OCP output channels at PP
 neighbouring output pixels of one row each cycle, so partial tiles waste
 lanes (a 3-channel first conv on ICP=16 uses 3/16 of them).  With PG338's
 channel augmentation built in (``DpuOptions.channel_augmentation``) a dense
-convolution with fewer input channels than ICP has its input channels
-augmented with the kernel's width: the array consumes ``Cin x k`` channels
-(k neighbouring columns) per cycle and loops over the kernel's rows only,
+convolution has its input channels augmented with the kernel's width: the
+array consumes ``Cin x k`` channels (k neighbouring columns) per cycle and
+loops over the kernel's rows only,
 ``ceil(Cin*k/ICP) * ceil(Cout/OCP) * ceil(Wout/PP) * Hout * k`` cycles
 (the stem's 3 x 3 on ICP=12: 9/12 of the lanes instead of 3/12, a third
-of the cycles); the compiler uses it only where it saves cycles.  A depthwise
+of the cycles).  PG338 v4.1 ("Channel Augmentation") names few input
+channels as its use and says it can be used above ICP too; the model takes
+it wherever it saves cycles.  A depthwise
 convolution runs on its own engine at ``dw_pp`` pixels (PP/2 on the
 DPUCZDX8G) with channels over the ICP lanes.  Pooling, element-wise adds,
 channel scaling and standalone activations run on the element-wise engine
@@ -120,8 +122,9 @@ def augmentation_applies(layers: Sequence[Layer], accelerator: Accelerator) -> b
     """Whether channel augmentation can change the program of ``layers`` on ``accelerator``'s array.
 
     True when one of them is a dense k x k convolution (k > 1, one group)
-    with fewer input channels than the array's ICP, whether or not the
-    accelerator has augmentation built in.
+    whose augmented tiling takes fewer passes, ``ceil(Cin*k/ICP) <
+    k * ceil(Cin/ICP)`` (always so below ICP input channels), whether or
+    not the accelerator has augmentation built in.
 
     >>> from accel_models.blocks import BlockSpec
     >>> stem = BlockSpec("stem", (3, 224, 224), 24, kernel=3, stride=2).layers()
@@ -129,21 +132,22 @@ def augmentation_applies(layers: Sequence[Layer], accelerator: Accelerator) -> b
     >>> augmentation_applies(stem, b2304), augmentation_applies(stem[1:], b2304)
     (True, False)
     """
+    icp = accelerator.icp
     return any(layer.op in ("conv", "pwconv") and layer.groups == 1 and layer.kernel > 1
-               and layer.in_shape[0] < accelerator.icp for layer in layers)
+               and -(-layer.in_shape[0] * layer.kernel // icp) < layer.kernel * -(-layer.in_shape[0] // icp)
+               for layer in layers)
 
 
 def _augmented_dense_cycles(layers: LayerArrays, dense: np.ndarray, acc: AcceleratorArrays,
                             plain: np.ndarray) -> np.ndarray:
     """``plain`` (M, D) dense-conv cycles with channel augmentation applied where it is built and saves cycles."""
-    cin, kernel = layers.cin[dense], layers.kernel[dense]
+    cin, kernel = layers.cin[dense], layers.kernel[dense]  # one group: cin is the group's input channels
     candidates = (layers.groups[dense] == 1) & (kernel > 1)
     if not (candidates.any() and acc.channel_augmentation.any()):
         return plain
     augmented = (_ceil_div(cin * kernel, acc.icp) * _ceil_div(layers.cout[dense], acc.ocp)
                  * _ceil_div(layers.wout[dense], acc.pp) * (layers.hout[dense] * kernel))
-    applies = acc.channel_augmentation & candidates & (cin < acc.icp)
-    return np.where(applies, np.minimum(augmented, plain), plain)
+    return np.where(acc.channel_augmentation & candidates, np.minimum(augmented, plain), plain)
 
 
 def tiled_cycles(layers: LayerArrays, acc: AcceleratorArrays) -> tuple[np.ndarray, np.ndarray]:

@@ -62,3 +62,13 @@ def test_every_shipped_dpu_source_records_its_build():
                             "zcu102-b4096-mbv2": False}
     assert np.all([get_source(n).accelerator.options.ip_version == "3.2"
                    for n in ("zcu102-b4096-layer-profiles", "zcu102-b4096-mbv2")])
+
+
+@pytest.mark.parametrize("cin, changed", [(3, True), (10, True), (16, False), (20, True), (32, False)])
+def test_which_units_augmentation_changes(cin, changed):
+    # ceil(cin*3/16) passes of 3 rows against ceil(cin/16) passes of 9: 1<9, 2<9, 3=9, 4<18, 6=18
+    from accel_models import Layer
+    from accel_models.tiling import augmentation_applies
+
+    conv = Layer("c", "conv", (cin, 8, 8), (16, 8, 8), kernel=3)
+    assert augmentation_applies([conv], Accelerator.from_dpu("B4096")) is changed

@@ -32,8 +32,10 @@ def _cycles(layer, acc):
     (Layer("a", "conv", (3, 227, 227), (96, 55, 55), kernel=11, stride=4, padding=0), B4096, 3 * 6 * 7 * 55 * 11),
     # augmentation only where it saves cycles: 10 channels x 3 = 30 on ICP 16 takes 2 passes x 3 rows < 9
     (Layer("c", "conv", (10, 8, 8), (16, 8, 8), kernel=3), B4096, 2 * 1 * 1 * 8 * 3),
-    # ... and never at or above ICP: 16 channels run as they are
+    # ... at ICP it saves nothing (48 on 16 lanes = 3 passes x 3 rows = 9); above ICP it may (PG338 v4.1):
+    # 20 channels: ceil(60/16) = 4 passes x 3 rows = 12 < ceil(20/16) * 9 = 18
     (Layer("d", "conv", (16, 8, 8), (16, 8, 8), kernel=3), B4096, 1 * 1 * 1 * 8 * 9),
+    (Layer("e", "conv", (20, 8, 8), (16, 8, 8), kernel=3), B4096, 4 * 1 * 1 * 8 * 3),
     (Layer("pw", "pwconv", (136, 14, 14), (816, 14, 14)), B2304, 12 * 68 * 2 * 14),
     (Layer("fc", "fc", (1536, 1, 1), (1000, 1, 1)), B2304, 128 * 84),
     # depthwise: ceil(C/ICP) * ceil(Wout/dw_pp) * Hout * k*k with dw_pp = PP/2 = 4
