@@ -15,9 +15,16 @@ of the cycles).  PG338 v4.1 ("Channel Augmentation") names few input
 channels as its use and says it can be used above ICP too; the model takes
 it wherever it saves cycles.  A depthwise
 convolution runs on its own engine at ``dw_pp`` pixels (PP/2 on the
-DPUCZDX8G) with channels over the ICP lanes.  Pooling, element-wise adds,
-channel scaling and standalone activations run on the element-wise engine
-at PP x ICP elements per cycle.  An h-swish / h-sigmoid fused into a layer
+DPUCZDX8G) with channels over the ICP lanes.  Element-wise adds, channel
+scaling and standalone activations run on the element-wise engine at
+PP x ICP elements per cycle.  Pooling (average and max) runs on the ALU
+with the depthwise convolution (PG338 v4.1, "DepthwiseConv (ALU)": "the
+depthwise conv is performed by the ALU engine, along with the pooling"; the
+Vitis AI target ``DPUCZDX8G_ISA1_B4096`` lists ``avg_pool`` / ``max_pool``
+among its ALU types): like a depthwise layer, its pixel lanes work on
+``dw_pp`` output pixels and each walks its k x k window, so a global pool
+(one output pixel) costs ``ceil(C/ICP) * H * W`` cycles, a 112 x 112 one
+12,544 per channel group.  An h-swish / h-sigmoid fused into a layer
 costs extra element-wise passes over its output (``relu6(x + 3)``, the
 scaling, the product with ``x``), counted in the same element-wise cycles.
 
@@ -114,7 +121,7 @@ def layer_classes(layers: LayerArrays) -> np.ndarray:
     cls = np.full(len(layers), CLASSES.index("misc"), dtype=np.int64)
     cls[dense & (layers.kernel > 1)] = CLASSES.index("conv")
     cls[dense & (layers.kernel == 1)] = CLASSES.index("pw")
-    cls[op == _OP["dwconv"]] = CLASSES.index("dw")
+    cls[np.isin(op, [_OP["dwconv"], _OP["pool"], _OP["maxpool"]])] = CLASSES.index("dw")  # the ALU
     return cls
 
 
@@ -186,11 +193,8 @@ def tiled_cycles(layers: LayerArrays, acc: AcceleratorArrays) -> tuple[np.ndarra
                          * (layers.hout[dw] * layers.kernel[dw] ** 2))
     misc = np.flatnonzero(cls == 3)
     if misc.size:
-        pooling = np.isin(layers.op[misc], [_OP["pool"], _OP["maxpool"]])
-        c = np.where(pooling, layers.cin[misc], layers.cout[misc])
-        w = np.where(pooling, layers.win[misc], layers.wout[misc])
-        h = np.where(pooling, layers.hin[misc], layers.hout[misc])
-        cycles[:, misc] = _ceil_div(c, acc.icp) * _ceil_div(w, acc.pp) * h
+        cycles[:, misc] = (_ceil_div(layers.cout[misc], acc.icp) * _ceil_div(layers.wout[misc], acc.pp)
+                           * layers.hout[misc])
     act = np.zeros_like(cycles)
     hard = np.flatnonzero(np.isin(layers.activation, _HARD_ACTIVATIONS))
     if hard.size:

@@ -40,8 +40,10 @@ def _cycles(layer, acc):
     (Layer("fc", "fc", (1536, 1, 1), (1000, 1, 1)), B2304, 128 * 84),
     # depthwise: ceil(C/ICP) * ceil(Wout/dw_pp) * Hout * k*k with dw_pp = PP/2 = 4
     (Layer("dw", "dwconv", (192, 56, 56), (192, 56, 56), kernel=5, groups=192), B2304, 16 * 14 * 56 * 25),
-    # element-wise engine: ceil(C/ICP) * ceil(W/PP) * H over the input of a pool
-    (Layer("gap", "pool", (1152, 7, 7), (1152, 1, 1), kernel=7), B2304, 96 * 1 * 7),
+    # pooling on the ALU (PG338 v4.1): ceil(C/ICP) * ceil(Wout/dw_pp) * Hout * k*k, a global pool walks its window
+    (Layer("gap", "pool", (1152, 7, 7), (1152, 1, 1), kernel=7), B2304, 96 * 1 * 1 * 49),
+    (Layer("se", "pool", (96, 112, 112), (96, 1, 1), kernel=112), B4096, 6 * 1 * 1 * 112 * 112),
+    (Layer("mp", "maxpool", (64, 56, 56), (64, 28, 28), kernel=2, stride=2, padding=0), B4096, 4 * 7 * 28 * 4),
     (Layer("add", "add", (32, 56, 56), (32, 56, 56)), B4096, 2 * 7 * 56),
     # grouped conv: per group ceil(8/16) * ceil(8/16), 4 groups
     (Layer("g", "conv", (32, 8, 8), (32, 8, 8), kernel=3, groups=4), B4096, 4 * 1 * 1 * 1 * 8 * 9),
