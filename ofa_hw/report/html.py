@@ -160,7 +160,7 @@ def _resources(resources: Mapping, summary: Mapping) -> list[str]:
              "accelerator)", f"DSP-usage option: {_e(resources['dsp_usage'])} (PG338; 'low' builds the "
              "accumulators in LUTs)",
              f"UltraRAM per core: {resources['uram_per_core']} (buffers placed in it as built)",
-             "estimates from the PG338 resource fit"]
+             "estimates from the PG338 resource fit", *(_e(n) for n in resources.get("notes", ()))]
     if cap < 1:
         notes.append(f"dashed line: the {100 * cap:.0f}% limit the search allowed")
     if resources["extrapolated"]:
