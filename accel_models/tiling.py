@@ -107,8 +107,11 @@ def _ceil_div(a, b) -> np.ndarray:
     return np.ceil(a / b)
 
 
-def layer_classes(layers: LayerArrays) -> np.ndarray:
+def layer_classes(layers: LayerArrays, alu_pooling: bool = True) -> np.ndarray:
     """(L,) engine class code per layer (index into :data:`CLASSES`).
+
+    ``alu_pooling`` False puts pooling on the element-wise engine, as an
+    engine without the DPUCZDX8G's ALU (the HLS export's) runs it.
 
     >>> from accel_models.layer import Layer
     >>> arrays = LayerArrays.from_layers([Layer("c", "conv", (3, 8, 8), (8, 8, 8), kernel=3),
@@ -121,7 +124,9 @@ def layer_classes(layers: LayerArrays) -> np.ndarray:
     cls = np.full(len(layers), CLASSES.index("misc"), dtype=np.int64)
     cls[dense & (layers.kernel > 1)] = CLASSES.index("conv")
     cls[dense & (layers.kernel == 1)] = CLASSES.index("pw")
-    cls[np.isin(op, [_OP["dwconv"], _OP["pool"], _OP["maxpool"]])] = CLASSES.index("dw")  # the ALU
+    cls[op == _OP["dwconv"]] = CLASSES.index("dw")
+    if alu_pooling:
+        cls[np.isin(op, [_OP["pool"], _OP["maxpool"]])] = CLASSES.index("dw")  # the DPUCZDX8G's ALU
     return cls
 
 
@@ -157,13 +162,16 @@ def _augmented_dense_cycles(layers: LayerArrays, dense: np.ndarray, acc: Acceler
     return np.where(acc.channel_augmentation & candidates, np.minimum(augmented, plain), plain)
 
 
-def tiled_cycles(layers: LayerArrays, acc: AcceleratorArrays) -> tuple[np.ndarray, np.ndarray]:
+def tiled_cycles(layers: LayerArrays, acc: AcceleratorArrays,
+                 alu_pooling: bool = True) -> tuple[np.ndarray, np.ndarray]:
     """Ideal (100 % efficient) engine cycles and hard-activation passes.
 
     Returns ``(cycles, activation_cycles)``, both (M, L): the cycles of the
     layer on its engine, and the cycles of one element-wise pass (PP x ICP
     elements per cycle) over its output where the layer applies h-swish or
-    h-sigmoid (0 elsewhere).
+    h-sigmoid (0 elsewhere).  ``alu_pooling`` False costs pooling on the
+    element-wise engine, ``ceil(C/ICP) * ceil(Win/PP) * Hin`` over its input
+    (an engine without the DPUCZDX8G's ALU, see :func:`layer_classes`).
 
     Examples
     --------
@@ -178,7 +186,7 @@ def tiled_cycles(layers: LayerArrays, acc: AcceleratorArrays) -> tuple[np.ndarra
     >>> int(tiled_cycles(LayerArrays.from_layers([stem]), plain)[0][0, 0])  # 1*4*28*224*9
     225792
     """
-    cls = layer_classes(layers)
+    cls = layer_classes(layers, alu_pooling)
     cycles = np.empty((len(acc), len(layers)))
     # each engine's formula only on its own columns: a third of the work of evaluating all three everywhere
     dense = np.flatnonzero(cls <= 1)
@@ -193,8 +201,11 @@ def tiled_cycles(layers: LayerArrays, acc: AcceleratorArrays) -> tuple[np.ndarra
                          * (layers.hout[dw] * layers.kernel[dw] ** 2))
     misc = np.flatnonzero(cls == 3)
     if misc.size:
-        cycles[:, misc] = (_ceil_div(layers.cout[misc], acc.icp) * _ceil_div(layers.wout[misc], acc.pp)
-                           * layers.hout[misc])
+        pooling = np.isin(layers.op[misc], [_OP["pool"], _OP["maxpool"]])  # only without ALU pooling
+        c = np.where(pooling, layers.cin[misc], layers.cout[misc])
+        w = np.where(pooling, layers.win[misc], layers.wout[misc])
+        h = np.where(pooling, layers.hin[misc], layers.hout[misc])
+        cycles[:, misc] = _ceil_div(c, acc.icp) * _ceil_div(w, acc.pp) * h
     act = np.zeros_like(cycles)
     hard = np.flatnonzero(np.isin(layers.activation, _HARD_ACTIVATIONS))
     if hard.size:
