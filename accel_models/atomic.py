@@ -7,7 +7,8 @@ every package uses it):
   a file is written to a temporary sibling, synced and renamed onto its name.
 * :func:`atomic_directory`: a folder is built as a temporary sibling and
   swapped into place as a unit; an existing folder is replaced only when the
-  caller's ``replaceable`` check says it holds an output of ours.
+  caller's ``replaceable`` check says it holds an output of ours
+  (:func:`holds_only` builds that check from the names an output consists of).
 * :func:`output_lock`: one writer per output (a table, a result folder); a
   second one is refused with the holder's pid.  A lock whose process is gone
   (same host, pid not running) is stale and taken over.
@@ -28,7 +29,7 @@ import shutil
 import socket
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import IO
@@ -41,6 +42,7 @@ __all__ = [
     "atomic_write_text",
     "check_replaceable",
     "check_writable",
+    "holds_only",
     "output_lock",
 ]
 
@@ -208,7 +210,9 @@ def atomic_directory(path: str | os.PathLike, *, replaceable: Callable[[Path], s
         Names the output in messages.
 
     The check runs before the block (nothing is built for an output that
-    could not be moved into place) and again just before the swap.  An
+    could not be moved into place) and again just before the swap; the
+    folder's :func:`output_lock` is held throughout, so a second writer of
+    the same folder is refused instead of racing this one.  An
     exception in the block removes the temporary folder and leaves ``path``
     as it was; the old folder is deleted only after the new one is in place.
 
@@ -222,19 +226,19 @@ def atomic_directory(path: str | os.PathLike, *, replaceable: Callable[[Path], s
     ['a.txt']
     """
     path = check_replaceable(path, replaceable=replaceable, what=what)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    _sweep_stale_temps(path.parent, path.name)
-    tmp = Path(tempfile.mkdtemp(prefix=_temp_prefix(path.name), suffix=".tmp", dir=path.parent))
-    try:
-        yield tmp
-        os.chmod(tmp, 0o755)
-        reason = _refuse_reason(path, replaceable)
-        if reason is not None:
-            raise FileExistsError(f"{what} {path} changed while it was written and was not replaced: {reason}")
-        _swap_into_place(tmp, path)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+    with output_lock(path, what=what):
+        _sweep_stale_temps(path.parent, path.name)
+        tmp = Path(tempfile.mkdtemp(prefix=_temp_prefix(path.name), suffix=".tmp", dir=path.parent))
+        try:
+            yield tmp
+            os.chmod(tmp, 0o755)
+            reason = _refuse_reason(path, replaceable)
+            if reason is not None:
+                raise FileExistsError(f"{what} {path} changed while it was written and was not replaced: {reason}")
+            _swap_into_place(tmp, path)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
 
 
 def _refuse_reason(path: Path, replaceable: Callable[[Path], str | None] | None) -> str | None:
@@ -253,6 +257,50 @@ def check_replaceable(path: str | os.PathLike, *, replaceable: Callable[[Path], 
     if reason is not None:
         raise FileExistsError(f"{what} {path} was not replaced: {reason}")
     return check_writable(path, what=what)
+
+
+def _ours(name: str) -> bool:
+    """A lock or a temporary of this module (they belong to the output they sit in, never to the user)."""
+    return name.startswith(".") and (name.endswith(".lock") or name.endswith(".tmp"))
+
+
+def holds_only(names: Iterable[str], *, required: Iterable[str] = (),
+               what: str = "an ofa-hw output") -> Callable[[Path], str | None]:
+    """The ``replaceable`` check of an output made of ``names``: an empty folder, or one of ours.
+
+    The returned check passes a folder that is empty or whose entries are all
+    in ``names`` (besides this module's locks and temporaries) and include
+    every name in ``required``; otherwise it returns the reason, naming the
+    first foreign entries, so a folder of the user's is never swapped away.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> folder = pathlib.Path(tempfile.mkdtemp())
+    >>> check = holds_only({"report.html", "plot.png"}, required={"report.html"}, what="a report")
+    >>> check(folder) is None
+    True
+    >>> _ = (folder / "notes.txt").write_text("mine")
+    >>> check(folder)
+    'it holds files that are not part of a report (notes.txt); choose an empty or new folder'
+    """
+    allowed, needed = frozenset(names), frozenset(required)
+
+    def check(path: Path) -> str | None:
+        present = {p.name for p in path.iterdir() if not _ours(p.name)}
+        if not present:
+            return None
+        foreign = sorted(present - allowed)
+        if foreign:
+            listed = ", ".join(foreign[:5]) + (f" and {len(foreign) - 5} more" if len(foreign) > 5 else "")
+            return f"it holds files that are not part of {what} ({listed}); choose an empty or new folder"
+        missing = sorted(needed - present)
+        if missing:
+            return (f"it holds no {', '.join(missing)}, so it is not {what} of ours; "
+                    "choose an empty or new folder")
+        return None
+
+    return check
 
 
 def _swap_into_place(tmp: Path, path: Path) -> None:
@@ -293,7 +341,8 @@ def output_lock(target: str | os.PathLike, *, what: str = "ofa-hw") -> Iterator[
     :class:`OutputLockedError` naming the pid.  Stale-lock rule: a lock of
     this host whose pid no longer runs (or an unreadable lock older than a
     minute) is removed and taken over; a lock of another host is never
-    guessed stale.
+    guessed stale.  Re-entering a lock this process holds is allowed (the
+    outer holder releases it).
 
     Examples
     --------
@@ -316,6 +365,9 @@ def output_lock(target: str | os.PathLike, *, what: str = "ofa-hw") -> Iterator[
             holder = _read_holder(lock)
             if holder is None:
                 continue  # released meanwhile
+            if holder.get("pid") == me["pid"] and holder.get("host") == _HOST:
+                yield lock  # held further up this process (a search writing its report): the outer owner releases
+                return
             if _stale(lock, holder):
                 lock.unlink(missing_ok=True)
                 continue

@@ -399,7 +399,7 @@ case("result-missing", lambda ws: ["report", str(ws / "nope.json")], REFUSED, r"
 case("result-directory", lambda ws: ["export", "--result", str(ws / "mine"), "--out", str(ws / "x")], REFUSED,
      r"result file .*mine is a folder")
 case("result-report-into-user-folder", lambda ws: ["report", str(ws / "result.json"), "--no-cv", "--out",
-                                                   str(ws / "mine")], REFUSED, r"not an ofa-hw report.*thesis.tex")
+                                                   str(ws / "mine")], REFUSED, r"not part of an ofa-hw report.*thesis.tex")
 case("result-report-onto-file", lambda ws: ["report", str(ws / "result.json"), "--no-cv", "--out",
                                             str(ws / "notes.txt")], REFUSED,
      r"notes.txt was not replaced: it is not a folder")
