@@ -30,7 +30,7 @@ import socket
 import tempfile
 import time
 from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import IO
 
@@ -195,7 +195,7 @@ def atomic_write_text(path: str | os.PathLike, text: str) -> Path:
 
 @contextmanager
 def atomic_directory(path: str | os.PathLike, *, replaceable: Callable[[Path], str | None] | None = None,
-                     what: str = "output folder") -> Iterator[Path]:
+                     what: str = "output folder", locked: bool = False) -> Iterator[Path]:
     """Build a folder in a temporary sibling; on success swap it into place as a unit.
 
     Parameters
@@ -208,6 +208,9 @@ def atomic_directory(path: str | os.PathLike, *, replaceable: Callable[[Path], s
         Without it an existing ``path`` is never replaced.
     what : str
         Names the output in messages.
+    locked : bool
+        The caller already holds :func:`output_lock` of ``path`` (a search
+        locks its output folder for the whole run); otherwise it is taken here.
 
     The check runs before the block (nothing is built for an output that
     could not be moved into place) and again just before the swap; the
@@ -226,7 +229,7 @@ def atomic_directory(path: str | os.PathLike, *, replaceable: Callable[[Path], s
     ['a.txt']
     """
     path = check_replaceable(path, replaceable=replaceable, what=what)
-    with output_lock(path, what=what):
+    with nullcontext() if locked else output_lock(path, what=what):
         _sweep_stale_temps(path.parent, path.name)
         tmp = Path(tempfile.mkdtemp(prefix=_temp_prefix(path.name), suffix=".tmp", dir=path.parent))
         try:
@@ -341,8 +344,7 @@ def output_lock(target: str | os.PathLike, *, what: str = "ofa-hw") -> Iterator[
     :class:`OutputLockedError` naming the pid.  Stale-lock rule: a lock of
     this host whose pid no longer runs (or an unreadable lock older than a
     minute) is removed and taken over; a lock of another host is never
-    guessed stale.  Re-entering a lock this process holds is allowed (the
-    outer holder releases it).
+    guessed stale.
 
     Examples
     --------
@@ -365,9 +367,6 @@ def output_lock(target: str | os.PathLike, *, what: str = "ofa-hw") -> Iterator[
             holder = _read_holder(lock)
             if holder is None:
                 continue  # released meanwhile
-            if holder.get("pid") == me["pid"] and holder.get("host") == _HOST:
-                yield lock  # held further up this process (a search writing its report): the outer owner releases
-                return
             if _stale(lock, holder):
                 lock.unlink(missing_ok=True)
                 continue

@@ -399,7 +399,8 @@ case("result-missing", lambda ws: ["report", str(ws / "nope.json")], REFUSED, r"
 case("result-directory", lambda ws: ["export", "--result", str(ws / "mine"), "--out", str(ws / "x")], REFUSED,
      r"result file .*mine is a folder")
 case("result-report-into-user-folder", lambda ws: ["report", str(ws / "result.json"), "--no-cv", "--out",
-                                                   str(ws / "mine")], REFUSED, r"not part of an ofa-hw report.*thesis.tex")
+                                                   str(ws / "mine")], REFUSED,
+     r"not part of an ofa-hw report.*thesis.tex")
 case("result-report-onto-file", lambda ws: ["report", str(ws / "result.json"), "--no-cv", "--out",
                                             str(ws / "notes.txt")], REFUSED,
      r"notes.txt was not replaced: it is not a folder")
@@ -722,6 +723,91 @@ def _killed_writer_leaves_old_file(ws):
 case("fault-interrupted-write", _killed_writer_leaves_old_file, FAILED, r"", error=KeyboardInterrupt)
 
 
+# ---- every output is one unit: built beside, swapped in; the previous one survives a fault ----------------------
+def _no_space(fd):
+    raise OSError(errno.ENOSPC, "No space left on device")
+
+
+def _again(argv: Callable[[Path], list[str]], fault: Callable | None = None) -> Callable[[Path], list[str]]:
+    """Write the output once (the user's previous state), then return the same command, under ``fault``."""
+    def make(ws):
+        assert main(argv(ws)) == 0
+        if fault is not None:
+            import accel_models.atomic as atomic
+
+            _MONKEY[0].setattr(atomic.os, "fsync", fault)
+        return argv(ws)
+    return make
+
+
+def roofline(out: str) -> Callable[[Path], list[str]]:
+    return lambda ws: ["roofline", "--board", "ultra96v2", "--preset", "min", "-r", "32", "--out", str(ws / out)]
+
+
+def build_config(out: str) -> Callable[[Path], list[str]]:
+    return lambda ws: ["build-config", str(ws / "result.json"), "--out", str(ws / out)]
+
+
+def plan(out: str) -> Callable[[Path], list[str]]:
+    return lambda ws: ["lut", "plan", "--resolutions", "160", "--manifest-only", "--force", "--out", str(ws / out)]
+
+
+def fit(out: str) -> Callable[[Path], list[str]]:
+    return lambda ws: ["lut", "fit", str(ws / "table.csv"), "--out", str(ws / out)]
+
+
+def search_into(out: str, *options: str) -> Callable[[Path], list[str]]:
+    return lambda ws: ["search", "--no-progress", "--latency-ms", "10", "--budget", "400", "--population", "20",
+                       "--out", str(ws / out), *options]
+
+
+for command, make, output in (("roofline", roofline, "a roofline report"),
+                              ("build-config", build_config, "a DPU build folder"),
+                              ("search", search_into, "an ofa-hw search output")):
+    case(f"{command}-into-user-folder", make("mine"), REFUSED,
+         rf"mine was not replaced: it holds files that are not part of {output} \(thesis.tex\)")
+    case(f"{command}-onto-plain-file", make("notes.txt"), REFUSED, r"notes.txt was not replaced: it is not a folder")
+for command, make in (("roofline", roofline), ("build-config", build_config), ("plan", plan), ("fit", fit),
+                      ("search", search_into)):
+    out = "f.json" if command == "fit" else "o"
+    case(f"{command}-valid", make(out), HANDLED, creates=(out,))
+    case(f"{command}-replaces-its-own-output", _again(make(out)), HANDLED, creates=(out,))
+    case(f"fault-disk-full-{command}-keeps-the-previous-output", _again(make(out), _no_space), FAILED,
+         r"disk full")
+
+
+def _interrupted(fd):
+    raise KeyboardInterrupt
+
+
+case("fault-interrupted-roofline-keeps-the-previous-report", _again(roofline("o"), _interrupted), "exit 130",
+     r"interrupted")
+case("fault-interrupted-search-keeps-the-previous-output", _again(search_into("o"), _interrupted), "exit 130",
+     r"interrupted")
+
+
+def _plan_beside_measurements(ws):
+    assert main(plan("p")(ws)) == 0
+    shutil.copy(ws / "table.csv", ws / "p" / "table.csv")  # measured into the plan folder, as its README shows
+    return plan("p")(ws)
+
+
+case("plan-force-over-measurements", _plan_beside_measurements, REFUSED,
+     r"p was not replaced: it holds files that are not part of a measurement plan \(table.csv\)")
+case("search-checkpoint-inside-out", lambda ws: search_into("o", "--checkpoint", str(ws / "o" / "ckpt"))(ws), REFUSED,
+     r"--checkpoint .*o/ckpt is inside --out .*o, which is replaced as a unit")
+
+
+def _roofline_in_use(ws):
+    from accel_models import atomic
+
+    (ws / ".o.lock").write_text(json.dumps({"pid": os.getppid(), "host": atomic._HOST, "started": 0}))
+    return roofline("o")(ws)
+
+
+case("roofline-out-in-use", _roofline_in_use, FAILED, r"o is in use by pid \d+")
+
+
 @pytest.mark.parametrize("item", CASES, ids=[c.id for c in CASES])
 def test_case(item: Case, ws, artefacts, capsys, monkeypatch, bounded):
     _ARTEFACTS[:] = [artefacts]
@@ -737,7 +823,7 @@ def test_case(item: Case, ws, artefacts, capsys, monkeypatch, bounded):
         captured = capsys.readouterr()
         message = captured.err + captured.out
         assert "Traceback" not in message
-        outcome = {0: HANDLED, 1: FAILED, 2: REFUSED}.get(code, f"exit {code}")
+        outcome = {0: HANDLED, 1: FAILED, 2: REFUSED}.get(code, f"exit {code}")  # 130: interrupted
         if outcome != HANDLED and target and target[0] not in ("--help",):
             assert message.strip(), "a refusal must say why"
     assert outcome == item.outcome, f"{item.id}: {outcome}: {message}"

@@ -75,8 +75,8 @@ def parse_accelerators(text: str, board, ip_version: str = "4.1"):
     from ofa_hw.search.accelerators import DpuGrid, fitting_options
 
     options = DpuOptions(ip_version=ip_version)
-    if text == "dpu":
-        return DpuGrid(ip_version=ip_version)
+    if text == "dpu":  # the named space (what fits is its definition); another IP version is a grid of the user's
+        return "dpu" if ip_version == DpuGrid.ip_version else DpuGrid(ip_version=ip_version)
     if text == "dpu-like":
         return "dpu-like"
     if text == "default":
@@ -146,13 +146,15 @@ def write_search_output(result, out: Path, *, report: bool = True) -> list[Path]
     """Write ``result.json``, the report and the DPU build files into ``out`` as one unit; the paths written.
 
     The folder is built as a temporary sibling and swapped into place, so a crash or a full disk leaves the
-    previous output whole, and a result never sits beside another run's report.
+    previous output whole, and a result never sits beside another run's report.  The caller holds
+    :func:`accel_models.atomic.output_lock` of ``out`` (the search locks it for the whole run).
     """
     from accel_models.atomic import atomic_directory
 
     from .build_config import write_design_build_files
 
-    with atomic_directory(out, replaceable=_replaceable_output, what="search output folder") as tmp:
+    with atomic_directory(out, replaceable=_replaceable_output, what="search output folder",
+                          locked=True) as tmp:
         written = [result.to_json(tmp / "result.json")]
         if result.best is not None and not result.best.is_custom:  # a stock DPU: the files to build it
             written += write_design_build_files(result.best, tmp / "dpu_build")

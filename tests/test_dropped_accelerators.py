@@ -1,0 +1,80 @@
+"""A grid or a list of accelerators never loses a configuration silently.
+
+A listed accelerator that does not fit is an error naming it; a grid the user
+gave warns once, listing every configuration it drops with the resource that
+binds and by how much; the named spaces ("dpu", "dpu-like") record the count
+in the result's settings.  Expected figures come from :func:`accel_models.fits`
+evaluated here, not from the space's own bookkeeping.
+"""
+
+from __future__ import annotations
+
+import re
+import warnings
+
+import pytest
+
+from accel_models import Accelerator, fits, get_board
+from ofa_hw.cli.search import parse_accelerators
+from ofa_hw.search.accelerators import (
+    AcceleratorGrid,
+    AcceleratorSpace,
+    DpuGrid,
+    DroppedAcceleratorsWarning,
+    InfeasibleConstraintError,
+)
+
+BOARD = get_board("ultra96v2")
+GRID = DpuGrid(arch=("B1600", "B4096"), clock_mhz=(300.0,), cores=(1, 4), ram_usage=("low",), dsp_usage=("high",))
+
+
+def _misfits(grid: DpuGrid) -> dict[str, float]:
+    """Label -> binding utilisation of every configuration of ``grid`` that does not fit, computed independently."""
+    space_all = [grid.accelerator(genes, BOARD) for genes in
+                 [(a, 0, c, 0, 0) for a in range(len(grid.arch)) for c in range(len(grid.cores))]]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        checks = {acc.label: fits(acc, BOARD) for acc in space_all}
+    return {label: check.binding_utilization for label, check in checks.items() if not check.ok}
+
+
+def test_a_grid_of_the_users_warns_once_listing_every_dropped_configuration():
+    expected = _misfits(GRID)
+    assert expected, "the grid must hold configurations that do not fit for this test to mean anything"
+    with pytest.warns(DroppedAcceleratorsWarning) as caught:
+        space = AcceleratorSpace.stock(BOARD, GRID)
+    dropped = [w for w in caught if issubclass(w.category, DroppedAcceleratorsWarning)]
+    assert len(dropped) == 1
+    message = str(dropped[0].message)
+    assert f"{len(expected)} of the 4 configurations of the grid do not fit ultra96v2" in message
+    for label, share in expected.items():
+        assert re.search(rf"{re.escape(label)} needs {100 * share:.0f}% of the \w+ \({100 * (share - 1):.0f} points "
+                         "over\\)", message), (label, message)
+    assert len(space) + len(space.dropped) == 4
+    assert space.describe()["dropped"] == len(expected)
+
+
+def test_a_custom_grid_warns_too():
+    grid = AcceleratorGrid(pp=(8,), icp=(12,), ocp=(12,), clock_mhz=(300.0,), cores=(1, 4))
+    with pytest.warns(DroppedAcceleratorsWarning, match=r"1 of the 2 configurations .*x4"):
+        AcceleratorSpace.from_grid(BOARD, grid)
+
+
+def test_the_named_spaces_do_not_warn_but_record_the_count():
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", DroppedAcceleratorsWarning)
+        space = AcceleratorSpace.named(BOARD, "dpu")
+    assert space.dropped and space.describe()["dropped"] == len(space.dropped)
+    assert len(space) + len(space.dropped) == len(DpuGrid().arch) * 4 * 4 * 2 * 2
+
+
+def test_a_listed_accelerator_that_does_not_fit_is_an_error_naming_it():
+    too_big = Accelerator.from_dpu("B4096", clock_mhz=300.0, cores=4, ddr_bw_gbps=BOARD.ddr_bw_gbps)
+    with pytest.raises(InfeasibleConstraintError, match=r"1 of the 2 listed accelerator\(s\) do not fit ultra96v2.*"
+                                                        r"B4096 @300 MHz x4 needs \d+% of the \w+ \(\d+ points over\)"):
+        AcceleratorSpace.from_list(BOARD, [Accelerator.from_dpu("B1600"), too_big])
+
+
+def test_the_cli_default_is_the_named_space_and_another_ip_a_grid():
+    assert parse_accelerators("dpu", BOARD) == "dpu"
+    assert parse_accelerators("dpu", BOARD, "4.0") == DpuGrid(ip_version="4.0")
