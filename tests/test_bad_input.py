@@ -662,13 +662,21 @@ def _checkpoint(corrupt: bytes | None):
         (saved,) = (ws / "ckpt").glob("restart-*.npz")
         if corrupt is not None:
             data = saved.read_bytes()
-            saved.write_bytes(data[: len(data) // 2] if corrupt == b"cut" else corrupt)
+            if corrupt == b"cut":
+                data = data[: len(data) // 2]
+            elif corrupt == b"flip":  # one bit inside a member: only its CRC tells
+                data = data[: len(data) // 3] + bytes([data[len(data) // 3] ^ 0x01]) + data[len(data) // 3 + 1:]
+            else:
+                data = corrupt
+            saved.write_bytes(data)
         return search_codesign(**kwargs)
     return call
 
 
 case("api-checkpoint-truncated", lambda ws: (lambda: _checkpoint(b"cut")(ws)), REFUSED,
      r"checkpoint file .*restart-0-.*npz is corrupt or truncated", creates=("ckpt",))
+case("api-checkpoint-bit-flipped", lambda ws: (lambda: _checkpoint(b"flip")(ws)), REFUSED,
+     r"checkpoint file .*restart-0-.*npz is corrupt or truncated \(Bad CRC-32", creates=("ckpt",))
 case("api-checkpoint-garbage", lambda ws: (lambda: _checkpoint(b"not a zip at all")(ws)), REFUSED,
      r"is corrupt or truncated", creates=("ckpt",))
 case("api-checkpoint-resumed", lambda ws: (lambda: _checkpoint(None)(ws)), HANDLED, creates=("ckpt",))
@@ -784,6 +792,49 @@ case("fault-interrupted-roofline-keeps-the-previous-report", _again(roofline("o"
      r"interrupted")
 case("fault-interrupted-search-keeps-the-previous-output", _again(search_into("o"), _interrupted), "exit 130",
      r"interrupted")
+
+
+def _measure_interrupted_then_resumed(ws):
+    """Ctrl-C after the first unit: exit 130, that unit's entry kept; the same command then resumes."""
+    from latency_tables.harness.runners import NumpyRunner
+
+    original, calls = NumpyRunner.load, []
+
+    def load(self, path, key):
+        calls.append(key)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return original(self, path, key)
+
+    _MONKEY[0].setattr(NumpyRunner, "load", load)
+    argv = measure("--runs", "1", "--warmup", "0")(ws)
+    assert main(argv) == 130
+    assert len(load_table(ws / "m.csv")) == 1 and not list(ws.glob("*.tmp")) and not (ws / ".m.csv.lock").exists()
+    _MONKEY[0].setattr(NumpyRunner, "load", original)
+    return argv
+
+
+def _search_interrupted_then_resumed(ws):
+    """Ctrl-C after the first of two checkpointed restarts: exit 130, that restart kept; the same command resumes."""
+    from ofa_hw.search import codesign
+
+    original = codesign._CheckpointStore.save
+
+    def save(self, *args):
+        original(self, *args)
+        raise KeyboardInterrupt
+
+    _MONKEY[0].setattr(codesign._CheckpointStore, "save", save)
+    argv = search_into("o", "--restarts", "2", "--checkpoint", str(ws / "ckpt"))(ws)
+    assert main(argv) == 130
+    assert len(list((ws / "ckpt").glob("restart-*.npz"))) == 1 and not (ws / "o").exists()
+    _MONKEY[0].setattr(codesign._CheckpointStore, "save", original)
+    return argv
+
+
+case("fault-interrupted-measure-resumes", _measure_interrupted_then_resumed, HANDLED, creates=("m.csv",))
+case("fault-interrupted-checkpointed-search-resumes", _search_interrupted_then_resumed, HANDLED,
+     creates=("o", "ckpt"))
 
 
 def _plan_beside_measurements(ws):

@@ -88,12 +88,14 @@ def parse_accelerators(text: str, board, ip_version: str = "4.1"):
         arch, _, rest = item.strip().partition("@")
         clock, _, cores = rest.partition("x")
         try:
+            clock_mhz, n_cores = float(clock or board.default_dpu_clock_mhz), int(cores or 1)
+        except ValueError:
+            raise ValueError(f"--accelerators item {item!r}: expected ARCH[@MHZ][xCORES], e.g. B2304@200x1") from None
+        try:
             accelerators.append(fitting_options(Accelerator.from_dpu(
-                arch, clock_mhz=float(clock or board.default_dpu_clock_mhz), cores=int(cores or 1),
-                ddr_bw_gbps=board.ddr_bw_gbps, options=options), board))
+                arch, clock_mhz=clock_mhz, cores=n_cores, ddr_bw_gbps=board.ddr_bw_gbps, options=options), board))
         except ValueError as exc:
-            raise ValueError(f"--accelerators item {item!r}: expected ARCH[@MHZ][xCORES], e.g. B2304@200x1 "
-                             f"({exc})") from None
+            raise ValueError(f"--accelerators item {item!r}: {exc}") from None
     return accelerators
 
 
