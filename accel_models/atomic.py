@@ -267,13 +267,13 @@ def _ours(name: str) -> bool:
     return name.startswith(".") and (name.endswith(".lock") or name.endswith(".tmp"))
 
 
-def holds_only(names: Iterable[str], *, required: Iterable[str] = (),
+def holds_only(names: Iterable[str], *, required: Iterable[str] = (), suffix: str | None = None,
                what: str = "an ofa-hw output") -> Callable[[Path], str | None]:
     """The ``replaceable`` check of an output made of ``names``: an empty folder, or one of ours.
 
     The returned check passes a folder that is empty or whose entries are all
-    in ``names`` (besides this module's locks and temporaries) and include
-    every name in ``required``; otherwise it returns the reason, naming the
+    in ``names`` or end with ``suffix`` (besides this module's locks and
+    temporaries) and include every name in ``required``; otherwise it returns the reason, naming the
     first foreign entries, so a folder of the user's is never swapped away.
 
     Examples
@@ -293,7 +293,7 @@ def holds_only(names: Iterable[str], *, required: Iterable[str] = (),
         present = {p.name for p in path.iterdir() if not _ours(p.name)}
         if not present:
             return None
-        foreign = sorted(present - allowed)
+        foreign = sorted(name for name in present - allowed if suffix is None or not name.endswith(suffix))
         if foreign:
             listed = ", ".join(foreign[:5]) + (f" and {len(foreign) - 5} more" if len(foreign) > 5 else "")
             return f"it holds files that are not part of {what} ({listed}); choose an empty or new folder"

@@ -7,7 +7,8 @@ Python API on a fresh workspace and asserts the exact outcome class:
   message matching the case's pattern, no traceback;
 * ``FAILED``: exit code 1 (the run could not finish: disk full, output in use),
   with a message;
-* ``HANDLED``: exit code 0 / a return value.
+* ``HANDLED``: exit code 0 / a return value;
+* ``INTERRUPTED``: Ctrl-C, exit code 130, with a message.
 
 And in every case nothing is lost: the workspace's files are compared before
 and after (a refused or failed case changes nothing; a handled one only adds
@@ -40,7 +41,7 @@ from ofa_hw.cli import main
 from ofa_hw.search.result import CodesignResult, Design
 from ofa_hw.space import SubnetConfig
 
-REFUSED, FAILED, HANDLED = "refused", "failed", "handled"
+REFUSED, FAILED, HANDLED, INTERRUPTED = "refused", "failed", "handled", "interrupted"
 #: Seconds any one case may take (the slowest, a small real search, takes about two).
 CASE_SECONDS = 30
 
@@ -764,6 +765,10 @@ def fit(out: str) -> Callable[[Path], list[str]]:
     return lambda ws: ["lut", "fit", str(ws / "table.csv"), "--out", str(ws / out)]
 
 
+def compile_numpy(out: str) -> Callable[[Path], list[str]]:
+    return lambda ws: ["lut", "compile-numpy", "--plan", str(ws / "plan"), "--out", str(ws / out)]
+
+
 def search_into(out: str, *options: str) -> Callable[[Path], list[str]]:
     return lambda ws: ["search", "--no-progress", "--latency-ms", "10", "--budget", "400", "--population", "20",
                        "--out", str(ws / out), *options]
@@ -771,12 +776,13 @@ def search_into(out: str, *options: str) -> Callable[[Path], list[str]]:
 
 for command, make, output in (("roofline", roofline, "a roofline report"),
                               ("build-config", build_config, "a DPU build folder"),
+                              ("compile-numpy", compile_numpy, "a folder of numpy units"),
                               ("search", search_into, "an ofa-hw search output")):
     case(f"{command}-into-user-folder", make("mine"), REFUSED,
          rf"mine was not replaced: it holds files that are not part of {output} \(thesis.tex\)")
     case(f"{command}-onto-plain-file", make("notes.txt"), REFUSED, r"notes.txt was not replaced: it is not a folder")
 for command, make in (("roofline", roofline), ("build-config", build_config), ("plan", plan), ("fit", fit),
-                      ("search", search_into)):
+                      ("compile-numpy", compile_numpy), ("search", search_into)):
     out = "f.json" if command == "fit" else "o"
     case(f"{command}-valid", make(out), HANDLED, creates=(out,))
     case(f"{command}-replaces-its-own-output", _again(make(out)), HANDLED, creates=(out,))
@@ -788,9 +794,9 @@ def _interrupted(fd):
     raise KeyboardInterrupt
 
 
-case("fault-interrupted-roofline-keeps-the-previous-report", _again(roofline("o"), _interrupted), "exit 130",
+case("fault-interrupted-roofline-keeps-the-previous-report", _again(roofline("o"), _interrupted), INTERRUPTED,
      r"interrupted")
-case("fault-interrupted-search-keeps-the-previous-output", _again(search_into("o"), _interrupted), "exit 130",
+case("fault-interrupted-search-keeps-the-previous-output", _again(search_into("o"), _interrupted), INTERRUPTED,
      r"interrupted")
 
 
@@ -874,7 +880,7 @@ def test_case(item: Case, ws, artefacts, capsys, monkeypatch, bounded):
         captured = capsys.readouterr()
         message = captured.err + captured.out
         assert "Traceback" not in message
-        outcome = {0: HANDLED, 1: FAILED, 2: REFUSED}.get(code, f"exit {code}")  # 130: interrupted
+        outcome = {0: HANDLED, 1: FAILED, 2: REFUSED, 130: INTERRUPTED}.get(code, f"exit {code}")
         if outcome != HANDLED and target and target[0] not in ("--help",):
             assert message.strip(), "a refusal must say why"
     assert outcome == item.outcome, f"{item.id}: {outcome}: {message}"
@@ -903,7 +909,7 @@ def test_the_corpus_is_large_and_covers_every_category():
     prefixes = {c.id.split("-")[0] for c in CASES}
     assert len(CASES) >= 150, len(CASES)
     assert {"subnet", "table", "result", "search", "export", "measure", "api", "fault"} <= prefixes
-    assert {c.outcome for c in CASES} == {REFUSED, FAILED, HANDLED}
+    assert {c.outcome for c in CASES} == {REFUSED, FAILED, HANDLED, INTERRUPTED}
 
 
 def test_a_broken_pipe_ends_quietly():
