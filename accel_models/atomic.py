@@ -6,8 +6,9 @@ every package uses it):
 * :func:`atomic_open` / :func:`atomic_write_bytes` / :func:`atomic_write_text`:
   a file is written to a temporary sibling, synced and renamed onto its name.
 * :func:`atomic_directory`: a folder is built as a temporary sibling and
-  swapped into place as a unit; an existing folder is replaced only when the
-  caller's ``replaceable`` check says it holds an output of ours
+  swapped into place as a unit (on Linux one atomic exchange of the two
+  names); an existing folder is replaced only when the caller's
+  ``replaceable`` check says it holds an output of ours
   (:func:`holds_only` builds that check from the names an output consists of).
 * :func:`output_lock`: one writer per output (a table, a result folder); a
   second one is refused with the holder's pid.  A lock whose process is gone
@@ -21,6 +22,8 @@ leaves a file the next writer of the same name removes.
 
 from __future__ import annotations
 
+import ctypes
+import errno
 import hashlib
 import json
 import os
@@ -306,10 +309,35 @@ def holds_only(names: Iterable[str], *, required: Iterable[str] = (), suffix: st
     return check
 
 
+def _exchange(a: Path, b: Path) -> bool:
+    """Swap ``a`` and ``b`` in one atomic step (Linux ``renameat2(RENAME_EXCHANGE)``); False where unsupported."""
+    rename = getattr(_libc(), "renameat2", None)
+    if rename is None:
+        return False
+    at_fdcwd, rename_exchange = -100, 2
+    if rename(at_fdcwd, os.fsencode(a), at_fdcwd, os.fsencode(b), rename_exchange) == 0:
+        return True
+    code = ctypes.get_errno()
+    if code in (errno.ENOSYS, errno.EINVAL, errno.EOPNOTSUPP):  # no such call, or a file system without it
+        return False
+    raise OSError(code, os.strerror(code), str(b))
+
+
+def _libc():
+    try:
+        return ctypes.CDLL(None, use_errno=True)
+    except OSError:
+        return None
+
+
 def _swap_into_place(tmp: Path, path: Path) -> None:
     if not path.exists():
         os.rename(tmp, path)
         return
+    if _exchange(tmp, path):  # the new folder is in place; the previous one now sits under the temporary name
+        shutil.rmtree(tmp, ignore_errors=True)
+        return
+    # Elsewhere: two renames a moment apart (the previous folder set aside, then the new one moved in).
     old = Path(tempfile.mkdtemp(prefix=_temp_prefix(path.name), suffix=".tmp", dir=path.parent))
     os.rename(path, old / "previous")
     try:
