@@ -843,6 +843,11 @@ case("fault-interrupted-checkpointed-search-resumes", _search_interrupted_then_r
      creates=("o", "ckpt"))
 
 
+case("fit-out-is-a-folder", lambda ws: (ws / "mine.json").mkdir() or fit("mine.json")(ws), REFUSED,
+     r"--out .*mine.json: a predictor record is a .json file")
+case("fit-out-under-a-file", fit("notes.txt/f.json"), REFUSED, r"notes.txt is a file, not a folder")
+
+
 def _plan_beside_measurements(ws):
     assert main(plan("p")(ws)) == 0
     shutil.copy(ws / "table.csv", ws / "p" / "table.csv")  # measured into the plan folder, as its README shows
