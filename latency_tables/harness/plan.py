@@ -294,6 +294,8 @@ in `units/` only if the plan was written with models.
 Each unit is compiled as its own xmodel, so every table entry includes one DPU program launch;
 the measured table records that as `per_entry_invocation: true` and the hybrid predictor
 subtracts the calibrated launch cost per entry and adds it once per network.
+The steps below write `quantized/`, `compiled/` and `table.csv` into this folder; a new plan written
+over it (`--force`) replaces the folder as a unit, so it is refused while these are here.
 
 ## 1. Quantize (host, inside the Vitis AI PyTorch docker, with `pip install "ofa-hw[host]"`)
 
