@@ -46,10 +46,35 @@ class DroppedAcceleratorsWarning(UserWarning):
 
 
 def _misfit(acc: Accelerator, check: FitResult, max_utilization: float) -> str:
-    """Why ``acc`` does not fit: its binding resource and by how much ("needs 171% of the DSP, 71 points over")."""
+    """Why ``acc`` does not fit: its binding resource and by how much ("needs 171% of the dsp, 71 points over")."""
     share = check.binding_utilization
     over = "none on the board" if share == float("inf") else f"{100 * (share - max_utilization):.0f} points over"
-    return f"{acc.label} needs {100 * share:.0f}% of the {check.binding_resource} ({over})"
+    return f"{_family(acc)} @{acc.clock_mhz:g} MHz x{acc.cores} needs {100 * share:.0f}% of the " \
+           f"{check.binding_resource} ({over})"
+
+
+def _family(acc: Accelerator) -> str:
+    """The hardware and its build options, without clock and cores ("B4096 (RAM usage low, DSP usage high)")."""
+    o = acc.options
+    return f"{acc.hardware_label} (RAM usage {o.ram_usage}, DSP usage {o.dsp_usage})"
+
+
+def _grouped_misfits(misfits: Sequence[tuple[Accelerator, FitResult]]) -> str:
+    """Every configuration that does not fit, grouped by hardware: cores with their clocks, the worst overuse."""
+    groups: dict[str, list[tuple[Accelerator, FitResult]]] = {}
+    for acc, check in misfits:
+        groups.setdefault(_family(acc), []).append((acc, check))
+    parts = []
+    for family, members in groups.items():
+        clocks: dict[int, set[float]] = {}
+        for acc, _ in members:
+            clocks.setdefault(acc.cores, set()).add(acc.clock_mhz)
+        where = ", ".join(f"x{cores} at {'/'.join(f'{mhz:g}' for mhz in sorted(mhz_set))} MHz"
+                          for cores, mhz_set in sorted(clocks.items()))
+        resources = "/".join(sorted({check.binding_resource for _, check in members}))
+        worst = max(check.binding_utilization for _, check in members)
+        parts.append(f"{family} {where} ({resources} up to {100 * worst:.0f}% of the board)")
+    return "; ".join(parts)
 
 
 def _distinct(name: str, values) -> tuple:
@@ -188,9 +213,11 @@ class AcceleratorSpace:
                 f"{len(self.dropped)} of the {len(checks)} listed accelerator(s) do not fit {board.name} {within}: "
                 f"{'; '.join(self.dropped)}; remove them or use 'dpu' for every configuration that fits")
         if warn_dropped and self.dropped and ok.any():  # a grid the user gave: say what it lost, once
+            misfits = [(acc, c) for acc, c in zip(accelerators, checks, strict=True) if not c.ok]
             warnings.warn(DroppedAcceleratorsWarning(
                 f"{len(self.dropped)} of the {len(checks)} configurations of the grid do not fit {board.name} "
-                f"{within} and are left out: {'; '.join(self.dropped)}"), stacklevel=4)
+                f"{within} and are left out: {_grouped_misfits(misfits)} (AcceleratorSpace.dropped lists each "
+                "with its overuse)"), stacklevel=4)
         if not ok.any():
             closest = min(range(len(checks)), key=lambda i: max(checks[i].utilization.values()))
             check = checks[closest]
