@@ -9,6 +9,7 @@ evaluated here, not from the space's own bookkeeping.
 
 from __future__ import annotations
 
+import json
 import re
 import warnings
 
@@ -86,3 +87,15 @@ def test_a_listed_accelerator_that_does_not_fit_is_an_error_naming_it():
 def test_the_cli_default_is_the_named_space_and_another_ip_a_grid():
     assert parse_accelerators("dpu", BOARD) == "dpu"
     assert parse_accelerators("dpu", BOARD, "4.0") == DpuGrid(ip_version="4.0")
+
+
+def test_the_cli_warns_about_the_grid_it_was_given(tmp_path, capsys):
+    from ofa_hw.cli import main
+
+    argv = ["search", "--no-progress", "--no-report", "--latency-ms", "10", "--budget", "400", "--population", "20",
+            "--dpu-ip", "4.0", "--out", str(tmp_path / "out")]
+    with pytest.warns(DroppedAcceleratorsWarning, match=r"\d+ of the 512 configurations of the grid do not fit "
+                                                        r"ultra96v2 .*B4096 \(RAM usage"):
+        assert main(argv) == 0
+    settings = json.loads((tmp_path / "out" / "result.json").read_text())["settings"]
+    assert settings["accelerators"]["dropped"] == 512 - settings["accelerators"]["count"] > 0
