@@ -63,9 +63,15 @@ def test_a_grid_of_the_users_warns_once_listing_every_dropped_configuration():
 
 
 def test_a_custom_grid_warns_too():
-    grid = AcceleratorGrid(pp=(8,), icp=(12,), ocp=(12,), clock_mhz=(300.0,), cores=(1, 4))
-    with pytest.warns(DroppedAcceleratorsWarning, match=r"1 of the 2 configurations .* x4 at 300 MHz \(dsp up to"):
-        AcceleratorSpace.from_grid(BOARD, grid)
+    grid = AcceleratorGrid(pp=(2,), icp=(8,), ocp=(8,), clock_mhz=(300.0,), cores=(1, 4))
+    with pytest.warns(DroppedAcceleratorsWarning, match=r"1 of the 2 configurations of the grid do not fit kv260 .*"
+                                                        r"P2I8O8 \(custom accelerator.*\) x4 at 300 MHz \(\w+ up to"):
+        AcceleratorSpace.from_grid(get_board("kv260"), grid)
+
+
+def test_a_grid_of_stock_sizes_only_is_refused_as_custom():
+    with pytest.raises(ValueError, match=r"every PP/ICP/OCP combination of the grid is a PG338 size \(B3136\)"):
+        AcceleratorSpace.from_grid(BOARD, AcceleratorGrid(pp=(8,), icp=(14,), ocp=(14,)))
 
 
 def test_the_named_spaces_do_not_warn_but_record_the_count():

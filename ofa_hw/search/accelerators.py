@@ -7,7 +7,9 @@
 * ``"dpu-like"``: the NAAS-style grid of PE arrays (:class:`AcceleratorGrid`,
   ICP and OCP independent).  An array that is not a PG338 size is a *custom
   accelerator, not a DPUCZDX8G configuration*, realised only through the HLS
-  export; it takes PG338's "low DSP usage" option when "high" does not fit.
+  export, so its fit is that of its HLS engine.  The grid's PG338 sizes are
+  left out: they are the ``"dpu"`` space's, built with the vendor IP, and
+  every design of this space is an HLS engine that fits the board.
 
 An :class:`AcceleratorSpace` is the finite set a search may pick, each member
 checked with :func:`accel_models.fits` up front: the same check a user makes
@@ -54,7 +56,9 @@ def _misfit(acc: Accelerator, check: FitResult, max_utilization: float) -> str:
 
 
 def _family(acc: Accelerator) -> str:
-    """The hardware and its build options, without clock and cores ("B4096 (RAM usage low, DSP usage high)")."""
+    """The hardware without clock and cores, a stock DPU with its PG338 build options ("B4096 (RAM usage low, ...)")."""
+    if not acc.is_dpuczdx8g:  # a custom engine's resources follow its HLS structure, not PG338's options
+        return acc.hardware_label
     o = acc.options
     return f"{acc.hardware_label} (RAM usage {o.ram_usage}, DSP usage {o.dsp_usage})"
 
@@ -131,13 +135,14 @@ class DpuGrid:
 class AcceleratorGrid:
     """Gene values of DPU-like accelerators (the ``"dpu-like"`` space).
 
-    The defaults stay inside the parallelism range of PG338's DPUCZDX8G table
-    (PP 4-8, ICP/OCP 8-16), where the resource model is a fit and not an
-    extrapolation; ICP and OCP vary independently, as in NAAS.  Clocks up to
-    300 MHz: PYNQ-DPU runs its DPUs at 200-300 MHz.
+    ICP and OCP span PG338's DPUCZDX8G table (8-16) and vary independently,
+    as in NAAS; PP adds 2 to the table's 4 and 8: a custom array is priced by
+    its HLS engine's structure (:mod:`accel_models.hls_engine`), not by the
+    PG338 fit, and at one DSP clock only such narrow arrays fit the smallest
+    board's engine.  Clocks up to 300 MHz: PYNQ-DPU runs its DPUs at 200-300 MHz.
     """
 
-    pp: tuple[int, ...] = (4, 8)
+    pp: tuple[int, ...] = (2, 4, 8)
     icp: tuple[int, ...] = (8, 10, 12, 14, 16)
     ocp: tuple[int, ...] = (8, 10, 12, 14, 16)
     clock_mhz: tuple[float, ...] = (150.0, 200.0, 250.0, 300.0)
@@ -253,6 +258,13 @@ class AcceleratorSpace:
         chosen = default if grid is None else grid
         genes = np.array(list(itertools.product(*(range(len(g)) for g in chosen.genes))), dtype=np.int64)
         accelerators = [chosen.accelerator(row, board) for row in genes]
+        if isinstance(chosen, AcceleratorGrid):  # custom arrays only: a PG338 size is the "dpu" space's
+            custom = np.array([not a.is_dpuczdx8g for a in accelerators])
+            if not custom.any():
+                sizes = sorted({a.arch for a in accelerators if a.arch})
+                raise ValueError(f"every PP/ICP/OCP combination of the grid is a PG338 size ({', '.join(sizes)}), so "
+                                 "it holds no custom accelerator: use the 'dpu' space or a DpuGrid for stock sizes")
+            genes, accelerators = genes[custom], [a for a, c in zip(accelerators, custom, strict=True) if c]
         return cls(board, accelerators, genes, chosen, max_utilization, name, warn_dropped=grid is not None)
 
     @classmethod
