@@ -366,6 +366,8 @@ for command in ("report", "export"):
     result_case("cores-9", nested("accelerator", "cores", 9), r"best.accelerator: .*cores 9", command)
     result_case("dsp-99999", placed("dsp", 99999), r"best.resources.placed.dsp: 99999 exceeds board", command)
 result_case("latency-zero", best("latency_ms", 0.0), r"best.latency_ms: 0.0 is outside")
+result_case("array-huge", nested("accelerator", "pp", 4096), r"best.accelerator: .*MACs per cycle is beyond")
+result_case("pp-400-digits", nested("accelerator", "pp", 10**400), r"best.accelerator: .*pp must be a positive integer")
 result_case("latency-nan", best("latency_ms", math.nan), r"best.latency_ms: expected a finite number")
 result_case("latency-bool", best("latency_ms", True), r"best.latency_ms: expected a finite number")
 result_case("accuracy-string", best("accuracy_top1", "80%"), r"best.accuracy_top1: expected a finite number")
@@ -604,6 +606,10 @@ api("accelerator-clock-5ghz", lambda ws: Accelerator.from_dpu("B2304", clock_mhz
     pattern=r"clock_mhz 5000.0 is beyond what the hardware supports")
 api("accelerator-cores-9", lambda ws: Accelerator.from_dpu("B2304", cores=9), pattern=r"1 to 4 cores")
 api("accelerator-pp-bool", lambda ws: Accelerator(True, 8, 8, clock_mhz=200.0), pattern=r"pp must be a positive")
+api("accelerator-array-huge", lambda ws: Accelerator(4096, 16, 16, clock_mhz=200.0),
+    pattern=r"pp x icp x ocp = 1,048,576 MACs per cycle is beyond what the hardware supports: at most 262,144")
+api("accelerator-pp-400-digits", lambda ws: Accelerator(10**400, 8, 8, clock_mhz=200.0),
+    pattern=r"pp must be a positive integer")
 api("accelerator-unknown-arch", lambda ws: Accelerator.from_dpu("B9999"), pattern=r"B9999", error=KeyError)
 api("subnet-r-huge", lambda ws: SubnetConfig.largest(r=100000), pattern=r"above the maximum 448")
 def _seconds_table(ws):
