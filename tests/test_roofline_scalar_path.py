@@ -14,6 +14,7 @@ import pytest
 
 from accel_models import Accelerator, BlockSpec, Layer, RooflineModel, RooflineParams
 from accel_models.dpu_options import DpuOptions
+from accel_models.layer import LayerArrays
 from accel_models.schedule import UnitSchedule
 from accel_models.tiling import AcceleratorArrays, layer_cycles, tiled_cycles
 
@@ -104,15 +105,18 @@ def test_scalar_path_equals_bulk_path_exactly(params):
         assert (scalar.name, scalar.op, scalar.engine) == (vectorised.name, vectorised.op, vectorised.engine)
 
 
-def test_layer_cycles_equal_tiled_cycles():
+@pytest.mark.parametrize("alu_pooling", [True, False])
+def test_layer_cycles_equal_tiled_cycles(alu_pooling):
     flat = [layer for unit in _units() for layer in unit]
     accs = _accelerators()
-    from accel_models.layer import LayerArrays
-
-    cycles, act = tiled_cycles(LayerArrays.from_layers(flat), AcceleratorArrays.from_accelerators(accs))
-    scalar = np.array([[layer_cycles(lay, a) for lay in flat] for a in accs])
+    cycles, act = tiled_cycles(LayerArrays.from_layers(flat), AcceleratorArrays.from_accelerators(accs), alu_pooling)
+    scalar = np.array([[layer_cycles(lay, a, alu_pooling) for lay in flat] for a in accs])
     np.testing.assert_array_equal(scalar[..., 0], cycles)
     np.testing.assert_array_equal(scalar[..., 1], act)
+    # channel augmentation acts on the grid (the 3-channel stem), so both of its branches are compared
+    plain = [a.replace(options=a.options.replace(channel_augmentation=False)) for a in accs]
+    assert (tiled_cycles(LayerArrays.from_layers(flat), AcceleratorArrays.from_accelerators(plain),
+                         alu_pooling)[0] > cycles).any()
 
 
 def test_one_roofline_point_by_hand():
