@@ -104,12 +104,14 @@ def rank(scores: Scores, constraint: Constraint) -> np.ndarray:
     return np.lexsort((scores.latency_ms, primary, ~feasible))
 
 
-def screened(draw: Callable[[int], Candidates], n: int, evaluator: Evaluator, constraint: Constraint,
+def screened(draw: Callable[[int], tuple[Candidates, np.ndarray]], n: int, constraint: Constraint,
              rounds: int, expected_rate: float = 0.5) -> tuple[Candidates, float]:
     """``n`` candidates from up to ``rounds`` calls of ``draw(k)``, feasible ones first, and the feasible rate seen.
 
-    A bounded, vectorised version of OFA's "re-draw until feasible" loop:
-    only the latency gather runs on the draws; when fewer than ``n`` are
+    ``draw(k)`` returns ``k`` candidates and their constraint violation
+    (:meth:`Evaluator.screen`).  A bounded, vectorised version of OFA's
+    "re-draw until feasible" loop: only the latency gather runs on the
+    draws; when fewer than ``n`` are
     feasible after ``rounds`` draws, the least-violating fill the rest.  Each
     round draws as many as the feasible rate (``expected_rate`` at first, e.g.
     the previous generation's) says are still missing, with a 25 % margin: a
@@ -119,9 +121,7 @@ def screened(draw: Callable[[int], Candidates], n: int, evaluator: Evaluator, co
     rate = max(expected_rate, 1 / 16) if constraint.active else 1.0
     k = n if not constraint.active else min(16 * n, int(np.ceil(1.25 * n / rate)))
     for _ in range(rounds):
-        candidates = draw(k)
-        latency, fps, _ = evaluator.speed(candidates)
-        violation = constraint.violation_of(latency, fps)
+        candidates, violation = draw(k)
         drawn.append(candidates)
         violations.append(violation)
         feasible += int((violation == 0).sum())
@@ -150,12 +150,12 @@ def run_evolution(evaluator: Evaluator, constraint: Constraint, budget: int, rng
     n_children = n - n_parents
     rounds = settings.screen_rounds
 
-    def place(candidates: Candidates) -> Candidates:
-        if settings.best_accelerator and constraint.active:
-            return evaluator.on_best_accelerators(candidates, constraint)
-        return candidates
+    best_accelerator = settings.best_accelerator and constraint.active
 
-    population, _ = screened(lambda k: place(evaluator.sample(k, rng)), n, evaluator, constraint, rounds)
+    def place(candidates: Candidates) -> tuple[Candidates, np.ndarray]:
+        return evaluator.screen(candidates, constraint, place=best_accelerator)
+
+    population, _ = screened(lambda k: place(evaluator.sample(k, rng)), n, constraint, rounds)
     rates = {"mutants": 0.5, "crossovers": 0.5}
     scores = evaluator.evaluate(population)
     archive, archive_scores = [population], [scores]
@@ -169,18 +169,18 @@ def run_evolution(evaluator: Evaluator, constraint: Constraint, budget: int, rng
         size = min(n_children, budget - evaluated)
         mutants = min(n_mutants, size)
 
-        def draw_mutants(k: int, parents: Candidates = parents) -> Candidates:
+        def draw_mutants(k: int, parents: Candidates = parents) -> tuple[Candidates, np.ndarray]:
             return place(evaluator.mutate(parents.take(rng.integers(0, n_parents, size=k)), rng,
                                           settings.mutation_prob, settings.resolution_mutation_prob))
 
-        def draw_crossovers(k: int, parents: Candidates = parents) -> Candidates:
+        def draw_crossovers(k: int, parents: Candidates = parents) -> tuple[Candidates, np.ndarray]:
             pick = rng.integers(0, n_parents, size=(k, 2))
             return place(evaluator.crossover(parents.take(pick[:, 0]), parents.take(pick[:, 1]), rng))
 
-        part, rates["mutants"] = screened(draw_mutants, mutants, evaluator, constraint, rounds, rates["mutants"])
+        part, rates["mutants"] = screened(draw_mutants, mutants, constraint, rounds, rates["mutants"])
         drawn = [part]
         if size > mutants:
-            part, rates["crossovers"] = screened(draw_crossovers, size - mutants, evaluator, constraint, rounds,
+            part, rates["crossovers"] = screened(draw_crossovers, size - mutants, constraint, rounds,
                                                  rates["crossovers"])
             drawn.append(part)
         children = Candidates.concat(drawn)
