@@ -88,8 +88,9 @@ def test_search_at_a_confidence_meets_the_budget_at_the_upper_bound(tmp_path):
     p = interval_predictor()
     for design in [*plain.pareto[::7], plain.best]:
         interval = p.network_interval(design.layers(), design.accelerator)
-        assert design.latency_ms - design.latency_low_ms == pytest.approx(float(interval.latency_ms - interval.low_ms))
-        assert design.latency_high_ms - design.latency_ms == pytest.approx(float(interval.high_ms - interval.latency_ms))
+        point = float(interval.latency_ms)
+        assert design.latency_ms - design.latency_low_ms == pytest.approx(point - float(interval.low_ms))
+        assert design.latency_high_ms - design.latency_ms == pytest.approx(float(interval.high_ms) - point)
     for design in [*safe.pareto[::7], safe.best]:  # scored at the upper bound: the point is that minus the deviation
         interval = p.network_interval(design.layers(), design.accelerator)
         assert design.latency_ms == pytest.approx(float(interval.latency_ms))
