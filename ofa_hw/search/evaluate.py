@@ -116,7 +116,7 @@ class Evaluator:
         # layers the configuration cannot run go to the CPU: a subgraph split priced on top of the DPU estimate
         fallback = fallback_latency_ms(catalog.layers, accs, launch_ms=self.invocation_ms)
         #: (A,) whether any unit (so any sub-network) has a layer the accelerator runs on the CPU
-        self.falls_back = (fallback > 0).any(axis=1)
+        self.falls_back: np.ndarray = np.asarray((fallback > 0).any(axis=1))
         measured_ms = np.where(measured, latency, 0.0)
         latency = latency + fallback
         self.latency_ms = latency
