@@ -35,7 +35,7 @@ __all__ = ["DEFAULT_LATENCY_PREDICTOR", "SearchSettings", "search_codesign"]
 
 ALGORITHMS = ("auto", "evolution", "nsga2")
 #: Version of the checkpoint file layout (part of the checkpoint hash: older files are not reused).
-CHECKPOINT_FORMAT = 2
+CHECKPOINT_FORMAT = 3  # 3: the evolution ends with a local search (a restart's candidates differ from format 2)
 #: Latency predictor used when none is given: the measured Ultra96-V2 table of
 #: OFA-MobileNetV3 w1.2 blocks (the only one that measured this search space's
 #: units, SE and h-swish, on a DPU) wherever it applies, and for every other

@@ -248,22 +248,30 @@ class Evaluator:
                       measured_fraction=measured_fraction)
 
     # ------------------------------------------------------------ variation
-    def sample(self, n: int, rng: np.random.Generator) -> Candidates:
+    # ``accelerator_genes=False``: the accelerators are not drawn (every candidate gets index 0 and no random
+    # numbers go to them), for a search that places each candidate itself (:meth:`screen`); its sub-network
+    # draws are then those of the same search on any single accelerator, seed for seed.
+    def sample(self, n: int, rng: np.random.Generator, accelerator_genes: bool = True) -> Candidates:
         """``n`` uniform random candidates."""
         subnets = sample_subnets(n, seed=rng, width_mult=self.space.width_mult, resolutions=self.resolutions)
-        return Candidates(subnets, self.accelerators.sample(n, rng))
+        return Candidates(subnets, self.accelerators.sample(n, rng) if accelerator_genes else np.zeros(n, np.int64))
 
     def mutate(self, parents: Candidates, rng: np.random.Generator, prob: float,
-               resolution_prob: float | None = None) -> Candidates:
+               resolution_prob: float | None = None, accelerator_genes: bool = True) -> Candidates:
         """Gene-wise mutants of ``parents`` (see :func:`ofa_hw.space.mutate`; accelerator genes with ``prob``)."""
         subnets = mutate(parents.subnets, rng, prob=prob, resolutions=self.resolutions,
                          resolution_prob=resolution_prob)
-        return Candidates(subnets, self.accelerators.mutate(parents.accelerator, rng, prob))
+        accelerators = (self.accelerators.mutate(parents.accelerator, rng, prob) if accelerator_genes
+                        else np.zeros(len(parents), np.int64))
+        return Candidates(subnets, accelerators)
 
-    def crossover(self, a: Candidates, b: Candidates, rng: np.random.Generator) -> Candidates:
+    def crossover(self, a: Candidates, b: Candidates, rng: np.random.Generator,
+                  accelerator_genes: bool = True) -> Candidates:
         """Uniform crossover of ``a[i]`` and ``b[i]``."""
-        return Candidates(crossover(a.subnets, b.subnets, rng),
-                          self.accelerators.crossover(a.accelerator, b.accelerator, rng))
+        subnets = crossover(a.subnets, b.subnets, rng)
+        accelerators = (self.accelerators.crossover(a.accelerator, b.accelerator, rng) if accelerator_genes
+                        else np.zeros(len(a), np.int64))
+        return Candidates(subnets, accelerators)
 
 
 def undominated_rows(values: np.ndarray) -> np.ndarray:

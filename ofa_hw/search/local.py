@@ -1,0 +1,225 @@
+"""Local search from the evolution's best designs: every single move, then the most promising pairs of moves.
+
+Under a latency budget the most accurate designs sit on its boundary, where
+a move that gains accuracy costs latency; paired with a move that saves
+latency elsewhere it can stay within the budget.  Each step evaluates every
+single move of the current design (a block slot's kernel and expand
+together, a stage's depth, the resolution; each neighbour placed on its
+best accelerator, as in the evolution), predicts every pair of moves on
+different genes by the sum of their two accuracy gains (the accuracy
+predictor is close to additive for small moves), evaluates the pairs the
+latency gather finds feasible with the largest predicted gain, and moves to
+the best candidate if it beats the current one.  At a local optimum the
+search starts again from the next distinct elite of the evolution, then from
+mutants of the best design found (iterated local search), until the budget
+is spent.  Every candidate it evaluates counts against the budget; none is
+evaluated twice.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+
+from .evaluate import Candidates, Evaluator, Scores
+from .evolution import Constraint, rank
+
+__all__ = ["COMBOS_PER_STEP", "PAIRS_PER_STEP", "local_search"]
+
+#: Pairs of moves evaluated per step (the best predicted among the feasible ones).
+PAIRS_PER_STEP = 64
+#: Lagrangian solutions (many moves at once) evaluated per step.
+COMBOS_PER_STEP = 32
+#: Pairs screened by the latency gather per step (the best predicted ones), and the moves that lead them.
+_PAIRS_SCREENED = 512
+_PAIR_LEADS = 24
+
+
+def local_search(evaluator: Evaluator, constraint: Constraint, starts: Candidates, start_scores: Scores,
+                 budget: int, rng: np.random.Generator,
+                 place: Callable[[Candidates], tuple[Candidates, np.ndarray]],
+                 on_step: Callable[[Candidates, Scores], None] | None = None) -> tuple[Candidates, Scores]:
+    """Climb from ``starts`` (best first, already evaluated) for ``budget`` evaluations; return what it evaluated.
+
+    ``place(candidates)`` moves candidates to their accelerators and returns
+    their constraint violation (:meth:`Evaluator.screen`); ``on_step`` gets
+    each step's evaluated candidates.
+    """
+    genome = evaluator.genome
+    seen = {row[:-1].tobytes() for row in genome.encode(starts)}  # sub-networks: each is placed, not searched
+    evaluated: list[tuple[Candidates, Scores]] = []
+    spent = 0
+
+    def record(candidates: Candidates, scores: Scores) -> None:
+        nonlocal spent
+        evaluated.append((candidates, scores))
+        spent += len(candidates)
+        if on_step:
+            on_step(candidates, scores)
+
+    best, best_scores = starts.take([0]), start_scores.take([0])
+    queue = list(range(1, len(starts)))
+    current, current_scores = best, best_scores
+    while spent < budget:
+        moved = _step(evaluator, constraint, current, current_scores, budget - spent, place, seen, record)
+        if moved is not None:
+            current, current_scores = moved
+            if _better(current_scores, best_scores, constraint):
+                best, best_scores = current, current_scores
+            continue
+        if queue:  # a local optimum: the next elite of the evolution
+            i = queue.pop(0)
+            current, current_scores = starts.take([i]), start_scores.take([i])
+            continue
+        kick = _kick(evaluator, best, rng, place, seen)  # then a feasible mutant of the best found
+        if kick is None:
+            break
+        current, current_scores = kick, evaluator.evaluate(kick)
+        record(current, current_scores)
+    if not evaluated:
+        none = np.zeros(0, dtype=np.int64)
+        return starts.take(none), start_scores.take(none)
+    return Candidates.concat([c for c, _ in evaluated]), Scores.concat([s for _, s in evaluated])
+
+
+def _better(a: Scores, b: Scores, constraint: Constraint) -> bool:
+    order = rank(Scores.concat([a, b]), constraint)
+    return bool(order[0] == 0 and (a.accuracy_top1[0] != b.accuracy_top1[0] or a.latency_ms[0] != b.latency_ms[0]))
+
+
+def _step(evaluator: Evaluator, constraint: Constraint, current: Candidates, current_scores: Scores, left: int,
+          place, seen: set, record) -> tuple[Candidates, Scores] | None:
+    """One step from ``current``: (the better candidate it moved to, its scores), or ``None`` at a local optimum.
+
+    ``record(candidates, scores)`` gets everything the step evaluated.
+    """
+    genome = evaluator.genome
+    genes = genome.encode(current)[0]
+    singles, groups = _single_moves(evaluator, genes, current)
+    singles, groups = _unseen(genome, singles, groups, seen, left)
+    if not len(singles):
+        return None
+    single_candidates, _ = place(genome.decode(singles, validate=False))
+    single_scores = evaluator.evaluate(single_candidates)
+    pool, pool_scores = [single_candidates], [single_scores]
+    left -= len(singles)
+    gains = single_scores.accuracy_top1 - current_scores.accuracy_top1[0]
+    costs = single_scores.latency_ms - current_scores.latency_ms[0]
+    if left > 0 and len(singles) > 1:  # many moves at once (Lagrangian), then pairs; best predicted first in each
+        lagrangian = _lagrangian_combos(genes, singles, groups, gains, costs)
+        combos = np.concatenate([lagrangian, _best_pairs(genes, singles, groups, gains)])
+        combo_candidates, violation = place(genome.decode(combos, validate=False))
+        feasible = np.flatnonzero(violation == 0)
+        from_lagrangian = feasible < len(lagrangian)
+        _, first = _unseen(genome, combos[feasible[from_lagrangian]], feasible[from_lagrangian], seen,
+                           min(left, COMBOS_PER_STEP))
+        _, then = _unseen(genome, combos[feasible[~from_lagrangian]], feasible[~from_lagrangian], seen,
+                          min(left - len(first), PAIRS_PER_STEP))
+        keep = np.concatenate([first, then]).astype(np.int64)
+        if len(keep):
+            chosen = combo_candidates.take(keep)
+            pool.append(chosen)
+            pool_scores.append(evaluator.evaluate(chosen))
+    candidates, scores = Candidates.concat(pool), Scores.concat(pool_scores)
+    record(candidates, scores)
+    top = int(rank(scores, constraint)[0])
+    if not _better(scores.take([top]), current_scores, constraint):
+        return None
+    return candidates.take([top]), scores.take([top])
+
+
+def _single_moves(evaluator: Evaluator, genes: np.ndarray, current: Candidates) -> tuple[np.ndarray, np.ndarray]:
+    """(genes (M, n_genes) of every single move, the gene group each changes: slot, then stage, then resolution)."""
+    space, genome = evaluator.space, evaluator.genome
+    slots, stages = space.n_slots, space.n_stages
+    upper = genome.upper
+    rows: list[np.ndarray] = []
+    groups: list[int] = []
+    n_k, n_e = len(space.kernel_choices), len(space.expand_choices)
+    pairs = np.array([(k, e) for k in range(n_k) for e in range(n_e)])
+    for slot in np.flatnonzero(current.subnets.ks[0] != 0).tolist():  # a switched-off slot has no move
+        other = pairs[(pairs[:, 0] != genes[slot]) | (pairs[:, 1] != genes[slots + slot])]
+        block = np.repeat(genes[None], len(other), axis=0)
+        block[:, slot], block[:, slots + slot] = other[:, 0], other[:, 1]
+        rows.append(block)
+        groups += [slot] * len(other)
+    for group in range(stages + 1):  # each stage's depth, then the resolution
+        position = 2 * slots + group
+        values = np.setdiff1d(np.arange(upper[position] + 1), [genes[position]])
+        block = np.repeat(genes[None], len(values), axis=0)
+        block[:, position] = values
+        rows.append(block)
+        groups += [slots + group] * len(values)
+    return np.concatenate(rows), np.array(groups)
+
+
+def _lagrangian_combos(genes: np.ndarray, singles: np.ndarray, groups: np.ndarray, gains: np.ndarray,
+                       costs: np.ndarray) -> np.ndarray:
+    """Genes of the Lagrangian solutions of the linearised problem, largest predicted gain first.
+
+    With each move's accuracy gain and latency cost taken as additive (the
+    latency is, on one accelerator), "most accuracy within the latency" is
+    a multiple-choice knapsack over the gene groups; for a price ``lam`` of
+    a millisecond its relaxation picks, in every group, the move of largest
+    ``gain - lam * cost`` if positive.  Prices spanning the moves'
+    gain / cost ratios give solutions from "every gaining move" to "only
+    saving moves"; the latency gather then tells which are feasible.
+    """
+    ratios = np.abs(gains / np.where(costs == 0, np.inf, costs))
+    ranked = np.sort(ratios)
+    prices = np.unique(np.r_[0.0, ranked[np.linspace(0, len(ranked) - 1, 2 * COMBOS_PER_STEP).astype(np.int64)]])
+    # (P, M) value of each move at each price; a vanishing index term breaks ties (one move per group)
+    value = gains[None, :] - prices[:, None] * costs[None, :] - 1e-12 * np.arange(len(gains))
+    starts = np.flatnonzero(np.r_[True, groups[1:] != groups[:-1]])  # the moves of a group are contiguous
+    group_best = np.repeat(np.maximum.reduceat(value, starts, axis=1), np.diff(np.r_[starts, len(gains)]), axis=1)
+    picked = (value == group_best) & (value > 0)  # (P, M): at most one move per group
+    moves = (singles - genes).astype(float)  # groups change disjoint genes: the picked moves add up
+    combos = genes + np.rint(picked.astype(float) @ moves).astype(np.int64)  # a float product: BLAS, not int loops
+    return combos[np.argsort(-(picked @ gains), kind="stable")]
+
+
+def _best_pairs(genes: np.ndarray, singles: np.ndarray, groups: np.ndarray, gains: np.ndarray) -> np.ndarray:
+    """Genes of pairs of single moves on different groups with the largest summed gain, best first.
+
+    One move of each pair is among the ``_PAIR_LEADS`` largest gains (a pair
+    of two lesser moves rarely beats those).
+    """
+    leads = np.argsort(-gains, kind="stable")[:_PAIR_LEADS]
+    i, j = np.repeat(leads, len(singles)), np.tile(np.arange(len(singles)), len(leads))
+    keep = (groups[i] != groups[j]) & ~(np.isin(j, leads) & (j < i))  # each pair of two leads once
+    i, j = i[keep], j[keep]
+    predicted = gains[i] + gains[j]
+    if len(predicted) > _PAIRS_SCREENED:
+        top = np.argpartition(-predicted, _PAIRS_SCREENED)[:_PAIRS_SCREENED]
+        i, j, predicted = i[top], j[top], predicted[top]
+    order = np.argsort(-predicted, kind="stable")
+    return singles[i[order]] + singles[j[order]] - genes  # the two moves change disjoint genes
+
+
+def _unseen(genome, rows: np.ndarray, tags: np.ndarray, seen: set, limit: int) -> tuple[np.ndarray, np.ndarray]:
+    """The first ``limit`` rows (and their tags) whose normalised genes were not evaluated yet; marks them seen."""
+    normal = genome.encode(genome.decode(rows, validate=False)) if len(rows) else rows
+    keep: list[int] = []
+    for k, row in enumerate(normal):
+        if len(keep) >= limit:
+            break
+        key = row[:-1].tobytes()
+        if key not in seen:
+            seen.add(key)
+            keep.append(k)
+    return rows[keep], tags[keep]
+
+
+def _kick(evaluator: Evaluator, best: Candidates, rng: np.random.Generator, place, seen: set,
+          tries: int = 8) -> Candidates | None:
+    """A feasible, not yet evaluated mutant of ``best`` (``None`` if ``tries`` rounds find none)."""
+    genome = evaluator.genome
+    for _ in range(tries):
+        mutants, violation = place(evaluator.mutate(best.take(np.zeros(64, dtype=np.int64)), rng, 0.1, 0.1,
+                                                    accelerator_genes=False))
+        feasible = np.flatnonzero(violation == 0)
+        _, keep = _unseen(genome, genome.encode(mutants.take(feasible)), feasible, seen, 1)
+        if len(keep):
+            return mutants.take(keep)
+    return None
