@@ -228,7 +228,7 @@ def run_evolution(evaluator: Evaluator, constraint: Constraint, budget: int, rng
                 on_generation(generation, candidates, step_scores)
 
         found, found_scores = local_search(evaluator, constraint, population.take(starts), scores.take(starts),
-                                           local_budget, rng, place, on_step)
+                                           local_budget, rng, place, on_step=on_step)
         archive.append(found)
         archive_scores.append(found_scores)
     return Candidates.concat(archive), Scores.concat(archive_scores)

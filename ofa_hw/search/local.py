@@ -38,45 +38,49 @@ _PAIR_LEADS = 24
 
 def local_search(evaluator: Evaluator, constraint: Constraint, starts: Candidates, start_scores: Scores,
                  budget: int, rng: np.random.Generator,
-                 place: Callable[[Candidates], tuple[Candidates, np.ndarray]],
+                 place: Callable[[Candidates], tuple[Candidates, np.ndarray]], climbers: int = 2,
                  on_step: Callable[[Candidates, Scores], None] | None = None) -> tuple[Candidates, Scores]:
-    """Climb from ``starts`` (best first, already evaluated) for ``budget`` evaluations; return what it evaluated.
+    """Climb from ``starts`` (best first, evaluated) for ``budget`` evaluations; return what it evaluated.
 
+    ``climbers`` designs climb in lockstep (one evaluation per step for all
+    their single moves, one for all their combinations), each replaced at
+    its local optimum by the next start, then by a mutant of the best found.
     ``place(candidates)`` moves candidates to their accelerators and returns
     their constraint violation (:meth:`Evaluator.screen`); ``on_step`` gets
     each step's evaluated candidates.
     """
     genome = evaluator.genome
-    seen = {row[:-1].tobytes() for row in genome.encode(starts)}  # sub-networks: each is placed, not searched
+    seen: set = set()  # the sub-networks evaluated (each is placed on its accelerator, not searched)
+    _unseen(genome, genome.encode(starts), np.arange(len(starts)), seen, len(starts))
     evaluated: list[tuple[Candidates, Scores]] = []
     spent = 0
-
-    def record(candidates: Candidates, scores: Scores) -> None:
-        nonlocal spent
+    best, best_scores = starts.take([0]), start_scores.take([0])
+    queue = list(range(len(starts)))
+    active = [(starts.take([i]), start_scores.take([i])) for i in queue[:climbers]]
+    del queue[:climbers]
+    while spent < budget and active:
+        moved = _step(evaluator, constraint, active, budget - spent, place, seen)
+        if moved is None:
+            break
+        results, candidates, scores = moved
         evaluated.append((candidates, scores))
         spent += len(candidates)
         if on_step:
             on_step(candidates, scores)
-
-    best, best_scores = starts.take([0]), start_scores.take([0])
-    queue = list(range(1, len(starts)))
-    current, current_scores = best, best_scores
-    while spent < budget:
-        moved = _step(evaluator, constraint, current, current_scores, budget - spent, place, seen, record)
-        if moved is not None:
-            current, current_scores = moved
-            if _better(current_scores, best_scores, constraint):
-                best, best_scores = current, current_scores
-            continue
-        if queue:  # a local optimum: the next elite of the evolution
-            i = queue.pop(0)
-            current, current_scores = starts.take([i]), start_scores.take([i])
-            continue
-        kick = _kick(evaluator, best, rng, place, seen)  # then a feasible mutant of the best found
-        if kick is None:
-            break
-        current, current_scores = kick, evaluator.evaluate(kick)
-        record(current, current_scores)
+        for k, result in enumerate(results):
+            if result is None:  # a local optimum: the next start, else a mutant of the best found
+                result = None
+                if queue:
+                    i = queue.pop(0)
+                    result = (starts.take([i]), start_scores.take([i]))
+                elif (kick := _kick(evaluator, best, rng, place, seen)) is not None and spent < budget:
+                    result = (kick, evaluator.evaluate(kick))
+                    evaluated.append(result)
+                    spent += 1
+            elif _better(result[1], best_scores, constraint):
+                best, best_scores = result
+            active[k] = result  # type: ignore[call-overload]
+        active = [a for a in active if a is not None]
     if not evaluated:
         none = np.zeros(0, dtype=np.int64)
         return starts.take(none), start_scores.take(none)
@@ -88,45 +92,61 @@ def _better(a: Scores, b: Scores, constraint: Constraint) -> bool:
     return bool(order[0] == 0 and (a.accuracy_top1[0] != b.accuracy_top1[0] or a.latency_ms[0] != b.latency_ms[0]))
 
 
-def _step(evaluator: Evaluator, constraint: Constraint, current: Candidates, current_scores: Scores, left: int,
-          place, seen: set, record) -> tuple[Candidates, Scores] | None:
-    """One step from ``current``: (the better candidate it moved to, its scores), or ``None`` at a local optimum.
+def _step(evaluator: Evaluator, constraint: Constraint, climbers: list[tuple[Candidates, Scores]], left: int,
+          place, seen: set) -> tuple[list, Candidates, Scores] | None:
+    """One step of every climber: (per climber its better neighbour and scores or ``None``, all evaluated, scores).
 
-    ``record(candidates, scores)`` gets everything the step evaluated.
+    ``None`` when no climber has an unevaluated neighbour left.
     """
     genome = evaluator.genome
-    genes = genome.encode(current)[0]
-    singles, groups = _single_moves(evaluator, genes, current)
-    singles, groups = _unseen(genome, singles, groups, seen, left)
-    if not len(singles):
+    genes = [genome.encode(current)[0] for current, _ in climbers]
+    moves = [_single_moves(evaluator, g, current) for g, (current, _) in zip(genes, climbers, strict=True)]
+    owner = np.concatenate([np.full(len(m[1]), k) for k, m in enumerate(moves)])
+    all_singles = np.concatenate([m[0] for m in moves])
+    all_groups = np.concatenate([m[1] for m in moves])
+    _, kept = _unseen(genome, all_singles, np.arange(len(owner)), seen, left)
+    if not len(kept):
         return None
-    single_candidates, _ = place(genome.decode(singles, validate=False))
+    single_candidates, _ = place(genome.decode(all_singles[kept], validate=False))
     single_scores = evaluator.evaluate(single_candidates)
-    pool, pool_scores = [single_candidates], [single_scores]
-    left -= len(singles)
-    gains = single_scores.accuracy_top1 - current_scores.accuracy_top1[0]
-    costs = single_scores.latency_ms - current_scores.latency_ms[0]
-    if left > 0 and len(singles) > 1:  # many moves at once (Lagrangian), then pairs; best predicted first in each
-        lagrangian = _lagrangian_combos(genes, singles, groups, gains, costs)
-        combos = np.concatenate([lagrangian, _best_pairs(genes, singles, groups, gains)])
-        combo_candidates, violation = place(genome.decode(combos, validate=False))
-        feasible = np.flatnonzero(violation == 0)
-        from_lagrangian = feasible < len(lagrangian)
-        _, first = _unseen(genome, combos[feasible[from_lagrangian]], feasible[from_lagrangian], seen,
-                           min(left, COMBOS_PER_STEP))
-        _, then = _unseen(genome, combos[feasible[~from_lagrangian]], feasible[~from_lagrangian], seen,
-                          min(left - len(first), PAIRS_PER_STEP))
-        keep = np.concatenate([first, then]).astype(np.int64)
+    owner, singles, groups = owner[kept], all_singles[kept], all_groups[kept]
+    left -= len(kept)
+    combos, combo_owner, lagrangian = [], [], []
+    for k, (_, current_scores) in enumerate(climbers):
+        mine = np.flatnonzero(owner == k)
+        if len(mine) < 2:
+            continue
+        gains = single_scores.accuracy_top1[mine] - current_scores.accuracy_top1[0]
+        costs = single_scores.latency_ms[mine] - current_scores.latency_ms[0]
+        for rows, from_lagrangian in ((_lagrangian_combos(genes[k], singles[mine], groups[mine], gains, costs), True),
+                                      (_best_pairs(genes[k], singles[mine], groups[mine], gains), False)):
+            combos.append(rows)
+            combo_owner.append(np.full(len(rows), k))
+            lagrangian.append(np.full(len(rows), from_lagrangian))
+    pool, pool_scores, pool_owner = [single_candidates], [single_scores], [owner]
+    if combos and left > 0:
+        rows, row_owner, row_lagrangian = np.concatenate(combos), np.concatenate(combo_owner), np.concatenate(lagrangian)
+        combo_candidates, violation = place(genome.decode(rows, validate=False))
+        chosen = []
+        for k in range(len(climbers)):  # each climber's best predicted feasible Lagrangian solutions, then pairs
+            for from_lagrangian, most in ((True, COMBOS_PER_STEP), (False, PAIRS_PER_STEP)):
+                feasible = np.flatnonzero((violation == 0) & (row_owner == k) & (row_lagrangian == from_lagrangian))
+                _, keep = _unseen(genome, rows[feasible], feasible, seen, min(left, most))
+                chosen.append(keep)
+                left -= len(keep)
+        keep = np.concatenate(chosen).astype(np.int64)
         if len(keep):
-            chosen = combo_candidates.take(keep)
-            pool.append(chosen)
-            pool_scores.append(evaluator.evaluate(chosen))
-    candidates, scores = Candidates.concat(pool), Scores.concat(pool_scores)
-    record(candidates, scores)
-    top = int(rank(scores, constraint)[0])
-    if not _better(scores.take([top]), current_scores, constraint):
-        return None
-    return candidates.take([top]), scores.take([top])
+            pool.append(combo_candidates.take(keep))
+            pool_scores.append(evaluator.evaluate(pool[-1]))
+            pool_owner.append(row_owner[keep])
+    candidates, scores, owners = Candidates.concat(pool), Scores.concat(pool_scores), np.concatenate(pool_owner)
+    results: list = []
+    for k, (_, current_scores) in enumerate(climbers):
+        mine = np.flatnonzero(owners == k)
+        top = mine[rank(scores.take(mine), constraint)[0]] if len(mine) else None
+        better = top is not None and _better(scores.take([top]), current_scores, constraint)
+        results.append((candidates.take([top]), scores.take([top])) if better else None)
+    return results, candidates, scores
 
 
 def _single_moves(evaluator: Evaluator, genes: np.ndarray, current: Candidates) -> tuple[np.ndarray, np.ndarray]:
@@ -146,7 +166,8 @@ def _single_moves(evaluator: Evaluator, genes: np.ndarray, current: Candidates) 
         groups += [slot] * len(other)
     for group in range(stages + 1):  # each stage's depth, then the resolution
         position = 2 * slots + group
-        values = np.setdiff1d(np.arange(upper[position] + 1), [genes[position]])
+        values = np.arange(upper[position] + 1)
+        values = values[values != genes[position]]
         block = np.repeat(genes[None], len(values), axis=0)
         block[:, position] = values
         rows.append(block)
@@ -168,7 +189,8 @@ def _lagrangian_combos(genes: np.ndarray, singles: np.ndarray, groups: np.ndarra
     """
     ratios = np.abs(gains / np.where(costs == 0, np.inf, costs))
     ranked = np.sort(ratios)
-    prices = np.unique(np.r_[0.0, ranked[np.linspace(0, len(ranked) - 1, 2 * COMBOS_PER_STEP).astype(np.int64)]])
+    n_prices = 2 * COMBOS_PER_STEP
+    prices = np.unique(np.r_[0.0, ranked[np.arange(n_prices) * (len(ranked) - 1) // (n_prices - 1)]])
     # (P, M) value of each move at each price; a vanishing index term breaks ties (one move per group)
     value = gains[None, :] - prices[:, None] * costs[None, :] - 1e-12 * np.arange(len(gains))
     starts = np.flatnonzero(np.r_[True, groups[1:] != groups[:-1]])  # the moves of a group are contiguous
@@ -199,15 +221,16 @@ def _best_pairs(genes: np.ndarray, singles: np.ndarray, groups: np.ndarray, gain
 
 def _unseen(genome, rows: np.ndarray, tags: np.ndarray, seen: set, limit: int) -> tuple[np.ndarray, np.ndarray]:
     """The first ``limit`` rows (and their tags) whose normalised genes were not evaluated yet; marks them seen."""
-    normal = genome.encode(genome.decode(rows, validate=False)) if len(rows) else rows
+    if not len(rows) or limit <= 0:
+        return rows[:0], tags[:0]
+    normal = np.ascontiguousarray(genome.encode(genome.decode(rows, validate=False))[:, :-1])
     keep: list[int] = []
-    for k, row in enumerate(normal):
-        if len(keep) >= limit:
-            break
-        key = row[:-1].tobytes()
+    for k, key in enumerate(normal.view(f"V{normal.shape[1] * normal.itemsize}").ravel().tolist()):
         if key not in seen:
             seen.add(key)
             keep.append(k)
+            if len(keep) == limit:
+                break
     return rows[keep], tags[keep]
 
 
