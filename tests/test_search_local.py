@@ -18,8 +18,9 @@ RESOLUTIONS = (160, 176, 192, 208, 224)
 
 @pytest.fixture(scope="module")
 def evaluator():
+    deployed = get_accuracy_predictor("ofa-mbv3-w1.2", quantization="int8-pow2")
     return Evaluator(SPACE, RESOLUTIONS, AcceleratorSpace.named(get_board("kv260"), "dpu"),
-                     get_predictor("dpuczdx8g-joint"), get_accuracy_predictor("ofa-mbv3-w1.2", quantization="int8-pow2"))
+                     get_predictor("dpuczdx8g-joint"), deployed)
 
 
 def test_lagrangian_solutions_are_the_per_group_best_moves_at_each_price():

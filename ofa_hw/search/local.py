@@ -125,7 +125,8 @@ def _step(evaluator: Evaluator, constraint: Constraint, climbers: list[tuple[Can
             lagrangian.append(np.full(len(rows), from_lagrangian))
     pool, pool_scores, pool_owner = [single_candidates], [single_scores], [owner]
     if combos and left > 0:
-        rows, row_owner, row_lagrangian = np.concatenate(combos), np.concatenate(combo_owner), np.concatenate(lagrangian)
+        rows, row_owner = np.concatenate(combos), np.concatenate(combo_owner)
+        row_lagrangian = np.concatenate(lagrangian)
         combo_candidates, violation = place(genome.decode(rows, validate=False))
         chosen = []
         for k in range(len(climbers)):  # each climber's best predicted feasible Lagrangian solutions, then pairs
