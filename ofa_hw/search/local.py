@@ -58,29 +58,32 @@ def local_search(evaluator: Evaluator, constraint: Constraint, starts: Candidate
     queue = list(range(len(starts)))
     active = [(starts.take([i]), start_scores.take([i])) for i in queue[:climbers]]
     del queue[:climbers]
+    def record(candidates: Candidates, scores: Scores) -> None:
+        nonlocal spent
+        evaluated.append((candidates, scores))
+        spent += len(candidates)
+        if on_step:
+            on_step(candidates, scores)
+
     while spent < budget and active:
         moved = _step(evaluator, constraint, active, budget - spent, place, seen)
         if moved is None:
             break
         results, candidates, scores = moved
-        evaluated.append((candidates, scores))
-        spent += len(candidates)
-        if on_step:
-            on_step(candidates, scores)
-        for k, result in enumerate(results):
-            if result is None:  # a local optimum: the next start, else a mutant of the best found
-                result = None
-                if queue:
-                    i = queue.pop(0)
-                    result = (starts.take([i]), start_scores.take([i]))
-                elif (kick := _kick(evaluator, best, rng, place, seen)) is not None and spent < budget:
-                    result = (kick, evaluator.evaluate(kick))
-                    evaluated.append(result)
-                    spent += 1
-            elif _better(result[1], best_scores, constraint):
-                best, best_scores = result
-            active[k] = result  # type: ignore[call-overload]
-        active = [a for a in active if a is not None]
+        record(candidates, scores)
+        following = []
+        for result in results:
+            if result is not None:
+                if _better(result[1], best_scores, constraint):
+                    best, best_scores = result
+                following.append(result)
+            elif queue:  # a local optimum: the next start, else a mutant of the best found
+                i = queue.pop(0)
+                following.append((starts.take([i]), start_scores.take([i])))
+            elif spent < budget and (kick := _kick(evaluator, best, rng, place, seen)) is not None:
+                following.append((kick, evaluator.evaluate(kick)))
+                record(*following[-1])
+        active = following
     if not evaluated:
         none = np.zeros(0, dtype=np.int64)
         return starts.take(none), start_scores.take(none)
