@@ -40,6 +40,14 @@ How each build option (:class:`accel_models.DpuOptions`) enters, and from where:
 * channel augmentation, average pooling, element-wise multiply, ReLU types,
   hard-sigmoid, softmax: no per-option figure is shipped here, so they add
   nothing; their cost is inside PG338's full-feature table rows at most.
+
+A custom accelerator (not a DPUCZDX8G configuration, ``Accelerator.is_dpuczdx8g``
+False) has no vendor IP: it is built only as the HLS engine of ``ofa-hw export``.
+:func:`fits`, :func:`placed_resources`, :func:`uram_to_fit` and
+:func:`buildable_on` therefore use that engine's structural estimate
+(:mod:`accel_models.hls_engine`, the ``pow2`` engine the export builds by
+default) for it, and PG338's model only for stock configurations;
+:func:`estimate_resources` is PG338's model alone.
 """
 
 from __future__ import annotations
@@ -53,10 +61,10 @@ import numpy as np
 
 from .accelerator import Accelerator, _dpu_table
 from .boards import Board
+from .hls_engine import EngineConfig
 
 __all__ = ["FitResult", "ResourceUse", "Resources", "estimate_resources", "fits", "placed_resources",
-           "buildable_on", "resource_fit_report",
-           "uram_to_fit"]
+           "buildable_on", "resource_basis", "resource_fit_report", "uram_to_fit"]
 
 RESOURCE_NAMES = ("dsp", "lut", "ff", "bram36", "uram")
 #: BRAM36 blocks one UltraRAM block can stand in for (288 Kb / 36 Kb).
@@ -277,8 +285,24 @@ class FitResult:
                    extrapolated=bool(data["extrapolated"]))
 
 
+def resource_basis(accelerator: Accelerator) -> str:
+    """Which resource model :func:`fits` applies to ``accelerator``: PG338's fit or the HLS engine's structure."""
+    if accelerator.is_dpuczdx8g:
+        return "PG338 DPUCZDX8G resource fit"
+    return "HLS engine structural estimate (accel_models.hls_engine)"
+
+
+def _engine_use(accelerator: Accelerator, board: Board) -> ResourceUse:
+    """The custom accelerator's HLS engines (``cores`` of them) as placed on ``board``."""
+    per_core = EngineConfig.from_accelerator(accelerator, multipliers=False).placed(board)
+    return ResourceUse(**{k: float(v) * accelerator.cores for k, v in per_core.as_dict().items()})
+
+
 def placed_resources(accelerator: Accelerator, need: Resources | None = None) -> ResourceUse:
-    """The accelerator's resources with ``uram_per_core`` UltraRAM blocks holding buffers instead of BRAM36."""
+    """The stock accelerator's resources with ``uram_per_core`` UltraRAM blocks holding buffers instead of BRAM36.
+
+    PG338's model; a custom accelerator's placement depends on the board (see :func:`fits`).
+    """
     need = estimate_resources(accelerator) if need is None else need
     per_core_uram = accelerator.options.uram_per_core
     moved = min(float(need.bram36), BRAM36_PER_URAM * per_core_uram * accelerator.cores)
@@ -287,8 +311,11 @@ def placed_resources(accelerator: Accelerator, need: Resources | None = None) ->
 
 
 def uram_to_fit(accelerator: Accelerator, board: Board, max_utilization: float = 1.0) -> int:
-    """UltraRAM blocks per core that move just enough buffer BRAM for ``board`` (0 if BRAM suffices or no URAM)."""
-    if board.uram == 0:
+    """UltraRAM blocks per core that move just enough buffer BRAM for ``board`` (0 if BRAM suffices or no URAM).
+
+    A DPUCZDX8G build option; a custom accelerator's HLS engine places its weight buffer itself (0 here).
+    """
+    if board.uram == 0 or not accelerator.is_dpuczdx8g:
         return 0
     need = estimate_resources(accelerator)
     excess = float(need.bram36) - max_utilization * board.bram36
@@ -299,6 +326,10 @@ def uram_to_fit(accelerator: Accelerator, board: Board, max_utilization: float =
 
 def fits(accelerator: Accelerator, board: Board, *, max_utilization: float = 1.0) -> FitResult:
     """Check ``accelerator`` (with its build options) against ``board``'s resource budget.
+
+    A stock DPUCZDX8G configuration is priced with PG338's model and its
+    build options; a custom accelerator with the structural estimate of its
+    HLS engine (the only way to build it), as ``ofa-hw export`` checks it.
 
     Parameters
     ----------
@@ -316,14 +347,18 @@ def fits(accelerator: Accelerator, board: Board, *, max_utilization: float = 1.0
     """
     if not 0 < max_utilization <= 1:
         raise ValueError(f"max_utilization must lie in (0, 1], got {max_utilization!r}")
-    need = estimate_resources(accelerator)
-    placed = placed_resources(accelerator, need).as_dict()
+    if accelerator.is_dpuczdx8g:
+        need = estimate_resources(accelerator)
+        placed = placed_resources(accelerator, need).as_dict()
+        extrapolated = bool(need.extrapolated)
+    else:
+        placed, extrapolated = _engine_use(accelerator, board).as_dict(), False
     budget = board.resources()
     utilization = {k: (placed[k] / budget[k] if budget[k] else (0.0 if placed[k] == 0 else float("inf")))
                    for k in RESOURCE_NAMES}
     binding = max(utilization, key=lambda k: utilization[k])
     return FitResult(ok=utilization[binding] <= max_utilization, binding_resource=binding, utilization=utilization,
-                     placed=ResourceUse(**placed), extrapolated=bool(need.extrapolated))
+                     placed=ResourceUse(**placed), extrapolated=extrapolated)
 
 
 def buildable_on(accelerator: Accelerator, board: Board) -> Accelerator:
@@ -332,8 +367,12 @@ def buildable_on(accelerator: Accelerator, board: Board) -> Accelerator:
     What a DPU of this array has to be built with to fit the board (a B2304
     on an Ultra96-V2 needs 422 DSP slices with "high" DSP usage, 326 with
     "low"); the result may still not fit, which :func:`fits` then says.
-    Neither option changes the compiled program or its timing.
+    Neither option changes the compiled program or its timing.  A custom
+    accelerator is returned unchanged: those are options of the vendor IP,
+    its HLS engine has neither.
     """
+    if not accelerator.is_dpuczdx8g:
+        return accelerator
     def with_uram(acc: Accelerator) -> Accelerator:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", UserWarning)

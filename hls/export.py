@@ -21,7 +21,7 @@ The export directory::
     pynq_driver.py         the board side: Overlay, allocate, start, wait
 
 Everything is checked before anything is written (layer support, the tiling on
-the accelerator's buffers, the buffers on the board, an existing directory),
+the accelerator's buffers, the engine's resources on the board, an existing directory),
 then written into a temporary sibling directory that is renamed into place, so
 a failed export leaves nothing behind.
 """
@@ -43,22 +43,24 @@ from accel_models.boards import Board, get_board
 
 from .build import build_files
 from .csim import DEFAULT_FLAGS, csim_script
-from .engine import EngineConfig
+from .engine import EngineConfig, check_board, config_header
 from .fixedpoint import HSIG_MULT, HSIG_SHIFT, INTEGER_IMPL, MULT_BITS
 from .graph import c_identifier
 from .hints import accelerator_info, as_accelerator, layer_hints
+from .latency_figures import LatencyFigure, engine_figure, search_figure
 from .manifest import FORMAT, SCHEMA_VERSION, validate_manifest
 from .network import FloatNetwork, TorchNetwork, float_network, resolve_source
-from .program import Program, build_program, engine_cycles
+from .program import Program, build_program, engine_cycles, needs_multipliers
 from .quantize import QuantizedNetwork, quantize
 from .targets import DPU, TargetLimits, kernel_name, require_supported
 
 __all__ = ["DEFAULT_ACCELERATOR", "DEFAULT_BOARD", "export", "generator_version"]
 
-#: The engine exported when neither the call nor the design names an accelerator: the DPU PYNQ-DPU ships
-#: for the Ultra96-V2 (B1600 at 200 MHz) on that board.
+#: The engine exported when neither the call nor the design names an accelerator: the board PYNQ-DPU
+#: targets first, with the largest PG338 array whose HLS engine fits it (B512: an engine at one clock
+#: needs about twice a DPU's DSPs, so PYNQ-DPU's B1600 for this board does not fit as an engine).
 DEFAULT_BOARD = "ultra96v2"
-DEFAULT_ACCELERATOR = "B1600"
+DEFAULT_ACCELERATOR = "B512"
 _ENGINE_FILES = ("engine.h", "program.h", "top.cpp", "tb.cpp", "testbench.h")
 
 
@@ -75,7 +77,7 @@ def generator_version() -> str:
 def export(source: Any, out_dir: str | os.PathLike, accelerator: Any = None, calibration: np.ndarray | None = None,
            *, board: str | Board | None = None, scheme: str = "pow2", method: str = "max", n_calibration: int = 16,
            seed: int = 0, test_input: np.ndarray | None = None, overwrite: bool = False,
-           target: TargetLimits = DPU, progress: bool = False):
+           target: TargetLimits = DPU, progress: bool = False, search_latency: LatencyFigure | None = None):
     """Quantize ``source`` and write the HLS project of its engine to ``out_dir``.
 
     Parameters
@@ -93,8 +95,10 @@ def export(source: Any, out_dir: str | os.PathLike, accelerator: Any = None, cal
         standard-normal images from ``seed``).
     board : str or Board, optional
         The board the engine is built for (default :data:`DEFAULT_BOARD`): its
-        part goes into the build scripts, and the engine's on-chip buffers are
-        checked against its BRAM / UltraRAM before anything is written.
+        part goes into the build scripts, and the engine's structural resource
+        estimate (:func:`hls.engine.check_board`: DSP, LUT, FF, BRAM / UltraRAM,
+        times the accelerator's cores) is checked against it before anything
+        is written.
     scheme, method : str
         See :func:`hls.quantize`.
     test_input : ndarray, optional
@@ -105,6 +109,9 @@ def export(source: Any, out_dir: str | os.PathLike, accelerator: Any = None, cal
         Layers it cannot run are reported, all at once, before anything is written.
     progress : bool
         Show a progress bar while writing the weight files.
+    search_latency : LatencyFigure, optional
+        The search's prediction for this design (:func:`hls.latency_figures.search_figure`), recorded in the
+        manifest beside the engine's count; taken from ``source`` when it is a search's ``Design``.
 
     Returns
     -------
@@ -120,12 +127,17 @@ def export(source: Any, out_dir: str | os.PathLike, accelerator: Any = None, cal
     check_replaceable(out_dir, replaceable=replaceable, what="export directory")  # before the slow steps
     board = get_board(board or DEFAULT_BOARD) if not isinstance(board, Board) else board
     accelerator = as_accelerator(accelerator)  # validated before the slow steps
+    if search_latency is None:
+        search_latency = search_figure(source)
+    elif not isinstance(search_latency, LatencyFigure):
+        raise TypeError(f"search_latency must be an hls.latency_figures.LatencyFigure, got "
+                        f"{type(search_latency).__name__}")
     qnet, accelerator = _quantized(source, accelerator, target, calibration, scheme, method, n_calibration, seed)
     accelerator = as_accelerator(accelerator)
     if accelerator is None:
         accelerator = Accelerator.from_dpu(DEFAULT_ACCELERATOR, clock_mhz=200.0, ddr_bw_gbps=board.ddr_bw_gbps)
-    engine = EngineConfig.from_accelerator(accelerator)
-    fit = engine.check_board(board)  # OnChipMemoryError before anything is written
+    engine = EngineConfig.from_accelerator(accelerator, multipliers=needs_multipliers(qnet))
+    fit = check_board(engine, board, accelerator.cores)  # EngineResourceError before anything is written
     program = build_program(qnet, engine)  # UnsupportedLayerError (untileable layers) likewise
     if test_input is None:
         test_input = np.random.default_rng(seed + 1).standard_normal((1, *qnet.input_shape))
@@ -134,7 +146,8 @@ def export(source: Any, out_dir: str | os.PathLike, accelerator: Any = None, cal
         shape = ", ".join(map(str, qnet.input_shape))
         raise ValueError(f"test_input must have shape (1, {shape}), got {test_input.shape}")
     with atomic_directory(out_dir, replaceable=replaceable, what="export directory") as tmp:
-        manifest = _Writer(tmp, qnet, accelerator, board, fit, program, target, test_input, progress).write()
+        manifest = _Writer(tmp, qnet, accelerator, board, fit, program, target, test_input, progress,
+                           search_latency).write()
     return verified(out_dir, manifest)  # the manifest was validated before it was written
 
 
@@ -176,8 +189,10 @@ class _Writer:
     """Writes the files of one export into ``root`` and collects their manifest entries."""
 
     def __init__(self, root: Path, qnet: QuantizedNetwork, accelerator: Accelerator, board: Board, fit: dict,
-                 program: Program, target: TargetLimits, test_input: np.ndarray, progress: bool):
+                 program: Program, target: TargetLimits, test_input: np.ndarray, progress: bool,
+                 search_latency: LatencyFigure | None):
         self.root, self.qnet, self.target, self.board, self.fit = root, qnet, target, board, fit
+        self.search_latency = search_latency
         self.accelerator, self.program = accelerator, program
         self.acc_info = accelerator_info(accelerator)
         self.test_input, self.progress = test_input, progress
@@ -218,7 +233,7 @@ class _Writer:
         for name in _ENGINE_FILES:
             self._put(name, (library / name).read_bytes(), "testbench" if name.startswith("t") and name != "top.cpp"
                       else "source")
-        self._put("engine_config.h", self.program.config.header(), "header")
+        self._put("engine_config.h", config_header(self.program.config), "header")
         self._put("program.bin", self.program.words.astype("<i4").tobytes(), "program")
         self._put("weights.bin", self.program.weights.tobytes(), "weights")
         layers = [self._layer_entry(index) for index in tqdm(range(len(self.qnet.layers)), desc="export",
@@ -337,6 +352,8 @@ class _Writer:
                        "ideal_cycles": sum(entry["cycles"]["ideal"] for entry in layers),
                        "ddr_bytes": sum(entry["ddr_bytes"] for entry in layers),
                        "latency_ms": engine_total / (clock_mhz * 1e3), "clock_mhz": clock_mhz,
-                       "latency_source": "engine cycle count (C-simulation counter, hls.program.engine_cycles)"},
+                       "latency_source": "engine cycle count (C-simulation counter, hls.program.engine_cycles)",
+                       "latencies": [f.to_dict() for f in (engine_figure(engine_total, clock_mhz), self.search_latency)
+                                     if f is not None]},
             "files": sorted(self.files, key=lambda f: f["path"]),
         }

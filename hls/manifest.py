@@ -1,7 +1,8 @@
 """The versioned ``manifest.json`` of an export: its JSON schema and validation.
 
-Version ``2.0`` (the engine and its program; ``1.x`` described per-layer
-kernels).  Readers accept every ``2.x`` (minor versions only add optional
+Version ``2.1`` (the engine and its program; ``1.x`` described per-layer
+kernels; ``2.1`` adds ``totals.latencies``, the labelled latency figures of
+:mod:`hls.latency_figures`).  Readers accept every ``2.x`` (minor versions only add optional
 fields) and refuse other major versions.
 """
 
@@ -16,7 +17,7 @@ from .errors import ManifestError
 __all__ = ["FORMAT", "SCHEMA_VERSION", "manifest_schema", "parse_version", "validate_manifest"]
 
 FORMAT = "ofa-hw-hls"
-SCHEMA_VERSION = "2.0"
+SCHEMA_VERSION = "2.1"
 
 _INT = {"type": "integer"}
 _INT_OR_NULL = {"type": ["integer", "null"]}
@@ -102,7 +103,13 @@ _SCHEMA = {
                               "golden": {"type": "object", "additionalProperties": _PATH}}),
         "totals": _object({"macs": _INT, "engine_cycles": _INT, "ideal_cycles": _INT, "ddr_bytes": _INT,
                            "latency_ms": {"type": "number"}, "clock_mhz": {"type": "number"},
-                           "latency_source": {"type": "string"}}),
+                           "latency_source": {"type": "string"},
+                           "latencies": {"type": "array", "minItems": 1, "items": _object({
+                               "label": {"type": "string"}, "latency_ms": {"type": "number"},
+                               "source": {"type": "string"}, "low_ms": {"type": ["number", "null"]},
+                               "high_ms": {"type": ["number", "null"]}})}},
+                          required=["macs", "engine_cycles", "ideal_cycles", "ddr_bytes", "latency_ms", "clock_mhz",
+                                    "latency_source"]),
         "files": {"type": "array", "items": _object({"path": _PATH, "role": {"type": "string"}, "sha256": _SHA256,
                                                      "bytes": {"type": "integer", "minimum": 0}})},
     }),

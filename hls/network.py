@@ -173,39 +173,46 @@ class FloatNetwork:
         numpy :meth:`forward` runs instead.
         """
         try:
-            import torch
+            import torch  # noqa: F401
         except ImportError:  # pragma: no cover - torch is a dependency of every export
             self.forward(x, observe)
             return
-        x = np.asarray(x)
-        if x.ndim != 4 or x.shape[1:] != self.input_shape:
-            raise ValueError(f"input must have shape (N, {', '.join(map(str, self.input_shape))}), got {x.shape}")
-        with torch.inference_mode():
-            tensors = {INPUT: torch.as_tensor(x, dtype=torch.float32)}
-            observe(INPUT, tensors[INPUT])
-            for step in self._steps:
-                params = self.params.get(step.layer.name)
-                out = _torch_layer(torch, step.layer, [tensors[name] for name in step.inputs], params)
-                observe(step.layer.name, out)
-                for name in step.release:
-                    del tensors[name]
-                tensors[step.layer.name] = out
+        self.forward(x, observe, precision="float32")
 
-    def forward(self, x: np.ndarray, observe: Callable[[str, np.ndarray], None] | None = None) -> np.ndarray:
-        """Run (N, C, H, W) inputs; returns the last layer's output.
+    def forward(self, x: np.ndarray, observe: Callable[[str, np.ndarray], None] | None = None, *,
+                precision: str = "float64") -> np.ndarray:
+        """Run (N, C, H, W) inputs; returns the last layer's output (numpy).
 
         ``observe(name, tensor)`` sees the input (as ``"input"``) and every
         layer's output - how calibration collects activation ranges.
+        ``precision`` ``"float64"`` runs the numpy reference; ``"float32"``
+        the same dispatch in torch (several times faster; observed tensors
+        are then torch tensors).
         """
-        x = np.asarray(x, dtype=np.float64)
+        if precision == "float64":
+            return self._run(_NUMPY, self._checked(np.asarray(x, dtype=np.float64)), observe)
+        if precision != "float32":
+            raise ValueError(f"precision must be 'float64' (numpy) or 'float32' (torch), got {precision!r}")
+        import torch
+
+        with torch.inference_mode():
+            tensor = torch.as_tensor(self._checked(x), dtype=torch.float32)
+            return self._run(_torch_backend(torch), tensor, observe).numpy().astype(np.float64)
+
+    def _checked(self, x: np.ndarray) -> np.ndarray:
+        x = np.asarray(x)
         if x.ndim != 4 or x.shape[1:] != self.input_shape:
             raise ValueError(f"input must have shape (N, {', '.join(map(str, self.input_shape))}), got {x.shape}")
+        return x
+
+    def _run(self, backend: _Backend, x: Any, observe: Callable[[str, Any], None] | None) -> Any:
+        """Walk the layers on ``backend``, releasing every tensor after its last reader."""
         tensors = {INPUT: x}
         if observe is not None:
             observe(INPUT, x)
         for step in self._steps:
-            out = run_float_layer(step.layer, [tensors[name] for name in step.inputs],
-                                  self.params.get(step.layer.name))
+            out = _run_layer(backend, step.layer, [tensors[name] for name in step.inputs],
+                             self.params.get(step.layer.name))
             if observe is not None:
                 observe(step.layer.name, out)
             for name in step.release:
@@ -220,50 +227,68 @@ def _weights(layer: Layer, params: tuple[np.ndarray, np.ndarray] | None) -> tupl
     return params
 
 
+@dataclass(frozen=True)
+class _Backend:
+    """The array primitives a float pass needs; :func:`_run_layer` is the one op dispatch over them."""
+
+    conv: Callable[..., Any]  # (x, weight, bias, stride, pad, groups) -> y
+    linear: Callable[[Any, np.ndarray, np.ndarray], Any]  # (x of (N, C), weight OI, bias) -> (N, O)
+    mean_hw: Callable[[Any], Any]  # (N, C, H, W) -> (N, C, 1, 1)
+    activation: Callable[[Any, str], Any]  # (y, name) -> y
+
+
+#: numpy float64: the reference the integer network is compared with.
+_NUMPY = _Backend(
+    conv=lambda x, w, b, stride, pad, groups: conv2d(x, w, stride, pad, groups) + b[None, :, None, None],
+    linear=lambda x, w, b: x @ w.T + b,
+    mean_hw=lambda x: x.mean(axis=(2, 3), keepdims=True),
+    activation=lambda y, name: float_activation(y, name))
+
+
+def _torch_backend(torch: Any) -> _Backend:
+    """The torch float32 backend: the calibration pass (torch's conv is several times faster than :func:`conv2d`)."""
+    functional = torch.nn.functional
+
+    def tensor(a: np.ndarray) -> Any:
+        return torch.as_tensor(a, dtype=torch.float32)
+
+    def activation(y: Any, name: str) -> Any:
+        act = {"none": None, "relu": functional.relu, "relu6": functional.relu6,
+               "h_sigmoid": functional.hardsigmoid, "h_swish": functional.hardswish}[name]
+        return y if act is None else act(y, inplace=True)  # y is this layer's own tensor
+
+    return _Backend(
+        conv=lambda x, w, b, stride, pad, groups: functional.conv2d(x, tensor(w), tensor(b), stride=stride,
+                                                                     padding=pad, groups=groups),
+        linear=lambda x, w, b: functional.linear(x, tensor(w), tensor(b)),
+        mean_hw=lambda x: x.mean(dim=(2, 3), keepdim=True),
+        activation=activation)
+
+
+def _run_layer(backend: _Backend, layer: Layer, xs: list, params: tuple[np.ndarray, np.ndarray] | None) -> Any:
+    x = xs[0]
+    if layer.op in ("conv", "pwconv", "dwconv"):
+        w, b = _weights(layer, params)
+        y = backend.conv(x, w, b, layer.stride, layer.pad, layer.groups)
+    elif layer.op in ("fc", "se_fc"):
+        w, b = _weights(layer, params)
+        y = backend.linear(x.reshape(len(x), -1), w, b).reshape(len(x), -1, 1, 1)
+    elif is_global_pool(layer):
+        y = backend.mean_hw(x)
+    elif layer.op == "add":
+        y = xs[0] + xs[1]
+    elif layer.op == "scale":
+        y = xs[0] * xs[1]
+    else:
+        raise ValueError(f"layer {layer.name!r}: op {layer.op!r} is not supported by the float reference "
+                         "(supported: conv, pwconv, dwconv, fc, se_fc, global pool, add, scale)")
+    return backend.activation(y, layer.activation)
+
+
 def run_float_layer(layer: Layer, xs: list[np.ndarray],
                     params: tuple[np.ndarray, np.ndarray] | None = None) -> np.ndarray:
     """One layer in float64 on (N, C, H, W) inputs; ``params`` = (weight, bias) for weighted layers."""
-    x = xs[0]
-    if layer.op in ("conv", "pwconv", "dwconv"):
-        w, b = _weights(layer, params)
-        y = conv2d(x, w, layer.stride, layer.pad, layer.groups) + b[None, :, None, None]
-    elif layer.op in ("fc", "se_fc"):
-        w, b = _weights(layer, params)
-        y = (x.reshape(len(x), -1) @ w.T + b).reshape(len(x), -1, 1, 1)
-    elif is_global_pool(layer):
-        y = x.mean(axis=(2, 3), keepdims=True)
-    elif layer.op == "add":
-        y = xs[0] + xs[1]
-    elif layer.op == "scale":
-        y = xs[0] * xs[1]
-    else:
-        raise ValueError(f"layer {layer.name!r}: op {layer.op!r} is not supported by the float reference "
-                         "(supported: conv, pwconv, dwconv, fc, se_fc, global pool, add, scale)")
-    return float_activation(y, layer.activation)
-
-
-def _torch_layer(torch: Any, layer: Layer, xs: list, params: tuple[np.ndarray, np.ndarray] | None):
-    """:func:`run_float_layer` in torch float32."""
-    functional = torch.nn.functional
-    x = xs[0]
-    if layer.op in ("conv", "pwconv", "dwconv"):
-        w, b = (torch.as_tensor(a, dtype=torch.float32) for a in _weights(layer, params))
-        y = functional.conv2d(x, w, b, stride=layer.stride, padding=layer.pad, groups=layer.groups)
-    elif layer.op in ("fc", "se_fc"):
-        w, b = (torch.as_tensor(a, dtype=torch.float32) for a in _weights(layer, params))
-        y = functional.linear(x.reshape(len(x), -1), w, b).reshape(len(x), -1, 1, 1)
-    elif is_global_pool(layer):
-        y = x.mean(dim=(2, 3), keepdim=True)
-    elif layer.op == "add":
-        y = xs[0] + xs[1]
-    elif layer.op == "scale":
-        y = xs[0] * xs[1]
-    else:
-        raise ValueError(f"layer {layer.name!r}: op {layer.op!r} is not supported by the float reference "
-                         "(supported: conv, pwconv, dwconv, fc, se_fc, global pool, add, scale)")
-    activation = {"none": None, "relu": functional.relu, "relu6": functional.relu6,
-                  "h_sigmoid": functional.hardsigmoid, "h_swish": functional.hardswish}[layer.activation]
-    return y if activation is None else activation(y, inplace=True)  # y is this layer's own tensor
+    return _run_layer(_NUMPY, layer, xs, params)
 
 
 def float_network(source: Any) -> FloatNetwork:

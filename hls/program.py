@@ -28,7 +28,7 @@ import numpy as np
 
 from .engine import EngineConfig
 from .errors import UnsupportedLayerError
-from .fixedpoint import ACT_CODES
+from .fixedpoint import ACT_CODES, Requant
 from .graph import INPUT
 from .quantize import QuantizedLayer, QuantizedNetwork
 
@@ -189,6 +189,31 @@ def _params(q: QuantizedLayer) -> np.ndarray:
     return np.stack([bias, q.requant.mult, q.requant.shift], axis=1).astype(np.int32).ravel()
 
 
+def needs_multipliers(qnet: QuantizedNetwork) -> bool:
+    """Whether a weighted layer of ``qnet`` requantizes with a multiplier (not a pure shift): the per-channel scheme."""
+    return any(np.any(np.asarray(q.requant.mult) != 1) for q in qnet.layers if q.layer.op in (*_CONV_OPS, "dwconv"))
+
+
+def _requant_problem(op: str, rq: Requant, cfg: EngineConfig) -> str | None:
+    """Why the engine's requantization lanes for ``op`` cannot run ``rq`` (None if they can).
+
+    The convolution array's and depthwise engine's lanes have the h-swish datapath and, when
+    ``cfg.multipliers``, a multiplier; the element-wise lanes shift and clip only; the pool's one lane
+    multiplies but has no h-swish.
+    """
+    mults = np.asarray(rq.mult)
+    if op in ("conv", "dwconv"):
+        if not cfg.multipliers and np.any(mults != 1):
+            return ("requantizes with a multiplier (per-channel scheme) on an engine built without them; "
+                    "build it with EngineConfig.from_accelerator(..., multipliers=True)")
+        return None
+    if rq.activation in ("h_swish", "h_sigmoid"):
+        return f"{rq.activation} after a {op}: only the convolution and depthwise lanes have that datapath"
+    if op != "pool" and np.any(mults != 1):
+        return f"the element-wise unit requantizes by shifts only; this {op} needs multiplier {int(mults.max())}"
+    return None
+
+
 def build_program(qnet: QuantizedNetwork, cfg: EngineConfig) -> Program:
     """The program, packed weights and activation layout of ``qnet`` on the engine ``cfg``.
 
@@ -226,6 +251,10 @@ def build_program(qnet: QuantizedNetwork, cfg: EngineConfig) -> Program:
             continue
         rq = q.requant
         per_channel = int(op in ("conv", "dwconv") and not rq.per_tensor)
+        lane_problem = _requant_problem(op, rq, cfg)
+        if lane_problem:
+            problems.append((q.name, lane_problem))
+            continue
         f = dict(op=OPS[op], cin=cin, h=h, w=w, cout=cout, ho=ho, wo=wo, k=k, s=s, p=p,
                  in0=offsets[q.inputs[0]], in1=offsets[q.inputs[1]] if len(q.inputs) > 1 else 0,
                  out=offsets[q.name], wgt=0, prm=0, act=ACT_CODES[rq.activation],

@@ -1,5 +1,6 @@
 """``ofa-hw export``: from a preset, a search result or given weights to a verified HLS project."""
 
+import json
 import shutil
 import warnings
 
@@ -30,18 +31,19 @@ def test_export_a_preset_and_csim_it(tmp_path, capsys):
     manifest = hls.load(out).manifest
     assert manifest["accelerator"]["name"] == "B512"
     # one latency: the manifest's figure is the one printed, and the C-simulation counted the same cycles
-    assert f"latency: {manifest['totals']['latency_ms']:.3f} ms per image" in text
+    assert f"latency: HLS engine (this export): {manifest['totals']['latency_ms']:.3f} ms" in text
     assert f"{manifest['totals']['engine_cycles']:,} engine cycles" in text
+    assert "search prediction" not in text and len(manifest["totals"]["latencies"]) == 1  # no search: one figure
     assert "on ultra96v2 (xczu3eg-sbva484-1-e)" in text and "vitis_hls -f" in text
     assert main(["export", "--preset", "min", "-r", "32", "--out", str(out)]) == 2
     assert "exists; pass --overwrite" in capsys.readouterr().err
 
 
-def _result_json(path, best):
+def _result_json(path, best, acc=None):
     from accel_models import fits, get_board
     from ofa_hw.search.result import CodesignResult, Design
 
-    acc = Accelerator.from_dpu("B1152", clock_mhz=250.0)
+    acc = acc or Accelerator.from_dpu("B1152", clock_mhz=250.0)
     design = None if best is None else Design(
         subnet=best, accelerator=acc, latency_ms=1.0, fps=1000.0,
         accuracy_top1=70.0, accuracy_float_top1=71.0, resources=fits(acc, get_board("zcu102")), latency_source="model",
@@ -59,7 +61,28 @@ def test_export_the_best_design_of_a_search_result(tmp_path, capsys):
     assert manifest["quantization"]["scheme"] == "per_channel" and manifest["model"]["description"]["r"] == 32
     assert manifest["engine"]["resources"]["board"] == "zcu104"
     text = capsys.readouterr().out
-    assert "at 250 MHz on zcu104" in text and "the search predicted 1.000 ms" in text
+    assert "at 250 MHz on zcu104" in text
+    # the manifest records both figures and the CLI prints exactly those lines
+    from hls.latency_figures import manifest_figures
+
+    figures = manifest_figures(manifest)
+    assert [f.label for f in figures] == ["HLS engine (this export)", "search prediction"]
+    assert figures[1].latency_ms == 1.0 and figures[0].latency_ms == manifest["totals"]["latency_ms"]
+    for figure in figures:
+        assert f"latency: {figure.line()}" in text
+    # the report of the exported design shows the same lines
+    import html
+
+    assert main(["report", str(result), "--export", str(tmp_path / "a"), "--predictor", "ultra96v2-b2304", "--no-cv",
+                 "--out", str(tmp_path / "report")]) == 0
+    page = (tmp_path / "report" / "report.html").read_text()
+    assert all(html.escape(figure.line()) in page for figure in figures)
+    summary = json.loads((tmp_path / "report" / "summary.json").read_text())
+    assert summary["best"]["latencies"] == [f.to_dict() for f in figures]
+    other = _result_json(tmp_path / "other.json", _min32(), Accelerator.from_dpu("B512"))
+    assert main(["report", str(other), "--export", str(tmp_path / "a"), "--predictor", "ultra96v2-b2304", "--no-cv",
+                 "--out", str(tmp_path / "report2")]) != 0
+    assert "is of another accelerator (B1152)" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("argv, message", [

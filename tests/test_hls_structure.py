@@ -17,10 +17,10 @@ import pytest
 import hls
 from accel_models import Accelerator
 from accel_models.boards import get_board
-from hls.engine import EngineConfig, OnChipMemoryError
+from hls.engine import EngineConfig, EngineResourceError, OnChipMemoryError, check_board
 
 pytest.importorskip("torch")
-ACCELERATOR = Accelerator.from_dpu("B1152", clock_mhz=250.0)
+ACCELERATOR = Accelerator.from_dpu("B512", clock_mhz=250.0)  # the largest PG338 array whose engine fits
 
 
 @pytest.fixture(scope="module")
@@ -146,5 +146,16 @@ def test_buffers_the_board_cannot_hold_are_refused_before_writing(tmp_path):
         hls.export(hls.TorchNetwork(Tiny(), LAYERS), tmp_path / "out", accelerator=big, board="ultra96v2",
                    n_calibration=2)
     assert not (tmp_path / "out").exists()
-    fit = EngineConfig.from_accelerator(big).check_board(get_board("zcu104"))
-    assert fit["fits"]["bram36"] and fit["uram_arrays"] == []
+    fit = check_board(EngineConfig.from_accelerator(big, multipliers=False), get_board("zcu102"))
+    assert all(fit["fits"].values()) and fit["uram_arrays"] == []
+
+
+def test_an_engine_beyond_the_boards_dsp_or_lut_is_refused_before_writing(tmp_path):
+    from tests.test_hls_kernels import LAYERS, Tiny
+
+    # B1600's buffers fit the Ultra96-V2 (PYNQ-DPU ships it as a DPU there), its engine's array does not:
+    # 8 x 10 x 10 MACs at two per DSP48E2 alone are 400 of the board's 360 DSP slices
+    with pytest.raises(EngineResourceError, match=r"P8I10O10 needs [\d,]+ DSP \(\d+% of 360\).*ultra96v2"):
+        hls.export(hls.TorchNetwork(Tiny(), LAYERS), tmp_path / "out", accelerator=Accelerator.from_dpu("B1600"),
+                   board="ultra96v2", n_calibration=2)
+    assert not (tmp_path / "out").exists()

@@ -33,16 +33,16 @@ def test_best_design_meets_the_constraint_and_fits_the_board(result):
 
 
 def test_search_beats_random_sampling_of_the_same_budget(result):
-    """Random joint candidates (sub-network and accelerator), as many as the search evaluated."""
+    """Random joint candidates (sub-network and accelerator) of the same space, as many as the search evaluated."""
     from latency_tables import get_predictor
     from ofa_hw.search import AcceleratorSpace, Evaluator
     from ofa_hw.space import get_space
 
     evaluator = Evaluator(get_space("ofa-mbv3-w1.2"), result.settings["resolutions"],
-                          AcceleratorSpace.from_grid(get_board("ultra96v2")), get_predictor("ultra96v2-b2304"),
+                          AcceleratorSpace.named(get_board("ultra96v2"), "dpu"), get_predictor("ultra96v2-b2304"),
                           get_accuracy_predictor("ofa-mbv3-w1.2", quantization="int8-pow2"))
     scores = evaluator.evaluate(evaluator.sample(FAST["budget"], np.random.default_rng(1)))
-    ok = scores.latency_ms <= 8.0
+    ok = scores.latency_ms <= 10.0  # looser than the search's 8 ms: random samples of the stock space rarely reach 8
     assert ok.any() and result.best.accuracy_top1 > scores.accuracy_top1[ok].max()
 
 

@@ -11,7 +11,6 @@ from .subnet_args import add_subnet_options, subnet_from_args
 
 def add_parser(subparsers) -> None:
     """Register ``ofa-hw export`` with its options."""
-    """Register ``ofa-hw export``."""
     parser = subparsers.add_parser(
         "export", help="quantize a sub-network to int8 and export the Vitis HLS project of its DPU-like engine",
         description="Quantize a sub-network to int8 (BatchNorm folded) and write the Vitis HLS project of the "
@@ -26,11 +25,11 @@ def add_parser(subparsers) -> None:
     parser.add_argument("--out", type=Path, required=True, metavar="DIR", help="export directory (must not exist)")
     parser.add_argument("--overwrite", action="store_true", help="replace an existing export directory")
     parser.add_argument("--accelerator", metavar="ARCH",
-                        help="DPU configuration giving the engine's shape, e.g. B2304 (default: the result's, else "
-                             "B1600 at 200 MHz)")
+                        help="DPU configuration giving the engine's shape, e.g. B512 (default: the result's, else "
+                             "B512 at 200 MHz)")
     parser.add_argument("--board", default=None,
-                        help="board the engine is built for: its part, and the BRAM / URAM check (default: the "
-                             "result's, else ultra96v2)")
+                        help="board the engine is built for: its part, and the resource check (DSP, LUT, FF, BRAM / "
+                             "URAM) (default: the result's, else ultra96v2)")
     parser.add_argument("--clock-mhz", type=float, default=None, help="clock of --accelerator (default: its default)")
     parser.add_argument("--weights", type=Path, metavar="STATE_DICT.pth",
                         help="OFA sub-network state_dict to load (default: seeded random weights)")
@@ -46,22 +45,25 @@ def add_parser(subparsers) -> None:
 
 
 def _design(args: argparse.Namespace):
-    """(SubnetConfig, accelerator or None, board name or None, the search's latency or None) from the options."""
+    """(SubnetConfig, accelerator or None, board name or None, the search's latency figure or None) from the options."""
     from accel_models import Accelerator
+    from hls.latency_figures import search_figure
 
     given_subnet = args.subnet or args.subnet_option or args.preset
     if args.result and given_subnet:
         raise ValueError("give either --result or a sub-network (SUBNET.json / --subnet / --preset), not both")
-    accelerator, board, searched_ms = None, args.board, None
+    accelerator, board, searched = None, args.board, None
     if args.result:
         from ofa_hw.search.result import CodesignResult
 
-        best = CodesignResult.from_json(args.result).best
+        result = CodesignResult.from_json(args.result)
+        best = result.best
         if best is None:
             raise ValueError(f"{args.result} has no best design (a front-only search); export a sub-network with "
                              "--subnet instead")
-        cfg, accelerator, searched_ms = best.subnet, best.accelerator, best.latency_ms
-        board = board or CodesignResult.from_json(args.result).settings.get("board")
+        cfg, accelerator = best.subnet, best.accelerator
+        searched = search_figure(best, result.settings.get("latency_predictor"))
+        board = board or result.settings.get("board")
         if args.resolution:
             cfg = dataclasses.replace(cfg, r=args.resolution)
     else:
@@ -71,7 +73,7 @@ def _design(args: argparse.Namespace):
         accelerator = Accelerator.from_dpu(args.accelerator, **kwargs)
     elif args.clock_mhz is not None:
         raise ValueError("--clock-mhz needs --accelerator")
-    return cfg, accelerator, board, searched_ms
+    return cfg, accelerator, board, searched
 
 
 def _model(cfg, args: argparse.Namespace, calibration):
@@ -106,9 +108,10 @@ def run(args: argparse.Namespace) -> int:
     import numpy as np
 
     import hls
+    from hls.latency_figures import manifest_figures
     from ofa_hw.layers import subnet_layers
 
-    cfg, accelerator, board, searched_ms = _design(args)
+    cfg, accelerator, board, searched = _design(args)
     if args.out.exists() and not args.overwrite:
         raise FileExistsError(f"{args.out} exists; pass --overwrite to replace it")
     calibration = None
@@ -119,7 +122,7 @@ def run(args: argparse.Namespace) -> int:
     source = hls.TorchNetwork(_model(cfg, args, calibration), subnet_layers(cfg), cfg.to_dict())
     project = hls.export(source, args.out, accelerator=accelerator, board=board, calibration=calibration,
                          scheme=args.scheme, method=args.method, seed=args.seed, overwrite=args.overwrite,
-                         progress=True)
+                         progress=True, search_latency=searched)
     manifest = project.manifest
     totals = manifest["totals"]
     print(f"exported {manifest['model']['n_layers']} layers ({totals['macs']:,} MACs, {args.scheme} int8) "
@@ -131,17 +134,11 @@ def run(args: argparse.Namespace) -> int:
     fit = engine["resources"]
     print(f"engine {acc['name']} (PP {acc['pp']}, ICP {acc['icp']}, OCP {acc['ocp']}, depthwise {acc['dw_pp']} pixels) "
           f"at {acc['clock_mhz']:g} MHz on {fit['board']} ({fit['part']}): {engine['on_chip_bytes'] / 1024:.0f} KiB "
-          f"on chip; estimated DSP {fit['dsp']}, BRAM36 {fit['bram36']:g}, URAM {fit['uram']}, LUT {fit['lut']:,} ("
-          + ", ".join(f"{k} {100 * v:.0f}%" for k, v in fit["utilization"].items()) + ")")
-    over = [k for k, ok in fit["fits"].items() if not ok]
-    if over:
-        print(f"warning: the engine's estimated {', '.join(over)} exceed the board's; "
-              "see the manifest's engine.resources")
-    print(f"latency: {totals['latency_ms']:.3f} ms per image ({totals['engine_cycles']:,} engine cycles: "
-          f"{totals['latency_source']})")
-    if searched_ms is not None:
-        print(f"         the search predicted {searched_ms:.3f} ms for this design with its latency predictor "
-              "(a calibrated DPUCZDX8G model; this engine is not that IP)")
+          f"on chip; estimated per core DSP {fit['dsp']}, LUT {fit['lut']:,}, FF {fit['ff']:,}, "
+          f"BRAM36 {fit['bram36']:g}, URAM {fit['uram']} (x{fit['cores']} cores: "
+          + ", ".join(f"{k} {100 * v:.0f}%" for k, v in fit["utilization"].items()) + " of the board)")
+    for figure in manifest_figures(manifest):  # the figures the manifest and the report show, printed alike
+        print(f"latency: {figure.line()}")
     print(f"build: vitis_hls -f {args.out / 'run_hls.tcl'}  (or v++ -c --mode hls --config hls_config.cfg)")
     if not args.csim:
         return 0

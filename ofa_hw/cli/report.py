@@ -20,6 +20,9 @@ def add_parser(subparsers) -> None:
     parser.add_argument("--predictor", default=None,
                         help="latency predictor the search used: device, TABLE.csv or FIT.json (default: the one "
                              "result.json records)")
+    parser.add_argument("--export", type=Path, default=None, metavar="DIR",
+                        help="HLS export of the best design ('ofa-hw export --result'): show its engine cycle count "
+                             "beside the search's prediction")
     parser.add_argument("--no-cv", dest="cross_validate", action="store_false",
                         help="skip recomputing the cross-validated calibration error (saves about a second)")
     parser.set_defaults(run=run)
@@ -33,6 +36,6 @@ def run(args: argparse.Namespace) -> int:
         raise FileNotFoundError(f"result file {args.result} not found (write one with 'ofa-hw search --out DIR')")
     result = CodesignResult.from_json(args.result)
     out = args.out if args.out is not None else args.result.parent / "report"
-    path = result.report(out, predictor=args.predictor, cross_validate=args.cross_validate)
+    path = result.report(out, predictor=args.predictor, cross_validate=args.cross_validate, export=args.export)
     print(f"report: {path}")
     return 0

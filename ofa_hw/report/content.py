@@ -18,6 +18,7 @@ the search used, so the report can be checked against the result:
 
 from __future__ import annotations
 
+import os
 import warnings
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
@@ -27,6 +28,7 @@ import numpy as np
 
 from accel_models import Accelerator, BlockSpec, Board, LatencyPredictor, RooflineModel, fits, get_board, group_by_block
 from accel_models.cpu_fallback import fallback_latency_ms
+from accel_models.resources import resource_basis
 from latency_tables import CalibratedModel, HybridPredictor, LatencyTable, TablePredictor
 from latency_tables.per_resolution import PerResolutionPredictor
 
@@ -111,7 +113,8 @@ class ReportContent:
     analysis: Any = None
 
 
-def report_content(result: CodesignResult, predictor=None, cross_validate: bool = True) -> ReportContent:
+def report_content(result: CodesignResult, predictor=None, cross_validate: bool = True,
+                   export: str | os.PathLike | None = None) -> ReportContent:
     """Compute the content of the report of ``result``.
 
     Parameters
@@ -124,6 +127,11 @@ def report_content(result: CodesignResult, predictor=None, cross_validate: bool 
         Compute the k-fold cross-validated error of the calibration when
         the predictor does not carry one (a shipped device is calibrated
         without it on first use; this costs about a second).
+    export : path-like, optional
+        The HLS export of the best design (``ofa-hw export --result``): the
+        report then shows its engine cycle count beside the search's
+        prediction, the figures its manifest records and ``ofa-hw export``
+        printed.  An export of another design is an error.
     """
     if not isinstance(result, CodesignResult):
         raise TypeError(f"expected a CodesignResult, got {type(result).__name__}")
@@ -154,8 +162,36 @@ def report_content(result: CodesignResult, predictor=None, cross_validate: bool 
             "resources": None if board is None else resource_use(design, board),
             "latency": latency_table(design, latency, analysis),
             "roofline": _roofline_totals(analysis),
+            "latencies": design_latencies(design, settings, export),
         }
+    elif export is not None:
+        raise ValueError("the result has no best design (a front-only search): there is no exported design to report")
     return ReportContent(result, summary, analysis)
+
+
+def design_latencies(design: Design, settings: Mapping[str, Any], export: str | os.PathLike | None) -> list[dict]:
+    """The labelled latency figures of ``design`` (:mod:`hls.latency_figures`), with its export's when given."""
+    from hls.latency_figures import SEARCH_LABEL, manifest_figures, search_figure
+
+    searched = search_figure(design, settings.get("latency_predictor"))
+    figures = [] if searched is None else [searched]
+    if export is not None:
+        import hls
+
+        manifest = hls.load(export).manifest
+        recorded = manifest["accelerator"].get("config")
+        if recorded != design.accelerator.to_dict():
+            raise ValueError(f"the export in {export} is of another accelerator ({manifest['accelerator']['name']}) "
+                             f"than the result's best design ({design.accelerator.label}); export it with "
+                             "'ofa-hw export --result RESULT.json'")
+        described = dict(manifest["model"]["description"])
+        if described and {k: v for k, v in described.items() if k != "r"} != \
+                {k: v for k, v in design.subnet.to_dict().items() if k != "r"}:
+            raise ValueError(f"the export in {export} is of another sub-network than the result's best design; "
+                             "export it with 'ofa-hw export --result RESULT.json'")
+        exported = manifest_figures(manifest)
+        figures = exported + ([] if any(f.label == SEARCH_LABEL for f in exported) else figures)
+    return [f.to_dict() for f in figures]
 
 
 # ------------------------------------------------------------------ parts
@@ -210,6 +246,7 @@ def resource_use(design: Design, board: Board) -> dict:
                      "used": float(check.placed.as_dict()[name]),
                      "utilization": utilization})
     return {"board": board.name, "fits": bool(check.ok), "binding_resource": check.binding_resource,
+            "basis": resource_basis(design.accelerator),
             "dsp_usage": design.accelerator.options.dsp_usage,
             "uram_per_core": design.accelerator.options.uram_per_core,
             "extrapolated": check.extrapolated, "rows": rows}

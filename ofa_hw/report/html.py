@@ -98,7 +98,8 @@ def _best_sections(best: Mapping, summary: Mapping) -> list[str]:
         binding = next(r for r in resources["rows"] if r["resource"] == resources["binding_resource"])
         cards.append((f"{binding['label']} {100 * binding['utilization']:.0f}%", "binding resource on the board"))
     out = ["<div class='cards'>" + "".join(f"<div class='card'><b>{_e(v)}</b><span>{_e(k)}</span></div>"
-                                           for v, k in cards) + "</div>", "<h2>Chosen design</h2><div class='cols'>"]
+                                           for v, k in cards) + "</div>", *_latency_figures(best),
+           "<h2>Chosen design</h2><div class='cols'>"]
     stages = "".join(
         f"<tr><td>{s['stage']}</td><td>{s['depth']}</td><td class='l'>{_e(' '.join(map(str, s['kernels'])))}</td>"
         f"<td class='l'>{_e(' '.join(map(str, s['expands'])))}</td></tr>" for s in subnet["stages"])
@@ -142,6 +143,19 @@ def _best_sections(best: Mapping, summary: Mapping) -> list[str]:
     return out
 
 
+def _latency_figures(best: Mapping) -> list[str]:
+    """Every labelled latency of the design, as ``ofa-hw export`` prints them (:mod:`hls.latency_figures`)."""
+    from hls.latency_figures import ENGINE_LABEL, LatencyFigure
+
+    figures = [LatencyFigure.from_dict(f) for f in best.get("latencies") or []]
+    items = "".join(f"<li>{_e(f.line())}</li>" for f in figures)
+    note = "" if any(f.label == ENGINE_LABEL for f in figures) or best["accelerator"]["kind"] != "custom" else (
+        "<p class='note'>The HLS engine's own cycle count appears here once the design is exported: "
+        "<code>ofa-hw export --result RESULT.json --out DIR</code>, then <code>ofa-hw report RESULT.json "
+        "--export DIR</code>.</p>")
+    return [f"<h3>Latency of this design</h3><ul class='figures'>{items}</ul>{note}"]
+
+
 def _resources(resources: Mapping, summary: Mapping) -> list[str]:
     board = summary["board"]
     cap = (summary["assumptions"]["search"].get("max_utilization") or 1.0)
@@ -157,10 +171,14 @@ def _resources(resources: Mapping, summary: Mapping) -> list[str]:
                    f"</div>{marker}</div><div>{_e(used)}</div>")
     out.append("</div>")
     notes = [f"binding resource: <b>{_e(resources['binding_resource'])}</b> (the one that stops a larger "
-             "accelerator)", f"DSP-usage option: {_e(resources['dsp_usage'])} (PG338; 'low' builds the "
-             "accumulators in LUTs)",
-             f"UltraRAM per core: {resources['uram_per_core']} (buffers placed in it as built)",
-             "estimates from the PG338 resource fit"]
+             "accelerator)"]
+    if resources.get("basis", "PG338").startswith("PG338"):
+        notes += [f"DSP-usage option: {_e(resources['dsp_usage'])} (PG338; 'low' builds the accumulators in LUTs)",
+                  f"UltraRAM per core: {resources['uram_per_core']} (buffers placed in it as built)",
+                  "estimates from the PG338 resource fit"]
+    else:  # a custom accelerator: its HLS engine is its only build
+        notes.append("estimates from the structure of the HLS engine that realises it (accel_models.hls_engine: "
+                     "two int8 MACs per DSP48E2 at one clock, its weight buffer in UltraRAM only when BRAM is short)")
     if cap < 1:
         notes.append(f"dashed line: the {100 * cap:.0f}% limit the search allowed")
     if resources["extrapolated"]:

@@ -24,7 +24,7 @@ REPORT_FILES = ("report.html", "summary.json", "pareto.png", "history.png", "roo
 
 
 def write_report(result: CodesignResult, out_dir: str | os.PathLike, *, predictor=None,
-                 cross_validate: bool = True, label_top: int = 5) -> Path:
+                 cross_validate: bool = True, label_top: int = 5, export: str | os.PathLike | None = None) -> Path:
     """Write the report of a co-design search into ``out_dir`` and return the HTML page's path.
 
     The folder gets ``report.html`` (one self-contained page: inline CSS and
@@ -50,6 +50,9 @@ def write_report(result: CodesignResult, out_dir: str | os.PathLike, *, predicto
         (about a second) when the predictor carries none.
     label_top : int
         Slowest layers numbered in the roofline plot.
+    export : path-like, optional
+        The best design's HLS export: the page then shows the engine's cycle
+        count beside the search's prediction (see :func:`report_content`).
 
     Returns
     -------
@@ -64,7 +67,7 @@ def write_report(result: CodesignResult, out_dir: str | os.PathLike, *, predicto
         The result's latency predictor is not a shipped device and none was given, or its front is empty.
     """
     target = check_replaceable(out_dir, replaceable=_replaceable_report, what="report folder")
-    content = report_content(result, predictor=predictor, cross_validate=cross_validate)
+    content = report_content(result, predictor=predictor, cross_validate=cross_validate, export=export)
     with atomic_directory(target, replaceable=_replaceable_report, what="report folder") as out:
         _write_files(content, result, out, label_top)
     return target / "report.html"

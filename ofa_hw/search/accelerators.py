@@ -7,7 +7,9 @@
 * ``"dpu-like"``: the NAAS-style grid of PE arrays (:class:`AcceleratorGrid`,
   ICP and OCP independent).  An array that is not a PG338 size is a *custom
   accelerator, not a DPUCZDX8G configuration*, realised only through the HLS
-  export; it takes PG338's "low DSP usage" option when "high" does not fit.
+  export, so its fit is that of its HLS engine.  The grid's PG338 sizes are
+  left out: they are the ``"dpu"`` space's, built with the vendor IP, and
+  every design of this space is an HLS engine that fits the board.
 
 An :class:`AcceleratorSpace` is the finite set a search may pick, each member
 checked with :func:`accel_models.fits` up front: the same check a user makes
@@ -95,13 +97,14 @@ class DpuGrid:
 class AcceleratorGrid:
     """Gene values of DPU-like accelerators (the ``"dpu-like"`` space).
 
-    The defaults stay inside the parallelism range of PG338's DPUCZDX8G table
-    (PP 4-8, ICP/OCP 8-16), where the resource model is a fit and not an
-    extrapolation; ICP and OCP vary independently, as in NAAS.  Clocks up to
-    300 MHz: PYNQ-DPU runs its DPUs at 200-300 MHz.
+    ICP and OCP span PG338's DPUCZDX8G table (8-16) and vary independently,
+    as in NAAS; PP adds 2 to the table's 4 and 8: a custom array is priced by
+    its HLS engine's structure (:mod:`accel_models.hls_engine`), not by the
+    PG338 fit, and at one DSP clock only such narrow arrays fit the smallest
+    board's engine.  Clocks up to 300 MHz: PYNQ-DPU runs its DPUs at 200-300 MHz.
     """
 
-    pp: tuple[int, ...] = (4, 8)
+    pp: tuple[int, ...] = (2, 4, 8)
     icp: tuple[int, ...] = (8, 10, 12, 14, 16)
     ocp: tuple[int, ...] = (8, 10, 12, 14, 16)
     clock_mhz: tuple[float, ...] = (150.0, 200.0, 250.0, 300.0)
@@ -209,6 +212,9 @@ class AcceleratorSpace:
                     name: str) -> AcceleratorSpace:
         genes = np.array(list(itertools.product(*(range(len(g)) for g in grid.genes))), dtype=np.int64)
         accelerators = [grid.accelerator(row, board) for row in genes]
+        if isinstance(grid, AcceleratorGrid):  # custom arrays only: a PG338 size is the "dpu" space's
+            custom = np.array([not a.is_dpuczdx8g for a in accelerators])
+            genes, accelerators = genes[custom], [a for a, c in zip(accelerators, custom, strict=True) if c]
         return cls(board, accelerators, genes, grid, max_utilization, name)
 
     @classmethod

@@ -251,9 +251,10 @@ def search_codesign(
     scores = Scores.concat([s for _, s, _ in runs])
     history = [h for _, _, hist in runs for h in hist]
     description = {**search.to_dict(), "ofa_hw_version": __version__}
-    description["latency_interval"] = interval_settings(latency_name, confidence)
+    description["latency_interval"] = interval_settings(latency_name, confidence, latency_predictor)
     return _result(evaluator, constraint, candidates, scores, history, description, dsp_objective, min_accuracy,
-                   lambda chosen, latency: latency_bounds(evaluator, latency_name, confidence, chosen, latency))
+                   lambda chosen, latency: latency_bounds(evaluator, latency_name, confidence, chosen, latency,
+                                                          latency_predictor))
 
 
 @dataclass(frozen=True)

@@ -16,13 +16,23 @@ import numpy as np
 __all__ = ["LatencyBounds", "interval_settings", "latency_bounds", "search_predictor", "warn_outside_validity"]
 
 
-@cache
-def _intervals(latency_name: str | None, confidence: float):
+def _intervals(latency_name: str | None, confidence: float, latency_predictor=None):
+    """A shipped device's interval model, or a fitted board's (its prior's, updated by its measurements)."""
     from latency_tables.uncertainty import INTERVAL_DEVICES, interval_predictor
 
-    if latency_name not in INTERVAL_DEVICES:
-        return None
-    return interval_predictor(latency_name, confidence)
+    if latency_name in INTERVAL_DEVICES:
+        return _shipped_intervals(latency_name, confidence)
+    few_shot = getattr(latency_predictor, "few_shot", None)
+    if few_shot is not None and few_shot.prior in INTERVAL_DEVICES:
+        return interval_predictor(latency_predictor, confidence)
+    return None
+
+
+@cache
+def _shipped_intervals(device: str, confidence: float):
+    from latency_tables.uncertainty import interval_predictor
+
+    return interval_predictor(device, confidence)
 
 
 def search_predictor(latency_name: str | None, latency_predictor, confidence: float | None,
@@ -35,10 +45,11 @@ def search_predictor(latency_name: str | None, latency_predictor, confidence: fl
                          "predictors); use it with latency_mode='dpu'")
     from latency_tables.uncertainty import INTERVAL_DEVICES, UpperBoundPredictor
 
-    intervals = _intervals(latency_name, confidence)
+    intervals = _intervals(latency_name, confidence, latency_predictor)
     if intervals is None:
         raise ValueError(f"confidence= needs a latency predictor with an interval model "
-                         f"({', '.join(INTERVAL_DEVICES)}), got {latency_name or type(latency_predictor).__name__}")
+                         f"({', '.join(INTERVAL_DEVICES)}, or a fit_device predictor on one of them), "
+                         f"got {latency_name or type(latency_predictor).__name__}")
     return UpperBoundPredictor(intervals)
 
 
@@ -53,7 +64,7 @@ class LatencyBounds:
 
 
 def latency_bounds(evaluator, latency_name: str | None, confidence: float | None, candidates,
-                   latency_ms: np.ndarray) -> LatencyBounds | None:
+                   latency_ms: np.ndarray, latency_predictor=None) -> LatencyBounds | None:
     """Interval of each candidate (at ``confidence``, default 90 %), or ``None`` without an interval model.
 
     The interval is the DPU time's (each unit's point latency times its
@@ -67,7 +78,7 @@ def latency_bounds(evaluator, latency_name: str | None, confidence: float | None
     from latency_tables.uncertainty import DEFAULT_CONFIDENCE
 
     level = DEFAULT_CONFIDENCE if confidence is None else confidence
-    intervals = _intervals(latency_name, level)
+    intervals = _intervals(latency_name, level, latency_predictor)
     if intervals is None:
         return None
 
@@ -82,19 +93,20 @@ def latency_bounds(evaluator, latency_name: str | None, confidence: float | None
     return LatencyBounds(point, point - below, point + above, level)
 
 
-def interval_settings(latency_name: str | None, confidence: float | None) -> dict:
+def interval_settings(latency_name: str | None, confidence: float | None, latency_predictor=None) -> dict:
     """``settings["latency_interval"]`` of a search: the confidence, what was searched on, the sources' factors.
 
-    A predictor with no interval model (a user's own) leaves the intervals
-    empty and says so.
+    A predictor with no interval model (a user's own, not fitted on a
+    shipped prior) leaves the intervals empty and says so.
     """
-    from latency_tables.uncertainty import DEFAULT_CONFIDENCE, error_model
+    from latency_tables.uncertainty import DEFAULT_CONFIDENCE
 
     level = DEFAULT_CONFIDENCE if confidence is None else confidence
-    if _intervals(latency_name, level) is None:
+    intervals = _intervals(latency_name, level, latency_predictor)
+    if intervals is None:
         return {"confidence": None, "note": "no interval model for this latency predictor"}
     return {"confidence": level, "searched_on": "upper bound" if confidence else "point",
-            "sources": error_model(latency_name).summary(level)}
+            "sources": intervals.errors.summary(level)}
 
 
 def warn_outside_validity(latency_name: str | None, keys, accelerators) -> list[str]:

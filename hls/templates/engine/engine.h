@@ -72,16 +72,37 @@ inline wide_t clamp_wide(wide_t v, wide_t lo, wide_t hi) {
     return v < lo ? lo : (v > hi ? hi : v);
 }
 
+// MULT: the lane has a requantization multiplier (REQUANT_MULT: the per-channel scheme; a power-of-two
+// program has mult == 1 everywhere and the engine is built without them). HSWISH: the lane has the
+// h-swish / h-sigmoid datapath (the convolution array and the depthwise engine; the element-wise unit
+// and the pool run shifts and clipping only, which build_program checks).
+template <bool MULT, bool HSWISH>
 inline act_t requantize(acc_t acc, int32_t mult, int32_t shift, const Requant& rq) {
 #pragma HLS INLINE
-    wide_t t = rshift_round((wide_t)acc * mult, shift);
-    if (rq.act == ACT_HSWISH || rq.act == ACT_HSIGMOID) {
+    wide_t t = rshift_round(MULT ? (wide_t)acc * mult : (wide_t)acc, shift);
+    if (HSWISH && (rq.act == ACT_HSWISH || rq.act == ACT_HSIGMOID)) {
         t = clamp_wide(t, rq.t_lo, rq.t_hi);
         const wide_t three = (wide_t)3 << rq.fi;
         const wide_t r = clamp_wide(t + three, 0, 2 * three);
         t = rshift_round((rq.act == ACT_HSWISH ? t * r : r) * HSIG_MULT, rq.post);
     }
     return (act_t)clamp_wide(t, rq.lo, rq.hi);
+}
+
+// ------------------------------------------------------------------ packed int8 multiplies
+// Two int8 x int8 products that share the operand c in one multiplication, as one DSP48E2 computes them
+// (Xilinx WP486, "Deep Learning with INT8 Optimization on Xilinx Devices": a and b in one 27-bit port,
+// c in the 18-bit port): p = (a * 2^18 + b) * c. The low 18 bits hold b * c (|b * c| <= 2^14, sign
+// extended), the rest a * c exactly; divisions are exact, so no implementation-defined shifts.
+const int64_t PACK = 262144;  // 2^18
+inline void mul2(act_t a, act_t b, act_t c, acc_t& ac, acc_t& bc) {
+#pragma HLS INLINE
+    const int64_t p = ((int64_t)a * PACK + b) * c;
+    int64_t lo = p % PACK;
+    if (lo < 0) lo += PACK;
+    if (lo >= PACK / 2) lo -= PACK;
+    bc = (acc_t)lo;
+    ac = (acc_t)((p - lo) / PACK);
 }
 
 // ------------------------------------------------------------------ the on-chip buffers
@@ -205,18 +226,30 @@ conv_rows:
                 const bool valid = y >= 0 && y < l.h && x >= 0 && x < l.w;
                 const int xs = valid ? x / l.s : 0, xm = valid ? x % l.s : 0;
                 const int addr = (((y - ylo) * l.s + xm) * xg + xs / PP) * ct + u;
+                acc_t sum[OCP];
+#pragma HLS ARRAY_PARTITION variable = sum complete
                 for (int o = 0; o < OCP; ++o) {
 #pragma HLS UNROLL
-                    acc_t sum = tap == 0 ? bias_buf[o][t0 + t] : acc[p][o];
-                    for (int i = 0; i < ICP; ++i) {
+                    sum[o] = tap == 0 ? bias_buf[o][t0 + t] : acc[p][o];
+                }
+                for (int i = 0; i < ICP; ++i) {
 #pragma HLS UNROLL
-                        const acc_t a = valid ? (acc_t)ibuf[xs % PP][i][valid ? addr : 0] : 0;
-                        sum += a * (acc_t)wbuf[o][i][t * taps + tap];
+                    const act_t a = valid ? ibuf[xs % PP][i][valid ? addr : 0] : (act_t)0;
+                    for (int o = 0; o < OCP; o += 2) {  // output channels o, o + 1 share the activation: one DSP
+#pragma HLS UNROLL
+                        acc_t hi = 0, lo = 0;
+                        mul2(wbuf[o][i][t * taps + tap], o + 1 < OCP ? wbuf[o + 1 < OCP ? o + 1 : o][i][t * taps + tap]
+                                                                     : (wgt_t)0, a, hi, lo);
+                        sum[o] += hi;
+                        if (o + 1 < OCP) sum[o + 1] += lo;
                     }
-                    acc[p][o] = sum;
+                }
+                for (int o = 0; o < OCP; ++o) {
+#pragma HLS UNROLL
+                    acc[p][o] = sum[o];
                     if (tap == taps - 1)
                         obuf[p][o][(r * gx + g) * nt + t] =
-                            requantize(sum, mult_buf[o][t0 + t], shift_buf[o][t0 + t], l.rq);
+                            requantize<REQUANT_MULT != 0, true>(sum[o], mult_buf[o][t0 + t], shift_buf[o][t0 + t], l.rq);
                 }
             }
             if (++kx == l.k) { kx = 0; if (++ky == l.k) { ky = 0; if (++u == ct) { u = 0; if (++t == nt) { t = 0; ++g; } } } }
@@ -304,21 +337,36 @@ dw_rows:
 #pragma HLS PIPELINE II = 1
             const int tap = ky * l.k + kx;
             const int y = (oy0 + r) * l.s + ky - l.p;
+            act_t a[DW_PP][ICP];
+#pragma HLS ARRAY_PARTITION variable = a complete dim = 0
             for (int p = 0; p < DW_PP; ++p) {
 #pragma HLS UNROLL
-                const int ox = g * DW_PP + p;
-                const int x = ox * l.s + kx - l.p;
+                const int x = (g * DW_PP + p) * l.s + kx - l.p;
                 const bool valid = y >= 0 && y < l.h && x >= 0 && x < l.w;
                 const int xs = valid ? x / l.s : 0, xm = valid ? x % l.s : 0;
                 const int addr = (((y - ylo) * l.s + xm) * xg + xs / PP) * nt + t;
                 for (int i = 0; i < ICP; ++i) {
 #pragma HLS UNROLL
-                    const acc_t a = valid ? (acc_t)ibuf[xs % PP][i][valid ? addr : 0] : 0;
-                    const acc_t sum = (tap == 0 ? bias_buf[i][t0 + t] : acc[p][i]) + a * (acc_t)wbuf[0][i][t * taps + tap];
-                    acc[p][i] = sum;
-                    if (tap == taps - 1 && ox < l.wo)
-                        ibuf[ox % PP][i][l.obase + (r * gx + ox / PP) * nt + t] =
-                            requantize(sum, mult_buf[i][t0 + t], shift_buf[i][t0 + t], l.rq);
+                    a[p][i] = valid ? ibuf[xs % PP][i][valid ? addr : 0] : (act_t)0;
+                }
+            }
+            for (int p = 0; p < DW_PP; p += 2) {  // pixels p, p + 1 share the channel's weight: one DSP
+#pragma HLS UNROLL
+                for (int i = 0; i < ICP; ++i) {
+#pragma HLS UNROLL
+                    acc_t hi = 0, lo = 0;
+                    mul2(a[p][i], p + 1 < DW_PP ? a[p + 1 < DW_PP ? p + 1 : p][i] : (act_t)0, wbuf[0][i][t * taps + tap],
+                         hi, lo);
+                    for (int d = 0; d < 2; ++d) {
+#pragma HLS UNROLL
+                        const int q = p + d, ox = g * DW_PP + q;
+                        if (q >= DW_PP) continue;
+                        const acc_t sum = (tap == 0 ? bias_buf[i][t0 + t] : acc[q][i]) + (d == 0 ? hi : lo);
+                        acc[q][i] = sum;
+                        if (tap == taps - 1 && ox < l.wo)
+                            ibuf[ox % PP][i][l.obase + (r * gx + ox / PP) * nt + t] =
+                                requantize<REQUANT_MULT != 0, true>(sum, mult_buf[i][t0 + t], shift_buf[i][t0 + t], l.rq);
+                    }
                 }
             }
             if (++kx == l.k) { kx = 0; if (++ky == l.k) { ky = 0; if (++t == nt) { t = 0; ++g; } } }
@@ -375,14 +423,23 @@ eltwise_bands:
 #pragma HLS LOOP_TRIPCOUNT max = IB_QUARTER
 #pragma HLS PIPELINE II = 1
             const int u = j % ct;
-            for (int p = 0; p < PP; ++p) {
+            for (int p = 0; p < PP; p += 2) {  // pixels p, p + 1 share the channel's SE gate: one DSP
 #pragma HLS UNROLL
                 for (int i = 0; i < ICP; ++i) {
 #pragma HLS UNROLL
-                    const acc_t a = ibuf[p][i][j];
-                    const acc_t v = l.op == OP_ADD ? a * (1 << l.sa) + (acc_t)ibuf[p][i][IB_QUARTER + j] * (1 << l.sb)
-                                                   : a * macc[i][u];
-                    ibuf[p][i][l.obase + j] = requantize(v, l.mult, l.shift, l.rq);
+                    acc_t hi = 0, lo = 0;
+                    if (l.op == OP_SCALE)
+                        mul2(ibuf[p][i][j], p + 1 < PP ? ibuf[p + 1 < PP ? p + 1 : p][i][j] : (act_t)0,
+                             (act_t)macc[i][u], hi, lo);
+                    for (int d = 0; d < 2; ++d) {
+#pragma HLS UNROLL
+                        const int q = p + d;
+                        if (q >= PP) continue;
+                        const acc_t v = l.op == OP_ADD ? (acc_t)ibuf[q][i][j] * (1 << l.sa) +
+                                                             (acc_t)ibuf[q][i][IB_QUARTER + j] * (1 << l.sb)
+                                                       : (d == 0 ? hi : lo);
+                        ibuf[q][i][l.obase + j] = requantize<false, false>(v, l.mult, l.shift, l.rq);
+                    }
                 }
             }
         }
@@ -430,7 +487,7 @@ pool_out:
     for (int c = 0; c < l.cin; ++c) {
 #pragma HLS LOOP_TRIPCOUNT max = MAX_CHANNELS
 #pragma HLS PIPELINE II = 1
-        act[l.out + c] = requantize(macc[c % ICP][c / ICP], l.mult, l.shift, l.rq);
+        act[l.out + c] = requantize<true, false>(macc[c % ICP][c / ICP], l.mult, l.shift, l.rq);
     }
 }
 
