@@ -213,7 +213,9 @@ def _best_pairs(genes: np.ndarray, singles: np.ndarray, groups: np.ndarray, gain
     """
     leads = np.argsort(-gains, kind="stable")[:_PAIR_LEADS]
     i, j = np.repeat(leads, len(singles)), np.tile(np.arange(len(singles)), len(leads))
-    keep = (groups[i] != groups[j]) & ~(np.isin(j, leads) & (j < i))  # each pair of two leads once
+    is_lead = np.zeros(len(singles), dtype=bool)
+    is_lead[leads] = True
+    keep = (groups[i] != groups[j]) & ~(is_lead[j] & (j < i))  # each pair of two leads once
     i, j = i[keep], j[keep]
     predicted = gains[i] + gains[j]
     if len(predicted) > _PAIRS_SCREENED:
