@@ -1,19 +1,22 @@
-"""Local search from the evolution's best designs: every single move, then the most promising pairs of moves.
+"""Local search from the evolution's best designs: single moves, Lagrangian multi-move solutions, pairs.
 
 Under a latency budget the most accurate designs sit on its boundary, where
-a move that gains accuracy costs latency; paired with a move that saves
-latency elsewhere it can stay within the budget.  Each step evaluates every
-single move of the current design (a block slot's kernel and expand
-together, a stage's depth, the resolution; each neighbour placed on its
-best accelerator, as in the evolution), predicts every pair of moves on
-different genes by the sum of their two accuracy gains (the accuracy
-predictor is close to additive for small moves), evaluates the pairs the
-latency gather finds feasible with the largest predicted gain, and moves to
-the best candidate if it beats the current one.  At a local optimum the
-search starts again from the next distinct elite of the evolution, then from
-mutants of the best design found (iterated local search), until the budget
-is spent.  Every candidate it evaluates counts against the budget; none is
-evaluated twice.
+a move that gains accuracy costs latency.  Each step evaluates every single
+move of the current design (a block slot's kernel and expand together, a
+stage's depth, the resolution; each neighbour placed on its best
+accelerator, as in the evolution).  Taking those gains and latency costs as
+additive, "most accuracy within the latency" is a multiple-choice knapsack
+over the gene groups: its Lagrangian solutions (at a range of prices of a
+millisecond) change many genes at once, and the pairs of moves with the
+largest summed gain change two; the step evaluates the ones the latency
+gather finds feasible, best predicted first, and moves to the best
+candidate if it beats the current one.  The accuracy predictor is far from
+additive over distant moves, so this finds the local optimum near a start,
+not the global one: at a local optimum a climber restarts from the next
+distinct elite of the evolution, then from mutants of the best design found
+(iterated local search).  Two climbers step in lockstep (one evaluation per
+step for all their candidates).  Every candidate counts against the
+budget; none is evaluated twice.
 """
 
 from __future__ import annotations
