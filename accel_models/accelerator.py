@@ -31,8 +31,8 @@ from types import MappingProxyType
 from .dpu_options import DpuOptions
 from .validation import reject_unknown_keys
 
-__all__ = ["BANK_DEPTH", "CUSTOM_LABEL", "MAX_CLOCK_MHZ", "MAX_CORES", "Accelerator", "DpuConfig", "check_dpu_clock",
-           "dpu_config", "list_dpu_archs"]
+__all__ = ["ALU_PARALLELS", "BANK_DEPTH", "CUSTOM_LABEL", "MAX_CLOCK_MHZ", "MAX_CORES", "Accelerator", "DpuConfig",
+           "check_dpu_clock", "dpu_config", "list_dpu_archs"]
 
 #: Rows per on-chip buffer bank assumed for the default buffer sizes (see module docstring).
 BANK_DEPTH = 2048
@@ -45,6 +45,9 @@ _DEFAULT_CLOCK_MHZ = 300.0
 MAX_CLOCK_MHZ = 445.0
 #: PG338: one DPUCZDX8G IP instance holds one to four cores.
 MAX_CORES = 4
+#: ALU pixel parallelisms of DPUCZDX8G IP 4.x (``ALU_PARALLEL_1/2/4/8`` of ``dpu_conf.vh``; PG338 v4.1
+#: "DepthwiseConv (ALU)": 1 to PP, PP/2 recommended); the depthwise parallelism ``dw_pp`` of the model.
+ALU_PARALLELS = (1, 2, 4, 8)
 #: What every output says about an accelerator that is not a DPUCZDX8G build.
 CUSTOM_LABEL = "custom accelerator, not a DPUCZDX8G configuration"
 
@@ -265,12 +268,16 @@ class Accelerator:
     def arch(self) -> str | None:
         """The PG338 architecture (``"B2304"``) this accelerator is a stock build of, else None.
 
-        Stock means: a PG338 PE array, the DPU's own depthwise parallelism and
-        buffers, no extra per-layer cost, int8.
+        Stock means: a PG338 PE array, the DPU's own depthwise parallelism
+        (PP/2; IP 4.x also builds 1, 2, 4 or 8 up to PP, its ALU_PARALLEL
+        option) and buffers, no extra per-layer cost, int8.
         """
+        alu_parallel = {max(1, self.pp // 2)}
+        if self.options.isa == 1:
+            alu_parallel |= {n for n in ALU_PARALLELS if n <= self.pp}
         for name, config in _dpu_table().items():
             if (config.pp, config.icp, config.ocp) == (self.pp, self.icp, self.ocp):
-                stock = (self.dw_pp == max(1, self.pp // 2) and self.layer_overhead_us == 0 and self.bits == 8
+                stock = (self.dw_pp in alu_parallel and self.layer_overhead_us == 0 and self.bits == 8
                          and self.act_buffer_kib == self.default_act_buffer_kib
                          and self.weight_buffer_kib == self.icp * self.ocp * BANK_DEPTH / 1024)
                 return name if stock else None
@@ -283,9 +290,13 @@ class Accelerator:
         PG338's DSP usage and UltraRAM options ("if change, don't need update
         model" in the DPU TRD's ``dpu_conf.vh``) and the softmax core leave the
         compiled program and its timing unchanged, so a table measured on one
-        of them holds for the others.
+        of them holds for the others.  Channel augmentation changes the
+        program of a dense convolution with fewer input channels than ICP
+        only (:func:`accel_models.tiling.augmentation_applies`), so it is not
+        part of the key either: a table's other units hold with it on or off,
+        and the latency tables check that unit by unit.
         """
-        options = self.options.replace(dsp_usage="high", uram_per_core=0, softmax=False)
+        options = self.options.replace(dsp_usage="high", uram_per_core=0, softmax=False, channel_augmentation=True)
         return (self.pp, self.icp, self.ocp, self.clock_mhz, self.cores, self.ddr_bw_gbps, self.weight_buffer_kib,
                 self.act_buffer_kib, self.dw_pp, self.layer_overhead_us, self.bits, options)
 

@@ -83,4 +83,13 @@ def test_a_custom_accelerator_has_no_vendor_build():
     with pytest.raises(NotBuildableError, match="custom accelerator, not a DPUCZDX8G configuration.*HLS export"):
         dpu_conf_vh(Accelerator(8, 16, 8, clock_mhz=300.0))
     with pytest.raises(NotBuildableError):
-        fingerprint(Accelerator.from_dpu("B2304", dw_pp=2))  # another depthwise parallelism: not the vendor's IP
+        fingerprint(Accelerator.from_dpu("B2304", dw_pp=3))  # not an ALU parallelism the vendor's IP builds
+
+
+def test_alu_parallelism_is_a_stock_ip4_option_written_to_dpu_conf():
+    # PG338 v4.1 "DepthwiseConv (ALU)": ALU parallel 1 .. PP; dpu_conf.vh's ALU_PARALLEL_1/2/4/8 (DEFAULT = PP/2)
+    two = Accelerator.from_dpu("B4096", dw_pp=2)
+    assert two.is_dpuczdx8g and "`define ALU_PARALLEL_2" in dpu_conf_vh(two)
+    assert "`define ALU_PARALLEL_DEFAULT" in dpu_conf_vh(Accelerator.from_dpu("B4096"))
+    assert not Accelerator.from_dpu("B4096", dw_pp=3).is_dpuczdx8g
+    assert not Accelerator.from_dpu("B4096", dw_pp=2, options=DpuOptions(ip_version="3.4")).is_dpuczdx8g

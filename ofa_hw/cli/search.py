@@ -190,6 +190,7 @@ def format_summary(result) -> str:
             f"  resources   : DSP {placed.dsp:.0f}, LUT {placed.lut:.0f}, FF {placed.ff:.0f}, "
             f"BRAM36 {placed.bram36:.0f}, "
             f"URAM {placed.uram:.0f} as placed (binding: {res.binding_resource} {100 * res.binding_utilization:.0f}%)",
+            *(f"                {note}" for note in res.notes[-1:]),
             f"  latency     : {design.latency_ms:.3f} ms per image{_interval(design)} ({_latency_meaning(settings)}, "
             f"{design.latency_source}; {100 * design.measured_fraction:.0f}% from measured entries)",
             f"  deployed    : {_deployed_line(design)}",
