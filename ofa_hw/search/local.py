@@ -35,8 +35,8 @@ PAIRS_PER_STEP = 64
 #: Lagrangian solutions (many moves at once) evaluated per step.
 COMBOS_PER_STEP = 32
 #: Pairs screened by the latency gather per step (the best predicted ones), and the moves that lead them.
-_PAIRS_SCREENED = 192
-_PAIR_LEADS = 16
+_PAIRS_SCREENED = 512
+_PAIR_LEADS = 24
 
 
 def local_search(evaluator: Evaluator, constraint: Constraint, starts: Candidates, start_scores: Scores,
