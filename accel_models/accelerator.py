@@ -48,6 +48,9 @@ MAX_CORES = 4
 #: ALU pixel parallelisms of DPUCZDX8G IP 4.x (``ALU_PARALLEL_1/2/4/8`` of ``dpu_conf.vh``; PG338 v4.1
 #: "DepthwiseConv (ALU)": 1 to PP, PP/2 recommended); the depthwise parallelism ``dw_pp`` of the model.
 ALU_PARALLELS = (1, 2, 4, 8)
+#: Sanity bound on a PE array (PP x ICP x OCP MACs per cycle, 64 each at most): 128x the largest DPUCZDX8G,
+#: B4096's 2,048; far beyond what fits any board modelled here, and small enough that no size overflows a float.
+MAX_MACS_PER_CYCLE = 64**3
 #: What every output says about an accelerator that is not a DPUCZDX8G build.
 CUSTOM_LABEL = "custom accelerator, not a DPUCZDX8G configuration"
 
@@ -114,7 +117,12 @@ def dpu_config(arch: str) -> DpuConfig:
 
 
 def _is_number(value) -> bool:
-    return isinstance(value, numbers.Real) and not isinstance(value, bool) and math.isfinite(value)
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        return False
+    try:
+        return math.isfinite(float(value))
+    except OverflowError:  # an int of hundreds of digits: no float holds it
+        return False
 
 
 def _positive_int(name: str, value) -> None:
@@ -207,6 +215,9 @@ class Accelerator:
             object.__setattr__(self, name, float(getattr(self, name)))
         if self.cores > MAX_CORES:
             raise ValueError(f"Accelerator cores {self.cores}: a DPUCZDX8G holds 1 to {MAX_CORES} cores (PG338)")
+        if self.pp * self.icp * self.ocp > MAX_MACS_PER_CYCLE:
+            raise ValueError(f"Accelerator pp x icp x ocp = {self.pp * self.icp * self.ocp:,} MACs per cycle is beyond "
+                             f"what the hardware supports: at most {MAX_MACS_PER_CYCLE:,} (128x the B4096's 2,048)")
         dw_pp = max(1, self.pp // 2) if self.dw_pp is None else self.dw_pp
         _positive_int("dw_pp", dw_pp)
         object.__setattr__(self, "dw_pp", int(dw_pp))

@@ -71,12 +71,21 @@ def test_an_unpinned_fingerprint_is_never_guessed(tmp_path):
     finger = fingerprint(high)
     assert finger.value is None and "no public reference file pins" in finger.note
     assert fingerprint(Accelerator.from_dpu("B1600", options=DpuOptions(ip_version="3.4"))).value is None
-    (tmp_path / "arch.json").write_text('{"fingerprint": "0x1"}')  # left over from another design
+    write_build_files(Accelerator.from_dpu("B1600"), tmp_path)  # an earlier build of another design, arch.json pinned
+    assert (tmp_path / "arch.json").exists()
     written = write_build_files(high, tmp_path)
     assert [p.name for p in written] == ["dpu_conf.vh", "BUILD.md"]
     assert not (tmp_path / "arch.json").exists()
     readme = (tmp_path / "BUILD.md").read_text()
     assert "arch.json is not written" in readme and "vai_c_xir --xmodel" in readme
+
+
+def test_a_folder_of_the_users_is_never_replaced_by_build_files(tmp_path):
+    (tmp_path / "arch.json").write_text('{"fingerprint": "0x1"}')  # the user's own, from their board build
+    with pytest.raises(FileExistsError, match="holds no dpu_conf.vh, so it is not a DPU build folder"):
+        write_build_files(Accelerator.from_dpu("B1600"), tmp_path)
+    assert (tmp_path / "arch.json").read_text() == '{"fingerprint": "0x1"}'
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["arch.json"]
 
 
 def test_a_custom_accelerator_has_no_vendor_build():

@@ -383,6 +383,8 @@ def _assumptions_section(summary: Mapping) -> list[str]:
     if isinstance(accelerators, Mapping):
         grid = accelerators.get("grid")
         text = f"{accelerators.get('count')} that fit the board"
+        if accelerators.get("dropped"):
+            text += f" ({accelerators['dropped']} configurations that do not fit left out)"
         if grid:
             text += " from the grid " + "; ".join(f"{k} {v}" for k, v in grid.items())
         srows.append(("accelerators considered", _e(text)))
