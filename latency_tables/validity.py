@@ -31,6 +31,7 @@ __all__ = [
     "ValidityWarning",
     "device_validity",
     "warn_outside",
+    "warn_reasons",
 ]
 
 #: Devices no longer offered, and why.
@@ -171,11 +172,20 @@ def device_validity(device: str) -> DeviceValidity:
 def warn_outside(device: str, layers: Iterable[Layer], accelerators: Sequence[Accelerator] = (),
                  stacklevel: int = 2) -> list[str]:
     """Warn once (:class:`ValidityWarning`) if ``layers`` / ``accelerators`` leave ``device``'s validity."""
-    validity = device_validity(device)
-    reasons = validity.outside(layers, accelerators)
+    reasons = device_validity(device).outside(layers, accelerators)
+    warn_reasons(device, reasons, stacklevel=stacklevel + 1)
+    return reasons
+
+
+def warn_reasons(device: str, reasons: Sequence[str], stacklevel: int = 2) -> None:
+    """The :class:`ValidityWarning` of :func:`warn_outside` for reasons already found (none: no warning).
+
+    Callers that check the same request repeatedly (a search's units and
+    accelerators, seed after seed) keep the reasons and warn with this.
+    """
     if reasons:
+        validity = device_validity(device)
         warnings.warn(f"latency device {device!r} was not checked on: " + "; ".join(reasons)
                       + f". Its predictions there are extrapolations (held-out error where checked: "
                       f"{validity.held_out_error}); the latency interval of such units is the transfer error.",
                       ValidityWarning, stacklevel=stacklevel + 1)
-    return reasons

@@ -84,6 +84,18 @@ def test_search_at_a_confidence_meets_the_budget_at_the_upper_bound(tmp_path):
     assert safe.best.latency_high_ms <= 10.0 + 1e-9 and safe.best.latency_ms < safe.best.latency_high_ms
     assert safe.settings["confidence"] == 0.9 and safe.settings["latency_interval"]["searched_on"] == "upper bound"
     assert safe.best.accuracy_top1 <= plain.best.accuracy_top1 + 0.5  # a margin costs accuracy, never gains much
+    # every design's interval is that of its own layers (the search sums it by a gather over its units)
+    p = interval_predictor()
+    for design in [*plain.pareto[::7], plain.best]:
+        interval = p.network_interval(design.layers(), design.accelerator)
+        point = float(interval.latency_ms)
+        assert design.latency_ms - design.latency_low_ms == pytest.approx(point - float(interval.low_ms))
+        assert design.latency_high_ms - design.latency_ms == pytest.approx(float(interval.high_ms) - point)
+    for design in [*safe.pareto[::7], safe.best]:  # scored at the upper bound: the point is that minus the deviation
+        interval = p.network_interval(design.layers(), design.accelerator)
+        assert design.latency_ms == pytest.approx(float(interval.latency_ms))
+        assert design.latency_high_ms == pytest.approx(float(interval.high_ms))
+        assert design.latency_low_ms == pytest.approx(float(interval.low_ms))
     back = CodesignResult.from_json(safe.to_json(tmp_path / "r.json"))
     assert back.best == safe.best
 

@@ -9,7 +9,7 @@ import os
 import statistics
 import zipfile
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import Executor
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
@@ -27,6 +27,7 @@ from .accelerators import AcceleratorGrid, AcceleratorSpace, DpuGrid, Infeasible
 from .evaluate import Candidates, Evaluator, Scores
 from .evolution import Constraint, EvolutionSettings, rank, run_evolution
 from .genome import Genome
+from .intervals import LatencyBounds
 from .pareto import pareto_mask
 from .result import CodesignResult, Design, GenerationStats
 
@@ -34,7 +35,7 @@ __all__ = ["DEFAULT_LATENCY_PREDICTOR", "SearchSettings", "search_codesign"]
 
 ALGORITHMS = ("auto", "evolution", "nsga2")
 #: Version of the checkpoint file layout (part of the checkpoint hash: older files are not reused).
-CHECKPOINT_FORMAT = 2
+CHECKPOINT_FORMAT = 3  # 3: the evolution ends with a local search (a restart's candidates differ from format 2)
 #: Latency predictor used when none is given: the measured Ultra96-V2 table of
 #: OFA-MobileNetV3 w1.2 blocks (the only one that measured this search space's
 #: units, SE and h-swish, on a DPU) wherever it applies, and for every other
@@ -221,7 +222,7 @@ def search_codesign(
     evaluator = _evaluator(board, accelerators, max_utilization, latency_name, latency_predictor, confidence,
                            latency_mode, threads, space, resolutions, deployed)
     accel_space = evaluator.accelerators
-    from .intervals import warn_outside_validity, with_intervals
+    from .intervals import interval_settings, latency_bounds, warn_outside_validity
 
     outside = warn_outside_validity(latency_name, evaluator.keys, accel_space.accelerators)
     _check_reachable(evaluator, constraint)
@@ -250,8 +251,10 @@ def search_codesign(
     scores = Scores.concat([s for _, s, _ in runs])
     history = [h for _, _, hist in runs for h in hist]
     description = {**search.to_dict(), "ofa_hw_version": __version__}
-    result = _result(evaluator, constraint, candidates, scores, history, description, dsp_objective, min_accuracy)
-    return with_intervals(result, latency_name, confidence, latency_predictor)
+    description["latency_interval"] = interval_settings(latency_name, confidence, latency_predictor)
+    return _result(evaluator, constraint, candidates, scores, history, description, dsp_objective, min_accuracy,
+                   lambda chosen, latency: latency_bounds(evaluator, latency_name, confidence, chosen, latency,
+                                                          latency_predictor))
 
 
 @dataclass(frozen=True)
@@ -544,7 +547,14 @@ class _CheckpointStore:
 # ---------------------------------------------------------------- result
 def _result(evaluator: Evaluator, constraint: Constraint, candidates: Candidates, scores: Scores,
             history: list[GenerationStats], description: dict, dsp_objective: bool,
-            min_accuracy: float | None = None) -> CodesignResult:
+            min_accuracy: float | None = None,
+            bounds_of: Callable[[Candidates, np.ndarray], LatencyBounds | None] = lambda chosen, latency: None
+            ) -> CodesignResult:
+    """The result: distinct candidates, the front of those meeting the constraint, the best.
+
+    ``bounds_of(candidates, latency_ms)`` gives the latency interval of the
+    designs returned (only those: one gather).
+    """
     first = evaluator.genome.first_of_each(candidates)
     candidates, scores = candidates.take(first), scores.take(first)
     feasible = constraint.violation(scores) == 0
@@ -563,10 +573,13 @@ def _result(evaluator: Evaluator, constraint: Constraint, candidates: Candidates
     front = front[np.argsort(scores.latency_ms[front], kind="stable")]
     best = None
     if min_accuracy is not None:
-        best = _design(evaluator, candidates, scores, _fastest_above(scores, feasible, min_accuracy, constraint))
+        best = _fastest_above(scores, feasible, min_accuracy, constraint)
     elif constraint.active:
-        best = _design(evaluator, candidates, scores, int(rank(scores, constraint)[0]))
-    return CodesignResult(best=best, pareto=[_design(evaluator, candidates, scores, int(i)) for i in front],
+        best = int(rank(scores, constraint)[0])
+    chosen = np.array([*front.tolist(), *([] if best is None else [best])], dtype=np.int64)
+    bounds = bounds_of(candidates.take(chosen), scores.latency_ms[chosen])
+    designs = [_design(evaluator, candidates, scores, int(i), bounds, j) for j, i in enumerate(chosen)]
+    return CodesignResult(best=None if best is None else designs[-1], pareto=designs[:len(front)],
                           history=history, settings=description)
 
 
@@ -583,7 +596,9 @@ def _fastest_above(scores: Scores, feasible: np.ndarray, min_accuracy: float, co
     return int(rows[np.argmin(scores.latency_ms[rows])])
 
 
-def _design(evaluator: Evaluator, candidates: Candidates, scores: Scores, i: int) -> Design:
+def _design(evaluator: Evaluator, candidates: Candidates, scores: Scores, i: int, bounds: LatencyBounds | None,
+            j: int) -> Design:
+    """Design of candidate ``i``; its latency interval is row ``j`` of ``bounds``."""
     fraction = float(scores.measured_fraction[i])
     source = "measured" if fraction >= 1 - 1e-9 else "model" if fraction <= 1e-9 else "mixed"
     acc_index = int(candidates.accelerator[i])
@@ -593,16 +608,22 @@ def _design(evaluator: Evaluator, candidates: Candidates, scores: Scores, i: int
     if evaluator.deployment is not None:
         dpu_ms = float(evaluator.dpu_ms(candidates.take([i]))[0])
         deployed = evaluator.deployment.estimate(dpu_ms, accelerator.cores, int(candidates.subnets.r[i])).to_dict()
+    # no unit of the search falls back on this accelerator: no layer of any sub-network does (no layers to build)
+    fallback = fallback_layers(subnet_layers(subnet), accelerator) if evaluator.falls_back[acc_index] else ()
+    latency = {"latency_ms": float(scores.latency_ms[i])}
+    if bounds is not None:
+        latency = {"latency_ms": float(bounds.latency_ms[j]), "latency_low_ms": float(bounds.low_ms[j]),
+                   "latency_high_ms": float(bounds.high_ms[j]), "latency_confidence": bounds.confidence}
     return Design(
         subnet=subnet,
         accelerator=accelerator,
-        latency_ms=float(scores.latency_ms[i]),
         fps=float(scores.fps[i]),
         accuracy_top1=float(scores.accuracy_top1[i]),
         accuracy_float_top1=float(scores.accuracy_float_top1[i]),
         resources=evaluator.accelerators.fit[acc_index],
         latency_source=source,
         measured_fraction=fraction,
-        cpu_fallback=fallback_layers(subnet_layers(subnet), accelerator),
+        cpu_fallback=fallback,
         deployed=deployed,
+        **latency,
     )

@@ -9,7 +9,7 @@ a row sum, plus the accuracy predictor's numpy inference.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -109,11 +109,14 @@ class Evaluator:
             [_smallest(space, r) for r in self.resolutions])  # any batch: the catalogue covers all choices
         catalog = covering.block_catalog(self.resolutions)
         self.keys = catalog.keys
+        self.units = catalog.layers
         accs = accelerators.accelerators
         latency_predictor = as_predictor(latency_predictor)
         latency, measured, self.invocation_ms = latency_matrix(latency_predictor, catalog, accs)
         # layers the configuration cannot run go to the CPU: a subgraph split priced on top of the DPU estimate
         fallback = fallback_latency_ms(catalog.layers, accs, launch_ms=self.invocation_ms)
+        #: (A,) whether any unit (so any sub-network) has a layer the accelerator runs on the CPU
+        self.falls_back: np.ndarray = np.asarray((fallback > 0).any(axis=1))
         measured_ms = np.where(measured, latency, 0.0)
         latency = latency + fallback
         self.latency_ms = latency
@@ -133,6 +136,8 @@ class Evaluator:
         self._gather = UnitGather.from_unit_values(space, self.resolutions, per_unit)
         self._shared_latency_ms = shared_latency
         self._fastest: dict[bool, tuple[np.ndarray, UnitGather]] = {}
+        self._screens: dict[bool, UnitGather] = {}
+        self._derived: dict[object, UnitGather] = {}
         from .genome import Genome
 
         self.genome = Genome(space, self.resolutions, len(accs))
@@ -140,13 +145,9 @@ class Evaluator:
     def speed(self, candidates: Candidates) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(latency_ms, fps, measured_fraction): the cheap part of an evaluation, one gather."""
         sums = self._gather.total(candidates.subnets, candidates.accelerator)
-        latency = sums[:, 0] + self.invocation_ms
-        measured_fraction = sums[:, 1] / latency
-        if self.deployment is not None:
-            r, cores = candidates.subnets.r, self.cores[candidates.accelerator]
-            return self.deployment.latency_ms(latency, r), self.deployment.fps(latency, cores, r), measured_fraction
-        shared = sums[:, 2] + self.invocation_ms
-        return latency, 1e3 * self.cores[candidates.accelerator] / shared, measured_fraction
+        latency, fps = self._latency_fps(sums[:, 0], sums[:, 2], candidates.subnets.r,
+                                         self.cores[candidates.accelerator])
+        return latency, fps, sums[:, 1] / (sums[:, 0] + self.invocation_ms)
 
     def on_best_accelerators(self, candidates: Candidates, constraint) -> Candidates:
         """The candidates, each moved to the accelerator that best meets ``constraint`` for its sub-network.
@@ -160,20 +161,43 @@ class Evaluator:
         joint search's feasible set so contains that of a search on any one
         accelerator of its space.
         """
-        if len(self.accelerators) == 1:
-            return candidates
-        members, gather = self._undominated(constraint.fps is not None)
-        sums = gather.total(candidates.subnets).reshape(len(candidates), 2, len(members))
-        dpu = sums[:, 0] + self.invocation_ms
+        return self.screen(candidates, constraint, place=True)[0]
+
+    def screen(self, candidates: Candidates, constraint, place: bool) -> tuple[Candidates, np.ndarray]:
+        """(candidates, their constraint violation) from the latency gather alone: what screening a draw needs.
+
+        ``place``: each candidate moved to its best accelerator first
+        (:meth:`on_best_accelerators`); else on its own accelerator.  The
+        violation is that of :meth:`speed` (the cheap half of :meth:`evaluate`).
+        """
+        with_fps = constraint.fps is not None
+        if place and len(self.accelerators) > 1:
+            members, gather = self._undominated(with_fps)
+            sums = gather.total(candidates.subnets).reshape(len(candidates), -1, len(members))
+            latency, fps = self._latency_fps(sums[:, 0], sums[:, 1] if with_fps else None,
+                                             candidates.subnets.r[:, None], self.cores[members])
+            violation = constraint.violation_of(latency, fps)
+            least = violation.min(axis=1)
+            best = np.where(violation == least[:, None], latency, np.inf).argmin(axis=1)
+            return Candidates(candidates.subnets, members[best]), least
+        if with_fps not in self._screens:  # latency (and shared latency) only: a third of speed()'s gather
+            tables = [self.latency_ms, self._shared_latency_ms] if with_fps else [self.latency_ms]
+            self._screens[with_fps] = UnitGather.from_unit_values(self.space, self.resolutions, np.stack(tables, 1))
+        sums = self._screens[with_fps].total(candidates.subnets, candidates.accelerator)
+        latency, fps = self._latency_fps(sums[:, 0], sums[:, 1] if with_fps else None, candidates.subnets.r,
+                                         self.cores[candidates.accelerator])
+        return candidates, constraint.violation_of(latency, fps)
+
+    def _latency_fps(self, unit_ms: np.ndarray, shared_ms: np.ndarray | None, r: np.ndarray,
+                     cores: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(latency_ms, fps) from unit sums of latency and shared-bandwidth latency (``None``: fps not needed)."""
+        dpu = unit_ms + self.invocation_ms
+        latency = dpu if self.deployment is None else self.deployment.latency_ms(dpu, r)
+        if shared_ms is None:  # no fps floor: the violation does not read it
+            return latency, latency
         if self.deployment is not None:
-            r = candidates.subnets.r[:, None]
-            latency, fps = self.deployment.latency_ms(dpu, r), self.deployment.fps(dpu, self.cores[members], r)
-        else:
-            latency, fps = dpu, 1e3 * self.cores[members] / (sums[:, 1] + self.invocation_ms)
-        violation = constraint.violation_of(latency, fps)
-        least = violation.min(axis=1, keepdims=True)
-        best = np.where(violation == least, latency, np.inf).argmin(axis=1)
-        return Candidates(candidates.subnets, members[best])
+            return latency, self.deployment.fps(dpu, cores, r)
+        return latency, 1e3 * cores / (shared_ms + self.invocation_ms)
 
     def _undominated(self, with_throughput: bool) -> tuple[np.ndarray, UnitGather]:
         if with_throughput not in self._fastest:
@@ -184,10 +208,24 @@ class Evaluator:
             elif with_throughput:  # fps = 1e3 / (sum(shared) / cores + launch / cores): compare those terms
                 quantities += [self._shared_latency_ms * per_core, self.invocation_ms * per_core]
             members = undominated_rows(np.concatenate(quantities, axis=1))
-            # one group of 2 x M tables: every candidate reads all M members' latency and shared latency
-            values = np.concatenate([self.latency_ms[members], self._shared_latency_ms[members]])[None]
+            # one group of M tables (2 x M with the shared-bandwidth latency fps needs): every candidate reads all
+            tables = [self.latency_ms[members], self._shared_latency_ms[members]] if with_throughput else [
+                self.latency_ms[members]]
+            values = np.concatenate(tables)[None]
             self._fastest[with_throughput] = members, UnitGather.from_unit_values(self.space, self.resolutions, values)
         return self._fastest[with_throughput]
+
+    def unit_gather(self, name: object, values: Callable[[Sequence, list[Accelerator]], np.ndarray]) -> UnitGather:
+        """A gather of per-unit values over this search's units and accelerators, built once per ``name``.
+
+        ``values(units, accelerators)`` returns (A, Q, K): Q quantities of each
+        of the K catalogue units on each accelerator; ``gather.total(subnets,
+        candidates.accelerator)`` then sums them over each candidate's units.
+        """
+        if name not in self._derived:
+            self._derived[name] = UnitGather.from_unit_values(
+                self.space, self.resolutions, values(self.units, list(self.accelerators.accelerators)))
+        return self._derived[name]
 
     def dpu_ms(self, candidates: Candidates) -> np.ndarray:
         """DPU time of one image on one core: the units plus one program launch."""
@@ -210,22 +248,30 @@ class Evaluator:
                       measured_fraction=measured_fraction)
 
     # ------------------------------------------------------------ variation
-    def sample(self, n: int, rng: np.random.Generator) -> Candidates:
+    # ``accelerator_genes=False``: the accelerators are not drawn (every candidate gets index 0 and no random
+    # numbers go to them), for a search that places each candidate itself (:meth:`screen`); its sub-network
+    # draws are then those of the same search on any single accelerator, seed for seed.
+    def sample(self, n: int, rng: np.random.Generator, accelerator_genes: bool = True) -> Candidates:
         """``n`` uniform random candidates."""
         subnets = sample_subnets(n, seed=rng, width_mult=self.space.width_mult, resolutions=self.resolutions)
-        return Candidates(subnets, self.accelerators.sample(n, rng))
+        return Candidates(subnets, self.accelerators.sample(n, rng) if accelerator_genes else np.zeros(n, np.int64))
 
     def mutate(self, parents: Candidates, rng: np.random.Generator, prob: float,
-               resolution_prob: float | None = None) -> Candidates:
+               resolution_prob: float | None = None, accelerator_genes: bool = True) -> Candidates:
         """Gene-wise mutants of ``parents`` (see :func:`ofa_hw.space.mutate`; accelerator genes with ``prob``)."""
         subnets = mutate(parents.subnets, rng, prob=prob, resolutions=self.resolutions,
                          resolution_prob=resolution_prob)
-        return Candidates(subnets, self.accelerators.mutate(parents.accelerator, rng, prob))
+        accelerators = (self.accelerators.mutate(parents.accelerator, rng, prob) if accelerator_genes
+                        else np.zeros(len(parents), np.int64))
+        return Candidates(subnets, accelerators)
 
-    def crossover(self, a: Candidates, b: Candidates, rng: np.random.Generator) -> Candidates:
+    def crossover(self, a: Candidates, b: Candidates, rng: np.random.Generator,
+                  accelerator_genes: bool = True) -> Candidates:
         """Uniform crossover of ``a[i]`` and ``b[i]``."""
-        return Candidates(crossover(a.subnets, b.subnets, rng),
-                          self.accelerators.crossover(a.accelerator, b.accelerator, rng))
+        subnets = crossover(a.subnets, b.subnets, rng)
+        accelerators = (self.accelerators.crossover(a.accelerator, b.accelerator, rng) if accelerator_genes
+                        else np.zeros(len(a), np.int64))
+        return Candidates(subnets, accelerators)
 
 
 def undominated_rows(values: np.ndarray) -> np.ndarray:

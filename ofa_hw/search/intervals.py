@@ -8,11 +8,12 @@ that confidence) and reports each design's point latency with its interval.
 
 from __future__ import annotations
 
-import dataclasses
+from dataclasses import dataclass
+from functools import cache, lru_cache
 
-from .result import CodesignResult, Design
+import numpy as np
 
-__all__ = ["search_predictor", "warn_outside_validity", "with_intervals"]
+__all__ = ["LatencyBounds", "interval_settings", "latency_bounds", "search_predictor", "warn_outside_validity"]
 
 
 def _intervals(latency_name: str | None, confidence: float, latency_predictor=None):
@@ -20,11 +21,18 @@ def _intervals(latency_name: str | None, confidence: float, latency_predictor=No
     from latency_tables.uncertainty import INTERVAL_DEVICES, interval_predictor
 
     if latency_name in INTERVAL_DEVICES:
-        return interval_predictor(latency_name, confidence)
+        return _shipped_intervals(latency_name, confidence)
     few_shot = getattr(latency_predictor, "few_shot", None)
     if few_shot is not None and few_shot.prior in INTERVAL_DEVICES:
         return interval_predictor(latency_predictor, confidence)
     return None
+
+
+@cache
+def _shipped_intervals(device: str, confidence: float):
+    from latency_tables.uncertainty import interval_predictor
+
+    return interval_predictor(device, confidence)
 
 
 def search_predictor(latency_name: str | None, latency_predictor, confidence: float | None,
@@ -45,48 +53,82 @@ def search_predictor(latency_name: str | None, latency_predictor, confidence: fl
     return UpperBoundPredictor(intervals)
 
 
-def _design_interval(design: Design, intervals, searched_on_upper: bool) -> Design:
-    # The interval is the DPU time's; a design's latency may add exact parts (ARM pre/post-processing in
-    # latency_mode="e2e"), so the DPU's deviations are added to it.  A search on upper bounds scored every
-    # design at its DPU upper bound: its point latency is that minus the upper deviation.
-    interval = intervals.network_interval(design.layers(), design.accelerator)
-    point, low, high = (float(v) for v in (interval.latency_ms, interval.low_ms, interval.high_ms))
-    latency = design.latency_ms - (high - point) if searched_on_upper else design.latency_ms
-    return dataclasses.replace(design, latency_ms=latency, latency_low_ms=latency - (point - low),
-                               latency_high_ms=latency + (high - point), latency_confidence=interval.confidence)
+@dataclass(frozen=True)
+class LatencyBounds:
+    """Point latency and interval of N designs at one confidence."""
+
+    latency_ms: np.ndarray
+    low_ms: np.ndarray
+    high_ms: np.ndarray
+    confidence: float
 
 
-def with_intervals(result: CodesignResult, latency_name: str | None, confidence: float | None,
-                   latency_predictor=None) -> CodesignResult:
-    """The result with every design's point latency and interval (at ``confidence``, default 90 %).
+def latency_bounds(evaluator, latency_name: str | None, confidence: float | None, candidates,
+                   latency_ms: np.ndarray, latency_predictor=None) -> LatencyBounds | None:
+    """Interval of each candidate (at ``confidence``, default 90 %), or ``None`` without an interval model.
 
-    A predictor with no interval model (a user's own, not fitted on a
-    shipped prior) leaves the intervals empty and says so in
-    ``settings["latency_interval"]``.
+    The interval is the DPU time's (each unit's point latency times its
+    source's error factors, :meth:`latency_tables.uncertainty.IntervalPredictor.network_interval`),
+    summed by one gather over the search's units; a design's latency may add
+    exact parts (ARM pre/post-processing in ``latency_mode="e2e"``), so the
+    DPU's deviations are added to ``latency_ms``.  A search on upper bounds
+    scored every design at its DPU upper bound: its point latency is that
+    minus the upper deviation.
     """
     from latency_tables.uncertainty import DEFAULT_CONFIDENCE
 
     level = DEFAULT_CONFIDENCE if confidence is None else confidence
     intervals = _intervals(latency_name, level, latency_predictor)
-    settings = dict(result.settings)
     if intervals is None:
-        settings["latency_interval"] = {"confidence": None, "note": "no interval model for this latency predictor"}
-        return dataclasses.replace(result, settings=settings)
-    settings["latency_interval"] = {"confidence": level, "searched_on": "upper bound" if confidence else "point",
-                                    "sources": intervals.errors.summary(level)}
-    upper = confidence is not None
-    pareto = [_design_interval(d, intervals, upper) for d in result.pareto]
-    best = None if result.best is None else _design_interval(result.best, intervals, upper)
-    return dataclasses.replace(result, best=best, pareto=pareto, settings=settings)
+        return None
+
+    def deviations(units, accelerators) -> np.ndarray:
+        point = np.asarray(intervals.predictor.unit_latency_ms(units, accelerators), float)
+        _, low, high = intervals.unit_factors(units, accelerators)
+        return np.stack([point * (1 - low), point * (high - 1)], axis=1)  # (A, 2, K): below and above the point
+
+    gather = evaluator.unit_gather(("latency interval", latency_name, level), deviations)
+    below, above = gather.total(candidates.subnets, candidates.accelerator).T
+    point = latency_ms - above if confidence is not None else latency_ms
+    return LatencyBounds(point, point - below, point + above, level)
+
+
+def interval_settings(latency_name: str | None, confidence: float | None, latency_predictor=None) -> dict:
+    """``settings["latency_interval"]`` of a search: the confidence, what was searched on, the sources' factors.
+
+    A predictor with no interval model (a user's own, not fitted on a
+    shipped prior) leaves the intervals empty and says so.
+    """
+    from latency_tables.uncertainty import DEFAULT_CONFIDENCE
+
+    level = DEFAULT_CONFIDENCE if confidence is None else confidence
+    intervals = _intervals(latency_name, level, latency_predictor)
+    if intervals is None:
+        return {"confidence": None, "note": "no interval model for this latency predictor"}
+    return {"confidence": level, "searched_on": "upper bound" if confidence else "point",
+            "sources": intervals.errors.summary(level)}
 
 
 def warn_outside_validity(latency_name: str | None, keys, accelerators) -> list[str]:
-    """One :class:`latency_tables.validity.ValidityWarning` if the search leaves the device's measurements."""
-    from accel_models import BlockSpec
+    """One :class:`latency_tables.validity.ValidityWarning` if the search leaves the device's measurements.
+
+    The reasons are found once per (device, units, accelerators): a repeated
+    search (seeds, budgets) only warns again.
+    """
     from latency_tables.predictor import DEVICES
-    from latency_tables.validity import warn_outside
+    from latency_tables.validity import warn_reasons
 
     if latency_name not in DEVICES:
         return []
+    reasons = _outside_validity(latency_name, tuple(keys), tuple(accelerators))
+    warn_reasons(latency_name, reasons, stacklevel=3)  # the caller of search_codesign
+    return list(reasons)
+
+
+@lru_cache(maxsize=16)
+def _outside_validity(latency_name: str, keys: tuple[str, ...], accelerators: tuple) -> tuple[str, ...]:
+    from accel_models import BlockSpec
+    from latency_tables.validity import device_validity
+
     layers = [layer for key in keys for layer in BlockSpec.from_key(key).layers()]
-    return warn_outside(latency_name, layers, list(accelerators), stacklevel=3)  # the caller of search_codesign
+    return tuple(device_validity(latency_name).outside(layers, list(accelerators)))

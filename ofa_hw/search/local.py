@@ -1,0 +1,257 @@
+"""Local search from the evolution's best designs: single moves, Lagrangian multi-move solutions, pairs.
+
+Under a latency budget the most accurate designs sit on its boundary, where
+a move that gains accuracy costs latency.  Each step evaluates every single
+move of the current design (a block slot's kernel and expand together, a
+stage's depth, the resolution; each neighbour placed on its best
+accelerator, as in the evolution).  Taking those gains and latency costs as
+additive, "most accuracy within the latency" is a multiple-choice knapsack
+over the gene groups: its Lagrangian solutions (at a range of prices of a
+millisecond) change many genes at once, and the pairs of moves with the
+largest summed gain change two; the step evaluates the ones the latency
+gather finds feasible, best predicted first, and moves to the best
+candidate if it beats the current one.  The accuracy predictor is far from
+additive over distant moves, so this finds the local optimum near a start,
+not the global one: at a local optimum a climber restarts from the next
+distinct elite of the evolution, then from mutants of the best design found
+(iterated local search).  Two climbers step in lockstep (one evaluation per
+step for all their candidates).  Every candidate counts against the
+budget; none is evaluated twice.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+
+from .evaluate import Candidates, Evaluator, Scores
+from .evolution import Constraint, rank
+
+__all__ = ["COMBOS_PER_STEP", "PAIRS_PER_STEP", "local_search"]
+
+#: Pairs of moves evaluated per step (the best predicted among the feasible ones).
+PAIRS_PER_STEP = 64
+#: Lagrangian solutions (many moves at once) evaluated per step.
+COMBOS_PER_STEP = 32
+#: Pairs screened by the latency gather per step (the best predicted ones), and the moves that lead them.
+_PAIRS_SCREENED = 512
+_PAIR_LEADS = 24
+
+
+def local_search(evaluator: Evaluator, constraint: Constraint, starts: Candidates, start_scores: Scores,
+                 budget: int, rng: np.random.Generator,
+                 place: Callable[[Candidates], tuple[Candidates, np.ndarray]], climbers: int = 2,
+                 on_step: Callable[[Candidates, Scores], None] | None = None) -> tuple[Candidates, Scores]:
+    """Climb from ``starts`` (best first, evaluated) for ``budget`` evaluations; return what it evaluated.
+
+    ``climbers`` designs climb in lockstep (one evaluation per step for all
+    their single moves, one for all their combinations), each replaced at
+    its local optimum by the next start, then by a mutant of the best found.
+    ``place(candidates)`` moves candidates to their accelerators and returns
+    their constraint violation (:meth:`Evaluator.screen`); ``on_step`` gets
+    each step's evaluated candidates.
+    """
+    genome = evaluator.genome
+    seen: set = set()  # the sub-networks evaluated (each is placed on its accelerator, not searched)
+    _unseen(genome, genome.encode(starts), np.arange(len(starts)), seen, len(starts))
+    evaluated: list[tuple[Candidates, Scores]] = []
+    spent = 0
+    best, best_scores = starts.take([0]), start_scores.take([0])
+    queue = list(range(len(starts)))
+    active = [(starts.take([i]), start_scores.take([i])) for i in queue[:climbers]]
+    del queue[:climbers]
+    def record(candidates: Candidates, scores: Scores) -> None:
+        nonlocal spent
+        evaluated.append((candidates, scores))
+        spent += len(candidates)
+        if on_step:
+            on_step(candidates, scores)
+
+    while spent < budget and active:
+        moved = _step(evaluator, constraint, active, budget - spent, place, seen)
+        if moved is None:
+            break
+        results, candidates, scores = moved
+        record(candidates, scores)
+        following = []
+        for result in results:
+            if result is not None:
+                if _better(result[1], best_scores, constraint):
+                    best, best_scores = result
+                following.append(result)
+            elif queue:  # a local optimum: the next start, else a mutant of the best found
+                i = queue.pop(0)
+                following.append((starts.take([i]), start_scores.take([i])))
+            elif spent < budget and (kick := _kick(evaluator, best, rng, place, seen)) is not None:
+                following.append((kick, evaluator.evaluate(kick)))
+                record(*following[-1])
+        active = following
+    if not evaluated:
+        none = np.zeros(0, dtype=np.int64)
+        return starts.take(none), start_scores.take(none)
+    return Candidates.concat([c for c, _ in evaluated]), Scores.concat([s for _, s in evaluated])
+
+
+def _better(a: Scores, b: Scores, constraint: Constraint) -> bool:
+    order = rank(Scores.concat([a, b]), constraint)
+    return bool(order[0] == 0 and (a.accuracy_top1[0] != b.accuracy_top1[0] or a.latency_ms[0] != b.latency_ms[0]))
+
+
+def _step(evaluator: Evaluator, constraint: Constraint, climbers: list[tuple[Candidates, Scores]], left: int,
+          place, seen: set) -> tuple[list, Candidates, Scores] | None:
+    """One step of every climber: (per climber its better neighbour and scores or ``None``, all evaluated, scores).
+
+    ``None`` when no climber has an unevaluated neighbour left.
+    """
+    genome = evaluator.genome
+    genes = [genome.encode(current)[0] for current, _ in climbers]
+    moves = [_single_moves(evaluator, g, current) for g, (current, _) in zip(genes, climbers, strict=True)]
+    owner = np.concatenate([np.full(len(m[1]), k) for k, m in enumerate(moves)])
+    all_singles = np.concatenate([m[0] for m in moves])
+    all_groups = np.concatenate([m[1] for m in moves])
+    _, kept = _unseen(genome, all_singles, np.arange(len(owner)), seen, left)
+    if not len(kept):
+        return None
+    single_candidates, _ = place(genome.decode(all_singles[kept], validate=False))
+    single_scores = evaluator.evaluate(single_candidates)
+    owner, singles, groups = owner[kept], all_singles[kept], all_groups[kept]
+    left -= len(kept)
+    combos, combo_owner, lagrangian = [], [], []
+    for k, (_, current_scores) in enumerate(climbers):
+        mine = np.flatnonzero(owner == k)
+        if len(mine) < 2:
+            continue
+        gains = single_scores.accuracy_top1[mine] - current_scores.accuracy_top1[0]
+        costs = single_scores.latency_ms[mine] - current_scores.latency_ms[0]
+        for rows, from_lagrangian in ((_lagrangian_combos(genes[k], singles[mine], groups[mine], gains, costs), True),
+                                      (_best_pairs(genes[k], singles[mine], groups[mine], gains), False)):
+            combos.append(rows)
+            combo_owner.append(np.full(len(rows), k))
+            lagrangian.append(np.full(len(rows), from_lagrangian))
+    pool, pool_scores, pool_owner = [single_candidates], [single_scores], [owner]
+    if combos and left > 0:
+        rows, row_owner = np.concatenate(combos), np.concatenate(combo_owner)
+        row_lagrangian = np.concatenate(lagrangian)
+        combo_candidates, violation = place(genome.decode(rows, validate=False))
+        chosen = []
+        for k in range(len(climbers)):  # each climber's best predicted feasible Lagrangian solutions, then pairs
+            for from_lagrangian, most in ((True, COMBOS_PER_STEP), (False, PAIRS_PER_STEP)):
+                feasible = np.flatnonzero((violation == 0) & (row_owner == k) & (row_lagrangian == from_lagrangian))
+                _, keep = _unseen(genome, rows[feasible], feasible, seen, min(left, most))
+                chosen.append(keep)
+                left -= len(keep)
+        keep = np.concatenate(chosen).astype(np.int64)
+        if len(keep):
+            pool.append(combo_candidates.take(keep))
+            pool_scores.append(evaluator.evaluate(pool[-1]))
+            pool_owner.append(row_owner[keep])
+    candidates, scores, owners = Candidates.concat(pool), Scores.concat(pool_scores), np.concatenate(pool_owner)
+    results: list = []
+    for k, (_, current_scores) in enumerate(climbers):
+        mine = np.flatnonzero(owners == k)
+        top = mine[rank(scores.take(mine), constraint)[0]] if len(mine) else None
+        better = top is not None and _better(scores.take([top]), current_scores, constraint)
+        results.append((candidates.take([top]), scores.take([top])) if better else None)
+    return results, candidates, scores
+
+
+def _single_moves(evaluator: Evaluator, genes: np.ndarray, current: Candidates) -> tuple[np.ndarray, np.ndarray]:
+    """(genes (M, n_genes) of every single move, the gene group each changes: slot, then stage, then resolution)."""
+    space, genome = evaluator.space, evaluator.genome
+    slots, stages = space.n_slots, space.n_stages
+    upper = genome.upper
+    rows: list[np.ndarray] = []
+    groups: list[int] = []
+    n_k, n_e = len(space.kernel_choices), len(space.expand_choices)
+    pairs = np.array([(k, e) for k in range(n_k) for e in range(n_e)])
+    for slot in np.flatnonzero(current.subnets.ks[0] != 0).tolist():  # a switched-off slot has no move
+        other = pairs[(pairs[:, 0] != genes[slot]) | (pairs[:, 1] != genes[slots + slot])]
+        block = np.repeat(genes[None], len(other), axis=0)
+        block[:, slot], block[:, slots + slot] = other[:, 0], other[:, 1]
+        rows.append(block)
+        groups += [slot] * len(other)
+    for group in range(stages + 1):  # each stage's depth, then the resolution
+        position = 2 * slots + group
+        values = np.arange(upper[position] + 1)
+        values = values[values != genes[position]]
+        block = np.repeat(genes[None], len(values), axis=0)
+        block[:, position] = values
+        rows.append(block)
+        groups += [slots + group] * len(values)
+    return np.concatenate(rows), np.array(groups)
+
+
+def _lagrangian_combos(genes: np.ndarray, singles: np.ndarray, groups: np.ndarray, gains: np.ndarray,
+                       costs: np.ndarray) -> np.ndarray:
+    """Genes of the Lagrangian solutions of the linearised problem, largest predicted gain first.
+
+    With each move's accuracy gain and latency cost taken as additive (the
+    latency is, on one accelerator), "most accuracy within the latency" is
+    a multiple-choice knapsack over the gene groups; for a price ``lam`` of
+    a millisecond its relaxation picks, in every group, the move of largest
+    ``gain - lam * cost`` if positive.  Prices spanning the moves'
+    gain / cost ratios give solutions from "every gaining move" to "only
+    saving moves"; the latency gather then tells which are feasible.
+    """
+    ratios = np.abs(gains / np.where(costs == 0, np.inf, costs))
+    ranked = np.sort(ratios)
+    n_prices = 2 * COMBOS_PER_STEP
+    prices = np.unique(np.r_[0.0, ranked[np.arange(n_prices) * (len(ranked) - 1) // (n_prices - 1)]])
+    # (P, M) value of each move at each price; a vanishing index term breaks ties (one move per group)
+    value = gains[None, :] - prices[:, None] * costs[None, :] - 1e-12 * np.arange(len(gains))
+    starts = np.flatnonzero(np.r_[True, groups[1:] != groups[:-1]])  # the moves of a group are contiguous
+    group_best = np.repeat(np.maximum.reduceat(value, starts, axis=1), np.diff(np.r_[starts, len(gains)]), axis=1)
+    picked = (value == group_best) & (value > 0)  # (P, M): at most one move per group
+    moves = (singles - genes).astype(float)  # groups change disjoint genes: the picked moves add up
+    combos = genes + np.rint(picked.astype(float) @ moves).astype(np.int64)  # a float product: BLAS, not int loops
+    return combos[np.argsort(-(picked @ gains), kind="stable")]
+
+
+def _best_pairs(genes: np.ndarray, singles: np.ndarray, groups: np.ndarray, gains: np.ndarray) -> np.ndarray:
+    """Genes of pairs of single moves on different groups with the largest summed gain, best first.
+
+    One move of each pair is among the ``_PAIR_LEADS`` largest gains (a pair
+    of two lesser moves rarely beats those).
+    """
+    leads = np.argsort(-gains, kind="stable")[:_PAIR_LEADS]
+    i, j = np.repeat(leads, len(singles)), np.tile(np.arange(len(singles)), len(leads))
+    is_lead = np.zeros(len(singles), dtype=bool)
+    is_lead[leads] = True
+    keep = (groups[i] != groups[j]) & ~(is_lead[j] & (j < i))  # each pair of two leads once
+    i, j = i[keep], j[keep]
+    predicted = gains[i] + gains[j]
+    if len(predicted) > _PAIRS_SCREENED:
+        top = np.argpartition(-predicted, _PAIRS_SCREENED)[:_PAIRS_SCREENED]
+        i, j, predicted = i[top], j[top], predicted[top]
+    order = np.argsort(-predicted, kind="stable")
+    return singles[i[order]] + singles[j[order]] - genes  # the two moves change disjoint genes
+
+
+def _unseen(genome, rows: np.ndarray, tags: np.ndarray, seen: set, limit: int) -> tuple[np.ndarray, np.ndarray]:
+    """The first ``limit`` rows (and their tags) whose normalised genes were not evaluated yet; marks them seen."""
+    if not len(rows) or limit <= 0:
+        return rows[:0], tags[:0]
+    normal = np.ascontiguousarray(genome.encode(genome.decode(rows, validate=False))[:, :-1])
+    keep: list[int] = []
+    for k, key in enumerate(normal.view(f"V{normal.shape[1] * normal.itemsize}").ravel().tolist()):
+        if key not in seen:
+            seen.add(key)
+            keep.append(k)
+            if len(keep) == limit:
+                break
+    return rows[keep], tags[keep]
+
+
+def _kick(evaluator: Evaluator, best: Candidates, rng: np.random.Generator, place, seen: set,
+          tries: int = 8) -> Candidates | None:
+    """A feasible, not yet evaluated mutant of ``best`` (``None`` if ``tries`` rounds find none)."""
+    genome = evaluator.genome
+    for _ in range(tries):
+        mutants, violation = place(evaluator.mutate(best.take(np.zeros(64, dtype=np.int64)), rng, 0.1, 0.1,
+                                                    accelerator_genes=False))
+        feasible = np.flatnonzero(violation == 0)
+        _, keep = _unseen(genome, genome.encode(mutants.take(feasible)), feasible, seen, 1)
+        if len(keep):
+            return mutants.take(keep)
+    return None

@@ -1,0 +1,79 @@
+"""The local search that ends a constrained evolution: its moves, its budget, its gains."""
+
+import itertools
+
+import numpy as np
+import pytest
+
+from accel_models import get_board
+from latency_tables import get_predictor
+from ofa_hw.accuracy import get_predictor as get_accuracy_predictor
+from ofa_hw.search import AcceleratorSpace, Candidates, Constraint, Evaluator, search_codesign
+from ofa_hw.search.local import _lagrangian_combos, _single_moves, local_search
+from ofa_hw.space import get_space, sample_subnets
+
+SPACE = get_space("ofa-mbv3-w1.2")
+RESOLUTIONS = (160, 176, 192, 208, 224)
+
+
+@pytest.fixture(scope="module")
+def evaluator():
+    deployed = get_accuracy_predictor("ofa-mbv3-w1.2", quantization="int8-pow2")
+    return Evaluator(SPACE, RESOLUTIONS, AcceleratorSpace.named(get_board("kv260"), "dpu"),
+                     get_predictor("dpuczdx8g-joint"), deployed)
+
+
+def test_lagrangian_solutions_are_the_per_group_best_moves_at_each_price():
+    """Checked against a brute force over every choice of at most one move per group, at each price."""
+    rng = np.random.default_rng(3)
+    genes = np.zeros(6, dtype=np.int64)
+    groups = np.array([0, 0, 1, 1, 1, 2])
+    positions = [0, 0, 2, 2, 2, 4]
+    singles = np.zeros((6, 6), dtype=np.int64)
+    for m, (p, value) in enumerate(zip(positions, [1, 2, 1, 2, 3, 1], strict=True)):
+        singles[m, p] = value
+    gains, costs = rng.normal(0, 1, 6), rng.normal(0, 1, 6)
+    combos = _lagrangian_combos(genes, singles, groups, gains, costs)
+    options = [[None, *np.flatnonzero(groups == g).tolist()] for g in range(3)]
+    for price in [0.0, *np.abs(gains / costs)]:
+        best = max(itertools.product(*options),
+                   key=lambda pick: sum(gains[m] - price * costs[m] for m in pick if m is not None))
+        expected = genes + sum((singles[m] - genes for m in best if m is not None), np.zeros(6, dtype=np.int64))
+        assert any((row == expected).all() for row in combos), f"price {price}: {best} missing"
+    assert all(len(set(np.flatnonzero(row))) <= 3 for row in combos)
+
+
+def test_single_moves_cover_every_active_slot_depth_and_resolution(evaluator):
+    start = Candidates(sample_subnets(1, seed=1, resolutions=RESOLUTIONS), np.zeros(1, dtype=np.int64))
+    genes = evaluator.genome.encode(start)[0]
+    singles, groups = _single_moves(evaluator, genes, start)
+    active = int((start.subnets.ks[0] != 0).sum())
+    depth_moves = sum(len(c) - 1 for c in SPACE.stage_depth_choices)
+    assert len(singles) == 8 * active + depth_moves + len(RESOLUTIONS) - 1
+    changed = (singles != genes).sum(axis=1)
+    assert set(changed.tolist()) <= {1, 2} and len({row.tobytes() for row in singles}) == len(singles)
+
+
+def test_local_search_stays_in_budget_evaluates_each_subnet_once_and_improves(evaluator):
+    constraint = Constraint(latency_ms=8.0)
+    rng = np.random.default_rng(0)
+    draws, violation = evaluator.screen(evaluator.sample(400, rng, accelerator_genes=False), constraint, place=True)
+    start = draws.take(np.flatnonzero(violation == 0)[:1])
+    start_scores = evaluator.evaluate(start)
+
+    def place(candidates):
+        return evaluator.screen(candidates, constraint, place=True)
+
+    found, scores = local_search(evaluator, constraint, start, start_scores, 1500, rng, place)
+    assert 0 < len(found) <= 1500
+    assert len(evaluator.genome.first_of_each(found)) == len(found)  # nothing evaluated twice
+    assert np.array_equal(evaluator.on_best_accelerators(found, constraint).accelerator, found.accelerator)
+    feasible = scores.latency_ms <= 8.0
+    # a random start is far from a local optimum: single and paired moves raise it by whole points
+    assert scores.accuracy_top1[feasible].max() > start_scores.accuracy_top1[0] + 1.0
+
+
+def test_a_constrained_search_spends_exactly_its_budget():
+    result = search_codesign(board="kv260", latency_ms=8.0, budget=3000, population=100, progress=False, seed=1)
+    assert sum(h.evaluated for h in result.history) == 3000
+    assert result.best.latency_ms <= 8.0
