@@ -234,14 +234,15 @@ class ErrorModel:
                 "transferred": self.transferred.summary(confidence)}
 
 
-#: Devices with an interval model (DPUCZDX8G devices calibrated on the Ultra96-V2 table).
-INTERVAL_DEVICES = ("dpuczdx8g-joint", "ultra96v2-b2304")
+#: Devices with an interval model (DPUCZDX8G devices calibrated on the Ultra96-V2 table; the HLS engine's
+#: C-sim range, :mod:`latency_tables.engine`; both by build, :mod:`latency_tables.by_build`).
+INTERVAL_DEVICES = ("dpuczdx8g-joint", "ultra96v2-b2304", "hls-engine", "by-build")
 
 
 @cache
 def error_model(device: str = "dpuczdx8g-joint") -> ErrorModel:
-    """The error model of a shipped device (computed from the shipped measurements on first use)."""
-    if device not in INTERVAL_DEVICES:
+    """The error model of a shipped DPU device (computed from the shipped measurements on first use)."""
+    if device not in INTERVAL_DEVICES[:2]:
         raise KeyError(f"no latency-interval model for device {device!r}; intervals exist for "
                        f"{', '.join(INTERVAL_DEVICES)}")
     transferred = transfer_residuals() if device == "dpuczdx8g-joint" else single_table_transfer_residuals()
@@ -329,9 +330,19 @@ class IntervalPredictor:
 
 
 def interval_predictor(device: str = "dpuczdx8g-joint", confidence: float = DEFAULT_CONFIDENCE) -> IntervalPredictor:
-    """The :class:`IntervalPredictor` of a shipped device (see :data:`INTERVAL_DEVICES`)."""
+    """The :class:`IntervalPredictor` of a shipped device (see :data:`INTERVAL_DEVICES`).
+
+    ``"hls-engine"`` and ``"by-build"`` give an interval object of the same interface
+    (:class:`latency_tables.engine.EngineIntervals`, :class:`latency_tables.by_build.BuildIntervals`).
+    """
+    from .by_build import BY_BUILD_DEVICE, STOCK_DEVICE, BuildIntervals
+    from .engine import ENGINE_DEVICE, EngineIntervals
     from .predictor import get_predictor
 
+    if device == ENGINE_DEVICE:
+        return EngineIntervals(get_predictor(device), confidence)
+    if device == BY_BUILD_DEVICE:
+        return BuildIntervals(get_predictor(device), interval_predictor(STOCK_DEVICE, confidence), confidence)
     return IntervalPredictor(get_predictor(device), error_model(device), confidence)
 
 

@@ -45,8 +45,9 @@ def add_parser(subparsers) -> None:
                         help="DPUCZDX8G IP version of the 'dpu' space and of listed configurations (default 4.1, "
                              "Vitis AI 3.0; 3.x has no hard-sigmoid, so h-swish runs on the CPU)")
     parser.add_argument("--predictor", default=None,
-                        help="latency predictor: a device name (default: dpuczdx8g-joint: the Ultra96-V2 "
-                             "measurements, elsewhere the model calibrated on two boards), your measured table "
+                        help="latency predictor: a device name (default: by-build: a stock DPUCZDX8G by "
+                             "dpuczdx8g-joint, the Ultra96-V2 measurements, elsewhere the model calibrated on two "
+                             "boards; a custom accelerator by hls-engine, its HLS engine's model), your measured table "
                              "(TABLE.csv, calibrated on that prior) or a record from 'ofa-hw lut fit' (FIT.json)")
     parser.add_argument("--algorithm", default="auto", choices=("auto", "evolution", "nsga2"))
     parser.add_argument("--budget", type=int, default=20_000, help="candidate evaluations (default 20000)")

@@ -57,7 +57,7 @@ def with_intervals(result: CodesignResult, latency_name: str | None, confidence:
     A predictor with no interval model (a user's own) leaves the intervals
     empty and says so in ``settings["latency_interval"]``.
     """
-    from latency_tables.uncertainty import DEFAULT_CONFIDENCE, error_model
+    from latency_tables.uncertainty import DEFAULT_CONFIDENCE
 
     level = DEFAULT_CONFIDENCE if confidence is None else confidence
     intervals = _intervals(latency_name, level)
@@ -66,7 +66,7 @@ def with_intervals(result: CodesignResult, latency_name: str | None, confidence:
         settings["latency_interval"] = {"confidence": None, "note": "no interval model for this latency predictor"}
         return dataclasses.replace(result, settings=settings)
     settings["latency_interval"] = {"confidence": level, "searched_on": "upper bound" if confidence else "point",
-                                    "sources": error_model(latency_name).summary(level)}
+                                    "sources": intervals.errors.summary(level)}
     upper = confidence is not None
     pareto = [_design_interval(d, intervals, upper) for d in result.pareto]
     best = None if result.best is None else _design_interval(result.best, intervals, upper)
@@ -76,9 +76,14 @@ def with_intervals(result: CodesignResult, latency_name: str | None, confidence:
 def warn_outside_validity(latency_name: str | None, keys, accelerators) -> list[str]:
     """One :class:`latency_tables.validity.ValidityWarning` if the search leaves the device's measurements."""
     from accel_models import BlockSpec
+    from latency_tables.by_build import BY_BUILD_DEVICE, STOCK_DEVICE
     from latency_tables.predictor import DEVICES
     from latency_tables.validity import warn_outside
 
+    if latency_name == BY_BUILD_DEVICE:  # the DPU device prices its stock accelerators; custom ones are the engine's
+        latency_name, accelerators = STOCK_DEVICE, [a for a in accelerators if a.is_dpuczdx8g]
+        if not accelerators:
+            return []
     if latency_name not in DEVICES:
         return []
     layers = [layer for key in keys for layer in BlockSpec.from_key(key).layers()]
