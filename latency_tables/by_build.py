@@ -35,8 +35,11 @@ BY_BUILD_DEVICE = "by-build"
 STOCK_DEVICE = "dpuczdx8g-joint"
 
 
-def latency_basis(predictor: str | None, accelerator: Accelerator) -> str:
+def latency_basis(predictor: str | None, accelerator: Accelerator, source: str = "model") -> str:
     """What a latency of ``accelerator`` by the predictor named ``predictor`` is, for labels.
+
+    ``source`` (a design's ``latency_source``: measured / model / mixed) leads a DPU predictor's label;
+    the engine's is always ``"modelled"``.
 
     >>> latency_basis("by-build", Accelerator(2, 16, 14, clock_mhz=300.0)).split(":")[0]
     "modelled by latency predictor 'hls-engine' (via 'by-build')"
@@ -49,9 +52,9 @@ def latency_basis(predictor: str | None, accelerator: Accelerator) -> str:
         return f"modelled by latency predictor {ENGINE_DEVICE!r}{via}: {ENGINE_DESCRIPTION}"
     via = f" {STOCK_DEVICE!r} (via {name})" if predictor == BY_BUILD_DEVICE else f" {name}"
     if accelerator.is_dpuczdx8g:
-        return f"by latency predictor{via}, a DPUCZDX8G model calibrated on measured DPUs"
-    return (f"by latency predictor{via}, a DPUCZDX8G-calibrated model applied to a custom accelerator; the engine "
-            "that builds this custom accelerator is not that IP")
+        return f"{source} by latency predictor{via}, a DPUCZDX8G model calibrated on measured DPUs"
+    return (f"{source} by latency predictor{via}, a DPUCZDX8G-calibrated model applied to a custom accelerator; "
+            "the engine that builds this custom accelerator is not that IP")
 
 
 def _dispatch(accelerator: AcceleratorChoice, default: Accelerator | None, stock: Callable, custom: Callable,

@@ -144,8 +144,19 @@ def _interval(design) -> str:
             f"{design.latency_high_ms:.2f} ms")
 
 
-def _latency_meaning(settings) -> str:
-    return "end-to-end" if settings.get("deployment", {}).get("latency_mode") == "e2e" else "DPU time"
+def _latency_meaning(settings, design) -> str:
+    if settings.get("deployment", {}).get("latency_mode") == "e2e":
+        return "end-to-end"
+    return "DPU time" if design.accelerator.is_dpuczdx8g else "HLS engine time"
+
+
+def _basis(settings, design) -> str:
+    """What a custom design's latency is (its engine's model, or a DPU model applied to it) and what its fps means."""
+    from latency_tables.by_build import latency_basis
+
+    return (latency_basis(settings.get("latency_predictor"), design.accelerator, design.latency_source)
+            + "; deployed fps: the engine's time in place of the DPU's (no DPU runtime: a PYNQ Overlay driver), "
+            "the same ARM pre/post-processing and threads")
 
 
 def _deployed_line(design) -> str:
@@ -191,8 +202,9 @@ def format_summary(result) -> str:
             f"  resources   : DSP {placed.dsp:.0f}, LUT {placed.lut:.0f}, FF {placed.ff:.0f}, "
             f"BRAM36 {placed.bram36:.0f}, "
             f"URAM {placed.uram:.0f} as placed (binding: {res.binding_resource} {100 * res.binding_utilization:.0f}%)",
-            f"  latency     : {design.latency_ms:.3f} ms per image{_interval(design)} ({_latency_meaning(settings)}, "
+            f"  latency     : {design.latency_ms:.3f} ms per image{_interval(design)} ({_latency_meaning(settings, design)}, "
             f"{design.latency_source}; {100 * design.measured_fraction:.0f}% from measured entries)",
+            *([] if acc.is_dpuczdx8g else [f"  latency by  : {_basis(settings, design)}"]),
             f"  deployed    : {_deployed_line(design)}",
             f"  accuracy    : {design.accuracy_top1:.2f}% top-1 ({scale}) int8 predicted "
             f"({design.accuracy_float_top1:.2f}% float)"
