@@ -83,6 +83,24 @@ class EngineDeviation:
                                 "not_checked": "synthesis II / timing and a board (either can make it slower)"}}
 
 
+def engine_validity():
+    """What the engine predictor was checked on: the networks and accelerators of :data:`DEVIATION_FILE`."""
+    from ofa_hw import SubnetConfig, subnet_layers
+
+    from .validity import DeviceValidity
+
+    cases = json.loads(DEVIATION_FILE.read_text())["cases"]
+    deviation = engine_deviation()
+    networks = {json.dumps(c["subnet"], sort_keys=True): c["subnet"] for c in cases}
+    accelerators = {json.dumps(c["accelerator_config"], sort_keys=True): c["accelerator_config"] for c in cases}
+    error = ("engine C-sim cycle count / engine model per layer type: "
+             + ", ".join(f"{c} {deviation.low[c]:.3f}-{deviation.high[c]:.3f}" for c in CLASSES)
+             + f" over {deviation.cases} cases (scripts/engine_deviation.py); synthesis and boards not checked")
+    return DeviceValidity.from_measurements(
+        ENGINE_DEVICE, error, [subnet_layers(SubnetConfig.from_dict(n)) for n in networks.values()],
+        [Accelerator.from_dict(a) for a in accelerators.values()])
+
+
 @cache
 def engine_deviation() -> EngineDeviation:
     """The shipped range (:data:`DEVIATION_FILE`)."""

@@ -69,7 +69,8 @@ def cases() -> list[dict]:
             predicted = np.asarray(model.layer_latency_ms(arrays, acc), dtype=float) * acc.clock_mhz * 1e3
             by_type = {cls: float(engine[classes == code].sum() / predicted[classes == code].sum())
                        for code, cls in enumerate(CLASSES) if (classes == code).any()}
-            rows.append({"network": f"{kind} r={r}", "accelerator": acc.label, "clock_mhz": clock_mhz,
+            rows.append({"network": f"{kind} r={r}", "subnet": cfg.to_dict(), "accelerator": acc.label,
+                         "accelerator_config": acc.to_dict(), "clock_mhz": clock_mhz,
                          "engine_cycles": int(engine.sum()), "model_cycles": float(predicted.sum()),
                          "ratio": float(engine.sum() / predicted.sum()), "ratio_by_type": by_type})
     return rows

@@ -10,7 +10,7 @@ import pytest
 from accel_models import Accelerator, LatencyPredictor, group_by_block
 from latency_tables import as_predictor, get_predictor, predictor_from_record, predictor_record
 from latency_tables.by_build import BuildPredictor, latency_basis
-from latency_tables.engine import ENGINE_SOURCE, EngineIntervals, EnginePredictor
+from latency_tables.engine import ENGINE_SOURCE, EngineIntervals
 from latency_tables.uncertainty import interval_predictor
 from ofa_hw import SubnetConfig, subnet_layers
 

@@ -202,8 +202,9 @@ def format_summary(result) -> str:
             f"  resources   : DSP {placed.dsp:.0f}, LUT {placed.lut:.0f}, FF {placed.ff:.0f}, "
             f"BRAM36 {placed.bram36:.0f}, "
             f"URAM {placed.uram:.0f} as placed (binding: {res.binding_resource} {100 * res.binding_utilization:.0f}%)",
-            f"  latency     : {design.latency_ms:.3f} ms per image{_interval(design)} ({_latency_meaning(settings, design)}, "
-            f"{design.latency_source}; {100 * design.measured_fraction:.0f}% from measured entries)",
+            f"  latency     : {design.latency_ms:.3f} ms per image{_interval(design)} "
+            f"({_latency_meaning(settings, design)}, {design.latency_source}; "
+            f"{100 * design.measured_fraction:.0f}% from measured entries)",
             *([] if acc.is_dpuczdx8g else [f"  latency by  : {_basis(settings, design)}"]),
             f"  deployed    : {_deployed_line(design)}",
             f"  accuracy    : {design.accuracy_top1:.2f}% top-1 ({scale}) int8 predicted "
