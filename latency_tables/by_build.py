@@ -47,6 +47,9 @@ def latency_basis(predictor: str | None, accelerator: Accelerator, source: str =
     ' the engine that builds this custom accelerator is not that IP'
     """
     name = repr(predictor) if predictor else "the search's latency predictor"
+    if accelerator.is_dpuczdx8g and predictor == ENGINE_DEVICE:
+        return (f"modelled by latency predictor {name}: {ENGINE_DESCRIPTION}; this stock DPUCZDX8G configuration "
+                "is priced as its HLS engine, not as the vendor IP")
     if not accelerator.is_dpuczdx8g and predictor in (BY_BUILD_DEVICE, ENGINE_DEVICE):
         via = "" if predictor == ENGINE_DEVICE else f" (via {name})"
         return f"modelled by latency predictor {ENGINE_DEVICE!r}{via}: {ENGINE_DESCRIPTION}"

@@ -33,11 +33,16 @@ from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
+from typing import TYPE_CHECKING, cast
 
 import numpy as np
 
 from accel_models import Accelerator, BlockSpec, Layer
 from accel_models.predictor_protocol import AcceleratorChoice, accelerator_list
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .by_build import BuildIntervals
+    from .engine import EngineIntervals
 
 __all__ = [
     "DEFAULT_CONFIDENCE",
@@ -329,21 +334,23 @@ class IntervalPredictor:
                                self.confidence if confidence is None else confidence, shares)
 
 
-def interval_predictor(device: str = "dpuczdx8g-joint", confidence: float = DEFAULT_CONFIDENCE) -> IntervalPredictor:
+def interval_predictor(device: str = "dpuczdx8g-joint", confidence: float = DEFAULT_CONFIDENCE,
+                       ) -> IntervalPredictor | EngineIntervals | BuildIntervals:
     """The :class:`IntervalPredictor` of a shipped device (see :data:`INTERVAL_DEVICES`).
 
     ``"hls-engine"`` and ``"by-build"`` give an interval object of the same interface
     (:class:`latency_tables.engine.EngineIntervals`, :class:`latency_tables.by_build.BuildIntervals`).
     """
-    from .by_build import BY_BUILD_DEVICE, STOCK_DEVICE, BuildIntervals
-    from .engine import ENGINE_DEVICE, EngineIntervals
+    from .by_build import BY_BUILD_DEVICE, STOCK_DEVICE, BuildIntervals, BuildPredictor
+    from .engine import ENGINE_DEVICE, EngineIntervals, EnginePredictor
     from .predictor import get_predictor
 
+    predictor = get_predictor(device)
     if device == ENGINE_DEVICE:
-        return EngineIntervals(get_predictor(device), confidence)
+        return EngineIntervals(cast(EnginePredictor, predictor), confidence)
     if device == BY_BUILD_DEVICE:
-        return BuildIntervals(get_predictor(device), interval_predictor(STOCK_DEVICE, confidence), confidence)
-    return IntervalPredictor(get_predictor(device), error_model(device), confidence)
+        return BuildIntervals(cast(BuildPredictor, predictor), interval_predictor(STOCK_DEVICE, confidence), confidence)
+    return IntervalPredictor(predictor, error_model(device), confidence)
 
 
 class UpperBoundPredictor:

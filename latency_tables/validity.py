@@ -159,7 +159,10 @@ def device_validity(device: str) -> DeviceValidity:
     if device not in DEVICES:
         raise KeyError(f"unknown device {device!r}; known: {', '.join(sorted(DEVICES))}")
     if device == "note10":
+        from .per_resolution import PerResolutionPredictor
+
         predictor = get_predictor(device)
+        assert isinstance(predictor, PerResolutionPredictor)
         return DeviceValidity.from_measurements(device, "curve fit on a phone CPU; only the 17 measured tables "
                                                 "are exact", table_units(predictor.table).values(),
                                                 [predictor.accelerator])

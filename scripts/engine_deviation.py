@@ -82,19 +82,20 @@ def main() -> None:
 
     rows = cases()
     classes = sorted({c for row in rows for c in row["ratio_by_type"]})
+    ranges = {c: (min(r["ratio_by_type"][c] for r in rows if c in r["ratio_by_type"]),
+                  max(r["ratio_by_type"][c] for r in rows if c in r["ratio_by_type"])) for c in classes}
     data = {
         "what": "HLS engine cycle count (hls.program.engine_cycles, equal to the C-simulation counter) / engine "
                 "model prediction (accel_models.hls_engine.engine_model), summed per layer type per network",
         "generated_by": "scripts/engine_deviation.py", "ofa_hw_version": __version__,
         "not_checked": "synthesis (achieved II, timing closure) and a board: Vitis HLS may make the engine slower",
-        "range_by_type": {c: [min(r["ratio_by_type"][c] for r in rows if c in r["ratio_by_type"]),
-                              max(r["ratio_by_type"][c] for r in rows if c in r["ratio_by_type"])] for c in classes},
+        "range_by_type": {c: list(v) for c, v in ranges.items()},
         "range_network": [min(r["ratio"] for r in rows), max(r["ratio"] for r in rows)],
         "cases": rows,
     }
     OUT.write_text(json.dumps(data, indent=1) + "\n")
     print(f"wrote {OUT}: {len(rows)} cases; engine / model per type: "
-          + ", ".join(f"{c} {lo:.3f}-{hi:.3f}" for c, (lo, hi) in data["range_by_type"].items()))
+          + ", ".join(f"{c} {lo:.3f}-{hi:.3f}" for c, (lo, hi) in ranges.items()))
 
 
 if __name__ == "__main__":

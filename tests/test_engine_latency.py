@@ -83,6 +83,7 @@ def test_labels_say_which_model_priced_a_custom_design():
     assert latency_basis("by-build", CUSTOM).startswith("modelled by latency predictor 'hls-engine'")
     assert "DPUCZDX8G-calibrated model applied to a custom accelerator" in latency_basis("dpuczdx8g-joint", CUSTOM)
     assert latency_basis("by-build", B1600, "measured").startswith("measured by latency predictor 'dpuczdx8g-joint'")
+    assert latency_basis("hls-engine", B1600).endswith("priced as its HLS engine, not as the vendor IP")
 
 
 def test_an_explicit_dpu_predictor_still_wins_and_is_labelled():
