@@ -108,20 +108,36 @@ def _fallback_ms(design):
     return float(fallback_latency_ms(units, [design.accelerator], get_predictor("dpuczdx8g-joint").invocation_ms).sum())
 
 
+@pytest.fixture(scope="module")
+def custom_search():
+    from ofa_hw import search_codesign
+
+    return search_codesign(board="ultra96v2", latency_ms=4.0, budget=400, seed=0, accelerators="dpu-like",
+                           progress=False)
+
+
+def test_the_default_search_prices_a_custom_design_by_its_engine(custom_search):
+    best = custom_search.best
+    assert not best.accelerator.is_dpuczdx8g and custom_search.settings["latency_predictor"] == "by-build"
+    assert best.cpu_fallback == ()  # the engine runs every layer of the space
+    assert best.latency_ms == pytest.approx(get_predictor("by-build").network_latency_ms(best.layers(),
+                                                                                         best.accelerator))
+    assert best.latency_low_ms <= best.latency_ms < best.latency_high_ms
+    # deployed fps: the engine's time where a DPU's would be, plus the same ARM pre/post-processing
+    assert best.deployed["dpu_ms"] == pytest.approx(best.latency_ms)
+    assert 0 < best.deployed["fps"] <= 1e3 / best.latency_ms * best.accelerator.cores
+    assert "custom (hls-engine)" in custom_search.settings["latency_interval"]["sources"]
+
+
 @pytest.mark.slow
-def test_search_export_manifest_and_report_give_one_figure_for_the_best_custom_design(tmp_path, capsys):
+def test_search_export_manifest_and_report_give_one_figure_for_the_best_custom_design(custom_search, tmp_path,
+                                                                                      capsys):
     pytest.importorskip("torch")
     import hls
     from hls.latency_figures import SEARCH_LABEL, manifest_figures, search_figure
-    from ofa_hw import search_codesign
     from ofa_hw.cli import main
 
-    result = search_codesign(board="ultra96v2", latency_ms=4.0, budget=400, seed=0, accelerators="dpu-like",
-                             progress=False)
-    best = result.best
-    assert not best.accelerator.is_dpuczdx8g
-    assert best.latency_ms == pytest.approx(get_predictor("by-build").network_latency_ms(best.layers(),
-                                                                                         best.accelerator))
+    result, best = custom_search, custom_search.best
     searched = search_figure(best, result.settings["latency_predictor"])
     assert searched.source.startswith("modelled by latency predictor 'hls-engine'")
     path = tmp_path / "result.json"
@@ -138,3 +154,6 @@ def test_search_export_manifest_and_report_give_one_figure_for_the_best_custom_d
     assert html.escape(searched.line()) in (tmp_path / "report" / "report.html").read_text()
     summary = json.loads((tmp_path / "report" / "summary.json").read_text())
     assert searched.to_dict() in summary["best"]["latencies"]
+    assert summary["assumptions"]["latency"]["custom_accelerators"]["device"] == "hls-engine"
+    assert summary["best"]["latency"]["total_ms"] == pytest.approx(best.latency_ms)  # the same predictor
+    assert summary["best"]["latency"]["method"].startswith("the HLS engine's cycle model")
