@@ -1,21 +1,27 @@
-"""The checks every reader of the project makes: a JSON file read with its problems named, no key it does not know."""
+"""The checks every reader of the project makes: a JSON file read, unknown keys, lists of distinct named things.
+
+:func:`read_json` names a file's problems (and line), :func:`reject_unknown_keys`
+the keys it does not know, :func:`distinct_named` a list that is empty, holds
+the wrong kind of thing or names one twice.
+"""
 
 from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 
-__all__ = ["MAX_JSON_DEPTH", "read_json", "reject_unknown_keys"]
+__all__ = ["MAX_JSON_DEPTH", "distinct_named", "read_json", "reject_unknown_keys"]
 
 #: Deepest JSON nesting accepted (sub-networks, results and manifests nest a few levels).
 MAX_JSON_DEPTH = 64
 _STRING = re.compile(r'"(?:[^"\\]|\\.)*"')
 _OPEN, _CLOSE = np.frombuffer(b"[{", dtype=np.uint8), np.frombuffer(b"]}", dtype=np.uint8)
+_T = TypeVar("_T")
 
 
 def read_json(path: str | Path, *, what: str) -> Any:
@@ -66,3 +72,29 @@ def reject_unknown_keys(data: Mapping, allowed: Iterable[str], what: str) -> Non
     unknown = sorted(set(data) - set(listed))
     if unknown:
         raise ValueError(f"unknown key(s) {unknown} in {what}; allowed keys: {listed}")
+
+
+def distinct_named(items: Iterable[_T], kind: type, name_of: Callable[[_T], str], what: str, *,
+                   label: str = "name") -> tuple[_T, ...]:
+    """``items`` as a tuple, checked to be a non-empty sequence of ``kind`` whose names are distinct.
+
+    ``name_of`` gives an item's name (called ``label`` in messages); ``what``
+    names the list in the ``ValueError`` raised otherwise.
+
+    >>> distinct_named(["a", "b"], str, str.upper, "letters")
+    ('a', 'b')
+    >>> distinct_named(["a", "A"], str, str.upper, "letters")
+    Traceback (most recent call last):
+    ...
+    ValueError: letters must have distinct names, got ['A', 'A'] (repeated: ['A'])
+    """
+    found: Sequence[_T] = tuple(items) if not isinstance(items, (str, bytes, Mapping)) else ()
+    if not found or not all(isinstance(item, kind) for item in found):
+        got = type(items).__name__ if not found else \
+            sorted({type(item).__name__ for item in found if not isinstance(item, kind)})
+        raise ValueError(f"{what} must be a non-empty sequence of {kind.__name__}, got {got}")
+    names = [name_of(item) for item in found]
+    repeated = sorted({n for n in names if names.count(n) > 1})
+    if repeated:
+        raise ValueError(f"{what} must have distinct {label}s, got {names} (repeated: {repeated})")
+    return tuple(found)

@@ -11,6 +11,10 @@ measurement is checked against the interval built *without it*:
   residuals (pooled), and, the stricter check, each device's predictions against the
   interval learned from the *other* device alone.
 
+The interval of a predictor fitted to a new board (``latency_tables.fit_device``: the prior's
+transferred error updated by the board's own held-out errors) is checked per number of
+measurements in ``benchmarks/bench_few_shot.py``, on the rows the fit was not given.
+
 Intervals use split-conformal order statistics (:meth:`Residuals.bounds`): exchangeable
 residuals give at least the stated coverage; the cross-device check has no such guarantee and says how
 far a transfer to a third device can be trusted.
@@ -97,21 +101,22 @@ def _transferred(confidence: float) -> dict:
 
 
 def run(quick: bool = False) -> dict:
+    """Coverage of the stated interval per source, on held-out measurements (``quick`` changes nothing: it is fast)."""
     confidence = DEFAULT_CONFIDENCE
-    figures = {"confidence": confidence, "target_coverage": TARGET,
-               "measured": _measured(confidence), "model": _model(confidence), "transferred": _transferred(confidence)}
-    n = sum(figures[s]["n"] for s in ("measured", "model", "transferred"))
-    overall = sum(figures[s]["n"] * figures[s]["coverage"] for s in ("measured", "model", "transferred")) / n
+    by_source = {"measured": _measured(confidence), "model": _model(confidence),
+                 "transferred": _transferred(confidence)}
+    n = sum(f["n"] for f in by_source.values())
+    overall = sum(f["n"] * f["coverage"] for f in by_source.values()) / n
     # sources weighted equally: the measured repeats would otherwise dominate the count
-    balanced = float(np.mean([figures[s]["coverage"] for s in ("measured", "model", "transferred")]))
-    figures["overall"] = {"n": n, "coverage": overall, "coverage_sources_weighted_equally": balanced}
+    balanced = float(np.mean([f["coverage"] for f in by_source.values()]))
+    figures: dict = {"confidence": confidence, "target_coverage": TARGET, **by_source,
+                     "overall": {"n": n, "coverage": overall, "coverage_sources_weighted_equally": balanced}}
     print(f"stated {confidence:.0%} intervals, coverage of held-out measurements (target {TARGET[0]:.0%}-"
           f"{TARGET[1]:.0%}):")
     print(f"{'source':<14} {'n':>6} {'coverage':>9}  check")
-    for source in ("measured", "model", "transferred"):
-        f = figures[source]
+    for source, f in by_source.items():
         print(f"{source:<14} {f['n']:>6} {f['coverage']:>9.1%}  {f['check']}")
-    for name, f in figures["transferred"]["cross_device"].items():
+    for name, f in by_source["transferred"]["cross_device"].items():
         print(f"{'  -> ' + name:<14} {f['n']:>6} {f['coverage']:>9.1%}  interval from the other device's transfer only")
     print(f"{'overall':<14} {n:>6} {overall:>9.1%}  (sources weighted equally: {balanced:.1%})")
     return figures

@@ -42,6 +42,7 @@ import numpy as np
 from accel_models import RooflineModel, RooflineParams, group_by_block
 from accel_models.roofline import PARAMETER_INFO, LayerTerms
 from accel_models.schedule import UnitSchedule
+from accel_models.validation import distinct_named
 
 from .metrics import ErrorReport, error_report
 from .sources import CalibrationSource, profiler_launch_ms, table_units
@@ -212,12 +213,9 @@ class CalibrationProblem:
     """
 
     def __init__(self, model: RooflineModel, sources: Sequence[CalibrationSource], settings: FitSettings):
-        sources = tuple(sources)
-        if not sources or not all(isinstance(s, CalibrationSource) for s in sources):
-            raise ValueError("calibration needs a non-empty sequence of CalibrationSource objects")
+        sources = distinct_named(sources, CalibrationSource, lambda s: s.name, "calibration sources",
+                                 label="table name")
         names = [s.name for s in sources]
-        if len(set(names)) != len(names):
-            raise ValueError(f"calibration sources must have distinct table names, got {names}")
         if not any(s.weight > 0 for s in sources):
             raise ValueError("every source has weight 0: nothing to fit on")
         self.model, self.sources, self.settings = model, sources, settings

@@ -27,7 +27,7 @@ from accel_models.validation import read_json
 from .by_build import BuildPredictor
 from .calibration import CalibratedModel
 from .engine import EnginePredictor
-from .few_shot import fit_device
+from .few_shot import FewShotReport, fit_device
 from .format import format_table, parse_table
 from .per_resolution import PerResolutionPredictor
 from .predictor import HybridPredictor, get_predictor, list_devices
@@ -152,7 +152,9 @@ def predictor_from_record(record: Mapping[str, Any]) -> LatencyPredictor:
         if path and Path(path).is_file() and record.get("sha256") and _sha256(Path(path)) != record["sha256"]:
             warnings.warn(f"{path} changed since this predictor was recorded (sha256 differs); the recorded copy "
                           "of its table and calibration is used", stacklevel=2)
+        few_shot = record.get("few_shot")
         return HybridPredictor(table, CalibratedModel.from_dict(record["calibration"]), name=record["name"],
+                               few_shot=None if few_shot is None else FewShotReport.from_dict(few_shot),
                                origin={"path": path, "sha256": record.get("sha256")})
     if kind == "calibrated":
         return CalibratedModel.from_dict(record["calibration"])

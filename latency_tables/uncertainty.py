@@ -25,6 +25,13 @@ are combined as fully correlated rather than shrunk as if independent; units
 of different sources are added the same way, which is conservative.
 ``benchmarks/bench_intervals.py`` checks per source that the stated 90 %
 interval covers 85-95 % of held-out measurements.
+
+A predictor fitted to a user's board (:func:`latency_tables.fit_device`)
+has the posterior of the prior's transferred error after the board's own
+held-out residuals (:func:`fitted_error_model`, :func:`posterior_residuals`):
+the prior's interval with no measurement, the board's own error as
+measurements come in; ``benchmarks/bench_few_shot.py`` prints its coverage
+and width on held-out rows per number of measurements.
 """
 
 from __future__ import annotations
@@ -52,8 +59,11 @@ __all__ = [
     "LatencyInterval",
     "Residuals",
     "UpperBoundPredictor",
+    "PRIOR_SHOTS",
     "error_model",
+    "fitted_error_model",
     "interval_predictor",
+    "posterior_residuals",
     "repeat_residuals",
     "single_table_transfer_residuals",
     "transfer_residuals",
@@ -67,6 +77,9 @@ DEFAULT_CONFIDENCE = 0.9
 INTERVAL_SOURCES = ("measured", "model", "transferred")
 #: Fewer residuals than this for a unit type: use all types' residuals.
 MIN_RESIDUALS = 20
+#: How many of a board's own held-out residuals the prior's error distribution is worth in the posterior of
+#: :func:`posterior_residuals`.
+PRIOR_SHOTS = 5.0
 
 
 @dataclass(frozen=True)
@@ -81,17 +94,26 @@ class Residuals:
         The residuals.
     origin : str
         What was held out and predicted.
+    weights : tuple of float, optional
+        Probability mass of each residual in a posterior predictive
+        distribution (:func:`posterior_residuals`); None: exchangeable
+        residuals, bounded by split-conformal order statistics.
     """
 
     source: str
     values: tuple[float, ...]
     origin: str
+    weights: tuple[float, ...] | None = None
 
     def __post_init__(self) -> None:
         if self.source not in INTERVAL_SOURCES:
             raise ValueError(f"source must be one of {INTERVAL_SOURCES}, got {self.source!r}")
         if len(self.values) < 2 or not np.all(np.isfinite(self.values)):
             raise ValueError(f"{self.source}: need at least two finite residuals, got {len(self.values)}")
+        if self.weights is not None and (len(self.weights) != len(self.values)
+                                         or not all(np.isfinite(w) and w > 0 for w in self.weights)):
+            raise ValueError(f"{self.source}: weights must be one positive number per residual "
+                             f"({len(self.values)}), got {len(self.weights)}")
 
     def bounds(self, confidence: float = DEFAULT_CONFIDENCE) -> tuple[float, float]:
         """``(low, high)`` log ratios enclosing a new residual with probability ``confidence``.
@@ -100,15 +122,26 @@ class Residuals:
         the ``ceil((n + 1)(1 + c) / 2)``-th smallest (the largest if that
         exceeds n), the lower bound the ``floor((n + 1)(1 - c) / 2)``-th, so
         that an exchangeable new residual falls inside with probability at
-        least ``c``, not the ``(n - 1) / (n + 1)`` of plain quantiles.
+        least ``c``, not the ``(n - 1) / (n + 1)`` of plain quantiles.  With
+        ``weights``: the ``(1 - c) / 2`` and ``(1 + c) / 2`` quantiles of the
+        weighted distribution.
 
         >>> Residuals("model", tuple(float(v) for v in range(1, 20)), "").bounds(0.9)
         (1.0, 19.0)
+        >>> Residuals("model", (1.0, 2.0, 3.0, 4.0), "", (0.01, 0.49, 0.49, 0.01)).bounds(0.9)
+        (2.0, 3.0)
         """
         if not 0 < confidence < 1:
             raise ValueError(f"confidence must lie strictly between 0 and 1, got {confidence!r}")
-        ordered = np.sort(np.asarray(self.values))
+        order = np.argsort(np.asarray(self.values), kind="stable")
+        ordered = np.asarray(self.values)[order]
         n = len(ordered)
+        if self.weights is not None:
+            mass = np.cumsum(np.asarray(self.weights)[order])
+            mass /= mass[-1]
+            low_q, high_q = (1 - confidence) / 2, (1 + confidence) / 2
+            at = np.searchsorted(mass, [low_q, high_q], side="left")  # first residual whose mass reaches q
+            return float(ordered[min(at[0], n - 1)]), float(ordered[min(at[1], n - 1)])
         high = int(np.ceil((n + 1) * (1 + confidence) / 2))
         low = int(np.floor((n + 1) * (1 - confidence) / 2))
         return float(ordered[max(low, 1) - 1]), float(ordered[min(high, n) - 1])
@@ -119,6 +152,37 @@ class Residuals:
         return {"source": self.source, "n": len(self.values), "median_ratio": float(np.exp(np.median(self.values))),
                 "low_factor": float(np.exp(low)), "high_factor": float(np.exp(high)), "confidence": confidence,
                 "origin": self.origin}
+
+
+def posterior_residuals(prior: Residuals, observed: Sequence[float],
+                        prior_shots: float | None = None) -> Residuals:
+    """Error of a board's predictions after ``observed`` held-out residuals on it: the posterior predictive.
+
+    The board's residual distribution gets a Dirichlet-process prior whose
+    base is the prior's residuals (what the prior's error on a board it
+    never saw looks like) and whose strength is ``prior_shots``
+    (:data:`PRIOR_SHOTS`) measurements; after k residuals the predictive is
+    the mixture ``(prior_shots x prior + sum of the k residuals) /
+    (prior_shots + k)``.  With no residuals it is the prior; as the board's
+    own residuals come in, they take over: the interval narrows when the
+    fitted predictions are closer than the prior's error, widens when the
+    board is noisier than anything shipped.
+
+    >>> prior = Residuals("transferred", (-0.3, -0.1, 0.0, 0.1, 0.3), "prior")
+    >>> posterior_residuals(prior, [0.02] * 40, prior_shots=2.0).bounds(0.9)
+    (0.02, 0.02)
+    """
+    observed = tuple(float(v) for v in observed)
+    shots = PRIOR_SHOTS if prior_shots is None else float(prior_shots)
+    if not np.all(np.isfinite(observed)):
+        raise ValueError(f"observed residuals must be finite, got {list(observed)}")
+    if not (np.isfinite(shots) and shots > 0):
+        raise ValueError(f"prior_shots must be a positive number, got {prior_shots!r}")
+    base = np.full(len(prior.values), shots / len(prior.values))
+    base = base if prior.weights is None else shots * np.asarray(prior.weights) / sum(prior.weights)
+    return Residuals("model", (*prior.values, *observed), f"posterior after {len(observed)} held-out residual(s) "
+                     f"on the board, prior ({prior.origin}) worth {shots:g} of them",
+                     tuple(float(w) for w in (*base, *[1.0] * len(observed))))
 
 
 def unit_kind(key: str) -> str:
@@ -254,6 +318,29 @@ def error_model(device: str = "dpuczdx8g-joint") -> ErrorModel:
     return ErrorModel(repeat_residuals(), unit_residuals(), transferred)
 
 
+def fitted_error_model(few_shot, prior_transferred: Residuals | None = None) -> ErrorModel:
+    """The error model of a :func:`latency_tables.fit_device` predictor: its prior's, updated by its measurements.
+
+    Units on the fitted board (``"model"``) get the posterior of the
+    prior's transferred error (its error on a board it never saw) after the
+    board's held-out residuals (``few_shot.residuals``; see
+    :func:`posterior_residuals`); measured entries and other accelerators
+    keep the prior's error model.
+
+    Parameters
+    ----------
+    few_shot : FewShotReport
+        The fit's report (``predictor.few_shot``).
+    prior_transferred : Residuals, optional
+        The prior's error on an unseen board; default: the shipped prior's
+        (:func:`error_model` of ``few_shot.prior``).
+    """
+    if prior_transferred is None:
+        prior_transferred = error_model(few_shot.prior).transferred
+    posterior = posterior_residuals(prior_transferred, few_shot.residuals)
+    return ErrorModel(repeat_residuals(), {"*": posterior}, prior_transferred)
+
+
 # ------------------------------------------------------------- intervals
 @dataclass(frozen=True)
 class LatencyInterval:
@@ -334,10 +421,12 @@ class IntervalPredictor:
                                self.confidence if confidence is None else confidence, shares)
 
 
-def interval_predictor(device: str = "dpuczdx8g-joint", confidence: float = DEFAULT_CONFIDENCE,
+def interval_predictor(device="dpuczdx8g-joint", confidence: float = DEFAULT_CONFIDENCE,
                        ) -> IntervalPredictor | EngineIntervals | BuildIntervals:
-    """The :class:`IntervalPredictor` of a shipped device (see :data:`INTERVAL_DEVICES`).
+    """The :class:`IntervalPredictor` of a shipped device (see :data:`INTERVAL_DEVICES`) or of a fitted one.
 
+    ``device`` is a device name or a :func:`latency_tables.fit_device`
+    predictor whose prior has an interval model (:func:`fitted_error_model`).
     ``"hls-engine"`` and ``"by-build"`` give an interval object of the same interface
     (:class:`latency_tables.engine.EngineIntervals`, :class:`latency_tables.by_build.BuildIntervals`).
     """
@@ -345,6 +434,12 @@ def interval_predictor(device: str = "dpuczdx8g-joint", confidence: float = DEFA
     from .engine import ENGINE_DEVICE, EngineIntervals, EnginePredictor
     from .predictor import get_predictor
 
+    few_shot = getattr(device, "few_shot", None)
+    if few_shot is not None:
+        return IntervalPredictor(device, fitted_error_model(few_shot), confidence)
+    if not isinstance(device, str):
+        raise TypeError(f"interval_predictor takes a device name ({', '.join(INTERVAL_DEVICES)}) or a fit_device "
+                        f"predictor, got {type(device).__name__}")
     predictor = get_predictor(device)
     if device == ENGINE_DEVICE:
         return EngineIntervals(cast(EnginePredictor, predictor), confidence)

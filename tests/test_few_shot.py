@@ -19,6 +19,7 @@ from latency_tables import (
 )
 from latency_tables.fitting import CalibrationProblem, FitSettings
 from latency_tables.joint import JOINT_FIT_PARAMETERS
+from latency_tables.metrics import ErrorReport
 from ofa_hw import SubnetConfig, subnet_layers
 
 B1600 = Accelerator.from_dpu("B1600", clock_mhz=300.0)
@@ -115,8 +116,8 @@ def test_whole_network_measurements_calibrate_the_model():
 
 
 @pytest.mark.parametrize(("measurements", "message"), [
-    ([], "non-empty list of NetworkMeasurement"),
-    (["net"], "non-empty list of NetworkMeasurement"),
+    ([], "non-empty sequence of NetworkMeasurement, got list"),
+    (["net"], r"non-empty sequence of NetworkMeasurement, got \[.str.\]"),
 ])
 def test_bad_measurements_are_refused(measurements, message):
     with pytest.raises(ValueError, match=message):
@@ -129,7 +130,7 @@ def test_bad_network_measurements_and_arguments_are_refused():
         NetworkMeasurement("a", layers, 0.0)
     with pytest.raises(ValueError, match="layers must be a non-empty sequence"):
         NetworkMeasurement("a", (), 3.0)
-    with pytest.raises(ValueError, match="names must be distinct"):
+    with pytest.raises(ValueError, match=r"must have distinct names, got \[.a., .a.\]"):
         fit_device([NetworkMeasurement("a", layers, 3.0), NetworkMeasurement("a", layers, 4.0)], B1600)
     with pytest.raises(ValueError, match="needs the Accelerator"):
         fit_device([NetworkMeasurement("a", layers, 3.0)], "B1600")
@@ -137,5 +138,68 @@ def test_bad_network_measurements_and_arguments_are_refused():
         fit_device([NetworkMeasurement("a", layers, 3.0)], B1600, prior=3)
     with pytest.raises(KeyError, match="unknown device"):
         fit_device([NetworkMeasurement("a", layers, 3.0)], B1600, prior="kv260")
+    with pytest.raises(ValueError, match="significance must be a p-value"):
+        fit_device([NetworkMeasurement("a", layers, 3.0)], B1600, significance=0.0)
     with pytest.raises(ValueError, match="prior_weights must be positive"):
         fit_device([NetworkMeasurement("a", layers, 3.0)], B1600, prior_weights=(0.0,))
+
+
+def test_a_fit_that_replaces_the_prior_carries_its_evidence_and_its_held_out_residuals():
+    truth = PRIOR.model.params.replace(conv_efficiency=0.45, pw_efficiency=0.5, bw_efficiency=0.15)
+    table = _board_table(truth, KEYS, B1600)
+    shots = list(np.random.default_rng(0).choice(KEYS, 20, replace=False))
+    predictor = fit_device(table.subset(shots), B1600)
+    report = predictor.few_shot
+    assert report.chosen.startswith("fit")
+    # the sign test: p of beating the prior on at least as many of the 20 held-out shots, by chance alone
+    assert report.evidence_p is not None and report.evidence_p <= 0.05 and "sign test p" in report.note
+    assert len(report.residuals) == 20
+    # the residuals are held out: each shot predicted by the fit on the others, so they are not the in-sample ones
+    fitted = predictor.calibrated
+    in_sample = np.log(table.mean_ms(shots) / (fitted.model.unit_latency_ms(
+        [BlockSpec.from_key(k).layers() for k in shots], B1600) + fitted.invocation_ms))
+    assert not np.allclose(report.residuals, in_sample)
+    assert np.mean(np.abs(report.residuals)) < 0.5
+
+
+def test_one_measurement_keeps_the_prior_and_its_residual_is_the_priors_error_on_it():
+    truth = PRIOR.model.params.replace(conv_efficiency=0.45)
+    table = _board_table(truth, KEYS[:1], B1600).subset(KEYS[:1])
+    with pytest.warns(UserWarning, match="too few to check a fit"):
+        predictor = fit_device(table, B1600)
+    assert predictor.few_shot.chosen == "prior, launch cost fitted" and predictor.few_shot.evidence_p is None
+    ultra96 = get_source("ultra96v2-b2304")
+    unit = ultra96.units.get(KEYS[0]) or BlockSpec.from_key(KEYS[0]).layers()
+    prior_ms = float(PRIOR.model.unit_latency_ms([unit], B1600)[0]) + PRIOR.invocation_ms
+    assert predictor.few_shot.residuals == pytest.approx((np.log(table.mean_ms(KEYS[:1])[0] / prior_ms),))
+
+
+def test_the_few_shot_report_survives_the_predictor_record():
+    from latency_tables import predictor_record
+    from latency_tables.records import predictor_from_record
+
+    truth = PRIOR.model.params.replace(conv_efficiency=0.45, pw_efficiency=0.5, bw_efficiency=0.15)
+    table = _board_table(truth, KEYS[:8], B1600).subset(KEYS[:8])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        predictor = fit_device(table, B1600)
+    rebuilt = predictor_from_record(predictor_record(predictor))
+    assert rebuilt.few_shot == predictor.few_shot
+
+
+def test_a_fit_better_on_average_but_not_on_enough_measurements_keeps_the_prior_and_says_so():
+    from scipy.stats import binomtest
+
+    from latency_tables.few_shot import _choose
+
+    measured = np.ones(10)
+    prior = np.full(10, 1.3)  # 30 % off everywhere: 26 % MAPE
+    fit = np.r_[np.full(6, 1.0), np.full(4, 1.4)]  # perfect on 6 of 10, worse on 4: 16 % MAPE
+    errors = {"prior": ErrorReport(23.1, 23.1, 1.0, 10), "fit, prior weight 1": ErrorReport(11.4, 28.6, 1.0, 10)}
+    predicted = {"prior": prior, "fit, prior weight 1": fit}
+    choice = _choose(errors, predicted, measured, 0.05, "dpuczdx8g-joint")
+    p = binomtest(6, 10, 0.5, alternative="greater").pvalue  # 6 wins of 10: 0.377
+    assert choice.chosen == "prior" and choice.evidence_p is None
+    assert f"sign test p = {p:.2g} > 0.05" in choice.why and "so the prior 'dpuczdx8g-joint' is kept" in choice.why
+    taken = _choose(errors, predicted, measured, 1.0, "dpuczdx8g-joint")  # no evidence asked for
+    assert taken.chosen == "fit, prior weight 1" and taken.evidence_p == pytest.approx(p)

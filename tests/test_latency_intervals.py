@@ -101,3 +101,81 @@ def test_each_device_carries_its_own_transfer_error():
     assert len(joint.values) == 92 and len(single.values) == 26
     # the single-table calibration transfers far worse (README: 53 % MAPE against 12.7 % for the joint fit)
     assert np.exp(single.bounds(0.9)[1]) > 2 * np.exp(joint.bounds(0.9)[1])
+
+
+def test_posterior_residuals_weigh_the_prior_as_prior_shots_measurements():
+    from latency_tables.uncertainty import posterior_residuals
+
+    prior = Residuals("transferred", tuple(np.linspace(-0.5, 0.5, 101)), "prior")
+    # 5 board residuals at 0.0 against a prior worth 5: half the mass there, half spread on [-0.5, 0.5];
+    # the 5 % quantile is then the 10 % quantile of the prior's spread (-0.4), by hand
+    posterior = posterior_residuals(prior, [0.0] * 5, prior_shots=5.0)
+    low, high = posterior.bounds(0.9)
+    assert low == pytest.approx(-0.4, abs=0.011) and high == pytest.approx(0.4, abs=0.011)
+    assert posterior.source == "model" and "5 held-out residual(s)" in posterior.origin
+    # more board residuals near 0: the interval narrows towards theirs; noisier ones widen it
+    narrow = posterior_residuals(prior, [0.01, -0.01] * 50, prior_shots=5.0).bounds(0.9)
+    assert narrow[1] - narrow[0] < 0.05
+    wide = posterior_residuals(prior, [-1.0, 1.0] * 50, prior_shots=5.0).bounds(0.9)
+    assert wide == (-1.0, 1.0)
+    with pytest.raises(ValueError, match="prior_shots must be a positive number"):
+        posterior_residuals(prior, [0.0], prior_shots=0.0)
+
+
+def test_a_fitted_predictor_has_the_posterior_interval_on_its_board():
+    import warnings
+
+    from accel_models import Accelerator
+    from latency_tables import fit_device, get_source
+    from latency_tables.uncertainty import error_model, fitted_error_model
+
+    ultra96 = get_source("ultra96v2-b2304")
+    shots = ultra96.table.subset(ultra96.table.keys()[:6])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        predictor = fit_device(shots, ultra96.accelerator, units=ultra96.units)
+    errors = fitted_error_model(predictor.few_shot)
+    prior = error_model("dpuczdx8g-joint").transferred
+    assert errors.transferred == prior
+    board = errors.residuals("model", "any key")
+    assert board.values[len(prior.values):] == predictor.few_shot.residuals
+    p = interval_predictor(predictor)
+    interval = p.network_interval(subnet_layers(SubnetConfig.largest()), Accelerator.from_dpu("B2304", 200.0))
+    assert float(interval.low_ms) < float(interval.latency_ms) < float(interval.high_ms)
+    with pytest.raises(TypeError, match="device name"):
+        interval_predictor(3)
+
+
+def test_a_search_on_a_fitted_board_carries_its_posterior_interval():
+    import warnings
+
+    from latency_tables import fit_device, get_source
+
+    ultra96 = get_source("ultra96v2-b2304")
+    shots = ultra96.table.subset(ultra96.table.keys()[:8])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        predictor = fit_device(shots, ultra96.accelerator, units=ultra96.units)
+    safe = search_codesign(board="ultra96v2", latency_ms=12.0, predictor=predictor, confidence=0.9, **FAST)
+    assert safe.best.latency_high_ms <= 12.0 + 1e-9 and safe.best.latency_low_ms < safe.best.latency_ms
+    board = safe.settings["latency_interval"]["sources"]["model"]["*"]
+    assert "posterior after 8 held-out residual(s)" in board["origin"]
+
+
+def test_a_fit_on_an_unnamed_calibration_has_no_device_interval_model():
+    import warnings
+
+    from latency_tables import fit_device, get_source
+    from latency_tables.uncertainty import fitted_error_model
+
+    ultra96 = get_source("ultra96v2-b2304")
+    shots = ultra96.table.subset(ultra96.table.keys()[:4])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        predictor = fit_device(shots, ultra96.accelerator, get_predictor("dpuczdx8g-joint").calibrated,
+                               units=ultra96.units)
+    assert predictor.few_shot.prior == "a CalibratedModel fitted on ultra96v2-b2304"
+    with pytest.raises(KeyError, match="no latency-interval model"):
+        interval_predictor(predictor)
+    given = Residuals("transferred", (-0.2, 0.0, 0.2), "given")  # the caller knows the prior's unseen-board error
+    assert fitted_error_model(predictor.few_shot, given).transferred == given

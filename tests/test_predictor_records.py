@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import re
 import warnings
 
 import numpy as np
@@ -109,7 +110,13 @@ def test_cli_fit_then_search_and_report_with_the_record(my_table, tmp_path, caps
     assert main(["lut", "fit", str(my_table), "--out", str(record)]) == 0
     out = capsys.readouterr().out
     assert "cross-validated MAPE" in out and f"use it as --predictor {record}" in out
+    factors = re.search(r"90% interval of a unit on this board: x([\d.]+) to x([\d.]+) of its prediction "
+                        r"\(the prior's on an unseen board: x([\d.]+) to x([\d.]+)", out)
+    assert factors, out
+    low, high, prior_low, prior_high = map(float, factors.groups())
+    assert low < 1 < high and prior_low < 1 < prior_high
     assert json.loads(record.read_text())["kind"] == "table"
+    assert json.loads(record.read_text())["few_shot"]["residuals"]  # the interval's update is recorded
     run = tmp_path / "run"
     assert main(["search", "--predictor", str(record), "--latency-ms", "12", "--budget", "400", "--population",
                  "40", "--accelerators", "B2304@200x1", "--no-progress", "--no-report", "--out", str(run)]) == 0

@@ -206,6 +206,7 @@ def _run_fit(args: argparse.Namespace) -> int:
     calibrated = predictor.calibrated
     print(f"{args.table}: {len(predictor.table)} entries on {calibrated.accelerator.label}, prior {args.prior}")
     print(f"  {predictor.few_shot.note}")
+    print(f"  {_interval_line(predictor.few_shot)}")
     for warning in caught:
         if "fit_device" not in str(warning.message):
             print(f"  warning: {warning.message}")
@@ -213,6 +214,21 @@ def _run_fit(args: argparse.Namespace) -> int:
     if args.out is not None:
         print(f"wrote {args.out} (use it as --predictor {args.out})")
     return 0
+
+
+def _interval_line(few_shot) -> str:
+    """The fitted board's prediction interval (the prior's error posterior after the measurements), in words."""
+    from latency_tables.uncertainty import DEFAULT_CONFIDENCE, INTERVAL_DEVICES, fitted_error_model
+
+    if few_shot.prior not in INTERVAL_DEVICES:
+        return f"interval: none (the prior {few_shot.prior} has no interval model; {', '.join(INTERVAL_DEVICES)} do)"
+    errors = fitted_error_model(few_shot)
+    prior = errors.transferred.summary(DEFAULT_CONFIDENCE)
+    board = errors.residuals("model").summary(DEFAULT_CONFIDENCE)
+    return (f"{DEFAULT_CONFIDENCE:.0%} interval of a unit on this board: x{board['low_factor']:.2f} to "
+            f"x{board['high_factor']:.2f} of its prediction (the prior's on an unseen board: "
+            f"x{prior['low_factor']:.2f} to x{prior['high_factor']:.2f}; updated by {few_shot.measurements} "
+            "held-out residual(s))")
 
 
 def _run_show(args: argparse.Namespace) -> int:

@@ -255,7 +255,7 @@ def search_codesign(
     history = [h for _, _, hist in runs for h in hist]
     description = {**search.to_dict(), "ofa_hw_version": __version__}
     result = _result(evaluator, constraint, candidates, scores, history, description, dsp_objective, min_accuracy)
-    return with_intervals(result, latency_name, confidence)
+    return with_intervals(result, latency_name, confidence, latency_predictor)
 
 
 @dataclass(frozen=True)

@@ -15,12 +15,16 @@ from .result import CodesignResult, Design
 __all__ = ["search_predictor", "warn_outside_validity", "with_intervals"]
 
 
-def _intervals(latency_name: str | None, confidence: float):
+def _intervals(latency_name: str | None, confidence: float, latency_predictor=None):
+    """A shipped device's interval model, or a fitted board's (its prior's, updated by its measurements)."""
     from latency_tables.uncertainty import INTERVAL_DEVICES, interval_predictor
 
-    if latency_name not in INTERVAL_DEVICES:
-        return None
-    return interval_predictor(latency_name, confidence)
+    if latency_name in INTERVAL_DEVICES:
+        return interval_predictor(latency_name, confidence)
+    few_shot = getattr(latency_predictor, "few_shot", None)
+    if few_shot is not None and few_shot.prior in INTERVAL_DEVICES:
+        return interval_predictor(latency_predictor, confidence)
+    return None
 
 
 def search_predictor(latency_name: str | None, latency_predictor, confidence: float | None,
@@ -33,10 +37,11 @@ def search_predictor(latency_name: str | None, latency_predictor, confidence: fl
                          "predictors); use it with latency_mode='dpu'")
     from latency_tables.uncertainty import INTERVAL_DEVICES, UpperBoundPredictor
 
-    intervals = _intervals(latency_name, confidence)
+    intervals = _intervals(latency_name, confidence, latency_predictor)
     if intervals is None:
         raise ValueError(f"confidence= needs a latency predictor with an interval model "
-                         f"({', '.join(INTERVAL_DEVICES)}), got {latency_name or type(latency_predictor).__name__}")
+                         f"({', '.join(INTERVAL_DEVICES)}, or a fit_device predictor on one of them), "
+                         f"got {latency_name or type(latency_predictor).__name__}")
     return UpperBoundPredictor(intervals)
 
 
@@ -51,16 +56,18 @@ def _design_interval(design: Design, intervals, searched_on_upper: bool) -> Desi
                                latency_high_ms=latency + (high - point), latency_confidence=interval.confidence)
 
 
-def with_intervals(result: CodesignResult, latency_name: str | None, confidence: float | None) -> CodesignResult:
+def with_intervals(result: CodesignResult, latency_name: str | None, confidence: float | None,
+                   latency_predictor=None) -> CodesignResult:
     """The result with every design's point latency and interval (at ``confidence``, default 90 %).
 
-    A predictor with no interval model (a user's own) leaves the intervals
-    empty and says so in ``settings["latency_interval"]``.
+    A predictor with no interval model (a user's own, not fitted on a
+    shipped prior) leaves the intervals empty and says so in
+    ``settings["latency_interval"]``.
     """
     from latency_tables.uncertainty import DEFAULT_CONFIDENCE
 
     level = DEFAULT_CONFIDENCE if confidence is None else confidence
-    intervals = _intervals(latency_name, level)
+    intervals = _intervals(latency_name, level, latency_predictor)
     settings = dict(result.settings)
     if intervals is None:
         settings["latency_interval"] = {"confidence": None, "note": "no interval model for this latency predictor"}
