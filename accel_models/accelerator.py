@@ -31,8 +31,8 @@ from types import MappingProxyType
 from .dpu_options import DpuOptions
 from .validation import reject_unknown_keys
 
-__all__ = ["BANK_DEPTH", "CUSTOM_LABEL", "MAX_CLOCK_MHZ", "MAX_CORES", "Accelerator", "DpuConfig", "check_dpu_clock",
-           "dpu_config", "list_dpu_archs"]
+__all__ = ["ALU_PARALLELS", "BANK_DEPTH", "CUSTOM_LABEL", "MAX_CLOCK_MHZ", "MAX_CORES", "Accelerator", "DpuConfig",
+           "check_dpu_clock", "dpu_config", "list_dpu_archs"]
 
 #: Rows per on-chip buffer bank assumed for the default buffer sizes (see module docstring).
 BANK_DEPTH = 2048
@@ -45,6 +45,12 @@ _DEFAULT_CLOCK_MHZ = 300.0
 MAX_CLOCK_MHZ = 445.0
 #: PG338: one DPUCZDX8G IP instance holds one to four cores.
 MAX_CORES = 4
+#: ALU pixel parallelisms of DPUCZDX8G IP 4.x (``ALU_PARALLEL_1/2/4/8`` of ``dpu_conf.vh``; PG338 v4.1
+#: "DepthwiseConv (ALU)": 1 to PP, PP/2 recommended); the depthwise parallelism ``dw_pp`` of the model.
+ALU_PARALLELS = (1, 2, 4, 8)
+#: Sanity bound on a PE array (PP x ICP x OCP MACs per cycle, 64 each at most): 128x the largest DPUCZDX8G,
+#: B4096's 2,048; far beyond what fits any board modelled here, and small enough that no size overflows a float.
+MAX_MACS_PER_CYCLE = 64**3
 #: What every output says about an accelerator that is not a DPUCZDX8G build.
 CUSTOM_LABEL = "custom accelerator, not a DPUCZDX8G configuration"
 
@@ -111,7 +117,12 @@ def dpu_config(arch: str) -> DpuConfig:
 
 
 def _is_number(value) -> bool:
-    return isinstance(value, numbers.Real) and not isinstance(value, bool) and math.isfinite(value)
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        return False
+    try:
+        return math.isfinite(float(value))
+    except OverflowError:  # an int of hundreds of digits: no float holds it
+        return False
 
 
 def _positive_int(name: str, value) -> None:
@@ -204,6 +215,9 @@ class Accelerator:
             object.__setattr__(self, name, float(getattr(self, name)))
         if self.cores > MAX_CORES:
             raise ValueError(f"Accelerator cores {self.cores}: a DPUCZDX8G holds 1 to {MAX_CORES} cores (PG338)")
+        if self.pp * self.icp * self.ocp > MAX_MACS_PER_CYCLE:
+            raise ValueError(f"Accelerator pp x icp x ocp = {self.pp * self.icp * self.ocp:,} MACs per cycle is beyond "
+                             f"what the hardware supports: at most {MAX_MACS_PER_CYCLE:,} (128x the B4096's 2,048)")
         dw_pp = max(1, self.pp // 2) if self.dw_pp is None else self.dw_pp
         _positive_int("dw_pp", dw_pp)
         object.__setattr__(self, "dw_pp", int(dw_pp))
@@ -265,12 +279,16 @@ class Accelerator:
     def arch(self) -> str | None:
         """The PG338 architecture (``"B2304"``) this accelerator is a stock build of, else None.
 
-        Stock means: a PG338 PE array, the DPU's own depthwise parallelism and
-        buffers, no extra per-layer cost, int8.
+        Stock means: a PG338 PE array, the DPU's own depthwise parallelism
+        (PP/2; IP 4.x also builds 1, 2, 4 or 8 up to PP, its ALU_PARALLEL
+        option) and buffers, no extra per-layer cost, int8.
         """
+        alu_parallel = {max(1, self.pp // 2)}
+        if self.options.isa == 1:
+            alu_parallel |= {n for n in ALU_PARALLELS if n <= self.pp}
         for name, config in _dpu_table().items():
             if (config.pp, config.icp, config.ocp) == (self.pp, self.icp, self.ocp):
-                stock = (self.dw_pp == max(1, self.pp // 2) and self.layer_overhead_us == 0 and self.bits == 8
+                stock = (self.dw_pp in alu_parallel and self.layer_overhead_us == 0 and self.bits == 8
                          and self.act_buffer_kib == self.default_act_buffer_kib
                          and self.weight_buffer_kib == self.icp * self.ocp * BANK_DEPTH / 1024)
                 return name if stock else None
@@ -283,9 +301,13 @@ class Accelerator:
         PG338's DSP usage and UltraRAM options ("if change, don't need update
         model" in the DPU TRD's ``dpu_conf.vh``) and the softmax core leave the
         compiled program and its timing unchanged, so a table measured on one
-        of them holds for the others.
+        of them holds for the others.  Channel augmentation changes the
+        program of a dense convolution with fewer input channels than ICP
+        only (:func:`accel_models.tiling.augmentation_applies`), so it is not
+        part of the key either: a table's other units hold with it on or off,
+        and the latency tables check that unit by unit.
         """
-        options = self.options.replace(dsp_usage="high", uram_per_core=0, softmax=False)
+        options = self.options.replace(dsp_usage="high", uram_per_core=0, softmax=False, channel_augmentation=True)
         return (self.pp, self.icp, self.ocp, self.clock_mhz, self.cores, self.ddr_bw_gbps, self.weight_buffer_kib,
                 self.act_buffer_kib, self.dw_pp, self.layer_overhead_us, self.bits, options)
 

@@ -6,8 +6,10 @@ every package uses it):
 * :func:`atomic_open` / :func:`atomic_write_bytes` / :func:`atomic_write_text`:
   a file is written to a temporary sibling, synced and renamed onto its name.
 * :func:`atomic_directory`: a folder is built as a temporary sibling and
-  swapped into place as a unit; an existing folder is replaced only when the
-  caller's ``replaceable`` check says it holds an output of ours.
+  swapped into place as a unit (on Linux one atomic exchange of the two
+  names); an existing folder is replaced only when the caller's
+  ``replaceable`` check says it holds an output of ours
+  (:func:`holds_only` builds that check from the names an output consists of).
 * :func:`output_lock`: one writer per output (a table, a result folder); a
   second one is refused with the holder's pid.  A lock whose process is gone
   (same host, pid not running) is stale and taken over.
@@ -20,6 +22,8 @@ leaves a file the next writer of the same name removes.
 
 from __future__ import annotations
 
+import ctypes
+import errno
 import hashlib
 import json
 import os
@@ -28,8 +32,8 @@ import shutil
 import socket
 import tempfile
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import IO
 
@@ -41,6 +45,7 @@ __all__ = [
     "atomic_write_text",
     "check_replaceable",
     "check_writable",
+    "holds_only",
     "output_lock",
 ]
 
@@ -193,7 +198,7 @@ def atomic_write_text(path: str | os.PathLike, text: str) -> Path:
 
 @contextmanager
 def atomic_directory(path: str | os.PathLike, *, replaceable: Callable[[Path], str | None] | None = None,
-                     what: str = "output folder") -> Iterator[Path]:
+                     what: str = "output folder", locked: bool = False) -> Iterator[Path]:
     """Build a folder in a temporary sibling; on success swap it into place as a unit.
 
     Parameters
@@ -206,9 +211,14 @@ def atomic_directory(path: str | os.PathLike, *, replaceable: Callable[[Path], s
         Without it an existing ``path`` is never replaced.
     what : str
         Names the output in messages.
+    locked : bool
+        The caller already holds :func:`output_lock` of ``path`` (a search
+        locks its output folder for the whole run); otherwise it is taken here.
 
     The check runs before the block (nothing is built for an output that
-    could not be moved into place) and again just before the swap.  An
+    could not be moved into place) and again just before the swap; the
+    folder's :func:`output_lock` is held throughout, so a second writer of
+    the same folder is refused instead of racing this one.  An
     exception in the block removes the temporary folder and leaves ``path``
     as it was; the old folder is deleted only after the new one is in place.
 
@@ -222,19 +232,19 @@ def atomic_directory(path: str | os.PathLike, *, replaceable: Callable[[Path], s
     ['a.txt']
     """
     path = check_replaceable(path, replaceable=replaceable, what=what)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    _sweep_stale_temps(path.parent, path.name)
-    tmp = Path(tempfile.mkdtemp(prefix=_temp_prefix(path.name), suffix=".tmp", dir=path.parent))
-    try:
-        yield tmp
-        os.chmod(tmp, 0o755)
-        reason = _refuse_reason(path, replaceable)
-        if reason is not None:
-            raise FileExistsError(f"{what} {path} changed while it was written and was not replaced: {reason}")
-        _swap_into_place(tmp, path)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+    with nullcontext() if locked else output_lock(path, what=what):
+        _sweep_stale_temps(path.parent, path.name)
+        tmp = Path(tempfile.mkdtemp(prefix=_temp_prefix(path.name), suffix=".tmp", dir=path.parent))
+        try:
+            yield tmp
+            os.chmod(tmp, 0o755)
+            reason = _refuse_reason(path, replaceable)
+            if reason is not None:
+                raise FileExistsError(f"{what} {path} changed while it was written and was not replaced: {reason}")
+            _swap_into_place(tmp, path)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
 
 
 def _refuse_reason(path: Path, replaceable: Callable[[Path], str | None] | None) -> str | None:
@@ -255,10 +265,79 @@ def check_replaceable(path: str | os.PathLike, *, replaceable: Callable[[Path], 
     return check_writable(path, what=what)
 
 
+def _ours(name: str) -> bool:
+    """A lock or a temporary of this module (they belong to the output they sit in, never to the user)."""
+    return name.startswith(".") and (name.endswith(".lock") or name.endswith(".tmp"))
+
+
+def holds_only(names: Iterable[str], *, required: Iterable[str] = (), suffix: str | None = None,
+               what: str = "an ofa-hw output") -> Callable[[Path], str | None]:
+    """The ``replaceable`` check of an output made of ``names``: an empty folder, or one of ours.
+
+    The returned check passes a folder that is empty or whose entries are all
+    in ``names`` or end with ``suffix`` (besides this module's locks and
+    temporaries) and include every name in ``required``; otherwise it returns the reason, naming the
+    first foreign entries, so a folder of the user's is never swapped away.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> folder = pathlib.Path(tempfile.mkdtemp())
+    >>> check = holds_only({"report.html", "plot.png"}, required={"report.html"}, what="a report")
+    >>> check(folder) is None
+    True
+    >>> _ = (folder / "notes.txt").write_text("mine")
+    >>> check(folder)
+    'it holds files that are not part of a report (notes.txt); choose an empty or new folder'
+    """
+    allowed, needed = frozenset(names), frozenset(required)
+
+    def check(path: Path) -> str | None:
+        present = {p.name for p in path.iterdir() if not _ours(p.name)}
+        if not present:
+            return None
+        foreign = sorted(name for name in present - allowed if suffix is None or not name.endswith(suffix))
+        if foreign:
+            listed = ", ".join(foreign[:5]) + (f" and {len(foreign) - 5} more" if len(foreign) > 5 else "")
+            return f"it holds files that are not part of {what} ({listed}); choose an empty or new folder"
+        missing = sorted(needed - present)
+        if missing:
+            return (f"it holds no {', '.join(missing)}, so it is not {what} of ours; "
+                    "choose an empty or new folder")
+        return None
+
+    return check
+
+
+def _exchange(a: Path, b: Path) -> bool:
+    """Swap ``a`` and ``b`` in one atomic step (Linux ``renameat2(RENAME_EXCHANGE)``); False where unsupported."""
+    rename = getattr(_libc(), "renameat2", None)
+    if rename is None:
+        return False
+    at_fdcwd, rename_exchange = -100, 2
+    if rename(at_fdcwd, os.fsencode(a), at_fdcwd, os.fsencode(b), rename_exchange) == 0:
+        return True
+    code = ctypes.get_errno()
+    if code in (errno.ENOSYS, errno.EINVAL, errno.EOPNOTSUPP):  # no such call, or a file system without it
+        return False
+    raise OSError(code, os.strerror(code), str(b))
+
+
+def _libc():
+    try:
+        return ctypes.CDLL(None, use_errno=True)
+    except OSError:
+        return None
+
+
 def _swap_into_place(tmp: Path, path: Path) -> None:
     if not path.exists():
         os.rename(tmp, path)
         return
+    if _exchange(tmp, path):  # the new folder is in place; the previous one now sits under the temporary name
+        shutil.rmtree(tmp, ignore_errors=True)
+        return
+    # Elsewhere: two renames a moment apart (the previous folder set aside, then the new one moved in).
     old = Path(tempfile.mkdtemp(prefix=_temp_prefix(path.name), suffix=".tmp", dir=path.parent))
     os.rename(path, old / "previous")
     try:

@@ -33,7 +33,7 @@ from importlib import resources
 from pathlib import Path
 
 from .accelerator import Accelerator
-from .atomic import atomic_write_text
+from .atomic import atomic_directory, atomic_write_text, holds_only
 
 __all__ = ["BuildConfig", "Fingerprint", "NotBuildableError", "build_config", "dpu_conf_vh", "fingerprint",
            "write_build_files"]
@@ -42,6 +42,8 @@ _DPUCZDX8G_TYPE = 1  # target_factory.cpp type2int("DPUCZDX8G")
 # create_target_DPUCZDX8G_ISA1.cpp's PP_MAP / ICP_MAP index of each PG338 size
 _ARCH_CODE = {arch: i for i, arch in enumerate(("B512", "B800", "B1024", "B1152", "B1600", "B2304", "B3136", "B4096"))}
 _UNDECODED_BIT16 = 1 << 16
+# An existing build folder is replaced only when it holds an earlier one (nothing of the user's is swapped away).
+_replaceable = holds_only({"dpu_conf.vh", "arch.json", "BUILD.md"}, required={"dpu_conf.vh"}, what="a DPU build folder")
 
 _URAM_BLOCK = """//config URAM
 `ifdef URAM_ENABLE
@@ -101,7 +103,8 @@ def dpu_conf_vh(accelerator: Accelerator) -> str:
         lines += [f"`define DWCV_{_on(o.depthwise)}", f"`define POOL_AVG_{_on(o.avg_pool)}",
                   f"`define ELEW_MULT_{_on(o.elementwise_multiply)}", f"`define {o.conv_relu.upper()}"]
     else:
-        lines += ["`define ALU_PARALLEL_DEFAULT", f"`define CONV_{o.conv_relu.upper()}",
+        alu = "DEFAULT" if accelerator.dw_pp == max(1, accelerator.pp // 2) else str(accelerator.dw_pp)
+        lines += [f"`define ALU_PARALLEL_{alu}", f"`define CONV_{o.conv_relu.upper()}",
                   f"`define ALU_{o.alu_relu.upper()}"]
         if o.ip_version != "4.0":
             lines.append(f"`define SAVE_ARGMAX_{_on(o.save_argmax)}")
@@ -201,20 +204,22 @@ def write_build_files(accelerator: Accelerator, out_dir: str | os.PathLike, net_
     """Write ``dpu_conf.vh``, ``arch.json`` (when the fingerprint is pinned) and ``BUILD.md``; return the paths.
 
     A custom accelerator raises :class:`NotBuildableError` naming the HLS export as its route to hardware.
+    The folder is written as a unit (:func:`accel_models.atomic.atomic_directory`): an earlier build folder
+    is replaced, one holding other files is refused with ``FileExistsError``.
     """
     config = build_config(accelerator, net_name)
     out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    written = [atomic_write_text(out / "dpu_conf.vh", config.dpu_conf_vh)]
-    stale = out / "arch.json"
+    files = {"dpu_conf.vh": config.dpu_conf_vh}
     if config.arch_json is not None:
-        written.append(atomic_write_text(stale, json.dumps(config.arch_json) + "\n"))
-    elif stale.exists():
-        stale.unlink()  # a previous run's arch.json would describe other hardware
+        files["arch.json"] = json.dumps(config.arch_json) + "\n"
     readme = ["# DPU build configuration", "", *[f"- {n}" for n in config.notes], "", "Compile the quantized network:",
               "", "```", config.compile_command, "```", ""]
-    if config.arch_json is None:
+    if config.arch_json is None:  # (a previous run's arch.json, describing other hardware, goes with the old folder)
         readme[-1:] = ["", "arch.json is not written: " + config.fingerprint.note + ".", ""]
-    written.append(atomic_write_text(out / "BUILD.md", "\n".join(readme)))
+    files["BUILD.md"] = "\n".join(readme)
+    with atomic_directory(out, replaceable=_replaceable, what="DPU build folder") as tmp:
+        for name, text in files.items():
+            atomic_write_text(tmp / name, text)
+    written = [out / name for name in files]
     return written
 

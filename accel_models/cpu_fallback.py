@@ -18,22 +18,37 @@ Vitis AI target factory (``create_target_v2.cpp`` for IP 3.x / ISA0,
   (depthwise, pooling) kernel and stride 1-256.
 
 Cost of one CPU run (a maximal sequence of unsupported layers inside a unit):
-the CPU time of its operations (``max(ops / cpu_gops, bytes / cpu_bw_gbps)``
+the CPU time of its operations (``max(ops / cpu_gops(), bytes / CPU_BW_GBPS)``
 per layer; for a layer whose only unsupported part is its activation, one
 pass of 4 operations per output element), plus the DDR round trip (the DPU
 writes the run's input and reads its output back at the accelerator's DDR
 bandwidth), plus one extra DPU program launch (``launch_ms``, the predictor's
-calibrated launch cost).  The CPU figures are assumptions, not measurements:
-one Cortex-A53 core (1.2-1.5 GHz on these boards) running the Vitis AI CPU
-runner's reference float code at about 1 operation per cycle, streaming at
-about 2 GB/s.  The DPU's own estimate of those layers stays in the latency,
-so the fallback is priced on top of it, an upper bound.
+calibrated launch cost).  The DPU's own estimate of those layers stays in the
+latency, so the fallback is priced on top of it, an upper bound.
+
+Where the ARM figures come from:
+
+* :func:`cpu_gops` (about 1.1 GOP/s) is measured, indirectly: the deployed
+  model's ``preprocess_ms_per_mpx`` (10.6 ms per megapixel on a 1.2 GHz
+  Cortex-A53 core, fitted on 1,815 paired rows of the Vitis AI model zoo,
+  :mod:`accel_models.deployed`) is the time of one element-wise float pass
+  over a 3-channel image (normalise, quantise), the same kind of pass the
+  Vitis AI CPU runner makes for a fallback operator; at 4 operations per
+  element that is ``4 * 3 / 10.6 ns``.  Uncertainty: the operations per
+  element of that pass (3-6) make it 0.8-1.7 GOP/s; boards clocking their
+  A53s at 1.5 GHz (ZCU102 / ZCU104 / KV260) run about 25 % faster, which the
+  model does not apply (an accelerator has no board).
+* :data:`CPU_BW_GBPS` (2 GB/s) is an assumption, not a measurement: the
+  shipped data hold no CPU streaming measurement (the pre-processing pass
+  is compute-bound, so it bounds the bandwidth from below only, at 0.6 GB/s);
+  one A53 core streams 1-4 GB/s depending on the access pattern.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
+from functools import lru_cache
 
 import numpy as np
 
@@ -41,14 +56,32 @@ from .accelerator import Accelerator
 from .dpu_options import DpuOptions
 from .layer import Layer
 
-__all__ = ["CPU_BW_GBPS", "CPU_GOPS", "FallbackLayer", "fallback_latency_ms", "fallback_layers", "unsupported_reason"]
+__all__ = ["CPU_BW_GBPS", "FallbackLayer", "cpu_gops", "fallback_latency_ms", "fallback_layers", "unsupported_reason"]
 
-#: Assumed CPU throughput for fallback operations (GOP/s, one Cortex-A53 core, reference float code).
-CPU_GOPS = 1.0
-#: Assumed CPU streaming bandwidth for fallback operations (GB/s).
+#: Assumed CPU streaming bandwidth for fallback operations (GB/s; see the module docstring).
 CPU_BW_GBPS = 2.0
-#: Operations per output element of an h-swish / h-sigmoid run on the CPU (add, clamp, scale, multiply).
+#: Operations per output element of an element-wise float pass on the CPU (an h-swish: add, clamp, scale,
+#: multiply; the image pre-processing :func:`cpu_gops` is derived from: subtract, scale, round, clamp).
 _ACTIVATION_OPS = 4
+#: Channels of the images the zoo's pre-processing figure is per pixel of.
+_IMAGE_CHANNELS = 3
+
+
+@lru_cache(maxsize=1)
+def cpu_gops() -> float:
+    """CPU throughput for fallback operations (GOP/s, one 1.2 GHz Cortex-A53 core), from the zoo fit.
+
+    ``4 operations x 3 channels`` per pixel of the deployed model's fitted
+    pre-processing time (see the module docstring for the derivation and
+    its uncertainty).
+
+    >>> round(cpu_gops(), 2)
+    1.13
+    """
+    from .deployed import DeployedModel
+
+    ns_per_pixel = DeployedModel.shipped().params.preprocess_ms_per_mpx  # ms per 1e6 pixels = ns per pixel
+    return _ACTIVATION_OPS * _IMAGE_CHANNELS / ns_per_pixel
 
 
 @dataclass(frozen=True)
@@ -145,7 +178,7 @@ def _unit_terms(unit: Sequence[Layer], options: DpuOptions) -> tuple[float, floa
             ops, moved = _ACTIVATION_OPS * layer.output_elements, 2 * layer.output_bytes
         else:
             ops, moved = layer.ops, layer.input_bytes + layer.output_bytes + layer.weight_bytes
-        cpu_ms += max(ops / (CPU_GOPS * 1e6), moved / (CPU_BW_GBPS * 1e6))
+        cpu_ms += max(ops / (cpu_gops() * 1e6), moved / (CPU_BW_GBPS * 1e6))
         if not in_run:  # a run starts: the DPU writes its input to DDR
             run_input = layer.output_bytes if activation_only else layer.input_bytes
             runs += 1

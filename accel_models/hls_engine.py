@@ -60,7 +60,7 @@ from .boards import Board
 from .roofline import RooflineModel, RooflineParams
 
 __all__ = ["CHANNELS_PER_LANE", "DDR_LATENCY_CYCLES", "PIPELINE_DEPTH", "EngineConfig", "EngineResources",
-           "engine_model"]
+           "engine_hardware", "engine_model"]
 
 #: Cycles from an AXI read / write request to its first beat, counted once per DDR transfer (Zynq
 #: UltraScale+ HP ports take 30-60 cycles of the PL clock to DDR and back; UG1085 ch. 35).
@@ -258,3 +258,13 @@ def engine_model() -> RooflineModel:
         conv_efficiency=1.0, pw_efficiency=1.0, dw_efficiency=1.0, misc_efficiency=1.0, hswish_passes=0.0,
         bw_efficiency=1.0, weight_bw_efficiency=1.0, layer_overhead_cycles=4.0 * DDR_LATENCY_CYCLES + PIPELINE_DEPTH,
         overlap=0.0))
+
+
+def engine_hardware(accelerator: Accelerator) -> Accelerator:
+    """What the engine builds for ``accelerator``: the same array, buffers and clock, no channel augmentation.
+
+    Channel augmentation is a DPUCZDX8G option the engine does not implement; the model of the engine's
+    latency (:func:`engine_model`) is evaluated on this accelerator.
+    """
+    return accelerator.replace(options=accelerator.options.replace(channel_augmentation=False))
+

@@ -243,8 +243,8 @@ def analyze_network(layers: Sequence[Layer], accelerator: Accelerator, predictor
     >>> from accel_models import BlockSpec
     >>> layers = BlockSpec("stem", (3, 224, 224), 32, kernel=3, stride=2, activation="relu6").layers()
     >>> analysis = analyze_network(layers, Accelerator.from_dpu("B2304", clock_mhz=200.0))
-    >>> analysis.totals()["macs"], analysis.bound.tolist()
-    (10838016, ['compute'])
+    >>> analysis.totals()["macs"], analysis.bound.tolist()  # channel augmentation: a third of the compute
+    (10838016, ['memory'])
     """
     layers = tuple(layers)
     if not layers or not all(isinstance(layer, Layer) for layer in layers):

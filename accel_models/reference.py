@@ -7,6 +7,13 @@ shape columns were added by hand from the published architectures (their
 MACs reproduce the profiler's workload, see the tests).  DNNDK runs a max
 pool that follows a convolution inside that convolution (its traffic shows
 the pooled output), so those entries are a conv + max-pool unit.
+
+Both builds predate DPU IP 4.x (DPU v1.4.0 for ProxylessNAS, the Vitis AI
+1.2 TRD, IP 3.2, for AlexNet / VGG16) and ran without channel augmentation:
+the 3-channel first convolutions reach 18.7 % (VGG16, = 3/16 of the B4096's
+input lanes) and 16.2 % (AlexNet's 11 x 11, 3/16 at 55/56 column use)
+utilisation, where augmentation would allow 9/16 and 33/48
+(:data:`PROFILED_BUILD`).
 """
 
 from __future__ import annotations
@@ -17,9 +24,13 @@ from functools import lru_cache
 from importlib import resources
 
 from .accelerator import Accelerator
+from .dpu_options import DpuOptions
 from .layer import Layer, conv_output_size
 
-__all__ = ["LayerProfile", "layer_profiles", "profile_accelerator"]
+__all__ = ["PROFILED_BUILD", "LayerProfile", "layer_profiles", "profile_accelerator"]
+
+#: Build options of the profiled ZCU102 DPUs: IP 3.x, no channel augmentation (see the module docstring).
+PROFILED_BUILD = DpuOptions(ip_version="3.2", channel_augmentation=False)
 
 
 @dataclass(frozen=True)
@@ -75,7 +86,12 @@ def layer_profiles() -> tuple[LayerProfile, ...]:
 
 
 def profile_accelerator() -> Accelerator:
-    """The accelerator the profiles were measured on: one B4096 core at 300 MHz on a ZCU102."""
+    """The accelerator the profiles were measured on: one B4096 core at 300 MHz on a ZCU102, as built then.
+
+    >>> profile_accelerator().options.channel_augmentation
+    False
+    """
     from .boards import get_board
 
-    return Accelerator.from_dpu("B4096", clock_mhz=300.0, ddr_bw_gbps=get_board("zcu102").ddr_bw_gbps)
+    return Accelerator.from_dpu("B4096", clock_mhz=300.0, ddr_bw_gbps=get_board("zcu102").ddr_bw_gbps,
+                                options=PROFILED_BUILD)

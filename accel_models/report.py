@@ -11,8 +11,10 @@
   files): totals, utilization, the bound breakdown, the slowest layers and
   whether the accelerator fits the board.
 
-Every file is written to a temporary name and renamed, so a reader never sees
-a half-written report.
+The folder is built as a temporary sibling and swapped into place as a unit
+(:func:`accel_models.atomic.atomic_directory`), so a reader never sees a
+half-written report and a crash or a full disk leaves the previous one intact;
+an existing folder is replaced only when it holds an earlier roofline report.
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 
-from .atomic import atomic_write_bytes
+from .atomic import atomic_directory, atomic_write_bytes, check_replaceable, holds_only
 from .html_page import html_page, inline_svg
 from .layer import Layer
 from .predictor_protocol import as_layers
@@ -38,9 +40,12 @@ if TYPE_CHECKING:  # pragma: no cover
 
     from .accelerator import Accelerator
 
-__all__ = ["RooflineReport", "report_layers", "report_totals", "roofline_report"]
+__all__ = ["ROOFLINE_REPORT_FILES", "RooflineReport", "report_layers", "report_totals", "roofline_report"]
 
 _BOUNDS = ("compute", "memory", "overhead")
+#: The files of a roofline report folder (``roofline.json`` is the one ``ofa-hw roofline`` adds).
+ROOFLINE_REPORT_FILES = ("report.html", "layers.json", "layers.csv", "roofline.png", "roofline.svg", "roofline.json")
+_replaceable = holds_only(ROOFLINE_REPORT_FILES, required=("report.html", "layers.json"), what="a roofline report")
 
 
 @dataclass(frozen=True)
@@ -84,7 +89,8 @@ def report_totals(analysis) -> dict[str, Any]:
 
 
 def roofline_report(subnet_or_layers, accelerator: Accelerator, out_dir, model=None, *, board=None,
-                    title: str | None = None, label_top: int = 5) -> RooflineReport:
+                    title: str | None = None, label_top: int = 5,
+                    extra_files: Mapping[str, bytes] | None = None) -> RooflineReport:
     """Analyse a network on ``accelerator`` and write the roofline report to ``out_dir``.
 
     Parameters
@@ -95,7 +101,9 @@ def roofline_report(subnet_or_layers, accelerator: Accelerator, out_dir, model=N
     accelerator : Accelerator
         Where it runs.
     out_dir : path-like
-        Created if missing; existing report files are replaced.
+        Created if missing; an existing folder is replaced as a unit when it
+        is empty or holds an earlier roofline report, and refused
+        (``FileExistsError``) when it holds anything else.
     model : RooflineModel, optional
         The latency model (default ``RooflineModel()``; pass a calibrated one).
     board : Board, optional
@@ -105,6 +113,9 @@ def roofline_report(subnet_or_layers, accelerator: Accelerator, out_dir, model=N
         Heading of the page (default: the accelerator).
     label_top : int
         Slowest layers labelled in the plot and listed on the page.
+    extra_files : mapping of str to bytes, optional
+        More files of the report (a name of :data:`ROOFLINE_REPORT_FILES`
+        to its content), written into the same folder as part of the unit.
 
     Returns
     -------
@@ -125,6 +136,11 @@ def roofline_report(subnet_or_layers, accelerator: Accelerator, out_dir, model=N
     from .plot import achieved_gops, plot_analysis
     from .roofline import RooflineModel
 
+    extra = dict(extra_files or {})
+    unknown = sorted(set(extra) - set(ROOFLINE_REPORT_FILES))
+    if unknown:
+        raise ValueError(f"extra_files {unknown} are not files of a roofline report; allowed: {ROOFLINE_REPORT_FILES}")
+    out = check_replaceable(out_dir, replaceable=_replaceable, what="roofline report folder")  # before the work
     layers = report_layers(subnet_or_layers)
     analysis = (model or RooflineModel()).analyze(layers, accelerator)
     fit = None
@@ -132,8 +148,6 @@ def roofline_report(subnet_or_layers, accelerator: Accelerator, out_dir, model=N
         from .resources import fits
 
         fit = fits(accelerator, board)
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
     totals = report_totals(analysis)
     records = _records(layers, analysis, achieved_gops(analysis))
 
@@ -144,19 +158,19 @@ def roofline_report(subnet_or_layers, accelerator: Accelerator, out_dir, model=N
         buffer = io.BytesIO()
         figure.savefig(buffer, format=fmt, dpi=150)
         images[fmt] = buffer.getvalue()
-    paths = {name: out / file for name, file in (("png", "roofline.png"), ("svg", "roofline.svg"),
-                                                 ("csv", "layers.csv"), ("json", "layers.json"),
-                                                 ("html", "report.html"))}
-    atomic_write_bytes(paths["png"], images["png"])
-    atomic_write_bytes(paths["svg"], images["svg"])
-    atomic_write_bytes(paths["csv"], _csv(records).encode())
     document = {"accelerator": accelerator.to_dict(), "totals": totals, "layers": records}
     if fit is not None:
         document["fit"] = _fit_dict(fit, board)
-    atomic_write_bytes(paths["json"], json.dumps(document, indent=1).encode())
     page = _html(title or f"Roofline of {len(layers)} layers on {accelerator.name}", accelerator, totals, records,
                  images["svg"].decode(), fit, board, label_top)
-    atomic_write_bytes(paths["html"], page.encode())
+    files = {"roofline.png": images["png"], "roofline.svg": images["svg"], "layers.csv": _csv(records).encode(),
+             "layers.json": json.dumps(document, indent=1).encode(), **extra, "report.html": page.encode()}
+    with atomic_directory(out, replaceable=_replaceable, what="roofline report folder") as tmp:
+        for name, content in files.items():
+            atomic_write_bytes(tmp / name, content)
+    paths = {name: out / file for name, file in (("png", "roofline.png"), ("svg", "roofline.svg"),
+                                                 ("csv", "layers.csv"), ("json", "layers.json"),
+                                                 ("html", "report.html"))}
     return RooflineReport(out_dir=out, totals=totals, fit=fit, **paths)
 
 

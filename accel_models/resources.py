@@ -22,14 +22,20 @@ of a multi-core DPU is not counted).
 
 How each build option (:class:`accel_models.DpuOptions`) enters, and from where:
 
-* ``dsp_usage``: PG338's DSP figures for "high" and "low" DSP usage (the
-  ``dsp_high`` / ``dsp_low`` columns of ``data/dpuczdx8g_configs.csv``,
-  PG338's resource table of the DPUCZDX8G architectures; its table number
-  was not checked against a fetched copy here).
+* the base rows (``data/dpuczdx8g_configs.csv``: LUT, FF, BRAM36 and the
+  high-DSP-usage DSP count) are PG338 v1.2 (March 2019), Table 9
+  "Resources of Different DSP Usage", high half (checked: the same eight
+  rows; measured on a ZCU102 without depthwise convolution, average
+  pooling, ReLU6 and leaky ReLU); ``dsp_low`` is the table's low half.
+* ``dsp_usage`` "low": its DSP count (``dsp_low``) and the LUTs / FFs it
+  costs instead (the same table's low half; :mod:`accel_models.option_resources`).
 * ``depthwise``: the extra cost of the depthwise engine (``depthwise_extra_*``),
   PG338 v3.4, section "DepthwiseConv", Table 1 "Extra resources of
   DPUCZDX8G with Depthwise Convolution" (checked: the same eight rows); an
   IP 4.x core always has it.
+* ``channel_augmentation``, ALU parallelism (``dw_pp``), ``softmax``:
+  PG338's option tables (:mod:`accel_models.option_resources`; the softmax
+  core once per IP, not per core).
 * ``ram_usage``: "high" adds a third image bank group (the bank groups of
   the Vitis AI target factory), which the model counts as a 1.5 times larger
   activation buffer; the BRAM fit's activation coefficient is two bank
@@ -37,9 +43,9 @@ How each build option (:class:`accel_models.DpuOptions`) enters, and from where:
   ``ICP`` bytes x 2048 rows), so "high" costs one group more.
 * ``uram_per_core``: each UltraRAM block (288 Kb) holds 8 BRAM36 of buffers;
   :func:`fits` places that much of the buffer BRAM in UltraRAM, as built.
-* channel augmentation, average pooling, element-wise multiply, ReLU types,
-  hard-sigmoid, softmax: no per-option figure is shipped here, so they add
-  nothing; their cost is inside PG338's full-feature table rows at most.
+* average pooling, element-wise multiply, ReLU types, hard-sigmoid: PG338
+  publishes no figure; they add nothing and every :class:`FitResult` says so
+  in its ``notes`` (:func:`accel_models.option_resources.resource_notes`).
 
 A custom accelerator (not a DPUCZDX8G configuration, ``Accelerator.is_dpuczdx8g``
 False) has no vendor IP: it is built only as the HLS engine of ``ofa-hw export``.
@@ -62,6 +68,7 @@ import numpy as np
 from .accelerator import Accelerator, _dpu_table
 from .boards import Board
 from .hls_engine import EngineConfig
+from .option_resources import option_extras, resource_notes
 
 __all__ = ["FitResult", "ResourceUse", "Resources", "estimate_resources", "fits", "placed_resources",
            "buildable_on", "resource_basis", "resource_fit_report", "uram_to_fit"]
@@ -209,7 +216,10 @@ def estimate_resources(accelerator: Accelerator | Sequence[Accelerator]) -> Reso
                 "ff": predict("ff"), "bram36": predict("bram36"), "uram": np.zeros(len(accs))}
     for name in ("dsp", "lut", "bram36"):
         per_core[name] = per_core[name] + np.where(a["depthwise"], predict(f"depthwise_extra_{name}"), 0.0)
-    totals = {name: np.maximum(v, 0.0) * a["cores"] for name, v in per_core.items()}
+    option_core, option_ip = option_extras(accs)
+    for name, extra in option_core.items():
+        per_core[name] = per_core[name] + extra
+    totals = {name: np.maximum(v, 0.0) * a["cores"] + option_ip.get(name, 0.0) for name, v in per_core.items()}
     table = list(_dpu_table().values())
     lo = {k: min(getattr(c, k) for c in table) for k in ("pp", "icp", "ocp")}
     hi = {k: max(getattr(c, k) for c in table) for k in ("pp", "icp", "ocp")}
@@ -249,7 +259,8 @@ class FitResult:
     per resource (``inf`` when the board has none of a resource that is
     needed); ``binding_resource`` is the most utilised one, the one that
     limits growing the accelerator; ``extrapolated`` says the resource
-    estimate lies outside PG338's configurations.
+    estimate lies outside PG338's configurations; ``notes`` say which PG338
+    tables the estimate counts and which enabled options have no figure.
     """
 
     ok: bool
@@ -257,6 +268,7 @@ class FitResult:
     utilization: Mapping[str, float]
     placed: ResourceUse
     extrapolated: bool = False
+    notes: tuple[str, ...] = ()
 
     @property
     def binding_utilization(self) -> float:
@@ -271,18 +283,18 @@ class FitResult:
     def to_dict(self) -> dict:
         """Plain-JSON form."""
         return {"ok": self.ok, "binding_resource": self.binding_resource, "utilization": dict(self.utilization),
-                "placed": self.placed.as_dict(), "extrapolated": self.extrapolated}
+                "placed": self.placed.as_dict(), "extrapolated": self.extrapolated, "notes": list(self.notes)}
 
     @classmethod
     def from_dict(cls, data: Mapping) -> FitResult:
-        """Inverse of :meth:`to_dict`; unknown or missing keys are an error."""
-        expected = {"ok", "binding_resource", "utilization", "placed", "extrapolated"}
-        if set(data) != expected:
+        """Inverse of :meth:`to_dict`; unknown or missing keys are an error (``notes`` may be absent: older files)."""
+        expected = {"ok", "binding_resource", "utilization", "placed", "extrapolated", "notes"}
+        if not expected - {"notes"} <= set(data) <= expected:
             raise ValueError(f"FitResult keys {sorted(data)} differ from the expected {sorted(expected)}")
         return cls(ok=bool(data["ok"]), binding_resource=str(data["binding_resource"]),
                    utilization={k: float(v) for k, v in data["utilization"].items()},
                    placed=ResourceUse(**{k: float(v) for k, v in data["placed"].items()}),
-                   extrapolated=bool(data["extrapolated"]))
+                   extrapolated=bool(data["extrapolated"]), notes=tuple(str(n) for n in data.get("notes", ())))
 
 
 def resource_basis(accelerator: Accelerator) -> str:
@@ -358,7 +370,8 @@ def fits(accelerator: Accelerator, board: Board, *, max_utilization: float = 1.0
                    for k in RESOURCE_NAMES}
     binding = max(utilization, key=lambda k: utilization[k])
     return FitResult(ok=utilization[binding] <= max_utilization, binding_resource=binding, utilization=utilization,
-                     placed=ResourceUse(**placed), extrapolated=extrapolated)
+                     placed=ResourceUse(**placed), extrapolated=extrapolated,
+                     notes=resource_notes(accelerator) if accelerator.is_dpuczdx8g else (resource_basis(accelerator),))
 
 
 def buildable_on(accelerator: Accelerator, board: Board) -> Accelerator:

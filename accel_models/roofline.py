@@ -63,10 +63,11 @@ def engine_peaks_gops(accelerator: Accelerator) -> dict[str, float]:
 
     * ``int8``: the convolution array (dense and 1x1 convolutions, fully
       connected layers), ``2 x PP x ICP x OCP`` ops per cycle (PG338's peak);
-    * ``depthwise``: the depthwise engine, one channel per ICP lane at
-      ``dw_pp`` pixels, ``2 x dw_pp x ICP`` ops per cycle;
-    * ``element-wise``: pooling / add / scale / activations, one op per
-      element at ``PP x ICP`` elements per cycle.
+    * ``depthwise``: the depthwise engine (the ALU of IP 4.x, which also
+      pools), one channel per ICP lane at ``dw_pp`` pixels,
+      ``2 x dw_pp x ICP`` ops per cycle;
+    * ``element-wise``: add / scale / activations, one op per element at
+      ``PP x ICP`` elements per cycle.
 
     >>> engine_peaks_gops(Accelerator.from_dpu("B1600", clock_mhz=200.0))
     {'int8': 320.0, 'depthwise': 16.0, 'element-wise': 16.0}
@@ -85,10 +86,10 @@ PARAMETER_INFO: Mapping[str, dict] = {
     "pw_efficiency": dict(unit="1", low=0.05, high=1.0,
                           meaning="fraction of the tiled peak a 1x1 convolution / fully connected layer reaches"),
     "dw_efficiency": dict(unit="1", low=0.05, high=1.0,
-                          meaning="fraction of the tiled peak the depthwise engine reaches"),
+                          meaning="fraction of the tiled peak the depthwise / pooling engine (the ALU) reaches"),
     "misc_efficiency": dict(unit="1", low=0.01, high=1.0,
                             meaning="fraction of PP x ICP elements per cycle the element-wise engine "
-                                    "(pool, add, scale) reaches"),
+                                    "(add, scale) reaches"),
     "hswish_passes": dict(unit="passes", low=0.0, high=20.0,
                           meaning="element-wise-engine passes over its output an h-swish or h-sigmoid costs "
                                   "(relu6(x+3), scale, product: about 3)"),

@@ -8,6 +8,12 @@
 * ZCU102 B4096 per-layer DNNDK profiles (AlexNet, VGG16, ProxylessNAS):
   leave-one-network-out, errors per layer type; and the Ultra96 calibration
   transferred to this accelerator without refitting.
+* Squeeze-excitation cost by resolution on a ZCU102 B4096 (the shipped joint
+  device): what the documented physics gives an SE block at 112 x 112
+  (the global pool walking its window on the ALU, the feature map's DDR
+  round trips, and on IP 3.x the pool on the CPU as a subgraph split),
+  against issue #13's measured 3-5 ms (whole MnasNet-space networks,
+  Vitis AI 2.5; that data is not shipped).
 * Calibration wall time (``get_predictor`` may calibrate on first use).
 """
 
@@ -20,7 +26,7 @@ import numpy as np
 
 from accel_models import BlockSpec, RooflineModel, RooflineParams
 from accel_models.reference import layer_profiles, profile_accelerator
-from latency_tables import Entry, LatencyTable, calibrate, holdout_errors, load_table, table_accelerator
+from latency_tables import Entry, LatencyTable, calibrate, get_source, holdout_errors, load_table
 from latency_tables.calibration import kernel_group, stage_group
 from latency_tables.metrics import error_report
 
@@ -48,9 +54,8 @@ def _header(title: str) -> None:
 
 
 def _ultra96(figures: dict, quick: bool) -> RooflineModel:
-    table = load_table("ultra96v2-b2304")
-    acc = table_accelerator(table.meta)
-    units = _ultra96_units(table)
+    source = get_source("ultra96v2-b2304")  # the accelerator as it was built (no channel augmentation)
+    table, acc, units = source.table, source.accelerator, _ultra96_units(source.table)
     model = RooflineModel()
     start = time.perf_counter()
     cal = calibrate(model, table, acc, units=units, folds=5)
@@ -87,8 +92,8 @@ def _ultra96(figures: dict, quick: bool) -> RooflineModel:
 
 
 def _zcu102_blocks(figures: dict) -> None:
-    table = load_table("zcu102-b4096-mbv2")
-    acc = table_accelerator(table.meta)
+    source = get_source("zcu102-b4096-mbv2")
+    table, acc = source.table, source.accelerator
     model = RooflineModel()
     cal = calibrate(model, table, acc, folds=5)
     keys = table.keys()
@@ -150,11 +155,42 @@ def _zcu102_profiles(figures: dict, ultra96: RooflineModel) -> None:
     figures["zcu102_layer_profiles"] = out
 
 
+def _se_block(res: int, cin: int, mid: int, se: int) -> tuple:
+    return BlockSpec.from_key(f"expanded_conv-input:{res}x{res}x{cin}-output:{res}x{res}x{cin}-expand:{mid}"
+                              f"-kernel:3-stride:1-idskip:1-se:{se}-hs:0").layers()
+
+
+def _se_cost(figures: dict) -> None:
+    from accel_models import Accelerator, DpuOptions, get_board
+    from accel_models.cpu_fallback import fallback_latency_ms
+    from latency_tables import get_predictor
+
+    calibrated = get_predictor("dpuczdx8g-joint").calibrated
+    ip4 = Accelerator.from_dpu("B4096", clock_mhz=300.0, ddr_bw_gbps=get_board("zcu102").ddr_bw_gbps)
+    ip3 = ip4.replace(options=DpuOptions(ip_version="3.4"))
+    model = calibrated.model
+    print("\nSqueeze-excitation cost per block, ZCU102 B4096 @ 300 MHz (dpuczdx8g-joint; k3 MBConv, C_in 24)")
+    print(f"  {'resolution':>10s} {'expand':>6s} {'IP 4.x ms':>10s} {'IP 3.x ms':>10s}  of which CPU (IP 3.x)")
+    out = {}
+    for res in (112, 56, 28, 14, 7):
+        for mid in (72, 144):
+            with_se, without = _se_block(res, 24, mid, 1), _se_block(res, 24, mid, 0)
+            dpu = model.unit_latency_ms([with_se, without], [ip4, ip3])
+            cpu = fallback_latency_ms([with_se, without], [ip4, ip3], launch_ms=calibrated.invocation_ms)
+            cost = (dpu + cpu)[:, 0] - (dpu + cpu)[:, 1]
+            out[f"r{res}_e{mid // 24}"] = {"ip4_ms": float(cost[0]), "ip3_ms": float(cost[1]),
+                                           "ip3_cpu_ms": float(cpu[1, 0] - cpu[1, 1])}
+            print(f"  {res:>10d} {mid // 24:>6d} {cost[0]:10.3f} {cost[1]:10.3f}  {cpu[1, 0] - cpu[1, 1]:.3f}")
+    print("  measured (issue #13, whole networks, Vitis AI 2.5 = IP 4.0, not shipped): 3-5 ms per SE block at 112")
+    figures["se_cost_zcu102_b4096"] = out
+
+
 def run(quick: bool = False) -> dict:
     figures: dict = {}
     cal = _ultra96(figures, quick)
     _zcu102_blocks(figures)
     _zcu102_profiles(figures, cal)
+    _se_cost(figures)
     print(f"\ncalibration time (Ultra96, 66 entries): {figures['ultra96_calibrate_s']:.2f} s; "
           f"with 5-fold CV {figures['ultra96_calibrate_with_5fold_cv_s']:.2f} s")
     return figures

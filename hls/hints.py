@@ -48,9 +48,12 @@ def layer_hints(layers: Sequence[Layer], accelerator: Accelerator) -> list[dict]
     {'unit': 'pw', 'pixels': 4, 'in_lanes': 16, 'out_lanes': 16}
     """
     arrays = LayerArrays.from_layers(layers)
-    cycles, _ = tiled_cycles(arrays, AcceleratorArrays.from_accelerators([accelerator]))
+    # the generated engine has neither channel augmentation nor the DPUCZDX8G's ALU (it pools on its
+    # element-wise unit): tile as it runs
+    plain = accelerator.replace(options=accelerator.options.replace(channel_augmentation=False))
+    cycles, _ = tiled_cycles(arrays, AcceleratorArrays.from_accelerators([plain]), alu_pooling=False)
     out = []
-    for layer, cls, ideal in zip(layers, layer_classes(arrays), cycles[0], strict=True):
+    for layer, cls, ideal in zip(layers, layer_classes(arrays, alu_pooling=False), cycles[0], strict=True):
         unit = CLASSES[cls]
         pixels = accelerator.dw_pp if unit == "dw" else accelerator.pp
         out_lanes = accelerator.ocp if unit in ("conv", "pw") else accelerator.icp

@@ -30,7 +30,7 @@ from pathlib import Path
 import numpy as np
 
 from accel_models import Accelerator, Layer, group_by_block
-from accel_models.hls_engine import engine_model
+from accel_models.hls_engine import engine_hardware, engine_model
 from accel_models.layer import LayerArrays
 from accel_models.predictor_protocol import AcceleratorChoice, accelerator_list
 from accel_models.tiling import CLASSES, layer_classes
@@ -118,7 +118,8 @@ class EnginePredictor:
     """Latency of the HLS engine built for an accelerator (the :class:`accel_models.LatencyPredictor` protocol).
 
     Every layer is priced by :func:`accel_models.hls_engine.engine_model` on its own (the engine writes
-    every layer's output to DDR); a unit is the sum of its layers.  No unit is measured
+    every layer's output to DDR), on the hardware the engine builds (:func:`accel_models.hls_engine.engine_hardware`:
+    no channel augmentation); a unit is the sum of its layers.  No unit is measured
     (``unit_sources`` is ``"model"``); the predictor has no accelerator of its own.
 
     Parameters
@@ -153,7 +154,8 @@ class EnginePredictor:
     def layer_latency_ms(self, layers: Sequence[Layer], accelerator: AcceleratorChoice = None) -> np.ndarray:
         """Latency of each layer, each reading and writing DDR: (L,) or (M, L)."""
         accelerators, single = accelerator_list(accelerator)
-        latency = np.asarray(self.model.layer_latency_ms(LayerArrays.from_layers(list(layers)), accelerators), float)
+        built = [engine_hardware(a) for a in accelerators]
+        latency = np.asarray(self.model.layer_latency_ms(LayerArrays.from_layers(list(layers)), built), float)
         latency = latency.reshape(len(accelerators), -1)
         return latency[0] if single else latency
 
@@ -179,7 +181,8 @@ class EnginePredictor:
                     deviation: EngineDeviation) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(point, low, high) latency of each unit, (M, K): its layers' modelled latency times their type's range."""
         per_layer, owner = self._layers_of_units(units, accelerators)
-        classes = layer_classes(LayerArrays.from_layers([layer for unit in units for layer in unit]))
+        layers = LayerArrays.from_layers([layer for unit in units for layer in unit])
+        classes = layer_classes(layers, alu_pooling=False)  # the engine pools on its element-wise unit
         low, high = deviation.layer_factors(classes)
         sums = [np.stack([np.bincount(owner, weights=row * f, minlength=len(units)) for row in per_layer])
                 for f in (1.0, low, high)]
@@ -191,7 +194,8 @@ class EnginePredictor:
         owner = np.repeat(np.arange(len(units)), [len(unit) for unit in units])
         if not flat:
             return np.zeros((len(accelerators), 0)), owner
-        latency = np.asarray(self.model.layer_latency_ms(LayerArrays.from_layers(flat), list(accelerators)), float)
+        built = [engine_hardware(a) for a in accelerators]
+        latency = np.asarray(self.model.layer_latency_ms(LayerArrays.from_layers(flat), built), float)
         return latency.reshape(len(accelerators), len(flat)), owner
 
 

@@ -38,6 +38,7 @@ from accel_models.network import BlockCatalog
 from accel_models.predictor_protocol import AcceleratorChoice, accelerator_list
 from accel_models.roofline import RooflineModel
 from accel_models.schedule import group_by_block
+from accel_models.tiling import augmentation_applies
 
 from .by_build import BY_BUILD_DEVICE, STOCK_DEVICE, BuildPredictor
 from .calibration import CalibratedModel, calibrate
@@ -352,7 +353,14 @@ class HybridPredictor:
         in_table = np.array([bool(u) and _unit_key(u) in self.table for u in units], dtype=bool)
         # DSP usage / UltraRAM change resources, not the program: timing_key, not equality
         own = np.array([acc.timing_key == self.accelerator.timing_key for acc in accelerators], dtype=bool)
-        return own[:, None] & in_table[None, :]
+        mask = own[:, None] & in_table[None, :]
+        # channel augmentation changes the program of a unit with a dense conv on few input channels only
+        built = self.accelerator.options.channel_augmentation
+        other_augmentation = np.array([acc.options.channel_augmentation != built for acc in accelerators])
+        if other_augmentation.any():
+            changed = np.array([augmentation_applies(u, self.accelerator) for u in units], dtype=bool)
+            mask &= ~(other_augmentation[:, None] & changed[None, :])
+        return mask
 
     def unit_latency_ms(self, units: Sequence[Sequence[Layer]], accelerator: AcceleratorChoice = None) -> np.ndarray:
         """In-network latency of each unit: (K,) or (M, K).
@@ -371,8 +379,8 @@ class HybridPredictor:
         if measured.any():
             columns = np.flatnonzero(measured.any(axis=0))
             values = self.key_latency_ms([_unit_key(units[i]) for i in columns], [units[i] for i in columns])
-            rows = np.flatnonzero(measured.any(axis=1))
-            latency[np.ix_(rows, columns)] = values
+            block = latency[:, columns]  # a measured column is measured on some rows only (channel augmentation)
+            latency[:, columns] = np.where(measured[:, columns], values[None, :], block)
         return latency[0] if single else latency
 
     def unit_sources(self, units: Sequence[Sequence[Layer]], accelerator: AcceleratorChoice = None) -> np.ndarray:
@@ -397,12 +405,11 @@ class HybridPredictor:
         units = group_by_block(layers)
         measured = self._measured_mask(units, accelerators)
         if measured.any():
-            rows = np.flatnonzero(measured.any(axis=1))
             starts = np.cumsum([0] + [len(u) for u in units[:-1]])
             for i in np.flatnonzero(measured.any(axis=0)):
                 value = self.key_latency_ms([_unit_key(units[i])], [units[i]])[0]
                 part = slice(starts[i], starts[i] + len(units[i]))
-                for row in rows:
+                for row in np.flatnonzero(measured[:, i]):
                     share = modelled[row, part]
                     # a unit the model thinks free gets the measurement split evenly over its layers
                     weights = share / share.sum() if share.sum() > 0 else np.full(len(units[i]), 1 / len(units[i]))

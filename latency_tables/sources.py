@@ -6,11 +6,13 @@ fits on.  The shipped DPUCZDX8G sources:
 * ``ultra96v2-b2304``: OFA-MobileNetV3 w1.2 blocks on an Ultra96-V2, B2304 @
   200 MHz, Vitis AI 3.0, one xmodel per block (each entry includes a launch);
   the stem was measured with ReLU where its key implies h-swish
-  (:func:`ultra96_units`).
+  (:func:`ultra96_units`), and without channel augmentation
+  (:data:`ULTRA96_CHANNEL_AUGMENTATION`).
 * ``zcu102-b4096-layer-profiles``: DNNDK per-layer profiles of AlexNet,
   VGG-16 and ProxylessNAS-Mobile layers on a ZCU102, one B4096 core @ 300 MHz
   (:func:`accel_models.reference.layer_profiles`), timed inside their networks (no
-  launch), with the profiler's DDR traffic as ``mem_io_mb``.
+  launch), with the profiler's DDR traffic as ``mem_io_mb``; IP 3.x, no channel
+  augmentation (:data:`accel_models.reference.PROFILED_BUILD`).
 * ``zcu102-b4096-mbv2``: MobileNetV2-style blocks on the same ZCU102 DPU.
   Noisy (``benchmarks/bench_calibration.py``: its latencies rank against
   block MACs with Spearman 0.25, and 8 entries beat their ideal compute
@@ -31,8 +33,17 @@ from accel_models import Accelerator, BlockSpec, Layer
 
 from .table import Entry, LatencyTable, TableMeta
 
-__all__ = ["SOURCES", "CalibrationSource", "get_source", "profiler_launch_ms", "table_accelerator", "table_units",
-           "ultra96_units", "zcu102_profile_table"]
+__all__ = ["SOURCES", "ULTRA96_CHANNEL_AUGMENTATION", "CalibrationSource", "get_source", "profiler_launch_ms",
+           "table_accelerator", "table_units", "ultra96_units", "zcu102_profile_table"]
+
+
+#: Whether the measured Ultra96-V2 B2304 ran its stem with channel augmentation: no, by its timing.  The build
+#: (Vitis AI 3.0: XRT 2.14 / 2022.2 in the source's profile summaries) publishes no ``dpu_conf.vh`` or fingerprint;
+#: the release's stock files enable augmentation (target ``DPUCZDX8G_ISA1_B2304``, DPU-PYNQ's Ultra96-V2
+#: ``dpu_conf.vh``), but the stem's measured DPU time (0.293 ms) is what its un-augmented tiling (28,224 cycles)
+#: costs at a dense-conv efficiency of 0.83 (0.96 on the ZCU102 profiles), while augmented (9,408 cycles) it would
+#: need 0.28, a third of every dense convolution measured (``tests/test_calibration_golden.py``).
+ULTRA96_CHANNEL_AUGMENTATION = False
 
 
 @dataclass(frozen=True)
@@ -206,7 +217,9 @@ def _ultra96() -> CalibrationSource:
     from .registry import load_table
 
     table = load_table("ultra96v2-b2304")
-    return CalibrationSource(table, table_accelerator(table.meta), ultra96_units())
+    accelerator = table_accelerator(table.meta)
+    return CalibrationSource(table, accelerator.replace(options=accelerator.options.replace(
+        channel_augmentation=ULTRA96_CHANNEL_AUGMENTATION)), ultra96_units())
 
 
 def _zcu102_profiles() -> CalibrationSource:
@@ -216,10 +229,16 @@ def _zcu102_profiles() -> CalibrationSource:
 
 
 def _zcu102_mbv2() -> CalibrationSource:
+    from accel_models.reference import PROFILED_BUILD
+
     from .registry import load_table
 
     table = load_table("zcu102-b4096-mbv2")
-    return CalibrationSource(table, table_accelerator(table.meta))
+    accelerator = table_accelerator(table.meta)
+    # the DNNDK-era DPU v1.4.0 of the layer profiles (no channel augmentation; its blocks have no 3-channel conv)
+    built = accelerator.options.replace(ip_version=PROFILED_BUILD.ip_version, hard_sigmoid=False,
+                                        channel_augmentation=PROFILED_BUILD.channel_augmentation)
+    return CalibrationSource(table, accelerator.replace(options=built))
 
 
 #: Shipped DPUCZDX8G sources by name (each built on demand).

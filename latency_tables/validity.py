@@ -12,7 +12,7 @@ the shipped prior out of sample keeps the prior and warns:
 ``zcu102-b4096`` (calibrated on the ZCU102 MobileNetV2 block table alone) is
 withdrawn: that table ranks against block MACs with Spearman 0.25 and the fit
 predicted the 26 measured ZCU102 B4096 per-layer profiles at 525 % MAPE; ``dpuczdx8g-joint`` with a
-B4096 accelerator predicts them at 12.7 % with the ZCU102 held out
+B4096 accelerator predicts them at 11.1 % with the ZCU102 held out
 (``benchmarks/bench_transfer.py``).
 """
 
@@ -39,7 +39,7 @@ WITHDRAWN_DEVICES = {
     "zcu102-b4096": "withdrawn: calibrated on the ZCU102 MobileNetV2 block table alone (noisy: Spearman 0.25 "
                     "against block MACs) it predicted the 26 measured ZCU102 B4096 per-layer profiles at 525% MAPE; "
                     "use "
-                    "'dpuczdx8g-joint' with accelerators=Accelerator.from_dpu('B4096', clock_mhz=300.0) (12.7% MAPE "
+                    "'dpuczdx8g-joint' with accelerators=Accelerator.from_dpu('B4096', clock_mhz=300.0) (11.1% MAPE "
                     "on the ZCU102 layers with the ZCU102 held out, benchmarks/bench_transfer.py)",
 }
 
@@ -169,14 +169,14 @@ def device_validity(device: str) -> DeviceValidity:
     ultra96 = get_source("ultra96v2-b2304")
     if device == "ultra96v2-b2304":
         return DeviceValidity.from_measurements(
-            device, "5-fold cross-validated MAPE 9.0% (worst 67.6%) on the 66 Ultra96-V2 B2304 blocks "
+            device, "5-fold cross-validated MAPE 8.9% (worst 68.5%) on the 66 Ultra96-V2 B2304 blocks "
             "(benchmarks/bench_calibration.py)", table_units(ultra96.table, ultra96.units).values(),
             [ultra96.accelerator])
     profiles = get_source("zcu102-b4096-layer-profiles")
     joint_units = [*table_units(ultra96.table, ultra96.units).values(),
                    *table_units(profiles.table, profiles.units).values()]
     return DeviceValidity.from_measurements(
-        device, "leave-one-device-out MAPE 16.7% on the Ultra96-V2 blocks, 12.7% on the ZCU102 layers "
+        device, "leave-one-device-out MAPE 16.8% on the Ultra96-V2 blocks, 11.1% on the ZCU102 layers "
         "(benchmarks/bench_transfer.py)", joint_units, [ultra96.accelerator, profiles.accelerator])
 
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from accel_models import CUSTOM_LABEL, Accelerator, DpuOptions, fits, get_board, list_boards, list_dpu_archs
-from accel_models.cpu_fallback import CPU_BW_GBPS, CPU_GOPS, fallback_latency_ms, fallback_layers
+from accel_models.cpu_fallback import CPU_BW_GBPS, cpu_gops, fallback_latency_ms, fallback_layers
 from accel_models.layer import Layer
 from ofa_hw import search_codesign
 from ofa_hw.cli import main
@@ -110,7 +110,7 @@ def test_fallback_cost_of_one_h_swish_by_hand():
     acc = Accelerator.from_dpu("B1600", options=DpuOptions(ip_version="3.4"), ddr_bw_gbps=10.0)
     launch_ms = 0.25
     out_bytes = 32 * 28 * 28
-    cpu_ms = max(4 * out_bytes / (CPU_GOPS * 1e6), 2 * out_bytes / (CPU_BW_GBPS * 1e6))
+    cpu_ms = max(4 * out_bytes / (cpu_gops() * 1e6), 2 * out_bytes / (CPU_BW_GBPS * 1e6))
     round_trip_ms = 2 * out_bytes / (10.0 * 1e6)  # the DPU writes the conv output, the next subgraph reads it back
     expected = cpu_ms + round_trip_ms + launch_ms
     assert fallback_latency_ms([[conv]], [acc], launch_ms)[0, 0] == pytest.approx(expected)
@@ -195,3 +195,13 @@ def test_the_hls_manifest_records_the_whole_accelerator_with_its_options():
     info = accelerator_info(acc)
     assert info["config"]["options"] == {**DpuOptions().to_dict(), "dsp_usage": "low", "uram_per_core": 3}
     assert Accelerator.from_dict(json.loads(json.dumps(info["config"]))) == acc  # the manifest rebuilds the hardware
+
+
+def test_cpu_fallback_throughput_comes_from_the_zoo_fit():
+    # 4 operations x 3 channels per pixel of the fitted pre-processing time (ns per pixel), read from the file
+    import json
+    from importlib import resources
+
+    params = json.loads(resources.files("accel_models").joinpath("data/deployed_params.json").read_text())
+    assert cpu_gops() == pytest.approx(12 / params["preprocess_ms_per_mpx"])
+    assert 0.8 < cpu_gops() < 1.7  # the stated uncertainty band

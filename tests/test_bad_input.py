@@ -7,7 +7,8 @@ Python API on a fresh workspace and asserts the exact outcome class:
   message matching the case's pattern, no traceback;
 * ``FAILED``: exit code 1 (the run could not finish: disk full, output in use),
   with a message;
-* ``HANDLED``: exit code 0 / a return value.
+* ``HANDLED``: exit code 0 / a return value;
+* ``INTERRUPTED``: Ctrl-C, exit code 130, with a message.
 
 And in every case nothing is lost: the workspace's files are compared before
 and after (a refused or failed case changes nothing; a handled one only adds
@@ -40,7 +41,7 @@ from ofa_hw.cli import main
 from ofa_hw.search.result import CodesignResult, Design
 from ofa_hw.space import SubnetConfig
 
-REFUSED, FAILED, HANDLED = "refused", "failed", "handled"
+REFUSED, FAILED, HANDLED, INTERRUPTED = "refused", "failed", "handled", "interrupted"
 #: Seconds any one case may take (the slowest, a small real search, takes about two).
 CASE_SECONDS = 30
 
@@ -365,6 +366,8 @@ for command in ("report", "export"):
     result_case("cores-9", nested("accelerator", "cores", 9), r"best.accelerator: .*cores 9", command)
     result_case("dsp-99999", placed("dsp", 99999), r"best.resources.placed.dsp: 99999 exceeds board", command)
 result_case("latency-zero", best("latency_ms", 0.0), r"best.latency_ms: 0.0 is outside")
+result_case("array-huge", nested("accelerator", "pp", 4096), r"best.accelerator: .*MACs per cycle is beyond")
+result_case("pp-400-digits", nested("accelerator", "pp", 10**400), r"best.accelerator: .*pp must be a positive integer")
 result_case("latency-nan", best("latency_ms", math.nan), r"best.latency_ms: expected a finite number")
 result_case("latency-bool", best("latency_ms", True), r"best.latency_ms: expected a finite number")
 result_case("accuracy-string", best("accuracy_top1", "80%"), r"best.accuracy_top1: expected a finite number")
@@ -399,7 +402,8 @@ case("result-missing", lambda ws: ["report", str(ws / "nope.json")], REFUSED, r"
 case("result-directory", lambda ws: ["export", "--result", str(ws / "mine"), "--out", str(ws / "x")], REFUSED,
      r"result file .*mine is a folder")
 case("result-report-into-user-folder", lambda ws: ["report", str(ws / "result.json"), "--no-cv", "--out",
-                                                   str(ws / "mine")], REFUSED, r"not an ofa-hw report.*thesis.tex")
+                                                   str(ws / "mine")], REFUSED,
+     r"not part of an ofa-hw report.*thesis.tex")
 case("result-report-onto-file", lambda ws: ["report", str(ws / "result.json"), "--no-cv", "--out",
                                             str(ws / "notes.txt")], REFUSED,
      r"notes.txt was not replaced: it is not a folder")
@@ -429,7 +433,7 @@ case("search-arch-unknown", search("--latency-ms", "10", "--accelerators", "B999
 case("search-clock-text", search("--latency-ms", "10", "--accelerators", "B2304@fast"), REFUSED,
      r"expected ARCH\[@MHZ\]\[xCORES\]")
 case("search-accelerator-misfit", search("--latency-ms", "10", "--accelerators", "B1600@200x1,B4096@300x4"),
-     REFUSED, r"1 of the 2 listed accelerator\(s\) do not fit ultra96v2.*B4096 @300 MHz x4")
+     REFUSED, r"1 of the 2 listed accelerator\(s\) do not fit ultra96v2.*B4096 .*@300 MHz x4 needs")
 case("search-latency-negative", search("--latency-ms", "-1"), REFUSED, r"latency_ms must be a positive number")
 case("search-latency-nan", search("--latency-ms", "nan"), REFUSED, r"latency_ms must be a positive number")
 case("search-latency-unreachable", search("--latency-ms", "0.01"), REFUSED, r"below the fastest design reachable")
@@ -602,6 +606,10 @@ api("accelerator-clock-5ghz", lambda ws: Accelerator.from_dpu("B2304", clock_mhz
     pattern=r"clock_mhz 5000.0 is beyond what the hardware supports")
 api("accelerator-cores-9", lambda ws: Accelerator.from_dpu("B2304", cores=9), pattern=r"1 to 4 cores")
 api("accelerator-pp-bool", lambda ws: Accelerator(True, 8, 8, clock_mhz=200.0), pattern=r"pp must be a positive")
+api("accelerator-array-huge", lambda ws: Accelerator(4096, 16, 16, clock_mhz=200.0),
+    pattern=r"pp x icp x ocp = 1,048,576 MACs per cycle is beyond what the hardware supports: at most 262,144")
+api("accelerator-pp-400-digits", lambda ws: Accelerator(10**400, 8, 8, clock_mhz=200.0),
+    pattern=r"pp must be a positive integer")
 api("accelerator-unknown-arch", lambda ws: Accelerator.from_dpu("B9999"), pattern=r"B9999", error=KeyError)
 api("subnet-r-huge", lambda ws: SubnetConfig.largest(r=100000), pattern=r"above the maximum 448")
 def _seconds_table(ws):
@@ -661,13 +669,21 @@ def _checkpoint(corrupt: bytes | None):
         (saved,) = (ws / "ckpt").glob("restart-*.npz")
         if corrupt is not None:
             data = saved.read_bytes()
-            saved.write_bytes(data[: len(data) // 2] if corrupt == b"cut" else corrupt)
+            if corrupt == b"cut":
+                data = data[: len(data) // 2]
+            elif corrupt == b"flip":  # one bit inside a member: only its CRC tells
+                data = data[: len(data) // 3] + bytes([data[len(data) // 3] ^ 0x01]) + data[len(data) // 3 + 1:]
+            else:
+                data = corrupt
+            saved.write_bytes(data)
         return search_codesign(**kwargs)
     return call
 
 
 case("api-checkpoint-truncated", lambda ws: (lambda: _checkpoint(b"cut")(ws)), REFUSED,
      r"checkpoint file .*restart-0-.*npz is corrupt or truncated", creates=("ckpt",))
+case("api-checkpoint-bit-flipped", lambda ws: (lambda: _checkpoint(b"flip")(ws)), REFUSED,
+     r"checkpoint file .*restart-0-.*npz is corrupt or truncated \(Bad CRC-32", creates=("ckpt",))
 case("api-checkpoint-garbage", lambda ws: (lambda: _checkpoint(b"not a zip at all")(ws)), REFUSED,
      r"is corrupt or truncated", creates=("ckpt",))
 case("api-checkpoint-resumed", lambda ws: (lambda: _checkpoint(None)(ws)), HANDLED, creates=("ckpt",))
@@ -722,6 +738,144 @@ def _killed_writer_leaves_old_file(ws):
 case("fault-interrupted-write", _killed_writer_leaves_old_file, FAILED, r"", error=KeyboardInterrupt)
 
 
+# ---- every output is one unit: built beside, swapped in; the previous one survives a fault ----------------------
+def _no_space(fd):
+    raise OSError(errno.ENOSPC, "No space left on device")
+
+
+def _again(argv: Callable[[Path], list[str]], fault: Callable | None = None) -> Callable[[Path], list[str]]:
+    """Write the output once (the user's previous state), then return the same command, under ``fault``."""
+    def make(ws):
+        assert main(argv(ws)) == 0
+        if fault is not None:
+            import accel_models.atomic as atomic
+
+            _MONKEY[0].setattr(atomic.os, "fsync", fault)
+        return argv(ws)
+    return make
+
+
+def roofline(out: str) -> Callable[[Path], list[str]]:
+    return lambda ws: ["roofline", "--board", "ultra96v2", "--preset", "min", "-r", "32", "--out", str(ws / out)]
+
+
+def build_config(out: str) -> Callable[[Path], list[str]]:
+    return lambda ws: ["build-config", str(ws / "result.json"), "--out", str(ws / out)]
+
+
+def plan(out: str) -> Callable[[Path], list[str]]:
+    return lambda ws: ["lut", "plan", "--resolutions", "160", "--manifest-only", "--force", "--out", str(ws / out)]
+
+
+def fit(out: str) -> Callable[[Path], list[str]]:
+    return lambda ws: ["lut", "fit", str(ws / "table.csv"), "--out", str(ws / out)]
+
+
+def compile_numpy(out: str) -> Callable[[Path], list[str]]:
+    return lambda ws: ["lut", "compile-numpy", "--plan", str(ws / "plan"), "--out", str(ws / out)]
+
+
+def search_into(out: str, *options: str) -> Callable[[Path], list[str]]:
+    return lambda ws: ["search", "--no-progress", "--latency-ms", "10", "--budget", "400", "--population", "20",
+                       "--out", str(ws / out), *options]
+
+
+for command, make, output in (("roofline", roofline, "a roofline report"),
+                              ("build-config", build_config, "a DPU build folder"),
+                              ("compile-numpy", compile_numpy, "a folder of numpy units"),
+                              ("search", search_into, "an ofa-hw search output")):
+    case(f"{command}-into-user-folder", make("mine"), REFUSED,
+         rf"mine was not replaced: it holds files that are not part of {output} \(thesis.tex\)")
+    case(f"{command}-onto-plain-file", make("notes.txt"), REFUSED, r"notes.txt was not replaced: it is not a folder")
+for command, make in (("roofline", roofline), ("build-config", build_config), ("plan", plan), ("fit", fit),
+                      ("compile-numpy", compile_numpy), ("search", search_into)):
+    out = "f.json" if command == "fit" else "o"
+    case(f"{command}-valid", make(out), HANDLED, creates=(out,))
+    case(f"{command}-replaces-its-own-output", _again(make(out)), HANDLED, creates=(out,))
+    case(f"fault-disk-full-{command}-keeps-the-previous-output", _again(make(out), _no_space), FAILED,
+         r"disk full")
+
+
+def _interrupted(fd):
+    raise KeyboardInterrupt
+
+
+case("fault-interrupted-roofline-keeps-the-previous-report", _again(roofline("o"), _interrupted), INTERRUPTED,
+     r"interrupted")
+case("fault-interrupted-search-keeps-the-previous-output", _again(search_into("o"), _interrupted), INTERRUPTED,
+     r"interrupted")
+
+
+def _measure_interrupted_then_resumed(ws):
+    """Ctrl-C after the first unit: exit 130, that unit's entry kept; the same command then resumes."""
+    from latency_tables.harness.runners import NumpyRunner
+
+    original, calls = NumpyRunner.load, []
+
+    def load(self, path, key):
+        calls.append(key)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return original(self, path, key)
+
+    _MONKEY[0].setattr(NumpyRunner, "load", load)
+    argv = measure("--runs", "1", "--warmup", "0")(ws)
+    assert main(argv) == 130
+    assert len(load_table(ws / "m.csv")) == 1 and not list(ws.glob("*.tmp")) and not (ws / ".m.csv.lock").exists()
+    _MONKEY[0].setattr(NumpyRunner, "load", original)
+    return argv
+
+
+def _search_interrupted_then_resumed(ws):
+    """Ctrl-C after the first of two checkpointed restarts: exit 130, that restart kept; the same command resumes."""
+    from ofa_hw.search import codesign
+
+    original = codesign._CheckpointStore.save
+
+    def save(self, *args):
+        original(self, *args)
+        raise KeyboardInterrupt
+
+    _MONKEY[0].setattr(codesign._CheckpointStore, "save", save)
+    argv = search_into("o", "--restarts", "2", "--checkpoint", str(ws / "ckpt"))(ws)
+    assert main(argv) == 130
+    assert len(list((ws / "ckpt").glob("restart-*.npz"))) == 1 and not (ws / "o").exists()
+    _MONKEY[0].setattr(codesign._CheckpointStore, "save", original)
+    return argv
+
+
+case("fault-interrupted-measure-resumes", _measure_interrupted_then_resumed, HANDLED, creates=("m.csv",))
+case("fault-interrupted-checkpointed-search-resumes", _search_interrupted_then_resumed, HANDLED,
+     creates=("o", "ckpt"))
+
+
+case("fit-out-is-a-folder", lambda ws: (ws / "mine.json").mkdir() or fit("mine.json")(ws), REFUSED,
+     r"--out .*mine.json: a predictor record is a .json file")
+case("fit-out-under-a-file", fit("notes.txt/f.json"), REFUSED, r"notes.txt is a file, not a folder")
+
+
+def _plan_beside_measurements(ws):
+    assert main(plan("p")(ws)) == 0
+    shutil.copy(ws / "table.csv", ws / "p" / "table.csv")  # measured into the plan folder, as its README shows
+    return plan("p")(ws)
+
+
+case("plan-force-over-measurements", _plan_beside_measurements, REFUSED,
+     r"p was not replaced: it holds files that are not part of a measurement plan \(table.csv\)")
+case("search-checkpoint-inside-out", lambda ws: search_into("o", "--checkpoint", str(ws / "o" / "ckpt"))(ws), REFUSED,
+     r"--checkpoint .*o/ckpt is inside --out .*o, which is replaced as a unit")
+
+
+def _roofline_in_use(ws):
+    from accel_models import atomic
+
+    (ws / ".o.lock").write_text(json.dumps({"pid": os.getppid(), "host": atomic._HOST, "started": 0}))
+    return roofline("o")(ws)
+
+
+case("roofline-out-in-use", _roofline_in_use, FAILED, r"o is in use by pid \d+")
+
+
 @pytest.mark.parametrize("item", CASES, ids=[c.id for c in CASES])
 def test_case(item: Case, ws, artefacts, capsys, monkeypatch, bounded):
     _ARTEFACTS[:] = [artefacts]
@@ -737,7 +891,7 @@ def test_case(item: Case, ws, artefacts, capsys, monkeypatch, bounded):
         captured = capsys.readouterr()
         message = captured.err + captured.out
         assert "Traceback" not in message
-        outcome = {0: HANDLED, 1: FAILED, 2: REFUSED}.get(code, f"exit {code}")
+        outcome = {0: HANDLED, 1: FAILED, 2: REFUSED, 130: INTERRUPTED}.get(code, f"exit {code}")
         if outcome != HANDLED and target and target[0] not in ("--help",):
             assert message.strip(), "a refusal must say why"
     assert outcome == item.outcome, f"{item.id}: {outcome}: {message}"
@@ -766,7 +920,7 @@ def test_the_corpus_is_large_and_covers_every_category():
     prefixes = {c.id.split("-")[0] for c in CASES}
     assert len(CASES) >= 150, len(CASES)
     assert {"subnet", "table", "result", "search", "export", "measure", "api", "fault"} <= prefixes
-    assert {c.outcome for c in CASES} == {REFUSED, FAILED, HANDLED}
+    assert {c.outcome for c in CASES} == {REFUSED, FAILED, HANDLED, INTERRUPTED}
 
 
 def test_a_broken_pipe_ends_quietly():

@@ -71,7 +71,8 @@ def test_an_unpinned_fingerprint_is_never_guessed(tmp_path):
     finger = fingerprint(high)
     assert finger.value is None and "no public reference file pins" in finger.note
     assert fingerprint(Accelerator.from_dpu("B1600", options=DpuOptions(ip_version="3.4"))).value is None
-    (tmp_path / "arch.json").write_text('{"fingerprint": "0x1"}')  # left over from another design
+    write_build_files(Accelerator.from_dpu("B1600"), tmp_path)  # an earlier build of another design, arch.json pinned
+    assert (tmp_path / "arch.json").exists()
     written = write_build_files(high, tmp_path)
     assert [p.name for p in written] == ["dpu_conf.vh", "BUILD.md"]
     assert not (tmp_path / "arch.json").exists()
@@ -79,8 +80,25 @@ def test_an_unpinned_fingerprint_is_never_guessed(tmp_path):
     assert "arch.json is not written" in readme and "vai_c_xir --xmodel" in readme
 
 
+def test_a_folder_of_the_users_is_never_replaced_by_build_files(tmp_path):
+    (tmp_path / "arch.json").write_text('{"fingerprint": "0x1"}')  # the user's own, from their board build
+    with pytest.raises(FileExistsError, match="holds no dpu_conf.vh, so it is not a DPU build folder"):
+        write_build_files(Accelerator.from_dpu("B1600"), tmp_path)
+    assert (tmp_path / "arch.json").read_text() == '{"fingerprint": "0x1"}'
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["arch.json"]
+
+
 def test_a_custom_accelerator_has_no_vendor_build():
     with pytest.raises(NotBuildableError, match="custom accelerator, not a DPUCZDX8G configuration.*HLS export"):
         dpu_conf_vh(Accelerator(8, 16, 8, clock_mhz=300.0))
     with pytest.raises(NotBuildableError):
-        fingerprint(Accelerator.from_dpu("B2304", dw_pp=2))  # another depthwise parallelism: not the vendor's IP
+        fingerprint(Accelerator.from_dpu("B2304", dw_pp=3))  # not an ALU parallelism the vendor's IP builds
+
+
+def test_alu_parallelism_is_a_stock_ip4_option_written_to_dpu_conf():
+    # PG338 v4.1 "DepthwiseConv (ALU)": ALU parallel 1 .. PP; dpu_conf.vh's ALU_PARALLEL_1/2/4/8 (DEFAULT = PP/2)
+    two = Accelerator.from_dpu("B4096", dw_pp=2)
+    assert two.is_dpuczdx8g and "`define ALU_PARALLEL_2" in dpu_conf_vh(two)
+    assert "`define ALU_PARALLEL_DEFAULT" in dpu_conf_vh(Accelerator.from_dpu("B4096"))
+    assert not Accelerator.from_dpu("B4096", dw_pp=3).is_dpuczdx8g
+    assert not Accelerator.from_dpu("B4096", dw_pp=2, options=DpuOptions(ip_version="3.4")).is_dpuczdx8g

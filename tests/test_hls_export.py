@@ -14,13 +14,14 @@ import numpy as np
 import pytest
 
 import hls
-from accel_models import Accelerator
+from accel_models import Accelerator, DpuOptions
 from hls.bn import randomize_batchnorm
 from ofa_hw import SubnetConfig, build_torch_model, count_macs, subnet_layers
 
 pytest.importorskip("torch")
 needs_gxx = pytest.mark.skipif(shutil.which("g++") is None, reason="g++ not installed")
-B2304 = Accelerator.from_dpu("B2304", clock_mhz=200.0)
+# the generated engine has no channel augmentation (a DPUCZDX8G option)
+B2304 = Accelerator.from_dpu("B2304", clock_mhz=200.0, options=DpuOptions(channel_augmentation=False))
 
 
 def ofa_source(cfg: SubnetConfig, seed: int) -> hls.TorchNetwork:

@@ -21,7 +21,8 @@ from accel_models import (
 def test_dsp_is_exact_and_others_close(arch):
     config = dpu_config(arch)
     acc = Accelerator.from_dpu(arch)
-    no_dw = DpuOptions(ip_version="3.4", depthwise=False)  # IP 3.x: the depthwise engine is an option
+    # IP 3.x: the depthwise engine is an option; PG338's table rows have no channel augmentation
+    no_dw = DpuOptions(ip_version="3.4", depthwise=False, channel_augmentation=False)
     low = estimate_resources(acc.replace(options=no_dw.replace(dsp_usage="low")))
     high = estimate_resources(acc.replace(options=no_dw))
     # By hand from the table: 4 int8 MACs per DSP per cycle + 2; "high" adds one DSP per PP*ICP lane.
@@ -93,3 +94,54 @@ def test_bad_arguments():
         fits(Accelerator.from_dpu("B512"), get_board("zcu102"), max_utilization=1.5)
     with pytest.raises(ValueError, match="non-empty sequence"):
         estimate_resources([])
+
+
+# ------------------------------------------------------- PG338 option tables
+def _option_free(arch: str, **changes) -> Accelerator:
+    options = DpuOptions(ip_version="3.4", depthwise=False, channel_augmentation=False).replace(**changes)
+    return Accelerator.from_dpu(arch, options=options)
+
+
+@pytest.mark.parametrize("arch, extra_lut", [("B512", 3121), ("B1600", 2476), ("B2304", 1710), ("B4096", 1701)])
+def test_channel_augmentation_costs_pg338s_extra_luts(arch, extra_lut):
+    # PG338 v4.1 "Channel Augmentation" Table 1, read off the published table
+    plain, augmented = (estimate_resources(_option_free(arch, channel_augmentation=on)) for on in (False, True))
+    assert augmented.lut - plain.lut == pytest.approx(extra_lut)
+    assert (augmented.dsp, augmented.ff, augmented.bram36) == (plain.dsp, plain.ff, plain.bram36)
+
+
+@pytest.mark.parametrize("arch, low_lut, low_ff", [("B1600", 33130, 60739), ("B4096", 44583, 99791)])
+def test_low_dsp_usage_costs_pg338s_luts_and_registers(arch, low_lut, low_ff):
+    # PG338 v1.2 Table 9: low DSP usage's LUT / register counts against high's (the config table's lut / ff)
+    config = dpu_config(arch)
+    high, low = (estimate_resources(_option_free(arch, dsp_usage=usage)) for usage in ("high", "low"))
+    assert low.lut - high.lut == pytest.approx(low_lut - config.lut)
+    assert low.ff - high.ff == pytest.approx(low_ff - config.ff)
+
+
+def test_softmax_is_counted_once_per_ip_not_per_core():
+    # PG338 v4.1 "Softmax" Table 1: 9580 LUT, 8019 FF, 4 BRAM, 14 DSP
+    for cores in (1, 3):
+        base = Accelerator.from_dpu("B4096", cores=cores)
+        with_softmax = base.replace(options=base.options.replace(softmax=True))
+        plain, extra = estimate_resources(base), estimate_resources(with_softmax)
+        assert (extra.lut - plain.lut, extra.ff - plain.ff, extra.bram36 - plain.bram36, extra.dsp - plain.dsp) \
+            == pytest.approx((9580, 8019, 4, 14))
+
+
+def test_alu_parallelism_follows_pg338s_b4096_table():
+    # PG338 v4.1 "DepthwiseConv (ALU)" Table 1: B4096 DSPs 662 / 678 / 710 / 774 at ALU parallel 1 / 2 / 4 / 8,
+    # 16 DSP per lane; 4 (= PP/2) is the default the base fit describes
+    default = estimate_resources(Accelerator.from_dpu("B4096"))
+    for lanes, dsp in ((1, 662), (2, 678), (8, 774)):
+        other = estimate_resources(Accelerator.from_dpu("B4096", dw_pp=lanes))
+        assert other.dsp - default.dsp == pytest.approx(dsp - 710)
+
+
+def test_fit_notes_name_the_tables_and_the_options_without_figures():
+    notes = fits(Accelerator.from_dpu("B2304", options=DpuOptions(softmax=True)), get_board("zcu104")).notes
+    assert "Softmax" in notes[0] and "Channel Augmentation" in notes[0]
+    assert notes[-1].startswith("no PG338 resource figure for average pooling, element-wise multiply, hard-sigmoid")
+    plain = fits(_option_free("B2304", avg_pool=False, elementwise_multiply=False, conv_relu="relu_relu6"),
+                 get_board("zcu104")).notes
+    assert plain[-1].startswith("no PG338 resource figure for ReLU6:")

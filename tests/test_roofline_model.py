@@ -13,6 +13,7 @@ from accel_models.schedule import UnitSchedule
 from accel_models.tiling import AcceleratorArrays, tiled_cycles
 
 B2304 = Accelerator.from_dpu("B2304", clock_mhz=200.0)
+B2304_PLAIN = B2304.replace(options=B2304.options.replace(channel_augmentation=False))
 B4096 = Accelerator.from_dpu("B4096", clock_mhz=300.0, ddr_bw_gbps=19.2)
 MIB = 2 ** 20
 
@@ -24,13 +25,25 @@ def _cycles(layer, acc):
 
 @pytest.mark.parametrize("layer, acc, expected", [
     # ceil(Cin/ICP) * ceil(Cout/OCP) * ceil(Wout/PP) * Hout * k*k, by hand
-    (Layer("stem", "conv", (3, 224, 224), (24, 112, 112), kernel=3, stride=2), B2304, 1 * 2 * 14 * 112 * 9),
+    (Layer("stem", "conv", (3, 224, 224), (24, 112, 112), kernel=3, stride=2), B2304_PLAIN, 1 * 2 * 14 * 112 * 9),
+    # channel augmentation (PG338): Cin x k = 9 channels on the 12 lanes, the kernel's rows only
+    (Layer("stem", "conv", (3, 224, 224), (24, 112, 112), kernel=3, stride=2), B2304, 1 * 2 * 14 * 112 * 3),
+    # AlexNet's 11 x 11 on 3 channels: 33 augmented channels take ceil(33/16) = 3 passes, 11 rows
+    (Layer("a", "conv", (3, 227, 227), (96, 55, 55), kernel=11, stride=4, padding=0), B4096, 3 * 6 * 7 * 55 * 11),
+    # augmentation only where it saves cycles: 10 channels x 3 = 30 on ICP 16 takes 2 passes x 3 rows < 9
+    (Layer("c", "conv", (10, 8, 8), (16, 8, 8), kernel=3), B4096, 2 * 1 * 1 * 8 * 3),
+    # ... at ICP it saves nothing (48 on 16 lanes = 3 passes x 3 rows = 9); above ICP it may (PG338 v4.1):
+    # 20 channels: ceil(60/16) = 4 passes x 3 rows = 12 < ceil(20/16) * 9 = 18
+    (Layer("d", "conv", (16, 8, 8), (16, 8, 8), kernel=3), B4096, 1 * 1 * 1 * 8 * 9),
+    (Layer("e", "conv", (20, 8, 8), (16, 8, 8), kernel=3), B4096, 4 * 1 * 1 * 8 * 3),
     (Layer("pw", "pwconv", (136, 14, 14), (816, 14, 14)), B2304, 12 * 68 * 2 * 14),
     (Layer("fc", "fc", (1536, 1, 1), (1000, 1, 1)), B2304, 128 * 84),
     # depthwise: ceil(C/ICP) * ceil(Wout/dw_pp) * Hout * k*k with dw_pp = PP/2 = 4
     (Layer("dw", "dwconv", (192, 56, 56), (192, 56, 56), kernel=5, groups=192), B2304, 16 * 14 * 56 * 25),
-    # element-wise engine: ceil(C/ICP) * ceil(W/PP) * H over the input of a pool
-    (Layer("gap", "pool", (1152, 7, 7), (1152, 1, 1), kernel=7), B2304, 96 * 1 * 7),
+    # pooling on the ALU (PG338 v4.1): ceil(C/ICP) * ceil(Wout/dw_pp) * Hout * k*k, a global pool walks its window
+    (Layer("gap", "pool", (1152, 7, 7), (1152, 1, 1), kernel=7), B2304, 96 * 1 * 1 * 49),
+    (Layer("se", "pool", (96, 112, 112), (96, 1, 1), kernel=112), B4096, 6 * 1 * 1 * 112 * 112),
+    (Layer("mp", "maxpool", (64, 56, 56), (64, 28, 28), kernel=2, stride=2, padding=0), B4096, 4 * 7 * 28 * 4),
     (Layer("add", "add", (32, 56, 56), (32, 56, 56)), B4096, 2 * 7 * 56),
     # grouped conv: per group ceil(8/16) * ceil(8/16), 4 groups
     (Layer("g", "conv", (32, 8, 8), (32, 8, 8), kernel=3, groups=4), B4096, 4 * 1 * 1 * 1 * 8 * 9),

@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
 
-from accel_models.atomic import atomic_write_text
+from accel_models.atomic import atomic_directory, atomic_write_text, check_replaceable, holds_only
 from accel_models.blocks import BlockSpec
 from accel_models.validation import reject_unknown_keys
 
@@ -39,6 +39,10 @@ PLAN_FORMAT = "ofa-hw-lut-plan/1"
 UNIT_FORMAT = "ofa-hw-lut-unit/1"
 _FACTORY = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_][\w.]*$")
 MANIFEST = "manifest.json"
+# A plan folder is replaced as a unit, so only one holding nothing but a plan: measurements kept beside it
+# (compiled/, quantized/, table.csv, as the plan's README suggests) make --force refuse instead of losing them.
+_replaceable_plan = holds_only({MANIFEST, "units", "README.md", "quantize_units.py"}, required={MANIFEST},
+                               what="a measurement plan")
 _UNIT_FIELDS = ("name", "key", "files")
 _PLAN_FIELDS = ("format", "space", "resolutions", "seed", "module_factory", "units")
 
@@ -199,7 +203,9 @@ def write_plan(
     unit_files : bool
         Write ``units/<name>.json`` (default); ``False`` writes the manifest alone.
     overwrite : bool
-        Replace an existing plan in ``out_dir``.
+        Replace an existing plan in ``out_dir`` (as a unit: the folder is built
+        as a temporary sibling and swapped into place; a plan folder that also
+        holds other files, such as measurements, is refused).
 
     Returns
     -------
@@ -221,24 +227,26 @@ def write_plan(
                          "quantize_units.py builds each unit from its key inside the Vitis AI docker")
     if onnx is None:
         onnx = models and importlib.util.find_spec("onnx") is not None
-    (out / "units").mkdir(parents=True, exist_ok=True)
+    check_replaceable(out, replaceable=_replaceable_plan, what="plan folder")  # before any unit is exported
     factory_name = _factory_name(module_factory) if module_factory is not None else plan.module_factory
     units = []
     from tqdm.auto import tqdm
 
-    for unit in tqdm(plan.units, desc="lut plan", unit="unit", disable=not progress):
-        files: dict[str, str] = {}
-        if unit_files:
-            files["spec"] = f"units/{unit.name}.json"
-            atomic_write_text(out / files["spec"], _unit_file(unit, plan.seed))
-        if models:
-            files |= _export_unit(unit, out, module_factory, plan.seed, bool(onnx))  # type: ignore[arg-type]
-        units.append(PlanUnit(unit.name, unit.key, files))
-    written = Plan(tuple(units), plan.space, plan.resolutions, plan.seed, factory_name, out)
-    if factory_name:
-        atomic_write_text(out / "quantize_units.py", _QUANTIZE_SCRIPT)
-    atomic_write_text(out / "README.md", _readme(written))
-    atomic_write_text(out / MANIFEST, json.dumps(written.to_dict(), indent=1) + "\n")  # last: marks a complete plan
+    with atomic_directory(out, replaceable=_replaceable_plan, what="plan folder") as tmp:
+        (tmp / "units").mkdir()
+        for unit in tqdm(plan.units, desc="lut plan", unit="unit", disable=not progress):
+            files: dict[str, str] = {}
+            if unit_files:
+                files["spec"] = f"units/{unit.name}.json"
+                atomic_write_text(tmp / files["spec"], _unit_file(unit, plan.seed))
+            if models:
+                files |= _export_unit(unit, tmp, module_factory, plan.seed, bool(onnx))  # type: ignore[arg-type]
+            units.append(PlanUnit(unit.name, unit.key, files))
+        written = Plan(tuple(units), plan.space, plan.resolutions, plan.seed, factory_name, out)
+        if factory_name:
+            atomic_write_text(tmp / "quantize_units.py", _QUANTIZE_SCRIPT)
+        atomic_write_text(tmp / "README.md", _readme(written))
+        atomic_write_text(tmp / MANIFEST, json.dumps(written.to_dict(), indent=1) + "\n")
     return written
 
 
@@ -286,6 +294,8 @@ in `units/` only if the plan was written with models.
 Each unit is compiled as its own xmodel, so every table entry includes one DPU program launch;
 the measured table records that as `per_entry_invocation: true` and the hybrid predictor
 subtracts the calibrated launch cost per entry and adds it once per network.
+The steps below write `quantized/`, `compiled/` and `table.csv` into this folder; a new plan written
+over it (`--force`) replaces the folder as a unit, so it is refused while these are here.
 
 ## 1. Quantize (host, inside the Vitis AI PyTorch docker, with `pip install "ofa-hw[host]"`)
 

@@ -31,7 +31,7 @@ from typing import Any, ClassVar, Protocol
 
 import numpy as np
 
-from accel_models.atomic import atomic_open
+from accel_models.atomic import atomic_directory, atomic_open, holds_only
 from accel_models.blocks import BlockSpec
 
 from .board import BoardSetupError, require_pynq_dpu
@@ -111,20 +111,22 @@ def compile_numpy_units(plan: Plan, out_dir: str | os.PathLike, *, seed: int = 0
     """Write one ``<unit name>.npz`` (random int8 parameters) per unit of ``plan`` for :class:`NumpyRunner`.
 
     The off-board counterpart of quantizing and compiling the plan with
-    Vitis AI; each file is written atomically.
+    Vitis AI.  The folder is written as a unit (built as a temporary sibling,
+    swapped into place): an earlier folder of units is replaced, one holding
+    anything else is refused with ``FileExistsError``.
     """
     out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    replaceable = holds_only((), suffix=NumpyRunner.suffix, what="a folder of numpy units")
     rng = np.random.default_rng(seed)
-    paths = []
-    for unit in plan.units:
-        weights = Int8Unit.random(unit.spec.layers(), rng).weights
-        path = out / f"{unit.name}{NumpyRunner.suffix}"
-        with atomic_open(path, "wb") as handle:
-            arrays: dict[str, Any] = {"key": np.array(unit.key), **weights}
-            np.savez(handle, **arrays)
-        paths.append(path)
-    return paths
+    names = []
+    with atomic_directory(out, replaceable=replaceable, what="numpy units folder") as tmp:
+        for unit in plan.units:
+            weights = Int8Unit.random(unit.spec.layers(), rng).weights
+            names.append(f"{unit.name}{NumpyRunner.suffix}")
+            with atomic_open(tmp / names[-1], "wb") as handle:
+                arrays: dict[str, Any] = {"key": np.array(unit.key), **weights}
+                np.savez(handle, **arrays)
+    return [out / name for name in names]
 
 
 # ---------------------------------------------------------------------- PYNQ

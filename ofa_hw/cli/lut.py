@@ -181,12 +181,14 @@ def _run_fit(args: argparse.Namespace) -> int:
     import warnings
 
     from accel_models import Accelerator
-    from accel_models.atomic import atomic_write_text
+    from accel_models.atomic import atomic_write_text, check_writable
     from latency_tables import load_table, predictor_record
     from latency_tables.records import fit_table_file
 
-    if args.out is not None and args.out.suffix.lower() != ".json":
-        raise ValueError(f"--out {args.out}: a predictor record is a .json file")
+    if args.out is not None:  # checked before the fit, not after it
+        if args.out.suffix.lower() != ".json" or args.out.is_dir():
+            raise ValueError(f"--out {args.out}: a predictor record is a .json file")
+        check_writable(args.out, what="predictor record")
     accelerator = None
     if args.dpu is not None or args.clock_mhz is not None:
         meta = load_table(args.table).meta

@@ -24,7 +24,9 @@ def add_parser(subparsers) -> None:
     parser.add_argument("--clock-mhz", type=float, help="DPU clock in MHz (default: the board's)")
     parser.add_argument("--cores", type=int, help="number of DPU cores (default: the board's)")
     add_subnet_options(parser)
-    parser.add_argument("--out", required=True, type=Path, metavar="DIR", help="directory to write the report to")
+    parser.add_argument("--out", required=True, type=Path, metavar="DIR",
+                        help="new folder for the report (an earlier roofline report there is replaced as a unit; "
+                             "a folder holding other files is refused)")
     parser.add_argument("--label-top", type=int, default=5, help="label the N slowest layers in the plot")
     parser.add_argument("--json", action="store_true", help="print roofline.json's content instead of the summary")
     parser.set_defaults(run=run)
@@ -61,16 +63,15 @@ def roofline_document(analysis, board) -> dict:
 def run(args: argparse.Namespace) -> int:
     """Write the report and ``roofline.json``; print a summary (or the JSON with ``--json``)."""
     from accel_models import RooflineModel, roofline_report
-    from accel_models.atomic import atomic_write_text
 
     board, accelerator = accelerator_from_args(args)
     cfg = subnet_from_args(args)
     title = f"{cfg.space.title} r={cfg.r} d={list(cfg.d)} on {board.name}"
-    report = roofline_report(cfg, accelerator, args.out, board=board, title=title,
-                             label_top=args.label_top)
     document = roofline_document(RooflineModel().analyze(cfg.layers(), accelerator), board)  # the report's model
     text = json.dumps(document, indent=1, allow_nan=False)
-    atomic_write_text(args.out / "roofline.json", text)
+    # One unit: the report and roofline.json are swapped into place together (or not at all).
+    report = roofline_report(cfg, accelerator, args.out, board=board, title=title,
+                             label_top=args.label_top, extra_files={"roofline.json": text.encode()})
     if args.json:
         print(text)
         return 0

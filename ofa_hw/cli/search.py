@@ -76,8 +76,8 @@ def parse_accelerators(text: str, board, ip_version: str = "4.1"):
     from ofa_hw.search.accelerators import DpuGrid, fitting_options
 
     options = DpuOptions(ip_version=ip_version)
-    if text == "dpu":
-        return DpuGrid(ip_version=ip_version)
+    if text == "dpu":  # the named space (what fits is its definition); another IP version is a grid of the user's
+        return "dpu" if ip_version == DpuGrid.ip_version else DpuGrid(ip_version=ip_version)
     if text == "dpu-like":
         return "dpu-like"
     if text == "default":
@@ -89,26 +89,31 @@ def parse_accelerators(text: str, board, ip_version: str = "4.1"):
         arch, _, rest = item.strip().partition("@")
         clock, _, cores = rest.partition("x")
         try:
+            clock_mhz, n_cores = float(clock or board.default_dpu_clock_mhz), int(cores or 1)
+        except ValueError:
+            raise ValueError(f"--accelerators item {item!r}: expected ARCH[@MHZ][xCORES], e.g. B2304@200x1") from None
+        try:
             accelerators.append(fitting_options(Accelerator.from_dpu(
-                arch, clock_mhz=float(clock or board.default_dpu_clock_mhz), cores=int(cores or 1),
-                ddr_bw_gbps=board.ddr_bw_gbps, options=options), board))
+                arch, clock_mhz=clock_mhz, cores=n_cores, ddr_bw_gbps=board.ddr_bw_gbps, options=options), board))
         except ValueError as exc:
-            raise ValueError(f"--accelerators item {item!r}: expected ARCH[@MHZ][xCORES], e.g. B2304@200x1 "
-                             f"({exc})") from None
+            raise ValueError(f"--accelerators item {item!r}: {exc}") from None
     return accelerators
 
 
 def run(args: argparse.Namespace) -> int:
     """Run ``ofa-hw search``; the exit code (errors are raised to the boundary in :func:`ofa_hw.cli.main`)."""
     from accel_models import get_board
-    from accel_models.atomic import check_writable, output_lock
+    from accel_models.atomic import check_replaceable, output_lock
     from ofa_hw.search import search_codesign
 
     board = get_board(args.board)
     accelerators = parse_accelerators(args.accelerators, board, args.dpu_ip)
     # Outputs are checked and locked before the search runs: a second search into the same folder, or one into
-    # a folder it cannot write, stops here instead of after the work (or mixing its files with another run's).
-    check_writable(args.out / "result.json", what="search output")
+    # a folder it cannot write (or one holding files of the user's), stops here instead of after the work.
+    check_replaceable(args.out, replaceable=_replaceable_output, what="search output folder")
+    if args.checkpoint is not None and _inside(args.checkpoint, args.out):
+        raise ValueError(f"--checkpoint {args.checkpoint} is inside --out {args.out}, which is replaced as a unit "
+                         "when the search ends: keep the checkpoint folder elsewhere")
     with output_lock(args.out, what="ofa-hw search"):
         result = search_codesign(
             board=board, latency_ms=args.latency_ms, fps=args.fps, min_accuracy=args.min_top1,
@@ -118,23 +123,52 @@ def run(args: argparse.Namespace) -> int:
             restarts=args.restarts, seed=args.seed, progress=not args.no_progress, checkpoint=args.checkpoint,
             threads=args.threads, latency_mode=args.latency_mode,
         )
-        path = result.to_json(args.out / "result.json")
-        report = None if args.no_report else result.report(args.out / "report")
-        build_files = []
-        if result.best is not None and not result.best.is_custom:  # a stock DPU: the files to build it
-            from .build_config import write_design_build_files
-
-            build_files = write_design_build_files(result.best, args.out / "dpu_build")
+        written = write_search_output(result, args.out, report=not args.no_report)
     if args.json:
         print(json.dumps(result.to_dict(), indent=1))
         return 0
     print(format_summary(result))
-    print(f"\nwrote {path}")
-    for written in build_files:
-        print(f"wrote {written}")
-    if report is not None:
-        print(f"wrote {report}")
+    print()
+    for path in written:
+        print(f"wrote {path}")
     return 0
+
+
+#: What ``ofa-hw search --out`` holds: the result, its report and (a stock DPU) the files to build it.
+SEARCH_OUTPUT = ("result.json", "report", "dpu_build")
+
+
+def _replaceable_output(path: Path) -> str | None:
+    """None when ``path`` is empty or holds only an earlier search output (see :func:`write_search_output`)."""
+    from accel_models.atomic import holds_only
+
+    return holds_only(SEARCH_OUTPUT, required=("result.json",), what="an ofa-hw search output")(path)
+
+
+def write_search_output(result, out: Path, *, report: bool = True) -> list[Path]:
+    """Write ``result.json``, the report and the DPU build files into ``out`` as one unit; the paths written.
+
+    The folder is built as a temporary sibling and swapped into place, so a crash or a full disk leaves the
+    previous output whole, and a result never sits beside another run's report.  The caller holds
+    :func:`accel_models.atomic.output_lock` of ``out`` (the search locks it for the whole run).
+    """
+    from accel_models.atomic import atomic_directory
+
+    from .build_config import write_design_build_files
+
+    with atomic_directory(out, replaceable=_replaceable_output, what="search output folder",
+                          locked=True) as tmp:
+        written = [result.to_json(tmp / "result.json")]
+        if result.best is not None and not result.best.is_custom:  # a stock DPU: the files to build it
+            written += write_design_build_files(result.best, tmp / "dpu_build")
+        if report:
+            written.append(result.report(tmp / "report"))
+    return [out / path.relative_to(tmp) for path in written]
+
+
+def _inside(path: Path, folder: Path) -> bool:
+    path, folder = path.resolve(), folder.resolve()
+    return path == folder or folder in path.parents
 
 
 def _interval(design) -> str:
@@ -202,6 +236,7 @@ def format_summary(result) -> str:
             f"  resources   : DSP {placed.dsp:.0f}, LUT {placed.lut:.0f}, FF {placed.ff:.0f}, "
             f"BRAM36 {placed.bram36:.0f}, "
             f"URAM {placed.uram:.0f} as placed (binding: {res.binding_resource} {100 * res.binding_utilization:.0f}%)",
+            *(f"                {note}" for note in res.notes[-1:]),
             f"  latency     : {design.latency_ms:.3f} ms per image{_interval(design)} "
             f"({_latency_meaning(settings, design)}, {design.latency_source}; "
             f"{100 * design.measured_fraction:.0f}% from measured entries)",

@@ -263,7 +263,7 @@ def resource_use(design: Design, board: Board) -> dict:
             "basis": resource_basis(design.accelerator),
             "dsp_usage": design.accelerator.options.dsp_usage,
             "uram_per_core": design.accelerator.options.uram_per_core,
-            "extrapolated": check.extrapolated, "rows": rows}
+            "extrapolated": check.extrapolated, "notes": list(check.notes), "rows": rows}
 
 
 def unit_label(key: str, first_layer: str) -> str:

@@ -175,7 +175,7 @@ def _resources(resources: Mapping, summary: Mapping) -> list[str]:
     if resources.get("basis", "PG338").startswith("PG338"):
         notes += [f"DSP-usage option: {_e(resources['dsp_usage'])} (PG338; 'low' builds the accumulators in LUTs)",
                   f"UltraRAM per core: {resources['uram_per_core']} (buffers placed in it as built)",
-                  "estimates from the PG338 resource fit"]
+                  "estimates from the PG338 resource fit", *(_e(n) for n in resources.get("notes", ()))]
     else:  # a custom accelerator: its HLS engine is its only build
         notes.append("estimates from the structure of the HLS engine that realises it (accel_models.hls_engine: "
                      "two int8 MACs per DSP48E2 at one clock, its weight buffer in UltraRAM only when BRAM is short)")
@@ -383,6 +383,8 @@ def _assumptions_section(summary: Mapping) -> list[str]:
     if isinstance(accelerators, Mapping):
         grid = accelerators.get("grid")
         text = f"{accelerators.get('count')} that fit the board"
+        if accelerators.get("dropped"):
+            text += f" ({accelerators['dropped']} configurations that do not fit left out)"
         if grid:
             text += " from the grid " + "; ".join(f"{k} {v}" for k, v in grid.items())
         srows.append(("accelerators considered", _e(text)))

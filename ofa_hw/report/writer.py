@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from accel_models.atomic import atomic_directory, atomic_write_bytes, check_replaceable
+from accel_models.atomic import atomic_directory, atomic_write_bytes, check_replaceable, holds_only
 
 from ..search.result import CodesignResult
 from .content import report_content
@@ -21,6 +21,8 @@ __all__ = ["REPORT_FILES", "write_report"]
 
 #: Files a report folder holds (``roofline.png`` and ``layers.csv`` only with a chosen design).
 REPORT_FILES = ("report.html", "summary.json", "pareto.png", "history.png", "roofline.png", "layers.csv")
+# An existing folder is replaced only when it holds an earlier report, so nothing of the user's is lost.
+_replaceable_report = holds_only(REPORT_FILES, required=("report.html", "summary.json"), what="an ofa-hw report")
 
 
 def write_report(result: CodesignResult, out_dir: str | os.PathLike, *, predictor=None,
@@ -71,16 +73,6 @@ def write_report(result: CodesignResult, out_dir: str | os.PathLike, *, predicto
     with atomic_directory(target, replaceable=_replaceable_report, what="report folder") as out:
         _write_files(content, result, out, label_top)
     return target / "report.html"
-
-
-def _replaceable_report(path: Path) -> str | None:
-    """None when ``path`` is empty or holds only a report of ours (so replacing it loses nothing of the user's)."""
-    names = {p.name for p in path.iterdir()}
-    if names and not ({"report.html", "summary.json"} <= names and names <= set(REPORT_FILES)):
-        foreign = sorted(names - set(REPORT_FILES))
-        return (f"it holds files that are not an ofa-hw report ({', '.join(foreign[:5]) or 'no summary.json'}); "
-                "choose an empty or new folder")
-    return None
 
 
 def _write_files(content, result: CodesignResult, out: Path, label_top: int) -> None:

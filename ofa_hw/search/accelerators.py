@@ -32,8 +32,8 @@ from accel_models.accelerator import check_dpu_clock, list_dpu_archs
 from accel_models.dpu_options import DpuOptions
 from accel_models.resources import FitResult, buildable_on, uram_to_fit
 
-__all__ = ["ACCELERATOR_SPACES", "AcceleratorGrid", "AcceleratorSpace", "DpuGrid", "InfeasibleConstraintError",
-           "fitting_options"]
+__all__ = ["ACCELERATOR_SPACES", "AcceleratorGrid", "AcceleratorSpace", "DpuGrid", "DroppedAcceleratorsWarning",
+           "InfeasibleConstraintError", "fitting_options"]
 
 #: Named accelerator spaces of :func:`ofa_hw.search_codesign` and ``ofa-hw search --accelerators``.
 ACCELERATOR_SPACES = ("dpu", "dpu-like")
@@ -41,6 +41,44 @@ ACCELERATOR_SPACES = ("dpu", "dpu-like")
 
 class InfeasibleConstraintError(ValueError):
     """No design can meet the request; the message gives the closest achievable value."""
+
+
+class DroppedAcceleratorsWarning(UserWarning):
+    """Configurations of a grid the user gave do not fit the board; the message lists each with its resource."""
+
+
+def _misfit(acc: Accelerator, check: FitResult, max_utilization: float) -> str:
+    """Why ``acc`` does not fit: its binding resource and by how much ("needs 171% of the dsp, 71 points over")."""
+    share = check.binding_utilization
+    over = "none on the board" if share == float("inf") else f"{100 * (share - max_utilization):.0f} points over"
+    return f"{_family(acc)} @{acc.clock_mhz:g} MHz x{acc.cores} needs {100 * share:.0f}% of the " \
+           f"{check.binding_resource} ({over})"
+
+
+def _family(acc: Accelerator) -> str:
+    """The hardware without clock and cores, a stock DPU with its PG338 build options ("B4096 (RAM usage low, ...)")."""
+    if not acc.is_dpuczdx8g:  # a custom engine's resources follow its HLS structure, not PG338's options
+        return acc.hardware_label
+    o = acc.options
+    return f"{acc.hardware_label} (RAM usage {o.ram_usage}, DSP usage {o.dsp_usage})"
+
+
+def _grouped_misfits(misfits: Sequence[tuple[Accelerator, FitResult]]) -> str:
+    """Every configuration that does not fit, grouped by hardware: cores with their clocks, the worst overuse."""
+    groups: dict[str, list[tuple[Accelerator, FitResult]]] = {}
+    for acc, check in misfits:
+        groups.setdefault(_family(acc), []).append((acc, check))
+    parts = []
+    for family, members in groups.items():
+        clocks: dict[int, set[float]] = {}
+        for acc, _ in members:
+            clocks.setdefault(acc.cores, set()).add(acc.clock_mhz)
+        where = ", ".join(f"x{cores} at {'/'.join(f'{mhz:g}' for mhz in sorted(mhz_set))} MHz"
+                          for cores, mhz_set in sorted(clocks.items()))
+        resources = "/".join(sorted({check.binding_resource for _, check in members}))
+        worst = max(check.binding_utilization for _, check in members)
+        parts.append(f"{family} {where} ({resources} up to {100 * worst:.0f}% of the board)")
+    return "; ".join(parts)
 
 
 def _distinct(name: str, values) -> tuple:
@@ -161,7 +199,8 @@ class AcceleratorSpace:
     fit: tuple[FitResult | None, ...]
 
     def __init__(self, board: Board, accelerators: Sequence[Accelerator], genes: np.ndarray | None,
-                 grid: AcceleratorGrid | DpuGrid | None, max_utilization: float, name: str = "list"):
+                 grid: AcceleratorGrid | DpuGrid | None, max_utilization: float, name: str = "list",
+                 warn_dropped: bool = False):
         self.board = board
         self.max_utilization = max_utilization
         self.grid = grid
@@ -170,14 +209,20 @@ class AcceleratorSpace:
             warnings.simplefilter("ignore", UserWarning)  # extrapolation is recorded per design instead
             checks = [fits(acc, board, max_utilization=max_utilization) for acc in accelerators]
         ok = np.array([c.ok for c in checks], dtype=bool)
-        if grid is None and not ok.all():  # a list names what the user wants: dropping any silently would mislead
-            misfits = "; ".join(
-                f"{acc.label} needs {100 * c.binding_utilization:.0f}% "
-                f"of the {c.binding_resource}" for acc, c in zip(accelerators, checks, strict=True) if not c.ok)
+        within = f"within {100 * max_utilization:.0f}% of its resources"
+        #: Why each configuration that does not fit was left out ("B4096@300x4: DSP 171% of the board").
+        self.dropped: tuple[str, ...] = tuple(_misfit(acc, c, max_utilization)
+                                              for acc, c in zip(accelerators, checks, strict=True) if not c.ok)
+        if grid is None and self.dropped:  # a list names what the user wants: dropping any silently would mislead
             raise InfeasibleConstraintError(
-                f"{int((~ok).sum())} of the {len(checks)} listed accelerator(s) do not fit {board.name} within "
-                f"{100 * max_utilization:.0f}% of its resources: {misfits}; remove them or use 'dpu' for every "
-                "configuration that fits")
+                f"{len(self.dropped)} of the {len(checks)} listed accelerator(s) do not fit {board.name} {within}: "
+                f"{'; '.join(self.dropped)}; remove them or use 'dpu' for every configuration that fits")
+        if warn_dropped and self.dropped and ok.any():  # a grid the user gave: say what it lost, once
+            misfits = [(acc, c) for acc, c in zip(accelerators, checks, strict=True) if not c.ok]
+            warnings.warn(DroppedAcceleratorsWarning(
+                f"{len(self.dropped)} of the {len(checks)} configurations of the grid do not fit {board.name} "
+                f"{within} and are left out: {_grouped_misfits(misfits)} (AcceleratorSpace.dropped lists each "
+                "with its overuse)"), stacklevel=4)
         if not ok.any():
             closest = min(range(len(checks)), key=lambda i: max(checks[i].utilization.values()))
             check = checks[closest]
@@ -208,25 +253,37 @@ class AcceleratorSpace:
         raise ValueError(f"unknown accelerator space {name!r}; known: {', '.join(ACCELERATOR_SPACES)}")
 
     @classmethod
-    def _from_genes(cls, board: Board, grid: AcceleratorGrid | DpuGrid, max_utilization: float,
-                    name: str) -> AcceleratorSpace:
-        genes = np.array(list(itertools.product(*(range(len(g)) for g in grid.genes))), dtype=np.int64)
-        accelerators = [grid.accelerator(row, board) for row in genes]
-        if isinstance(grid, AcceleratorGrid):  # custom arrays only: a PG338 size is the "dpu" space's
+    def _from_genes(cls, board: Board, grid: AcceleratorGrid | DpuGrid | None, default: AcceleratorGrid | DpuGrid,
+                    max_utilization: float, name: str) -> AcceleratorSpace:
+        chosen = default if grid is None else grid
+        genes = np.array(list(itertools.product(*(range(len(g)) for g in chosen.genes))), dtype=np.int64)
+        accelerators = [chosen.accelerator(row, board) for row in genes]
+        if isinstance(chosen, AcceleratorGrid):  # custom arrays only: a PG338 size is the "dpu" space's
             custom = np.array([not a.is_dpuczdx8g for a in accelerators])
+            if not custom.any():
+                sizes = sorted({a.arch for a in accelerators if a.arch})
+                raise ValueError(f"every PP/ICP/OCP combination of the grid is a PG338 size ({', '.join(sizes)}), so "
+                                 "it holds no custom accelerator: use the 'dpu' space or a DpuGrid for stock sizes")
             genes, accelerators = genes[custom], [a for a, c in zip(accelerators, custom, strict=True) if c]
-        return cls(board, accelerators, genes, grid, max_utilization, name)
+        return cls(board, accelerators, genes, chosen, max_utilization, name, warn_dropped=grid is not None)
 
     @classmethod
     def stock(cls, board: Board, grid: DpuGrid | None = None, max_utilization: float = 1.0) -> AcceleratorSpace:
-        """Every stock DPUCZDX8G configuration of ``grid`` that fits ``board`` (the ``"dpu"`` space)."""
-        return cls._from_genes(board, grid or DpuGrid(), max_utilization, "dpu")
+        """Every stock DPUCZDX8G configuration of ``grid`` that fits ``board`` (the ``"dpu"`` space).
+
+        A ``grid`` given here is the user's filter: one :class:`DroppedAcceleratorsWarning` lists every
+        configuration of it that does not fit, with its binding resource (:attr:`dropped` holds them always).
+        """
+        return cls._from_genes(board, grid, DpuGrid(), max_utilization, "dpu")
 
     @classmethod
     def from_grid(cls, board: Board, grid: AcceleratorGrid | None = None,
                   max_utilization: float = 1.0) -> AcceleratorSpace:
-        """Every gene combination of ``grid`` that fits ``board`` (the ``"dpu-like"`` space)."""
-        return cls._from_genes(board, grid or AcceleratorGrid(), max_utilization, "dpu-like")
+        """Every gene combination of ``grid`` that fits ``board`` (the ``"dpu-like"`` space).
+
+        A given ``grid`` warns about the configurations it loses, as in :meth:`stock`.
+        """
+        return cls._from_genes(board, grid, AcceleratorGrid(), max_utilization, "dpu-like")
 
     @classmethod
     def from_list(cls, board: Board, accelerators: Sequence[Accelerator],
@@ -262,7 +319,7 @@ class AcceleratorSpace:
         space = cls.__new__(cls)
         space.board, space.max_utilization, space.grid, space.genes = None, 1.0, None, None
         space.name = "device"
-        space.accelerators = (accelerator,)
+        space.accelerators, space.dropped = (accelerator,), ()
         space.fit = (None,)  # no board: nothing to fit
         space.dsp = np.zeros(1)
         return space
@@ -309,6 +366,8 @@ class AcceleratorSpace:
         out: dict[str, object] = {
                "board": self.board.name if self.board is not None else None, "space": self.name, "count": len(self),
                "custom": sum(not a.is_dpuczdx8g for a in self.accelerators), "max_utilization": self.max_utilization}
+        if self.dropped:
+            out["dropped"] = len(self.dropped)  # configurations that do not fit the board (self.dropped says why)
         if self.grid is not None:
             out["grid"] = {name: list(values) for name, values in zip(self.grid.names, self.grid.genes, strict=True)}
         else:

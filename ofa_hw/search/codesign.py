@@ -534,15 +534,14 @@ class _CheckpointStore:
         path = self._path(i)
         if not path.exists():
             return None
-        try:
-            data = np.load(path, allow_pickle=False)
-        except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
+        try:  # an npz is read lazily: a flipped bit shows as a bad CRC only when a member is read
+            with np.load(path, allow_pickle=False) as data:
+                candidates = self.genome.decode(data["genes"])
+                scores = Scores(*(data[f"score_{f}"] for f in Scores.__dataclass_fields__))
+                history = [GenerationStats(**h) for h in json.loads(str(data["history"]))]
+        except (OSError, ValueError, EOFError, KeyError, TypeError, zipfile.BadZipFile) as exc:
             raise ValueError(f"checkpoint file {path} is corrupt or truncated ({exc}); delete it to recompute "
                              "that restart") from None
-        with data:
-            candidates = self.genome.decode(data["genes"])
-            scores = Scores(*(data[f"score_{f}"] for f in Scores.__dataclass_fields__))
-            history = [GenerationStats(**h) for h in json.loads(str(data["history"]))]
         return candidates, scores, history
 
 

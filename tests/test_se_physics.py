@@ -1,0 +1,47 @@
+"""Squeeze-excitation at high resolution: what the documented DPU physics makes it cost (issue #13)."""
+
+import pytest
+
+from accel_models import Accelerator, BlockSpec, DpuOptions, RooflineModel, get_board
+from accel_models.cpu_fallback import fallback_layers
+
+B4096 = Accelerator.from_dpu("B4096", clock_mhz=300.0, ddr_bw_gbps=get_board("zcu102").ddr_bw_gbps)
+B4096_IP3 = B4096.replace(options=DpuOptions(ip_version="3.4"))
+
+
+def _block(res: int, se: int, mid: int = 72) -> tuple:
+    return BlockSpec.from_key(f"expanded_conv-input:{res}x{res}x24-output:{res}x{res}x24-expand:{mid}-kernel:3"
+                              f"-stride:1-idskip:1-se:{se}-hs:0").layers()
+
+
+def test_se_at_112_moves_its_feature_map_three_more_times_through_ddr():
+    # the 72 x 112 x 112 depthwise output does not fit on chip: without SE it is written and read once (2x);
+    # with SE it is written, read by the pool, read and written by the scale, read by the projection (5x)
+    model = RooflineModel()
+    with_se, without = (model.unit_dram_bytes([_block(112, se)], B4096)[0] for se in (1, 0))
+    assert (with_se - without) / (72 * 112 * 112) == pytest.approx(3.0, abs=0.01)
+
+
+def test_the_global_pool_walks_its_window_on_the_alu():
+    # ceil(72/16) channel groups x 112 x 112 window cycles at 300 MHz, one output pixel (PG338 v4.1 ALU)
+    ideal = RooflineModel().with_params(dw_efficiency=1.0, layer_overhead_cycles=0.0)
+    layers = _block(112, 1)
+    pool = next(i for i, layer in enumerate(layers) if layer.name.endswith("se.pool"))
+    compute_ms = ideal.breakdown(ideal.schedule([layers]), [B4096])["compute_ms"][0, pool]
+    assert compute_ms == pytest.approx(5 * 112 * 112 / 300e3)
+
+
+def test_ip3_runs_a_pool_beyond_its_kernel_limit_on_the_cpu():
+    # IP 3.x average pool kernel 2-8 (Vitis AI target factory, ISA0); IP 4.x's ALU takes 1-256
+    assert [f.name for f in fallback_layers(_block(112, 1), B4096)] == []
+    reasons = {f.name.split(".")[-1]: f.reason for f in fallback_layers(_block(112, 1), B4096_IP3)}
+    assert "kernel 112" in reasons["pool"] and "2-8" in reasons["pool"]
+    assert "pool" not in {f.name.split(".")[-1] for f in fallback_layers(_block(7, 1), B4096_IP3)}
+
+
+def test_se_cost_grows_with_the_feature_map_not_per_block():
+    model = RooflineModel()
+    cost = {res: float(model.unit_latency_ms([_block(res, 1)], B4096)[0] - model.unit_latency_ms([_block(res, 0)],
+                                                                                             B4096)[0])
+            for res in (112, 28)}
+    assert cost[112] > 5 * cost[28]
