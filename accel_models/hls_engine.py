@@ -57,8 +57,10 @@ from dataclasses import asdict, dataclass, replace
 
 from .accelerator import Accelerator
 from .boards import Board
+from .roofline import RooflineModel, RooflineParams
 
-__all__ = ["CHANNELS_PER_LANE", "DDR_LATENCY_CYCLES", "PIPELINE_DEPTH", "EngineConfig", "EngineResources"]
+__all__ = ["CHANNELS_PER_LANE", "DDR_LATENCY_CYCLES", "PIPELINE_DEPTH", "EngineConfig", "EngineResources",
+           "engine_hardware", "engine_model"]
 
 #: Cycles from an AXI read / write request to its first beat, counted once per DDR transfer (Zynq
 #: UltraScale+ HP ports take 30-60 cycles of the PL clock to DDR and back; UG1085 ch. 35).
@@ -239,3 +241,31 @@ class EngineConfig:
     def replace(self, **changes) -> EngineConfig:
         """A copy with some constants changed."""
         return replace(self, **changes)
+
+
+def engine_model() -> RooflineModel:
+    """The project's analytical latency model with this engine's parameters, for the same ``Accelerator``.
+
+    The engine runs its tile loops at II = 1 (every efficiency 1), fuses h-swish / h-sigmoid into the
+    requantization (no extra passes), pools on its element-wise unit (``alu_pooling`` False: PP x ICP
+    lanes, not a DPU ALU's one pixel lane walking the window), moves data at the accelerator's DDR bandwidth (bandwidth
+    efficiencies 1), does not overlap transfers with compute (``overlap`` 0) and pays about four DDR
+    latencies plus a pipeline fill per layer (descriptor, parameters, input, output).  Evaluated on a
+    ``LayerArrays`` (every layer reads and writes DDR, as the engine does), its per-layer latency is the
+    model's prediction the engine's cycle count is compared with (``benchmarks/bench_hls.py``) and what
+    the ``"hls-engine"`` latency predictor answers (:mod:`latency_tables.engine`).
+    """
+    return RooflineModel(RooflineParams(
+        conv_efficiency=1.0, pw_efficiency=1.0, dw_efficiency=1.0, misc_efficiency=1.0, hswish_passes=0.0,
+        bw_efficiency=1.0, weight_bw_efficiency=1.0, layer_overhead_cycles=4.0 * DDR_LATENCY_CYCLES + PIPELINE_DEPTH,
+        overlap=0.0), alu_pooling=False)
+
+
+def engine_hardware(accelerator: Accelerator) -> Accelerator:
+    """What the engine builds for ``accelerator``: the same array, buffers and clock, no channel augmentation.
+
+    Channel augmentation is a DPUCZDX8G option the engine does not implement; the model of the engine's
+    latency (:func:`engine_model`) is evaluated on this accelerator.
+    """
+    return accelerator.replace(options=accelerator.options.replace(channel_augmentation=False))
+

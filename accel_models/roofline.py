@@ -355,10 +355,13 @@ class RooflineModel:
     """
 
     params: RooflineParams = RooflineParams()
+    #: Pooling on the depthwise ALU (a DPUCZDX8G, PG338 v4.1: one pixel lane walks the window) or, False,
+    #: on the element-wise engine (the HLS engine's PP x ICP unit): :func:`accel_models.tiling.layer_classes`.
+    alu_pooling: bool = True
 
     def with_params(self, **changes) -> RooflineModel:
         """A model with some parameters changed."""
-        return RooflineModel(self.params.replace(**changes))
+        return RooflineModel(self.params.replace(**changes), self.alu_pooling)
 
     # ------------------------------------------------------------- schedules
     @staticmethod
@@ -393,12 +396,13 @@ class RooflineModel:
         parameter sets.
         """
         acc = AcceleratorArrays.from_accelerators(accelerators)
-        cycles, act_cycles = tiled_cycles(schedule.layers, acc)
+        cycles, act_cycles = tiled_cycles(schedule.layers, acc, alu_pooling=self.alu_pooling)
         if schedule.merged.any():
             cycles[:, schedule.merged] = 0.0
             act_cycles[:, schedule.merged] = 0.0
         dram, extra_layers = schedule.dram_bytes(self.params.buffer_fraction * acc.act_buffer_bytes)
-        return LayerTerms(cycles=cycles, activation_cycles=act_cycles, engine=layer_classes(schedule.layers),
+        return LayerTerms(cycles=cycles, activation_cycles=act_cycles,
+                          engine=layer_classes(schedule.layers, self.alu_pooling),
                           dram_bytes=dram, weight_bytes=schedule.layers.weight_bytes.astype(float),
                           instructions=(~schedule.merged).astype(float), extra_layers=extra_layers,
                           cycles_per_ms=acc.clock_mhz * 1e3,
@@ -452,9 +456,10 @@ class RooflineModel:
             unit_parts = []
             for j, layer in enumerate(unit):
                 merged = j in flow.merged
-                cycles, act_cycles = (0, 0) if merged else layer_cycles(layer, acc)
+                cycles, act_cycles = (0, 0) if merged else layer_cycles(layer, acc, self.alu_pooling)
+                engine = layer_class(layer, self.alu_pooling)
                 unit_parts.append(_LayerParts(*_components(
-                    p, cycles, inverse_efficiency[layer_class(layer)], act_cycles, dram[j], flow.weight_bytes[j],
+                    p, cycles, inverse_efficiency[engine], act_cycles, dram[j], flow.weight_bytes[j],
                     (0.0 if merged else 1.0) + extra[j], cycles_per_ms, peak_bytes_per_ms, overhead_ms,
                     act_buffer_bytes, pipelined=True, maximum=max, minimum=min), dram[j]))
             parts.append(unit_parts)
@@ -547,7 +552,7 @@ class RooflineModel:
             parts = {k: v[0] for k, v in self.breakdown(schedule, [accelerator]).items()}
             arrays = schedule.layers
             names, op = schedule.names, tuple(OPS[c] for c in arrays.op)
-            classes = layer_classes(arrays).tolist()
+            classes = layer_classes(arrays, self.alu_pooling).tolist()
             macs, ops = arrays.macs.copy(), arrays.ops.astype(float)
         else:  # Layer objects: the scalar path
             units = self._layer_units(layers)
@@ -555,7 +560,7 @@ class RooflineModel:
             columns = np.array([c for unit in self._scalar_units(units, accelerator) for c in unit]).T
             parts = dict(zip(_LayerParts._fields, columns, strict=True))
             names, op = tuple(lay.name for lay in flat), tuple(lay.op for lay in flat)
-            classes = [layer_class(lay) for lay in flat]
+            classes = [layer_class(lay, self.alu_pooling) for lay in flat]
             macs = np.array([lay.macs for lay in flat], dtype=np.int64)
             ops = np.array([lay.ops for lay in flat], dtype=float)
         peak = accelerator.peak_gops_per_core

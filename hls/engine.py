@@ -4,8 +4,8 @@
 ``engine_config.h`` and the engine's structural resource estimate, which the
 search's fit check uses too; :func:`config_header` writes the header;
 :func:`check_board` refuses an engine its board cannot hold (memory, DSP, LUT
-or FF) before anything is written; :func:`engine_model` is the analytical
-latency model with this engine's parameters.
+or FF) before anything is written; :func:`engine_model` (re-exported from
+:mod:`accel_models.hls_engine`) is the analytical latency model with this engine's parameters.
 """
 
 from __future__ import annotations
@@ -13,30 +13,13 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from accel_models import RooflineModel, RooflineParams
 from accel_models.boards import Board
-from accel_models.hls_engine import DDR_LATENCY_CYCLES, PIPELINE_DEPTH, EngineConfig, EngineResources
+from accel_models.hls_engine import DDR_LATENCY_CYCLES, PIPELINE_DEPTH, EngineConfig, EngineResources, engine_model
 
 from .errors import HLSError
 
 __all__ = ["DDR_LATENCY_CYCLES", "PIPELINE_DEPTH", "EngineConfig", "EngineResourceError", "EngineResources",
            "OnChipMemoryError", "check_board", "config_header", "engine_model"]
-
-
-def engine_model() -> RooflineModel:
-    """The project's analytical latency model with this engine's parameters, for the same ``Accelerator``.
-
-    The engine runs its tile loops at II = 1 (every efficiency 1), fuses h-swish / h-sigmoid into the
-    requantization (no extra passes), moves data at the accelerator's DDR bandwidth (bandwidth
-    efficiencies 1), does not overlap transfers with compute (``overlap`` 0) and pays about four DDR
-    latencies plus a pipeline fill per layer (descriptor, parameters, input, output).  Evaluated on a
-    ``LayerArrays`` (every layer reads and writes DDR, as the engine does), its per-layer latency is the
-    model's prediction the engine's cycle count is compared with (``benchmarks/bench_hls.py``).
-    """
-    return RooflineModel(RooflineParams(
-        conv_efficiency=1.0, pw_efficiency=1.0, dw_efficiency=1.0, misc_efficiency=1.0, hswish_passes=0.0,
-        bw_efficiency=1.0, weight_bw_efficiency=1.0, layer_overhead_cycles=4.0 * DDR_LATENCY_CYCLES + PIPELINE_DEPTH,
-        overlap=0.0))
 
 
 class EngineResourceError(HLSError, ValueError):

@@ -2,8 +2,11 @@
 
 An export knows two latencies of a design from a search: the engine's own
 cycle count (C-simulation counter, at the accelerator's clock) and the
-search's prediction (its calibrated latency predictor, which prices a
-DPUCZDX8G; the engine is not that IP).  The export writes both into
+search's prediction.  For a custom accelerator the search's default
+predictor (``"by-build"``) prices the engine itself (``"hls-engine"``: its
+cycle model, whose interval holds the C-sim count); a DPU predictor asked for
+explicitly is labelled as a DPUCZDX8G model applied to a custom accelerator
+(:func:`latency_tables.by_build.latency_basis`).  The export writes both into
 ``manifest.json`` (``totals.latencies``); ``ofa-hw export`` prints them and
 the report of the design (``ofa-hw report RESULT --export DIR``) shows them,
 all three through :meth:`LatencyFigure.line`, so they cannot disagree.
@@ -70,9 +73,9 @@ def search_figure(design: Any, predictor: str | None = None) -> LatencyFigure | 
     latency_ms = getattr(design, "latency_ms", None)
     if latency_ms is None:
         return None
-    source = f"{getattr(design, 'latency_source', 'model')} by "
-    source += f"latency predictor {predictor!r}" if predictor else "the search's latency predictor"
-    source += ", a calibrated DPUCZDX8G model; the engine is not that IP"
+    from latency_tables.by_build import latency_basis
+
+    source = latency_basis(predictor, design.accelerator, getattr(design, "latency_source", "model"))
     low, high = getattr(design, "latency_low_ms", None), getattr(design, "latency_high_ms", None)
     return LatencyFigure(SEARCH_LABEL, float(latency_ms), source, None if low is None else float(low),
                          None if high is None else float(high))

@@ -65,7 +65,7 @@ from .calibration import CalibratedModel, calibrated_model
 from .fitting import CalibrationProblem, FitSettings
 from .joint import JOINT_FIT_PARAMETERS, JOINT_FIXED, JOINT_TIED
 from .metrics import ErrorReport
-from .predictor import HybridPredictor, get_predictor
+from .predictor import HybridPredictor, calibrated_device
 from .sources import CalibrationSource
 from .table import Entry, LatencyTable, TableMeta
 
@@ -193,7 +193,7 @@ class FewShotReport:
 
 def _prior_calibration(prior) -> tuple[CalibratedModel, str]:
     if isinstance(prior, str):
-        return get_predictor(prior).calibrated, prior
+        return calibrated_device(prior), prior
     if isinstance(prior, HybridPredictor):
         return prior.calibrated, prior.name
     if isinstance(prior, CalibratedModel):

@@ -40,7 +40,9 @@ from accel_models.roofline import RooflineModel
 from accel_models.schedule import group_by_block
 from accel_models.tiling import augmentation_applies
 
+from .by_build import BY_BUILD_DEVICE, STOCK_DEVICE, BuildPredictor
 from .calibration import CalibratedModel, calibrate
+from .engine import ENGINE_DEVICE, EnginePredictor
 from .joint import calibrate_joint
 from .registry import load_table
 from .sources import CalibrationSource, get_source
@@ -472,17 +474,42 @@ def calibrate_device(device: str) -> CalibratedModel:
     return calibrate(RooflineModel(), source.table, source.accelerator, units=source.units, folds=0)
 
 
+#: Devices priced by what builds the accelerator, not by one measured table: the HLS engine's model
+#: (:mod:`latency_tables.engine`) and the dispatch of stock / custom accelerators (:mod:`latency_tables.by_build`).
+BUILD_DEVICES = {
+    ENGINE_DEVICE: "a custom accelerator's HLS engine (hls.export): the engine's cycle model, checked against its "
+                  "C-sim count",
+    BY_BUILD_DEVICE: "each accelerator by what builds it: a stock DPUCZDX8G configuration by dpuczdx8g-joint, a custom "
+                "accelerator by hls-engine",
+}
+
+
 def list_devices() -> list[str]:
     """Names accepted by :func:`get_predictor`.
 
     >>> list_devices()
-    ['dpuczdx8g-joint', 'note10', 'ultra96v2-b2304']
+    ['by-build', 'dpuczdx8g-joint', 'hls-engine', 'note10', 'ultra96v2-b2304']
     """
-    return sorted(DEVICES)
+    return sorted([*DEVICES, *BUILD_DEVICES])
 
+
+def calibrated_device(device: str) -> CalibratedModel:
+    """The calibrated analytical model of a measured shipped device (one of :data:`DEVICES`).
+
+    ``"hls-engine"`` and ``"by-build"`` price by what builds an accelerator and carry no
+    calibration of their own: asking for theirs is an error naming the devices that have one.
+    """
+    if device in BUILD_DEVICES:
+        raise ValueError(f"latency device {device!r} has no calibration of its own (it prices by what builds an "
+                         f"accelerator); calibrated devices: {', '.join(sorted(DEVICES))}")
+    from .per_resolution import PerResolutionPredictor
+
+    predictor = get_predictor(device)
+    assert isinstance(predictor, (HybridPredictor, PerResolutionPredictor))  # every entry of DEVICES is one
+    return predictor.calibrated
 
 @cache
-def get_predictor(device: str) -> HybridPredictor | PerResolutionPredictor:
+def get_predictor(device: str) -> HybridPredictor | PerResolutionPredictor | EnginePredictor | BuildPredictor:
     """The hybrid predictor of a shipped device (calibrated on first use, then cached).
 
     The first call calibrates the analytical model on the device's table
@@ -493,6 +520,9 @@ def get_predictor(device: str) -> HybridPredictor | PerResolutionPredictor:
     serves the Ultra96-V2 table's measurements but calibrates the model on
     that table and the ZCU102 per-layer profiles together: the predictor for
     accelerators nobody measured (``benchmarks/bench_transfer.py``).
+    ``"hls-engine"`` prices the HLS engine that builds a custom accelerator
+    (:mod:`latency_tables.engine`); ``"by-build"`` dispatches each accelerator
+    to the one that builds it (:mod:`latency_tables.by_build`).
 
     Parameters
     ----------
@@ -512,6 +542,10 @@ def get_predictor(device: str) -> HybridPredictor | PerResolutionPredictor:
 
     if device in WITHDRAWN_DEVICES:
         raise KeyError(f"latency device {device!r} is {WITHDRAWN_DEVICES[device]}")
+    if device == ENGINE_DEVICE:
+        return EnginePredictor()
+    if device == BY_BUILD_DEVICE:
+        return BuildPredictor(get_predictor(STOCK_DEVICE))
     if device not in DEVICES:
         raise KeyError(f"unknown device {device!r}; known: {', '.join(list_devices())}")
     if DEVICES[device].per_resolution:  # one table per resolution: summed over the network's own

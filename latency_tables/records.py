@@ -24,11 +24,13 @@ from typing import Any
 from accel_models import Accelerator, LatencyPredictor, RooflineModel
 from accel_models.validation import read_json
 
+from .by_build import BuildPredictor
 from .calibration import CalibratedModel
+from .engine import EnginePredictor
 from .few_shot import FewShotReport, fit_device
 from .format import format_table, parse_table
 from .per_resolution import PerResolutionPredictor
-from .predictor import DEVICES, HybridPredictor, get_predictor, list_devices
+from .predictor import HybridPredictor, get_predictor, list_devices
 from .registry import load_table
 from .sources import table_accelerator
 
@@ -88,7 +90,7 @@ def as_predictor(predictor: str | os.PathLike | LatencyPredictor) -> LatencyPred
     >>> as_predictor("ultra96v2-b2304") is get_predictor("ultra96v2-b2304")
     True
     """
-    if isinstance(predictor, str) and predictor in DEVICES:
+    if isinstance(predictor, str) and predictor in list_devices():
         return get_predictor(predictor)
     if isinstance(predictor, (str, os.PathLike)):
         path = Path(predictor)
@@ -116,8 +118,8 @@ def predictor_record(predictor: LatencyPredictor) -> dict[str, Any]:
     ``"roofline"``, or ``"object"`` (not rebuildable: its type only).
     """
     record: dict[str, Any] = {"format": RECORD_FORMAT}
-    if isinstance(predictor, (HybridPredictor, PerResolutionPredictor)) and predictor.name in DEVICES \
-            and predictor is get_predictor(predictor.name):
+    if isinstance(predictor, (HybridPredictor, PerResolutionPredictor, EnginePredictor, BuildPredictor)) \
+            and predictor.name in list_devices() and predictor is get_predictor(predictor.name):
         return {**record, "kind": "device", "device": predictor.name}
     if isinstance(predictor, HybridPredictor):
         origin = dict(predictor.origin or {})

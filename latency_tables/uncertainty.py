@@ -40,11 +40,16 @@ from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
+from typing import TYPE_CHECKING, cast
 
 import numpy as np
 
 from accel_models import Accelerator, BlockSpec, Layer
 from accel_models.predictor_protocol import AcceleratorChoice, accelerator_list
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .by_build import BuildIntervals
+    from .engine import EngineIntervals
 
 __all__ = [
     "DEFAULT_CONFIDENCE",
@@ -298,14 +303,15 @@ class ErrorModel:
                 "transferred": self.transferred.summary(confidence)}
 
 
-#: Devices with an interval model (DPUCZDX8G devices calibrated on the Ultra96-V2 table).
-INTERVAL_DEVICES = ("dpuczdx8g-joint", "ultra96v2-b2304")
+#: Devices with an interval model (DPUCZDX8G devices calibrated on the Ultra96-V2 table; the HLS engine's
+#: C-sim range, :mod:`latency_tables.engine`; both by build, :mod:`latency_tables.by_build`).
+INTERVAL_DEVICES = ("dpuczdx8g-joint", "ultra96v2-b2304", "hls-engine", "by-build")
 
 
 @cache
 def error_model(device: str = "dpuczdx8g-joint") -> ErrorModel:
-    """The error model of a shipped device (computed from the shipped measurements on first use)."""
-    if device not in INTERVAL_DEVICES:
+    """The error model of a shipped DPU device (computed from the shipped measurements on first use)."""
+    if device not in INTERVAL_DEVICES[:2]:
         raise KeyError(f"no latency-interval model for device {device!r}; intervals exist for "
                        f"{', '.join(INTERVAL_DEVICES)}")
     transferred = transfer_residuals() if device == "dpuczdx8g-joint" else single_table_transfer_residuals()
@@ -415,12 +421,17 @@ class IntervalPredictor:
                                self.confidence if confidence is None else confidence, shares)
 
 
-def interval_predictor(device="dpuczdx8g-joint", confidence: float = DEFAULT_CONFIDENCE) -> IntervalPredictor:
+def interval_predictor(device="dpuczdx8g-joint", confidence: float = DEFAULT_CONFIDENCE,
+                       ) -> IntervalPredictor | EngineIntervals | BuildIntervals:
     """The :class:`IntervalPredictor` of a shipped device (see :data:`INTERVAL_DEVICES`) or of a fitted one.
 
     ``device`` is a device name or a :func:`latency_tables.fit_device`
     predictor whose prior has an interval model (:func:`fitted_error_model`).
+    ``"hls-engine"`` and ``"by-build"`` give an interval object of the same interface
+    (:class:`latency_tables.engine.EngineIntervals`, :class:`latency_tables.by_build.BuildIntervals`).
     """
+    from .by_build import BY_BUILD_DEVICE, STOCK_DEVICE, BuildIntervals, BuildPredictor
+    from .engine import ENGINE_DEVICE, EngineIntervals, EnginePredictor
     from .predictor import get_predictor
 
     few_shot = getattr(device, "few_shot", None)
@@ -429,7 +440,12 @@ def interval_predictor(device="dpuczdx8g-joint", confidence: float = DEFAULT_CON
     if not isinstance(device, str):
         raise TypeError(f"interval_predictor takes a device name ({', '.join(INTERVAL_DEVICES)}) or a fit_device "
                         f"predictor, got {type(device).__name__}")
-    return IntervalPredictor(get_predictor(device), error_model(device), confidence)
+    predictor = get_predictor(device)
+    if device == ENGINE_DEVICE:
+        return EngineIntervals(cast(EnginePredictor, predictor), confidence)
+    if device == BY_BUILD_DEVICE:
+        return BuildIntervals(cast(BuildPredictor, predictor), interval_predictor(STOCK_DEVICE, confidence), confidence)
+    return IntervalPredictor(predictor, error_model(device), confidence)
 
 
 class UpperBoundPredictor:

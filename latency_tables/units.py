@@ -58,17 +58,17 @@ def check_units(table: LatencyTable, source: str | os.PathLike, lines: Sequence[
 def _prior_ms(table: LatencyTable) -> np.ndarray | None:
     from accel_models.blocks import BlockSpec
 
-    from .predictor import get_predictor
+    from .predictor import calibrated_device
     from .sources import table_accelerator
 
     try:
         accelerator = table_accelerator(table.meta)
     except (ValueError, KeyError):  # not a configuration the prior models
         return None
-    prior = get_predictor("dpuczdx8g-joint")
+    prior = calibrated_device("dpuczdx8g-joint")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        per_unit = [float(np.sum(prior.calibrated.layer_latency_ms(BlockSpec.from_key(key).layers(), accelerator)))
+        per_unit = [float(np.sum(prior.layer_latency_ms(BlockSpec.from_key(key).layers(), accelerator)))
                     for key in table.entries]
-    launch = float(prior.calibrated.invocation_ms) if table.meta.per_entry_invocation else 0.0
+    launch = float(prior.invocation_ms) if table.meta.per_entry_invocation else 0.0
     return np.maximum(np.array(per_unit) + launch, 1e-6)

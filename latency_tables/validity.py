@@ -18,6 +18,7 @@ B4096 accelerator predicts them at 11.1 % with the ZCU102 held out
 
 from __future__ import annotations
 
+import dataclasses
 import warnings
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -148,10 +149,21 @@ def device_validity(device: str) -> DeviceValidity:
 
     if device in WITHDRAWN_DEVICES:
         raise KeyError(f"device {device!r} is {WITHDRAWN_DEVICES[device]}")
+    if device == "hls-engine":
+        from .engine import engine_validity
+
+        return engine_validity()
+    if device == "by-build":  # the DPU device's for stock configurations; custom ones are the engine's
+        stock = device_validity("dpuczdx8g-joint")
+        return dataclasses.replace(stock, device=device, held_out_error=(
+            f"stock DPUCZDX8G: {stock.held_out_error}; custom: {device_validity('hls-engine').held_out_error}"))
     if device not in DEVICES:
         raise KeyError(f"unknown device {device!r}; known: {', '.join(sorted(DEVICES))}")
     if device == "note10":
+        from .per_resolution import PerResolutionPredictor
+
         predictor = get_predictor(device)
+        assert isinstance(predictor, PerResolutionPredictor)
         return DeviceValidity.from_measurements(device, "curve fit on a phone CPU; only the 17 measured tables "
                                                 "are exact", table_units(predictor.table).values(),
                                                 [predictor.accelerator])

@@ -105,7 +105,10 @@ def joint():
 
 def test_every_device_and_source_is_pinned():
     # zcu102-b4096 (single-table fit on the MobileNetV2 blocks) was withdrawn (latency_tables.validity)
-    assert sorted(GOLDEN["devices"]) == list_devices()
+    from latency_tables.predictor import BUILD_DEVICES
+
+    # hls-engine / by-build are not calibrated (the engine's cycle model; a dispatch onto dpuczdx8g-joint)
+    assert sorted(GOLDEN["devices"]) == sorted(set(list_devices()) - set(BUILD_DEVICES))
     assert sorted(GOLDEN["single"]) == sorted(SHIPPED_SOURCES)
 
 

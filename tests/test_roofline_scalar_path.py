@@ -80,9 +80,10 @@ def test_the_grid_exercises_every_branch():
     assert (terms.accelerator_overhead_ms > 0).any()
 
 
+@pytest.mark.parametrize("alu_pooling", [True, False], ids=["alu-pooling", "elementwise-pooling"])
 @pytest.mark.parametrize("params", _PARAMS, ids=range(len(_PARAMS)))
-def test_scalar_path_equals_bulk_path_exactly(params):
-    model = RooflineModel(params)
+def test_scalar_path_equals_bulk_path_exactly(params, alu_pooling):
+    model = RooflineModel(params, alu_pooling)
     units = _units()
     flat = [layer for unit in units for layer in unit]
     accs = _accelerators()

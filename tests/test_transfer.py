@@ -234,4 +234,8 @@ def test_codesign_defaults_to_the_joint_device():
     from ofa_hw.search import search_codesign
 
     result = search_codesign(board="zcu104", latency_ms=6.0, budget=200, population=50, progress=False)
-    assert result.settings["latency_predictor"] == "dpuczdx8g-joint"
+    # by-build: every stock DPUCZDX8G configuration (the default space) is priced by the joint device
+    assert result.settings["latency_predictor"] == "by-build"
+    best = result.best
+    assert best.accelerator.is_dpuczdx8g and best.latency_ms == pytest.approx(
+        get_predictor("dpuczdx8g-joint").network_latency_ms(best.layers(), best.accelerator), rel=1e-9)

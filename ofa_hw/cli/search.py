@@ -45,8 +45,9 @@ def add_parser(subparsers) -> None:
                         help="DPUCZDX8G IP version of the 'dpu' space and of listed configurations (default 4.1, "
                              "Vitis AI 3.0; 3.x has no hard-sigmoid, so h-swish runs on the CPU)")
     parser.add_argument("--predictor", default=None,
-                        help="latency predictor: a device name (default: dpuczdx8g-joint: the Ultra96-V2 "
-                             "measurements, elsewhere the model calibrated on two boards), your measured table "
+                        help="latency predictor: a device name (default: by-build: a stock DPUCZDX8G by "
+                             "dpuczdx8g-joint, the Ultra96-V2 measurements, elsewhere the model calibrated on two "
+                             "boards; a custom accelerator by hls-engine, its HLS engine's model), your measured table "
                              "(TABLE.csv, calibrated on that prior) or a record from 'ofa-hw lut fit' (FIT.json)")
     parser.add_argument("--algorithm", default="auto", choices=("auto", "evolution", "nsga2"))
     parser.add_argument("--budget", type=int, default=20_000, help="candidate evaluations (default 20000)")
@@ -177,8 +178,19 @@ def _interval(design) -> str:
             f"{design.latency_high_ms:.2f} ms")
 
 
-def _latency_meaning(settings) -> str:
-    return "end-to-end" if settings.get("deployment", {}).get("latency_mode") == "e2e" else "DPU time"
+def _latency_meaning(settings, design) -> str:
+    if settings.get("deployment", {}).get("latency_mode") == "e2e":
+        return "end-to-end"
+    return "DPU time" if design.accelerator.is_dpuczdx8g else "HLS engine time"
+
+
+def _basis(settings, design) -> str:
+    """What a custom design's latency is (its engine's model, or a DPU model applied to it) and what its fps means."""
+    from latency_tables.by_build import latency_basis
+
+    return (latency_basis(settings.get("latency_predictor"), design.accelerator, design.latency_source)
+            + "; deployed fps: the engine's time in place of the DPU's (no DPU runtime: a PYNQ Overlay driver), "
+            "the same ARM pre/post-processing and threads")
 
 
 def _deployed_line(design) -> str:
@@ -225,8 +237,10 @@ def format_summary(result) -> str:
             f"BRAM36 {placed.bram36:.0f}, "
             f"URAM {placed.uram:.0f} as placed (binding: {res.binding_resource} {100 * res.binding_utilization:.0f}%)",
             *(f"                {note}" for note in res.notes[-1:]),
-            f"  latency     : {design.latency_ms:.3f} ms per image{_interval(design)} ({_latency_meaning(settings)}, "
-            f"{design.latency_source}; {100 * design.measured_fraction:.0f}% from measured entries)",
+            f"  latency     : {design.latency_ms:.3f} ms per image{_interval(design)} "
+            f"({_latency_meaning(settings, design)}, {design.latency_source}; "
+            f"{100 * design.measured_fraction:.0f}% from measured entries)",
+            *([] if acc.is_dpuczdx8g else [f"  latency by  : {_basis(settings, design)}"]),
             f"  deployed    : {_deployed_line(design)}",
             f"  accuracy    : {design.accuracy_top1:.2f}% top-1 ({scale}) int8 predicted "
             f"({design.accuracy_float_top1:.2f}% float)"

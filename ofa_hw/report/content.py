@@ -18,6 +18,7 @@ the search used, so the report can be checked against the result:
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import warnings
 from collections.abc import Mapping
@@ -28,8 +29,11 @@ import numpy as np
 
 from accel_models import Accelerator, BlockSpec, Board, LatencyPredictor, RooflineModel, fits, get_board, group_by_block
 from accel_models.cpu_fallback import fallback_latency_ms
+from accel_models.layer import LayerArrays
 from accel_models.resources import resource_basis
 from latency_tables import CalibratedModel, HybridPredictor, LatencyTable, TablePredictor
+from latency_tables.by_build import BuildPredictor
+from latency_tables.engine import EnginePredictor
 from latency_tables.per_resolution import PerResolutionPredictor
 
 from ..layers import count_macs, count_params
@@ -59,6 +63,13 @@ class LatencyModel:
     calibrated: CalibratedModel | None = None
     table: LatencyTable | None = None
     device: str | None = None
+    engine: EnginePredictor | None = None
+
+    def analyze(self, design: Design):
+        """Roofline analysis of ``design`` by the model that priced it (under by-build, a custom one: its engine)."""
+        if self.engine is not None and not design.accelerator.is_dpuczdx8g:
+            return self.engine.model.analyze(LayerArrays.from_layers(design.layers()), design.accelerator)
+        return self.model.analyze(design.layers(), design.accelerator)
 
     @property
     def invocation_ms(self) -> float:
@@ -87,6 +98,9 @@ def resolve_latency_model(predictor, settings: Mapping[str, Any]) -> LatencyMode
                              "or TABLE.csv)")
         predictor = device = name
     predictor = as_predictor(predictor)
+    if isinstance(predictor, BuildPredictor):  # stock designs by its DPU predictor, custom ones by the engine's
+        stock = resolve_latency_model(predictor.stock, {})
+        return dataclasses.replace(stock, predictor=predictor, engine=predictor.engine)
     if isinstance(predictor, (HybridPredictor, PerResolutionPredictor)):
         return LatencyModel(predictor, predictor.calibrated.model, predictor.accelerator, predictor.calibrated,
                             predictor.table, device or predictor.name)
@@ -153,7 +167,7 @@ def report_content(result: CodesignResult, predictor=None, cross_validate: bool 
     analysis = None
     if result.best is not None:
         design = result.best
-        analysis = latency.model.analyze(design.layers(), design.accelerator)
+        analysis = latency.analyze(design)
         summary["best"] = {
             "design": design.to_dict(),
             "subnet": subnet_summary(design),
@@ -285,7 +299,9 @@ def latency_table(design: Design, latency: LatencyModel, analysis) -> dict:
                 "measured_ms": table.entries[unit[0].block].mean_ms if source == "measured" and table else None}
                for unit, source, ms in zip(units, sources, unit_ms, strict=True)]
     measured_here = "measured" in sources
-    if measured_here and table is not None:
+    if latency.engine is not None and not design.accelerator.is_dpuczdx8g:
+        method = f"the HLS engine's cycle model ('hls-engine', every layer through DDR): {latency.engine.description}"
+    elif measured_here and table is not None:
         method = (f"measured entries of table {table.meta.name!r} (in-network: the entry minus one "
                   f"program launch of {latency.invocation_ms:.4f} ms) where the table has the unit; the calibrated "
                   "model elsewhere")
@@ -376,6 +392,9 @@ def _latency_assumptions(latency: LatencyModel, cross_validate: bool) -> dict:
     if latency.device in DEVICES:
         out["description"] = DEVICES[latency.device].description
         out["model"] = DEVICES[latency.device].model_note
+    if latency.engine is not None:  # by-build: the device above prices stock DPUCZDX8G configurations only
+        out["custom_accelerators"] = {"device": latency.engine.name, "source": latency.engine.source,
+                                      "description": latency.engine.description}
     if latency.table is not None:
         out["table"] = {**latency.table.meta.to_dict(), "entries": len(latency.table)}
     if latency.accelerator is not None:

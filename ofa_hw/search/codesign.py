@@ -49,7 +49,9 @@ CHECKPOINT_FORMAT = 3  # 3: the evolution ends with a local search (a restart's 
 #: one validated on accelerators nobody measured.  For the one accelerator the Ultra96-V2
 #: table was measured on (B2304 @ 200 MHz), ``predictor="ultra96v2-b2304"`` predicts the
 #: blocks the table lacks more closely (7 % against 14 % MAPE on the table).
-DEFAULT_LATENCY_PREDICTOR = "dpuczdx8g-joint"
+#: A custom accelerator (not a DPUCZDX8G configuration) is priced by the HLS engine that builds
+#: it instead ("by-build" dispatches per accelerator: latency_tables.by_build).
+DEFAULT_LATENCY_PREDICTOR = "by-build"
 
 
 def search_codesign(
@@ -119,9 +121,11 @@ def search_codesign(
     predictor : str or predictor, optional
         Latency: a device name of :func:`latency_tables.get_predictor`, a
         ``HybridPredictor``, ``CalibratedModel`` or ``RooflineModel``.
-        Default: :data:`DEFAULT_LATENCY_PREDICTOR` (``"dpuczdx8g-joint"``:
-        the Ultra96-V2's measured entries on the accelerator they were
-        measured on, the jointly calibrated model elsewhere).
+        Default: :data:`DEFAULT_LATENCY_PREDICTOR` (``"by-build"``: a stock
+        DPUCZDX8G configuration by ``"dpuczdx8g-joint"``, the Ultra96-V2's
+        measured entries on the accelerator they were measured on, the jointly
+        calibrated model elsewhere; a custom accelerator by ``"hls-engine"``,
+        the model of the HLS engine that builds it).
     accuracy : str, optional
         Accuracy predictor name (default: the one of ``space``).
     quantization : str or None

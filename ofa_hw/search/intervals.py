@@ -113,11 +113,17 @@ def warn_outside_validity(latency_name: str | None, keys, accelerators) -> list[
     """One :class:`latency_tables.validity.ValidityWarning` if the search leaves the device's measurements.
 
     The reasons are found once per (device, units, accelerators): a repeated
-    search (seeds, budgets) only warns again.
+    search (seeds, budgets) only warns again.  Under ``"by-build"`` the DPU
+    device answers for the stock accelerators; custom ones are the engine's.
     """
+    from latency_tables.by_build import BY_BUILD_DEVICE, STOCK_DEVICE
     from latency_tables.predictor import DEVICES
     from latency_tables.validity import warn_reasons
 
+    if latency_name == BY_BUILD_DEVICE:  # the DPU device prices its stock accelerators; custom ones are the engine's
+        latency_name, accelerators = STOCK_DEVICE, [a for a in accelerators if a.is_dpuczdx8g]
+        if not accelerators:
+            return []
     if latency_name not in DEVICES:
         return []
     reasons = _outside_validity(latency_name, tuple(keys), tuple(accelerators))
