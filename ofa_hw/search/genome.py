@@ -15,7 +15,7 @@ from functools import cached_property
 
 import numpy as np
 
-from ..space import OFASpace, SubnetBatch
+from ..space import OFASpace, SubnetBatch, active_mask
 from .evaluate import Candidates
 
 __all__ = ["Genome"]
@@ -65,15 +65,16 @@ class Genome:
         """Genes per candidate."""
         return sum(count for _, count in self.fields)
 
-    @property
+    @cached_property
     def upper(self) -> np.ndarray:
-        """(n_genes,) largest value of each gene (the lower bound is 0)."""
+        """(n_genes,) largest value of each gene (the lower bound is 0; read-only)."""
         space = self.space
         depths = [len(choices) - 1 for choices in space.stage_depth_choices]  # a one-block stage has one choice
         slots = space.n_slots
-        return np.array([len(space.kernel_choices) - 1] * slots + [len(space.expand_choices) - 1] * slots
-                        + depths + [len(self.resolutions) - 1,
-                                                                        self.n_accelerators - 1], dtype=np.int64)
+        upper = np.array([len(space.kernel_choices) - 1] * slots + [len(space.expand_choices) - 1] * slots
+                         + depths + [len(self.resolutions) - 1, self.n_accelerators - 1], dtype=np.int64)
+        upper.setflags(write=False)
+        return upper
 
     def encode(self, candidates: Candidates) -> np.ndarray:
         """(N, n_genes) int64 genes of ``candidates``."""
@@ -100,26 +101,48 @@ class Genome:
     def decode(self, genes: np.ndarray, *, validate: bool = True) -> Candidates:
         """Candidates of ``genes`` (N, n_genes); values outside ``[0, upper]`` raise ``ValueError``.
 
-        ``validate=False`` skips the value checks of :class:`SubnetBatch` for
-        genes known to be in range (the search's own variation operators).
+        ``validate=False`` skips the range check and the value checks of
+        :class:`SubnetBatch` for genes known to be in range (the search's own variation operators).
         """
         genes = np.asarray(genes)
         if genes.ndim != 2 or genes.shape[1] != self.n_genes:
             raise ValueError(f"expected genes of shape (N, {self.n_genes}), got {genes.shape}")
-        genes = genes.astype(np.int64)
-        if genes.size and ((genes < 0) | (genes > self.upper)).any():
+        genes = genes.astype(np.int64, copy=False)
+        if validate and genes.size and ((genes < 0) | (genes > self.upper)).any():
             row, column = (int(i) for i in np.argwhere((genes < 0) | (genes > self.upper))[0])
             raise ValueError(f"gene {column} of genome {row} is {genes[row, column]}, "
                              f"outside [0, {self.upper[column]}]")
-        space = self.space
-        k, e, d = (np.asarray(c) for c in (space.kernel_choices, space.expand_choices, space.depth_choices))
-        slots = space.n_slots
-        depth = np.stack([np.asarray(choices)[genes[:, 2 * slots + s]]
-                          for s, choices in enumerate(space.stage_depth_choices)], axis=1)
-        parts = (k[genes[:, :slots]], e[genes[:, slots:2 * slots]], depth, np.asarray(self.resolutions)[genes[:, -2]])
-        subnets = (SubnetBatch(*parts, space.width_mult) if validate
-                   else SubnetBatch._unchecked(*parts, space.width_mult))
+        kernel, expand, depth, resolution = self._value_of_index
+        slots = self.space.n_slots
+        parts = (kernel[genes[:, :slots]], expand[genes[:, slots:2 * slots]],
+                 depth[np.arange(depth.shape[0]), genes[:, 2 * slots:-2]], resolution[genes[:, -2]])
+        subnets = (SubnetBatch(*parts, self.space.width_mult) if validate
+                   else SubnetBatch._unchecked(*parts, self.space.width_mult))
         return Candidates(subnets, genes[:, -1].copy())
+
+    @cached_property
+    def _value_of_index(self) -> tuple[np.ndarray, ...]:
+        """Lookup arrays choice index -> value for kernel, expand, (stage, depth index) and resolution."""
+        space = self.space
+        widest = max(len(choices) for choices in space.stage_depth_choices)
+        depth = np.array([list(choices) + [choices[-1]] * (widest - len(choices))  # padding is never indexed
+                          for choices in space.stage_depth_choices], dtype=np.int64)
+        return (np.asarray(space.kernel_choices, np.int64), np.asarray(space.expand_choices, np.int64), depth,
+                np.asarray(self.resolutions, np.int64))
+
+    def normalised(self, genes: np.ndarray) -> np.ndarray:
+        """``genes`` with the kernel and expand genes of the slots their depths switch off set to 0.
+
+        What ``encode(decode(genes))`` gives, without building the sub-networks.
+        """
+        depth = self._value_of_index[2]
+        slots = self.space.n_slots
+        depths = depth[np.arange(depth.shape[0]), genes[:, 2 * slots:-2]]
+        off = ~active_mask(depths)
+        out = genes.copy()
+        out[:, :slots][off] = 0
+        out[:, slots:2 * slots][off] = 0
+        return out
 
     def first_of_each(self, candidates: Candidates) -> np.ndarray:
         """Sorted indices of the first occurrence of every distinct candidate.

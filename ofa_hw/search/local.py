@@ -232,7 +232,7 @@ def _unseen(genome, rows: np.ndarray, tags: np.ndarray, seen: set, limit: int) -
     """The first ``limit`` rows (and their tags) whose normalised genes were not evaluated yet; marks them seen."""
     if not len(rows) or limit <= 0:
         return rows[:0], tags[:0]
-    normal = np.ascontiguousarray(genome.encode(genome.decode(rows, validate=False))[:, :-1])
+    normal = np.ascontiguousarray(genome.normalised(rows)[:, :-1])
     keep: list[int] = []
     for k, key in enumerate(normal.view(f"V{normal.shape[1] * normal.itemsize}").ravel().tolist()):
         if key not in seen:
