@@ -53,8 +53,8 @@ def local_search(evaluator: Evaluator, constraint: Constraint, starts: Candidate
     each step's evaluated candidates.
     """
     genome = evaluator.genome
-    seen: set = set()  # the sub-networks evaluated (each is placed on its accelerator, not searched)
-    _unseen(genome, genome.encode(starts), np.arange(len(starts)), seen, len(starts))
+    seen = _Seen(genome)  # the sub-networks evaluated (each is placed on its accelerator, not searched)
+    seen.first_unseen(genome.encode(starts), np.arange(len(starts)), len(starts))
     evaluated: list[tuple[Candidates, Scores]] = []
     spent = 0
     best, best_scores = starts.take([0]), start_scores.take([0])
@@ -99,7 +99,7 @@ def _better(a: Scores, b: Scores, constraint: Constraint) -> bool:
 
 
 def _step(evaluator: Evaluator, constraint: Constraint, climbers: list[tuple[Candidates, Scores]], left: int,
-          place, seen: set) -> tuple[list, Candidates, Scores] | None:
+          place, seen: _Seen) -> tuple[list, Candidates, Scores] | None:
     """One step of every climber: (per climber its better neighbour and scores or ``None``, all evaluated, scores).
 
     ``None`` when no climber has an unevaluated neighbour left.
@@ -110,7 +110,7 @@ def _step(evaluator: Evaluator, constraint: Constraint, climbers: list[tuple[Can
     owner = np.concatenate([np.full(len(m[1]), k) for k, m in enumerate(moves)])
     all_singles = np.concatenate([m[0] for m in moves])
     all_groups = np.concatenate([m[1] for m in moves])
-    _, kept = _unseen(genome, all_singles, np.arange(len(owner)), seen, left)
+    _, kept = seen.first_unseen(all_singles, np.arange(len(owner)), left)
     if not len(kept):
         return None
     single_candidates, _ = place(genome.decode(all_singles[kept], validate=False))
@@ -138,7 +138,7 @@ def _step(evaluator: Evaluator, constraint: Constraint, climbers: list[tuple[Can
         for k in range(len(climbers)):  # each climber's best predicted feasible Lagrangian solutions, then pairs
             for from_lagrangian, most in ((True, COMBOS_PER_STEP), (False, PAIRS_PER_STEP)):
                 feasible = np.flatnonzero((violation == 0) & (row_owner == k) & (row_lagrangian == from_lagrangian))
-                _, keep = _unseen(genome, rows[feasible], feasible, seen, min(left, most))
+                _, keep = seen.first_unseen(rows[feasible], feasible, min(left, most))
                 chosen.append(keep)
                 left -= len(keep)
         keep = np.concatenate(chosen).astype(np.int64)
@@ -228,22 +228,39 @@ def _best_pairs(genes: np.ndarray, singles: np.ndarray, groups: np.ndarray, gain
     return singles[i[order]] + singles[j[order]] - genes  # the two moves change disjoint genes
 
 
-def _unseen(genome, rows: np.ndarray, tags: np.ndarray, seen: set, limit: int) -> tuple[np.ndarray, np.ndarray]:
-    """The first ``limit`` rows (and their tags) whose normalised genes were not evaluated yet; marks them seen."""
-    if not len(rows) or limit <= 0:
-        return rows[:0], tags[:0]
-    normal = np.ascontiguousarray(genome.normalised(rows)[:, :-1])
-    keep: list[int] = []
-    for k, key in enumerate(normal.view(f"V{normal.shape[1] * normal.itemsize}").ravel().tolist()):
-        if key not in seen:
-            seen.add(key)
-            keep.append(k)
-            if len(keep) == limit:
-                break
-    return rows[keep], tags[keep]
+class _Seen:
+    """The sub-networks evaluated so far, as a sorted array of 64-bit hashes of their normalised genes.
+
+    The hash is a sum of the genes times random odd 64-bit multipliers
+    (wrapping): two distinct genomes share it with odds of about 2^-62, so
+    over a search's ~10^5 candidates a collision -- which would only skip a
+    candidate, never score one wrongly -- has odds below 10^-8.
+    """
+
+    def __init__(self, genome) -> None:
+        self.genome = genome
+        multipliers = np.random.default_rng(0x5EE7).integers(0, 2 ** 63, size=genome.n_genes - 1, dtype=np.int64)
+        self._multipliers = multipliers | 1
+        self._hashes = np.zeros(0, dtype=np.int64)
+
+    def first_unseen(self, rows: np.ndarray, tags: np.ndarray, limit: int) -> tuple[np.ndarray, np.ndarray]:
+        """The first ``limit`` rows (and their tags) of sub-networks not seen yet, each once; marks them seen."""
+        if not len(rows) or limit <= 0:
+            return rows[:0], tags[:0]
+        with np.errstate(over="ignore"):
+            hashes = self.genome.normalised(rows)[:, :-1] @ self._multipliers  # the accelerator gene is not hashed
+        _, first = np.unique(hashes, return_index=True)
+        first.sort()
+        known = self._hashes
+        where = np.searchsorted(known, hashes[first])
+        fresh = first[known[np.minimum(where, len(known) - 1)] != hashes[first]] if len(known) else first
+        keep = fresh[:limit]
+        new = np.sort(hashes[keep])
+        self._hashes = np.insert(known, np.searchsorted(known, new), new)
+        return rows[keep], tags[keep]
 
 
-def _kick(evaluator: Evaluator, best: Candidates, rng: np.random.Generator, place, seen: set,
+def _kick(evaluator: Evaluator, best: Candidates, rng: np.random.Generator, place, seen: _Seen,
           tries: int = 8) -> Candidates | None:
     """A feasible, not yet evaluated mutant of ``best`` (``None`` if ``tries`` rounds find none)."""
     genome = evaluator.genome
@@ -251,7 +268,7 @@ def _kick(evaluator: Evaluator, best: Candidates, rng: np.random.Generator, plac
         mutants, violation = place(evaluator.mutate(best.take(np.zeros(64, dtype=np.int64)), rng, 0.1, 0.1,
                                                     accelerator_genes=False))
         feasible = np.flatnonzero(violation == 0)
-        _, keep = _unseen(genome, genome.encode(mutants.take(feasible)), feasible, seen, 1)
+        _, keep = seen.first_unseen(genome.encode(mutants.take(feasible)), feasible, 1)
         if len(keep):
             return mutants.take(keep)
     return None
