@@ -158,28 +158,24 @@ def _step(evaluator: Evaluator, constraint: Constraint, climbers: list[tuple[Can
 
 def _single_moves(evaluator: Evaluator, genes: np.ndarray, current: Candidates) -> tuple[np.ndarray, np.ndarray]:
     """(genes (M, n_genes) of every single move, the gene group each changes: slot, then stage, then resolution)."""
-    space, genome = evaluator.space, evaluator.genome
+    space, upper = evaluator.space, evaluator.genome.upper
     slots, stages = space.n_slots, space.n_stages
-    upper = genome.upper
-    rows: list[np.ndarray] = []
-    groups: list[int] = []
     n_k, n_e = len(space.kernel_choices), len(space.expand_choices)
-    pairs = np.array([(k, e) for k in range(n_k) for e in range(n_e)])
-    for slot in np.flatnonzero(current.subnets.ks[0] != 0).tolist():  # a switched-off slot has no move
-        other = pairs[(pairs[:, 0] != genes[slot]) | (pairs[:, 1] != genes[slots + slot])]
-        block = np.repeat(genes[None], len(other), axis=0)
-        block[:, slot], block[:, slots + slot] = other[:, 0], other[:, 1]
-        rows.append(block)
-        groups += [slot] * len(other)
-    for group in range(stages + 1):  # each stage's depth, then the resolution
-        position = 2 * slots + group
-        values = np.arange(upper[position] + 1)
-        values = values[values != genes[position]]
-        block = np.repeat(genes[None], len(values), axis=0)
-        block[:, position] = values
-        rows.append(block)
-        groups += [slots + group] * len(values)
-    return np.concatenate(rows), np.array(groups)
+    # a slot's moves: every other (kernel, expand) pair; a switched-off slot has none
+    slot = np.repeat(np.arange(slots), n_k * n_e)
+    kernel, expand = np.tile(np.repeat(np.arange(n_k), n_e), slots), np.tile(np.arange(n_e), slots * n_k)
+    keep = (current.subnets.ks[0][slot] != 0) & ((kernel != genes[slot]) | (expand != genes[slots + slot]))
+    slot, kernel, expand = slot[keep], kernel[keep], expand[keep]
+    # a stage's depth, then the resolution: every other value of the gene
+    position = np.repeat(2 * slots + np.arange(stages + 1), upper.max() + 1)
+    value = np.tile(np.arange(upper.max() + 1), stages + 1)
+    keep = (value <= upper[position]) & (value != genes[position])
+    position, value = position[keep], value[keep]
+    rows = np.repeat(genes[None], len(slot) + len(position), axis=0)
+    moved = np.arange(len(slot))
+    rows[moved, slot], rows[moved, slots + slot] = kernel, expand
+    rows[len(slot) + np.arange(len(position)), position] = value
+    return rows, np.concatenate([slot, position - slots])
 
 
 def _lagrangian_combos(genes: np.ndarray, singles: np.ndarray, groups: np.ndarray, gains: np.ndarray,
