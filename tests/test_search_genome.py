@@ -108,3 +108,12 @@ def test_genome_of_a_space_with_a_single_block_stage_round_trips():
     back = genome.decode(genome.encode(c))
     assert np.array_equal(back.subnets.d, c.subnets.d) and np.array_equal(back.subnets.ks, c.subnets.ks)
     assert genome.n_genes == 2 * space.n_slots + space.n_stages + 2
+
+
+def test_normalised_genes_are_those_of_the_decoded_networks():
+    genome = Genome(SPACE, (160, 192, 224), n_accelerators=3)
+    genes = np.random.default_rng(4).integers(0, genome.upper + 1, size=(400, genome.n_genes))
+    normal = genome.normalised(genes)
+    # independent: the networks built (validated) from the genes, encoded again
+    assert np.array_equal(normal, genome.encode(genome.decode(genes)))
+    assert (normal != genes).any()  # random genes do set switched-off slots: the test can fail

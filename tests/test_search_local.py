@@ -77,3 +77,21 @@ def test_a_constrained_search_spends_exactly_its_budget():
     result = search_codesign(board="kv260", latency_ms=8.0, budget=3000, population=100, progress=False, seed=1)
     assert sum(h.evaluated for h in result.history) == 3000
     assert result.best.latency_ms <= 8.0
+
+
+def test_seen_set_keeps_first_unseen_distinct_networks_only():
+    from ofa_hw.search.genome import Genome
+    from ofa_hw.search.local import _Seen
+
+    genome = Genome(get_space("ofa-mbv3-w1.2"), (160, 224), n_accelerators=2)
+    genes = np.random.default_rng(5).integers(0, genome.upper + 1, size=(300, genome.n_genes))
+    genes[150:] = genes[:150]  # each network twice
+    genes[150:, -1] = 1 - genes[150:, -1]  # on the other accelerator: still the same network
+    seen = _Seen(genome)
+    rows, tags = seen.first_unseen(genes, np.arange(300), limit=100)
+    assert tags.tolist() == list(range(100))
+    rows, tags = seen.first_unseen(genes, np.arange(300), limit=1000)
+    assert tags.tolist() == list(range(100, 150))  # the rest of the first half; the repeats were seen
+    normal = genome.normalised(genes[:150])[:, :-1]
+    assert len(np.unique(normal, axis=0)) == 150  # independent check that the 150 networks are distinct
+    assert len(seen.first_unseen(genes, np.arange(300), limit=1000)[0]) == 0
