@@ -229,10 +229,10 @@ def format_summary(result) -> str:
             f"                e ={list(cfg.e)}",
             f"  accelerator : {acc.hardware_label} (PP {acc.pp}, ICP {acc.icp}, OCP {acc.ocp}) @ {acc.clock_mhz:g} MHz "
             f"x{acc.cores} core(s), {acc.peak_gops:.0f} GOP/s peak",
-            "  options     : " + (f"DPUCZDX8G IP {opts.ip_version}, " if acc.is_dpuczdx8g else "")
-            + f"RAM usage {opts.ram_usage}, DSP usage {opts.dsp_usage}, "
-            f"UltraRAM {opts.uram_per_core}/core"
-            + ("" if acc.is_dpuczdx8g else "; realised only through the HLS export (ofa-hw export)"),
+            f"  options     : DPUCZDX8G IP {opts.ip_version}, RAM usage {opts.ram_usage}, DSP usage {opts.dsp_usage}, "
+            f"UltraRAM {opts.uram_per_core}/core" if acc.is_dpuczdx8g else
+            f"  buffers     : activations {acc.act_buffer_kib:g} KiB, weights {acc.weight_buffer_kib:g} KiB per core; "
+            "realised only through the HLS export (ofa-hw export)",
             f"  resources   : DSP {placed.dsp:.0f}, LUT {placed.lut:.0f}, FF {placed.ff:.0f}, "
             f"BRAM36 {placed.bram36:.0f}, "
             f"URAM {placed.uram:.0f} as placed (binding: {res.binding_resource} {100 * res.binding_utilization:.0f}%)",
