@@ -161,13 +161,17 @@ class Genome:
         return np.sort(order[new])
 
     def _packed(self, genes: np.ndarray) -> list[np.ndarray]:
-        words, word, capacity = [], np.zeros(len(genes), dtype=np.int64), 1
+        return [genes[:, columns] @ weights for columns, weights in self._words]
+
+    @cached_property
+    def _words(self) -> list[tuple[slice, np.ndarray]]:
+        """(columns, place values) of each int64 word of the mixed-radix packing (each word below 2^62)."""
+        words, start, values, capacity = [], 0, [], 1
         for column, top in enumerate(self.upper.tolist()):
             radix = top + 1
             if capacity * radix >= 2 ** 62:
-                words.append(word)
-                word, capacity = np.zeros(len(genes), dtype=np.int64), 1
-            word = word * radix + genes[:, column]
+                words.append((slice(start, column), np.array(values, dtype=np.int64)))
+                start, values, capacity = column, [], 1
+            values = [v * radix for v in values] + [1]
             capacity *= radix
-        return [*words, word]
-
+        return [*words, (slice(start, len(self.upper)), np.array(values, dtype=np.int64))]
