@@ -166,7 +166,9 @@ class Genome:
     @cached_property
     def _words(self) -> list[tuple[slice, np.ndarray]]:
         """(columns, place values) of each int64 word of the mixed-radix packing (each word below 2^62)."""
-        words, start, values, capacity = [], 0, [], 1
+        words: list[tuple[slice, np.ndarray]] = []
+        values: list[int] = []
+        start, capacity = 0, 1
         for column, top in enumerate(self.upper.tolist()):
             radix = top + 1
             if capacity * radix >= 2 ** 62:

@@ -59,7 +59,8 @@ def local_search(evaluator: Evaluator, constraint: Constraint, starts: Candidate
     spent = 0
     best, best_scores = starts.take([0]), start_scores.take([0])
     queue = list(range(len(starts)))
-    active = [(starts.take([i]), start_scores.take([i])) for i in queue[:climbers]]
+    active: list[tuple[Candidates, Scores | None]] = [(starts.take([i]), start_scores.take([i]))
+                                                      for i in queue[:climbers]]
     del queue[:climbers]
     def record(candidates: Candidates, scores: Scores) -> None:
         nonlocal spent
@@ -74,7 +75,7 @@ def local_search(evaluator: Evaluator, constraint: Constraint, starts: Candidate
             break
         results, candidates, scores = moved
         record(candidates, scores)
-        following = []
+        following: list[tuple[Candidates, Scores | None]] = []
         for result in results:
             if result is not None:
                 if _better(result[1], best_scores, constraint):
@@ -84,8 +85,7 @@ def local_search(evaluator: Evaluator, constraint: Constraint, starts: Candidate
                 i = queue.pop(0)
                 following.append((starts.take([i]), start_scores.take([i])))
             elif spent < budget and (kick := _kick(evaluator, best, rng, place, seen)) is not None:
-                following.append((kick, evaluator.evaluate(kick)))
-                record(*following[-1])
+                following.append((kick, None))  # scored with the next step's single moves
         active = following
     if not evaluated:
         none = np.zeros(0, dtype=np.int64)
@@ -98,34 +98,43 @@ def _better(a: Scores, b: Scores, constraint: Constraint) -> bool:
     return bool(order[0] == 0 and (a.accuracy_top1[0] != b.accuracy_top1[0] or a.latency_ms[0] != b.latency_ms[0]))
 
 
-def _step(evaluator: Evaluator, constraint: Constraint, climbers: list[tuple[Candidates, Scores]], left: int,
+def _step(evaluator: Evaluator, constraint: Constraint, climbers: list[tuple[Candidates, Scores | None]], left: int,
           place, seen: _Seen) -> tuple[list, Candidates, Scores] | None:
     """One step of every climber: (per climber its better neighbour and scores or ``None``, all evaluated, scores).
 
+    A climber without scores (a kick) is evaluated with the single moves.
     ``None`` when no climber has an unevaluated neighbour left.
     """
     genome = evaluator.genome
+    unscored = [k for k, (_, scores) in enumerate(climbers) if scores is None]
+    left -= len(unscored)
     genes = [genome.encode(current)[0] for current, _ in climbers]
     moves = [_single_moves(evaluator, g, current) for g, (current, _) in zip(genes, climbers, strict=True)]
     owner = np.concatenate([np.full(len(m[1]), k) for k, m in enumerate(moves)])
     all_singles = np.concatenate([m[0] for m in moves])
     all_groups = np.concatenate([m[1] for m in moves])
     _, kept = seen.first_unseen(all_singles, np.arange(len(owner)), left)
-    if not len(kept):
+    if not len(kept) and not unscored:
         return None
-    single_candidates, _ = place(genome.decode(all_singles[kept], validate=False))
+    single_candidates = Candidates.concat([*(climbers[k][0] for k in unscored),
+                                           *([place(genome.decode(all_singles[kept], validate=False))[0]]
+                                             if len(kept) else [])])
     single_scores = evaluator.evaluate(single_candidates)
-    owner, singles, groups = owner[kept], all_singles[kept], all_groups[kept]
+    kick_scores = {k: single_scores.take([j]) for j, k in enumerate(unscored)}
+    scored = [(current, kick_scores[k] if scores is None else scores) for k, (current, scores) in enumerate(climbers)]
+    owner = np.r_[np.full(len(unscored), -1), owner[kept]]  # a kick is no neighbour of its own climber
+    singles, groups = all_singles[kept], all_groups[kept]
     left -= len(kept)
     combos, combo_owner, lagrangian = [], [], []
-    for k, (_, current_scores) in enumerate(climbers):
+    for k, (_, current_scores) in enumerate(scored):
         mine = np.flatnonzero(owner == k)
         if len(mine) < 2:
             continue
         gains = single_scores.accuracy_top1[mine] - current_scores.accuracy_top1[0]
         costs = single_scores.latency_ms[mine] - current_scores.latency_ms[0]
-        for rows, from_lagrangian in ((_lagrangian_combos(genes[k], singles[mine], groups[mine], gains, costs), True),
-                                      (_best_pairs(genes[k], singles[mine], groups[mine], gains), False)):
+        move = mine - len(unscored)  # rows of singles / groups
+        for rows, from_lagrangian in ((_lagrangian_combos(genes[k], singles[move], groups[move], gains, costs), True),
+                                      (_best_pairs(genes[k], singles[move], groups[move], gains), False)):
             combos.append(rows)
             combo_owner.append(np.full(len(rows), k))
             lagrangian.append(np.full(len(rows), from_lagrangian))
@@ -148,7 +157,7 @@ def _step(evaluator: Evaluator, constraint: Constraint, climbers: list[tuple[Can
             pool_owner.append(row_owner[keep])
     candidates, scores, owners = Candidates.concat(pool), Scores.concat(pool_scores), np.concatenate(pool_owner)
     results: list = []
-    for k, (_, current_scores) in enumerate(climbers):
+    for k, (_, current_scores) in enumerate(scored):
         mine = np.flatnonzero(owners == k)
         top = mine[rank(scores.take(mine), constraint)[0]] if len(mine) else None
         better = top is not None and _better(scores.take([top]), current_scores, constraint)
