@@ -202,14 +202,15 @@ def _lagrangian_combos(genes: np.ndarray, singles: np.ndarray, groups: np.ndarra
     ratios = np.abs(gains / np.where(costs == 0, np.inf, costs))
     ranked = np.sort(ratios)
     n_prices = 2 * COMBOS_PER_STEP
-    prices = np.unique(np.r_[0.0, ranked[np.arange(n_prices) * (len(ranked) - 1) // (n_prices - 1)]])
+    prices = np.concatenate([[0.0], ranked[np.arange(n_prices) * (len(ranked) - 1) // (n_prices - 1)]])  # sorted
+    prices = prices[np.concatenate([[True], prices[1:] != prices[:-1]])]
     # (P, M) value of each move at each price; a vanishing index term breaks ties (one move per group)
     value = gains[None, :] - prices[:, None] * costs[None, :] - 1e-12 * np.arange(len(gains))
-    starts = np.flatnonzero(np.r_[True, groups[1:] != groups[:-1]])  # the moves of a group are contiguous
-    group_best = np.repeat(np.maximum.reduceat(value, starts, axis=1), np.diff(np.r_[starts, len(gains)]), axis=1)
-    picked = (value == group_best) & (value > 0)  # (P, M): at most one move per group
+    first = np.concatenate([[True], groups[1:] != groups[:-1]])  # the moves of a group are contiguous
+    group_best = np.maximum.reduceat(value, np.flatnonzero(first), axis=1)[:, np.cumsum(first) - 1]
+    picked = ((value == group_best) & (value > 0)).astype(float)  # (P, M): at most one move per group
     moves = (singles - genes).astype(float)  # groups change disjoint genes: the picked moves add up
-    combos = genes + np.rint(picked.astype(float) @ moves).astype(np.int64)  # a float product: BLAS, not int loops
+    combos = genes + np.rint(picked @ moves).astype(np.int64)  # a float product: BLAS, not int loops
     return combos[np.argsort(-(picked @ gains), kind="stable")]
 
 
@@ -230,7 +231,10 @@ def _best_pairs(genes: np.ndarray, singles: np.ndarray, groups: np.ndarray, gain
         top = np.argpartition(-predicted, _PAIRS_SCREENED)[:_PAIRS_SCREENED]
         i, j, predicted = i[top], j[top], predicted[top]
     order = np.argsort(-predicted, kind="stable")
-    return singles[i[order]] + singles[j[order]] - genes  # the two moves change disjoint genes
+    pairs = singles[i[order]]
+    pairs += singles[j[order]]  # the two moves change disjoint genes
+    pairs -= genes
+    return pairs
 
 
 class _Seen:
