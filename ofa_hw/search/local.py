@@ -116,9 +116,11 @@ def _step(evaluator: Evaluator, constraint: Constraint, climbers: list[tuple[Can
     _, kept = seen.first_unseen(all_singles, np.arange(len(owner)), left)
     if not len(kept) and not unscored:
         return None
-    single_candidates = Candidates.concat([*(climbers[k][0] for k in unscored),
-                                           *([place(genome.decode(all_singles[kept], validate=False))[0]]
-                                             if len(kept) else [])])
+    parts = [climbers[k][0] for k in unscored]
+    if len(kept):
+        moved = genome.decode(all_singles[kept], validate=False)
+        parts.append(place(moved)[0] if len(evaluator.accelerators) > 1 else moved)  # one accelerator: in place
+    single_candidates = Candidates.concat(parts)
     single_scores = evaluator.evaluate(single_candidates)
     kick_scores = {k: single_scores.take([j]) for j, k in enumerate(unscored)}
     scored = [(current, kick_scores[k] if scores is None else scores) for k, (current, scores) in enumerate(climbers)]
