@@ -88,10 +88,9 @@ def test_seen_set_keeps_first_unseen_distinct_networks_only():
     genes[150:] = genes[:150]  # each network twice
     genes[150:, -1] = 1 - genes[150:, -1]  # on the other accelerator: still the same network
     seen = _Seen(genome)
-    rows, tags = seen.first_unseen(genes, np.arange(300), limit=100)
-    assert tags.tolist() == list(range(100))
-    rows, tags = seen.first_unseen(genes, np.arange(300), limit=1000)
-    assert tags.tolist() == list(range(100, 150))  # the rest of the first half; the repeats were seen
+    assert seen.first_unseen(seen.hash(genes), limit=100).tolist() == list(range(100))
+    # the rest of the first half; the repeats were seen
+    assert seen.first_unseen(seen.hash(genes), limit=1000).tolist() == list(range(100, 150))
     normal = genome.normalised(genes[:150])[:, :-1]
     assert len(np.unique(normal, axis=0)) == 150  # independent check that the 150 networks are distinct
-    assert len(seen.first_unseen(genes, np.arange(300), limit=1000)[0]) == 0
+    assert len(seen.first_unseen(seen.hash(genes), limit=1000)) == 0

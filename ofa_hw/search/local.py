@@ -54,7 +54,7 @@ def local_search(evaluator: Evaluator, constraint: Constraint, starts: Candidate
     """
     genome = evaluator.genome
     seen = _Seen(genome)  # the sub-networks evaluated (each is placed on its accelerator, not searched)
-    seen.first_unseen(genome.encode(starts), np.arange(len(starts)), len(starts))
+    seen.first_unseen(seen.hash(genome.encode(starts)), len(starts))
     evaluated: list[tuple[Candidates, Scores]] = []
     spent = 0
     best, best_scores = starts.take([0]), start_scores.take([0])
@@ -113,7 +113,7 @@ def _step(evaluator: Evaluator, constraint: Constraint, climbers: list[tuple[Can
     owner = np.concatenate([np.full(len(m[1]), k) for k, m in enumerate(moves)])
     all_singles = np.concatenate([m[0] for m in moves])
     all_groups = np.concatenate([m[1] for m in moves])
-    _, kept = seen.first_unseen(all_singles, np.arange(len(owner)), left)
+    kept = seen.first_unseen(seen.hash(all_singles), left)
     if not len(kept) and not unscored:
         return None
     parts = [climbers[k][0] for k in unscored]
@@ -145,11 +145,12 @@ def _step(evaluator: Evaluator, constraint: Constraint, climbers: list[tuple[Can
         rows, row_owner = np.concatenate(combos), np.concatenate(combo_owner)
         row_lagrangian = np.concatenate(lagrangian)
         combo_candidates, violation = place(genome.decode(rows, validate=False))
+        row_hashes = seen.hash(rows)
         chosen = []
         for k in range(len(climbers)):  # each climber's best predicted feasible Lagrangian solutions, then pairs
             for from_lagrangian, most in ((True, COMBOS_PER_STEP), (False, PAIRS_PER_STEP)):
                 feasible = np.flatnonzero((violation == 0) & (row_owner == k) & (row_lagrangian == from_lagrangian))
-                _, keep = seen.first_unseen(rows[feasible], feasible, min(left, most))
+                keep = feasible[seen.first_unseen(row_hashes[feasible], min(left, most))]
                 chosen.append(keep)
                 left -= len(keep)
         keep = np.concatenate(chosen).astype(np.int64)
@@ -254,12 +255,15 @@ class _Seen:
         self._multipliers = multipliers | 1
         self._hashes = np.zeros(0, dtype=np.int64)
 
-    def first_unseen(self, rows: np.ndarray, tags: np.ndarray, limit: int) -> tuple[np.ndarray, np.ndarray]:
-        """The first ``limit`` rows (and their tags) of sub-networks not seen yet, each once; marks them seen."""
-        if not len(rows) or limit <= 0:
-            return rows[:0], tags[:0]
+    def hash(self, rows: np.ndarray) -> np.ndarray:
+        """(N,) hashes of the sub-networks of genes ``rows`` (N, n_genes); the accelerator gene is not hashed."""
         with np.errstate(over="ignore"):
-            hashes = self.genome.normalised(rows)[:, :-1] @ self._multipliers  # the accelerator gene is not hashed
+            return self.genome.normalised(rows)[:, :-1] @ self._multipliers
+
+    def first_unseen(self, hashes: np.ndarray, limit: int) -> np.ndarray:
+        """Positions of the first ``limit`` of ``hashes`` not seen yet, each sub-network once; marks them seen."""
+        if not len(hashes) or limit <= 0:
+            return np.zeros(0, dtype=np.int64)
         _, first = np.unique(hashes, return_index=True)
         first.sort()
         known = self._hashes
@@ -268,7 +272,7 @@ class _Seen:
         keep = fresh[:limit]
         new = np.sort(hashes[keep])
         self._hashes = np.insert(known, np.searchsorted(known, new), new)
-        return rows[keep], tags[keep]
+        return keep
 
 
 def _kick(evaluator: Evaluator, best: Candidates, rng: np.random.Generator, place, seen: _Seen,
@@ -279,7 +283,7 @@ def _kick(evaluator: Evaluator, best: Candidates, rng: np.random.Generator, plac
         mutants, violation = place(evaluator.mutate(best.take(np.zeros(64, dtype=np.int64)), rng, 0.1, 0.1,
                                                     accelerator_genes=False))
         feasible = np.flatnonzero(violation == 0)
-        _, keep = seen.first_unseen(genome.encode(mutants.take(feasible)), feasible, 1)
+        keep = feasible[seen.first_unseen(seen.hash(genome.encode(mutants.take(feasible))), 1)]
         if len(keep):
             return mutants.take(keep)
     return None
