@@ -172,9 +172,7 @@ def run(quick: bool = False) -> dict:
         return _run(quick)
 
 
-def _run(quick: bool) -> dict:
-    seeds = (0,) if quick else (0, 1, 2, 3, 4)
-    speed = _speed(seeds, generations=50 if quick else 500)
+def _print_speed(speed: dict) -> None:
     print(f"search vs OFA's EvolutionFinder (faithful), Note10 CPU tables, latency <= {NOTE10_LATENCY_MS:g} ms, "
           f"{speed['budget']:,} accuracy queries each, OFA MLP top-1:")
     print(f"  {'seed':>4} {'OFA s':>7} {'ours s':>7} {'speed-up':>9} {'OFA best':>9} {'our best':>9} "
@@ -186,11 +184,20 @@ def _run(quick: bool) -> dict:
     print(f"  median speed-up {speed['median_speedup']:.1f}x; median best {speed['median_ofa_best_top1']:.2f}% (OFA) "
           f"vs {speed['median_ours_best_top1']:.2f}% (ours)")
 
-    costs = _costs(5_000 if quick else DEFAULT_BUDGET)
+
+def _print_costs(costs: list[dict]) -> None:
     print("\nsearch time over its pure scoring cost (latency gather + accuracy predictor, population batches):")
     for c in costs:
         print(f"  {c['search']:<34} {c['budget']:>7,} evaluations: {c['total_s']:.2f} s total, "
               f"{c['scoring_s']:.2f} s scoring, ratio {c['ratio']:.2f}")
+
+
+def _run(quick: bool) -> dict:
+    seeds = (0,) if quick else (0, 1, 2, 3, 4)
+    speed = _speed(seeds, generations=50 if quick else 500)
+    _print_speed(speed)
+    costs = _costs(5_000 if quick else DEFAULT_BUDGET)
+    _print_costs(costs)
 
     boards = ("ultra96v2",) if quick else tuple(list_boards())
     budget = 2_000 if quick else DEFAULT_BUDGET
