@@ -559,20 +559,21 @@ def _result(evaluator: Evaluator, constraint: Constraint, candidates: Candidates
     ``bounds_of(candidates, latency_ms)`` gives the latency interval of the
     designs returned (only those: one gather).
     """
-    first = evaluator.genome.first_of_each(candidates)
-    candidates, scores = candidates.take(first), scores.take(first)
+    # No de-duplication pass: a candidate evaluated twice has the same scores twice, and the front
+    # (pareto_mask), the best (rank) and the fastest above a floor each keep the first of equal rows.
     feasible = constraint.violation(scores) == 0
     if constraint.active and not feasible.any():
         closest = int(np.argmin(constraint.violation(scores)))
+        distinct = len(evaluator.genome.first_of_each(candidates))
         raise InfeasibleConstraintError(
-            f"no design met {constraint.describe()} after {len(first)} distinct candidates; the closest reached "
+            f"no design met {constraint.describe()} after {distinct} distinct candidates; the closest reached "
             f"{scores.latency_ms[closest]:.3f} ms / {scores.fps[closest]:.1f} fps "
             f"({evaluator.accelerators.accelerators[candidates.accelerator[closest]].label})")
     objectives = [-scores.accuracy_top1, scores.latency_ms]
     if dsp_objective:
         objectives.append(evaluator.accelerators.dsp[candidates.accelerator])
     # The front of a constrained search holds only designs meeting every constraint (it is what the user may build).
-    pool = np.flatnonzero(feasible) if constraint.active else np.arange(len(first))
+    pool = np.flatnonzero(feasible) if constraint.active else np.arange(len(candidates))
     front = pool[pareto_mask(np.column_stack([objective[pool] for objective in objectives]))]
     front = front[np.argsort(scores.latency_ms[front], kind="stable")]
     best = None
