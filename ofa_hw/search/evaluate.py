@@ -43,7 +43,9 @@ class Candidates:
 
     @classmethod
     def concat(cls, parts: Sequence[Candidates]) -> Candidates:
-        """All candidates of ``parts``, in order."""
+        """All candidates of ``parts``, in order (one part: itself, its arrays are not copied)."""
+        if len(parts) == 1:
+            return parts[0]
         return cls(SubnetBatch.concat([p.subnets for p in parts]), np.concatenate([p.accelerator for p in parts]))
 
 
