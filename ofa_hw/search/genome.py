@@ -15,7 +15,7 @@ from functools import cached_property
 
 import numpy as np
 
-from ..space import OFASpace, SubnetBatch, active_mask
+from ..space import OFASpace, SubnetBatch
 from .evaluate import Candidates
 
 __all__ = ["Genome"]
@@ -135,14 +135,19 @@ class Genome:
 
         What ``encode(decode(genes))`` gives, without building the sub-networks.
         """
-        depth = self._value_of_index[2]
         slots = self.space.n_slots
-        depths = depth[np.arange(depth.shape[0]), genes[:, 2 * slots:-2]]
-        off = ~active_mask(depths)
+        table = self._slots_on  # (stage, depth index) -> which of the stage's slots are on
+        on = table[np.arange(table.shape[0]), genes[:, 2 * slots:-2]].reshape(len(genes), slots)
         out = genes.copy()
-        out[:, :slots][off] = 0
-        out[:, slots:2 * slots][off] = 0
+        out[:, :slots] *= on
+        out[:, slots:2 * slots] *= on
         return out
+
+    @cached_property
+    def _slots_on(self) -> np.ndarray:
+        """(stages, depth indices, slots per stage) int64: 1 for the slots a stage's depth switches on."""
+        depth = self._value_of_index[2]  # (stage, depth index) -> depth
+        return (np.arange(self.space.n_slots // len(depth)) < depth[:, :, None]).astype(np.int64)  # as active_mask
 
     def first_of_each(self, candidates: Candidates) -> np.ndarray:
         """Sorted indices of the first occurrence of every distinct candidate.
