@@ -138,6 +138,8 @@ def test_bad_network_measurements_and_arguments_are_refused():
         fit_device([NetworkMeasurement("a", layers, 3.0)], B1600, prior=3)
     with pytest.raises(KeyError, match="unknown device"):
         fit_device([NetworkMeasurement("a", layers, 3.0)], B1600, prior="kv260")
+    with pytest.raises(ValueError, match="'hls-engine' has no calibration of its own"):
+        fit_device([NetworkMeasurement("a", layers, 3.0)], B1600, prior="hls-engine")
     with pytest.raises(ValueError, match="significance must be a p-value"):
         fit_device([NetworkMeasurement("a", layers, 3.0)], B1600, significance=0.0)
     with pytest.raises(ValueError, match="prior_weights must be positive"):

@@ -134,18 +134,24 @@ def test_posterior_residuals_weigh_the_prior_as_prior_shots_measurements():
         posterior_residuals(prior, [0.0], prior_shots=0.0)
 
 
-def test_a_fitted_predictor_has_the_posterior_interval_on_its_board():
+def _fitted_on_ultra96(n_shots: int):
+    """fit_device on the first ``n_shots`` measured Ultra96-V2 units (the joint prior's own board)."""
     import warnings
 
-    from accel_models import Accelerator
     from latency_tables import fit_device, get_source
-    from latency_tables.uncertainty import error_model, fitted_error_model
 
     ultra96 = get_source("ultra96v2-b2304")
-    shots = ultra96.table.subset(ultra96.table.keys()[:6])
+    shots = ultra96.table.subset(ultra96.table.keys()[:n_shots])
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        predictor = fit_device(shots, ultra96.accelerator, units=ultra96.units)
+        return fit_device(shots, ultra96.accelerator, units=ultra96.units)
+
+
+def test_a_fitted_predictor_has_the_posterior_interval_on_its_board():
+    from accel_models import Accelerator
+    from latency_tables.uncertainty import error_model, fitted_error_model
+
+    predictor = _fitted_on_ultra96(6)
     errors = fitted_error_model(predictor.few_shot)
     prior = error_model("dpuczdx8g-joint").transferred
     assert errors.transferred == prior
@@ -159,15 +165,7 @@ def test_a_fitted_predictor_has_the_posterior_interval_on_its_board():
 
 
 def test_a_search_on_a_fitted_board_carries_its_posterior_interval():
-    import warnings
-
-    from latency_tables import fit_device, get_source
-
-    ultra96 = get_source("ultra96v2-b2304")
-    shots = ultra96.table.subset(ultra96.table.keys()[:8])
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        predictor = fit_device(shots, ultra96.accelerator, units=ultra96.units)
+    predictor = _fitted_on_ultra96(8)
     safe = search_codesign(board="ultra96v2", latency_ms=12.0, predictor=predictor, confidence=0.9, **FAST)
     assert safe.best.latency_high_ms <= 12.0 + 1e-9 and safe.best.latency_low_ms < safe.best.latency_ms
     board = safe.settings["latency_interval"]["sources"]["model"]["*"]
