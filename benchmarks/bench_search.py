@@ -32,6 +32,7 @@ import time
 import warnings
 from collections import Counter
 from importlib.resources import files
+from typing import Any
 
 import numpy as np
 from threadpoolctl import threadpool_limits
@@ -43,7 +44,7 @@ from latency_tables import get_predictor
 from latency_tables.validity import ValidityWarning
 from ofa_hw.accuracy import get_predictor as get_accuracy_predictor
 from ofa_hw.accuracy.ofa_mlp import load_pth_state_dict
-from ofa_hw.search import AcceleratorSpace, Evaluator, search_codesign
+from ofa_hw.search import AcceleratorSpace, CodesignResult, Design, Evaluator, search_codesign
 from ofa_hw.space import get_space
 
 NOTE10_LATENCY_MS = 25.0
@@ -62,10 +63,10 @@ def _ofa_spec(design) -> dict:
 def _speed(seeds: tuple[int, ...], generations: int) -> dict:
     budget = 100 + generations * 100
     ofa_table = OFALatencyTable()
-    ofa_accuracy = OFAAccuracyPredictor(load_pth_state_dict(files("ofa_hw.accuracy") / "data" /
-                                                            "ofa_tutorial_acc_predictor.pth"))
-    ours = dict(board=None, predictor="note10", latency_ms=NOTE10_LATENCY_MS, quantization=None, accuracy_scale="raw",
-                resolutions=DEFAULT_RESOLUTIONS, budget=budget, progress=False)
+    ofa_accuracy = OFAAccuracyPredictor(load_pth_state_dict(str(files("ofa_hw.accuracy") / "data" /
+                                                                "ofa_tutorial_acc_predictor.pth")))
+    ours: dict[str, Any] = dict(board=None, predictor="note10", latency_ms=NOTE10_LATENCY_MS, quantization=None,
+                                accuracy_scale="raw", resolutions=DEFAULT_RESOLUTIONS, budget=budget, progress=False)
     search_codesign(**{**ours, "budget": 1000})  # calibration and caches outside the timing
     rows = []
     with threadpool_limits(limits=1, user_api="blas"):  # the BLAS setting search_codesign uses
@@ -81,9 +82,9 @@ def _speed(seeds: tuple[int, ...], generations: int) -> dict:
             rows.append({
                 "seed": seed, "accuracy_queries": finder.accuracy_queries, "ofa_s": ofa_s, "ours_s": ours_s,
                 "speedup": ofa_s / ours_s, "ofa_best_top1": 100 * best_valids[-1],
-                "ours_best_top1": result.best.accuracy_top1,
-                "ours_best_latency_ms": result.best.latency_ms,
-                "ours_best_latency_ofa_table_ms": ofa_table.predict_efficiency(_ofa_spec(result.best)),
+                "ours_best_top1": _best(result).accuracy_top1,
+                "ours_best_latency_ms": _best(result).latency_ms,
+                "ours_best_latency_ofa_table_ms": ofa_table.predict_efficiency(_ofa_spec(_best(result))),
                 "ofa_best_latency_ms": best_info[2],
             })
     return {"budget": budget, "rows": rows,
@@ -92,7 +93,14 @@ def _speed(seeds: tuple[int, ...], generations: int) -> dict:
             "median_ours_best_top1": float(np.median([r["ours_best_top1"] for r in rows]))}
 
 
-def _scoring_cost(label: str, search: dict, evaluator: Evaluator, population: int) -> dict:
+def _best(result: CodesignResult) -> Design:
+    """The best design of a constrained search (an infeasible one raises before it returns)."""
+    if result.best is None:
+        raise RuntimeError("a constrained search returned no best design")
+    return result.best
+
+
+def _scoring_cost(label: str, search: dict[str, Any], evaluator: Evaluator, population: int) -> dict:
     search_codesign(**{**search, "budget": 2 * population})
     started = time.process_time()
     search_codesign(**search)
@@ -111,6 +119,8 @@ def _costs(budget: int) -> list[dict]:
     space = get_space("ofa-mbv3-w1.2")
     note10 = get_predictor("note10")
     accuracy = get_accuracy_predictor("ofa-mbv3-w1.2", quantization=None, scale="raw")
+    if note10.accelerator is None:
+        raise RuntimeError("the note10 table names no device")
     note10_eval = Evaluator(space, DEFAULT_RESOLUTIONS, AcceleratorSpace.device(note10.accelerator), note10, accuracy)
     population = int(np.clip(budget // 50, 100, 400))
     out = [_scoring_cost("note10 (phone CPU table), 25 ms", dict(
@@ -137,12 +147,12 @@ def _quality(boards: tuple[str, ...], seeds: tuple[int, ...], budget: int, refer
         board = get_board(name)
         default = board.default_accelerator()
         for limit in BUDGETS_MS[name][:limits_per_board]:
-            reference = search_codesign(board=board, latency_ms=limit, budget=reference_budget, seed=12345,
-                                        progress=False).best
-            joint = [search_codesign(board=board, latency_ms=limit, budget=budget, seed=s, progress=False).best
+            reference = _best(search_codesign(board=board, latency_ms=limit, budget=reference_budget, seed=12345,
+                                              progress=False))
+            joint = [_best(search_codesign(board=board, latency_ms=limit, budget=budget, seed=s, progress=False))
                      for s in seeds]
-            fixed = [search_codesign(board=board, latency_ms=limit, budget=budget, seed=s, accelerators=default,
-                                     progress=False).best for s in seeds]
+            fixed = [_best(search_codesign(board=board, latency_ms=limit, budget=budget, seed=s, accelerators=default,
+                                           progress=False)) for s in seeds]
             joint_top1 = np.array([d.accuracy_top1 for d in joint])
             fixed_top1 = np.array([d.accuracy_top1 for d in fixed])
             modal, count = Counter(_design_key(d) for d in joint).most_common(1)[0]
