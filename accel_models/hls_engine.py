@@ -243,6 +243,11 @@ class EngineConfig:
         return replace(self, **changes)
 
 
+#: Where the engine pools: on its PP x ICP element-wise unit, not on a DPUCZDX8G's depthwise ALU
+#: (``alu_pooling`` of :func:`accel_models.tiling.layer_classes` and :class:`accel_models.RooflineModel`).
+ENGINE_ALU_POOLING = False
+
+
 def engine_model() -> RooflineModel:
     """The project's analytical latency model with this engine's parameters, for the same ``Accelerator``.
 
@@ -258,7 +263,7 @@ def engine_model() -> RooflineModel:
     return RooflineModel(RooflineParams(
         conv_efficiency=1.0, pw_efficiency=1.0, dw_efficiency=1.0, misc_efficiency=1.0, hswish_passes=0.0,
         bw_efficiency=1.0, weight_bw_efficiency=1.0, layer_overhead_cycles=4.0 * DDR_LATENCY_CYCLES + PIPELINE_DEPTH,
-        overlap=0.0), alu_pooling=False)
+        overlap=0.0), alu_pooling=ENGINE_ALU_POOLING)
 
 
 def engine_hardware(accelerator: Accelerator) -> Accelerator:

@@ -152,9 +152,9 @@ def _qnet(cfg):
 
 def engine_vs_model(r: int, budget: int) -> list[dict]:
     from accel_models import Accelerator, get_board
+    from accel_models.hls_engine import ENGINE_ALU_POOLING, EngineConfig, engine_hardware, engine_model
     from accel_models.layer import LayerArrays
     from accel_models.tiling import CLASSES, layer_classes
-    from hls.engine import EngineConfig, engine_model
     from hls.program import build_program, engine_cycles
     from ofa_hw import SubnetConfig, search_codesign
 
@@ -174,10 +174,8 @@ def engine_vs_model(r: int, budget: int) -> list[dict]:
         program = build_program(qnet, EngineConfig.from_accelerator(acc))
         engine = np.array([c["cycles"] for c in engine_cycles(program)], dtype=float)
         arrays = LayerArrays.from_layers([q.layer for q in qnet.layers])
-        # the engine has no channel augmentation (a DPUCZDX8G option): the model of the same hardware
-        plain = acc.replace(options=acc.options.replace(channel_augmentation=False))
-        model = engine_model().layer_latency_ms(arrays, plain) * acc.clock_mhz * 1e3
-        classes = layer_classes(arrays, alu_pooling=False)  # the engine pools on its element-wise unit
+        model = engine_model().layer_latency_ms(arrays, engine_hardware(acc)) * acc.clock_mhz * 1e3
+        classes = layer_classes(arrays, ENGINE_ALU_POOLING)
         row = {"network": name, "r": cfg.r, "accelerator": acc.name, "pp_icp_ocp": [acc.pp, acc.icp, acc.ocp],
                "clock_mhz": acc.clock_mhz, "engine_ms": float(engine.sum()) / (acc.clock_mhz * 1e3),
                "model_ms": float(model.sum()) / (acc.clock_mhz * 1e3), "search_predicted_ms": searched_ms,

@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from accel_models import Accelerator, Layer
+from accel_models.hls_engine import ENGINE_ALU_POOLING, engine_hardware
 from accel_models.layer import LayerArrays
 from accel_models.tiling import CLASSES, AcceleratorArrays, layer_classes, tiled_cycles
 
@@ -50,10 +51,10 @@ def layer_hints(layers: Sequence[Layer], accelerator: Accelerator) -> list[dict]
     arrays = LayerArrays.from_layers(layers)
     # the generated engine has neither channel augmentation nor the DPUCZDX8G's ALU (it pools on its
     # element-wise unit): tile as it runs
-    plain = accelerator.replace(options=accelerator.options.replace(channel_augmentation=False))
-    cycles, _ = tiled_cycles(arrays, AcceleratorArrays.from_accelerators([plain]), alu_pooling=False)
+    plain = engine_hardware(accelerator)
+    cycles, _ = tiled_cycles(arrays, AcceleratorArrays.from_accelerators([plain]), alu_pooling=ENGINE_ALU_POOLING)
     out = []
-    for layer, cls, ideal in zip(layers, layer_classes(arrays, alu_pooling=False), cycles[0], strict=True):
+    for layer, cls, ideal in zip(layers, layer_classes(arrays, ENGINE_ALU_POOLING), cycles[0], strict=True):
         unit = CLASSES[cls]
         pixels = accelerator.dw_pp if unit == "dw" else accelerator.pp
         out_lanes = accelerator.ocp if unit in ("conv", "pw") else accelerator.icp

@@ -30,7 +30,7 @@ from pathlib import Path
 import numpy as np
 
 from accel_models import Accelerator, Layer, group_by_block
-from accel_models.hls_engine import engine_hardware, engine_model
+from accel_models.hls_engine import ENGINE_ALU_POOLING, engine_hardware, engine_model
 from accel_models.layer import LayerArrays
 from accel_models.predictor_protocol import AcceleratorChoice, accelerator_list
 from accel_models.tiling import CLASSES, layer_classes
@@ -154,15 +154,13 @@ class EnginePredictor:
     def layer_latency_ms(self, layers: Sequence[Layer], accelerator: AcceleratorChoice = None) -> np.ndarray:
         """Latency of each layer, each reading and writing DDR: (L,) or (M, L)."""
         accelerators, single = accelerator_list(accelerator)
-        built = [engine_hardware(a) for a in accelerators]
-        latency = np.asarray(self.model.layer_latency_ms(LayerArrays.from_layers(list(layers)), built), float)
-        latency = latency.reshape(len(accelerators), -1)
+        latency = self._per_layer(LayerArrays.from_layers(list(layers)), accelerators)
         return latency[0] if single else latency
 
     def unit_latency_ms(self, units: Sequence[Sequence[Layer]], accelerator: AcceleratorChoice = None) -> np.ndarray:
         """Sum of each unit's layers: (K,) or (M, K)."""
         accelerators, single = accelerator_list(accelerator)
-        per_layer, owner = self._layers_of_units(units, accelerators)
+        per_layer, owner, _ = self._layers_of_units(units, accelerators)
         latency = np.stack([np.bincount(owner, weights=row, minlength=len(units)) for row in per_layer])
         return latency[0] if single else latency
 
@@ -180,23 +178,26 @@ class EnginePredictor:
     def unit_bounds(self, units: Sequence[Sequence[Layer]], accelerators: Sequence[Accelerator],
                     deviation: EngineDeviation) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(point, low, high) latency of each unit, (M, K): its layers' modelled latency times their type's range."""
-        per_layer, owner = self._layers_of_units(units, accelerators)
-        layers = LayerArrays.from_layers([layer for unit in units for layer in unit])
-        classes = layer_classes(layers, alu_pooling=False)  # the engine pools on its element-wise unit
+        per_layer, owner, classes = self._layers_of_units(units, accelerators)
         low, high = deviation.layer_factors(classes)
         sums = [np.stack([np.bincount(owner, weights=row * f, minlength=len(units)) for row in per_layer])
                 for f in (1.0, low, high)]
         return sums[0], sums[1], sums[2]
 
+    def _per_layer(self, layers: LayerArrays, accelerators: Sequence[Accelerator]) -> np.ndarray:
+        """(M, L) latency of each layer on the hardware the engine builds for each accelerator."""
+        built = [engine_hardware(a) for a in accelerators]
+        return np.asarray(self.model.layer_latency_ms(layers, built), float).reshape(len(accelerators), -1)
+
     def _layers_of_units(self, units: Sequence[Sequence[Layer]], accelerators: Sequence[Accelerator],
-                         ) -> tuple[np.ndarray, np.ndarray]:
+                         ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(M, L) per-layer latency, each layer's unit and its layer-type code, over ``units`` flattened."""
         flat = [layer for unit in units for layer in unit]
         owner = np.repeat(np.arange(len(units)), [len(unit) for unit in units])
         if not flat:
-            return np.zeros((len(accelerators), 0)), owner
-        built = [engine_hardware(a) for a in accelerators]
-        latency = np.asarray(self.model.layer_latency_ms(LayerArrays.from_layers(flat), built), float)
-        return latency.reshape(len(accelerators), len(flat)), owner
+            return np.zeros((len(accelerators), 0)), owner, np.zeros(0, dtype=np.int64)
+        layers = LayerArrays.from_layers(flat)
+        return self._per_layer(layers, accelerators), owner, layer_classes(layers, ENGINE_ALU_POOLING)
 
 
 class EngineIntervals:

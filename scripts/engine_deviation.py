@@ -46,7 +46,7 @@ def _network(kind: str, r: int):
 def cases() -> list[dict]:
     """One record per (network, accelerator): engine cycles, model cycles and their ratio per layer type."""
     import hls
-    from accel_models.hls_engine import EngineConfig, engine_hardware, engine_model
+    from accel_models.hls_engine import ENGINE_ALU_POOLING, EngineConfig, engine_hardware, engine_model
     from accel_models.layer import LayerArrays
     from accel_models.tiling import CLASSES, layer_classes
     from hls.program import build_program, engine_cycles
@@ -61,7 +61,7 @@ def cases() -> list[dict]:
             source = hls.TorchNetwork(build_torch_model(cfg, seed=0).eval(), subnet_layers(cfg), cfg.to_dict())
             qnet = hls.quantize(source, n_calibration=1)
         arrays = LayerArrays.from_layers([q.layer for q in qnet.layers])
-        classes = layer_classes(arrays, alu_pooling=False)  # the engine pools on its element-wise unit
+        classes = layer_classes(arrays, ENGINE_ALU_POOLING)
         for spec, clock_mhz in ACCELERATORS:
             acc = _accelerator(spec, clock_mhz)
             program = build_program(qnet, EngineConfig.from_accelerator(acc))

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from accel_models import Accelerator, Board, fits
-from accel_models.accelerator import check_dpu_clock, list_dpu_archs
+from accel_models.accelerator import MAX_CORES, check_dpu_clock, list_dpu_archs
 from accel_models.dpu_options import DpuOptions
 from accel_models.resources import FitResult, buildable_on, uram_to_fit
 
@@ -110,8 +110,8 @@ class DpuGrid:
         unknown = [a for a in self.arch if a not in known]
         if unknown:
             raise ValueError(f"DpuGrid.arch: unknown DPU architecture(s) {unknown}; known: {known}")
-        if any(c > 4 or c < 1 for c in self.cores):
-            raise ValueError(f"DpuGrid.cores: a DPUCZDX8G IP has 1-4 cores, got {self.cores!r}")
+        if any(c > MAX_CORES or c < 1 for c in self.cores):
+            raise ValueError(f"DpuGrid.cores: a DPUCZDX8G IP has 1-{MAX_CORES} cores, got {self.cores!r}")
         DpuOptions(ip_version=self.ip_version)  # validates
         for clock in self.clock_mhz:
             check_dpu_clock(clock)
