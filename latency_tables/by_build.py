@@ -60,21 +60,28 @@ def latency_basis(predictor: str | None, accelerator: Accelerator, source: str =
             "the engine that builds this custom accelerator is not that IP")
 
 
-def _dispatch(accelerator: AcceleratorChoice, default: Accelerator | None, stock: Callable, custom: Callable,
-              ) -> np.ndarray:
-    """Rows of ``stock(accelerators)`` for DPUCZDX8G configurations, of ``custom(accelerators)`` for the rest."""
+def _dispatch(accelerator: AcceleratorChoice, default: Accelerator | None, stock: Callable, custom: Callable):
+    """Rows of ``stock(accelerators)`` for DPUCZDX8G configurations, of ``custom(accelerators)`` for the rest.
+
+    Each half is evaluated once; a half that answers a tuple of arrays is merged element by element.
+    """
     accelerators, single = accelerator_list(accelerator, default)
     is_custom = np.array([not a.is_dpuczdx8g for a in accelerators])
-    parts = {}
+    parts = []
     for flag, compute in ((False, stock), (True, custom)):
         rows = np.flatnonzero(is_custom == flag)
         if rows.size:
-            parts[flag] = (rows, np.asarray(compute([accelerators[i] for i in rows])))
-    first = next(iter(parts.values()))[1]
-    out = np.empty((len(accelerators), *first.shape[1:]), dtype=np.result_type(*(p[1] for p in parts.values())))
-    for rows, values in parts.values():
-        out[rows] = values
-    return out[0] if single else out
+            parts.append((rows, compute([accelerators[i] for i in rows])))
+
+    def merged(values: list[np.ndarray]) -> np.ndarray:
+        out = np.empty((len(accelerators), *values[0].shape[1:]), dtype=np.result_type(*values))
+        for (rows, _), part in zip(parts, values, strict=True):
+            out[rows] = part
+        return out[0] if single else out
+
+    if isinstance(parts[0][1], tuple):
+        return tuple(merged([np.asarray(answer[i]) for _, answer in parts]) for i in range(len(parts[0][1])))
+    return merged([np.asarray(answer) for _, answer in parts])
 
 
 class BuildPredictor:
@@ -152,9 +159,9 @@ class BuildIntervals:
                      confidence: float | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(sources, low factor, high factor), each (M, K)."""
         accelerators, _ = accelerator_list(accelerator, self.predictor.accelerator)
-        parts = [_dispatch(accelerators, None, lambda a, i=i: self.stock.unit_factors(units, a, confidence)[i],
-                           lambda a, i=i: self.engine.unit_factors(units, a, confidence)[i]) for i in range(3)]
-        return parts[0], parts[1], parts[2]
+        sources, low, high = _dispatch(accelerators, None, lambda a: self.stock.unit_factors(units, a, confidence),
+                                       lambda a: self.engine.unit_factors(units, a, confidence))
+        return sources, low, high
 
     def network_interval(self, layers: Sequence[Layer], accelerator: Accelerator | None = None,
                          confidence: float | None = None):

@@ -71,9 +71,15 @@ def test_by_build_prices_stock_by_the_dpu_and_custom_by_the_engine_in_one_list()
     np.testing.assert_allclose(mixed[1], engine.unit_latency_ms(units, CUSTOM))
     np.testing.assert_allclose(mixed[2], mixed[0])
     assert p.invocation_ms == dpu.invocation_ms  # one launch per network for both builds
-    sources, low, high = interval_predictor("by-build").unit_factors(units, [B1600, CUSTOM])
+    intervals = interval_predictor("by-build")
+    sources, low, high = intervals.unit_factors(units, [B1600, CUSTOM])
     assert set(sources[1]) == {ENGINE_SOURCE} and ENGINE_SOURCE not in set(sources[0])
     assert (low <= 1).all() and (high >= 1).all()
+    # each row is its own half's answer
+    for got, stock, custom in zip((sources, low, high), intervals.stock.unit_factors(units, [B1600]),
+                                  intervals.engine.unit_factors(units, [CUSTOM]), strict=True):
+        np.testing.assert_array_equal(got[0], stock[0])
+        np.testing.assert_array_equal(got[1], custom[0])
     # a device by name, rebuilt from its record
     assert as_predictor("by-build") is p and predictor_from_record(predictor_record(p)) is p
     assert isinstance(p, BuildPredictor)
