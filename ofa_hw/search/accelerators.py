@@ -81,10 +81,10 @@ def _grouped_misfits(misfits: Sequence[tuple[Accelerator, FitResult]]) -> str:
     return "; ".join(parts)
 
 
-def _distinct(name: str, values) -> tuple:
+def _distinct(name: str, values, positive: bool = False) -> tuple:
     values = tuple(values)
-    if not values or len(set(values)) != len(values):
-        raise ValueError(f"{name} must be distinct values, got {values!r}")
+    if not values or len(set(values)) != len(values) or (positive and any(v <= 0 for v in values)):
+        raise ValueError(f"{name} must be distinct {'positive ' if positive else ''}values, got {values!r}")
     return values
 
 
@@ -150,9 +150,7 @@ class AcceleratorGrid:
 
     def __post_init__(self) -> None:
         for name in ("pp", "icp", "ocp", "clock_mhz", "cores"):
-            values = tuple(getattr(self, name))
-            if not values or len(set(values)) != len(values) or any(v <= 0 for v in values):
-                raise ValueError(f"AcceleratorGrid.{name} must be distinct positive values, got {values!r}")
+            values = _distinct(f"AcceleratorGrid.{name}", getattr(self, name), positive=True)
             object.__setattr__(self, name, tuple(sorted(values)))
         for clock in self.clock_mhz:
             check_dpu_clock(clock)
