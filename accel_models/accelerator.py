@@ -218,17 +218,16 @@ class Accelerator:
         if self.pp * self.icp * self.ocp > MAX_MACS_PER_CYCLE:
             raise ValueError(f"Accelerator pp x icp x ocp = {self.pp * self.icp * self.ocp:,} MACs per cycle is beyond "
                              f"what the hardware supports: at most {MAX_MACS_PER_CYCLE:,} (128x the B4096's 2,048)")
-        dw_pp = max(1, self.pp // 2) if self.dw_pp is None else self.dw_pp
+        dw_pp = self.default_dw_pp if self.dw_pp is None else self.dw_pp
         _positive_int("dw_pp", dw_pp)
         object.__setattr__(self, "dw_pp", int(dw_pp))
-        if any((c.pp, c.icp, c.ocp) == (self.pp, self.icp, self.ocp) for c in _dpu_table().values()):
+        if self.pg338_array is not None:
             check_dpu_clock(self.clock_mhz)  # a DPUCZDX8G array: the IP's clock limit applies
         if isinstance(self.options, Mapping):
             object.__setattr__(self, "options", DpuOptions.from_dict(self.options))
         if not isinstance(self.options, DpuOptions):
             raise ValueError(f"Accelerator options must be a DpuOptions, got {type(self.options).__name__}")
-        defaults = {"weight_buffer_kib": self.icp * self.ocp * BANK_DEPTH / 1024,
-                    "act_buffer_kib": self.default_act_buffer_kib}
+        defaults = {"weight_buffer_kib": self.default_weight_buffer_kib, "act_buffer_kib": self.default_act_buffer_kib}
         for name, default in defaults.items():
             if getattr(self, name) is None:
                 object.__setattr__(self, name, float(default))
@@ -276,6 +275,24 @@ class Accelerator:
         return self.pp * self.icp * BANK_DEPTH / 1024 * self.options.image_bank_groups / 2
 
     @property
+    def default_weight_buffer_kib(self) -> float:
+        """Weight buffer of this PE array: ``ICP x OCP`` bytes x :data:`BANK_DEPTH` rows."""
+        return self.icp * self.ocp * BANK_DEPTH / 1024
+
+    @property
+    def default_dw_pp(self) -> int:
+        """The DPU's own depthwise pixel parallelism, PP/2 (at least 1)."""
+        return max(1, self.pp // 2)
+
+    @property
+    def pg338_array(self) -> str | None:
+        """The PG338 architecture with this PE array (PP, ICP, OCP), whatever the buffers and options, else None."""
+        for name, config in _dpu_table().items():
+            if (config.pp, config.icp, config.ocp) == (self.pp, self.icp, self.ocp):
+                return name
+        return None
+
+    @property
     def arch(self) -> str | None:
         """The PG338 architecture (``"B2304"``) this accelerator is a stock build of, else None.
 
@@ -283,16 +300,13 @@ class Accelerator:
         (PP/2; IP 4.x also builds 1, 2, 4 or 8 up to PP, its ALU_PARALLEL
         option) and buffers, no extra per-layer cost, int8.
         """
-        alu_parallel = {max(1, self.pp // 2)}
+        alu_parallel = {self.default_dw_pp}
         if self.options.isa == 1:
             alu_parallel |= {n for n in ALU_PARALLELS if n <= self.pp}
-        for name, config in _dpu_table().items():
-            if (config.pp, config.icp, config.ocp) == (self.pp, self.icp, self.ocp):
-                stock = (self.dw_pp in alu_parallel and self.layer_overhead_us == 0 and self.bits == 8
-                         and self.act_buffer_kib == self.default_act_buffer_kib
-                         and self.weight_buffer_kib == self.icp * self.ocp * BANK_DEPTH / 1024)
-                return name if stock else None
-        return None
+        stock = (self.dw_pp in alu_parallel and self.layer_overhead_us == 0 and self.bits == 8
+                 and self.act_buffer_kib == self.default_act_buffer_kib
+                 and self.weight_buffer_kib == self.default_weight_buffer_kib)
+        return self.pg338_array if stock else None
 
     @property
     def timing_key(self) -> tuple:
@@ -377,8 +391,8 @@ class Accelerator:
         derived again from the changed fields; explicitly set ones are kept.
         """
         data = self.to_dict()
-        derived = {"dw_pp": max(1, self.pp // 2), "act_buffer_kib": self.default_act_buffer_kib,
-                   "weight_buffer_kib": self.icp * self.ocp * BANK_DEPTH / 1024}
+        derived = {"dw_pp": self.default_dw_pp, "act_buffer_kib": self.default_act_buffer_kib,
+                   "weight_buffer_kib": self.default_weight_buffer_kib}
         for name, default in derived.items():
             if name not in changes and data[name] == default:
                 data[name] = None

@@ -103,7 +103,7 @@ def dpu_conf_vh(accelerator: Accelerator) -> str:
         lines += [f"`define DWCV_{_on(o.depthwise)}", f"`define POOL_AVG_{_on(o.avg_pool)}",
                   f"`define ELEW_MULT_{_on(o.elementwise_multiply)}", f"`define {o.conv_relu.upper()}"]
     else:
-        alu = "DEFAULT" if accelerator.dw_pp == max(1, accelerator.pp // 2) else str(accelerator.dw_pp)
+        alu = "DEFAULT" if accelerator.dw_pp == accelerator.default_dw_pp else str(accelerator.dw_pp)
         lines += [f"`define ALU_PARALLEL_{alu}", f"`define CONV_{o.conv_relu.upper()}",
                   f"`define ALU_{o.alu_relu.upper()}"]
         if o.ip_version != "4.0":

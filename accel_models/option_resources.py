@@ -71,13 +71,6 @@ def option_tables() -> Mapping[str, OptionTable]:
             for name, section in data.items()}
 
 
-def _stock_array(acc: Accelerator) -> str | None:
-    for name, config in _dpu_table().items():
-        if (config.pp, config.icp, config.ocp) == (acc.pp, acc.icp, acc.ocp):
-            return name
-    return None
-
-
 @lru_cache(maxsize=1)
 def _low_dsp_deltas() -> dict[str, dict[str, float]]:
     low = option_tables()["dsp_usage_low"]
@@ -124,13 +117,13 @@ def option_extras(accelerators: Sequence[Accelerator]) -> tuple[dict[str, np.nda
     lanes = _alu_lane_costs()
     softmax = option_tables()["softmax"].rows["Softmax"]
     for m, acc in enumerate(accs):
-        arch, options = _stock_array(acc), acc.options
+        arch, options = acc.pg338_array, acc.options
         if options.channel_augmentation:
             per_core["lut"][m] += augmentation[arch] if arch else float(np.mean(list(augmentation.values())))
         if options.dsp_usage == "low":
             for name, deltas in low_dsp.items():
                 per_core[name][m] += deltas[arch] if arch else _per_macs(deltas) * acc.macs_per_cycle
-        extra_lanes = int(acc.dw_pp or 0) - max(1, acc.pp // 2)
+        extra_lanes = int(acc.dw_pp or 0) - acc.default_dw_pp
         if extra_lanes:
             for name, cost in lanes.items():
                 per_core[name][m] += cost * extra_lanes * acc.icp / 16
@@ -157,10 +150,10 @@ def resource_notes(accelerator: Accelerator) -> tuple[str, ...]:
     if options.softmax:
         counted.append("the softmax core (PG338 v3.4/v4.1 'Softmax' Table 1)")
     notes = ["counted: " + "; ".join(counted)]
-    if int(accelerator.dw_pp or 0) != max(1, accelerator.pp // 2):
+    if int(accelerator.dw_pp or 0) != accelerator.default_dw_pp:
         scaled = "" if accelerator.icp == 16 else ", scaled from B4096 by ICP/16 (an assumption)"
         notes.append(f"ALU parallelism {accelerator.dw_pp} (PG338 v4.1 'DepthwiseConv (ALU)' Table 1{scaled})")
-    if _stock_array(accelerator) is None:
+    if accelerator.pg338_array is None:
         notes.append("a custom PE array: option figures fitted over PG338's eight architectures")
     missing = [label for label, on in (("average pooling", options.avg_pool),
                                        ("element-wise multiply", options.elementwise_multiply),
