@@ -136,7 +136,7 @@ class Genome:
         What ``encode(decode(genes))`` gives, without building the sub-networks.
         """
         slots = self.space.n_slots
-        table = self._slots_on  # (stage, depth index) -> which of the stage's slots are on
+        table = self.slots_on  # (stage, depth index) -> which of the stage's slots are on
         on = table[np.arange(table.shape[0]), genes[:, 2 * slots:-2]].reshape(len(genes), slots)
         out = genes.copy()
         out[:, :slots] *= on
@@ -144,7 +144,7 @@ class Genome:
         return out
 
     @cached_property
-    def _slots_on(self) -> np.ndarray:
+    def slots_on(self) -> np.ndarray:
         """(stages, depth indices, slots per stage) int64: 1 for the slots a stage's depth switches on."""
         depth = self._value_of_index[2]  # (stage, depth index) -> depth
         return (np.arange(self.space.n_slots // len(depth)) < depth[:, :, None]).astype(np.int64)  # as active_mask

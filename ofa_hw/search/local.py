@@ -169,8 +169,14 @@ def _step(evaluator: Evaluator, constraint: Constraint, climbers: list[tuple[Can
 
 
 def _single_moves(evaluator: Evaluator, genes: np.ndarray, current: Candidates) -> tuple[np.ndarray, np.ndarray]:
-    """(genes (M, n_genes) of every single move, the gene group each changes: slot, then stage, then resolution)."""
-    space, upper = evaluator.space, evaluator.genome.upper
+    """(genes (M, n_genes) of every single move, the gene group each changes: slot, then stage, then resolution).
+
+    A deeper stage switches blocks on: one move per (kernel, expand) of the
+    new blocks (all of them alike), so a stage can grow by a block as large
+    as the ones it has instead of only the smallest one.
+    """
+    space, genome = evaluator.space, evaluator.genome
+    upper = genome.upper
     slots, stages = space.n_slots, space.n_stages
     n_k, n_e = len(space.kernel_choices), len(space.expand_choices)
     # a slot's moves: every other (kernel, expand) pair; a switched-off slot has none
@@ -183,10 +189,29 @@ def _single_moves(evaluator: Evaluator, genes: np.ndarray, current: Candidates) 
     value = np.tile(np.arange(upper.max() + 1), stages + 1)
     keep = (value <= upper[position]) & (value != genes[position])
     position, value = position[keep], value[keep]
+    # a deeper stage: one copy per (kernel, expand) of its new blocks (position order, so groups stay contiguous)
+    deeper = (position < 2 * slots + stages) & (value > genes[position])
+    copies = np.where(deeper, n_k * n_e, 1)
+    position, value = np.repeat(position, copies), np.repeat(value, copies)
+    variant = np.arange(len(position)) - np.repeat(np.cumsum(copies) - copies, copies)  # 0.. within each copy
     rows = np.repeat(genes[None], len(slot) + len(position), axis=0)
     moved = np.arange(len(slot))
     rows[moved, slot], rows[moved, slots + slot] = kernel, expand
-    rows[len(slot) + np.arange(len(position)), position] = value
+    depth_rows = len(slot) + np.arange(len(position))
+    rows[depth_rows, position] = value
+    grown = np.flatnonzero(np.repeat(deeper, copies))
+    if len(grown):
+        # the new blocks of a grown stage: the slots on at the new depth but not at the current one
+        stage = position[grown] - 2 * slots
+        on = genome.slots_on  # (stage, depth index, slots per stage)
+        per_stage = on.shape[2]
+        new = on[stage, value[grown]] - on[stage, genes[2 * slots + stage]]  # (G, slots per stage) 0/1
+        columns = stage[:, None] * per_stage + np.arange(per_stage)
+        target = depth_rows[grown]
+        rows[target[:, None], columns] = np.where(new == 1, (variant[grown] // n_e)[:, None], rows[target[:, None],
+                                                                                                      columns])
+        rows[target[:, None], slots + columns] = np.where(new == 1, (variant[grown] % n_e)[:, None],
+                                                          rows[target[:, None], slots + columns])
     return rows, np.concatenate([slot, position - slots])
 
 
