@@ -48,10 +48,25 @@ def test_single_moves_cover_every_active_slot_depth_and_resolution(evaluator):
     genes = evaluator.genome.encode(start)[0]
     singles, groups = _single_moves(evaluator, genes, start)
     active = int((start.subnets.ks[0] != 0).sum())
-    depth_moves = sum(len(c) - 1 for c in SPACE.stage_depth_choices)
+    depth = start.subnets.d[0]
+    # a shallower stage: one move per depth; a deeper one: one per (kernel, expand) of its new blocks
+    depth_moves = sum(sum(1 if d < depth[s] else 9 for d in c if d != depth[s])
+                      for s, c in enumerate(SPACE.stage_depth_choices))
     assert len(singles) == 8 * active + depth_moves + len(RESOLUTIONS) - 1
-    changed = (singles != genes).sum(axis=1)
-    assert set(changed.tolist()) <= {1, 2} and len({row.tobytes() for row in singles}) == len(singles)
+    assert len({evaluator.genome.normalised(row[None]).tobytes() for row in singles}) == len(singles)
+    moved = evaluator.genome.decode(singles)
+    per_stage = SPACE.n_slots // SPACE.n_stages
+    for stage in range(SPACE.n_stages):
+        for d in (d for d in SPACE.stage_depth_choices[stage] if d > depth[stage]):
+            rows = np.flatnonzero(moved.subnets.d[:, stage] == d)
+            new = slice(stage * per_stage + depth[stage], stage * per_stage + d)
+            ks, e = moved.subnets.ks[rows, new], moved.subnets.e[rows, new]
+            # the new blocks alike, every (kernel, expand) once, the rest of the network unchanged
+            assert (ks == ks[:, :1]).all() and (e == e[:, :1]).all()
+            assert sorted(zip(ks[:, 0].tolist(), e[:, 0].tolist(), strict=True)) == sorted(
+                itertools.product(SPACE.kernel_choices, SPACE.expand_choices))
+            old = slice(0, stage * per_stage + depth[stage])
+            assert (moved.subnets.ks[rows, old] == start.subnets.ks[0, old]).all()
 
 
 def test_local_search_stays_in_budget_evaluates_each_subnet_once_and_improves(evaluator):

@@ -96,7 +96,7 @@ class EvolutionSettings:
     resolution_mutation_prob: float = 0.5
     screen_rounds: int = 8
     best_accelerator: bool = True
-    local_search_share: float = 0.5
+    local_search_share: float = 0.8
     local_search_starts: int = 4
 
     def __post_init__(self) -> None:
