@@ -35,13 +35,13 @@ PAIRS_PER_STEP = 64
 #: Lagrangian solutions (many moves at once) evaluated per step.
 COMBOS_PER_STEP = 32
 #: Pairs screened by the latency gather per step (the best predicted ones), and the moves that lead them.
-_PAIRS_SCREENED = 512
+_PAIRS_SCREENED = 160
 _PAIR_LEADS = 24
 
 
 def local_search(evaluator: Evaluator, constraint: Constraint, starts: Candidates, start_scores: Scores,
                  budget: int, rng: np.random.Generator,
-                 place: Callable[[Candidates], tuple[Candidates, np.ndarray]], climbers: int = 1,
+                 place: Callable[[Candidates], tuple[Candidates, np.ndarray]], climbers: int = 4,
                  on_step: Callable[[Candidates, Scores], None] | None = None) -> tuple[Candidates, Scores]:
     """Climb from ``starts`` (best first, evaluated) for ``budget`` evaluations; return what it evaluated.
 
@@ -135,8 +135,11 @@ def _step(evaluator: Evaluator, constraint: Constraint, climbers: list[tuple[Can
         gains = single_scores.accuracy_top1[mine] - current_scores.accuracy_top1[0]
         costs = single_scores.latency_ms[mine] - current_scores.latency_ms[0]
         move = mine - len(unscored)  # rows of singles / groups
+        slack_ms = (np.inf if constraint.latency_ms is None
+                    else constraint.latency_ms - current_scores.latency_ms[0])
         for rows, from_lagrangian in ((_lagrangian_combos(genes[k], singles[move], groups[move], gains, costs), True),
-                                      (_best_pairs(genes[k], singles[move], groups[move], gains), False)):
+                                      (_best_pairs(genes[k], singles[move], groups[move], gains, costs, slack_ms),
+                                       False)):
             combos.append(rows)
             combo_owner.append(np.full(len(rows), k))
             lagrangian.append(np.full(len(rows), from_lagrangian))
@@ -242,18 +245,23 @@ def _lagrangian_combos(genes: np.ndarray, singles: np.ndarray, groups: np.ndarra
     return combos[np.argsort(-(picked @ gains), kind="stable")]
 
 
-def _best_pairs(genes: np.ndarray, singles: np.ndarray, groups: np.ndarray, gains: np.ndarray) -> np.ndarray:
+def _best_pairs(genes: np.ndarray, singles: np.ndarray, groups: np.ndarray, gains: np.ndarray, costs: np.ndarray,
+                slack_ms: float) -> np.ndarray:
     """Genes of pairs of single moves on different groups with the largest summed gain, best first.
 
     One move of each pair is among the ``_PAIR_LEADS`` largest gains (a pair
-    of two lesser moves rarely beats those).
+    of two lesser moves rarely beats those).  Only pairs whose summed
+    latency cost stays within ``slack_ms`` are kept: on the latency
+    boundary, where a climber stops, the pairs of largest gain are two
+    costly moves, infeasible, and what can still gain is a costly move
+    paid for by a saving one.
     """
     leads = np.argsort(-gains, kind="stable")[:_PAIR_LEADS]
     predicted = gains[leads, None] + gains[None, :]  # (leads, moves)
-    # same group, or a pair of two leads counted from its later lead: never a pair
     rank_of = np.full(len(gains), len(leads))
     rank_of[leads] = np.arange(len(leads))
-    excluded = (groups[leads, None] == groups[None, :]) | (rank_of[None, :] < np.arange(len(leads))[:, None])
+    excluded = ((groups[leads, None] == groups[None, :]) | (rank_of[None, :] < np.arange(len(leads))[:, None])
+                | (costs[leads, None] + costs[None, :] > slack_ms))
     flat = np.where(excluded, -np.inf, predicted).ravel()
     n = min(_PAIRS_SCREENED, int(np.isfinite(flat).sum()))
     top = np.argpartition(-flat, n - 1)[:n] if 0 < n < len(flat) else np.flatnonzero(np.isfinite(flat))
