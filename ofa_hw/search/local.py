@@ -37,6 +37,8 @@ COMBOS_PER_STEP = 32
 #: Pairs screened by the latency gather per step (the best predicted ones), and the moves that lead them.
 _PAIRS_SCREENED = 160
 _PAIR_LEADS = 24
+#: Local optima kept as targets of path relinking.
+_OPTIMA_KEPT = 8
 
 
 def local_search(evaluator: Evaluator, constraint: Constraint, starts: Candidates, start_scores: Scores,
@@ -62,13 +64,22 @@ def local_search(evaluator: Evaluator, constraint: Constraint, starts: Candidate
     active: list[tuple[Candidates, Scores | None]] = [(starts.take([i]), start_scores.take([i]))
                                                       for i in queue[:climbers]]
     del queue[:climbers]
+    joined: list[tuple[Candidates, Scores]] = []  # the archive joined, when a walk last needed it
+
     def record(candidates: Candidates, scores: Scores) -> None:
         nonlocal spent
+        seen.archived(seen.hash(genome.encode(candidates)), spent)
         evaluated.append((candidates, scores))
         spent += len(candidates)
         if on_step:
             on_step(candidates, scores)
 
+    def archive(rows: np.ndarray) -> tuple[Candidates, Scores]:
+        if not joined or len(joined[0][0]) < spent:
+            joined[:] = [(Candidates.concat([c for c, _ in evaluated]), Scores.concat([s for _, s in evaluated]))]
+        return joined[0][0].take(rows), joined[0][1].take(rows)
+
+    optima: list[tuple[Candidates, Scores]] = []  # the local optima reached, best first
     while spent < budget and active:
         moved = _step(evaluator, constraint, active, budget - spent, place, seen)
         if moved is None:
@@ -76,21 +87,103 @@ def local_search(evaluator: Evaluator, constraint: Constraint, starts: Candidate
         results, candidates, scores = moved
         record(candidates, scores)
         following: list[tuple[Candidates, Scores | None]] = []
-        for result in results:
+        for result, (current, current_scores) in zip(results, active, strict=True):
             if result is not None:
                 if _better(result[1], best_scores, constraint):
                     best, best_scores = result
                 following.append(result)
-            elif queue:  # a local optimum: the next start, else a mutant of the best found
+                continue
+            # a local optimum: the next start; else the best design on the path from it to another optimum;
+            # else a mutant of the best found
+            if current_scores is not None:
+                optima = _insert_optimum(optima, (current, current_scores), constraint)
+            if queue:
                 i = queue.pop(0)
                 following.append((starts.take([i]), start_scores.take([i])))
-            elif spent < budget and (kick := _kick(evaluator, best, rng, place, seen)) is not None:
+                continue
+            other = next((o for o in optima if o[0] is not current), None) if current_scores is not None else None
+            if other is not None and spent < budget:
+                middle = _relink(evaluator, constraint, current, other[0], place, seen, budget - spent, archive,
+                                 record)
+                if middle is not None:
+                    following.append(middle)
+                    continue
+            if spent < budget and (kick := _kick(evaluator, best, rng, place, seen)) is not None:
                 following.append((kick, None))  # scored with the next step's single moves
         active = following
     if not evaluated:
         none = np.zeros(0, dtype=np.int64)
         return starts.take(none), start_scores.take(none)
     return Candidates.concat([c for c, _ in evaluated]), Scores.concat([s for _, s in evaluated])
+
+
+def _insert_optimum(optima: list[tuple[Candidates, Scores]], optimum: tuple[Candidates, Scores],
+                    constraint: Constraint) -> list[tuple[Candidates, Scores]]:
+    """``optima`` with ``optimum`` added, best first, at most ``_OPTIMA_KEPT``."""
+    merged = [*optima, optimum]
+    order = rank(Scores.concat([o[1] for o in merged]), constraint)
+    return [merged[i] for i in order[:_OPTIMA_KEPT]]
+
+
+def _relink(evaluator: Evaluator, constraint: Constraint, start: Candidates, target: Candidates, place,
+            seen: _Seen, left: int, archive: Callable[[np.ndarray], tuple[Candidates, Scores]],
+            record: Callable[[Candidates, Scores], None]) -> tuple[Candidates, Scores] | None:
+    """Walk from local optimum ``start`` to ``target`` one gene group at a time; the best design on the way.
+
+    Path relinking: each step sets, of the groups (a slot's kernel and
+    expand, a stage's depth, the resolution) in which the walk still
+    differs from ``target``, the one whose change ranks best, so the walk
+    crosses the ground between two optima that single and paired moves
+    cannot.  A step evaluates (and ``record`` s) the networks not evaluated
+    yet and reads the others from ``archive(rows)``; those evaluated outside
+    the local search are not stepped on.  Returns the best design strictly
+    between the two ends that meets the constraint, if any: a climber starts
+    again from it.
+    """
+    genome = evaluator.genome
+    columns = _group_columns(genome)
+    current = genome.normalised(genome.encode(start))[0]
+    goal = genome.normalised(genome.encode(target))[0]
+    middle: tuple[Candidates, Scores] | None = None
+    while left > 0:
+        differing = np.flatnonzero(((current != goal) & columns).any(axis=1))
+        if len(differing) < 2:  # one group away: the next step is the target itself
+            break
+        rows = np.repeat(current[None], len(differing), axis=0)
+        mask = columns[differing]
+        rows[mask] = np.broadcast_to(goal, rows.shape)[mask]
+        rows = genome.normalised(rows)
+        rows = rows[(rows != current).any(axis=1)]  # a switched-off slot's genes change nothing until its depth does
+        if not len(rows):
+            break
+        hashes = seen.hash(rows)
+        archived = seen.rows(hashes)
+        fresh = seen.first_unseen(hashes, left)
+        parts = [archive(archived[archived >= 0])] if (archived >= 0).any() else []
+        if len(fresh):
+            candidates = place(genome.decode(rows[fresh], validate=False))[0]
+            parts.append((candidates, evaluator.evaluate(candidates)))
+            record(*parts[-1])
+            left -= len(fresh)
+        if not parts:
+            break
+        options = Candidates.concat([c for c, _ in parts]), Scores.concat([s for _, s in parts])
+        top = int(rank(options[1], constraint)[0])
+        step = options[0].take([top]), options[1].take([top])
+        if constraint.violation(step[1])[0] == 0 and (middle is None or _better(step[1], middle[1], constraint)):
+            middle = step
+        current = genome.normalised(genome.encode(step[0]))[0]
+    return middle
+
+
+def _group_columns(genome) -> np.ndarray:
+    """(groups, n_genes) bool: the genes of each group (slots' kernel and expand, stages' depth, the resolution)."""
+    slots, stages = genome.space.n_slots, genome.space.n_stages
+    columns = np.zeros((slots + stages + 1, genome.n_genes), dtype=bool)
+    columns[np.arange(slots), np.arange(slots)] = True
+    columns[np.arange(slots), slots + np.arange(slots)] = True
+    columns[slots + np.arange(stages + 1), 2 * slots + np.arange(stages + 1)] = True
+    return columns
 
 
 def _better(a: Scores, b: Scores, constraint: Constraint) -> bool:
@@ -288,7 +381,7 @@ class _Seen:
         self.genome = genome
         multipliers = np.random.default_rng(0x5EE7).integers(0, 2 ** 63, size=genome.n_genes - 1, dtype=np.int64)
         self._multipliers = multipliers | 1
-        self._hashes: set[int] = set()
+        self._where: dict[int, int] = {}  # hash -> row of the local search's archive (-1: seen, not in it yet)
 
     def hash(self, rows: np.ndarray) -> np.ndarray:
         """(N,) hashes of the sub-networks of genes ``rows`` (N, n_genes); the accelerator gene is not hashed."""
@@ -297,15 +390,24 @@ class _Seen:
 
     def first_unseen(self, hashes: np.ndarray, limit: int) -> np.ndarray:
         """Positions of the first ``limit`` of ``hashes`` not seen yet, each sub-network once; marks them seen."""
-        known, keep = self._hashes, []
+        known, keep = self._where, []
         if limit > 0:
             for i, h in enumerate(hashes.tolist()):
                 if h not in known:
-                    known.add(h)
+                    known[h] = -1
                     keep.append(i)
                     if len(keep) == limit:
                         break
         return np.array(keep, dtype=np.int64)
+
+    def archived(self, hashes: np.ndarray, first_row: int) -> None:
+        """Note that the networks of ``hashes`` are the archive's rows from ``first_row`` on."""
+        self._where.update(zip(hashes.tolist(), range(first_row, first_row + len(hashes)), strict=True))
+
+    def rows(self, hashes: np.ndarray) -> np.ndarray:
+        """(N,) archive row of each of ``hashes``: -1 if not in the archive (unseen, or evaluated elsewhere)."""
+        where = self._where
+        return np.array([where.get(h, -1) for h in hashes.tolist()], dtype=np.int64)
 
 
 def _kick(evaluator: Evaluator, best: Candidates, rng: np.random.Generator, place, seen: _Seen,
