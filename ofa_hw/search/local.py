@@ -64,20 +64,19 @@ def local_search(evaluator: Evaluator, constraint: Constraint, starts: Candidate
     active: list[tuple[Candidates, Scores | None]] = [(starts.take([i]), start_scores.take([i]))
                                                       for i in queue[:climbers]]
     del queue[:climbers]
-    joined: list[tuple[Candidates, Scores]] = []  # the archive joined, when a walk last needed it
-
     def record(candidates: Candidates, scores: Scores) -> None:
         nonlocal spent
-        seen.archived(seen.hash(genome.encode(candidates)), spent)
+        seen.archived(seen.hash(genome.encode(candidates)), len(evaluated))
         evaluated.append((candidates, scores))
         spent += len(candidates)
         if on_step:
             on_step(candidates, scores)
 
-    def archive(rows: np.ndarray) -> tuple[Candidates, Scores]:
-        if not joined or len(joined[0][0]) < spent:
-            joined[:] = [(Candidates.concat([c for c, _ in evaluated]), Scores.concat([s for _, s in evaluated]))]
-        return joined[0][0].take(rows), joined[0][1].take(rows)
+    def archive(places: np.ndarray) -> tuple[Candidates, Scores]:
+        """The evaluated candidates at ``places`` (:meth:`_Seen.places`), grouped by the step that evaluated them."""
+        parts = [(evaluated[p][0].take(rows), evaluated[p][1].take(rows)) for p in np.unique(places[:, 0]).tolist()
+                 for rows in [places[places[:, 0] == p, 1]]]
+        return Candidates.concat([c for c, _ in parts]), Scores.concat([s for _, s in parts])
 
     optima: list[tuple[Candidates, Scores]] = []  # the local optima reached, best first
     while spent < budget and active:
@@ -135,7 +134,7 @@ def _relink(evaluator: Evaluator, constraint: Constraint, start: Candidates, tar
     differs from ``target``, the one whose change ranks best, so the walk
     crosses the ground between two optima that single and paired moves
     cannot.  A step evaluates (and ``record`` s) the networks not evaluated
-    yet and reads the others from ``archive(rows)``; those evaluated outside
+    yet and reads the others from ``archive(places)``; those evaluated outside
     the local search are not stepped on.  Returns the best design strictly
     between the two ends that meets the constraint, if any: a climber starts
     again from it.
@@ -157,9 +156,10 @@ def _relink(evaluator: Evaluator, constraint: Constraint, start: Candidates, tar
         if not len(rows):
             break
         hashes = seen.hash(rows)
-        archived = seen.rows(hashes)
+        places = seen.places(hashes)
         fresh = seen.first_unseen(hashes, left)
-        parts = [archive(archived[archived >= 0])] if (archived >= 0).any() else []
+        archived = places[places[:, 0] >= 0]
+        parts = [archive(archived)] if len(archived) else []
         if len(fresh):
             candidates = place(genome.decode(rows[fresh], validate=False))[0]
             parts.append((candidates, evaluator.evaluate(candidates)))
@@ -381,7 +381,7 @@ class _Seen:
         self.genome = genome
         multipliers = np.random.default_rng(0x5EE7).integers(0, 2 ** 63, size=genome.n_genes - 1, dtype=np.int64)
         self._multipliers = multipliers | 1
-        self._where: dict[int, int] = {}  # hash -> row of the local search's archive (-1: seen, not in it yet)
+        self._where: dict[int, int] = {}  # hash -> (archive part << 32) + row (-1: seen, not in the archive)
 
     def hash(self, rows: np.ndarray) -> np.ndarray:
         """(N,) hashes of the sub-networks of genes ``rows`` (N, n_genes); the accelerator gene is not hashed."""
@@ -400,14 +400,15 @@ class _Seen:
                         break
         return np.array(keep, dtype=np.int64)
 
-    def archived(self, hashes: np.ndarray, first_row: int) -> None:
-        """Note that the networks of ``hashes`` are the archive's rows from ``first_row`` on."""
-        self._where.update(zip(hashes.tolist(), range(first_row, first_row + len(hashes)), strict=True))
+    def archived(self, hashes: np.ndarray, part: int) -> None:
+        """Note that the networks of ``hashes`` are the rows of the archive's part ``part``, in order."""
+        self._where.update(zip(hashes.tolist(), range(part << 32, (part << 32) + len(hashes)), strict=True))
 
-    def rows(self, hashes: np.ndarray) -> np.ndarray:
-        """(N,) archive row of each of ``hashes``: -1 if not in the archive (unseen, or evaluated elsewhere)."""
+    def places(self, hashes: np.ndarray) -> np.ndarray:
+        """(N, 2) archive (part, row) of each of ``hashes``; (-1, -1) if not in the archive (unseen, or elsewhere)."""
         where = self._where
-        return np.array([where.get(h, -1) for h in hashes.tolist()], dtype=np.int64)
+        codes = np.array([where.get(h, -1) for h in hashes.tolist()], dtype=np.int64)
+        return np.where(codes[:, None] >= 0, np.stack([codes >> 32, codes & 0xFFFFFFFF], axis=1), -1)
 
 
 def _kick(evaluator: Evaluator, best: Candidates, rng: np.random.Generator, place, seen: _Seen,
