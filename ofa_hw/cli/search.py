@@ -50,7 +50,8 @@ def add_parser(subparsers) -> None:
                              "boards; a custom accelerator by hls-engine, its HLS engine's model), your measured table "
                              "(TABLE.csv, calibrated on that prior) or a record from 'ofa-hw lut fit' (FIT.json)")
     parser.add_argument("--algorithm", default="auto", choices=("auto", "evolution", "nsga2"))
-    parser.add_argument("--budget", type=int, default=20_000, help="candidate evaluations (default 20000)")
+    parser.add_argument("--budget", type=int, default=None,
+                        help="candidate evaluations (default 100000 under a latency / fps limit, 20000 for a front)")
     parser.add_argument("--population", type=int, default=None,
                         help="population size (default: 100 for NSGA-II, budget/50 within 100..400 for evolution)")
     parser.add_argument("--restarts", type=int, default=1)
