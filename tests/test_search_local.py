@@ -8,7 +8,7 @@ import pytest
 from accel_models import get_board
 from latency_tables import get_predictor
 from ofa_hw.accuracy import get_predictor as get_accuracy_predictor
-from ofa_hw.search import AcceleratorSpace, Candidates, Constraint, Evaluator, search_codesign
+from ofa_hw.search import AcceleratorSpace, Candidates, Constraint, Evaluator, Scores, search_codesign
 from ofa_hw.search.local import _lagrangian_combos, _single_moves, local_search
 from ofa_hw.space import get_space, sample_subnets
 
@@ -109,3 +109,61 @@ def test_seen_set_keeps_first_unseen_distinct_networks_only():
     normal = genome.normalised(genes[:150])[:, :-1]
     assert len(np.unique(normal, axis=0)) == 150  # independent check that the 150 networks are distinct
     assert len(seen.first_unseen(seen.hash(genes), limit=1000)) == 0
+
+
+def test_pairs_are_the_largest_summed_gains_within_the_latency_slack():
+    """Checked against a brute force over every pair of moves on different groups with a lead in it."""
+    from ofa_hw.search.local import _PAIR_LEADS, _best_pairs
+
+    rng = np.random.default_rng(7)
+    n_moves, n_genes = 60, 30
+    groups = np.sort(rng.integers(0, 25, n_moves))
+    genes = np.zeros(n_genes, dtype=np.int64)
+    singles = np.zeros((n_moves, n_genes), dtype=np.int64)
+    singles[np.arange(n_moves), groups] = 1 + np.arange(n_moves) % 3  # a group's moves change its own gene
+    gains, costs = rng.normal(0, 1, n_moves), rng.normal(0, 1, n_moves)
+    slack = 0.3
+    pairs = _best_pairs(genes, singles, groups, gains, costs, slack)
+    leads = set(np.argsort(-gains, kind="stable")[:_PAIR_LEADS].tolist())
+    valid = sorted((gains[i] + gains[j], i, j) for i, j in itertools.combinations(range(n_moves), 2)
+                   if groups[i] != groups[j] and (i in leads or j in leads) and costs[i] + costs[j] <= slack)[::-1]
+    expected = [singles[i] + singles[j] for _, i, j in valid[:len(pairs)]]
+    assert 0 < len(pairs) <= len(valid)
+    assert {row.tobytes() for row in pairs} == {row.tobytes() for row in expected}
+    assert (np.count_nonzero(pairs, axis=1) == 2).all()
+
+
+def test_relinking_walks_between_two_optima_and_returns_a_feasible_design_from_both(evaluator):
+    from ofa_hw.search.local import _group_columns, _relink, _Seen
+
+    constraint = Constraint(latency_ms=8.0)
+    rng = np.random.default_rng(2)
+    draws, violation = evaluator.screen(evaluator.sample(400, rng, accelerator_genes=False), constraint, place=True)
+    feasible = np.flatnonzero(violation == 0)
+    a, b = draws.take(feasible[:1]), draws.take(feasible[1:2])
+    genome = evaluator.genome
+    seen, parts = _Seen(genome), []
+
+    def record(candidates, scores):
+        seen.archived(seen.hash(genome.encode(candidates)), len(parts))
+        parts.append((candidates, scores))
+
+    def archive(places):
+        return (Candidates.concat([parts[p][0].take([r]) for p, r in places.tolist()]),
+                Scores.concat([parts[p][1].take([r]) for p, r in places.tolist()]))
+
+    seen.first_unseen(seen.hash(genome.encode(Candidates.concat([a, b]))), 2)
+    middle = _relink(evaluator, constraint, a, b, lambda c: evaluator.screen(c, constraint, place=True), seen,
+                     10_000, archive, record)
+    assert middle is not None and parts
+    assert middle[1].latency_ms[0] <= 8.0
+    ends = genome.normalised(genome.encode(Candidates.concat([a, b])))[:, :-1]
+    inner = genome.normalised(genome.encode(middle[0]))[0, :-1]
+    assert not (ends == inner).all(axis=1).any()  # strictly between the two ends
+    columns = _group_columns(genome)[:, :-1]
+    # every gene group of the design is that of one end or the other (a switched-off slot's genes are 0)
+    for group in columns:
+        assert any((inner[group] == end[group]).all() or not inner[group].any() for end in ends)
+    walked = Candidates.concat([c for c, _ in parts])
+    assert len(genome.first_of_each(walked)) == len(walked)  # no network evaluated twice
+    assert np.isclose(evaluator.evaluate(middle[0]).accuracy_top1[0], middle[1].accuracy_top1[0])
