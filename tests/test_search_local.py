@@ -144,8 +144,9 @@ def test_relinking_walks_between_two_optima_and_returns_a_feasible_design_from_b
     genome = evaluator.genome
     seen, parts = _Seen(genome), []
 
-    def record(candidates, scores):
-        seen.archived(seen.hash(genome.encode(candidates)), len(parts))
+    def record(candidates, scores, hashes):
+        assert np.array_equal(hashes, seen.hash(genome.encode(candidates)))
+        seen.archived(hashes, len(parts))
         parts.append((candidates, scores))
 
     def archive(places):

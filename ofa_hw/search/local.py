@@ -64,9 +64,9 @@ def local_search(evaluator: Evaluator, constraint: Constraint, starts: Candidate
     active: list[tuple[Candidates, Scores | None]] = [(starts.take([i]), start_scores.take([i]))
                                                       for i in queue[:climbers]]
     del queue[:climbers]
-    def record(candidates: Candidates, scores: Scores) -> None:
+    def record(candidates: Candidates, scores: Scores, hashes: np.ndarray) -> None:
         nonlocal spent
-        seen.archived(seen.hash(genome.encode(candidates)), len(evaluated))
+        seen.archived(hashes, len(evaluated))
         evaluated.append((candidates, scores))
         spent += len(candidates)
         if on_step:
@@ -83,8 +83,8 @@ def local_search(evaluator: Evaluator, constraint: Constraint, starts: Candidate
         moved = _step(evaluator, constraint, active, budget - spent, place, seen)
         if moved is None:
             break
-        results, candidates, scores = moved
-        record(candidates, scores)
+        results, candidates, scores, hashes = moved
+        record(candidates, scores, hashes)
         following: list[tuple[Candidates, Scores | None]] = []
         for result, (current, current_scores) in zip(results, active, strict=True):
             if result is not None:
@@ -126,7 +126,7 @@ def _insert_optimum(optima: list[tuple[Candidates, Scores]], optimum: tuple[Cand
 
 def _relink(evaluator: Evaluator, constraint: Constraint, start: Candidates, target: Candidates, place,
             seen: _Seen, left: int, archive: Callable[[np.ndarray], tuple[Candidates, Scores]],
-            record: Callable[[Candidates, Scores], None]) -> tuple[Candidates, Scores] | None:
+            record: Callable[[Candidates, Scores, np.ndarray], None]) -> tuple[Candidates, Scores] | None:
     """Walk from local optimum ``start`` to ``target`` one gene group at a time; the best design on the way.
 
     Path relinking: each step sets, of the groups (a slot's kernel and
@@ -163,7 +163,7 @@ def _relink(evaluator: Evaluator, constraint: Constraint, start: Candidates, tar
         if len(fresh):
             candidates = place(genome.decode(rows[fresh], validate=False))[0]
             parts.append((candidates, evaluator.evaluate(candidates)))
-            record(*parts[-1])
+            record(*parts[-1], hashes[fresh])
             left -= len(fresh)
         if not parts:
             break
@@ -192,8 +192,9 @@ def _better(a: Scores, b: Scores, constraint: Constraint) -> bool:
 
 
 def _step(evaluator: Evaluator, constraint: Constraint, climbers: list[tuple[Candidates, Scores | None]], left: int,
-          place, seen: _Seen) -> tuple[list, Candidates, Scores] | None:
-    """One step of every climber: (per climber its better neighbour and scores or ``None``, all evaluated, scores).
+          place, seen: _Seen) -> tuple[list, Candidates, Scores, np.ndarray] | None:
+    """One step of every climber: (per climber its better neighbour and scores or ``None``, all evaluated, their
+    scores, their hashes).
 
     A climber without scores (a kick) is evaluated with the single moves.
     ``None`` when no climber has an unevaluated neighbour left.
@@ -206,7 +207,8 @@ def _step(evaluator: Evaluator, constraint: Constraint, climbers: list[tuple[Can
     owner = np.concatenate([np.full(len(m[1]), k) for k, m in enumerate(moves)])
     all_singles = np.concatenate([m[0] for m in moves])
     all_groups = np.concatenate([m[1] for m in moves])
-    kept = seen.first_unseen(seen.hash(all_singles), left)
+    single_hashes = seen.hash(all_singles)
+    kept = seen.first_unseen(single_hashes, left)
     if not len(kept) and not unscored:
         return None
     parts = [climbers[k][0] for k in unscored]
@@ -237,6 +239,8 @@ def _step(evaluator: Evaluator, constraint: Constraint, climbers: list[tuple[Can
             combo_owner.append(np.full(len(rows), k))
             lagrangian.append(np.full(len(rows), from_lagrangian))
     pool, pool_scores, pool_owner = [single_candidates], [single_scores], [owner]
+    kick_genes = np.array([genes[k] for k in unscored], dtype=np.int64).reshape(-1, genome.n_genes)
+    pool_hashes = [seen.hash(kick_genes), single_hashes[kept]]
     if combos and left > 0:
         rows, row_owner = np.concatenate(combos), np.concatenate(combo_owner)
         row_lagrangian = np.concatenate(lagrangian)
@@ -254,6 +258,7 @@ def _step(evaluator: Evaluator, constraint: Constraint, climbers: list[tuple[Can
             pool.append(combo_candidates.take(keep))
             pool_scores.append(evaluator.evaluate(pool[-1]))
             pool_owner.append(row_owner[keep])
+            pool_hashes.append(row_hashes[keep])
     candidates, scores, owners = Candidates.concat(pool), Scores.concat(pool_scores), np.concatenate(pool_owner)
     results: list = []
     for k, (_, current_scores) in enumerate(scored):
@@ -261,7 +266,7 @@ def _step(evaluator: Evaluator, constraint: Constraint, climbers: list[tuple[Can
         top = mine[rank(scores.take(mine), constraint)[0]] if len(mine) else None
         better = top is not None and _better(scores.take([top]), current_scores, constraint)
         results.append((candidates.take([top]), scores.take([top])) if better else None)
-    return results, candidates, scores
+    return results, candidates, scores, np.concatenate(pool_hashes)
 
 
 def _single_moves(evaluator: Evaluator, genes: np.ndarray, current: Candidates) -> tuple[np.ndarray, np.ndarray]:
