@@ -20,10 +20,11 @@ Cost: a search's time over its pure scoring cost (latency gather and
 accuracy predictor on as many candidates, in population-sized batches).
 
 Quality, for every board x three latency budgets: the median over five seeds
-of the joint search at the default budget against a 500,000-evaluation
-reference run of the same search, the search on the board's default DPU
-(``Board.default_accelerator()``) at the same budget, and how many seeds find
-the same design.
+of the joint search at the default budget (100,000 evaluations) against a
+500,000-evaluation reference run of the same search, the search on the
+board's default DPU (``Board.default_accelerator()``) at the same budget, and
+how many seeds find the same design; then the same summary at 20,000
+evaluations (the default before), against the same references.
 """
 
 from __future__ import annotations
@@ -44,14 +45,16 @@ from latency_tables import get_predictor
 from latency_tables.validity import ValidityWarning
 from ofa_hw.accuracy import get_predictor as get_accuracy_predictor
 from ofa_hw.accuracy.ofa_mlp import load_pth_state_dict
-from ofa_hw.search import AcceleratorSpace, CodesignResult, Design, Evaluator, search_codesign
+from ofa_hw.search import DEFAULT_BUDGETS, AcceleratorSpace, CodesignResult, Design, Evaluator, search_codesign
 from ofa_hw.space import get_space
 
 NOTE10_LATENCY_MS = 25.0
 #: Three latency budgets per board: tight, middle, loose for its default DPU's speed.
 BUDGETS_MS = {"ultra96v2": (7.0, 10.0, 15.0), "zcu102": (4.0, 6.0, 10.0), "zcu104": (6.0, 8.0, 12.0),
               "kv260": (6.0, 8.0, 12.0)}
-DEFAULT_BUDGET = 20_000
+DEFAULT_BUDGET = DEFAULT_BUDGETS["evolution"]
+#: The default budget before: the quality summary is printed for it too.
+SMALL_BUDGET = 20_000
 REFERENCE_BUDGET = 500_000
 
 
@@ -140,40 +143,66 @@ def _design_key(design) -> tuple:
     return (design.subnet, acc.name, acc.clock_mhz, acc.cores)
 
 
-def _quality(boards: tuple[str, ...], seeds: tuple[int, ...], budget: int, reference_budget: int,
-             limits_per_board: int) -> list[dict]:
+def _references(boards: tuple[str, ...], budget: int, limits_per_board: int) -> dict[tuple[str, float], Design]:
+    """One ``budget``-evaluation run per board x latency budget (seed 12345): what the seeds are held against."""
+    return {(name, limit): _best(search_codesign(board=name, latency_ms=limit, budget=budget, seed=12345,
+                                                 progress=False))
+            for name in boards for limit in BUDGETS_MS[name][:limits_per_board]}
+
+
+def _quality(references: dict[tuple[str, float], Design], seeds: tuple[int, ...], budget: int,
+             verbose: bool = True) -> list[dict]:
     rows = []
-    for name in boards:
+    for (name, limit), reference in references.items():
         board = get_board(name)
         default = board.default_accelerator()
-        for limit in BUDGETS_MS[name][:limits_per_board]:
-            reference = _best(search_codesign(board=board, latency_ms=limit, budget=reference_budget, seed=12345,
-                                              progress=False))
-            joint = [_best(search_codesign(board=board, latency_ms=limit, budget=budget, seed=s, progress=False))
-                     for s in seeds]
-            fixed = [_best(search_codesign(board=board, latency_ms=limit, budget=budget, seed=s, accelerators=default,
-                                           progress=False)) for s in seeds]
-            joint_top1 = np.array([d.accuracy_top1 for d in joint])
-            fixed_top1 = np.array([d.accuracy_top1 for d in fixed])
-            modal, count = Counter(_design_key(d) for d in joint).most_common(1)[0]
-            rows.append({
-                "board": name, "latency_ms": limit, "reference_top1": reference.accuracy_top1,
-                "joint_median_top1": float(np.median(joint_top1)),
-                "joint_minus_reference_pp": float(np.median(joint_top1) - reference.accuracy_top1),
-                "joint_worst_minus_reference_pp": float(joint_top1.min() - reference.accuracy_top1),
-                "fixed_median_top1": float(np.median(fixed_top1)),
-                "joint_minus_fixed_pp_per_seed": (joint_top1 - fixed_top1).tolist(),
-                "joint_worse_than_fixed_seeds": int((joint_top1 < fixed_top1 - 1e-9).sum()),
-                "same_design_seeds": count, "seeds": len(seeds),
-                "modal_accelerator": f"{modal[1]}@{modal[2]:g}x{modal[3]}",
-            })
-            row = rows[-1]
+        joint = [_best(search_codesign(board=board, latency_ms=limit, budget=budget, seed=s, progress=False))
+                 for s in seeds]
+        fixed = [_best(search_codesign(board=board, latency_ms=limit, budget=budget, seed=s, accelerators=default,
+                                       progress=False)) for s in seeds]
+        joint_top1 = np.array([d.accuracy_top1 for d in joint])
+        fixed_top1 = np.array([d.accuracy_top1 for d in fixed])
+        modal, count = Counter(_design_key(d) for d in joint).most_common(1)[0]
+        rows.append({
+            "board": name, "latency_ms": limit, "budget": budget, "reference_top1": reference.accuracy_top1,
+            "joint_top1_per_seed": joint_top1.tolist(),
+            "joint_median_top1": float(np.median(joint_top1)),
+            "joint_minus_reference_pp": float(np.median(joint_top1) - reference.accuracy_top1),
+            "joint_worst_minus_reference_pp": float(joint_top1.min() - reference.accuracy_top1),
+            "fixed_median_top1": float(np.median(fixed_top1)),
+            "joint_minus_fixed_pp_per_seed": (joint_top1 - fixed_top1).tolist(),
+            "joint_worse_than_fixed_seeds": int((joint_top1 < fixed_top1 - 1e-9).sum()),
+            "same_design_seeds": count, "seeds": len(seeds),
+            "modal_accelerator": f"{modal[1]}@{modal[2]:g}x{modal[3]}",
+        })
+        row = rows[-1]
+        if verbose:
             print(f"  {name:<10} {limit:>5g} ms {row['reference_top1']:>9.2f} {row['joint_median_top1']:>9.2f} "
                   f"{row['joint_minus_reference_pp']:>+8.2f} {row['joint_worst_minus_reference_pp']:>+10.2f} "
                   f"{row['fixed_median_top1']:>9.2f} "
                   f"{min(row['joint_minus_fixed_pp_per_seed']):>+10.2f} {count:>4}/{len(seeds)}  "
                   f"{row['modal_accelerator']}", flush=True)
     return rows
+
+
+def _quality_summary(quality: list[dict]) -> dict:
+    total = sum(r["seeds"] for r in quality)
+    return {"within_0.1pp": sum(r["joint_minus_reference_pp"] >= -0.1 for r in quality),
+            "seeds_within_0.1pp": sum(sum(t >= r["reference_top1"] - 0.1 for t in r["joint_top1_per_seed"])
+                                      for r in quality),
+            "never_worse_than_default": sum(r["joint_worse_than_fixed_seeds"] == 0 for r in quality),
+            "cases": len(quality), "joint_below_default_seeds": sum(r["joint_worse_than_fixed_seeds"] for r in quality),
+            "worst_joint_minus_default_pp": min(min(r["joint_minus_fixed_pp_per_seed"]) for r in quality),
+            "same_design_seeds": sum(r["same_design_seeds"] for r in quality), "seeds_total": total}
+
+
+def _print_quality_summary(summary: dict, budget: int) -> None:
+    n, total = summary["cases"], summary["seeds_total"]
+    print(f"  at {budget:,}: median within 0.1 pp of the reference (or above it): {summary['within_0.1pp']}/{n} cases "
+          f"({summary['seeds_within_0.1pp']}/{total} seeds); joint never below the default DPU's search: "
+          f"{summary['never_worse_than_default']}/{n} cases ({summary['joint_below_default_seeds']}/{total} seeds "
+          f"below it, worst {summary['worst_joint_minus_default_pp']:+.2f} pp); seeds finding the modal design: "
+          f"{summary['same_design_seeds']}/{total}")
 
 
 def run(quick: bool = False) -> dict:
@@ -211,27 +240,25 @@ def _run(quick: bool) -> dict:
 
     boards = ("ultra96v2",) if quick else tuple(list_boards())
     budget = 2_000 if quick else DEFAULT_BUDGET
+    small_budget = 1_000 if quick else SMALL_BUDGET
     reference_budget = 20_000 if quick else REFERENCE_BUDGET
-    print(f"\nsearch quality: median of seeds {list(seeds)} at {budget:,} evaluations vs one {reference_budget:,}-"
-          f"evaluation reference, and vs the board's default DPU at {budget:,} (int8 top-1, %, ImageNet-val scale):")
+    references = _references(boards, reference_budget, 1 if quick else 3)
+    print(f"\nsearch quality: median of seeds {list(seeds)} at {budget:,} evaluations"
+          f"{' (the default)' if budget == DEFAULT_BUDGET else ''} vs one "
+          f"{reference_budget:,}-evaluation reference, and vs the board's default DPU at {budget:,} (int8 top-1, %, "
+          "ImageNet-val scale):")
     print(f"  {'board':<10} {'budget':>8} {'reference':>9} {'joint':>9} {'-ref pp':>8} {'worst -ref':>10} "
           f"{'default':>9} {'worst j-d':>10} {'same':>6}  modal accelerator")
-    quality = _quality(boards, seeds, budget, reference_budget, 1 if quick else 3)
-    within = sum(r["joint_minus_reference_pp"] >= -0.1 for r in quality)
-    never_worse = sum(r["joint_worse_than_fixed_seeds"] == 0 for r in quality)
-    same = sum(r["same_design_seeds"] for r in quality)
-    total = sum(r["seeds"] for r in quality)
-    worse_seeds = sum(r["joint_worse_than_fixed_seeds"] for r in quality)
-    worst_gap = min(min(r["joint_minus_fixed_pp_per_seed"]) for r in quality)
-    print(f"  median within 0.1 pp of the reference (or above it): {within}/{len(quality)} cases; joint never "
-          f"below the default DPU's search: {never_worse}/{len(quality)} cases ({worse_seeds}/{total} seeds below it, "
-          f"worst {worst_gap:+.2f} pp); seeds finding the modal design: {same}/{total}")
+    quality = _quality(references, seeds, budget)
+    summary = _quality_summary(quality)
+    _print_quality_summary(summary, budget)
+    small = _quality(references, seeds, small_budget, verbose=False)
+    small_summary = _quality_summary(small)
+    _print_quality_summary(small_summary, small_budget)
     ratios = [c["ratio"] for c in costs]
     print(f"summary: {speed['median_speedup']:.1f}x the faithful OFA finder (median best "
           f"{speed['median_ours_best_top1']:.2f}% vs {speed['median_ofa_best_top1']:.2f}%); total / pure scoring "
           f"{min(ratios):.2f}-{max(ratios):.2f}")
-    return {"speed": speed, "costs": costs, "quality": quality,
-            "summary": {"within_0.1pp": within, "never_worse_than_default": never_worse, "cases": len(quality),
-                        "joint_below_default_seeds": worse_seeds, "worst_joint_minus_default_pp": worst_gap,
-                        "same_design_seeds": same, "seeds_total": total, "median_speedup": speed["median_speedup"],
-                        "total_over_scoring": ratios}}
+    return {"speed": speed, "costs": costs, "quality": quality, "quality_small_budget": small,
+            "summary": {**summary, "small_budget": small_budget, "small_budget_summary": small_summary,
+                        "median_speedup": speed["median_speedup"], "total_over_scoring": ratios}}
