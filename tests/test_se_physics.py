@@ -3,7 +3,7 @@
 import pytest
 
 from accel_models import Accelerator, BlockSpec, DpuOptions, RooflineModel, get_board
-from accel_models.cpu_fallback import fallback_layers
+from accel_models.cpu_fallback import CPU_BW_GBPS, cpu_gops, fallback_latency_ms, fallback_layers
 
 B4096 = Accelerator.from_dpu("B4096", clock_mhz=300.0, ddr_bw_gbps=get_board("zcu102").ddr_bw_gbps)
 B4096_IP3 = B4096.replace(options=DpuOptions(ip_version="3.4"))
@@ -45,3 +45,23 @@ def test_se_cost_grows_with_the_feature_map_not_per_block():
                                                                                              B4096)[0])
             for res in (112, 28)}
     assert cost[112] > 5 * cost[28]
+
+
+def test_an_ip3_build_without_the_elementwise_multiply_runs_the_se_pool_and_scale_on_the_arm():
+    # the DPU TRD's IP 3.x default (DPU_ELEW_MULT_ENA 0; Vitis AI target DPUCZDX8G_ISA0_B4096_MAX_BG2) has no
+    # element-wise multiply: the 112 x 112 pool (kernel > 8), the h-sigmoid and the scale leave the DPU in two runs
+    no_multiply = B4096.replace(options=DpuOptions(ip_version="3.4", elementwise_multiply=False))
+    layers = _block(112, 1)
+    assert [f.name.split(".")[-1] for f in fallback_layers(layers, no_multiply)] == ["pool", "expand", "scale"]
+    # by hand: N = 72 x 112 x 112 int8 elements; the pool reads N and adds N times, the h-sigmoid is one
+    # 4-operation pass over 72 elements, the scale reads N + 72 and writes N; each run's input and output cross DDR
+    n, vector = 72 * 112 * 112, 72
+    ops_per_ms, bytes_per_ms = cpu_gops() * 1e6, CPU_BW_GBPS * 1e6
+    cpu_ms = (max(n / ops_per_ms, (n + vector) / bytes_per_ms)
+              + max(4 * vector / ops_per_ms, 2 * vector / bytes_per_ms)
+              + max(n / ops_per_ms, (2 * n + vector) / bytes_per_ms))
+    round_trip_ms = 2 * (n + vector) / (B4096.ddr_bw_gbps * 1e6)
+    launch_ms = 0.1
+    expected = cpu_ms + round_trip_ms + 2 * launch_ms
+    assert fallback_latency_ms([layers], [no_multiply], launch_ms)[0, 0] == pytest.approx(expected, rel=1e-12)
+    assert expected == pytest.approx(1.996, abs=0.01)  # 0.80 ms pool + 0.90 ms scale + 0.09 ms DDR + 2 launches
