@@ -11,9 +11,10 @@
 * Squeeze-excitation cost by resolution on a ZCU102 B4096 (the shipped joint
   device): what the documented physics gives an SE block at 112 x 112
   (the global pool walking its window on the ALU, the feature map's DDR
-  round trips, and on IP 3.x the pool on the CPU as a subgraph split),
-  against issue #13's measured 3-5 ms (whole MnasNet-space networks,
-  Vitis AI 2.5; that data is not shipped).
+  round trips, and on IP 3.x the pool on the CPU as a subgraph split; on
+  the DPU TRD's IP 3.x default, without the element-wise multiply, the
+  scale and the h-sigmoid too), against issue #13's measured 3-5 ms (whole
+  MnasNet-space networks, Vitis AI 2.5; that data is not shipped).
 * Calibration wall time (``get_predictor`` may calibrate on first use).
 """
 
@@ -168,20 +169,27 @@ def _se_cost(figures: dict) -> None:
     calibrated = get_predictor("dpuczdx8g-joint").calibrated
     ip4 = Accelerator.from_dpu("B4096", clock_mhz=300.0, ddr_bw_gbps=get_board("zcu102").ddr_bw_gbps)
     ip3 = ip4.replace(options=DpuOptions(ip_version="3.4"))
+    # the DPU TRD's IP 3.x default (DPU_ELEW_MULT_ENA 0, Vitis AI target DPUCZDX8G_ISA0_B4096_MAX_BG2)
+    ip3_no_multiply = ip4.replace(options=DpuOptions(ip_version="3.4", elementwise_multiply=False))
+    accelerators = [ip4, ip3, ip3_no_multiply]
     model = calibrated.model
     print("\nSqueeze-excitation cost per block, ZCU102 B4096 @ 300 MHz (dpuczdx8g-joint; k3 MBConv, C_in 24)")
-    print(f"  {'resolution':>10s} {'expand':>6s} {'IP 4.x ms':>10s} {'IP 3.x ms':>10s}  of which CPU (IP 3.x)")
+    print(f"  {'resolution':>10s} {'expand':>6s} {'IP 4.x ms':>10s} {'IP 3.x ms':>10s} {'IP 3.x no EM':>13s}"
+          "  of which CPU (IP 3.x / no EM)")
     out = {}
     for res in (112, 56, 28, 14, 7):
         for mid in (72, 144):
             with_se, without = _se_block(res, 24, mid, 1), _se_block(res, 24, mid, 0)
-            dpu = model.unit_latency_ms([with_se, without], [ip4, ip3])
-            cpu = fallback_latency_ms([with_se, without], [ip4, ip3], launch_ms=calibrated.invocation_ms)
+            dpu = model.unit_latency_ms([with_se, without], accelerators)
+            cpu = fallback_latency_ms([with_se, without], accelerators, launch_ms=calibrated.invocation_ms)
             cost = (dpu + cpu)[:, 0] - (dpu + cpu)[:, 1]
+            cpu_cost = cpu[:, 0] - cpu[:, 1]
             out[f"r{res}_e{mid // 24}"] = {"ip4_ms": float(cost[0]), "ip3_ms": float(cost[1]),
-                                           "ip3_cpu_ms": float(cpu[1, 0] - cpu[1, 1])}
-            print(f"  {res:>10d} {mid // 24:>6d} {cost[0]:10.3f} {cost[1]:10.3f}  {cpu[1, 0] - cpu[1, 1]:.3f}")
-    print("  measured (issue #13, whole networks, Vitis AI 2.5 = IP 4.0, not shipped): 3-5 ms per SE block at 112")
+                                           "ip3_cpu_ms": float(cpu_cost[1]), "ip3_no_multiply_ms": float(cost[2]),
+                                           "ip3_no_multiply_cpu_ms": float(cpu_cost[2])}
+            print(f"  {res:>10d} {mid // 24:>6d} {cost[0]:10.3f} {cost[1]:10.3f} {cost[2]:13.3f}"
+                  f"  {cpu_cost[1]:.3f} / {cpu_cost[2]:.3f}")
+    print("  measured (issue #13, whole networks, Vitis AI 2.5, not shipped): 3-5 ms per SE block at 112")
     figures["se_cost_zcu102_b4096"] = out
 
 
