@@ -20,8 +20,10 @@
 
 from __future__ import annotations
 
+import csv
 import dataclasses
 import time
+from pathlib import Path
 
 import numpy as np
 
@@ -193,12 +195,67 @@ def _se_cost(figures: dict) -> None:
     figures["se_cost_zcu102_b4096"] = out
 
 
+#: EfficientNet-B0 (Tan & Le 2019, Table 1) after the 112 x 112 stem: (expand, kernel, C_out, blocks, stride).
+_EFFICIENTNET_B0 = ((1, 3, 16, 1, 1), (6, 3, 24, 2, 2), (6, 5, 40, 2, 2), (6, 3, 80, 3, 2), (6, 5, 112, 3, 1),
+                    (6, 5, 192, 4, 2), (6, 3, 320, 1, 1))
+_ZOO_E2E_CSV = Path(__file__).with_name("data") / "vitis_ai_model_zoo_e2e.csv"
+_EFFICIENTNET_ZOO = ("tf2_efficientnet-b0_imagenet_224_224_0.36G", "ZCU102 (0432055-05)", "Xilinx/Vitis-AI@v2.5")
+
+
+def _efficientnet_b0(se: int) -> list:
+    """EfficientNet-B0's units with SE in every MBConv (``se=1``) or in none; swish as h-swish, as vai_q_tensorflow2
+    converts it.  The SE squeeze width is OFA's (mid / 4), not EfficientNet's (C_in / 4): a 1 x 1 vector either way."""
+    from accel_models import Layer
+
+    units = [[Layer("stem", "conv", (3, 224, 224), (32, 112, 112), kernel=3, stride=2, activation="h_swish",
+                    block="stem")]]
+    res, cin = 112, 32
+    for expand, kernel, cout, blocks, first_stride in _EFFICIENTNET_B0:
+        for i in range(blocks):
+            stride = first_stride if i == 0 else 1
+            out = res // stride
+            units.append(BlockSpec.from_key(
+                f"expanded_conv-input:{res}x{res}x{cin}-output:{out}x{out}x{cout}-expand:{cin * expand}"
+                f"-kernel:{kernel}-stride:{stride}-idskip:{int(stride == 1 and cin == cout)}-se:{se}-hs:1").layers())
+            res, cin = out, cout
+    units.append([Layer("head", "pwconv", (320, 7, 7), (1280, 7, 7), kernel=1, activation="h_swish", block="head"),
+                  Layer("head.pool", "pool", (1280, 7, 7), (1280, 1, 1), kernel=7, block="head"),
+                  Layer("head.fc", "fc", (1280, 1, 1), (1000, 1, 1), kernel=1, block="head")])
+    return units
+
+
+def _efficientnet_b0_check(figures: dict) -> None:
+    """The zoo's EfficientNet-B0 (SE at 112 x 112 and in every block) on a ZCU102 under Vitis AI 2.5 (IP 4.0)."""
+    from accel_models import Accelerator, get_board
+    from accel_models.deployed import DeployedModel
+    from latency_tables import get_predictor
+
+    name, board, tag = _EFFICIENTNET_ZOO
+    with _ZOO_E2E_CSV.open(newline="") as f:
+        (row,) = [r for r in csv.DictReader(f) if r["model"] == name and r["board"] == board
+                  and r["threads"] == "1" and r["source"].startswith(tag)]
+    e2e_ms = 1e3 / float(row["fps"])
+    implied_dpu_ms = DeployedModel.shipped().from_e2e(e2e_ms, board="zcu102", input_hw=(224, 224),
+                                                       head="classification")
+    calibrated = get_predictor("dpuczdx8g-joint").calibrated
+    acc = Accelerator.from_dpu("B4096", clock_mhz=float(row["clock_mhz"]), ddr_bw_gbps=get_board("zcu102").ddr_bw_gbps)
+    with_se, without = (float(calibrated.model.unit_latency_ms(_efficientnet_b0(se), [acc]).sum())
+                        + calibrated.invocation_ms for se in (1, 0))
+    print(f"\nEfficientNet-B0 on ZCU102 B4096 @ {row['clock_mhz']} MHz, {tag.split('@')[1]} model zoo (IP 4.0): "
+          f"measured {e2e_ms:.2f} ms end to end, {implied_dpu_ms:.2f} ms DPU after the ARM pre-processing")
+    print(f"  modelled (dpuczdx8g-joint, IP 4.x physics): {with_se:.2f} ms DPU ({with_se - without:.2f} ms of it the "
+          f"16 SE blocks); {100 * (with_se / implied_dpu_ms - 1):+.0f} %")
+    figures["efficientnet_b0_zcu102_vai25"] = {"measured_e2e_ms": e2e_ms, "implied_dpu_ms": implied_dpu_ms,
+                                               "predicted_dpu_ms": with_se, "predicted_se_ms": with_se - without}
+
+
 def run(quick: bool = False) -> dict:
     figures: dict = {}
     cal = _ultra96(figures, quick)
     _zcu102_blocks(figures)
     _zcu102_profiles(figures, cal)
     _se_cost(figures)
+    _efficientnet_b0_check(figures)
     print(f"\ncalibration time (Ultra96, 66 entries): {figures['ultra96_calibrate_s']:.2f} s; "
           f"with 5-fold CV {figures['ultra96_calibrate_with_5fold_cv_s']:.2f} s")
     return figures
