@@ -10,7 +10,8 @@ Vitis AI target factory (``create_target_v2.cpp`` for IP 3.x / ISA0,
 * h-swish / h-sigmoid: only IP 4.x has the ALU's ``hsigmoid`` (Vitis AI 2.5
   on); h-swish also needs the element-wise multiply;
 * the squeeze-excitation scale (a feature map times a per-channel vector):
-  the element-wise multiply (``ELEW_MULT_ENABLE`` in IP 3.x);
+  the element-wise multiply (``ELEW_MULT_ENABLE`` in IP 3.x, off in the DPU
+  TRD's default; see :mod:`accel_models.dpu_options`); IP 4.x builds it in;
 * depthwise convolution: the depthwise engine (``DWCV_ENABLE`` in IP 3.x);
 * average pooling: ``POOL_AVG_ENABLE`` in IP 3.x;
 * limits: convolution kernel 1-16 and stride 1-8 (both); IP 3.x depthwise

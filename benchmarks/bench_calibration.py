@@ -23,14 +23,15 @@ from __future__ import annotations
 import csv
 import dataclasses
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 
-from accel_models import BlockSpec, RooflineModel, RooflineParams
+from accel_models import BlockSpec, Layer, RooflineModel, RooflineParams
 from accel_models.reference import layer_profiles, profile_accelerator
 from latency_tables import Entry, LatencyTable, calibrate, get_source, holdout_errors, load_table
-from latency_tables.calibration import kernel_group, stage_group
+from latency_tables.calibration import CalibratedModel, kernel_group, stage_group
 from latency_tables.metrics import error_report
 
 
@@ -56,7 +57,7 @@ def _header(title: str) -> None:
     print(f"\n{title}\n  {'evaluation':46s} {'MAPE%':>7s} {'worst%':>8s} {'Spearman':>9s} {'n':>5s}")
 
 
-def _ultra96(figures: dict, quick: bool) -> RooflineModel:
+def _ultra96(figures: dict, quick: bool) -> CalibratedModel:
     source = get_source("ultra96v2-b2304")  # the accelerator as it was built (no channel augmentation)
     table, acc, units = source.table, source.accelerator, _ultra96_units(source.table)
     model = RooflineModel()
@@ -127,7 +128,7 @@ def _layer_type(layer) -> str:
     return "first conv (3 ch)" if layer.in_shape[0] <= 4 else f"dense {layer.kernel}x{layer.kernel} conv"
 
 
-def _zcu102_profiles(figures: dict, ultra96: RooflineModel) -> None:
+def _zcu102_profiles(figures: dict, ultra96: CalibratedModel) -> None:
     profiles = layer_profiles()
     acc = profile_accelerator()
     meta = dataclasses.replace(load_table("zcu102-b4096-mbv2").meta, name="zcu102-b4096-layer-profiles",
@@ -158,6 +159,16 @@ def _zcu102_profiles(figures: dict, ultra96: RooflineModel) -> None:
     figures["zcu102_layer_profiles"] = out
 
 
+def _joint_calibration() -> CalibratedModel:
+    """The shipped default device's calibration (the joint fit over every shipped source)."""
+    from latency_tables import HybridPredictor, get_predictor
+
+    predictor = get_predictor("dpuczdx8g-joint")
+    if not isinstance(predictor, HybridPredictor):
+        raise TypeError(f"dpuczdx8g-joint is a {type(predictor).__name__}, not the calibrated HybridPredictor")
+    return predictor.calibrated
+
+
 def _se_block(res: int, cin: int, mid: int, se: int) -> tuple:
     return BlockSpec.from_key(f"expanded_conv-input:{res}x{res}x{cin}-output:{res}x{res}x{cin}-expand:{mid}"
                               f"-kernel:3-stride:1-idskip:1-se:{se}-hs:0").layers()
@@ -166,9 +177,7 @@ def _se_block(res: int, cin: int, mid: int, se: int) -> tuple:
 def _se_cost(figures: dict) -> None:
     from accel_models import Accelerator, DpuOptions, get_board
     from accel_models.cpu_fallback import fallback_latency_ms
-    from latency_tables import get_predictor
-
-    calibrated = get_predictor("dpuczdx8g-joint").calibrated
+    calibrated = _joint_calibration()
     ip4 = Accelerator.from_dpu("B4096", clock_mhz=300.0, ddr_bw_gbps=get_board("zcu102").ddr_bw_gbps)
     ip3 = ip4.replace(options=DpuOptions(ip_version="3.4"))
     # the DPU TRD's IP 3.x default (DPU_ELEW_MULT_ENA 0, Vitis AI target DPUCZDX8G_ISA0_B4096_MAX_BG2)
@@ -202,13 +211,11 @@ _ZOO_E2E_CSV = Path(__file__).with_name("data") / "vitis_ai_model_zoo_e2e.csv"
 _EFFICIENTNET_ZOO = ("tf2_efficientnet-b0_imagenet_224_224_0.36G", "ZCU102 (0432055-05)", "Xilinx/Vitis-AI@v2.5")
 
 
-def _efficientnet_b0(se: int) -> list:
+def _efficientnet_b0(se: int) -> list[Sequence[Layer]]:
     """EfficientNet-B0's units with SE in every MBConv (``se=1``) or in none; swish as h-swish, as vai_q_tensorflow2
     converts it.  The SE squeeze width is OFA's (mid / 4), not EfficientNet's (C_in / 4): a 1 x 1 vector either way."""
-    from accel_models import Layer
-
-    units = [[Layer("stem", "conv", (3, 224, 224), (32, 112, 112), kernel=3, stride=2, activation="h_swish",
-                    block="stem")]]
+    stem = Layer("stem", "conv", (3, 224, 224), (32, 112, 112), kernel=3, stride=2, activation="h_swish", block="stem")
+    units: list[Sequence[Layer]] = [[stem]]
     res, cin = 112, 32
     for expand, kernel, cout, blocks, first_stride in _EFFICIENTNET_B0:
         for i in range(blocks):
@@ -228,8 +235,6 @@ def _efficientnet_b0_check(figures: dict) -> None:
     """The zoo's EfficientNet-B0 (SE at 112 x 112 and in every block) on a ZCU102 under Vitis AI 2.5 (IP 4.0)."""
     from accel_models import Accelerator, get_board
     from accel_models.deployed import DeployedModel
-    from latency_tables import get_predictor
-
     name, board, tag = _EFFICIENTNET_ZOO
     with _ZOO_E2E_CSV.open(newline="") as f:
         (row,) = [r for r in csv.DictReader(f) if r["model"] == name and r["board"] == board
@@ -237,7 +242,7 @@ def _efficientnet_b0_check(figures: dict) -> None:
     e2e_ms = 1e3 / float(row["fps"])
     implied_dpu_ms = DeployedModel.shipped().from_e2e(e2e_ms, board="zcu102", input_hw=(224, 224),
                                                        head="classification")
-    calibrated = get_predictor("dpuczdx8g-joint").calibrated
+    calibrated = _joint_calibration()
     acc = Accelerator.from_dpu("B4096", clock_mhz=float(row["clock_mhz"]), ddr_bw_gbps=get_board("zcu102").ddr_bw_gbps)
     with_se, without = (float(calibrated.model.unit_latency_ms(_efficientnet_b0(se), [acc]).sum())
                         + calibrated.invocation_ms for se in (1, 0))
