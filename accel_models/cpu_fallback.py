@@ -9,6 +9,15 @@ Vitis AI target factory (``create_target_v2.cpp`` for IP 3.x / ISA0,
 
 * h-swish / h-sigmoid: only IP 4.x has the ALU's ``hsigmoid`` (Vitis AI 2.5
   on); h-swish also needs the element-wise multiply;
+* a true sigmoid: no DPUCZDX8G has one (UG1414 "Currently Supported
+  Operators": ReLU, LeakyReLU, ReLU6, Hard-Swish, Hard-Sigmoid; the ISA1
+  target factory's ALU lists ``hsigmoid`` only).  vai_q_tensorflow2 turns a
+  Keras sigmoid into a hard-sigmoid by default (UG1414, "vai_q_tensorflow2
+  Supported Operations"); vai_q_pytorch keeps ``nn.Sigmoid`` as a
+  table-lookup sigmoid (``pytorch_nndct``'s ``deephi_Sigmoid``), so a
+  PyTorch squeeze-excitation with torch's default ``nn.Sigmoid`` gate (as
+  torchvision's ``SqueezeExcitation``) splits every SE block into two DPU
+  subgraphs around a CPU one;
 * the squeeze-excitation scale (a feature map times a per-channel vector):
   the element-wise multiply (``ELEW_MULT_ENABLE`` in IP 3.x, off in the DPU
   TRD's default; see :mod:`accel_models.dpu_options`); IP 4.x builds it in;
@@ -24,8 +33,17 @@ per layer; for a layer whose only unsupported part is its activation, one
 pass of 4 operations per output element), plus the DDR round trip (the DPU
 writes the run's input and reads its output back at the accelerator's DDR
 bandwidth), plus one extra DPU program launch (``launch_ms``, the predictor's
-calibrated launch cost).  The DPU's own estimate of those layers stays in the
-latency, so the fallback is priced on top of it, an upper bound.
+calibrated launch cost).  A run splits the unit's DPU program in two, and a
+tensor the DPU wrote before the run that a DPU layer after it reads (a
+squeeze-excitation's feature map on its way to the scale, a residual's
+input on its way to the add) is copied by the ARM from one DPU subgraph's
+buffer into the other's: VART's graph runner copies a tensor into every
+other DPU subgraph that reads it (``graph_runner``'s
+``tensor_buffer_linker_p.cpp``: a DPU reader is ``KEEP``, served by
+``copy_tensor_buffer``, a ``memcpy`` plus a cache flush), priced as reading
+and writing those bytes at ``CPU_BW_GBPS``.  The DPU's own estimate of
+those layers stays in the latency, so the fallback is priced on top of it,
+an upper bound.
 
 Where the ARM figures come from:
 
@@ -143,6 +161,9 @@ def unsupported_reason(layer: Layer, options: DpuOptions) -> tuple[str | None, b
                     f"{kernel[0]}-{kernel[1]} / 1-{stride_high}"), False
     if op == "scale" and not options.elementwise_multiply:
         return "the squeeze-excitation scale needs the element-wise multiply (ELEW_MULT_ENABLE)", False
+    if layer.activation == "sigmoid":
+        return ("sigmoid has no DPUCZDX8G implementation (ReLU, LeakyReLU, ReLU6, hard-swish, hard-sigmoid only); "
+                "vai_q_pytorch keeps nn.Sigmoid, use nn.Hardsigmoid to keep it on the DPU"), True
     if layer.activation in ("h_swish", "h_sigmoid"):
         name = "h-swish" if layer.activation == "h_swish" else "h-sigmoid"
         if not options.hard_sigmoid:
@@ -164,14 +185,21 @@ def fallback_layers(layers: Sequence[Layer], accelerator: Accelerator) -> tuple[
 
 
 def _unit_terms(unit: Sequence[Layer], options: DpuOptions) -> tuple[float, float, int]:
-    """(CPU ms, DDR round-trip bytes, CPU runs) of one unit's fallback layers."""
-    cpu_ms, round_trip, runs = 0.0, 0.0, 0
+    """(CPU ms, DDR round-trip bytes, CPU runs) of one unit's fallback layers, the ARM's copies included."""
+    cpu_ms, round_trip, runs, copied = 0.0, 0.0, 0, 0
     in_run, run_input, previous_output = False, 0, 0
-    for layer in unit:
+    subgraph = 0  # the unit's DPU subgraph the walk is in: one more after every CPU run
+    written_by: dict[str, int | None] = {}  # an earlier layer -> the DPU subgraph that wrote its output (None: CPU)
+    copies: set[tuple[str, int]] = set()
+    for j, layer in enumerate(unit):
         reason, activation_only = unsupported_reason(layer, options)
+        if reason is None and in_run:  # the run ends: its output is read back by the next DPU subgraph
+            round_trip += run_input + previous_output
+            subgraph += 1
+        if reason is None or (activation_only and not in_run):  # the layer's own arithmetic runs on the DPU
+            copied += _copied_bytes(unit, j, subgraph, written_by, copies)
+        written_by[layer.name] = subgraph if reason is None else None
         if reason is None:
-            if in_run:  # the run ends: its output is read back by the next DPU subgraph
-                round_trip += run_input + previous_output
             in_run = False
             previous_output = layer.output_bytes
             continue
@@ -187,7 +215,34 @@ def _unit_terms(unit: Sequence[Layer], options: DpuOptions) -> tuple[float, floa
         previous_output = layer.output_bytes
     if in_run:  # a run at the end of a unit: its output goes to DDR and the next unit is a new launch
         round_trip += run_input + previous_output
+    cpu_ms += 2 * copied / (CPU_BW_GBPS * 1e6)  # each copied byte is read and written once by the ARM
     return cpu_ms, round_trip, runs
+
+
+def _copied_bytes(unit: Sequence[Layer], j: int, subgraph: int, written_by: Mapping[str, int | None],
+                  copies: set[tuple[str, int]]) -> int:
+    """Bytes the ARM copies into DPU ``subgraph`` for layer ``j``: DPU tensors written by an earlier subgraph.
+
+    The unit's input (every source that is not an earlier layer of the unit) belongs to subgraph 0; a tensor
+    the CPU wrote is a run's output, priced by the round trip.  Each tensor is copied once per reading subgraph.
+    """
+    layer = unit[j]
+    earlier = {u.name: u.output_bytes for u in unit[:j]}
+    internal, copied = 0, 0
+    for source in layer.inputs or ((unit[j - 1].name,) if j else ("input",)):
+        if source not in earlier:
+            continue
+        size = earlier[source]
+        internal += size
+        writer = written_by[source]
+        if writer is not None and writer != subgraph and (source, subgraph) not in copies:
+            copies.add((source, subgraph))
+            copied += size
+    external = layer.input_bytes - internal
+    if external > 0 and subgraph > 0 and ("", subgraph) not in copies:
+        copies.add(("", subgraph))
+        copied += external
+    return copied
 
 
 def _support(options: DpuOptions) -> tuple:

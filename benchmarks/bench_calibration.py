@@ -13,8 +13,10 @@
   (the global pool walking its window on the ALU, the feature map's DDR
   round trips, and on IP 3.x the pool on the CPU as a subgraph split; on
   the DPU TRD's IP 3.x default, without the element-wise multiply, the
-  scale and the h-sigmoid too), against issue #13's measured 3-5 ms (whole
-  MnasNet-space networks, Vitis AI 2.5; that data is not shipped).
+  scale and the h-sigmoid too; with torch's ``nn.Sigmoid`` as the gate, the
+  sigmoid on the CPU on any IP and the ARM's copies across the split),
+  against issue #13's measured 3-5 ms (whole MnasNet-space networks,
+  Vitis AI 2.5; that data is not shipped).
 * Calibration wall time (``get_predictor`` may calibrate on first use).
 """
 
@@ -169,14 +171,17 @@ def _joint_calibration() -> CalibratedModel:
     return predictor.calibrated
 
 
-def _se_block(res: int, cin: int, mid: int, se: int) -> tuple:
-    return BlockSpec.from_key(f"expanded_conv-input:{res}x{res}x{cin}-output:{res}x{res}x{cin}-expand:{mid}"
-                              f"-kernel:3-stride:1-idskip:1-se:{se}-hs:0").layers()
+def _se_block(res: int, cin: int, mid: int, se: int, gate: str = "h_sigmoid") -> tuple:
+    layers = BlockSpec.from_key(f"expanded_conv-input:{res}x{res}x{cin}-output:{res}x{res}x{cin}-expand:{mid}"
+                                f"-kernel:3-stride:1-idskip:1-se:{se}-hs:0").layers()
+    return tuple(dataclasses.replace(layer, activation=gate) if layer.name.endswith("se.fc.expand") else layer
+                 for layer in layers)
 
 
 def _se_cost(figures: dict) -> None:
     from accel_models import Accelerator, DpuOptions, get_board
     from accel_models.cpu_fallback import fallback_latency_ms
+
     calibrated = _joint_calibration()
     ip4 = Accelerator.from_dpu("B4096", clock_mhz=300.0, ddr_bw_gbps=get_board("zcu102").ddr_bw_gbps)
     ip3 = ip4.replace(options=DpuOptions(ip_version="3.4"))
@@ -184,22 +189,27 @@ def _se_cost(figures: dict) -> None:
     ip3_no_multiply = ip4.replace(options=DpuOptions(ip_version="3.4", elementwise_multiply=False))
     accelerators = [ip4, ip3, ip3_no_multiply]
     model = calibrated.model
-    print("\nSqueeze-excitation cost per block, ZCU102 B4096 @ 300 MHz (dpuczdx8g-joint; k3 MBConv, C_in 24)")
+    print("\nSqueeze-excitation cost per block, ZCU102 B4096 @ 300 MHz (dpuczdx8g-joint; k3 MBConv, C_in 24); "
+          "gate h-sigmoid, or torch's nn.Sigmoid (CPU)")
     print(f"  {'resolution':>10s} {'expand':>6s} {'IP 4.x ms':>10s} {'IP 3.x ms':>10s} {'IP 3.x no EM':>13s}"
-          "  of which CPU (IP 3.x / no EM)")
+          f" {'IP 4.x sigmoid':>15s}  of which CPU (IP 3.x / no EM / sigmoid)")
     out = {}
     for res in (112, 56, 28, 14, 7):
         for mid in (72, 144):
-            with_se, without = _se_block(res, 24, mid, 1), _se_block(res, 24, mid, 0)
-            dpu = model.unit_latency_ms([with_se, without], accelerators)
-            cpu = fallback_latency_ms([with_se, without], accelerators, launch_ms=calibrated.invocation_ms)
-            cost = (dpu + cpu)[:, 0] - (dpu + cpu)[:, 1]
-            cpu_cost = cpu[:, 0] - cpu[:, 1]
-            out[f"r{res}_e{mid // 24}"] = {"ip4_ms": float(cost[0]), "ip3_ms": float(cost[1]),
-                                           "ip3_cpu_ms": float(cpu_cost[1]), "ip3_no_multiply_ms": float(cost[2]),
-                                           "ip3_no_multiply_cpu_ms": float(cpu_cost[2])}
-            print(f"  {res:>10d} {mid // 24:>6d} {cost[0]:10.3f} {cost[1]:10.3f} {cost[2]:13.3f}"
-                  f"  {cpu_cost[1]:.3f} / {cpu_cost[2]:.3f}")
+            without = _se_block(res, 24, mid, 0)
+            cost, cpu_cost = [], []
+            for gate, accs in (("h_sigmoid", accelerators), ("sigmoid", [ip4])):
+                with_se = _se_block(res, 24, mid, 1, gate)
+                dpu = model.unit_latency_ms([with_se, without], accs)
+                cpu = fallback_latency_ms([with_se, without], accs, launch_ms=calibrated.invocation_ms)
+                cost += list((dpu + cpu)[:, 0] - (dpu + cpu)[:, 1])
+                cpu_cost += list(cpu[:, 0] - cpu[:, 1])
+            out[f"r{res}_e{mid // 24}"] = {
+                "ip4_ms": float(cost[0]), "ip3_ms": float(cost[1]), "ip3_cpu_ms": float(cpu_cost[1]),
+                "ip3_no_multiply_ms": float(cost[2]), "ip3_no_multiply_cpu_ms": float(cpu_cost[2]),
+                "ip4_sigmoid_ms": float(cost[3]), "ip4_sigmoid_cpu_ms": float(cpu_cost[3])}
+            print(f"  {res:>10d} {mid // 24:>6d} {cost[0]:10.3f} {cost[1]:10.3f} {cost[2]:13.3f} {cost[3]:15.3f}"
+                  f"  {cpu_cost[1]:.3f} / {cpu_cost[2]:.3f} / {cpu_cost[3]:.3f}")
     print("  measured (issue #13, whole networks, Vitis AI 2.5, not shipped): 3-5 ms per SE block at 112")
     figures["se_cost_zcu102_b4096"] = out
 
