@@ -196,7 +196,7 @@ def _unit_terms(unit: Sequence[Layer], options: DpuOptions) -> tuple[float, floa
         if reason is None and in_run:  # the run ends: its output is read back by the next DPU subgraph
             round_trip += run_input + previous_output
             subgraph += 1
-        if reason is None or (activation_only and not in_run):  # the layer's own arithmetic runs on the DPU
+        if subgraph and (reason is None or (activation_only and not in_run)):  # the layer's arithmetic is on the DPU
             copied += _copied_bytes(unit, j, subgraph, written_by, copies)
         written_by[layer.name] = subgraph if reason is None else None
         if reason is None:
@@ -221,25 +221,25 @@ def _unit_terms(unit: Sequence[Layer], options: DpuOptions) -> tuple[float, floa
 
 def _copied_bytes(unit: Sequence[Layer], j: int, subgraph: int, written_by: Mapping[str, int | None],
                   copies: set[tuple[str, int]]) -> int:
-    """Bytes the ARM copies into DPU ``subgraph`` for layer ``j``: DPU tensors written by an earlier subgraph.
+    """Bytes the ARM copies into DPU ``subgraph`` (> 0) for layer ``j``: DPU tensors an earlier subgraph wrote.
 
-    The unit's input (every source that is not an earlier layer of the unit) belongs to subgraph 0; a tensor
-    the CPU wrote is a run's output, priced by the round trip.  Each tensor is copied once per reading subgraph.
+    ``written_by`` holds the unit's layers before ``j``.  The unit's input (every source that is not one of
+    them) belongs to subgraph 0; a tensor the CPU wrote is a run's output, priced by the round trip.  Each
+    tensor is copied once per reading subgraph.
     """
     layer = unit[j]
-    earlier = {u.name: u.output_bytes for u in unit[:j]}
     internal, copied = 0, 0
     for source in layer.inputs or ((unit[j - 1].name,) if j else ("input",)):
-        if source not in earlier:
+        if source not in written_by:
             continue
-        size = earlier[source]
+        size = next(u.output_bytes for u in unit[:j] if u.name == source)
         internal += size
         writer = written_by[source]
         if writer is not None and writer != subgraph and (source, subgraph) not in copies:
             copies.add((source, subgraph))
             copied += size
     external = layer.input_bytes - internal
-    if external > 0 and subgraph > 0 and ("", subgraph) not in copies:
+    if external > 0 and ("", subgraph) not in copies:
         copies.add(("", subgraph))
         copied += external
     return copied
