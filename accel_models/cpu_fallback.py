@@ -14,7 +14,8 @@ Vitis AI target factory (``create_target_v2.cpp`` for IP 3.x / ISA0,
   target factory's ALU lists ``hsigmoid`` only).  vai_q_tensorflow2 turns a
   Keras sigmoid into a hard-sigmoid by default (UG1414, "vai_q_tensorflow2
   Supported Operations"); vai_q_pytorch keeps ``nn.Sigmoid`` as a
-  table-lookup sigmoid (``pytorch_nndct``'s ``deephi_Sigmoid``), so a
+  table-lookup sigmoid (``pytorch_nndct``'s ``deephi_Sigmoid``; its
+  ``convert_sigmoid_to_hsigmoid`` option is off by default), so a
   PyTorch squeeze-excitation with torch's default ``nn.Sigmoid`` gate (as
   torchvision's ``SqueezeExcitation``) splits every SE block into two DPU
   subgraphs around a CPU one;
@@ -163,7 +164,8 @@ def unsupported_reason(layer: Layer, options: DpuOptions) -> tuple[str | None, b
         return "the squeeze-excitation scale needs the element-wise multiply (ELEW_MULT_ENABLE)", False
     if layer.activation == "sigmoid":
         return ("sigmoid has no DPUCZDX8G implementation (ReLU, LeakyReLU, ReLU6, hard-swish, hard-sigmoid only); "
-                "vai_q_pytorch keeps nn.Sigmoid, use nn.Hardsigmoid to keep it on the DPU"), True
+                "vai_q_pytorch keeps nn.Sigmoid unless --nndct_convert_sigmoid_to_hsigmoid (off by default): "
+                "use nn.Hardsigmoid to keep it on the DPU"), True
     if layer.activation in ("h_swish", "h_sigmoid"):
         name = "h-swish" if layer.activation == "h_swish" else "h-sigmoid"
         if not options.hard_sigmoid:
