@@ -171,9 +171,10 @@ def _joint_calibration() -> CalibratedModel:
     return predictor.calibrated
 
 
-def _se_block(res: int, cin: int, mid: int, se: int, gate: str = "h_sigmoid") -> tuple:
-    layers = BlockSpec.from_key(f"expanded_conv-input:{res}x{res}x{cin}-output:{res}x{res}x{cin}-expand:{mid}"
-                                f"-kernel:3-stride:1-idskip:1-se:{se}-hs:0").layers()
+def _se_block(res: int, cin: int, mid: int, se: int, gate: str = "h_sigmoid", cout: int | None = None) -> tuple:
+    cout = cin if cout is None else cout
+    layers = BlockSpec.from_key(f"expanded_conv-input:{res}x{res}x{cin}-output:{res}x{res}x{cout}-expand:{mid}"
+                                f"-kernel:3-stride:1-idskip:{int(cin == cout)}-se:{se}-hs:0").layers()
     return tuple(dataclasses.replace(layer, activation=gate) if layer.name.endswith("se.fc.expand") else layer
                  for layer in layers)
 
@@ -210,6 +211,15 @@ def _se_cost(figures: dict) -> None:
                 "ip4_sigmoid_ms": float(cost[3]), "ip4_sigmoid_cpu_ms": float(cpu_cost[3])}
             print(f"  {res:>10d} {mid // 24:>6d} {cost[0]:10.3f} {cost[1]:10.3f} {cost[2]:13.3f} {cost[3]:15.3f}"
                   f"  {cpu_cost[1]:.3f} / {cpu_cost[2]:.3f} / {cpu_cost[3]:.3f}")
+    print("  first-stage blocks of the MnasNet / EfficientNet space at 112 x 112 (C_in 32 -> 16; Accel-NASBench):")
+    for expand in (4, 6):
+        without = _se_block(112, 32, 32 * expand, 0, cout=16)
+        blocks = [_se_block(112, 32, 32 * expand, 1, gate, cout=16) for gate in ("h_sigmoid", "sigmoid")]
+        total = (model.unit_latency_ms([*blocks, without], [ip4])
+                 + fallback_latency_ms([*blocks, without], [ip4], launch_ms=calibrated.invocation_ms))[0]
+        se_ms = total[:2] - total[2]
+        out[f"r112_c32_e{expand}"] = {"ip4_ms": float(se_ms[0]), "ip4_sigmoid_ms": float(se_ms[1])}
+        print(f"  {112:>10d} {expand:>6d} {se_ms[0]:10.3f} {'':>10s} {'':>13s} {se_ms[1]:15.3f}")
     print("  measured (issue #13, whole networks, Vitis AI 2.5, not shipped): 3-5 ms per SE block at 112")
     figures["se_cost_zcu102_b4096"] = out
 
