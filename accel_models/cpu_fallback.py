@@ -188,7 +188,7 @@ def fallback_layers(layers: Sequence[Layer], accelerator: Accelerator) -> tuple[
 
 def _unit_terms(unit: Sequence[Layer], options: DpuOptions) -> tuple[float, float, int]:
     """(CPU ms, DDR round-trip bytes, CPU runs) of one unit's fallback layers, the ARM's copies included."""
-    cpu_ms, round_trip, runs, copied = 0.0, 0.0, 0, 0
+    cpu_ms, round_trip, runs, copied = 0.0, 0.0, 0, 0.0
     in_run, run_input, previous_output = False, 0, 0
     subgraph = 0  # the unit's DPU subgraph the walk is in: one more after every CPU run
     written_by: dict[str, int | None] = {}  # an earlier layer -> the DPU subgraph that wrote its output (None: CPU)
@@ -222,17 +222,19 @@ def _unit_terms(unit: Sequence[Layer], options: DpuOptions) -> tuple[float, floa
 
 
 def _copied_bytes(unit: Sequence[Layer], j: int, subgraph: int, written_by: Mapping[str, int | None],
-                  copies: set[tuple[str, int]]) -> int:
+                  copies: set[tuple[str, int]]) -> float:
     """Bytes the ARM copies into DPU ``subgraph`` (> 0) for layer ``j``: DPU tensors an earlier subgraph wrote.
 
-    ``written_by`` holds the unit's layers before ``j``.  The unit's input (every source that is not one of
-    them) belongs to subgraph 0; a tensor the CPU wrote is a run's output, priced by the round trip.  Each
-    tensor is copied once per reading subgraph.
+    ``written_by`` holds the unit's layers before ``j``.  The unit's inputs (sources that are not one of
+    them) belong to subgraph 0, sharing the layer's remaining input bytes; a tensor the CPU wrote is a run's
+    output, priced by the round trip.  Each tensor is copied once per reading subgraph.
     """
     layer = unit[j]
-    internal, copied = 0, 0
+    internal, copied = 0, 0.0
+    external: list[str] = []
     for source in layer.inputs or ((unit[j - 1].name,) if j else ("input",)):
         if source not in written_by:
+            external.append(source)
             continue
         size = next(u.output_bytes for u in unit[:j] if u.name == source)
         internal += size
@@ -240,10 +242,10 @@ def _copied_bytes(unit: Sequence[Layer], j: int, subgraph: int, written_by: Mapp
         if writer is not None and writer != subgraph and (source, subgraph) not in copies:
             copies.add((source, subgraph))
             copied += size
-    external = layer.input_bytes - internal
-    if external > 0 and ("", subgraph) not in copies:
-        copies.add(("", subgraph))
-        copied += external
+    new = [source for source in external if (source, subgraph) not in copies]
+    if new:
+        copies.update((source, subgraph) for source in new)
+        copied += max(layer.input_bytes - internal, 0) * len(new) / len(external)
     return copied
 
 

@@ -127,3 +127,21 @@ def test_a_torch_squeeze_excitation_with_nn_sigmoid_is_captured_with_its_sigmoid
     assert [(layer.op, layer.activation) for layer in layers] == [
         ("dwconv", "relu"), ("pool", "none"), ("se_fc", "relu"), ("se_fc", "sigmoid"), ("scale", "none")]
     assert [f.op for f in fallback_layers(layers, B4096)] == ["se_fc"]
+
+
+def test_a_tensor_read_twice_after_a_split_is_copied_once():
+    # pw conv on the DPU, a standalone sigmoid on the CPU, then two adds on the DPU that both read the unit's input:
+    # VART copies the input into the second DPU subgraph once, however many of its layers read it
+    from accel_models import Layer
+
+    shape = (16, 8, 8)
+    unit = [Layer("a", "pwconv", shape, shape, inputs=("input",)),
+            Layer("g", "act", shape, shape, activation="sigmoid", inputs=("a",)),
+            Layer("s", "add", shape, shape, inputs=("input", "g")),
+            Layer("t", "add", shape, shape, inputs=("input", "s"))]
+    size = 16 * 8 * 8
+    bytes_per_ms = CPU_BW_GBPS * 1e6
+    sigmoid_ms = max(4 * size / (cpu_gops() * 1e6), 2 * size / bytes_per_ms)
+    round_trip_ms = 2 * size / (B4096.ddr_bw_gbps * 1e6)  # the sigmoid's input out to DDR, its output back
+    expected = sigmoid_ms + 2 * size / bytes_per_ms + round_trip_ms + 0.1  # one copy of the input, one launch
+    assert fallback_latency_ms([unit], [B4096], launch_ms=0.1)[0, 0] == pytest.approx(expected, rel=1e-12)
