@@ -61,7 +61,10 @@ Where the ARM figures come from:
 * :data:`CPU_BW_GBPS` (2 GB/s) is an assumption, not a measurement: the
   shipped data hold no CPU streaming measurement (the pre-processing pass
   is compute-bound, so it bounds the bandwidth from below only, at 0.6 GB/s);
-  one A53 core streams 1-4 GB/s depending on the access pattern.
+  one A53 core streams 1-4 GB/s depending on the access pattern.  It also
+  prices the graph runner's copies, which dominate a split squeeze-excitation
+  at 112 x 112: 1.2 MB read and written is 1.2 ms at 2 GB/s, 0.6-2.4 ms
+  over 1-4 GB/s.
 """
 
 from __future__ import annotations
