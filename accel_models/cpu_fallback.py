@@ -143,6 +143,10 @@ def unsupported_reason(layer: Layer, options: DpuOptions) -> tuple[str | None, b
     (None, False)
     >>> unsupported_reason(dw, DpuOptions(ip_version="3.4"))
     ('h-swish needs the hard-sigmoid of DPUCZDX8G IP 4.0+ (Vitis AI 2.5 on); IP 3.4 has none', True)
+    >>> gate = Layer("se.fc.expand", "se_fc", (8, 1, 1), (32, 1, 1), activation="sigmoid")  # torch's nn.Sigmoid
+    >>> reason, activation_only = unsupported_reason(gate, DpuOptions())
+    >>> reason.split(";")[0], activation_only
+    ('sigmoid has no DPUCZDX8G implementation (ReLU, LeakyReLU, ReLU6, hard-swish, hard-sigmoid only)', True)
     """
     isa0 = options.isa == 0
     op = layer.op
