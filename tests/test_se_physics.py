@@ -145,3 +145,25 @@ def test_a_tensor_read_twice_after_a_split_is_copied_once():
     round_trip_ms = 2 * size / (B4096.ddr_bw_gbps * 1e6)  # the sigmoid's input out to DDR, its output back
     expected = sigmoid_ms + 2 * size / bytes_per_ms + round_trip_ms + 0.1  # one copy of the input, one launch
     assert fallback_latency_ms([unit], [B4096], launch_ms=0.1)[0, 0] == pytest.approx(expected, rel=1e-12)
+
+
+def test_the_ip4_physics_prices_the_zoo_efficientnet_b0_with_its_se_blocks_near_its_measurement():
+    # EfficientNet-B0 has an SE in all 16 MBConv blocks (one at 112 x 112); the Vitis AI 2.5 zoo measured it on a
+    # ZCU102 (IP 4.0, its Keras sigmoid made a hard-sigmoid by vai_q_tensorflow2): the h-sigmoid SE physics must not
+    # be far off, which rules out milliseconds more per high-resolution SE block on a stock image
+    import sys
+    from pathlib import Path
+
+    root = str(Path(__file__).resolve().parents[1])
+    if root not in sys.path:  # benchmarks/ is a folder of the repository, not an installed package
+        sys.path.insert(0, root)
+    from benchmarks import bench_calibration
+
+    assert sum(layer.macs for unit in bench_calibration._efficientnet_b0(1) for layer in unit) == pytest.approx(
+        0.39e9, rel=0.01)  # Tan & Le 2019, Table 2: 0.39 B multiply-adds
+    figures: dict = {}
+    bench_calibration._efficientnet_b0_check(figures)
+    check = figures["efficientnet_b0_zcu102_vai25"]
+    assert check["measured_e2e_ms"] == pytest.approx(1e3 / 78.02)  # the zoo's single-thread fps
+    assert check["predicted_dpu_ms"] == pytest.approx(check["implied_dpu_ms"], rel=0.2)
+    assert 0.1 < check["predicted_se_ms"] / check["predicted_dpu_ms"] < 0.4
