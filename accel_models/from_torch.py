@@ -72,9 +72,9 @@ def layers_from_torch(model: torch.nn.Module, input_shape: Sequence[int], *, wei
         (dense, grouped, depthwise), linear, BatchNorm directly after a
         convolution or linear layer, average / max / adaptive pooling, mean
         over H and W, residual add, channel scale (squeeze-and-excitation),
-        ReLU / ReLU6 / Hardswish / Hardsigmoid / Sigmoid (the DPU has no
-        sigmoid: :mod:`accel_models.cpu_fallback` prices it on the CPU), and the layout no-ops
-        flatten / view / reshape / dropout / identity.  Evaluated as in eval
+        ReLU / ReLU6 / Hardswish / Hardsigmoid / Sigmoid (no DPU has a
+        sigmoid: :mod:`accel_models.cpu_fallback` prices it on the CPU), and
+        the layout no-ops flatten / view / reshape / dropout / identity.  Evaluated as in eval
         mode (BatchNorm folded, dropout dropped); the model is not modified.
     input_shape : sequence of int
         (C, H, W) or (1, C, H, W) of one input image.
