@@ -72,7 +72,7 @@ def layers_from_torch(model: torch.nn.Module, input_shape: Sequence[int], *, wei
         (dense, grouped, depthwise), linear, BatchNorm directly after a
         convolution or linear layer, average / max / adaptive pooling, mean
         over H and W, residual add, channel scale (squeeze-and-excitation),
-        ReLU / ReLU6 / Hardswish / Hardsigmoid / Sigmoid (no DPU has a
+        ReLU / ReLU6 / Hardswish / Hardsigmoid / Sigmoid (no DPUCZDX8G has a
         sigmoid: :mod:`accel_models.cpu_fallback` prices it on the CPU), and
         the layout no-ops flatten / view / reshape / dropout / identity.  Evaluated as in eval
         mode (BatchNorm folded, dropout dropped); the model is not modified.
