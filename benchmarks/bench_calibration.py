@@ -274,6 +274,34 @@ def _efficientnet_b0_check(figures: dict) -> None:
                                                "predicted_dpu_ms": with_se, "predicted_se_ms": with_se - without}
 
 
+_MOBILENET_V3_ZOO = ("tf2_mobilenetv3_imagenet_224_224_132M", "ZCU102 (0432055-05)", "Xilinx/Vitis-AI@v2.0")
+
+
+def _cpu_fallback_check(figures: dict) -> None:
+    """The zoo's MobileNetV3 under Vitis AI 2.0 (IP 3.4: h-swish and h-sigmoid on the ARM) against the fallback."""
+    from accel_models import Accelerator, DpuOptions, get_board, group_by_block
+    from accel_models.cpu_fallback import fallback_latency_ms
+    from ofa_hw import zoo
+
+    name, board, tag = _MOBILENET_V3_ZOO
+    with _ZOO_E2E_CSV.open(newline="") as f:
+        (row,) = [r for r in csv.DictReader(f) if r["model"] == name and r["board"] == board
+                  and r["threads"] == "1" and r["source"].startswith(tag)]
+    calibrated = _joint_calibration()
+    acc = Accelerator.from_dpu("B4096", clock_mhz=float(row["clock_mhz"]), ddr_bw_gbps=get_board("zcu102").ddr_bw_gbps,
+                               options=DpuOptions(ip_version="3.4"))
+    print(f"\nCPU fallback on IP 3.4, ZCU102: the {tag.split('@')[1]} zoo's {name} measured {row['latency_ms']} ms "
+          "single-thread end to end (its variant not pinned by the zoo)")
+    out: dict = {"measured_e2e_ms": float(row["latency_ms"])}
+    for network in zoo.list_networks("mobilenet-v3-large-*"):
+        units = group_by_block(zoo.get_network(network).layers())
+        dpu_ms = float(calibrated.model.unit_latency_ms(units, [acc]).sum())
+        cpu_ms = float(fallback_latency_ms(units, [acc], launch_ms=calibrated.invocation_ms).sum())
+        out[network] = {"dpu_ms": dpu_ms, "fallback_ms": cpu_ms}
+        print(f"  modelled {network}: {dpu_ms:.1f} ms DPU + {cpu_ms:.1f} ms CPU fallback")
+    figures["mobilenet_v3_zcu102_vai20_fallback"] = out
+
+
 def run(quick: bool = False) -> dict:
     figures: dict = {}
     cal = _ultra96(figures, quick)
@@ -281,6 +309,7 @@ def run(quick: bool = False) -> dict:
     _zcu102_profiles(figures, cal)
     _se_cost(figures)
     _efficientnet_b0_check(figures)
+    _cpu_fallback_check(figures)
     print(f"\ncalibration time (Ultra96, 66 entries): {figures['ultra96_calibrate_s']:.2f} s; "
           f"with 5-fold CV {figures['ultra96_calibrate_with_5fold_cv_s']:.2f} s")
     return figures
