@@ -65,6 +65,14 @@ Where the ARM figures come from:
   prices the graph runner's copies, which dominate a split squeeze-excitation
   at 112 x 112: 1.2 MB read and written is 1.2 ms at 2 GB/s, 0.6-2.4 ms
   over 1-4 GB/s.
+
+The one shipped measurement of heavy fallback says these rates are
+optimistic for CPU operators: the Vitis AI 2.0 zoo's MobileNetV3 on a ZCU102
+(IP 3.4, h-swish and h-sigmoid on the ARM) took 600 ms single-thread, where
+they price a MobileNetV3-Large's fallback at 6-8 ms
+(``python -m benchmarks calibration``; the zoo's variant is not pinned, so
+no rate is fitted to it).  A copy is a ``memcpy``, which the assumed
+bandwidth describes better than a reference CPU operator.
 """
 
 from __future__ import annotations

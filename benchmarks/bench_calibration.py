@@ -16,7 +16,9 @@
   scale and the h-sigmoid too; with torch's ``nn.Sigmoid`` as the gate, the
   sigmoid on the CPU on any IP and the ARM's copies across the split),
   against issue #13's measured 3-5 ms (whole MnasNet-space networks,
-  Vitis AI 2.5; that data is not shipped).
+  Vitis AI 2.5; that data is not shipped); the zoo's EfficientNet-B0 (SE in
+  every block, Vitis AI 2.5) against the IP 4.x physics, and its MobileNetV3
+  under Vitis AI 2.0 (h-swish on the ARM) against the CPU fallback.
 * Calibration wall time (``get_predictor`` may calibrate on first use).
 """
 
