@@ -21,7 +21,9 @@ every feasible candidate by how far it misses the constraint.  The run always
 ends after ``budget`` full evaluations (latency and accuracy); screening
 draws only cost a latency gather each and are not counted.
 
-Under a constraint the last ``local_search_share`` of the budget (80 %)
+Under a constraint the last ``local_search_share`` of the budget (80 %,
+less when the evolution would keep fewer than ``min_generations``
+generations: it keeps those, up to half the budget)
 climbs from the best distinct designs of the final population
 (:mod:`ofa_hw.search.local`: every single move, Lagrangian multi-move
 solutions and pairs of moves, path relinking and restarts).  Against half
@@ -86,7 +88,9 @@ class EvolutionSettings:
     """Population, OFA's selection and mutation ratios, screening rounds, the accelerator choice, the local search.
 
     ``local_search_share``: fraction of the budget spent climbing from the
-    ``local_search_starts`` best distinct designs at the end (under a constraint).
+    ``local_search_starts`` best distinct designs at the end (under a
+    constraint), less where the evolution would run fewer than
+    ``min_generations`` generations (it keeps those, up to half the budget).
     """
 
     population: int = 100
@@ -97,6 +101,7 @@ class EvolutionSettings:
     screen_rounds: int = 8
     best_accelerator: bool = True
     local_search_share: float = 0.8
+    min_generations: int = 25
     local_search_starts: int = 4
 
     def __post_init__(self) -> None:
@@ -111,6 +116,8 @@ class EvolutionSettings:
         if not 0 <= self.local_search_share < 1 or int(self.local_search_starts) != self.local_search_starts \
                 or self.local_search_starts < 1:
             raise ValueError("local_search_share must lie in [0, 1) and local_search_starts be a positive integer")
+        if int(self.min_generations) != self.min_generations or self.min_generations < 0:
+            raise ValueError(f"min_generations must be a non-negative integer, got {self.min_generations!r}")
 
 
 def rank(scores: Scores, constraint: Constraint) -> np.ndarray:
@@ -174,6 +181,9 @@ def run_evolution(evaluator: Evaluator, constraint: Constraint, budget: int, rng
 
     # under a constraint the last share of the budget climbs from the evolution's best (ofa_hw.search.local)
     local_budget = int(budget * settings.local_search_share) if constraint.active else 0
+    # the evolution keeps its own generations first (up to half the budget): a small search's climbers
+    # need good starts more than more steps
+    local_budget = min(local_budget, budget - min(budget // 2, settings.min_generations * n))
     if budget - local_budget < n:
         local_budget = 0
     budget -= local_budget
