@@ -168,3 +168,17 @@ def test_relinking_walks_between_two_optima_and_returns_a_feasible_design_from_b
     walked = Candidates.concat([c for c, _ in parts])
     assert len(genome.first_of_each(walked)) == len(walked)  # no network evaluated twice
     assert np.isclose(evaluator.evaluate(middle[0]).accuracy_top1[0], middle[1].accuracy_top1[0])
+
+
+@pytest.mark.parametrize("budget, evolution", [(1500, 750), (6000, 25 * 50), (40_000, 8000)])
+def test_the_evolution_keeps_its_generations_before_the_local_search(evaluator, budget, evolution):
+    """80 % of the budget climbs, unless the evolution would keep fewer than 25 generations (up to half)."""
+    from ofa_hw.search.evolution import EvolutionSettings, run_evolution
+
+    sizes = []
+    run_evolution(evaluator, Constraint(latency_ms=8.0), budget, np.random.default_rng(0),
+                  EvolutionSettings(population=50), lambda generation, c, s: sizes.append(len(c)))
+    # generation 0 evaluates the population, each later one 38 children (50 minus 12 parents); then the climb
+    generations = 1 + int(np.ceil((evolution - 50) / 38))
+    assert sizes[:generations] == [50] + [38] * (generations - 2) + [evolution - 50 - 38 * (generations - 2)]
+    assert sum(sizes) == budget
