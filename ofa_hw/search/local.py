@@ -14,7 +14,7 @@ change two; the step evaluates the ones the latency gather finds feasible,
 best predicted first, and moves to the best candidate if it beats the
 current one.  (An exact dynamic programme over the discretised latency in
 place of the Lagrangian solutions found no better designs over 5 seeds x 4
-board budgets, at twice their cost.)  The accuracy predictor is far from
+board budgets, and cost more.)  The accuracy predictor is far from
 additive over distant moves, so this finds the local optimum near a start,
 not the global one: at a local optimum a climber restarts from the next
 distinct elite of the evolution, then from the best design on the path from
