@@ -101,13 +101,14 @@ def test_the_pull_towards_the_prior_weakens_as_its_weight_falls():
 def test_whole_network_measurements_calibrate_the_model():
     truth = RooflineModel(PRIOR.model.params.replace(conv_efficiency=0.5, dw_efficiency=0.6))
     configs = [SubnetConfig.uniform(k, e, d, r=r) for k, e, d, r in
-               [(3, 3, 2, 160), (5, 4, 3, 192), (7, 6, 4, 224), (3, 6, 3, 224), (5, 3, 4, 176), (7, 4, 2, 208)]]
+               [(3, 3, 2, 160), (5, 4, 3, 192), (7, 6, 4, 224), (3, 6, 3, 224), (5, 3, 4, 176), (7, 4, 2, 208),
+                (3, 4, 4, 192), (5, 6, 2, 160)]]
     shots = [NetworkMeasurement(f"net{i}", cfg, float(truth.network_latency_ms(cfg.layers(), B1600)) + 0.05)
              for i, cfg in enumerate(configs)]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         predictor = fit_device(shots, B1600, name="my-zcu")
-    assert predictor.name == "my-zcu" and len(predictor.table) == 6
+    assert predictor.name == "my-zcu" and len(predictor.table) == 8
     probe = SubnetConfig.uniform(5, 6, 3, r=192).layers()
     expected = float(truth.network_latency_ms(probe, B1600)) + 0.05
     prior_error = abs(PRIOR.for_accelerator(B1600).network_latency_ms(probe) - expected)
