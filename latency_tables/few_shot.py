@@ -43,10 +43,11 @@ Never worse than the prior, and saying so
 
 The interval
     The held-out errors of the chosen candidate on the measurements update
-    the prior's error on a board it never saw (a Dirichlet-process
-    posterior, :func:`latency_tables.uncertainty.posterior_residuals`): the
+    the prior's error on a board it never saw (each bound a weighted mean
+    of the prior's and the board's,
+    :func:`latency_tables.uncertainty.posterior_residuals`): the
     prediction interval of the fitted predictor starts at the prior's and
-    follows the board's own errors as measurements come in
+    moves smoothly to the board's own errors as measurements come in
     (:func:`latency_tables.uncertainty.interval_predictor` takes the
     fitted predictor).
 """
