@@ -180,8 +180,9 @@ def posterior_residuals(prior: Residuals, observed: Sequence[float],
     soon as its share of the mass passes the tail's 5 %).
 
     >>> prior = Residuals("transferred", (-0.3, -0.1, 0.0, 0.1, 0.3), "prior")
-    >>> [round(b, 4) for b in posterior_residuals(prior, [0.02] * 40, prior_shots=2.0).bounds(0.9)]  # (2 x -0.3 + 40 x 0.02) / 42
-    [0.0048, 0.0333]
+    >>> low, high = posterior_residuals(prior, [0.02] * 40, prior_shots=2.0).bounds(0.9)
+    >>> round(low, 4), round(high, 4)  # (2 x -0.3 + 40 x 0.02) / 42 and (2 x 0.3 + 40 x 0.02) / 42
+    (0.0048, 0.0333)
     """
     observed = tuple(float(v) for v in observed)
     shots = PRIOR_SHOTS if prior_shots is None else float(prior_shots)

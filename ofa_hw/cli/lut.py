@@ -80,12 +80,10 @@ def add_parser(subparsers) -> None:
     measure.add_argument("--toolchain", required=True, help="e.g. 'Vitis AI 3.0'")
     measure.add_argument("--source", default=None, help="who measured / where the table comes from")
     measure.add_argument("--license", default=None, help="license of the measurements")
-    measure.add_argument("--warmup", type=int, default=None,
-                         help="untimed runs per unit (default: %d on the DPU, %d on the numpy stand-in)"
-                              % (RUNNER_RUNS["pynq"]["warmup"], RUNNER_RUNS["numpy"]["warmup"]))
-    measure.add_argument("--runs", type=int, default=None,
-                         help="timed runs per unit (default: %d on the DPU, %d on the numpy stand-in)"
-                              % (RUNNER_RUNS["pynq"]["runs"], RUNNER_RUNS["numpy"]["runs"]))
+    for count, what in (("warmup", "untimed"), ("runs", "timed")):
+        measure.add_argument(f"--{count}", type=int, default=None,
+                             help=f"{what} runs per unit (default: {RUNNER_RUNS['pynq'][count]} on the DPU, "
+                                  f"{RUNNER_RUNS['numpy'][count]} on the numpy stand-in)")
     measure.add_argument("--timing", choices=("host", "dpu"), default="host",
                          help="what each entry's mean_ms is: host wall time per run (default), or DPU-only time "
                               "(needs --dpu-time); both are recorded where measured")
@@ -173,9 +171,10 @@ def _run_measure(args: argparse.Namespace) -> int:
     meta = {"board": args.board, "dpu_arch": args.dpu_arch, "clock_mhz": args.clock_mhz, "cores": args.cores,
             "toolchain": args.toolchain}
     meta.update({k: v for k, v in (("source", args.source), ("license", args.license)) if v})
-    counts = {k: RUNNER_RUNS[args.runner][k] if getattr(args, k) is None else getattr(args, k)
-              for k in ("warmup", "runs")}
-    report = measure(plan, args.xmodels, runner, args.out, meta=meta, **counts, timing=args.timing,
+    defaults = RUNNER_RUNS[args.runner]
+    report = measure(plan, args.xmodels, runner, args.out, meta=meta,
+                     warmup=defaults["warmup"] if args.warmup is None else args.warmup,
+                     runs=defaults["runs"] if args.runs is None else args.runs, timing=args.timing,
                      progress=not args.quiet)
     print(f"{report.table_path}: measured {len(report.measured)}, already there {len(report.already_present)}, "
           f"failed {len(report.failed)}")
