@@ -129,7 +129,9 @@ class Residuals:
         least ``c``, not the ``(n - 1) / (n + 1)`` of plain quantiles.  With
         a ``prior``: each bound is the mean of the prior's bound (weight
         ``prior_shots``) and the ``(1 - c) / 2`` or ``(1 + c) / 2`` quantile
-        of the values (weight their number; none below two values).
+        of the values (weight their number; none below two values), widened
+        where needed to hold 0: a board whose residuals all lie on one side
+        moves its interval that way without leaving the prediction outside.
 
         >>> Residuals("model", tuple(float(v) for v in range(1, 20)), "").bounds(0.9)
         (1.0, 19.0)
@@ -146,8 +148,8 @@ class Residuals:
                 return low, high
             own = np.quantile(np.asarray(self.values), [(1 - confidence) / 2, (1 + confidence) / 2])
             total = self.prior_shots + n
-            return (float((self.prior_shots * low + n * own[0]) / total),
-                    float((self.prior_shots * high + n * own[1]) / total))
+            return (min(0.0, float((self.prior_shots * low + n * own[0]) / total)),
+                    max(0.0, float((self.prior_shots * high + n * own[1]) / total)))
         order = np.argsort(np.asarray(self.values), kind="stable")
         ordered = np.asarray(self.values)[order]
         n = len(ordered)
@@ -180,9 +182,9 @@ def posterior_residuals(prior: Residuals, observed: Sequence[float],
     soon as its share of the mass passes the tail's 5 %).
 
     >>> prior = Residuals("transferred", (-0.3, -0.1, 0.0, 0.1, 0.3), "prior")
-    >>> low, high = posterior_residuals(prior, [0.02] * 40, prior_shots=2.0).bounds(0.9)
-    >>> round(low, 4), round(high, 4)  # (2 x -0.3 + 40 x 0.02) / 42 and (2 x 0.3 + 40 x 0.02) / 42
-    (0.0048, 0.0333)
+    >>> low, high = posterior_residuals(prior, [-0.02] * 40, prior_shots=2.0).bounds(0.9)
+    >>> round(low, 4), round(high, 4)  # (2 x -0.3 + 40 x -0.02) / 42 and (2 x 0.3 + 40 x -0.02) / 42, then 0
+    (-0.0333, 0.0)
     """
     observed = tuple(float(v) for v in observed)
     shots = PRIOR_SHOTS if prior_shots is None else float(prior_shots)

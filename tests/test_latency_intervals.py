@@ -128,6 +128,8 @@ def test_posterior_residuals_weigh_the_prior_as_prior_shots_measurements():
     assert posterior_residuals(prior, [0.3], prior_shots=5.0).bounds(0.9) == pytest.approx((-0.46, 0.46))
     assert posterior_residuals(prior, [0.1, 0.3], prior_shots=5.0).bounds(0.9) == pytest.approx(
         ((5 * -0.46 + 2 * 0.11) / 7, (5 * 0.46 + 2 * 0.29) / 7))
+    # residuals all on one side: the interval moves that way but still holds the prediction (0)
+    assert posterior_residuals(prior, [0.5, 0.7] * 20, prior_shots=5.0).bounds(0.9)[0] == 0.0
     # many board residuals near 0: the interval narrows towards theirs; noisier ones widen it
     narrow = posterior_residuals(prior, [0.01, -0.01] * 50, prior_shots=5.0).bounds(0.9)
     assert narrow == pytest.approx((-(5 * 0.46 + 100 * 0.01) / 105, (5 * 0.46 + 100 * 0.01) / 105))
