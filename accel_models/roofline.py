@@ -293,6 +293,12 @@ class _LayerParts(NamedTuple):
     dram_bytes: float
 
 
+#: The float columns of :meth:`RooflineModel._analyze_layers`, in the order it builds them.
+_ANALYSIS_COLUMNS = (*_LayerParts._fields, "ops", "engine_peak_gops", "arithmetic_intensity", "bandwidth_gbps",
+                     "attainable_gops", "utilization")
+_BOUND_NAMES = tuple(_BOUNDS.tolist())
+
+
 def _components(p: RooflineParams, cycles, inverse_efficiency, activation_cycles, dram_bytes, weight_bytes,
                 instructions, cycles_per_ms, peak_bytes_per_ms, accelerator_overhead_ms, act_buffer_bytes, *,
                 pipelined: bool, maximum, minimum) -> tuple[Any, Any, Any, Any]:
@@ -432,13 +438,15 @@ class RooflineModel:
         p = self.params
         return p.conv_efficiency, p.pw_efficiency, p.dw_efficiency, p.misc_efficiency
 
-    def _scalar_units(self, units: Sequence[Sequence[Layer]], accelerator: Accelerator) -> list[list[_LayerParts]]:
-        """One :class:`_LayerParts` per layer of ``units`` on one accelerator, in Python floats, unit by unit.
+    def _scalar_layers(self, units: Sequence[Sequence[Layer]],
+                       accelerator: Accelerator) -> list[tuple[Layer, int, _LayerParts]]:
+        """``(layer, engine class, parts)`` of every layer of ``units`` on one accelerator, in Python floats.
 
         The one-accelerator form of :meth:`breakdown` (the same formulas:
         :func:`accel_models.tiling.layer_cycles`, :meth:`UnitFlow.dram_bytes`,
         :func:`_components`), for the small calls of reports and notebooks,
-        where building arrays would cost far more than the arithmetic.
+        where building arrays would cost far more than the arithmetic.  Layers
+        in order, unit after unit.
         """
         p = self.params
         acc = accelerator
@@ -449,21 +457,19 @@ class RooflineModel:
         act_buffer_bytes = acc.act_buffer_kib * 1024
         capacity = p.buffer_fraction * act_buffer_bytes
         inverse_efficiency = [1.0 / e for e in self._efficiencies]
-        parts = []
+        layers = []
         for k, unit in enumerate(units):
             flow = unit_flow(k, unit)
             dram, extra = flow.dram_bytes(capacity)
-            unit_parts = []
             for j, layer in enumerate(unit):
                 merged = j in flow.merged
                 cycles, act_cycles = (0, 0) if merged else layer_cycles(layer, acc, self.alu_pooling)
                 engine = layer_class(layer, self.alu_pooling)
-                unit_parts.append(_LayerParts(*_components(
+                layers.append((layer, engine, _LayerParts(*_components(
                     p, cycles, inverse_efficiency[engine], act_cycles, dram[j], flow.weight_bytes[j],
                     (0.0 if merged else 1.0) + extra[j], cycles_per_ms, peak_bytes_per_ms, overhead_ms,
-                    act_buffer_bytes, pipelined=True, maximum=max, minimum=min), dram[j]))
-            parts.append(unit_parts)
-        return parts
+                    act_buffer_bytes, pipelined=True, maximum=max, minimum=min), dram[j])))
+        return layers
 
     def breakdown(self, schedule: UnitSchedule, accelerators: Sequence[Accelerator]) -> dict[str, np.ndarray]:
         """Per-layer components for every accelerator: (M, L) arrays.
@@ -495,8 +501,7 @@ class RooflineModel:
         """
         accs, single = accelerator_list(accelerator)
         if single and not isinstance(layers, (LayerArrays, UnitSchedule)):
-            return np.array([c.latency_ms for unit in self._scalar_units(self._layer_units(layers), accs[0])
-                             for c in unit])
+            return np.array([c.latency_ms for _, _, c in self._scalar_layers(self._layer_units(layers), accs[0])])
         latency = self.breakdown(self._layer_schedule(layers), accs)["latency_ms"]
         return latency[0] if single else latency
 
@@ -512,10 +517,10 @@ class RooflineModel:
             units = [tuple(u) for u in units]
             if not units or not all(isinstance(lay, Layer) for unit in units for lay in unit):
                 raise ValueError("units must be a non-empty sequence of Layer sequences (or a UnitSchedule)")
-            per_layer = self._scalar_units(units, accs[0])
+            per_layer = self._scalar_layers(units, accs[0])
             starts = list(accumulate((len(unit) for unit in units[:-1]), initial=0))
             # the sum UnitSchedule.per_unit takes over the bulk path's layers (numpy's, not Python's, order)
-            return np.add.reduceat(np.array([c.latency_ms for unit_parts in per_layer for c in unit_parts]), starts)
+            return np.add.reduceat(np.array([c.latency_ms for _, _, c in per_layer]), starts)
         schedule = self.schedule(units)
         latency = schedule.per_unit(self.breakdown(schedule, accs)["latency_ms"])
         return latency[0] if single else latency
@@ -544,29 +549,24 @@ class RooflineModel:
         return per_unit[0] if single else per_unit
 
     def analyze(self, layers: Sequence[Layer] | LayerArrays | UnitSchedule, accelerator: Accelerator) -> LayerAnalysis:
-        """Roofline analysis of ``layers`` on one accelerator (see :class:`LayerAnalysis`)."""
+        """Roofline analysis of ``layers`` on one accelerator (see :class:`LayerAnalysis`).
+
+        :class:`Layer` objects take the scalar path (Python numbers layer by layer, as
+        :meth:`layer_latency_ms`), a :class:`LayerArrays` or :class:`UnitSchedule` numpy;
+        the same numbers.
+        """
         if not isinstance(accelerator, Accelerator):
             raise ValueError(f"analyze takes one Accelerator, got {type(accelerator).__name__}")
-        if isinstance(layers, (LayerArrays, UnitSchedule)):  # the numpy path
-            schedule = self._layer_schedule(layers)
-            parts = {k: v[0] for k, v in self.breakdown(schedule, [accelerator]).items()}
-            arrays = schedule.layers
-            names, op = schedule.names, tuple(OPS[c] for c in arrays.op)
-            classes = layer_classes(arrays, self.alu_pooling).tolist()
-            macs, ops = arrays.macs.copy(), arrays.ops.astype(float)
-        else:  # Layer objects: the scalar path
-            units = self._layer_units(layers)
-            flat = [layer for unit in units for layer in unit]
-            columns = np.array([c for unit in self._scalar_units(units, accelerator) for c in unit]).T
-            parts = dict(zip(_LayerParts._fields, columns, strict=True))
-            names, op = tuple(lay.name for lay in flat), tuple(lay.op for lay in flat)
-            classes = [layer_class(lay, self.alu_pooling) for lay in flat]
-            macs = np.array([lay.macs for lay in flat], dtype=np.int64)
-            ops = np.array([lay.ops for lay in flat], dtype=float)
-        peak = accelerator.peak_gops_per_core
-        # the whole list's effective bandwidth (a summary figure; every layer has its own roof below)
-        bw = float(parts["dram_bytes"].sum() / max(parts["memory_ms"].sum(), 1e-12) / 1e6)
-        engine = tuple(ENGINES[c] for c in classes)
+        if isinstance(layers, (LayerArrays, UnitSchedule)):
+            return self._analyze_arrays(self._layer_schedule(layers), accelerator)
+        return self._analyze_layers(self._layer_units(layers), accelerator)
+
+    def _analyze_arrays(self, schedule: UnitSchedule, accelerator: Accelerator) -> LayerAnalysis:
+        """:meth:`analyze` in numpy."""
+        parts = {k: v[0] for k, v in self.breakdown(schedule, [accelerator]).items()}
+        arrays = schedule.layers
+        ops = arrays.ops.astype(float)
+        engine = tuple(ENGINES[c] for c in layer_classes(arrays, self.alu_pooling).tolist())
         peaks = engine_peaks_gops(accelerator)
         engine_peak = np.array([peaks[e] for e in engine])
         dram, compute, memory = parts["dram_bytes"], parts["compute_ms"], parts["memory_ms"]
@@ -576,16 +576,58 @@ class RooflineModel:
         bandwidth /= 1e6
         roof = np.minimum(engine_peak, bandwidth * intensity, out=engine_peak.copy(), where=moves)
         bound = _BOUNDS[np.where(parts["overhead_ms"] > np.maximum(compute, memory), 2, compute < memory)]
-        return LayerAnalysis(
-            name=names, op=op, macs=macs, ops=ops,
-            dram_bytes=parts["dram_bytes"], arithmetic_intensity=intensity,
-            attainable_gops=roof, compute_ms=parts["compute_ms"],
-            memory_ms=parts["memory_ms"], overhead_ms=parts["overhead_ms"], latency_ms=parts["latency_ms"],
-            bound=bound, utilization=ops / (parts["latency_ms"] * 1e6 * peak), accelerator=accelerator,
-            peak_gops=peak, bw_gbps=bw, engine=engine, engine_peak_gops=engine_peak, bandwidth_gbps=bandwidth,
+        utilization = ops / (parts["latency_ms"] * 1e6 * accelerator.peak_gops_per_core)
+        columns = dict(parts, ops=ops, engine_peak_gops=engine_peak, arithmetic_intensity=intensity,
+                       bandwidth_gbps=bandwidth, attainable_gops=roof, utilization=utilization)
+        return self._analysis(accelerator, columns, name=schedule.names, op=tuple(OPS[c] for c in arrays.op),
+                              macs=arrays.macs.copy(), engine=engine, bound=bound)
+
+    def _analyze_layers(self, units: list[tuple[Layer, ...]], accelerator: Accelerator) -> LayerAnalysis:
+        """:meth:`analyze` in Python numbers: the formulas of :meth:`_analyze_arrays`, element by element.
+
+        A layer's figures take a few IEEE operations each, in the same order as numpy's
+        (the same bits); numpy's per-call cost would be most of the time of a small call.
+        """
+        peaks = engine_peaks_gops(accelerator)
+        peak_gops = accelerator.peak_gops_per_core
+        name, op, macs, engine, bound, columns = [], [], [], [], [], []
+        for layer, engine_class, row in self._scalar_layers(units, accelerator):
+            engine_name = ENGINES[engine_class]
+            engine_peak = peaks[engine_name]
+            ops = float(layer.ops)  # a computed property: read once
+            if row.dram_bytes > 0:  # memory_ms > 0 then: dram_bytes is feature maps plus weights, both >= 0
+                intensity = ops / row.dram_bytes
+                bandwidth = row.dram_bytes / row.memory_ms / 1e6
+                roof = min(engine_peak, bandwidth * intensity)
+            else:
+                intensity, bandwidth, roof = math.inf, math.nan, engine_peak
+            busy = row.latency_ms * 1e6 * peak_gops
+            # numpy's x / 0 where a merged layer takes no time: inf, or nan for no work
+            utilization = ops / busy if busy else (math.inf if ops else math.nan)
+            name.append(layer.name)
+            op.append(layer.op)
+            macs.append(layer.macs)
+            engine.append(engine_name)
+            bound.append(_BOUND_NAMES[2 if row.overhead_ms > max(row.compute_ms, row.memory_ms)
+                                      else int(row.compute_ms < row.memory_ms)])
+            columns.append((*row, ops, engine_peak, intensity, bandwidth, roof, utilization))
+        table = np.array(columns).T.copy()  # one conversion; each column contiguous, as the numpy path's
+        return self._analysis(accelerator, dict(zip(_ANALYSIS_COLUMNS, table, strict=True)), name=tuple(name),
+                              op=tuple(op), macs=np.array(macs, dtype=np.int64), engine=tuple(engine),
+                              bound=np.array(bound, _BOUNDS.dtype))
+
+    def _analysis(self, accelerator: Accelerator, columns: dict[str, np.ndarray], **labels) -> LayerAnalysis:
+        """The :class:`LayerAnalysis` of both paths: their float ``columns``, the other ``labels`` per layer."""
+        analysis = object.__new__(LayerAnalysis)
+        # every field set at once (a frozen dataclass's __init__ sets them one by one: a tenth of a small call)
+        analysis.__dict__.update(
+            columns, **labels, accelerator=accelerator, peak_gops=accelerator.peak_gops_per_core,
+            # the whole list's effective bandwidth (a summary figure; every layer has its own roof)
+            bw_gbps=float(columns["dram_bytes"].sum() / max(columns["memory_ms"].sum(), 1e-12) / 1e6),
             ddr_peak_gbps=float(accelerator.ddr_bw_gbps),
             ddr_levels_gbps={"feature maps": self.params.bw_efficiency * accelerator.ddr_bw_gbps,
                              "weights": self.params.weight_bw_efficiency * accelerator.ddr_bw_gbps})
+        return analysis
 
     def to_dict(self) -> dict:
         """JSON-able form (see :meth:`from_dict`)."""

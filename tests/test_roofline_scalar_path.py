@@ -1,7 +1,7 @@
 """The one-accelerator (scalar) path of RooflineModel gives exactly the numbers of the bulk (numpy) path.
 
 A call with one accelerator and a list of Layer objects runs in Python numbers
-(``RooflineModel._scalar_units``); a call with several accelerators, a
+(``RooflineModel._scalar_layers``); a call with several accelerators, a
 LayerArrays or a UnitSchedule runs the vectorised path.  Both share the
 formulas, so over a grid that exercises every branch (every engine, merged
 pools, spills, split h-swish, pipelined chunks, partial overlap, per-layer
@@ -149,3 +149,27 @@ def test_scalar_path_rejects_bad_units():
         model.unit_latency_ms([()], acc)
     with pytest.raises(ValueError, match="no layers given"):
         model.layer_latency_ms([], acc)
+
+
+def test_both_analyze_paths_fill_every_field_alike():
+    import dataclasses
+
+    from accel_models.roofline import LayerAnalysis
+
+    model = RooflineModel()
+    units = _units()
+    acc = _accelerators()[0]
+    scalar = model.analyze([layer for unit in units for layer in unit], acc)
+    vectorised = model.analyze(model.schedule(units), acc)
+    names = {f.name for f in dataclasses.fields(LayerAnalysis)}
+    for analysis in (scalar, vectorised):
+        assert set(vars(analysis)) == names
+        with pytest.raises(dataclasses.FrozenInstanceError):
+            analysis.peak_gops = 0.0  # type: ignore[misc]
+    for name in sorted(names - {"accelerator"}):
+        a, b = getattr(scalar, name), getattr(vectorised, name)
+        if isinstance(a, np.ndarray):
+            assert a.dtype == b.dtype and a.flags.c_contiguous, name
+            np.testing.assert_array_equal(a, b, err_msg=name)
+        else:
+            assert a == b, name
