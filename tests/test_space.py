@@ -1,5 +1,7 @@
 """The OFA-MobileNetV3 search space: validation, normalisation, sampling, variation."""
 
+import dataclasses
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -173,3 +175,27 @@ def test_unique_inverts():
     distinct, inverse = batch.unique()
     assert len(distinct) == 30
     assert all(distinct[int(inverse[i])] == batch[i] for i in range(60))
+
+
+@settings(max_examples=30, deadline=None)
+@given(seed=st.integers(0, 2**31), n=st.integers(1, 30), width=st.sampled_from([1.0, 1.2, 1.3]))
+def test_batch_rows_are_the_configs_a_validated_construction_gives(seed, n, width):
+    batch = sample_subnets(n, seed=seed, width_mult=width, resolutions=[128, 160, 224])
+    validated = [SubnetConfig(ks=tuple(int(v) for v in batch.ks[i]), e=tuple(int(v) for v in batch.e[i]),
+                              d=tuple(int(v) for v in batch.d[i]), r=int(batch.r[i]), width_mult=width)
+                 for i in range(n)]
+    for configs in (batch.configs(), list(batch), [batch[i] for i in range(n)]):
+        assert configs == validated
+        assert [hash(c) for c in configs] == [hash(c) for c in validated]
+        assert all(type(v) is int for c in configs for v in (*c.ks, *c.e, *c.d, c.r))
+    assert batch[-1] == validated[-1]
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        batch[0].r = 192  # type: ignore[misc]
+
+
+def test_active_mask_is_position_below_depth():
+    from ofa_hw.space import active_mask
+
+    d = np.array([[0, 1, 2, 3, 4, 5], [4, 3, 2, 1, 0, -1]])
+    position = np.arange(24) % 4
+    np.testing.assert_array_equal(active_mask(d), position[None, :] < np.repeat(d, 4, axis=1))
