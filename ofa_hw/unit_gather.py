@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 
@@ -117,16 +118,24 @@ class UnitGather:
             out[part] = self._chunk(batch.ks[part], batch.e[part], r_row[part], group[part])
         return out
 
+    @cached_property
+    def _slot_cells(self) -> np.ndarray:
+        """(slots,) offset of each slot's cells in ``unit_of_cell`` (within a resolution)."""
+        return np.arange(self.space.n_slots) * _SLOT_CELLS
+
     def _chunk(self, ks: np.ndarray, e: np.ndarray, rows: np.ndarray, group: np.ndarray) -> np.ndarray:
+        n_slots = ks.shape[1]
         cell = ks * _E_RANGE
         cell += e
-        n_slots = ks.shape[1]
-        cell += np.arange(n_slots) * _SLOT_CELLS
+        cell += self._slot_cells
         cell += (rows * (n_slots * _SLOT_CELLS))[:, None]
-        units = self.unit_of_cell[cell]
-        if self.values.shape[0] == 1:
-            return self.values[0][units].sum(axis=1) + self.fixed[0][:, rows].T
-        return self.values[group[:, None], units].sum(axis=1) + self.fixed[group, :, rows]
+        # take: the same elements as fancy indexing, without its general index machinery (1.3-1.4x)
+        units = self.unit_of_cell.take(cell)
+        n_groups, n_columns, group_size = self.values.shape
+        if n_groups == 1:
+            return self.values[0].take(units, axis=0).sum(axis=1) + self.fixed[0][:, rows].T
+        flat = group[:, None] * n_columns + units  # the rows of the (groups x columns, Q) table
+        return self.values.reshape(-1, group_size).take(flat, axis=0).sum(axis=1) + self.fixed[group, :, rows]
 
     def _rows(self, r: np.ndarray) -> np.ndarray:
         try:
