@@ -293,9 +293,13 @@ class _LayerParts(NamedTuple):
     dram_bytes: float
 
 
-#: The float columns of :meth:`RooflineModel._analyze_layers`, in the order it builds them.
-_ANALYSIS_COLUMNS = (*_LayerParts._fields, "ops", "engine_peak_gops", "arithmetic_intensity", "bandwidth_gbps",
-                     "attainable_gops", "utilization")
+#: The columns :meth:`RooflineModel._analyze_layers` builds per layer (its parts, ops and engine roof), and
+#: what :func:`_layer_roofs` adds to them.
+_LAYER_COLUMNS = (*_LayerParts._fields, "ops", "engine_peak_gops")
+_ROOF_COLUMNS = ("arithmetic_intensity", "bandwidth_gbps", "attainable_gops", "utilization")
+#: Up to this many layers :meth:`RooflineModel.analyze` computes roofs in Python numbers, above in numpy
+#: (per layer Python costs more than numpy's per-call overhead saves beyond about 20 layers).
+_PYTHON_ROOFS_MAX_LAYERS = 16
 _BOUND_NAMES = tuple(_BOUNDS.tolist())
 
 
@@ -328,6 +332,41 @@ def _components(p: RooflineParams, cycles, inverse_efficiency, activation_cycles
         latency += exposed
     latency += overhead
     return compute, memory, overhead, latency
+
+
+def _array_roofs(columns: dict[str, np.ndarray], peak_gops: float) -> np.ndarray:
+    """Add each layer's roofs and utilization to ``columns`` (its parts, ``ops``, ``engine_peak_gops``); its bounds.
+
+    A layer with no DRAM traffic has only its engine roof (intensity inf, bandwidth NaN).
+    """
+    ops, dram, compute, memory = columns["ops"], columns["dram_bytes"], columns["compute_ms"], columns["memory_ms"]
+    engine_peak = columns["engine_peak_gops"]
+    moves = dram > 0
+    intensity = np.divide(ops, dram, out=np.full(len(ops), np.inf), where=moves)
+    bandwidth = np.divide(dram, memory, out=np.full(len(ops), np.nan), where=moves)
+    bandwidth /= 1e6
+    columns.update(arithmetic_intensity=intensity, bandwidth_gbps=bandwidth,
+                   attainable_gops=np.minimum(engine_peak, bandwidth * intensity, out=engine_peak.copy(), where=moves),
+                   utilization=ops / (columns["latency_ms"] * 1e6 * peak_gops))
+    return _BOUNDS[np.where(columns["overhead_ms"] > np.maximum(compute, memory), 2, compute < memory)]
+
+
+def _layer_roofs(row: tuple[float, ...], peak_gops: float) -> tuple[float, float, float, float, str]:
+    """One layer's :func:`_array_roofs` in Python numbers: intensity, bandwidth, roof, utilization and bound.
+
+    ``row`` holds the layer's :data:`_LAYER_COLUMNS`.
+    """
+    compute_ms, memory_ms, overhead_ms, latency_ms, dram_bytes, ops, engine_peak_gops = row
+    if dram_bytes > 0:  # then memory_ms > 0: dram_bytes is feature maps plus weights, both >= 0
+        intensity = ops / dram_bytes
+        bandwidth = dram_bytes / memory_ms / 1e6
+        roof = min(engine_peak_gops, bandwidth * intensity)
+    else:
+        intensity, bandwidth, roof = math.inf, math.nan, engine_peak_gops
+    busy = latency_ms * 1e6 * peak_gops
+    utilization = ops / busy if busy else (math.inf if ops else math.nan)  # numpy's x / 0
+    bound = _BOUND_NAMES[2 if overhead_ms > max(compute_ms, memory_ms) else int(compute_ms < memory_ms)]
+    return intensity, bandwidth, roof, utilization, bound
 
 
 def _standalone_schedule(arrays: LayerArrays) -> UnitSchedule:
@@ -563,58 +602,48 @@ class RooflineModel:
 
     def _analyze_arrays(self, schedule: UnitSchedule, accelerator: Accelerator) -> LayerAnalysis:
         """:meth:`analyze` in numpy."""
-        parts = {k: v[0] for k, v in self.breakdown(schedule, [accelerator]).items()}
+        columns = {k: v[0] for k, v in self.breakdown(schedule, [accelerator]).items()}
         arrays = schedule.layers
-        ops = arrays.ops.astype(float)
         engine = tuple(ENGINES[c] for c in layer_classes(arrays, self.alu_pooling).tolist())
         peaks = engine_peaks_gops(accelerator)
-        engine_peak = np.array([peaks[e] for e in engine])
-        dram, compute, memory = parts["dram_bytes"], parts["compute_ms"], parts["memory_ms"]
-        moves = dram > 0  # layers with DRAM traffic; the others have only their engine roof
-        intensity = np.divide(ops, dram, out=np.full(len(ops), np.inf), where=moves)
-        bandwidth = np.divide(dram, memory, out=np.full(len(ops), np.nan), where=moves)
-        bandwidth /= 1e6
-        roof = np.minimum(engine_peak, bandwidth * intensity, out=engine_peak.copy(), where=moves)
-        bound = _BOUNDS[np.where(parts["overhead_ms"] > np.maximum(compute, memory), 2, compute < memory)]
-        utilization = ops / (parts["latency_ms"] * 1e6 * accelerator.peak_gops_per_core)
-        columns = dict(parts, ops=ops, engine_peak_gops=engine_peak, arithmetic_intensity=intensity,
-                       bandwidth_gbps=bandwidth, attainable_gops=roof, utilization=utilization)
+        columns.update(ops=arrays.ops.astype(float), engine_peak_gops=np.array([peaks[e] for e in engine]))
+        bound = _array_roofs(columns, accelerator.peak_gops_per_core)
         return self._analysis(accelerator, columns, name=schedule.names, op=tuple(OPS[c] for c in arrays.op),
                               macs=arrays.macs.copy(), engine=engine, bound=bound)
 
     def _analyze_layers(self, units: list[tuple[Layer, ...]], accelerator: Accelerator) -> LayerAnalysis:
-        """:meth:`analyze` in Python numbers: the formulas of :meth:`_analyze_arrays`, element by element.
+        """:meth:`analyze` of :class:`Layer` objects: their parts in Python numbers, then their roofs.
 
-        A layer's figures take a few IEEE operations each, in the same order as numpy's
-        (the same bits); numpy's per-call cost would be most of the time of a small call.
+        A short list's roofs are computed in Python numbers too (:func:`_layer_roofs`; numpy's
+        per-call cost would be most of the time), a long one's in numpy (:func:`_array_roofs`);
+        the two run the same IEEE operations in the same order, so give the same bits.
         """
+        layers = self._scalar_layers(units, accelerator)
         peaks = engine_peaks_gops(accelerator)
         peak_gops = accelerator.peak_gops_per_core
-        name, op, macs, engine, bound, columns = [], [], [], [], [], []
-        for layer, engine_class, row in self._scalar_layers(units, accelerator):
+        short = len(layers) <= _PYTHON_ROOFS_MAX_LAYERS
+        name, op, macs, engine, bound, rows = [], [], [], [], [], []
+        for layer, engine_class, parts in layers:
             engine_name = ENGINES[engine_class]
-            engine_peak = peaks[engine_name]
-            ops = float(layer.ops)  # a computed property: read once
-            if row.dram_bytes > 0:  # memory_ms > 0 then: dram_bytes is feature maps plus weights, both >= 0
-                intensity = ops / row.dram_bytes
-                bandwidth = row.dram_bytes / row.memory_ms / 1e6
-                roof = min(engine_peak, bandwidth * intensity)
-            else:
-                intensity, bandwidth, roof = math.inf, math.nan, engine_peak
-            busy = row.latency_ms * 1e6 * peak_gops
-            # numpy's x / 0 where a merged layer takes no time: inf, or nan for no work
-            utilization = ops / busy if busy else (math.inf if ops else math.nan)
+            row: tuple[float, ...] = (*parts, float(layer.ops), peaks[engine_name])  # ops: a property, read once
+            if short:
+                intensity, bandwidth, roof, utilization, bound_name = _layer_roofs(row, peak_gops)
+                row = (*row, intensity, bandwidth, roof, utilization)
+                bound.append(bound_name)
+            rows.append(row)
             name.append(layer.name)
             op.append(layer.op)
             macs.append(layer.macs)
             engine.append(engine_name)
-            bound.append(_BOUND_NAMES[2 if row.overhead_ms > max(row.compute_ms, row.memory_ms)
-                                      else int(row.compute_ms < row.memory_ms)])
-            columns.append((*row, ops, engine_peak, intensity, bandwidth, roof, utilization))
-        table = np.array(columns).T.copy()  # one conversion; each column contiguous, as the numpy path's
-        return self._analysis(accelerator, dict(zip(_ANALYSIS_COLUMNS, table, strict=True)), name=tuple(name),
-                              op=tuple(op), macs=np.array(macs, dtype=np.int64), engine=tuple(engine),
-                              bound=np.array(bound, _BOUNDS.dtype))
+        table = np.array(rows).T.copy()  # one conversion; each column contiguous, as the numpy path's
+        if short:
+            columns = dict(zip(_LAYER_COLUMNS + _ROOF_COLUMNS, table, strict=True))
+            bounds = np.array(bound, _BOUNDS.dtype)
+        else:
+            columns = dict(zip(_LAYER_COLUMNS, table, strict=True))
+            bounds = _array_roofs(columns, peak_gops)
+        return self._analysis(accelerator, columns, name=tuple(name), op=tuple(op),
+                              macs=np.array(macs, dtype=np.int64), engine=tuple(engine), bound=bounds)
 
     def _analysis(self, accelerator: Accelerator, columns: dict[str, np.ndarray], **labels) -> LayerAnalysis:
         """The :class:`LayerAnalysis` of both paths: their float ``columns``, the other ``labels`` per layer."""

@@ -104,6 +104,11 @@ def test_scalar_path_equals_bulk_path_exactly(params, alu_pooling):
                      "bound", "engine_peak_gops"):
             np.testing.assert_array_equal(getattr(scalar, name), getattr(vectorised, name), err_msg=name)
         assert (scalar.name, scalar.op, scalar.engine) == (vectorised.name, vectorised.op, vectorised.engine)
+        for unit in units:  # short lists: their roofs in Python numbers, not numpy (_PYTHON_ROOFS_MAX_LAYERS)
+            short, bulk_unit = model.analyze(list(unit), acc), model.analyze(model.schedule([unit]), acc)
+            for name in ("latency_ms", "arithmetic_intensity", "attainable_gops", "utilization", "bandwidth_gbps",
+                         "bound", "engine_peak_gops"):
+                np.testing.assert_array_equal(getattr(short, name), getattr(bulk_unit, name), err_msg=name)
 
 
 @pytest.mark.parametrize("alu_pooling", [True, False])
@@ -151,15 +156,21 @@ def test_scalar_path_rejects_bad_units():
         model.layer_latency_ms([], acc)
 
 
-def test_both_analyze_paths_fill_every_field_alike():
+@pytest.mark.parametrize("n_units", [1, 2, None], ids=["one unit", "two units", "all units"])
+def test_both_analyze_paths_fill_every_field_alike(n_units):
     import dataclasses
 
-    from accel_models.roofline import LayerAnalysis
+    from accel_models.roofline import _PYTHON_ROOFS_MAX_LAYERS, LayerAnalysis
 
     model = RooflineModel()
-    units = _units()
+    units = _units()[:n_units]
     acc = _accelerators()[0]
-    scalar = model.analyze([layer for unit in units for layer in unit], acc)
+    layers = [layer for unit in units for layer in unit]
+    if n_units is None:  # the whole grid is a long list: numpy roofs
+        assert len(layers) > _PYTHON_ROOFS_MAX_LAYERS
+    else:
+        assert len(layers) <= _PYTHON_ROOFS_MAX_LAYERS
+    scalar = model.analyze(layers, acc)
     vectorised = model.analyze(model.schedule(units), acc)
     names = {f.name for f in dataclasses.fields(LayerAnalysis)}
     for analysis in (scalar, vectorised):
