@@ -133,9 +133,9 @@ class UnitGather:
         units = self.unit_of_cell.take(cell)
         n_groups, n_columns, group_size = self.values.shape
         if n_groups == 1:
-            return self.values[0].take(units, axis=0).sum(axis=1) + self.fixed[0][:, rows].T
+            return _slot_sum(self.values[0].take(units, axis=0)) + self.fixed[0][:, rows].T
         flat = group[:, None] * n_columns + units  # the rows of the (groups x columns, Q) table
-        return self.values.reshape(-1, group_size).take(flat, axis=0).sum(axis=1) + self.fixed[group, :, rows]
+        return _slot_sum(self.values.reshape(-1, group_size).take(flat, axis=0)) + self.fixed[group, :, rows]
 
     def _rows(self, r: np.ndarray) -> np.ndarray:
         try:
@@ -146,6 +146,16 @@ class UnitGather:
             bad = sorted(set(np.asarray(r).tolist()) - set(self.resolutions))
             raise ValueError(f"resolution(s) {bad} are not among the gather's resolutions {list(self.resolutions)}")
         return rows
+
+
+def _slot_sum(per_slot: np.ndarray) -> np.ndarray:
+    """(N, Q) sums over the slots of (N, slots, Q) values: ``per_slot.sum(axis=1)``, the same bits.
+
+    With Q > 1, numpy reduces the middle axis one element at a time (about 5x slower than
+    ``einsum``, which adds the same terms in the same order, slot after slot); with Q = 1 the
+    axis is contiguous and ``sum`` is the fast (pairwise) one.
+    """
+    return per_slot.sum(axis=1) if per_slot.shape[2] == 1 else np.einsum("nsq->nq", per_slot)
 
 
 def catalog_units(space: OFASpace, resolutions: Sequence[int]) -> tuple[tuple[str, ...], tuple]:
