@@ -9,8 +9,19 @@ Vitis AI target factory (``create_target_v2.cpp`` for IP 3.x / ISA0,
 
 * h-swish / h-sigmoid: only IP 4.x has the ALU's ``hsigmoid`` (Vitis AI 2.5
   on); h-swish also needs the element-wise multiply;
+* a true sigmoid: no DPUCZDX8G has one (UG1414 "Currently Supported
+  Operators": ReLU, LeakyReLU, ReLU6, Hard-Swish, Hard-Sigmoid; the ISA1
+  target factory's ALU lists ``hsigmoid`` only).  vai_q_tensorflow2 turns a
+  Keras sigmoid into a hard-sigmoid by default (UG1414, "vai_q_tensorflow2
+  Supported Operations"); vai_q_pytorch keeps ``nn.Sigmoid`` as a
+  table-lookup sigmoid (``pytorch_nndct``'s ``deephi_Sigmoid``; its
+  ``convert_sigmoid_to_hsigmoid`` option is off by default), so a
+  PyTorch squeeze-excitation with torch's default ``nn.Sigmoid`` gate (as
+  torchvision's ``SqueezeExcitation``) splits every SE block into two DPU
+  subgraphs around a CPU one;
 * the squeeze-excitation scale (a feature map times a per-channel vector):
-  the element-wise multiply (``ELEW_MULT_ENABLE`` in IP 3.x);
+  the element-wise multiply (``ELEW_MULT_ENABLE`` in IP 3.x, off in the DPU
+  TRD's default; see :mod:`accel_models.dpu_options`); IP 4.x builds it in;
 * depthwise convolution: the depthwise engine (``DWCV_ENABLE`` in IP 3.x);
 * average pooling: ``POOL_AVG_ENABLE`` in IP 3.x;
 * limits: convolution kernel 1-16 and stride 1-8 (both); IP 3.x depthwise
@@ -23,8 +34,17 @@ per layer; for a layer whose only unsupported part is its activation, one
 pass of 4 operations per output element), plus the DDR round trip (the DPU
 writes the run's input and reads its output back at the accelerator's DDR
 bandwidth), plus one extra DPU program launch (``launch_ms``, the predictor's
-calibrated launch cost).  The DPU's own estimate of those layers stays in the
-latency, so the fallback is priced on top of it, an upper bound.
+calibrated launch cost).  A run splits the unit's DPU program in two, and a
+tensor the DPU wrote before the run that a DPU layer after it reads (a
+squeeze-excitation's feature map on its way to the scale, a residual's
+input on its way to the add) is copied by the ARM from one DPU subgraph's
+buffer into the other's: VART's graph runner copies a tensor into every
+other DPU subgraph that reads it (``graph_runner``'s
+``tensor_buffer_linker_p.cpp``: a DPU reader is ``KEEP``, served by
+``copy_tensor_buffer``, a ``memcpy`` plus a cache flush), priced as reading
+and writing those bytes at ``CPU_BW_GBPS``.  The DPU's own estimate of
+those layers stays in the latency, so the fallback is priced on top of it,
+an upper bound.
 
 Where the ARM figures come from:
 
@@ -41,7 +61,18 @@ Where the ARM figures come from:
 * :data:`CPU_BW_GBPS` (2 GB/s) is an assumption, not a measurement: the
   shipped data hold no CPU streaming measurement (the pre-processing pass
   is compute-bound, so it bounds the bandwidth from below only, at 0.6 GB/s);
-  one A53 core streams 1-4 GB/s depending on the access pattern.
+  one A53 core streams 1-4 GB/s depending on the access pattern.  It also
+  prices the graph runner's copies, which dominate a split squeeze-excitation
+  at 112 x 112: 1.2 MB read and written is 1.2 ms at 2 GB/s, 0.6-2.4 ms
+  over 1-4 GB/s.
+
+The one shipped measurement of heavy fallback says these rates are
+optimistic for CPU operators: the Vitis AI 2.0 zoo's MobileNetV3 on a ZCU102
+(IP 3.4, h-swish and h-sigmoid on the ARM) took 600 ms single-thread, where
+they price a MobileNetV3-Large's fallback at 6-8 ms
+(``python -m benchmarks calibration``; the zoo's variant is not pinned, so
+no rate is fitted to it).  A copy is a ``memcpy``, which the assumed
+bandwidth describes better than a reference CPU operator.
 """
 
 from __future__ import annotations
@@ -120,6 +151,10 @@ def unsupported_reason(layer: Layer, options: DpuOptions) -> tuple[str | None, b
     (None, False)
     >>> unsupported_reason(dw, DpuOptions(ip_version="3.4"))
     ('h-swish needs the hard-sigmoid of DPUCZDX8G IP 4.0+ (Vitis AI 2.5 on); IP 3.4 has none', True)
+    >>> gate = Layer("se.fc.expand", "se_fc", (8, 1, 1), (32, 1, 1), activation="sigmoid")  # torch's nn.Sigmoid
+    >>> reason, activation_only = unsupported_reason(gate, DpuOptions())
+    >>> reason.split(";")[0], activation_only
+    ('sigmoid has no DPUCZDX8G implementation (ReLU, LeakyReLU, ReLU6, hard-swish, hard-sigmoid only)', True)
     """
     isa0 = options.isa == 0
     op = layer.op
@@ -142,6 +177,10 @@ def unsupported_reason(layer: Layer, options: DpuOptions) -> tuple[str | None, b
                     f"{kernel[0]}-{kernel[1]} / 1-{stride_high}"), False
     if op == "scale" and not options.elementwise_multiply:
         return "the squeeze-excitation scale needs the element-wise multiply (ELEW_MULT_ENABLE)", False
+    if layer.activation == "sigmoid":
+        return ("sigmoid has no DPUCZDX8G implementation (ReLU, LeakyReLU, ReLU6, hard-swish, hard-sigmoid only); "
+                "vai_q_pytorch keeps nn.Sigmoid unless --nndct_convert_sigmoid_to_hsigmoid (off by default): "
+                "use nn.Hardsigmoid to keep it on the DPU"), True
     if layer.activation in ("h_swish", "h_sigmoid"):
         name = "h-swish" if layer.activation == "h_swish" else "h-sigmoid"
         if not options.hard_sigmoid:
@@ -163,14 +202,21 @@ def fallback_layers(layers: Sequence[Layer], accelerator: Accelerator) -> tuple[
 
 
 def _unit_terms(unit: Sequence[Layer], options: DpuOptions) -> tuple[float, float, int]:
-    """(CPU ms, DDR round-trip bytes, CPU runs) of one unit's fallback layers."""
-    cpu_ms, round_trip, runs = 0.0, 0.0, 0
+    """(CPU ms, DDR round-trip bytes, CPU runs) of one unit's fallback layers, the ARM's copies included."""
+    cpu_ms, round_trip, runs, copied = 0.0, 0.0, 0, 0.0
     in_run, run_input, previous_output = False, 0, 0
-    for layer in unit:
+    subgraph = 0  # the unit's DPU subgraph the walk is in: one more after every CPU run
+    written_by: dict[str, int | None] = {}  # an earlier layer -> the DPU subgraph that wrote its output (None: CPU)
+    copies: set[tuple[str, int]] = set()
+    for j, layer in enumerate(unit):
         reason, activation_only = unsupported_reason(layer, options)
+        if reason is None and in_run:  # the run ends: its output is read back by the next DPU subgraph
+            round_trip += run_input + previous_output
+            subgraph += 1
+        if subgraph and (reason is None or (activation_only and not in_run)):  # the layer's arithmetic is on the DPU
+            copied += _copied_bytes(unit, j, subgraph, written_by, copies)
+        written_by[layer.name] = subgraph if reason is None else None
         if reason is None:
-            if in_run:  # the run ends: its output is read back by the next DPU subgraph
-                round_trip += run_input + previous_output
             in_run = False
             previous_output = layer.output_bytes
             continue
@@ -186,7 +232,36 @@ def _unit_terms(unit: Sequence[Layer], options: DpuOptions) -> tuple[float, floa
         previous_output = layer.output_bytes
     if in_run:  # a run at the end of a unit: its output goes to DDR and the next unit is a new launch
         round_trip += run_input + previous_output
+    cpu_ms += 2 * copied / (CPU_BW_GBPS * 1e6)  # each copied byte is read and written once by the ARM
     return cpu_ms, round_trip, runs
+
+
+def _copied_bytes(unit: Sequence[Layer], j: int, subgraph: int, written_by: Mapping[str, int | None],
+                  copies: set[tuple[str, int]]) -> float:
+    """Bytes the ARM copies into DPU ``subgraph`` (> 0) for layer ``j``: DPU tensors an earlier subgraph wrote.
+
+    ``written_by`` holds the unit's layers before ``j``.  The unit's inputs (sources that are not one of
+    them) belong to subgraph 0, sharing the layer's remaining input bytes; a tensor the CPU wrote is a run's
+    output, priced by the round trip.  Each tensor is copied once per reading subgraph.
+    """
+    layer = unit[j]
+    internal, copied = 0, 0.0
+    external: list[str] = []
+    for source in layer.inputs or ((unit[j - 1].name,) if j else ("input",)):
+        if source not in written_by:
+            external.append(source)
+            continue
+        size = next(u.output_bytes for u in unit[:j] if u.name == source)
+        internal += size
+        writer = written_by[source]
+        if writer is not None and writer != subgraph and (source, subgraph) not in copies:
+            copies.add((source, subgraph))
+            copied += size
+    new = [source for source in external if (source, subgraph) not in copies]
+    if new:
+        copies.update((source, subgraph) for source in new)
+        copied += max(layer.input_bytes - internal, 0) * len(new) / len(external)
+    return copied
 
 
 def _support(options: DpuOptions) -> tuple:

@@ -9,7 +9,15 @@ Vitis AI target factory that decodes a DPU's fingerprint:
 * IP 3.x (Vitis AI 1.2-2.0, instruction set ISA0): depthwise engine,
   average pooling and element-wise multiplication are options
   (``DWCV_ENABLE``, ``POOL_AVG_ENABLE``, ``ELEW_MULT_ENABLE``); there is no
-  hard-sigmoid, so h-swish / h-sigmoid run on the CPU.
+  hard-sigmoid, so h-swish / h-sigmoid run on the CPU.  The element-wise
+  multiply is off in the DPU TRD's default configuration
+  (``DPU_ELEW_MULT_ENA`` 0 in its Vivado-flow README, ``ELEW_MULT_DISABLE``
+  in its B2304 and DPU-PYNQ's KV260 ``dpu_conf.vh``) and in Vitis AI's
+  registered ``DPUCZDX8G_ISA0_B4096_MAX_BG2`` target (fingerprint
+  ``0x1000020f6014407``; ``..._MAX_EM``, ``0x1000030f7014407``, has it):
+  such a core runs a squeeze-excitation's scale on the CPU.  The class
+  default keeps it on (``elementwise_multiply=True``); describe a TRD-default
+  core with ``elementwise_multiply=False``.
 * IP 4.0 / 4.1 (Vitis AI 2.5 / 3.0, ISA1): depthwise convolution, pooling,
   element-wise multiply and hard-sigmoid all run on the ALU and are always
   built in (``create_target_DPUCZDX8G_ISA1.cpp`` adds them unconditionally);

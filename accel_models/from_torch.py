@@ -43,7 +43,8 @@ if TYPE_CHECKING:  # pragma: no cover
 __all__ = ["UnsupportedModelError", "layers_from_torch"]
 
 _TRACERS = ("auto", "fx", "eager")
-_ACTIVATION_FUNCTIONS = {"relu": "relu", "relu6": "relu6", "hardswish": "h_swish", "hardsigmoid": "h_sigmoid"}
+_ACTIVATION_FUNCTIONS = {"relu": "relu", "relu6": "relu6", "hardswish": "h_swish", "hardsigmoid": "h_sigmoid",
+                         "sigmoid": "sigmoid"}
 _RESHAPES = frozenset({"flatten", "view", "reshape", "contiguous", "squeeze", "unsqueeze", "dropout",
                        "clone", "detach"})
 _POOL_FUNCTIONS = {"avg_pool2d": "pool", "max_pool2d": "maxpool",
@@ -52,7 +53,7 @@ _FUSES_ACTIVATION = frozenset({"conv", "pwconv", "dwconv", "fc", "add"})
 _FOLDS_BATCHNORM = frozenset({"conv", "pwconv", "dwconv", "fc"})
 _SUPPORTED = ("Conv2d (dense, grouped, depthwise), Linear, BatchNorm (after a conv / linear), "
               "AvgPool2d, MaxPool2d, AdaptiveAvg/MaxPool2d, mean over H and W, add, channel scale "
-              "(x * s with s of shape (N, C, 1, 1)), ReLU, ReLU6, Hardswish, Hardsigmoid, "
+              "(x * s with s of shape (N, C, 1, 1)), ReLU, ReLU6, Hardswish, Hardsigmoid, Sigmoid, "
               "flatten / view / reshape, Dropout, Identity")
 
 
@@ -71,8 +72,9 @@ def layers_from_torch(model: torch.nn.Module, input_shape: Sequence[int], *, wei
         (dense, grouped, depthwise), linear, BatchNorm directly after a
         convolution or linear layer, average / max / adaptive pooling, mean
         over H and W, residual add, channel scale (squeeze-and-excitation),
-        ReLU / ReLU6 / Hardswish / Hardsigmoid, and the layout no-ops
-        flatten / view / reshape / dropout / identity.  Evaluated as in eval
+        ReLU / ReLU6 / Hardswish / Hardsigmoid / Sigmoid (no DPUCZDX8G has a
+        sigmoid: :mod:`accel_models.cpu_fallback` prices it on the CPU), and
+        the layout no-ops flatten / view / reshape / dropout / identity.  Evaluated as in eval
         mode (BatchNorm folded, dropout dropped); the model is not modified.
     input_shape : sequence of int
         (C, H, W) or (1, C, H, W) of one input image.
@@ -587,7 +589,7 @@ def _order(draft: _Draft | None) -> int:
 
 def _module_activation(module, nn) -> str:
     for cls, name in ((nn.ReLU6, "relu6"), (nn.ReLU, "relu"), (nn.Hardswish, "h_swish"),
-                      (nn.Hardsigmoid, "h_sigmoid")):
+                      (nn.Hardsigmoid, "h_sigmoid"), (nn.Sigmoid, "sigmoid")):
         if type(module) is cls:
             return name
     return ""

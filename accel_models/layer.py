@@ -41,8 +41,10 @@ OPS = (
     "scale",  # channel-wise multiply by a (C, 1, 1) vector (SE excitation)
     "act",  # a standalone activation
 )
-#: Activation names, in the order of :attr:`LayerArrays.activation` codes.
-ACTIVATIONS = ("none", "relu", "relu6", "h_swish", "h_sigmoid")
+#: Activation names, in the order of :attr:`LayerArrays.activation` codes.  ``sigmoid`` (a true logistic, as
+#: torch's ``nn.Sigmoid`` in a squeeze-excitation) has no DPUCZDX8G implementation: it runs on the CPU
+#: (:mod:`accel_models.cpu_fallback`).
+ACTIVATIONS = ("none", "relu", "relu6", "h_swish", "h_sigmoid", "sigmoid")
 
 _CONV_OPS = frozenset({"conv", "pwconv", "dwconv"})
 _WINDOW_OPS = _CONV_OPS | {"pool", "maxpool"}
