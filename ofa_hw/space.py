@@ -351,6 +351,9 @@ class SubnetBatch:
         return int(self.r.shape[0])
 
     def __getitem__(self, i: int) -> SubnetConfig:
+        if isinstance(i, (bool, np.bool_)) or not isinstance(i, (int, np.integer)):
+            raise TypeError(f"a SubnetBatch is indexed by one integer, got {type(i).__name__}; "
+                            "use batch.take(indices) for several networks")
         return SubnetConfig._of_valid_row(tuple(self.ks[i].tolist()), tuple(self.e[i].tolist()),
                                           tuple(self.d[i].tolist()), int(self.r[i]), self.width_mult)
 

@@ -199,3 +199,11 @@ def test_active_mask_is_position_below_depth():
     d = np.array([[0, 1, 2, 3, 4, 5], [4, 3, 2, 1, 0, -1]])
     position = np.arange(24) % 4
     np.testing.assert_array_equal(active_mask(d), position[None, :] < np.repeat(d, 4, axis=1))
+
+
+@pytest.mark.parametrize("index", [slice(0, 2), [0, 1], np.array([0]), True, 1.0])
+def test_batch_indexing_takes_one_integer(index):
+    batch = sample_subnets(3, seed=0)
+    with pytest.raises(TypeError, match="indexed by one integer.*take"):
+        batch[index]
+    assert batch[np.int64(2)] == batch[2] == batch[-1]

@@ -95,7 +95,7 @@ class OFAMLPPredictor(AccuracyPredictor):
 
         The same float32 operations in the same order as ``relu(x @ W + b)`` layer by
         layer, hence bit-identical to it; the in-place bias and ReLU save the six
-        (N, 400) temporaries (and their page faults) of the expression form.
+        (N, 400) temporaries of the expression form.
         """
         buffers = np.empty((2, len(hidden), _HIDDEN), dtype=np.float32)
         for i, (weight, bias) in enumerate(self._layers[:-1]):

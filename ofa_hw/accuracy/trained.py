@@ -106,8 +106,8 @@ class KernelRidgeModel:
         x = (features - self.mean) / self.scale
         out = self.y_mean + x @ self._linear_weights
         # The RBF term in row chunks through two preallocated (chunk, M) buffers that stay in
-        # the L2 cache; the same operations in the same order as
-        # exp(-gamma / F * max(|x|^2 + |t|^2 - 2 x.t, 0)), so the same bits.
+        # the L2 cache, with the same operations in the same order as the expression
+        # exp(-gamma / F * max((|x|^2 + |t|^2) - 2 x.t, 0)).
         rows = min(_CHUNK, len(x))
         cross, arg = np.empty((2, rows, len(self.alpha)))
         factor = -self.gamma / self.n_features
