@@ -403,13 +403,11 @@ class SubnetBatch:
         widths = {c.width_mult for c in configs}
         if len(widths) != 1:
             raise ValueError(f"all configs of a batch must share one width_mult, got {sorted(widths)}")
-        return cls(
-            ks=np.array([c.ks for c in configs]),
-            e=np.array([c.e for c in configs]),
-            d=np.array([c.d for c in configs]),
-            r=np.array([c.r for c in configs]),
-            width_mult=widths.pop(),
-        )
+        ks, e, d, r = (np.array([getattr(c, name) for c in configs]) for name in ("ks", "e", "d", "r"))
+        if all(type(c) is SubnetConfig for c in configs):  # each validated and normalised when it was built
+            return cls._normalised(ks.astype(np.int64, copy=False), e.astype(np.int64, copy=False),
+                                   d.astype(np.int64, copy=False), r.astype(np.int64, copy=False), widths.pop())
+        return cls(ks, e, d, r, width_mult=widths.pop())
 
     @classmethod
     def concat(cls, batches: Sequence[SubnetBatch]) -> SubnetBatch:

@@ -97,3 +97,8 @@ def test_calibrated_w10_predictor_rejects_a_bad_scoring_resolution():
     base = get_predictor("ofa-mbv3-w1.0", scale="raw")
     with pytest.raises(ValueError, match="resolution 226"):
         CalibratedPredictor(base, calibration_for("ofa-mbv3-w1.0"), score_at=226)
+
+
+def test_onehot_refuses_a_space_with_other_slots():
+    with pytest.raises(ValueError, match="20 block slots.*ofa-proxyless-w1.3 has 24"):
+        ofa_onehot(sample_subnets(3, seed=0, width_mult=1.3, resolutions=[224]))

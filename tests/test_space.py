@@ -207,3 +207,15 @@ def test_batch_indexing_takes_one_integer(index):
     with pytest.raises(TypeError, match="indexed by one integer.*take"):
         batch[index]
     assert batch[np.int64(2)] == batch[2] == batch[-1]
+
+
+def test_batches_of_configs_equal_their_validated_construction():
+    configs = sample_subnets(40, seed=9, width_mult=1.3, resolutions=[128, 224]).configs()
+    fast = SubnetBatch.from_configs(configs)
+    checked = SubnetBatch(np.array([c.ks for c in configs]), np.array([c.e for c in configs]),
+                          np.array([c.d for c in configs]), np.array([c.r for c in configs]), 1.3)
+    for name in ("ks", "e", "d", "r"):
+        got = getattr(fast, name)
+        assert got.dtype == np.int64 and not got.flags.writeable
+        np.testing.assert_array_equal(got, getattr(checked, name))
+    assert SubnetConfig.largest().as_batch()[0] == SubnetConfig.largest()

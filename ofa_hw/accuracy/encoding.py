@@ -100,6 +100,9 @@ def ofa_onehot(batch: SubnetBatch, dtype: npt.DTypeLike = np.float64) -> np.ndar
     >>> x.shape, int(x[0, :60].sum()), int(x[0, 60:120].sum()), int(np.argmax(x[0, 120:]))
     ((1, 128), 10, 10, 3)
     """
+    if batch.space.n_slots != N_SLOTS:
+        raise ValueError(f"OFA's accuracy-MLP encoding covers the {N_SLOTS} block slots of the OFA-MobileNetV3 "
+                         f"spaces; {batch.space.name} has {batch.space.n_slots}")
     bad = (batch.r < OFA_MLP_RESOLUTIONS[0]) | (batch.r > OFA_MLP_RESOLUTIONS[-1])
     if bad.any():
         raise ValueError(
