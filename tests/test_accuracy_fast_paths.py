@@ -10,33 +10,23 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from ofa_reference import spec2feats
 
 from ofa_hw.accuracy import get_predictor, ofa_onehot
 from ofa_hw.accuracy.base import _resolution_lookup
 from ofa_hw.accuracy.registry import DATA_DIR
 from ofa_hw.accuracy.trained import _kernel
-from ofa_hw.space import SubnetConfig, sample_subnets
+from ofa_hw.space import sample_subnets
 
 pytestmark = pytest.mark.filterwarnings("ignore:resolution.*outside the range OFA was trained on")
 
-
-def _spec2feats(cfg: SubnetConfig) -> list[float]:
-    """OFA's ``spec2feats``: one config at a time, plain lists."""
-    ks, ex, r = [0.0] * 60, [0.0] * 60, [0.0] * 8
-    for stage in range(5):
-        for i in range(cfg.d[stage]):
-            slot = 4 * stage + i
-            ks[3 * slot + (3, 5, 7).index(cfg.ks[slot])] = 1.0
-            ex[3 * slot + (3, 4, 6).index(cfg.e[slot])] = 1.0
-    r[(cfg.r - 112) // 16] = 1.0
-    return ks + ex + r
 
 
 @settings(max_examples=40, deadline=None)
 @given(seed=st.integers(0, 2**31), n=st.integers(1, 40), width=st.sampled_from([1.0, 1.2]))
 def test_onehot_equals_ofa_feature_lists_in_both_dtypes(seed, n, width):
     batch = sample_subnets(n, seed=seed, width_mult=width, resolutions=range(112, 240, 4))
-    expected = np.array([_spec2feats(cfg) for cfg in batch])
+    expected = np.array([spec2feats(cfg) for cfg in batch])
     for dtype in (np.float64, np.float32):
         got = ofa_onehot(batch, dtype)
         assert got.dtype == dtype and got.flags.c_contiguous
@@ -49,7 +39,7 @@ def test_mlp_is_bit_identical_to_the_expression_form():
     predictor = get_predictor("ofa-mbv3-w1.2", scale="raw")
     for n in (1, 7, 300, 1000):
         batch = sample_subnets(n, seed=n, resolutions=range(160, 225, 4))
-        hidden = np.array([_spec2feats(cfg) for cfg in batch], dtype=np.float32)
+        hidden = np.array([spec2feats(cfg) for cfg in batch], dtype=np.float32)
         for weight, bias in layers[:-1]:
             hidden = np.maximum(hidden @ weight + bias, 0.0)
         expected = 100.0 * (hidden @ layers[-1][0] + layers[-1][1])[:, 0].astype(np.float64)
