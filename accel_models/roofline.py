@@ -293,6 +293,16 @@ class _LayerParts(NamedTuple):
     dram_bytes: float
 
 
+#: The columns :meth:`RooflineModel._analyze_layers` builds per layer (its parts, ops and engine roof), and
+#: what :func:`_layer_roofs` adds to them.
+_LAYER_COLUMNS = (*_LayerParts._fields, "ops", "engine_peak_gops")
+_ROOF_COLUMNS = ("arithmetic_intensity", "bandwidth_gbps", "attainable_gops", "utilization")
+#: Up to this many layers :meth:`RooflineModel.analyze` computes roofs in Python numbers, above in numpy
+#: (per layer Python costs more than numpy's per-call overhead saves beyond about 20 layers).
+_PYTHON_ROOFS_MAX_LAYERS = 16
+_BOUND_NAMES = tuple(_BOUNDS.tolist())
+
+
 def _components(p: RooflineParams, cycles, inverse_efficiency, activation_cycles, dram_bytes, weight_bytes,
                 instructions, cycles_per_ms, peak_bytes_per_ms, accelerator_overhead_ms, act_buffer_bytes, *,
                 pipelined: bool, maximum, minimum) -> tuple[Any, Any, Any, Any]:
@@ -322,6 +332,41 @@ def _components(p: RooflineParams, cycles, inverse_efficiency, activation_cycles
         latency += exposed
     latency += overhead
     return compute, memory, overhead, latency
+
+
+def _array_roofs(columns: dict[str, np.ndarray], peak_gops: float) -> np.ndarray:
+    """Add each layer's roofs and utilization to ``columns`` (its parts, ``ops``, ``engine_peak_gops``); its bounds.
+
+    A layer with no DRAM traffic has only its engine roof (intensity inf, bandwidth NaN).
+    """
+    ops, dram, compute, memory = columns["ops"], columns["dram_bytes"], columns["compute_ms"], columns["memory_ms"]
+    engine_peak = columns["engine_peak_gops"]
+    moves = dram > 0
+    intensity = np.divide(ops, dram, out=np.full(len(ops), np.inf), where=moves)
+    bandwidth = np.divide(dram, memory, out=np.full(len(ops), np.nan), where=moves)
+    bandwidth /= 1e6
+    columns.update(arithmetic_intensity=intensity, bandwidth_gbps=bandwidth,
+                   attainable_gops=np.minimum(engine_peak, bandwidth * intensity, out=engine_peak.copy(), where=moves),
+                   utilization=ops / (columns["latency_ms"] * 1e6 * peak_gops))
+    return _BOUNDS[np.where(columns["overhead_ms"] > np.maximum(compute, memory), 2, compute < memory)]
+
+
+def _layer_roofs(row: tuple[float, ...], peak_gops: float) -> tuple[float, float, float, float, str]:
+    """One layer's :func:`_array_roofs` in Python numbers: intensity, bandwidth, roof, utilization and bound.
+
+    ``row`` holds the layer's :data:`_LAYER_COLUMNS`.
+    """
+    compute_ms, memory_ms, overhead_ms, latency_ms, dram_bytes, ops, engine_peak_gops = row
+    if dram_bytes > 0:  # then memory_ms > 0: dram_bytes is feature maps plus weights, both >= 0
+        intensity = ops / dram_bytes
+        bandwidth = dram_bytes / memory_ms / 1e6
+        roof = min(engine_peak_gops, bandwidth * intensity)
+    else:
+        intensity, bandwidth, roof = math.inf, math.nan, engine_peak_gops
+    busy = latency_ms * 1e6 * peak_gops
+    utilization = ops / busy if busy else (math.inf if ops else math.nan)  # numpy's x / 0
+    bound = _BOUND_NAMES[2 if overhead_ms > max(compute_ms, memory_ms) else int(compute_ms < memory_ms)]
+    return intensity, bandwidth, roof, utilization, bound
 
 
 def _standalone_schedule(arrays: LayerArrays) -> UnitSchedule:
@@ -432,13 +477,15 @@ class RooflineModel:
         p = self.params
         return p.conv_efficiency, p.pw_efficiency, p.dw_efficiency, p.misc_efficiency
 
-    def _scalar_units(self, units: Sequence[Sequence[Layer]], accelerator: Accelerator) -> list[list[_LayerParts]]:
-        """One :class:`_LayerParts` per layer of ``units`` on one accelerator, in Python floats, unit by unit.
+    def _scalar_layers(self, units: Sequence[Sequence[Layer]],
+                       accelerator: Accelerator) -> list[tuple[Layer, int, _LayerParts]]:
+        """``(layer, engine class, parts)`` of every layer of ``units`` on one accelerator, in Python floats.
 
         The one-accelerator form of :meth:`breakdown` (the same formulas:
         :func:`accel_models.tiling.layer_cycles`, :meth:`UnitFlow.dram_bytes`,
         :func:`_components`), for the small calls of reports and notebooks,
-        where building arrays would cost far more than the arithmetic.
+        where building arrays would cost far more than the arithmetic.  Layers
+        in order, unit after unit.
         """
         p = self.params
         acc = accelerator
@@ -449,21 +496,19 @@ class RooflineModel:
         act_buffer_bytes = acc.act_buffer_kib * 1024
         capacity = p.buffer_fraction * act_buffer_bytes
         inverse_efficiency = [1.0 / e for e in self._efficiencies]
-        parts = []
+        layers = []
         for k, unit in enumerate(units):
             flow = unit_flow(k, unit)
             dram, extra = flow.dram_bytes(capacity)
-            unit_parts = []
             for j, layer in enumerate(unit):
                 merged = j in flow.merged
                 cycles, act_cycles = (0, 0) if merged else layer_cycles(layer, acc, self.alu_pooling)
                 engine = layer_class(layer, self.alu_pooling)
-                unit_parts.append(_LayerParts(*_components(
+                layers.append((layer, engine, _LayerParts(*_components(
                     p, cycles, inverse_efficiency[engine], act_cycles, dram[j], flow.weight_bytes[j],
                     (0.0 if merged else 1.0) + extra[j], cycles_per_ms, peak_bytes_per_ms, overhead_ms,
-                    act_buffer_bytes, pipelined=True, maximum=max, minimum=min), dram[j]))
-            parts.append(unit_parts)
-        return parts
+                    act_buffer_bytes, pipelined=True, maximum=max, minimum=min), dram[j])))
+        return layers
 
     def breakdown(self, schedule: UnitSchedule, accelerators: Sequence[Accelerator]) -> dict[str, np.ndarray]:
         """Per-layer components for every accelerator: (M, L) arrays.
@@ -495,8 +540,7 @@ class RooflineModel:
         """
         accs, single = accelerator_list(accelerator)
         if single and not isinstance(layers, (LayerArrays, UnitSchedule)):
-            return np.array([c.latency_ms for unit in self._scalar_units(self._layer_units(layers), accs[0])
-                             for c in unit])
+            return np.array([c.latency_ms for _, _, c in self._scalar_layers(self._layer_units(layers), accs[0])])
         latency = self.breakdown(self._layer_schedule(layers), accs)["latency_ms"]
         return latency[0] if single else latency
 
@@ -512,10 +556,10 @@ class RooflineModel:
             units = [tuple(u) for u in units]
             if not units or not all(isinstance(lay, Layer) for unit in units for lay in unit):
                 raise ValueError("units must be a non-empty sequence of Layer sequences (or a UnitSchedule)")
-            per_layer = self._scalar_units(units, accs[0])
+            per_layer = self._scalar_layers(units, accs[0])
             starts = list(accumulate((len(unit) for unit in units[:-1]), initial=0))
             # the sum UnitSchedule.per_unit takes over the bulk path's layers (numpy's, not Python's, order)
-            return np.add.reduceat(np.array([c.latency_ms for unit_parts in per_layer for c in unit_parts]), starts)
+            return np.add.reduceat(np.array([c.latency_ms for _, _, c in per_layer]), starts)
         schedule = self.schedule(units)
         latency = schedule.per_unit(self.breakdown(schedule, accs)["latency_ms"])
         return latency[0] if single else latency
@@ -544,48 +588,75 @@ class RooflineModel:
         return per_unit[0] if single else per_unit
 
     def analyze(self, layers: Sequence[Layer] | LayerArrays | UnitSchedule, accelerator: Accelerator) -> LayerAnalysis:
-        """Roofline analysis of ``layers`` on one accelerator (see :class:`LayerAnalysis`)."""
+        """Roofline analysis of ``layers`` on one accelerator (see :class:`LayerAnalysis`).
+
+        :class:`Layer` objects take the scalar path (Python numbers layer by layer, as
+        :meth:`layer_latency_ms`), a :class:`LayerArrays` or :class:`UnitSchedule` numpy;
+        the same numbers.
+        """
         if not isinstance(accelerator, Accelerator):
             raise ValueError(f"analyze takes one Accelerator, got {type(accelerator).__name__}")
-        if isinstance(layers, (LayerArrays, UnitSchedule)):  # the numpy path
-            schedule = self._layer_schedule(layers)
-            parts = {k: v[0] for k, v in self.breakdown(schedule, [accelerator]).items()}
-            arrays = schedule.layers
-            names, op = schedule.names, tuple(OPS[c] for c in arrays.op)
-            classes = layer_classes(arrays, self.alu_pooling).tolist()
-            macs, ops = arrays.macs.copy(), arrays.ops.astype(float)
-        else:  # Layer objects: the scalar path
-            units = self._layer_units(layers)
-            flat = [layer for unit in units for layer in unit]
-            columns = np.array([c for unit in self._scalar_units(units, accelerator) for c in unit]).T
-            parts = dict(zip(_LayerParts._fields, columns, strict=True))
-            names, op = tuple(lay.name for lay in flat), tuple(lay.op for lay in flat)
-            classes = [layer_class(lay, self.alu_pooling) for lay in flat]
-            macs = np.array([lay.macs for lay in flat], dtype=np.int64)
-            ops = np.array([lay.ops for lay in flat], dtype=float)
-        peak = accelerator.peak_gops_per_core
-        # the whole list's effective bandwidth (a summary figure; every layer has its own roof below)
-        bw = float(parts["dram_bytes"].sum() / max(parts["memory_ms"].sum(), 1e-12) / 1e6)
-        engine = tuple(ENGINES[c] for c in classes)
+        if isinstance(layers, (LayerArrays, UnitSchedule)):
+            return self._analyze_arrays(self._layer_schedule(layers), accelerator)
+        return self._analyze_layers(self._layer_units(layers), accelerator)
+
+    def _analyze_arrays(self, schedule: UnitSchedule, accelerator: Accelerator) -> LayerAnalysis:
+        """:meth:`analyze` in numpy."""
+        columns = {k: v[0] for k, v in self.breakdown(schedule, [accelerator]).items()}
+        arrays = schedule.layers
+        engine = tuple(ENGINES[c] for c in layer_classes(arrays, self.alu_pooling).tolist())
         peaks = engine_peaks_gops(accelerator)
-        engine_peak = np.array([peaks[e] for e in engine])
-        dram, compute, memory = parts["dram_bytes"], parts["compute_ms"], parts["memory_ms"]
-        moves = dram > 0  # layers with DRAM traffic; the others have only their engine roof
-        intensity = np.divide(ops, dram, out=np.full(len(ops), np.inf), where=moves)
-        bandwidth = np.divide(dram, memory, out=np.full(len(ops), np.nan), where=moves)
-        bandwidth /= 1e6
-        roof = np.minimum(engine_peak, bandwidth * intensity, out=engine_peak.copy(), where=moves)
-        bound = _BOUNDS[np.where(parts["overhead_ms"] > np.maximum(compute, memory), 2, compute < memory)]
-        return LayerAnalysis(
-            name=names, op=op, macs=macs, ops=ops,
-            dram_bytes=parts["dram_bytes"], arithmetic_intensity=intensity,
-            attainable_gops=roof, compute_ms=parts["compute_ms"],
-            memory_ms=parts["memory_ms"], overhead_ms=parts["overhead_ms"], latency_ms=parts["latency_ms"],
-            bound=bound, utilization=ops / (parts["latency_ms"] * 1e6 * peak), accelerator=accelerator,
-            peak_gops=peak, bw_gbps=bw, engine=engine, engine_peak_gops=engine_peak, bandwidth_gbps=bandwidth,
+        columns.update(ops=arrays.ops.astype(float), engine_peak_gops=np.array([peaks[e] for e in engine]))
+        bound = _array_roofs(columns, accelerator.peak_gops_per_core)
+        return self._analysis(accelerator, columns, name=schedule.names, op=tuple(OPS[c] for c in arrays.op),
+                              macs=arrays.macs.copy(), engine=engine, bound=bound)
+
+    def _analyze_layers(self, units: list[tuple[Layer, ...]], accelerator: Accelerator) -> LayerAnalysis:
+        """:meth:`analyze` of :class:`Layer` objects: their parts in Python numbers, then their roofs.
+
+        A short list's roofs are computed in Python numbers too (:func:`_layer_roofs`; numpy's
+        per-call cost would be most of the time), a long one's in numpy (:func:`_array_roofs`);
+        the two run the same IEEE operations in the same order, so give the same bits.
+        """
+        layers = self._scalar_layers(units, accelerator)
+        peaks = engine_peaks_gops(accelerator)
+        peak_gops = accelerator.peak_gops_per_core
+        short = len(layers) <= _PYTHON_ROOFS_MAX_LAYERS
+        name, op, macs, engine, bound, rows = [], [], [], [], [], []
+        for layer, engine_class, parts in layers:
+            engine_name = ENGINES[engine_class]
+            row: tuple[float, ...] = (*parts, float(layer.ops), peaks[engine_name])  # ops: a property, read once
+            if short:
+                intensity, bandwidth, roof, utilization, bound_name = _layer_roofs(row, peak_gops)
+                row = (*row, intensity, bandwidth, roof, utilization)
+                bound.append(bound_name)
+            rows.append(row)
+            name.append(layer.name)
+            op.append(layer.op)
+            macs.append(layer.macs)
+            engine.append(engine_name)
+        table = np.array(rows).T.copy()  # one conversion; each column contiguous, as the numpy path's
+        if short:
+            columns = dict(zip(_LAYER_COLUMNS + _ROOF_COLUMNS, table, strict=True))
+            bounds = np.array(bound, _BOUNDS.dtype)
+        else:
+            columns = dict(zip(_LAYER_COLUMNS, table, strict=True))
+            bounds = _array_roofs(columns, peak_gops)
+        return self._analysis(accelerator, columns, name=tuple(name), op=tuple(op),
+                              macs=np.array(macs, dtype=np.int64), engine=tuple(engine), bound=bounds)
+
+    def _analysis(self, accelerator: Accelerator, columns: dict[str, np.ndarray], **labels) -> LayerAnalysis:
+        """The :class:`LayerAnalysis` of both paths: their float ``columns``, the other ``labels`` per layer."""
+        analysis = object.__new__(LayerAnalysis)
+        # every field set at once (a frozen dataclass's __init__ sets them one by one: a tenth of a small call)
+        analysis.__dict__.update(
+            columns, **labels, accelerator=accelerator, peak_gops=accelerator.peak_gops_per_core,
+            # the whole list's effective bandwidth (a summary figure; every layer has its own roof)
+            bw_gbps=float(columns["dram_bytes"].sum() / max(columns["memory_ms"].sum(), 1e-12) / 1e6),
             ddr_peak_gbps=float(accelerator.ddr_bw_gbps),
             ddr_levels_gbps={"feature maps": self.params.bw_efficiency * accelerator.ddr_bw_gbps,
                              "weights": self.params.weight_bw_efficiency * accelerator.ddr_bw_gbps})
+        return analysis
 
     def to_dict(self) -> dict:
         """JSON-able form (see :meth:`from_dict`)."""

@@ -15,8 +15,10 @@ own way (per-sample feature lists in Python, one torch forward), side by side.
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 from ofa_hw.accuracy import engineered_features, get_predictor, load_measured_accuracy, ofa_onehot, prediction_metrics
 from ofa_hw.accuracy.metrics import kfold_indices
@@ -27,6 +29,8 @@ from ofa_hw.space import SubnetBatch, sample_subnets
 
 TARGETS = {"rmse_pp": 0.08, "kendall_tau": 0.93, "top_kendall_tau": 0.5}
 SEED = 0
+#: Rows per predictor call in a search (a population of 100-300 candidates).
+SEARCH_BATCH = 300
 
 
 def _row(label: str, m: dict) -> str:
@@ -85,7 +89,45 @@ def _speed(n: int, repeats: int) -> dict:
         "numpy_trained_w10_per_s": n / t_krr,
         "speedup_numpy_mlp_vs_ofa_style": t_ofa / t_mlp,
         "max_abs_diff_pp_numpy_vs_torch": agree,
+        "search_batch": _search_batch_cost(mlp, krr, repeats),
     }
+
+
+def _search_batch_cost(mlp, krr, repeats: int, n: int = SEARCH_BATCH) -> dict:
+    """CPU us per row of ``predict`` on a search-sized population, beside the MLP's matmul floor.
+
+    The floor is the four float32 matrix products alone on the same encoded rows, into
+    preallocated outputs: what no numpy implementation of the MLP can go below.
+    """
+    w12 = sample_subnets(n, seed=2, resolutions=range(160, 225, 16))
+    w10 = sample_subnets(n, seed=2, width_mult=1.0, resolutions=[224])
+    features = ofa_onehot(w12, np.float32)
+    with np.load(DATA_DIR / "ofa_mbv3_w12_mlp.npz") as arrays:
+        weights = [np.ascontiguousarray(arrays[f"{i}.weight"].T) for i in (0, 2, 4, 6)]
+    outputs = [np.empty((n, w.shape[1]), np.float32) for w in weights]
+
+    def matmuls() -> None:
+        hidden = features
+        for weight, out in zip(weights, outputs, strict=True):
+            hidden = np.matmul(hidden, weight, out=out)
+
+    def cpu_us_per_row(fn, calls: int = 20) -> float:
+        best = float("inf")
+        for _ in range(3 * repeats):
+            started = time.process_time()
+            for _ in range(calls):
+                fn()
+            best = min(best, time.process_time() - started)
+        return 1e6 * best / (calls * n)
+
+    with threadpool_limits(limits=1, user_api="blas"):  # the BLAS setting search_codesign uses
+        per_row_us = {name: cpu_us_per_row(fn) for name, fn in (("ofa_mlp", lambda: mlp.predict(w12)),
+                                                                  ("matmul_floor", matmuls),
+                                                                  ("trained_w10", lambda: krr.predict(w10)))}
+    return {"population": n, "ofa_mlp_us_per_row": per_row_us["ofa_mlp"],
+            "ofa_mlp_matmul_floor_us_per_row": per_row_us["matmul_floor"],
+            "ofa_mlp_over_floor": per_row_us["ofa_mlp"] / per_row_us["matmul_floor"],
+            "trained_w10_us_per_row": per_row_us["trained_w10"]}
 
 
 def _leave_one_run_out(data, features: np.ndarray, lam: float, gamma: float) -> list[dict]:
@@ -108,10 +150,8 @@ def run(quick: bool = False) -> dict:
     print(f"measured: {int(data.n_repeats.sum())} rows, {len(data)} distinct w1.0 networks at r=224, "
           f"top-1 {y.min():.2f}..{y.max():.2f} %, repeat s.d. (noise floor) {data.repeat_sd_pp:.4f} pp")
 
-    if quick:
-        grid = {"lam": (shipped.lam,), "gamma": (shipped.gamma,)}
-    else:
-        grid = DEFAULT_GRID
+    shipped_grid = {"lam": (shipped.lam,), "gamma": (shipped.gamma,)}
+    grid: Mapping[str, tuple[float, ...]] = shipped_grid if quick else DEFAULT_GRID
     started = time.perf_counter()
     nested, chosen = nested_cross_validation(features, y, grid, k=5, seed=SEED)
     nested_s = time.perf_counter() - started
@@ -161,6 +201,12 @@ def run(quick: bool = False) -> dict:
           f"({speed['speedup_numpy_mlp_vs_ofa_style']:.1f}x; "
           f"max |diff| {speed['max_abs_diff_pp_numpy_vs_torch']:.1e} pp)")
     print(f"  numpy trained w1.0 kernel ridge:     {speed['numpy_trained_w10_per_s']:12,.0f} networks/s")
+    batch = speed["search_batch"]
+    print(f"a search's population of {batch['population']} (CPU time per network, one thread):")
+    print(f"  numpy OFA MLP predict:               {batch['ofa_mlp_us_per_row']:8.2f} us "
+          f"({1e6 / batch['ofa_mlp_us_per_row']:,.0f} networks/s; {batch['ofa_mlp_over_floor']:.2f}x its floor)")
+    print(f"  its four float32 matmuls alone:      {batch['ofa_mlp_matmul_floor_us_per_row']:8.2f} us (the floor)")
+    print(f"  numpy trained w1.0 kernel ridge:     {batch['trained_w10_us_per_row']:8.2f} us")
     return {
         "n_networks": len(data),
         "noise_floor_pp": data.repeat_sd_pp,

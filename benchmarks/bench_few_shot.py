@@ -188,7 +188,10 @@ def run(quick: bool = False) -> dict:
     rows = [(k, row) for curve in curves.values() for k, row in curve["k"].items()]
     worse = sum(row["worse_than_prior"] for _, row in rows)
     total = sum(row["splits"] for k, row in rows if k)
-    print(f"\n  splits where the few-shot fit predicted the held-out rows worse than the prior: {worse} of {total}")
+    mean_worse = [f"{name} k = {k}" for name, curve in curves.items() for k, row in curve["k"].items()
+                  if row["fit_mape_mean"] > row["prior_mape_mean"] + 1e-9]
+    print(f"\n  splits where the few-shot fit predicted the held-out rows worse than the prior: {worse} of {total}; "
+          f"sources x k whose mean over splits is worse: {len(mean_worse)} ({', '.join(mean_worse) or 'none'})")
     for name, curve in curves.items():
         for k, row in curve["k"].items():
             for case in row["worse"]:
@@ -204,5 +207,5 @@ def run(quick: bool = False) -> dict:
                         "median_source_width": float(np.median([row["interval_width"] for row in at]))}
         print(f"    k = {k:2d}: coverage {100 * intervals[k]['coverage']:5.1f} %, mean width "
               f"{intervals[k]['width']:.2f} (median over sources {intervals[k]['median_source_width']:.2f})")
-    return {"splits_per_k": splits, "curves": curves, "worse_than_prior": worse,
+    return {"splits_per_k": splits, "curves": curves, "worse_than_prior": worse, "mean_worse_than_prior": mean_worse,
             "fitted_splits": total, "intervals": intervals, "wall_s": time.perf_counter() - started}

@@ -235,11 +235,21 @@ def _check_resolution(r: np.ndarray, space: OFASpace) -> None:
         )
 
 
+#: ``_DEPTH_MASKS[d]``: the slots of a stage that depth ``d`` (0..4) switches on.
+_DEPTH_MASKS = np.arange(SLOTS_PER_STAGE) < np.arange(SLOTS_PER_STAGE + 1)[:, None]
+_DEPTH_MASKS.setflags(write=False)
+
+
 def active_mask(d: np.ndarray) -> np.ndarray:
-    """(N, 4 S) boolean mask of the slots that depths ``d`` (N, S stages) switch on."""
+    """(N, 4 S) boolean mask of the slots that depths ``d`` (N, S stages) switch on.
+
+    One gather from the per-depth masks (depths above 4 switch on all four slots, below 1 none).
+
+    >>> active_mask(np.array([[2, 4]])).astype(int)
+    array([[1, 1, 0, 0, 1, 1, 1, 1]])
+    """
     d = np.asarray(d)
-    position = np.arange(d.shape[-1] * SLOTS_PER_STAGE) % SLOTS_PER_STAGE
-    return position[None, :] < np.repeat(d, SLOTS_PER_STAGE, axis=1)
+    return _DEPTH_MASKS.take(d, axis=0, mode="clip").reshape(d.shape[0], d.shape[1] * SLOTS_PER_STAGE)
 
 
 def _as_int_array(field: str, value, shape: tuple[int, ...]) -> np.ndarray:
@@ -341,16 +351,24 @@ class SubnetBatch:
         return int(self.r.shape[0])
 
     def __getitem__(self, i: int) -> SubnetConfig:
-        return SubnetConfig(
-            ks=tuple(int(v) for v in self.ks[i]),
-            e=tuple(int(v) for v in self.e[i]),
-            d=tuple(int(v) for v in self.d[i]),
-            r=int(self.r[i]),
-            width_mult=self.width_mult,
-        )
+        if isinstance(i, (bool, np.bool_)) or not isinstance(i, (int, np.integer)):
+            raise TypeError(f"a SubnetBatch is indexed by one integer, got {type(i).__name__}; "
+                            "use batch.take(indices) for several networks")
+        return SubnetConfig._of_valid_row(tuple(self.ks[i].tolist()), tuple(self.e[i].tolist()),
+                                          tuple(self.d[i].tolist()), int(self.r[i]), self.width_mult)
 
     def __iter__(self):
-        return (self[i] for i in range(len(self)))
+        return iter(self.configs())
+
+    def configs(self) -> list[SubnetConfig]:
+        """Every network as a :class:`SubnetConfig`, in order (one conversion of the arrays, no re-validation).
+
+        >>> [cfg.r for cfg in sample_subnets(3, seed=0, resolutions=[160, 224]).configs()]
+        [224, 160, 160]
+        """
+        return [SubnetConfig._of_valid_row(tuple(ks), tuple(e), tuple(d), r, self.width_mult)
+                for ks, e, d, r in zip(self.ks.tolist(), self.e.tolist(), self.d.tolist(), self.r.tolist(),
+                                       strict=True)]
 
     def take(self, indices) -> SubnetBatch:
         """The sub-batch at ``indices`` (an index array or boolean mask)."""
@@ -385,13 +403,11 @@ class SubnetBatch:
         widths = {c.width_mult for c in configs}
         if len(widths) != 1:
             raise ValueError(f"all configs of a batch must share one width_mult, got {sorted(widths)}")
-        return cls(
-            ks=np.array([c.ks for c in configs]),
-            e=np.array([c.e for c in configs]),
-            d=np.array([c.d for c in configs]),
-            r=np.array([c.r for c in configs]),
-            width_mult=widths.pop(),
-        )
+        ks, e, d, r = (np.array([getattr(c, name) for c in configs]) for name in ("ks", "e", "d", "r"))
+        if all(type(c) is SubnetConfig for c in configs):  # each validated and normalised when it was built
+            return cls._normalised(ks.astype(np.int64, copy=False), e.astype(np.int64, copy=False),
+                                   d.astype(np.int64, copy=False), r.astype(np.int64, copy=False), widths.pop())
+        return cls(ks, e, d, r, width_mult=widths.pop())
 
     @classmethod
     def concat(cls, batches: Sequence[SubnetBatch]) -> SubnetBatch:
@@ -459,6 +475,18 @@ class SubnetConfig:
         object.__setattr__(self, "d", tuple(int(v) for v in batch.d[0]))
         object.__setattr__(self, "r", int(batch.r[0]))
         object.__setattr__(self, "width_mult", batch.width_mult)
+
+    @classmethod
+    def _of_valid_row(cls, ks: tuple[int, ...], e: tuple[int, ...], d: tuple[int, ...], r: int,
+                      width_mult: float) -> SubnetConfig:
+        """A config from a row of a :class:`SubnetBatch`: valid and normalised already, so not checked again.
+
+        Every batch holds valid networks (validated, or drawn from the choices); validating a
+        row again would cost a one-row batch (~0.2 ms) per config.
+        """
+        config = object.__new__(cls)
+        config.__dict__.update(ks=ks, e=e, d=d, r=r, width_mult=width_mult)
+        return config
 
     @property
     def space(self) -> OFASpace:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 
@@ -117,16 +118,32 @@ class UnitGather:
             out[part] = self._chunk(batch.ks[part], batch.e[part], r_row[part], group[part])
         return out
 
+    @cached_property
+    def _slot_cells(self) -> np.ndarray:
+        """(slots,) offset of each slot's cells in ``unit_of_cell`` (within a resolution)."""
+        return np.arange(self.space.n_slots) * _SLOT_CELLS
+
+    @cached_property
+    def _cell_values(self) -> np.ndarray:
+        """(cells, Q) the values of one group's table cell by cell: one gather instead of two.
+
+        Only for a single group (``values`` (1, units + 1, Q)): R x slots x 64 x Q floats,
+        1.3 MB at 25 resolutions and Q = 5; a grouped table would need that per group.
+        """
+        return self.values[0].take(self.unit_of_cell, axis=0)
+
     def _chunk(self, ks: np.ndarray, e: np.ndarray, rows: np.ndarray, group: np.ndarray) -> np.ndarray:
+        n_slots = ks.shape[1]
         cell = ks * _E_RANGE
         cell += e
-        n_slots = ks.shape[1]
-        cell += np.arange(n_slots) * _SLOT_CELLS
+        cell += self._slot_cells
         cell += (rows * (n_slots * _SLOT_CELLS))[:, None]
-        units = self.unit_of_cell[cell]
-        if self.values.shape[0] == 1:
-            return self.values[0][units].sum(axis=1) + self.fixed[0][:, rows].T
-        return self.values[group[:, None], units].sum(axis=1) + self.fixed[group, :, rows]
+        # take: the same elements as fancy indexing, without its general index machinery (1.3-1.4x)
+        n_groups, n_columns, group_size = self.values.shape
+        if n_groups == 1:
+            return _slot_sum(self._cell_values.take(cell, axis=0)) + self.fixed[0][:, rows].T
+        flat = group[:, None] * n_columns + self.unit_of_cell.take(cell)  # rows of the (groups x columns, Q) table
+        return _slot_sum(self.values.reshape(-1, group_size).take(flat, axis=0)) + self.fixed[group, :, rows]
 
     def _rows(self, r: np.ndarray) -> np.ndarray:
         try:
@@ -137,6 +154,16 @@ class UnitGather:
             bad = sorted(set(np.asarray(r).tolist()) - set(self.resolutions))
             raise ValueError(f"resolution(s) {bad} are not among the gather's resolutions {list(self.resolutions)}")
         return rows
+
+
+def _slot_sum(per_slot: np.ndarray) -> np.ndarray:
+    """(N, Q) sums over the slots of (N, slots, Q) values: ``per_slot.sum(axis=1)``, the same bits.
+
+    With Q > 1, numpy reduces the middle axis one element at a time (about 5x slower than
+    ``einsum``, which adds the same terms in the same order, slot after slot); with Q = 1 the
+    axis is contiguous and ``sum`` is the fast (pairwise) one.
+    """
+    return per_slot.sum(axis=1) if per_slot.shape[2] == 1 else np.einsum("nsq->nq", per_slot)
 
 
 def catalog_units(space: OFASpace, resolutions: Sequence[int]) -> tuple[tuple[str, ...], tuple]:

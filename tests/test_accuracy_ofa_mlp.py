@@ -4,6 +4,7 @@ import json
 
 import numpy as np
 import pytest
+from ofa_reference import spec2feats
 from scipy import stats
 
 from ofa_hw.accuracy import get_predictor, ofa_onehot
@@ -17,17 +18,6 @@ torch = pytest.importorskip("torch")
 pytestmark = pytest.mark.filterwarnings("ignore:resolution.*outside the range OFA was trained on")
 
 
-def _spec2feats(cfg: SubnetConfig) -> list[float]:
-    """OFA's encoding written as the reference does it: one config at a time, plain lists."""
-    ks_onehot, ex_onehot, r_onehot = [0.0] * 60, [0.0] * 60, [0.0] * 8
-    for stage in range(5):
-        for i in range(cfg.d[stage]):
-            slot = 4 * stage + i
-            ks_onehot[3 * slot + {3: 0, 5: 1, 7: 2}[cfg.ks[slot]]] = 1.0
-            ex_onehot[3 * slot + {3: 0, 4: 1, 6: 2}[cfg.e[slot]]] = 1.0
-    r_onehot[(cfg.r - 112) // 16] = 1.0
-    return ks_onehot + ex_onehot + r_onehot
-
 
 @pytest.fixture(scope="module")
 def torch_mlp():
@@ -40,7 +30,7 @@ def torch_mlp():
 
 def _torch_predict(model, cfgs) -> np.ndarray:
     with torch.no_grad():
-        return model(torch.tensor([_spec2feats(c) for c in cfgs], dtype=torch.float32))[:, 0].numpy()
+        return model(torch.tensor([spec2feats(c) for c in cfgs], dtype=torch.float32))[:, 0].numpy()
 
 
 def test_shipped_npz_holds_exactly_the_pth_arrays():

@@ -101,13 +101,14 @@ def test_the_pull_towards_the_prior_weakens_as_its_weight_falls():
 def test_whole_network_measurements_calibrate_the_model():
     truth = RooflineModel(PRIOR.model.params.replace(conv_efficiency=0.5, dw_efficiency=0.6))
     configs = [SubnetConfig.uniform(k, e, d, r=r) for k, e, d, r in
-               [(3, 3, 2, 160), (5, 4, 3, 192), (7, 6, 4, 224), (3, 6, 3, 224), (5, 3, 4, 176), (7, 4, 2, 208)]]
+               [(3, 3, 2, 160), (5, 4, 3, 192), (7, 6, 4, 224), (3, 6, 3, 224), (5, 3, 4, 176), (7, 4, 2, 208),
+                (3, 4, 4, 192), (5, 6, 2, 160)]]
     shots = [NetworkMeasurement(f"net{i}", cfg, float(truth.network_latency_ms(cfg.layers(), B1600)) + 0.05)
              for i, cfg in enumerate(configs)]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         predictor = fit_device(shots, B1600, name="my-zcu")
-    assert predictor.name == "my-zcu" and len(predictor.table) == 6
+    assert predictor.name == "my-zcu" and len(predictor.table) == 8
     probe = SubnetConfig.uniform(5, 6, 3, r=192).layers()
     expected = float(truth.network_latency_ms(probe, B1600)) + 0.05
     prior_error = abs(PRIOR.for_accelerator(B1600).network_latency_ms(probe) - expected)
@@ -205,3 +206,29 @@ def test_a_fit_better_on_average_but_not_on_enough_measurements_keeps_the_prior_
     assert f"sign test p = {p:.2g} > 0.05" in choice.why and "so the prior 'dpuczdx8g-joint' is kept" in choice.why
     taken = _choose(errors, predicted, measured, 1.0, "dpuczdx8g-joint")  # no evidence asked for
     assert taken.chosen == "fit, prior weight 1" and taken.evidence_p == pytest.approx(p)
+
+
+def test_a_fit_that_wins_moves_half_way_from_the_prior_and_says_so():
+    """Every parameter of the chosen predictor is the midpoint of the prior's and the same fit run on its own."""
+    from latency_tables.few_shot import FEW_SHOT_SHRINKAGE, _settings
+    from latency_tables.sources import CalibrationSource
+
+    truth = PRIOR.model.params.replace(conv_efficiency=0.45, pw_efficiency=0.5, bw_efficiency=0.15)
+    table = _board_table(truth, KEYS, B1600)
+    shots = table.subset(list(np.random.default_rng(0).choice(KEYS, 20, replace=False)))
+    predictor = fit_device(shots, B1600)
+    report = predictor.few_shot
+    assert FEW_SHOT_SHRINKAGE == 0.5 and report.shrinkage == 0.5 and "0.5 of the way" in report.note
+    settings = _settings("fitted", PRIOR, report.prior_weight)
+    problem = CalibrationProblem(RooflineModel(PRIOR.model.params), [CalibrationSource(shots, B1600)], settings)
+    full = problem.fit(problem.everything(), seed=0).params.to_dict()
+    prior, moved = PRIOR.model.params.to_dict(), predictor.calibrated.model.params.to_dict()
+    assert moved == pytest.approx({k: (prior[k] + full[k]) / 2 for k in prior})
+    assert moved["conv_efficiency"] != pytest.approx(prior["conv_efficiency"])  # it did move
+    # the launch cost moves half way too: from the prior's to the fit's
+    assert predictor.calibrated.invocation_ms == pytest.approx(
+        (PRIOR.invocation_ms + problem.launch_ms(0, problem.fit(problem.everything(), seed=0))) / 2)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        kept = fit_device(_board_table(PRIOR.model.params, KEYS[:8], PRIOR.accelerator), PRIOR.accelerator)
+    assert kept.few_shot.chosen == "prior" and kept.few_shot.shrinkage is None  # the prior moves nowhere

@@ -52,6 +52,23 @@ def test_measure_pipeline_resume_and_show(tmp_path, capsys):
     assert len(json.loads(capsys.readouterr().out)["entries"]) == n
 
 
+def test_measure_defaults_its_run_counts_per_runner(tmp_path, capsys):
+    """Without --runs / --warmup the numpy stand-in times a few runs (the DPU's 100 would take minutes a plan)."""
+    from ofa_hw.cli.lut import RUNNER_RUNS
+
+    plan, npz, out = tmp_path / "plan", tmp_path / "npz", tmp_path / "t.csv"
+    with pytest.warns(UserWarning, match="outside the range OFA was trained on"):
+        assert main(["lut", "plan", "--resolutions", "64", "--out", str(plan), "--manifest-only", "--quiet"]) == 0
+    assert main(["lut", "compile-numpy", "--plan", str(plan), "--out", str(npz)]) == 0
+    assert main(["lut", "measure", "--plan", str(plan), "--xmodels", str(npz), "--out", str(out), "--runner",
+                 "numpy", "--board", "host", "--dpu-arch", "numpy-int8", "--toolchain", "numpy", "--quiet"]) == 0
+    counts = {entry.count for entry in load_table(out).entries.values()}
+    assert counts == {3} == {RUNNER_RUNS["numpy"]["runs"]}
+    assert RUNNER_RUNS["pynq"] == {"warmup": 10, "runs": 100}
+    assert main(["lut", "measure", "--help"]) == 0
+    assert "100 on the DPU, 3 on the numpy stand-in" in " ".join(capsys.readouterr().out.split())
+
+
 def test_show_lists_shipped_tables_and_errors_are_one_line(capsys, tmp_path):
     assert main(["lut", "show"]) == 0
     listing = capsys.readouterr().out

@@ -119,19 +119,36 @@ def test_posterior_residuals_weigh_the_prior_as_prior_shots_measurements():
     from latency_tables.uncertainty import posterior_residuals
 
     prior = Residuals("transferred", tuple(np.linspace(-0.5, 0.5, 101)), "prior")
-    # 5 board residuals at 0.0 against a prior worth 5: half the mass there, half spread on [-0.5, 0.5];
-    # the 5 % quantile is then the 10 % quantile of the prior's spread (-0.4), by hand
+    assert prior.bounds(0.9) == pytest.approx((-0.46, 0.46))  # the 5th and 97th of 101 (split-conformal)
+    # 5 board residuals at 0.0 against a prior worth 5: each bound half the prior's, by hand
     posterior = posterior_residuals(prior, [0.0] * 5, prior_shots=5.0)
-    low, high = posterior.bounds(0.9)
-    assert low == pytest.approx(-0.4, abs=0.011) and high == pytest.approx(0.4, abs=0.011)
+    assert posterior.bounds(0.9) == pytest.approx((-0.23, 0.23))
     assert posterior.source == "model" and "5 held-out residual(s)" in posterior.origin
-    # more board residuals near 0: the interval narrows towards theirs; noisier ones widen it
+    # one residual has no quantiles: the prior's interval; 0.1 and 0.3 (5 % / 95 % quantiles 0.11, 0.29) worth 2
+    assert posterior_residuals(prior, [0.3], prior_shots=5.0).bounds(0.9) == pytest.approx((-0.46, 0.46))
+    assert posterior_residuals(prior, [0.1, 0.3], prior_shots=5.0).bounds(0.9) == pytest.approx(
+        ((5 * -0.46 + 2 * 0.11) / 7, (5 * 0.46 + 2 * 0.29) / 7))
+    # residuals all on one side: the interval moves that way but still holds the prediction (0)
+    assert posterior_residuals(prior, [0.5, 0.7] * 20, prior_shots=5.0).bounds(0.9)[0] == 0.0
+    # many board residuals near 0: the interval narrows towards theirs; noisier ones widen it
     narrow = posterior_residuals(prior, [0.01, -0.01] * 50, prior_shots=5.0).bounds(0.9)
-    assert narrow[1] - narrow[0] < 0.05
+    assert narrow == pytest.approx((-(5 * 0.46 + 100 * 0.01) / 105, (5 * 0.46 + 100 * 0.01) / 105))
     wide = posterior_residuals(prior, [-1.0, 1.0] * 50, prior_shots=5.0).bounds(0.9)
-    assert wide == (-1.0, 1.0)
+    assert wide[0] < -0.95 and wide[1] > 0.95
     with pytest.raises(ValueError, match="prior_shots must be a positive number"):
         posterior_residuals(prior, [0.0], prior_shots=0.0)
+
+
+def test_the_posterior_interval_moves_one_measurement_at_a_time():
+    """Smooth in k: adding one residual moves a bound by at most 1 / (prior_shots + k) of the gap to it."""
+    from latency_tables.uncertainty import posterior_residuals
+
+    prior = Residuals("transferred", tuple(np.linspace(-0.2, 0.2, 41)), "prior")
+    board = np.random.default_rng(0).standard_t(2, 30) * 0.3  # heavy tails: the case a mixture jumps on
+    widths = [np.diff(posterior_residuals(prior, board[:k], prior_shots=10.0).bounds(0.9))[0] for k in range(2, 31)]
+    steps = np.abs(np.diff(widths))
+    assert np.all(steps < 0.25 * np.ptp(board))
+    assert widths[-1] > widths[0]  # a noisier board than the prior: wider
 
 
 def _fitted_on_ultra96(n_shots: int):
@@ -156,7 +173,7 @@ def test_a_fitted_predictor_has_the_posterior_interval_on_its_board():
     prior = error_model("dpuczdx8g-joint").transferred
     assert errors.transferred == prior
     board = errors.residuals("model", "any key")
-    assert board.values[len(prior.values):] == predictor.few_shot.residuals
+    assert board.values == predictor.few_shot.residuals and board.prior == prior
     p = interval_predictor(predictor)
     interval = p.network_interval(subnet_layers(SubnetConfig.largest()), Accelerator.from_dpu("B2304", 200.0))
     assert float(interval.low_ms) < float(interval.latency_ms) < float(interval.high_ms)

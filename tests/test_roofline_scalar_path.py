@@ -1,7 +1,7 @@
 """The one-accelerator (scalar) path of RooflineModel gives exactly the numbers of the bulk (numpy) path.
 
 A call with one accelerator and a list of Layer objects runs in Python numbers
-(``RooflineModel._scalar_units``); a call with several accelerators, a
+(``RooflineModel._scalar_layers``); a call with several accelerators, a
 LayerArrays or a UnitSchedule runs the vectorised path.  Both share the
 formulas, so over a grid that exercises every branch (every engine, merged
 pools, spills, split h-swish, pipelined chunks, partial overlap, per-layer
@@ -104,6 +104,11 @@ def test_scalar_path_equals_bulk_path_exactly(params, alu_pooling):
                      "bound", "engine_peak_gops"):
             np.testing.assert_array_equal(getattr(scalar, name), getattr(vectorised, name), err_msg=name)
         assert (scalar.name, scalar.op, scalar.engine) == (vectorised.name, vectorised.op, vectorised.engine)
+        for unit in units:  # short lists: their roofs in Python numbers, not numpy (_PYTHON_ROOFS_MAX_LAYERS)
+            short, bulk_unit = model.analyze(list(unit), acc), model.analyze(model.schedule([unit]), acc)
+            for name in ("latency_ms", "arithmetic_intensity", "attainable_gops", "utilization", "bandwidth_gbps",
+                         "bound", "engine_peak_gops"):
+                np.testing.assert_array_equal(getattr(short, name), getattr(bulk_unit, name), err_msg=name)
 
 
 @pytest.mark.parametrize("alu_pooling", [True, False])
@@ -149,3 +154,33 @@ def test_scalar_path_rejects_bad_units():
         model.unit_latency_ms([()], acc)
     with pytest.raises(ValueError, match="no layers given"):
         model.layer_latency_ms([], acc)
+
+
+@pytest.mark.parametrize("n_units", [1, 2, None], ids=["one unit", "two units", "all units"])
+def test_both_analyze_paths_fill_every_field_alike(n_units):
+    import dataclasses
+
+    from accel_models.roofline import _PYTHON_ROOFS_MAX_LAYERS, LayerAnalysis
+
+    model = RooflineModel()
+    units = _units()[:n_units]
+    acc = _accelerators()[0]
+    layers = [layer for unit in units for layer in unit]
+    if n_units is None:  # the whole grid is a long list: numpy roofs
+        assert len(layers) > _PYTHON_ROOFS_MAX_LAYERS
+    else:
+        assert len(layers) <= _PYTHON_ROOFS_MAX_LAYERS
+    scalar = model.analyze(layers, acc)
+    vectorised = model.analyze(model.schedule(units), acc)
+    names = {f.name for f in dataclasses.fields(LayerAnalysis)}
+    for analysis in (scalar, vectorised):
+        assert set(vars(analysis)) == names
+        with pytest.raises(dataclasses.FrozenInstanceError):
+            analysis.peak_gops = 0.0  # type: ignore[misc]
+    for name in sorted(names - {"accelerator"}):
+        a, b = getattr(scalar, name), getattr(vectorised, name)
+        if isinstance(a, np.ndarray):
+            assert a.dtype == b.dtype and a.flags.c_contiguous, name
+            np.testing.assert_array_equal(a, b, err_msg=name)
+        else:
+            assert a == b, name

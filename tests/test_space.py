@@ -1,5 +1,7 @@
 """The OFA-MobileNetV3 search space: validation, normalisation, sampling, variation."""
 
+import dataclasses
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -173,3 +175,47 @@ def test_unique_inverts():
     distinct, inverse = batch.unique()
     assert len(distinct) == 30
     assert all(distinct[int(inverse[i])] == batch[i] for i in range(60))
+
+
+@settings(max_examples=30, deadline=None)
+@given(seed=st.integers(0, 2**31), n=st.integers(1, 30), width=st.sampled_from([1.0, 1.2, 1.3]))
+def test_batch_rows_are_the_configs_a_validated_construction_gives(seed, n, width):
+    batch = sample_subnets(n, seed=seed, width_mult=width, resolutions=[128, 160, 224])
+    validated = [SubnetConfig(ks=tuple(int(v) for v in batch.ks[i]), e=tuple(int(v) for v in batch.e[i]),
+                              d=tuple(int(v) for v in batch.d[i]), r=int(batch.r[i]), width_mult=width)
+                 for i in range(n)]
+    for configs in (batch.configs(), list(batch), [batch[i] for i in range(n)]):
+        assert configs == validated
+        assert [hash(c) for c in configs] == [hash(c) for c in validated]
+        assert all(type(v) is int for c in configs for v in (*c.ks, *c.e, *c.d, c.r))
+    assert batch[-1] == validated[-1]
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        batch[0].r = 192  # type: ignore[misc]
+
+
+def test_active_mask_is_position_below_depth():
+    from ofa_hw.space import active_mask
+
+    d = np.array([[0, 1, 2, 3, 4, 5], [4, 3, 2, 1, 0, -1]])
+    position = np.arange(24) % 4
+    np.testing.assert_array_equal(active_mask(d), position[None, :] < np.repeat(d, 4, axis=1))
+
+
+@pytest.mark.parametrize("index", [slice(0, 2), [0, 1], np.array([0]), True, 1.0])
+def test_batch_indexing_takes_one_integer(index):
+    batch = sample_subnets(3, seed=0)
+    with pytest.raises(TypeError, match="indexed by one integer.*take"):
+        batch[index]
+    assert batch[np.int64(2)] == batch[2] == batch[-1]
+
+
+def test_batches_of_configs_equal_their_validated_construction():
+    configs = sample_subnets(40, seed=9, width_mult=1.3, resolutions=[128, 224]).configs()
+    fast = SubnetBatch.from_configs(configs)
+    checked = SubnetBatch(np.array([c.ks for c in configs]), np.array([c.e for c in configs]),
+                          np.array([c.d for c in configs]), np.array([c.r for c in configs]), 1.3)
+    for name in ("ks", "e", "d", "r"):
+        got = getattr(fast, name)
+        assert got.dtype == np.int64 and not got.flags.writeable
+        np.testing.assert_array_equal(got, getattr(checked, name))
+    assert SubnetConfig.largest().as_batch()[0] == SubnetConfig.largest()

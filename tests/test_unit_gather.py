@@ -64,3 +64,19 @@ def test_every_space_sums_as_its_block_catalogue(space):
     catalog = batch.block_catalog()
     got = unit_totals(batch, lambda r: lambda keys, layers: _values(keys))
     assert np.allclose(got, catalog.total(_values(catalog.keys)), rtol=0, atol=1e-9)
+
+
+@pytest.mark.parametrize("groups, group_size", [(1, 1), (1, 4), (5, 1), (5, 3)])
+def test_totals_are_the_fancy_index_sum_bit_for_bit(groups, group_size):
+    # the gather's takes and slot sum against the plain formula: fancy indexing, then a sum over slots
+    keys, _ = catalog_units(SPACE, RESOLUTIONS)
+    rng = np.random.default_rng(groups * 10 + group_size)
+    values = rng.random((groups, group_size, len(keys))) * 10.0 ** rng.integers(-4, 4, (groups, group_size, len(keys)))
+    gather = UnitGather.from_unit_values(SPACE, RESOLUTIONS, values)
+    batch = sample_subnets(700, seed=5, resolutions=RESOLUTIONS)
+    group = rng.integers(0, groups, len(batch))
+    rows = gather._rows(batch.r)
+    cell = (batch.ks * 8 + batch.e + np.arange(SPACE.n_slots) * 64 + (rows * SPACE.n_slots * 64)[:, None])
+    per_slot = gather.values[group[:, None], gather.unit_of_cell[cell]]  # (N, slots, Q)
+    expected = per_slot.sum(axis=1) + gather.fixed[group, :, rows]
+    np.testing.assert_array_equal(gather.total(batch, group), expected)

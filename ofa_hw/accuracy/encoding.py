@@ -17,11 +17,13 @@ Two encodings:
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from functools import lru_cache
 
 import numpy as np
+import numpy.typing as npt
 
-from ..layers import FIRST_SLOT, HEAD, block_catalog
-from ..space import N_SLOTS, N_STAGES, SLOTS_PER_STAGE, SubnetBatch, SubnetConfig
+from ..layers import FIRST_SLOT, HEAD, _catalog_lookup, block_catalog
+from ..space import N_SLOTS, N_STAGES, SLOTS_PER_STAGE, OFASpace, SubnetBatch, SubnetConfig
 
 __all__ = [
     "OFA_MLP_RESOLUTIONS",
@@ -64,11 +66,33 @@ def _one_hot(values: np.ndarray, choices: Sequence[int]) -> np.ndarray:
     return (values[..., None] == np.asarray(choices)).astype(np.float64)
 
 
-def ofa_onehot(batch: SubnetBatch) -> np.ndarray:
-    """(N, 128) input of OFA's accuracy MLP.
+@lru_cache(maxsize=8)
+def _onehot_layout(space: OFASpace) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, int]:
+    """Where :func:`ofa_onehot` writes, per space.
+
+    Value -> index in the kernel choices and in the expand choices, each slot's first kernel
+    and first expand column, and the row width (kernel block, expand block, 8 resolution bins).
+    """
+    slots, n_kernels, n_expands = space.n_slots, len(space.kernel_choices), len(space.expand_choices)
+    layout = []
+    for choices in (space.kernel_choices, space.expand_choices):
+        index = np.zeros(max(choices) + 1, dtype=np.intp)  # the inactive value 0 -> the slot's first column
+        index[list(choices)] = np.arange(len(choices))
+        layout.append(index)
+    layout += [n_kernels * np.arange(slots), n_kernels * slots + n_expands * np.arange(slots)]
+    for array in layout:
+        array.setflags(write=False)
+    return layout[0], layout[1], layout[2], layout[3], (n_kernels + n_expands) * slots + 8
+
+
+def ofa_onehot(batch: SubnetBatch, dtype: npt.DTypeLike = np.float64) -> np.ndarray:
+    """(N, 128) input of OFA's accuracy MLP, as ``dtype`` (float64 by default).
 
     Raises ``ValueError`` for resolutions outside 112..239, which the 8-bin
-    resolution one-hot cannot hold.
+    resolution one-hot cannot hold.  Built in one scatter of the 41 entries of
+    each row: every slot writes one cell among its own columns, the chosen
+    value's (1) or, when the depths switch the slot off, its first column (0),
+    so no two writes of a row meet.
 
     Examples
     --------
@@ -76,19 +100,43 @@ def ofa_onehot(batch: SubnetBatch) -> np.ndarray:
     >>> x.shape, int(x[0, :60].sum()), int(x[0, 60:120].sum()), int(np.argmax(x[0, 120:]))
     ((1, 128), 10, 10, 3)
     """
-    space = batch.space
+    if batch.space.n_slots != N_SLOTS:
+        raise ValueError(f"OFA's accuracy-MLP encoding covers the {N_SLOTS} block slots of the OFA-MobileNetV3 "
+                         f"spaces; {batch.space.name} has {batch.space.n_slots}")
     bad = (batch.r < OFA_MLP_RESOLUTIONS[0]) | (batch.r > OFA_MLP_RESOLUTIONS[-1])
     if bad.any():
         raise ValueError(
             f"resolution {int(batch.r[bad][0])} cannot be encoded by OFA's accuracy MLP: its one-hot "
             f"(r - 112) // 16 holds {OFA_MLP_RESOLUTIONS[0]}..{OFA_MLP_RESOLUTIONS[-1]} (multiples of 4)"
         )
-    n = len(batch)
-    kernel = _one_hot(batch.ks, space.kernel_choices).reshape(n, 3 * N_SLOTS)
-    expand = _one_hot(batch.e, space.expand_choices).reshape(n, 3 * N_SLOTS)
-    resolution = np.zeros((n, 8))
-    resolution[np.arange(n), (batch.r - 112) // 16] = 1.0
-    return np.concatenate([kernel, expand, resolution], axis=1)
+    kernel_index, expand_index, kernel_first, expand_first, width = _onehot_layout(batch.space)
+    n, slots = batch.ks.shape
+    columns = np.empty((n, 2 * slots + 1), dtype=np.intp)
+    np.add(kernel_index[batch.ks], kernel_first, out=columns[:, :slots])
+    np.add(expand_index[batch.e], expand_first, out=columns[:, slots:-1])
+    np.floor_divide(batch.r - OFA_MLP_RESOLUTIONS[0], 16, out=columns[:, -1])
+    columns[:, -1] += width - 8
+    columns += width * np.arange(n)[:, None]
+    values = np.ones((n, 2 * slots + 1), dtype=dtype)
+    np.not_equal(batch.ks, 0, out=values[:, :slots], casting="unsafe")
+    values[:, slots:-1] = values[:, :slots]
+    out = np.zeros((n, width), dtype=dtype)
+    out.reshape(-1)[columns] = values
+    return out
+
+
+@lru_cache(maxsize=64)
+def _unit_macs_params(space: OFASpace, resolutions: tuple[int, ...]) -> np.ndarray:
+    """(units + 1, 2) MACs and parameters of every catalogue unit at ``resolutions``, then a zero row.
+
+    In the order of :func:`ofa_hw.layers.block_catalog` for those resolutions; summed over
+    the units' layers once per space and resolution set, not per population.
+    """
+    _, units, _ = _catalog_lookup(space, resolutions)
+    costs = np.array([[sum(layer.macs for layer in unit), sum(layer.params for layer in unit)] for unit in units]
+                     + [[0, 0]], dtype=np.float64)
+    costs.setflags(write=False)
+    return costs
 
 
 def engineered_feature_names() -> tuple[str, ...]:
@@ -118,11 +166,9 @@ def engineered_features(batch: SubnetBatch) -> np.ndarray:
     """
     space = batch.space
     n = len(batch)
-    catalog = block_catalog(batch)
-    per_block = np.array([[sum(layer.macs for layer in unit), sum(layer.params for layer in unit)]
-                          for unit in catalog.layers], dtype=np.float64)
-    padded = np.concatenate([per_block, np.zeros((1, 2))])
-    per_position = padded[catalog.index]  # (N, positions, 2); index -1 picks the zero row
+    resolutions = tuple(np.unique(batch.r).tolist())
+    catalog = block_catalog(batch, resolutions)
+    per_position = _unit_macs_params(space, resolutions)[catalog.index]  # (N, positions, 2); -1: the zero row
     slot_macs = per_position[:, FIRST_SLOT:HEAD, 0]
     stage_macs = slot_macs.reshape(n, N_STAGES, SLOTS_PER_STAGE).sum(axis=2)
     log_macs = np.log(per_position[..., 0].sum(axis=1))

@@ -42,7 +42,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..space import SubnetBatch, SubnetConfig
+from ..space import SubnetBatch, SubnetConfig, get_space
 from .base import AccuracyPredictor
 
 __all__ = [
@@ -291,6 +291,8 @@ class CalibratedPredictor(AccuracyPredictor):
     def __init__(self, base: AccuracyPredictor, calibration: ScaleCalibration, score_at: int | None = None) -> None:
         self.base = base
         self.calibration = calibration
+        if score_at is not None:
+            SubnetConfig.smallest(r=score_at, width_mult=get_space(base.space).width_mult)  # validates score_at
         self.score_at = score_at
         self.name = base.name
         self.space = base.space
@@ -305,6 +307,7 @@ class CalibratedPredictor(AccuracyPredictor):
                                       f"(the measured predictor itself knows r={score_at} only)")
 
     def _predict_batch(self, batch: SubnetBatch) -> np.ndarray:
-        scored = batch if self.score_at is None else SubnetBatch(batch.ks, batch.e, batch.d,
-                                                                 np.full(len(batch), self.score_at), batch.width_mult)
+        # The batch is valid and score_at was checked in __init__: no second validation per call.
+        scored = batch if self.score_at is None else SubnetBatch._normalised(
+            batch.ks, batch.e, batch.d, np.full(len(batch), self.score_at), batch.width_mult)
         return self.calibration.apply(self.base._predict_batch(scored), batch.r)

@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import os
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
@@ -31,8 +32,9 @@ from .scale import SCALES
 __all__ = ["KernelRidgeModel", "TrainedPredictor", "fit_kernel_ridge", "fit_ridge"]
 
 _ARRAYS = ("x_train", "alpha", "mean", "scale")
-#: Rows of a population evaluated at once against the training set.
-_CHUNK = 256
+#: Rows of a population evaluated at once against the training set: two (128, 1851) float64
+#: buffers fit a 2 MiB L2 cache.
+_CHUNK = 128
 
 
 @dataclass(frozen=True, eq=False)
@@ -81,23 +83,43 @@ class KernelRidgeModel:
         """Number of input features the model was fitted on."""
         return int(self.x_train.shape[1])
 
+    @cached_property
+    def _linear_weights(self) -> np.ndarray:
+        """(F,) the linear kernel term collapsed to one weight vector."""
+        return self.x_train.T @ self.alpha / self.n_features
+
+    @cached_property
+    def _train_sq(self) -> np.ndarray:
+        """(M,) squared norms of the training features."""
+        return (self.x_train * self.x_train).sum(axis=1)
+
+    @cached_property
+    def _minus_twice_train_t(self) -> np.ndarray:
+        """(F, M) ``-2 x_train.T``, contiguous: ``x @ it`` is exactly ``-2 (x @ x_train.T)`` (a power of 2)."""
+        return np.ascontiguousarray(-2.0 * self.x_train.T)
+
     def predict(self, features: np.ndarray) -> np.ndarray:
         """(N,) predictions for (N, F) raw features."""
         features = np.asarray(features, dtype=np.float64)
         if features.ndim != 2 or features.shape[1] != self.n_features:
             raise ValueError(f"expected features of shape (N, {self.n_features}), got {features.shape}")
         x = (features - self.mean) / self.scale
-        # The linear kernel term collapses to one weight vector; the RBF term is
-        # evaluated in row chunks so its (chunk, M) temporaries stay in cache.
-        linear_weights = self.x_train.T @ self.alpha / self.n_features
-        train_sq = (self.x_train * self.x_train).sum(axis=1)
-        out = self.y_mean + x @ linear_weights
+        out = self.y_mean + x @ self._linear_weights
+        # The RBF term in row chunks through two preallocated (chunk, M) buffers that stay in
+        # the L2 cache, with the same operations in the same order as the expression
+        # exp(-gamma / F * max((|x|^2 + |t|^2) - 2 x.t, 0)).
+        rows = min(_CHUNK, len(x))
+        cross, arg = np.empty((2, rows, len(self.alpha)))
+        factor = -self.gamma / self.n_features
         for start in range(0, len(x), _CHUNK):
             block = x[start:start + _CHUNK]
-            arg = (block * block).sum(axis=1)[:, None] + train_sq[None, :] - 2.0 * (block @ self.x_train.T)
-            np.maximum(arg, 0.0, out=arg)
-            arg *= -self.gamma / self.n_features
-            out[start:start + _CHUNK] += np.exp(arg, out=arg) @ self.alpha
+            c, a = cross[:len(block)], arg[:len(block)]
+            np.matmul(block, self._minus_twice_train_t, out=c)
+            np.add((block * block).sum(axis=1)[:, None], self._train_sq[None, :], out=a)
+            a += c
+            np.maximum(a, 0.0, out=a)
+            a *= factor
+            out[start:start + len(block)] += np.exp(a, out=a) @ self.alpha
         return out
 
     def save(self, path: str | os.PathLike) -> Path:

@@ -23,6 +23,9 @@ __all__ = ["add_parser", "run"]
 
 #: How ``quantize_units.py`` builds a unit as a torch module (named, not imported: the plan needs no torch).
 UNIT_MODULE_FACTORY = "ofa_hw.torch_model:build_unit_model"
+#: Default untimed and timed runs per unit: a DPU unit takes milliseconds and is timed 100 times; the numpy
+#: stand-in (tens of ms a unit on a CPU, and no DPU figure anyway) only exercises the path, so a few runs do.
+RUNNER_RUNS = {"pynq": {"warmup": 10, "runs": 100}, "numpy": {"warmup": 1, "runs": 3}}
 
 
 def _resolutions(text: str) -> tuple[int, ...]:
@@ -77,8 +80,10 @@ def add_parser(subparsers) -> None:
     measure.add_argument("--toolchain", required=True, help="e.g. 'Vitis AI 3.0'")
     measure.add_argument("--source", default=None, help="who measured / where the table comes from")
     measure.add_argument("--license", default=None, help="license of the measurements")
-    measure.add_argument("--warmup", type=int, default=10, help="untimed runs per unit (default: %(default)s)")
-    measure.add_argument("--runs", type=int, default=100, help="timed runs per unit (default: %(default)s)")
+    for count, what in (("warmup", "untimed"), ("runs", "timed")):
+        measure.add_argument(f"--{count}", type=int, default=None,
+                             help=f"{what} runs per unit (default: {RUNNER_RUNS['pynq'][count]} on the DPU, "
+                                  f"{RUNNER_RUNS['numpy'][count]} on the numpy stand-in)")
     measure.add_argument("--timing", choices=("host", "dpu"), default="host",
                          help="what each entry's mean_ms is: host wall time per run (default), or DPU-only time "
                               "(needs --dpu-time); both are recorded where measured")
@@ -166,8 +171,11 @@ def _run_measure(args: argparse.Namespace) -> int:
     meta = {"board": args.board, "dpu_arch": args.dpu_arch, "clock_mhz": args.clock_mhz, "cores": args.cores,
             "toolchain": args.toolchain}
     meta.update({k: v for k, v in (("source", args.source), ("license", args.license)) if v})
-    report = measure(plan, args.xmodels, runner, args.out, meta=meta, warmup=args.warmup,
-                     runs=args.runs, timing=args.timing, progress=not args.quiet)
+    defaults = RUNNER_RUNS[args.runner]
+    report = measure(plan, args.xmodels, runner, args.out, meta=meta,
+                     warmup=defaults["warmup"] if args.warmup is None else args.warmup,
+                     runs=defaults["runs"] if args.runs is None else args.runs, timing=args.timing,
+                     progress=not args.quiet)
     print(f"{report.table_path}: measured {len(report.measured)}, already there {len(report.already_present)}, "
           f"failed {len(report.failed)}")
     for key, names in report.cpu_parts.items():
