@@ -190,7 +190,8 @@ def run_evolution(evaluator: Evaluator, constraint: Constraint, budget: int, rng
     genes = not best_accelerator  # placed candidates: no accelerator genes drawn
     population, _ = screened(lambda k: place(evaluator.sample(k, rng, genes)), n, constraint, rounds)
     rates = {"mutants": 0.5, "crossovers": 0.5}
-    scores = evaluator.evaluate(population)
+    memo = _ScoreMemo(evaluator)
+    scores = memo.evaluate(population)
     archive, archive_scores = [population], [scores]
     if on_generation:
         on_generation(0, population, scores)
@@ -217,7 +218,7 @@ def run_evolution(evaluator: Evaluator, constraint: Constraint, budget: int, rng
                                                  rates["crossovers"])
             drawn.append(part)
         children = Candidates.concat(drawn)
-        child_scores = evaluator.evaluate(children)
+        child_scores = memo.evaluate(children)
         archive.append(children)
         archive_scores.append(child_scores)
         evaluated += len(children)
@@ -243,3 +244,35 @@ def run_evolution(evaluator: Evaluator, constraint: Constraint, budget: int, rng
         archive.append(found)
         archive_scores.append(found_scores)
     return Candidates.concat(archive), Scores.concat(archive_scores)
+
+
+class _ScoreMemo:
+    """The evolution's evaluations by genome: each distinct candidate is scored once, repeats read back.
+
+    Children of a few parents repeat each other and earlier generations (a
+    quarter of a joint Ultra96-V2 search's evolution rows); every child still
+    counts against the budget, as every query counts in OFA's finder.
+    """
+
+    def __init__(self, evaluator: Evaluator) -> None:
+        self._evaluator = evaluator
+        self._rows: dict[tuple[int, ...], tuple[float, ...]] = {}  # genome key -> its scores' fields
+
+    def evaluate(self, candidates: Candidates) -> Scores:
+        """:meth:`Evaluator.evaluate` of ``candidates``, predicting only the genomes not scored before."""
+        keys = self._evaluator.genome.keys(candidates)
+        known, fresh = self._rows, {}
+        for i, key in enumerate(keys):
+            if key not in known:
+                fresh.setdefault(key, i)
+        everything = len(fresh) == len(keys)  # then ``fresh`` is ``keys``, in order
+        if fresh:
+            scores = self._evaluator.evaluate(
+                candidates if everything else candidates.take(np.fromiter(fresh.values(), np.int64, len(fresh))))
+            known.update(zip(fresh, zip(*(getattr(scores, f).tolist() for f in _FIELDS), strict=True), strict=True))
+            if everything:
+                return scores
+        return Scores(*(np.array(column, dtype=float) for column in zip(*(known[k] for k in keys), strict=True)))
+
+
+_FIELDS = tuple(Scores.__dataclass_fields__)

@@ -165,6 +165,10 @@ class Genome:
         new[1:] = (packed[:, 1:] != packed[:, :-1]).any(axis=0)
         return np.sort(order[new])
 
+    def keys(self, candidates: Candidates) -> list[tuple[int, ...]]:
+        """An exact hashable key of each candidate: its genes packed into a few ints (equal keys, equal genomes)."""
+        return list(zip(*(word.tolist() for word in self._packed(self.encode(candidates))), strict=True))
+
     def _packed(self, genes: np.ndarray) -> list[np.ndarray]:
         return [genes[:, columns] @ weights for columns, weights in self._words]
 

@@ -79,12 +79,6 @@ def local_search(evaluator: Evaluator, constraint: Constraint, starts: Candidate
         if on_step:
             on_step(candidates, scores)
 
-    def archive(places: np.ndarray) -> tuple[Candidates, Scores]:
-        """The evaluated candidates at ``places`` (:meth:`_Seen.places`), grouped by the step that evaluated them."""
-        parts = [(evaluated[p][0].take(rows), evaluated[p][1].take(rows)) for p in np.unique(places[:, 0]).tolist()
-                 for rows in [places[places[:, 0] == p, 1]]]
-        return Candidates.concat([c for c, _ in parts]), Scores.concat([s for _, s in parts])
-
     optima: list[tuple[Candidates, Scores]] = []  # the local optima reached, best first
     while spent < budget and active:
         moved = _step(evaluator, constraint, active, budget - spent, place, seen)
@@ -109,7 +103,7 @@ def local_search(evaluator: Evaluator, constraint: Constraint, starts: Candidate
                 continue
             other = next((o for o in optima if o[0] is not current), None) if current_scores is not None else None
             if other is not None and spent < budget:
-                middle = _relink(evaluator, constraint, current, other[0], place, seen, budget - spent, archive,
+                middle = _relink(evaluator, constraint, current, other[0], place, seen, budget - spent, evaluated,
                                  record)
                 if middle is not None:
                     following.append(middle)
@@ -132,7 +126,7 @@ def _insert_optimum(optima: list[tuple[Candidates, Scores]], optimum: tuple[Cand
 
 
 def _relink(evaluator: Evaluator, constraint: Constraint, start: Candidates, target: Candidates, place,
-            seen: _Seen, left: int, archive: Callable[[np.ndarray], tuple[Candidates, Scores]],
+            seen: _Seen, left: int, archive: list[tuple[Candidates, Scores]],
             record: Callable[[Candidates, Scores, np.ndarray], None]) -> tuple[Candidates, Scores] | None:
     """Walk from local optimum ``start`` to ``target`` one gene group at a time; the best design on the way.
 
@@ -141,7 +135,8 @@ def _relink(evaluator: Evaluator, constraint: Constraint, start: Candidates, tar
     differs from ``target``, the one whose change ranks best, so the walk
     crosses the ground between two optima that single and paired moves
     cannot.  A step evaluates (and ``record`` s) the networks not evaluated
-    yet and reads the others from ``archive(places)``; those evaluated outside
+    yet and reads the others' scores from ``archive`` (the local search's
+    evaluations, at their :meth:`_Seen.places`); those evaluated outside
     the local search are not stepped on.  Returns the best design strictly
     between the two ends that meets the constraint, if any: a climber starts
     again from it.
@@ -162,25 +157,35 @@ def _relink(evaluator: Evaluator, constraint: Constraint, start: Candidates, tar
         rows = rows[(rows != current).any(axis=1)]  # a switched-off slot's genes change nothing until its depth does
         if not len(rows):
             break
-        hashes = seen.hash(rows)
+        hashes = seen.hash(rows, normalised=True)
         places = seen.places(hashes)
         fresh = seen.first_unseen(hashes, left)
-        archived = places[places[:, 0] >= 0]
-        parts = [archive(archived)] if len(archived) else []
+        stored = np.flatnonzero(places[:, 0] >= 0)
+        stored = stored[np.argsort(places[stored, 0], kind="stable")]  # by archive part: one read per part
+        options = [rows[stored]], [_archived_scores(archive, places[stored])] if len(stored) else []
         if len(fresh):
             candidates = place(genome.decode(rows[fresh], validate=False))[0]
-            parts.append((candidates, evaluator.evaluate(candidates)))
-            record(*parts[-1], hashes[fresh])
+            options[1].append(evaluator.evaluate(candidates))
+            options[0].append(rows[fresh])
+            record(candidates, options[1][-1], hashes[fresh])
             left -= len(fresh)
-        if not parts:
+        if not options[1]:
             break
-        options = Candidates.concat([c for c, _ in parts]), Scores.concat([s for _, s in parts])
-        top = int(rank(options[1], constraint)[0])
-        step = options[0].take([top]), options[1].take([top])
-        if constraint.violation(step[1])[0] == 0 and (middle is None or _better(step[1], middle[1], constraint)):
-            middle = step
-        current = genome.normalised(genome.encode(step[0]))[0]
+        scores = Scores.concat(options[1])
+        top = int(rank(scores, constraint)[0])
+        top_scores = scores.take([top])
+        if constraint.violation(top_scores)[0] == 0 and (middle is None or _better(top_scores, middle[1], constraint)):
+            where = places[stored[top]] if top < len(stored) else None
+            middle = (archive[where[0]][0].take(where[1:]) if where is not None
+                      else candidates.take([top - len(stored)])), top_scores
+        current = np.concatenate(options[0])[top]  # its accelerator gene is the start's: no group reads it
     return middle
+
+
+def _archived_scores(archive: list[tuple[Candidates, Scores]], places: np.ndarray) -> Scores:
+    """Scores of the archive's rows at ``places`` ((N, 2) part, row; sorted by part), in that order."""
+    groups = np.split(places, np.flatnonzero(np.diff(places[:, 0])) + 1)
+    return Scores.concat([archive[int(group[0, 0])][1].take(group[:, 1]) for group in groups])
 
 
 def _group_columns(genome) -> np.ndarray:
@@ -395,10 +400,13 @@ class _Seen:
         self._multipliers = multipliers | 1
         self._where: dict[int, int] = {}  # hash -> (archive part << 32) + row (-1: seen, not in the archive)
 
-    def hash(self, rows: np.ndarray) -> np.ndarray:
-        """(N,) hashes of the sub-networks of genes ``rows`` (N, n_genes); the accelerator gene is not hashed."""
+    def hash(self, rows: np.ndarray, normalised: bool = False) -> np.ndarray:
+        """(N,) hashes of the sub-networks of genes ``rows`` (N, n_genes); the accelerator gene is not hashed.
+
+        ``normalised``: the rows are :meth:`Genome.normalised` already.
+        """
         with np.errstate(over="ignore"):
-            return self.genome.normalised(rows)[:, :-1] @ self._multipliers
+            return (rows if normalised else self.genome.normalised(rows))[:, :-1] @ self._multipliers
 
     def first_unseen(self, hashes: np.ndarray, limit: int) -> np.ndarray:
         """Positions of the first ``limit`` of ``hashes`` not seen yet, each sub-network once; marks them seen."""
