@@ -6,9 +6,10 @@ import pytest
 from accel_models import get_board
 from latency_tables import get_predictor
 from ofa_hw.accuracy import get_predictor as get_accuracy_predictor
-from ofa_hw.search import AcceleratorSpace, Candidates, Constraint, Evaluator, search_codesign
+from ofa_hw.search import AcceleratorSpace, Candidates, Constraint, Evaluator, Scores, search_codesign
 from ofa_hw.search.codesign import SearchSettings
 from ofa_hw.search.evaluate import undominated_rows
+from ofa_hw.search.evolution import _ScoreMemo
 from ofa_hw.search.genome import Genome
 from ofa_hw.space import get_space, sample_subnets
 
@@ -39,6 +40,11 @@ def test_first_of_each_equals_numpy_unique():
     _, first = np.unique(genome.encode(twice), axis=0, return_index=True)
     assert genome.first_of_each(twice).tolist() == sorted(first.tolist())
     assert len(genome.first_of_each(twice)) == 40
+    keys = genome.keys(twice)  # equal keys exactly where the genomes are equal
+    genes = genome.encode(twice)
+    for i, j in [(0, 40 + 39), (1, 2), (5, 80 + 5 // 3), (0, 0), (3, 80 + 1)]:
+        assert (keys[i] == keys[j]) == bool((genes[i] == genes[j]).all()), (i, j)
+    assert len(set(keys)) == 40
 
 
 def test_settings_hash_changes_with_any_field_and_round_trips_the_constraint():
@@ -83,6 +89,24 @@ def kv260_evaluator():
     board = get_board("kv260")
     return Evaluator(SPACE, (160, 192, 224), AcceleratorSpace.from_grid(board), get_predictor("dpuczdx8g-joint"),
                      get_accuracy_predictor("ofa-mbv3-w1.2", quantization="int8-pow2"))
+
+
+def test_score_memo_predicts_each_distinct_genome_once_and_returns_every_row(kv260_evaluator, monkeypatch):
+    evaluator = kv260_evaluator
+    c = evaluator.sample(30, np.random.default_rng(3))
+    expected = evaluator.evaluate(c)
+    predicted = []
+    evaluate = evaluator.evaluate
+    monkeypatch.setattr(evaluator, "evaluate", lambda cands: predicted.append(len(cands)) or evaluate(cands))
+    memo = _ScoreMemo(evaluator)
+    first = memo.evaluate(c.take(np.arange(20)))
+    repeats = np.array([25, 3, 25, 19, 0, 29, 3])  # 25 and 29 new (25 twice), the others scored in the first call
+    again = memo.evaluate(c.take(repeats))
+    everything_known = memo.evaluate(c.take(np.array([0, 25, 0])))
+    assert predicted == [20, 2]
+    for scores, rows in ((first, np.arange(20)), (again, repeats), (everything_known, np.array([0, 25, 0]))):
+        for field in Scores.__dataclass_fields__:
+            np.testing.assert_allclose(getattr(scores, field), getattr(expected, field)[rows], rtol=1e-12)
 
 
 @pytest.mark.parametrize("constraint", [Constraint(latency_ms=6.0), Constraint(latency_ms=8.0, fps=300.0)])
