@@ -133,8 +133,25 @@ def test_pairs_are_the_largest_summed_gains_within_the_latency_slack():
     assert (np.count_nonzero(pairs, axis=1) == 2).all()
 
 
+def test_archive_reads_back_the_scores_and_candidates_of_every_row(evaluator):
+    from ofa_hw.search.local import _Archive
+
+    archive = _Archive()
+    parts = [evaluator.sample(n, np.random.default_rng(n)) for n in (700, 1, 900)]  # past the first table size
+    scores = [evaluator.evaluate(c) for c in parts]
+    assert [archive.append(c, s) for c, s in zip(parts, scores, strict=True)] == [0, 700, 701]
+    rows = np.array([1600, 0, 700, 699, 701, 5])
+    part_rows = [(2, 899), (0, 0), (1, 0), (0, 699), (2, 0), (0, 5)]
+    read = archive.scores(rows)
+    for field in Scores.__dataclass_fields__:
+        assert getattr(read, field).tolist() == [getattr(scores[p], field)[r] for p, r in part_rows]
+    for row, (p, r) in zip(rows.tolist(), part_rows, strict=True):
+        encode = evaluator.genome.encode
+        assert np.array_equal(encode(archive.candidate(row)), encode(parts[p].take([r])))
+
+
 def test_relinking_walks_between_two_optima_and_returns_a_feasible_design_from_both(evaluator):
-    from ofa_hw.search.local import _group_columns, _relink, _Seen
+    from ofa_hw.search.local import _Archive, _group_columns, _relink, _Seen
 
     constraint = Constraint(latency_ms=8.0)
     rng = np.random.default_rng(2)
@@ -142,16 +159,12 @@ def test_relinking_walks_between_two_optima_and_returns_a_feasible_design_from_b
     feasible = np.flatnonzero(violation == 0)
     a, b = draws.take(feasible[:1]), draws.take(feasible[1:2])
     genome = evaluator.genome
-    seen, parts = _Seen(genome), []
+    seen, archive = _Seen(genome), _Archive()
+    parts = archive.parts
 
     def record(candidates, scores, hashes):
         assert np.array_equal(hashes, seen.hash(genome.encode(candidates)))
-        seen.archived(hashes, len(parts))
-        parts.append((candidates, scores))
-
-    def archive(places):
-        return (Candidates.concat([parts[p][0].take([r]) for p, r in places.tolist()]),
-                Scores.concat([parts[p][1].take([r]) for p, r in places.tolist()]))
+        seen.archived(hashes, archive.append(candidates, scores))
 
     seen.first_unseen(seen.hash(genome.encode(Candidates.concat([a, b]))), 2)
     middle = _relink(evaluator, constraint, a, b, lambda c: evaluator.screen(c, constraint, place=True), seen,

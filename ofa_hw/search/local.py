@@ -28,6 +28,7 @@ twice.
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from collections.abc import Callable
 
 import numpy as np
@@ -64,7 +65,7 @@ def local_search(evaluator: Evaluator, constraint: Constraint, starts: Candidate
     genome = evaluator.genome
     seen = _Seen(genome)  # the sub-networks evaluated (each is placed on its accelerator, not searched)
     seen.first_unseen(seen.hash(genome.encode(starts)), len(starts))
-    evaluated: list[tuple[Candidates, Scores]] = []
+    archive = _Archive()
     spent = 0
     best, best_scores = starts.take([0]), start_scores.take([0])
     queue = list(range(len(starts)))
@@ -73,8 +74,7 @@ def local_search(evaluator: Evaluator, constraint: Constraint, starts: Candidate
     del queue[:climbers]
     def record(candidates: Candidates, scores: Scores, hashes: np.ndarray) -> None:
         nonlocal spent
-        seen.archived(hashes, len(evaluated))
-        evaluated.append((candidates, scores))
+        seen.archived(hashes, archive.append(candidates, scores))
         spent += len(candidates)
         if on_step:
             on_step(candidates, scores)
@@ -103,7 +103,7 @@ def local_search(evaluator: Evaluator, constraint: Constraint, starts: Candidate
                 continue
             other = next((o for o in optima if o[0] is not current), None) if current_scores is not None else None
             if other is not None and spent < budget:
-                middle = _relink(evaluator, constraint, current, other[0], place, seen, budget - spent, evaluated,
+                middle = _relink(evaluator, constraint, current, other[0], place, seen, budget - spent, archive,
                                  record)
                 if middle is not None:
                     following.append(middle)
@@ -111,10 +111,10 @@ def local_search(evaluator: Evaluator, constraint: Constraint, starts: Candidate
             if spent < budget and (kick := _kick(evaluator, best, rng, place, seen)) is not None:
                 following.append((kick, None))  # scored with the next step's single moves
         active = following
-    if not evaluated:
+    if not archive.parts:
         none = np.zeros(0, dtype=np.int64)
         return starts.take(none), start_scores.take(none)
-    return Candidates.concat([c for c, _ in evaluated]), Scores.concat([s for _, s in evaluated])
+    return Candidates.concat([c for c, _ in archive.parts]), Scores.concat([s for _, s in archive.parts])
 
 
 def _insert_optimum(optima: list[tuple[Candidates, Scores]], optimum: tuple[Candidates, Scores],
@@ -126,7 +126,7 @@ def _insert_optimum(optima: list[tuple[Candidates, Scores]], optimum: tuple[Cand
 
 
 def _relink(evaluator: Evaluator, constraint: Constraint, start: Candidates, target: Candidates, place,
-            seen: _Seen, left: int, archive: list[tuple[Candidates, Scores]],
+            seen: _Seen, left: int, archive: _Archive,
             record: Callable[[Candidates, Scores, np.ndarray], None]) -> tuple[Candidates, Scores] | None:
     """Walk from local optimum ``start`` to ``target`` one gene group at a time; the best design on the way.
 
@@ -136,7 +136,7 @@ def _relink(evaluator: Evaluator, constraint: Constraint, start: Candidates, tar
     crosses the ground between two optima that single and paired moves
     cannot.  A step evaluates (and ``record`` s) the networks not evaluated
     yet and reads the others' scores from ``archive`` (the local search's
-    evaluations, at their :meth:`_Seen.places`); those evaluated outside
+    evaluations, at their :meth:`_Seen.rows`); those evaluated outside
     the local search are not stepped on.  Returns the best design strictly
     between the two ends that meets the constraint, if any: a climber starts
     again from it.
@@ -158,11 +158,10 @@ def _relink(evaluator: Evaluator, constraint: Constraint, start: Candidates, tar
         if not len(rows):
             break
         hashes = seen.hash(rows, normalised=True)
-        places = seen.places(hashes)
+        archived = seen.rows(hashes)
         fresh = seen.first_unseen(hashes, left)
-        stored = np.flatnonzero(places[:, 0] >= 0)
-        stored = stored[np.argsort(places[stored, 0], kind="stable")]  # by archive part: one read per part
-        options = [rows[stored]], [_archived_scores(archive, places[stored])] if len(stored) else []
+        stored = np.flatnonzero(archived >= 0)
+        options = [rows[stored]], [archive.scores(archived[stored])] if len(stored) else []
         if len(fresh):
             candidates = place(genome.decode(rows[fresh], validate=False))[0]
             options[1].append(evaluator.evaluate(candidates))
@@ -175,17 +174,43 @@ def _relink(evaluator: Evaluator, constraint: Constraint, start: Candidates, tar
         top = int(rank(scores, constraint)[0])
         top_scores = scores.take([top])
         if constraint.violation(top_scores)[0] == 0 and (middle is None or _better(top_scores, middle[1], constraint)):
-            where = places[stored[top]] if top < len(stored) else None
-            middle = (archive[where[0]][0].take(where[1:]) if where is not None
+            middle = (archive.candidate(int(archived[stored[top]])) if top < len(stored)
                       else candidates.take([top - len(stored)])), top_scores
         current = np.concatenate(options[0])[top]  # its accelerator gene is the start's: no group reads it
     return middle
 
 
-def _archived_scores(archive: list[tuple[Candidates, Scores]], places: np.ndarray) -> Scores:
-    """Scores of the archive's rows at ``places`` ((N, 2) part, row; sorted by part), in that order."""
-    groups = np.split(places, np.flatnonzero(np.diff(places[:, 0])) + 1)
-    return Scores.concat([archive[int(group[0, 0])][1].take(group[:, 1]) for group in groups])
+class _Archive:
+    """The local search's evaluations: candidates in parts (one per evaluation), scores also in one table by row."""
+
+    def __init__(self) -> None:
+        self.parts: list[tuple[Candidates, Scores]] = []
+        self._starts = [0]  # the first row of each part, then the row count
+        self._table = np.empty((1024, len(_FIELDS)))  # (rows, score fields), grown by doubling
+
+    def append(self, candidates: Candidates, scores: Scores) -> int:
+        """Add an evaluation; its first row."""
+        start = self._starts[-1]
+        end = start + len(candidates)
+        if end > len(self._table):
+            self._table = np.concatenate([self._table, np.empty((max(end, 2 * len(self._table)) - len(self._table),
+                                                                 len(_FIELDS)))])
+        self._table[start:end] = np.column_stack([getattr(scores, f) for f in _FIELDS])
+        self.parts.append((candidates, scores))
+        self._starts.append(end)
+        return start
+
+    def scores(self, rows: np.ndarray) -> Scores:
+        """The scores at archive ``rows``, in that order (one gather)."""
+        return Scores(*self._table[rows].T.copy())
+
+    def candidate(self, row: int) -> Candidates:
+        """The one candidate at archive ``row``."""
+        part = bisect_right(self._starts, row) - 1
+        return self.parts[part][0].take([row - self._starts[part]])
+
+
+_FIELDS = tuple(Scores.__dataclass_fields__)
 
 
 def _group_columns(genome) -> np.ndarray:
@@ -398,7 +423,7 @@ class _Seen:
         self.genome = genome
         multipliers = np.random.default_rng(0x5EE7).integers(0, 2 ** 63, size=genome.n_genes - 1, dtype=np.int64)
         self._multipliers = multipliers | 1
-        self._where: dict[int, int] = {}  # hash -> (archive part << 32) + row (-1: seen, not in the archive)
+        self._where: dict[int, int] = {}  # hash -> archive row (-1: seen, not in the archive)
 
     def hash(self, rows: np.ndarray, normalised: bool = False) -> np.ndarray:
         """(N,) hashes of the sub-networks of genes ``rows`` (N, n_genes); the accelerator gene is not hashed.
@@ -420,15 +445,14 @@ class _Seen:
                         break
         return np.array(keep, dtype=np.int64)
 
-    def archived(self, hashes: np.ndarray, part: int) -> None:
-        """Note that the networks of ``hashes`` are the rows of the archive's part ``part``, in order."""
-        self._where.update(zip(hashes.tolist(), range(part << 32, (part << 32) + len(hashes)), strict=True))
+    def archived(self, hashes: np.ndarray, first_row: int) -> None:
+        """Note that the networks of ``hashes`` are the archive's rows from ``first_row`` on, in order."""
+        self._where.update(zip(hashes.tolist(), range(first_row, first_row + len(hashes)), strict=True))
 
-    def places(self, hashes: np.ndarray) -> np.ndarray:
-        """(N, 2) archive (part, row) of each of ``hashes``; (-1, -1) if not in the archive (unseen, or elsewhere)."""
+    def rows(self, hashes: np.ndarray) -> np.ndarray:
+        """(N,) archive row of each of ``hashes``; -1 if not in the archive (unseen, or evaluated elsewhere)."""
         where = self._where
-        codes = np.array([where.get(h, -1) for h in hashes.tolist()], dtype=np.int64)
-        return np.where(codes[:, None] >= 0, np.stack([codes >> 32, codes & 0xFFFFFFFF], axis=1), -1)
+        return np.array([where.get(h, -1) for h in hashes.tolist()], dtype=np.int64)
 
 
 def _kick(evaluator: Evaluator, best: Candidates, rng: np.random.Generator, place, seen: _Seen,
