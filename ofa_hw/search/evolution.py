@@ -261,7 +261,8 @@ class _ScoreMemo:
     def evaluate(self, candidates: Candidates) -> Scores:
         """:meth:`Evaluator.evaluate` of ``candidates``, predicting only the genomes not scored before."""
         keys = self._evaluator.genome.keys(candidates)
-        known, fresh = self._rows, {}
+        known = self._rows
+        fresh: dict[tuple[int, ...], int] = {}  # new genome key -> its first row in ``candidates``
         for i, key in enumerate(keys):
             if key not in known:
                 fresh.setdefault(key, i)
