@@ -133,15 +133,29 @@ class Genome:
     def normalised(self, genes: np.ndarray) -> np.ndarray:
         """``genes`` with the kernel and expand genes of the slots their depths switch off set to 0.
 
-        What ``encode(decode(genes))`` gives, without building the sub-networks.
+        What ``encode(decode(genes))`` gives, without building the sub-networks:
+        one product with the 0/1 gene mask of the genes' depths.
+        """
+        masks, place_values = self._depth_masks
+        return genes * masks[genes[:, 2 * self.space.n_slots:-2] @ place_values]
+
+    @cached_property
+    def _depth_masks(self) -> tuple[np.ndarray, np.ndarray]:
+        """(masks (depth combinations, n_genes) 0/1, place values of the depth genes): the gene mask of each depth.
+
+        A depth combination's index is its depth genes in mixed radix (a few
+        hundred combinations: 3^5 in the MobileNetV3 spaces).
         """
         slots = self.space.n_slots
-        table = self.slots_on  # (stage, depth index) -> which of the stage's slots are on
-        on = table[np.arange(table.shape[0]), genes[:, 2 * slots:-2]].reshape(len(genes), slots)
-        out = genes.copy()
-        out[:, :slots] *= on
-        out[:, slots:2 * slots] *= on
-        return out
+        radices = self.upper[2 * slots:-2] + 1
+        place_values = np.cumprod(np.r_[radices[1:], 1][::-1])[::-1].astype(np.int64)
+        depths = np.indices(radices).reshape(len(radices), -1).T  # every combination, in index order
+        table = self.slots_on
+        on = table[np.arange(table.shape[0]), depths].reshape(len(depths), slots)
+        masks = np.ones((len(depths), self.n_genes), dtype=np.int64)
+        masks[:, :slots] = masks[:, slots:2 * slots] = on
+        masks.setflags(write=False)
+        return masks, place_values
 
     @cached_property
     def slots_on(self) -> np.ndarray:
