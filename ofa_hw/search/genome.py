@@ -149,7 +149,7 @@ class Genome:
         slots = self.space.n_slots
         radices = self.upper[2 * slots:-2] + 1
         place_values = np.cumprod(np.r_[radices[1:], 1][::-1])[::-1].astype(np.int64)
-        depths = np.indices(radices).reshape(len(radices), -1).T  # every combination, in index order
+        depths = np.indices(tuple(radices.tolist())).reshape(len(radices), -1).T  # every combination, in index order
         table = self.slots_on
         on = table[np.arange(table.shape[0]), depths].reshape(len(depths), slots)
         masks = np.ones((len(depths), self.n_genes), dtype=np.int64)
