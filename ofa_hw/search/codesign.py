@@ -142,7 +142,9 @@ def search_codesign(
     algorithm : {"auto", "evolution", "nsga2"}
         ``"auto"``: evolution under a constraint, NSGA-II without one.
     budget : int, optional
-        Candidate evaluations in total (over all restarts).  Default
+        Candidate evaluations in total (over all restarts): the candidates
+        the search asks to be scored, repeats included (each distinct one is
+        predicted once, :mod:`ofa_hw.search.evolution`).  Default
         (:data:`DEFAULT_BUDGETS`): 100,000 for the evolution under a
         constraint (about 2 s), 20,000 for NSGA-II's front.  At 20,000 the
         constrained search's seeds end in distinct local optima 0.1-0.5 pp

@@ -19,7 +19,11 @@ rounds screened by the cheap latency gather (at most ``screen_rounds`` draws
 per slot), feasible ones first; what is still infeasible is ranked behind
 every feasible candidate by how far it misses the constraint.  The run always
 ends after ``budget`` full evaluations (latency and accuracy); screening
-draws only cost a latency gather each and are not counted.
+draws only cost a latency gather each and are not counted.  A budget counts
+the candidates the search asks to be scored, as OFA's finder counts its
+queries; children that repeat a genome scored before (in their generation
+or an earlier one: a quarter of a joint Ultra96-V2 search's evolution
+rows) count too, but are predicted once and read back.
 
 Under a constraint the last ``local_search_share`` of the budget (80 %,
 less when the evolution would keep fewer than ``min_generations``
