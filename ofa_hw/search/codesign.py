@@ -143,8 +143,9 @@ def search_codesign(
         ``"auto"``: evolution under a constraint, NSGA-II without one.
     budget : int, optional
         Candidate evaluations in total (over all restarts): the candidates
-        the search asks to be scored, repeats included (each distinct one is
-        predicted once, :mod:`ofa_hw.search.evolution`).  Default
+        the search asks to be scored, repeats included (the evolution
+        predicts a repeated genome once, :mod:`ofa_hw.search.evolution`;
+        the local search asks for none twice).  Default
         (:data:`DEFAULT_BUDGETS`): 100,000 for the evolution under a
         constraint (about 2 s), 20,000 for NSGA-II's front.  At 20,000 the
         constrained search's seeds end in distinct local optima 0.1-0.5 pp
