@@ -17,7 +17,8 @@ Every time is this process's CPU time (``time.process_time``: the searches
 are single-threaded), so that other load on a shared machine does not count.
 
 Cost: a search's time over its pure scoring cost (latency gather and
-accuracy predictor on as many candidates, in population-sized batches).
+accuracy predictor on as many candidates, in population-sized batches),
+medians of three interleaved runs of each.
 
 Quality, for every board x three latency budgets: the median over five seeds
 of the joint search at the default budget (100,000 evaluations) against a
@@ -103,17 +104,22 @@ def _best(result: CodesignResult) -> Design:
     return result.best
 
 
-def _scoring_cost(label: str, search: dict[str, Any], evaluator: Evaluator, population: int) -> dict:
+def _scoring_cost(label: str, search: dict[str, Any], evaluator: Evaluator, population: int,
+                  repeats: int = 3) -> dict:
+    """Median CPU time of ``repeats`` searches against that of as many pure scoring passes, interleaved."""
     search_codesign(**{**search, "budget": 2 * population})
-    started = time.process_time()
-    search_codesign(**search)
-    total_s = time.process_time() - started
     candidates = evaluator.sample(search["budget"], np.random.default_rng(0))
-    started = time.process_time()
-    with threadpool_limits(limits=1, user_api="blas"):
-        for start in range(0, len(candidates), population):
-            evaluator.evaluate(candidates.take(np.arange(start, min(start + population, len(candidates)))))
-    scoring_s = time.process_time() - started
+    totals, scorings = [], []
+    for _ in range(repeats):
+        started = time.process_time()
+        search_codesign(**search)
+        totals.append(time.process_time() - started)
+        started = time.process_time()
+        with threadpool_limits(limits=1, user_api="blas"):
+            for start in range(0, len(candidates), population):
+                evaluator.evaluate(candidates.take(np.arange(start, min(start + population, len(candidates)))))
+        scorings.append(time.process_time() - started)
+    total_s, scoring_s = float(np.median(totals)), float(np.median(scorings))
     return {"search": label, "budget": search["budget"], "total_s": total_s, "scoring_s": scoring_s,
             "ratio": total_s / scoring_s}
 
@@ -225,7 +231,8 @@ def _print_speed(speed: dict) -> None:
 
 
 def _print_costs(costs: list[dict]) -> None:
-    print("\nsearch time over its pure scoring cost (latency gather + accuracy predictor, population batches):")
+    print("\nsearch time over its pure scoring cost (latency gather + accuracy predictor, population batches; "
+          "medians of 3 runs):")
     for c in costs:
         print(f"  {c['search']:<34} {c['budget']:>7,} evaluations: {c['total_s']:.2f} s total, "
               f"{c['scoring_s']:.2f} s scoring, ratio {c['ratio']:.2f}")
