@@ -134,9 +134,9 @@ def test_pairs_are_the_largest_summed_gains_within_the_latency_slack():
 
 
 def test_archive_reads_back_the_scores_and_candidates_of_every_row(evaluator):
-    from ofa_hw.search.local import _Archive
+    from ofa_hw.search.evaluate import EvaluationArchive
 
-    archive = _Archive()
+    archive = EvaluationArchive()
     parts = [evaluator.sample(n, np.random.default_rng(n)) for n in (700, 1, 900)]  # past the first table size
     scores = [evaluator.evaluate(c) for c in parts]
     assert [archive.append(c, s) for c, s in zip(parts, scores, strict=True)] == [0, 700, 701]
@@ -151,7 +151,8 @@ def test_archive_reads_back_the_scores_and_candidates_of_every_row(evaluator):
 
 
 def test_relinking_walks_between_two_optima_and_returns_a_feasible_design_from_both(evaluator):
-    from ofa_hw.search.local import _Archive, _group_columns, _relink, _Seen
+    from ofa_hw.search.evaluate import EvaluationArchive
+    from ofa_hw.search.local import _group_columns, _relink, _Seen
 
     constraint = Constraint(latency_ms=8.0)
     rng = np.random.default_rng(2)
@@ -159,7 +160,7 @@ def test_relinking_walks_between_two_optima_and_returns_a_feasible_design_from_b
     feasible = np.flatnonzero(violation == 0)
     a, b = draws.take(feasible[:1]), draws.take(feasible[1:2])
     genome = evaluator.genome
-    seen, archive = _Seen(genome), _Archive()
+    seen, archive = _Seen(genome), EvaluationArchive()
     parts = archive.parts
 
     def record(candidates, scores, hashes):

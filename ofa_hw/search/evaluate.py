@@ -9,6 +9,7 @@ a row sum, plus the accuracy predictor's numpy inference.
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -67,6 +68,40 @@ class Scores:
     def concat(cls, parts: Sequence[Scores]) -> Scores:
         """All scores of ``parts``, in order."""
         return cls(*(np.concatenate([getattr(p, f) for p in parts]) for f in cls.__dataclass_fields__))
+
+
+class EvaluationArchive:
+    """A search's evaluations: candidates in parts (one per evaluation), scores also in one table by row."""
+
+    def __init__(self) -> None:
+        self.parts: list[tuple[Candidates, Scores]] = []
+        self._starts = [0]  # the first row of each part, then the row count
+        self._table = np.empty((1024, len(_SCORE_FIELDS)))  # (rows, score fields), grown by doubling
+
+    def append(self, candidates: Candidates, scores: Scores) -> int:
+        """Add an evaluation; its first row."""
+        start = self._starts[-1]
+        end = start + len(candidates)
+        if end > len(self._table):
+            grown = np.empty((max(end, 2 * len(self._table)), len(_SCORE_FIELDS)))
+            grown[:start] = self._table[:start]
+            self._table = grown
+        self._table[start:end] = np.column_stack([getattr(scores, f) for f in _SCORE_FIELDS])
+        self.parts.append((candidates, scores))
+        self._starts.append(end)
+        return start
+
+    def scores(self, rows) -> Scores:
+        """The scores at archive ``rows``, in that order (one gather)."""
+        return Scores(*self._table[rows].T.copy())
+
+    def candidate(self, row: int) -> Candidates:
+        """The one candidate at archive ``row``."""
+        part = bisect_right(self._starts, row) - 1
+        return self.parts[part][0].take([row - self._starts[part]])
+
+
+_SCORE_FIELDS = tuple(Scores.__dataclass_fields__)
 
 
 def latency_matrix(predictor: LatencyPredictor, catalog: BlockCatalog,

@@ -43,7 +43,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .evaluate import Candidates, Evaluator, Scores
+from .evaluate import Candidates, EvaluationArchive, Evaluator, Scores
 
 __all__ = ["Constraint", "EvolutionSettings", "rank", "run_evolution"]
 
@@ -260,24 +260,23 @@ class _ScoreMemo:
 
     def __init__(self, evaluator: Evaluator) -> None:
         self._evaluator = evaluator
-        self._rows: dict[tuple[int, ...], tuple[float, ...]] = {}  # genome key -> its scores' fields
+        self._archive = EvaluationArchive()
+        self._rows: dict[tuple[int, ...], int] = {}  # genome key -> its archive row
 
     def evaluate(self, candidates: Candidates) -> Scores:
         """:meth:`Evaluator.evaluate` of ``candidates``, predicting only the genomes not scored before."""
         keys = self._evaluator.genome.keys(candidates)
         known = self._rows
-        fresh: dict[tuple[int, ...], int] = {}  # new genome key -> its first row in ``candidates``
-        for i, key in enumerate(keys):
-            if key not in known:
-                fresh.setdefault(key, i)
+        rows = [known.get(key, -1) for key in keys]
+        fresh: dict[tuple[int, ...], int] = {}  # new genome key -> its first position in ``candidates``
+        for i in (i for i, row in enumerate(rows) if row < 0):
+            fresh.setdefault(keys[i], i)
         everything = len(fresh) == len(keys)  # then ``fresh`` is ``keys``, in order
         if fresh:
-            scores = self._evaluator.evaluate(
-                candidates if everything else candidates.take(np.fromiter(fresh.values(), np.int64, len(fresh))))
-            known.update(zip(fresh, zip(*(getattr(scores, f).tolist() for f in _FIELDS), strict=True), strict=True))
+            new = candidates if everything else candidates.take(np.fromiter(fresh.values(), np.int64, len(fresh)))
+            scores = self._evaluator.evaluate(new)
+            start = self._archive.append(new, scores)
+            known.update(zip(fresh, range(start, start + len(fresh)), strict=True))
             if everything:
                 return scores
-        return Scores(*(np.array(column, dtype=float) for column in zip(*(known[k] for k in keys), strict=True)))
-
-
-_FIELDS = tuple(Scores.__dataclass_fields__)
+        return self._archive.scores([known[key] for key in keys])

@@ -28,12 +28,11 @@ twice.
 
 from __future__ import annotations
 
-from bisect import bisect_right
 from collections.abc import Callable
 
 import numpy as np
 
-from .evaluate import Candidates, Evaluator, Scores
+from .evaluate import Candidates, EvaluationArchive, Evaluator, Scores
 from .evolution import Constraint, rank
 
 __all__ = ["COMBOS_PER_STEP", "PAIRS_PER_STEP", "local_search"]
@@ -65,7 +64,7 @@ def local_search(evaluator: Evaluator, constraint: Constraint, starts: Candidate
     genome = evaluator.genome
     seen = _Seen(genome)  # the sub-networks evaluated (each is placed on its accelerator, not searched)
     seen.first_unseen(seen.hash(genome.encode(starts)), len(starts))
-    archive = _Archive()
+    archive = EvaluationArchive()
     spent = 0
     best, best_scores = starts.take([0]), start_scores.take([0])
     queue = list(range(len(starts)))
@@ -126,7 +125,7 @@ def _insert_optimum(optima: list[tuple[Candidates, Scores]], optimum: tuple[Cand
 
 
 def _relink(evaluator: Evaluator, constraint: Constraint, start: Candidates, target: Candidates, place,
-            seen: _Seen, left: int, archive: _Archive,
+            seen: _Seen, left: int, archive: EvaluationArchive,
             record: Callable[[Candidates, Scores, np.ndarray], None]) -> tuple[Candidates, Scores] | None:
     """Walk from local optimum ``start`` to ``target`` one gene group at a time; the best design on the way.
 
@@ -178,39 +177,6 @@ def _relink(evaluator: Evaluator, constraint: Constraint, start: Candidates, tar
                       else candidates.take([top - len(stored)])), top_scores
         current = np.concatenate(options[0])[top]  # its accelerator gene is the start's: no group reads it
     return middle
-
-
-class _Archive:
-    """The local search's evaluations: candidates in parts (one per evaluation), scores also in one table by row."""
-
-    def __init__(self) -> None:
-        self.parts: list[tuple[Candidates, Scores]] = []
-        self._starts = [0]  # the first row of each part, then the row count
-        self._table = np.empty((1024, len(_FIELDS)))  # (rows, score fields), grown by doubling
-
-    def append(self, candidates: Candidates, scores: Scores) -> int:
-        """Add an evaluation; its first row."""
-        start = self._starts[-1]
-        end = start + len(candidates)
-        if end > len(self._table):
-            self._table = np.concatenate([self._table, np.empty((max(end, 2 * len(self._table)) - len(self._table),
-                                                                 len(_FIELDS)))])
-        self._table[start:end] = np.column_stack([getattr(scores, f) for f in _FIELDS])
-        self.parts.append((candidates, scores))
-        self._starts.append(end)
-        return start
-
-    def scores(self, rows: np.ndarray) -> Scores:
-        """The scores at archive ``rows``, in that order (one gather)."""
-        return Scores(*self._table[rows].T.copy())
-
-    def candidate(self, row: int) -> Candidates:
-        """The one candidate at archive ``row``."""
-        part = bisect_right(self._starts, row) - 1
-        return self.parts[part][0].take([row - self._starts[part]])
-
-
-_FIELDS = tuple(Scores.__dataclass_fields__)
 
 
 def _group_columns(genome) -> np.ndarray:
