@@ -66,7 +66,9 @@ class Scores:
 
     @classmethod
     def concat(cls, parts: Sequence[Scores]) -> Scores:
-        """All scores of ``parts``, in order."""
+        """All scores of ``parts``, in order (one part: itself, its arrays are not copied)."""
+        if len(parts) == 1:
+            return parts[0]
         return cls(*(np.concatenate([getattr(p, f) for p in parts]) for f in cls.__dataclass_fields__))
 
 

@@ -29,6 +29,7 @@ twice.
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import cache
 
 import numpy as np
 
@@ -179,13 +180,18 @@ def _relink(evaluator: Evaluator, constraint: Constraint, start: Candidates, tar
     return middle
 
 
+@cache
 def _group_columns(genome) -> np.ndarray:
-    """(groups, n_genes) bool: the genes of each group (slots' kernel and expand, stages' depth, the resolution)."""
+    """(groups, n_genes) bool: the genes of each group (slots' kernel and expand, stages' depth, the resolution).
+
+    Built once per genome (read-only).
+    """
     slots, stages = genome.space.n_slots, genome.space.n_stages
     columns = np.zeros((slots + stages + 1, genome.n_genes), dtype=bool)
     columns[np.arange(slots), np.arange(slots)] = True
     columns[np.arange(slots), slots + np.arange(slots)] = True
     columns[slots + np.arange(stages + 1), 2 * slots + np.arange(stages + 1)] = True
+    columns.setflags(write=False)
     return columns
 
 
