@@ -286,18 +286,14 @@ def _single_moves(evaluator: Evaluator, genes: np.ndarray, current: Candidates) 
     as the ones it has instead of only the smallest one.
     """
     space, genome = evaluator.space, evaluator.genome
-    upper = genome.upper
     slots, stages = space.n_slots, space.n_stages
     n_k, n_e = len(space.kernel_choices), len(space.expand_choices)
+    slot, kernel, expand, position, value = _move_table(genome)
     # a slot's moves: every other (kernel, expand) pair; a switched-off slot has none
-    slot = np.repeat(np.arange(slots), n_k * n_e)
-    kernel, expand = np.tile(np.repeat(np.arange(n_k), n_e), slots), np.tile(np.arange(n_e), slots * n_k)
     keep = (current.subnets.ks[0][slot] != 0) & ((kernel != genes[slot]) | (expand != genes[slots + slot]))
     slot, kernel, expand = slot[keep], kernel[keep], expand[keep]
     # a stage's depth, then the resolution: every other value of the gene
-    position = np.repeat(2 * slots + np.arange(stages + 1), upper.max() + 1)
-    value = np.tile(np.arange(upper.max() + 1), stages + 1)
-    keep = (value <= upper[position]) & (value != genes[position])
+    keep = value != genes[position]
     position, value = position[keep], value[keep]
     # a deeper stage: one copy per (kernel, expand) of its new blocks (position order, so groups stay contiguous)
     deeper = (position < 2 * slots + stages) & (value > genes[position])
@@ -323,6 +319,26 @@ def _single_moves(evaluator: Evaluator, genes: np.ndarray, current: Candidates) 
         rows[target[:, None], slots + columns] = np.where(new == 1, (variant[grown] % n_e)[:, None],
                                                           rows[target[:, None], slots + columns])
     return rows, np.concatenate([slot, position - slots])
+
+
+@cache
+def _move_table(genome) -> tuple[np.ndarray, ...]:
+    """(slot, kernel, expand) of every slot move and (gene position, value) of every depth and resolution move.
+
+    Every choice, before the current design's own values are dropped: the same for each step, built once.
+    """
+    space, upper = genome.space, genome.upper
+    slots, stages = space.n_slots, space.n_stages
+    n_k, n_e = len(space.kernel_choices), len(space.expand_choices)
+    slot = np.repeat(np.arange(slots), n_k * n_e)
+    kernel, expand = np.tile(np.repeat(np.arange(n_k), n_e), slots), np.tile(np.arange(n_e), slots * n_k)
+    position = np.repeat(2 * slots + np.arange(stages + 1), upper.max() + 1)
+    value = np.tile(np.arange(upper.max() + 1), stages + 1)
+    in_range = value <= upper[position]
+    table = (slot, kernel, expand, position[in_range], value[in_range])
+    for array in table:
+        array.setflags(write=False)
+    return table
 
 
 def _lagrangian_combos(genes: np.ndarray, singles: np.ndarray, groups: np.ndarray, gains: np.ndarray,
