@@ -196,8 +196,16 @@ def _group_columns(genome) -> np.ndarray:
 
 
 def _better(a: Scores, b: Scores, constraint: Constraint) -> bool:
-    order = rank(Scores.concat([a, b]), constraint)
-    return bool(order[0] == 0 and (a.accuracy_top1[0] != b.accuracy_top1[0] or a.latency_ms[0] != b.latency_ms[0]))
+    """Whether one-candidate ``a`` ranks first against ``b`` (as :func:`rank` orders them) and differs from it."""
+    return bool(_rank_key(a, constraint) <= _rank_key(b, constraint) and (
+        a.accuracy_top1[0] != b.accuracy_top1[0] or a.latency_ms[0] != b.latency_ms[0]))
+
+
+def _rank_key(scores: Scores, constraint: Constraint) -> tuple[bool, float, float]:
+    """The sort key :func:`rank` gives a one-candidate ``scores`` (smaller ranks first; ties keep the order)."""
+    violation = float(constraint.violation_of(scores.latency_ms[:1], scores.fps[:1])[0])
+    feasible = violation == 0
+    return not feasible, -float(scores.accuracy_top1[0]) if feasible else violation, float(scores.latency_ms[0])
 
 
 def _step(evaluator: Evaluator, constraint: Constraint, climbers: list[tuple[Candidates, Scores | None]], left: int,
@@ -211,7 +219,7 @@ def _step(evaluator: Evaluator, constraint: Constraint, climbers: list[tuple[Can
     genome = evaluator.genome
     unscored = [k for k, (_, scores) in enumerate(climbers) if scores is None]
     left -= len(unscored)
-    genes = [genome.encode(current)[0] for current, _ in climbers]
+    genes = list(genome.encode(Candidates.concat([current for current, _ in climbers])))
     moves = [_single_moves(evaluator, g, current) for g, (current, _) in zip(genes, climbers, strict=True)]
     owner = np.concatenate([np.full(len(m[1]), k) for k, m in enumerate(moves)])
     all_singles = np.concatenate([m[0] for m in moves])
@@ -269,12 +277,15 @@ def _step(evaluator: Evaluator, constraint: Constraint, climbers: list[tuple[Can
             pool_owner.append(row_owner[keep])
             pool_hashes.append(row_hashes[keep])
     candidates, scores, owners = Candidates.concat(pool), Scores.concat(pool_scores), np.concatenate(pool_owner)
+    # each climber's best candidate: its first in the order of all (a stable sort keeps a subset's order)
+    order = rank(scores, constraint)
+    ranked_owners = owners[order]
     results: list = []
     for k, (_, current_scores) in enumerate(scored):
-        mine = np.flatnonzero(owners == k)
-        top = mine[rank(scores.take(mine), constraint)[0]] if len(mine) else None
-        better = top is not None and _better(scores.take([top]), current_scores, constraint)
-        results.append((candidates.take([top]), scores.take([top])) if better else None)
+        first = np.flatnonzero(ranked_owners == k)[:1]
+        top = order[first]
+        better = len(top) > 0 and _better(scores.take(top), current_scores, constraint)
+        results.append((candidates.take(top), scores.take(top)) if better else None)
     return results, candidates, scores, np.concatenate(pool_hashes)
 
 
