@@ -45,8 +45,9 @@ def test_lagrangian_solutions_are_the_per_group_best_moves_at_each_price():
 
 def test_single_moves_cover_every_active_slot_depth_and_resolution(evaluator):
     start = Candidates(sample_subnets(1, seed=1, resolutions=RESOLUTIONS), np.zeros(1, dtype=np.int64))
-    genes = evaluator.genome.encode(start)[0]
-    singles, groups = _single_moves(evaluator, genes, start)
+    genes = evaluator.genome.encode(start)
+    singles, groups, owner = _single_moves(evaluator, genes)
+    assert (owner == 0).all()
     active = int((start.subnets.ks[0] != 0).sum())
     depth = start.subnets.d[0]
     # a shallower stage: one move per depth; a deeper one: one per (kernel, expand) of its new blocks

@@ -219,11 +219,8 @@ def _step(evaluator: Evaluator, constraint: Constraint, climbers: list[tuple[Can
     genome = evaluator.genome
     unscored = [k for k, (_, scores) in enumerate(climbers) if scores is None]
     left -= len(unscored)
-    genes = list(genome.encode(Candidates.concat([current for current, _ in climbers])))
-    moves = [_single_moves(evaluator, g, current) for g, (current, _) in zip(genes, climbers, strict=True)]
-    owner = np.concatenate([np.full(len(m[1]), k) for k, m in enumerate(moves)])
-    all_singles = np.concatenate([m[0] for m in moves])
-    all_groups = np.concatenate([m[1] for m in moves])
+    genes = genome.encode(Candidates.concat([current for current, _ in climbers]))
+    all_singles, all_groups, owner = _single_moves(evaluator, genes)
     single_hashes = seen.hash(all_singles)
     kept = seen.first_unseen(single_hashes, left)
     if not len(kept) and not unscored:
@@ -256,8 +253,7 @@ def _step(evaluator: Evaluator, constraint: Constraint, climbers: list[tuple[Can
             combo_owner.append(np.full(len(rows), k))
             lagrangian.append(np.full(len(rows), from_lagrangian))
     pool, pool_scores, pool_owner = [single_candidates], [single_scores], [owner]
-    kick_genes = np.array([genes[k] for k in unscored], dtype=np.int64).reshape(-1, genome.n_genes)
-    pool_hashes = [seen.hash(kick_genes), single_hashes[kept]]
+    pool_hashes = [seen.hash(genes[unscored]), single_hashes[kept]]
     if combos and left > 0:
         rows, row_owner = np.concatenate(combos), np.concatenate(combo_owner)
         row_lagrangian = np.concatenate(lagrangian)
@@ -289,47 +285,62 @@ def _step(evaluator: Evaluator, constraint: Constraint, climbers: list[tuple[Can
     return results, candidates, scores, np.concatenate(pool_hashes)
 
 
-def _single_moves(evaluator: Evaluator, genes: np.ndarray, current: Candidates) -> tuple[np.ndarray, np.ndarray]:
-    """(genes (M, n_genes) of every single move, the gene group each changes: slot, then stage, then resolution).
+def _single_moves(evaluator: Evaluator, genes: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(genes (M, n_genes) of every single move, the gene group each changes, the row of ``genes`` it moves).
 
-    A deeper stage switches blocks on: one move per (kernel, expand) of the
-    new blocks (all of them alike), so a stage can grow by a block as large
-    as the ones it has instead of only the smallest one.
+    ``genes`` (K, n_genes) are K designs (normalised): their moves are built
+    in one batch, design by design, each design's slot moves first, then its
+    stage and resolution moves.  A deeper stage switches blocks on: one move
+    per (kernel, expand) of the new blocks (all of them alike), so a stage
+    can grow by a block as large as the ones it has instead of only the
+    smallest one.
     """
     space, genome = evaluator.space, evaluator.genome
     slots, stages = space.n_slots, space.n_stages
     n_k, n_e = len(space.kernel_choices), len(space.expand_choices)
     slot, kernel, expand, position, value = _move_table(genome)
+    on = genome.slots_on  # (stage, depth index, slots per stage)
+    per_stage = on.shape[2]
+    slot_on = on[np.arange(stages), genes[:, 2 * slots:2 * slots + stages]].reshape(len(genes), slots)
     # a slot's moves: every other (kernel, expand) pair; a switched-off slot has none
-    keep = (current.subnets.ks[0][slot] != 0) & ((kernel != genes[slot]) | (expand != genes[slots + slot]))
-    slot, kernel, expand = slot[keep], kernel[keep], expand[keep]
-    # a stage's depth, then the resolution: every other value of the gene
-    keep = value != genes[position]
-    position, value = position[keep], value[keep]
-    # a deeper stage: one copy per (kernel, expand) of its new blocks (position order, so groups stay contiguous)
-    deeper = (position < 2 * slots + stages) & (value > genes[position])
-    copies = np.where(deeper, n_k * n_e, 1)
-    position, value = np.repeat(position, copies), np.repeat(value, copies)
-    variant = np.arange(len(position)) - np.repeat(np.cumsum(copies) - copies, copies)  # 0.. within each copy
-    rows = np.repeat(genes[None], len(slot) + len(position), axis=0)
-    moved = np.arange(len(slot))
-    rows[moved, slot], rows[moved, slots + slot] = kernel, expand
-    depth_rows = len(slot) + np.arange(len(position))
-    rows[depth_rows, position] = value
-    grown = np.flatnonzero(np.repeat(deeper, copies))
+    slot_owner, slot_move = np.nonzero((slot_on[:, slot] == 1) & ((kernel != genes[:, slot])
+                                                                 | (expand != genes[:, slots + slot])))
+    # a stage's depth, then the resolution: every other value of the gene; a deeper stage once per
+    # (kernel, expand) of its new blocks
+    current = genes[:, position]
+    deeper = (position < 2 * slots + stages) & (value > current)
+    copies = np.where(deeper, n_k * n_e, 1) * (value != current)
+    depth_owner, depth_move = np.nonzero(copies)
+    repeats = copies[depth_owner, depth_move]
+    depth_owner, depth_move = np.repeat(depth_owner, repeats), np.repeat(depth_move, repeats)
+    variant = np.arange(len(depth_move)) - np.repeat(np.cumsum(repeats) - repeats, repeats)  # 0.. within each copy
+    # rows design by design: its slot moves, then its depth moves
+    n_slot_moves = np.bincount(slot_owner, minlength=len(genes))
+    n_moves = n_slot_moves + copies.sum(axis=1)
+    first = np.cumsum(n_moves) - n_moves
+    slot_rows = first[slot_owner] + np.arange(len(slot_owner)) - np.repeat(np.cumsum(n_slot_moves) - n_slot_moves,
+                                                                           n_slot_moves)
+    n_depth_moves = n_moves - n_slot_moves
+    depth_rows = (first + n_slot_moves)[depth_owner] + np.arange(len(depth_owner)) - np.repeat(
+        np.cumsum(n_depth_moves) - n_depth_moves, n_depth_moves)
+    owner = np.repeat(np.arange(len(genes)), n_moves)
+    rows = genes[owner]
+    moved_slot = slot[slot_move]
+    rows[slot_rows, moved_slot], rows[slot_rows, slots + moved_slot] = kernel[slot_move], expand[slot_move]
+    moved_position, moved_value = position[depth_move], value[depth_move]
+    rows[depth_rows, moved_position] = moved_value
+    grown = np.flatnonzero(deeper[depth_owner, depth_move])
     if len(grown):
         # the new blocks of a grown stage: the slots on at the new depth but not at the current one
-        stage = position[grown] - 2 * slots
-        on = genome.slots_on  # (stage, depth index, slots per stage)
-        per_stage = on.shape[2]
-        new = on[stage, value[grown]] - on[stage, genes[2 * slots + stage]]  # (G, slots per stage) 0/1
+        stage = moved_position[grown] - 2 * slots
+        new = on[stage, moved_value[grown]] - on[stage, genes[depth_owner[grown], 2 * slots + stage]]  # (G, per stage)
         columns = stage[:, None] * per_stage + np.arange(per_stage)
-        target = depth_rows[grown]
-        rows[target[:, None], columns] = np.where(new == 1, (variant[grown] // n_e)[:, None], rows[target[:, None],
-                                                                                                      columns])
-        rows[target[:, None], slots + columns] = np.where(new == 1, (variant[grown] % n_e)[:, None],
-                                                          rows[target[:, None], slots + columns])
-    return rows, np.concatenate([slot, position - slots])
+        target = depth_rows[grown][:, None]
+        for at, choice in ((columns, variant[grown] // n_e), (slots + columns, variant[grown] % n_e)):  # kernel, expand
+            rows[target, at] = np.where(new == 1, choice[:, None], rows[target, at])
+    groups = np.empty(len(rows), dtype=np.int64)
+    groups[slot_rows], groups[depth_rows] = moved_slot, moved_position - slots
+    return rows, groups, owner
 
 
 @cache
