@@ -33,7 +33,8 @@ def test_lagrangian_solutions_are_the_per_group_best_moves_at_each_price():
     for m, (p, value) in enumerate(zip(positions, [1, 2, 1, 2, 3, 1], strict=True)):
         singles[m, p] = value
     gains, costs = rng.normal(0, 1, 6), rng.normal(0, 1, 6)
-    combos = _lagrangian_combos(genes, singles, groups, gains, costs)
+    combos, owner = _lagrangian_combos(genes[None], singles, groups, gains, costs, np.zeros(6, dtype=np.int64))
+    assert (owner == 0).all()
     options = [[None, *np.flatnonzero(groups == g).tolist()] for g in range(3)]
     for price in [0.0, *np.abs(gains / costs)]:
         best = max(itertools.product(*options),

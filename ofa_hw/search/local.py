@@ -236,22 +236,27 @@ def _step(evaluator: Evaluator, constraint: Constraint, climbers: list[tuple[Can
     owner = np.r_[np.full(len(unscored), -1), owner[kept]]  # a kick is no neighbour of its own climber
     singles, groups = all_singles[kept], all_groups[kept]
     left -= len(kept)
+    # each move's gain and latency cost over its climber; climbers with fewer than two moves combine none
+    move_owner = owner[len(unscored):]
+    current_top1 = np.array([scores.accuracy_top1[0] for _, scores in scored])
+    current_ms = np.array([scores.latency_ms[0] for _, scores in scored])
+    all_gains = single_scores.accuracy_top1[len(unscored):] - current_top1[move_owner]
+    all_costs = single_scores.latency_ms[len(unscored):] - current_ms[move_owner]
+    combining = np.flatnonzero(np.bincount(move_owner, minlength=len(climbers))[move_owner] >= 2)
     combos, combo_owner, lagrangian = [], [], []
-    for k, (_, current_scores) in enumerate(scored):
-        mine = np.flatnonzero(owner == k)
-        if len(mine) < 2:
-            continue
-        gains = single_scores.accuracy_top1[mine] - current_scores.accuracy_top1[0]
-        costs = single_scores.latency_ms[mine] - current_scores.latency_ms[0]
-        move = mine - len(unscored)  # rows of singles / groups
-        slack_ms = (np.inf if constraint.latency_ms is None
-                    else constraint.latency_ms - current_scores.latency_ms[0])
-        for rows, from_lagrangian in ((_lagrangian_combos(genes[k], singles[move], groups[move], gains, costs), True),
-                                      (_best_pairs(genes[k], singles[move], groups[move], gains, costs, slack_ms),
-                                       False)):
-            combos.append(rows)
-            combo_owner.append(np.full(len(rows), k))
-            lagrangian.append(np.full(len(rows), from_lagrangian))
+    if len(combining):
+        rows, row_owner = _lagrangian_combos(genes, singles[combining], groups[combining], all_gains[combining],
+                                             all_costs[combining], move_owner[combining])
+        combos.append(rows)
+        combo_owner.append(row_owner)
+        lagrangian.append(np.ones(len(rows), dtype=bool))
+    for k in np.unique(move_owner[combining]).tolist():
+        move = combining[move_owner[combining] == k]
+        slack_ms = np.inf if constraint.latency_ms is None else constraint.latency_ms - current_ms[k]
+        rows = _best_pairs(genes[k], singles[move], groups[move], all_gains[move], all_costs[move], slack_ms)
+        combos.append(rows)
+        combo_owner.append(np.full(len(rows), k))
+        lagrangian.append(np.zeros(len(rows), dtype=bool))
     pool, pool_scores, pool_owner = [single_candidates], [single_scores], [owner]
     pool_hashes = [seen.hash(genes[unscored]), single_hashes[kept]]
     if combos and left > 0:
@@ -364,8 +369,8 @@ def _move_table(genome) -> tuple[np.ndarray, ...]:
 
 
 def _lagrangian_combos(genes: np.ndarray, singles: np.ndarray, groups: np.ndarray, gains: np.ndarray,
-                       costs: np.ndarray) -> np.ndarray:
-    """Genes of the Lagrangian solutions of the linearised problem, largest predicted gain first.
+                       costs: np.ndarray, owner: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(genes, the row of ``genes`` each improves) of the Lagrangian solutions of the linearised problem.
 
     With each move's accuracy gain and latency cost taken as additive (the
     latency is, on one accelerator), "most accuracy within the latency" is
@@ -374,20 +379,35 @@ def _lagrangian_combos(genes: np.ndarray, singles: np.ndarray, groups: np.ndarra
     ``gain - lam * cost`` if positive.  Prices spanning the moves'
     gain / cost ratios give solutions from "every gaining move" to "only
     saving moves"; the latency gather then tells which are feasible.
+
+    ``genes`` (K, n_genes) are the designs, ``singles`` their single moves
+    (``owner``: the design each moves; a design's moves contiguous, at
+    least two): the solutions of all designs at once, each design's
+    largest predicted gain first.
     """
+    starts = np.flatnonzero(np.r_[True, owner[1:] != owner[:-1]])  # each design's first move
+    sizes = np.diff(np.r_[starts, len(owner)])
+    block = np.repeat(np.arange(len(starts)), sizes)
     ratios = np.abs(gains / np.where(costs == 0, np.inf, costs))
-    ranked = np.sort(ratios)
+    ranked = ratios[np.lexsort((ratios, block))]  # sorted within each design
     n_prices = 2 * COMBOS_PER_STEP
-    prices = np.concatenate([[0.0], ranked[np.arange(n_prices) * (len(ranked) - 1) // (n_prices - 1)]])  # sorted
-    prices = prices[np.concatenate([[True], prices[1:] != prices[:-1]])]
-    # (P, M) value of each move at each price; a vanishing index term breaks ties (one move per group)
-    value = gains[None, :] - prices[:, None] * costs[None, :] - 1e-12 * np.arange(len(gains))
-    first = np.concatenate([[True], groups[1:] != groups[:-1]])  # the moves of a group are contiguous
+    at = starts[:, None] + np.arange(n_prices) * (sizes[:, None] - 1) // (n_prices - 1)
+    prices = np.concatenate([np.zeros((len(starts), 1)), ranked[at]], axis=1)  # (designs, prices), sorted
+    distinct = np.concatenate([np.ones((len(starts), 1), dtype=bool), prices[:, 1:] != prices[:, :-1]], axis=1)
+    # (prices, M) value of each move at its design's prices; a vanishing index term breaks ties (one move per group)
+    value = gains[None, :] - prices[block].T * costs[None, :] - 1e-12 * (np.arange(len(owner)) - starts[block])
+    first = np.r_[True, (groups[1:] != groups[:-1]) | (block[1:] != block[:-1])]  # a group's moves are contiguous
     group_best = np.maximum.reduceat(value, np.flatnonzero(first), axis=1)[:, np.cumsum(first) - 1]
-    picked = ((value == group_best) & (value > 0)).astype(float)  # (P, M): at most one move per group
-    moves = (singles - genes).astype(float)  # groups change disjoint genes: the picked moves add up
-    combos = genes + np.rint(picked @ moves).astype(np.int64)  # a float product: BLAS, not int loops
-    return combos[np.argsort(-(picked @ gains), kind="stable")]
+    picked_all = (value == group_best) & (value > 0)  # at most one move per group
+    solutions = []
+    for b, (start, size) in enumerate(zip(starts.tolist(), sizes.tolist(), strict=True)):
+        mine = slice(start, start + size)
+        picked = picked_all[distinct[b], mine].astype(float, order="C")
+        design = genes[owner[start]]
+        moves = (singles[mine] - design).astype(float)  # groups change disjoint genes: the picked moves add up
+        combos = design + np.rint(picked @ moves).astype(np.int64)  # a float product: BLAS, not int loops
+        solutions.append(combos[np.argsort(-(picked @ gains[mine]), kind="stable")])
+    return np.concatenate(solutions), np.repeat(owner[starts], [len(s) for s in solutions])
 
 
 def _best_pairs(genes: np.ndarray, singles: np.ndarray, groups: np.ndarray, gains: np.ndarray, costs: np.ndarray,
