@@ -81,7 +81,8 @@ def test_local_search_stays_in_budget_evaluates_each_subnet_once_and_improves(ev
     def place(candidates):
         return evaluator.screen(candidates, constraint, place=True)
 
-    found, scores = local_search(evaluator, constraint, start, start_scores, 1500, rng, place)
+    parts = local_search(evaluator, constraint, start, start_scores, 1500, rng, place)
+    found, scores = Candidates.concat([c for c, _ in parts]), Scores.concat([s for _, s in parts])
     assert 0 < len(found) <= 1500
     assert len(evaluator.genome.first_of_each(found)) == len(found)  # nothing evaluated twice
     assert np.array_equal(evaluator.on_best_accelerators(found, constraint).accelerator, found.accelerator)

@@ -243,10 +243,10 @@ def run_evolution(evaluator: Evaluator, constraint: Constraint, budget: int, rng
             if on_generation:
                 on_generation(generation, candidates, step_scores)
 
-        found, found_scores = local_search(evaluator, constraint, population.take(starts), scores.take(starts),
-                                           local_budget, rng, place, on_step=on_step)
-        archive.append(found)
-        archive_scores.append(found_scores)
+        found = local_search(evaluator, constraint, population.take(starts), scores.take(starts), local_budget, rng,
+                             place, on_step=on_step)
+        archive += [candidates for candidates, _ in found]
+        archive_scores += [part_scores for _, part_scores in found]
     return Candidates.concat(archive), Scores.concat(archive_scores)
 
 

@@ -52,8 +52,11 @@ _OPTIMA_KEPT = 8
 def local_search(evaluator: Evaluator, constraint: Constraint, starts: Candidates, start_scores: Scores,
                  budget: int, rng: np.random.Generator,
                  place: Callable[[Candidates], tuple[Candidates, np.ndarray]], climbers: int = 4,
-                 on_step: Callable[[Candidates, Scores], None] | None = None) -> tuple[Candidates, Scores]:
+                 on_step: Callable[[Candidates, Scores], None] | None = None) -> list[tuple[Candidates, Scores]]:
     """Climb from ``starts`` (best first, evaluated) for ``budget`` evaluations; return what it evaluated.
+
+    The evaluations come as (candidates, scores) parts, one per evaluation
+    in order, for the caller to join with its own (one concatenation of all).
 
     ``climbers`` designs climb in lockstep (one evaluation per step for all
     their single moves, one for all their combinations), each replaced at
@@ -111,10 +114,7 @@ def local_search(evaluator: Evaluator, constraint: Constraint, starts: Candidate
             if spent < budget and (kick := _kick(evaluator, best, rng, place, seen)) is not None:
                 following.append((kick, None))  # scored with the next step's single moves
         active = following
-    if not archive.parts:
-        none = np.zeros(0, dtype=np.int64)
-        return starts.take(none), start_scores.take(none)
-    return Candidates.concat([c for c, _ in archive.parts]), Scores.concat([s for _, s in archive.parts])
+    return archive.parts
 
 
 def _insert_optimum(optima: list[tuple[Candidates, Scores]], optimum: tuple[Candidates, Scores],
