@@ -166,9 +166,10 @@ def test_relinking_walks_between_two_optima_and_returns_a_feasible_design_from_b
     seen, archive = _Seen(genome), EvaluationArchive()
     parts = archive.parts
 
-    def record(candidates, scores, hashes):
-        assert np.array_equal(hashes, seen.hash(genome.encode(candidates)))
-        seen.archived(hashes, archive.append(candidates, scores))
+    def record(candidates, scores):
+        start = archive.append(candidates, scores)
+        rows = seen.rows(seen.hash(genome.encode(candidates)))
+        assert rows.tolist() == list(range(start, start + len(candidates)))  # the rows the walk noted for them
 
     seen.first_unseen(seen.hash(genome.encode(Candidates.concat([a, b]))), 2)
     middle = _relink(evaluator, constraint, a, b, lambda c: evaluator.screen(c, constraint, place=True), seen,

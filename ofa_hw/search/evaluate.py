@@ -80,6 +80,10 @@ class EvaluationArchive:
         self._starts = [0]  # the first row of each part, then the row count
         self._table = np.empty((1024, len(_SCORE_FIELDS)))  # (rows, score fields), grown by doubling
 
+    def __len__(self) -> int:
+        """Rows so far."""
+        return self._starts[-1]
+
     def append(self, candidates: Candidates, scores: Scores) -> int:
         """Add an evaluation; its first row."""
         start = self._starts[-1]

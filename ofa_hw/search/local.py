@@ -75,20 +75,20 @@ def local_search(evaluator: Evaluator, constraint: Constraint, starts: Candidate
     active: list[tuple[Candidates, Scores | None]] = [(starts.take([i]), start_scores.take([i]))
                                                       for i in queue[:climbers]]
     del queue[:climbers]
-    def record(candidates: Candidates, scores: Scores, hashes: np.ndarray) -> None:
+    def record(candidates: Candidates, scores: Scores) -> None:
         nonlocal spent
-        seen.archived(hashes, archive.append(candidates, scores))
+        archive.append(candidates, scores)
         spent += len(candidates)
         if on_step:
             on_step(candidates, scores)
 
     optima: list[tuple[Candidates, Scores]] = []  # the local optima reached, best first
     while spent < budget and active:
-        moved = _step(evaluator, constraint, active, budget - spent, place, seen)
+        moved = _step(evaluator, constraint, active, budget - spent, place, seen, len(archive))
         if moved is None:
             break
-        results, candidates, scores, hashes = moved
-        record(candidates, scores, hashes)
+        results, candidates, scores = moved
+        record(candidates, scores)
         following: list[tuple[Candidates, Scores | None]] = []
         for result, (current, current_scores) in zip(results, active, strict=True):
             if result is not None:
@@ -127,7 +127,7 @@ def _insert_optimum(optima: list[tuple[Candidates, Scores]], optimum: tuple[Cand
 
 def _relink(evaluator: Evaluator, constraint: Constraint, start: Candidates, target: Candidates, place,
             seen: _Seen, left: int, archive: EvaluationArchive,
-            record: Callable[[Candidates, Scores, np.ndarray], None]) -> tuple[Candidates, Scores] | None:
+            record: Callable[[Candidates, Scores], None]) -> tuple[Candidates, Scores] | None:
     """Walk from local optimum ``start`` to ``target`` one gene group at a time; the best design on the way.
 
     Path relinking: each step sets, of the groups (a slot's kernel and
@@ -159,14 +159,14 @@ def _relink(evaluator: Evaluator, constraint: Constraint, start: Candidates, tar
             break
         hashes = seen.hash(rows, normalised=True)
         archived = seen.rows(hashes)
-        fresh = seen.first_unseen(hashes, left)
+        fresh = seen.first_unseen(hashes, left, first_row=len(archive))
         stored = np.flatnonzero(archived >= 0)
         options = [rows[stored]], [archive.scores(archived[stored])] if len(stored) else []
         if len(fresh):
             candidates = place(genome.decode(rows[fresh], validate=False))[0]
             options[1].append(evaluator.evaluate(candidates))
             options[0].append(rows[fresh])
-            record(candidates, options[1][-1], hashes[fresh])
+            record(candidates, options[1][-1])
             left -= len(fresh)
         if not options[1]:
             break
@@ -209,11 +209,12 @@ def _rank_key(scores: Scores, constraint: Constraint) -> tuple[bool, float, floa
 
 
 def _step(evaluator: Evaluator, constraint: Constraint, climbers: list[tuple[Candidates, Scores | None]], left: int,
-          place, seen: _Seen) -> tuple[list, Candidates, Scores, np.ndarray] | None:
-    """One step of every climber: (per climber its better neighbour or ``None``, all evaluated, scores, hashes).
+          place, seen: _Seen, first_row: int) -> tuple[list, Candidates, Scores] | None:
+    """One step of every climber: (per climber its better neighbour or ``None``, all evaluated, their scores).
 
     A climber's better neighbour comes with its scores.  A climber without scores (a kick) is
-    evaluated with the single moves.
+    evaluated with the single moves.  What the step evaluates becomes the archive's rows from
+    ``first_row`` on (``seen`` notes them).
     ``None`` when no climber has an unevaluated neighbour left.
     """
     genome = evaluator.genome
@@ -222,7 +223,7 @@ def _step(evaluator: Evaluator, constraint: Constraint, climbers: list[tuple[Can
     genes = genome.encode(Candidates.concat([current for current, _ in climbers]))
     all_singles, all_groups, owner = _single_moves(evaluator, genes)
     single_hashes = seen.hash(all_singles)
-    kept = seen.first_unseen(single_hashes, left)
+    kept = seen.first_unseen(single_hashes, left, first_row=first_row + len(unscored))  # after the kicks
     if not len(kept) and not unscored:
         return None
     parts = [climbers[k][0] for k in unscored]
@@ -258,7 +259,8 @@ def _step(evaluator: Evaluator, constraint: Constraint, climbers: list[tuple[Can
         combo_owner.append(np.full(len(rows), k))
         lagrangian.append(np.zeros(len(rows), dtype=bool))
     pool, pool_scores, pool_owner = [single_candidates], [single_scores], [owner]
-    pool_hashes = [seen.hash(genes[unscored]), single_hashes[kept]]
+    seen.archived(seen.hash(genes[unscored]), first_row)  # the kicks, marked seen when drawn
+    next_row = first_row + len(single_candidates)
     if combos and left > 0:
         rows, row_owner = np.concatenate(combos), np.concatenate(combo_owner)
         row_lagrangian = np.concatenate(lagrangian)
@@ -268,15 +270,15 @@ def _step(evaluator: Evaluator, constraint: Constraint, climbers: list[tuple[Can
         for k in range(len(climbers)):  # each climber's best predicted feasible Lagrangian solutions, then pairs
             for from_lagrangian, most in ((True, COMBOS_PER_STEP), (False, PAIRS_PER_STEP)):
                 feasible = np.flatnonzero((violation == 0) & (row_owner == k) & (row_lagrangian == from_lagrangian))
-                keep = feasible[seen.first_unseen(row_hashes[feasible], min(left, most))]
+                keep = feasible[seen.first_unseen(row_hashes[feasible], min(left, most), first_row=next_row)]
                 chosen.append(keep)
                 left -= len(keep)
+                next_row += len(keep)
         keep = np.concatenate(chosen).astype(np.int64)
         if len(keep):
             pool.append(combo_candidates.take(keep))
             pool_scores.append(evaluator.evaluate(pool[-1]))
             pool_owner.append(row_owner[keep])
-            pool_hashes.append(row_hashes[keep])
     candidates, scores, owners = Candidates.concat(pool), Scores.concat(pool_scores), np.concatenate(pool_owner)
     # each climber's best candidate: its first in the order of all (a stable sort keeps a subset's order)
     order = rank(scores, constraint)
@@ -287,7 +289,7 @@ def _step(evaluator: Evaluator, constraint: Constraint, climbers: list[tuple[Can
         top = order[first]
         better = len(top) > 0 and _better(scores.take(top), current_scores, constraint)
         results.append((candidates.take(top), scores.take(top)) if better else None)
-    return results, candidates, scores, np.concatenate(pool_hashes)
+    return results, candidates, scores
 
 
 def _single_moves(evaluator: Evaluator, genes: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -463,13 +465,17 @@ class _Seen:
         with np.errstate(over="ignore"):
             return (rows if normalised else self.genome.normalised(rows))[:, :-1] @ self._multipliers
 
-    def first_unseen(self, hashes: np.ndarray, limit: int) -> np.ndarray:
-        """Positions of the first ``limit`` of ``hashes`` not seen yet, each sub-network once; marks them seen."""
-        known, keep = self._where, []
+    def first_unseen(self, hashes: np.ndarray, limit: int, first_row: int = -1) -> np.ndarray:
+        """Positions of the first ``limit`` of ``hashes`` not seen yet, each sub-network once; marks them seen.
+
+        ``first_row`` (if not -1): the networks kept are to be the archive's rows from it on, in order.
+        """
+        known = self._where
+        keep: list[int] = []
         if limit > 0:
             for i, h in enumerate(hashes.tolist()):
                 if h not in known:
-                    known[h] = -1
+                    known[h] = -1 if first_row < 0 else first_row + len(keep)
                     keep.append(i)
                     if len(keep) == limit:
                         break
