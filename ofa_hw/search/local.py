@@ -150,10 +150,7 @@ def _relink(evaluator: Evaluator, constraint: Constraint, start: Candidates, tar
         differing = np.flatnonzero(((current != goal) & columns).any(axis=1))
         if len(differing) < 2:  # one group away: the next step is the target itself
             break
-        rows = np.repeat(current[None], len(differing), axis=0)
-        mask = columns[differing]
-        rows[mask] = np.broadcast_to(goal, rows.shape)[mask]
-        rows = genome.normalised(rows)
+        rows = genome.normalised(np.where(columns[differing], goal, current))
         rows = rows[(rows != current).any(axis=1)]  # a switched-off slot's genes change nothing until its depth does
         if not len(rows):
             break
@@ -161,22 +158,23 @@ def _relink(evaluator: Evaluator, constraint: Constraint, start: Candidates, tar
         archived = seen.rows(hashes)
         fresh = seen.first_unseen(hashes, left, first_row=len(archive))
         stored = np.flatnonzero(archived >= 0)
-        options = [rows[stored]], [archive.scores(archived[stored])] if len(stored) else []
+        parts = [archive.scores(archived[stored])] if len(stored) else []  # the stored rows, then the fresh ones
         if len(fresh):
             candidates = place(genome.decode(rows[fresh], validate=False))[0]
-            options[1].append(evaluator.evaluate(candidates))
-            options[0].append(rows[fresh])
-            record(candidates, options[1][-1])
+            parts.append(evaluator.evaluate(candidates))
+            record(candidates, parts[-1])
             left -= len(fresh)
-        if not options[1]:
+        if not parts:
             break
-        scores = Scores.concat(options[1])
+        scores = Scores.concat(parts)
         top = int(rank(scores, constraint)[0])
         top_scores = scores.take([top])
-        if constraint.violation(top_scores)[0] == 0 and (middle is None or _better(top_scores, middle[1], constraint)):
+        feasible = not _rank_key(top_scores, constraint)[0]
+        if feasible and (middle is None or _better(top_scores, middle[1], constraint)):
             middle = (archive.candidate(int(archived[stored[top]])) if top < len(stored)
                       else candidates.take([top - len(stored)])), top_scores
-        current = np.concatenate(options[0])[top]  # its accelerator gene is the start's: no group reads it
+        # its accelerator gene is the start's: no group reads it
+        current = rows[stored[top]] if top < len(stored) else rows[fresh[top - len(stored)]]
     return middle
 
 
