@@ -6,7 +6,6 @@ import hashlib
 import io
 import json
 import os
-import statistics
 import zipfile
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
@@ -456,6 +455,13 @@ def _check_reachable(evaluator: Evaluator, constraint: Constraint) -> None:
 
 
 # -------------------------------------------------------------- restarts
+def _median(values: np.ndarray) -> float:
+    """The median of a few hundred values: one sort (``np.median`` costs 10x that in overhead)."""
+    ordered = np.sort(values)
+    middle = len(ordered) // 2
+    return float(ordered[middle] if len(ordered) % 2 else (ordered[middle - 1] + ordered[middle]) / 2)
+
+
 class _Restart:
     """One independent search run (picklable, so executors can run it elsewhere)."""
 
@@ -474,7 +480,7 @@ class _Restart:
                 feasible=int(feasible.sum()),
                 best_accuracy_top1=float(scores.accuracy_top1[feasible].max()) if feasible.any() else None,
                 best_latency_ms=float(scores.latency_ms[feasible].min()) if feasible.any() else None,
-                median_latency_ms=float(statistics.median(scores.latency_ms.tolist())),  # np.median: 10x the overhead
+                median_latency_ms=_median(scores.latency_ms),
             ))
             if on_progress:
                 on_progress(len(candidates))
