@@ -314,17 +314,20 @@ class ErrorModel:
                 "transferred": self.transferred.summary(confidence)}
 
 
-#: Devices with an interval model (DPUCZDX8G devices calibrated on the Ultra96-V2 table; the HLS engine's
-#: C-sim range, :mod:`latency_tables.engine`; both by build, :mod:`latency_tables.by_build`).
-INTERVAL_DEVICES = ("dpuczdx8g-joint", "ultra96v2-b2304", "hls-engine", "by-build")
+#: DPUCZDX8G devices whose error model :func:`error_model` computes from the shipped measurements.
+ERROR_MODEL_DEVICES = ("dpuczdx8g-joint", "ultra96v2-b2304")
+#: Devices with an interval model (the DPUCZDX8G ones above; the HLS engine's C-sim range,
+#: :mod:`latency_tables.engine`; both by build, :mod:`latency_tables.by_build`).
+INTERVAL_DEVICES = (*ERROR_MODEL_DEVICES, "hls-engine", "by-build")
 
 
 @cache
 def error_model(device: str = "dpuczdx8g-joint") -> ErrorModel:
     """The error model of a shipped DPU device (computed from the shipped measurements on first use)."""
-    if device not in INTERVAL_DEVICES[:2]:
-        raise KeyError(f"no latency-interval model for device {device!r}; intervals exist for "
-                       f"{', '.join(INTERVAL_DEVICES)}")
+    if device not in ERROR_MODEL_DEVICES:
+        raise KeyError(f"no latency-interval model for device {device!r}; error models exist for "
+                       f"{', '.join(ERROR_MODEL_DEVICES)} (interval_predictor also gives intervals for "
+                       f"{', '.join(d for d in INTERVAL_DEVICES if d not in ERROR_MODEL_DEVICES)})")
     transferred = transfer_residuals() if device == "dpuczdx8g-joint" else single_table_transfer_residuals()
     return ErrorModel(repeat_residuals(), unit_residuals(), transferred)
 
