@@ -86,6 +86,7 @@ import numpy as np
 from .accelerator import Accelerator
 from .dpu_options import DpuOptions
 from .layer import Layer
+from .schedule import layer_sources
 
 __all__ = ["CPU_BW_GBPS", "FallbackLayer", "cpu_gops", "fallback_latency_ms", "fallback_layers", "unsupported_reason"]
 
@@ -247,7 +248,7 @@ def _copied_bytes(unit: Sequence[Layer], j: int, subgraph: int, written_by: Mapp
     layer = unit[j]
     internal, copied = 0, 0.0
     external: list[str] = []
-    for source in layer.inputs or ((unit[j - 1].name,) if j else ("input",)):
+    for source in layer_sources(unit, j):
         if source not in written_by:
             external.append(source)
             continue

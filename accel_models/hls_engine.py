@@ -53,7 +53,7 @@ Basis of the estimate (per core)
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass
 
 from .accelerator import Accelerator
 from .boards import Board
@@ -237,10 +237,6 @@ class EngineConfig:
         if estimate.bram36 > board.bram36 and board.uram:
             estimate = self.resources(("wbuf",))
         return estimate
-
-    def replace(self, **changes) -> EngineConfig:
-        """A copy with some constants changed."""
-        return replace(self, **changes)
 
 
 #: Where the engine pools: on its PP x ICP element-wise unit, not on a DPUCZDX8G's depthwise ALU

@@ -362,16 +362,16 @@ def fits(accelerator: Accelerator, board: Board, *, max_utilization: float = 1.0
     if accelerator.is_dpuczdx8g:
         need = estimate_resources(accelerator)
         placed = placed_resources(accelerator, need).as_dict()
-        extrapolated = bool(need.extrapolated)
+        extrapolated, notes = bool(need.extrapolated), resource_notes(accelerator)
     else:
         placed, extrapolated = _engine_use(accelerator, board).as_dict(), False
+        notes = (resource_basis(accelerator),)
     budget = board.resources()
     utilization = {k: (placed[k] / budget[k] if budget[k] else (0.0 if placed[k] == 0 else float("inf")))
                    for k in RESOURCE_NAMES}
     binding = max(utilization, key=lambda k: utilization[k])
     return FitResult(ok=utilization[binding] <= max_utilization, binding_resource=binding, utilization=utilization,
-                     placed=ResourceUse(**placed), extrapolated=extrapolated,
-                     notes=resource_notes(accelerator) if accelerator.is_dpuczdx8g else (resource_basis(accelerator),))
+                     placed=ResourceUse(**placed), extrapolated=extrapolated, notes=notes)
 
 
 def buildable_on(accelerator: Accelerator, board: Board) -> Accelerator:

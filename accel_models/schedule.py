@@ -46,7 +46,8 @@ from .layer import Layer, LayerArrays
 if TYPE_CHECKING:  # scipy is a host dependency: a board that only measures never builds a schedule
     from scipy import sparse
 
-__all__ = ["HSWISH_SPLIT_PASSES", "HandOff", "UnitFlow", "UnitSchedule", "group_by_block", "spill_state", "unit_flow"]
+__all__ = ["HSWISH_SPLIT_PASSES", "HandOff", "UnitFlow", "UnitSchedule", "group_by_block", "layer_sources",
+           "spill_state", "unit_flow"]
 
 #: Extra passes over DDR when an h-swish tensor does not fit on chip and runs as
 #: separate element-wise ops: read x, write relu6(x+3); read both, write the product.
@@ -155,6 +156,11 @@ def spill_state(footprint_bytes, size_bytes, hswish, capacity_bytes):
     return spilled, spilled & hswish & (size_bytes > capacity_bytes)
 
 
+def layer_sources(unit: Sequence[Layer], j: int) -> tuple[str, ...]:
+    """Names layer ``j`` of ``unit`` reads: its ``inputs``, else the layer before it (the first: ``"input"``)."""
+    return unit[j].inputs or ((unit[j - 1].name,) if j else ("input",))
+
+
 def unit_flow(k: int, unit: Sequence[Layer]) -> UnitFlow:
     """Compulsory bytes, on-chip hand-off tensors and merged layers of unit ``k`` (its layers in order)."""
     if not unit:
@@ -170,7 +176,7 @@ def unit_flow(k: int, unit: Sequence[Layer]) -> UnitFlow:
     consumers: list[list[int]] = [[] for _ in unit]
     for j, layer in enumerate(unit):
         internal_bytes = 0
-        for source in layer.inputs or ((unit[j - 1].name,) if j else ("input",)):
+        for source in layer_sources(unit, j):
             p = index.get(source)
             if p is None:
                 continue  # the unit's input (or "input", the network's)
