@@ -150,8 +150,7 @@ class Residuals:
             total = self.prior_shots + n
             return (min(0.0, float((self.prior_shots * low + n * own[0]) / total)),
                     max(0.0, float((self.prior_shots * high + n * own[1]) / total)))
-        order = np.argsort(np.asarray(self.values), kind="stable")
-        ordered = np.asarray(self.values)[order]
+        ordered = np.sort(np.asarray(self.values), kind="stable")
         n = len(ordered)
         high = int(np.ceil((n + 1) * (1 + confidence) / 2))
         low = int(np.floor((n + 1) * (1 - confidence) / 2))
