@@ -15,7 +15,7 @@ from functools import cached_property
 
 import numpy as np
 
-from ..space import OFASpace, SubnetBatch
+from ..space import OFASpace, SubnetBatch, active_mask
 from .evaluate import Candidates
 
 __all__ = ["Genome"]
@@ -161,7 +161,7 @@ class Genome:
     def slots_on(self) -> np.ndarray:
         """(stages, depth indices, slots per stage) int64: 1 for the slots a stage's depth switches on."""
         depth = self._value_of_index[2]  # (stage, depth index) -> depth
-        return (np.arange(self.space.n_slots // len(depth)) < depth[:, :, None]).astype(np.int64)  # as active_mask
+        return active_mask(depth).reshape(*depth.shape, -1).astype(np.int64)  # each entry's depth as one stage's
 
     def first_of_each(self, candidates: Candidates) -> np.ndarray:
         """Sorted indices of the first occurrence of every distinct candidate.
