@@ -151,7 +151,7 @@ def test_the_posterior_interval_moves_one_measurement_at_a_time():
     assert widths[-1] > widths[0]  # a noisier board than the prior: wider
 
 
-def _fitted_on_ultra96(n_shots: int):
+def _fitted_on_ultra96(n_shots: int, prior="dpuczdx8g-joint"):
     """fit_device on the first ``n_shots`` measured Ultra96-V2 units (the joint prior's own board)."""
     import warnings
 
@@ -161,7 +161,7 @@ def _fitted_on_ultra96(n_shots: int):
     shots = ultra96.table.subset(ultra96.table.keys()[:n_shots])
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        return fit_device(shots, ultra96.accelerator, units=ultra96.units)
+        return fit_device(shots, ultra96.accelerator, prior, units=ultra96.units)
 
 
 def test_a_fitted_predictor_has_the_posterior_interval_on_its_board():
@@ -190,17 +190,9 @@ def test_a_search_on_a_fitted_board_carries_its_posterior_interval():
 
 
 def test_a_fit_on_an_unnamed_calibration_has_no_device_interval_model():
-    import warnings
-
-    from latency_tables import fit_device, get_source
     from latency_tables.uncertainty import fitted_error_model
 
-    ultra96 = get_source("ultra96v2-b2304")
-    shots = ultra96.table.subset(ultra96.table.keys()[:4])
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        predictor = fit_device(shots, ultra96.accelerator, get_predictor("dpuczdx8g-joint").calibrated,
-                               units=ultra96.units)
+    predictor = _fitted_on_ultra96(4, get_predictor("dpuczdx8g-joint").calibrated)
     assert predictor.few_shot.prior == "a CalibratedModel fitted on ultra96v2-b2304"
     with pytest.raises(KeyError, match="no latency-interval model"):
         interval_predictor(predictor)

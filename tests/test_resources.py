@@ -17,14 +17,18 @@ from accel_models import (
 )
 
 
+def _option_free(arch: str, **changes) -> Accelerator:
+    """``arch`` as PG338's table rows list it: IP 3.x, no depthwise engine (an option), no channel augmentation."""
+    options = DpuOptions(ip_version="3.4", depthwise=False, channel_augmentation=False).replace(**changes)
+    return Accelerator.from_dpu(arch, options=options)
+
+
 @pytest.mark.parametrize("arch", list_dpu_archs())
 def test_dsp_is_exact_and_others_close(arch):
     config = dpu_config(arch)
     acc = Accelerator.from_dpu(arch)
-    # IP 3.x: the depthwise engine is an option; PG338's table rows have no channel augmentation
-    no_dw = DpuOptions(ip_version="3.4", depthwise=False, channel_augmentation=False)
-    low = estimate_resources(acc.replace(options=no_dw.replace(dsp_usage="low")))
-    high = estimate_resources(acc.replace(options=no_dw))
+    low = estimate_resources(_option_free(arch, dsp_usage="low"))
+    high = estimate_resources(_option_free(arch))
     # By hand from the table: 4 int8 MACs per DSP per cycle + 2; "high" adds one DSP per PP*ICP lane.
     assert low.dsp == pytest.approx(config.dsp_low) == pytest.approx(acc.macs_per_cycle / 4 + 2)
     assert high.dsp == pytest.approx(config.dsp_high) == pytest.approx(acc.macs_per_cycle / 4 + acc.pp * acc.icp + 2)
@@ -97,11 +101,6 @@ def test_bad_arguments():
 
 
 # ------------------------------------------------------- PG338 option tables
-def _option_free(arch: str, **changes) -> Accelerator:
-    options = DpuOptions(ip_version="3.4", depthwise=False, channel_augmentation=False).replace(**changes)
-    return Accelerator.from_dpu(arch, options=options)
-
-
 @pytest.mark.parametrize("arch, extra_lut", [("B512", 3121), ("B1600", 2476), ("B2304", 1710), ("B4096", 1701)])
 def test_channel_augmentation_costs_pg338s_extra_luts(arch, extra_lut):
     # PG338 v4.1 "Channel Augmentation" Table 1, read off the published table
