@@ -25,6 +25,12 @@ queries; children that repeat a genome scored before (in their generation
 or an earlier one: a quarter of a joint Ultra96-V2 search's evolution
 rows) count too, but are predicted once and read back.
 
+A population of several times OFA's 100 evolves as islands of about 100
+(``island_population``) that never mix, in lockstep (one evaluation per
+generation for all): one population of 400 converges on one region of the
+space, four islands on up to four, and the local search starts from each
+island's best, so a seed's climbers start in several basins instead of one.
+
 Under a constraint the last ``local_search_share`` of the budget (80 %,
 less when the evolution would keep fewer than ``min_generations``
 generations: it keeps those, up to half the budget)
@@ -93,8 +99,11 @@ class EvolutionSettings:
 
     ``local_search_share``: fraction of the budget spent climbing from the
     ``local_search_starts`` best distinct designs at the end (under a
-    constraint), less where the evolution would run fewer than
-    ``min_generations`` generations (it keeps those, up to half the budget).
+    constraint, each island's best first), less where the evolution would
+    run fewer than ``min_generations`` generations (it keeps those, up to
+    half the budget).  ``island_population``: the population evolves as
+    islands of about this size that never mix (a population under twice it
+    is one island).
     """
 
     population: int = 100
@@ -107,6 +116,7 @@ class EvolutionSettings:
     local_search_share: float = 0.8
     min_generations: int = 25
     local_search_starts: int = 4
+    island_population: int = 100
 
     def __post_init__(self) -> None:
         if int(self.population) != self.population or self.population < 8:
@@ -120,6 +130,8 @@ class EvolutionSettings:
         if not 0 <= self.local_search_share < 1 or int(self.local_search_starts) != self.local_search_starts \
                 or self.local_search_starts < 1:
             raise ValueError("local_search_share must lie in [0, 1) and local_search_starts be a positive integer")
+        if int(self.island_population) != self.island_population or self.island_population < 8:
+            raise ValueError(f"island_population must be an integer of at least 8, got {self.island_population!r}")
         if int(self.min_generations) != self.min_generations or self.min_generations < 0:
             raise ValueError(f"min_generations must be a non-negative integer, got {self.min_generations!r}")
 
@@ -173,9 +185,6 @@ def run_evolution(evaluator: Evaluator, constraint: Constraint, budget: int, rng
     n = settings.population
     if budget < n:
         raise ValueError(f"budget ({budget}) must be at least the population size ({n})")
-    n_parents = max(2, int(round(n * settings.parent_ratio)))
-    n_mutants = int(round(n * settings.mutation_ratio))
-    n_children = n - n_parents
     rounds = settings.screen_rounds
 
     best_accelerator = settings.best_accelerator and constraint.active
@@ -192,50 +201,49 @@ def run_evolution(evaluator: Evaluator, constraint: Constraint, budget: int, rng
         local_budget = 0
     budget -= local_budget
     genes = not best_accelerator  # placed candidates: no accelerator genes drawn
-    population, _ = screened(lambda k: place(evaluator.sample(k, rng, genes)), n, constraint, rounds)
-    rates = {"mutants": 0.5, "crossovers": 0.5}
+    sizes = _island_sizes(n, settings.island_population)
+    islands = [_Island(size, settings) for size in sizes]
+    population = Candidates.concat([
+        screened(lambda k: place(evaluator.sample(k, rng, genes)), size, constraint, rounds)[0] for size in sizes])
     memo = _ScoreMemo(evaluator)
     scores = memo.evaluate(population)
     archive, archive_scores = [population], [scores]
     if on_generation:
         on_generation(0, population, scores)
+    bounds = np.cumsum([0, *sizes])  # island i is population[bounds[i]:bounds[i + 1]]
     evaluated, generation = n, 0
     while evaluated < budget:
         generation += 1
-        order = rank(scores, constraint)[:n_parents]
-        parents, parent_scores = population.take(order), scores.take(order)
-        size = min(n_children, budget - evaluated)
-        mutants = min(n_mutants, size)
-
-        def draw_mutants(k: int, parents: Candidates = parents) -> tuple[Candidates, np.ndarray]:
-            return place(evaluator.mutate(parents.take(rng.integers(0, n_parents, size=k)), rng,
-                                          settings.mutation_prob, settings.resolution_mutation_prob, genes))
-
-        def draw_crossovers(k: int, parents: Candidates = parents) -> tuple[Candidates, np.ndarray]:
-            pick = rng.integers(0, n_parents, size=(k, 2))
-            return place(evaluator.crossover(parents.take(pick[:, 0]), parents.take(pick[:, 1]), rng, genes))
-
-        part, rates["mutants"] = screened(draw_mutants, mutants, constraint, rounds, rates["mutants"])
-        drawn = [part]
-        if size > mutants:
-            part, rates["crossovers"] = screened(draw_crossovers, size - mutants, constraint, rounds,
-                                                 rates["crossovers"])
-            drawn.append(part)
-        children = Candidates.concat(drawn)
+        left = budget - evaluated
+        parent_parts, score_parts, child_parts = [], [], []
+        for island, start, end in zip(islands, bounds[:-1].tolist(), bounds[1:].tolist(), strict=True):
+            members = np.arange(start, end)
+            order = members[rank(scores.take(members), constraint)[:island.n_parents]]
+            parents = population.take(order)
+            size = min(island.n_children, left)
+            left -= size
+            parent_parts.append(parents)
+            score_parts.append(scores.take(order))
+            child_parts.append(island.children(evaluator, parents, size, place, constraint, rng, genes) if size
+                               else parents.take(np.zeros(0, dtype=np.int64)))
+        children = Candidates.concat(child_parts)
         child_scores = memo.evaluate(children)
         archive.append(children)
         archive_scores.append(child_scores)
         evaluated += len(children)
         if on_generation:
             on_generation(generation, children, child_scores)
-        population = Candidates.concat([parents, children])
-        scores = Scores.concat([parent_scores, child_scores])
+        # each island's parents, then its children
+        child_bounds = np.cumsum([0, *(len(c) for c in child_parts)])
+        population = Candidates.concat([part for pair in zip(parent_parts, child_parts, strict=True) for part in pair])
+        scores = Scores.concat([part for i, parent_scores in enumerate(score_parts)
+                                for part in (parent_scores, child_scores.take(np.arange(child_bounds[i],
+                                                                                         child_bounds[i + 1])))])
+        bounds = np.cumsum([0, *(len(p) + len(c) for p, c in zip(parent_parts, child_parts, strict=True))])
     if local_budget:
         from .local import local_search
 
-        order = rank(scores, constraint)
-        distinct = order[evaluator.genome.first_of_each(population.take(order))]  # best first
-        starts = distinct[:settings.local_search_starts]
+        starts = _starts(evaluator, constraint, population, scores, bounds, settings.local_search_starts)
 
         def on_step(candidates: Candidates, step_scores: Scores) -> None:
             nonlocal generation
@@ -248,6 +256,58 @@ def run_evolution(evaluator: Evaluator, constraint: Constraint, budget: int, rng
         archive += [candidates for candidates, _ in found]
         archive_scores += [part_scores for _, part_scores in found]
     return Candidates.concat(archive), Scores.concat(archive_scores)
+
+
+def _island_sizes(population: int, island_population: int) -> list[int]:
+    """Sizes of the islands a population of ``population`` splits into (as even as can be, each about ``island_population``)."""
+    count = max(1, population // island_population)
+    return [population // count + (i < population % count) for i in range(count)]
+
+
+class _Island:
+    """One island's share of a generation: OFA's parents, mutants and crossovers on its own members."""
+
+    def __init__(self, size: int, settings: EvolutionSettings) -> None:
+        self.settings = settings
+        self.n_parents = max(2, int(round(size * settings.parent_ratio)))
+        self.n_mutants = int(round(size * settings.mutation_ratio))
+        self.n_children = size - self.n_parents
+        self.rates = {"mutants": 0.5, "crossovers": 0.5}  # the feasible rates of its draws, as last seen
+
+    def children(self, evaluator: Evaluator, parents: Candidates, size: int, place, constraint: Constraint,
+                 rng: np.random.Generator, genes: bool) -> Candidates:
+        """``size`` children of ``parents``: mutants first, then crossovers, screened by the latency gather."""
+        settings, n_parents, rounds = self.settings, len(parents), self.settings.screen_rounds
+
+        def draw_mutants(k: int) -> tuple[Candidates, np.ndarray]:
+            return place(evaluator.mutate(parents.take(rng.integers(0, n_parents, size=k)), rng,
+                                          settings.mutation_prob, settings.resolution_mutation_prob, genes))
+
+        def draw_crossovers(k: int) -> tuple[Candidates, np.ndarray]:
+            pick = rng.integers(0, n_parents, size=(k, 2))
+            return place(evaluator.crossover(parents.take(pick[:, 0]), parents.take(pick[:, 1]), rng, genes))
+
+        mutants = min(self.n_mutants, size)
+        part, self.rates["mutants"] = screened(draw_mutants, mutants, constraint, rounds, self.rates["mutants"])
+        if size == mutants:
+            return part
+        crossovers, self.rates["crossovers"] = screened(draw_crossovers, size - mutants, constraint, rounds,
+                                                        self.rates["crossovers"])
+        return Candidates.concat([part, crossovers])
+
+
+def _starts(evaluator: Evaluator, constraint: Constraint, population: Candidates, scores: Scores,
+            bounds: np.ndarray, count: int) -> np.ndarray:
+    """Positions of ``count`` distinct designs of ``population`` to climb from, best first: each island's best first.
+
+    ``bounds``: island i is ``population[bounds[i]:bounds[i + 1]]``.
+    """
+    order = rank(scores, constraint)
+    distinct = order[evaluator.genome.first_of_each(population.take(order))]  # best first
+    island = np.searchsorted(bounds, distinct, side="right") - 1
+    leads = np.zeros(len(distinct), dtype=bool)
+    leads[np.unique(island, return_index=True)[1]] = True  # each island's best distinct design
+    return np.concatenate([distinct[leads], distinct[~leads]])[:count]
 
 
 class _ScoreMemo:

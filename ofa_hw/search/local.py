@@ -47,6 +47,8 @@ _PAIRS_SCREENED = 160
 _PAIR_LEADS = 24
 #: Local optima kept as targets of path relinking.
 _OPTIMA_KEPT = 8
+#: Gene mutation probability of a kick (a restart from a mutant of a kept optimum).
+KICK_PROB = 0.3
 
 
 def local_search(evaluator: Evaluator, constraint: Constraint, starts: Candidates, start_scores: Scores,
@@ -111,7 +113,9 @@ def local_search(evaluator: Evaluator, constraint: Constraint, starts: Candidate
                 if middle is not None:
                     following.append(middle)
                     continue
-            if spent < budget and (kick := _kick(evaluator, best, rng, place, seen)) is not None:
+            # a kick from a random one of the best optima: kicks from the best alone circle in its basin
+            source = optima[int(rng.integers(len(optima)))][0] if optima else best
+            if spent < budget and (kick := _kick(evaluator, source, rng, place, seen)) is not None:
                 following.append((kick, None))  # scored with the next step's single moves
         active = following
     return archive.parts
@@ -489,13 +493,16 @@ class _Seen:
         return np.array([where.get(h, -1) for h in hashes.tolist()], dtype=np.int64)
 
 
-def _kick(evaluator: Evaluator, best: Candidates, rng: np.random.Generator, place, seen: _Seen,
+def _kick(evaluator: Evaluator, design: Candidates, rng: np.random.Generator, place, seen: _Seen,
           tries: int = 8) -> Candidates | None:
-    """A feasible, not yet evaluated mutant of ``best`` (``None`` if ``tries`` rounds find none)."""
+    """A feasible, not yet evaluated mutant of ``design`` (``None`` if ``tries`` rounds find none).
+
+    Each gene mutates with probability ``KICK_PROB``.
+    """
     genome = evaluator.genome
     for _ in range(tries):
-        mutants, violation = place(evaluator.mutate(best.take(np.zeros(64, dtype=np.int64)), rng, 0.1, 0.1,
-                                                    accelerator_genes=False))
+        mutants, violation = place(evaluator.mutate(design.take(np.zeros(64, dtype=np.int64)), rng, KICK_PROB,
+                                                    KICK_PROB, accelerator_genes=False))
         feasible = np.flatnonzero(violation == 0)
         keep = feasible[seen.first_unseen(seen.hash(genome.encode(mutants.take(feasible))), 1)]
         if len(keep):
