@@ -200,3 +200,47 @@ def test_the_evolution_keeps_its_generations_before_the_local_search(evaluator, 
     generations = 1 + int(np.ceil((evolution - 50) / 38))
     assert sizes[:generations] == [50] + [38] * (generations - 2) + [evolution - 50 - 38 * (generations - 2)]
     assert sum(sizes) == budget
+
+
+def test_the_population_splits_into_even_islands_of_about_the_island_population():
+    from ofa_hw.search.evolution import _island_sizes
+
+    assert _island_sizes(400, 100) == [100, 100, 100, 100]
+    assert _island_sizes(199, 100) == [199]  # under twice the island population: one island
+    assert _island_sizes(250, 100) == [125, 125]
+    assert _island_sizes(301, 100) == [101, 100, 100]
+
+
+def test_islands_never_mix_and_each_island_best_starts_a_climber(evaluator, monkeypatch):
+    """Every draw of a generation takes its parents from one island (the population's rows split at generation 0)."""
+    from ofa_hw.search.evolution import EvolutionSettings, _starts, run_evolution
+
+    keys = evaluator.genome.keys
+    islands: list[set] = []
+    parent_sets: list[set] = []
+    for name in ("mutate", "crossover"):
+        method = getattr(evaluator, name)
+
+        def recording(*args, method=method, **kwargs):
+            parent_sets.append({key for part in args if isinstance(part, Candidates) for key in keys(part)})
+            return method(*args, **kwargs)
+
+        monkeypatch.setattr(evaluator, name, recording)
+
+    def on_generation(generation, candidates, scores):
+        if generation == 0:
+            islands.extend(set(keys(candidates.take(np.arange(start, start + 20)))) for start in (0, 20))
+            parent_sets.clear()  # the draws of generation 1 follow
+
+    settings = EvolutionSettings(population=40, island_population=20, local_search_share=0.0)
+    run_evolution(evaluator, Constraint(latency_ms=8.0), 70, np.random.default_rng(0), settings, on_generation)
+    assert len(parent_sets) >= 4  # mutants and crossovers of each island
+    assert all(any(drawn <= island for island in islands) for drawn in parent_sets)
+    assert {i for drawn in parent_sets for i, island in enumerate(islands) if drawn <= island} == {0, 1}
+
+    # the climbers' starts: each island's best distinct design first, then the rest by rank
+    draws, _ = evaluator.screen(evaluator.sample(8, np.random.default_rng(1), accelerator_genes=False),
+                                Constraint(latency_ms=8.0), place=True)
+    scores = Scores(*(np.zeros(8) if f != "accuracy_top1" else np.array([9.0, 8, 7, 6, 5, 4, 3, 2])
+                      for f in Scores.__dataclass_fields__))
+    assert _starts(evaluator, Constraint(latency_ms=8.0), draws, scores, np.array([0, 4, 8]), 3).tolist() == [0, 4, 1]

@@ -152,9 +152,9 @@ def search_codesign(
     population : int, optional
         Population size.  Default: NSGA-II 100; evolution one fiftieth of the
         evaluations per restart, at least 100 and at most 400 (400 at the
-        default budget: a wider population converges to the same design from
-        different seeds far more often than OFA's 100, see
-        ``benchmarks/bench_search.py``).
+        default budget: four islands of OFA's 100 that never mix, whose
+        best designs start the local search in up to four basins, see
+        :mod:`ofa_hw.search.evolution` and ``benchmarks/bench_search.py``).
     resolutions : sequence of int, optional
         Resolutions to consider (default: those of the space the accuracy
         predictor can encode).

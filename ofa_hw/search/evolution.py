@@ -215,18 +215,13 @@ def run_evolution(evaluator: Evaluator, constraint: Constraint, budget: int, rng
     while evaluated < budget:
         generation += 1
         left = budget - evaluated
-        parent_parts, score_parts, child_parts = [], [], []
+        kept, drawn = [], []  # per island: its parents' positions in the population, its children
         for island, start, end in zip(islands, bounds[:-1].tolist(), bounds[1:].tolist(), strict=True):
-            members = np.arange(start, end)
-            order = members[rank(scores.take(members), constraint)[:island.n_parents]]
-            parents = population.take(order)
+            kept.append(start + rank(scores.take(np.arange(start, end)), constraint)[:island.n_parents])
             size = min(island.n_children, left)
             left -= size
-            parent_parts.append(parents)
-            score_parts.append(scores.take(order))
-            child_parts.append(island.children(evaluator, parents, size, place, constraint, rng, genes) if size
-                               else parents.take(np.zeros(0, dtype=np.int64)))
-        children = Candidates.concat(child_parts)
+            drawn.append(island.children(evaluator, population.take(kept[-1]), size, place, constraint, rng, genes))
+        children = Candidates.concat(drawn)
         child_scores = memo.evaluate(children)
         archive.append(children)
         archive_scores.append(child_scores)
@@ -234,12 +229,12 @@ def run_evolution(evaluator: Evaluator, constraint: Constraint, budget: int, rng
         if on_generation:
             on_generation(generation, children, child_scores)
         # each island's parents, then its children
-        child_bounds = np.cumsum([0, *(len(c) for c in child_parts)])
-        population = Candidates.concat([part for pair in zip(parent_parts, child_parts, strict=True) for part in pair])
-        scores = Scores.concat([part for i, parent_scores in enumerate(score_parts)
-                                for part in (parent_scores, child_scores.take(np.arange(child_bounds[i],
-                                                                                         child_bounds[i + 1])))])
-        bounds = np.cumsum([0, *(len(p) + len(c) for p, c in zip(parent_parts, child_parts, strict=True))])
+        previous = len(population)
+        population, scores = Candidates.concat([population, children]), Scores.concat([scores, child_scores])
+        child_rows = np.split(previous + np.arange(len(children)), np.cumsum([len(c) for c in drawn])[:-1])
+        order = np.concatenate([part for pair in zip(kept, child_rows, strict=True) for part in pair])
+        population, scores = population.take(order), scores.take(order)
+        bounds = np.cumsum([0, *(len(k) + len(c) for k, c in zip(kept, child_rows, strict=True))])
     if local_budget:
         from .local import local_search
 
@@ -259,7 +254,7 @@ def run_evolution(evaluator: Evaluator, constraint: Constraint, budget: int, rng
 
 
 def _island_sizes(population: int, island_population: int) -> list[int]:
-    """Sizes of the islands a population of ``population`` splits into (as even as can be, each about ``island_population``)."""
+    """Sizes of the islands ``population`` splits into: as even as can be, each at least ``island_population``."""
     count = max(1, population // island_population)
     return [population // count + (i < population % count) for i in range(count)]
 
@@ -278,6 +273,8 @@ class _Island:
                  rng: np.random.Generator, genes: bool) -> Candidates:
         """``size`` children of ``parents``: mutants first, then crossovers, screened by the latency gather."""
         settings, n_parents, rounds = self.settings, len(parents), self.settings.screen_rounds
+        if not size:
+            return parents.take(np.zeros(0, dtype=np.int64))
 
         def draw_mutants(k: int) -> tuple[Candidates, np.ndarray]:
             return place(evaluator.mutate(parents.take(rng.integers(0, n_parents, size=k)), rng,

@@ -19,8 +19,10 @@ additive over distant moves, so this finds the local optimum near a start,
 not the global one: at a local optimum a climber restarts from the next
 distinct elite of the evolution, then from the best design on the path from
 its optimum to the best other optimum found (path relinking: one gene group
-at a time), then from a mutant of the best design found (iterated local
-search).  Four climbers step in lockstep (one evaluation per step for all
+at a time), then from a mutant of one of the best optima found (iterated
+local search; a kick mutates each gene with probability ``KICK_PROB``:
+kicks from the best design alone, one gene in ten, kept circling in its
+basin).  Four climbers step in lockstep (one evaluation per step for all
 their single moves, one for all their combinations: batches of a few
 hundred).  Every candidate counts against the budget; none is evaluated
 twice.
@@ -62,7 +64,7 @@ def local_search(evaluator: Evaluator, constraint: Constraint, starts: Candidate
 
     ``climbers`` designs climb in lockstep (one evaluation per step for all
     their single moves, one for all their combinations), each replaced at
-    its local optimum by the next start, then by a mutant of the best found.
+    its local optimum by the next start, then by a mutant of a kept optimum.
     ``place(candidates)`` moves candidates to their accelerators and returns
     their constraint violation (:meth:`Evaluator.screen`); ``on_step`` gets
     each step's evaluated candidates.
@@ -99,7 +101,7 @@ def local_search(evaluator: Evaluator, constraint: Constraint, starts: Candidate
                 following.append(result)
                 continue
             # a local optimum: the next start; else the best design on the path from it to another optimum;
-            # else a mutant of the best found
+            # else a mutant of a kept optimum
             if current_scores is not None:
                 optima = _insert_optimum(optima, (current, current_scores), constraint)
             if queue:
@@ -113,7 +115,6 @@ def local_search(evaluator: Evaluator, constraint: Constraint, starts: Candidate
                 if middle is not None:
                     following.append(middle)
                     continue
-            # a kick from a random one of the best optima: kicks from the best alone circle in its basin
             source = optima[int(rng.integers(len(optima)))][0] if optima else best
             if spent < budget and (kick := _kick(evaluator, source, rng, place, seen)) is not None:
                 following.append((kick, None))  # scored with the next step's single moves
