@@ -212,17 +212,22 @@ def test_the_population_splits_into_even_islands_of_about_the_island_population(
 
 
 def test_islands_never_mix_and_each_island_best_starts_a_climber(evaluator, monkeypatch):
-    """Every draw of a generation takes its parents from one island (the population's rows split at generation 0)."""
+    """Every child's parents come from one island (the population's rows split at generation 0).
+
+    The islands draw together: a draw's rows are island 0's, then island 1's.
+    """
     from ofa_hw.search.evolution import EvolutionSettings, _starts, run_evolution
 
     keys = evaluator.genome.keys
     islands: list[set] = []
-    parent_sets: list[set] = []
+    draws: list[list[list[int]]] = []  # per draw, per parent argument, the island of each row's parent
     for name in ("mutate", "crossover"):
         method = getattr(evaluator, name)
 
         def recording(*args, method=method, **kwargs):
-            parent_sets.append({key for part in args if isinstance(part, Candidates) for key in keys(part)})
+            if islands:
+                draws.append([[next(i for i, island in enumerate(islands) if key in island) for key in keys(part)]
+                              for part in args if isinstance(part, Candidates)])
             return method(*args, **kwargs)
 
         monkeypatch.setattr(evaluator, name, recording)
@@ -230,13 +235,13 @@ def test_islands_never_mix_and_each_island_best_starts_a_climber(evaluator, monk
     def on_generation(generation, candidates, scores):
         if generation == 0:
             islands.extend(set(keys(candidates.take(np.arange(start, start + 20)))) for start in (0, 20))
-            parent_sets.clear()  # the draws of generation 1 follow
 
     settings = EvolutionSettings(population=40, island_population=20, local_search_share=0.0)
     run_evolution(evaluator, Constraint(latency_ms=8.0), 70, np.random.default_rng(0), settings, on_generation)
-    assert len(parent_sets) >= 4  # mutants and crossovers of each island
-    assert all(any(drawn <= island for island in islands) for drawn in parent_sets)
-    assert {i for drawn in parent_sets for i, island in enumerate(islands) if drawn <= island} == {0, 1}
+    assert len(draws) >= 2  # generation 1's mutants and crossovers (and nothing else: 70 = 40 + 30 children)
+    for parents in draws:
+        assert all(column == parents[0] for column in parents)  # a crossover's two parents: one island
+        assert parents[0] == sorted(parents[0]) and set(parents[0]) == {0, 1}  # island 0's rows, then island 1's
 
     # the climbers' starts: each island's best distinct design first, then the rest by rank
     draws, _ = evaluator.screen(evaluator.sample(8, np.random.default_rng(1), accelerator_genes=False),

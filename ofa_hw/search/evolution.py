@@ -154,29 +154,52 @@ def screened(draw: Callable[[int], tuple[Candidates, np.ndarray]], n: int, const
     """``n`` candidates from up to ``rounds`` calls of ``draw(k)``, feasible ones first, and the feasible rate seen.
 
     ``draw(k)`` returns ``k`` candidates and their constraint violation
-    (:meth:`Evaluator.screen`).  A bounded, vectorised version of OFA's
-    "re-draw until feasible" loop: only the latency gather runs on the
-    draws; when fewer than ``n`` are
-    feasible after ``rounds`` draws, the least-violating fill the rest.  Each
-    round draws as many as the feasible rate (``expected_rate`` at first, e.g.
-    the previous generation's) says are still missing, with a 25 % margin: a
-    draw costs a few microseconds, a round trip through numpy far more.
+    (:meth:`Evaluator.screen`): :func:`screened_groups` with one group.
     """
-    drawn, violations, feasible, total = [], [], 0, 0
-    rate = max(expected_rate, 1 / 16) if constraint.active else 1.0
-    k = n if not constraint.active else min(16 * n, int(np.ceil(1.25 * n / rate)))
+    candidates, rates = screened_groups(lambda ks: draw(int(ks[0])), np.array([n]), constraint, rounds,
+                                        np.array([expected_rate]))
+    return candidates, float(rates[0])
+
+
+def screened_groups(draw: Callable[[np.ndarray], tuple[Candidates, np.ndarray]], needs: np.ndarray,
+                    constraint: Constraint, rounds: int, expected_rates: np.ndarray) -> tuple[Candidates, np.ndarray]:
+    """``needs[g]`` candidates of each group ``g`` (group by group, in draw order), feasible first; the rates seen.
+
+    ``draw(ks)`` returns ``ks[g]`` candidates of each group g, group after
+    group, and their constraint violation (:meth:`Evaluator.screen`): the
+    islands of a generation draw their children in one call.  A bounded,
+    vectorised version of OFA's "re-draw until feasible" loop: only the
+    latency gather runs on the draws; when fewer than ``needs[g]`` of a
+    group are feasible after ``rounds`` draws, its least-violating fill the
+    rest.  Each round draws as many as each group's feasible rate
+    (``expected_rates`` at first, e.g. the previous generation's) says are
+    still missing, with a 25 % margin: a draw costs a few microseconds, a
+    round trip through numpy far more.
+    """
+    needs = np.asarray(needs, dtype=np.int64)
+    drawn, violations, labels = [], [], []
+    feasible, total = np.zeros(len(needs), dtype=np.int64), np.zeros(len(needs), dtype=np.int64)
+    rates = np.maximum(expected_rates, 1 / 16) if constraint.active else np.ones(len(needs))
+    ks = needs if not constraint.active else np.minimum(16 * needs, np.ceil(1.25 * needs / rates).astype(np.int64))
     for _ in range(rounds):
-        candidates, violation = draw(k)
+        candidates, violation = draw(ks)
+        label = np.repeat(np.arange(len(needs)), ks)
         drawn.append(candidates)
         violations.append(violation)
-        feasible += int((violation == 0).sum())
-        total += k
-        if feasible >= n or not constraint.active:
+        labels.append(label)
+        feasible += np.bincount(label[violation == 0], minlength=len(needs))
+        total += ks
+        missing = needs - feasible
+        if not constraint.active or (missing <= 0).all():
             break
-        rate = max(feasible / total, 1 / 16)
-        k = min(16 * n, int(np.ceil(1.25 * (n - feasible) / rate)))
-    order = np.argsort(np.concatenate(violations), kind="stable")[:n]
-    return Candidates.concat(drawn).take(np.sort(order)), feasible / total
+        rates = np.maximum(feasible / np.maximum(total, 1), 1 / 16)
+        ks = np.where(missing > 0, np.minimum(16 * needs, np.ceil(1.25 * missing / rates).astype(np.int64)), 0)
+    violation, label = np.concatenate(violations), np.concatenate(labels)
+    order = np.lexsort((violation, label))  # group by group, least violation first (stable: draw order)
+    first_of_group = np.cumsum(np.bincount(label, minlength=len(needs))) - np.bincount(label, minlength=len(needs))
+    kept = order[np.arange(len(order)) - first_of_group[label[order]] < needs[label[order]]]
+    kept = kept[np.lexsort((kept, label[kept]))]  # each group's in draw order
+    return Candidates.concat(drawn).take(kept), np.where(total > 0, feasible / np.maximum(total, 1), expected_rates)
 
 
 def run_evolution(evaluator: Evaluator, constraint: Constraint, budget: int, rng: np.random.Generator,
@@ -207,7 +230,6 @@ def run_evolution(evaluator: Evaluator, constraint: Constraint, budget: int, rng
     budget -= local_budget
     genes = not best_accelerator  # placed candidates: no accelerator genes drawn
     sizes = _island_sizes(n, settings.island_population)
-    islands = [_Island(size, settings) for size in sizes]
     population = Candidates.concat([
         screened(lambda k: place(evaluator.sample(k, rng, genes)), size, constraint, rounds)[0] for size in sizes])
     memo = _ScoreMemo(evaluator)
@@ -215,17 +237,18 @@ def run_evolution(evaluator: Evaluator, constraint: Constraint, budget: int, rng
     archive, archive_scores = [population], [scores]
     if on_generation:
         on_generation(0, population, scores)
+    islands = _Islands(np.array(sizes), settings)
     bounds = np.cumsum([0, *sizes])  # island i is population[bounds[i]:bounds[i + 1]]
     evaluated, generation = n, 0
     while evaluated < budget:
         generation += 1
-        left = budget - evaluated
-        kept, drawn = [], []  # per island: its parents' positions in the population, its children
-        for island, start, end in zip(islands, bounds[:-1].tolist(), bounds[1:].tolist(), strict=True):
-            kept.append(start + rank(scores.take(np.arange(start, end)), constraint)[:island.n_parents])
-            size = min(island.n_children, left)
-            left -= size
-            drawn.append(island.children(evaluator, population.take(kept[-1]), size, place, constraint, rng, genes))
+        kept = [start + rank(scores.take(np.arange(start, end)), constraint)[:n_parents]
+                for start, end, n_parents in zip(bounds[:-1].tolist(), bounds[1:].tolist(),
+                                                  islands.n_parents.tolist(), strict=True)]
+        # the first islands' children, up to the budget
+        sizes_now = np.diff(np.minimum(np.cumsum([0, *islands.n_children]), budget - evaluated))
+        drawn = islands.children(evaluator, population.take(np.concatenate(kept)), sizes_now, place, constraint,
+                                 rng, genes)
         children = Candidates.concat(drawn)
         child_scores = memo.evaluate(children)
         archive.append(children)
@@ -264,38 +287,47 @@ def _island_sizes(population: int, island_population: int) -> list[int]:
     return [population // count + (i < population % count) for i in range(count)]
 
 
-class _Island:
-    """One island's share of a generation: OFA's parents, mutants and crossovers on its own members."""
+class _Islands:
+    """The islands' shares of a generation: OFA's parents, mutants and crossovers, each island on its own members."""
 
-    def __init__(self, size: int, settings: EvolutionSettings) -> None:
+    def __init__(self, sizes: np.ndarray, settings: EvolutionSettings) -> None:
         self.settings = settings
-        self.n_parents = max(2, int(round(size * settings.parent_ratio)))
-        self.n_mutants = int(round(size * settings.mutation_ratio))
-        self.n_children = size - self.n_parents
-        self.rates = {"mutants": 0.5, "crossovers": 0.5}  # the feasible rates of its draws, as last seen
+        self.n_parents = np.maximum(2, np.rint(sizes * settings.parent_ratio).astype(np.int64))
+        self.n_mutants = np.rint(sizes * settings.mutation_ratio).astype(np.int64)
+        self.n_children = sizes - self.n_parents
+        # the feasible rates of each island's draws, as last seen
+        self.rates = {"mutants": np.full(len(sizes), 0.5), "crossovers": np.full(len(sizes), 0.5)}
 
-    def children(self, evaluator: Evaluator, parents: Candidates, size: int, place, constraint: Constraint,
-                 rng: np.random.Generator, genes: bool) -> Candidates:
-        """``size`` children of ``parents``: mutants first, then crossovers, screened by the latency gather."""
-        settings, n_parents, rounds = self.settings, len(parents), self.settings.screen_rounds
-        if not size:
-            return parents.take(np.zeros(0, dtype=np.int64))
+    def children(self, evaluator: Evaluator, parents: Candidates, sizes: np.ndarray, place, constraint: Constraint,
+                 rng: np.random.Generator, genes: bool) -> list[Candidates]:
+        """Per island ``sizes[i]`` children of its parents: mutants first, then crossovers, screened by latency.
 
-        def draw_mutants(k: int) -> tuple[Candidates, np.ndarray]:
-            return place(evaluator.mutate(parents.take(rng.integers(0, n_parents, size=k)), rng,
-                                          settings.mutation_prob, settings.resolution_mutation_prob, genes))
+        ``parents``: each island's ``n_parents``, island after island.  The
+        islands draw together, one call per kind and screening round.
+        """
+        settings, rounds = self.settings, self.settings.screen_rounds
+        first_parent = np.cumsum(self.n_parents) - self.n_parents
 
-        def draw_crossovers(k: int) -> tuple[Candidates, np.ndarray]:
-            pick = rng.integers(0, n_parents, size=(k, 2))
+        def parents_of(ks: np.ndarray, pairs: int) -> np.ndarray:  # random parents of each island's draws
+            return (rng.integers(0, np.repeat(self.n_parents, ks)[:, None], size=(int(ks.sum()), pairs))
+                    + np.repeat(first_parent, ks)[:, None])
+
+        def draw_mutants(ks: np.ndarray) -> tuple[Candidates, np.ndarray]:
+            return place(evaluator.mutate(parents.take(parents_of(ks, 1)[:, 0]), rng, settings.mutation_prob,
+                                          settings.resolution_mutation_prob, genes))
+
+        def draw_crossovers(ks: np.ndarray) -> tuple[Candidates, np.ndarray]:
+            pick = parents_of(ks, 2)
             return place(evaluator.crossover(parents.take(pick[:, 0]), parents.take(pick[:, 1]), rng, genes))
 
-        mutants = min(self.n_mutants, size)
-        part, self.rates["mutants"] = screened(draw_mutants, mutants, constraint, rounds, self.rates["mutants"])
-        if size == mutants:
-            return part
-        crossovers, self.rates["crossovers"] = screened(draw_crossovers, size - mutants, constraint, rounds,
-                                                        self.rates["crossovers"])
-        return Candidates.concat([part, crossovers])
+        mutants = np.minimum(self.n_mutants, sizes)
+        parts = []
+        for kind, draw, needs in (("mutants", draw_mutants, mutants), ("crossovers", draw_crossovers, sizes - mutants)):
+            if needs.any():
+                drawn, self.rates[kind] = screened_groups(draw, needs, constraint, rounds, self.rates[kind])
+                parts.append([drawn.take(rows) for rows in np.split(np.arange(len(drawn)), np.cumsum(needs)[:-1])])
+        return [Candidates.concat([part[i] for part in parts]) if parts else parents.take(np.zeros(0, np.int64))
+                for i in range(len(sizes))]
 
 
 def _starts(evaluator: Evaluator, constraint: Constraint, population: Candidates, scores: Scores,

@@ -89,8 +89,10 @@ def local_search(evaluator: Evaluator, constraint: Constraint, starts: Candidate
     optima: list[tuple[Candidates, Scores]] = []  # the local optima reached, best first
     while spent < budget and active:
         moved = _step(evaluator, constraint, active, budget - spent, place, seen, len(archive))
-        if moved is None:
-            break
+        if moved is None:  # every neighbour of every climber evaluated (restarts on explored ground): kicks
+            kicks = (_kick(evaluator, _kick_source(optima, best, rng), rng, place, seen) for _ in active)
+            active = [(kick, None) for kick in kicks if kick is not None]
+            continue
         results, candidates, scores = moved
         record(candidates, scores)
         following: list[tuple[Candidates, Scores | None]] = []
@@ -115,11 +117,16 @@ def local_search(evaluator: Evaluator, constraint: Constraint, starts: Candidate
                 if middle is not None:
                     following.append(middle)
                     continue
-            source = optima[int(rng.integers(len(optima)))][0] if optima else best
-            if spent < budget and (kick := _kick(evaluator, source, rng, place, seen)) is not None:
+            if spent < budget and (kick := _kick(evaluator, _kick_source(optima, best, rng), rng, place,
+                                                 seen)) is not None:
                 following.append((kick, None))  # scored with the next step's single moves
         active = following
     return archive.parts
+
+
+def _kick_source(optima: list[tuple[Candidates, Scores]], best: Candidates, rng: np.random.Generator) -> Candidates:
+    """A random one of the kept ``optima`` (``best`` if none yet): kicks from the best alone circle in its basin."""
+    return optima[int(rng.integers(len(optima)))][0] if optima else best
 
 
 def _insert_optimum(optima: list[tuple[Candidates, Scores]], optimum: tuple[Candidates, Scores],
