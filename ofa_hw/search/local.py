@@ -120,9 +120,8 @@ def local_search(evaluator: Evaluator, constraint: Constraint, starts: Candidate
 def _insert_optimum(optima: list[tuple[Candidates, Scores]], optimum: tuple[Candidates, Scores],
                     constraint: Constraint) -> list[tuple[Candidates, Scores]]:
     """``optima`` with ``optimum`` added, best first, at most ``_OPTIMA_KEPT``."""
-    merged = [*optima, optimum]
-    order = rank(Scores.concat([o[1] for o in merged]), constraint)
-    return [merged[i] for i in order[:_OPTIMA_KEPT]]
+    merged = sorted([*optima, optimum], key=lambda o: _rank_key(o[1], constraint))  # stable, as rank is
+    return merged[:_OPTIMA_KEPT]
 
 
 def _relink(evaluator: Evaluator, constraint: Constraint, start: Candidates, target: Candidates, place,
@@ -158,23 +157,22 @@ def _relink(evaluator: Evaluator, constraint: Constraint, start: Candidates, tar
         archived = seen.rows(hashes)
         fresh = seen.first_unseen(hashes, left, first_row=len(archive))
         stored = np.flatnonzero(archived >= 0)
-        parts = [archive.scores(archived[stored])] if len(stored) else []  # the stored rows, then the fresh ones
         if len(fresh):
             candidates = place(genome.decode(rows[fresh], validate=False))[0]
-            parts.append(evaluator.evaluate(candidates))
-            record(candidates, parts[-1])
+            record(candidates, evaluator.evaluate(candidates))  # the archive's rows from the first fresh one
             left -= len(fresh)
-        if not parts:
+        elif not len(stored):
             break
-        scores = Scores.concat(parts)
+        # the stored rows, then the fresh ones: their scores by one gather
+        positions = np.concatenate([stored, fresh])
+        table_rows = np.concatenate([archived[stored], len(archive) - len(fresh) + np.arange(len(fresh))])
+        scores = archive.scores(table_rows)
         top = int(rank(scores, constraint)[0])
         top_scores = scores.take([top])
         feasible = not _rank_key(top_scores, constraint)[0]
         if feasible and (middle is None or _better(top_scores, middle[1], constraint)):
-            middle = (archive.candidate(int(archived[stored[top]])) if top < len(stored)
-                      else candidates.take([top - len(stored)])), top_scores
-        # its accelerator gene is the start's: no group reads it
-        current = rows[stored[top]] if top < len(stored) else rows[fresh[top - len(stored)]]
+            middle = archive.candidate(int(table_rows[top])), top_scores
+        current = rows[positions[top]]  # its accelerator gene is the start's: no group reads it
     return middle
 
 
