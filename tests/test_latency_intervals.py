@@ -189,6 +189,20 @@ def test_a_search_on_a_fitted_board_carries_its_posterior_interval():
     assert "posterior after 8 held-out residual(s)" in board["origin"]
 
 
+def test_a_search_on_a_fitted_board_builds_its_interval_model_once(monkeypatch):
+    import latency_tables.uncertainty as uncertainty
+
+    predictor = _fitted_on_ultra96(5)
+    built = []
+    original = uncertainty.interval_predictor
+    monkeypatch.setattr(uncertainty, "interval_predictor", lambda *a: built.append(a) or original(*a))
+    result = search_codesign(board="ultra96v2", latency_ms=12.0, predictor=predictor, confidence=0.9, **FAST)
+    assert result.best.latency_high_ms <= 12.0 + 1e-9
+    assert [a[0] for a in built] == [predictor]  # the searched bound, the designs' intervals, the settings: one model
+    search_codesign(board="ultra96v2", latency_ms=12.0, predictor=_fitted_on_ultra96(5), confidence=0.9, **FAST)
+    assert len(built) == 2  # another fitted predictor (equal, not the same object) gets its own
+
+
 def test_a_fit_on_an_unnamed_calibration_has_no_device_interval_model():
     from latency_tables.uncertainty import fitted_error_model
 
