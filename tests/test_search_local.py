@@ -153,6 +153,18 @@ def test_archive_reads_back_the_scores_and_candidates_of_every_row(evaluator):
         assert np.array_equal(encode(archive.candidate(row)), encode(parts[p].take([r])))
 
 
+def test_a_scores_only_archive_keeps_no_candidates(evaluator):
+    from ofa_hw.search.evaluate import EvaluationArchive
+
+    archive = EvaluationArchive(keep_parts=False)
+    candidates = evaluator.sample(5, np.random.default_rng(1))
+    scores = evaluator.evaluate(candidates)
+    assert archive.append(candidates, scores) == 0 and len(archive) == 5 and archive.parts == []
+    assert archive.scores([3]).accuracy_top1.tolist() == [scores.accuracy_top1[3]]
+    with pytest.raises(ValueError, match="keep_parts=False"):
+        archive.candidate(0)
+
+
 def test_relinking_walks_between_two_optima_and_returns_a_feasible_design_from_both(evaluator):
     from ofa_hw.search.evaluate import EvaluationArchive
     from ofa_hw.search.local import _group_columns, _relink, _Seen
