@@ -34,7 +34,7 @@ from functools import cache
 import numpy as np
 
 from .evaluate import Candidates, EvaluationArchive, Evaluator, Scores
-from .evolution import Constraint, rank
+from .evolution import Constraint
 
 __all__ = ["COMBOS_PER_STEP", "PAIRS_PER_STEP", "local_search"]
 
@@ -145,6 +145,7 @@ def _relink(evaluator: Evaluator, constraint: Constraint, start: Candidates, tar
     current = genome.normalised(genome.encode(start))[0]
     goal = genome.normalised(genome.encode(target))[0]
     middle: tuple[Candidates, Scores] | None = None
+    middle_key = (True, 0.0, 0.0)
     while left > 0:
         differing = np.flatnonzero(((current != goal) & columns).any(axis=1))
         if len(differing) < 2:  # one group away: the next step is the target itself
@@ -166,12 +167,9 @@ def _relink(evaluator: Evaluator, constraint: Constraint, start: Candidates, tar
         # the stored rows, then the fresh ones: their scores by one gather
         positions = np.concatenate([stored, fresh])
         table_rows = np.concatenate([archived[stored], len(archive) - len(fresh) + np.arange(len(fresh))])
-        scores = archive.scores(table_rows)
-        top = int(rank(scores, constraint)[0])
-        top_scores = scores.take([top])
-        feasible = not _rank_key(top_scores, constraint)[0]
-        if feasible and (middle is None or _better(top_scores, middle[1], constraint)):
-            middle = archive.candidate(int(table_rows[top])), top_scores
+        top, key = _first_ranked(archive.scores(table_rows), constraint)
+        if not key[0] and (middle is None or _better_key(key, middle_key)):
+            middle, middle_key = (archive.candidate(int(table_rows[top])), archive.scores(table_rows[top:top + 1])), key
         current = rows[positions[top]]  # its accelerator gene is the start's: no group reads it
     return middle
 
@@ -195,6 +193,32 @@ def _better(a: Scores, b: Scores, constraint: Constraint) -> bool:
     """Whether one-candidate ``a`` ranks first against ``b`` (as :func:`rank` orders them) and differs from it."""
     return bool(_rank_key(a, constraint) <= _rank_key(b, constraint) and (
         a.accuracy_top1[0] != b.accuracy_top1[0] or a.latency_ms[0] != b.latency_ms[0]))
+
+
+def _ranked(scores: Scores, constraint: Constraint) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(:func:`rank` order, infeasible, primary key): a candidate's :func:`_rank_key` is (infeasible, primary, latency).
+
+    One violation for all: a walk step or a step's result ranks few candidates, where the calls, not the rows, cost.
+    """
+    violation = constraint.violation_of(scores.latency_ms, scores.fps)
+    infeasible = violation != 0
+    primary = np.where(infeasible, violation, -scores.accuracy_top1)
+    return np.lexsort((scores.latency_ms, primary, infeasible)), infeasible, primary
+
+
+def _first_ranked(scores: Scores, constraint: Constraint) -> tuple[int, tuple[bool, float, float]]:
+    """(position, rank key) of the candidate :func:`rank` puts first: ``rank(scores)[0]``, and its :func:`_rank_key`."""
+    order, infeasible, primary = _ranked(scores, constraint)
+    top = int(order[0])
+    return top, (bool(infeasible[top]), float(primary[top]), float(scores.latency_ms[top]))
+
+
+def _better_key(a: tuple[bool, float, float], b: tuple[bool, float, float]) -> bool:
+    """:func:`_better` on rank keys: ``a`` ranks first against ``b`` and differs from it.
+
+    A feasible key holds minus the accuracy: differing keys differ in accuracy or latency.
+    """
+    return a <= b and (a[1] != b[1] or a[2] != b[2])
 
 
 def _rank_key(scores: Scores, constraint: Constraint) -> tuple[bool, float, float]:
@@ -283,14 +307,20 @@ def _step(evaluator: Evaluator, constraint: Constraint, climbers: list[tuple[Can
             pool_owner.append(row_owner[keep])
     candidates, scores, owners = Candidates.concat(pool), Scores.concat(pool_scores), np.concatenate(pool_owner)
     # each climber's best candidate: its first in the order of all (a stable sort keeps a subset's order)
-    order = rank(scores, constraint)
-    ranked_owners = owners[order]
+    order, infeasible, primary = _ranked(scores, constraint)
+    present, first = np.unique(owners[order], return_index=True)
+    tops = dict(zip(present.tolist(), order[first].tolist(), strict=True))
     results: list = []
     for k, (_, current_scores) in enumerate(scored):
-        first = np.flatnonzero(ranked_owners == k)[:1]
-        top = order[first]
-        better = len(top) > 0 and _better(scores.take(top), current_scores, constraint)
-        results.append((candidates.take(top), scores.take(top)) if better else None)
+        top = tops.get(k)
+        if top is None:
+            results.append(None)
+            continue
+        key = bool(infeasible[top]), float(primary[top]), float(scores.latency_ms[top])  # its _rank_key
+        better = key <= _rank_key(current_scores, constraint) and (  # as _better
+            scores.accuracy_top1[top] != current_scores.accuracy_top1[0]
+            or scores.latency_ms[top] != current_scores.latency_ms[0])
+        results.append((candidates.take([top]), scores.take([top])) if better else None)
     return results, candidates, scores
 
 
