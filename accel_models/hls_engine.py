@@ -76,6 +76,7 @@ PIPELINE_DEPTH = 8
 CHANNELS_PER_LANE = 256
 _BRAM18_BITS = 18 * 1024
 _URAM_BITS = 288 * 1024
+#: The five FPGA resources every estimate and fit check counts (also :mod:`accel_models.resources`'s).
 RESOURCE_NAMES = ("dsp", "lut", "ff", "bram36", "uram")
 
 

@@ -67,13 +67,12 @@ import numpy as np
 
 from .accelerator import Accelerator, _dpu_table
 from .boards import Board
-from .hls_engine import EngineConfig
+from .hls_engine import RESOURCE_NAMES, EngineConfig
 from .option_resources import option_extras, resource_notes
 
 __all__ = ["FitResult", "ResourceUse", "Resources", "board_utilization", "estimate_resources", "fits",
            "placed_resources", "buildable_on", "resource_basis", "resource_fit_report", "uram_to_fit"]
 
-RESOURCE_NAMES = ("dsp", "lut", "ff", "bram36", "uram")
 #: BRAM36 blocks one UltraRAM block can stand in for (288 Kb / 36 Kb).
 BRAM36_PER_URAM = 8
 
