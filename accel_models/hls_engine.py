@@ -58,7 +58,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from .accelerator import Accelerator
-from .boards import Board
+from .boards import RESOURCE_NAMES, Board
 from .layer import LayerArrays
 from .roofline import RooflineModel, RooflineParams
 from .tiling import CLASSES, layer_classes
@@ -76,8 +76,6 @@ PIPELINE_DEPTH = 8
 CHANNELS_PER_LANE = 256
 _BRAM18_BITS = 18 * 1024
 _URAM_BITS = 288 * 1024
-#: The five FPGA resources every estimate and fit check counts (also :mod:`accel_models.resources`'s).
-RESOURCE_NAMES = ("dsp", "lut", "ff", "bram36", "uram")
 
 
 @dataclass(frozen=True)

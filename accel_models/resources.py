@@ -66,8 +66,8 @@ from functools import lru_cache
 import numpy as np
 
 from .accelerator import Accelerator, _dpu_table
-from .boards import Board
-from .hls_engine import RESOURCE_NAMES, EngineConfig
+from .boards import RESOURCE_NAMES, Board
+from .hls_engine import EngineConfig
 from .option_resources import option_extras, resource_notes
 
 __all__ = ["FitResult", "ResourceUse", "Resources", "board_utilization", "estimate_resources", "fits",
