@@ -25,7 +25,8 @@ def test_search_budget_help_states_the_searchs_own_defaults(monkeypatch, capsys)
     with pytest.raises(SystemExit):
         build_parser().parse_args(["search", "--help"])
     text = " ".join(capsys.readouterr().out.split())
-    assert f"default 12345 under a latency / fps limit, {DEFAULT_BUDGETS['nsga2']} for a front" in text
+    assert (f"default 12345 for the evolution, the search under a latency / fps limit; "
+            f"{DEFAULT_BUDGETS['nsga2']} for NSGA-II's front, without a limit or with --min-top1") in text
 
 
 def test_info_prints_layer_table(tmp_path, capsys):

@@ -53,8 +53,9 @@ def add_parser(subparsers) -> None:
                              "(TABLE.csv, calibrated on that prior) or a record from 'ofa-hw lut fit' (FIT.json)")
     parser.add_argument("--algorithm", default="auto", choices=("auto", "evolution", "nsga2"))
     parser.add_argument("--budget", type=int, default=None,
-                        help=f"candidate evaluations (default {DEFAULT_BUDGETS['evolution']} under a latency / fps "
-                             f"limit, {DEFAULT_BUDGETS['nsga2']} for a front)")
+                        help=f"candidate evaluations (default {DEFAULT_BUDGETS['evolution']} for the evolution, the "
+                             f"search under a latency / fps limit; {DEFAULT_BUDGETS['nsga2']} for NSGA-II's front, "
+                             f"without a limit or with --min-top1)")
     parser.add_argument("--population", type=int, default=None,
                         help="population size (default: 100 for NSGA-II, budget/50 within 100..400 for evolution)")
     parser.add_argument("--restarts", type=int, default=1)
