@@ -44,9 +44,10 @@ def _fitted_intervals(predictor, confidence: float, build):
     if cached is not None and cached[0]() is predictor:
         return cached[1]
     intervals = build(predictor, confidence)
+    fitted = _FITTED  # the callback may run at interpreter exit, when the module's names are gone
 
     def forget(_: weakref.ref) -> None:
-        _FITTED.pop(key, None)
+        fitted.pop(key, None)
 
     _FITTED[key] = (weakref.ref(predictor, forget), intervals)
     return intervals
