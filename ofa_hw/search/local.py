@@ -145,7 +145,7 @@ def _relink(evaluator: Evaluator, constraint: Constraint, start: Candidates, tar
     current = genome.normalised(genome.encode(start))[0]
     goal = genome.normalised(genome.encode(target))[0]
     middle: tuple[Candidates, Scores] | None = None
-    middle_key = (True, 0.0, 0.0)
+    middle_key = (True, 0.0, 0.0)  # the rank key of ``middle`` (read once it is set)
     while left > 0:
         differing = np.flatnonzero(((current != goal) & columns).any(axis=1))
         if len(differing) < 2:  # one group away: the next step is the target itself
