@@ -29,11 +29,12 @@ interval covers 85-95 % of held-out measurements.
 A predictor fitted to a user's board (:func:`latency_tables.fit_device`)
 has the prior's transferred-error interval updated by the board's own
 held-out residuals (:func:`fitted_error_model`, :func:`posterior_residuals`):
-each bound is a weighted mean of the prior's bound and the same quantile of
-the board's residuals, the prior counting as :data:`PRIOR_SHOTS`
-measurements, so the interval starts at the prior's and moves smoothly to
-the board's own as measurements come in; ``benchmarks/bench_few_shot.py``
-prints its coverage and width on held-out rows per number of measurements.
+the posterior predictive interval of a normal log error whose prior
+predictive is the prior's interval (spread worth :data:`PRIOR_SHOTS`
+measurements, centre :data:`PRIOR_CENTRE_SHOTS`), so the interval starts at
+the prior's and moves smoothly to the board's own as measurements come in;
+``benchmarks/bench_few_shot.py`` prints its coverage and width on held-out
+rows per number of measurements.
 """
 
 from __future__ import annotations
@@ -61,6 +62,7 @@ __all__ = [
     "LatencyInterval",
     "Residuals",
     "UpperBoundPredictor",
+    "PRIOR_CENTRE_SHOTS",
     "PRIOR_SHOTS",
     "error_model",
     "fitted_error_model",
@@ -82,13 +84,15 @@ MIN_RESIDUALS = 20
 #: How many of a board's own held-out residuals the prior's interval is worth in :func:`posterior_residuals`: for
 #: its spread (``PRIOR_SHOTS``) and for its centre (``PRIOR_CENTRE_SHOTS``).  Chosen on bench_few_shot's splits of
 #: seeds 0, 2, 3, 4, not the reported seed 1, among spreads worth 3 / 4 / 5 / 6 / 7 / 10 / 20 and centres worth
-#: 1 / 2 / 5 / 10 / as many as the spread: the largest worth whose interval narrows at every k where the prior's was
-#: honest (coverage >= 85 % at k = 0) and keeps covering 85 % there, while rising fastest towards the stated
-#: coverage where the prior's was over-confident.  Tried and not taken there: per-bound weighted means of the
+#: 1 / 2 / 5 / 10 / as many as the spread: the smallest worth (the fastest rise towards the stated coverage where
+#: the prior's interval was over-confident) whose interval still narrows at every k where the prior's was honest
+#: (coverage >= 85 % at k = 0) and keeps covering 85 % there (worth 4 covers less; a centre worth 5 or 10 no longer
+#: narrows at 3 shots).  Tried and not taken there: per-bound weighted means of the
 #: prior's bound and the board's quantiles (their small-sample quantiles sit inside the tails, so the width first
 #: narrows too far, then creeps back; over-confident priors reached only 69-78 % at 20 shots), a Dirichlet-process
 #: mixture (jumps), the sample variance as the board's spread (per-layer profiles' rare outliers widen it again).
 PRIOR_SHOTS = 5.0
+#: How many of a board's residuals the centre of the prior's interval is worth (see :data:`PRIOR_SHOTS`).
 PRIOR_CENTRE_SHOTS = 2.0
 
 
