@@ -157,6 +157,35 @@ def test_the_posterior_interval_moves_one_measurement_at_a_time():
     assert widths[-1] > 2 * np.diff(prior.bounds(0.9))[0]  # a noisier board than the prior: wider
 
 
+def test_the_posterior_interval_moves_from_the_prior_to_the_boards_errors():
+    """What bench_few_shot asks of the interval, on draws with a known distribution (board errors N(0, 0.1))."""
+    from latency_tables.uncertainty import posterior_residuals
+
+    rng = np.random.default_rng(0)
+    fresh = rng.normal(0.0, 0.1, 20_000)  # the board's error on the rows not given
+
+    def width_and_coverage(prior_sd, k):
+        prior = Residuals("transferred", tuple(rng.normal(0.0, prior_sd, 200)), f"prior N(0, {prior_sd})")
+        widths, covered = [], []
+        for _ in range(200):
+            low, high = posterior_residuals(prior, rng.normal(0.0, 0.1, k)).bounds(0.9)
+            widths.append(high - low)
+            covered.append(np.mean((fresh >= low) & (fresh <= high)))
+        return np.mean(widths), np.mean(covered)
+
+    shots = (0, 3, 5, 10, 20)
+    wide = [width_and_coverage(0.2, k) for k in shots]  # a prior twice as wide as the board's errors
+    widths = np.array([w for w, _ in wide])
+    # narrower at every k; from 3 residuals to 5 within 5 % (the spread about the median of 3 sits a little low)
+    assert np.all(widths[1:] < widths[0]) and np.all(widths[1:] < 1.05 * np.minimum.accumulate(widths)[:-1])
+    assert widths[-1] < 0.6 * widths[0] and all(c > 0.85 for _, c in wide)
+    honest = [width_and_coverage(0.1, k) for k in shots]  # as wide: it stays about where it is (its coverage
+    # dips to about 82 % at 3 shots: an interval whose width varies with the draw covers less than its mean width)
+    assert all(abs(w / honest[0][0] - 1) < 0.15 and 0.8 < c < 0.95 for w, c in honest)
+    confident = [width_and_coverage(0.03, k) for k in shots]  # a third as wide: the coverage rises to 85 %
+    assert confident[0][1] < 0.5 and np.all(np.diff([c for _, c in confident]) > 0) and confident[-1][1] > 0.85
+
+
 def _fitted_on_ultra96(n_shots: int, prior="dpuczdx8g-joint"):
     """fit_device on the first ``n_shots`` measured Ultra96-V2 units (the joint prior's own board)."""
     import warnings
