@@ -16,9 +16,10 @@ from types import MappingProxyType
 
 from .accelerator import Accelerator
 
-__all__ = ["Board", "get_board", "list_boards"]
+__all__ = ["RESOURCE_NAMES", "Board", "get_board", "list_boards"]
 
-_RESOURCE_FIELDS = ("dsp", "lut", "ff", "bram36", "uram")
+#: The five FPGA resources a board has and every estimate and fit check counts.
+RESOURCE_NAMES = ("dsp", "lut", "ff", "bram36", "uram")
 
 
 @dataclass(frozen=True)
@@ -51,7 +52,7 @@ class Board:
     sources: Mapping[str, str]
 
     def __post_init__(self) -> None:
-        for name in _RESOURCE_FIELDS:
+        for name in RESOURCE_NAMES:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
                 raise ValueError(f"board {self.name!r}: {name} must be a non-negative number, got {value!r}")
@@ -63,7 +64,7 @@ class Board:
 
     def resources(self) -> dict[str, float]:
         """The budget as ``{"dsp": ..., "lut": ..., "ff": ..., "bram36": ..., "uram": ...}``."""
-        return {name: getattr(self, name) for name in _RESOURCE_FIELDS}
+        return {name: getattr(self, name) for name in RESOURCE_NAMES}
 
     def unverified(self) -> list[str]:
         """Figures whose citation is marked UNVERIFIED."""

@@ -55,12 +55,16 @@ from __future__ import annotations
 import math
 from dataclasses import asdict, dataclass
 
+import numpy as np
+
 from .accelerator import Accelerator
-from .boards import Board
+from .boards import RESOURCE_NAMES, Board
+from .layer import LayerArrays
 from .roofline import RooflineModel, RooflineParams
+from .tiling import CLASSES, layer_classes
 
 __all__ = ["CHANNELS_PER_LANE", "DDR_LATENCY_CYCLES", "PIPELINE_DEPTH", "EngineConfig", "EngineResources",
-           "engine_hardware", "engine_model"]
+           "cycles_by_layer_type", "engine_hardware", "engine_model", "engine_model_cycles"]
 
 #: Cycles from an AXI read / write request to its first beat, counted once per DDR transfer (Zynq
 #: UltraScale+ HP ports take 30-60 cycles of the PL clock to DDR and back; UG1085 ch. 35).
@@ -72,7 +76,6 @@ PIPELINE_DEPTH = 8
 CHANNELS_PER_LANE = 256
 _BRAM18_BITS = 18 * 1024
 _URAM_BITS = 288 * 1024
-RESOURCE_NAMES = ("dsp", "lut", "ff", "bram36", "uram")
 
 
 @dataclass(frozen=True)
@@ -270,3 +273,46 @@ def engine_hardware(accelerator: Accelerator) -> Accelerator:
     """
     return accelerator.replace(options=accelerator.options.replace(channel_augmentation=False))
 
+
+
+def engine_model_cycles(layers: LayerArrays, accelerator: Accelerator) -> np.ndarray:
+    """(L,) cycles the engine model (:func:`engine_model`) predicts per layer on the engine built for ``accelerator``.
+
+    The model's latency on :func:`engine_hardware` at the accelerator's clock, in clock cycles: what the
+    engine's own count (``hls.program.engine_cycles``) is compared with.
+    """
+    cycles = np.asarray(engine_model().layer_latency_ms(layers, engine_hardware(accelerator)), dtype=float)
+    return cycles * (accelerator.clock_mhz * 1e3)
+
+
+def cycles_by_layer_type(layers: LayerArrays, engine_cycles: np.ndarray,
+                         model_cycles: np.ndarray) -> dict[str, dict[str, float]]:
+    """Engine and model cycles summed per layer type, and engine / model, for the types ``layers`` has.
+
+    Layer types are :data:`accel_models.tiling.CLASSES` as the engine runs them (pooling on its
+    element-wise unit: :data:`ENGINE_ALU_POOLING`).  Each entry holds ``layers`` (how many),
+    ``engine_cycles``, ``model_cycles`` and ``ratio`` (engine / model).
+
+    Examples
+    --------
+    >>> from accel_models.layer import Layer
+    >>> layers = LayerArrays.from_layers([Layer("c", "conv", (3, 8, 8), (8, 8, 8), kernel=3),
+    ...                                   Layer("p", "pwconv", (8, 8, 8), (16, 8, 8)),
+    ...                                   Layer("q", "pwconv", (16, 8, 8), (8, 8, 8)),
+    ...                                   Layer("g", "pool", (8, 8, 8), (8, 1, 1), kernel=8)])
+    >>> by_type = cycles_by_layer_type(layers, np.array([110.0, 30.0, 50.0, 20.0]),
+    ...                                np.array([100.0, 40.0, 40.0, 25.0]))
+    >>> by_type["conv"]["ratio"], by_type["misc"]["ratio"], "dw" in by_type  # the pool runs as element-wise work
+    (1.1, 0.8, False)
+    >>> by_type["pw"]
+    {'layers': 2, 'engine_cycles': 80, 'model_cycles': 80.0, 'ratio': 1.0}
+    """
+    classes = layer_classes(layers, ENGINE_ALU_POOLING)
+    out: dict[str, dict[str, float]] = {}
+    for code, name in enumerate(CLASSES):
+        mask = classes == code
+        if mask.any():
+            out[name] = {"layers": int(mask.sum()), "engine_cycles": int(engine_cycles[mask].sum()),
+                         "model_cycles": float(model_cycles[mask].sum()),
+                         "ratio": float(engine_cycles[mask].sum() / model_cycles[mask].sum())}
+    return out

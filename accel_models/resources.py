@@ -66,14 +66,13 @@ from functools import lru_cache
 import numpy as np
 
 from .accelerator import Accelerator, _dpu_table
-from .boards import Board
+from .boards import RESOURCE_NAMES, Board
 from .hls_engine import EngineConfig
 from .option_resources import option_extras, resource_notes
 
-__all__ = ["FitResult", "ResourceUse", "Resources", "estimate_resources", "fits", "placed_resources",
-           "buildable_on", "resource_basis", "resource_fit_report", "uram_to_fit"]
+__all__ = ["FitResult", "ResourceUse", "Resources", "board_utilization", "estimate_resources", "fits",
+           "placed_resources", "buildable_on", "resource_basis", "resource_fit_report", "uram_to_fit"]
 
-RESOURCE_NAMES = ("dsp", "lut", "ff", "bram36", "uram")
 #: BRAM36 blocks one UltraRAM block can stand in for (288 Kb / 36 Kb).
 BRAM36_PER_URAM = 8
 
@@ -336,6 +335,23 @@ def uram_to_fit(accelerator: Accelerator, board: Board, max_utilization: float =
     return int(np.ceil(excess / BRAM36_PER_URAM / accelerator.cores))
 
 
+def board_utilization(use: Mapping[str, float], board: Board) -> dict[str, float]:
+    """Used / available of each of the five resources of ``use`` on ``board``.
+
+    ``inf`` where the board has none of a resource that is used, 0 where it has none and none is used.
+
+    Examples
+    --------
+    >>> from accel_models.boards import get_board
+    >>> ultra96 = get_board("ultra96v2")  # 360 DSP, no UltraRAM
+    >>> use = board_utilization({"dsp": 180, "lut": 0, "ff": 0, "bram36": 0, "uram": 4}, ultra96)
+    >>> use["dsp"], use["uram"]
+    (0.5, inf)
+    """
+    budget = board.resources()
+    return {k: (use[k] / budget[k] if budget[k] else (0.0 if use[k] == 0 else float("inf"))) for k in RESOURCE_NAMES}
+
+
 def fits(accelerator: Accelerator, board: Board, *, max_utilization: float = 1.0) -> FitResult:
     """Check ``accelerator`` (with its build options) against ``board``'s resource budget.
 
@@ -366,9 +382,7 @@ def fits(accelerator: Accelerator, board: Board, *, max_utilization: float = 1.0
     else:
         placed, extrapolated = _engine_use(accelerator, board).as_dict(), False
         notes = (resource_basis(accelerator),)
-    budget = board.resources()
-    utilization = {k: (placed[k] / budget[k] if budget[k] else (0.0 if placed[k] == 0 else float("inf")))
-                   for k in RESOURCE_NAMES}
+    utilization = board_utilization(placed, board)
     binding = max(utilization, key=lambda k: utilization[k])
     return FitResult(ok=utilization[binding] <= max_utilization, binding_resource=binding, utilization=utilization,
                      placed=ResourceUse(**placed), extrapolated=extrapolated, notes=notes)

@@ -15,8 +15,8 @@ For k = 0, 3, 5, 10, 20 shots (k = 0 is the prior alone, with the held-out
 source's own profiler launch cost where it has one) and several random
 splits per k, k entries are the measurements given to ``fit_device`` and
 all the others are predicted.  Printed per source and k: the held-out MAPE,
-mean and worst over splits, and the prior's MAPE on the same held-out rows
-(the prior's parameters with the launch cost a user knows from the k shots
+mean and worst over splits, and the prior's MAPE on the same held-out rows,
+mean and worst (the prior's parameters with the launch cost a user knows from the k shots
 without fitting anything: their profiler's busy time where the table has
 one, else the prior's own); the last column counts the splits where the fit
 did worse than the prior there ("worse"), which the issue's target says
@@ -45,7 +45,8 @@ from latency_tables.uncertainty import DEFAULT_CONFIDENCE, Residuals, fitted_err
 from .networks import build, zoo_accelerator, zoo_rows
 
 K_VALUES = (0, 3, 5, 10, 20)
-#: fit_device's selection rule was chosen on the splits of seed 0; the benchmark reports other splits
+#: fit_device's selection rule and the interval's constants were chosen on the splits of seeds 0, 2, 3 and 4; the
+#: benchmark reports other splits
 SEED = 1
 _UNIT_SOURCES = ("ultra96v2-b2304", "zcu102-b4096-layer-profiles", "zcu102-b4096-mbv2")
 _FITTED = ("ultra96v2-b2304", "zcu102-b4096-layer-profiles")  # the shipped joint fit's sources
@@ -155,12 +156,14 @@ def _curve(label: str, source: CalibrationSource, prior, prior_launch_ms: float,
         worse = [{"split": i, "fit_mape": fit_mape[i], "prior_mape": prior_mape[i], "chosen": chosen[i],
                   "fit_said": said[i]} for i in range(len(fit_mape)) if fit_mape[i] > prior_mape[i] + 1e-9]
         r: dict[str, Any] = {"fit_mape_mean": float(np.mean(fit_mape)), "fit_mape_worst": float(np.max(fit_mape)),
-                             "prior_mape_mean": float(np.mean(prior_mape)), "splits": len(fit_mape),
+                             "prior_mape_mean": float(np.mean(prior_mape)),
+                             "prior_mape_worst": float(np.max(prior_mape)), "splits": len(fit_mape),
                              "worse_than_prior": len(worse), "worse": worse,
                              "kept_prior": sum(c.startswith("prior") for c in chosen),
                              "interval_coverage": float(np.mean(coverage)), "interval_width": float(np.mean(width))}
         rows[k] = r
         print(f"  {label:36s} {k:3d} {r['fit_mape_mean']:7.1f} {r['fit_mape_worst']:7.1f} {r['prior_mape_mean']:7.1f} "
+              f"{r['prior_mape_worst']:7.1f} "
               f"{r['kept_prior']:3d}/{r['splits']:<3d} {r['worse_than_prior']:5d} "
               f"{100 * r['interval_coverage']:8.1f} {r['interval_width']:7.2f}", flush=True)
     return {"entries": len(keys), "k": rows}
@@ -171,11 +174,11 @@ def run(quick: bool = False) -> dict:
     splits = 2 if quick else 10
     groups = _ZOO_GROUPS[:1] if quick else _ZOO_GROUPS
     started = time.perf_counter()
-    print(f"\n  {'held-out source (shots)':36s} {'k':>3s} {'MAPE%':>7s} {'worst%':>7s} {'prior%':>7s} "
+    print(f"\n  {'held-out source (shots)':36s} {'k':>3s} {'MAPE%':>7s} {'worst%':>7s} {'prior%':>7s} {'worst%':>7s} "
           f"{'kept':>7s} {'worse':>5s} {'cover%':>8s} {'width':>7s}\n"
           f"  (MAPE on the rows not given; mean and worst over {splits} random splits; prior% = the prior on the same "
-          "rows; kept = splits where fit_device kept the prior; worse = splits where the fit did worse than the "
-          f"prior there; cover% / width = coverage of the "
+          "rows, mean and worst; kept = splits where fit_device kept the prior; worse = splits where the fit did worse "
+          f"than the prior there; cover% / width = coverage of the "
           f"rows not given by the stated {DEFAULT_CONFIDENCE:.0%} interval and its mean width (high / low factor "
           "difference; k = 0: the prior's interval))")
     curves = {}
@@ -189,9 +192,11 @@ def run(quick: bool = False) -> dict:
     worse = sum(row["worse_than_prior"] for _, row in rows)
     total = sum(row["splits"] for k, row in rows if k)
     mean_worse = [f"{name} k = {k}" for name, curve in curves.items() for k, row in curve["k"].items()
-                  if row["fit_mape_mean"] > row["prior_mape_mean"] + 1e-9]
+                  if row["fit_mape_mean"] > row["prior_mape_mean"] + 1e-9
+                  or row["fit_mape_worst"] > row["prior_mape_worst"] + 1e-9]
     print(f"\n  splits where the few-shot fit predicted the held-out rows worse than the prior: {worse} of {total}; "
-          f"sources x k whose mean over splits is worse: {len(mean_worse)} ({', '.join(mean_worse) or 'none'})")
+          f"sources x k whose mean or worst over splits is worse: {len(mean_worse)} "
+          f"({', '.join(mean_worse) or 'none'})")
     for name, curve in curves.items():
         for k, row in curve["k"].items():
             for case in row["worse"]:

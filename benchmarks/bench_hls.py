@@ -152,9 +152,8 @@ def _qnet(cfg):
 
 def engine_vs_model(r: int, budget: int) -> list[dict]:
     from accel_models import Accelerator, get_board
-    from accel_models.hls_engine import ENGINE_ALU_POOLING, EngineConfig, engine_hardware, engine_model
+    from accel_models.hls_engine import EngineConfig, cycles_by_layer_type, engine_model_cycles
     from accel_models.layer import LayerArrays
-    from accel_models.tiling import CLASSES, layer_classes
     from hls.program import build_program, engine_cycles
     from ofa_hw import SubnetConfig, search_codesign
 
@@ -174,20 +173,13 @@ def engine_vs_model(r: int, budget: int) -> list[dict]:
         program = build_program(qnet, EngineConfig.from_accelerator(acc))
         engine = np.array([c["cycles"] for c in engine_cycles(program)], dtype=float)
         arrays = LayerArrays.from_layers([q.layer for q in qnet.layers])
-        model = engine_model().layer_latency_ms(arrays, engine_hardware(acc)) * acc.clock_mhz * 1e3
-        classes = layer_classes(arrays, ENGINE_ALU_POOLING)
-        row = {"network": name, "r": cfg.r, "accelerator": acc.name, "pp_icp_ocp": [acc.pp, acc.icp, acc.ocp],
-               "clock_mhz": acc.clock_mhz, "engine_ms": float(engine.sum()) / (acc.clock_mhz * 1e3),
-               "model_ms": float(model.sum()) / (acc.clock_mhz * 1e3), "search_predicted_ms": searched_ms,
-               "by_type": {}}
-        for code, cls in enumerate(CLASSES):
-            mask = classes == code
-            if mask.any():
-                row["by_type"][cls] = {"layers": int(mask.sum()), "engine_cycles": int(engine[mask].sum()),
-                                       "model_cycles": float(model[mask].sum()),
-                                       "ratio": float(engine[mask].sum() / model[mask].sum())}
-        row["max_abs_deviation_pct"] = max(100 * abs(v["ratio"] - 1) for v in row["by_type"].values())
-        rows.append(row)
+        model = engine_model_cycles(arrays, acc)
+        by_type = cycles_by_layer_type(arrays, engine, model)
+        rows.append({"network": name, "r": cfg.r, "accelerator": acc.name, "pp_icp_ocp": [acc.pp, acc.icp, acc.ocp],
+                     "clock_mhz": acc.clock_mhz, "engine_ms": float(engine.sum()) / (acc.clock_mhz * 1e3),
+                     "model_ms": float(model.sum()) / (acc.clock_mhz * 1e3), "search_predicted_ms": searched_ms,
+                     "by_type": by_type,
+                     "max_abs_deviation_pct": max(100 * abs(v["ratio"] - 1) for v in by_type.values())})
     return rows
 
 

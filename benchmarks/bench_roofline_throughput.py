@@ -19,6 +19,7 @@ import numpy as np
 
 from accel_models import Accelerator, RooflineModel, group_by_block
 from accel_models.layer import LayerArrays
+from benchmarks.timing import best_cpu_s
 
 _DENSE = {"conv", "pwconv", "fc", "se_fc"}
 
@@ -72,16 +73,6 @@ def loop_latency_ms(layers, accelerators, params) -> np.ndarray:
             overhead = params.layer_overhead_cycles / per_ms + acc.layer_overhead_us / 1e3
             out[m, i] = (max(compute, memory) + (1 - params.overlap) * min(compute, memory) + overhead)
     return out
-
-
-def _best_of(fn, repeats: int) -> float:
-    """Best CPU time of ``fn`` over ``repeats`` runs, in seconds."""
-    best = math.inf
-    for _ in range(repeats):
-        start = time.process_time()
-        fn()
-        best = min(best, time.process_time() - start)
-    return best
 
 
 def _median_call_us(fn, repeats: int) -> float:
@@ -145,8 +136,8 @@ def run(quick: bool = False) -> dict:
     arrays = LayerArrays.from_layers(layers)
     schedule = model.schedule(units)
 
-    vec_s = _best_of(lambda: model.layer_latency_ms(arrays, accs), 3)
-    unit_s = _best_of(lambda: model.unit_latency_ms(schedule, accs), 3)
+    vec_s = best_cpu_s(lambda: model.layer_latency_ms(arrays, accs), 3)
+    unit_s = best_cpu_s(lambda: model.unit_latency_ms(schedule, accs), 3)
     loop_accs = accs[: max(1, round((2000 if quick else 20000) / len(layers)))]
     loop_pairs = len(loop_accs) * len(layers)
     start = time.process_time()

@@ -21,12 +21,13 @@ input alone would need 3.4 GB).
 
 from __future__ import annotations
 
-import time
+from functools import partial
 
 import numpy as np
 import yaml
 
 from benchmarks.peers.ofa_latency_table import DEFAULT_RESOLUTIONS, NOTE10_DIR, OFALatencyTable
+from benchmarks.timing import best_cpu_s
 from latency_tables import get_predictor
 from ofa_hw import block_keys, sample_subnets
 
@@ -40,15 +41,6 @@ def ofa_specs(batch) -> list[dict]:
     return [{"wid": None, "ks": k, "e": e, "d": d, "r": [r]}
             for k, e, d, r in zip(batch.ks.tolist(), batch.e.tolist(), batch.d.tolist(), batch.r.tolist(),
                                   strict=True)]
-
-
-def _best_of(repeats: int, fn, *args):
-    best, result = float("inf"), None
-    for _ in range(repeats):
-        start = time.process_time()
-        result = fn(*args)
-        best = min(best, time.process_time() - start)
-    return result, best
 
 
 def _repeated(predictor, batch, parts: int) -> list:
@@ -79,7 +71,7 @@ def run(quick: bool = False) -> dict:
         raise AssertionError(f"the OFA LatencyTable re-implementation is off by {diff} ms")
     base_batch = sample_subnets(baseline_n, seed=11, resolutions=DEFAULT_RESOLUTIONS)
     specs = ofa_specs(base_batch)
-    _, base_s = _best_of(repeats, lambda: [ofa.predict_efficiency(s) for s in specs])
+    base_s = best_cpu_s(lambda: [ofa.predict_efficiency(s) for s in specs], repeats)
     ofa_rate = baseline_n / base_s
     figures["ofa_latency_table_networks_per_s"] = ofa_rate
     print(f"OFA LatencyTable.predict_efficiency (faithful, per-network dicts): {ofa_rate:,.0f} networks/s")
@@ -100,8 +92,8 @@ def run(quick: bool = False) -> dict:
         for n in sizes:
             parts = max(1, n // 1_000_000)
             batch = sample_subnets(n // parts, seed=n, resolutions=ALL_RESOLUTIONS)
-            _, seconds = _best_of(1 if parts > 1 else max(repeats, min(30, 1_000_000 // n)), _repeated, predictor,
-                                  batch, parts)
+            seconds = best_cpu_s(partial(_repeated, predictor, batch, parts),
+                                 1 if parts > 1 else max(repeats, min(30, 1_000_000 // n)))
             rate = n / seconds
             figures[f"{device}/{n}"] = {"source": source, "seconds": seconds, "networks_per_s": rate,
                                         "ratio_to_ofa": rate / ofa_rate}

@@ -10,11 +10,11 @@ or FF) before anything is written; :func:`engine_model` (re-exported from
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 from accel_models.boards import Board
 from accel_models.hls_engine import DDR_LATENCY_CYCLES, PIPELINE_DEPTH, EngineConfig, EngineResources, engine_model
+from accel_models.resources import board_utilization
 
 from .errors import HLSError
 
@@ -63,7 +63,7 @@ def check_board(config: EngineConfig, board: Board, cores: int = 1) -> dict[str,
     per_core = config.placed(board)
     need = {k: v * cores for k, v in per_core.as_dict().items()}
     budget = board.resources()
-    use = {k: (need[k] / budget[k] if budget[k] else (0.0 if not need[k] else math.inf)) for k in need}
+    use = board_utilization(need, board)
     engines, verb, owner = (f"{cores} engines", "need", "'") if cores > 1 else ("the engine", "needs", "'s")
     if use["bram36"] > 1 or use["uram"] > 1:
         raise OnChipMemoryError(

@@ -43,8 +43,8 @@ Never worse than the prior, and saying so
 
 The interval
     The held-out errors of the chosen candidate on the measurements update
-    the prior's error on a board it never saw (each bound a weighted mean
-    of the prior's and the board's,
+    the prior's error on a board it never saw (a normal-inverse-chi-squared
+    posterior whose prior predictive is the prior's interval,
     :func:`latency_tables.uncertainty.posterior_residuals`): the
     prediction interval of the fitted predictor starts at the prior's and
     moves smoothly to the board's own errors as measurements come in

@@ -46,13 +46,11 @@ def _network(kind: str, r: int):
 def cases() -> list[dict]:
     """One record per (network, accelerator): engine cycles, model cycles and their ratio per layer type."""
     import hls
-    from accel_models.hls_engine import ENGINE_ALU_POOLING, EngineConfig, engine_hardware, engine_model
+    from accel_models.hls_engine import EngineConfig, cycles_by_layer_type, engine_model_cycles
     from accel_models.layer import LayerArrays
-    from accel_models.tiling import CLASSES, layer_classes
     from hls.program import build_program, engine_cycles
     from ofa_hw import build_torch_model, subnet_layers
 
-    model = engine_model()
     rows = []
     for kind, r in NETWORKS:
         cfg = _network(kind, r)
@@ -61,15 +59,12 @@ def cases() -> list[dict]:
             source = hls.TorchNetwork(build_torch_model(cfg, seed=0).eval(), subnet_layers(cfg), cfg.to_dict())
             qnet = hls.quantize(source, n_calibration=1)
         arrays = LayerArrays.from_layers([q.layer for q in qnet.layers])
-        classes = layer_classes(arrays, ENGINE_ALU_POOLING)
         for spec, clock_mhz in ACCELERATORS:
             acc = _accelerator(spec, clock_mhz)
             program = build_program(qnet, EngineConfig.from_accelerator(acc))
             engine = np.array([c["cycles"] for c in engine_cycles(program)], dtype=float)
-            predicted = np.asarray(model.layer_latency_ms(arrays, engine_hardware(acc)), dtype=float)
-            predicted *= acc.clock_mhz * 1e3
-            by_type = {cls: float(engine[classes == code].sum() / predicted[classes == code].sum())
-                       for code, cls in enumerate(CLASSES) if (classes == code).any()}
+            predicted = engine_model_cycles(arrays, acc)
+            by_type = {cls: v["ratio"] for cls, v in cycles_by_layer_type(arrays, engine, predicted).items()}
             rows.append({"network": f"{kind} r={r}", "subnet": cfg.to_dict(), "accelerator": acc.label,
                          "accelerator_config": acc.to_dict(), "clock_mhz": clock_mhz,
                          "engine_cycles": int(engine.sum()), "model_cycles": float(predicted.sum()),

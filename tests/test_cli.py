@@ -4,6 +4,8 @@ import json
 import subprocess
 import sys
 
+import pytest
+
 from ofa_hw import SubnetConfig, count_macs
 from ofa_hw.cli import main
 
@@ -13,6 +15,18 @@ def test_version_and_help():
     assert out.stdout.startswith("ofa-hw ")
     out = subprocess.run([sys.executable, "-m", "ofa_hw.cli", "--help"], capture_output=True, text=True, check=True)
     assert "info" in out.stdout
+
+
+def test_search_budget_help_states_the_searchs_own_defaults(monkeypatch, capsys):
+    from ofa_hw.cli import build_parser
+    from ofa_hw.search import DEFAULT_BUDGETS
+
+    monkeypatch.setitem(DEFAULT_BUDGETS, "evolution", 12_345)  # a changed default must show in --help
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["search", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert (f"default 12345 for the evolution, the search under a latency / fps limit; "
+            f"{DEFAULT_BUDGETS['nsga2']} for NSGA-II's front, without a limit or with --min-top1") in text
 
 
 def test_info_prints_layer_table(tmp_path, capsys):

@@ -284,6 +284,23 @@ def test_a_front_only_result_still_gives_a_report(tmp_path, front_only):
     assert f"{front_only.pareto[0].latency_ms:.2f} - {front_only.pareto[-1].latency_ms:.2f} ms" in page
 
 
+@pytest.mark.parametrize("custom", [False, True], ids=["DPUCZDX8G", "custom"])
+def test_the_resource_notes_name_the_model_that_priced_the_accelerator(constrained, custom):
+    from accel_models import Accelerator, fits
+    from ofa_hw.report.html import render_html
+
+    result = constrained
+    if custom:  # no vendor IP builds it: its HLS engine's structure prices it, PG338's option notes do not apply
+        board = get_board("ultra96v2")
+        acc = Accelerator(2, 16, 14, clock_mhz=300.0, ddr_bw_gbps=board.ddr_bw_gbps)
+        best = dataclasses.replace(constrained.best, accelerator=acc, resources=fits(acc, board))
+        result = dataclasses.replace(constrained, best=best, pareto=[best])
+    page = render_html(report_content(result, cross_validate=False).summary, {})
+    assert ("estimates from the PG338 resource fit" in page) is not custom
+    assert ("DSP-usage option:" in page) is not custom
+    assert ("estimates from the structure of the HLS engine" in page) is custom
+
+
 # ------------------------------------------------------------- bad input
 def test_bad_inputs_are_specific_errors(tmp_path, constrained):
     with pytest.raises(TypeError, match="expected a CodesignResult"):

@@ -16,6 +16,23 @@ from ofa_hw.space import get_space, sample_subnets
 SPACE = get_space("ofa-mbv3-w1.2")
 
 
+@pytest.mark.parametrize("validate", [True, False])
+def test_decode_gives_each_gene_its_choice_and_zeroes_the_switched_off_slots(validate):
+    """Against a per-value lookup of the space's choices, on genes that are not normalised."""
+    space = get_space("ofa-mbv3-w1.2")
+    genome = Genome(space, (160, 192, 224), n_accelerators=4)
+    genes = np.random.default_rng(11).integers(0, genome.upper + 1, size=(400, genome.n_genes))
+    decoded = genome.decode(genes, validate=validate)
+    slots, stages = space.n_slots, space.n_stages
+    per_stage = slots // stages
+    for row, subnet, accelerator in zip(genes, decoded.subnets, decoded.accelerator, strict=True):
+        depth = [space.stage_depth_choices[s][row[2 * slots + s]] for s in range(stages)]
+        on = [slot % per_stage < depth[slot // per_stage] for slot in range(slots)]
+        assert list(subnet.d) == depth and subnet.r == (160, 192, 224)[row[-2]] and accelerator == row[-1]
+        assert list(subnet.ks) == [space.kernel_choices[row[i]] if on[i] else 0 for i in range(slots)]
+        assert list(subnet.e) == [space.expand_choices[row[slots + i]] if on[i] else 0 for i in range(slots)]
+
+
 def test_genome_bounds_encode_decode_and_errors():
     genome = Genome(SPACE, (224, 160), n_accelerators=4)
     assert genome.resolutions == (160, 224)

@@ -153,6 +153,37 @@ def test_archive_reads_back_the_scores_and_candidates_of_every_row(evaluator):
         assert np.array_equal(encode(archive.candidate(row)), encode(parts[p].take([r])))
 
 
+def test_the_local_rank_keys_order_as_rank_does():
+    """``_ranked`` / ``_first_ranked`` against :func:`rank` and ``_rank_key`` one by one, with ties and infeasible."""
+    from ofa_hw.search.evolution import rank
+    from ofa_hw.search.local import _first_ranked, _rank_key, _ranked
+
+    rng = np.random.default_rng(3)
+    n = 200
+    latency = rng.choice([7.5, 8.0, 9.0, 10.0, 11.0], n)  # many ties, some over the limit
+    accuracy = rng.choice([70.0, 71.5, 72.0], n)
+    scores = Scores(latency, 1e3 / latency, accuracy, accuracy, np.zeros(n))
+    for constraint in (Constraint(latency_ms=9.5), Constraint(latency_ms=9.5, fps=120.0), Constraint(latency_ms=5.0)):
+        order, infeasible, primary = _ranked(scores, constraint)
+        assert order.tolist() == rank(scores, constraint).tolist()
+        keys = [_rank_key(scores.take([i]), constraint) for i in range(n)]
+        assert [(bool(infeasible[i]), float(primary[i]), float(latency[i])) for i in range(n)] == keys
+        top, key = _first_ranked(scores, constraint)
+        assert top == int(rank(scores, constraint)[0]) and key == keys[top] == min(keys)
+
+
+def test_a_scores_only_archive_keeps_no_candidates(evaluator):
+    from ofa_hw.search.evaluate import EvaluationArchive
+
+    archive = EvaluationArchive(keep_parts=False)
+    candidates = evaluator.sample(5, np.random.default_rng(1))
+    scores = evaluator.evaluate(candidates)
+    assert archive.append(candidates, scores) == 0 and len(archive) == 5 and archive.parts == []
+    assert archive.scores([3]).accuracy_top1.tolist() == [scores.accuracy_top1[3]]
+    with pytest.raises(ValueError, match="keep_parts=False"):
+        archive.candidate(0)
+
+
 def test_relinking_walks_between_two_optima_and_returns_a_feasible_design_from_both(evaluator):
     from ofa_hw.search.evaluate import EvaluationArchive
     from ofa_hw.search.local import _group_columns, _relink, _Seen

@@ -9,6 +9,8 @@ from pathlib import Path
 
 def add_parser(subparsers) -> None:
     """Register ``ofa-hw search`` with its options."""
+    from ofa_hw.search import DEFAULT_BUDGETS
+
     parser = subparsers.add_parser(
         "search", help="find the most accurate int8 OFA sub-network + DPU configuration for a board and budget",
         description="Search OFA-MobileNetV3 sub-networks and DPU-like accelerator configurations jointly under a "
@@ -51,7 +53,9 @@ def add_parser(subparsers) -> None:
                              "(TABLE.csv, calibrated on that prior) or a record from 'ofa-hw lut fit' (FIT.json)")
     parser.add_argument("--algorithm", default="auto", choices=("auto", "evolution", "nsga2"))
     parser.add_argument("--budget", type=int, default=None,
-                        help="candidate evaluations (default 100000 under a latency / fps limit, 20000 for a front)")
+                        help=f"candidate evaluations (default {DEFAULT_BUDGETS['evolution']} for the evolution, the "
+                             f"search under a latency / fps limit; {DEFAULT_BUDGETS['nsga2']} for NSGA-II's front, "
+                             f"without a limit or with --min-top1)")
     parser.add_argument("--population", type=int, default=None,
                         help="population size (default: 100 for NSGA-II, budget/50 within 100..400 for evolution)")
     parser.add_argument("--restarts", type=int, default=1)

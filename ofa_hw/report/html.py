@@ -128,7 +128,7 @@ def _best_sections(best: Mapping, summary: Mapping) -> list[str]:
                                   f"/core, hard-sigmoid {'yes' if acc['options']['hard_sigmoid'] else 'no'}"),
         ]) + "</div></div>")
     if resources is not None:
-        out += _resources(resources, summary)
+        out += _resources(resources, summary, stock=acc["kind"] != "custom")
     if acc["kind"] == "custom":
         out.append(f"<p class='note'><b>{_e(CUSTOM_LABEL)}</b>: no vendor IP builds it; the HLS export "
                    "(<code>ofa-hw export</code>) realises it.</p>")
@@ -156,7 +156,8 @@ def _latency_figures(best: Mapping) -> list[str]:
     return [f"<h3>Latency of this design</h3><ul class='figures'>{items}</ul>{note}"]
 
 
-def _resources(resources: Mapping, summary: Mapping) -> list[str]:
+def _resources(resources: Mapping, summary: Mapping, *, stock: bool) -> list[str]:
+    """The resource bars and notes; ``stock``: a DPUCZDX8G build, priced by PG338 (else by its HLS engine)."""
     board = summary["board"]
     cap = (summary["assumptions"]["search"].get("max_utilization") or 1.0)
     out = [f"<h3>Resources on {_e(board['name'])} ({_e(board['part'])})</h3><div class='res'>"]
@@ -172,7 +173,7 @@ def _resources(resources: Mapping, summary: Mapping) -> list[str]:
     out.append("</div>")
     notes = [f"binding resource: <b>{_e(resources['binding_resource'])}</b> (the one that stops a larger "
              "accelerator)"]
-    if resources.get("basis", "PG338").startswith("PG338"):
+    if stock:
         notes += [f"DSP-usage option: {_e(resources['dsp_usage'])} (PG338; 'low' builds the accumulators in LUTs)",
                   f"UltraRAM per core: {resources['uram_per_core']} (buffers placed in it as built)",
                   "estimates from the PG338 resource fit", *(_e(n) for n in resources.get("notes", ()))]

@@ -73,9 +73,14 @@ class Scores:
 
 
 class EvaluationArchive:
-    """A search's evaluations: candidates in parts (one per evaluation), scores also in one table by row."""
+    """A search's evaluations: candidates in parts (one per evaluation), scores also in one table by row.
 
-    def __init__(self) -> None:
+    ``keep_parts=False``: the score table only (no :attr:`parts`, no :meth:`candidate`), for a reader of
+    scores by row.
+    """
+
+    def __init__(self, keep_parts: bool = True) -> None:
+        self._keep_parts = keep_parts
         self.parts: list[tuple[Candidates, Scores]] = []
         self._starts = [0]  # the first row of each part, then the row count
         self._table = np.empty((1024, len(_SCORE_FIELDS)))  # (rows, score fields), grown by doubling
@@ -93,7 +98,8 @@ class EvaluationArchive:
             grown[:start] = self._table[:start]
             self._table = grown
         self._table[start:end] = np.column_stack([getattr(scores, f) for f in _SCORE_FIELDS])
-        self.parts.append((candidates, scores))
+        if self._keep_parts:
+            self.parts.append((candidates, scores))
         self._starts.append(end)
         return start
 
@@ -103,6 +109,8 @@ class EvaluationArchive:
 
     def candidate(self, row: int) -> Candidates:
         """The one candidate at archive ``row``."""
+        if not self._keep_parts:
+            raise ValueError("this archive keeps scores only (keep_parts=False): it has no candidates")
         part = bisect_right(self._starts, row) - 1
         return self.parts[part][0].take([row - self._starts[part]])
 

@@ -354,7 +354,7 @@ class _ScoreMemo:
 
     def __init__(self, evaluator: Evaluator) -> None:
         self._evaluator = evaluator
-        self._archive = EvaluationArchive()
+        self._archive = EvaluationArchive(keep_parts=False)  # scores by row: nobody reads the candidates
         self._rows: dict[tuple[int, ...], int] = {}  # genome key -> its archive row
 
     def evaluate(self, candidates: Candidates) -> Scores:

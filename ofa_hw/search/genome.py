@@ -112,10 +112,11 @@ class Genome:
             row, column = (int(i) for i in np.argwhere((genes < 0) | (genes > self.upper))[0])
             raise ValueError(f"gene {column} of genome {row} is {genes[row, column]}, "
                              f"outside [0, {self.upper[column]}]")
-        kernel, expand, depth, resolution = self._value_of_index
+        values, offsets = self._value_table
+        subnet = values[genes[:, :-1] + offsets]  # one gather for every gene but the accelerator
         slots = self.space.n_slots
-        parts = (kernel[genes[:, :slots]], expand[genes[:, slots:2 * slots]],
-                 depth[np.arange(depth.shape[0]), genes[:, 2 * slots:-2]], resolution[genes[:, -2]])
+        parts = (subnet[:, :slots], subnet[:, slots:2 * slots], np.ascontiguousarray(subnet[:, 2 * slots:-1]),
+                 np.ascontiguousarray(subnet[:, -1]))
         subnets = (SubnetBatch(*parts, self.space.width_mult) if validate
                    else SubnetBatch._unchecked(*parts, self.space.width_mult))
         return Candidates(subnets, genes[:, -1].copy())
@@ -129,6 +130,23 @@ class Genome:
                           for choices in space.stage_depth_choices], dtype=np.int64)
         return (np.asarray(space.kernel_choices, np.int64), np.asarray(space.expand_choices, np.int64), depth,
                 np.asarray(self.resolutions, np.int64))
+
+    @cached_property
+    def _value_table(self) -> tuple[np.ndarray, np.ndarray]:
+        """(values, offsets): value ``v`` of gene column ``c`` (not the accelerator) is ``values[offsets[c] + v]``.
+
+        The choices of every column end to end, so decoding is one gather (a column read past its choices
+        would read the next column's: :meth:`decode` checks the range first unless told the genes are in it).
+        """
+        kernel, expand, _, resolution = self._value_of_index
+        slots = self.space.n_slots
+        depths = [np.asarray(choices, np.int64) for choices in self.space.stage_depth_choices]
+        columns = [kernel] * slots + [expand] * slots + depths + [resolution]
+        offsets = np.cumsum([0] + [len(column) for column in columns[:-1]]).astype(np.int64)
+        values = np.concatenate(columns)
+        for array in (values, offsets):
+            array.setflags(write=False)
+        return values, offsets
 
     def normalised(self, genes: np.ndarray) -> np.ndarray:
         """``genes`` with the kernel and expand genes of the slots their depths switch off set to 0.

@@ -8,6 +8,7 @@ that confidence) and reports each design's point latency with its interval.
 
 from __future__ import annotations
 
+import weakref
 from dataclasses import dataclass
 from functools import cache, lru_cache
 
@@ -24,8 +25,32 @@ def _intervals(latency_name: str | None, confidence: float, latency_predictor=No
         return _shipped_intervals(latency_name, confidence)
     few_shot = getattr(latency_predictor, "few_shot", None)
     if few_shot is not None and few_shot.prior in INTERVAL_DEVICES:
-        return interval_predictor(latency_predictor, confidence)
+        return _fitted_intervals(latency_predictor, confidence, interval_predictor)
     return None
+
+
+#: (id of a fitted predictor, confidence) -> (a weak reference to the predictor, its interval model)
+_FITTED: dict[tuple[int, float], tuple[weakref.ref, object]] = {}
+
+
+def _fitted_intervals(predictor, confidence: float, build):
+    """The interval model of a (frozen) ``fit_device`` predictor, built once per predictor and confidence.
+
+    A search asks for it two or three times (the searched predictor, the
+    designs' intervals, the settings); it is kept while the predictor lives.
+    """
+    key = (id(predictor), confidence)
+    cached = _FITTED.get(key)
+    if cached is not None and cached[0]() is predictor:
+        return cached[1]
+    intervals = build(predictor, confidence)
+    fitted = _FITTED  # the callback may run at interpreter exit, when the module's names are gone
+
+    def forget(_: weakref.ref) -> None:
+        fitted.pop(key, None)
+
+    _FITTED[key] = (weakref.ref(predictor, forget), intervals)
+    return intervals
 
 
 @cache

@@ -36,7 +36,7 @@ from functools import cache
 import numpy as np
 
 from .evaluate import Candidates, EvaluationArchive, Evaluator, Scores
-from .evolution import Constraint, rank
+from .evolution import Constraint
 
 __all__ = ["COMBOS_PER_STEP", "PAIRS_PER_STEP", "local_search"]
 
@@ -132,9 +132,8 @@ def _kick_source(optima: list[tuple[Candidates, Scores]], best: Candidates, rng:
 def _insert_optimum(optima: list[tuple[Candidates, Scores]], optimum: tuple[Candidates, Scores],
                     constraint: Constraint) -> list[tuple[Candidates, Scores]]:
     """``optima`` with ``optimum`` added, best first, at most ``_OPTIMA_KEPT``."""
-    merged = [*optima, optimum]
-    order = rank(Scores.concat([o[1] for o in merged]), constraint)
-    return [merged[i] for i in order[:_OPTIMA_KEPT]]
+    merged = sorted([*optima, optimum], key=lambda o: _rank_key(o[1], constraint))  # stable, as rank is
+    return merged[:_OPTIMA_KEPT]
 
 
 def _relink(evaluator: Evaluator, constraint: Constraint, start: Candidates, target: Candidates, place,
@@ -158,6 +157,7 @@ def _relink(evaluator: Evaluator, constraint: Constraint, start: Candidates, tar
     current = genome.normalised(genome.encode(start))[0]
     goal = genome.normalised(genome.encode(target))[0]
     middle: tuple[Candidates, Scores] | None = None
+    middle_key = (True, 0.0, 0.0)  # the rank key of ``middle`` (read once it is set)
     while left > 0:
         differing = np.flatnonzero(((current != goal) & columns).any(axis=1))
         if len(differing) < 2:  # one group away: the next step is the target itself
@@ -170,23 +170,19 @@ def _relink(evaluator: Evaluator, constraint: Constraint, start: Candidates, tar
         archived = seen.rows(hashes)
         fresh = seen.first_unseen(hashes, left, first_row=len(archive))
         stored = np.flatnonzero(archived >= 0)
-        parts = [archive.scores(archived[stored])] if len(stored) else []  # the stored rows, then the fresh ones
         if len(fresh):
             candidates = place(genome.decode(rows[fresh], validate=False))[0]
-            parts.append(evaluator.evaluate(candidates))
-            record(candidates, parts[-1])
+            record(candidates, evaluator.evaluate(candidates))  # the archive's rows from the first fresh one
             left -= len(fresh)
-        if not parts:
+        elif not len(stored):
             break
-        scores = Scores.concat(parts)
-        top = int(rank(scores, constraint)[0])
-        top_scores = scores.take([top])
-        feasible = not _rank_key(top_scores, constraint)[0]
-        if feasible and (middle is None or _better(top_scores, middle[1], constraint)):
-            middle = (archive.candidate(int(archived[stored[top]])) if top < len(stored)
-                      else candidates.take([top - len(stored)])), top_scores
-        # its accelerator gene is the start's: no group reads it
-        current = rows[stored[top]] if top < len(stored) else rows[fresh[top - len(stored)]]
+        # the stored rows, then the fresh ones: their scores by one gather
+        positions = np.concatenate([stored, fresh])
+        table_rows = np.concatenate([archived[stored], len(archive) - len(fresh) + np.arange(len(fresh))])
+        top, key = _first_ranked(archive.scores(table_rows), constraint)
+        if not key[0] and (middle is None or _better_key(key, middle_key)):
+            middle, middle_key = (archive.candidate(int(table_rows[top])), archive.scores(table_rows[top:top + 1])), key
+        current = rows[positions[top]]  # its accelerator gene is the start's: no group reads it
     return middle
 
 
@@ -209,6 +205,32 @@ def _better(a: Scores, b: Scores, constraint: Constraint) -> bool:
     """Whether one-candidate ``a`` ranks first against ``b`` (as :func:`rank` orders them) and differs from it."""
     return bool(_rank_key(a, constraint) <= _rank_key(b, constraint) and (
         a.accuracy_top1[0] != b.accuracy_top1[0] or a.latency_ms[0] != b.latency_ms[0]))
+
+
+def _ranked(scores: Scores, constraint: Constraint) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(:func:`rank` order, infeasible, primary key): a candidate's :func:`_rank_key` is (infeasible, primary, latency).
+
+    One violation for all: a walk step or a step's result ranks few candidates, where the calls, not the rows, cost.
+    """
+    violation = constraint.violation_of(scores.latency_ms, scores.fps)
+    infeasible = violation != 0
+    primary = np.where(infeasible, violation, -scores.accuracy_top1)
+    return np.lexsort((scores.latency_ms, primary, infeasible)), infeasible, primary
+
+
+def _first_ranked(scores: Scores, constraint: Constraint) -> tuple[int, tuple[bool, float, float]]:
+    """(position, rank key) of the candidate :func:`rank` puts first: ``rank(scores)[0]``, and its :func:`_rank_key`."""
+    order, infeasible, primary = _ranked(scores, constraint)
+    top = int(order[0])
+    return top, (bool(infeasible[top]), float(primary[top]), float(scores.latency_ms[top]))
+
+
+def _better_key(a: tuple[bool, float, float], b: tuple[bool, float, float]) -> bool:
+    """:func:`_better` on rank keys: ``a`` ranks first against ``b`` and differs from it.
+
+    A feasible key holds minus the accuracy: differing keys differ in accuracy or latency.
+    """
+    return a <= b and (a[1] != b[1] or a[2] != b[2])
 
 
 def _rank_key(scores: Scores, constraint: Constraint) -> tuple[bool, float, float]:
@@ -277,9 +299,15 @@ def _step(evaluator: Evaluator, constraint: Constraint, climbers: list[tuple[Can
         combo_candidates, violation = place(genome.decode(rows, validate=False))
         row_hashes = seen.hash(rows)
         chosen = []
+        feasible_rows = np.flatnonzero(violation == 0)
+        # the feasible rows of each (climber, kind), in order: one stable sort of their kinds
+        kind = 2 * row_owner[feasible_rows] + ~row_lagrangian[feasible_rows]
+        order = np.argsort(kind, kind="stable")
+        by_kind, bounds = feasible_rows[order], np.searchsorted(kind[order], np.arange(2 * len(climbers) + 1))
         for k in range(len(climbers)):  # each climber's best predicted feasible Lagrangian solutions, then pairs
             for from_lagrangian, most in ((True, COMBOS_PER_STEP), (False, PAIRS_PER_STEP)):
-                feasible = np.flatnonzero((violation == 0) & (row_owner == k) & (row_lagrangian == from_lagrangian))
+                at = 2 * k + (not from_lagrangian)
+                feasible = by_kind[bounds[at]:bounds[at + 1]]
                 keep = feasible[seen.first_unseen(row_hashes[feasible], min(left, most), first_row=next_row)]
                 chosen.append(keep)
                 left -= len(keep)
@@ -291,14 +319,20 @@ def _step(evaluator: Evaluator, constraint: Constraint, climbers: list[tuple[Can
             pool_owner.append(row_owner[keep])
     candidates, scores, owners = Candidates.concat(pool), Scores.concat(pool_scores), np.concatenate(pool_owner)
     # each climber's best candidate: its first in the order of all (a stable sort keeps a subset's order)
-    order = rank(scores, constraint)
-    ranked_owners = owners[order]
+    order, infeasible, primary = _ranked(scores, constraint)
+    present, first = np.unique(owners[order], return_index=True)
+    tops = dict(zip(present.tolist(), order[first].tolist(), strict=True))
     results: list = []
     for k, (_, current_scores) in enumerate(scored):
-        first = np.flatnonzero(ranked_owners == k)[:1]
-        top = order[first]
-        better = len(top) > 0 and _better(scores.take(top), current_scores, constraint)
-        results.append((candidates.take(top), scores.take(top)) if better else None)
+        top = tops.get(k)
+        if top is None:
+            results.append(None)
+            continue
+        key = bool(infeasible[top]), float(primary[top]), float(scores.latency_ms[top])  # its _rank_key
+        better = key <= _rank_key(current_scores, constraint) and (  # as _better
+            scores.accuracy_top1[top] != current_scores.accuracy_top1[0]
+            or scores.latency_ms[top] != current_scores.latency_ms[0])
+        results.append((candidates.take([top]), scores.take([top])) if better else None)
     return results, candidates, scores
 
 
@@ -407,7 +441,8 @@ def _lagrangian_combos(genes: np.ndarray, singles: np.ndarray, groups: np.ndarra
     prices = np.concatenate([np.zeros((len(starts), 1)), ranked[at]], axis=1)  # (designs, prices), sorted
     distinct = np.concatenate([np.ones((len(starts), 1), dtype=bool), prices[:, 1:] != prices[:, :-1]], axis=1)
     # (prices, M) value of each move at its design's prices; a vanishing index term breaks ties (one move per group)
-    value = gains[None, :] - prices[block].T * costs[None, :] - 1e-12 * (np.arange(len(owner)) - starts[block])
+    # (prices.T[:, block] is prices[block].T laid out row by row: the same values, faster to reduce)
+    value = gains[None, :] - prices.T[:, block] * costs[None, :] - 1e-12 * (np.arange(len(owner)) - starts[block])
     first = np.r_[True, (groups[1:] != groups[:-1]) | (block[1:] != block[:-1])]  # a group's moves are contiguous
     group_best = np.maximum.reduceat(value, np.flatnonzero(first), axis=1)[:, np.cumsum(first) - 1]
     picked_all = (value == group_best) & (value > 0)  # at most one move per group
