@@ -280,3 +280,31 @@ def test_islands_never_mix_and_each_island_best_starts_a_climber(evaluator, monk
     scores = Scores(*(np.zeros(8) if f != "accuracy_top1" else np.array([9.0, 8, 7, 6, 5, 4, 3, 2])
                       for f in Scores.__dataclass_fields__))
     assert _starts(evaluator, Constraint(latency_ms=8.0), draws, scores, np.array([0, 4, 8]), 3).tolist() == [0, 4, 1]
+
+
+def test_grouped_screening_gives_each_group_its_feasible_draws_first_in_draw_order(evaluator):
+    """A violation known per drawn position: each group keeps its first feasible draws, then its least violating."""
+    from ofa_hw.search.evolution import screened_groups
+
+    pool = evaluator.sample(2000, np.random.default_rng(4), accelerator_genes=False)
+    position = [0]
+    calls: list[list[int]] = []
+
+    def draw(ks):
+        calls.append(ks.tolist())
+        rows = np.arange(position[0], position[0] + int(ks.sum()))
+        position[0] += len(rows)
+        return pool.take(rows), np.where(rows % 3 == 0, 0.0, 1.0 + rows % 7)  # every third draw feasible
+
+    needs = np.array([5, 0, 12])
+    drawn, rates = screened_groups(draw, needs, Constraint(latency_ms=8.0), 8, np.array([0.5, 0.5, 0.5]))
+    group = np.concatenate([np.repeat(np.arange(3), ks) for ks in calls])
+    rows = np.flatnonzero(group == 0)[:0]  # the expected rows, group by group
+    for g, need in enumerate(needs.tolist()):
+        mine = np.flatnonzero(group == g)
+        rows = np.r_[rows, np.sort(mine[np.argsort(np.where(mine % 3 == 0, 0.0, 1.0 + mine % 7), kind="stable")][:need])]
+    keys = evaluator.genome.keys
+    assert keys(drawn) == keys(pool.take(rows))
+    assert calls[0][1] == 0 and all(ks[1] == 0 for ks in calls)  # a group that needs none draws none
+    assert len(calls) >= 2  # at a third feasible, the first round's 1.25 / 0.5 margin falls short
+    assert rates[0] == pytest.approx(np.mean(np.flatnonzero(group == 0) % 3 == 0)) and rates[1] == 0.5
