@@ -302,7 +302,8 @@ def test_grouped_screening_gives_each_group_its_feasible_draws_first_in_draw_ord
     rows = np.flatnonzero(group == 0)[:0]  # the expected rows, group by group
     for g, need in enumerate(needs.tolist()):
         mine = np.flatnonzero(group == g)
-        rows = np.r_[rows, np.sort(mine[np.argsort(np.where(mine % 3 == 0, 0.0, 1.0 + mine % 7), kind="stable")][:need])]
+        violation = np.where(mine % 3 == 0, 0.0, 1.0 + mine % 7)
+        rows = np.r_[rows, np.sort(mine[np.argsort(violation, kind="stable")][:need])]
     keys = evaluator.genome.keys
     assert keys(drawn) == keys(pool.take(rows))
     assert calls[0][1] == 0 and all(ks[1] == 0 for ks in calls)  # a group that needs none draws none
