@@ -309,3 +309,24 @@ def test_grouped_screening_gives_each_group_its_feasible_draws_first_in_draw_ord
     assert calls[0][1] == 0 and all(ks[1] == 0 for ks in calls)  # a group that needs none draws none
     assert len(calls) >= 2  # at a third feasible, the first round's 1.25 / 0.5 margin falls short
     assert rates[0] == pytest.approx(np.mean(np.flatnonzero(group == 0) % 3 == 0)) and rates[1] == 0.5
+
+
+def test_climbers_on_explored_ground_are_kicked_not_the_search_ended(evaluator, monkeypatch):
+    """A step with no unevaluated neighbour for any climber: the climbers restart from kicks, the budget is spent."""
+    import ofa_hw.search.local as local
+
+    constraint = Constraint(latency_ms=8.0)
+    rng = np.random.default_rng(0)
+    draws, violation = evaluator.screen(evaluator.sample(400, rng, accelerator_genes=False), constraint, place=True)
+    start = draws.take(np.flatnonzero(violation == 0)[:2])
+    step, calls = local._step, []
+
+    def exhausted_once(evaluator, constraint, climbers, *args):
+        calls.append([scores is None for _, scores in climbers])
+        return None if len(calls) == 1 else step(evaluator, constraint, climbers, *args)
+
+    monkeypatch.setattr(local, "_step", exhausted_once)
+    parts = local_search(evaluator, constraint, start, evaluator.evaluate(start), 1200, rng,
+                         lambda c: evaluator.screen(c, constraint, place=True))
+    assert calls[1] == [True, True]  # both climbers replaced by (unscored) kicks
+    assert sum(len(c) for c, _ in parts) == 1200

@@ -39,7 +39,7 @@ import numpy as np
 from .evaluate import Candidates, EvaluationArchive, Evaluator, Scores
 from .evolution import Constraint
 
-__all__ = ["COMBOS_PER_STEP", "PAIRS_PER_STEP", "local_search"]
+__all__ = ["COMBOS_PER_STEP", "KICK_PROB", "PAIRS_PER_STEP", "RELINK_SHARE", "local_search"]
 
 #: Pairs of moves evaluated per step (the best predicted among the feasible ones).
 PAIRS_PER_STEP = 64
