@@ -153,23 +153,28 @@ def test_archive_reads_back_the_scores_and_candidates_of_every_row(evaluator):
         assert np.array_equal(encode(archive.candidate(row)), encode(parts[p].take([r])))
 
 
-def test_the_local_rank_keys_order_as_rank_does():
-    """``_ranked`` / ``_first_ranked`` against :func:`rank` and ``_rank_key`` one by one, with ties and infeasible."""
-    from ofa_hw.search.evolution import rank
-    from ofa_hw.search.local import _first_ranked, _rank_key, _ranked
+def test_the_rank_keys_order_as_their_definition_says():
+    """:func:`rank_keys` / ``_first_ranked`` / ``_rank_key`` against keys built by hand, with ties and infeasible."""
+    from ofa_hw.search.evolution import rank, rank_keys
+    from ofa_hw.search.local import _first_ranked, _rank_key
 
     rng = np.random.default_rng(3)
     n = 200
     latency = rng.choice([7.5, 8.0, 9.0, 10.0, 11.0], n)  # many ties, some over the limit
     accuracy = rng.choice([70.0, 71.5, 72.0], n)
     scores = Scores(latency, 1e3 / latency, accuracy, accuracy, np.zeros(n))
-    for constraint in (Constraint(latency_ms=9.5), Constraint(latency_ms=9.5, fps=120.0), Constraint(latency_ms=5.0)):
-        order, infeasible, primary = _ranked(scores, constraint)
-        assert order.tolist() == rank(scores, constraint).tolist()
-        keys = [_rank_key(scores.take([i]), constraint) for i in range(n)]
+    for limit_ms, fps in ((9.5, None), (9.5, 120.0), (5.0, None)):
+        constraint = Constraint(latency_ms=limit_ms, fps=fps)
+        # by hand: feasible by accuracy then latency; infeasible by relative miss (latency, then fps) then latency
+        violation = [max(t - limit_ms, 0) / limit_ms + (max(fps - 1e3 / t, 0) / fps if fps else 0) for t in latency]
+        keys = [(v != 0, v if v else -float(a), float(t)) for v, a, t in zip(violation, accuracy, latency, strict=True)]
+        expected = sorted(range(n), key=keys.__getitem__)  # stable: ties keep the order
+        order, infeasible, primary = rank_keys(scores, constraint)
+        assert order.tolist() == rank(scores, constraint).tolist() == expected
         assert [(bool(infeasible[i]), float(primary[i]), float(latency[i])) for i in range(n)] == keys
+        assert [_rank_key(scores.take([i]), constraint) for i in range(n)] == keys
         top, key = _first_ranked(scores, constraint)
-        assert top == int(rank(scores, constraint)[0]) and key == keys[top] == min(keys)
+        assert top == expected[0] and key == keys[top] == min(keys)
 
 
 def test_a_scores_only_archive_keeps_no_candidates(evaluator):

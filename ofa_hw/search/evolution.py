@@ -56,7 +56,7 @@ import numpy as np
 
 from .evaluate import Candidates, EvaluationArchive, Evaluator, Scores
 
-__all__ = ["Constraint", "EvolutionSettings", "rank", "run_evolution"]
+__all__ = ["Constraint", "EvolutionSettings", "rank", "rank_keys", "run_evolution"]
 
 
 @dataclass(frozen=True)
@@ -143,10 +143,19 @@ class EvolutionSettings:
 
 def rank(scores: Scores, constraint: Constraint) -> np.ndarray:
     """Order best-first: feasible by accuracy (then latency), then infeasible by violation."""
+    return rank_keys(scores, constraint)[0]
+
+
+def rank_keys(scores: Scores, constraint: Constraint) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(:func:`rank` order, infeasible, primary key): the order sorts by (infeasible, primary, latency), stably.
+
+    The primary key is minus the accuracy of a feasible candidate and the
+    violation of an infeasible one.
+    """
     violation = constraint.violation(scores)
-    feasible = violation == 0
-    primary = np.where(feasible, -scores.accuracy_top1, violation)
-    return np.lexsort((scores.latency_ms, primary, ~feasible))
+    infeasible = violation != 0
+    primary = np.where(infeasible, violation, -scores.accuracy_top1)
+    return np.lexsort((scores.latency_ms, primary, infeasible)), infeasible, primary
 
 
 def screened(draw: Callable[[int], tuple[Candidates, np.ndarray]], n: int, constraint: Constraint,

@@ -37,7 +37,7 @@ from functools import cache
 import numpy as np
 
 from .evaluate import Candidates, EvaluationArchive, Evaluator, Scores
-from .evolution import Constraint
+from .evolution import Constraint, rank_keys
 
 __all__ = ["COMBOS_PER_STEP", "KICK_PROB", "PAIRS_PER_STEP", "RELINK_SHARE", "local_search"]
 
@@ -212,20 +212,12 @@ def _better(a: Scores, b: Scores, constraint: Constraint) -> bool:
         a.accuracy_top1[0] != b.accuracy_top1[0] or a.latency_ms[0] != b.latency_ms[0]))
 
 
-def _ranked(scores: Scores, constraint: Constraint) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(:func:`rank` order, infeasible, primary key): a candidate's :func:`_rank_key` is (infeasible, primary, latency).
+def _first_ranked(scores: Scores, constraint: Constraint) -> tuple[int, tuple[bool, float, float]]:
+    """(position, key) of the candidate :func:`rank` puts first: ``rank(scores)[0]`` and (infeasible, primary, latency).
 
     One violation for all: a walk step or a step's result ranks few candidates, where the calls, not the rows, cost.
     """
-    violation = constraint.violation_of(scores.latency_ms, scores.fps)
-    infeasible = violation != 0
-    primary = np.where(infeasible, violation, -scores.accuracy_top1)
-    return np.lexsort((scores.latency_ms, primary, infeasible)), infeasible, primary
-
-
-def _first_ranked(scores: Scores, constraint: Constraint) -> tuple[int, tuple[bool, float, float]]:
-    """(position, rank key) of the candidate :func:`rank` puts first: ``rank(scores)[0]``, and its :func:`_rank_key`."""
-    order, infeasible, primary = _ranked(scores, constraint)
+    order, infeasible, primary = rank_keys(scores, constraint)
     top = int(order[0])
     return top, (bool(infeasible[top]), float(primary[top]), float(scores.latency_ms[top]))
 
@@ -240,9 +232,7 @@ def _better_key(a: tuple[bool, float, float], b: tuple[bool, float, float]) -> b
 
 def _rank_key(scores: Scores, constraint: Constraint) -> tuple[bool, float, float]:
     """The sort key :func:`rank` gives a one-candidate ``scores`` (smaller ranks first; ties keep the order)."""
-    violation = float(constraint.violation_of(scores.latency_ms[:1], scores.fps[:1])[0])
-    feasible = violation == 0
-    return not feasible, -float(scores.accuracy_top1[0]) if feasible else violation, float(scores.latency_ms[0])
+    return _first_ranked(scores, constraint)[1]
 
 
 def _step(evaluator: Evaluator, constraint: Constraint, climbers: list[tuple[Candidates, Scores | None]], left: int,
@@ -324,7 +314,7 @@ def _step(evaluator: Evaluator, constraint: Constraint, climbers: list[tuple[Can
             pool_owner.append(row_owner[keep])
     candidates, scores, owners = Candidates.concat(pool), Scores.concat(pool_scores), np.concatenate(pool_owner)
     # each climber's best candidate: its first in the order of all (a stable sort keeps a subset's order)
-    order, infeasible, primary = _ranked(scores, constraint)
+    order, infeasible, primary = rank_keys(scores, constraint)
     present, first = np.unique(owners[order], return_index=True)
     tops = dict(zip(present.tolist(), order[first].tolist(), strict=True))
     results: list = []
