@@ -37,7 +37,7 @@ from functools import cache
 import numpy as np
 
 from .evaluate import Candidates, EvaluationArchive, Evaluator, Scores
-from .evolution import Constraint, rank_keys
+from .evolution import Constraint, rank, rank_keys
 
 __all__ = ["COMBOS_PER_STEP", "KICK_PROB", "PAIRS_PER_STEP", "RELINK_SHARE", "local_search"]
 
@@ -314,20 +314,15 @@ def _step(evaluator: Evaluator, constraint: Constraint, climbers: list[tuple[Can
             pool_owner.append(row_owner[keep])
     candidates, scores, owners = Candidates.concat(pool), Scores.concat(pool_scores), np.concatenate(pool_owner)
     # each climber's best candidate: its first in the order of all (a stable sort keeps a subset's order)
-    order, infeasible, primary = rank_keys(scores, constraint)
+    order = rank(scores, constraint)
     present, first = np.unique(owners[order], return_index=True)
     tops = dict(zip(present.tolist(), order[first].tolist(), strict=True))
     results: list = []
     for k, (_, current_scores) in enumerate(scored):
         top = tops.get(k)
-        if top is None:
-            results.append(None)
-            continue
-        key = bool(infeasible[top]), float(primary[top]), float(scores.latency_ms[top])  # its _rank_key
-        better = key <= _rank_key(current_scores, constraint) and (  # as _better
-            scores.accuracy_top1[top] != current_scores.accuracy_top1[0]
-            or scores.latency_ms[top] != current_scores.latency_ms[0])
-        results.append((candidates.take([top]), scores.take([top])) if better else None)
+        top_scores = None if top is None else scores.take([top])
+        better = top_scores is not None and _better(top_scores, current_scores, constraint)
+        results.append((candidates.take([top]), top_scores) if better else None)
     return results, candidates, scores
 
 
