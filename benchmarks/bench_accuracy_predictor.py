@@ -20,6 +20,7 @@ from collections.abc import Mapping
 import numpy as np
 from threadpoolctl import threadpool_limits
 
+from benchmarks.timing import best_cpu_s
 from ofa_hw.accuracy import engineered_features, get_predictor, load_measured_accuracy, ofa_onehot, prediction_metrics
 from ofa_hw.accuracy.metrics import kfold_indices
 from ofa_hw.accuracy.registry import DATA_DIR
@@ -112,13 +113,11 @@ def _search_batch_cost(mlp, krr, repeats: int, n: int = SEARCH_BATCH) -> dict:
             hidden = np.matmul(hidden, weight, out=out)
 
     def cpu_us_per_row(fn, calls: int = 20) -> float:
-        best = float("inf")
-        for _ in range(3 * repeats):
-            started = time.process_time()
+        def batch() -> None:
             for _ in range(calls):
                 fn()
-            best = min(best, time.process_time() - started)
-        return 1e6 * best / (calls * n)
+
+        return 1e6 * best_cpu_s(batch, 3 * repeats) / (calls * n)
 
     with threadpool_limits(limits=1, user_api="blas"):  # the BLAS setting search_codesign uses
         per_row_us = {name: cpu_us_per_row(fn) for name, fn in (("ofa_mlp", lambda: mlp.predict(w12)),

@@ -24,7 +24,6 @@
 
 from __future__ import annotations
 
-import csv
 import dataclasses
 import time
 from collections.abc import Sequence
@@ -33,6 +32,7 @@ from pathlib import Path
 import numpy as np
 
 from accel_models import BlockSpec, Layer, RooflineModel, RooflineParams
+from accel_models.deployed import DeployedModel, ZooThroughputRow, read_zoo
 from accel_models.reference import layer_profiles, profile_accelerator
 from latency_tables import Entry, LatencyTable, calibrate, get_source, holdout_errors, load_table
 from latency_tables.calibration import CalibratedModel, kernel_group, stage_group
@@ -230,7 +230,13 @@ def _se_cost(figures: dict) -> None:
 _EFFICIENTNET_B0 = ((1, 3, 16, 1, 1), (6, 3, 24, 2, 2), (6, 5, 40, 2, 2), (6, 3, 80, 3, 2), (6, 5, 112, 3, 1),
                     (6, 5, 192, 4, 2), (6, 3, 320, 1, 1))
 _ZOO_E2E_CSV = Path(__file__).with_name("data") / "vitis_ai_model_zoo_e2e.csv"
-_EFFICIENTNET_ZOO = ("tf2_efficientnet-b0_imagenet_224_224_0.36G", "ZCU102 (0432055-05)", "Xilinx/Vitis-AI@v2.5")
+_EFFICIENTNET_ZOO = ("tf2_efficientnet-b0_imagenet_224_224_0.36G", "2.5")  # (zoo model, Vitis AI release)
+
+
+def _zcu102_zoo_row(model: str, vitis_ai: str) -> ZooThroughputRow:
+    """The zoo's ZCU102 figures of ``model`` in Vitis AI release ``vitis_ai`` (exactly one row)."""
+    (row,) = [r for r in read_zoo(_ZOO_E2E_CSV) if r.model == model and r.board == "zcu102" and r.vitis_ai == vitis_ai]
+    return row
 
 
 def _efficientnet_b0(se: int) -> list[Sequence[Layer]]:
@@ -256,19 +262,16 @@ def _efficientnet_b0(se: int) -> list[Sequence[Layer]]:
 def _efficientnet_b0_check(figures: dict) -> None:
     """The zoo's EfficientNet-B0 (SE at 112 x 112 and in every block) on a ZCU102 under Vitis AI 2.5 (IP 4.0)."""
     from accel_models import Accelerator, get_board
-    from accel_models.deployed import DeployedModel
-    name, board, tag = _EFFICIENTNET_ZOO
-    with _ZOO_E2E_CSV.open(newline="") as f:
-        (row,) = [r for r in csv.DictReader(f) if r["model"] == name and r["board"] == board
-                  and r["threads"] == "1" and r["source"].startswith(tag)]
-    e2e_ms = 1e3 / float(row["fps"])
+
+    row = _zcu102_zoo_row(*_EFFICIENTNET_ZOO)
+    e2e_ms = row.latency_ms  # the zoo gives its single-thread fps: read as 1000 / fps
     implied_dpu_ms = DeployedModel.shipped().from_e2e(e2e_ms, board="zcu102", input_hw=(224, 224),
                                                        head="classification")
     calibrated = _joint_calibration()
-    acc = Accelerator.from_dpu("B4096", clock_mhz=float(row["clock_mhz"]), ddr_bw_gbps=get_board("zcu102").ddr_bw_gbps)
+    acc = Accelerator.from_dpu("B4096", clock_mhz=row.clock_mhz, ddr_bw_gbps=get_board("zcu102").ddr_bw_gbps)
     with_se, without = (float(calibrated.model.unit_latency_ms(_efficientnet_b0(se), [acc]).sum())
                         + calibrated.invocation_ms for se in (1, 0))
-    print(f"\nEfficientNet-B0 on ZCU102 B4096 @ {row['clock_mhz']} MHz, {tag.split('@')[1]} model zoo (IP 4.0): "
+    print(f"\nEfficientNet-B0 on ZCU102 B4096 @ {row.clock_mhz:g} MHz, v{row.vitis_ai} model zoo (IP 4.0): "
           f"measured {e2e_ms:.2f} ms end to end, {implied_dpu_ms:.2f} ms DPU after the ARM pre-processing")
     print(f"  modelled (dpuczdx8g-joint, IP 4.x physics): {with_se:.2f} ms DPU ({with_se - without:.2f} ms of it the "
           f"16 SE blocks); {100 * (with_se / implied_dpu_ms - 1):+.0f} %")
@@ -276,7 +279,7 @@ def _efficientnet_b0_check(figures: dict) -> None:
                                                "predicted_dpu_ms": with_se, "predicted_se_ms": with_se - without}
 
 
-_MOBILENET_V3_ZOO = ("tf2_mobilenetv3_imagenet_224_224_132M", "ZCU102 (0432055-05)", "Xilinx/Vitis-AI@v2.0")
+_MOBILENET_V3_ZOO = ("tf2_mobilenetv3_imagenet_224_224_132M", "2.0")
 
 
 def _cpu_fallback_check(figures: dict) -> None:
@@ -285,16 +288,13 @@ def _cpu_fallback_check(figures: dict) -> None:
     from accel_models.cpu_fallback import fallback_latency_ms
     from ofa_hw import zoo
 
-    name, board, tag = _MOBILENET_V3_ZOO
-    with _ZOO_E2E_CSV.open(newline="") as f:
-        (row,) = [r for r in csv.DictReader(f) if r["model"] == name and r["board"] == board
-                  and r["threads"] == "1" and r["source"].startswith(tag)]
+    row = _zcu102_zoo_row(*_MOBILENET_V3_ZOO)
     calibrated = _joint_calibration()
-    acc = Accelerator.from_dpu("B4096", clock_mhz=float(row["clock_mhz"]), ddr_bw_gbps=get_board("zcu102").ddr_bw_gbps,
+    acc = Accelerator.from_dpu("B4096", clock_mhz=row.clock_mhz, ddr_bw_gbps=get_board("zcu102").ddr_bw_gbps,
                                options=DpuOptions(ip_version="3.4"))
-    print(f"\nCPU fallback on IP 3.4, ZCU102: the {tag.split('@')[1]} zoo's {name} measured {row['latency_ms']} ms "
+    print(f"\nCPU fallback on IP 3.4, ZCU102: the v{row.vitis_ai} zoo's {row.model} measured {row.latency_ms:g} ms "
           "single-thread end to end (its variant not pinned by the zoo)")
-    out: dict = {"measured_e2e_ms": float(row["latency_ms"])}
+    out: dict = {"measured_e2e_ms": row.latency_ms}
     for network in zoo.list_networks("mobilenet-v3-large-*"):
         units = group_by_block(zoo.get_network(network).layers())
         dpu_ms = float(calibrated.model.unit_latency_ms(units, [acc]).sum())
