@@ -67,7 +67,7 @@ from accel_models.predictor_protocol import as_layers
 from accel_models.validation import distinct_named, reject_unknown_keys
 
 from .calibration import CalibratedModel, calibrated_model
-from .fitting import CalibrationProblem, Fit, FitSettings, folds_of
+from .fitting import CalibrationProblem, Fit, FitSettings, held_out_launch_ms
 from .joint import JOINT_FIT_PARAMETERS, JOINT_FIXED, JOINT_TIED
 from .metrics import ErrorReport
 from .predictor import HybridPredictor, calibrated_device
@@ -257,12 +257,9 @@ def _moved(problem: CalibrationProblem, prior: CalibrationProblem, train: np.nda
 def _cross_validated(problem: CalibrationProblem, prior: CalibrationProblem, folds: int, seed: int,
                      share: float) -> np.ndarray:
     """Every measurement predicted by the candidate fitted on the others and moved ``share`` of the way."""
-    n = problem.sizes()[0]
-    predicted = np.empty(n)
-    for part in folds_of(n, folds, seed):
-        fit = _moved(problem, prior, np.setdiff1d(np.arange(n), part), seed, share)
-        predicted[part] = problem.predict(0, fit.params, problem.launch_ms(0, fit))[part]
-    return predicted
+    launch = {problem.names[0]: held_out_launch_ms(problem.sources[0])}
+    return problem.cross_validate(folds, seed, launch,
+                                  adjust=lambda train, fit: _toward(prior.fit(train, seed), fit, share))[0]
 
 
 def _log_error(predicted: np.ndarray, measured: np.ndarray) -> np.ndarray:

@@ -232,3 +232,28 @@ def test_a_fit_that_wins_moves_half_way_from_the_prior_and_says_so():
         warnings.simplefilter("ignore")
         kept = fit_device(_board_table(PRIOR.model.params, KEYS[:8], PRIOR.accelerator), PRIOR.accelerator)
     assert kept.few_shot.chosen == "prior" and kept.few_shot.shrinkage is None  # the prior moves nowhere
+
+
+def test_cross_validation_predicts_each_fold_with_the_adjusted_fit_of_its_training_entries():
+    """The fold loop fit_device shares with every calibration: ``adjust`` turns a fold's fit into the one used."""
+    from latency_tables.few_shot import _settings
+    from latency_tables.fitting import Fit
+    from latency_tables.sources import CalibrationSource
+
+    table = _board_table(PRIOR.model.params, KEYS[:9], B1600)
+    problem = CalibrationProblem(RooflineModel(PRIOR.model.params), [CalibrationSource(table, B1600)],
+                                 _settings("as is", PRIOR, 1.0))
+    used = Fit(PRIOR.model.params.replace(conv_efficiency=0.3), {table.meta.name: 0.2}, {})
+    trained = []
+
+    def adjust(train, fit):
+        trained.append(train[0])
+        return used
+
+    predicted = problem.cross_validate(3, 0, {table.meta.name: 0.0}, adjust=adjust)[0]
+    np.testing.assert_array_equal(predicted, problem.predict(0, used.params, 0.2))
+    held_out = [np.setdiff1d(np.arange(9), train) for train in trained]
+    assert [len(part) for part in held_out] == [3, 3, 3]
+    assert sorted(np.concatenate(held_out).tolist()) == list(range(9))  # each entry held out once
+    unadjusted = problem.cross_validate(3, 0, {table.meta.name: 0.0})[0]
+    assert not np.allclose(unadjusted, predicted)
