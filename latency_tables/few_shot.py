@@ -248,12 +248,6 @@ def _toward(prior: Fit, fit: Fit, share: float) -> Fit:
     return Fit(params, MappingProxyType(launch), fit.method)
 
 
-def _moved(problem: CalibrationProblem, prior: CalibrationProblem, train: np.ndarray, seed: int,
-           share: float) -> Fit:
-    """The candidate fitted on entries ``train``, moved ``share`` of the way from the prior on the same entries."""
-    return _toward(prior.fit([train], seed), problem.fit([train], seed), share)
-
-
 def _cross_validated(problem: CalibrationProblem, prior: CalibrationProblem, folds: int, seed: int,
                      share: float) -> np.ndarray:
     """Every measurement predicted by the candidate fitted on the others and moved ``share`` of the way."""
@@ -416,9 +410,9 @@ def fit_device(measurements: LatencyTable | Sequence[NetworkMeasurement], accele
     problem = candidates[chosen]
     # a single measurement is the launch cost itself (nothing to check a share against); the prior moves nowhere
     share = 1.0 if not errors else None if chosen == "prior" else FEW_SHOT_SHRINKAGE
-    fit = _moved(problem, as_is, np.arange(n), seed, share or 0.0)
+    prior_fit = as_is.fit(as_is.everything(), seed)
+    fit = _toward(prior_fit, problem.fit(problem.everything(), seed), share or 0.0)
     if chosen not in predicted:  # a single measurement, held out of nothing: the prior's error on it
-        prior_fit = as_is.fit(as_is.everything(), seed)
         predicted[chosen] = as_is.predict(0, prior_fit.params, as_is.launch_ms(0, prior_fit))
     weight = problem.settings.prior_weight if chosen.startswith("fit") else None
     residuals = tuple(float(v) for v in np.log(measured / predicted[chosen]))

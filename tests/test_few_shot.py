@@ -257,3 +257,14 @@ def test_cross_validation_predicts_each_fold_with_the_adjusted_fit_of_its_traini
     assert sorted(np.concatenate(held_out).tolist()) == list(range(9))  # each entry held out once
     unadjusted = problem.cross_validate(3, 0, {table.meta.name: 0.0})[0]
     assert not np.allclose(unadjusted, predicted)
+
+
+def test_one_measurement_fits_the_prior_once(monkeypatch):
+    """The prior's fit on the measurement is both where the launch-cost fit starts and the residual's prediction."""
+    fits = []
+    real_fit = CalibrationProblem.fit
+    monkeypatch.setattr(CalibrationProblem, "fit", lambda self, *args: fits.append(self) or real_fit(self, *args))
+    table = _board_table(PRIOR.model.params.replace(conv_efficiency=0.45), KEYS[:1], B1600)
+    with pytest.warns(UserWarning, match="too few to check a fit"):
+        fit_device(table, B1600)
+    assert [problem.settings.fit_launch for problem in fits] == [False, True]  # the prior, then its launch cost
