@@ -1,6 +1,8 @@
-"""benchmarks.timing: the best of several runs, on the CPU clock or the wall clock."""
+"""Helpers the benchmarks share or rely on: best-of timing, the predictors a benchmark can time."""
 
 import time
+
+import pytest
 
 from benchmarks.timing import best_cpu_s, best_wall_s
 
@@ -18,3 +20,11 @@ def test_wall_time_is_the_shortest_run_and_counts_waiting():
 
 def test_cpu_time_leaves_waiting_out():
     assert best_cpu_s(_sleeps(0.02, 0.02), 2) < 0.01
+
+
+def test_the_subnet_latency_benchmark_times_only_predictors_with_a_device_of_their_own():
+    from benchmarks.bench_subnet_latency import _fixed_device
+
+    assert hasattr(_fixed_device("note10"), "subnet_latency_ms")
+    with pytest.raises(TypeError, match=r"'hls-engine' \(EnginePredictor\) prices units on the accelerators"):
+        _fixed_device("hls-engine")
