@@ -14,16 +14,16 @@ from latency_tables import (
     LatencyTable,
     NetworkMeasurement,
     fit_device,
-    get_predictor,
     get_source,
 )
 from latency_tables.fitting import CalibrationProblem, FitSettings
 from latency_tables.joint import JOINT_FIT_PARAMETERS
 from latency_tables.metrics import ErrorReport
+from latency_tables.predictor import calibrated_device
 from ofa_hw import SubnetConfig, subnet_layers
 
 B1600 = Accelerator.from_dpu("B1600", clock_mhz=300.0)
-PRIOR = get_predictor("dpuczdx8g-joint").calibrated
+PRIOR = calibrated_device("dpuczdx8g-joint")
 
 
 def _board_table(params, keys, accelerator, name="my-board"):
