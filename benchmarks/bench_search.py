@@ -21,10 +21,10 @@ accuracy predictor on as many candidates, in population-sized batches),
 medians of three interleaved runs of each.
 
 Quality, for every board x three latency budgets: the median over five seeds
-of the joint search at the default budget (100,000 evaluations) against a
+of the joint search at the default budget (300,000 evaluations) against a
 500,000-evaluation reference run of the same search, the search on the
 board's default DPU (``Board.default_accelerator()``) at the same budget, and
-how many seeds find the same design; then the same summary at 20,000
+how many seeds find the same design; then the same summary at 100,000
 evaluations (the default before), against the same references.
 """
 
@@ -55,7 +55,7 @@ BUDGETS_MS = {"ultra96v2": (7.0, 10.0, 15.0), "zcu102": (4.0, 6.0, 10.0), "zcu10
               "kv260": (6.0, 8.0, 12.0)}
 DEFAULT_BUDGET = DEFAULT_BUDGETS["evolution"]
 #: The default budget before: the quality summary is printed for it too.
-SMALL_BUDGET = 20_000
+SMALL_BUDGET = 100_000
 REFERENCE_BUDGET = 500_000
 
 
