@@ -54,7 +54,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .evaluate import Candidates, EvaluationArchive, Evaluator, Scores
+from .evaluate import CandidateParts, Candidates, EvaluationArchive, Evaluator, Scores
 
 __all__ = ["Constraint", "EvolutionSettings", "rank", "rank_keys", "run_evolution"]
 
@@ -213,8 +213,9 @@ def screened_groups(draw: Callable[[np.ndarray], tuple[Candidates, np.ndarray]],
 
 def run_evolution(evaluator: Evaluator, constraint: Constraint, budget: int, rng: np.random.Generator,
                   settings: EvolutionSettings = EvolutionSettings(),
-                  on_generation: Callable[[int, Candidates, Scores], None] | None = None) -> tuple[Candidates, Scores]:
-    """Evolve for ``budget`` evaluations; return every evaluated candidate and its scores.
+                  on_generation: Callable[[int, Candidates, Scores], None] | None = None
+                  ) -> tuple[CandidateParts, Scores]:
+    """Evolve for ``budget`` evaluations; return every evaluated candidate (in its parts) and its scores.
 
     ``on_generation(generation, new_candidates, new_scores)`` is called after
     each generation's evaluation (progress, history, checkpoints).
@@ -287,7 +288,7 @@ def run_evolution(evaluator: Evaluator, constraint: Constraint, budget: int, rng
                              place, on_step=on_step)
         archive += [candidates for candidates, _ in found]
         archive_scores += [part_scores for _, part_scores in found]
-    return Candidates.concat(archive), Scores.concat(archive_scores)
+    return CandidateParts(tuple(archive)), Scores.concat(archive_scores)
 
 
 def _island_sizes(population: int, island_population: int) -> list[int]:
