@@ -154,8 +154,11 @@ def test_archive_reads_back_the_scores_and_candidates_of_every_row(evaluator):
 
 
 def test_the_rank_keys_order_as_their_definition_says():
-    """:func:`rank_keys` / ``_first_ranked`` / ``_rank_key`` against keys built by hand, with ties and infeasible."""
-    from ofa_hw.search.evolution import rank, rank_keys
+    """:func:`rank_keys` / ``first_ranked`` / ``_first_ranked`` / ``_rank_key`` against keys built by hand.
+
+    With ties and infeasible candidates; ``first_ranked`` also with NaN keys (which sort last).
+    """
+    from ofa_hw.search.evolution import first_ranked, rank, rank_keys
     from ofa_hw.search.local import _first_ranked, _rank_key
 
     rng = np.random.default_rng(3)
@@ -175,6 +178,12 @@ def test_the_rank_keys_order_as_their_definition_says():
         assert [_rank_key(scores.take([i]), constraint) for i in range(n)] == keys
         top, key = _first_ranked(scores, constraint)
         assert top == expected[0] and key == keys[top] == min(keys)
+        assert first_ranked(scores, constraint) == expected[0]
+        for field in ("accuracy_top1", "latency_ms"):  # a NaN on the best rows: the sort's first, NaN last
+            values = getattr(scores, field).copy()
+            values[order[:3]] = np.nan
+            broken = Scores(**{**{f: getattr(scores, f) for f in Scores.__dataclass_fields__}, field: values})
+            assert first_ranked(broken, constraint) == int(rank(broken, constraint)[0])
 
 
 def test_a_scores_only_archive_keeps_no_candidates(evaluator):

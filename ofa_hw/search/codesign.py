@@ -24,7 +24,7 @@ from ..layers import subnet_layers
 from ..space import OFASpace, SubnetBatch, SubnetConfig, get_space
 from .accelerators import AcceleratorGrid, AcceleratorSpace, DpuGrid, InfeasibleConstraintError
 from .evaluate import CandidateParts, Candidates, Evaluator, Scores
-from .evolution import Constraint, EvolutionSettings, rank, run_evolution
+from .evolution import Constraint, EvolutionSettings, first_ranked, run_evolution
 from .genome import Genome
 from .intervals import LatencyBounds
 from .pareto import pareto_mask
@@ -599,7 +599,7 @@ def _result(evaluator: Evaluator, constraint: Constraint, candidates: CandidateP
     if min_accuracy is not None:
         best = _fastest_above(scores, feasible, min_accuracy, constraint)
     elif constraint.active:
-        best = int(rank(scores, constraint)[0])
+        best = first_ranked(scores, constraint)
     chosen = np.array([*front.tolist(), *([] if best is None else [best])], dtype=np.int64)
     picked = candidates.take(chosen)
     bounds = bounds_of(picked, scores.latency_ms[chosen])

@@ -56,7 +56,7 @@ import numpy as np
 
 from .evaluate import CandidateParts, Candidates, EvaluationArchive, Evaluator, Scores
 
-__all__ = ["Constraint", "EvolutionSettings", "rank", "rank_keys", "run_evolution"]
+__all__ = ["Constraint", "EvolutionSettings", "first_ranked", "rank", "rank_keys", "run_evolution"]
 
 
 @dataclass(frozen=True)
@@ -152,10 +152,30 @@ def rank_keys(scores: Scores, constraint: Constraint) -> tuple[np.ndarray, np.nd
     The primary key is minus the accuracy of a feasible candidate and the
     violation of an infeasible one.
     """
+    infeasible, primary = _sort_keys(scores, constraint)
+    return np.lexsort((scores.latency_ms, primary, infeasible)), infeasible, primary
+
+
+def first_ranked(scores: Scores, constraint: Constraint) -> int:
+    """``rank(scores, constraint)[0]`` without the sort: the first of the rows with the least keys.
+
+    A search's result ranks ~10^5 candidates for its best alone: the sort cost 0.015 s of that.
+    """
+    infeasible, primary = _sort_keys(scores, constraint)
+    rows = np.flatnonzero(infeasible == infeasible.min())
+    for key in (primary, scores.latency_ms):
+        least = rows[key[rows] == key[rows].min()]
+        if not len(least):  # a NaN key (sorted last, never equal): the sort decides
+            return int(rows[np.lexsort((scores.latency_ms[rows], primary[rows]))[0]])
+        rows = least
+    return int(rows[0])
+
+
+def _sort_keys(scores: Scores, constraint: Constraint) -> tuple[np.ndarray, np.ndarray]:
+    """(infeasible, primary key) of :func:`rank_keys`."""
     violation = constraint.violation(scores)
     infeasible = violation != 0
-    primary = np.where(infeasible, violation, -scores.accuracy_top1)
-    return np.lexsort((scores.latency_ms, primary, infeasible)), infeasible, primary
+    return infeasible, np.where(infeasible, violation, -scores.accuracy_top1)
 
 
 def screened(draw: Callable[[int], tuple[Candidates, np.ndarray]], n: int, constraint: Constraint,
