@@ -277,9 +277,8 @@ def run_evolution(evaluator: Evaluator, constraint: Constraint, budget: int, rng
                                                   islands.n_parents.tolist(), strict=True)]
         # the first islands' children, up to the budget
         sizes_now = np.diff(np.minimum(np.cumsum([0, *islands.n_children]), budget - evaluated))
-        drawn = islands.children(evaluator, population.take(np.concatenate(kept)), sizes_now, place, constraint,
-                                 rng, genes)
-        children = Candidates.concat(drawn)
+        children, counts = islands.children(evaluator, population.take(np.concatenate(kept)), sizes_now, place,
+                                            constraint, rng, genes)
         child_scores = memo.evaluate(children)
         archive.append(children)
         archive_scores.append(child_scores)
@@ -289,7 +288,7 @@ def run_evolution(evaluator: Evaluator, constraint: Constraint, budget: int, rng
         # each island's parents, then its children
         previous = len(population)
         population, scores = Candidates.concat([population, children]), Scores.concat([scores, child_scores])
-        child_rows = np.split(previous + np.arange(len(children)), np.cumsum([len(c) for c in drawn])[:-1])
+        child_rows = np.split(previous + np.arange(len(children)), np.cumsum(counts)[:-1])
         order = np.concatenate([part for pair in zip(kept, child_rows, strict=True) for part in pair])
         population, scores = population.take(order), scores.take(order)
         bounds = np.cumsum([0, *(len(k) + len(c) for k, c in zip(kept, child_rows, strict=True))])
@@ -329,11 +328,13 @@ class _Islands:
         self.rates = {"mutants": np.full(len(sizes), 0.5), "crossovers": np.full(len(sizes), 0.5)}
 
     def children(self, evaluator: Evaluator, parents: Candidates, sizes: np.ndarray, place, constraint: Constraint,
-                 rng: np.random.Generator, genes: bool) -> list[Candidates]:
-        """Per island ``sizes[i]`` children of its parents: mutants first, then crossovers, screened by latency.
+                 rng: np.random.Generator, genes: bool) -> tuple[Candidates, np.ndarray]:
+        """(children, count per island): ``sizes[i]`` children of each island's parents, island after island.
 
-        ``parents``: each island's ``n_parents``, island after island.  The
-        islands draw together, one call per kind and screening round.
+        An island's children are its mutants, then its crossovers, screened
+        by latency.  ``parents``: each island's ``n_parents``, island after
+        island.  The islands draw together, one call per kind and screening
+        round.
         """
         settings, rounds = self.settings, self.settings.screen_rounds
         first_parent = np.cumsum(self.n_parents) - self.n_parents
@@ -351,13 +352,20 @@ class _Islands:
             return place(evaluator.crossover(parents.take(pick[:, 0]), parents.take(pick[:, 1]), rng, genes))
 
         mutants = np.minimum(self.n_mutants, sizes)
-        parts = []
+        drawn, counts = [], []  # each kind's draws (island after island) and its count per island
         for kind, draw, needs in (("mutants", draw_mutants, mutants), ("crossovers", draw_crossovers, sizes - mutants)):
             if needs.any():
-                drawn, self.rates[kind] = screened_groups(draw, needs, constraint, rounds, self.rates[kind])
-                parts.append([drawn.take(rows) for rows in np.split(np.arange(len(drawn)), np.cumsum(needs)[:-1])])
-        return [Candidates.concat([part[i] for part in parts]) if parts else parents.take(np.zeros(0, np.int64))
-                for i in range(len(sizes))]
+                candidates, self.rates[kind] = screened_groups(draw, needs, constraint, rounds, self.rates[kind])
+                drawn.append(candidates)
+                counts.append(needs)
+        if not drawn:
+            return parents.take(np.zeros(0, np.int64)), np.zeros(len(sizes), np.int64)
+        # the kinds end to end, then reordered island by island (each island's kinds in turn): one join, one take
+        per_kind = np.array(counts)  # (kinds, islands)
+        first = (np.cumsum(per_kind.ravel()) - per_kind.ravel()).reshape(per_kind.shape)  # each run's first row
+        runs, lengths = first.T.ravel(), per_kind.T.ravel()  # the runs in island order
+        order = np.repeat(runs - (np.cumsum(lengths) - lengths), lengths) + np.arange(lengths.sum())
+        return Candidates.concat(drawn).take(order), per_kind.sum(axis=0)
 
 
 def _starts(evaluator: Evaluator, constraint: Constraint, population: Candidates, scores: Scores,
