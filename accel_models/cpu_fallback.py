@@ -207,7 +207,8 @@ def _unit_terms(unit: Sequence[Layer], options: DpuOptions) -> tuple[float, floa
     cpu_ms, round_trip, runs, copied = 0.0, 0.0, 0, 0.0
     in_run, run_input, previous_output = False, 0, 0
     subgraph = 0  # the unit's DPU subgraph the walk is in: one more after every CPU run
-    written_by: dict[str, int | None] = {}  # an earlier layer -> the DPU subgraph that wrote its output (None: CPU)
+    # an earlier layer -> (the DPU subgraph that wrote its output (None: the CPU), its output bytes)
+    written_by: dict[str, tuple[int | None, int]] = {}
     copies: set[tuple[str, int]] = set()
     for j, layer in enumerate(unit):
         reason, activation_only = unsupported_reason(layer, options)
@@ -216,7 +217,7 @@ def _unit_terms(unit: Sequence[Layer], options: DpuOptions) -> tuple[float, floa
             subgraph += 1
         if subgraph and (reason is None or (activation_only and not in_run)):  # the layer's arithmetic is on the DPU
             copied += _copied_bytes(unit, j, subgraph, written_by, copies)
-        written_by[layer.name] = subgraph if reason is None else None
+        written_by[layer.name] = (subgraph if reason is None else None, layer.output_bytes)
         if reason is None:
             in_run = False
             previous_output = layer.output_bytes
@@ -237,13 +238,14 @@ def _unit_terms(unit: Sequence[Layer], options: DpuOptions) -> tuple[float, floa
     return cpu_ms, round_trip, runs
 
 
-def _copied_bytes(unit: Sequence[Layer], j: int, subgraph: int, written_by: Mapping[str, int | None],
+def _copied_bytes(unit: Sequence[Layer], j: int, subgraph: int, written_by: Mapping[str, tuple[int | None, int]],
                   copies: set[tuple[str, int]]) -> float:
     """Bytes the ARM copies into DPU ``subgraph`` (> 0) for layer ``j``: DPU tensors an earlier subgraph wrote.
 
-    ``written_by`` holds the unit's layers before ``j``.  The unit's inputs (sources that are not one of
-    them) belong to subgraph 0, sharing the layer's remaining input bytes; a tensor the CPU wrote is a run's
-    output, priced by the round trip.  Each tensor is copied once per reading subgraph.
+    ``written_by`` holds the unit's layers before ``j``: the subgraph that wrote each (None: the CPU) and its
+    output bytes.  The unit's inputs (sources that are not one of them) belong to subgraph 0, sharing the
+    layer's remaining input bytes; a tensor the CPU wrote is a run's output, priced by the round trip.  Each
+    tensor is copied once per reading subgraph.
     """
     layer = unit[j]
     internal, copied = 0, 0.0
@@ -252,9 +254,8 @@ def _copied_bytes(unit: Sequence[Layer], j: int, subgraph: int, written_by: Mapp
         if source not in written_by:
             external.append(source)
             continue
-        size = next(u.output_bytes for u in unit[:j] if u.name == source)
+        writer, size = written_by[source]
         internal += size
-        writer = written_by[source]
         if writer is not None and writer != subgraph and (source, subgraph) not in copies:
             copies.add((source, subgraph))
             copied += size

@@ -297,8 +297,9 @@ class _LayerParts(NamedTuple):
 #: what :func:`_layer_roofs` adds to them.
 _LAYER_COLUMNS = (*_LayerParts._fields, "ops", "engine_peak_gops")
 _ROOF_COLUMNS = ("arithmetic_intensity", "bandwidth_gbps", "attainable_gops", "utilization")
-#: Up to this many layers :meth:`RooflineModel.analyze` computes roofs in Python numbers, above in numpy
-#: (per layer Python costs more than numpy's per-call overhead saves beyond about 20 layers).
+#: Up to this many layers :meth:`RooflineModel.analyze` computes roofs in Python numbers, above in numpy: a
+#: unit's layers (8 at most in the OFA spaces) take the Python path, faster for so few; a whole network's
+#: (67-131) numpy, whose per-call cost the per-layer Python cost overtakes at about 30 layers.
 _PYTHON_ROOFS_MAX_LAYERS = 16
 _BOUND_NAMES = tuple(_BOUNDS.tolist())
 

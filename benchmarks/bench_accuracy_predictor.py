@@ -20,7 +20,7 @@ from collections.abc import Mapping
 import numpy as np
 from threadpoolctl import threadpool_limits
 
-from benchmarks.timing import best_cpu_s
+from benchmarks.timing import best_cpu_s, best_wall_s
 from ofa_hw.accuracy import engineered_features, get_predictor, load_measured_accuracy, ofa_onehot, prediction_metrics
 from ofa_hw.accuracy.metrics import kfold_indices
 from ofa_hw.accuracy.registry import DATA_DIR
@@ -56,15 +56,6 @@ def _ofa_style_predict(torch_model, configs) -> np.ndarray:
         return torch_model(torch.stack(feats))[:, 0].numpy()
 
 
-def _timed(fn, repeats: int) -> float:
-    best = float("inf")
-    for _ in range(repeats):
-        started = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - started)
-    return best
-
-
 def _speed(n: int, repeats: int) -> dict:
     import torch
 
@@ -79,9 +70,10 @@ def _speed(n: int, repeats: int) -> dict:
     w10 = sample_subnets(n, seed=1, width_mult=1.0, resolutions=[224])
     mlp, krr = get_predictor("ofa-mbv3-w1.2", scale="raw"), get_predictor("ofa-mbv3-w1.0", scale="raw")
     configs = list(w12)
-    t_ofa = _timed(lambda: _ofa_style_predict(model, configs), repeats)
-    t_mlp = _timed(lambda: mlp.predict(w12), repeats)
-    t_krr = _timed(lambda: krr.predict(w10), repeats)
+    # wall time: torch and numpy's BLAS may run these on several threads
+    t_ofa = best_wall_s(lambda: _ofa_style_predict(model, configs), repeats)
+    t_mlp = best_wall_s(lambda: mlp.predict(w12), repeats)
+    t_krr = best_wall_s(lambda: krr.predict(w10), repeats)
     agree = float(np.abs(100 * _ofa_style_predict(model, configs) - mlp.predict(w12)).max())
     return {
         "population": n,

@@ -42,7 +42,7 @@ def run(quick: bool = False) -> dict:
     for name in ("ofa-mbv3-w1.2", "ofa-mbv3-w1.0"):
         nets, scored, raw = _nets(name)
         published = np.array([n.top1_pct for n in scored])
-        r = [n.r for n in scored]
+        r = np.array([n.r for n in scored])
         shipped = calibration_for(name)
         forms = {"offset": False, "offset+slope": True}
         record = {"nets_total": len(nets), "nets_scored": len(scored), "raw_scale": shipped.source_scale,

@@ -35,8 +35,8 @@ from accel_models.deployed import (
     read_zoo,
 )
 from benchmarks.networks import predicted_dpu_ms, zoo_rows
-from latency_tables import get_predictor
 from latency_tables.metrics import error_report
+from latency_tables.predictor import calibrated_device
 
 ZOO_E2E_CSV = Path(__file__).with_name("data") / "vitis_ai_model_zoo_e2e.csv"
 TARGET_MAPE_PCT = 15.0
@@ -84,7 +84,7 @@ def _per_board(rows, predicted, published, key=lambda row: row.board) -> dict:
 
 def _chain(rows: tuple[ZooThroughputRow, ...], figures: dict) -> dict:
     """Our predicted DPU time -> single-thread latency and multi-thread fps, networks we build as layers."""
-    joint = get_predictor("dpuczdx8g-joint").calibrated
+    joint = calibrated_device("dpuczdx8g-joint")
     by_key = {(r.model, r.board, r.clock_mhz, r.vitis_ai): r for r in rows}
     pairs = [(built, by_key[key]) for built in zoo_rows()
              if (key := (built.model, built.board, built.clock_mhz, built.vitis_ai)) in by_key]

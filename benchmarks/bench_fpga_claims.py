@@ -43,6 +43,7 @@ import numpy as np
 
 from accel_models import Accelerator, BlockSpec, analyze_network, get_board
 from latency_tables import get_predictor, load_table
+from latency_tables.predictor import calibrated_device
 from ofa_hw import SubnetConfig, search_codesign, zoo
 from ofa_hw.accuracy import get_predictor as get_accuracy_predictor
 from ofa_hw.macs_proxy import macs_proxy_front
@@ -74,7 +75,7 @@ def _devices() -> dict[str, tuple[Accelerator, object, str]]:
     joint = get_predictor("dpuczdx8g-joint")
     b1600 = get_board("ultra96v2").default_accelerator()
     return {
-        "B2304": (measured.accelerator, measured,
+        "B2304": (calibrated_device("ultra96v2-b2304").accelerator, measured,
                   "Ultra96-V2 B2304 @ 200 MHz, measured block table (ultra96v2-b2304), model elsewhere"),
         "B1600": (b1600, joint, "Ultra96-V2 PYNQ default B1600 @ 200 MHz, joint model transferred (dpuczdx8g-joint)"),
     }

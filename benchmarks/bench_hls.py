@@ -161,6 +161,8 @@ def engine_vs_model(r: int, budget: int) -> list[dict]:
     result = search_codesign(board="ultra96v2", latency_ms=10.0, budget=budget, seed=0, accelerators="dpu-like",
                              progress=False)  # a custom accelerator: realised only as this engine
     best = result.best
+    if best is None:
+        raise RuntimeError(f"the Ultra96-V2 search at 10 ms (budget {budget}) found no design to run on the engine")
     cases = [("min", SubnetConfig.smallest(r=r), Accelerator.from_dpu("B1600", clock_mhz=200.0,
                                                                       ddr_bw_gbps=ultra96.ddr_bw_gbps), None),
              ("max", SubnetConfig.largest(r=r), Accelerator.from_dpu("B2304", clock_mhz=300.0,

@@ -28,7 +28,8 @@ import yaml
 
 from benchmarks.peers.ofa_latency_table import DEFAULT_RESOLUTIONS, NOTE10_DIR, OFALatencyTable
 from benchmarks.timing import best_cpu_s
-from latency_tables import get_predictor
+from latency_tables import HybridPredictor, get_predictor
+from latency_tables.per_resolution import PerResolutionPredictor
 from ofa_hw import block_keys, sample_subnets
 
 ALL_RESOLUTIONS = tuple(range(160, 225, 4))
@@ -41,6 +42,15 @@ def ofa_specs(batch) -> list[dict]:
     return [{"wid": None, "ks": k, "e": e, "d": d, "r": [r]}
             for k, e, d, r in zip(batch.ks.tolist(), batch.e.tolist(), batch.d.tolist(), batch.r.tolist(),
                                   strict=True)]
+
+
+def _fixed_device(device: str) -> HybridPredictor | PerResolutionPredictor:
+    """``device``'s predictor: one that prices whole sub-networks on the device's own accelerator."""
+    predictor = get_predictor(device)
+    if not isinstance(predictor, (HybridPredictor, PerResolutionPredictor)):
+        raise TypeError(f"{device!r} ({type(predictor).__name__}) prices units on the accelerators it is given: "
+                        "it has no subnet_latency_ms of its own to time")
+    return predictor
 
 
 def _repeated(predictor, batch, parts: int) -> list:
@@ -76,7 +86,7 @@ def run(quick: bool = False) -> dict:
     figures["ofa_latency_table_networks_per_s"] = ofa_rate
     print(f"OFA LatencyTable.predict_efficiency (faithful, per-network dicts): {ofa_rate:,.0f} networks/s")
 
-    note10 = get_predictor("note10")
+    note10 = _fixed_device("note10")
     ofa_diff = float(np.max(np.abs(note10.subnet_latency_ms(base_batch) - np.array(
         [ofa.predict_efficiency(s) for s in specs]))))
     figures["note10_vs_ofa_max_abs_diff_ms"] = ofa_diff
@@ -87,7 +97,7 @@ def run(quick: bool = False) -> dict:
 
     print(f"{'device':<17} {'source':<9} {'networks':>10} {'seconds':>8} {'networks/s':>12} {'x OFA':>7}")
     for device, source in DEVICES.items():
-        predictor = get_predictor(device)
+        predictor = _fixed_device(device)
         predictor.subnet_latency_ms(sample_subnets(10, seed=98, resolutions=ALL_RESOLUTIONS))  # calibrate first
         for n in sizes:
             parts = max(1, n // 1_000_000)

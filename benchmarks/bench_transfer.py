@@ -22,15 +22,18 @@ from __future__ import annotations
 
 import dataclasses
 import time
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
 from accel_models import RooflineModel
 from accel_models.reference import layer_profiles
-from latency_tables import LatencyTable, calibrate, calibrate_joint, get_predictor, get_source, leave_one_device_out
+from latency_tables import LatencyTable, calibrate, calibrate_joint, get_source, leave_one_device_out
 from latency_tables.joint import JOINT_FIXED, JOINT_TIED, held_out_launch_ms
 from latency_tables.metrics import error_report
-from latency_tables.sources import table_units
+from latency_tables.predictor import calibrated_device
+from latency_tables.sources import CalibrationSource, table_units
 
 from .networks import predicted_dpu_ms, zoo_rows
 
@@ -70,7 +73,7 @@ def _profiles_timed_per_layer(source):
 
 
 #: calibrate_joint's defaults, then the alternatives they were chosen over: (options, source transform)
-_VARIANTS = {
+_VARIANTS: dict[str, tuple[dict[str, Any], Callable[[CalibrationSource], CalibrationSource] | None]] = {
     "joint": ({}, None),
     "  joint, separate weight DDR rate": ({"tied": {}}, None),
     "  joint, free h-swish passes": ({"fixed": ()}, None),
@@ -132,8 +135,8 @@ def _joint(figures: dict, quick: bool) -> None:
 
 def _zoo(figures: dict) -> None:
     rows = zoo_rows()
-    ultra96 = get_predictor("ultra96v2-b2304").calibrated
-    joint_device = get_predictor("dpuczdx8g-joint").calibrated
+    ultra96 = calibrated_device("ultra96v2-b2304")
+    joint_device = calibrated_device("dpuczdx8g-joint")
     models = {"joint": (joint_device.model, joint_device.invocation_ms),
               "ultra96_only": (ultra96.model, ultra96.invocation_ms),
               "default_params": (RooflineModel(), 0.0)}

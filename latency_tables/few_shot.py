@@ -67,7 +67,7 @@ from accel_models.predictor_protocol import as_layers
 from accel_models.validation import distinct_named, reject_unknown_keys
 
 from .calibration import CalibratedModel, calibrated_model
-from .fitting import CalibrationProblem, Fit, FitSettings, folds_of
+from .fitting import CalibrationProblem, Fit, FitSettings, held_out_launch_ms
 from .joint import JOINT_FIT_PARAMETERS, JOINT_FIXED, JOINT_TIED
 from .metrics import ErrorReport
 from .predictor import HybridPredictor, calibrated_device
@@ -248,21 +248,12 @@ def _toward(prior: Fit, fit: Fit, share: float) -> Fit:
     return Fit(params, MappingProxyType(launch), fit.method)
 
 
-def _moved(problem: CalibrationProblem, prior: CalibrationProblem, train: np.ndarray, seed: int,
-           share: float) -> Fit:
-    """The candidate fitted on entries ``train``, moved ``share`` of the way from the prior on the same entries."""
-    return _toward(prior.fit([train], seed), problem.fit([train], seed), share)
-
-
 def _cross_validated(problem: CalibrationProblem, prior: CalibrationProblem, folds: int, seed: int,
                      share: float) -> np.ndarray:
     """Every measurement predicted by the candidate fitted on the others and moved ``share`` of the way."""
-    n = problem.sizes()[0]
-    predicted = np.empty(n)
-    for part in folds_of(n, folds, seed):
-        fit = _moved(problem, prior, np.setdiff1d(np.arange(n), part), seed, share)
-        predicted[part] = problem.predict(0, fit.params, problem.launch_ms(0, fit))[part]
-    return predicted
+    launch = {problem.names[0]: held_out_launch_ms(problem.sources[0])}
+    return problem.cross_validate(folds, seed, launch,
+                                  adjust=lambda train, fit: _toward(prior.fit(train, seed), fit, share))[0]
 
 
 def _log_error(predicted: np.ndarray, measured: np.ndarray) -> np.ndarray:
@@ -419,9 +410,9 @@ def fit_device(measurements: LatencyTable | Sequence[NetworkMeasurement], accele
     problem = candidates[chosen]
     # a single measurement is the launch cost itself (nothing to check a share against); the prior moves nowhere
     share = 1.0 if not errors else None if chosen == "prior" else FEW_SHOT_SHRINKAGE
-    fit = _moved(problem, as_is, np.arange(n), seed, share or 0.0)
+    prior_fit = as_is.fit(as_is.everything(), seed)
+    fit = _toward(prior_fit, problem.fit(problem.everything(), seed), share or 0.0)
     if chosen not in predicted:  # a single measurement, held out of nothing: the prior's error on it
-        prior_fit = as_is.fit(as_is.everything(), seed)
         predicted[chosen] = as_is.predict(0, prior_fit.params, as_is.launch_ms(0, prior_fit))
     weight = problem.settings.prior_weight if chosen.startswith("fit") else None
     residuals = tuple(float(v) for v in np.log(measured / predicted[chosen]))

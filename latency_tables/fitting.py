@@ -32,7 +32,7 @@ one launch), so per-unit tables and whole-network timings fit the same way.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import cast
@@ -386,14 +386,23 @@ class CalibrationProblem:
             return float(fit.invocation_ms[name])
         return held_out_launch_ms(self.sources[i])
 
-    def cross_validate(self, folds: int, seed: int, invocation_ms: Mapping[str, float]) -> list[np.ndarray]:
-        """k-fold predictions of every entry of every source (each fold holds out 1/k of every source)."""
+    def cross_validate(self, folds: int, seed: int, invocation_ms: Mapping[str, float], *,
+                       adjust: Callable[[list[np.ndarray], Fit], Fit] | None = None) -> list[np.ndarray]:
+        """k-fold predictions of every entry of every source (each fold holds out 1/k of every source).
+
+        ``invocation_ms`` gives the launch cost of a source a fold's fit leaves
+        out; ``adjust(train, fit)``, if given, turns the fit on a fold's training
+        entries (``train``, per source) into the one that predicts its held-out
+        entries (:func:`latency_tables.fit_device` moves it part way to the prior).
+        """
         sizes = self.sizes()
         splits = [folds_of(n, folds, seed) for n in sizes]
         predicted = [np.empty(n) for n in sizes]
         for k in range(folds):
             train = [np.setdiff1d(np.arange(n), split[k]) for n, split in zip(sizes, splits, strict=True)]
             fit = self.fit(train, seed)
+            if adjust is not None:
+                fit = adjust(train, fit)
             for i, name in enumerate(self.names):
                 launch = fit.invocation_ms.get(name, invocation_ms[name])
                 predicted[i][splits[i][k]] = self.predict(i, fit.params, launch)[splits[i][k]]

@@ -29,6 +29,18 @@ def test_search_budget_help_states_the_searchs_own_defaults(monkeypatch, capsys)
             f"{DEFAULT_BUDGETS['nsga2']} for NSGA-II's front, without a limit or with --min-top1") in text
 
 
+
+def test_search_population_help_states_the_rule_the_search_follows(capsys):
+    from ofa_hw import search_codesign
+    from ofa_hw.cli import build_parser
+
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["search", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert "default: 100 for NSGA-II; for the evolution budget / restarts / 50, within 100..400" in text
+    result = search_codesign(board="ultra96v2", latency_ms=10.0, budget=10_200, restarts=2, progress=False)
+    assert result.settings["population"] == 102  # 5,100 evaluations per restart / 50
+
 def test_info_prints_layer_table(tmp_path, capsys):
     cfg = SubnetConfig.uniform(5, 4, 3, r=192)
     path = tmp_path / "subnet.json"

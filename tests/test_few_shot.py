@@ -14,16 +14,16 @@ from latency_tables import (
     LatencyTable,
     NetworkMeasurement,
     fit_device,
-    get_predictor,
     get_source,
 )
 from latency_tables.fitting import CalibrationProblem, FitSettings
 from latency_tables.joint import JOINT_FIT_PARAMETERS
 from latency_tables.metrics import ErrorReport
+from latency_tables.predictor import calibrated_device
 from ofa_hw import SubnetConfig, subnet_layers
 
 B1600 = Accelerator.from_dpu("B1600", clock_mhz=300.0)
-PRIOR = get_predictor("dpuczdx8g-joint").calibrated
+PRIOR = calibrated_device("dpuczdx8g-joint")
 
 
 def _board_table(params, keys, accelerator, name="my-board"):
@@ -232,3 +232,39 @@ def test_a_fit_that_wins_moves_half_way_from_the_prior_and_says_so():
         warnings.simplefilter("ignore")
         kept = fit_device(_board_table(PRIOR.model.params, KEYS[:8], PRIOR.accelerator), PRIOR.accelerator)
     assert kept.few_shot.chosen == "prior" and kept.few_shot.shrinkage is None  # the prior moves nowhere
+
+
+def test_cross_validation_predicts_each_fold_with_the_adjusted_fit_of_its_training_entries():
+    """The fold loop fit_device shares with every calibration: ``adjust`` turns a fold's fit into the one used."""
+    from latency_tables.few_shot import _settings
+    from latency_tables.fitting import Fit
+    from latency_tables.sources import CalibrationSource
+
+    table = _board_table(PRIOR.model.params, KEYS[:9], B1600)
+    problem = CalibrationProblem(RooflineModel(PRIOR.model.params), [CalibrationSource(table, B1600)],
+                                 _settings("as is", PRIOR, 1.0))
+    used = Fit(PRIOR.model.params.replace(conv_efficiency=0.3), {table.meta.name: 0.2}, {})
+    trained = []
+
+    def adjust(train, fit):
+        trained.append(train[0])
+        return used
+
+    predicted = problem.cross_validate(3, 0, {table.meta.name: 0.0}, adjust=adjust)[0]
+    np.testing.assert_array_equal(predicted, problem.predict(0, used.params, 0.2))
+    held_out = [np.setdiff1d(np.arange(9), train) for train in trained]
+    assert [len(part) for part in held_out] == [3, 3, 3]
+    assert sorted(np.concatenate(held_out).tolist()) == list(range(9))  # each entry held out once
+    unadjusted = problem.cross_validate(3, 0, {table.meta.name: 0.0})[0]
+    assert not np.allclose(unadjusted, predicted)
+
+
+def test_one_measurement_fits_the_prior_once(monkeypatch):
+    """The prior's fit on the measurement is both where the launch-cost fit starts and the residual's prediction."""
+    fits = []
+    real_fit = CalibrationProblem.fit
+    monkeypatch.setattr(CalibrationProblem, "fit", lambda self, *args: fits.append(self) or real_fit(self, *args))
+    table = _board_table(PRIOR.model.params.replace(conv_efficiency=0.45), KEYS[:1], B1600)
+    with pytest.warns(UserWarning, match="too few to check a fit"):
+        fit_device(table, B1600)
+    assert [problem.settings.fit_launch for problem in fits] == [False, True]  # the prior, then its launch cost

@@ -57,7 +57,8 @@ def add_parser(subparsers) -> None:
                              f"search under a latency / fps limit; {DEFAULT_BUDGETS['nsga2']} for NSGA-II's front, "
                              f"without a limit or with --min-top1)")
     parser.add_argument("--population", type=int, default=None,
-                        help="population size (default: 100 for NSGA-II, budget/50 within 100..400 for evolution)")
+                        help="population size (default: 100 for NSGA-II; for the evolution budget / restarts / 50, "
+                             "within 100..400)")
     parser.add_argument("--restarts", type=int, default=1)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--float", dest="quantization", action="store_const", const=None, default="int8-pow2",
