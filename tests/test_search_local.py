@@ -186,6 +186,23 @@ def test_the_rank_keys_order_as_their_definition_says():
             assert first_ranked(broken, constraint) == int(rank(broken, constraint)[0])
 
 
+def test_candidate_parts_read_the_rows_a_join_would_hold(evaluator):
+    """``CandidateParts.take`` (rows from the parts they sit in, any order, repeats) against the joined batch."""
+    from ofa_hw.search.evaluate import CandidateParts
+
+    rng = np.random.default_rng(5)
+    parts = tuple(evaluator.sample(n, rng) for n in (7, 1, 12, 4))
+    stored = CandidateParts(parts)
+    encode = evaluator.genome.encode
+    joined = np.concatenate([encode(p) for p in parts])  # the parts' genes end to end, by hand
+    assert len(stored) == len(joined) == 24
+    assert stored.accelerator.tolist() == joined[:, -1].tolist()
+    for rows in ([23, 0, 7, 7, 19, 8, 3], list(range(24))[::-1], [11]):
+        assert np.array_equal(encode(stored.take(rows)), joined[rows])
+    assert len(stored.take(np.zeros(0, np.int64))) == 0
+    assert np.array_equal(encode(stored.joined()), joined)
+
+
 def test_a_scores_only_archive_keeps_no_candidates(evaluator):
     from ofa_hw.search.evaluate import EvaluationArchive
 
