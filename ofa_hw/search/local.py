@@ -37,7 +37,7 @@ from functools import cache
 import numpy as np
 
 from .evaluate import Candidates, EvaluationArchive, Evaluator, Scores
-from .evolution import Constraint, rank, rank_keys
+from .evolution import Constraint, rank_keys
 
 __all__ = ["COMBOS_PER_STEP", "KICK_PROB", "PAIRS_PER_STEP", "RELINK_SHARE", "local_search"]
 
@@ -208,10 +208,14 @@ def _group_columns(genome) -> np.ndarray:
     return columns
 
 
-def _better(a: Scores, b: Scores, constraint: Constraint) -> bool:
-    """Whether one-candidate ``a`` ranks first against ``b`` (as :func:`rank` orders them) and differs from it."""
-    return bool(_rank_key(a, constraint) <= _rank_key(b, constraint) and (
-        a.accuracy_top1[0] != b.accuracy_top1[0] or a.latency_ms[0] != b.latency_ms[0]))
+def _better(a: Scores, b: Scores, constraint: Constraint,
+            keys: tuple[tuple[bool, float, float], tuple[bool, float, float]] | None = None) -> bool:
+    """Whether one-candidate ``a`` ranks first against ``b`` (as :func:`rank` orders them) and differs from it.
+
+    ``keys``: the rank keys of ``a`` and ``b`` (:func:`_rank_key`), where the caller has them already.
+    """
+    key_a, key_b = (_rank_key(a, constraint), _rank_key(b, constraint)) if keys is None else keys
+    return bool(key_a <= key_b and (a.accuracy_top1[0] != b.accuracy_top1[0] or a.latency_ms[0] != b.latency_ms[0]))
 
 
 def _first_ranked(scores: Scores, constraint: Constraint) -> tuple[int, tuple[bool, float, float]]:
@@ -316,14 +320,21 @@ def _step(evaluator: Evaluator, constraint: Constraint, climbers: list[tuple[Can
             pool_owner.append(row_owner[keep])
     candidates, scores, owners = Candidates.concat(pool), Scores.concat(pool_scores), np.concatenate(pool_owner)
     # each climber's best candidate: its first in the order of all (a stable sort keeps a subset's order)
-    order = rank(scores, constraint)
+    order, infeasible, primary = rank_keys(scores, constraint)
     present, first = np.unique(owners[order], return_index=True)
     tops = dict(zip(present.tolist(), order[first].tolist(), strict=True))
+    # the climbers' rank keys by one ranking of their scores (a key is row-wise: the same as one by one)
+    _, current_infeasible, current_primary = rank_keys(Scores.concat([scores for _, scores in scored]), constraint)
     results: list = []
     for k, (_, current_scores) in enumerate(scored):
         top = tops.get(k)
-        top_scores = None if top is None else scores.take([top])
-        better = top_scores is not None and _better(top_scores, current_scores, constraint)
+        if top is None:
+            results.append(None)
+            continue
+        top_scores = scores.take([top])
+        keys = ((bool(infeasible[top]), float(primary[top]), float(scores.latency_ms[top])),
+                (bool(current_infeasible[k]), float(current_primary[k]), float(current_scores.latency_ms[0])))
+        better = _better(top_scores, current_scores, constraint, keys)
         results.append((candidates.take([top]), top_scores) if better else None)
     return results, candidates, scores
 
