@@ -272,9 +272,12 @@ def run_evolution(evaluator: Evaluator, constraint: Constraint, budget: int, rng
     evaluated, generation = n, 0
     while evaluated < budget:
         generation += 1
-        kept = [start + rank(scores.take(np.arange(start, end)), constraint)[:n_parents]
-                for start, end, n_parents in zip(bounds[:-1].tolist(), bounds[1:].tolist(),
-                                                  islands.n_parents.tolist(), strict=True)]
+        # each island's parents: its best by rank, all islands in one sort (island first, then rank's keys)
+        infeasible, primary = _sort_keys(scores, constraint)
+        island = np.repeat(np.arange(len(bounds) - 1), np.diff(bounds))
+        ranked = np.lexsort((scores.latency_ms, primary, infeasible, island))
+        kept = [ranked[start:start + n_parents]
+                for start, n_parents in zip(bounds[:-1].tolist(), islands.n_parents.tolist(), strict=True)]
         # the first islands' children, up to the budget
         sizes_now = np.diff(np.minimum(np.cumsum([0, *islands.n_children]), budget - evaluated))
         children, counts = islands.children(evaluator, population.take(np.concatenate(kept)), sizes_now, place,
