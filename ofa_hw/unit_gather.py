@@ -134,16 +134,22 @@ class UnitGather:
 
     def _chunk(self, ks: np.ndarray, e: np.ndarray, rows: np.ndarray, group: np.ndarray) -> np.ndarray:
         n_slots = ks.shape[1]
+        n_groups, n_columns, group_size = self.values.shape
+        # Q > 1: cells slot by slot (slots, N), so the gather comes out (slots, N, Q) and sums slot after slot
+        # over whole (N, Q) planes; Q = 1: (N, slots), summed along each network's contiguous row
+        by_slot = group_size > 1
+        if by_slot:
+            ks, e = ks.T, e.T
         cell = ks * _E_RANGE
         cell += e
-        cell += self._slot_cells
-        cell += (rows * (n_slots * _SLOT_CELLS))[:, None]
+        cell += self._slot_cells[:, None] if by_slot else self._slot_cells
+        offset = rows * (n_slots * _SLOT_CELLS)
+        cell += offset[None, :] if by_slot else offset[:, None]
         # take: the same elements as fancy indexing, without its general index machinery (1.3-1.4x)
-        n_groups, n_columns, group_size = self.values.shape
         if n_groups == 1:
-            return _slot_sum(self._cell_values.take(cell, axis=0)) + self.fixed[0][:, rows].T
-        flat = group[:, None] * n_columns + self.unit_of_cell.take(cell)  # rows of the (groups x columns, Q) table
-        return _slot_sum(self.values.reshape(-1, group_size).take(flat, axis=0)) + self.fixed[group, :, rows]
+            return _slot_sum(self._cell_values.take(cell, axis=0), by_slot) + self.fixed[0][:, rows].T
+        flat = (group[None, :] if by_slot else group[:, None]) * n_columns + self.unit_of_cell.take(cell)
+        return _slot_sum(self.values.reshape(-1, group_size).take(flat, axis=0), by_slot) + self.fixed[group, :, rows]
 
     def _rows(self, r: np.ndarray) -> np.ndarray:
         try:
@@ -156,14 +162,15 @@ class UnitGather:
         return rows
 
 
-def _slot_sum(per_slot: np.ndarray) -> np.ndarray:
-    """(N, Q) sums over the slots of (N, slots, Q) values: ``per_slot.sum(axis=1)``, the same bits.
+def _slot_sum(per_slot: np.ndarray, by_slot: bool) -> np.ndarray:
+    """(N, Q) sums over the slots of (slots, N, Q) values (``by_slot``) or of (N, slots, 1) values.
 
-    With Q > 1, numpy reduces the middle axis one element at a time (about 5x slower than
-    ``einsum``, which adds the same terms in the same order, slot after slot); with Q = 1 the
-    axis is contiguous and ``sum`` is the fast (pairwise) one.
+    Slot by slot, each slot's (N, Q) plane added to the sum of those before it: the same additions, in
+    the same order, as ``einsum("nsq->nq")`` on (N, slots, Q), with no strided reduction (numpy reduces
+    the middle axis of (N, slots, Q) one element at a time, about 5x slower).  With Q = 1 the slots of a
+    network are contiguous and ``sum`` is the fast (pairwise) one.
     """
-    return per_slot.sum(axis=1) if per_slot.shape[2] == 1 else np.einsum("nsq->nq", per_slot)
+    return per_slot.sum(axis=0) if by_slot else per_slot.sum(axis=1)
 
 
 def catalog_units(space: OFASpace, resolutions: Sequence[int]) -> tuple[tuple[str, ...], tuple]:

@@ -154,8 +154,11 @@ def test_archive_reads_back_the_scores_and_candidates_of_every_row(evaluator):
 
 
 def test_the_rank_keys_order_as_their_definition_says():
-    """:func:`rank_keys` / ``_first_ranked`` / ``_rank_key`` against keys built by hand, with ties and infeasible."""
-    from ofa_hw.search.evolution import rank, rank_keys
+    """:func:`rank_keys` / ``first_ranked`` / ``_first_ranked`` / ``_rank_key`` against keys built by hand.
+
+    With ties and infeasible candidates; ``first_ranked`` also with NaN keys (which sort last).
+    """
+    from ofa_hw.search.evolution import first_ranked, rank, rank_keys
     from ofa_hw.search.local import _first_ranked, _rank_key
 
     rng = np.random.default_rng(3)
@@ -175,6 +178,29 @@ def test_the_rank_keys_order_as_their_definition_says():
         assert [_rank_key(scores.take([i]), constraint) for i in range(n)] == keys
         top, key = _first_ranked(scores, constraint)
         assert top == expected[0] and key == keys[top] == min(keys)
+        assert first_ranked(scores, constraint) == expected[0]
+        for field in ("accuracy_top1", "latency_ms"):  # a NaN on the best rows: the sort's first, NaN last
+            values = getattr(scores, field).copy()
+            values[order[:3]] = np.nan
+            broken = Scores(**{**{f: getattr(scores, f) for f in Scores.__dataclass_fields__}, field: values})
+            assert first_ranked(broken, constraint) == int(rank(broken, constraint)[0])
+
+
+def test_candidate_parts_read_the_rows_a_join_would_hold(evaluator):
+    """``CandidateParts.take`` (rows from the parts they sit in, any order, repeats) against the joined batch."""
+    from ofa_hw.search.evaluate import CandidateParts
+
+    rng = np.random.default_rng(5)
+    parts = tuple(evaluator.sample(n, rng) for n in (7, 1, 12, 4))
+    stored = CandidateParts(parts)
+    encode = evaluator.genome.encode
+    joined = np.concatenate([encode(p) for p in parts])  # the parts' genes end to end, by hand
+    assert len(stored) == len(joined) == 24
+    assert stored.accelerator.tolist() == joined[:, -1].tolist()
+    for rows in ([23, 0, 7, 7, 19, 8, 3], list(range(24))[::-1], [11]):
+        assert np.array_equal(encode(stored.take(rows)), joined[rows])
+    assert len(stored.take(np.zeros(0, np.int64))) == 0
+    assert np.array_equal(encode(stored.joined()), joined)
 
 
 def test_a_scores_only_archive_keeps_no_candidates(evaluator):

@@ -24,6 +24,35 @@ def test_pareto_mask_equals_brute_force(points):
     assert pareto_mask(points.astype(float)).tolist() == _brute_force(points).tolist()
 
 
+def _brute_force_vectorised(points):
+    """The same rule over every pair at once, in blocks of rows (for thousands of points)."""
+    dominated = np.zeros(len(points), dtype=bool)
+    for start in range(0, len(points), 500):
+        p = points[start:start + 500, None, :]
+        dominated[start:start + 500] = ((points[None] <= p).all(axis=2) & (points[None] < p).any(axis=2)).any(axis=1)
+    first = np.zeros(len(points), dtype=bool)
+    first[np.unique(points, axis=0, return_index=True)[1]] = True  # of identical rows the first is kept
+    return ~dominated & first
+
+
+@pytest.mark.parametrize("kind", ["ties", "cloud", "front"])
+def test_pareto_mask_of_thousands_of_points_equals_brute_force(kind):
+    """Above 4096 points the rows a sample's front dominates are dropped before the sort: the same front."""
+    rng = np.random.default_rng(3)
+    n = 6000
+    if kind == "ties":  # few distinct values: many duplicates and ties on one axis
+        x = rng.integers(0, 25, n)
+        points = np.column_stack([x, 24 - x + rng.integers(0, 3, n)]).astype(float)
+    elif kind == "cloud":
+        points = rng.random((n, 2))
+    else:  # a search's shape: accuracy rises with latency, a thin band near the front
+        accuracy = rng.random(n)
+        points = np.column_stack([-accuracy, 3 * accuracy + 0.2 * rng.random(n)])
+    expected = _brute_force_vectorised(points)
+    assert expected.sum() >= 3
+    assert pareto_mask(points).tolist() == expected.tolist()
+
+
 def test_hypervolume_by_hand_and_by_monte_carlo():
     front = np.array([[1.0, 4.0], [2.0, 2.0], [3.0, 1.0], [3.5, 3.5]])  # the last is dominated
     reference = np.array([4.0, 5.0])

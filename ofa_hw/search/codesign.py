@@ -23,8 +23,8 @@ from .._version import __version__
 from ..layers import subnet_layers
 from ..space import OFASpace, SubnetBatch, SubnetConfig, get_space
 from .accelerators import AcceleratorGrid, AcceleratorSpace, DpuGrid, InfeasibleConstraintError
-from .evaluate import Candidates, Evaluator, Scores
-from .evolution import Constraint, EvolutionSettings, rank, run_evolution
+from .evaluate import CandidateParts, Candidates, Evaluator, Scores
+from .evolution import Constraint, EvolutionSettings, first_ranked, run_evolution
 from .genome import Genome
 from .intervals import LatencyBounds
 from .pareto import pareto_mask
@@ -265,7 +265,7 @@ def search_codesign(
     run = _Restart(evaluator, algorithm, constraint, budget // restarts, settings, dsp_objective)
     store = _CheckpointStore(checkpoint, search, evaluator.genome) if checkpoint is not None else None
     runs = _run_restarts(run, seeds, store, executor, progress)
-    candidates = Candidates.concat([c for c, _, _ in runs])
+    candidates = CandidateParts(tuple(part for c, _, _ in runs for part in c.parts))
     scores = Scores.concat([s for _, s, _ in runs])
     history = [h for _, _, hist in runs for h in hist]
     description = {**search.to_dict(), "ofa_hw_version": __version__}
@@ -547,9 +547,9 @@ class _CheckpointStore:
     def _path(self, i: int) -> Path:
         return self.folder / f"restart-{i}-{self.tag}.npz"
 
-    def save(self, i: int, candidates: Candidates, scores: Scores, history: list[GenerationStats]) -> None:
+    def save(self, i: int, candidates: CandidateParts, scores: Scores, history: list[GenerationStats]) -> None:
         buffer = io.BytesIO()
-        np.savez(buffer, genes=self.genome.encode(candidates),
+        np.savez(buffer, genes=self.genome.encode(candidates.joined()),
                  history=np.array(json.dumps([asdict(h) for h in history])),
                  **{f"score_{f}": getattr(scores, f) for f in Scores.__dataclass_fields__})
         atomic_write_bytes(self._path(i), buffer.getvalue())
@@ -560,7 +560,7 @@ class _CheckpointStore:
             return None
         try:  # an npz is read lazily: a flipped bit shows as a bad CRC only when a member is read
             with np.load(path, allow_pickle=False) as data:
-                candidates = self.genome.decode(data["genes"])
+                candidates = CandidateParts((self.genome.decode(data["genes"]),))
                 scores = Scores(*(data[f"score_{f}"] for f in Scores.__dataclass_fields__))
                 history = [GenerationStats(**h) for h in json.loads(str(data["history"]))]
         except (OSError, ValueError, EOFError, KeyError, TypeError, zipfile.BadZipFile) as exc:
@@ -570,7 +570,7 @@ class _CheckpointStore:
 
 
 # ---------------------------------------------------------------- result
-def _result(evaluator: Evaluator, constraint: Constraint, candidates: Candidates, scores: Scores,
+def _result(evaluator: Evaluator, constraint: Constraint, candidates: CandidateParts, scores: Scores,
             history: list[GenerationStats], description: dict, dsp_objective: bool,
             min_accuracy: float | None = None,
             bounds_of: Callable[[Candidates, np.ndarray], LatencyBounds | None] = lambda chosen, latency: None
@@ -585,7 +585,7 @@ def _result(evaluator: Evaluator, constraint: Constraint, candidates: Candidates
     feasible = constraint.violation(scores) == 0
     if constraint.active and not feasible.any():
         closest = int(np.argmin(constraint.violation(scores)))
-        distinct = len(evaluator.genome.first_of_each(candidates))
+        distinct = len(evaluator.genome.first_of_each(candidates.joined()))
         raise InfeasibleConstraintError(
             f"no design met {constraint.describe()} after {distinct} distinct candidates; the closest reached "
             f"{scores.latency_ms[closest]:.3f} ms / {scores.fps[closest]:.1f} fps "
@@ -601,10 +601,11 @@ def _result(evaluator: Evaluator, constraint: Constraint, candidates: Candidates
     if min_accuracy is not None:
         best = _fastest_above(scores, feasible, min_accuracy, constraint)
     elif constraint.active:
-        best = int(rank(scores, constraint)[0])
+        best = first_ranked(scores, constraint)
     chosen = np.array([*front.tolist(), *([] if best is None else [best])], dtype=np.int64)
-    bounds = bounds_of(candidates.take(chosen), scores.latency_ms[chosen])
-    designs = [_design(evaluator, candidates, scores, int(i), bounds, j) for j, i in enumerate(chosen)]
+    picked = candidates.take(chosen)
+    bounds = bounds_of(picked, scores.latency_ms[chosen])
+    designs = [_design(evaluator, picked, scores.take(chosen), bounds, j) for j in range(len(chosen))]
     return CodesignResult(best=None if best is None else designs[-1], pareto=designs[:len(front)],
                           history=history, settings=description)
 
@@ -622,9 +623,9 @@ def _fastest_above(scores: Scores, feasible: np.ndarray, min_accuracy: float, co
     return int(rows[np.argmin(scores.latency_ms[rows])])
 
 
-def _design(evaluator: Evaluator, candidates: Candidates, scores: Scores, i: int, bounds: LatencyBounds | None,
-            j: int) -> Design:
-    """Design of candidate ``i``; its latency interval is row ``j`` of ``bounds``."""
+def _design(evaluator: Evaluator, candidates: Candidates, scores: Scores, bounds: LatencyBounds | None,
+            i: int) -> Design:
+    """Design of candidate ``i``; its latency interval is row ``i`` of ``bounds``."""
     fraction = float(scores.measured_fraction[i])
     source = "measured" if fraction >= 1 - 1e-9 else "model" if fraction <= 1e-9 else "mixed"
     acc_index = int(candidates.accelerator[i])
@@ -638,8 +639,8 @@ def _design(evaluator: Evaluator, candidates: Candidates, scores: Scores, i: int
     fallback = fallback_layers(subnet_layers(subnet), accelerator) if evaluator.falls_back[acc_index] else ()
     latency = {"latency_ms": float(scores.latency_ms[i])}
     if bounds is not None:
-        latency = {"latency_ms": float(bounds.latency_ms[j]), "latency_low_ms": float(bounds.low_ms[j]),
-                   "latency_high_ms": float(bounds.high_ms[j]), "latency_confidence": bounds.confidence}
+        latency = {"latency_ms": float(bounds.latency_ms[i]), "latency_low_ms": float(bounds.low_ms[i]),
+                   "latency_high_ms": float(bounds.high_ms[i]), "latency_confidence": bounds.confidence}
     return Design(
         subnet=subnet,
         accelerator=accelerator,

@@ -37,7 +37,7 @@ from functools import cache
 import numpy as np
 
 from .evaluate import Candidates, EvaluationArchive, Evaluator, Scores
-from .evolution import Constraint, rank, rank_keys
+from .evolution import Constraint, rank_keys
 
 __all__ = ["COMBOS_PER_STEP", "KICK_PROB", "PAIRS_PER_STEP", "RELINK_SHARE", "local_search"]
 
@@ -56,6 +56,8 @@ KICK_PROB = 0.3
 #: The islands' optima lie far apart, and a walk between them evaluates a few networks a step: relinking
 #: from every optimum cost 0.08 s more a 100,000-evaluation search and found no better designs.
 RELINK_SHARE = 0.5
+#: A kept local optimum: its candidate, scores and rank key (computed once: the optima are re-sorted at each insertion).
+_Optimum = tuple[Candidates, Scores, tuple[bool, float, float]]
 
 
 def local_search(evaluator: Evaluator, constraint: Constraint, starts: Candidates, start_scores: Scores,
@@ -91,7 +93,7 @@ def local_search(evaluator: Evaluator, constraint: Constraint, starts: Candidate
         if on_step:
             on_step(candidates, scores)
 
-    optima: list[tuple[Candidates, Scores]] = []  # the local optima reached, best first
+    optima: list[_Optimum] = []  # the local optima reached, best first
     while spent < budget and active:
         moved = _step(evaluator, constraint, active, budget - spent, place, seen, len(archive))
         if moved is None:  # every neighbour of every climber evaluated (restarts on explored ground): kicks
@@ -129,15 +131,15 @@ def local_search(evaluator: Evaluator, constraint: Constraint, starts: Candidate
     return archive.parts
 
 
-def _kick_source(optima: list[tuple[Candidates, Scores]], best: Candidates, rng: np.random.Generator) -> Candidates:
+def _kick_source(optima: list[_Optimum], best: Candidates, rng: np.random.Generator) -> Candidates:
     """A random one of the kept ``optima`` (``best`` if none yet): kicks from the best alone circle in its basin."""
     return optima[int(rng.integers(len(optima)))][0] if optima else best
 
 
-def _insert_optimum(optima: list[tuple[Candidates, Scores]], optimum: tuple[Candidates, Scores],
-                    constraint: Constraint) -> list[tuple[Candidates, Scores]]:
-    """``optima`` with ``optimum`` added, best first, at most ``_OPTIMA_KEPT``."""
-    merged = sorted([*optima, optimum], key=lambda o: _rank_key(o[1], constraint))  # stable, as rank is
+def _insert_optimum(optima: list[_Optimum], optimum: tuple[Candidates, Scores],
+                    constraint: Constraint) -> list[_Optimum]:
+    """``optima`` with ``optimum`` (and its rank key) added, best first, at most ``_OPTIMA_KEPT``."""
+    merged = sorted([*optima, (*optimum, _rank_key(optimum[1], constraint))], key=lambda o: o[2])  # stable, as rank
     return merged[:_OPTIMA_KEPT]
 
 
@@ -206,10 +208,14 @@ def _group_columns(genome) -> np.ndarray:
     return columns
 
 
-def _better(a: Scores, b: Scores, constraint: Constraint) -> bool:
-    """Whether one-candidate ``a`` ranks first against ``b`` (as :func:`rank` orders them) and differs from it."""
-    return bool(_rank_key(a, constraint) <= _rank_key(b, constraint) and (
-        a.accuracy_top1[0] != b.accuracy_top1[0] or a.latency_ms[0] != b.latency_ms[0]))
+def _better(a: Scores, b: Scores, constraint: Constraint,
+            keys: tuple[tuple[bool, float, float], tuple[bool, float, float]] | None = None) -> bool:
+    """Whether one-candidate ``a`` ranks first against ``b`` (as :func:`rank` orders them) and differs from it.
+
+    ``keys``: the rank keys of ``a`` and ``b`` (:func:`_rank_key`), where the caller has them already.
+    """
+    key_a, key_b = (_rank_key(a, constraint), _rank_key(b, constraint)) if keys is None else keys
+    return bool(key_a <= key_b and (a.accuracy_top1[0] != b.accuracy_top1[0] or a.latency_ms[0] != b.latency_ms[0]))
 
 
 def _first_ranked(scores: Scores, constraint: Constraint) -> tuple[int, tuple[bool, float, float]]:
@@ -314,14 +320,21 @@ def _step(evaluator: Evaluator, constraint: Constraint, climbers: list[tuple[Can
             pool_owner.append(row_owner[keep])
     candidates, scores, owners = Candidates.concat(pool), Scores.concat(pool_scores), np.concatenate(pool_owner)
     # each climber's best candidate: its first in the order of all (a stable sort keeps a subset's order)
-    order = rank(scores, constraint)
+    order, infeasible, primary = rank_keys(scores, constraint)
     present, first = np.unique(owners[order], return_index=True)
     tops = dict(zip(present.tolist(), order[first].tolist(), strict=True))
+    # the climbers' rank keys by one ranking of their scores (a key is row-wise: the same as one by one)
+    _, current_infeasible, current_primary = rank_keys(Scores.concat([scores for _, scores in scored]), constraint)
     results: list = []
     for k, (_, current_scores) in enumerate(scored):
         top = tops.get(k)
-        top_scores = None if top is None else scores.take([top])
-        better = top_scores is not None and _better(top_scores, current_scores, constraint)
+        if top is None:
+            results.append(None)
+            continue
+        top_scores = scores.take([top])
+        keys = ((bool(infeasible[top]), float(primary[top]), float(scores.latency_ms[top])),
+                (bool(current_infeasible[k]), float(current_primary[k]), float(current_scores.latency_ms[0])))
+        better = _better(top_scores, current_scores, constraint, keys)
         results.append((candidates.take([top]), top_scores) if better else None)
     return results, candidates, scores
 
@@ -430,18 +443,22 @@ def _lagrangian_combos(genes: np.ndarray, singles: np.ndarray, groups: np.ndarra
     at = starts[:, None] + np.arange(n_prices) * (sizes[:, None] - 1) // (n_prices - 1)
     prices = np.concatenate([np.zeros((len(starts), 1)), ranked[at]], axis=1)  # (designs, prices), sorted
     distinct = np.concatenate([np.ones((len(starts), 1), dtype=bool), prices[:, 1:] != prices[:, :-1]], axis=1)
-    # (prices, M) value of each move at its design's prices; a vanishing index term breaks ties (one move per group)
-    # (prices.T[:, block] is prices[block].T laid out row by row: the same values, faster to reduce)
-    value = gains[None, :] - prices.T[:, block] * costs[None, :] - 1e-12 * (np.arange(len(owner)) - starts[block])
+    # (M, prices) value of each move at its design's prices; a vanishing index term breaks ties (one move per group).
+    # Built in place, moves by rows: a group's moves are contiguous rows, reduced row block by row block.
+    value = prices[block]
+    value *= costs[:, None]
+    np.subtract(gains[:, None], value, out=value)
+    value -= (1e-12 * (np.arange(len(owner)) - starts[block]))[:, None]
     first = np.r_[True, (groups[1:] != groups[:-1]) | (block[1:] != block[:-1])]  # a group's moves are contiguous
-    group_best = np.maximum.reduceat(value, np.flatnonzero(first), axis=1)[:, np.cumsum(first) - 1]
-    picked_all = (value == group_best) & (value > 0)  # at most one move per group
+    group_best = np.maximum.reduceat(value, np.flatnonzero(first), axis=0).take(np.cumsum(first) - 1, axis=0)
+    picked_all = value == group_best
+    picked_all &= value > 0  # at most one move per group
     solutions = []
     for b, (start, size) in enumerate(zip(starts.tolist(), sizes.tolist(), strict=True)):
         mine = slice(start, start + size)
-        picked = picked_all[distinct[b], mine].astype(float, order="C")
+        picked = picked_all[mine][:, distinct[b]].T.astype(float, order="C")  # (prices, moves)
         design = genes[owner[start]]
-        moves = (singles[mine] - design).astype(float)  # groups change disjoint genes: the picked moves add up
+        moves = np.subtract(singles[mine], design, dtype=float)  # groups change disjoint genes: the picked moves add up
         combos = design + np.rint(picked @ moves).astype(np.int64)  # a float product: BLAS, not int loops
         solutions.append(combos[np.argsort(-(picked @ gains[mine]), kind="stable")])
     return np.concatenate(solutions), np.repeat(owner[starts], [len(s) for s in solutions])

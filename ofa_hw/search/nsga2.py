@@ -18,7 +18,7 @@ from pymoo.core.problem import Problem
 from pymoo.core.sampling import Sampling
 from pymoo.optimize import minimize
 
-from .evaluate import Candidates, Evaluator, Scores
+from .evaluate import CandidateParts, Candidates, Evaluator, Scores
 from .evolution import Constraint
 
 __all__ = ["JointCrossover", "JointMutation", "JointProblem", "JointSampling", "run_nsga2"]
@@ -98,8 +98,9 @@ class JointMutation(Mutation):
 
 def run_nsga2(evaluator: Evaluator, constraint: Constraint, budget: int, seed: int, population: int = 100,
               mutation_prob: float = 0.1, dsp_objective: bool = False,
-              on_generation: Callable[[int, Candidates, Scores], None] | None = None) -> tuple[Candidates, Scores]:
-    """Run NSGA-II for ``budget`` evaluations; return every evaluated candidate and its scores.
+              on_generation: Callable[[int, Candidates, Scores], None] | None = None
+              ) -> tuple[CandidateParts, Scores]:
+    """Run NSGA-II for ``budget`` evaluations; return every evaluated candidate (in its parts) and its scores.
 
     Objectives: maximise int8 top-1, minimise latency (and DSP use when
     ``dsp_objective``); an active ``constraint`` becomes pymoo inequality
@@ -109,4 +110,4 @@ def run_nsga2(evaluator: Evaluator, constraint: Constraint, budget: int, seed: i
     algorithm = NSGA2(pop_size=population, sampling=JointSampling(), crossover=JointCrossover(),
                       mutation=JointMutation(mutation_prob), eliminate_duplicates=True)
     minimize(problem, algorithm, ("n_eval", budget), seed=seed, verbose=False)
-    return (Candidates.concat([c for c, _ in problem.archive]), Scores.concat([s for _, s in problem.archive]))
+    return CandidateParts(tuple(c for c, _ in problem.archive)), Scores.concat([s for _, s in problem.archive])
