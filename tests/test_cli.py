@@ -30,9 +30,10 @@ def test_search_budget_help_states_the_searchs_own_defaults(monkeypatch, capsys)
 
 
 
-def test_search_population_help_states_the_rule_the_search_follows(capsys):
+def test_search_population_help_states_the_rule_the_search_follows(monkeypatch, capsys):
     from ofa_hw import search_codesign
     from ofa_hw.cli import build_parser
+    from ofa_hw.search import codesign
 
     with pytest.raises(SystemExit):
         build_parser().parse_args(["search", "--help"])
@@ -40,6 +41,14 @@ def test_search_population_help_states_the_rule_the_search_follows(capsys):
     assert "default: 100 for NSGA-II; for the evolution budget / restarts / 50, within 100..400" in text
     result = search_codesign(board="ultra96v2", latency_ms=10.0, budget=10_200, restarts=2, progress=False)
     assert result.settings["population"] == 102  # 5,100 evaluations per restart / 50
+    # the help is formatted from the constants the search reads: changed ones show in --help and in the search
+    monkeypatch.setattr(codesign, "EVOLUTION_EVALUATIONS_PER_MEMBER", 40)
+    monkeypatch.setattr(codesign, "EVOLUTION_POPULATION_RANGE", (90, 300))
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["search", "--help"])
+    assert "budget / restarts / 40, within 90..300" in " ".join(capsys.readouterr().out.split())
+    result = search_codesign(board="ultra96v2", latency_ms=10.0, budget=3_000, progress=False)
+    assert result.settings["population"] == 90  # 3,000 / 40 = 75, raised to the range's 90
 
 def test_info_prints_layer_table(tmp_path, capsys):
     cfg = SubnetConfig.uniform(5, 4, 3, r=192)

@@ -10,6 +10,7 @@ from pathlib import Path
 def add_parser(subparsers) -> None:
     """Register ``ofa-hw search`` with its options."""
     from ofa_hw.search import DEFAULT_BUDGETS
+    from ofa_hw.search.codesign import EVOLUTION_EVALUATIONS_PER_MEMBER, EVOLUTION_POPULATION_RANGE, NSGA2_POPULATION
 
     parser = subparsers.add_parser(
         "search", help="find the most accurate int8 OFA sub-network + DPU configuration for a board and budget",
@@ -57,8 +58,9 @@ def add_parser(subparsers) -> None:
                              f"search under a latency / fps limit; {DEFAULT_BUDGETS['nsga2']} for NSGA-II's front, "
                              f"without a limit or with --min-top1)")
     parser.add_argument("--population", type=int, default=None,
-                        help="population size (default: 100 for NSGA-II; for the evolution budget / restarts / 50, "
-                             "within 100..400)")
+                        help=f"population size (default: {NSGA2_POPULATION} for NSGA-II; for the evolution budget / "
+                             f"restarts / {EVOLUTION_EVALUATIONS_PER_MEMBER}, within "
+                             f"{EVOLUTION_POPULATION_RANGE[0]}..{EVOLUTION_POPULATION_RANGE[1]})")
     parser.add_argument("--restarts", type=int, default=1)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--float", dest="quantization", action="store_const", const=None, default="int8-pow2",

@@ -39,6 +39,12 @@ ALGORITHMS = ("auto", "evolution", "nsga2")
 #: nearly every board x latency case, at 100,000 in about half of them (``python -m benchmarks search``).
 #: NSGA-II's front keeps 20,000.
 DEFAULT_BUDGETS = {"evolution": 300_000, "nsga2": 20_000}
+#: Population unless told: NSGA-II's; the evolution's is its evaluations per restart over
+#: ``EVOLUTION_EVALUATIONS_PER_MEMBER``, clipped to ``EVOLUTION_POPULATION_RANGE`` (400 at the default budget:
+#: four islands of OFA's 100, :mod:`ofa_hw.search.evolution`).
+NSGA2_POPULATION = 100
+EVOLUTION_EVALUATIONS_PER_MEMBER = 50
+EVOLUTION_POPULATION_RANGE = (100, 400)
 #: Version of the checkpoint file layout (part of the checkpoint hash: older files are not reused).
 CHECKPOINT_FORMAT = 3  # 3: the evolution ends with a local search (a restart's candidates differ from format 2)
 #: Latency predictor used when none is given: the measured Ultra96-V2 table of
@@ -217,7 +223,8 @@ def search_codesign(
     space = get_space(space)
     if population is None:
         per_restart = int(budget) // max(1, int(restarts))
-        population = 100 if algorithm == "nsga2" else int(np.clip(per_restart // 50, 100, 400))
+        population = NSGA2_POPULATION if algorithm == "nsga2" else int(
+            np.clip(per_restart // EVOLUTION_EVALUATIONS_PER_MEMBER, *EVOLUTION_POPULATION_RANGE))
     for name, value, low in (("budget", budget, population), ("restarts", restarts, 1), ("population", population, 8)):
         if int(value) != value or value < low:
             raise ValueError(f"{name} must be an integer of at least {low}, got {value!r}")
