@@ -383,9 +383,10 @@ def _evaluator(board: Board | None, accelerators, max_utilization: float, latenc
     return evaluator
 
 
-#: Largest ``budget`` accepted: about 8 minutes at the search's ~20,000 evaluations/s on one core.
+#: Largest ``budget`` accepted: about 2 minutes at the search's ~90,000 evaluations/s on one core (300,000 in
+#: 3.1-3.3 s of CPU time, ``python -m benchmarks search``).
 MAX_BUDGET = 10_000_000
-_EVALUATIONS_PER_S = 20_000
+_EVALUATIONS_PER_S = 90_000
 
 
 def _board(board) -> Board | None:
