@@ -186,6 +186,21 @@ def test_the_rank_keys_order_as_their_definition_says():
             assert first_ranked(broken, constraint) == int(rank(broken, constraint)[0])
 
 
+def test_ranking_within_groups_ranks_each_group_alone_in_group_order():
+    from ofa_hw.search.evolution import rank
+
+    rng = np.random.default_rng(7)
+    n = 60
+    latency, accuracy = rng.choice([7.5, 9.0, 10.0], n), rng.choice([70.0, 71.0], n)
+    scores = Scores(latency, 1e3 / latency, accuracy, accuracy, np.zeros(n))
+    constraint = Constraint(latency_ms=9.5)
+    group = rng.integers(0, 3, n)
+    # by hand: group 0's rows as rank orders them alone, then group 1's, then group 2's
+    expected = [int(rows[i]) for g in range(3) for rows in [np.flatnonzero(group == g)]
+                for i in rank(scores.take(rows), constraint)]
+    assert rank(scores, constraint, within=group).tolist() == expected
+
+
 def test_candidate_parts_read_the_rows_a_join_would_hold(evaluator):
     """``CandidateParts.take`` (rows from the parts they sit in, any order, repeats) against the joined batch."""
     from ofa_hw.search.evaluate import CandidateParts

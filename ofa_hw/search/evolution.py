@@ -141,19 +141,25 @@ class EvolutionSettings:
             raise ValueError(f"min_generations must be a non-negative integer, got {self.min_generations!r}")
 
 
-def rank(scores: Scores, constraint: Constraint) -> np.ndarray:
-    """Order best-first: feasible by accuracy (then latency), then infeasible by violation."""
-    return rank_keys(scores, constraint)[0]
+def rank(scores: Scores, constraint: Constraint, within: np.ndarray | None = None) -> np.ndarray:
+    """Order best-first: feasible by accuracy (then latency), then infeasible by violation.
+
+    ``within``: a group label per candidate; the order then runs group by
+    group (smallest label first), each group's candidates ranked alone.
+    """
+    return rank_keys(scores, constraint, within)[0]
 
 
-def rank_keys(scores: Scores, constraint: Constraint) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def rank_keys(scores: Scores, constraint: Constraint,
+              within: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(:func:`rank` order, infeasible, primary key): the order sorts by (infeasible, primary, latency), stably.
 
     The primary key is minus the accuracy of a feasible candidate and the
-    violation of an infeasible one.
+    violation of an infeasible one; ``within`` (see :func:`rank`) sorts first.
     """
     infeasible, primary = _sort_keys(scores, constraint)
-    return np.lexsort((scores.latency_ms, primary, infeasible)), infeasible, primary
+    keys = (scores.latency_ms, primary, infeasible) + (() if within is None else (within,))
+    return np.lexsort(keys), infeasible, primary
 
 
 def first_ranked(scores: Scores, constraint: Constraint) -> int:
@@ -272,10 +278,8 @@ def run_evolution(evaluator: Evaluator, constraint: Constraint, budget: int, rng
     evaluated, generation = n, 0
     while evaluated < budget:
         generation += 1
-        # each island's parents: its best by rank, all islands in one sort (island first, then rank's keys)
-        infeasible, primary = _sort_keys(scores, constraint)
-        island = np.repeat(np.arange(len(bounds) - 1), np.diff(bounds))
-        ranked = np.lexsort((scores.latency_ms, primary, infeasible, island))
+        # each island's parents: its best by rank, all islands in one sort
+        ranked = rank(scores, constraint, within=np.repeat(np.arange(len(bounds) - 1), np.diff(bounds)))
         kept = [ranked[start:start + n_parents]
                 for start, n_parents in zip(bounds[:-1].tolist(), islands.n_parents.tolist(), strict=True)]
         # the first islands' children, up to the budget
