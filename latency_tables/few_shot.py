@@ -75,7 +75,7 @@ from .sources import CalibrationSource
 from .table import Entry, LatencyTable, TableMeta
 
 __all__ = ["FEW_SHOT_EVIDENCE", "FEW_SHOT_FOLDS", "FEW_SHOT_MARGIN", "FEW_SHOT_MIN_FIT", "FEW_SHOT_PRIOR_WEIGHTS",
-           "FEW_SHOT_SHRINKAGE", "FewShotReport", "NetworkMeasurement", "fit_device", "network_table"]
+           "FEW_SHOT_SHRINKAGE", "NETWORK_SPACE", "FewShotReport", "NetworkMeasurement", "fit_device", "network_table"]
 
 #: Strengths of the pull towards the prior that a few-shot fit tries, strongest first (per parameter, in
 #: units of one measurement's log error per parameter scale; a single-table fit uses 0.02); the one that
@@ -105,6 +105,8 @@ FEW_SHOT_SHRINKAGE = 0.5
 # the sources and k 0.20 points of MAPE (0.47), the ZCU104 networks at 10 shots 3.9 points (5.8).  Also tried and
 # not taken: requiring the win on 3 repeated 10-fold splits beyond 10 measurements (on those seeds it dropped 2 of
 # the 3 winning moves at 20 shots, 9.4 -> 4.4 % and 28.7 -> 18.7 % on the held-out rows, and avoided no loss).
+#: ``space`` of the table :func:`network_table` makes: its keys name whole networks, not units.
+NETWORK_SPACE = "networks"
 #: Cross-validation of a few-shot fit: leave-one-out up to this many measurements, this many folds beyond.
 FEW_SHOT_FOLDS = 10
 #: A few measurements cannot locate the double-buffered pipeline chunk or the h-swish cost: kept at the prior.
@@ -160,7 +162,7 @@ def network_table(measurements: Sequence[NetworkMeasurement], accelerator: Accel
     meta = TableMeta(name=name, board=board, dpu_arch=f"DPUCZDX8G {accelerator.name}",
                      clock_mhz=accelerator.clock_mhz, cores=1, toolchain="unknown",
                      method="whole networks, each timed as one program (one launch per entry)", date="unknown",
-                     source="user measurements", license="the user's", per_entry_invocation=True, space="networks")
+                     source="user measurements", license="the user's", per_entry_invocation=True, space=NETWORK_SPACE)
     entries = [Entry(m.name, m.count, m.latency_ms, m.std_ms) for m in measurements]
     return LatencyTable.from_entries(meta, entries), {m.name: m.layers for m in measurements}
 

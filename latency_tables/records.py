@@ -27,12 +27,13 @@ from accel_models.validation import read_json
 from .by_build import BuildPredictor
 from .calibration import CalibratedModel
 from .engine import EnginePredictor
-from .few_shot import FewShotReport, fit_device
+from .few_shot import NETWORK_SPACE, FewShotReport, fit_device
 from .format import format_table, parse_table
 from .per_resolution import PerResolutionPredictor
 from .predictor import HybridPredictor, get_predictor, list_devices
 from .registry import load_table
 from .sources import table_accelerator
+from .table import Entry, LatencyTable, TableMeta
 
 __all__ = ["RECORD_FORMAT", "as_predictor", "fit_table_file", "predictor_from_record", "predictor_record"]
 
@@ -112,7 +113,8 @@ def predictor_record(predictor: LatencyPredictor) -> dict[str, Any]:
     """A JSON-able description of ``predictor`` that :func:`predictor_from_record` rebuilds it from.
 
     ``kind`` is ``"device"`` (a shipped device, by name), ``"table"`` (a
-    hybrid predictor: its table's text, the table file's path and sha256
+    hybrid predictor: its table's text (whole-network measurements, whose
+    keys are network names, as JSON rows), the table file's path and sha256
     where it came from a file, its calibration parameters and, for a
     ``fit_device`` result, what the few-shot fit chose), ``"calibrated"``,
     ``"roofline"``, or ``"object"`` (not rebuildable: its type only).
@@ -124,7 +126,7 @@ def predictor_record(predictor: LatencyPredictor) -> dict[str, Any]:
     if isinstance(predictor, HybridPredictor):
         origin = dict(predictor.origin or {})
         return {**record, "kind": "table", "name": predictor.name, "path": origin.get("path"),
-                "sha256": origin.get("sha256"), "table_csv": format_table(predictor.table),
+                "sha256": origin.get("sha256"), **_recorded_table(predictor.table),
                 "calibration": predictor.calibrated.to_dict(),
                 "few_shot": None if predictor.few_shot is None else predictor.few_shot.to_dict()}
     if isinstance(predictor, CalibratedModel):
@@ -134,11 +136,28 @@ def predictor_record(predictor: LatencyPredictor) -> dict[str, Any]:
     return {**record, "kind": "object", "type": type(predictor).__name__}
 
 
+def _recorded_table(table: LatencyTable) -> dict[str, Any]:
+    """The table as the record keeps it: its CSV text; whole networks (keys are names, not units) as JSON rows."""
+    if table.meta.space != NETWORK_SPACE:
+        return {"table_csv": format_table(table)}
+    rows = [{"key": e.key, "count": e.count, "mean_ms": e.mean_ms, "std_ms": e.std_ms, "min_ms": e.min_ms,
+             "max_ms": e.max_ms, "extra": dict(e.extra)} for e in table.entries.values()]
+    return {"table_networks": {"meta": table.meta.to_dict(), "entries": rows}}
+
+
+def _table_of_record(record: Mapping[str, Any]) -> LatencyTable:
+    if "table_networks" in record:
+        networks = record["table_networks"]
+        return LatencyTable.from_entries(TableMeta.from_dict(networks["meta"]),
+                                         [Entry(**row) for row in networks["entries"]])
+    return parse_table(record["table_csv"], source=record.get("path") or "<recorded table>")
+
+
 def predictor_from_record(record: Mapping[str, Any]) -> LatencyPredictor:
     """Rebuild the predictor :func:`predictor_record` described (no refit: the recorded parameters).
 
-    A table file that changed since the record was written is reported
-    (a warning); the recorded copy of the table is used.
+    A table file that changed or is gone since the record was written is
+    reported (a warning); the recorded copy of the table is used.
     """
     if not isinstance(record, Mapping) or record.get("format") != RECORD_FORMAT:
         raise ValueError(f"not a latency predictor record (expected format {RECORD_FORMAT!r}, "
@@ -147,9 +166,12 @@ def predictor_from_record(record: Mapping[str, Any]) -> LatencyPredictor:
     if kind == "device":
         return get_predictor(record["device"])
     if kind == "table":
-        table = parse_table(record["table_csv"], source=record.get("path") or "<recorded table>")
+        table = _table_of_record(record)
         path = record.get("path")
-        if path and Path(path).is_file() and record.get("sha256") and _sha256(Path(path)) != record["sha256"]:
+        if path and not Path(path).is_file():
+            warnings.warn(f"{path}, the table this predictor was fitted on, is no longer there (moved or deleted); "
+                          "the recorded copy of its table and calibration is used", stacklevel=2)
+        elif path and record.get("sha256") and _sha256(Path(path)) != record["sha256"]:
             warnings.warn(f"{path} changed since this predictor was recorded (sha256 differs); the recorded copy "
                           "of its table and calibration is used", stacklevel=2)
         few_shot = record.get("few_shot")

@@ -125,3 +125,38 @@ def test_cli_fit_then_search_and_report_with_the_record(my_table, tmp_path, caps
     assert "report:" in capsys.readouterr().out
     assert main(["search", "--predictor", "nope.csv", "--latency-ms", "12", "--no-progress"]) == 2
     assert "is not a file" in capsys.readouterr().err
+
+
+def test_a_moved_table_file_is_reported_and_the_recorded_copy_used(my_table, tmp_path):
+    copy = tmp_path / "copy.csv"
+    copy.write_bytes(my_table.read_bytes())
+    record = predictor_record(_fitted(copy))
+    copy.rename(tmp_path / "elsewhere.csv")
+    with pytest.warns(UserWarning, match="copy.csv, the table this predictor was fitted on, is no longer there"):
+        again = predictor_from_record(record)
+    assert again.table.meta.source == "measured by me"
+
+
+def test_a_predictor_fitted_on_whole_networks_rebuilds_from_its_record_and_reports(tmp_path, capsys):
+    from latency_tables import NetworkMeasurement, fit_device
+
+    b2304 = get_source("ultra96v2-b2304").accelerator
+    joint = get_predictor("dpuczdx8g-joint")
+    configs = [SubnetConfig.uniform(k, e, d, r=r) for k, e, d, r in [(3, 3, 2, 160), (5, 4, 3, 192), (7, 6, 4, 224)]]
+    shots = [NetworkMeasurement(f"net{i}", cfg, 1.2 * float(joint.network_latency_ms(cfg.layers(), b2304)))
+             for i, cfg in enumerate(configs)]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        predictor = fit_device(shots, b2304, name="my-networks")
+    record = json.loads(json.dumps(predictor_record(predictor)))
+    again = predictor_from_record(record)  # the table's keys are network names, not unit keys
+    assert again.table.keys() == ["net0", "net1", "net2"]
+    assert again.table.entries["net1"] == predictor.table.entries["net1"]
+    np.testing.assert_array_equal(again.unit_latency_ms(UNITS, b2304), predictor.unit_latency_ms(UNITS, b2304))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        result = search_codesign(board="ultra96v2", latency_ms=12.0, predictor=predictor, budget=400, population=40,
+                                 seed=0, accelerators=[b2304], progress=False)
+    path = result.to_json(tmp_path / "result.json")
+    assert main(["report", str(path), "--no-cv", "--out", str(tmp_path / "report")]) == 0
+    assert "report:" in capsys.readouterr().out
