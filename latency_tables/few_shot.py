@@ -62,7 +62,7 @@ from types import MappingProxyType
 
 import numpy as np
 
-from accel_models import Accelerator, Layer, RooflineModel, RooflineParams
+from accel_models import Accelerator, Layer, RooflineModel, RooflineParams, get_board, list_boards
 from accel_models.predictor_protocol import as_layers
 from accel_models.validation import distinct_named, reject_unknown_keys
 
@@ -234,6 +234,17 @@ def _source(measurements, accelerator: Accelerator, units, name: str) -> Calibra
     return CalibrationSource(table, accelerator, layers, networks=True)
 
 
+def _check_board_bandwidth(meta: TableMeta, accelerator: Accelerator) -> None:
+    """Warn when the table names a known board whose DDR bandwidth is not the accelerator's (timing_key differs)."""
+    if meta.board not in list_boards() or get_board(meta.board).ddr_bw_gbps == accelerator.ddr_bw_gbps:
+        return
+    board_gbps = get_board(meta.board).ddr_bw_gbps
+    warnings.warn(f"table {meta.name!r} was measured on {meta.board} (DDR {board_gbps:g} GB/s) but the accelerator "
+                  f"given has {accelerator.ddr_bw_gbps:g} GB/s: the fit times memory at the wrong bandwidth, and a "
+                  f"search on {meta.board} will not use these measurements; pass table_accelerator(table.meta, "
+                  f"arch=..., clock_mhz=...) or Accelerator.from_dpu(..., ddr_bw_gbps={board_gbps:g})", stacklevel=3)
+
+
 def _settings(kind: str, prior: CalibratedModel, weight: float) -> FitSettings:
     """``kind``: "as is" (the prior, its launch cost too), "launch" (the prior, launch cost fitted), "fitted"."""
     fitted = kind == "fitted"
@@ -381,6 +392,8 @@ def fit_device(measurements: LatencyTable | Sequence[NetworkMeasurement], accele
     if not isinstance(accelerator, Accelerator):
         raise ValueError(f"fit_device needs the Accelerator the measurements were taken on, "
                          f"got {type(accelerator).__name__}")
+    if isinstance(measurements, LatencyTable):
+        _check_board_bandwidth(measurements.meta, accelerator)
     prior_calibration, prior_name = _prior_calibration(prior)
     weights = tuple(float(w) for w in prior_weights)
     if not weights or not all(math.isfinite(w) and w > 0 for w in weights):

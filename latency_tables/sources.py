@@ -127,33 +127,43 @@ def table_units(table: LatencyTable,
     return out
 
 
-def table_accelerator(meta: TableMeta) -> Accelerator:
+def table_accelerator(meta: TableMeta, arch: str | None = None, clock_mhz: float | None = None) -> Accelerator:
     """The single-core accelerator a table was measured on, from its metadata.
 
-    The DPU configuration is the ``B<number>`` in ``meta.dpu_arch``; DDR
-    bandwidth comes from the board registry when ``meta.board`` is known,
-    and so do the build options the DPU needs to fit that board.
+    The DPU configuration is the ``B<number>`` in ``meta.dpu_arch``, its
+    clock ``meta.clock_mhz``; ``arch`` (e.g. ``"B1600"``) and ``clock_mhz``,
+    where given, take their place.  DDR bandwidth comes from
+    the board registry when ``meta.board`` is known, and so do the build
+    options the DPU needs to fit that board.
 
     >>> from latency_tables import load_table
     >>> acc = table_accelerator(load_table("ultra96v2-b2304").meta)
     >>> acc.name, acc.clock_mhz, acc.ddr_bw_gbps
     ('B2304', 200.0, 8.53)
+    >>> acc = table_accelerator(load_table("zcu102-b4096-mbv2").meta, arch="B1600", clock_mhz=300)
+    >>> acc.name, acc.clock_mhz, acc.ddr_bw_gbps  # the ZCU102's DDR, not the default's
+    ('B1600', 300.0, 19.2)
     """
     from accel_models import get_board, list_boards
     from accel_models.resources import buildable_on
 
     match = re.search(r"\bB(\d+)\b", meta.dpu_arch)
-    if match is None:
+    if arch is None and match is None:
         raise ValueError(f"table {meta.name!r}: dpu_arch {meta.dpu_arch!r} names no DPUCZDX8G configuration "
-                         "(B512 ... B4096); build the Accelerator yourself")
-    if meta.clock_mhz is None:
-        raise ValueError(f"table {meta.name!r}: metadata has no clock_mhz; build the Accelerator yourself")
-    arch = f"B{match.group(1)}"
+                         "(B512 ... B4096); name the DPU measured (Python: arch='B1600'; command line: "
+                         "'ofa-hw lut fit TABLE.csv --dpu B1600 --clock-mhz 300 --out FIT.json', then --predictor "
+                         "FIT.json)")
+    clock = meta.clock_mhz if clock_mhz is None else clock_mhz
+    if clock is None:
+        raise ValueError(f"table {meta.name!r}: metadata has no clock_mhz; give the DPU clock (Python: "
+                         "clock_mhz=300; command line: 'ofa-hw lut fit TABLE.csv --dpu B1600 --clock-mhz 300 --out "
+                         "FIT.json', then --predictor FIT.json)")
+    arch = arch if arch is not None else f"B{match.group(1)}"  # type: ignore[union-attr]
     if meta.board in list_boards():
         board = get_board(meta.board)
         # as it must have been built to fit that board (DSP usage / UltraRAM; neither changes the timing)
-        return buildable_on(Accelerator.from_dpu(arch, clock_mhz=meta.clock_mhz, ddr_bw_gbps=board.ddr_bw_gbps), board)
-    return Accelerator.from_dpu(arch, clock_mhz=meta.clock_mhz)
+        return buildable_on(Accelerator.from_dpu(arch, clock_mhz=clock, ddr_bw_gbps=board.ddr_bw_gbps), board)
+    return Accelerator.from_dpu(arch, clock_mhz=clock)
 
 
 def profiler_launch_ms(table: LatencyTable, keys: Sequence[str] | None = None) -> float | None:

@@ -11,7 +11,7 @@ import warnings
 import numpy as np
 import pytest
 
-from accel_models import RooflineModel, group_by_block
+from accel_models import Accelerator, BlockSpec, RooflineModel, group_by_block
 from latency_tables import (
     LatencyTable,
     as_predictor,
@@ -160,3 +160,32 @@ def test_a_predictor_fitted_on_whole_networks_rebuilds_from_its_record_and_repor
     path = result.to_json(tmp_path / "result.json")
     assert main(["report", str(path), "--no-cv", "--out", str(tmp_path / "report")]) == 0
     assert "report:" in capsys.readouterr().out
+
+
+def test_cli_fit_with_dpu_and_clock_keeps_the_tables_board_so_a_search_there_uses_the_measurements(tmp_path, capsys):
+    from accel_models import get_board
+    from accel_models.resources import buildable_on
+
+    zcu102 = get_board("zcu102")
+    shipped = get_source("ultra96v2-b2304").table  # six blocks under a ZCU102 header naming no DPU
+    meta = dataclasses.replace(shipped.meta, name="my-zcu102", board="zcu102", dpu_arch="DPU", clock_mhz=None)
+    table = write_table(LatencyTable.from_entries(meta, [shipped.entries[k] for k in shipped.keys()[:6]]),
+                        tmp_path / "my_zcu102.csv")
+    assert main(["lut", "fit", str(table), "--dpu", "B4096", "--clock-mhz", "300", "--out",
+                 str(tmp_path / "fit.json")]) == 0
+    capsys.readouterr()
+    predictor = _fitted(tmp_path / "fit.json")
+    assert predictor.calibrated.accelerator.ddr_bw_gbps == zcu102.ddr_bw_gbps  # not the default's 8.53 GB/s
+    searched = buildable_on(Accelerator.from_dpu("B4096", clock_mhz=300, ddr_bw_gbps=zcu102.ddr_bw_gbps), zcu102)
+    units = [BlockSpec.from_key(k).layers() for k in shipped.keys()[:6]]  # as the CLI's fit derives them
+    assert set(predictor.unit_sources(units, searched)) == {"measured"}
+
+
+def test_fit_device_warns_when_the_accelerator_is_not_on_the_tables_board():
+    from latency_tables import fit_device
+
+    shipped = get_source("ultra96v2-b2304").table
+    meta = dataclasses.replace(shipped.meta, board="zcu102")
+    table = LatencyTable.from_entries(meta, [shipped.entries[k] for k in shipped.keys()[:2]])
+    with pytest.warns(UserWarning, match=r"measured on zcu102 \(DDR 19.2 GB/s\) but the accelerator given has 8.53"):
+        fit_device(table, Accelerator.from_dpu("B2304", clock_mhz=200))

@@ -188,9 +188,8 @@ def _run_measure(args: argparse.Namespace) -> int:
 def _run_fit(args: argparse.Namespace) -> int:
     import warnings
 
-    from accel_models import Accelerator
     from accel_models.atomic import atomic_write_text, check_writable
-    from latency_tables import load_table, predictor_record
+    from latency_tables import load_table, predictor_record, table_accelerator
     from latency_tables.records import fit_table_file
 
     if args.out is not None:  # checked before the fit, not after it
@@ -203,7 +202,8 @@ def _run_fit(args: argparse.Namespace) -> int:
         clock = args.clock_mhz if args.clock_mhz is not None else meta.clock_mhz
         if args.dpu is None or clock is None:
             raise ValueError("--dpu and --clock-mhz go together (or leave both to the table's metadata)")
-        accelerator = Accelerator.from_dpu(args.dpu, clock_mhz=clock)
+        # the board's DDR bandwidth and build options, as a search on that board builds the DPU
+        accelerator = table_accelerator(meta, arch=args.dpu, clock_mhz=clock)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         predictor = fit_table_file(args.table, accelerator, prior=args.prior)
