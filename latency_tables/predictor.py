@@ -500,8 +500,8 @@ def calibrated_device(device: str) -> CalibratedModel:
     calibration of their own: asking for theirs is an error naming the devices that have one.
     """
     if device in BUILD_DEVICES:
-        raise ValueError(f"latency device {device!r} has no calibration of its own (it prices by what builds an "
-                         f"accelerator); calibrated devices: {', '.join(sorted(DEVICES))}")
+        raise ValueError(f"latency device {device!r} has no calibration of its own (it prices "
+                         f"{BUILD_DEVICES[device]}); calibrated devices: {', '.join(sorted(DEVICES))}")
     from .per_resolution import PerResolutionPredictor
 
     predictor = get_predictor(device)

@@ -111,7 +111,7 @@ def test_onnx_units_are_valid_and_shaped(written):
 
 
 def test_existing_plan_is_not_overwritten_silently(written):
-    with pytest.raises(FileExistsError, match="already holds a plan"):
+    with pytest.raises(FileExistsError, match=r"already holds a plan \(manifest.json\); replace it with --force"):
         write_plan(Plan.from_keys(KEYS[:1]), written.directory, progress=False)
 
 

@@ -189,3 +189,14 @@ def test_fit_device_warns_when_the_accelerator_is_not_on_the_tables_board():
     table = LatencyTable.from_entries(meta, [shipped.entries[k] for k in shipped.keys()[:2]])
     with pytest.warns(UserWarning, match=r"measured on zcu102 \(DDR 19.2 GB/s\) but the accelerator given has 8.53"):
         fit_device(table, Accelerator.from_dpu("B2304", clock_mhz=200))
+
+
+def test_cli_fit_on_one_row_says_the_interval_was_not_updated(tmp_path, capsys):
+    shipped = get_source("ultra96v2-b2304").table
+    meta = dataclasses.replace(shipped.meta, name="one-row", board="myboard")
+    table = write_table(LatencyTable.from_entries(meta, [shipped.entries[shipped.keys()[3]]]), tmp_path / "one.csv")
+    assert main(["lut", "fit", str(table)]) == 0
+    line = next(line for line in capsys.readouterr().out.splitlines() if "interval of a unit" in line)
+    low, high, prior_low, prior_high = map(float, re.findall(r"x([\d.]+)", line))
+    assert (low, high) == (prior_low, prior_high)  # the posterior needs two residuals
+    assert "not updated: 1 measurement moves no interval" in line and "updated by 1" not in line

@@ -217,7 +217,8 @@ def write_plan(
         raise FileExistsError(f"{out} holds files but no plan ({MANIFEST}): a plan is written into a new or empty "
                               "folder only, so nothing of yours is mixed or replaced")
     if (out / MANIFEST).exists() and not overwrite:
-        raise FileExistsError(f"{out} already holds a plan ({MANIFEST}); pass overwrite=True (--force) to replace it")
+        raise FileExistsError(f"{out} already holds a plan ({MANIFEST}); replace it with --force "
+                              "(Python: overwrite=True)")
     if onnx and not models:
         raise ValueError("onnx=True exports models: pass models=True (and a module_factory) as well")
     if models and not callable(module_factory):

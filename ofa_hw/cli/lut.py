@@ -159,6 +159,9 @@ def _run_measure(args: argparse.Namespace) -> int:
 
     if args.runner == "numpy" and args.dpu_time != "none":
         raise ValueError("--dpu-time needs --runner pynq: the numpy runner has no DPU")
+    if args.timing == "dpu" and args.dpu_time == "none":  # else every unit is timed, then refused for want of it
+        raise ValueError("--timing dpu makes each entry's mean_ms its DPU-only time, which needs --dpu-time xdputil "
+                         "(pynq runner); without it, --timing host (the default) records host wall time")
     plan = read_plan(args.plan)
     if args.runner == "pynq":
         try:
@@ -235,10 +238,12 @@ def _interval_line(few_shot) -> str:
     errors = fitted_error_model(few_shot)
     prior = errors.transferred.summary(DEFAULT_CONFIDENCE)
     board = errors.residuals("model").summary(DEFAULT_CONFIDENCE)
+    n = len(few_shot.residuals)
+    update = f"updated by {n} held-out residuals" if n >= 2 else \
+        f"not updated: {n} measurement moves no interval, the update starts from two"
     return (f"{DEFAULT_CONFIDENCE:.0%} interval of a unit on this board: x{board['low_factor']:.2f} to "
             f"x{board['high_factor']:.2f} of its prediction (the prior's on an unseen board: "
-            f"x{prior['low_factor']:.2f} to x{prior['high_factor']:.2f}; updated by {few_shot.measurements} "
-            "held-out residual(s))")
+            f"x{prior['low_factor']:.2f} to x{prior['high_factor']:.2f}; {update})")
 
 
 def _run_show(args: argparse.Namespace) -> int:
