@@ -126,8 +126,13 @@ def _cell(value) -> str:
     return "" if value is None else repr(float(value))
 
 
-def format_table(table: LatencyTable) -> str:
+def format_table(table: LatencyTable, *, declare_unit: bool = False) -> str:
     """The file text of ``table`` (see the module docstring for the format).
+
+    ``declare_unit`` writes the header line ``# unit: ms``: for tables whose
+    milliseconds are certain (timed by the harness itself), so reading them
+    skips the physics check of their unit, which needs the calibrated prior
+    (and scipy).
 
     Examples
     --------
@@ -140,6 +145,8 @@ def format_table(table: LatencyTable) -> str:
     lines = [f"# format: {FORMAT_ID}"]
     lines += [f"# {name}: {_meta_value(name, meta[name])}" for name in _META_FIELDS
               if not (name in _OPTIONAL_META and not meta[name])]
+    if declare_unit:
+        lines.append("# unit: ms")
     lines.append(f"# entries: {len(table)}")
     extras = sorted({name for entry in table.entries.values() for name in entry.extra})
     bad = [name for name in extras if not _EXTRA_NAME.fullmatch(name) or name in STANDARD_COLUMNS]
@@ -155,12 +162,15 @@ def format_table(table: LatencyTable) -> str:
     return "\n".join(lines) + "\n"
 
 
-def write_table(table: LatencyTable, path: str | os.PathLike) -> Path:
-    """Write ``table`` to ``path`` atomically (temporary file in the same folder, then rename)."""
+def write_table(table: LatencyTable, path: str | os.PathLike, *, declare_unit: bool = False) -> Path:
+    """Write ``table`` to ``path`` atomically (temporary file in the same folder, then rename).
+
+    ``declare_unit``: see :func:`format_table`.
+    """
     path = Path(path)
     if path.suffix.lower() != ".csv":
         raise ValueError(f"{path}: latency tables are written as .csv files, got suffix {path.suffix!r}")
-    atomic_write_text(path, format_table(table))
+    atomic_write_text(path, format_table(table, declare_unit=declare_unit))
     return path
 
 

@@ -236,3 +236,15 @@ def _host_tag():
     from accel_models import atomic
 
     return atomic._HOST
+
+
+def test_a_measured_dpu_table_loads_without_scipy_as_on_a_board(bench, monkeypatch):
+    import sys
+
+    plan, compiled, out = bench
+    meta = dict(board="ultra96v2", dpu_arch="DPUCZDX8G B1600", clock_mhz=300.0, toolchain="Vitis AI 2.5")
+    measure(plan, compiled, NumpyRunner(), out, meta=meta, warmup=0, runs=1, progress=False)
+    assert "\n# unit: ms\n" in out.read_text()  # timed here in ms: declared, no physics check of the unit needed
+    for name in ("scipy", "scipy.sparse", "scipy.optimize"):
+        monkeypatch.setitem(sys.modules, name, None)  # importing scipy now fails, as on a PYNQ image without it
+    assert load_table(out).keys() == KEYS

@@ -277,14 +277,19 @@ def measure(
                     failed.append(result)
                 else:
                     entries[result.key] = result
-                    write_table(LatencyTable(table_meta, entries), out)
+                    _write(LatencyTable(table_meta, entries), out)
                     measured.append(result.key)
                     if cpu:
                         cpu_parts[result.key] = cpu
                 bar.update()
         if not out.exists():  # nothing measured at all: still leave a valid (empty) table behind
-            write_table(LatencyTable(table_meta, entries), out)
+            _write(LatencyTable(table_meta, entries), out)
     return MeasureReport(out, tuple(measured), present, tuple(failed), cpu_parts)
+
+
+def _write(table: LatencyTable, out: Path) -> None:
+    # timed here in ms: declared, so loading the table needs no physics check of its unit (nor scipy, on a board)
+    write_table(table, out, declare_unit=True)
 
 
 def _results(todo: list[PlanUnit], artefacts: Path, runner: Runner, warmup: int, runs: int, timing: str,
