@@ -200,3 +200,13 @@ def test_cli_fit_on_one_row_says_the_interval_was_not_updated(tmp_path, capsys):
     low, high, prior_low, prior_high = map(float, re.findall(r"x([\d.]+)", line))
     assert (low, high) == (prior_low, prior_high)  # the posterior needs two residuals
     assert "not updated: 1 measurement moves no interval" in line and "updated by 1" not in line
+
+
+def test_cli_fit_takes_either_flag_in_place_of_the_header_and_refuses_a_shipped_name(my_table, tmp_path, capsys):
+    assert main(["lut", "fit", str(my_table), "--clock-mhz", "300", "--out", str(tmp_path / "a.json")]) == 0
+    assert "on B2304 @300 MHz" in capsys.readouterr().out  # the table's DPU at the clock given (help: default)
+    assert main(["lut", "fit", str(my_table), "--dpu", "B1600", "--out", str(tmp_path / "b.json")]) == 0
+    assert "on B1600 @200 MHz" in capsys.readouterr().out  # the DPU given at the table's clock
+    assert main(["lut", "fit", "zcu102-b4096-mbv2"]) == 2
+    err = capsys.readouterr().err
+    assert "is the name of a shipped table, not a file" in err and "not a shipped table" not in err

@@ -192,21 +192,21 @@ def _run_fit(args: argparse.Namespace) -> int:
     import warnings
 
     from accel_models.atomic import atomic_write_text, check_writable
-    from latency_tables import load_table, predictor_record, table_accelerator
+    from latency_tables import list_tables, load_table, predictor_record, table_accelerator
     from latency_tables.records import fit_table_file
 
     if args.out is not None:  # checked before the fit, not after it
         if args.out.suffix.lower() != ".json" or args.out.is_dir():
             raise ValueError(f"--out {args.out}: a predictor record is a .json file")
         check_writable(args.out, what="predictor record")
+    if not args.table.exists() and str(args.table) in list_tables():
+        raise ValueError(f"{args.table} is the name of a shipped table, not a file: lut fit takes a table you "
+                         "measured (TABLE.csv, from 'ofa-hw lut measure'); 'ofa-hw lut show NAME' prints a shipped one")
     accelerator = None
     if args.dpu is not None or args.clock_mhz is not None:
-        meta = load_table(args.table).meta
-        clock = args.clock_mhz if args.clock_mhz is not None else meta.clock_mhz
-        if args.dpu is None or clock is None:
-            raise ValueError("--dpu and --clock-mhz go together (or leave both to the table's metadata)")
-        # the board's DDR bandwidth and build options, as a search on that board builds the DPU
-        accelerator = table_accelerator(meta, arch=args.dpu, clock_mhz=clock)
+        # either flag in place of the table's header; the board's DDR bandwidth and build options, as a search
+        # on that board builds the DPU
+        accelerator = table_accelerator(load_table(args.table).meta, arch=args.dpu, clock_mhz=args.clock_mhz)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         predictor = fit_table_file(args.table, accelerator, prior=args.prior)
