@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import warnings
 from collections.abc import Mapping
 from pathlib import Path
@@ -29,13 +30,15 @@ from .calibration import CalibratedModel
 from .engine import EnginePredictor
 from .few_shot import NETWORK_SPACE, FewShotReport, fit_device
 from .format import format_table, parse_table
+from .harness.measure import HOST_TIMED
 from .per_resolution import PerResolutionPredictor
 from .predictor import HybridPredictor, get_predictor, list_devices
 from .registry import load_table
 from .sources import table_accelerator
 from .table import Entry, LatencyTable, TableMeta
 
-__all__ = ["RECORD_FORMAT", "as_predictor", "fit_table_file", "predictor_from_record", "predictor_record"]
+__all__ = ["RECORD_FORMAT", "as_predictor", "fit_table_file", "predictor_from_record", "predictor_record",
+           "recorded_timing"]
 
 #: ``format`` field of a predictor record.
 RECORD_FORMAT = "ofa-hw-latency-predictor/1"
@@ -151,6 +154,21 @@ def _table_of_record(record: Mapping[str, Any]) -> LatencyTable:
         return LatencyTable.from_entries(TableMeta.from_dict(networks["meta"]),
                                          [Entry(**row) for row in networks["entries"]])
     return parse_table(record["table_csv"], source=record.get("path") or "<recorded table>")
+
+
+def recorded_timing(record: Mapping[str, Any] | None) -> str | None:
+    """``"host wall time"`` when the recorded predictor's table says its ``mean_ms`` is (``lut measure``'s default).
+
+    None otherwise (a shipped device, or a table of DPU time: profiler, ``xdputil``, or a method that does not say).
+    """
+    if not isinstance(record, Mapping) or record.get("kind") != "table":
+        return None
+    if "table_networks" in record:
+        method = str(record["table_networks"].get("meta", {}).get("method", ""))
+    else:
+        header = re.search(r"^# method: (.*)$", str(record.get("table_csv", "")), re.M)
+        method = header.group(1) if header else ""
+    return "host wall time" if HOST_TIMED in method else None
 
 
 def predictor_from_record(record: Mapping[str, Any]) -> LatencyPredictor:

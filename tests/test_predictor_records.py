@@ -210,3 +210,19 @@ def test_cli_fit_takes_either_flag_in_place_of_the_header_and_refuses_a_shipped_
     assert main(["lut", "fit", "zcu102-b4096-mbv2"]) == 2
     err = capsys.readouterr().err
     assert "is the name of a shipped table, not a file" in err and "not a shipped table" not in err
+
+
+def test_a_search_on_a_host_timed_table_labels_its_latency_host_wall_time(my_table, tmp_path, capsys):
+    from latency_tables.harness import NumpyRunner, describe_method
+
+    shipped = load_table(my_table)
+    host_timed = dataclasses.replace(shipped.meta, method=describe_method(NumpyRunner(), "host"))
+    hosted = write_table(LatencyTable.from_entries(host_timed, shipped.entries.values()), tmp_path / "hosted.csv")
+    search = ["search", "--latency-ms", "12", "--budget", "200", "--population", "20", "--accelerators",
+              "B2304@200x1", "--no-progress", "--no-report"]
+    for table, label in ((hosted, "(host wall time, as the predictor's table was timed, "), (my_table, "(DPU time, ")):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            assert main([*search, "--predictor", str(table), "--out", str(tmp_path / table.stem)]) == 0
+        latency = next(line for line in capsys.readouterr().out.splitlines() if line.startswith("  latency "))
+        assert label in latency, latency

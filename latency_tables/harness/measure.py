@@ -35,8 +35,8 @@ from ..table import Entry, LatencyTable, TableMeta
 from .plan import Plan, PlanUnit
 from .runners import Runner
 
-__all__ = ["MAX_RUNS", "TIMINGS", "MeasureReport", "UnitFailure", "describe_method", "measure", "measure_unit",
-           "summarize_runs"]
+__all__ = ["HOST_TIMED", "MAX_RUNS", "TIMINGS", "MeasureReport", "UnitFailure", "describe_method", "measure",
+           "measure_unit", "summarize_runs"]
 
 #: Most timed runs per unit (a million runs of a 1 ms unit is 17 minutes per unit).
 MAX_RUNS = 1_000_000
@@ -148,9 +148,13 @@ def _measure(runner: Runner, path: Path, key: str, warmup: int, runs: int,
     return Entry(key, host.count, host.mean_ms, host.std_ms, host.min_ms, host.max_ms, extra), cpu_parts
 
 
+#: How the ``method`` line of a host-timed table says what its ``mean_ms`` is (:func:`describe_method`).
+HOST_TIMED = "mean_ms is host wall time"
+
+
 def describe_method(runner: Runner, timing: str) -> str:
     """The table's ``method`` line: what ``mean_ms`` is and how it was timed (run counts are per entry)."""
-    what = ("mean_ms is host wall time: each run timed on the host around one blocking execution of every DPU "
+    what = (f"{HOST_TIMED}: each run timed on the host around one blocking execution of every DPU "
             "subgraph (Python and driver overhead included; DPU-only time in dpu_ms where measured)"
             if timing == "host" else
             "mean_ms is DPU-only time (dpu_ms, from the runner's DPU timer); host wall time per run in host_ms")

@@ -189,7 +189,12 @@ def _interval(design) -> str:
 def _latency_meaning(settings, design) -> str:
     if settings.get("deployment", {}).get("latency_mode") == "e2e":
         return "end-to-end"
-    return "DPU time" if design.accelerator.is_dpuczdx8g else "HLS engine time"
+    if not design.accelerator.is_dpuczdx8g:
+        return "HLS engine time"
+    from latency_tables.records import recorded_timing
+
+    timing = recorded_timing(settings.get("latency_predictor_record"))  # a user's host-timed table
+    return "DPU time" if timing is None else f"{timing}, as the predictor's table was timed"
 
 
 def _basis(settings, design) -> str:
