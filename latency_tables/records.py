@@ -23,12 +23,12 @@ from pathlib import Path
 from typing import Any
 
 from accel_models import Accelerator, LatencyPredictor, RooflineModel
-from accel_models.validation import read_json
+from accel_models.validation import read_json, reject_unknown_keys
 
 from .by_build import BuildPredictor
 from .calibration import CalibratedModel
 from .engine import EnginePredictor
-from .few_shot import NETWORK_SPACE, FewShotReport, fit_device
+from .few_shot import NETWORK_SPACE, FewShotReport, NetworkMeasurement, fit_device
 from .format import format_table, parse_table
 from .harness.measure import HOST_TIMED
 from .per_resolution import PerResolutionPredictor
@@ -37,8 +37,8 @@ from .registry import load_table
 from .sources import table_accelerator
 from .table import Entry, LatencyTable, TableMeta
 
-__all__ = ["RECORD_FORMAT", "as_predictor", "fit_table_file", "predictor_from_record", "predictor_record",
-           "recorded_timing"]
+__all__ = ["NETWORK_FILE_KEYS", "RECORD_FORMAT", "as_predictor", "fit_networks_file", "fit_table_file",
+           "predictor_from_record", "predictor_record", "recorded_timing"]
 
 #: ``format`` field of a predictor record.
 RECORD_FORMAT = "ofa-hw-latency-predictor/1"
@@ -65,7 +65,55 @@ def fit_table_file(path: str | os.PathLike, accelerator: Accelerator | None = No
             raise ValueError(f"{path}: {exc}; or give the table's dpu_arch (e.g. 'DPUCZDX8G B1600') and clock_mhz "
                              "in its header, as 'ofa-hw lut measure --dpu-arch ... --clock-mhz ...' writes them") \
                 from None
-    fitted = fit_device(table, accelerator, prior)
+    return _from_file(fit_device(table, accelerator, prior), path)
+
+
+#: Keys of one whole network in a networks file (:func:`fit_networks_file`): required, then optional.
+NETWORK_FILE_KEYS = ("name", "subnet", "latency_ms", "count", "std_ms")
+_REQUIRED_NETWORK_KEYS = NETWORK_FILE_KEYS[:3]
+
+
+def fit_networks_file(path: str | os.PathLike, accelerator: Accelerator,
+                      prior: str = "dpuczdx8g-joint") -> HybridPredictor:
+    """:func:`latency_tables.fit_device` on whole networks timed on the board, listed in a JSON file.
+
+    The file is a list of ``{"name", "subnet", "latency_ms"}`` (optional
+    ``"count"``, ``"std_ms"``): ``subnet`` a sub-network in any form
+    :meth:`ofa_hw.SubnetConfig.from_dict` reads (as ``ofa-hw info`` does),
+    ``latency_ms`` one inference as measured (``xdputil benchmark``,
+    vaitrace). The predictor remembers the file like :func:`fit_table_file`.
+    """
+    from ofa_hw import SubnetConfig
+
+    path = Path(path)
+    rows = read_json(path, what="network measurements file")
+    if not isinstance(rows, list) or not rows:
+        got = "an empty list" if isinstance(rows, list) else f"a JSON {type(rows).__name__}"
+        raise ValueError(f"{path}: expected a non-empty JSON list of {{\"name\", \"subnet\", \"latency_ms\"}} objects, "
+                         f"got {got}")
+    measurements = []
+    for i, row in enumerate(rows):
+        where = f"{path}: network {i}"
+        try:
+            if not isinstance(row, Mapping):
+                raise ValueError(f"expected an object with {', '.join(_REQUIRED_NETWORK_KEYS)}, "
+                                 f"got {type(row).__name__}")
+            reject_unknown_keys(row, NETWORK_FILE_KEYS, "a network measurement")
+            missing = [k for k in _REQUIRED_NETWORK_KEYS if k not in row]
+            if missing:
+                raise ValueError(f"missing {', '.join(missing)} (each network needs "
+                                 f"{', '.join(_REQUIRED_NETWORK_KEYS)})")
+            if not isinstance(row["subnet"], Mapping):
+                raise ValueError(f"subnet must be an object (ks, e, d, r), got {type(row['subnet']).__name__}")
+            measurements.append(NetworkMeasurement(row["name"], tuple(SubnetConfig.from_dict(row["subnet"]).layers()),
+                                                   row["latency_ms"], row.get("count", 1), row.get("std_ms")))
+        except (ValueError, TypeError, KeyError) as exc:
+            raise ValueError(f"{where}: {exc}") from None
+    return _from_file(fit_device(measurements, accelerator, prior, name=path.stem), path)
+
+
+def _from_file(fitted: HybridPredictor, path: Path) -> HybridPredictor:
+    """``fitted``, remembering the file its measurements came from (path and sha256)."""
     return HybridPredictor(fitted.table, fitted.calibrated, fitted.name, fitted.few_shot,
                            origin={"path": str(path.resolve()), "sha256": _sha256(path)})
 

@@ -33,8 +33,8 @@ from accel_models import Accelerator, BlockSpec, Layer
 
 from .table import Entry, LatencyTable, TableMeta
 
-__all__ = ["SOURCES", "ULTRA96_CHANNEL_AUGMENTATION", "CalibrationSource", "get_source", "profiler_launch_ms",
-           "table_accelerator", "table_units", "ultra96_units", "zcu102_profile_table"]
+__all__ = ["SOURCES", "ULTRA96_CHANNEL_AUGMENTATION", "CalibrationSource", "dpu_on_board", "get_source",
+           "profiler_launch_ms", "table_accelerator", "table_units", "ultra96_units", "zcu102_profile_table"]
 
 
 #: Whether the measured Ultra96-V2 B2304 ran its stem with channel augmentation: no, by its timing.  The build
@@ -144,9 +144,6 @@ def table_accelerator(meta: TableMeta, arch: str | None = None, clock_mhz: float
     >>> acc.name, acc.clock_mhz, acc.ddr_bw_gbps  # the ZCU102's DDR, not the default's
     ('B1600', 300.0, 19.2)
     """
-    from accel_models import get_board, list_boards
-    from accel_models.resources import buildable_on
-
     match = re.search(r"\bB(\d+)\b", meta.dpu_arch)
     if arch is None and match is None:
         raise ValueError(f"table {meta.name!r}: dpu_arch {meta.dpu_arch!r} names no DPUCZDX8G configuration "
@@ -159,11 +156,25 @@ def table_accelerator(meta: TableMeta, arch: str | None = None, clock_mhz: float
                          "clock_mhz=300; command line: 'ofa-hw lut fit TABLE.csv --dpu B1600 --clock-mhz 300 --out "
                          "FIT.json', then --predictor FIT.json)")
     arch = arch if arch is not None else f"B{match.group(1)}"  # type: ignore[union-attr]
-    if meta.board in list_boards():
-        board = get_board(meta.board)
+    return dpu_on_board(arch, clock, meta.board)
+
+
+def dpu_on_board(arch: str, clock_mhz: float, board: str | None) -> Accelerator:
+    """The single-core DPUCZDX8G ``arch`` at ``clock_mhz`` as built on ``board``: its DDR bandwidth and build options.
+
+    A ``board`` the registry does not know (or None) keeps the defaults.
+
+    >>> dpu_on_board("B4096", 300, "zcu102").ddr_bw_gbps
+    19.2
+    """
+    from accel_models import get_board, list_boards
+    from accel_models.resources import buildable_on
+
+    if board in list_boards():
+        spec = get_board(board)
         # as it must have been built to fit that board (DSP usage / UltraRAM; neither changes the timing)
-        return buildable_on(Accelerator.from_dpu(arch, clock_mhz=clock, ddr_bw_gbps=board.ddr_bw_gbps), board)
-    return Accelerator.from_dpu(arch, clock_mhz=clock)
+        return buildable_on(Accelerator.from_dpu(arch, clock_mhz=clock_mhz, ddr_bw_gbps=spec.ddr_bw_gbps), spec)
+    return Accelerator.from_dpu(arch, clock_mhz=clock_mhz)
 
 
 def profiler_launch_ms(table: LatencyTable, keys: Sequence[str] | None = None) -> float | None:

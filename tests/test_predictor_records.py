@@ -226,3 +226,66 @@ def test_a_search_on_a_host_timed_table_labels_its_latency_host_wall_time(my_tab
             assert main([*search, "--predictor", str(table), "--out", str(tmp_path / table.stem)]) == 0
         latency = next(line for line in capsys.readouterr().out.splitlines() if line.startswith("  latency "))
         assert label in latency, latency
+
+
+def _networks_file(path, scale=1.15):
+    """Eight networks 'timed' on a ZCU102 B4096: the joint prior's prediction there times ``scale``."""
+    from latency_tables.sources import dpu_on_board
+
+    b4096 = dpu_on_board("B4096", 300.0, "zcu102")
+    joint = get_predictor("dpuczdx8g-joint")
+    configs = [SubnetConfig.uniform(k, e, d, r=r) for k, e, d, r in
+               [(3, 3, 2, 160), (5, 4, 3, 192), (7, 6, 4, 224), (3, 6, 3, 224), (5, 3, 4, 176), (7, 4, 2, 208),
+                (3, 4, 4, 192), (5, 6, 2, 160)]]
+    rows = [{"name": f"net{i}", "subnet": cfg.to_dict(), "latency_ms": scale * float(joint.network_latency_ms(
+        cfg.layers(), b4096))} for i, cfg in enumerate(configs)]
+    path.write_text(json.dumps(rows))
+    return path, b4096, configs
+
+
+def test_cli_fits_whole_networks_from_a_file_and_the_record_searches_and_reports(tmp_path, capsys):
+    networks, b4096, configs = _networks_file(tmp_path / "nets.json")
+    record = tmp_path / "fit.json"
+    assert main(["lut", "fit", "--networks", str(networks), "--dpu", "B4096", "--clock-mhz", "300", "--board",
+                 "zcu102", "--out", str(record)]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith(f"{networks}: 8 networks on B4096 @300 MHz") and "cross-validated MAPE" in out
+    predictor = _fitted(record)
+    assert predictor.calibrated.accelerator.ddr_bw_gbps == 19.2
+    assert json.loads(record.read_text())["sha256"] == hashlib.sha256(networks.read_bytes()).hexdigest()
+    probe = SubnetConfig.uniform(5, 6, 3, r=192).layers()  # not among the eight: the fit moved towards 1.15x
+    prior_ms = float(get_predictor("dpuczdx8g-joint").network_latency_ms(probe, b4096))
+    assert prior_ms < float(predictor.network_latency_ms(probe, b4096)) <= 1.15 * prior_ms
+    run = tmp_path / "run"
+    assert main(["search", "--board", "zcu102", "--predictor", str(record), "--latency-ms", "12", "--budget", "200",
+                 "--population", "20", "--accelerators", "B4096@300x1", "--no-progress", "--no-report",
+                 "--out", str(run)]) == 0
+    capsys.readouterr()
+    assert main(["report", str(run / "result.json"), "--no-cv"]) == 0
+
+
+@pytest.mark.parametrize(("content", "message"), [
+    ({}, "expected a non-empty JSON list .* got a JSON dict"),
+    ([], "got an empty list"),
+    ([{"name": "a", "subnet": {"ks": [3]}, "ms": 3}], r"network 0: unknown key\(s\) \['ms'\]"),
+    ([{"name": "a", "latency_ms": 3}], "network 0: missing subnet"),
+    ([{"name": "a", "subnet": {"ks": [3]}, "latency_ms": 3}], r"network 0: a sub-network dict lacks key\(s\)"),
+    ([{"name": "a", "subnet": SubnetConfig.largest().to_dict(), "latency_ms": -2}], "latency_ms must be a positive"),
+])
+def test_a_bad_networks_file_is_refused_naming_the_network(tmp_path, capsys, content, message):
+    path = tmp_path / "nets.json"
+    path.write_text(json.dumps(content))
+    assert main(["lut", "fit", "--networks", str(path), "--dpu", "B4096", "--clock-mhz", "300"]) == 2
+    err = capsys.readouterr().err
+    assert re.search(message, err) and err.count("\n") == 1, err
+
+
+def test_cli_fit_flags_that_do_not_go_together(my_table, tmp_path, capsys):
+    networks = tmp_path / "nets.json"
+    networks.write_text("[]")
+    for argv, message in ((["lut", "fit"], "one of the two"),
+                          (["lut", "fit", str(my_table), "--networks", str(networks)], "one of the two"),
+                          (["lut", "fit", "--networks", str(networks)], "--networks needs --dpu and --clock-mhz"),
+                          (["lut", "fit", str(my_table), "--board", "zcu102"], "--board goes with --networks")):
+        assert main(argv) == 2
+        assert message in capsys.readouterr().err

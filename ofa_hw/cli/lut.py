@@ -93,8 +93,15 @@ def add_parser(subparsers) -> None:
     measure.add_argument("--quiet", action="store_true", help="no progress bar")
     measure.set_defaults(run=_run_measure)
 
-    fit = commands.add_parser("fit", help="calibrate a measured table on the shipped prior (few-shot)")
-    fit.add_argument("table", type=Path, metavar="TABLE.csv", help="measured table (e.g. from 'lut measure')")
+    fit = commands.add_parser("fit", help="calibrate a measured table (or whole networks) on the shipped prior "
+                                           "(few-shot)")
+    fit.add_argument("table", type=Path, nargs="?", metavar="TABLE.csv",
+                     help="measured table (e.g. from 'lut measure')")
+    fit.add_argument("--networks", type=Path, default=None, metavar="NETWORKS.json",
+                     help="whole networks timed on the board instead of a table: a JSON list of {name, subnet (as "
+                          "'ofa-hw info' reads it), latency_ms[, count, std_ms]}; needs --dpu and --clock-mhz, and "
+                          "--board for its DDR bandwidth")
+    fit.add_argument("--board", default=None, help="with --networks: the board they were timed on (e.g. zcu102)")
     fit.add_argument("--prior", default="dpuczdx8g-joint", help="device whose calibration is the prior "
                                                                  "(default: %(default)s)")
     fit.add_argument("--dpu", default=None, help="DPU configuration measured, e.g. B1600 (default: the table's "
@@ -193,23 +200,35 @@ def _run_fit(args: argparse.Namespace) -> int:
 
     from accel_models.atomic import atomic_write_text, check_writable
     from latency_tables import list_tables, load_table, predictor_record, table_accelerator
-    from latency_tables.records import fit_table_file
+    from latency_tables.records import fit_networks_file, fit_table_file
+    from latency_tables.sources import dpu_on_board
 
+    if (args.table is None) == (args.networks is None):
+        raise ValueError("give a measured table (TABLE.csv) or --networks NETWORKS.json, one of the two")
+    if args.networks is not None and (args.dpu is None or args.clock_mhz is None):
+        raise ValueError("--networks needs --dpu and --clock-mhz (the DPU the networks ran on; a network file has no "
+                         "header naming it) and, for its DDR bandwidth, --board")
+    if args.board is not None and args.networks is None:
+        raise ValueError("--board goes with --networks; a table names its board in its header")
     if args.out is not None:  # checked before the fit, not after it
         if args.out.suffix.lower() != ".json" or args.out.is_dir():
             raise ValueError(f"--out {args.out}: a predictor record is a .json file")
         check_writable(args.out, what="predictor record")
-    if not args.table.exists() and str(args.table) in list_tables():
+    if args.table is not None and not args.table.exists() and str(args.table) in list_tables():
         raise ValueError(f"{args.table} is the name of a shipped table, not a file: lut fit takes a table you "
                          "measured (TABLE.csv, from 'ofa-hw lut measure'); 'ofa-hw lut show NAME' prints a shipped one")
     accelerator = None
-    if args.dpu is not None or args.clock_mhz is not None:
+    if args.table is not None and (args.dpu is not None or args.clock_mhz is not None):
         # either flag in place of the table's header; the board's DDR bandwidth and build options, as a search
         # on that board builds the DPU
         accelerator = table_accelerator(load_table(args.table).meta, arch=args.dpu, clock_mhz=args.clock_mhz)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        predictor = fit_table_file(args.table, accelerator, prior=args.prior)
+        if args.networks is not None:
+            predictor = fit_networks_file(args.networks, dpu_on_board(args.dpu, args.clock_mhz, args.board),
+                                          prior=args.prior)
+        else:
+            predictor = fit_table_file(args.table, accelerator, prior=args.prior)
     record = predictor_record(predictor)
     if args.out is not None:
         atomic_write_text(args.out, json.dumps(record, indent=1))
@@ -217,7 +236,9 @@ def _run_fit(args: argparse.Namespace) -> int:
         print(json.dumps(record, indent=1))
         return 0
     calibrated = predictor.calibrated
-    print(f"{args.table}: {len(predictor.table)} entries on {calibrated.accelerator.label}, prior {args.prior}")
+    what = "networks" if args.networks is not None else "entries"
+    print(f"{args.networks or args.table}: {len(predictor.table)} {what} on {calibrated.accelerator.label}, "
+          f"prior {args.prior}")
     print(f"  {predictor.few_shot.note}")
     print(f"  {_interval_line(predictor.few_shot)}")
     for warning in caught:
