@@ -289,3 +289,17 @@ def test_cli_fit_flags_that_do_not_go_together(my_table, tmp_path, capsys):
                           (["lut", "fit", str(my_table), "--board", "zcu102"], "--board goes with --networks")):
         assert main(argv) == 2
         assert message in capsys.readouterr().err
+
+
+def test_a_report_with_another_predictor_shows_the_difference_it_warns_about(my_table, tmp_path):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        result = search_codesign(board="ultra96v2", latency_ms=12.0, predictor=str(my_table), budget=200,
+                                 population=20, seed=0, accelerators=[get_source("ultra96v2-b2304").accelerator],
+                                 progress=False)
+    with pytest.warns(UserWarning, match="the report's latency predictor is not the one the search used") as caught:
+        result.report(tmp_path / "report", predictor="dpuczdx8g-joint", cross_validate=False)
+    message = next(str(w.message) for w in caught if "add up to" in str(w.message))
+    total, said, difference = re.search(r"add up to (\S+) ms but the result says (\S+) ms \((\S+) ms\)",
+                                        message).groups()
+    assert total != said and float(difference) == pytest.approx(float(total) - float(said), rel=0.05, abs=1e-9)

@@ -326,9 +326,10 @@ def latency_table(design: Design, latency: LatencyModel, analysis) -> dict:
     fallback_ms = float(fallback_latency_ms(units, [design.accelerator], latency.invocation_ms).sum())
     total = units_ms + latency.invocation_ms + fallback_ms
     if not np.isclose(total, design.latency_ms, rtol=1e-6, atol=1e-9):
-        warnings.warn(f"the per-unit latencies add up to {total:.4f} ms but the result says "
-                      f"{design.latency_ms:.4f} ms: the report's latency predictor is not the one the search used",
-                      stacklevel=3)
+        # 8 digits: a difference the check sees (rtol 1e-6) must show in the numbers
+        warnings.warn(f"the per-unit latencies add up to {total:.8g} ms but the result says "
+                      f"{design.latency_ms:.8g} ms ({total - design.latency_ms:+.2g} ms): the report's latency "
+                      "predictor is not the one the search used", stacklevel=3)
     return {"method": method, "accelerator_measured": measured_here, "units": rows,
             "invocation_ms": latency.invocation_ms, "cpu_fallback_ms": fallback_ms, "total_ms": total,
             "measured_ms": sum(r["latency_ms"] for r in rows if r["source"] == "measured")}
