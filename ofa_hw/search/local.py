@@ -186,7 +186,7 @@ def _relink(evaluator: Evaluator, constraint: Constraint, start: Candidates, tar
         # the stored rows, then the fresh ones: their scores by one gather
         positions = np.concatenate([stored, fresh])
         table_rows = np.concatenate([archived[stored], len(archive) - len(fresh) + np.arange(len(fresh))])
-        top, key = _first_ranked(archive.scores(table_rows), constraint)
+        top, key = _top_and_key(archive.scores(table_rows), constraint)
         if not key[0] and (middle is None or _better_key(key, middle_key)):
             middle, middle_key = (archive.candidate(int(table_rows[top])), archive.scores(table_rows[top:top + 1])), key
         current = rows[positions[top]]  # its accelerator gene is the start's: no group reads it
@@ -218,7 +218,7 @@ def _better(a: Scores, b: Scores, constraint: Constraint,
     return bool(key_a <= key_b and (a.accuracy_top1[0] != b.accuracy_top1[0] or a.latency_ms[0] != b.latency_ms[0]))
 
 
-def _first_ranked(scores: Scores, constraint: Constraint) -> tuple[int, tuple[bool, float, float]]:
+def _top_and_key(scores: Scores, constraint: Constraint) -> tuple[int, tuple[bool, float, float]]:
     """(position, key) of the candidate :func:`rank` puts first: ``rank(scores)[0]`` and (infeasible, primary, latency).
 
     One violation for all: a walk step or a step's result ranks few candidates, where the calls, not the rows, cost.
@@ -238,7 +238,7 @@ def _better_key(a: tuple[bool, float, float], b: tuple[bool, float, float]) -> b
 
 def _rank_key(scores: Scores, constraint: Constraint) -> tuple[bool, float, float]:
     """The sort key :func:`rank` gives a one-candidate ``scores`` (smaller ranks first; ties keep the order)."""
-    return _first_ranked(scores, constraint)[1]
+    return _top_and_key(scores, constraint)[1]
 
 
 def _step(evaluator: Evaluator, constraint: Constraint, climbers: list[tuple[Candidates, Scores | None]], left: int,
