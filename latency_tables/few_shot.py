@@ -395,6 +395,10 @@ def fit_device(measurements: LatencyTable | Sequence[NetworkMeasurement], accele
     if isinstance(measurements, LatencyTable):
         _check_board_bandwidth(measurements.meta, accelerator)
     prior_calibration, prior_name = _prior_calibration(prior)
+    if accelerator.is_dpuczdx8g and not prior_calibration.accelerator.is_dpuczdx8g:
+        raise ValueError(f"prior {prior_name!r} is not a DPU calibration (it was fitted on "
+                         f"{prior_calibration.accelerator.label}): measurements on {accelerator.label} update a DPU "
+                         "prior, 'dpuczdx8g-joint' (the default) or 'ultra96v2-b2304'")
     weights = tuple(float(w) for w in prior_weights)
     if not weights or not all(math.isfinite(w) and w > 0 for w in weights):
         raise ValueError(f"prior_weights must be positive numbers, got {list(prior_weights)!r}")

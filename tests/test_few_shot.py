@@ -268,3 +268,9 @@ def test_one_measurement_fits_the_prior_once(monkeypatch):
     with pytest.warns(UserWarning, match="too few to check a fit"):
         fit_device(table, B1600)
     assert [problem.settings.fit_launch for problem in fits] == [False, True]  # the prior, then its launch cost
+
+
+def test_a_dpu_table_is_not_fitted_on_a_phone_cpu_prior():
+    shots = get_source("ultra96v2-b2304").table.subset(KEYS[:3])
+    with pytest.raises(ValueError, match="prior 'note10' is not a DPU calibration .* 'dpuczdx8g-joint' \\(the default"):
+        fit_device(shots, get_source("ultra96v2-b2304").accelerator, "note10")

@@ -236,8 +236,9 @@ def _run_fit(args: argparse.Namespace) -> int:
         print(json.dumps(record, indent=1))
         return 0
     calibrated = predictor.calibrated
-    what = "networks" if args.networks is not None else "entries"
-    print(f"{args.networks or args.table}: {len(predictor.table)} {what} on {calibrated.accelerator.label}, "
+    n = len(predictor.table)
+    singular, plural = ("network", "networks") if args.networks is not None else ("entry", "entries")
+    print(f"{args.networks or args.table}: {n} {singular if n == 1 else plural} on {calibrated.accelerator.label}, "
           f"prior {args.prior}")
     print(f"  {predictor.few_shot.note}")
     print(f"  {_interval_line(predictor.few_shot)}")
