@@ -34,14 +34,18 @@ predictive is the prior's interval (spread worth :data:`PRIOR_SHOTS`
 measurements, centre :data:`PRIOR_CENTRE_SHOTS`), so the interval starts at
 the prior's and moves smoothly to the board's own as measurements come in;
 ``benchmarks/bench_few_shot.py`` prints its coverage and width on held-out
-rows per number of measurements.
+rows per number of measurements.  Another accelerator (a sibling DPU
+configuration the search picks on that board, another clock) keeps the
+prior's transferred error, never narrower than the board's posterior: the
+fitted model transferred from the measured configuration is no better than it
+is on that configuration itself.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cache
 from typing import TYPE_CHECKING, cast
 
@@ -114,6 +118,10 @@ class Residuals:
     prior_shots : float
         How many of ``values`` ``prior``'s spread is worth (its centre is
         worth :data:`PRIOR_CENTRE_SHOTS`).
+    at_least : Residuals, optional
+        An error these bounds are never narrower than (each bound the
+        wider of the two), e.g. a fitted board's posterior under the
+        prior's transferred error (:func:`fitted_error_model`).
     """
 
     source: str
@@ -121,6 +129,7 @@ class Residuals:
     origin: str
     prior: Residuals | None = None
     prior_shots: float = 0.0
+    at_least: Residuals | None = None
 
     def __post_init__(self) -> None:
         if self.source not in INTERVAL_SOURCES:
@@ -159,6 +168,13 @@ class Residuals:
         """
         if not 0 < confidence < 1:
             raise ValueError(f"confidence must lie strictly between 0 and 1, got {confidence!r}")
+        low, high = self._own_bounds(confidence)
+        if self.at_least is None:
+            return low, high
+        floor_low, floor_high = self.at_least.bounds(confidence)
+        return min(low, floor_low), max(high, floor_high)
+
+    def _own_bounds(self, confidence: float) -> tuple[float, float]:
         if self.prior is not None:
             return self._posterior_bounds(confidence)
         ordered = np.sort(np.asarray(self.values), kind="stable")
@@ -371,8 +387,10 @@ def fitted_error_model(few_shot, prior_transferred: Residuals | None = None) -> 
     Units on the fitted board (``"model"``) get the posterior of the
     prior's transferred error (its error on a board it never saw) after the
     board's held-out residuals (``few_shot.residuals``; see
-    :func:`posterior_residuals`); measured entries and other accelerators
-    keep the prior's error model.
+    :func:`posterior_residuals`); measured entries keep the prior's error
+    model, and other accelerators the prior's transferred error, never
+    narrower than that posterior (``at_least``): a model off by x4 on the
+    measured configuration is not within x1.2 on its sibling.
 
     Parameters
     ----------
@@ -385,7 +403,9 @@ def fitted_error_model(few_shot, prior_transferred: Residuals | None = None) -> 
     if prior_transferred is None:
         prior_transferred = error_model(few_shot.prior).transferred
     posterior = posterior_residuals(prior_transferred, few_shot.residuals)
-    return ErrorModel(repeat_residuals(), {"*": posterior}, prior_transferred)
+    transferred = replace(prior_transferred, at_least=posterior,
+                          origin=f"{prior_transferred.origin}; never narrower than the fitted board's posterior")
+    return ErrorModel(repeat_residuals(), {"*": posterior}, transferred)
 
 
 # ------------------------------------------------------------- intervals

@@ -209,9 +209,9 @@ def test_a_fitted_predictor_has_the_posterior_interval_on_its_board():
     predictor = _fitted_on_ultra96(6)
     errors = fitted_error_model(predictor.few_shot)
     prior = error_model("dpuczdx8g-joint").transferred
-    assert errors.transferred == prior
     board = errors.residuals("model", "any key")
     assert board.values == predictor.few_shot.residuals and board.prior == prior
+    assert errors.transferred.values == prior.values and errors.transferred.at_least == board
     p = interval_predictor(predictor)
     interval = p.network_interval(subnet_layers(SubnetConfig.largest()), Accelerator.from_dpu("B2304", 200.0))
     assert float(interval.low_ms) < float(interval.latency_ms) < float(interval.high_ms)
@@ -249,4 +249,28 @@ def test_a_fit_on_an_unnamed_calibration_has_no_device_interval_model():
     with pytest.raises(KeyError, match="no latency-interval model"):
         interval_predictor(predictor)
     given = Residuals("transferred", (-0.2, 0.0, 0.2), "given")  # the caller knows the prior's unseen-board error
-    assert fitted_error_model(predictor.few_shot, given).transferred == given
+    assert fitted_error_model(predictor.few_shot, given).transferred.values == given.values
+
+
+def test_a_sibling_of_the_fitted_configuration_is_never_narrower_than_the_fitted_board():
+    import dataclasses
+    import warnings
+
+    from latency_tables import fit_device, get_source
+    from latency_tables.uncertainty import error_model
+
+    zcu102 = get_source("zcu102-b4096-mbv2")  # a board the joint prior predicts poorly (x0.35-x4.3 after the fit)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        predictor = fit_device(zcu102.table, zcu102.accelerator, units=zcu102.units)
+    intervals = interval_predictor(predictor)
+    measured_on = predictor.calibrated.accelerator
+    sibling = dataclasses.replace(measured_on, options=measured_on.options.replace(
+        ram_usage="high" if measured_on.options.ram_usage == "low" else "low"))  # what a search on the board may pick
+    layers = subnet_layers(SubnetConfig.largest())
+    own, other = (intervals.network_interval(layers, acc) for acc in (measured_on, sibling))
+    assert float(own.high_ms / own.latency_ms) > 2.0  # the board's own evidence: the model is far off here
+    assert float(other.low_ms / other.latency_ms) <= float(own.low_ms / own.latency_ms) + 1e-9
+    assert float(other.high_ms / other.latency_ms) >= float(own.high_ms / own.latency_ms) - 1e-9
+    prior_low, prior_high = np.exp(error_model("dpuczdx8g-joint").transferred.bounds(0.9))
+    assert float(other.high_ms / other.latency_ms) > 1.5 * prior_high  # not the prior's x1.23 any more

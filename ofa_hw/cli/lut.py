@@ -253,12 +253,12 @@ def _run_fit(args: argparse.Namespace) -> int:
 
 def _interval_line(few_shot) -> str:
     """The fitted board's prediction interval (the prior's error posterior after the measurements), in words."""
-    from latency_tables.uncertainty import DEFAULT_CONFIDENCE, INTERVAL_DEVICES, fitted_error_model
+    from latency_tables.uncertainty import DEFAULT_CONFIDENCE, INTERVAL_DEVICES, error_model, fitted_error_model
 
     if few_shot.prior not in INTERVAL_DEVICES:
         return f"interval: none (the prior {few_shot.prior} has no interval model; {', '.join(INTERVAL_DEVICES)} do)"
     errors = fitted_error_model(few_shot)
-    prior = errors.transferred.summary(DEFAULT_CONFIDENCE)
+    prior = error_model(few_shot.prior).transferred.summary(DEFAULT_CONFIDENCE)
     board = errors.residuals("model").summary(DEFAULT_CONFIDENCE)
     n = len(few_shot.residuals)
     update = f"updated by {n} held-out residuals" if n >= 2 else \
