@@ -286,7 +286,9 @@ def test_cli_fit_flags_that_do_not_go_together(my_table, tmp_path, capsys):
     for argv, message in ((["lut", "fit"], "one of the two"),
                           (["lut", "fit", str(my_table), "--networks", str(networks)], "one of the two"),
                           (["lut", "fit", "--networks", str(networks)], "--networks needs --dpu and --clock-mhz"),
-                          (["lut", "fit", str(my_table), "--board", "zcu102"], "--board goes with --networks")):
+                          (["lut", "fit", str(my_table), "--board", "zcu102"], "--board goes with --networks"),
+                          (["lut", "fit", "--networks", str(networks), "--dpu", "B4096", "--clock-mhz", "300",
+                            "--board", "zcu103"], "unknown board 'zcu103'; known: kv260, ultra96v2, zcu102")):
         assert main(argv) == 2
         assert message in capsys.readouterr().err
 

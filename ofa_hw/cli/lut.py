@@ -210,6 +210,10 @@ def _run_fit(args: argparse.Namespace) -> int:
                          "header naming it) and, for its DDR bandwidth, --board")
     if args.board is not None and args.networks is None:
         raise ValueError("--board goes with --networks; a table names its board in its header")
+    if args.board is not None:
+        from accel_models import get_board
+
+        get_board(args.board)  # an unknown board is an error, not the default DDR bandwidth
     if args.out is not None:  # checked before the fit, not after it
         if args.out.suffix.lower() != ".json" or args.out.is_dir():
             raise ValueError(f"--out {args.out}: a predictor record is a .json file")
