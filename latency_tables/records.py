@@ -62,7 +62,8 @@ def fit_table_file(path: str | os.PathLike, accelerator: Accelerator | None = No
         try:
             accelerator = table_accelerator(table.meta)
         except ValueError as exc:
-            raise ValueError(f"{path}: {exc}; or give the table's dpu_arch (e.g. 'DPUCZDX8G B1600') and clock_mhz "
+            told = str(exc).replace("TABLE.csv", str(path))  # the command to run, on this file
+            raise ValueError(f"{path}: {told}; or give the table's dpu_arch (e.g. 'DPUCZDX8G B1600') and clock_mhz "
                              "in its header, as 'ofa-hw lut measure --dpu-arch ... --clock-mhz ...' writes them") \
                 from None
     return _from_file(fit_device(table, accelerator, prior), path)

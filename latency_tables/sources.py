@@ -145,17 +145,18 @@ def table_accelerator(meta: TableMeta, arch: str | None = None, clock_mhz: float
     ('B1600', 300.0, 19.2)
     """
     match = re.search(r"\bB(\d+)\b", meta.dpu_arch)
-    if arch is None and match is None:
-        raise ValueError(f"table {meta.name!r}: dpu_arch {meta.dpu_arch!r} names no DPUCZDX8G configuration "
-                         "(B512 ... B4096); name the DPU measured (Python: arch='B1600'; command line: "
-                         "'ofa-hw lut fit TABLE.csv --dpu B1600 --clock-mhz 300 --out FIT.json', then --predictor "
-                         "FIT.json)")
     clock = meta.clock_mhz if clock_mhz is None else clock_mhz
-    if clock is None:
-        raise ValueError(f"table {meta.name!r}: metadata has no clock_mhz; give the DPU clock (Python: "
-                         "clock_mhz=300; command line: 'ofa-hw lut fit TABLE.csv --dpu B1600 --clock-mhz 300 --out "
-                         "FIT.json', then --predictor FIT.json)")
+    missing = [what for what, absent in ((f"dpu_arch {meta.dpu_arch!r} names no DPUCZDX8G configuration "
+                                          "(B512 ... B4096)", arch is None and match is None),
+                                         ("metadata has no clock_mhz", clock is None)) if absent]
+    if missing:
+        flags = " ".join(flag for flag, absent in (("--dpu B1600", arch is None and match is None),
+                                                   ("--clock-mhz 300", clock is None)) if absent)
+        raise ValueError(f"table {meta.name!r}: {' and '.join(missing)}; name the DPU measured (command line: "
+                         f"'ofa-hw lut fit TABLE.csv {flags} --out FIT.json', then --predictor FIT.json; Python: "
+                         "table_accelerator(meta, arch=..., clock_mhz=...))")
     arch = arch if arch is not None else f"B{match.group(1)}"  # type: ignore[union-attr]
+    assert clock is not None  # refused above
     return dpu_on_board(arch, clock, meta.board)
 
 

@@ -305,3 +305,13 @@ def test_a_report_with_another_predictor_shows_the_difference_it_warns_about(my_
     total, said, difference = re.search(r"add up to (\S+) ms but the result says (\S+) ms \((\S+) ms\)",
                                         message).groups()
     assert total != said and float(difference) == pytest.approx(float(total) - float(said), rel=0.05, abs=1e-9)
+
+
+def test_a_table_naming_no_clock_says_which_lut_fit_flag_to_add_on_that_file(my_table, tmp_path, capsys):
+    meta = dataclasses.replace(load_table(my_table).meta, clock_mhz=None)
+    table = write_table(LatencyTable.from_entries(meta, load_table(my_table).entries.values()), tmp_path / "t.csv")
+    assert main(["search", "--predictor", str(table), "--latency-ms", "12", "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert "metadata has no clock_mhz" in err and f"'ofa-hw lut fit {table} --clock-mhz 300 --out FIT.json'" in err
+    assert "--dpu" not in err.split("then --predictor")[0]  # the header names the DPU: only the clock is missing
+    assert err.count("\n") == 1
