@@ -6,9 +6,10 @@
   ``lut measure --runner numpy``.
 * ``lut measure``: time the compiled units (on the board with ``pynq_dpu``),
   resumably, into a table file.
-* ``lut fit``: calibrate a measured table on the shipped prior
-  (:func:`latency_tables.fit_device`) and write the predictor record that
-  ``--predictor FIT.json`` takes (``--predictor TABLE.csv`` fits on the fly).
+* ``lut fit``: calibrate a measured table, or whole networks timed on the
+  board (``--networks``), on the shipped prior (:func:`latency_tables.fit_device`)
+  and write the predictor record that ``--predictor FIT.json`` takes
+  (``--predictor TABLE.csv`` fits a table on the fly).
 * ``lut show``: the shipped tables, or one table's metadata and entries.
 """
 
