@@ -317,6 +317,9 @@ over it (`--force`) replaces the folder as a unit, so it is refused while these 
     ofa-hw lut measure --plan . --xmodels compiled --bitstream dpu.bit --out table.csv \\
         --board <board> --dpu-arch <arch> --clock-mhz <MHz> --toolchain "Vitis AI <version>"
 
+Run it as root (`sudo -E`, or from the board's Jupyter): loading the DPU overlay copies its
+`dpu.xclbin` to `/usr/lib` and `pynq_dpu` rewrites `/etc/vart.conf` when it points elsewhere;
+the harness checks both before timing anything.
 Every finished unit is written to `table.csv` at once (atomically), so an interrupted run
 resumes where it stopped when started again; missing or unloadable xmodels are reported and
 skipped. The table loads with `latency_tables.load_table("table.csv")` and updates the shipped
