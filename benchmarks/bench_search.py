@@ -13,8 +13,9 @@ the same resolutions, at the same number of accuracy queries (100 + 500 x
 number: OFA's MLP top-1.  Our best design is re-checked with OFA's own
 per-resolution table.
 
-Every time is this process's CPU time (``time.process_time``: the searches
-are single-threaded), so that other load on a shared machine does not count.
+Every time is this process's CPU time (``time.process_time``: both searches
+run on one thread, BLAS and torch pinned to it, whatever ``OMP_NUM_THREADS``
+says), so that other load on a shared machine does not count.
 
 Cost: a search's time over its pure scoring cost (latency gather and
 accuracy predictor on as many candidates, in population-sized batches),
@@ -33,6 +34,8 @@ from __future__ import annotations
 import time
 import warnings
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from importlib.resources import files
 from typing import Any
 
@@ -59,6 +62,19 @@ SMALL_BUDGET = 100_000
 REFERENCE_BUDGET = 500_000
 
 
+@contextmanager
+def _one_torch_thread() -> Iterator[None]:
+    """torch on one thread: its intra-op pool would add a second thread's CPU time to OFA's side of the timing."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)
+
+
 def _ofa_spec(design) -> dict:
     cfg = design.subnet
     return {"wid": None, "ks": list(cfg.ks), "e": list(cfg.e), "d": list(cfg.d), "r": [cfg.r]}
@@ -73,7 +89,8 @@ def _speed(seeds: tuple[int, ...], generations: int) -> dict:
                                 accuracy_scale="raw", resolutions=DEFAULT_RESOLUTIONS, budget=budget, progress=False)
     search_codesign(**{**ours, "budget": 1000})  # calibration and caches outside the timing
     rows = []
-    with threadpool_limits(limits=1, user_api="blas"):  # the BLAS setting search_codesign uses
+    # the BLAS setting search_codesign uses, and OFA's MLP single-threaded too
+    with threadpool_limits(limits=1, user_api="blas"), _one_torch_thread():
         for seed in seeds:
             finder = OFAEvolutionFinder(NOTE10_LATENCY_MS, ofa_table, ofa_accuracy, seed=seed,
                                         max_time_budget=generations)
