@@ -106,12 +106,26 @@ def _speed(seeds: tuple[int, ...], generations: int) -> dict:
                 "ours_best_top1": _best(result).accuracy_top1,
                 "ours_best_latency_ms": _best(result).latency_ms,
                 "ours_best_latency_ofa_table_ms": ofa_table.predict_efficiency(_ofa_spec(_best(result))),
+                "ours_best_top1_within_ofa_table": _best_within_ofa_table(result, ofa_table),
                 "ofa_best_latency_ms": best_info[2],
             })
     return {"budget": budget, "rows": rows,
             "median_speedup": float(np.median([r["speedup"] for r in rows])),
             "median_ofa_best_top1": float(np.median([r["ofa_best_top1"] for r in rows])),
-            "median_ours_best_top1": float(np.median([r["ours_best_top1"] for r in rows]))}
+            "median_ours_best_top1": float(np.median([r["ours_best_top1"] for r in rows])),
+            "median_ours_best_top1_within_ofa_table": float(np.median([r["ours_best_top1_within_ofa_table"]
+                                                                       for r in rows]))}
+
+
+def _best_within_ofa_table(result: CodesignResult, ofa_table: OFALatencyTable) -> float:
+    """The best top-1 on the result's front among the designs within the constraint on OFA's own tables.
+
+    The search's latency pools a unit key measured at several resolutions, so its best may lie a few
+    hundredths of a ms over the constraint on OFA's per-resolution tables; this is the fair comparison.
+    """
+    within = [d.accuracy_top1 for d in result.pareto
+              if ofa_table.predict_efficiency(_ofa_spec(d)) <= NOTE10_LATENCY_MS]
+    return max(within, default=float("nan"))
 
 
 def _best(result: CodesignResult) -> Design:
@@ -238,13 +252,15 @@ def _print_speed(speed: dict) -> None:
     print(f"search vs OFA's EvolutionFinder (faithful), Note10 CPU tables, latency <= {NOTE10_LATENCY_MS:g} ms, "
           f"{speed['budget']:,} accuracy queries each, OFA MLP top-1:")
     print(f"  {'seed':>4} {'OFA s':>7} {'ours s':>7} {'speed-up':>9} {'OFA best':>9} {'our best':>9} "
-          f"{'our latency (OFA table)':>24}")
+          f"{'our latency (OFA table)':>24} {'our best within it':>18}")
     for r in speed["rows"]:
         print(f"  {r['seed']:>4} {r['ofa_s']:>7.2f} {r['ours_s']:>7.2f} {r['speedup']:>8.1f}x "
               f"{r['ofa_best_top1']:>8.2f}% {r['ours_best_top1']:>8.2f}% "
-              f"{r['ours_best_latency_ms']:>9.3f} ({r['ours_best_latency_ofa_table_ms']:.3f}) ms")
+              f"{r['ours_best_latency_ms']:>9.3f} ({r['ours_best_latency_ofa_table_ms']:.3f}) ms "
+              f"{r['ours_best_top1_within_ofa_table']:>17.2f}%")
     print(f"  median speed-up {speed['median_speedup']:.1f}x; median best {speed['median_ofa_best_top1']:.2f}% (OFA) "
-          f"vs {speed['median_ours_best_top1']:.2f}% (ours)")
+          f"vs {speed['median_ours_best_top1']:.2f}% (ours; {speed['median_ours_best_top1_within_ofa_table']:.2f}% "
+          f"within {NOTE10_LATENCY_MS:g} ms on OFA's table)")
 
 
 def _print_costs(costs: list[dict]) -> None:
