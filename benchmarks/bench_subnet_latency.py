@@ -18,7 +18,7 @@ millisecond-long 10^4 and 10^5 batches), so that other load
 on a shared machine does not count; 10^7 networks are predicted as ten batches of 10^6 (as int64 arrays the
 input alone would need 3.4 GB).  Memory: the peak of what one call allocates beyond its float64 output
 (``tracemalloc``, which sees numpy's buffers), in a separate untimed call: the chunks' temporaries plus
-a few index arrays of one entry a network, against an input of about 360 bytes a network.
+a few index arrays of one entry a network, against an input of 368 bytes a network.
 """
 
 from __future__ import annotations
