@@ -46,6 +46,7 @@ __all__ = [
     "BlockSpec",
     "block_catalog",
     "block_keys",
+    "catalog_lookup",
     "count_macs",
     "count_params",
     "make_divisible",
@@ -226,7 +227,7 @@ def block_catalog(batch: SubnetBatch, resolutions: Iterable[int] | None = None) 
     """
     space = batch.space
     resolutions = tuple(sorted({int(r) for r in (batch.r if resolutions is None else resolutions)}))
-    keys, layers, lookup = _catalog_lookup(space, resolutions)
+    keys, layers, lookup = catalog_lookup(space, resolutions)
     r_row = np.searchsorted(resolutions, batch.r)
     nearest = np.asarray(resolutions)[np.minimum(r_row, len(resolutions) - 1)]
     outside = (r_row >= len(resolutions)) | (nearest != batch.r)
@@ -248,8 +249,12 @@ def block_catalog(batch: SubnetBatch, resolutions: Iterable[int] | None = None) 
 
 
 @lru_cache(maxsize=64)
-def _catalog_lookup(space: OFASpace, resolutions: tuple[int, ...]):
-    """Keys, layers and the (R, positions, choices) row lookup of every unit at ``resolutions``."""
+def catalog_lookup(space: OFASpace, resolutions: tuple[int, ...]):
+    """Keys, layers and the (R, positions, choices) row lookup of every unit at ``resolutions``.
+
+    Built once per space and resolution set (cached, read-only): the catalogue order that
+    :func:`block_catalog`, the unit gathers and the encoders' per-unit tables share.
+    """
     n_choices = len(space.kernel_choices) * len(space.expand_choices)
     n_positions = len(_position_specs(space, resolutions[0]))
     lookup = np.full((len(resolutions), n_positions, n_choices), -1, dtype=np.int64)

@@ -18,7 +18,7 @@ import numpy as np
 
 from accel_models.accelerator import Accelerator
 
-from .accuracy.encoding import _unit_macs_params
+from .accuracy.encoding import unit_macs_params
 from .space import SubnetConfig, get_space, sample_subnets
 
 __all__ = ["MACS_PROXY", "MacsProxyDesign", "macs_proxy_front"]
@@ -64,11 +64,11 @@ def macs_proxy_front(space: str, predictor, accelerator: Accelerator, *, n: int 
     if int(n) != n or n < 1:
         raise ValueError(f"n must be a positive integer, got {n!r}")
     batch = sample_subnets(int(n), seed=seed, width_mult=get_space(space).width_mult, resolutions=resolutions)
-    resolutions = tuple(np.unique(batch.r).tolist())
-    catalog = batch.block_catalog(resolutions)
+    sampled = tuple(np.unique(batch.r).tolist())
+    catalog = batch.block_catalog(sampled)
     unit_ms = np.asarray(predictor.unit_latency_ms([list(u) for u in catalog.layers], accelerator), dtype=float)
     latency = catalog.total(unit_ms) + float(predictor.invocation_ms)
-    macs = catalog.total(_unit_macs_params(batch.space, resolutions)[:-1, 0])  # per unit, summed once per space
+    macs = catalog.total(unit_macs_params(batch.space, sampled)[:-1, 0])  # per unit, summed once per space
     front, best = [], -1.0
     for i in np.lexsort((-macs, latency)):
         if macs[i] > best:

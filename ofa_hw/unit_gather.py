@@ -20,7 +20,7 @@ from functools import cached_property
 
 import numpy as np
 
-from .layers import FIRST_SLOT, _catalog_lookup
+from .layers import FIRST_SLOT, catalog_lookup
 from .space import OFASpace, SubnetBatch
 
 __all__ = ["UnitGather", "unit_totals"]
@@ -60,7 +60,7 @@ class UnitGather:
         tables (what :meth:`total` with ``group=`` reads together).
         """
         resolutions = tuple(int(r) for r in resolutions)
-        keys, _, lookup = _catalog_lookup(space, resolutions)
+        keys, _, lookup = catalog_lookup(space, resolutions)
         values = np.asarray(values, dtype=float)
         if values.shape[-1] != len(keys) or values.ndim not in (1, 3):
             raise ValueError(f"expected unit values of shape ({len(keys)},) or (groups, group size, {len(keys)}) "
@@ -80,7 +80,7 @@ class UnitGather:
         resolutions = tuple(int(r) for r in resolutions)
         lookups, columns, offset = [], [], 0
         for r in resolutions:
-            keys, layers, lookup = _catalog_lookup(space, (r,))
+            keys, layers, lookup = catalog_lookup(space, (r,))
             columns.append(np.asarray(values_at(r)(keys, layers), dtype=float).reshape(len(keys)))
             lookups.append(lookup[0] + offset)
             offset += len(keys)
@@ -175,7 +175,7 @@ def _slot_sum(per_slot: np.ndarray, by_slot: bool) -> np.ndarray:
 
 def catalog_units(space: OFASpace, resolutions: Sequence[int]) -> tuple[tuple[str, ...], tuple]:
     """Keys and layers of every unit the space uses at ``resolutions`` (the order :class:`UnitGather` expects)."""
-    keys, layers, _ = _catalog_lookup(space, tuple(int(r) for r in resolutions))
+    keys, layers, _ = catalog_lookup(space, tuple(int(r) for r in resolutions))
     return keys, layers
 
 

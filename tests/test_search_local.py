@@ -154,12 +154,12 @@ def test_archive_reads_back_the_scores_and_candidates_of_every_row(evaluator):
 
 
 def test_the_rank_keys_order_as_their_definition_says():
-    """:func:`rank_keys` / ``first_ranked`` / ``_first_ranked`` / ``_rank_key`` against keys built by hand.
+    """:func:`rank_keys` / ``first_ranked`` / ``_top_and_key`` / ``_rank_key`` against keys built by hand.
 
     With ties and infeasible candidates; ``first_ranked`` also with NaN keys (which sort last).
     """
     from ofa_hw.search.evolution import first_ranked, rank, rank_keys
-    from ofa_hw.search.local import _first_ranked, _rank_key
+    from ofa_hw.search.local import _rank_key, _top_and_key
 
     rng = np.random.default_rng(3)
     n = 200
@@ -176,7 +176,7 @@ def test_the_rank_keys_order_as_their_definition_says():
         assert order.tolist() == rank(scores, constraint).tolist() == expected
         assert [(bool(infeasible[i]), float(primary[i]), float(latency[i])) for i in range(n)] == keys
         assert [_rank_key(scores.take([i]), constraint) for i in range(n)] == keys
-        top, key = _first_ranked(scores, constraint)
+        top, key = _top_and_key(scores, constraint)
         assert top == expected[0] and key == keys[top] == min(keys)
         assert first_ranked(scores, constraint) == expected[0]
         for field in ("accuracy_top1", "latency_ms"):  # a NaN on the best rows: the sort's first, NaN last

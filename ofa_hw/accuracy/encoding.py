@@ -22,7 +22,7 @@ from functools import lru_cache
 import numpy as np
 import numpy.typing as npt
 
-from ..layers import FIRST_SLOT, HEAD, _catalog_lookup, block_catalog
+from ..layers import FIRST_SLOT, HEAD, block_catalog, catalog_lookup
 from ..space import N_SLOTS, N_STAGES, SLOTS_PER_STAGE, OFASpace, SubnetBatch, SubnetConfig
 
 __all__ = [
@@ -31,6 +31,7 @@ __all__ = [
     "engineered_feature_names",
     "engineered_features",
     "ofa_onehot",
+    "unit_macs_params",
 ]
 
 #: Resolutions the 8-bin one-hot ``(r - 112) // 16`` of OFA's MLP can hold (multiples of 4).
@@ -126,13 +127,13 @@ def ofa_onehot(batch: SubnetBatch, dtype: npt.DTypeLike = np.float64) -> np.ndar
 
 
 @lru_cache(maxsize=64)
-def _unit_macs_params(space: OFASpace, resolutions: tuple[int, ...]) -> np.ndarray:
+def unit_macs_params(space: OFASpace, resolutions: tuple[int, ...]) -> np.ndarray:
     """(units + 1, 2) MACs and parameters of every catalogue unit at ``resolutions``, then a zero row.
 
     In the order of :func:`ofa_hw.layers.block_catalog` for those resolutions; summed over
     the units' layers once per space and resolution set, not per population.
     """
-    _, units, _ = _catalog_lookup(space, resolutions)
+    _, units, _ = catalog_lookup(space, resolutions)
     costs = np.array([[sum(layer.macs for layer in unit), sum(layer.params for layer in unit)] for unit in units]
                      + [[0, 0]], dtype=np.float64)
     costs.setflags(write=False)
@@ -168,7 +169,7 @@ def engineered_features(batch: SubnetBatch) -> np.ndarray:
     n = len(batch)
     resolutions = tuple(np.unique(batch.r).tolist())
     catalog = block_catalog(batch, resolutions)
-    per_position = _unit_macs_params(space, resolutions)[catalog.index]  # (N, positions, 2); -1: the zero row
+    per_position = unit_macs_params(space, resolutions)[catalog.index]  # (N, positions, 2); -1: the zero row
     slot_macs = per_position[:, FIRST_SLOT:HEAD, 0]
     stage_macs = slot_macs.reshape(n, N_STAGES, SLOTS_PER_STAGE).sum(axis=2)
     log_macs = np.log(per_position[..., 0].sum(axis=1))

@@ -82,6 +82,7 @@ def local_search(evaluator: Evaluator, constraint: Constraint, starts: Candidate
     archive = EvaluationArchive()
     spent = 0
     best, best_scores = starts.take([0]), start_scores.take([0])
+    best_key = _rank_key(best_scores, constraint)
     queue = list(range(len(starts)))
     active: list[tuple[Candidates, Scores | None]] = [(starts.take([i]), start_scores.take([i]))
                                                       for i in queue[:climbers]]
@@ -105,8 +106,8 @@ def local_search(evaluator: Evaluator, constraint: Constraint, starts: Candidate
         following: list[tuple[Candidates, Scores | None]] = []
         for result, (current, current_scores) in zip(results, active, strict=True):
             if result is not None:
-                if _better(result[1], best_scores, constraint):
-                    best, best_scores = result
+                if (key := _rank_key(result[1], constraint)) < best_key:  # ranks strictly first
+                    (best, best_scores), best_key = result, key
                 following.append(result)
                 continue
             # a local optimum: the next start; else (half of the time) the best design on the path from it to
@@ -186,8 +187,8 @@ def _relink(evaluator: Evaluator, constraint: Constraint, start: Candidates, tar
         # the stored rows, then the fresh ones: their scores by one gather
         positions = np.concatenate([stored, fresh])
         table_rows = np.concatenate([archived[stored], len(archive) - len(fresh) + np.arange(len(fresh))])
-        top, key = _first_ranked(archive.scores(table_rows), constraint)
-        if not key[0] and (middle is None or _better_key(key, middle_key)):
+        top, key = _top_and_key(archive.scores(table_rows), constraint)
+        if not key[0] and (middle is None or key < middle_key):
             middle, middle_key = (archive.candidate(int(table_rows[top])), archive.scores(table_rows[top:top + 1])), key
         current = rows[positions[top]]  # its accelerator gene is the start's: no group reads it
     return middle
@@ -208,17 +209,7 @@ def _group_columns(genome) -> np.ndarray:
     return columns
 
 
-def _better(a: Scores, b: Scores, constraint: Constraint,
-            keys: tuple[tuple[bool, float, float], tuple[bool, float, float]] | None = None) -> bool:
-    """Whether one-candidate ``a`` ranks first against ``b`` (as :func:`rank` orders them) and differs from it.
-
-    ``keys``: the rank keys of ``a`` and ``b`` (:func:`_rank_key`), where the caller has them already.
-    """
-    key_a, key_b = (_rank_key(a, constraint), _rank_key(b, constraint)) if keys is None else keys
-    return bool(key_a <= key_b and (a.accuracy_top1[0] != b.accuracy_top1[0] or a.latency_ms[0] != b.latency_ms[0]))
-
-
-def _first_ranked(scores: Scores, constraint: Constraint) -> tuple[int, tuple[bool, float, float]]:
+def _top_and_key(scores: Scores, constraint: Constraint) -> tuple[int, tuple[bool, float, float]]:
     """(position, key) of the candidate :func:`rank` puts first: ``rank(scores)[0]`` and (infeasible, primary, latency).
 
     One violation for all: a walk step or a step's result ranks few candidates, where the calls, not the rows, cost.
@@ -228,17 +219,12 @@ def _first_ranked(scores: Scores, constraint: Constraint) -> tuple[int, tuple[bo
     return top, (bool(infeasible[top]), float(primary[top]), float(scores.latency_ms[top]))
 
 
-def _better_key(a: tuple[bool, float, float], b: tuple[bool, float, float]) -> bool:
-    """:func:`_better` on rank keys: ``a`` ranks first against ``b`` and differs from it.
-
-    A feasible key holds minus the accuracy: differing keys differ in accuracy or latency.
-    """
-    return a <= b and (a[1] != b[1] or a[2] != b[2])
-
-
 def _rank_key(scores: Scores, constraint: Constraint) -> tuple[bool, float, float]:
-    """The sort key :func:`rank` gives a one-candidate ``scores`` (smaller ranks first; ties keep the order)."""
-    return _first_ranked(scores, constraint)[1]
+    """The sort key :func:`rank` gives a one-candidate ``scores`` (smaller ranks first; ties keep the order).
+
+    (infeasible, minus the accuracy or the violation, latency): a climber steps only to a strictly smaller key.
+    """
+    return _top_and_key(scores, constraint)[1]
 
 
 def _step(evaluator: Evaluator, constraint: Constraint, climbers: list[tuple[Candidates, Scores | None]], left: int,
@@ -334,8 +320,7 @@ def _step(evaluator: Evaluator, constraint: Constraint, climbers: list[tuple[Can
         top_scores = scores.take([top])
         keys = ((bool(infeasible[top]), float(primary[top]), float(scores.latency_ms[top])),
                 (bool(current_infeasible[k]), float(current_primary[k]), float(current_scores.latency_ms[0])))
-        better = _better(top_scores, current_scores, constraint, keys)
-        results.append((candidates.take([top]), top_scores) if better else None)
+        results.append((candidates.take([top]), top_scores) if keys[0] < keys[1] else None)
     return results, candidates, scores
 
 
