@@ -8,8 +8,10 @@ the same folds: linear ridge on the same features, kernel ridge on OFA's one-hot
 MACs ranking, and OFA's w1.2 MLP applied to the same architectures.  A harder split
 leaves out one of the four search runs at a time.
 
-Speed: predictions per second on a 10k population, numpy batch inference against OFA's
-own way (per-sample feature lists in Python, one torch forward), side by side.
+Speed: predictions per second on a 10k population, numpy batch inference against the
+faithful re-implementation of OFA's tutorial ``AccuracyPredictor``
+(``benchmarks/peers/ofa_evolution.py``: OFA's sub-network dicts, a deep-copied
+Python one-hot per sample, one batched torch forward), side by side.
 """
 
 from __future__ import annotations
@@ -20,6 +22,8 @@ from collections.abc import Mapping
 import numpy as np
 from threadpoolctl import threadpool_limits
 
+from benchmarks.bench_subnet_latency import ofa_specs
+from benchmarks.peers.ofa_evolution import OFAAccuracyPredictor
 from benchmarks.timing import best_cpu_s, best_wall_s
 from ofa_hw.accuracy import engineered_features, get_predictor, load_measured_accuracy, ofa_onehot, prediction_metrics
 from ofa_hw.accuracy.metrics import kfold_indices
@@ -39,48 +43,29 @@ def _row(label: str, m: dict) -> str:
             f"{m['spearman']:8.4f} {m['top_kendall_tau']:9.4f}")
 
 
-def _ofa_style_predict(torch_model, configs) -> np.ndarray:
-    """OFA's tutorial path: a Python feature list per sample, then one batched torch forward."""
-    import torch
-
-    feats = []
-    for cfg in configs:
-        ks, ex, r_hot = [0.0] * 60, [0.0] * 60, [0.0] * 8
-        for slot in range(20):
-            if cfg.ks[slot]:
-                ks[3 * slot + (3, 5, 7).index(cfg.ks[slot])] = 1.0
-                ex[3 * slot + (3, 4, 6).index(cfg.e[slot])] = 1.0
-        r_hot[(cfg.r - 112) // 16] = 1.0
-        feats.append(torch.tensor(ks + ex + r_hot))
-    with torch.no_grad():
-        return torch_model(torch.stack(feats))[:, 0].numpy()
-
-
 def _speed(n: int, repeats: int) -> dict:
-    import torch
-
     from ofa_hw.accuracy.ofa_mlp import load_pth_state_dict
 
-    model = torch.nn.Sequential(torch.nn.Linear(128, 400), torch.nn.ReLU(), torch.nn.Linear(400, 400),
-                                torch.nn.ReLU(), torch.nn.Linear(400, 400), torch.nn.ReLU(), torch.nn.Linear(400, 1))
-    model.load_state_dict({k: torch.from_numpy(v) for k, v in
-                           load_pth_state_dict(DATA_DIR / "ofa_tutorial_acc_predictor.pth").items()})
-    model.eval()
+    ofa = OFAAccuracyPredictor(load_pth_state_dict(DATA_DIR / "ofa_tutorial_acc_predictor.pth"))
     w12 = sample_subnets(n, seed=1, resolutions=range(160, 225, 16))
     w10 = sample_subnets(n, seed=1, width_mult=1.0, resolutions=[224])
     mlp, krr = get_predictor("ofa-mbv3-w1.2", scale="raw"), get_predictor("ofa-mbv3-w1.0", scale="raw")
-    configs = list(w12)
+    specs = ofa_specs(w12)  # OFA's inputs, built outside its timing as ours are
+
+    def ofa_predict() -> np.ndarray:
+        return ofa.predict_accuracy(specs)[:, 0].numpy()
+
     # wall time: torch and numpy's BLAS may run these on several threads
-    t_ofa = best_wall_s(lambda: _ofa_style_predict(model, configs), repeats)
+    t_ofa = best_wall_s(ofa_predict, repeats)
     t_mlp = best_wall_s(lambda: mlp.predict(w12), repeats)
     t_krr = best_wall_s(lambda: krr.predict(w10), repeats)
-    agree = float(np.abs(100 * _ofa_style_predict(model, configs) - mlp.predict(w12)).max())
+    agree = float(np.abs(100 * ofa_predict() - mlp.predict(w12)).max())
     return {
         "population": n,
-        "ofa_style_torch_per_s": n / t_ofa,
+        "ofa_accuracy_predictor_per_s": n / t_ofa,
         "numpy_ofa_mlp_per_s": n / t_mlp,
         "numpy_trained_w10_per_s": n / t_krr,
-        "speedup_numpy_mlp_vs_ofa_style": t_ofa / t_mlp,
+        "speedup_numpy_mlp_vs_ofa": t_ofa / t_mlp,
         "max_abs_diff_pp_numpy_vs_torch": agree,
         "search_batch": _search_batch_cost(mlp, krr, repeats),
     }
@@ -187,9 +172,9 @@ def run(quick: bool = False) -> dict:
 
     speed = _speed(2000 if quick else 10000, 2 if quick else 3)
     print(f"\nprediction speed, population of {speed['population']}:")
-    print(f"  OFA-style (Python features + torch): {speed['ofa_style_torch_per_s']:12,.0f} networks/s")
+    print(f"  OFA AccuracyPredictor (faithful):    {speed['ofa_accuracy_predictor_per_s']:12,.0f} networks/s")
     print(f"  numpy OFA MLP (this package):        {speed['numpy_ofa_mlp_per_s']:12,.0f} networks/s "
-          f"({speed['speedup_numpy_mlp_vs_ofa_style']:.1f}x; "
+          f"({speed['speedup_numpy_mlp_vs_ofa']:.1f}x; "
           f"max |diff| {speed['max_abs_diff_pp_numpy_vs_torch']:.1e} pp)")
     print(f"  numpy trained w1.0 kernel ridge:     {speed['numpy_trained_w10_per_s']:12,.0f} networks/s")
     batch = speed["search_batch"]

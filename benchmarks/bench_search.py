@@ -13,8 +13,9 @@ the same resolutions, at the same number of accuracy queries (100 + 500 x
 number: OFA's MLP top-1.  Our best design is re-checked with OFA's own
 per-resolution table.
 
-Every time is this process's CPU time (``time.process_time``: the searches
-are single-threaded), so that other load on a shared machine does not count.
+Every time is this process's CPU time (``time.process_time``: both searches
+run on one thread, BLAS and torch pinned to it, whatever ``OMP_NUM_THREADS``
+says), so that other load on a shared machine does not count.
 
 Cost: a search's time over its pure scoring cost (latency gather and
 accuracy predictor on as many candidates, in population-sized batches),
@@ -33,6 +34,8 @@ from __future__ import annotations
 import time
 import warnings
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from importlib.resources import files
 from typing import Any
 
@@ -59,6 +62,19 @@ SMALL_BUDGET = 100_000
 REFERENCE_BUDGET = 500_000
 
 
+@contextmanager
+def _one_torch_thread() -> Iterator[None]:
+    """torch on one thread: its intra-op pool would add a second thread's CPU time to OFA's side of the timing."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)
+
+
 def _ofa_spec(design) -> dict:
     cfg = design.subnet
     return {"wid": None, "ks": list(cfg.ks), "e": list(cfg.e), "d": list(cfg.d), "r": [cfg.r]}
@@ -73,7 +89,8 @@ def _speed(seeds: tuple[int, ...], generations: int) -> dict:
                                 accuracy_scale="raw", resolutions=DEFAULT_RESOLUTIONS, budget=budget, progress=False)
     search_codesign(**{**ours, "budget": 1000})  # calibration and caches outside the timing
     rows = []
-    with threadpool_limits(limits=1, user_api="blas"):  # the BLAS setting search_codesign uses
+    # the BLAS setting search_codesign uses, and OFA's MLP single-threaded too
+    with threadpool_limits(limits=1, user_api="blas"), _one_torch_thread():
         for seed in seeds:
             finder = OFAEvolutionFinder(NOTE10_LATENCY_MS, ofa_table, ofa_accuracy, seed=seed,
                                         max_time_budget=generations)
@@ -89,12 +106,26 @@ def _speed(seeds: tuple[int, ...], generations: int) -> dict:
                 "ours_best_top1": _best(result).accuracy_top1,
                 "ours_best_latency_ms": _best(result).latency_ms,
                 "ours_best_latency_ofa_table_ms": ofa_table.predict_efficiency(_ofa_spec(_best(result))),
+                "ours_best_top1_within_ofa_table": _best_within_ofa_table(result, ofa_table),
                 "ofa_best_latency_ms": best_info[2],
             })
     return {"budget": budget, "rows": rows,
             "median_speedup": float(np.median([r["speedup"] for r in rows])),
             "median_ofa_best_top1": float(np.median([r["ofa_best_top1"] for r in rows])),
-            "median_ours_best_top1": float(np.median([r["ours_best_top1"] for r in rows]))}
+            "median_ours_best_top1": float(np.median([r["ours_best_top1"] for r in rows])),
+            "median_ours_best_top1_within_ofa_table": float(np.median([r["ours_best_top1_within_ofa_table"]
+                                                                       for r in rows]))}
+
+
+def _best_within_ofa_table(result: CodesignResult, ofa_table: OFALatencyTable) -> float:
+    """The best top-1 on the result's front among the designs within the constraint on OFA's own tables.
+
+    The search's latency pools a unit key measured at several resolutions, so its best may lie a few
+    hundredths of a ms over the constraint on OFA's per-resolution tables; this is the fair comparison.
+    """
+    within = [d.accuracy_top1 for d in result.pareto
+              if ofa_table.predict_efficiency(_ofa_spec(d)) <= NOTE10_LATENCY_MS]
+    return max(within, default=float("nan"))
 
 
 def _best(result: CodesignResult) -> Design:
@@ -221,13 +252,15 @@ def _print_speed(speed: dict) -> None:
     print(f"search vs OFA's EvolutionFinder (faithful), Note10 CPU tables, latency <= {NOTE10_LATENCY_MS:g} ms, "
           f"{speed['budget']:,} accuracy queries each, OFA MLP top-1:")
     print(f"  {'seed':>4} {'OFA s':>7} {'ours s':>7} {'speed-up':>9} {'OFA best':>9} {'our best':>9} "
-          f"{'our latency (OFA table)':>24}")
+          f"{'our latency (OFA table)':>24} {'our best within it':>18}")
     for r in speed["rows"]:
         print(f"  {r['seed']:>4} {r['ofa_s']:>7.2f} {r['ours_s']:>7.2f} {r['speedup']:>8.1f}x "
               f"{r['ofa_best_top1']:>8.2f}% {r['ours_best_top1']:>8.2f}% "
-              f"{r['ours_best_latency_ms']:>9.3f} ({r['ours_best_latency_ofa_table_ms']:.3f}) ms")
+              f"{r['ours_best_latency_ms']:>9.3f} ({r['ours_best_latency_ofa_table_ms']:.3f}) ms "
+              f"{r['ours_best_top1_within_ofa_table']:>17.2f}%")
     print(f"  median speed-up {speed['median_speedup']:.1f}x; median best {speed['median_ofa_best_top1']:.2f}% (OFA) "
-          f"vs {speed['median_ours_best_top1']:.2f}% (ours)")
+          f"vs {speed['median_ours_best_top1']:.2f}% (ours; {speed['median_ours_best_top1_within_ofa_table']:.2f}% "
+          f"within {NOTE10_LATENCY_MS:g} ms on OFA's table)")
 
 
 def _print_costs(costs: list[dict]) -> None:

@@ -16,11 +16,14 @@ every resolution, where most units are modelled).  Networks/s per batch
 size, timed as this process's CPU time (best of three; of 30 and 10 for the
 millisecond-long 10^4 and 10^5 batches), so that other load
 on a shared machine does not count; 10^7 networks are predicted as ten batches of 10^6 (as int64 arrays the
-input alone would need 3.4 GB).
+input alone would need 3.4 GB).  Memory: the peak of what one call allocates beyond its float64 output
+(``tracemalloc``, which sees numpy's buffers), in a separate untimed call: the chunks' temporaries plus
+a few index arrays of one entry a network, against an input of 368 bytes a network.
 """
 
 from __future__ import annotations
 
+import tracemalloc
 from functools import partial
 
 import numpy as np
@@ -55,6 +58,18 @@ def _fixed_device(device: str) -> HybridPredictor | PerResolutionPredictor:
 
 def _repeated(predictor, batch, parts: int) -> list:
     return [predictor.subnet_latency_ms(batch) for _ in range(parts)]
+
+
+def _working_mib(predictor, batch) -> float:
+    """MiB one ``subnet_latency_ms(batch)`` call allocates at its peak beyond its float64 output."""
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        out = predictor.subnet_latency_ms(batch)
+        peak = tracemalloc.get_traced_memory()[1] - before
+    finally:
+        tracemalloc.stop()
+    return (peak - out.nbytes) / 2**20
 
 
 def _check_ofa_baseline(table: OFALatencyTable, batch, specs: list[dict]) -> float:
@@ -95,7 +110,8 @@ def run(quick: bool = False) -> dict:
     if ofa_diff > 1e-9:
         raise AssertionError(f"the note10 predictor and OFA's LatencyTable disagree by {ofa_diff} ms")
 
-    print(f"{'device':<17} {'source':<9} {'networks':>10} {'seconds':>8} {'networks/s':>12} {'x OFA':>7}")
+    print(f"{'device':<17} {'source':<9} {'networks':>10} {'seconds':>8} {'networks/s':>12} {'x OFA':>7} "
+          f"{'MiB/call':>9}")
     for device, source in DEVICES.items():
         predictor = _fixed_device(device)
         predictor.subnet_latency_ms(sample_subnets(10, seed=98, resolutions=ALL_RESOLUTIONS))  # calibrate first
@@ -105,9 +121,12 @@ def run(quick: bool = False) -> dict:
             seconds = best_cpu_s(partial(_repeated, predictor, batch, parts),
                                  1 if parts > 1 else max(repeats, min(30, 1_000_000 // n)))
             rate = n / seconds
+            working_mib = _working_mib(predictor, batch)
             figures[f"{device}/{n}"] = {"source": source, "seconds": seconds, "networks_per_s": rate,
-                                        "ratio_to_ofa": rate / ofa_rate}
-            print(f"{device:<17} {source:<9} {n:>10,} {seconds:>8.3f} {rate:>12,.0f} {rate / ofa_rate:>6.0f}x")
+                                        "ratio_to_ofa": rate / ofa_rate, "networks_per_call": len(batch),
+                                        "working_mib_per_call": working_mib}
+            print(f"{device:<17} {source:<9} {n:>10,} {seconds:>8.3f} {rate:>12,.0f} {rate / ofa_rate:>6.0f}x "
+                  f"{working_mib:>9.1f}")
     print("flatness over sizes (fastest / slowest networks/s): " + ", ".join(
         f"{device} {_spread(figures, device, sizes):.2f}x" for device in DEVICES))
     return figures
