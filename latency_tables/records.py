@@ -38,7 +38,7 @@ from .sources import table_accelerator
 from .table import Entry, LatencyTable, TableMeta
 
 __all__ = ["NETWORK_FILE_KEYS", "RECORD_FORMAT", "as_predictor", "fit_networks_file", "fit_table_file",
-           "predictor_from_record", "predictor_record", "recorded_timing"]
+           "predictor_from_record", "predictor_record", "recorded_board", "recorded_timing"]
 
 #: ``format`` field of a predictor record.
 RECORD_FORMAT = "ofa-hw-latency-predictor/1"
@@ -205,19 +205,27 @@ def _table_of_record(record: Mapping[str, Any]) -> LatencyTable:
     return parse_table(record["table_csv"], source=record.get("path") or "<recorded table>")
 
 
+def _recorded_field(record: Mapping[str, Any] | None, name: str) -> str:
+    """Metadata field ``name`` of the table a predictor record holds ("" for a device or a field it lacks)."""
+    if not isinstance(record, Mapping) or record.get("kind") != "table":
+        return ""
+    if "table_networks" in record:
+        return str(record["table_networks"].get("meta", {}).get(name, ""))
+    header = re.search(rf"^# {name}: (.*)$", str(record.get("table_csv", "")), re.M)
+    return header.group(1) if header else ""
+
+
 def recorded_timing(record: Mapping[str, Any] | None) -> str | None:
     """``"host wall time"`` when the recorded predictor's table says its ``mean_ms`` is (``lut measure``'s default).
 
     None otherwise (a shipped device, or a table of DPU time: profiler, ``xdputil``, or a method that does not say).
     """
-    if not isinstance(record, Mapping) or record.get("kind") != "table":
-        return None
-    if "table_networks" in record:
-        method = str(record["table_networks"].get("meta", {}).get("method", ""))
-    else:
-        header = re.search(r"^# method: (.*)$", str(record.get("table_csv", "")), re.M)
-        method = header.group(1) if header else ""
-    return "host wall time" if HOST_TIMED in method else None
+    return "host wall time" if HOST_TIMED in _recorded_field(record, "method") else None
+
+
+def recorded_board(record: Mapping[str, Any] | None) -> str | None:
+    """The board the recorded predictor's table was measured on, or None (a device, or a table naming none)."""
+    return _recorded_field(record, "board") or None
 
 
 def predictor_from_record(record: Mapping[str, Any]) -> LatencyPredictor:

@@ -315,3 +315,19 @@ def test_a_table_naming_no_clock_says_which_lut_fit_flag_to_add_on_that_file(my_
     assert "metadata has no clock_mhz" in err and f"'ofa-hw lut fit {table} --clock-mhz 300 --out FIT.json'" in err
     assert "--dpu" not in err.split("then --predictor")[0]  # the header names the DPU: only the clock is missing
     assert err.count("\n") == 1
+
+
+def test_a_search_on_another_boards_table_warns_that_none_of_its_entries_apply(my_table, tmp_path):
+    shipped = load_table(my_table)
+    on_ultra96 = write_table(LatencyTable.from_entries(dataclasses.replace(shipped.meta, board="ultra96v2"),
+                                                       shipped.entries.values()), tmp_path / "u96.csv")
+    search = ["search", "--latency-ms", "12", "--budget", "200", "--population", "20", "--no-progress", "--no-report",
+              "--predictor", str(on_ultra96)]
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        assert main([*search, "--board", "zcu102", "--out", str(tmp_path / "a")]) == 0
+        assert main([*search, "--board", "ultra96v2", "--out", str(tmp_path / "b")]) == 0
+    elsewhere = [str(w.message) for w in caught if "was measured on" in str(w.message)]
+    assert elsewhere == ["the predictor's table was measured on ultra96v2, this search is on zcu102: none of its "
+                         "entries apply here (DDR 8.53 GB/s there, 19.2 here), every latency is its fitted model "
+                         "transferred; measure on zcu102, or search --board ultra96v2"]  # the Ultra96 search: silent

@@ -5,6 +5,10 @@ from __future__ import annotations
 import argparse
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # pragma: no cover
+    from accel_models import Board
 
 
 def add_parser(subparsers) -> None:
@@ -132,6 +136,7 @@ def run(args: argparse.Namespace) -> int:
             threads=args.threads, latency_mode=args.latency_mode,
         )
         written = write_search_output(result, args.out, report=not args.no_report)
+    _warn_if_measured_elsewhere(result.settings.get("latency_predictor_record"), board)
     if args.json:
         print(json.dumps(result.to_dict(), indent=1))
         return 0
@@ -140,6 +145,21 @@ def run(args: argparse.Namespace) -> int:
     for path in written:
         print(f"wrote {path}")
     return 0
+
+
+def _warn_if_measured_elsewhere(record, board: Board) -> None:
+    """A user's table measured on a known board of another DDR bandwidth: none of its entries price a design here."""
+    import warnings
+
+    from accel_models import get_board, list_boards
+    from latency_tables.records import recorded_board
+
+    measured_on = recorded_board(record)
+    if measured_on in list_boards() and get_board(measured_on).ddr_bw_gbps != board.ddr_bw_gbps:
+        warnings.warn(f"the predictor's table was measured on {measured_on}, this search is on {board.name}: none "
+                      f"of its entries apply here (DDR {get_board(measured_on).ddr_bw_gbps:g} GB/s there, "
+                      f"{board.ddr_bw_gbps:g} here), every latency is its fitted model transferred; measure on "
+                      f"{board.name}, or search --board {measured_on}", stacklevel=2)
 
 
 #: What ``ofa-hw search --out`` holds: the result, its report and (a stock DPU) the files to build it.
