@@ -29,6 +29,14 @@ from ofa_hw.search import CodesignResult
 UNITS = group_by_block(subnet_layers(SubnetConfig.uniform(5, 4, 3, r=224)))
 
 
+def _small_search(predictor, accelerator: Accelerator, budget: int) -> CodesignResult:
+    """A quick Ultra96-V2 search at 12 ms on ``predictor`` and one accelerator (its warnings silenced)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return search_codesign(board="ultra96v2", latency_ms=12.0, predictor=predictor, budget=budget,
+                               population=budget // 10, seed=0, accelerators=[accelerator], progress=False)
+
+
 @pytest.fixture(scope="module")
 def my_table(tmp_path_factory):
     """Twelve Ultra96 entries under the metadata of a board of one's own."""
@@ -89,11 +97,7 @@ def test_unknown_names_say_what_is_accepted(tmp_path):
 
 
 def test_a_search_on_ones_own_table_reports_from_result_json_alone(my_table, tmp_path):
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        result = search_codesign(board="ultra96v2", latency_ms=12.0, predictor=str(my_table), budget=400,
-                                 population=40, seed=0, accelerators=[get_source("ultra96v2-b2304").accelerator],
-                                 progress=False)
+    result = _small_search(str(my_table), get_source("ultra96v2-b2304").accelerator, budget=400)
     assert result.settings["latency_predictor"] == str(my_table)
     assert result.settings["latency_predictor_record"]["kind"] == "table"
     loaded = CodesignResult.from_json(result.to_json(tmp_path / "result.json"))
@@ -153,10 +157,7 @@ def test_a_predictor_fitted_on_whole_networks_rebuilds_from_its_record_and_repor
     assert again.table.keys() == ["net0", "net1", "net2"]
     assert again.table.entries["net1"] == predictor.table.entries["net1"]
     np.testing.assert_array_equal(again.unit_latency_ms(UNITS, b2304), predictor.unit_latency_ms(UNITS, b2304))
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        result = search_codesign(board="ultra96v2", latency_ms=12.0, predictor=predictor, budget=400, population=40,
-                                 seed=0, accelerators=[b2304], progress=False)
+    result = _small_search(predictor, b2304, budget=400)
     path = result.to_json(tmp_path / "result.json")
     assert main(["report", str(path), "--no-cv", "--out", str(tmp_path / "report")]) == 0
     assert "report:" in capsys.readouterr().out
@@ -294,11 +295,7 @@ def test_cli_fit_flags_that_do_not_go_together(my_table, tmp_path, capsys):
 
 
 def test_a_report_with_another_predictor_shows_the_difference_it_warns_about(my_table, tmp_path):
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        result = search_codesign(board="ultra96v2", latency_ms=12.0, predictor=str(my_table), budget=200,
-                                 population=20, seed=0, accelerators=[get_source("ultra96v2-b2304").accelerator],
-                                 progress=False)
+    result = _small_search(str(my_table), get_source("ultra96v2-b2304").accelerator, budget=200)
     with pytest.warns(UserWarning, match="the report's latency predictor is not the one the search used") as caught:
         result.report(tmp_path / "report", predictor="dpuczdx8g-joint", cross_validate=False)
     message = next(str(w.message) for w in caught if "add up to" in str(w.message))
