@@ -3,10 +3,18 @@
 A predicted unit latency comes from one of three sources, and each has its
 own held-out error, kept as residuals ``log(measured / predicted)``:
 
-* ``measured``: a table entry.  Its error is how far a re-measurement of the
-  same unit lands: the 312 keys OFA measured at several resolutions in its
-  Note10 tables (``note10-r*``) are the only repeated measurements shipped;
-  each repeat against the mean of the others is one residual.
+* ``measured``: a table entry.  An entry that carries its own ``std_ms``
+  over ``count >= 2`` timed runs (``ofa-hw lut measure`` records both) gets
+  the interval of *one* further run of that unit (:func:`entry_bounds`):
+  a user asking how long one image takes wants the run-to-run spread, not
+  the standard error of the mean, which only says how well the mean is
+  known (it is folded in, as the ``1 + 1 / count`` of a predictive
+  interval).  An entry without them (the shipped Ultra96-V2 table records
+  min / max but no standard deviation; DPU-timed entries have one time per
+  unit) gets how far a re-measurement of a unit lands: the 312 keys OFA
+  measured at several resolutions in its Note10 tables (``note10-r*``) are
+  the only repeated measurements shipped; each repeat against the mean of
+  the others is one residual.
 * ``model``: the calibrated model on the accelerator the table was measured
   on, for a unit the table lacks.  Residuals: 5-fold cross-validation of the
   calibration on the Ultra96-V2 B2304 table, per unit type (``mbconv``
@@ -54,6 +62,8 @@ import numpy as np
 from accel_models import Accelerator, BlockSpec, Layer
 from accel_models.predictor_protocol import AcceleratorChoice, accelerator_list
 
+from .table import Entry
+
 if TYPE_CHECKING:  # pragma: no cover
     from .by_build import BuildIntervals
     from .engine import EngineIntervals
@@ -70,6 +80,7 @@ __all__ = [
     "PRIOR_SHOTS",
     "error_model",
     "fitted_error_model",
+    "entry_bounds",
     "interval_predictor",
     "posterior_residuals",
     "repeat_residuals",
@@ -245,6 +256,39 @@ def posterior_residuals(prior: Residuals, observed: Sequence[float],
                      f"prior ({prior.origin}) worth {shots:g} of them", prior, shots)
 
 
+def entry_bounds(entry: Entry, confidence: float = DEFAULT_CONFIDENCE) -> tuple[float, float] | None:
+    """``(low, high)`` log ratios ``log(run / mean_ms)`` enclosing one further run of a measured entry.
+
+    From the entry's own ``std_ms`` over its ``count`` runs: a log-normal
+    run time of that mean and standard deviation (log spread
+    ``s = sqrt(log(1 + (std / mean) ** 2))``, centre ``-s ** 2 / 2``: the
+    mean, not the median, is the entry's latency), and the predictive
+    interval of one new run, ``centre -+ t(count - 1) x s x sqrt(1 + 1 / count)``
+    (the Student-t and the ``1 / count`` pay for the mean and the spread
+    being estimated from ``count`` runs).  None when the entry has no
+    spread to go by (no ``std_ms``, fewer than two runs, or a zero
+    standard deviation, which a timer's resolution gives and which would
+    claim an exact latency): its interval is then the shipped
+    repeat-measurement error (:func:`repeat_residuals`).
+
+    >>> low, high = entry_bounds(Entry("k", 500, 10.0, std_ms=0.2), 0.9)
+    >>> round(low, 5), round(high, 5)  # by hand: s = 0.019998, t(499) = 1.64792, x sqrt(1.002): -+ 0.032988
+    (-0.03319, 0.03279)
+    >>> entry_bounds(Entry("k", 500, 10.0)) is None
+    True
+    """
+    if not 0 < confidence < 1:
+        raise ValueError(f"confidence must lie strictly between 0 and 1, got {confidence!r}")
+    if entry.std_ms is None or entry.count < 2 or entry.std_ms == 0:
+        return None
+    from scipy.stats import t as student_t
+
+    spread = float(np.sqrt(np.log1p((entry.std_ms / entry.mean_ms) ** 2)))
+    half = float(student_t.ppf((1 + confidence) / 2, entry.count - 1)) * spread * np.sqrt(1 + 1 / entry.count)
+    centre = -spread ** 2 / 2
+    return float(centre - half), float(centre + half)
+
+
 def unit_kind(key: str) -> str:
     """The unit type residuals are grouped by: ``"mbconv"`` or ``"other"``.
 
@@ -358,7 +402,10 @@ class ErrorModel:
 
     def summary(self, confidence: float = DEFAULT_CONFIDENCE) -> dict:
         """Interval factors of every source (JSON-able), for reports."""
-        return {"measured": self.measured.summary(confidence),
+        measured = self.measured.summary(confidence)
+        measured["origin"] += ("; used for entries without a spread of their own: an entry with std_ms over "
+                               "count >= 2 runs gets one further run's interval from them (entry_bounds)")
+        return {"measured": measured,
                 "model": {kind: r.summary(confidence) for kind, r in self.model.items()},
                 "transferred": self.transferred.summary(confidence)}
 
@@ -470,7 +517,21 @@ class IntervalPredictor:
                     example = keys[int(np.flatnonzero(kinds == kind)[0])] if source == "model" else ""
                     bounds = np.exp(self.errors.residuals(source, example).bounds(confidence))
                     low[mask], high[mask] = bounds
+        self._own_spread_factors(sources, keys, confidence, low, high)
         return sources, low, high
+
+    def _own_spread_factors(self, sources: np.ndarray, keys: Sequence[str], confidence: float,
+                            low: np.ndarray, high: np.ndarray) -> None:
+        """Measured units whose table entry carries ``std_ms`` and ``count``: their own one-run interval, in place."""
+        table = getattr(self.predictor, "table", None)
+        if table is None:
+            return
+        for k in np.flatnonzero((sources == "measured").any(axis=0)).tolist():
+            entry = table.entries.get(keys[k])
+            bounds = None if entry is None else entry_bounds(entry, confidence)
+            if bounds is not None:
+                column = sources[:, k] == "measured"
+                low[column, k], high[column, k] = np.exp(bounds)
 
     def network_interval(self, layers: Sequence[Layer], accelerator: Accelerator | None = None,
                          confidence: float | None = None) -> LatencyInterval:

@@ -274,3 +274,43 @@ def test_a_sibling_of_the_fitted_configuration_is_never_narrower_than_the_fitted
     assert float(other.high_ms / other.latency_ms) >= float(own.high_ms / own.latency_ms) - 1e-9
     prior_low, prior_high = np.exp(error_model("dpuczdx8g-joint").transferred.bounds(0.9))
     assert float(other.high_ms / other.latency_ms) > 1.5 * prior_high  # not the prior's x1.23 any more
+
+
+def test_a_measured_entry_with_its_own_spread_gets_one_runs_interval_from_it():
+    import dataclasses
+    import warnings
+
+    from scipy.stats import t as student_t
+
+    from latency_tables import LatencyTable, fit_device, get_source
+    from latency_tables.sources import table_units
+
+    ultra96 = get_source("ultra96v2-b2304")
+    keys = [k for k in ultra96.table.keys() if k.startswith("expanded_conv")][:6]
+    entries = [ultra96.table.entries[k] for k in keys]
+    spread = [dataclasses.replace(e, count=40, std_ms=0.08 * e.mean_ms) for e in entries[:3]]  # as the harness records
+    table = LatencyTable.from_entries(ultra96.table.meta, spread + entries[3:])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        predictor = fit_device(table, ultra96.accelerator)
+    intervals = interval_predictor(predictor)
+    units = [table_units(table)[k] for k in keys]
+    sources, low, high = intervals.unit_factors(units, ultra96.accelerator)
+    assert sources[0].tolist() == ["measured"] * 6
+    s = np.sqrt(np.log(1 + 0.08 ** 2))  # by hand: a log-normal run of CV 8 %, 40 runs, one further run
+    half = student_t.ppf(0.95, 39) * s * np.sqrt(1 + 1 / 40)
+    np.testing.assert_allclose(low[0, :3], np.exp(-s * s / 2 - half), rtol=1e-9)
+    np.testing.assert_allclose(high[0, :3], np.exp(-s * s / 2 + half), rtol=1e-9)
+    repeat_low, repeat_high = np.exp(repeat_residuals().bounds(0.9))  # no std_ms: the Note10 repeat model
+    np.testing.assert_allclose(low[0, 3:], repeat_low) and np.testing.assert_allclose(high[0, 3:], repeat_high)
+    assert high[0, 0] > 1.1 > repeat_high  # wider than the +-0.5 % the repeat model claims
+
+
+def test_the_shipped_tables_measured_entries_keep_the_repeat_model():
+    p = interval_predictor("ultra96v2-b2304")
+    units = group_by_block(subnet_layers(SubnetConfig.uniform(3, 4, 3, r=224)))
+    sources, low, high = p.unit_factors(units, p.predictor.accelerator)
+    measured = sources[0] == "measured"
+    assert measured.any() and all(e.std_ms is None for e in p.predictor.table.entries.values())
+    np.testing.assert_allclose(np.c_[low[0, measured], high[0, measured]],
+                               np.broadcast_to(np.exp(repeat_residuals().bounds(0.9)), (measured.sum(), 2)))
