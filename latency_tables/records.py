@@ -38,7 +38,8 @@ from .sources import table_accelerator
 from .table import Entry, LatencyTable, TableMeta
 
 __all__ = ["NETWORK_FILE_KEYS", "RECORD_FORMAT", "as_predictor", "fit_networks_file", "fit_table_file",
-           "predictor_from_record", "predictor_record", "recorded_board", "recorded_timing"]
+           "predictor_from_record", "predictor_record", "recorded_board", "recorded_timing",
+           "throughput_basis"]
 
 #: ``format`` field of a predictor record.
 RECORD_FORMAT = "ofa-hw-latency-predictor/1"
@@ -221,6 +222,16 @@ def recorded_timing(record: Mapping[str, Any] | None) -> str | None:
     None otherwise (a shipped device, or a table of DPU time: profiler, ``xdputil``, or a method that does not say).
     """
     return "host wall time" if HOST_TIMED in _recorded_field(record, "method") else None
+
+
+def throughput_basis(record: Mapping[str, Any] | None) -> str:
+    """What a design's fps without a deployment model counts: ``"DPU time only"``, or the table's host wall time.
+
+    >>> throughput_basis(None)
+    'DPU time only'
+    """
+    timing = recorded_timing(record)
+    return "DPU time only" if timing is None else f"{timing}, as the predictor's table was timed"
 
 
 def recorded_board(record: Mapping[str, Any] | None) -> str | None:

@@ -7,6 +7,7 @@ import hashlib
 import json
 import re
 import warnings
+from html import escape as html_escape
 
 import numpy as np
 import pytest
@@ -227,6 +228,24 @@ def test_a_search_on_a_host_timed_table_labels_its_latency_host_wall_time(my_tab
             assert main([*search, "--predictor", str(table), "--out", str(tmp_path / table.stem)]) == 0
         latency = next(line for line in capsys.readouterr().out.splitlines() if line.startswith("  latency "))
         assert label in latency, latency
+
+
+def test_the_fps_of_a_search_without_a_deployment_model_says_what_the_table_timed(my_table, tmp_path):
+    from latency_tables.harness import NumpyRunner, describe_method
+    from ofa_hw.cli.search import _deployed_line
+
+    shipped = load_table(my_table)
+    host_timed = dataclasses.replace(shipped.meta, method=describe_method(NumpyRunner(), "host"))
+    hosted = write_table(LatencyTable.from_entries(host_timed, shipped.entries.values()), tmp_path / "hosted.csv")
+    for table, fps in ((hosted, "(host wall time, as the predictor's table was timed)"), (my_table, "(DPU time only)")):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # board=None: the table's own accelerator, no ARM deployment model
+            result = search_codesign(board=None, latency_ms=12.0, predictor=_fitted(table), budget=200,
+                                     population=20, seed=0, progress=False)
+            html = result.report(tmp_path / table.stem, cross_validate=False).read_text()
+        assert result.best is not None and result.best.deployed is None
+        assert html_escape(f"images/s on its core {fps}") in html  # the report's fps card
+        assert _deployed_line(result.settings, result.best).endswith(f"core(s) busy {fps}")  # the CLI's line
 
 
 def _networks_file(path, scale=1.15):

@@ -226,11 +226,14 @@ def _basis(settings, design) -> str:
             "the same ARM pre/post-processing and threads")
 
 
-def _deployed_line(design) -> str:
+def _deployed_line(settings, design) -> str:
     """DPU time, end-to-end latency and deployed fps side by side, with threads and the share of each part."""
+    from latency_tables.records import throughput_basis
+
     d = design.deployed
     if d is None:
-        return f"{design.fps:.1f} fps with all {design.accelerator.cores} core(s) busy (DPU time only)"
+        return (f"{design.fps:.1f} fps with all {design.accelerator.cores} core(s) busy "
+                f"({throughput_basis(settings.get('latency_predictor_record'))})")
     shares = d["shares"]
     return (f"{d['fps']:.1f} fps with {d['threads']} thread(s) on {d['cores']} core(s) ({d['bound']}-bound); "
             f"end-to-end {d['single_thread_latency_ms']:.2f} ms single-thread = DPU {d['dpu_ms']:.2f} ms "
@@ -274,7 +277,7 @@ def format_summary(result) -> str:
             f"({_latency_meaning(settings, design)}, {design.latency_source}; "
             f"{100 * design.measured_fraction:.0f}% from measured entries)",
             *([] if acc.is_dpuczdx8g else [f"  latency by  : {_basis(settings, design)}"]),
-            f"  deployed    : {_deployed_line(design)}",
+            f"  deployed    : {_deployed_line(settings, design)}",
             f"  accuracy    : {design.accuracy_top1:.2f}% top-1 ({scale}) int8 predicted "
             f"({design.accuracy_float_top1:.2f}% float)"
             if settings.get("quantization")

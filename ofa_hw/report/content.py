@@ -35,6 +35,7 @@ from latency_tables import CalibratedModel, HybridPredictor, LatencyTable, Table
 from latency_tables.by_build import BuildPredictor
 from latency_tables.engine import EnginePredictor
 from latency_tables.per_resolution import PerResolutionPredictor
+from latency_tables.records import throughput_basis
 
 from ..layers import count_macs, count_params
 from ..search.result import CodesignResult, Design
@@ -153,7 +154,7 @@ def report_content(result: CodesignResult, predictor=None, cross_validate: bool 
         raise ValueError("the result has an empty Pareto front: nothing to report")
     settings = dict(result.settings)
     latency = resolve_latency_model(predictor, settings)
-    board = get_board(settings["board"]) if "board" in settings else None
+    board = get_board(settings["board"]) if settings.get("board") is not None else None  # board=None: a device
     summary: dict[str, Any] = {
         "title": _title(settings),
         "board": None if board is None else {"name": board.name, "part": board.part, **board.resources(),
@@ -177,6 +178,7 @@ def report_content(result: CodesignResult, predictor=None, cross_validate: bool 
             "latency": latency_table(design, latency, analysis),
             "roofline": _roofline_totals(analysis),
             "latencies": design_latencies(design, settings, export),
+            "fps_basis": throughput_basis(settings.get("latency_predictor_record")),
         }
     elif export is not None:
         raise ValueError("the result has no best design (a front-only search): there is no exported design to report")

@@ -64,13 +64,13 @@ def render_html(summary: Mapping[str, Any], svgs: Mapping[str, str]) -> str:
 
 
 # ----------------------------------------------------------- chosen design
-def _fps_card(design: Mapping, acc: Mapping) -> tuple[str, str]:
+def _fps_card(design: Mapping, acc: Mapping, basis: str) -> tuple[str, str]:
     deployed = design.get("deployed")
     if deployed:
         return (f"{design['fps']:.1f}", f"images/s deployed: {deployed['threads']} thread(s) on {deployed['cores']} "
                                         f"core(s), {deployed['bound']}-bound")
-    return (f"{design['fps']:.1f}", "images/s on its core (DPU time only)" if acc["cores"] == 1 else
-            f"images/s on all {acc['cores']} cores (DPU time only)")
+    return (f"{design['fps']:.1f}", f"images/s on its core ({basis})" if acc["cores"] == 1 else
+            f"images/s on all {acc['cores']} cores ({basis})")
 
 
 def _best_sections(best: Mapping, summary: Mapping) -> list[str]:
@@ -84,7 +84,7 @@ def _best_sections(best: Mapping, summary: Mapping) -> list[str]:
         (f"{design['accuracy_float_top1']:.2f}%", f"top-1 {scale}, float network"),
         (f"{design['latency_ms']:.3f} ms", f"latency per image ({design['latency_source']}, "
                                            f"{100 * measured:.0f}% measured); {_interval_text(design)}"),
-        _fps_card(design, acc),
+        _fps_card(design, acc, best["fps_basis"]),
         (acc["label"].split(" @")[0],
          f"accelerator at {acc['clock_mhz']:g} MHz x {acc['cores']}, {acc['peak_gops']:.0f} GOP/s peak"),
     ]
@@ -217,12 +217,17 @@ def _interval_text(design: Mapping) -> str:
             f"{design['latency_high_ms']:.2f} ms")
 
 
+def _dsp(dsp: float | None) -> str:
+    """A design's DSP count, or "n/a" for a search of a device's own accelerator (no board, no resources)."""
+    return "n/a" if dsp is None else f"{dsp:.0f}"
+
+
 def _front_table(front: list[Mapping], scale: str) -> str:
     rows = "".join(
         f"<tr><td>{i + 1}</td><td>{d['latency_ms']:.3f}</td>"
         f"<td>{_e(_interval_text(d).split(' interval ')[-1])}</td><td>{d['fps']:.1f}</td>"
         f"<td>{d['accuracy_top1']:.2f}</td>"
-        f"<td>{d['accuracy_float_top1']:.2f}</td><td class='l'>{_e(d['accelerator'])}</td><td>{d['dsp']:.0f}</td>"
+        f"<td>{d['accuracy_float_top1']:.2f}</td><td class='l'>{_e(d['accelerator'])}</td><td>{_dsp(d['dsp'])}</td>"
         f"<td>{d['r']}</td><td class='l'>{_e(d['d'])}</td><td class='l'>{_e(d['latency_source'])}</td></tr>"
         for i, d in enumerate(front))
     return (f"<details><summary>The {len(front)} designs of the front</summary><table><tr><th>#</th>"
