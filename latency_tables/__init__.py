@@ -13,10 +13,11 @@ from .joint import calibrate_joint, leave_one_device_out
 from .predictor import HybridPredictor, TablePredictor, get_predictor, list_devices
 from .records import as_predictor, predictor_from_record, predictor_record
 from .registry import list_tables, load_table
-from .sources import CalibrationSource, get_source, table_accelerator
+from .sources import BoardMismatchWarning, CalibrationSource, get_source, table_accelerator
 from .table import Entry, LatencyTable, TableMeta
 
 __all__ = [
+    "BoardMismatchWarning",
     "CalibratedModel",
     "CalibrationSource",
     "Entry",

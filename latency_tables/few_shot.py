@@ -71,7 +71,7 @@ from .fitting import CalibrationProblem, Fit, FitSettings, held_out_launch_ms
 from .joint import JOINT_FIT_PARAMETERS, JOINT_FIXED, JOINT_TIED
 from .metrics import ErrorReport
 from .predictor import HybridPredictor, calibrated_device
-from .sources import CalibrationSource
+from .sources import CalibrationSource, warn_if_unbuildable
 from .table import Entry, LatencyTable, TableMeta
 
 __all__ = ["FEW_SHOT_EVIDENCE", "FEW_SHOT_FOLDS", "FEW_SHOT_MARGIN", "FEW_SHOT_MIN_FIT", "FEW_SHOT_PRIOR_WEIGHTS",
@@ -394,6 +394,7 @@ def fit_device(measurements: LatencyTable | Sequence[NetworkMeasurement], accele
                          f"got {type(accelerator).__name__}")
     if isinstance(measurements, LatencyTable):
         _check_board_bandwidth(measurements.meta, accelerator)
+        warn_if_unbuildable(accelerator, measurements.meta.board)
     prior_calibration, prior_name = _prior_calibration(prior)
     if accelerator.is_dpuczdx8g and not prior_calibration.accelerator.is_dpuczdx8g:
         raise ValueError(f"prior {prior_name!r} is not a DPU calibration (it was fitted on "

@@ -33,8 +33,9 @@ from accel_models import Accelerator, BlockSpec, Layer
 
 from .table import Entry, LatencyTable, TableMeta
 
-__all__ = ["SOURCES", "ULTRA96_CHANNEL_AUGMENTATION", "CalibrationSource", "dpu_on_board", "get_source",
-           "profiler_launch_ms", "table_accelerator", "table_units", "ultra96_units", "zcu102_profile_table"]
+__all__ = ["SOURCES", "ULTRA96_CHANNEL_AUGMENTATION", "BoardMismatchWarning", "CalibrationSource", "dpu_on_board",
+           "get_source", "profiler_launch_ms", "table_accelerator", "table_units", "ultra96_units",
+           "warn_if_unbuildable", "zcu102_profile_table"]
 
 
 #: Whether the measured Ultra96-V2 B2304 ran its stem with channel augmentation: no, by its timing.  The build
@@ -160,10 +161,64 @@ def table_accelerator(meta: TableMeta, arch: str | None = None, clock_mhz: float
     return dpu_on_board(arch, clock, meta.board)
 
 
+class BoardMismatchWarning(UserWarning):
+    """The DPU a measurement names cannot be built on the board it names (PG338's resources, the board's options)."""
+
+
+def warn_if_unbuildable(accelerator: Accelerator, board: str | None, stacklevel: int = 2) -> str | None:
+    """Warn (:class:`BoardMismatchWarning`) when ``accelerator`` does not fit ``board``; return the message or None.
+
+    The accelerator is priced as :func:`accel_models.fits` prices a search's
+    candidates (PG338's resource model, with the UltraRAM and "low DSP
+    usage" options the board would need, :func:`accel_models.resources.buildable_on`).
+    A measurement is never refused for it (the user timed something), but a
+    header naming, say, a B4096 on an Ultra96-V2 is a header and a board
+    that disagree: the message says so and names the configurations that
+    do fit.  A board the registry does not know (or None) is not checked.
+
+    >>> import warnings
+    >>> with warnings.catch_warnings(record=True) as caught:
+    ...     warnings.simplefilter("always")
+    ...     message = warn_if_unbuildable(Accelerator.from_dpu("B4096", clock_mhz=300.0), "ultra96v2")
+    >>> "DPUCZDX8G configurations that fit ultra96v2: B512, B800, B1024, B1152, B1600, B2304" in message
+    True
+    >>> warn_if_unbuildable(Accelerator.from_dpu("B2304", clock_mhz=200.0), "ultra96v2") is None
+    True
+    """
+    import warnings
+
+    from accel_models import fits, get_board, list_boards, list_dpu_archs
+    from accel_models.resources import buildable_on
+
+    if board not in list_boards():
+        return None
+    spec = get_board(board)
+
+    def fit(acc: Accelerator):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)  # extrapolated estimates: the verdict is what matters here
+            return fits(buildable_on(acc, spec), spec)
+
+    verdict = fit(accelerator)
+    if verdict.ok:
+        return None
+    fitting = [arch for arch in list_dpu_archs() if fit(Accelerator.from_dpu(
+        arch, clock_mhz=accelerator.clock_mhz, ddr_bw_gbps=accelerator.ddr_bw_gbps)).ok]
+    message = (f"{accelerator.label} cannot be built on {board} ({spec.part}): even with the options the board "
+               f"would need it takes {100 * verdict.binding_utilization:.0f}% of its {verdict.binding_resource} "
+               f"(PG338's resource model); the measurement is used as given, but the DPU its header names "
+               f"(dpu_arch, or --dpu) and the board disagree: check both. DPUCZDX8G configurations that fit "
+               f"{board}: {', '.join(fitting) or 'none'}")
+    warnings.warn(message, BoardMismatchWarning, stacklevel=stacklevel + 1)
+    return message
+
+
 def dpu_on_board(arch: str, clock_mhz: float, board: str | None) -> Accelerator:
     """The single-core DPUCZDX8G ``arch`` at ``clock_mhz`` as built on ``board``: its DDR bandwidth and build options.
 
-    A ``board`` the registry does not know (or None) keeps the defaults.
+    A ``board`` the registry does not know (or None) keeps the defaults; a
+    configuration that cannot be built on the board is warned about
+    (:func:`warn_if_unbuildable`) and returned as asked.
 
     >>> dpu_on_board("B4096", 300, "zcu102").ddr_bw_gbps
     19.2
@@ -174,7 +229,9 @@ def dpu_on_board(arch: str, clock_mhz: float, board: str | None) -> Accelerator:
     if board in list_boards():
         spec = get_board(board)
         # as it must have been built to fit that board (DSP usage / UltraRAM; neither changes the timing)
-        return buildable_on(Accelerator.from_dpu(arch, clock_mhz=clock_mhz, ddr_bw_gbps=spec.ddr_bw_gbps), spec)
+        accelerator = buildable_on(Accelerator.from_dpu(arch, clock_mhz=clock_mhz, ddr_bw_gbps=spec.ddr_bw_gbps), spec)
+        warn_if_unbuildable(accelerator, board, stacklevel=3)  # the caller of table_accelerator / dpu_on_board
+        return accelerator
     return Accelerator.from_dpu(arch, clock_mhz=clock_mhz)
 
 

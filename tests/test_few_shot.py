@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import warnings
 
 import numpy as np
@@ -274,3 +275,27 @@ def test_a_dpu_table_is_not_fitted_on_a_phone_cpu_prior():
     shots = get_source("ultra96v2-b2304").table.subset(KEYS[:3])
     with pytest.raises(ValueError, match="prior 'note10' is not a DPU calibration .* 'dpuczdx8g-joint' \\(the default"):
         fit_device(shots, get_source("ultra96v2-b2304").accelerator, "note10")
+
+
+def _header_on_ultra96(dpu_arch: str, clock_mhz: float) -> LatencyTable:
+    """The shipped Ultra96-V2 entries under a header that names ``dpu_arch`` at ``clock_mhz`` on that board."""
+    shipped = get_source("ultra96v2-b2304").table
+    meta = dataclasses.replace(shipped.meta, name="my-ultra96", dpu_arch=f"DPUCZDX8G {dpu_arch}", clock_mhz=clock_mhz)
+    return LatencyTable.from_entries(meta, [shipped.entries[k] for k in shipped.keys()[:8]])
+
+
+def test_a_header_naming_a_dpu_the_board_cannot_hold_is_used_with_a_warning_that_says_what_fits():
+    from latency_tables import BoardMismatchWarning, table_accelerator
+
+    impossible = _header_on_ultra96("B4096", 300.0)  # 1,000+ DSP slices at least; the Ultra96-V2's ZU3EG has 360
+    with pytest.warns(BoardMismatchWarning, match=r"B4096 @300 MHz x1 cannot be built on ultra96v2") as caught:
+        accelerator = table_accelerator(impossible.meta)
+    assert accelerator.name == "B4096"  # the measurement's header is kept, not refused
+    assert "that fit ultra96v2: B512, B800, B1024, B1152, B1600, B2304" in str(caught[0].message)
+    with warnings.catch_warnings(record=True) as fitted:  # an Accelerator given directly (and the fit's own note)
+        warnings.simplefilter("always")
+        fit_device(impossible, Accelerator.from_dpu("B4096", clock_mhz=300.0, ddr_bw_gbps=8.53))
+    assert [w.category for w in fitted if "cannot be built on ultra96v2" in str(w.message)] == [BoardMismatchWarning]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", BoardMismatchWarning)  # the B2304 the board was measured with: no word
+        table_accelerator(_header_on_ultra96("B2304", 200.0).meta)

@@ -347,3 +347,13 @@ def test_a_search_on_another_boards_table_warns_that_none_of_its_entries_apply(m
     assert elsewhere == ["the predictor's table was measured on ultra96v2, this search is on zcu102: none of its "
                          "entries apply here (DDR 8.53 GB/s there, 19.2 here), every latency is its fitted model "
                          "transferred; measure on zcu102, or search --board ultra96v2"]  # the Ultra96 search: silent
+
+
+def test_cli_fit_on_a_header_naming_a_dpu_the_board_cannot_hold_warns_once_and_fits(tmp_path, capsys):
+    shipped = get_source("ultra96v2-b2304").table
+    meta = dataclasses.replace(shipped.meta, name="b4096-on-ultra96", dpu_arch="DPUCZDX8G B4096", clock_mhz=300.0)
+    table = write_table(LatencyTable.from_entries(meta, [shipped.entries[k] for k in shipped.keys()[:8]]),
+                        tmp_path / "b4096.csv")
+    assert main(["lut", "fit", str(table)]) == 0
+    warned = [line for line in capsys.readouterr().out.splitlines() if "cannot be built on ultra96v2" in line]
+    assert len(warned) == 1 and warned[0].startswith("  warning: B4096 @300 MHz x1") and "B2304" in warned[0], warned

@@ -247,9 +247,9 @@ def _run_fit(args: argparse.Namespace) -> int:
           f"prior {args.prior}")
     print(f"  {predictor.few_shot.note}")
     print(f"  {_interval_line(predictor.few_shot)}")
-    for warning in caught:
-        if "fit_device" not in str(warning.message):
-            print(f"  warning: {warning.message}")
+    for message in dict.fromkeys(str(warning.message) for warning in caught):  # the header's DPU, then the fit's
+        if "fit_device" not in message:
+            print(f"  warning: {message}")
     print(calibrated.summary())
     if args.out is not None:
         print(f"wrote {args.out} (use it as --predictor {args.out})")
