@@ -64,18 +64,27 @@ def _clean_env(venv: Path | None = None) -> dict[str, str]:
     return env
 
 
+PIP = [sys.executable, "-m", "pip", "--disable-pip-version-check", "--quiet"]
+
+
 @pytest.fixture(scope="module")
-def board_venv(tmp_path_factory) -> Path:
-    work = tmp_path_factory.mktemp("board")
+def board_wheel(tmp_path_factory) -> Path:
+    """The pure-Python wheel of this tree, as the README builds it on the host for the board."""
+    work = tmp_path_factory.mktemp("wheel")
     tree = work / "src"
     tree.mkdir()
     for name in ("setup.cfg", "pyproject.toml", "README.md"):
         shutil.copy(ROOT / name, tree / name)
     for package in PACKAGES:
         shutil.copytree(ROOT / package, tree / package, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
-    pip = [sys.executable, "-m", "pip", "--disable-pip-version-check", "--quiet"]
-    subprocess.run([*pip, "wheel", "--no-deps", "--no-build-isolation", "-w", str(work / "wheels"), str(tree)],
+    subprocess.run([*PIP, "wheel", "--no-deps", "--no-build-isolation", "-w", str(work / "wheels"), str(tree)],
                    check=True, cwd=work, env=_clean_env())
+    return next((work / "wheels").glob("ofa_hw-*.whl"))
+
+
+@pytest.fixture(scope="module")
+def board_venv(tmp_path_factory, board_wheel) -> Path:
+    work = tmp_path_factory.mktemp("board")
     venv = work / "venv"
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
     python = venv / "bin" / "python"
@@ -83,9 +92,8 @@ def board_venv(tmp_path_factory) -> Path:
                                check=True, capture_output=True, text=True).stdout.strip())
     for name in BOARD_DEPENDENCIES:
         _link_distribution(name, site)
-    wheel = next((work / "wheels").glob("ofa_hw-*.whl"))
     # --no-index: every requirement of the core install must already be met by the three packages above
-    subprocess.run([*pip, "--python", str(python), "install", "--no-index", str(wheel)], check=True, cwd=work,
+    subprocess.run([*PIP, "--python", str(python), "install", "--no-index", str(board_wheel)], check=True, cwd=work,
                    env=_clean_env())
     return venv
 
@@ -141,6 +149,74 @@ def test_readme_board_section_runs_as_written_then_fits_on_the_host(board_venv, 
     record = json.loads((tmp_path / "my_board.json").read_text())
     assert record["kind"] == "table" and record["few_shot"]
     assert record["sha256"] == hashlib.sha256((tmp_path / "my_board.csv").read_bytes()).hexdigest()
+
+
+#: The numpy a PYNQ 3.x image ships: Ubuntu 22.04's python3-numpy 1:1.21.5 (Xilinx/PYNQ
+#: sdbuild/ubuntu/jammy/aarch64/multistrap.config installs it with python3-scipy, python3-matplotlib & co.; the
+#: pynq venv is made with --system-site-packages and its requirements.txt pins no numpy).
+IMAGE_NUMPY = "1.21.5"
+
+
+def _board_python() -> str | None:
+    """A working Python of the board image's minor version (3.10) on this machine, if there is one."""
+    candidates = [*map(str, sorted(Path.home().glob(f".pyenv/versions/{BOARD_PYTHON}.*/bin/python"))),
+                  shutil.which(f"python{BOARD_PYTHON}")]
+    check = f"import sys; assert sys.version_info[:2] == ({BOARD_PYTHON.replace('.', ', ')})"
+    return next((c for c in candidates if c and subprocess.run([c, "-c", check], capture_output=True).returncode == 0),
+                None)
+
+
+def test_the_core_install_accepts_the_numpy_of_a_pynq_image():
+    import configparser
+
+    from packaging.requirements import Requirement
+
+    config = configparser.ConfigParser()
+    config.read(ROOT / "setup.cfg")
+    core = [Requirement(line) for line in config["options"]["install_requires"].splitlines() if line.strip()]
+    numpy = next(r for r in core if r.name == "numpy")
+    assert numpy.specifier.contains(IMAGE_NUMPY), f"{numpy} would make pip replace the image's numpy {IMAGE_NUMPY}"
+
+
+@pytest.mark.slow
+def test_the_board_path_runs_on_the_pynq_image_s_python_and_numpy(board_wheel, tmp_path):
+    python = _board_python()
+    if python is None:
+        pytest.skip(f"no Python {BOARD_PYTHON} here to stand in for the board image's")
+    venv = tmp_path / "venv"
+    subprocess.run([python, "-m", "venv", str(venv)], check=True)
+    setup = subprocess.run([str(venv / "bin" / "python"), "-m", "pip", "--disable-pip-version-check", "--quiet",
+                            "install", f"numpy=={IMAGE_NUMPY}", "pyyaml", "tqdm"], capture_output=True, text=True,
+                           env=_clean_env())
+    if setup.returncode != 0:
+        pytest.skip(f"could not install numpy {IMAGE_NUMPY} for Python {BOARD_PYTHON} (no package index?): "
+                    f"{setup.stderr[-300:]}")
+    # --no-index: the wheel must install over the image's numpy as it is, not pull another
+    subprocess.run([*PIP, "--python", str(venv / "bin" / "python"), "install", "--no-index", str(board_wheel)],
+                   check=True, env=_clean_env())
+    for command in ("ofa-hw lut plan --space ofa-mbv3-w1.2 --resolutions 160 --out plan --quiet",
+                    "ofa-hw lut compile-numpy --plan plan --out compiled",
+                    "ofa-hw lut measure --plan plan --xmodels compiled --out board.csv --runner numpy --board host "
+                    "--dpu-arch numpy-int8 --toolchain numpy --warmup 1 --runs 2"):
+        result = _run(venv, command, tmp_path)
+        assert result.returncode == 0, f"{command}\n{result.stdout}\n{result.stderr}"
+    version = _run(venv, "python -c 'import sys, numpy; print(sys.version_info[:2], numpy.__version__)'", tmp_path)
+    assert version.stdout.split(")")[-1].strip() == IMAGE_NUMPY and f"(3, {BOARD_PYTHON[2:]}" in version.stdout
+    from latency_tables import load_table
+    from latency_tables.harness import read_plan
+
+    table = load_table(tmp_path / "board.csv")
+    assert set(table.keys()) == {unit.key for unit in read_plan(tmp_path / "plan").units}  # every unit measured
+    host = subprocess.run([sys.executable, "-m", "ofa_hw.cli", "lut", "compile-numpy", "--plan", "plan", "--out",
+                           "host"], cwd=tmp_path, capture_output=True, text=True,
+                          env=os.environ | {"PYTHONPATH": str(ROOT)})
+    assert host.returncode == 0, host.stderr
+    import numpy as np
+
+    for board_file in sorted((tmp_path / "compiled").glob("*.npz")):  # the int8 stand-ins: the same arrays
+        with np.load(board_file) as board, np.load(tmp_path / "host" / board_file.name) as ours:
+            assert sorted(board.files) == sorted(ours.files)
+            assert all(board[k].dtype == ours[k].dtype and np.array_equal(board[k], ours[k]) for k in board.files)
 
 
 def test_minimum_python_is_the_board_image_s():
