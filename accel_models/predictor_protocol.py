@@ -35,6 +35,13 @@ Sources
     shape as ``unit_latency_ms``): ``"measured"`` for a table entry used on
     the accelerator it was measured on, ``"model"`` for everything else.
 
+Per-resolution devices
+    A predictor whose unit figures depend on the network's input resolution
+    (one measured table per resolution, ``latency_tables.PerResolutionPredictor``)
+    also has ``for_resolution(r)``, the predictor of networks at ``r``: the
+    search prices each resolution's units with it, so a unit key that two
+    resolutions share takes each one's own figure.
+
 The protocol is checked structurally (``isinstance(obj, LatencyPredictor)``);
 ``latency_tables.as_predictor`` turns a device name or a table file into one.
 """

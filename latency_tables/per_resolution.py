@@ -12,11 +12,12 @@ no table measured is summed over the pooled entries (:meth:`for_resolution`).
 It implements :class:`accel_models.LatencyPredictor`.  A whole network
 (``network_latency_ms`` / ``layer_latency_ms``: its first layer's input
 gives the resolution) is summed over its own table.  A list of units carries
-no resolution, so ``unit_latency_ms`` / ``unit_sources`` (what the search's
-latency matrix uses) answer with one value per key across all resolutions: a
-key measured at several resolutions gets the run-count-weighted mean of its
-measurements (within 2.1% of each), and :meth:`subnet_latency_ms` gives the
-exact figure of any network the search returns.
+no resolution, so ``unit_latency_ms`` / ``unit_sources`` answer with one
+value per key across all resolutions: a key measured at several resolutions
+gets the run-count-weighted mean of its measurements (within 2.1% of each).
+The search does not use those: its latency matrix takes each resolution's
+units from :meth:`for_resolution` (``Evaluator.per_resolution``), so every
+network it scores is priced as OFA's per-resolution lookup prices it.
 """
 
 from __future__ import annotations

@@ -16,14 +16,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from functools import cached_property
+from functools import cached_property, lru_cache
 
 import numpy as np
 
 from .layers import FIRST_SLOT, catalog_lookup
 from .space import OFASpace, SubnetBatch
 
-__all__ = ["UnitGather", "unit_totals"]
+__all__ = ["UnitGather", "catalog_units", "resolution_spans", "unit_totals"]
 
 #: Raw kernel / expand values index the table directly (0 = slot switched off).
 _K_RANGE, _E_RANGE = 8, 8
@@ -53,18 +53,21 @@ class UnitGather:
     _row_of_r: np.ndarray
 
     @classmethod
-    def from_unit_values(cls, space: OFASpace, resolutions: Sequence[int], values: np.ndarray) -> UnitGather:
-        """Lay out ``values`` (..., K) given over the :func:`catalog_units` ``(space, resolutions)`` keys.
+    def from_unit_values(cls, space: OFASpace, resolutions: Sequence[int], values: np.ndarray,
+                         per_resolution: bool = False) -> UnitGather:
+        """Lay out ``values`` (..., K) given over the :func:`catalog_units` ``(space, resolutions)`` units.
 
         ``values`` of shape (K,) is one table; (G, Q, K) is G groups of Q
         tables (what :meth:`total` with ``group=`` reads together).
+        ``per_resolution``: over ``catalog_units(..., per_resolution=True)``,
+        each resolution's units apart.
         """
         resolutions = tuple(int(r) for r in resolutions)
-        keys, _, lookup = catalog_lookup(space, resolutions)
+        keys, _, lookup = catalog_columns(space, resolutions, per_resolution)
         values = np.asarray(values, dtype=float)
         if values.shape[-1] != len(keys) or values.ndim not in (1, 3):
             raise ValueError(f"expected unit values of shape ({len(keys)},) or (groups, group size, {len(keys)}) "
-                             f"(one per catalogue key), got {values.shape}")
+                             f"(one per catalogue unit), got {values.shape}")
         return cls._laid_out(space, resolutions, lookup, values.reshape(-1, *values.shape[-2:])
                              if values.ndim == 3 else values.reshape(1, 1, -1))
 
@@ -78,13 +81,10 @@ class UnitGather:
         gives a key shared by two resolutions a different value at each.
         """
         resolutions = tuple(int(r) for r in resolutions)
-        lookups, columns, offset = [], [], 0
-        for r in resolutions:
-            keys, layers, lookup = catalog_lookup(space, (r,))
-            columns.append(np.asarray(values_at(r)(keys, layers), dtype=float).reshape(len(keys)))
-            lookups.append(lookup[0] + offset)
-            offset += len(keys)
-        return cls._laid_out(space, resolutions, np.stack(lookups), np.concatenate(columns).reshape(1, 1, -1))
+        keys, layers, _ = catalog_columns(space, resolutions, per_resolution=True)
+        values = np.concatenate([np.asarray(values_at(r)(keys[at], layers[at]), dtype=float).reshape(-1)
+                                 for r, at in zip(resolutions, resolution_spans(space, resolutions), strict=True)])
+        return cls.from_unit_values(space, resolutions, values, per_resolution=True)
 
     @classmethod
     def _laid_out(cls, space: OFASpace, resolutions: tuple[int, ...], lookup: np.ndarray,
@@ -173,10 +173,45 @@ def _slot_sum(per_slot: np.ndarray, by_slot: bool) -> np.ndarray:
     return per_slot.sum(axis=0) if by_slot else per_slot.sum(axis=1)
 
 
-def catalog_units(space: OFASpace, resolutions: Sequence[int]) -> tuple[tuple[str, ...], tuple]:
-    """Keys and layers of every unit the space uses at ``resolutions`` (the order :class:`UnitGather` expects)."""
-    keys, layers, _ = catalog_lookup(space, tuple(int(r) for r in resolutions))
+def catalog_units(space: OFASpace, resolutions: Sequence[int],
+                  per_resolution: bool = False) -> tuple[tuple[str, ...], tuple]:
+    """Keys and layers of every unit the space uses at ``resolutions`` (the order :class:`UnitGather` expects).
+
+    ``per_resolution``: each resolution's units in turn (:func:`resolution_spans`), a key two
+    resolutions share once for each, for a device whose value of a key depends on the network's
+    resolution (one table per resolution); else each key once.
+    """
+    keys, layers, _ = catalog_columns(space, tuple(int(r) for r in resolutions), per_resolution)
     return keys, layers
+
+
+def resolution_spans(space: OFASpace, resolutions: Sequence[int]) -> list[slice]:
+    """The slice of each resolution's units in ``catalog_units(space, resolutions, per_resolution=True)``."""
+    sizes = [len(catalog_lookup(space, (int(r),))[0]) for r in resolutions]
+    ends = np.cumsum(sizes).tolist()
+    return [slice(end - size, end) for size, end in zip(sizes, ends, strict=True)]
+
+
+@lru_cache(maxsize=64)
+def catalog_columns(space: OFASpace, resolutions: tuple[int, ...], per_resolution: bool = False):
+    """Keys, layers and (R, positions, choices) column lookup of the units at ``resolutions``.
+
+    One column per key (:func:`ofa_hw.layers.catalog_lookup`), or with ``per_resolution`` one per
+    resolution and key: each resolution's own catalogue, one after the other.
+    """
+    if not per_resolution:
+        return catalog_lookup(space, resolutions)
+    keys: list[str] = []
+    layers: list = []
+    lookups = []
+    for r in resolutions:
+        own_keys, own_layers, lookup = catalog_lookup(space, (r,))
+        lookups.append(lookup[0] + len(keys))
+        keys += own_keys
+        layers += own_layers
+    lookup = np.stack(lookups)
+    lookup.setflags(write=False)
+    return tuple(keys), tuple(layers), lookup
 
 
 def unit_totals(batch: SubnetBatch,

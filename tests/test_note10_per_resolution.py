@@ -53,12 +53,17 @@ def test_one_table_per_resolution_with_the_yaml_entries_as_published(shared_data
                    for k, v in published.items())
 
 
-def test_network_sums_equal_ofas_per_resolution_lookup(shared_data):
+def _ofa_sums(shared_data, batch) -> np.ndarray:
+    """Each network's latency summed from OFA's YAML table of its own resolution."""
     published = {r: yaml.safe_load((shared_data / "note10" / f"{r}_lookup_table.yaml").read_text())
-                 for r in RESOLUTIONS}
+                 for r in sorted(set(batch.r.tolist()))}
+    return np.array([sum(published[int(r)][k]["mean"] for k in _ofa_keys(ks, e, d, int(r)))
+                     for ks, e, d, r in zip(batch.ks, batch.e, batch.d, batch.r, strict=True)])
+
+
+def test_network_sums_equal_ofas_per_resolution_lookup(shared_data):
     batch = sample_subnets(400, seed=11, resolutions=RESOLUTIONS)
-    golden = np.array([sum(published[int(r)][k]["mean"] for k in _ofa_keys(ks, e, d, int(r)))
-                       for ks, e, d, r in zip(batch.ks, batch.e, batch.d, batch.r, strict=True)])
+    golden = _ofa_sums(shared_data, batch)
     predictor = get_predictor("note10")
     got = predictor.subnet_latency_ms(batch)
     assert np.max(np.abs(got - golden)) <= 1e-9
@@ -82,3 +87,30 @@ def test_a_resolution_without_a_table_is_modelled_except_the_head():
     assert predictor.source("Logits-input:1x1x1536-output:1000") == "measured"
     with pytest.raises(TypeError, match="needs networks with a resolution"):
         get_predictor("note10").subnet_latency_ms({"ks": [3] * 20})
+
+
+def test_a_search_on_note10_prices_every_network_on_its_own_resolutions_table(shared_data):
+    """The search's latency gather, not only ``subnet_latency_ms``: a key two resolutions share (e.g.
+    7x7 blocks at 216-224) takes each resolution's own measurement, so a design within the budget is
+    within it on OFA's tables too."""
+    import warnings
+
+    from ofa_hw.accuracy import get_predictor as get_accuracy_predictor
+    from ofa_hw.search import AcceleratorSpace, Candidates, Evaluator, search_codesign
+    from ofa_hw.space import get_space
+
+    note10 = get_predictor("note10")
+    evaluator = Evaluator(get_space("ofa-mbv3-w1.2"), RESOLUTIONS, AcceleratorSpace.device(note10.accelerator),
+                          note10, get_accuracy_predictor("ofa-mbv3-w1.2", quantization=None, scale="raw"))
+    batch = sample_subnets(300, seed=12, resolutions=RESOLUTIONS)
+    latency = evaluator.speed(Candidates(batch, np.zeros(len(batch), dtype=np.int64)))[0]
+    assert np.max(np.abs(latency - _ofa_sums(shared_data, batch))) <= 1e-9
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        result = search_codesign(board=None, predictor="note10", latency_ms=25.0, quantization=None,
+                                 accuracy_scale="raw", resolutions=(208, 216, 224), budget=3000, seed=0,
+                                 progress=False)
+    designs = result.pareto
+    golden = _ofa_sums(shared_data, type(batch).from_configs([d.subnet for d in designs]))
+    assert np.max(np.abs(np.array([d.latency_ms for d in designs]) - golden)) <= 1e-9
+    assert max(golden) <= 25.0

@@ -120,4 +120,4 @@ def test_errors_inside_a_predictor_propagate():
     assert isinstance(broken, LatencyPredictor)
     catalog = MEASURED_NET.block_catalog()
     with pytest.raises(TypeError, match="bug inside the model"):
-        latency_matrix(broken, catalog, [B2304])
+        latency_matrix(broken, catalog.layers, [B2304])

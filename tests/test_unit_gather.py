@@ -53,7 +53,7 @@ def test_a_resolution_outside_the_gather_is_an_error():
     gather = UnitGather.from_unit_values(SPACE, (160,), np.ones(len(keys)))
     with pytest.raises(ValueError, match=r"resolution\(s\) \[224\] are not among"):
         gather.total(SubnetConfig.smallest(r=224).as_batch())
-    with pytest.raises(ValueError, match="one per catalogue key"):
+    with pytest.raises(ValueError, match="one per catalogue unit"):
         UnitGather.from_unit_values(SPACE, (160,), np.ones(len(keys) + 1))
 
 

@@ -18,12 +18,11 @@ import numpy as np
 
 from accel_models import Accelerator, LatencyPredictor
 from accel_models.cpu_fallback import fallback_latency_ms
-from accel_models.network import BlockCatalog
 from latency_tables import as_predictor
 
 from ..accuracy import QuantizedPredictor
 from ..space import OFASpace, SubnetBatch, crossover, mutate, sample_subnets
-from ..unit_gather import UnitGather
+from ..unit_gather import UnitGather, catalog_units, resolution_spans
 from .accelerators import AcceleratorSpace
 
 __all__ = ["CandidateParts", "Candidates", "Evaluator", "Scores", "latency_matrix"]
@@ -162,14 +161,27 @@ class EvaluationArchive:
 _SCORE_FIELDS = tuple(Scores.__dataclass_fields__)
 
 
-def latency_matrix(predictor: LatencyPredictor, catalog: BlockCatalog,
+def latency_matrix(predictor: LatencyPredictor, units: Sequence,
                    accelerators: Sequence[Accelerator]) -> tuple[np.ndarray, np.ndarray, float]:
-    """(latency_ms (A, K), measured (A, K), per-network launch ms) of the catalog's units on every accelerator."""
+    """(latency_ms (A, K), measured (A, K), per-network launch ms) of K units (layer lists) on every accelerator."""
     accelerators = list(accelerators)
-    units = list(catalog.layers)
+    units = list(units)
     latency = np.asarray(predictor.unit_latency_ms(units, accelerators), dtype=float)
     measured = np.asarray(predictor.unit_sources(units, accelerators)) == "measured"
     return latency, measured, float(predictor.invocation_ms)
+
+
+def _resolution_latency_matrix(predictor, space: OFASpace, resolutions: tuple[int, ...], units: Sequence,
+                               accelerators: Sequence[Accelerator]) -> tuple[np.ndarray, np.ndarray, float]:
+    """:func:`latency_matrix` over ``catalog_units(..., per_resolution=True)``, resolution by resolution.
+
+    Each resolution's units from ``predictor.for_resolution(r)``: a device measured once per network
+    resolution (OFA's Note10 tables).
+    """
+    blocks = [latency_matrix(predictor.for_resolution(r), units[at], accelerators)
+              for r, at in zip(resolutions, resolution_spans(space, resolutions), strict=True)]
+    return (np.concatenate([b[0] for b in blocks], axis=1), np.concatenate([b[1] for b in blocks], axis=1),
+            float(predictor.invocation_ms))
 
 
 class Evaluator:
@@ -200,16 +212,23 @@ class Evaluator:
         self.resolutions = tuple(sorted(int(r) for r in resolutions))
         self.accelerators = accelerators
         self.accuracy_predictor = accuracy_predictor
-        covering = SubnetBatch.from_configs(
-            [_smallest(space, r) for r in self.resolutions])  # any batch: the catalogue covers all choices
-        catalog = covering.block_catalog(self.resolutions)
-        self.keys = catalog.keys
-        self.units = catalog.layers
-        accs = accelerators.accelerators
         latency_predictor = as_predictor(latency_predictor)
-        latency, measured, self.invocation_ms = latency_matrix(latency_predictor, catalog, accs)
+        #: whether a unit's value depends on the network's resolution (a device with one table per resolution,
+        #: ``for_resolution(r)``): then every resolution's units are columns of their own, so a network's latency
+        #: is summed over the table of its own resolution, as the device's ``subnet_latency_ms`` sums it
+        self.per_resolution = hasattr(latency_predictor, "for_resolution")
+        self.keys, self.units = catalog_units(space, self.resolutions, self.per_resolution)
+        accs = accelerators.accelerators
+
+        def unit_latency(accelerators: Sequence[Accelerator]) -> tuple[np.ndarray, np.ndarray, float]:
+            if self.per_resolution:
+                return _resolution_latency_matrix(latency_predictor, space, self.resolutions, self.units,
+                                                  accelerators)
+            return latency_matrix(latency_predictor, self.units, accelerators)
+
+        latency, measured, self.invocation_ms = unit_latency(accs)
         # layers the configuration cannot run go to the CPU: a subgraph split priced on top of the DPU estimate
-        fallback = fallback_latency_ms(catalog.layers, accs, launch_ms=self.invocation_ms)
+        fallback = fallback_latency_ms(self.units, accs, launch_ms=self.invocation_ms)
         #: (A,) whether any unit (so any sub-network) has a layer the accelerator runs on the CPU
         self.falls_back: np.ndarray = np.asarray((fallback > 0).any(axis=1))
         measured_ms = np.where(measured, latency, 0.0)
@@ -224,11 +243,11 @@ class Evaluator:
             multi = [i for i, a in enumerate(accs) if a.cores > 1]
             shared_latency = latency.copy()
             if multi:
-                model_latency, _, _ = latency_matrix(latency_predictor, catalog, [shared[i] for i in multi])
+                model_latency, _, _ = unit_latency([shared[i] for i in multi])
                 shared_latency[multi] = model_latency + fallback[multi]
         # per accelerator: latency, its measured part, latency with the DDR bandwidth shared by all cores
         per_unit = np.stack([latency, measured_ms, shared_latency], axis=1)
-        self._gather = UnitGather.from_unit_values(space, self.resolutions, per_unit)
+        self._gather = self._laid_out(per_unit)
         self._shared_latency_ms = shared_latency
         self._fastest: dict[bool, tuple[np.ndarray, UnitGather]] = {}
         self._screens: dict[bool, UnitGather] = {}
@@ -277,7 +296,7 @@ class Evaluator:
             return Candidates(candidates.subnets, members[best]), least
         if with_fps not in self._screens:  # latency (and shared latency) only: a third of speed()'s gather
             tables = [self.latency_ms, self._shared_latency_ms] if with_fps else [self.latency_ms]
-            self._screens[with_fps] = UnitGather.from_unit_values(self.space, self.resolutions, np.stack(tables, 1))
+            self._screens[with_fps] = self._laid_out(np.stack(tables, 1))
         sums = self._screens[with_fps].total(candidates.subnets, candidates.accelerator)
         latency, fps = self._latency_fps(sums[:, 0], sums[:, 1] if with_fps else None, candidates.subnets.r,
                                          self.cores[candidates.accelerator])
@@ -307,7 +326,7 @@ class Evaluator:
             tables = [self.latency_ms[members], self._shared_latency_ms[members]] if with_throughput else [
                 self.latency_ms[members]]
             values = np.concatenate(tables)[None]
-            self._fastest[with_throughput] = members, UnitGather.from_unit_values(self.space, self.resolutions, values)
+            self._fastest[with_throughput] = members, self._laid_out(values)
         return self._fastest[with_throughput]
 
     def unit_gather(self, name: object, values: Callable[[Sequence, list[Accelerator]], np.ndarray]) -> UnitGather:
@@ -318,9 +337,12 @@ class Evaluator:
         candidates.accelerator)`` then sums them over each candidate's units.
         """
         if name not in self._derived:
-            self._derived[name] = UnitGather.from_unit_values(
-                self.space, self.resolutions, values(self.units, list(self.accelerators.accelerators)))
+            self._derived[name] = self._laid_out(values(self.units, list(self.accelerators.accelerators)))
         return self._derived[name]
+
+    def _laid_out(self, values: np.ndarray) -> UnitGather:
+        """A gather of (A, Q, K) values over this search's units (:attr:`units`, in their layout)."""
+        return UnitGather.from_unit_values(self.space, self.resolutions, values, per_resolution=self.per_resolution)
 
     def dpu_ms(self, candidates: Candidates) -> np.ndarray:
         """DPU time of one image on one core: the units plus one program launch."""
@@ -383,9 +405,3 @@ def undominated_rows(values: np.ndarray) -> np.ndarray:
             continue
         kept.append(int(i))
     return np.sort(np.array(kept, dtype=np.int64))
-
-
-def _smallest(space: OFASpace, r: int):
-    from ..space import SubnetConfig
-
-    return SubnetConfig.smallest(r=r, width_mult=space.width_mult)
