@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import re
 import warnings
 from collections.abc import Mapping
 from pathlib import Path
@@ -206,14 +205,11 @@ def _table_of_record(record: Mapping[str, Any]) -> LatencyTable:
     return parse_table(record["table_csv"], source=record.get("path") or "<recorded table>")
 
 
-def _recorded_field(record: Mapping[str, Any] | None, name: str) -> str:
-    """Metadata field ``name`` of the table a predictor record holds ("" for a device or a field it lacks)."""
+def _recorded_meta(record: Mapping[str, Any] | None) -> TableMeta | None:
+    """The metadata of the table a predictor record holds (None for a device or any other kind)."""
     if not isinstance(record, Mapping) or record.get("kind") != "table":
-        return ""
-    if "table_networks" in record:
-        return str(record["table_networks"].get("meta", {}).get(name, ""))
-    header = re.search(rf"^# {name}: (.*)$", str(record.get("table_csv", "")), re.M)
-    return header.group(1) if header else ""
+        return None
+    return _table_of_record(record).meta
 
 
 def recorded_timing(record: Mapping[str, Any] | None) -> str | None:
@@ -221,7 +217,8 @@ def recorded_timing(record: Mapping[str, Any] | None) -> str | None:
 
     None otherwise (a shipped device, or a table of DPU time: profiler, ``xdputil``, or a method that does not say).
     """
-    return "host wall time" if HOST_TIMED in _recorded_field(record, "method") else None
+    meta = _recorded_meta(record)
+    return "host wall time" if meta is not None and HOST_TIMED in meta.method else None
 
 
 def throughput_basis(record: Mapping[str, Any] | None) -> str:
@@ -236,7 +233,8 @@ def throughput_basis(record: Mapping[str, Any] | None) -> str:
 
 def recorded_board(record: Mapping[str, Any] | None) -> str | None:
     """The board the recorded predictor's table was measured on, or None (a device, or a table naming none)."""
-    return _recorded_field(record, "board") or None
+    meta = _recorded_meta(record)
+    return meta.board if meta is not None and meta.board else None
 
 
 def predictor_from_record(record: Mapping[str, Any]) -> LatencyPredictor:
