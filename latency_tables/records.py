@@ -38,7 +38,7 @@ from .table import Entry, LatencyTable, TableMeta
 
 __all__ = ["NETWORK_FILE_KEYS", "RECORD_FORMAT", "as_predictor", "fit_networks_file", "fit_table_file",
            "predictor_from_record", "predictor_record", "recorded_board", "recorded_timing",
-           "throughput_basis"]
+           "timing_basis"]
 
 #: ``format`` field of a predictor record.
 RECORD_FORMAT = "ofa-hw-latency-predictor/1"
@@ -221,14 +221,14 @@ def recorded_timing(record: Mapping[str, Any] | None) -> str | None:
     return "host wall time" if meta is not None and HOST_TIMED in meta.method else None
 
 
-def throughput_basis(record: Mapping[str, Any] | None) -> str:
-    """What a design's fps without a deployment model counts: ``"DPU time only"``, or the table's host wall time.
+def timing_basis(record: Mapping[str, Any] | None, dpu: str = "DPU time only") -> str:
+    """What a DPU design's latency or fps (without a deployment model) counts: ``dpu``, or the table's host wall time.
 
-    >>> throughput_basis(None)
-    'DPU time only'
+    >>> timing_basis(None), timing_basis(None, dpu="DPU time")
+    ('DPU time only', 'DPU time')
     """
     timing = recorded_timing(record)
-    return "DPU time only" if timing is None else f"{timing}, as the predictor's table was timed"
+    return dpu if timing is None else f"{timing}, as the predictor's table was timed"
 
 
 def recorded_board(record: Mapping[str, Any] | None) -> str | None:

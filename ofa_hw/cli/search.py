@@ -211,10 +211,9 @@ def _latency_meaning(settings, design) -> str:
         return "end-to-end"
     if not design.accelerator.is_dpuczdx8g:
         return "HLS engine time"
-    from latency_tables.records import recorded_timing
+    from latency_tables.records import timing_basis
 
-    timing = recorded_timing(settings.get("latency_predictor_record"))  # a user's host-timed table
-    return "DPU time" if timing is None else f"{timing}, as the predictor's table was timed"
+    return timing_basis(settings.get("latency_predictor_record"), dpu="DPU time")  # or a user's host-timed table
 
 
 def _basis(settings, design) -> str:
@@ -228,12 +227,12 @@ def _basis(settings, design) -> str:
 
 def _deployed_line(settings, design) -> str:
     """DPU time, end-to-end latency and deployed fps side by side, with threads and the share of each part."""
-    from latency_tables.records import throughput_basis
+    from latency_tables.records import timing_basis
 
     d = design.deployed
     if d is None:
         return (f"{design.fps:.1f} fps with all {design.accelerator.cores} core(s) busy "
-                f"({throughput_basis(settings.get('latency_predictor_record'))})")
+                f"({timing_basis(settings.get('latency_predictor_record'))})")
     shares = d["shares"]
     return (f"{d['fps']:.1f} fps with {d['threads']} thread(s) on {d['cores']} core(s) ({d['bound']}-bound); "
             f"end-to-end {d['single_thread_latency_ms']:.2f} ms single-thread = DPU {d['dpu_ms']:.2f} ms "

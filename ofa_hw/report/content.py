@@ -35,7 +35,7 @@ from latency_tables import CalibratedModel, HybridPredictor, LatencyTable, Table
 from latency_tables.by_build import BuildPredictor
 from latency_tables.engine import EnginePredictor
 from latency_tables.per_resolution import PerResolutionPredictor
-from latency_tables.records import throughput_basis
+from latency_tables.records import timing_basis
 
 from ..layers import count_macs, count_params
 from ..search.result import CodesignResult, Design
@@ -178,7 +178,7 @@ def report_content(result: CodesignResult, predictor=None, cross_validate: bool 
             "latency": latency_table(design, latency, analysis),
             "roofline": _roofline_totals(analysis),
             "latencies": design_latencies(design, settings, export),
-            "fps_basis": throughput_basis(settings.get("latency_predictor_record")),
+            "fps_basis": timing_basis(settings.get("latency_predictor_record")),
         }
     elif export is not None:
         raise ValueError("the result has no best design (a front-only search): there is no exported design to report")
