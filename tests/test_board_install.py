@@ -155,6 +155,9 @@ def test_readme_board_section_runs_as_written_then_fits_on_the_host(board_venv, 
 #: sdbuild/ubuntu/jammy/aarch64/multistrap.config installs it with python3-scipy, python3-matplotlib & co.; the
 #: pynq venv is made with --system-site-packages and its requirements.txt pins no numpy).
 IMAGE_NUMPY = "1.21.5"
+#: Its PyYAML: Ubuntu 22.04's python3-yaml 5.4.1 (in the same multistrap list). PyPI has no Python 3.10 wheel of
+#: 5.4.1 and its sdist does not build with Cython 3: the stand-in builds it with Cython < 3, as a constraint.
+IMAGE_PYYAML = "5.4.1"
 
 
 def _board_python() -> str | None:
@@ -173,9 +176,10 @@ def test_the_core_install_accepts_the_numpy_of_a_pynq_image():
 
     config = configparser.ConfigParser()
     config.read(ROOT / "setup.cfg")
-    core = [Requirement(line) for line in config["options"]["install_requires"].splitlines() if line.strip()]
-    numpy = next(r for r in core if r.name == "numpy")
-    assert numpy.specifier.contains(IMAGE_NUMPY), f"{numpy} would make pip replace the image's numpy {IMAGE_NUMPY}"
+    core = {r.name.lower(): r for r in (Requirement(line) for line in
+                                        config["options"]["install_requires"].splitlines() if line.strip())}
+    for name, image in (("numpy", IMAGE_NUMPY), ("pyyaml", IMAGE_PYYAML)):
+        assert core[name].specifier.contains(image), f"{core[name]} would make pip replace the image's {name} {image}"
 
 
 @pytest.mark.slow
@@ -185,12 +189,14 @@ def test_the_board_path_runs_on_the_pynq_image_s_python_and_numpy(board_wheel, t
         pytest.skip(f"no Python {BOARD_PYTHON} here to stand in for the board image's")
     venv = tmp_path / "venv"
     subprocess.run([python, "-m", "venv", str(venv)], check=True)
+    (tmp_path / "build-constraints.txt").write_text("cython<3\n")
     setup = subprocess.run([str(venv / "bin" / "python"), "-m", "pip", "--disable-pip-version-check", "--quiet",
-                            "install", f"numpy=={IMAGE_NUMPY}", "pyyaml", "tqdm"], capture_output=True, text=True,
-                           env=_clean_env())
+                            "install", f"numpy=={IMAGE_NUMPY}", f"pyyaml=={IMAGE_PYYAML}", "tqdm"],
+                           capture_output=True, text=True,
+                           env=_clean_env() | {"PIP_CONSTRAINT": str(tmp_path / "build-constraints.txt")})
     if setup.returncode != 0:
-        pytest.skip(f"could not install numpy {IMAGE_NUMPY} for Python {BOARD_PYTHON} (no package index?): "
-                    f"{setup.stderr[-300:]}")
+        pytest.skip(f"could not install numpy {IMAGE_NUMPY} and PyYAML {IMAGE_PYYAML} for Python {BOARD_PYTHON} "
+                    f"(no package index?): {setup.stderr[-300:]}")
     # --no-index: the wheel must install over the image's numpy as it is, not pull another
     subprocess.run([*PIP, "--python", str(venv / "bin" / "python"), "install", "--no-index", str(board_wheel)],
                    check=True, env=_clean_env())
@@ -200,8 +206,10 @@ def test_the_board_path_runs_on_the_pynq_image_s_python_and_numpy(board_wheel, t
                     "--dpu-arch numpy-int8 --toolchain numpy --warmup 1 --runs 2"):
         result = _run(venv, command, tmp_path)
         assert result.returncode == 0, f"{command}\n{result.stdout}\n{result.stderr}"
-    version = _run(venv, "python -c 'import sys, numpy; print(sys.version_info[:2], numpy.__version__)'", tmp_path)
-    assert version.stdout.split(")")[-1].strip() == IMAGE_NUMPY and f"(3, {BOARD_PYTHON[2:]}" in version.stdout
+    version = _run(venv, "python -c 'import sys, numpy, yaml; print(sys.version_info[:2], numpy.__version__, "
+                         "yaml.__version__)'", tmp_path)
+    assert version.stdout.split(")")[-1].split() == [IMAGE_NUMPY, IMAGE_PYYAML], version.stdout
+    assert f"(3, {BOARD_PYTHON[2:]}" in version.stdout
     from latency_tables import load_table
     from latency_tables.harness import read_plan
 
