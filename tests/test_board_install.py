@@ -155,7 +155,8 @@ def test_readme_board_section_runs_as_written_then_fits_on_the_host(board_venv, 
 #: sdbuild/ubuntu/jammy/aarch64/multistrap.config installs it with python3-scipy, python3-matplotlib & co.; the
 #: pynq venv is made with --system-site-packages and its requirements.txt pins no numpy).
 IMAGE_NUMPY = "1.21.5"
-#: Its PyYAML: Ubuntu 22.04's python3-yaml 5.4.1 (in the same multistrap list). PyPI has no Python 3.10 wheel of
+#: Its PyYAML: Ubuntu 22.04's python3-yaml 5.4.1 (netplan.io's dependency: ubuntu-minimal, in the same multistrap
+#: list, pulls it in). PyPI has no Python 3.10 wheel of
 #: 5.4.1 and its sdist does not build with Cython 3: the stand-in builds it with Cython < 3, as a constraint.
 IMAGE_PYYAML = "5.4.1"
 
