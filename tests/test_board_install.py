@@ -159,6 +159,8 @@ IMAGE_NUMPY = "1.21.5"
 #: list, pulls it in). PyPI has no Python 3.10 wheel of
 #: 5.4.1 and its sdist does not build with Cython 3: the stand-in builds it with Cython < 3, as a constraint.
 IMAGE_PYYAML = "5.4.1"
+#: Its tqdm: PYNQ's sdbuild/packages/python_packages_jammy/requirements.txt pins 4.64.0.
+IMAGE_TQDM = "4.64.0"
 
 
 def _board_python() -> str | None:
@@ -179,7 +181,7 @@ def test_the_core_install_accepts_the_numpy_of_a_pynq_image():
     config.read(ROOT / "setup.cfg")
     core = {r.name.lower(): r for r in (Requirement(line) for line in
                                         config["options"]["install_requires"].splitlines() if line.strip())}
-    for name, image in (("numpy", IMAGE_NUMPY), ("pyyaml", IMAGE_PYYAML)):
+    for name, image in (("numpy", IMAGE_NUMPY), ("pyyaml", IMAGE_PYYAML), ("tqdm", IMAGE_TQDM)):
         assert core[name].specifier.contains(image), f"{core[name]} would make pip replace the image's {name} {image}"
 
 
@@ -192,11 +194,11 @@ def test_the_board_path_runs_on_the_pynq_image_s_python_and_numpy(board_wheel, t
     subprocess.run([python, "-m", "venv", str(venv)], check=True)
     (tmp_path / "build-constraints.txt").write_text("cython<3\n")
     setup = subprocess.run([str(venv / "bin" / "python"), "-m", "pip", "--disable-pip-version-check", "--quiet",
-                            "install", f"numpy=={IMAGE_NUMPY}", f"pyyaml=={IMAGE_PYYAML}", "tqdm"],
+                            "install", f"numpy=={IMAGE_NUMPY}", f"pyyaml=={IMAGE_PYYAML}", f"tqdm=={IMAGE_TQDM}"],
                            capture_output=True, text=True,
                            env=_clean_env() | {"PIP_CONSTRAINT": str(tmp_path / "build-constraints.txt")})
     if setup.returncode != 0:
-        pytest.skip(f"could not install numpy {IMAGE_NUMPY} and PyYAML {IMAGE_PYYAML} for Python {BOARD_PYTHON} "
+        pytest.skip(f"could not install the image's numpy, PyYAML and tqdm for Python {BOARD_PYTHON} "
                     f"(no package index?): {setup.stderr[-300:]}")
     # --no-index: the wheel must install over the image's numpy as it is, not pull another
     subprocess.run([*PIP, "--python", str(venv / "bin" / "python"), "install", "--no-index", str(board_wheel)],
@@ -207,9 +209,9 @@ def test_the_board_path_runs_on_the_pynq_image_s_python_and_numpy(board_wheel, t
                     "--dpu-arch numpy-int8 --toolchain numpy --warmup 1 --runs 2"):
         result = _run(venv, command, tmp_path)
         assert result.returncode == 0, f"{command}\n{result.stdout}\n{result.stderr}"
-    version = _run(venv, "python -c 'import sys, numpy, yaml; print(sys.version_info[:2], numpy.__version__, "
-                         "yaml.__version__)'", tmp_path)
-    assert version.stdout.split(")")[-1].split() == [IMAGE_NUMPY, IMAGE_PYYAML], version.stdout
+    version = _run(venv, "python -c 'import sys, numpy, yaml, tqdm; print(sys.version_info[:2], numpy.__version__, "
+                         "yaml.__version__, tqdm.__version__)'", tmp_path)
+    assert version.stdout.split(")")[-1].split() == [IMAGE_NUMPY, IMAGE_PYYAML, IMAGE_TQDM], version.stdout
     assert f"(3, {BOARD_PYTHON[2:]}" in version.stdout
     from latency_tables import load_table
     from latency_tables.harness import read_plan
