@@ -34,7 +34,7 @@ from accel_models import Accelerator, BlockSpec, Layer
 from .table import Entry, LatencyTable, TableMeta
 
 __all__ = ["SOURCES", "ULTRA96_CHANNEL_AUGMENTATION", "BoardMismatchWarning", "CalibrationSource", "dpu_on_board",
-           "get_source", "profiler_launch_ms", "table_accelerator", "table_units", "ultra96_units",
+           "get_source", "other_ddr_gbps", "profiler_launch_ms", "table_accelerator", "table_units", "ultra96_units",
            "warn_if_unbuildable", "zcu102_profile_table"]
 
 
@@ -211,6 +211,25 @@ def warn_if_unbuildable(accelerator: Accelerator, board: str | None, stacklevel:
                f"{board}: {', '.join(fitting) or 'none'}")
     warnings.warn(message, BoardMismatchWarning, stacklevel=stacklevel + 1)
     return message
+
+
+def other_ddr_gbps(board: str | None, ddr_bw_gbps: float) -> float | None:
+    """The DDR bandwidth of the known board ``board`` when it is not ``ddr_bw_gbps``; None when equal or not known.
+
+    A table measured on ``board`` timed its memory at that board's DDR:
+    an accelerator of another bandwidth has another ``timing_key``, so none
+    of the table's entries price it (a fit on them, or a search on a board
+    of that bandwidth, uses the fitted model alone).
+
+    >>> other_ddr_gbps("ultra96v2", 19.2), other_ddr_gbps("zcu102", 19.2), other_ddr_gbps("my-board", 19.2)
+    (8.53, None, None)
+    """
+    from accel_models import get_board, list_boards
+
+    if board not in list_boards():
+        return None
+    board_gbps = get_board(board).ddr_bw_gbps
+    return None if board_gbps == ddr_bw_gbps else board_gbps
 
 
 def dpu_on_board(arch: str, clock_mhz: float, board: str | None) -> Accelerator:
