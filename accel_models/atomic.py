@@ -372,7 +372,9 @@ def output_lock(target: str | os.PathLike, *, what: str = "ofa-hw") -> Iterator[
     :class:`OutputLockedError` naming the pid.  Stale-lock rule: a lock of
     this host whose pid no longer runs (or an unreadable lock older than a
     minute) is removed and taken over; a lock of another host is never
-    guessed stale.
+    guessed stale.  The folders made to hold the lock are removed again if
+    the block leaves them empty: a run that fails before writing leaves
+    nothing behind.
 
     Examples
     --------
@@ -386,11 +388,14 @@ def output_lock(target: str | os.PathLike, *, what: str = "ofa-hw") -> Iterator[
     """
     target = Path(target)
     lock = _lock_path(target)
-    lock.parent.mkdir(parents=True, exist_ok=True)
+    created = _missing_folders(lock.parent)
     me = {"pid": os.getpid(), "host": _HOST, "hostname": socket.gethostname(), "started": time.time(), "what": what}
     for _ in range(3):
+        lock.parent.mkdir(parents=True, exist_ok=True)
         try:
             fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+        except FileNotFoundError:  # another run removed the empty folder it had made: make it again
+            continue
         except FileExistsError:
             holder = _read_holder(lock)
             if holder is None:
@@ -409,6 +414,25 @@ def output_lock(target: str | os.PathLike, *, what: str = "ofa-hw") -> Iterator[
     finally:
         if (_read_holder(lock) or {}).get("pid") == me["pid"]:
             lock.unlink(missing_ok=True)
+        _remove_if_empty(created)
+
+
+def _missing_folders(folder: Path) -> list[Path]:
+    """``folder`` and those of its parents that do not exist yet, deepest first."""
+    missing = []
+    while not folder.exists() and folder != folder.parent:
+        missing.append(folder)
+        folder = folder.parent
+    return missing
+
+
+def _remove_if_empty(folders: list[Path]) -> None:
+    """Remove ``folders`` (deepest first) while they are empty: a run that wrote nothing leaves no folder behind."""
+    for folder in folders:
+        try:
+            folder.rmdir()
+        except OSError:  # not empty (the run's output, or another run's lock), or gone
+            return
 
 
 def _stale(lock: Path, holder: dict) -> bool:

@@ -65,6 +65,22 @@ def test_a_folder_being_built_is_locked(tmp_path):
     assert _names(target) == ["x"]
 
 
+def test_a_run_that_writes_nothing_leaves_no_folder_behind(tmp_path):
+    target = tmp_path / "results" / "run" / "search"
+    with pytest.raises(ValueError, match="bad input"):
+        with output_lock(target):
+            assert (tmp_path / "results" / "run" / ".search.lock").is_file()
+            raise ValueError("bad input")  # e.g. a search refusing its arguments
+    assert _names(tmp_path) == []  # the lock's folders were made for it, and are gone with it
+    (tmp_path / "results").mkdir()
+    with output_lock(target):
+        target.mkdir()
+    assert target.is_dir() and _names(tmp_path / "results" / "run") == ["search"]  # output kept, lock gone
+    with output_lock(target):  # nothing written
+        pass
+    assert _names(tmp_path / "results") == ["run"]  # a folder that held something stays
+
+
 def test_holds_only_names_the_foreign_entries_and_the_missing_ones(tmp_path):
     check = holds_only({"report.html", "summary.json"}, required={"summary.json"}, what="a report")
     assert check(tmp_path) is None  # empty

@@ -75,6 +75,13 @@ def test_info_bad_input_is_one_line_error(tmp_path, capsys):
     assert main(["info", str(tmp_path / "missing.json")]) == 2
 
 
+def test_a_refused_search_leaves_no_output_folder(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)  # the default --out, results/search, under a fresh folder
+    assert main(["search", "--board", "ultra96v2", "--latency-ms", "-1", "--no-progress"]) == 2
+    assert "latency_ms must be a positive number" in capsys.readouterr().err
+    assert list(tmp_path.iterdir()) == []  # no empty results/ left by the output lock
+
+
 def test_warnings_print_as_one_line_naming_the_command(tmp_path):
     """A warning on the command line reads as the tool's note, not Python's file:line and source line."""
     run = subprocess.run([sys.executable, "-m", "ofa_hw.cli", "lut", "plan", "--resolutions", "64",
