@@ -62,7 +62,7 @@ from types import MappingProxyType
 
 import numpy as np
 
-from accel_models import Accelerator, Layer, RooflineModel, RooflineParams, get_board, list_boards
+from accel_models import Accelerator, Layer, RooflineModel, RooflineParams
 from accel_models.predictor_protocol import as_layers
 from accel_models.validation import distinct_named, reject_unknown_keys
 
@@ -71,7 +71,7 @@ from .fitting import CalibrationProblem, Fit, FitSettings, held_out_launch_ms
 from .joint import JOINT_FIT_PARAMETERS, JOINT_FIXED, JOINT_TIED
 from .metrics import ErrorReport
 from .predictor import HybridPredictor, calibrated_device
-from .sources import CalibrationSource, warn_if_unbuildable
+from .sources import CalibrationSource, built_on_board, other_ddr_gbps, warn_if_unbuildable
 from .table import Entry, LatencyTable, TableMeta
 
 __all__ = ["FEW_SHOT_EVIDENCE", "FEW_SHOT_FOLDS", "FEW_SHOT_MARGIN", "FEW_SHOT_MIN_FIT", "FEW_SHOT_PRIOR_WEIGHTS",
@@ -236,9 +236,9 @@ def _source(measurements, accelerator: Accelerator, units, name: str) -> Calibra
 
 def _check_board_bandwidth(meta: TableMeta, accelerator: Accelerator) -> None:
     """Warn when the table names a known board whose DDR bandwidth is not the accelerator's (timing_key differs)."""
-    if meta.board not in list_boards() or get_board(meta.board).ddr_bw_gbps == accelerator.ddr_bw_gbps:
+    board_gbps = other_ddr_gbps(meta.board, accelerator.ddr_bw_gbps)
+    if board_gbps is None:
         return
-    board_gbps = get_board(meta.board).ddr_bw_gbps
     warnings.warn(f"table {meta.name!r} was measured on {meta.board} (DDR {board_gbps:g} GB/s) but the accelerator "
                   f"given has {accelerator.ddr_bw_gbps:g} GB/s: the fit times memory at the wrong bandwidth, and a "
                   f"search on {meta.board} will not use these measurements; pass table_accelerator(table.meta, "
@@ -375,6 +375,13 @@ def fit_device(measurements: LatencyTable | Sequence[NetworkMeasurement], accele
         (:class:`FewShotReport`) and ``calibrated.method["few_shot"]`` say
         what was chosen and why.
 
+    Warns
+    -----
+    BoardMismatchWarning
+        When the board a table names cannot hold ``accelerator``, unless it
+        is what :func:`latency_tables.table_accelerator` (or
+        ``dpu_on_board``) built on that board: they said so as they built it.
+
     Examples
     --------
     >>> from latency_tables import get_source
@@ -394,7 +401,8 @@ def fit_device(measurements: LatencyTable | Sequence[NetworkMeasurement], accele
                          f"got {type(accelerator).__name__}")
     if isinstance(measurements, LatencyTable):
         _check_board_bandwidth(measurements.meta, accelerator)
-        warn_if_unbuildable(accelerator, measurements.meta.board)
+        if not built_on_board(accelerator, measurements.meta.board):  # else table_accelerator has said it
+            warn_if_unbuildable(accelerator, measurements.meta.board)
     prior_calibration, prior_name = _prior_calibration(prior)
     if accelerator.is_dpuczdx8g and not prior_calibration.accelerator.is_dpuczdx8g:
         raise ValueError(f"prior {prior_name!r} is not a DPU calibration (it was fitted on "

@@ -33,9 +33,9 @@ from accel_models import Accelerator, BlockSpec, Layer
 
 from .table import Entry, LatencyTable, TableMeta
 
-__all__ = ["SOURCES", "ULTRA96_CHANNEL_AUGMENTATION", "BoardMismatchWarning", "CalibrationSource", "dpu_on_board",
-           "get_source", "profiler_launch_ms", "table_accelerator", "table_units", "ultra96_units",
-           "warn_if_unbuildable", "zcu102_profile_table"]
+__all__ = ["SOURCES", "ULTRA96_CHANNEL_AUGMENTATION", "BoardMismatchWarning", "CalibrationSource", "built_on_board",
+           "dpu_on_board", "get_source", "other_ddr_gbps", "profiler_launch_ms", "table_accelerator", "table_units",
+           "ultra96_units", "warn_if_unbuildable", "zcu102_profile_table"]
 
 
 #: Whether the measured Ultra96-V2 B2304 ran its stem with channel augmentation: no, by its timing.  The build
@@ -213,6 +213,25 @@ def warn_if_unbuildable(accelerator: Accelerator, board: str | None, stacklevel:
     return message
 
 
+def other_ddr_gbps(board: str | None, ddr_bw_gbps: float) -> float | None:
+    """The DDR bandwidth of the known board ``board`` when it is not ``ddr_bw_gbps``; None when equal or not known.
+
+    A table measured on ``board`` timed its memory at that board's DDR:
+    an accelerator of another bandwidth has another ``timing_key``, so none
+    of the table's entries price it (a fit on them, or a search on a board
+    of that bandwidth, uses the fitted model alone).
+
+    >>> other_ddr_gbps("ultra96v2", 19.2), other_ddr_gbps("zcu102", 19.2), other_ddr_gbps("my-board", 19.2)
+    (8.53, None, None)
+    """
+    from accel_models import get_board, list_boards
+
+    if board not in list_boards():
+        return None
+    board_gbps = get_board(board).ddr_bw_gbps
+    return None if board_gbps == ddr_bw_gbps else board_gbps
+
+
 def dpu_on_board(arch: str, clock_mhz: float, board: str | None) -> Accelerator:
     """The single-core DPUCZDX8G ``arch`` at ``clock_mhz`` as built on ``board``: its DDR bandwidth and build options.
 
@@ -223,16 +242,41 @@ def dpu_on_board(arch: str, clock_mhz: float, board: str | None) -> Accelerator:
     >>> dpu_on_board("B4096", 300, "zcu102").ddr_bw_gbps
     19.2
     """
+    accelerator = _built_on(arch, clock_mhz, board)
+    warn_if_unbuildable(accelerator, board, stacklevel=3)  # the caller of table_accelerator / dpu_on_board
+    return accelerator
+
+
+def built_on_board(accelerator: Accelerator, board: str | None) -> bool:
+    """Whether ``accelerator`` is what :func:`dpu_on_board` (and so :func:`table_accelerator`) builds on ``board``.
+
+    Those have said, as they built it, whether the board can hold it: a
+    fit on that board's measurements (:func:`latency_tables.fit_device`)
+    does not say it again.
+
+    >>> from accel_models import Accelerator
+    >>> built_on_board(dpu_on_board("B1600", 300, "zcu102"), "zcu102")
+    True
+    >>> built_on_board(Accelerator.from_dpu("B1600", clock_mhz=300), "zcu102")  # the default DDR, not the board's
+    False
+    """
+    from accel_models import list_boards
+
+    if board not in list_boards() or accelerator.arch is None or accelerator.cores != 1:
+        return False
+    return accelerator == _built_on(accelerator.arch, accelerator.clock_mhz, board)
+
+
+def _built_on(arch: str, clock_mhz: float, board: str | None) -> Accelerator:
+    """:func:`dpu_on_board` without its word on whether the board can hold the DPU."""
     from accel_models import get_board, list_boards
     from accel_models.resources import buildable_on
 
-    if board in list_boards():
-        spec = get_board(board)
-        # as it must have been built to fit that board (DSP usage / UltraRAM; neither changes the timing)
-        accelerator = buildable_on(Accelerator.from_dpu(arch, clock_mhz=clock_mhz, ddr_bw_gbps=spec.ddr_bw_gbps), spec)
-        warn_if_unbuildable(accelerator, board, stacklevel=3)  # the caller of table_accelerator / dpu_on_board
-        return accelerator
-    return Accelerator.from_dpu(arch, clock_mhz=clock_mhz)
+    if board not in list_boards():
+        return Accelerator.from_dpu(arch, clock_mhz=clock_mhz)
+    spec = get_board(board)
+    # as it must have been built to fit that board (DSP usage / UltraRAM; neither changes the timing)
+    return buildable_on(Accelerator.from_dpu(arch, clock_mhz=clock_mhz, ddr_bw_gbps=spec.ddr_bw_gbps), spec)
 
 
 def profiler_launch_ms(table: LatencyTable, keys: Sequence[str] | None = None) -> float | None:

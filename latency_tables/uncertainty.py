@@ -509,29 +509,34 @@ class IntervalPredictor:
         sources = self.unit_sources(units, accelerator)
         keys = [u[0].block if u else "" for u in units]
         kinds = np.array([unit_kind(key) for key in keys])
+        own_low, own_high = self._own_spread_factors(sources, keys, confidence)
+        own = (sources == "measured") & ~np.isnan(own_low)  # these take their entry's interval, not the repeat model's
         low, high = np.ones(sources.shape), np.ones(sources.shape)
         for source in INTERVAL_SOURCES:
             for kind in (np.unique(kinds) if source == "model" else ["*"]):
-                mask = (sources == source) & ((kinds == kind)[None, :] if source == "model" else True)
+                mask = (sources == source) & ~own & ((kinds == kind)[None, :] if source == "model" else True)
                 if mask.any():
                     example = keys[int(np.flatnonzero(kinds == kind)[0])] if source == "model" else ""
                     bounds = np.exp(self.errors.residuals(source, example).bounds(confidence))
                     low[mask], high[mask] = bounds
-        self._own_spread_factors(sources, keys, confidence, low, high)
-        return sources, low, high
+        return sources, np.where(own, own_low, low), np.where(own, own_high, high)
 
-    def _own_spread_factors(self, sources: np.ndarray, keys: Sequence[str], confidence: float,
-                            low: np.ndarray, high: np.ndarray) -> None:
-        """Measured units whose table entry carries ``std_ms`` and ``count``: their own one-run interval, in place."""
+    def _own_spread_factors(self, sources: np.ndarray, keys: Sequence[str],
+                            confidence: float) -> tuple[np.ndarray, np.ndarray]:
+        """(K,) low and high factors of the measured units whose table entry carries ``std_ms`` and ``count``.
+
+        Their own one-run interval (:func:`entry_bounds`); NaN for the other units.
+        """
+        low, high = np.full(len(keys), np.nan), np.full(len(keys), np.nan)
         table = getattr(self.predictor, "table", None)
         if table is None:
-            return
+            return low, high
         for k in np.flatnonzero((sources == "measured").any(axis=0)).tolist():
             entry = table.entries.get(keys[k])
             bounds = None if entry is None else entry_bounds(entry, confidence)
             if bounds is not None:
-                column = sources[:, k] == "measured"
-                low[column, k], high[column, k] = np.exp(bounds)
+                low[k], high[k] = np.exp(bounds)
+        return low, high
 
     def network_interval(self, layers: Sequence[Layer], accelerator: Accelerator | None = None,
                          confidence: float | None = None) -> LatencyInterval:

@@ -81,9 +81,10 @@ class UnitGather:
         gives a key shared by two resolutions a different value at each.
         """
         resolutions = tuple(int(r) for r in resolutions)
-        keys, layers, _ = catalog_columns(space, resolutions, per_resolution=True)
-        values = np.concatenate([np.asarray(values_at(r)(keys[at], layers[at]), dtype=float).reshape(-1)
-                                 for r, at in zip(resolutions, resolution_spans(space, resolutions), strict=True)])
+        catalogues = _resolution_catalogues(space, resolutions)
+        values = np.concatenate([np.asarray(values_at(r)(catalogues.keys[at], catalogues.layers[at]),
+                                            dtype=float).reshape(-1)
+                                 for r, at in zip(resolutions, catalogues.spans, strict=True)])
         return cls.from_unit_values(space, resolutions, values, per_resolution=True)
 
     @classmethod
@@ -187,31 +188,46 @@ def catalog_units(space: OFASpace, resolutions: Sequence[int],
 
 def resolution_spans(space: OFASpace, resolutions: Sequence[int]) -> list[slice]:
     """The slice of each resolution's units in ``catalog_units(space, resolutions, per_resolution=True)``."""
-    sizes = [len(catalog_lookup(space, (int(r),))[0]) for r in resolutions]
-    ends = np.cumsum(sizes).tolist()
-    return [slice(end - size, end) for size, end in zip(sizes, ends, strict=True)]
+    return list(_resolution_catalogues(space, tuple(int(r) for r in resolutions)).spans)
 
 
-@lru_cache(maxsize=64)
 def catalog_columns(space: OFASpace, resolutions: tuple[int, ...], per_resolution: bool = False):
     """Keys, layers and (R, positions, choices) column lookup of the units at ``resolutions``.
 
     One column per key (:func:`ofa_hw.layers.catalog_lookup`), or with ``per_resolution`` one per
-    resolution and key: each resolution's own catalogue, one after the other.
+    resolution and key: each resolution's own catalogue, one after the other.  Both cached.
     """
     if not per_resolution:
         return catalog_lookup(space, resolutions)
+    catalogues = _resolution_catalogues(space, resolutions)
+    return catalogues.keys, catalogues.layers, catalogues.lookup
+
+
+@dataclass(frozen=True, eq=False)
+class _ResolutionCatalogues:
+    """Each resolution's own catalogue, one after the other: its units are ``keys[spans[i]]`` (and ``layers``)."""
+
+    keys: tuple[str, ...]
+    layers: tuple
+    lookup: np.ndarray  # (R, positions, choices) columns into keys, read-only
+    spans: tuple[slice, ...]
+
+
+@lru_cache(maxsize=64)
+def _resolution_catalogues(space: OFASpace, resolutions: tuple[int, ...]) -> _ResolutionCatalogues:
     keys: list[str] = []
     layers: list = []
     lookups = []
+    spans = []
     for r in resolutions:
         own_keys, own_layers, lookup = catalog_lookup(space, (r,))
+        spans.append(slice(len(keys), len(keys) + len(own_keys)))
         lookups.append(lookup[0] + len(keys))
         keys += own_keys
         layers += own_layers
     lookup = np.stack(lookups)
     lookup.setflags(write=False)
-    return tuple(keys), tuple(layers), lookup
+    return _ResolutionCatalogues(tuple(keys), tuple(layers), lookup, tuple(spans))
 
 
 def unit_totals(batch: SubnetBatch,

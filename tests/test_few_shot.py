@@ -299,3 +299,15 @@ def test_a_header_naming_a_dpu_the_board_cannot_hold_is_used_with_a_warning_that
     with warnings.catch_warnings():
         warnings.simplefilter("error", BoardMismatchWarning)  # the B2304 the board was measured with: no word
         table_accelerator(_header_on_ultra96("B2304", 200.0).meta)
+
+
+def test_an_accelerator_of_another_ddr_bandwidth_than_the_tables_board_is_fitted_with_a_warning():
+    shots = get_source("ultra96v2-b2304").table.subset(KEYS[:3])
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        fit_device(shots, Accelerator.from_dpu("B2304", clock_mhz=200.0, ddr_bw_gbps=19.2))  # a ZCU102's DDR
+        fit_device(shots, get_source("ultra96v2-b2304").accelerator)  # the board's own 8.53 GB/s: no word
+    assert [str(w.message) for w in caught if "GB/s" in str(w.message)] == [
+        "table 'ultra96v2-b2304' was measured on ultra96v2 (DDR 8.53 GB/s) but the accelerator given has 19.2 GB/s: "
+        "the fit times memory at the wrong bandwidth, and a search on ultra96v2 will not use these measurements; "
+        "pass table_accelerator(table.meta, arch=..., clock_mhz=...) or Accelerator.from_dpu(..., ddr_bw_gbps=8.53)"]

@@ -349,11 +349,65 @@ def test_a_search_on_another_boards_table_warns_that_none_of_its_entries_apply(m
                          "transferred; measure on zcu102, or search --board ultra96v2"]  # the Ultra96 search: silent
 
 
-def test_cli_fit_on_a_header_naming_a_dpu_the_board_cannot_hold_warns_once_and_fits(tmp_path, capsys):
+def _b4096_on_ultra96(path):
+    """Eight Ultra96-V2 entries under a header naming a B4096 @ 300 MHz, which that board cannot hold."""
     shipped = get_source("ultra96v2-b2304").table
     meta = dataclasses.replace(shipped.meta, name="b4096-on-ultra96", dpu_arch="DPUCZDX8G B4096", clock_mhz=300.0)
-    table = write_table(LatencyTable.from_entries(meta, [shipped.entries[k] for k in shipped.keys()[:8]]),
-                        tmp_path / "b4096.csv")
+    return write_table(LatencyTable.from_entries(meta, [shipped.entries[k] for k in shipped.keys()[:8]]), path)
+
+
+def test_cli_fit_on_a_header_naming_a_dpu_the_board_cannot_hold_warns_once_and_fits(tmp_path, capsys):
+    table = _b4096_on_ultra96(tmp_path / "b4096.csv")
     assert main(["lut", "fit", str(table)]) == 0
     warned = [line for line in capsys.readouterr().out.splitlines() if "cannot be built on ultra96v2" in line]
     assert len(warned) == 1 and warned[0].startswith("  warning: B4096 @300 MHz x1") and "B2304" in warned[0], warned
+
+
+def _python_fit(how):
+    from latency_tables import fit_device, table_accelerator
+    from latency_tables.records import fit_networks_file, fit_table_file
+    from latency_tables.sources import dpu_on_board
+
+    def run(table, networks):
+        if how == "fit_device, an Accelerator":
+            return fit_device(load_table(table), Accelerator.from_dpu("B4096", clock_mhz=300.0, ddr_bw_gbps=8.53))
+        if how == "fit_device, table_accelerator":
+            measured = load_table(table)
+            return fit_device(measured, table_accelerator(measured.meta))
+        if how == "fit_table_file":
+            return fit_table_file(table)
+        return fit_networks_file(networks, dpu_on_board("B4096", 300.0, "ultra96v2"))
+    return run
+
+
+def _cli(*args):
+    def run(table, networks):
+        assert main([arg.format(table=table, networks=networks) for arg in args]) == 0
+    return run
+
+
+_UNBUILDABLE_PATHS = {
+    **{how: _python_fit(how) for how in ("fit_device, an Accelerator", "fit_device, table_accelerator",
+                                         "fit_table_file", "fit_networks_file, dpu_on_board")},
+    "lut fit": _cli("lut", "fit", "{table}"),
+    "lut fit --dpu": _cli("lut", "fit", "{table}", "--dpu", "B4096"),
+    "lut fit --networks --board": _cli("lut", "fit", "--networks", "{networks}", "--dpu", "B4096", "--clock-mhz", "300",
+                                       "--board", "ultra96v2"),
+    "search --predictor": _cli("search", "--latency-ms", "12", "--budget", "200", "--population", "20", "--no-progress",
+                               "--no-report", "--predictor", "{table}", "--out", "{table}.out"),
+}
+
+
+@pytest.mark.parametrize("path", _UNBUILDABLE_PATHS)
+def test_a_dpu_the_board_cannot_hold_is_told_exactly_once_on_every_path(path, tmp_path, capsys):
+    from latency_tables import BoardMismatchWarning
+
+    table = _b4096_on_ultra96(tmp_path / "b4096.csv")
+    networks, _, _ = _networks_file(tmp_path / "nets.json")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        _UNBUILDABLE_PATHS[path](table, networks)
+    raised = [w for w in caught if issubclass(w.category, BoardMismatchWarning)]
+    printed = [line for line in "".join(capsys.readouterr()).splitlines() if "cannot be built on ultra96v2" in line]
+    assert len(raised) + len(printed) == 1, (raised, printed)  # the CLI's lut fit prints what it caught
+    assert all("B4096 @300 MHz x1 cannot be built on ultra96v2" in str(w.message) for w in raised)

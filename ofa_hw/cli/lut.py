@@ -222,13 +222,13 @@ def _run_fit(args: argparse.Namespace) -> int:
     if args.table is not None and not args.table.exists() and str(args.table) in list_tables():
         raise ValueError(f"{args.table} is the name of a shipped table, not a file: lut fit takes a table you "
                          "measured (TABLE.csv, from 'ofa-hw lut measure'); 'ofa-hw lut show NAME' prints a shipped one")
-    accelerator = None
-    if args.table is not None and (args.dpu is not None or args.clock_mhz is not None):
-        # either flag in place of the table's header; the board's DDR bandwidth and build options, as a search
-        # on that board builds the DPU
-        accelerator = table_accelerator(load_table(args.table).meta, arch=args.dpu, clock_mhz=args.clock_mhz)
-    with warnings.catch_warnings(record=True) as caught:
+    with warnings.catch_warnings(record=True) as caught:  # printed below the fit's note
         warnings.simplefilter("always")
+        accelerator = None
+        if args.table is not None and (args.dpu is not None or args.clock_mhz is not None):
+            # either flag in place of the table's header; the board's DDR bandwidth and build options, as a search
+            # on that board builds the DPU
+            accelerator = table_accelerator(load_table(args.table).meta, arch=args.dpu, clock_mhz=args.clock_mhz)
         if args.networks is not None:
             predictor = fit_networks_file(args.networks, dpu_on_board(args.dpu, args.clock_mhz, args.board),
                                           prior=args.prior)
@@ -247,7 +247,7 @@ def _run_fit(args: argparse.Namespace) -> int:
           f"prior {args.prior}")
     print(f"  {predictor.few_shot.note}")
     print(f"  {_interval_line(predictor.few_shot)}")
-    for message in dict.fromkeys(str(warning.message) for warning in caught):  # the header's DPU, then the fit's
+    for message in dict.fromkeys(str(warning.message) for warning in caught):  # in the order raised, each once
         if "fit_device" not in message:
             print(f"  warning: {message}")
     print(calibrated.summary())

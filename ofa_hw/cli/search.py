@@ -151,13 +151,14 @@ def _warn_if_measured_elsewhere(record, board: Board) -> None:
     """A user's table measured on a known board of another DDR bandwidth: none of its entries price a design here."""
     import warnings
 
-    from accel_models import get_board, list_boards
     from latency_tables.records import recorded_board
+    from latency_tables.sources import other_ddr_gbps
 
     measured_on = recorded_board(record)
-    if measured_on in list_boards() and get_board(measured_on).ddr_bw_gbps != board.ddr_bw_gbps:
+    there_gbps = other_ddr_gbps(measured_on, board.ddr_bw_gbps)
+    if there_gbps is not None:
         warnings.warn(f"the predictor's table was measured on {measured_on}, this search is on {board.name}: none "
-                      f"of its entries apply here (DDR {get_board(measured_on).ddr_bw_gbps:g} GB/s there, "
+                      f"of its entries apply here (DDR {there_gbps:g} GB/s there, "
                       f"{board.ddr_bw_gbps:g} here), every latency is its fitted model transferred; measure on "
                       f"{board.name}, or search --board {measured_on}", stacklevel=2)
 
