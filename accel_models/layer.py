@@ -224,8 +224,9 @@ class Layer:
     @property
     def ops(self) -> int:
         """Arithmetic operations: 2 per MAC, 1 per element for the rest."""
-        if self.macs:
-            return 2 * self.macs
+        macs = self.macs  # read once: the small analytical-model calls read ops of every layer
+        if macs:
+            return 2 * macs
         cout, hout, wout = self.out_shape
         if self.op in {"pool", "maxpool"}:
             return cout * hout * wout * self.kernel * self.kernel
@@ -261,8 +262,9 @@ class Layer:
     @property
     def weight_bytes(self) -> int:
         """Weights at ``weight_bits`` plus int32 biases."""
-        bias_bytes = self.out_shape[0] * _BIAS_BITS // 8 if self.bias and self.weight_count else 0
-        return self.weight_count * self.weight_bits // 8 + bias_bytes
+        count = self.weight_count  # read once: every unit_flow call reads weight_bytes of every layer
+        bias_bytes = self.out_shape[0] * _BIAS_BITS // 8 if self.bias and count else 0
+        return count * self.weight_bits // 8 + bias_bytes
 
     @property
     def total_bytes(self) -> int:

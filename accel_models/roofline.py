@@ -41,8 +41,7 @@ import math
 import numbers
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, fields
-from itertools import accumulate
-from typing import Any, NamedTuple
+from typing import Any
 
 import numpy as np
 
@@ -50,7 +49,7 @@ from .accelerator import Accelerator
 from .layer import OPS, Layer, LayerArrays
 from .predictor_protocol import AcceleratorChoice, accelerator_list
 from .schedule import UnitSchedule, group_by_block, unit_flow
-from .tiling import AcceleratorArrays, layer_class, layer_classes, layer_cycles, tiled_cycles
+from .tiling import AcceleratorArrays, _class_cycles, layer_class, layer_classes, tiled_cycles
 from .validation import reject_unknown_keys
 
 __all__ = ["ENGINES", "PARAMETER_INFO", "LayerAnalysis", "LayerTerms", "RooflineModel", "RooflineParams",
@@ -283,19 +282,15 @@ class LayerTerms:
 _BOUNDS = np.array(["compute", "memory", "overhead"])
 
 
-class _LayerParts(NamedTuple):
-    """One layer's components on one accelerator (the scalar path): the keys of :meth:`RooflineModel.breakdown`."""
-
-    compute_ms: float
-    memory_ms: float
-    overhead_ms: float
-    latency_ms: float
-    dram_bytes: float
-
-
+#: One layer's components on one accelerator as the scalar path holds them, a plain tuple of these (the keys
+#: of :meth:`RooflineModel.breakdown`; a named tuple would cost a third of a microsecond a layer to build).
+_PARTS = ("compute_ms", "memory_ms", "overhead_ms", "latency_ms", "dram_bytes")
+_DRAM, _MEMORY, _LATENCY = (_PARTS.index(name) for name in ("dram_bytes", "memory_ms", "latency_ms"))
 #: The columns :meth:`RooflineModel._analyze_layers` builds per layer (its parts, ops and engine roof), and
 #: what :func:`_layer_roofs` adds to them.
-_LAYER_COLUMNS = (*_LayerParts._fields, "ops", "engine_peak_gops")
+_LAYER_COLUMNS = (*_PARTS, "ops", "engine_peak_gops")
+#: ``(layer, engine class code, parts)``: one layer of the scalar path.
+_ScalarLayer = tuple[Layer, int, tuple[float, ...]]
 _ROOF_COLUMNS = ("arithmetic_intensity", "bandwidth_gbps", "attainable_gops", "utilization")
 #: Up to this many layers :meth:`RooflineModel.analyze` computes roofs in Python numbers, above in numpy: a
 #: unit's layers (8 at most in the OFA spaces) take the Python path, faster for so few; a whole network's
@@ -368,6 +363,59 @@ def _layer_roofs(row: tuple[float, ...], peak_gops: float) -> tuple[float, float
     utilization = ops / busy if busy else (math.inf if ops else math.nan)  # numpy's x / 0
     bound = _BOUND_NAMES[2 if overhead_ms > max(compute_ms, memory_ms) else int(compute_ms < memory_ms)]
     return intensity, bandwidth, roof, utilization, bound
+
+
+#: numpy's pairwise summation (``pairwise_sum`` in its float loops): runs of up to this many numbers in
+#: 8 interleaved accumulators, longer runs split in two.
+_PAIRWISE_BLOCK = 128
+
+
+def _numpy_sum(values: Sequence[float]) -> float:
+    """``np.add.reduce`` (``array.sum()``) of a float64 sequence, in Python numbers: the same additions in order.
+
+    For the small calls, whose one or two numpy sums of a few numbers would cost more than the rest of
+    the arithmetic.  Fewer than 8 numbers are added one by one (from -0.0), up to
+    :data:`_PAIRWISE_BLOCK` in 8 interleaved accumulators combined pairwise and the rest one by one;
+    longer runs are split in two at a multiple of 8.
+    """
+    n = len(values)
+    if n < 8:
+        total = -0.0
+        for value in values:
+            total += value
+        return total
+    if n > _PAIRWISE_BLOCK:
+        half = n // 2 - n // 2 % 8
+        return _numpy_sum(values[:half]) + _numpy_sum(values[half:])
+    lanes = list(values[:8])
+    end = n - n % 8
+    for i in range(8, end, 8):
+        for lane in range(8):
+            lanes[lane] += values[i + lane]
+    total = ((lanes[0] + lanes[1]) + (lanes[2] + lanes[3])) + ((lanes[4] + lanes[5]) + (lanes[6] + lanes[7]))
+    for value in values[end:]:
+        total += value
+    return total
+
+
+def _numpy_segment_sum(values: Sequence[float]) -> float:
+    """One segment of ``np.add.reduceat`` in Python numbers: the first value plus the :func:`_numpy_sum` of the rest."""
+    return values[0] + _numpy_sum(values[1:]) if len(values) > 1 else values[0]
+
+
+def _column_arrays(names: Sequence[str], columns: Sequence[Sequence[float]]) -> dict[str, np.ndarray]:
+    """``{name: column}`` as float arrays, each a contiguous row of one (columns, L) array, as the numpy path's.
+
+    One conversion of a flat list (nested sequences convert at half the speed) and one view a column.
+    """
+    table = np.array([value for column in columns for value in column]).reshape(len(columns), -1)
+    # not strict: checking that the array is exhausted too would run its iterator into an IndexError (about 1 us)
+    return dict(zip(names, table, strict=False))
+
+
+def _bw_gbps(dram_bytes: float, memory_ms: float) -> float:
+    """A layer list's effective bandwidth (a summary figure; every layer has its own roof) from its totals."""
+    return float(dram_bytes / max(memory_ms, 1e-12) / 1e6)
 
 
 def _standalone_schedule(arrays: LayerArrays) -> UnitSchedule:
@@ -462,7 +510,7 @@ class RooflineModel:
         if terms.buffer_fraction != p.buffer_fraction:
             raise ValueError(f"terms were computed for buffer_fraction {terms.buffer_fraction}, "
                              f"the model has {p.buffer_fraction}; recompute them with model.terms(...)")
-        inverse_efficiency = 1.0 / np.array(self._efficiencies)
+        inverse_efficiency = np.array(self._inverse_efficiencies)
         # (M, L) arrays of up to millions of entries: _components works on them in place
         compute, memory, overhead, latency = _components(
             p, terms.cycles, inverse_efficiency[terms.engine], terms.activation_cycles, terms.dram_bytes,
@@ -473,43 +521,48 @@ class RooflineModel:
                 "dram_bytes": terms.dram_bytes}
 
     @property
-    def _efficiencies(self) -> tuple[float, float, float, float]:
-        # the engine efficiencies in the order of accel_models.tiling.CLASSES
+    def _inverse_efficiencies(self) -> tuple[float, float, float, float]:
+        # 1 / the engine efficiencies, in the order of accel_models.tiling.CLASSES
         p = self.params
-        return p.conv_efficiency, p.pw_efficiency, p.dw_efficiency, p.misc_efficiency
+        return 1.0 / p.conv_efficiency, 1.0 / p.pw_efficiency, 1.0 / p.dw_efficiency, 1.0 / p.misc_efficiency
 
     def _scalar_layers(self, units: Sequence[Sequence[Layer]],
-                       accelerator: Accelerator) -> list[tuple[Layer, int, _LayerParts]]:
+                       accelerator: Accelerator) -> list[list[_ScalarLayer]]:
         """``(layer, engine class, parts)`` of every layer of ``units`` on one accelerator, in Python floats.
+
+        ``parts`` are the layer's :data:`_PARTS`.
 
         The one-accelerator form of :meth:`breakdown` (the same formulas:
         :func:`accel_models.tiling.layer_cycles`, :meth:`UnitFlow.dram_bytes`,
         :func:`_components`), for the small calls of reports and notebooks,
-        where building arrays would cost far more than the arithmetic.  Layers
-        in order, unit after unit.
+        where building arrays would cost far more than the arithmetic.  One
+        list per unit, its layers in order.
         """
         p = self.params
         acc = accelerator
+        alu_pooling = self.alu_pooling
         assert acc.act_buffer_kib is not None  # Accelerator.__post_init__ fills the default
         cycles_per_ms = acc.clock_mhz * 1e3
         peak_bytes_per_ms = acc.ddr_bw_gbps * 1e6
         overhead_ms = acc.layer_overhead_us / 1e3
         act_buffer_bytes = acc.act_buffer_kib * 1024
         capacity = p.buffer_fraction * act_buffer_bytes
-        inverse_efficiency = [1.0 / e for e in self._efficiencies]
-        layers = []
+        inverse_efficiency = self._inverse_efficiencies
+        per_unit = []
         for k, unit in enumerate(units):
             flow = unit_flow(k, unit)
             dram, extra = flow.dram_bytes(capacity)
+            layers: list[_ScalarLayer] = []
             for j, layer in enumerate(unit):
+                engine = layer_class(layer, alu_pooling)
                 merged = j in flow.merged
-                cycles, act_cycles = (0, 0) if merged else layer_cycles(layer, acc, self.alu_pooling)
-                engine = layer_class(layer, self.alu_pooling)
-                layers.append((layer, engine, _LayerParts(*_components(
+                cycles, act_cycles = (0, 0) if merged else _class_cycles(layer, engine, acc)
+                layers.append((layer, engine, (*_components(
                     p, cycles, inverse_efficiency[engine], act_cycles, dram[j], flow.weight_bytes[j],
                     (0.0 if merged else 1.0) + extra[j], cycles_per_ms, peak_bytes_per_ms, overhead_ms,
                     act_buffer_bytes, pipelined=True, maximum=max, minimum=min), dram[j])))
-        return layers
+            per_unit.append(layers)
+        return per_unit
 
     def breakdown(self, schedule: UnitSchedule, accelerators: Sequence[Accelerator]) -> dict[str, np.ndarray]:
         """Per-layer components for every accelerator: (M, L) arrays.
@@ -541,7 +594,8 @@ class RooflineModel:
         """
         accs, single = accelerator_list(accelerator)
         if single and not isinstance(layers, (LayerArrays, UnitSchedule)):
-            return np.array([c.latency_ms for _, _, c in self._scalar_layers(self._layer_units(layers), accs[0])])
+            return np.array([parts[_LATENCY] for unit in self._scalar_layers(self._layer_units(layers), accs[0])
+                             for _, _, parts in unit])
         latency = self.breakdown(self._layer_schedule(layers), accs)["latency_ms"]
         return latency[0] if single else latency
 
@@ -557,10 +611,10 @@ class RooflineModel:
             units = [tuple(u) for u in units]
             if not units or not all(isinstance(lay, Layer) for unit in units for lay in unit):
                 raise ValueError("units must be a non-empty sequence of Layer sequences (or a UnitSchedule)")
-            per_layer = self._scalar_layers(units, accs[0])
-            starts = list(accumulate((len(unit) for unit in units[:-1]), initial=0))
-            # the sum UnitSchedule.per_unit takes over the bulk path's layers (numpy's, not Python's, order)
-            return np.add.reduceat(np.array([c.latency_ms for _, _, c in per_layer]), starts)
+            # the sums UnitSchedule.per_unit takes over the bulk path's layers (np.add.reduceat's order), in
+            # Python numbers: the one numpy call left is the result's
+            return np.array([_numpy_segment_sum([parts[_LATENCY] for _, _, parts in unit])
+                             for unit in self._scalar_layers(units, accs[0])])
         schedule = self.schedule(units)
         latency = schedule.per_unit(self.breakdown(schedule, accs)["latency_ms"])
         return latency[0] if single else latency
@@ -609,17 +663,20 @@ class RooflineModel:
         peaks = engine_peaks_gops(accelerator)
         columns.update(ops=arrays.ops.astype(float), engine_peak_gops=np.array([peaks[e] for e in engine]))
         bound = _array_roofs(columns, accelerator.peak_gops_per_core)
-        return self._analysis(accelerator, columns, name=schedule.names, op=tuple(OPS[c] for c in arrays.op),
-                              macs=arrays.macs.copy(), engine=engine, bound=bound)
+        bw_gbps = _bw_gbps(columns["dram_bytes"].sum(), columns["memory_ms"].sum())
+        return self._analysis(accelerator, columns, bw_gbps, name=schedule.names,
+                              op=tuple(OPS[c] for c in arrays.op), macs=arrays.macs.copy(), engine=engine, bound=bound)
 
     def _analyze_layers(self, units: list[tuple[Layer, ...]], accelerator: Accelerator) -> LayerAnalysis:
         """:meth:`analyze` of :class:`Layer` objects: their parts in Python numbers, then their roofs.
 
         A short list's roofs are computed in Python numbers too (:func:`_layer_roofs`; numpy's
         per-call cost would be most of the time), a long one's in numpy (:func:`_array_roofs`);
-        the two run the same IEEE operations in the same order, so give the same bits.
+        the two run the same IEEE operations in the same order, so give the same bits.  Every
+        numpy call costs a small call about as much as a layer's arithmetic: the columns are
+        transposed and summed in Python, then converted in one call.
         """
-        layers = self._scalar_layers(units, accelerator)
+        layers = [row for unit in self._scalar_layers(units, accelerator) for row in unit]
         peaks = engine_peaks_gops(accelerator)
         peak_gops = accelerator.peak_gops_per_core
         short = len(layers) <= _PYTHON_ROOFS_MAX_LAYERS
@@ -636,24 +693,20 @@ class RooflineModel:
             op.append(layer.op)
             macs.append(layer.macs)
             engine.append(engine_name)
-        table = np.array(rows).T.copy()  # one conversion; each column contiguous, as the numpy path's
-        if short:
-            columns = dict(zip(_LAYER_COLUMNS + _ROOF_COLUMNS, table, strict=True))
-            bounds = np.array(bound, _BOUNDS.dtype)
-        else:
-            columns = dict(zip(_LAYER_COLUMNS, table, strict=True))
-            bounds = _array_roofs(columns, peak_gops)
-        return self._analysis(accelerator, columns, name=tuple(name), op=tuple(op),
+        by_column = list(zip(*rows, strict=True))
+        bw_gbps = _bw_gbps(_numpy_sum(by_column[_DRAM]), _numpy_sum(by_column[_MEMORY]))  # the numpy path's sums
+        columns = _column_arrays(_LAYER_COLUMNS + _ROOF_COLUMNS if short else _LAYER_COLUMNS, by_column)
+        bounds = np.array(bound, _BOUNDS.dtype) if short else _array_roofs(columns, peak_gops)
+        return self._analysis(accelerator, columns, bw_gbps, name=tuple(name), op=tuple(op),
                               macs=np.array(macs, dtype=np.int64), engine=tuple(engine), bound=bounds)
 
-    def _analysis(self, accelerator: Accelerator, columns: dict[str, np.ndarray], **labels) -> LayerAnalysis:
-        """The :class:`LayerAnalysis` of both paths: their float ``columns``, the other ``labels`` per layer."""
+    def _analysis(self, accelerator: Accelerator, columns: dict[str, np.ndarray], bw_gbps: float,
+                  **labels) -> LayerAnalysis:
+        """The :class:`LayerAnalysis` of both paths: their float ``columns``, ``bw_gbps``, the other ``labels``."""
         analysis = object.__new__(LayerAnalysis)
         # every field set at once (a frozen dataclass's __init__ sets them one by one: a tenth of a small call)
         analysis.__dict__.update(
-            columns, **labels, accelerator=accelerator, peak_gops=accelerator.peak_gops_per_core,
-            # the whole list's effective bandwidth (a summary figure; every layer has its own roof)
-            bw_gbps=float(columns["dram_bytes"].sum() / max(columns["memory_ms"].sum(), 1e-12) / 1e6),
+            columns, **labels, accelerator=accelerator, peak_gops=accelerator.peak_gops_per_core, bw_gbps=bw_gbps,
             ddr_peak_gbps=float(accelerator.ddr_bw_gbps),
             ddr_levels_gbps={"feature maps": self.params.bw_efficiency * accelerator.ddr_bw_gbps,
                              "weights": self.params.weight_bw_efficiency * accelerator.ddr_bw_gbps})

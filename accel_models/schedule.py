@@ -56,6 +56,11 @@ HSWISH_SPLIT_PASSES = 5
 HSWISH_SPLIT_LAYERS = 2
 _STREAMED_ACTIVATIONS = frozenset({"none", "relu", "relu6"})
 _CONV_LIKE = frozenset({"conv", "pwconv"})
+_POOLS = frozenset({"pool", "maxpool"})
+#: Ops a convolution feeding them runs in its write-back (see the module doc).
+_WRITE_BACK_OPS = _POOLS | {"add"}
+#: Ops whose input occupies stride times its size on chip (a window walks it).
+_WINDOW_OPS = _POOLS | {"conv", "dwconv"}
 
 
 def group_by_block(layers: Sequence[Layer]) -> list[tuple[Layer, ...]]:
@@ -94,14 +99,11 @@ def _unit_size(block: str) -> float:
         return float("inf")
 
 
-def _fused(producer: Layer, consumers: list[Layer]) -> bool:
-    if len(consumers) != 1:
-        return False
-    consumer = consumers[0]
-    if (producer.op == "pwconv" and consumer.op == "dwconv"
-            and producer.activation in _STREAMED_ACTIVATIONS):
+def _fused(producer: Layer, consumer: Layer) -> bool:
+    """Whether the hand-off from ``producer`` to its only consumer never materialises (see the module doc)."""
+    if producer.op == "pwconv" and consumer.op == "dwconv" and producer.activation in _STREAMED_ACTIVATIONS:
         return True
-    return consumer.op in ("add", "pool", "maxpool") and producer.op in _CONV_LIKE
+    return consumer.op in _WRITE_BACK_OPS and producer.op in _CONV_LIKE
 
 
 class HandOff(NamedTuple):
@@ -162,18 +164,25 @@ def layer_sources(unit: Sequence[Layer], j: int) -> tuple[str, ...]:
 
 
 def unit_flow(k: int, unit: Sequence[Layer]) -> UnitFlow:
-    """Compulsory bytes, on-chip hand-off tensors and merged layers of unit ``k`` (its layers in order)."""
+    """Compulsory bytes, on-chip hand-off tensors and merged layers of unit ``k`` (its layers in order).
+
+    Written for the small analytical-model calls, of which it is a third: each layer's byte counts
+    (properties) read once, plain loops rather than comprehensions and generators.
+    """
     if not unit:
         raise ValueError("every unit needs at least one layer")
     index: dict[str, int] = {}
-    for j, layer in enumerate(unit):
+    output_bytes = []
+    weight_bytes = []
+    consumers: list[list[int]] = []
+    for j, layer in enumerate(unit):  # one loop, not four comprehensions (each a call of its own)
         if layer.name in index:
             raise ValueError(f"unit {k}: layer name {layer.name!r} appears twice")
         index[layer.name] = j
-    output_bytes = [layer.output_bytes for layer in unit]
-    weight_bytes = [float(layer.weight_bytes) for layer in unit]
-    base = list(weight_bytes)
-    consumers: list[list[int]] = [[] for _ in unit]
+        output_bytes.append(layer.output_bytes)
+        weight_bytes.append(float(layer.weight_bytes))
+        consumers.append([])
+    base = []
     for j, layer in enumerate(unit):
         internal_bytes = 0
         for source in layer_sources(unit, j):
@@ -184,22 +193,28 @@ def unit_flow(k: int, unit: Sequence[Layer]) -> UnitFlow:
                 raise ValueError(f"unit {k}: layer {layer.name!r} reads a layer that runs after it")
             consumers[p].append(j)
             internal_bytes += output_bytes[p]
-        base[j] += max(layer.input_bytes - internal_bytes, 0)
+        base.append(weight_bytes[j] + max(layer.input_bytes - internal_bytes, 0))
     tensors = []
     merged = []
     for p, producer in enumerate(unit):
         users = consumers[p]
         if not users:
             base[p] += output_bytes[p]
-            continue
-        if _fused(producer, [unit[c] for c in users]):
-            if unit[users[0]].op in ("pool", "maxpool"):
+        elif len(users) == 1 and _fused(producer, unit[users[0]]):
+            if unit[users[0]].op in _POOLS:
                 merged.append(users[0])
-            continue
-        size = float(output_bytes[p])
-        stride = max(unit[c].stride if unit[c].op in ("conv", "dwconv", "pool", "maxpool") else 1 for c in users)
-        tensors.append(HandOff(size, size * stride, producer.activation == "h_swish", p, (p, *users)))
+        else:
+            tensors.append(_hand_off(p, producer, [unit[c] for c in users], users, float(output_bytes[p])))
     return UnitFlow(base, weight_bytes, tensors, merged)
+
+
+def _hand_off(p: int, producer: Layer, consumers: list[Layer], users: list[int], size_bytes: float) -> HandOff:
+    """The :class:`HandOff` of the output of layer ``p`` (``producer``), read by ``consumers`` (at ``users``)."""
+    stride = 1  # the widest stride of a window consumer
+    for consumer in consumers:
+        if consumer.op in _WINDOW_OPS and consumer.stride > stride:
+            stride = consumer.stride
+    return HandOff(size_bytes, size_bytes * stride, producer.activation == "h_swish", p, (p, *users))
 
 
 @dataclass(frozen=True, eq=False)

@@ -219,10 +219,17 @@ def layer_cycles(layer: Layer, accelerator: Accelerator, alu_pooling: bool = Tru
     ...     stem, Accelerator.from_dpu("B4096", options=DpuOptions(channel_augmentation=False)))
     ((75264, 0), (225792, 0))
     """
+    return _class_cycles(layer, layer_class(layer, alu_pooling), accelerator)
+
+
+def _class_cycles(layer: Layer, cls: int, accelerator: Accelerator) -> tuple[int, int]:
+    """:func:`layer_cycles` of a layer whose engine class code ``cls`` (:func:`layer_class`) is known.
+
+    The scalar path of :class:`accel_models.roofline.RooflineModel` needs the class anyway: one call fewer a layer.
+    """
     pp, icp, ocp, dw_pp = accelerator.pp, accelerator.icp, accelerator.ocp, accelerator.dw_pp
     cin, hin, win = layer.in_shape
     cout, hout, wout = layer.out_shape
-    cls = layer_class(layer, alu_pooling)
     if cls <= _PW:
         cycles = _dense_cycles(cin, cout, wout, hout, layer.kernel, layer.groups, icp, ocp, pp, _ceil_div_scalar)
         if accelerator.options.channel_augmentation and layer.groups == 1 and layer.kernel > 1:
