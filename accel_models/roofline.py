@@ -662,9 +662,10 @@ class RooflineModel:
         engine = tuple(ENGINES[c] for c in layer_classes(arrays, self.alu_pooling).tolist())
         peaks = engine_peaks_gops(accelerator)
         columns.update(ops=arrays.ops.astype(float), engine_peak_gops=np.array([peaks[e] for e in engine]))
-        bound = _array_roofs(columns, accelerator.peak_gops_per_core)
+        peak_gops = accelerator.peak_gops_per_core
+        bound = _array_roofs(columns, peak_gops)
         bw_gbps = _bw_gbps(columns["dram_bytes"].sum(), columns["memory_ms"].sum())
-        return self._analysis(accelerator, columns, bw_gbps, name=schedule.names,
+        return self._analysis(accelerator, columns, peak_gops, bw_gbps, name=schedule.names,
                               op=tuple(OPS[c] for c in arrays.op), macs=arrays.macs.copy(), engine=engine, bound=bound)
 
     def _analyze_layers(self, units: list[tuple[Layer, ...]], accelerator: Accelerator) -> LayerAnalysis:
@@ -697,16 +698,16 @@ class RooflineModel:
         bw_gbps = _bw_gbps(_numpy_sum(by_column[_DRAM]), _numpy_sum(by_column[_MEMORY]))  # the numpy path's sums
         columns = _column_arrays(_LAYER_COLUMNS + _ROOF_COLUMNS if short else _LAYER_COLUMNS, by_column)
         bounds = np.array(bound, _BOUNDS.dtype) if short else _array_roofs(columns, peak_gops)
-        return self._analysis(accelerator, columns, bw_gbps, name=tuple(name), op=tuple(op),
+        return self._analysis(accelerator, columns, peak_gops, bw_gbps, name=tuple(name), op=tuple(op),
                               macs=np.array(macs, dtype=np.int64), engine=tuple(engine), bound=bounds)
 
-    def _analysis(self, accelerator: Accelerator, columns: dict[str, np.ndarray], bw_gbps: float,
+    def _analysis(self, accelerator: Accelerator, columns: dict[str, np.ndarray], peak_gops: float, bw_gbps: float,
                   **labels) -> LayerAnalysis:
-        """The :class:`LayerAnalysis` of both paths: their float ``columns``, ``bw_gbps``, the other ``labels``."""
+        """The :class:`LayerAnalysis` of both paths: their float ``columns``, the other ``labels`` per layer."""
         analysis = object.__new__(LayerAnalysis)
         # every field set at once (a frozen dataclass's __init__ sets them one by one: a tenth of a small call)
         analysis.__dict__.update(
-            columns, **labels, accelerator=accelerator, peak_gops=accelerator.peak_gops_per_core, bw_gbps=bw_gbps,
+            columns, **labels, accelerator=accelerator, peak_gops=peak_gops, bw_gbps=bw_gbps,
             ddr_peak_gbps=float(accelerator.ddr_bw_gbps),
             ddr_levels_gbps={"feature maps": self.params.bw_efficiency * accelerator.ddr_bw_gbps,
                              "weights": self.params.weight_bw_efficiency * accelerator.ddr_bw_gbps})

@@ -204,17 +204,17 @@ def unit_flow(k: int, unit: Sequence[Layer]) -> UnitFlow:
             if unit[users[0]].op in _POOLS:
                 merged.append(users[0])
         else:
-            tensors.append(_hand_off(p, producer, [unit[c] for c in users], users, float(output_bytes[p])))
+            tensors.append(_hand_off(p, unit, users, float(output_bytes[p])))
     return UnitFlow(base, weight_bytes, tensors, merged)
 
 
-def _hand_off(p: int, producer: Layer, consumers: list[Layer], users: list[int], size_bytes: float) -> HandOff:
-    """The :class:`HandOff` of the output of layer ``p`` (``producer``), read by ``consumers`` (at ``users``)."""
+def _hand_off(p: int, unit: Sequence[Layer], users: list[int], size_bytes: float) -> HandOff:
+    """The :class:`HandOff` of the output of layer ``p`` of ``unit``, read by its layers ``users``."""
     stride = 1  # the widest stride of a window consumer
-    for consumer in consumers:
-        if consumer.op in _WINDOW_OPS and consumer.stride > stride:
-            stride = consumer.stride
-    return HandOff(size_bytes, size_bytes * stride, producer.activation == "h_swish", p, (p, *users))
+    for c in users:
+        if unit[c].op in _WINDOW_OPS and unit[c].stride > stride:
+            stride = unit[c].stride
+    return HandOff(size_bytes, size_bytes * stride, unit[p].activation == "h_swish", p, (p, *users))
 
 
 @dataclass(frozen=True, eq=False)

@@ -184,3 +184,24 @@ def test_both_analyze_paths_fill_every_field_alike(n_units):
             np.testing.assert_array_equal(a, b, err_msg=name)
         else:
             assert a == b, name
+
+
+@pytest.mark.parametrize("n", [*range(1, 21), 127, 128, 129, 136, 300])
+def test_python_sums_add_in_numpy_order(n):
+    # the scalar path sums in Python numbers where the numpy path calls array.sum() / np.add.reduceat
+    from accel_models.roofline import _numpy_segment_sum, _numpy_sum
+
+    rng = np.random.default_rng(n)
+    differs = {"sum": 0, "reduceat": 0}
+    for _ in range(200):
+        array = rng.random(n) * 10.0 ** rng.uniform(-6, 3, n)  # magnitudes far apart: every order rounds its own way
+        values = array.tolist()
+        total, segment = array.sum(), np.add.reduceat(array, [0])[0]
+        assert _numpy_sum(values) == total
+        assert _numpy_segment_sum(values) == segment
+        differs["sum"] += sum(values) != total
+        differs["reduceat"] += sum(values) != segment
+    # numpy adds fewer than 8 numbers one by one, as Python's sum, 8 or more pairwise (and reduceat's
+    # from 3 numbers: the first plus the sum of the rest), so the equalities above say something
+    assert (differs["sum"] > 0) == (n >= 8)
+    assert (differs["reduceat"] > 0) == (n >= 3)
