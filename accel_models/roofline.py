@@ -292,6 +292,7 @@ _LAYER_COLUMNS = (*_PARTS, "ops", "engine_peak_gops")
 #: ``(layer, engine class code, parts)``: one layer of the scalar path.
 _ScalarLayer = tuple[Layer, int, tuple[float, ...]]
 _ROOF_COLUMNS = ("arithmetic_intensity", "bandwidth_gbps", "attainable_gops", "utilization")
+_ALL_COLUMNS = _LAYER_COLUMNS + _ROOF_COLUMNS
 #: Up to this many layers :meth:`RooflineModel.analyze` computes roofs in Python numbers, above in numpy: a
 #: unit's layers (8 at most in the OFA spaces) take the Python path, faster for so few; a whole network's
 #: (67-131) numpy, whose per-call cost the per-layer Python cost overtakes at about 30 layers.
@@ -347,8 +348,8 @@ def _array_roofs(columns: dict[str, np.ndarray], peak_gops: float) -> np.ndarray
     return _BOUNDS[np.where(columns["overhead_ms"] > np.maximum(compute, memory), 2, compute < memory)]
 
 
-def _layer_roofs(row: tuple[float, ...], peak_gops: float) -> tuple[float, float, float, float, str]:
-    """One layer's :func:`_array_roofs` in Python numbers: intensity, bandwidth, roof, utilization and bound.
+def _layer_roofs(row: tuple[float, ...], peak_gops: float) -> tuple[tuple[float, float, float, float], str]:
+    """One layer's :func:`_array_roofs` in Python numbers: its :data:`_ROOF_COLUMNS`, and its bound.
 
     ``row`` holds the layer's :data:`_LAYER_COLUMNS`.
     """
@@ -362,7 +363,7 @@ def _layer_roofs(row: tuple[float, ...], peak_gops: float) -> tuple[float, float
     busy = latency_ms * 1e6 * peak_gops
     utilization = ops / busy if busy else (math.inf if ops else math.nan)  # numpy's x / 0
     bound = _BOUND_NAMES[2 if overhead_ms > max(compute_ms, memory_ms) else int(compute_ms < memory_ms)]
-    return intensity, bandwidth, roof, utilization, bound
+    return (intensity, bandwidth, roof, utilization), bound
 
 
 #: numpy's pairwise summation (``pairwise_sum`` in its float loops): runs of up to this many numbers in
@@ -677,26 +678,26 @@ class RooflineModel:
         numpy call costs a small call about as much as a layer's arithmetic: the columns are
         transposed and summed in Python, then converted in one call.
         """
-        layers = [row for unit in self._scalar_layers(units, accelerator) for row in unit]
         peaks = engine_peaks_gops(accelerator)
         peak_gops = accelerator.peak_gops_per_core
-        short = len(layers) <= _PYTHON_ROOFS_MAX_LAYERS
+        short = sum(map(len, units)) <= _PYTHON_ROOFS_MAX_LAYERS
         name, op, macs, engine, bound, rows = [], [], [], [], [], []
-        for layer, engine_class, parts in layers:
-            engine_name = ENGINES[engine_class]
-            row: tuple[float, ...] = (*parts, float(layer.ops), peaks[engine_name])  # ops: a property, read once
-            if short:
-                intensity, bandwidth, roof, utilization, bound_name = _layer_roofs(row, peak_gops)
-                row = (*row, intensity, bandwidth, roof, utilization)
-                bound.append(bound_name)
-            rows.append(row)
-            name.append(layer.name)
-            op.append(layer.op)
-            macs.append(layer.macs)
-            engine.append(engine_name)
+        for unit in self._scalar_layers(units, accelerator):
+            for layer, engine_class, parts in unit:
+                engine_name = ENGINES[engine_class]
+                row: tuple[float, ...] = (*parts, float(layer.ops), peaks[engine_name])  # ops: a property, read once
+                if short:
+                    roofs, bound_name = _layer_roofs(row, peak_gops)
+                    row += roofs
+                    bound.append(bound_name)
+                rows.append(row)
+                name.append(layer.name)
+                op.append(layer.op)
+                macs.append(layer.macs)
+                engine.append(engine_name)
         by_column = list(zip(*rows, strict=True))
         bw_gbps = _bw_gbps(_numpy_sum(by_column[_DRAM]), _numpy_sum(by_column[_MEMORY]))  # the numpy path's sums
-        columns = _column_arrays(_LAYER_COLUMNS + _ROOF_COLUMNS if short else _LAYER_COLUMNS, by_column)
+        columns = _column_arrays(_ALL_COLUMNS if short else _LAYER_COLUMNS, by_column)
         bounds = np.array(bound, _BOUNDS.dtype) if short else _array_roofs(columns, peak_gops)
         return self._analysis(accelerator, columns, peak_gops, bw_gbps, name=tuple(name), op=tuple(op),
                               macs=np.array(macs, dtype=np.int64), engine=tuple(engine), bound=bounds)
