@@ -286,11 +286,11 @@ _BOUNDS = np.array(["compute", "memory", "overhead"])
 #: of :meth:`RooflineModel.breakdown`; a named tuple would cost a third of a microsecond a layer to build).
 _PARTS = ("compute_ms", "memory_ms", "overhead_ms", "latency_ms", "dram_bytes")
 _DRAM, _MEMORY, _LATENCY = (_PARTS.index(name) for name in ("dram_bytes", "memory_ms", "latency_ms"))
+#: ``(layer, engine class code, parts)``: one layer of the scalar path.
+_ScalarLayer = tuple[Layer, int, tuple[float, ...]]
 #: The columns :meth:`RooflineModel._analyze_layers` builds per layer (its parts, ops and engine roof), and
 #: what :func:`_layer_roofs` adds to them.
 _LAYER_COLUMNS = (*_PARTS, "ops", "engine_peak_gops")
-#: ``(layer, engine class code, parts)``: one layer of the scalar path.
-_ScalarLayer = tuple[Layer, int, tuple[float, ...]]
 _ROOF_COLUMNS = ("arithmetic_intensity", "bandwidth_gbps", "attainable_gops", "utilization")
 _ALL_COLUMNS = _LAYER_COLUMNS + _ROOF_COLUMNS
 #: Up to this many layers :meth:`RooflineModel.analyze` computes roofs in Python numbers, above in numpy: a
@@ -407,7 +407,7 @@ def _numpy_segment_sum(values: Sequence[float]) -> float:
 def _column_arrays(names: Sequence[str], columns: Sequence[Sequence[float]]) -> dict[str, np.ndarray]:
     """``{name: column}`` as float arrays, each a contiguous row of one (columns, L) array, as the numpy path's.
 
-    One conversion of a flat list (nested sequences convert at half the speed) and one view a column.
+    One conversion of a flat list (faster than of nested sequences) and one view a column.
     """
     table = np.array([value for column in columns for value in column]).reshape(len(columns), -1)
     # not strict: checking that the array is exhausted too would run its iterator into an IndexError (about 1 us)

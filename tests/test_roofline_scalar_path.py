@@ -201,7 +201,7 @@ def test_python_sums_add_in_numpy_order(n):
         assert _numpy_segment_sum(values) == segment
         differs["sum"] += sum(values) != total
         differs["reduceat"] += sum(values) != segment
-    # numpy adds fewer than 8 numbers one by one, as Python's sum, 8 or more pairwise (and reduceat's
-    # from 3 numbers: the first plus the sum of the rest), so the equalities above say something
+    # numpy adds fewer than 8 numbers one by one, as Python's sum does, and 8 or more pairwise; reduceat adds
+    # the first to the sum of the rest, another order from 3 numbers on: so the equalities above say something
     assert (differs["sum"] > 0) == (n >= 8)
     assert (differs["reduceat"] > 0) == (n >= 3)
