@@ -49,7 +49,7 @@ from .accelerator import Accelerator
 from .layer import OPS, Layer, LayerArrays
 from .predictor_protocol import AcceleratorChoice, accelerator_list
 from .schedule import UnitSchedule, group_by_block, unit_flow
-from .tiling import AcceleratorArrays, _class_cycles, layer_class, layer_classes, tiled_cycles
+from .tiling import AcceleratorArrays, class_cycles, layer_class, layer_classes, tiled_cycles
 from .validation import reject_unknown_keys
 
 __all__ = ["ENGINES", "PARAMETER_INFO", "LayerAnalysis", "LayerTerms", "RooflineModel", "RooflineParams",
@@ -557,7 +557,7 @@ class RooflineModel:
             for j, layer in enumerate(unit):
                 engine = layer_class(layer, alu_pooling)
                 merged = j in flow.merged
-                cycles, act_cycles = (0, 0) if merged else _class_cycles(layer, engine, acc)
+                cycles, act_cycles = (0, 0) if merged else class_cycles(layer, engine, acc)
                 layers.append((layer, engine, (*_components(
                     p, cycles, inverse_efficiency[engine], act_cycles, dram[j], flow.weight_bytes[j],
                     (0.0 if merged else 1.0) + extra[j], cycles_per_ms, peak_bytes_per_ms, overhead_ms,

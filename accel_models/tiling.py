@@ -43,8 +43,8 @@ import numpy as np
 from .accelerator import Accelerator
 from .layer import ACTIVATIONS, OPS, Layer, LayerArrays
 
-__all__ = ["CLASSES", "AcceleratorArrays", "augmentation_applies", "layer_class", "layer_classes", "layer_cycles",
-           "tiled_cycles"]
+__all__ = ["CLASSES", "AcceleratorArrays", "augmentation_applies", "class_cycles", "layer_class", "layer_classes",
+           "layer_cycles", "tiled_cycles"]
 
 #: Engine classes a layer is costed on, in the order of :func:`layer_classes` codes.
 CLASSES = ("conv", "pw", "dw", "misc")
@@ -219,10 +219,10 @@ def layer_cycles(layer: Layer, accelerator: Accelerator, alu_pooling: bool = Tru
     ...     stem, Accelerator.from_dpu("B4096", options=DpuOptions(channel_augmentation=False)))
     ((75264, 0), (225792, 0))
     """
-    return _class_cycles(layer, layer_class(layer, alu_pooling), accelerator)
+    return class_cycles(layer, layer_class(layer, alu_pooling), accelerator)
 
 
-def _class_cycles(layer: Layer, cls: int, accelerator: Accelerator) -> tuple[int, int]:
+def class_cycles(layer: Layer, cls: int, accelerator: Accelerator) -> tuple[int, int]:
     """:func:`layer_cycles` of a layer whose engine class code ``cls`` (:func:`layer_class`) is known.
 
     The scalar path of :class:`accel_models.roofline.RooflineModel` needs the class anyway: one call fewer a layer.
