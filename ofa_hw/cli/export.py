@@ -64,7 +64,7 @@ def _design(args: argparse.Namespace):
         cfg, accelerator = best.subnet, best.accelerator
         searched = search_figure(best, result.settings.get("latency_predictor"))
         board = board or result.settings.get("board")
-        if args.resolution:
+        if args.resolution is not None:
             cfg = dataclasses.replace(cfg, r=args.resolution)
     else:
         cfg = subnet_from_args(args)

@@ -30,7 +30,7 @@ def subnet_from_args(args: argparse.Namespace) -> SubnetConfig:
     path = args.subnet or args.subnet_option
     width = args.width_mult
     if args.preset:
-        r = args.resolution or (224 if args.preset == "max" else 160)
+        r = (224 if args.preset == "max" else 160) if args.resolution is None else args.resolution  # -r 0 is refused
         build = SubnetConfig.largest if args.preset == "max" else SubnetConfig.smallest
         return build(r=r, width_mult=1.2 if width is None else width)
     if path is None:
