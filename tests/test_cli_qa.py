@@ -32,3 +32,16 @@ def test_resolution_zero_with_a_preset_is_refused_not_replaced_by_the_default(co
     argv = [str(tmp_path / "rf") if a == "OUT" else a for a in command]
     refused([*argv, "--preset", "min", "-r", "0"], capsys, r"resolution 0 is not allowed")
     assert not (tmp_path / "rf").exists()
+
+
+# ---- --seed -1 ended in numpy's "expected non-negative integer", or wrote a plan that later failed -------------
+@pytest.mark.parametrize("command", [
+    ["search", "--latency-ms", "8", "--budget", "100", "--out", "OUT"],
+    ["lut", "plan", "--manifest-only", "--out", "OUT"],
+    ["lut", "compile-numpy", "--plan", "OUT", "--out", "OUT"],
+    ["export", "--preset", "min", "--out", "OUT"],
+])
+def test_a_negative_seed_is_a_usage_error_naming_the_option(command, tmp_path, capsys):
+    argv = [str(tmp_path / "out") if a == "OUT" else a for a in command]
+    refused([*argv, "--seed", "-1"], capsys, r"argument --seed: expected a non-negative integer, got -1")
+    assert not (tmp_path / "out").exists()

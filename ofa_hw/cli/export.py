@@ -6,6 +6,7 @@ import argparse
 import dataclasses
 from pathlib import Path
 
+from .option_types import seed
 from .subnet_args import add_subnet_options, subnet_from_args
 
 
@@ -33,7 +34,7 @@ def add_parser(subparsers) -> None:
     parser.add_argument("--clock-mhz", type=float, default=None, help="clock of --accelerator (default: its default)")
     parser.add_argument("--weights", type=Path, metavar="STATE_DICT.pth",
                         help="OFA sub-network state_dict to load (default: seeded random weights)")
-    parser.add_argument("--seed", type=int, default=0, help="seed of the random weights and calibration (default 0)")
+    parser.add_argument("--seed", type=seed, default=0, help="seed of the random weights and calibration (default 0)")
     parser.add_argument("--calibration", type=Path, metavar="IMAGES.npy",
                         help="float (N, 3, r, r) calibration images (default: 16 standard-normal images)")
     parser.add_argument("--scheme", choices=("pow2", "per_channel"), default="pow2",

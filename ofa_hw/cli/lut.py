@@ -20,6 +20,8 @@ import importlib.util
 import json
 from pathlib import Path
 
+from .option_types import seed
+
 __all__ = ["add_parser", "run"]
 
 #: How ``quantize_units.py`` builds a unit as a torch module (named, not imported: the plan needs no torch).
@@ -50,7 +52,8 @@ def add_parser(subparsers) -> None:
     plan.add_argument("--space", default="ofa-mbv3-w1.2", help="search space (default: %(default)s)")
     plan.add_argument("--resolutions", type=_resolutions, default=(224,), help="comma-separated, e.g. 160,192,224")
     plan.add_argument("--out", type=Path, required=True, help="plan folder to create")
-    plan.add_argument("--seed", type=int, default=0, help="weight initialisation seed of the unit models")
+    plan.add_argument("--seed", type=seed, default=0,
+                      help="weight initialisation seed of the unit models (default: %(default)s)")
     plan.add_argument("--models", action="store_true",
                       help="also export every unit as a torch.export program (and ONNX when onnx is installed); "
                            "needs torch. Without it the plan is complete: quantize_units.py builds the units")
@@ -64,7 +67,8 @@ def add_parser(subparsers) -> None:
     numpy_compile = commands.add_parser("compile-numpy", help="int8 numpy stand-ins for the compiled units")
     numpy_compile.add_argument("--plan", type=Path, required=True, help="plan folder")
     numpy_compile.add_argument("--out", type=Path, required=True, help="folder for the .npz units")
-    numpy_compile.add_argument("--seed", type=int, default=0)
+    numpy_compile.add_argument("--seed", type=seed, default=0,
+                               help="seed of the stand-ins' random int8 parameters (default: %(default)s)")
     numpy_compile.set_defaults(run=_run_compile_numpy)
 
     measure = commands.add_parser("measure", help="time the compiled units into a table (resumable)")

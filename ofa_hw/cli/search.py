@@ -7,6 +7,8 @@ import json
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from .option_types import seed
+
 if TYPE_CHECKING:  # pragma: no cover
     from accel_models import Board
 
@@ -66,7 +68,7 @@ def add_parser(subparsers) -> None:
                              f"restarts / {EVOLUTION_EVALUATIONS_PER_MEMBER}, within "
                              f"{EVOLUTION_POPULATION_RANGE[0]}..{EVOLUTION_POPULATION_RANGE[1]})")
     parser.add_argument("--restarts", type=int, default=1)
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seed", type=seed, default=0, help="random seed of the search (default: %(default)s)")
     parser.add_argument("--float", dest="quantization", action="store_const", const=None, default="int8-pow2",
                         help="optimise float accuracy instead of the modelled int8 (DPU) accuracy")
     parser.add_argument("--out", type=Path, default=Path("results/search"),
