@@ -128,6 +128,10 @@ def table_units(table: LatencyTable,
     return out
 
 
+#: The DPUCZDX8G configuration a table's ``dpu_arch`` names: its ``B<number>`` (``"DPUCZDX8G B1600"`` -> ``B1600``).
+DPU_ARCH_IN_TEXT = re.compile(r"\bB(\d+)\b")
+
+
 def table_accelerator(meta: TableMeta, arch: str | None = None, clock_mhz: float | None = None) -> Accelerator:
     """The single-core accelerator a table was measured on, from its metadata.
 
@@ -145,7 +149,7 @@ def table_accelerator(meta: TableMeta, arch: str | None = None, clock_mhz: float
     >>> acc.name, acc.clock_mhz, acc.ddr_bw_gbps  # the ZCU102's DDR, not the default's
     ('B1600', 300.0, 19.2)
     """
-    match = re.search(r"\bB(\d+)\b", meta.dpu_arch)
+    match = DPU_ARCH_IN_TEXT.search(meta.dpu_arch)
     clock = meta.clock_mhz if clock_mhz is None else clock_mhz
     missing = [what for what, absent in ((f"dpu_arch {meta.dpu_arch!r} names no DPUCZDX8G configuration "
                                           "(B512 ... B4096)", arch is None and match is None),

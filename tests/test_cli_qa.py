@@ -45,3 +45,29 @@ def test_a_negative_seed_is_a_usage_error_naming_the_option(command, tmp_path, c
     argv = [str(tmp_path / "out") if a == "OUT" else a for a in command]
     refused([*argv, "--seed", "-1"], capsys, r"argument --seed: expected a non-negative integer, got -1")
     assert not (tmp_path / "out").exists()
+
+
+# ---- lut measure on the DPU took any board / DPU name, timed every unit, and the table was unusable --------------
+@pytest.mark.parametrize(("board", "dpu_arch", "pattern"), [
+    ("ultra96", "DPUCZDX8G B2304", r"unknown board 'ultra96'; known: kv260, ultra96v2, zcu102, zcu104"),
+    ("ultra96v2", "b2304", r"--dpu-arch 'b2304' names no DPUCZDX8G configuration.*B512, B800"),
+    ("ultra96v2", "DPUCZDX8G B4097", r"--dpu-arch 'DPUCZDX8G B4097' names no DPUCZDX8G configuration"),
+    ("ultra96v2", "numpy-int8", r"--dpu-arch 'numpy-int8' names no DPUCZDX8G configuration"),
+])
+def test_measure_on_the_dpu_refuses_a_board_or_dpu_the_fit_cannot_read(board, dpu_arch, pattern, tmp_path, capsys):
+    argv = ["lut", "measure", "--plan", str(tmp_path / "no-plan"), "--xmodels", str(tmp_path), "--toolchain",
+            "Vitis AI 3.0", "--out", str(tmp_path / "t.csv"), "--board", board, "--dpu-arch", dpu_arch]
+    refused(argv, capsys, pattern)  # before the plan is read or pynq looked for
+    assert not (tmp_path / "t.csv").exists()
+
+
+def test_measure_with_the_numpy_stand_in_still_takes_a_host_name(tmp_path, capsys):
+    from latency_tables.harness import Plan, compile_numpy_units, write_plan
+
+    plan = Plan.from_keys(["Logits-input:1x1x16-output:10"], space="tiny")
+    write_plan(plan, tmp_path / "plan", progress=False)
+    compile_numpy_units(plan, tmp_path / "units")
+    assert main(["lut", "measure", "--plan", str(tmp_path / "plan"), "--xmodels", str(tmp_path / "units"),
+                 "--runner", "numpy", "--board", "host", "--dpu-arch", "numpy-int8", "--toolchain", "numpy",
+                 "--out", str(tmp_path / "t.csv"), "--quiet", "--warmup", "0", "--runs", "1"]) == 0
+    assert "# board: host" in (tmp_path / "t.csv").read_text()

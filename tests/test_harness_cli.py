@@ -81,7 +81,7 @@ def test_show_lists_shipped_tables_and_errors_are_one_line(capsys, tmp_path):
     err = capsys.readouterr().err
     assert f"{bad}:1:" in err and "Traceback" not in err
     assert main(["lut", "measure", "--plan", str(tmp_path), "--xmodels", str(tmp_path), "--out", "x.csv",
-                 "--board", "b", "--dpu-arch", "a", "--toolchain", "t"]) == 2
+                 "--board", "ultra96v2", "--dpu-arch", "DPUCZDX8G B2304", "--toolchain", "t"]) == 2
     assert "manifest.json is missing" in capsys.readouterr().err
     assert main(["lut", "plan", "--resolutions", "a,b", "--out", str(tmp_path)]) == 2  # argparse's usage error
     assert "resolutions must be comma-separated integers" in capsys.readouterr().err

@@ -174,6 +174,8 @@ def _run_measure(args: argparse.Namespace) -> int:
     if args.timing == "dpu" and args.dpu_time == "none":  # else every unit is timed, then refused for want of it
         raise ValueError("--timing dpu makes each entry's mean_ms its DPU-only time, which needs --dpu-time xdputil "
                          "(pynq runner); without it, --timing host (the default) records host wall time")
+    if args.runner == "pynq":
+        _check_measured_dpu(args.board, args.dpu_arch)
     plan = read_plan(args.plan)
     if args.runner == "pynq":
         try:
@@ -198,6 +200,22 @@ def _run_measure(args: argparse.Namespace) -> int:
     for failure in report.failed:
         print(f"  skipped {failure.key}: {failure.reason}")
     return 0 if report.complete else 1
+
+
+def _check_measured_dpu(board: str, dpu_arch: str) -> None:
+    """Refuse a board or DPU name that ``lut fit`` and ``search`` cannot read, before hours of timing.
+
+    The table's header is all they know of the DPU measured: an unknown board
+    would price it with default DDR bandwidth, an unnamed configuration is refused only at the fit.
+    """
+    from accel_models import get_board, list_dpu_archs
+    from latency_tables.sources import DPU_ARCH_IN_TEXT
+
+    get_board(board)
+    match = DPU_ARCH_IN_TEXT.search(dpu_arch)
+    if match is None or match.group(0) not in list_dpu_archs():
+        raise ValueError(f"--dpu-arch {dpu_arch!r} names no DPUCZDX8G configuration: give the one on the board, "
+                         f"e.g. 'DPUCZDX8G B2304' (sizes {', '.join(list_dpu_archs())}, upper-case B)")
 
 
 def _run_fit(args: argparse.Namespace) -> int:
