@@ -71,3 +71,63 @@ def test_measure_with_the_numpy_stand_in_still_takes_a_host_name(tmp_path, capsy
                  "--runner", "numpy", "--board", "host", "--dpu-arch", "numpy-int8", "--toolchain", "numpy",
                  "--out", str(tmp_path / "t.csv"), "--quiet", "--warmup", "0", "--runs", "1"]) == 0
     assert "# board: host" in (tmp_path / "t.csv").read_text()
+
+
+# ---- export --weights / --calibration: numpy's and torch's own words, an internal error, a crash in conv2d ---------
+def _export(tmp_path, *options) -> list[str]:
+    return ["export", "--preset", "min", "-r", "32", "--out", str(tmp_path / "exp"), *options]
+
+
+@pytest.mark.parametrize(("content", "pattern"), [
+    (b"a user's plain text", r"--weights .*w.pth is not a PyTorch state_dict file"),
+    ([1, 2], r"--weights .*w.pth holds a list, not a state_dict"),
+    ({"state_dict": [1]}, r"holds a list, not a state_dict"),
+    ({"conv.weight": 1.0}, r"holds a dict, not a state_dict"),
+])
+def test_export_names_a_weights_file_that_is_no_state_dict(content, pattern, tmp_path, capsys):
+    import torch
+
+    path = tmp_path / "w.pth"
+    if isinstance(content, bytes):
+        path.write_bytes(content)
+    else:
+        torch.save(content, path)
+    refused(_export(tmp_path, "--weights", str(path)), capsys, pattern)
+    assert not (tmp_path / "exp").exists()
+
+
+@pytest.mark.parametrize(("images", "pattern"), [
+    ("text", r"cal.npy is not a numpy array file"),
+    ("object", r"cal.npy is not a numpy array file"),
+    ((2, 3), r"has shape \(2, 3\); expected \(N, 3, 32, 32\)"),
+    ((2, 1, 32, 32), r"has shape \(2, 1, 32, 32\)"),
+    ((0, 3, 32, 32), r"has shape \(0, 3, 32, 32\).*N >= 1"),
+    ((2, 3, 64, 64), r"expected \(N, 3, 32, 32\) images at the sub-network's resolution"),
+    ("int", r"has dtype int64; expected finite float images"),
+    ("nan", r"has non-finite values"),
+])
+def test_export_names_what_is_wrong_with_the_calibration_images(images, pattern, tmp_path, capsys):
+    import numpy as np
+
+    path = tmp_path / "cal.npy"
+    if images == "text":
+        path.write_text("not an array")
+    elif images == "object":
+        np.save(path, np.array([{"a": 1}], dtype=object), allow_pickle=True)
+    elif images == "int":
+        np.save(path, np.zeros((2, 3, 32, 32), dtype=np.int64))
+    elif images == "nan":
+        np.save(path, np.full((2, 3, 32, 32), np.nan))
+    else:
+        np.save(path, np.zeros(images))
+    refused(_export(tmp_path, "--calibration", str(path)), capsys, pattern)
+    assert not (tmp_path / "exp").exists()
+
+
+def test_export_takes_float32_calibration_images_at_the_resolution(tmp_path):
+    import numpy as np
+
+    path = tmp_path / "cal.npy"
+    np.save(path, np.random.default_rng(0).standard_normal((4, 3, 32, 32)).astype(np.float32))
+    assert main(_export(tmp_path, "--calibration", str(path))) == 0
+    assert (tmp_path / "exp" / "manifest.json").is_file()

@@ -95,8 +95,15 @@ def _model(cfg, args: argparse.Namespace, calibration):
         return reset_bn_statistics(model, images)
     if not args.weights.is_file():
         raise FileNotFoundError(f"weights file {args.weights} not found")
-    state = torch.load(args.weights, map_location="cpu", weights_only=True)
+    try:
+        state = torch.load(args.weights, map_location="cpu", weights_only=True)
+    except Exception as exc:  # torch's unpickler raises anything from KeyError to UnpicklingError on a foreign file
+        raise ValueError(f"--weights {args.weights} is not a PyTorch state_dict file (torch.save of "
+                         f"model.state_dict()): {type(exc).__name__}: {exc}") from None
     state = state.get("state_dict", state) if isinstance(state, dict) else state
+    if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
+        raise ValueError(f"--weights {args.weights} holds a {type(state).__name__}, not a state_dict (a dict of "
+                         "parameter name -> tensor, optionally under 'state_dict')")
     try:
         model.load_ofa_state_dict(state)
     except RuntimeError as exc:
@@ -104,10 +111,28 @@ def _model(cfg, args: argparse.Namespace, calibration):
     return model
 
 
-def run(args: argparse.Namespace) -> int:
-    """Run ``ofa-hw export``; returns the exit code."""
+def _read_calibration(path: Path, r: int):
+    """The calibration images of ``--calibration``: a finite float (N, 3, r, r) array, N >= 1."""
     import numpy as np
 
+    try:
+        images = np.load(path, allow_pickle=False)
+    except (ValueError, OSError) as exc:  # not .npy, an object (pickled) array, or truncated
+        raise ValueError(f"--calibration {path} is not a numpy array file (np.save of float images): {exc}") from None
+    if not isinstance(images, np.ndarray):  # an .npz archive
+        raise ValueError(f"--calibration {path} is an .npz archive; give one array saved with np.save")
+    if images.ndim != 4 or images.shape[0] < 1 or images.shape[1:] != (3, r, r):
+        raise ValueError(f"--calibration {path} has shape {images.shape}; expected (N, 3, {r}, {r}) images at the "
+                         f"sub-network's resolution, N >= 1")
+    if not np.issubdtype(images.dtype, np.floating) or not np.isfinite(images).all():
+        what = "non-finite values" if np.issubdtype(images.dtype, np.floating) else f"dtype {images.dtype}"
+        raise ValueError(f"--calibration {path} has {what}; expected finite float images, normalised as the "
+                         "network's input")
+    return images
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run ``ofa-hw export``; returns the exit code."""
     import hls
     from hls.latency_figures import manifest_figures
     from ofa_hw.layers import subnet_layers
@@ -119,7 +144,7 @@ def run(args: argparse.Namespace) -> int:
     if args.calibration:
         if not args.calibration.is_file():
             raise FileNotFoundError(f"calibration file {args.calibration} not found")
-        calibration = np.load(args.calibration, allow_pickle=False)
+        calibration = _read_calibration(args.calibration, cfg.r)
     source = hls.TorchNetwork(_model(cfg, args, calibration), subnet_layers(cfg), cfg.to_dict())
     project = hls.export(source, args.out, accelerator=accelerator, board=board, calibration=calibration,
                          scheme=args.scheme, method=args.method, seed=args.seed, overwrite=args.overwrite,
