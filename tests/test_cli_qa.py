@@ -131,3 +131,11 @@ def test_export_takes_float32_calibration_images_at_the_resolution(tmp_path):
     np.save(path, np.random.default_rng(0).standard_normal((4, 3, 32, 32)).astype(np.float32))
     assert main(_export(tmp_path, "--calibration", str(path))) == 0
     assert (tmp_path / "exp" / "manifest.json").is_file()
+
+
+# ---- search --checkpoint FILE said only "FILE: File exists", after the board's warnings ----------------------------
+def test_search_checkpoint_onto_a_file_names_the_option(tmp_path, capsys):
+    (tmp_path / "notes.txt").write_text("a user's file")
+    refused(["search", "--latency-ms", "8", "--budget", "100", "--no-progress", "--out", str(tmp_path / "s"),
+             "--checkpoint", str(tmp_path / "notes.txt")], capsys, r"--checkpoint .*notes.txt is a file; it names a")
+    assert (tmp_path / "notes.txt").read_text() == "a user's file" and not (tmp_path / "s").exists()

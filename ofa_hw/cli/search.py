@@ -125,6 +125,9 @@ def run(args: argparse.Namespace) -> int:
     # Outputs are checked and locked before the search runs: a second search into the same folder, or one into
     # a folder it cannot write (or one holding files of the user's), stops here instead of after the work.
     check_replaceable(args.out, replaceable=_replaceable_output, what="search output folder")
+    if args.checkpoint is not None and args.checkpoint.exists() and not args.checkpoint.is_dir():
+        raise NotADirectoryError(f"--checkpoint {args.checkpoint} is a file; it names a folder to keep finished "
+                                 "restarts in (created if missing)")
     if args.checkpoint is not None and _inside(args.checkpoint, args.out):
         raise ValueError(f"--checkpoint {args.checkpoint} is inside --out {args.out}, which is replaced as a unit "
                          "when the search ends: keep the checkpoint folder elsewhere")
