@@ -139,3 +139,17 @@ def test_search_checkpoint_onto_a_file_names_the_option(tmp_path, capsys):
     refused(["search", "--latency-ms", "8", "--budget", "100", "--no-progress", "--out", str(tmp_path / "s"),
              "--checkpoint", str(tmp_path / "notes.txt")], capsys, r"--checkpoint .*notes.txt is a file; it names a")
     assert (tmp_path / "notes.txt").read_text() == "a user's file" and not (tmp_path / "s").exists()
+
+
+# ---- search --accelerators: a trailing comma said "unknown DPU architecture ''", an unknown size named no item ------
+@pytest.mark.parametrize(("text", "pattern"), [
+    ("B1600@200x1,", r"--accelerators 'B1600@200x1,' has an empty item \(a doubled or trailing comma\?\)"),
+    ("", r"--accelerators '' has an empty item"),
+    ("B1600,,B512", r"has an empty item"),
+    ("B1600,b4096", r"--accelerators item 'b4096': unknown DPU architecture 'b4096'; known: B512, .*B4096"),
+    ("B4097@300", r"--accelerators item 'B4097@300': unknown DPU architecture 'B4097'"),
+])
+def test_search_accelerator_list_errors_name_the_item(text, pattern, tmp_path, capsys):
+    refused(["search", "--latency-ms", "8", "--budget", "100", "--no-progress", "--out", str(tmp_path / "s"),
+             "--accelerators", text], capsys, pattern)
+    assert not (tmp_path / "s").exists()

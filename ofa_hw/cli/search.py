@@ -100,6 +100,9 @@ def parse_accelerators(text: str, board, ip_version: str = "4.1"):
                                board)
     accelerators = []
     for item in text.split(","):
+        if not item.strip():
+            raise ValueError(f"--accelerators {text!r} has an empty item (a doubled or trailing comma?): give 'dpu', "
+                             "'dpu-like', 'default' or a comma list like B2304@200x1,B1600@300x2")
         arch, _, rest = item.strip().partition("@")
         clock, _, cores = rest.partition("x")
         try:
@@ -109,8 +112,8 @@ def parse_accelerators(text: str, board, ip_version: str = "4.1"):
         try:
             accelerators.append(fitting_options(Accelerator.from_dpu(
                 arch, clock_mhz=clock_mhz, cores=n_cores, ddr_bw_gbps=board.ddr_bw_gbps, options=options), board))
-        except ValueError as exc:
-            raise ValueError(f"--accelerators item {item!r}: {exc}") from None
+        except (KeyError, ValueError) as exc:  # KeyError: an unknown size, its message lists the known ones
+            raise ValueError(f"--accelerators item {item!r}: {exc.args[0] if exc.args else exc}") from None
     return accelerators
 
 
