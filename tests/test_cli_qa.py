@@ -153,3 +153,10 @@ def test_search_accelerator_list_errors_name_the_item(text, pattern, tmp_path, c
     refused(["search", "--latency-ms", "8", "--budget", "100", "--no-progress", "--out", str(tmp_path / "s"),
              "--accelerators", text], capsys, pattern)
     assert not (tmp_path / "s").exists()
+
+
+# ---- build-config --net-name 'a b/c' wrote a vai_c_xir command that the shell splits ---------------------------
+@pytest.mark.parametrize("name", ["a b/c", "", "-x", "net;rm"])
+def test_build_config_refuses_a_net_name_the_compile_command_cannot_carry(name, tmp_path, capsys):
+    refused(["build-config", str(tmp_path / "result.json"), f"--net-name={name}"], capsys,
+            r"argument --net-name: .* is not a network name: letters, digits")

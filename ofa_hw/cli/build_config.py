@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from .option_types import net_name
+
 
 def add_parser(subparsers) -> None:
     """Register ``ofa-hw build-config``."""
@@ -17,7 +19,8 @@ def add_parser(subparsers) -> None:
     parser.add_argument("result", type=Path, help="result.json written by ofa-hw search")
     parser.add_argument("--out", type=Path, default=None,
                         help="output folder (default: dpu_build/ beside result.json)")
-    parser.add_argument("--net-name", default="ofa_subnet", help="network name for vai_c_xir (default ofa_subnet)")
+    parser.add_argument("--net-name", type=net_name, default="ofa_subnet",
+                        help="network name for vai_c_xir, the compiled <name>.xmodel (default ofa_subnet)")
     parser.set_defaults(run=run)
 
 
