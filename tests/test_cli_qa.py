@@ -160,3 +160,39 @@ def test_search_accelerator_list_errors_name_the_item(text, pattern, tmp_path, c
 def test_build_config_refuses_a_net_name_the_compile_command_cannot_carry(name, tmp_path, capsys):
     refused(["build-config", str(tmp_path / "result.json"), f"--net-name={name}"], capsys,
             r"argument --net-name: .* is not a network name: letters, digits")
+
+
+# ---- --help: options without a word, defaults and units left unsaid ---------------------------------------------
+def _options():
+    """(command, action) for every option of every sub-command, ``lut`` actions included."""
+    import argparse
+
+    from ofa_hw.cli import build_parser
+
+    def walk(parser, name):
+        for action in parser._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                for sub, subparser in action.choices.items():
+                    yield from walk(subparser, f"{name} {sub}".strip())
+            elif not isinstance(action, argparse._HelpAction | argparse._VersionAction):
+                yield name, action
+
+    return list(walk(build_parser(), ""))
+
+
+UNITS = {"_ms": "ms", "_mhz": "MHz", "_gbps": "GB/s"}
+
+
+@pytest.mark.parametrize(("command", "action"), _options(), ids=lambda v: getattr(v, "dest", v))
+def test_every_option_says_what_it_is_its_default_and_its_unit(command, action):
+    import argparse
+
+    flag = action.option_strings[-1] if action.option_strings else action.metavar or action.dest
+    assert action.help, f"{command} {flag} has no help"
+    help_text = action.help % {"default": action.default} if "%(" in action.help else action.help
+    takes_value = action.nargs != 0 and not isinstance(action, argparse._StoreConstAction)
+    if takes_value and action.default is not None and action.required is False and action.option_strings:
+        assert "default" in help_text, f"{command} {flag}: the default ({action.default}) is not said"
+    for suffix, unit in UNITS.items():
+        if action.dest.endswith(suffix):
+            assert unit in help_text, f"{command} {flag}: the unit ({unit}) is not said"

@@ -12,6 +12,11 @@ from .subnet_args import add_subnet_options, subnet_from_args
 
 def add_parser(subparsers) -> None:
     """Register ``ofa-hw export`` with its options."""
+    import inspect
+
+    from accel_models import Accelerator
+
+    dpu_clock_mhz = inspect.signature(Accelerator.from_dpu).parameters["clock_mhz"].default
     parser = subparsers.add_parser(
         "export", help="quantize a sub-network to int8 and export the Vitis HLS project of its DPU-like engine",
         description="Quantize a sub-network to int8 (BatchNorm folded) and write the Vitis HLS project of the "
@@ -31,7 +36,8 @@ def add_parser(subparsers) -> None:
     parser.add_argument("--board", default=None,
                         help="board the engine is built for: its part, and the resource check (DSP, LUT, FF, BRAM / "
                              "URAM) (default: the result's, else ultra96v2)")
-    parser.add_argument("--clock-mhz", type=float, default=None, help="clock of --accelerator (default: its default)")
+    parser.add_argument("--clock-mhz", type=float, default=None,
+                        help=f"clock of --accelerator in MHz (default: {dpu_clock_mhz:g}, as for any DPU named)")
     parser.add_argument("--weights", type=Path, metavar="STATE_DICT.pth",
                         help="OFA sub-network state_dict to load (default: seeded random weights)")
     parser.add_argument("--seed", type=seed, default=0, help="seed of the random weights and calibration (default 0)")
@@ -39,7 +45,8 @@ def add_parser(subparsers) -> None:
                         help="float (N, 3, r, r) calibration images (default: 16 standard-normal images)")
     parser.add_argument("--scheme", choices=("pow2", "per_channel"), default="pow2",
                         help="int8 scheme: DPU power-of-two per tensor (default) or per-channel weights")
-    parser.add_argument("--method", choices=("max", "mse"), default="max", help="fix-position calibration method")
+    parser.add_argument("--method", choices=("max", "mse"), default="max",
+                        help="fix-position calibration method (default: max)")
     parser.add_argument("--csim", action="store_true", help="compile with g++ and check every layer bit-exactly")
     parser.add_argument("--compiler", default=None, help="C++ compiler for --csim (default $OFA_HW_CXX or g++)")
     parser.set_defaults(run=run)

@@ -50,7 +50,8 @@ def add_parser(subparsers) -> None:
 
     plan = commands.add_parser("plan", help="write the units a space needs, ready for Vitis AI")
     plan.add_argument("--space", default="ofa-mbv3-w1.2", help="search space (default: %(default)s)")
-    plan.add_argument("--resolutions", type=_resolutions, default=(224,), help="comma-separated, e.g. 160,192,224")
+    plan.add_argument("--resolutions", type=_resolutions, default=(224,),
+                      help="input resolutions, comma-separated, e.g. 160,192,224 (default: 224)")
     plan.add_argument("--out", type=Path, required=True, help="plan folder to create")
     plan.add_argument("--seed", type=seed, default=0,
                       help="weight initialisation seed of the unit models (default: %(default)s)")
@@ -77,11 +78,13 @@ def add_parser(subparsers) -> None:
     measure.add_argument("--out", type=Path, required=True, help="table file (.csv); resumed if it exists")
     measure.add_argument("--runner", choices=("pynq", "numpy"), default="pynq",
                          help="pynq: the board's DPU (default); numpy: int8 numpy units from compile-numpy")
-    measure.add_argument("--bitstream", default="dpu.bit", help="DPU overlay for the pynq runner")
+    measure.add_argument("--bitstream", default="dpu.bit",
+                         help="DPU overlay for the pynq runner (default: %(default)s)")
     measure.add_argument("--board", required=True, help="board name, e.g. ultra96v2")
     measure.add_argument("--dpu-arch", required=True, help="DPU configuration, e.g. 'DPUCZDX8G B2304'")
-    measure.add_argument("--clock-mhz", type=float, default=None, help="DPU clock (omit if not applicable)")
-    measure.add_argument("--cores", type=int, default=1, help="DPU cores used")
+    measure.add_argument("--clock-mhz", type=float, default=None,
+                         help="DPU clock in MHz (default: none recorded; omit for the numpy stand-in)")
+    measure.add_argument("--cores", type=int, default=1, help="DPU cores used (default: %(default)s)")
     measure.add_argument("--toolchain", required=True, help="e.g. 'Vitis AI 3.0'")
     measure.add_argument("--source", default=None, help="who measured / where the table comes from")
     measure.add_argument("--license", default=None, help="license of the measurements")
@@ -94,7 +97,7 @@ def add_parser(subparsers) -> None:
                               "(needs --dpu-time); both are recorded where measured")
     measure.add_argument("--dpu-time", choices=("none", "xdputil"), default="none",
                          help="also measure DPU-only time with 'xdputil benchmark' per DPU subgraph "
-                              "(about a minute per subgraph; pynq runner only)")
+                              "(about a minute per subgraph; pynq runner only; default: none)")
     measure.add_argument("--quiet", action="store_true", help="no progress bar")
     measure.set_defaults(run=_run_measure)
 
@@ -111,14 +114,14 @@ def add_parser(subparsers) -> None:
                                                                  "(default: %(default)s)")
     fit.add_argument("--dpu", default=None, help="DPU configuration measured, e.g. B1600 (default: the table's "
                                                 "dpu_arch)")
-    fit.add_argument("--clock-mhz", type=float, default=None, help="its clock (default: the table's clock_mhz)")
+    fit.add_argument("--clock-mhz", type=float, default=None, help="its clock in MHz (default: the table's clock_mhz)")
     fit.add_argument("--out", type=Path, default=None, help="predictor record to write (.json), for --predictor")
     fit.add_argument("--json", action="store_true", help="print the record as JSON")
     fit.set_defaults(run=_run_fit)
 
     show = commands.add_parser("show", help="list the shipped tables, or print one table")
     show.add_argument("table", nargs="?", help="shipped table name or path (.csv, or OFA .yaml with a sidecar)")
-    show.add_argument("--match", default="", help="only entries whose key contains this text")
+    show.add_argument("--match", default="", help="only entries whose key contains this text (default: every entry)")
     show.add_argument("--json", action="store_true", help="print JSON")
     show.set_defaults(run=_run_show)
 

@@ -27,7 +27,8 @@ def add_parser(subparsers) -> None:
     parser.add_argument("--out", required=True, type=Path, metavar="DIR",
                         help="new folder for the report (an earlier roofline report there is replaced as a unit; "
                              "a folder holding other files is refused)")
-    parser.add_argument("--label-top", type=int, default=5, help="label the N slowest layers in the plot")
+    parser.add_argument("--label-top", type=int, default=5,
+                        help="label the N slowest layers in the plot (default: %(default)s)")
     parser.add_argument("--json", action="store_true", help="print roofline.json's content instead of the summary")
     parser.set_defaults(run=run)
 

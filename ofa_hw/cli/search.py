@@ -44,7 +44,8 @@ def add_parser(subparsers) -> None:
     parser.add_argument("--raw-accuracy", dest="accuracy_scale", action="store_const", const="raw",
                         default="imagenet-val",
                         help="report accuracy on the predictor's own scale instead of the calibrated ImageNet-val one")
-    parser.add_argument("--space", default="ofa-mbv3-w1.2", help="sub-network space (ofa-mbv3-w1.2 or ofa-mbv3-w1.0)")
+    parser.add_argument("--space", default="ofa-mbv3-w1.2",
+                        help="sub-network space: ofa-mbv3-w1.2 (default) or ofa-mbv3-w1.0")
     parser.add_argument("--accelerators", default="dpu",
                         help="'dpu' (default: every stock DPUCZDX8G configuration, PG338 size x clock x cores x "
                              "RAM/DSP usage, that fits the board), 'dpu-like' (NAAS-style PE arrays, mostly custom "
@@ -58,7 +59,9 @@ def add_parser(subparsers) -> None:
                              "dpuczdx8g-joint, the Ultra96-V2 measurements, elsewhere the model calibrated on two "
                              "boards; a custom accelerator by hls-engine, its HLS engine's model), your measured table "
                              "(TABLE.csv, calibrated on that prior) or a record from 'ofa-hw lut fit' (FIT.json)")
-    parser.add_argument("--algorithm", default="auto", choices=("auto", "evolution", "nsga2"))
+    parser.add_argument("--algorithm", default="auto", choices=("auto", "evolution", "nsga2"),
+                        help="auto (default): the evolution under a latency / fps limit, NSGA-II's front without one "
+                             "or with --min-top1")
     parser.add_argument("--budget", type=int, default=None,
                         help=f"candidate evaluations (default {DEFAULT_BUDGETS['evolution']} for the evolution, the "
                              f"search under a latency / fps limit; {DEFAULT_BUDGETS['nsga2']} for NSGA-II's front, "
@@ -67,7 +70,9 @@ def add_parser(subparsers) -> None:
                         help=f"population size (default: {NSGA2_POPULATION} for NSGA-II; for the evolution budget / "
                              f"restarts / {EVOLUTION_EVALUATIONS_PER_MEMBER}, within "
                              f"{EVOLUTION_POPULATION_RANGE[0]}..{EVOLUTION_POPULATION_RANGE[1]})")
-    parser.add_argument("--restarts", type=int, default=1)
+    parser.add_argument("--restarts", type=int, default=1,
+                        help="independent runs (seeds spawned from --seed) sharing the budget, their results merged "
+                             "(default: %(default)s)")
     parser.add_argument("--seed", type=seed, default=0, help="random seed of the search (default: %(default)s)")
     parser.add_argument("--float", dest="quantization", action="store_const", const=None, default="int8-pow2",
                         help="optimise float accuracy instead of the modelled int8 (DPU) accuracy")
