@@ -196,3 +196,19 @@ def test_every_option_says_what_it_is_its_default_and_its_unit(command, action):
     for suffix, unit in UNITS.items():
         if action.dest.endswith(suffix):
             assert unit in help_text, f"{command} {flag}: the unit ({unit}) is not said"
+
+
+# ---- search: combinations refused in Python's words (latency_ms=, algorithm='nsga2', ofa_hw.zoo.list_networks) ------
+@pytest.mark.parametrize(("options", "pattern"), [
+    (["--algorithm", "evolution"], r"--algorithm evolution needs --latency-ms or --fps; .*--algorithm nsga2"),
+    (["--algorithm", "evolution", "--min-top1", "70"], r"--algorithm evolution needs --latency-ms or --fps"),
+    (["--latency-ms", "8", "--confidence", "0.9", "--latency-mode", "e2e"],
+     r"--confidence bounds the DPU time .*--latency-mode dpu"),
+    (["--latency-ms", "8", "--space", "ofa-proxyless-w1.3"],
+     r"argument --space: invalid choice: 'ofa-proxyless-w1.3' \(choose from 'ofa-mbv3-w1.0', 'ofa-mbv3-w1.2'\)"),
+])
+def test_search_refuses_option_combinations_in_command_line_terms(options, pattern, tmp_path, capsys):
+    line = refused(["search", "--budget", "100", "--no-progress", "--out", str(tmp_path / "s"), *options], capsys,
+                   pattern)
+    assert not re.search(r"\w=|ofa_hw\.", line)  # no keyword argument, no Python function named
+    assert not (tmp_path / "s").exists()

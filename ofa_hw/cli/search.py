@@ -15,6 +15,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
 def add_parser(subparsers) -> None:
     """Register ``ofa-hw search`` with its options."""
+    from ofa_hw.accuracy import list_predictors
     from ofa_hw.search import DEFAULT_BUDGETS
     from ofa_hw.search.codesign import EVOLUTION_EVALUATIONS_PER_MEMBER, EVOLUTION_POPULATION_RANGE, NSGA2_POPULATION
 
@@ -44,7 +45,7 @@ def add_parser(subparsers) -> None:
     parser.add_argument("--raw-accuracy", dest="accuracy_scale", action="store_const", const="raw",
                         default="imagenet-val",
                         help="report accuracy on the predictor's own scale instead of the calibrated ImageNet-val one")
-    parser.add_argument("--space", default="ofa-mbv3-w1.2",
+    parser.add_argument("--space", default="ofa-mbv3-w1.2", choices=list_predictors(),  # a space with top-1 predicted
                         help="sub-network space: ofa-mbv3-w1.2 (default) or ofa-mbv3-w1.0")
     parser.add_argument("--accelerators", default="dpu",
                         help="'dpu' (default: every stock DPUCZDX8G configuration, PG338 size x clock x cores x "
@@ -128,6 +129,7 @@ def run(args: argparse.Namespace) -> int:
     from accel_models.atomic import check_replaceable, output_lock
     from ofa_hw.search import search_codesign
 
+    _check_combination(args)
     board = get_board(args.board)
     accelerators = parse_accelerators(args.accelerators, board, args.dpu_ip)
     # Outputs are checked and locked before the search runs: a second search into the same folder, or one into
@@ -158,6 +160,16 @@ def run(args: argparse.Namespace) -> int:
     for path in written:
         print(f"wrote {path}")
     return 0
+
+
+def _check_combination(args: argparse.Namespace) -> None:
+    """Options that cannot go together, refused in the command line's terms before the search starts."""
+    if args.algorithm == "evolution" and args.latency_ms is None and args.fps is None:
+        raise ValueError("--algorithm evolution needs --latency-ms or --fps; without a limit (or with --min-top1 "
+                         "alone) the search is NSGA-II's Pareto front: --algorithm nsga2, or auto (the default)")
+    if args.confidence is not None and args.latency_mode != "dpu":
+        raise ValueError("--confidence bounds the DPU time (the latency intervals are those of the DPU latency "
+                         "predictors); use it with --latency-mode dpu (the default)")
 
 
 def _warn_if_measured_elsewhere(record, board: Board) -> None:
