@@ -434,11 +434,11 @@ case("search-clock-text", search("--latency-ms", "10", "--accelerators", "B2304@
      r"expected ARCH\[@MHZ\]\[xCORES\]")
 case("search-accelerator-misfit", search("--latency-ms", "10", "--accelerators", "B1600@200x1,B4096@300x4"),
      REFUSED, r"1 of the 2 listed accelerator\(s\) do not fit ultra96v2.*B4096 .*@300 MHz x4 needs")
-case("search-latency-negative", search("--latency-ms", "-1"), REFUSED, r"latency_ms must be a positive number")
-case("search-latency-nan", search("--latency-ms", "nan"), REFUSED, r"latency_ms must be a positive number")
+case("search-latency-negative", search("--latency-ms", "-1"), REFUSED, r"--latency-ms: expected a positive number")
+case("search-latency-nan", search("--latency-ms", "nan"), REFUSED, r"--latency-ms: expected a positive number")
 case("search-latency-unreachable", search("--latency-ms", "0.01"), REFUSED, r"below the fastest design reachable")
 case("search-fps-unreachable", search("--fps", "1e9"), REFUSED, r"above the highest throughput reachable")
-case("search-budget-zero", search("--latency-ms", "10", "--budget", "0"), REFUSED, r"budget must be an integer")
+case("search-budget-zero", search("--latency-ms", "10", "--budget", "0"), REFUSED, r"--budget: expected a positive")
 case("search-budget-huge", search("--latency-ms", "10", "--budget", str(10**12)), REFUSED,
      r"above the maximum 10,000,000: it would run for about 3,086.4 hours")
 case("search-budget-text", search("--latency-ms", "10", "--budget", "lots"), REFUSED)

@@ -212,3 +212,42 @@ def test_search_refuses_option_combinations_in_command_line_terms(options, patte
                    pattern)
     assert not re.search(r"\w=|ofa_hw\.", line)  # no keyword argument, no Python function named
     assert not (tmp_path / "s").exists()
+
+
+# ---- a bad number named the Python parameter (latency_ms, min_accuracy for --min-top1, "or None") ---------------
+@pytest.mark.parametrize(("command", "option", "value", "expected"), [
+    (["search"], "--latency-ms", "-1", "a positive number, got '-1'"),
+    (["search"], "--latency-ms", "0", "a positive number"),
+    (["search"], "--latency-ms", "nan", "a positive number, got 'nan'"),
+    (["search"], "--latency-ms", "inf", "a positive number"),
+    (["search"], "--latency-ms", "8ms", "a positive number, got '8ms'"),
+    (["search"], "--fps", "-3", "a positive number"),
+    (["search"], "--min-top1", "150", "a top-1 percentage strictly between 0 and 100"),
+    (["search"], "--min-top1", "0.75", "a top-1 percentage strictly between 0 and 100, e.g. 75, got '0.75', a "
+                                        "fraction? (top-1 in percent: 75 for 75%)"),
+    (["search"], "--min-top1", "75.5", None),
+    (["search"], "--confidence", "0", "a number strictly between 0 and 1"),
+    (["search"], "--confidence", "1", "a number strictly between 0 and 1"),
+    (["search"], "--confidence", "1.5", "a number strictly between 0 and 1"),
+    (["search"], "--confidence", "90%", "a number strictly between 0 and 1, e.g. 0.9, got '90%'"),
+    (["search"], "--threads", "0", "a positive integer, got 0"),
+    (["search"], "--budget", "-5", "a positive integer, got -5"),
+    (["search"], "--budget", "1e3", "a positive integer, got '1e3'"),
+    (["search"], "--population", "0", "a positive integer"),
+    (["search"], "--restarts", "-1", "a positive integer"),
+    (["roofline", "--board", "zcu102", "--preset", "min"], "--clock-mhz", "-100", "a positive number"),
+    (["roofline", "--board", "zcu102", "--preset", "min"], "--cores", "0", "a positive integer"),
+    (["export", "--preset", "min", "--accelerator", "B512"], "--clock-mhz", "nan", "a positive number"),
+    (["lut", "fit", "t.csv"], "--clock-mhz", "0", "a positive number"),
+    (["lut", "measure", "--plan", "p", "--xmodels", "x", "--board", "b", "--dpu-arch", "a", "--toolchain", "t"],
+     "--cores", "0", "a positive integer"),
+])
+def test_a_bad_number_names_the_option_and_what_it_takes(command, option, value, expected, tmp_path, capsys):
+    argv = [*command, "--out", str(tmp_path / "out"), f"{option}={value}"]
+    if expected is None:
+        from ofa_hw.cli import build_parser
+
+        assert build_parser().parse_args(argv) is not None
+        return
+    refused(argv, capsys, rf"argument {option}: expected {re.escape(expected)}")
+    assert not (tmp_path / "out").exists()

@@ -6,7 +6,7 @@ import argparse
 import dataclasses
 from pathlib import Path
 
-from .option_types import seed
+from .option_types import positive_float, seed
 from .subnet_args import add_subnet_options, subnet_from_args
 
 
@@ -36,7 +36,7 @@ def add_parser(subparsers) -> None:
     parser.add_argument("--board", default=None,
                         help="board the engine is built for: its part, and the resource check (DSP, LUT, FF, BRAM / "
                              "URAM) (default: the result's, else ultra96v2)")
-    parser.add_argument("--clock-mhz", type=float, default=None,
+    parser.add_argument("--clock-mhz", type=positive_float, default=None,
                         help=f"clock of --accelerator in MHz (default: {dpu_clock_mhz:g}, as for any DPU named)")
     parser.add_argument("--weights", type=Path, metavar="STATE_DICT.pth",
                         help="OFA sub-network state_dict to load (default: seeded random weights)")

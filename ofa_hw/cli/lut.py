@@ -20,7 +20,7 @@ import importlib.util
 import json
 from pathlib import Path
 
-from .option_types import seed
+from .option_types import positive_float, positive_int, seed
 
 __all__ = ["add_parser", "run"]
 
@@ -82,9 +82,9 @@ def add_parser(subparsers) -> None:
                          help="DPU overlay for the pynq runner (default: %(default)s)")
     measure.add_argument("--board", required=True, help="board name, e.g. ultra96v2")
     measure.add_argument("--dpu-arch", required=True, help="DPU configuration, e.g. 'DPUCZDX8G B2304'")
-    measure.add_argument("--clock-mhz", type=float, default=None,
+    measure.add_argument("--clock-mhz", type=positive_float, default=None,
                          help="DPU clock in MHz (default: none recorded; omit for the numpy stand-in)")
-    measure.add_argument("--cores", type=int, default=1, help="DPU cores used (default: %(default)s)")
+    measure.add_argument("--cores", type=positive_int, default=1, help="DPU cores used (default: %(default)s)")
     measure.add_argument("--toolchain", required=True, help="e.g. 'Vitis AI 3.0'")
     measure.add_argument("--source", default=None, help="who measured / where the table comes from")
     measure.add_argument("--license", default=None, help="license of the measurements")
@@ -114,7 +114,8 @@ def add_parser(subparsers) -> None:
                                                                  "(default: %(default)s)")
     fit.add_argument("--dpu", default=None, help="DPU configuration measured, e.g. B1600 (default: the table's "
                                                 "dpu_arch)")
-    fit.add_argument("--clock-mhz", type=float, default=None, help="its clock in MHz (default: the table's clock_mhz)")
+    fit.add_argument("--clock-mhz", type=positive_float, default=None,
+                     help="its clock in MHz (default: the table's clock_mhz)")
     fit.add_argument("--out", type=Path, default=None, help="predictor record to write (.json), for --predictor")
     fit.add_argument("--json", action="store_true", help="print the record as JSON")
     fit.set_defaults(run=_run_fit)

@@ -7,6 +7,7 @@ import json
 import sys
 from pathlib import Path
 
+from .option_types import positive_float, positive_int
 from .subnet_args import add_subnet_options, subnet_from_args
 
 
@@ -21,8 +22,8 @@ def add_parser(subparsers) -> None:
     )
     parser.add_argument("--board", required=True, help="board name (ultra96v2, zcu102, zcu104, kv260)")
     parser.add_argument("--dpu", help="DPUCZDX8G configuration, e.g. B1600 (default: the board's)")
-    parser.add_argument("--clock-mhz", type=float, help="DPU clock in MHz (default: the board's)")
-    parser.add_argument("--cores", type=int, help="number of DPU cores (default: the board's)")
+    parser.add_argument("--clock-mhz", type=positive_float, help="DPU clock in MHz (default: the board's)")
+    parser.add_argument("--cores", type=positive_int, help="number of DPU cores (default: the board's)")
     add_subnet_options(parser)
     parser.add_argument("--out", required=True, type=Path, metavar="DIR",
                         help="new folder for the report (an earlier roofline report there is replaced as a unit; "

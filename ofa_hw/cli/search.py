@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .option_types import seed
+from .option_types import open_fraction, positive_float, positive_int, seed, top1_percent
 
 if TYPE_CHECKING:  # pragma: no cover
     from accel_models import Board
@@ -26,20 +26,20 @@ def add_parser(subparsers) -> None:
                     "result.json plus an HTML report.",
     )
     parser.add_argument("--board", default="ultra96v2", help="ultra96v2, zcu102, zcu104 or kv260 (default: ultra96v2)")
-    parser.add_argument("--latency-ms", type=float, default=None,
+    parser.add_argument("--latency-ms", type=positive_float, default=None,
                         help="latency ceiling for one image (ms; DPU time unless --latency-mode e2e)")
-    parser.add_argument("--fps", type=float, default=None,
+    parser.add_argument("--fps", type=positive_float, default=None,
                         help="deployed throughput floor (images/s with --threads threads, ARM pre/post-processing "
                              "and DDR contention included)")
-    parser.add_argument("--threads", type=int, default=None,
+    parser.add_argument("--threads", type=positive_int, default=None,
                         help="application threads feeding the DPU cores (default: as many as saturate them)")
     parser.add_argument("--latency-mode", choices=("dpu", "e2e"), default="dpu",
                         help="what --latency-ms bounds: dpu (default, DPU time per image; what the model zoo "
                              "validates best) or e2e (plus the modelled ARM pre/post-processing)")
-    parser.add_argument("--min-top1", type=float, default=None,
+    parser.add_argument("--min-top1", type=top1_percent, default=None,
                         help="accuracy floor (top-1 %%, ImageNet-val scale unless --raw-accuracy): the fastest "
                              "design at or above it")
-    parser.add_argument("--confidence", type=float, default=None,
+    parser.add_argument("--confidence", type=open_fraction, default=None,
                         help="meet the latency / fps budget at this confidence (e.g. 0.9): the search uses the upper "
                              "end of each design's latency interval")
     parser.add_argument("--raw-accuracy", dest="accuracy_scale", action="store_const", const="raw",
@@ -63,15 +63,15 @@ def add_parser(subparsers) -> None:
     parser.add_argument("--algorithm", default="auto", choices=("auto", "evolution", "nsga2"),
                         help="auto (default): the evolution under a latency / fps limit, NSGA-II's front without one "
                              "or with --min-top1")
-    parser.add_argument("--budget", type=int, default=None,
+    parser.add_argument("--budget", type=positive_int, default=None,
                         help=f"candidate evaluations (default {DEFAULT_BUDGETS['evolution']} for the evolution, the "
                              f"search under a latency / fps limit; {DEFAULT_BUDGETS['nsga2']} for NSGA-II's front, "
                              f"without a limit or with --min-top1)")
-    parser.add_argument("--population", type=int, default=None,
+    parser.add_argument("--population", type=positive_int, default=None,
                         help=f"population size (default: {NSGA2_POPULATION} for NSGA-II; for the evolution budget / "
                              f"restarts / {EVOLUTION_EVALUATIONS_PER_MEMBER}, within "
                              f"{EVOLUTION_POPULATION_RANGE[0]}..{EVOLUTION_POPULATION_RANGE[1]})")
-    parser.add_argument("--restarts", type=int, default=1,
+    parser.add_argument("--restarts", type=positive_int, default=1,
                         help="independent runs (seeds spawned from --seed) sharing the budget, their results merged "
                              "(default: %(default)s)")
     parser.add_argument("--seed", type=seed, default=0, help="random seed of the search (default: %(default)s)")
