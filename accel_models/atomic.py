@@ -390,11 +390,13 @@ def output_lock(target: str | os.PathLike, *, what: str = "ofa-hw") -> Iterator[
     lock = _lock_path(target)
     created = _missing_folders(lock.parent)
     me = {"pid": os.getpid(), "host": _HOST, "hostname": socket.gethostname(), "started": time.time(), "what": what}
+    vanished = False
     for _ in range(3):
         lock.parent.mkdir(parents=True, exist_ok=True)
         try:
             fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
         except FileNotFoundError:  # another run removed the empty folder it had made: make it again
+            vanished = True
             continue
         except FileExistsError:
             holder = _read_holder(lock)
@@ -408,6 +410,9 @@ def output_lock(target: str | os.PathLike, *, what: str = "ofa-hw") -> Iterator[
             json.dump(me, handle)
         break
     else:
+        if vanished:  # a folder that takes no new files (/proc, a pseudo file system), not a lock held
+            raise FileNotFoundError(errno.ENOENT, f"cannot create files in {lock.parent} (the lock {lock.name} "
+                                    f"of {target.name} could not be made); choose another location", str(target))
         raise OutputLockedError(target, lock, _read_holder(lock) or {})
     try:
         yield lock

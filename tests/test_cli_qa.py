@@ -251,3 +251,11 @@ def test_a_bad_number_names_the_option_and_what_it_takes(command, option, value,
         return
     refused(argv, capsys, rf"argument {option}: expected {re.escape(expected)}")
     assert not (tmp_path / "out").exists()
+
+
+# ---- search --out /proc/x said "in use by pid None on another host (?) since ?; delete /proc/.x.lock" ------------
+@pytest.mark.skipif(not __import__("os").path.isdir("/proc/self"), reason="needs Linux /proc")
+def test_an_output_where_no_file_can_be_made_is_not_reported_as_in_use(capsys):
+    line = refused(["search", "--latency-ms", "8", "--budget", "100", "--no-progress", "--out", "/proc/ofa-hw-qa"],
+                   capsys, r"cannot create files in /proc .*choose another location")
+    assert "in use" not in line and "pid None" not in line
