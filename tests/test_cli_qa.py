@@ -259,3 +259,24 @@ def test_an_output_where_no_file_can_be_made_is_not_reported_as_in_use(capsys):
     line = refused(["search", "--latency-ms", "8", "--budget", "100", "--no-progress", "--out", "/proc/ofa-hw-qa"],
                    capsys, r"cannot create files in /proc .*choose another location")
     assert "in use" not in line and "pid None" not in line
+
+
+# ---- lut fit --out replaced any existing file, a user's own JSON included ---------------------------------------
+@pytest.mark.parametrize("content", ['{"my": "thesis data"}', "plain notes", "[1, 2]", ""])
+def test_fit_out_keeps_a_file_that_is_no_predictor_record(content, tmp_path, capsys):
+    from latency_tables.registry import DATA_DIR
+
+    mine = tmp_path / "mine.json"
+    mine.write_text(content)
+    refused(["lut", "fit", str(DATA_DIR / "ultra96v2-b2304.csv"), "--out", str(mine)], capsys,
+            r"--out .*mine.json exists and is not a predictor record \(format ofa-hw-latency-predictor/1\)")
+    assert mine.read_text() == content
+
+
+def test_fit_out_replaces_its_own_earlier_record(tmp_path, capsys):
+    from latency_tables.registry import DATA_DIR
+
+    record = tmp_path / "fit.json"
+    for _ in range(2):
+        assert main(["lut", "fit", str(DATA_DIR / "ultra96v2-b2304.csv"), "--out", str(record)]) == 0
+    assert '"format": "ofa-hw-latency-predictor/1"' in record.read_text()

@@ -245,6 +245,7 @@ def _run_fit(args: argparse.Namespace) -> int:
         if args.out.suffix.lower() != ".json" or args.out.is_dir():
             raise ValueError(f"--out {args.out}: a predictor record is a .json file")
         check_writable(args.out, what="predictor record")
+        _check_replaceable_record(args.out)
     if args.table is not None and not args.table.exists() and str(args.table) in list_tables():
         raise ValueError(f"{args.table} is the name of a shipped table, not a file: lut fit takes a table you "
                          "measured (TABLE.csv, from 'ofa-hw lut measure'); 'ofa-hw lut show NAME' prints a shipped one")
@@ -280,6 +281,21 @@ def _run_fit(args: argparse.Namespace) -> int:
     if args.out is not None:
         print(f"wrote {args.out} (use it as --predictor {args.out})")
     return 0
+
+
+def _check_replaceable_record(path: Path) -> None:
+    """An existing ``--out`` is replaced only when it is an earlier predictor record, never another file."""
+    from latency_tables.records import RECORD_FORMAT
+
+    if not path.exists():
+        return
+    try:
+        kind = json.loads(path.read_text(encoding="utf-8")).get("format", "")
+    except (OSError, ValueError, AttributeError):  # unreadable, not JSON, not an object
+        kind = ""
+    if not str(kind).startswith(RECORD_FORMAT.rsplit("/", 1)[0] + "/"):
+        raise FileExistsError(f"--out {path} exists and is not a predictor record (format {RECORD_FORMAT}); it is "
+                              "left as it is: choose another file name")
 
 
 def _interval_line(few_shot) -> str:
