@@ -280,3 +280,30 @@ def test_fit_out_replaces_its_own_earlier_record(tmp_path, capsys):
     for _ in range(2):
         assert main(["lut", "fit", str(DATA_DIR / "ultra96v2-b2304.csv"), "--out", str(record)]) == 0
     assert '"format": "ofa-hw-latency-predictor/1"' in record.read_text()
+
+
+# ---- a result edited to a design its board cannot hold ----------------------------------------------------------
+@pytest.fixture(scope="module")
+def searched(tmp_path_factory):
+    """A small real search result (B-something on the Ultra96-V2), written once."""
+    from ofa_hw import search_codesign
+
+    path = tmp_path_factory.mktemp("searched") / "result.json"
+    search_codesign(board="ultra96v2", latency_ms=10.0, budget=200, population=20, seed=0, progress=False).to_json(path)
+    return path
+
+
+def test_build_config_refuses_a_design_its_board_cannot_hold(searched, tmp_path, capsys):
+    import json
+
+    from accel_models import Accelerator
+
+    document = json.loads(searched.read_text())
+    document["best"]["accelerator"] = Accelerator.from_dpu("B4096", clock_mhz=300, cores=4, ddr_bw_gbps=8.53).to_dict()
+    edited = tmp_path / "result.json"
+    edited.write_text(json.dumps(document))
+    refused(["build-config", str(edited), "--out", str(tmp_path / "build")], capsys,
+            r"its design B4096 @300 MHz x4 does not fit ultra96v2 \(dsp \d+% of the board\), so no bitstream")
+    assert not (tmp_path / "build").exists()
+    assert main(["build-config", str(searched), "--out", str(tmp_path / "ok")]) == 0  # the search's own design
+    assert (tmp_path / "ok" / "dpu_conf.vh").is_file()

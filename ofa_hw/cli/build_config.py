@@ -31,6 +31,7 @@ def run(args: argparse.Namespace) -> int:
     result = CodesignResult.from_json(args.result)
     if result.best is None:
         raise ValueError(f"{args.result}: the result has no best design (an unconstrained front); nothing to build")
+    _check_fits_board(result.best.accelerator, result.settings.get("board"), args.result)
     out = args.out if args.out is not None else args.result.parent / "dpu_build"
     for path in write_design_build_files(result.best, out, args.net_name):
         print(f"wrote {path}")
@@ -42,3 +43,16 @@ def write_design_build_files(design, out: Path, net_name: str = "ofa_subnet") ->
     from accel_models.build_files import write_build_files
 
     return write_build_files(design.accelerator, out, net_name)
+
+
+def _check_fits_board(accelerator, board_name: str | None, path: Path) -> None:
+    """A design no bitstream of its board can hold (a hand-edited result) is refused, not given build files."""
+    from accel_models import fits, get_board
+
+    if board_name is None:
+        return
+    fit = fits(accelerator, get_board(board_name))
+    if not fit.ok:
+        raise ValueError(f"{path}: its design {accelerator.label} does not fit {board_name} "
+                         f"({fit.binding_resource} {fit.binding_utilization:.0%} of the board), so no bitstream can "
+                         "hold it (was the result edited?); search again, or name a configuration that fits")
