@@ -307,3 +307,18 @@ def test_build_config_refuses_a_design_its_board_cannot_hold(searched, tmp_path,
     assert not (tmp_path / "build").exists()
     assert main(["build-config", str(searched), "--out", str(tmp_path / "ok")]) == 0  # the search's own design
     assert (tmp_path / "ok" / "dpu_conf.vh").is_file()
+
+
+# ---- export --result -r R printed the search's latency (at the searched r) beside the engine's at R ------------
+def test_export_at_another_resolution_sets_no_search_figure_beside_the_engines(searched, tmp_path, capsys):
+    from ofa_hw.search import CodesignResult
+
+    searched_r = CodesignResult.from_json(searched).best.subnet.r
+    r = 128 if searched_r != 128 else 132
+    # zcu102: the HLS engine of the searched B-size array is too big for the Ultra96-V2 it was searched on
+    argv = ["export", "--result", str(searched), "-r", str(r), "--board", "zcu102", "--out", str(tmp_path / "exp")]
+    with pytest.warns(UserWarning, match=f"the search's latency is for r={searched_r}, so none is set beside the"):
+        assert main(argv) == 0
+    captured = capsys.readouterr()
+    assert "latency: HLS engine" in captured.out and "search prediction" not in captured.out
+    assert "search prediction" not in (tmp_path / "exp" / "manifest.json").read_text()

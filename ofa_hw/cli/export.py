@@ -72,8 +72,13 @@ def _design(args: argparse.Namespace):
         cfg, accelerator = best.subnet, best.accelerator
         searched = search_figure(best, result.settings.get("latency_predictor"))
         board = board or result.settings.get("board")
-        if args.resolution is not None:
-            cfg = dataclasses.replace(cfg, r=args.resolution)
+        if args.resolution is not None and args.resolution != cfg.r:
+            import warnings
+
+            warnings.warn(f"-r {args.resolution} exports the result's sub-network at another resolution than the "
+                          f"searched r={cfg.r}: the search's latency is for r={cfg.r}, so none is set beside the "
+                          "engine's", stacklevel=2)
+            cfg, searched = dataclasses.replace(cfg, r=args.resolution), None
     else:
         cfg = subnet_from_args(args)
     if args.accelerator:
