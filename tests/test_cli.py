@@ -88,5 +88,5 @@ def test_warnings_print_as_one_line_naming_the_command(tmp_path):
                           "--out", str(tmp_path / "plan"), "--quiet"], capture_output=True, text=True, timeout=120)
     assert run.returncode == 0, run.stderr
     lines = run.stderr.splitlines()
-    assert any(line.startswith("ofa-hw lut: warning: resolution(s) [64] lie outside") for line in lines), lines
+    assert any(line.startswith("ofa-hw lut plan: warning: resolution(s) [64] lie outside") for line in lines), lines
     assert "UserWarning" not in run.stderr and ".py:" not in run.stderr

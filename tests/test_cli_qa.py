@@ -322,3 +322,11 @@ def test_export_at_another_resolution_sets_no_search_figure_beside_the_engines(s
     captured = capsys.readouterr()
     assert "latency: HLS engine" in captured.out and "search prediction" not in captured.out
     assert "search prediction" not in (tmp_path / "exp" / "manifest.json").read_text()
+
+
+# ---- a lut action's error said "ofa-hw lut: error:", not which action ---------------------------------------
+@pytest.mark.parametrize("action", [["show", "no-such-table"], ["fit", "no-such.csv"], ["compile-numpy", "--plan", "x",
+                                                                                       "--out", "y"]])
+def test_a_lut_error_names_the_action(action, tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    refused(["lut", *action], capsys, rf"^ofa-hw lut {action[0]}: error: ")

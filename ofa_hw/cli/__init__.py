@@ -132,8 +132,9 @@ def main(argv: list[str] | None = None) -> int:
         args = build_parser().parse_args(argv)
     except SystemExit as exc:  # --help, --version, usage errors
         return exc.code if isinstance(exc.code, int) else EXIT_BAD_INPUT
+    command = " ".join(filter(None, (args.command, getattr(args, "lut_command", None))))  # "lut plan", not "lut"
     try:
-        with _terminate_as_exit(), _warnings_as_notes(args.command):
+        with _terminate_as_exit(), _warnings_as_notes(command):
             code = int(args.run(args) or 0)
         sys.stdout.flush()
         return code
@@ -141,12 +142,12 @@ def main(argv: list[str] | None = None) -> int:
         _quiet_broken_pipe()
         return EXIT_OK
     except KeyboardInterrupt:
-        print(f"ofa-hw {args.command}: interrupted; finished outputs are kept, nothing half-written", file=sys.stderr)
+        print(f"ofa-hw {command}: interrupted; finished outputs are kept, nothing half-written", file=sys.stderr)
         return 130
     except Exception as exc:
         if os.environ.get("OFA_HW_TRACEBACK"):
             traceback.print_exc()
-        print(f"ofa-hw {args.command}: error: {describe(exc)}", file=sys.stderr)
+        print(f"ofa-hw {command}: error: {describe(exc)}", file=sys.stderr)
         return exit_code(exc)
 
 
