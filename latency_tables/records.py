@@ -148,7 +148,7 @@ def as_predictor(predictor: str | os.PathLike | LatencyPredictor) -> LatencyPred
     if isinstance(predictor, (str, os.PathLike)):
         path = Path(predictor)
         if path.suffix.lower() == ".json" and path.is_file():
-            return predictor_from_record(read_json(path, what="latency predictor record"))
+            return _predictor_from_file(path)
         if path.suffix.lower() in _TABLE_SUFFIXES and path.is_file():
             return fit_table_file(path)
         raise KeyError(f"unknown device {str(predictor)!r}; known: {', '.join(list_devices())}, or a measured "
@@ -159,6 +159,19 @@ def as_predictor(predictor: str | os.PathLike | LatencyPredictor) -> LatencyPred
     raise TypeError(f"{type(predictor).__name__} is not a latency predictor: expected a device name "
                     f"({', '.join(list_devices())}), a table file, or an object with the accel_models.LatencyPredictor "
                     "methods (a HybridPredictor, TablePredictor, CalibratedModel or RooflineModel)")
+
+
+def _predictor_from_file(path: Path) -> LatencyPredictor:
+    """:func:`predictor_from_record` of a record file; a record cut short or edited is refused naming the file."""
+    record = read_json(path, what="latency predictor record")
+    try:
+        return predictor_from_record(record)
+    except (KeyError, TypeError, ValueError) as exc:
+        detail = str(exc.args[0]) if isinstance(exc, KeyError) and exc.args else str(exc)
+        if isinstance(exc, KeyError) and detail.isidentifier():
+            detail = f"field {detail!r} is missing"
+        raise ValueError(f"{path}: {detail}; a predictor record is written whole by 'ofa-hw lut fit ... --out "
+                         f"{path.name}' (was it edited or cut short?)") from None
 
 
 def predictor_record(predictor: LatencyPredictor) -> dict[str, Any]:

@@ -26,6 +26,16 @@ def refused(argv: list[str], capsys, pattern: str) -> str:
     return lines[0]
 
 
+@pytest.fixture(scope="module")
+def fit_record(tmp_path_factory):
+    """The predictor record 'ofa-hw lut fit' writes for the shipped Ultra96-V2 table, made once."""
+    from latency_tables.registry import DATA_DIR
+
+    record = tmp_path_factory.mktemp("fit") / "fit.json"
+    assert main(["lut", "fit", str(DATA_DIR / "ultra96v2-b2304.csv"), "--out", str(record)]) == 0
+    return record
+
+
 # ---- -r 0 was read as "not given" -------------------------------------------------
 @pytest.mark.parametrize("command", [["info"], ["roofline", "--board", "zcu102", "--out", "OUT"]])
 def test_resolution_zero_with_a_preset_is_refused_not_replaced_by_the_default(command, tmp_path, capsys):
@@ -273,13 +283,15 @@ def test_fit_out_keeps_a_file_that_is_no_predictor_record(content, tmp_path, cap
     assert mine.read_text() == content
 
 
-def test_fit_out_replaces_its_own_earlier_record(tmp_path, capsys):
+def test_fit_out_replaces_its_own_earlier_record(fit_record, tmp_path):
+    import json
+
     from latency_tables.registry import DATA_DIR
 
     record = tmp_path / "fit.json"
-    for _ in range(2):
-        assert main(["lut", "fit", str(DATA_DIR / "ultra96v2-b2304.csv"), "--out", str(record)]) == 0
-    assert '"format": "ofa-hw-latency-predictor/1"' in record.read_text()
+    record.write_text(json.dumps({**json.loads(fit_record.read_text()), "name": "an earlier fit"}))
+    assert main(["lut", "fit", str(DATA_DIR / "ultra96v2-b2304.csv"), "--out", str(record)]) == 0
+    assert record.read_text() == fit_record.read_text()
 
 
 # ---- a result edited to a design its board cannot hold ----------------------------------------------------------
@@ -330,3 +342,22 @@ def test_export_at_another_resolution_sets_no_search_figure_beside_the_engines(s
 def test_a_lut_error_names_the_action(action, tmp_path, capsys, monkeypatch):
     monkeypatch.chdir(tmp_path)
     refused(["lut", *action], capsys, rf"^ofa-hw lut {action[0]}: error: ")
+
+
+# ---- --predictor FIT.json edited or cut short: "error: table_csv", no file named ---------------------------------
+@pytest.mark.parametrize(("edit", "pattern"), [
+    (lambda d: d.pop("table_csv"), r"field 'table_csv' is missing"),
+    (lambda d: d.pop("calibration"), r"field 'calibration' is missing"),
+    (lambda d: d["calibration"].update(junk=1), r"unknown keys \['junk'\]"),
+])
+def test_an_edited_predictor_record_is_refused_naming_the_file(edit, pattern, fit_record, tmp_path, capsys):
+    import json
+
+    document = json.loads(fit_record.read_text())
+    edit(document)
+    record = tmp_path / "fit.json"
+    record.write_text(json.dumps(document))
+    line = refused(["search", "--latency-ms", "8", "--budget", "100", "--no-progress", "--out", str(tmp_path / "s"),
+                    "--predictor", str(record)], capsys, pattern)
+    assert f"{record}: " in line and "written whole by 'ofa-hw lut fit" in line
+    assert not (tmp_path / "s").exists()
