@@ -361,3 +361,19 @@ def test_an_edited_predictor_record_is_refused_naming_the_file(edit, pattern, fi
                     "--predictor", str(record)], capsys, pattern)
     assert f"{record}: " in line and "written whole by 'ofa-hw lut fit" in line
     assert not (tmp_path / "s").exists()
+
+
+# ---- lut measure --xmodels EMPTY_OR_WRONG_FOLDER: every unit "skipped", an empty table written, exit 1 -------------
+def test_measure_refuses_a_units_folder_without_any_of_the_plans_units(tmp_path, capsys):
+    from latency_tables.harness import Plan, compile_numpy_units, write_plan
+
+    plan = Plan.from_keys(["Logits-input:1x1x16-output:10"], space="tiny")
+    write_plan(plan, tmp_path / "plan", progress=False)
+    (tmp_path / "empty").mkdir()
+    argv = ["lut", "measure", "--plan", str(tmp_path / "plan"), "--runner", "numpy", "--board", "host", "--dpu-arch",
+            "numpy-int8", "--toolchain", "numpy", "--out", str(tmp_path / "t.csv"), "--quiet"]
+    refused([*argv, "--xmodels", str(tmp_path / "empty")], capsys,
+            r"--xmodels .*empty holds none of the plan's 1 compiled units \(e.g. .*\.npz\); compile the plan first")
+    assert not (tmp_path / "t.csv").exists()
+    compile_numpy_units(plan, tmp_path / "units")
+    assert main([*argv, "--xmodels", str(tmp_path / "units"), "--runs", "1", "--warmup", "0"]) == 0

@@ -189,6 +189,13 @@ def _run_measure(args: argparse.Namespace) -> int:
             return 2
     timer = xdputil_dpu_ms if args.dpu_time == "xdputil" else None
     runner = NumpyRunner() if args.runner == "numpy" else PynqDpuRunner(args.bitstream, dpu_timer=timer)
+    if not args.out.exists() and args.xmodels.is_dir():  # a new table of nothing but failures is not a start
+        names = [f"{unit.name}{runner.suffix}" for unit in plan.units]
+        if not any((args.xmodels / name).is_file() for name in names):
+            how = "'ofa-hw lut compile-numpy'" if args.runner == "numpy" else f"Vitis AI, {args.plan / 'README.md'}"
+            raise FileNotFoundError(f"--xmodels {args.xmodels} holds none of the plan's {len(names)} compiled units "
+                                    f"(e.g. {names[0]}); compile the plan first ({how}), or give the folder the "
+                                    "compiled units were written to")
     meta = {"board": args.board, "dpu_arch": args.dpu_arch, "clock_mhz": args.clock_mhz, "cores": args.cores,
             "toolchain": args.toolchain}
     meta.update({k: v for k, v in (("source", args.source), ("license", args.license)) if v})
