@@ -377,3 +377,8 @@ def test_measure_refuses_a_units_folder_without_any_of_the_plans_units(tmp_path,
     assert not (tmp_path / "t.csv").exists()
     compile_numpy_units(plan, tmp_path / "units")
     assert main([*argv, "--xmodels", str(tmp_path / "units"), "--runs", "1", "--warmup", "0"]) == 0
+
+
+@pytest.mark.parametrize(("option", "what"), [("--weights", "weights file"), ("--calibration", "calibration file")])
+def test_export_says_a_folder_given_as_a_file_is_a_folder(option, what, tmp_path, capsys):
+    refused(_export(tmp_path, option, str(tmp_path)), capsys, rf"{what} .* is a folder; give the \.(pth|npy) file")

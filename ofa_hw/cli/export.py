@@ -105,8 +105,7 @@ def _model(cfg, args: argparse.Namespace, calibration):
         images = calibration if calibration is not None else \
             np.random.default_rng(args.seed).standard_normal((16, 3, cfg.r, cfg.r))
         return reset_bn_statistics(model, images)
-    if not args.weights.is_file():
-        raise FileNotFoundError(f"weights file {args.weights} not found")
+    _require_file(args.weights, "weights file", ".pth")
     try:
         state = torch.load(args.weights, map_location="cpu", weights_only=True)
     except Exception as exc:  # torch's unpickler raises anything from KeyError to UnpicklingError on a foreign file
@@ -121,6 +120,13 @@ def _model(cfg, args: argparse.Namespace, calibration):
     except RuntimeError as exc:
         raise ValueError(f"{args.weights} does not fit this sub-network: {str(exc).splitlines()[0]}") from None
     return model
+
+
+def _require_file(path: Path, what: str, suffix: str) -> None:
+    if path.is_dir():
+        raise IsADirectoryError(f"{what} {path} is a folder; give the {suffix} file")
+    if not path.is_file():
+        raise FileNotFoundError(f"{what} {path} not found")
 
 
 def _read_calibration(path: Path, r: int):
@@ -154,8 +160,7 @@ def run(args: argparse.Namespace) -> int:
         raise FileExistsError(f"{args.out} exists; pass --overwrite to replace it")
     calibration = None
     if args.calibration:
-        if not args.calibration.is_file():
-            raise FileNotFoundError(f"calibration file {args.calibration} not found")
+        _require_file(args.calibration, "calibration file", ".npy")
         calibration = _read_calibration(args.calibration, cfg.r)
     source = hls.TorchNetwork(_model(cfg, args, calibration), subnet_layers(cfg), cfg.to_dict())
     project = hls.export(source, args.out, accelerator=accelerator, board=board, calibration=calibration,
