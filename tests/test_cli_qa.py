@@ -382,3 +382,40 @@ def test_measure_refuses_a_units_folder_without_any_of_the_plans_units(tmp_path,
 @pytest.mark.parametrize(("option", "what"), [("--weights", "weights file"), ("--calibration", "calibration file")])
 def test_export_says_a_folder_given_as_a_file_is_a_folder(option, what, tmp_path, capsys):
     refused(_export(tmp_path, option, str(tmp_path)), capsys, rf"{what} .* is a folder; give the \.(pth|npy) file")
+
+
+# ---- Ctrl-C said "finished outputs are kept" whatever was kept, and not how to go on --------------------------
+@pytest.mark.parametrize(("checkpoint", "note"), [
+    (False, r"interrupted; nothing of this search was kept \(.*out is as it was\); with --checkpoint DIR"),
+    (True, r"interrupted; the restarts finished so far are kept in .*ckpt \(each is saved as it ends\); the same "
+           r"command resumes from them"),
+])
+def test_an_interrupted_search_says_what_was_kept_and_how_to_resume(checkpoint, note, tmp_path, capsys, monkeypatch):
+    import ofa_hw.search
+
+    def interrupted(**kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(ofa_hw.search, "search_codesign", interrupted)
+    argv = ["search", "--latency-ms", "8", "--no-progress", "--out", str(tmp_path / "out")]
+    assert main([*argv, *(["--checkpoint", str(tmp_path / "ckpt")] if checkpoint else [])]) == 130
+    assert re.search(note, capsys.readouterr().err)
+
+
+def test_an_interrupted_measurement_says_the_same_command_resumes(tmp_path, capsys, monkeypatch):
+    from latency_tables import harness
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(harness, "measure", interrupted)
+    from latency_tables.harness import Plan, compile_numpy_units, write_plan
+
+    plan = Plan.from_keys(["Logits-input:1x1x16-output:10"], space="tiny")
+    write_plan(plan, tmp_path / "plan", progress=False)
+    compile_numpy_units(plan, tmp_path / "units")
+    assert main(["lut", "measure", "--plan", str(tmp_path / "plan"), "--xmodels", str(tmp_path / "units"),
+                 "--runner", "numpy", "--board", "host", "--dpu-arch", "numpy-int8", "--toolchain", "numpy",
+                 "--out", str(tmp_path / "t.csv")]) == 130
+    assert re.search(r"^ofa-hw lut measure: interrupted; the units timed so far are kept in .*t.csv; the same "
+                     r"command measures the rest$", capsys.readouterr().err.strip())

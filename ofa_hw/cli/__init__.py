@@ -142,7 +142,9 @@ def main(argv: list[str] | None = None) -> int:
         _quiet_broken_pipe()
         return EXIT_OK
     except KeyboardInterrupt:
-        print(f"ofa-hw {command}: interrupted; finished outputs are kept, nothing half-written", file=sys.stderr)
+        note = getattr(args, "interrupted_note", None)  # what a sub-command kept, and how to go on
+        print(f"ofa-hw {command}: interrupted; "
+              f"{note(args) if note else 'finished outputs are kept, nothing half-written'}", file=sys.stderr)
         return 130
     except Exception as exc:
         if os.environ.get("OFA_HW_TRACEBACK"):

@@ -99,7 +99,8 @@ def add_parser(subparsers) -> None:
                          help="also measure DPU-only time with 'xdputil benchmark' per DPU subgraph "
                               "(about a minute per subgraph; pynq runner only; default: none)")
     measure.add_argument("--quiet", action="store_true", help="no progress bar")
-    measure.set_defaults(run=_run_measure)
+    measure.set_defaults(run=_run_measure, interrupted_note=lambda args: (
+        f"the units timed so far are kept in {args.out}; the same command measures the rest"))
 
     fit = commands.add_parser("fit", help="calibrate a measured table (or whole networks) on the shipped prior "
                                            "(few-shot)")

@@ -84,7 +84,16 @@ def add_parser(subparsers) -> None:
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     parser.add_argument("--json", action="store_true", help="print the result as JSON (result.json's content) "
                                                             "instead of the summary")
-    parser.set_defaults(run=run)
+    parser.set_defaults(run=run, interrupted_note=interrupted_note)
+
+
+def interrupted_note(args: argparse.Namespace) -> str:
+    """What an interrupted search kept, and how to go on (printed after Ctrl-C)."""
+    if args.checkpoint is None:
+        return (f"nothing of this search was kept ({args.out} is as it was); with --checkpoint DIR each finished "
+                "restart (--restarts N) is saved, and the same command then resumes from them")
+    return (f"the restarts finished so far are kept in {args.checkpoint} (each is saved as it ends); the same "
+            "command resumes from them")
 
 
 def parse_accelerators(text: str, board, ip_version: str = "4.1"):
