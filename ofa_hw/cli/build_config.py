@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from .option_types import net_name
+from .option_types import net_name, output_folder
 
 
 def add_parser(subparsers) -> None:
@@ -17,7 +17,7 @@ def add_parser(subparsers) -> None:
                     "command. A custom (dpu-like) design has no vendor build: use ofa-hw export.",
     )
     parser.add_argument("result", type=Path, help="result.json written by ofa-hw search")
-    parser.add_argument("--out", type=Path, default=None,
+    parser.add_argument("--out", type=output_folder, default=None,
                         help="output folder (default: dpu_build/ beside result.json)")
     parser.add_argument("--net-name", type=net_name, default="ofa_subnet",
                         help="network name for vai_c_xir, the compiled <name>.xmodel (default ofa_subnet)")

@@ -6,7 +6,7 @@ import argparse
 import dataclasses
 from pathlib import Path
 
-from .option_types import positive_float, seed
+from .option_types import output_folder, positive_float, seed
 from .subnet_args import add_subnet_options, subnet_from_args
 
 
@@ -28,7 +28,8 @@ def add_parser(subparsers) -> None:
     parser.add_argument("--result", type=Path, metavar="RESULT.json",
                         help="search result JSON; exports its best design (sub-network + accelerator)")
     add_subnet_options(parser)
-    parser.add_argument("--out", type=Path, required=True, metavar="DIR", help="export directory (must not exist)")
+    parser.add_argument("--out", type=output_folder, required=True, metavar="DIR",
+                        help="export directory (must not exist)")
     parser.add_argument("--overwrite", action="store_true", help="replace an existing export directory")
     parser.add_argument("--accelerator", metavar="ARCH",
                         help="DPU configuration giving the engine's shape, e.g. B512 (default: the result's, else "

@@ -20,7 +20,7 @@ import importlib.util
 import json
 from pathlib import Path
 
-from .option_types import positive_float, positive_int, seed
+from .option_types import output_folder, positive_float, positive_int, seed
 
 __all__ = ["add_parser", "run"]
 
@@ -52,7 +52,7 @@ def add_parser(subparsers) -> None:
     plan.add_argument("--space", default="ofa-mbv3-w1.2", help="search space (default: %(default)s)")
     plan.add_argument("--resolutions", type=_resolutions, default=(224,),
                       help="input resolutions, comma-separated, e.g. 160,192,224 (default: 224)")
-    plan.add_argument("--out", type=Path, required=True, help="plan folder to create")
+    plan.add_argument("--out", type=output_folder, required=True, help="plan folder to create")
     plan.add_argument("--seed", type=seed, default=0,
                       help="weight initialisation seed of the unit models (default: %(default)s)")
     plan.add_argument("--models", action="store_true",
@@ -67,7 +67,7 @@ def add_parser(subparsers) -> None:
 
     numpy_compile = commands.add_parser("compile-numpy", help="int8 numpy stand-ins for the compiled units")
     numpy_compile.add_argument("--plan", type=Path, required=True, help="plan folder")
-    numpy_compile.add_argument("--out", type=Path, required=True, help="folder for the .npz units")
+    numpy_compile.add_argument("--out", type=output_folder, required=True, help="folder for the .npz units")
     numpy_compile.add_argument("--seed", type=seed, default=0,
                                help="seed of the stand-ins' random int8 parameters (default: %(default)s)")
     numpy_compile.set_defaults(run=_run_compile_numpy)
@@ -191,11 +191,11 @@ def _run_measure(args: argparse.Namespace) -> int:
     timer = xdputil_dpu_ms if args.dpu_time == "xdputil" else None
     runner = NumpyRunner() if args.runner == "numpy" else PynqDpuRunner(args.bitstream, dpu_timer=timer)
     if not args.out.exists() and args.xmodels.is_dir():  # a new table of nothing but failures is not a start
-        names = [f"{unit.name}{runner.suffix}" for unit in plan.units]
-        if not any((args.xmodels / name).is_file() for name in names):
+        unit_files = [f"{unit.name}{runner.suffix}" for unit in plan.units]
+        if not any((args.xmodels / name).is_file() for name in unit_files):
             how = "'ofa-hw lut compile-numpy'" if args.runner == "numpy" else f"Vitis AI, {args.plan / 'README.md'}"
-            raise FileNotFoundError(f"--xmodels {args.xmodels} holds none of the plan's {len(names)} compiled units "
-                                    f"(e.g. {names[0]}); compile the plan first ({how}), or give the folder the "
+            raise FileNotFoundError(f"--xmodels {args.xmodels} holds none of the plan's {len(unit_files)} compiled "
+                                    f"units (e.g. {unit_files[0]}); compile the plan first ({how}), or give the folder the "
                                     "compiled units were written to")
     meta = {"board": args.board, "dpu_arch": args.dpu_arch, "clock_mhz": args.clock_mhz, "cores": args.cores,
             "toolchain": args.toolchain}

@@ -9,8 +9,9 @@ from __future__ import annotations
 import argparse
 import math
 import re
+from pathlib import Path
 
-__all__ = ["net_name", "open_fraction", "positive_float", "positive_int", "seed", "top1_percent"]
+__all__ = ["net_name", "open_fraction", "output_folder", "positive_float", "positive_int", "seed", "top1_percent"]
 
 
 def _integer(text: str, what: str) -> int:
@@ -81,3 +82,15 @@ def net_name(text: str) -> str:
         raise argparse.ArgumentTypeError(f"{text!r} is not a network name: letters, digits, '_', '-' and '.', "
                                          "starting with a letter or '_' (it names the compiled .xmodel)")
     return text
+
+
+def output_folder(text: str) -> Path:
+    """A folder output, written as a unit and swapped into place: never the current folder or one above it."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError("expected a folder, got an empty path")
+    path, here = Path(text), Path.cwd().resolve()
+    if path.resolve() == here or path.resolve() in here.parents:
+        where = "the current folder" if path.resolve() == here else "above the current folder"
+        raise argparse.ArgumentTypeError(f"{text!r} is {where}: the output folder is replaced as a whole, so give "
+                                         "a new folder inside it, e.g. results/run1")
+    return path

@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from .option_types import output_folder
+
 
 def add_parser(subparsers) -> None:
     """Register ``ofa-hw report`` with its options."""
@@ -15,7 +17,7 @@ def add_parser(subparsers) -> None:
                     "latency with the source of each number and the assumptions, plus PNG plots and summary.json.",
     )
     parser.add_argument("result", type=Path, metavar="RESULT.json", help="result file written by 'ofa-hw search'")
-    parser.add_argument("--out", type=Path, default=None,
+    parser.add_argument("--out", type=output_folder, default=None,
                         help="report folder (default: 'report' beside RESULT.json)")
     parser.add_argument("--predictor", default=None,
                         help="latency predictor the search used: device, TABLE.csv or FIT.json (default: the one "

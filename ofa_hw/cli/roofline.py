@@ -5,9 +5,8 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from pathlib import Path
 
-from .option_types import positive_float, positive_int
+from .option_types import output_folder, positive_float, positive_int
 from .subnet_args import add_subnet_options, subnet_from_args
 
 
@@ -25,7 +24,7 @@ def add_parser(subparsers) -> None:
     parser.add_argument("--clock-mhz", type=positive_float, help="DPU clock in MHz (default: the board's)")
     parser.add_argument("--cores", type=positive_int, help="number of DPU cores (default: the board's)")
     add_subnet_options(parser)
-    parser.add_argument("--out", required=True, type=Path, metavar="DIR",
+    parser.add_argument("--out", required=True, type=output_folder, metavar="DIR",
                         help="new folder for the report (an earlier roofline report there is replaced as a unit; "
                              "a folder holding other files is refused)")
     parser.add_argument("--label-top", type=int, default=5,

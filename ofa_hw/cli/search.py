@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .option_types import open_fraction, positive_float, positive_int, seed, top1_percent
+from .option_types import open_fraction, output_folder, positive_float, positive_int, seed, top1_percent
 
 if TYPE_CHECKING:  # pragma: no cover
     from accel_models import Board
@@ -77,7 +77,7 @@ def add_parser(subparsers) -> None:
     parser.add_argument("--seed", type=seed, default=0, help="random seed of the search (default: %(default)s)")
     parser.add_argument("--float", dest="quantization", action="store_const", const=None, default="int8-pow2",
                         help="optimise float accuracy instead of the modelled int8 (DPU) accuracy")
-    parser.add_argument("--out", type=Path, default=Path("results/search"),
+    parser.add_argument("--out", type=output_folder, default=Path("results/search"),
                         help="output folder (default results/search)")
     parser.add_argument("--checkpoint", type=Path, default=None, help="folder to save finished restarts in (resumable)")
     parser.add_argument("--no-report", action="store_true", help="write result.json only")
