@@ -419,3 +419,36 @@ def test_an_interrupted_measurement_says_the_same_command_resumes(tmp_path, caps
                  "--out", str(tmp_path / "t.csv")]) == 130
     assert re.search(r"^ofa-hw lut measure: interrupted; the units timed so far are kept in .*t.csv; the same "
                      r"command measures the rest$", capsys.readouterr().err.strip())
+
+
+# ---- --out "" / --out . : a whole search ran, then "error: .: Device or resource busy" (exit 1) ------------------
+FOLDER_OUTPUTS = [
+    ["search", "--latency-ms", "8", "--budget", "100", "--no-progress"],
+    ["roofline", "--board", "zcu102", "--preset", "min"],
+    ["export", "--preset", "min", "-r", "32"],
+    ["build-config", "result.json"],
+    ["report", "result.json"],
+    ["lut", "plan"],
+    ["lut", "compile-numpy", "--plan", "plan"],
+]
+
+
+@pytest.mark.parametrize("command", FOLDER_OUTPUTS, ids=lambda c: " ".join(c[:2]))
+@pytest.mark.parametrize(("out", "pattern"), [("", "expected a folder, got an empty path"),
+                                              (".", "'.' is the current folder: the output folder is replaced as a"),
+                                              ("..", "'..' is above the current folder")])
+def test_a_folder_output_is_never_the_current_folder(command, out, pattern, tmp_path, capsys, monkeypatch):
+    (tmp_path / "here").mkdir()
+    monkeypatch.chdir(tmp_path / "here")
+    refused([*command, f"--out={out}"], capsys, rf"argument --out: {re.escape(pattern)}")
+    assert list((tmp_path / "here").iterdir()) == []
+
+
+# ---- a usage error printed argparse's whole usage block; every other failure is one line ------------------------
+@pytest.mark.parametrize("argv", [["search", "--budget", "1e3"], ["lut", "plan", "--resolutions", "a,b", "--out", "p"],
+                                  ["serach"], ["info", "--preset", "huge"], ["lut"]])
+def test_a_usage_error_is_one_line_pointing_at_help(argv, capsys):
+    assert main(argv) == EXIT_BAD_INPUT
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("ofa-hw") and ": error: " in err
+    assert re.search(r"\('ofa-hw( [a-z-]+)* --help' lists the options\)$", err.strip())

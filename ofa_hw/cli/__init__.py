@@ -38,11 +38,18 @@ BAD_INPUT = (ValueError, KeyError, FileNotFoundError, FileExistsError, IsADirect
              PermissionError, RecursionError, zipfile.BadZipFile)
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, with a usage error as the one line every other failure is (the options are in ``--help``)."""
+
+    def error(self, message: str):  # type: ignore[override]
+        self.exit(EXIT_BAD_INPUT, f"{self.prog}: error: {message} ('{self.prog} --help' lists the options)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The ``ofa-hw`` argument parser with every sub-command."""
     from ofa_hw._version import __version__
 
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="ofa-hw",
         description="Co-design quantized Once-for-All sub-networks and DPU-like FPGA accelerators.",
     )

@@ -195,8 +195,8 @@ def _run_measure(args: argparse.Namespace) -> int:
         if not any((args.xmodels / name).is_file() for name in unit_files):
             how = "'ofa-hw lut compile-numpy'" if args.runner == "numpy" else f"Vitis AI, {args.plan / 'README.md'}"
             raise FileNotFoundError(f"--xmodels {args.xmodels} holds none of the plan's {len(unit_files)} compiled "
-                                    f"units (e.g. {unit_files[0]}); compile the plan first ({how}), or give the folder the "
-                                    "compiled units were written to")
+                                    f"units (e.g. {unit_files[0]}); compile the plan first ({how}), or give the "
+                                    "folder the compiled units were written to")
     meta = {"board": args.board, "dpu_arch": args.dpu_arch, "clock_mhz": args.clock_mhz, "cores": args.cores,
             "toolchain": args.toolchain}
     meta.update({k: v for k, v in (("source", args.source), ("license", args.license)) if v})
