@@ -179,6 +179,14 @@ def _check_combination(args: argparse.Namespace) -> None:
     if args.confidence is not None and args.latency_mode != "dpu":
         raise ValueError("--confidence bounds the DPU time (the latency intervals are those of the DPU latency "
                          "predictors); use it with --latency-mode dpu (the default)")
+    if args.confidence is not None and args.predictor is not None:
+        from latency_tables import list_devices
+        from latency_tables.uncertainty import INTERVAL_DEVICES
+
+        if args.predictor in list_devices() and args.predictor not in INTERVAL_DEVICES:
+            raise ValueError(f"--confidence needs a latency predictor with an interval model: --predictor "
+                             f"{', '.join(INTERVAL_DEVICES)}, or a table of yours fitted on one of them "
+                             f"(TABLE.csv, or FIT.json from 'ofa-hw lut fit'); {args.predictor} has none")
 
 
 def _warn_if_measured_elsewhere(record, board: Board) -> None:
