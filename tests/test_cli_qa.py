@@ -454,3 +454,10 @@ def test_a_usage_error_is_one_line_pointing_at_help(argv, capsys):
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and err.startswith("ofa-hw") and ": error: " in err
     assert re.search(r"\('ofa-hw( [a-z-]+)* --help' lists the options\)$", err.strip())
+
+
+# ---- export --result R.json --width-mult 1.0: the option was dropped without a word -----------------------------
+def test_export_result_refuses_a_width_it_would_ignore(searched, tmp_path, capsys):
+    refused(["export", "--result", str(searched), "--width-mult", "1.0", "--out", str(tmp_path / "exp")], capsys,
+            r"--width-mult goes with a sub-network \(SUBNET.json / --preset\); --result exports its best design")
+    assert not (tmp_path / "exp").exists()

@@ -61,6 +61,9 @@ def _design(args: argparse.Namespace):
     given_subnet = args.subnet or args.subnet_option or args.preset
     if args.result and given_subnet:
         raise ValueError("give either --result or a sub-network (SUBNET.json / --subnet / --preset), not both")
+    if args.result and args.width_mult is not None:
+        raise ValueError("--width-mult goes with a sub-network (SUBNET.json / --preset); --result exports its best "
+                         "design at the width it was searched in")
     accelerator, board, searched = None, args.board, None
     if args.result:
         from ofa_hw.search.result import CodesignResult
