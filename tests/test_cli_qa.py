@@ -214,6 +214,8 @@ def test_every_option_says_what_it_is_its_default_and_its_unit(command, action):
     (["--algorithm", "evolution", "--min-top1", "70"], r"--algorithm evolution needs --latency-ms or --fps"),
     (["--latency-ms", "8", "--confidence", "0.9", "--latency-mode", "e2e"],
      r"--confidence bounds the DPU time .*--latency-mode dpu"),
+    (["--latency-ms", "8", "--accelerators", "dpu-like", "--dpu-ip", "3.2"],
+     r"--dpu-ip 3.2 is a DPUCZDX8G IP version; the 'dpu-like' accelerators are custom engines"),
     (["--latency-ms", "8", "--confidence", "0.9", "--predictor", "note10"],
      r"--confidence needs a latency predictor with an interval model: --predictor dpuczdx8g-joint, .*; note10 has"),
     (["--latency-ms", "8", "--space", "ofa-proxyless-w1.3"],

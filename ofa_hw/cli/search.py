@@ -13,6 +13,10 @@ if TYPE_CHECKING:  # pragma: no cover
     from accel_models import Board
 
 
+#: The DPUCZDX8G IP version a search assumes unless --dpu-ip names another (Vitis AI 3.0's).
+DEFAULT_DPU_IP = "4.1"
+
+
 def add_parser(subparsers) -> None:
     """Register ``ofa-hw search`` with its options."""
     from ofa_hw.accuracy import list_predictors
@@ -52,9 +56,9 @@ def add_parser(subparsers) -> None:
                              "RAM/DSP usage, that fits the board), 'dpu-like' (NAAS-style PE arrays, mostly custom "
                              "accelerators that only the HLS export builds), 'default' (the board's PYNQ-DPU "
                              "configuration only) or a comma list like B2304@200x1,B1600@300x2")
-    parser.add_argument("--dpu-ip", default="4.1", choices=("3.2", "3.3", "3.4", "4.0", "4.1"),
-                        help="DPUCZDX8G IP version of the 'dpu' space and of listed configurations (default 4.1, "
-                             "Vitis AI 3.0; 3.x has no hard-sigmoid, so h-swish runs on the CPU)")
+    parser.add_argument("--dpu-ip", default=DEFAULT_DPU_IP, choices=("3.2", "3.3", "3.4", "4.0", "4.1"),
+                        help=f"DPUCZDX8G IP version of the 'dpu' space and of listed configurations (default "
+                             f"{DEFAULT_DPU_IP}, Vitis AI 3.0; 3.x has no hard-sigmoid, so h-swish runs on the CPU)")
     parser.add_argument("--predictor", default=None,
                         help="latency predictor: a device name (default: by-build: a stock DPUCZDX8G by "
                              "dpuczdx8g-joint, the Ultra96-V2 measurements, elsewhere the model calibrated on two "
@@ -176,6 +180,10 @@ def _check_combination(args: argparse.Namespace) -> None:
     if args.algorithm == "evolution" and args.latency_ms is None and args.fps is None:
         raise ValueError("--algorithm evolution needs --latency-ms or --fps; without a limit (or with --min-top1 "
                          "alone) the search is NSGA-II's Pareto front: --algorithm nsga2, or auto (the default)")
+    if args.accelerators == "dpu-like" and args.dpu_ip != DEFAULT_DPU_IP:
+        raise ValueError(f"--dpu-ip {args.dpu_ip} is a DPUCZDX8G IP version; the 'dpu-like' accelerators are custom "
+                         "engines built through the HLS export, which it does not apply to: drop --dpu-ip, or search "
+                         "--accelerators dpu")
     if args.confidence is not None and args.latency_mode != "dpu":
         raise ValueError("--confidence bounds the DPU time (the latency intervals are those of the DPU latency "
                          "predictors); use it with --latency-mode dpu (the default)")
