@@ -463,3 +463,17 @@ def test_export_result_refuses_a_width_it_would_ignore(searched, tmp_path, capsy
     refused(["export", "--result", str(searched), "--width-mult", "1.0", "--out", str(tmp_path / "exp")], capsys,
             r"--width-mult goes with a sub-network \(SUBNET.json / --preset\); --result exports its best design")
     assert not (tmp_path / "exp").exists()
+
+
+# ---- options that did nothing in that company, dropped without a word ------------------------------------------
+@pytest.mark.parametrize(("argv", "pattern"), [
+    (["export", "--preset", "min", "--compiler", "clang++", "--out", "OUT"], r"--compiler is the C\+\+ compiler of "
+                                                                             r"--csim; add --csim"),
+    (["lut", "plan", "--no-onnx", "--out", "OUT"], r"--no-onnx goes with --models"),
+    (["lut", "measure", "--plan", "p", "--xmodels", "x", "--runner", "numpy", "--bitstream", "my.bit", "--board",
+      "host", "--dpu-arch", "numpy-int8", "--toolchain", "numpy", "--out", "OUT.csv"],
+     r"--bitstream my.bit is the DPU overlay of --runner pynq; the numpy runner loads no overlay"),
+])
+def test_an_option_that_would_do_nothing_is_refused(argv, pattern, tmp_path, capsys):
+    refused([str(tmp_path / a) if a.startswith("OUT") else a for a in argv], capsys, pattern)
+    assert list(tmp_path.iterdir()) == []

@@ -159,6 +159,8 @@ def run(args: argparse.Namespace) -> int:
     from hls.latency_figures import manifest_figures
     from ofa_hw.layers import subnet_layers
 
+    if args.compiler is not None and not args.csim:
+        raise ValueError("--compiler is the C++ compiler of --csim; add --csim to C-simulate, or drop --compiler")
     cfg, accelerator, board, searched = _design(args)
     if args.out.exists() and not args.overwrite:
         raise FileExistsError(f"{args.out} exists; pass --overwrite to replace it")

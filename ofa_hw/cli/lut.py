@@ -26,6 +26,8 @@ __all__ = ["add_parser", "run"]
 
 #: How ``quantize_units.py`` builds a unit as a torch module (named, not imported: the plan needs no torch).
 UNIT_MODULE_FACTORY = "ofa_hw.torch_model:build_unit_model"
+#: The DPU overlay the pynq runner loads unless --bitstream names another (DPU-PYNQ's file name).
+BITSTREAM = "dpu.bit"
 #: Default untimed and timed runs per unit: a DPU unit takes milliseconds and is timed 100 times; the numpy
 #: stand-in (tens of ms a unit on a CPU, and no DPU figure anyway) only exercises the path, so a few runs do.
 RUNNER_RUNS = {"pynq": {"warmup": 10, "runs": 100}, "numpy": {"warmup": 1, "runs": 3}}
@@ -78,7 +80,7 @@ def add_parser(subparsers) -> None:
     measure.add_argument("--out", type=Path, required=True, help="table file (.csv); resumed if it exists")
     measure.add_argument("--runner", choices=("pynq", "numpy"), default="pynq",
                          help="pynq: the board's DPU (default); numpy: int8 numpy units from compile-numpy")
-    measure.add_argument("--bitstream", default="dpu.bit",
+    measure.add_argument("--bitstream", default=BITSTREAM,
                          help="DPU overlay for the pynq runner (default: %(default)s)")
     measure.add_argument("--board", required=True, help="board name, e.g. ultra96v2")
     measure.add_argument("--dpu-arch", required=True, help="DPU configuration, e.g. 'DPUCZDX8G B2304'")
@@ -139,6 +141,8 @@ def _run_plan(args: argparse.Namespace) -> int:
     from latency_tables.harness import Plan, write_plan
     from ofa_hw.space import SubnetBatch, SubnetConfig, get_space
 
+    if args.no_onnx and not args.models:
+        raise ValueError("--no-onnx goes with --models (without --models no ONNX model is written anyway)")
     space = get_space(args.space)
     configs = [SubnetConfig.smallest(r=r, width_mult=space.width_mult) for r in args.resolutions]
     # The catalogue of a batch lists every unit its resolutions can use, not only the ones these configs use.
@@ -174,6 +178,9 @@ def _run_measure(args: argparse.Namespace) -> int:
     from latency_tables.harness import NumpyRunner, PynqDpuRunner, measure, read_plan, xdputil_dpu_ms
     from latency_tables.harness.board import BoardSetupError, require_pynq_dpu
 
+    if args.runner == "numpy" and args.bitstream != BITSTREAM:
+        raise ValueError(f"--bitstream {args.bitstream} is the DPU overlay of --runner pynq; the numpy runner loads "
+                         "no overlay")
     if args.runner == "numpy" and args.dpu_time != "none":
         raise ValueError("--dpu-time needs --runner pynq: the numpy runner has no DPU")
     if args.timing == "dpu" and args.dpu_time == "none":  # else every unit is timed, then refused for want of it
