@@ -477,3 +477,15 @@ def test_export_result_refuses_a_width_it_would_ignore(searched, tmp_path, capsy
 def test_an_option_that_would_do_nothing_is_refused(argv, pattern, tmp_path, capsys):
     refused([str(tmp_path / a) if a.startswith("OUT") else a for a in argv], capsys, pattern)
     assert list(tmp_path.iterdir()) == []
+
+
+# ---- export --csim --compiler X: a failing X was reported as "g++ failed" ---------------------------------------
+def test_a_failing_compiler_is_named_as_given(tmp_path, capsys):
+    import shutil
+
+    false = shutil.which("false")
+    if false is None:
+        pytest.skip("no 'false' program")
+    assert main(_export(tmp_path, "--csim", "--compiler", false)) == 1
+    err = capsys.readouterr().err
+    assert f"ofa-hw export: error: {false} failed on " in err and "g++" not in err
