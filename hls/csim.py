@@ -130,7 +130,8 @@ def _compile(cxx: str, root: Path, build: Path, sources: list[str], defines: lis
             proc.kill()
             raise CsimError(f"compiling {source} took longer than {timeout_s:.0f} s") from None
         if proc.returncode:
-            raise CsimError(f"{cxx} failed on {source} (exit {proc.returncode}):\n{err.decode(errors='replace')[-4000:]}")
+            tail = err.decode(errors="replace")[-4000:]
+            raise CsimError(f"{cxx} failed on {source} (exit {proc.returncode}):\n{tail}")
         messages.append(err.decode(errors="replace"))
 
     # Translation units compile in parallel: the weight headers of a large network take seconds each.
