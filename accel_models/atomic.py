@@ -250,7 +250,9 @@ def atomic_directory(path: str | os.PathLike, *, replaceable: Callable[[Path], s
 def _refuse_reason(path: Path, replaceable: Callable[[Path], str | None] | None) -> str | None:
     if not (path.exists() or path.is_symlink()):
         return None
-    if path.is_symlink() or not path.is_dir():
+    if path.is_symlink():  # replacing it would swap the link, not what it points at: a user's folder kept apart
+        return f"it is a symbolic link (to {os.readlink(path)}), not a folder; give a folder's own path"
+    if not path.is_dir():
         return "it is not a folder"
     return "it exists" if replaceable is None else replaceable(path)
 

@@ -489,3 +489,13 @@ def test_a_failing_compiler_is_named_as_given(tmp_path, capsys):
     assert main(_export(tmp_path, "--csim", "--compiler", false)) == 1
     err = capsys.readouterr().err
     assert f"ofa-hw export: error: {false} failed on " in err and "g++" not in err
+
+
+# ---- --out LINK (a symbolic link) said "it is not a folder" for a link to a folder -------------------------------
+def test_an_output_that_is_a_symbolic_link_is_refused_as_one(tmp_path, capsys):
+    (tmp_path / "mine").mkdir()
+    (tmp_path / "mine" / "thesis.tex").write_text("three years of work")
+    (tmp_path / "link").symlink_to(tmp_path / "mine")
+    refused(["roofline", "--board", "zcu102", "--preset", "min", "--out", str(tmp_path / "link")], capsys,
+            r"link was not replaced: it is a symbolic link \(to .*mine\), not a folder")
+    assert (tmp_path / "link").is_symlink() and (tmp_path / "mine" / "thesis.tex").read_text() == "three years of work"
