@@ -338,6 +338,11 @@ def test_export_at_another_resolution_sets_no_search_figure_beside_the_engines(s
     captured = capsys.readouterr()
     assert "latency: HLS engine" in captured.out and "search prediction" not in captured.out
     assert "search prediction" not in (tmp_path / "exp" / "manifest.json").read_text()
+    # nor does the report of the result put the search's latency (at r=searched) beside this export's
+    report = ["report", str(searched), "--export", str(tmp_path / "exp"), "--no-cv", "--out", str(tmp_path / "rep")]
+    assert main(report) == 0
+    summary = (tmp_path / "rep" / "summary.json").read_text()
+    assert "HLS engine" in summary and "search prediction" not in summary
 
 
 # ---- a lut action's error said "ofa-hw lut: error:", not which action ---------------------------------------

@@ -206,7 +206,9 @@ def design_latencies(design: Design, settings: Mapping[str, Any], export: str | 
             raise ValueError(f"the export in {export} is of another sub-network than the result's best design; "
                              "export it with 'ofa-hw export --result RESULT.json'")
         exported = manifest_figures(manifest)
-        figures = exported + ([] if any(f.label == SEARCH_LABEL for f in exported) else figures)
+        # an export at another resolution (-r) is another network's latency: the search's is not set beside it
+        same_r = described.get("r", design.subnet.r) == design.subnet.r
+        figures = exported + ([] if any(f.label == SEARCH_LABEL for f in exported) or not same_r else figures)
     return [f.to_dict() for f in figures]
 
 
