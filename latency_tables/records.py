@@ -164,6 +164,9 @@ def as_predictor(predictor: str | os.PathLike | LatencyPredictor) -> LatencyPred
 def _predictor_from_file(path: Path) -> LatencyPredictor:
     """:func:`predictor_from_record` of a record file; a record cut short or edited is refused naming the file."""
     record = read_json(path, what="latency predictor record")
+    if not isinstance(record, Mapping) or record.get("format") != RECORD_FORMAT:  # another file: say only that
+        raise ValueError(f"{path} is not a latency predictor record (format {RECORD_FORMAT}, written by "
+                         "'ofa-hw lut fit ... --out FIT.json')")
     try:
         return predictor_from_record(record)
     except (KeyError, TypeError, ValueError) as exc:

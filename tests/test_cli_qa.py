@@ -504,3 +504,22 @@ def test_an_output_that_is_a_symbolic_link_is_refused_as_one(tmp_path, capsys):
     refused(["roofline", "--board", "zcu102", "--preset", "min", "--out", str(tmp_path / "link")], capsys,
             r"link was not replaced: it is a symbolic link \(to .*mine\), not a folder")
     assert (tmp_path / "link").is_symlink() and (tmp_path / "mine" / "thesis.tex").read_text() == "three years of work"
+
+
+# ---- a result.json given as a sub-network, a fit record as a result: a list of "unknown keys" ---------------------
+def test_a_file_in_the_wrong_place_is_named_as_what_it_is(searched, fit_record, tmp_path, capsys):
+    result, record = str(searched), str(fit_record)
+    cases = [
+        (["info", result], "is a search result (result.json from 'ofa-hw search'), not a sub-network file"),
+        (["roofline", "--board", "zcu102", result, "--out", str(tmp_path / "r")], "is a search result"),
+        (["report", record, "--no-cv", "--out", str(tmp_path / "rep")],
+         "is a latency predictor record (from 'ofa-hw lut fit'), not a search result"),
+        (["export", "--result", record, "--out", str(tmp_path / "e")], "is a latency predictor record"),
+        (["build-config", record, "--out", str(tmp_path / "b")], "is a latency predictor record"),
+        (["search", "--latency-ms", "8", "--budget", "100", "--no-progress", "--out", str(tmp_path / "s"),
+          "--predictor", result], "result.json is not a latency predictor record (format ofa-hw-latency-predictor/1"),
+    ]
+    for argv, text in cases:
+        line = refused(argv, capsys, re.escape(text))
+        assert "unknown key" not in line and "edited or cut short" not in line
+    assert list(tmp_path.iterdir()) == []

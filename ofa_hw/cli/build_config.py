@@ -26,9 +26,9 @@ def add_parser(subparsers) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Write the build files of the result's best design."""
-    from ofa_hw.search import CodesignResult
+    from .file_kinds import read_result
 
-    result = CodesignResult.from_json(args.result)
+    result = read_result(args.result)
     if result.best is None:
         raise ValueError(f"{args.result}: the result has no best design (an unconstrained front); nothing to build")
     _check_fits_board(result.best.accelerator, result.settings.get("board"), args.result)

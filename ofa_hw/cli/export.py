@@ -66,9 +66,9 @@ def _design(args: argparse.Namespace):
                          "design at the width it was searched in")
     accelerator, board, searched = None, args.board, None
     if args.result:
-        from ofa_hw.search.result import CodesignResult
+        from .file_kinds import read_result
 
-        result = CodesignResult.from_json(args.result)
+        result = read_result(args.result)
         best = result.best
         if best is None:
             raise ValueError(f"{args.result} has no best design (a front-only search); export a sub-network with "

@@ -32,11 +32,11 @@ def add_parser(subparsers) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Run ``ofa-hw report``; the exit code (errors are raised to the boundary in :func:`ofa_hw.cli.main`)."""
-    from ofa_hw.search import CodesignResult
+    from .file_kinds import read_result
 
     if not args.result.is_file():
         raise FileNotFoundError(f"result file {args.result} not found (write one with 'ofa-hw search --out DIR')")
-    result = CodesignResult.from_json(args.result)
+    result = read_result(args.result)
     out = args.out if args.out is not None else args.result.parent / "report"
     path = result.report(out, predictor=args.predictor, cross_validate=args.cross_validate, export=args.export)
     print(f"report: {path}")

@@ -8,6 +8,8 @@ from pathlib import Path
 from accel_models.validation import read_json
 from ofa_hw.space import SubnetConfig
 
+from .file_kinds import SUBNET, refuse_other_kind
+
 __all__ = ["add_subnet_options", "subnet_from_args"]
 
 
@@ -35,5 +37,10 @@ def subnet_from_args(args: argparse.Namespace) -> SubnetConfig:
         return build(r=r, width_mult=1.2 if width is None else width)
     if path is None:
         raise ValueError("give a sub-network: SUBNET.json or --preset max|min")
-    return SubnetConfig.from_dict(read_json(path, what="sub-network file"), width_mult=width, r=args.resolution)
+    document = read_json(path, what="sub-network file")
+    try:
+        return SubnetConfig.from_dict(document, width_mult=width, r=args.resolution)
+    except ValueError:
+        refuse_other_kind(path, document, SUBNET)  # a result.json given here: say so, not its unknown keys
+        raise
 
