@@ -55,8 +55,9 @@ The interval
 from __future__ import annotations
 
 import math
+import os
 import warnings
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from types import MappingProxyType
 
@@ -228,6 +229,12 @@ def _prior_calibration(prior) -> tuple[CalibratedModel, str]:
 def _source(measurements, accelerator: Accelerator, units, name: str) -> CalibrationSource:
     if isinstance(measurements, LatencyTable):
         return CalibrationSource(measurements, accelerator, units or {})
+    if isinstance(measurements, (str, os.PathLike)):
+        raise TypeError(f"fit_device takes the measurements, not a file name: pass load_table({str(measurements)!r}) "
+                        "(from latency_tables) for a measured table")
+    if not isinstance(measurements, Iterable):
+        raise TypeError(f"fit_device takes a LatencyTable (load_table(path)) or a list of NetworkMeasurement, "
+                        f"got {type(measurements).__name__}")
     if units:
         raise ValueError("units= applies to a latency table; a NetworkMeasurement carries its own layers")
     table, layers = network_table(list(measurements), accelerator, name=name or "networks")

@@ -1,0 +1,32 @@
+"""The public Python API met by a user who passes the wrong thing: each case a clear, specific error.
+
+One test (or parametrized group) per finding of the API QA pass; each asserts the exception class and
+that the message names what was wrong and what is allowed, where before the user saw a generic error
+from deep inside (``'NoneType' object is not iterable``) or, worse, a silent wrong answer.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from accel_models import Accelerator
+from latency_tables import fit_device
+
+
+@pytest.fixture(scope="module")
+def b1600():
+    return Accelerator.from_dpu("B1600", clock_mhz=300)
+
+
+@pytest.mark.parametrize("given", ["my_board.csv", "ultra96v2-b2304"])
+def test_fit_device_given_a_file_name_says_to_load_it(given, b1600):
+    # before: "network measurements must be a non-empty sequence of NetworkMeasurement, got ['str']"
+    with pytest.raises(TypeError, match=r"load_table\(.*" + given):
+        fit_device(given, b1600)
+
+
+@pytest.mark.parametrize("given", [None, 5, 2.5])
+def test_fit_device_given_no_measurements_names_what_it_takes(given, b1600):
+    # before: "'NoneType' object is not iterable"
+    with pytest.raises(TypeError, match="LatencyTable.*NetworkMeasurement.*got " + type(given).__name__):
+        fit_device(given, b1600)
