@@ -152,6 +152,13 @@ class NetworkMeasurement:
                 or not math.isfinite(self.latency_ms) or self.latency_ms <= 0:
             raise ValueError(f"NetworkMeasurement {self.name!r}: latency_ms must be a positive number, "
                              f"got {self.latency_ms!r}")
+        if isinstance(self.count, bool) or not isinstance(self.count, int) or self.count < 1:
+            raise ValueError(f"NetworkMeasurement {self.name!r}: count (timed runs behind latency_ms) must be a "
+                             f"positive integer, got {self.count!r}")
+        if self.std_ms is not None and (isinstance(self.std_ms, bool) or not isinstance(self.std_ms, (int, float))
+                                        or not math.isfinite(self.std_ms) or self.std_ms < 0):
+            raise ValueError(f"NetworkMeasurement {self.name!r}: std_ms must be a finite non-negative number or None, "
+                             f"got {self.std_ms!r}")
         object.__setattr__(self, "layers", tuple(layers))
         object.__setattr__(self, "latency_ms", float(self.latency_ms))
 

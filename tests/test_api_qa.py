@@ -30,3 +30,16 @@ def test_fit_device_given_no_measurements_names_what_it_takes(given, b1600):
     # before: "'NoneType' object is not iterable"
     with pytest.raises(TypeError, match="LatencyTable.*NetworkMeasurement.*got " + type(given).__name__):
         fit_device(given, b1600)
+
+
+@pytest.mark.parametrize(("field", "value", "allowed"), [
+    ("count", 0, "positive integer"), ("count", -1, "positive integer"), ("count", 2.5, "positive integer"),
+    ("count", True, "positive integer"), ("std_ms", -1.0, "non-negative"), ("std_ms", float("nan"), "finite"),
+])
+def test_network_measurement_checks_its_run_statistics_when_made(field, value, allowed):
+    # before: accepted, and refused only later inside fit_device as "entry 'a': ..."
+    from latency_tables import NetworkMeasurement
+    from ofa_hw import SubnetConfig
+
+    with pytest.raises(ValueError, match=f"NetworkMeasurement 'a': {field} .*{allowed}.*got {value!r}"):
+        NetworkMeasurement("a", SubnetConfig.smallest(), 5.0, **{field: value})
