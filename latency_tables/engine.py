@@ -32,7 +32,7 @@ import numpy as np
 from accel_models import Accelerator, Layer, group_by_block
 from accel_models.hls_engine import ENGINE_ALU_POOLING, engine_hardware, engine_model
 from accel_models.layer import LayerArrays
-from accel_models.predictor_protocol import AcceleratorChoice, accelerator_list
+from accel_models.predictor_protocol import AcceleratorChoice, accelerator_list, as_layers
 from accel_models.tiling import CLASSES, layer_classes
 
 __all__ = ["DEVIATION_FILE", "ENGINE_DESCRIPTION", "ENGINE_DEVICE", "ENGINE_SOURCE", "EngineDeviation",
@@ -231,7 +231,7 @@ class EngineIntervals:
 
         if accelerator is None:
             raise ValueError("the HLS engine predictor has no accelerator of its own: pass accelerator=")
-        units = group_by_block(list(layers))
+        units = group_by_block(list(as_layers(layers)))
         point, low, high = (v.sum() + self.predictor.invocation_ms
                             for v in self.predictor.unit_bounds(units, [accelerator], self.errors))
         return LatencyInterval(np.asarray(point), np.asarray(low), np.asarray(high),
