@@ -7,6 +7,8 @@ from deep inside (``'NoneType' object is not iterable``) or, worse, a silent wro
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from accel_models import Accelerator
@@ -78,3 +80,62 @@ def test_network_interval_takes_a_subnet_config_as_its_layers(b1600):
     intervals = interval_predictor()
     subnet = SubnetConfig.largest()
     assert intervals.network_interval(subnet, b1600) == intervals.network_interval(subnet.layers(), b1600)
+
+
+def _search(**kwargs):
+    from ofa_hw import search_codesign
+
+    return search_codesign(**{"latency_ms": 10.0, "budget": 300, "progress": False, **kwargs})
+
+
+@pytest.mark.parametrize("seed", [-1, -(2**40)])
+def test_search_with_a_negative_seed_names_the_seed(seed):
+    # before: numpy's "expected non-negative integer" (no word of which argument)
+    with pytest.raises(ValueError, match=f"seed must be a non-negative integer, got {seed}"):
+        _search(seed=seed)
+
+
+@pytest.mark.parametrize(("name", "value"), [("confidence", "0.9"), ("confidence", [0.9]),
+                                             ("max_utilization", "1"), ("max_utilization", None)])
+def test_search_with_a_non_number_fraction_names_the_argument(name, value):
+    # before: "'<' not supported between instances of 'int' and 'str'" (confidence / max_utilization as text)
+    expected = f"{name} must be a number .*got {type(value).__name__} {re.escape(repr(value))}"
+    with pytest.raises(ValueError, match=expected):
+        _search(**{name: value})
+
+
+@pytest.mark.parametrize("value", [0.77, 0.5, 1.0])
+def test_search_with_min_accuracy_as_a_fraction_is_refused(value):
+    # before: min_accuracy=0.77 read as 0.77 % top-1, so best was the fastest design of all, silently
+    with pytest.raises(ValueError, match=rf"min_accuracy is a top-1 percentage .*got {value}.*{value * 100:g}"):
+        _search(min_accuracy=value)
+
+
+@pytest.mark.parametrize("accelerators", [None, 5, 2.5])
+def test_search_with_accelerators_of_no_known_kind_lists_the_kinds(accelerators):
+    # before: "'NoneType' object is not iterable" / "'int' object is not iterable"
+    with pytest.raises(TypeError, match=r"accelerators must be 'dpu', 'dpu-like', a DpuGrid, an AcceleratorGrid, "
+                                        rf"an Accelerator or a list of them, got {type(accelerators).__name__}"):
+        _search(accelerators=accelerators)
+
+
+@pytest.mark.parametrize("checkpoint", [5, True, ["ckpt"]])
+def test_search_with_a_checkpoint_that_is_no_path_says_so(checkpoint):
+    # before: "expected str, bytes or os.PathLike object, not int" (pathlib, after the evaluator was built)
+    with pytest.raises(TypeError, match=f"checkpoint must be a folder path or None, got {type(checkpoint).__name__}"):
+        _search(checkpoint=checkpoint)
+
+
+@pytest.mark.parametrize(("name", "value"), [("progress", "no"), ("progress", 0), ("dsp_objective", "yes"),
+                                             ("dsp_objective", 1)])
+def test_search_switches_must_be_bools(name, value):
+    # before: progress="no" showed the bar ("no" is truthy), dsp_objective="yes" was taken silently
+    with pytest.raises(TypeError, match=f"{name} must be True or False, got {type(value).__name__} {value!r}"):
+        _search(**{name: value})
+
+
+@pytest.mark.parametrize("accuracy", ["", 3])
+def test_search_with_an_empty_accuracy_name_is_refused(accuracy):
+    # before: accuracy="" silently used the space's own predictor (the `or` default)
+    with pytest.raises(KeyError, match=f"unknown accuracy predictor {accuracy!r}; known: ofa-mbv3-w1.0"):
+        _search(accuracy=accuracy)
