@@ -139,3 +139,65 @@ def test_search_with_an_empty_accuracy_name_is_refused(accuracy):
     # before: accuracy="" silently used the space's own predictor (the `or` default)
     with pytest.raises(KeyError, match=f"unknown accuracy predictor {accuracy!r}; known: ofa-mbv3-w1.0"):
         _search(accuracy=accuracy)
+
+
+class _TimedSession:
+    def __init__(self, dpu_ms):
+        self.dpu_ms = dpu_ms
+
+    def run(self):
+        pass
+
+    def dpu_time_ms(self):
+        return self.dpu_ms
+
+    def close(self):
+        pass
+
+
+class _TimedRunner:
+    """A runner injected as the board harness takes one: each session reports ``dpu_ms`` as its DPU time."""
+
+    suffix = ".fake"
+
+    def __init__(self, dpu_ms):
+        self.dpu_ms = dpu_ms
+
+    def describe(self):
+        return "fake runner"
+
+    def load(self, path, key):
+        return _TimedSession(self.dpu_ms)
+
+
+LOGITS = "Logits-input:1x1x8-output:4"
+
+
+@pytest.mark.parametrize("dpu_ms", [0.0, -1.0, float("nan"), float("inf")])
+def test_measure_unit_returns_a_dpu_timer_fault_as_a_unit_failure(dpu_ms, tmp_path):
+    # before: raised "entry '...': mean_ms must be positive, got 0" (and so ended a whole `measure`), although
+    # measure_unit returns a unit's failure instead of raising
+    from latency_tables.harness import UnitFailure, measure_unit
+
+    compiled = tmp_path / "unit.fake"
+    compiled.write_text("x")
+    result = measure_unit(_TimedRunner(dpu_ms), compiled, LOGITS, warmup=0, runs=2, timing="dpu")
+    assert isinstance(result, UnitFailure)
+    assert f"the DPU timer gave {dpu_ms!r} ms, not a positive time" in result.reason
+
+
+@pytest.mark.parametrize(("kwargs", "message"), [
+    ({"timing": "wall"}, "timing must be one of ('host', 'dpu'), got 'wall'"),
+    ({"runs": 0}, "1 <= runs"), ({"runs": -1}, "1 <= runs"), ({"warmup": -1}, "warmup >= 0"),
+    ({"warmup": 1.5}, "warmup must be an integer, got 1.5"),
+])
+def test_measure_unit_checks_its_counts_and_timing_as_measure_does(kwargs, message, tmp_path):
+    # before: timing="wall" silently timed on the host; runs=-1 / warmup=1.5 came back as UnitFailures of numpy's
+    # "negative dimensions" / "'float' object cannot be interpreted as an integer"; warmup=-1 as
+    # "entry '...': warmup must be a finite non-negative number"
+    from latency_tables.harness import measure_unit
+
+    compiled = tmp_path / "unit.fake"
+    compiled.write_text("x")
+    with pytest.raises(ValueError, match=re.escape(message)):
+        measure_unit(_TimedRunner(1.0), compiled, LOGITS, **{"warmup": 0, "runs": 2, **kwargs})
