@@ -201,3 +201,27 @@ def test_measure_unit_checks_its_counts_and_timing_as_measure_does(kwargs, messa
     compiled.write_text("x")
     with pytest.raises(ValueError, match=re.escape(message)):
         measure_unit(_TimedRunner(1.0), compiled, LOGITS, **{"warmup": 0, "runs": 2, **kwargs})
+
+
+@pytest.mark.parametrize(("field", "value"), [
+    ("in_shape", (3.5, 8, 8)), ("in_shape", (3, 8.25, 8)), ("out_shape", (8, 8, "8")), ("in_shape", (3, None, 8)),
+    ("in_shape", None), ("kernel", 2.5), ("kernel", None), ("stride", "1"), ("padding", 0.5), ("groups", True),
+])
+def test_layer_with_a_fractional_or_non_numeric_size_is_refused(field, value):
+    # before: in_shape (3.5, 8, 8) became (3, 8, 8) silently (int() truncation); kernel=None / in_shape=None raised
+    # int()'s TypeError; a float kernel was kept as a float
+    from accel_models.layer import Layer
+
+    kwargs = {"name": "x", "op": "conv", "in_shape": (3, 8, 8), "out_shape": (8, 8, 8), "kernel": 3, field: value}
+    with pytest.raises(ValueError, match=f"layer 'x': {field} must be .*integer.*got {re.escape(repr(value))}"):
+        Layer(**kwargs)
+
+
+def test_layer_keeps_whole_numbers_of_any_numeric_type_as_ints():
+    import numpy as np
+
+    from accel_models.layer import Layer
+
+    layer = Layer("x", "conv", np.array([3, 8, 8]), (8.0, 8, np.int64(8)), kernel=3.0, padding=np.int32(1))
+    assert (layer.in_shape, layer.out_shape, layer.kernel, layer.padding) == ((3, 8, 8), (8, 8, 8), 3, 1)
+    assert all(type(v) is int for v in (*layer.in_shape, *layer.out_shape, layer.kernel, layer.padding))
