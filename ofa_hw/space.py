@@ -40,6 +40,7 @@ __all__ = [
     "list_spaces",
     "mutate",
     "sample_subnets",
+    "space_of_width",
 ]
 
 #: Stages and slots of the OFA-MobileNetV3 spaces (a space's own counts: ``OFASpace.n_stages`` / ``n_slots``).
@@ -192,6 +193,15 @@ def get_space(name_or_width: str | float | OFASpace) -> OFASpace:
     raise ValueError(f"width_mult must be one of {widths}, got {name_or_width!r}")
 
 
+def space_of_width(width_mult) -> OFASpace:
+    """The space of a sub-network's ``width_mult``: a number (1.0, 1.2, 1.3), not a name or text."""
+    if isinstance(width_mult, bool) or not isinstance(width_mult, int | float | np.integer | np.floating):
+        widths = sorted(s.width_mult for s in _SPACES.values())
+        raise ValueError(f"width_mult must be a number, one of {widths} (the spaces of {', '.join(list_spaces())}), "
+                         f"got {type(width_mult).__name__} {width_mult!r}")
+    return get_space(float(width_mult))
+
+
 # --------------------------------------------------------------------- checks
 def _check_choices(field: str, values: np.ndarray, allowed: Sequence[int], where: np.ndarray,
                    unit: str = "slot") -> None:
@@ -294,7 +304,7 @@ class SubnetBatch:
     width_mult: float = 1.2
 
     def __post_init__(self) -> None:
-        space = get_space(self.width_mult)
+        space = space_of_width(self.width_mult)
         object.__setattr__(self, "width_mult", space.width_mult)
         r = np.asarray(self.r)
         n = r.shape[0] if r.ndim == 1 else -1
@@ -461,7 +471,7 @@ class SubnetConfig:
     width_mult: float = 1.2
 
     def __post_init__(self) -> None:
-        space = get_space(self.width_mult)
+        space = space_of_width(self.width_mult)
         for name, length in (("ks", space.n_slots), ("e", space.n_slots), ("d", space.n_stages)):
             value = getattr(self, name)
             if isinstance(value, (str, bytes, Mapping)) or not hasattr(value, "__len__") or len(value) != length:

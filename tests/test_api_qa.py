@@ -225,3 +225,18 @@ def test_layer_keeps_whole_numbers_of_any_numeric_type_as_ints():
     layer = Layer("x", "conv", np.array([3, 8, 8]), (8.0, 8, np.int64(8)), kernel=3.0, padding=np.int32(1))
     assert (layer.in_shape, layer.out_shape, layer.kernel, layer.padding) == ((3, 8, 8), (8, 8, 8), 3, 1)
     assert all(type(v) is int for v in (*layer.in_shape, *layer.out_shape, layer.kernel, layer.padding))
+
+
+@pytest.mark.parametrize("width", ["1.2", "ofa-mbv3-w1.2", None, [1.2]])
+def test_subnet_with_a_width_that_is_no_number_says_a_number_is_wanted(width):
+    # before: from_dict gave "malformed a sub-network dict: KeyError: \"unknown search space '1.2'; known: ...\"",
+    # SubnetConfig(width_mult="1.2") that KeyError itself, as if a space name had been misspelt
+    from ofa_hw import SubnetConfig
+
+    largest = SubnetConfig.largest()
+    expected = rf"width_mult must be a number, one of \[1.0, 1.2, 1.3\].*got {type(width).__name__}"
+    with pytest.raises(ValueError, match=expected):
+        SubnetConfig(largest.ks, largest.e, largest.d, largest.r, width_mult=width)
+    if width is not None:  # a dict without a width is the w1.2 space
+        with pytest.raises(ValueError, match=expected):
+            SubnetConfig.from_dict({**largest.to_dict(), "width_mult": width})
