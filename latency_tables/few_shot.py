@@ -427,6 +427,8 @@ def fit_device(measurements: LatencyTable | Sequence[NetworkMeasurement], accele
         raise ValueError(f"prior_weights must be positive numbers, got {list(prior_weights)!r}")
     if isinstance(significance, bool) or not isinstance(significance, (int, float)) or not 0 < significance <= 1:
         raise ValueError(f"significance must be a p-value in (0, 1], got {significance!r}")
+    if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or seed < 0:
+        raise ValueError(f"seed must be a non-negative integer, got {type(seed).__name__} {seed!r}")
     source = _source(measurements, accelerator, units, name)
     model = RooflineModel(prior_calibration.model.params)
     candidates = {"prior": CalibrationProblem(model, [source], _settings("as is", prior_calibration, 1.0)),

@@ -240,3 +240,37 @@ def test_subnet_with_a_width_that_is_no_number_says_a_number_is_wanted(width):
     if width is not None:  # a dict without a width is the w1.2 space
         with pytest.raises(ValueError, match=expected):
             SubnetConfig.from_dict({**largest.to_dict(), "width_mult": width})
+
+
+@pytest.mark.parametrize("seed", ["0", -1, 1.5, None])
+def test_fit_device_with_a_bad_seed_names_the_seed(seed):
+    # before: numpy's "SeedSequence expects int or sequence of ints for entropy not 0" / "expected non-negative
+    # integer"; seed=None was taken (an unseeded, unrepeatable cross-validation)
+    from latency_tables import get_source
+
+    ultra96 = get_source("ultra96v2-b2304")
+    shots = ultra96.table.subset(ultra96.table.keys()[3:10])
+    with pytest.raises(ValueError, match=f"seed must be a non-negative integer, got {type(seed).__name__}"):
+        fit_device(shots, ultra96.accelerator, seed=seed)
+
+
+@pytest.mark.parametrize("given", [None, 5, b"my_board.csv"])
+def test_load_table_of_no_name_or_path_says_what_it_takes(given):
+    # before: pathlib's "expected str, bytes or os.PathLike object, not NoneType"
+    from latency_tables import load_table
+
+    with pytest.raises(TypeError, match=f"shipped table's name .* or a file path, got {type(given).__name__}"):
+        load_table(given)
+
+
+def test_a_result_written_onto_a_folder_is_refused_naming_the_folder(tmp_path):
+    # before: IsADirectoryError "[Errno 21] Is a directory: '.../.full.1359.0a7c9cdf.gosvqzdq.tmp' -> '.../full'"
+    from accel_models.atomic import atomic_write_text
+
+    folder = tmp_path / "results"
+    folder.mkdir()
+    (folder / "mine.txt").write_text("mine")
+    with pytest.raises(IsADirectoryError, match=f"cannot write the file {re.escape(str(folder))}: it is a folder"):
+        atomic_write_text(folder, "{}")
+    assert [p.name for p in tmp_path.iterdir()] == ["results"]  # no temporary file left beside it
+    assert (folder / "mine.txt").read_text() == "mine"
