@@ -274,3 +274,10 @@ def test_a_result_written_onto_a_folder_is_refused_naming_the_folder(tmp_path):
         atomic_write_text(folder, "{}")
     assert [p.name for p in tmp_path.iterdir()] == ["results"]  # no temporary file left beside it
     assert (folder / "mine.txt").read_text() == "mine"
+
+
+@pytest.mark.parametrize(("budget", "duration"), [(10_000_001, "2 minutes"), (10**12, "3,086.4 hours")])
+def test_a_budget_over_the_maximum_says_how_long_it_would_run(budget, duration):
+    # before: budget=10_000_001 said "it would run for about 0.0 hours" (10 M evaluations / 90,000 per s = 111 s)
+    with pytest.raises(ValueError, match=f"above the maximum 10,000,000: it would run for about {duration} "):
+        _search(budget=budget)

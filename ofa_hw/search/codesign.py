@@ -427,9 +427,11 @@ def _check_scalars(**values) -> None:
         raise ValueError(f"seed must be a non-negative integer, got {values['seed']}")
     budget = values["budget"]
     if budget > MAX_BUDGET:
-        raise ValueError(f"budget {budget:,} is above the maximum {MAX_BUDGET:,}: it would run for about "
-                         f"{budget / _EVALUATIONS_PER_S / 3600:,.1f} hours at ~{_EVALUATIONS_PER_S:,} evaluations/s; "
-                         "use restarts= with an executor to spread a larger search")
+        seconds = budget / _EVALUATIONS_PER_S
+        duration = f"{seconds / 3600:,.1f} hours" if seconds >= 3600 else f"{seconds / 60:,.0f} minutes"
+        raise ValueError(f"budget {budget:,} is above the maximum {MAX_BUDGET:,}: it would run for about {duration} "
+                         f"at ~{_EVALUATIONS_PER_S:,} evaluations/s; use restarts= with an executor to spread a "
+                         "larger search")
 
 
 def _deployment(board: Board | None, threads: int | None, latency_mode: str):
