@@ -281,3 +281,24 @@ def test_a_budget_over_the_maximum_says_how_long_it_would_run(budget, duration):
     # before: budget=10_000_001 said "it would run for about 0.0 hours" (10 M evaluations / 90,000 per s = 111 s)
     with pytest.raises(ValueError, match=f"above the maximum 10,000,000: it would run for about {duration} "):
         _search(budget=budget)
+
+
+@pytest.mark.parametrize("device", ["dpuczdx8g-joint", "ultra96v2-b2304", "by-build", "hls-engine", "note10"])
+def test_latency_predictors_refuse_no_layers_by_name_and_take_a_subnet_config(device, b1600):
+    # before: network_latency_ms([]) / unit_latency_ms([]) raised numpy's "zero-size array to reduction operation
+    # maximum which has no identity"; network_latency_ms(None / a SubnetConfig) "'...' object is not iterable"
+    from latency_tables import get_predictor
+    from ofa_hw import SubnetConfig
+
+    predictor = get_predictor(device)
+    with pytest.raises(TypeError, match="sequence of Layer.*got list with no layers"):
+        predictor.network_latency_ms([], b1600)
+    with pytest.raises(TypeError, match="sequence of Layer.*got NoneType"):
+        predictor.network_latency_ms(None, b1600)
+    with pytest.raises(ValueError, match="no layers given"):
+        predictor.layer_latency_ms([], b1600)
+    if device != "hls-engine":  # the engine's unit sums take an empty list to an empty array
+        with pytest.raises(ValueError, match="units must be a non-empty sequence"):
+            predictor.unit_latency_ms([], b1600)
+    subnet = SubnetConfig.smallest()
+    assert predictor.network_latency_ms(subnet, b1600) == predictor.network_latency_ms(subnet.layers(), b1600)
