@@ -302,3 +302,20 @@ def test_latency_predictors_refuse_no_layers_by_name_and_take_a_subnet_config(de
             predictor.unit_latency_ms([], b1600)
     subnet = SubnetConfig.smallest()
     assert predictor.network_latency_ms(subnet, b1600) == predictor.network_latency_ms(subnet.layers(), b1600)
+
+
+@pytest.mark.parametrize(("grid", "field", "value", "message"), [
+    ("DpuGrid", "arch", "B1600", "must be a tuple of values .*got str 'B1600'"),
+    ("DpuGrid", "clock_mhz", 200, "must be a tuple of values .*got int 200"),
+    ("DpuGrid", "ram_usage", ("mid",), "must hold 'low' and/or 'high'"),
+    ("AcceleratorGrid", "pp", 8, "must be a tuple of values .*got int 8"),
+    ("AcceleratorGrid", "ocp", (8.5,), r"must be integers, got \(8.5,\)"),
+    ("AcceleratorGrid", "cores", (9,), r"must be 1-4 cores per device, got \(9,\)"),
+])
+def test_accelerator_grids_check_their_values_when_made(grid, field, value, message):
+    # before: arch="B1600" was "must be distinct values, got ('B', '1', '6', '0', '0')", a scalar clock "'int' object
+    # is not iterable"; ram_usage ("mid",), ocp (8.5,) and cores (9,) were taken and refused only inside the search
+    from ofa_hw.search import accelerators
+
+    with pytest.raises(ValueError, match=f"{grid}.{field} {message}"):
+        getattr(accelerators, grid)(**{field: value})
