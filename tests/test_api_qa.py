@@ -319,3 +319,18 @@ def test_accelerator_grids_check_their_values_when_made(grid, field, value, mess
 
     with pytest.raises(ValueError, match=f"{grid}.{field} {message}"):
         getattr(accelerators, grid)(**{field: value})
+
+
+def test_fits_names_what_it_takes():
+    # before: fits(acc, "ultra96v2") -> AttributeError "'str' object has no attribute 'resources'"; fits("B1600", board)
+    # -> "'str' object has no attribute 'is_dpuczdx8g'"; max_utilization="1" -> "'<' not supported ..."
+    from accel_models import fits, get_board
+
+    board, acc = get_board("ultra96v2"), Accelerator.from_dpu("B1600")
+    with pytest.raises(TypeError, match=r"fits takes a Board \(e.g. get_board\('ultra96v2'\)\), got str"):
+        fits(acc, "ultra96v2")
+    with pytest.raises(TypeError, match=r"fits takes an Accelerator .*got str 'B1600'"):
+        fits("B1600", board)
+    for bad in ("1", None, True):
+        with pytest.raises(ValueError, match=rf"max_utilization must lie in \(0, 1\] \(a number\), got {bad!r}"):
+            fits(acc, board, max_utilization=bad)
