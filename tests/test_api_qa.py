@@ -334,3 +334,27 @@ def test_fits_names_what_it_takes():
     for bad in ("1", None, True):
         with pytest.raises(ValueError, match=rf"max_utilization must lie in \(0, 1\] \(a number\), got {bad!r}"):
             fits(acc, board, max_utilization=bad)
+
+
+def test_plan_from_keys_refuses_a_single_key_and_an_empty_list():
+    # before: from_keys("Logits-...") read the string's characters ("unrecognised block key 'L'"); from_keys([]) made
+    # an empty plan, which `measure` turned into an empty table
+    from latency_tables.harness import Plan
+
+    with pytest.raises(TypeError, match=f"takes a list of unit keys, got str '{LOGITS}'"):
+        Plan.from_keys(LOGITS)
+    with pytest.raises(ValueError, match="needs at least one unit key"):
+        Plan.from_keys([])
+
+
+@pytest.mark.parametrize(("what", "message"), [("plan", r"takes a Plan \(read_plan\(folder\)\), got NoneType"),
+                                               ("runner", r"takes a Runner .*got NoneType")])
+def test_measure_without_a_plan_or_runner_says_what_it_takes(what, message, tmp_path):
+    # before: AttributeError "'NoneType' object has no attribute 'space'" / "... 'describe'"
+    from latency_tables.harness import NumpyRunner, Plan, measure
+
+    args = {"plan": Plan.from_keys([LOGITS]), "runner": NumpyRunner(), what: None}
+    meta = {"board": "host", "dpu_arch": "numpy-int8", "clock_mhz": 1.0, "toolchain": "numpy"}
+    with pytest.raises(TypeError, match=message):
+        measure(args["plan"], tmp_path, args["runner"], tmp_path / "t.csv", meta=meta, warmup=0, runs=2)
+    assert list(tmp_path.iterdir()) == []

@@ -263,6 +263,11 @@ def measure(
     ``runner.preflight()`` (board packages, root) runs before any unit.
     """
     _check_counts(warmup, runs, timing)
+    if not isinstance(plan, Plan):
+        raise TypeError(f"measure takes a Plan (read_plan(folder)), got {type(plan).__name__}")
+    if not all(callable(getattr(runner, name, None)) for name in ("load", "describe")):
+        raise TypeError(f"measure takes a Runner (NumpyRunner(), PynqDpuRunner(...) or an object with load() and "
+                        f"describe()), got {type(runner).__name__}")
     out = Path(out_path)
     if out.suffix.lower() != ".csv":
         raise ValueError(f"{out}: the measured table is written as a .csv file")
