@@ -621,6 +621,8 @@ def sample_subnets(
     """
     if int(n) != n or n < 1:
         raise ValueError(f"n must be a positive integer, got {n!r}")
+    if isinstance(seed, int | np.integer) and seed < 0:  # numpy would say "expected non-negative integer"
+        raise ValueError(f"seed must be a non-negative integer, a numpy Generator or None, got {seed!r}")
     rng = np.random.default_rng(seed)
     space = get_space(width_mult)
     choices = _resolution_choices(space, resolutions)

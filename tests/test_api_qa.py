@@ -358,3 +358,44 @@ def test_measure_without_a_plan_or_runner_says_what_it_takes(what, message, tmp_
     with pytest.raises(TypeError, match=message):
         measure(args["plan"], tmp_path, args["runner"], tmp_path / "t.csv", meta=meta, warmup=0, runs=2)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_analyze_network_takes_a_subnet_config_and_refuses_none_by_name(b1600):
+    # before: analyze_network(SubnetConfig) / analyze_network(None) -> "'SubnetConfig' object is not iterable"
+    from accel_models import analyze_network
+    from ofa_hw import SubnetConfig
+
+    subnet = SubnetConfig.smallest()
+    assert analyze_network(subnet, b1600).totals() == analyze_network(subnet.layers(), b1600).totals()
+    with pytest.raises(ValueError, match="takes a non-empty sequence of accel_models.Layer: .*NoneType"):
+        analyze_network(None, b1600)
+
+
+def test_build_config_of_an_architecture_name_says_to_make_an_accelerator():
+    # before: AttributeError "'str' object has no attribute 'is_dpuczdx8g'"
+    from accel_models.build_files import build_config
+
+    with pytest.raises(TypeError, match=r"build_config takes an Accelerator \(e.g. Accelerator.from_dpu\('B1600'\)\)"):
+        build_config("B1600")
+
+
+@pytest.mark.parametrize(("kwargs", "message"), [
+    ({"dpu_ms": "4"}, "dpu_ms must be a number of milliseconds, got str '4'"),
+    ({"cpu_fallback_ms": None}, "cpu_fallback_ms must be a number of milliseconds, got NoneType"),
+    ({"design_cores": 9}, "design_cores must be an integer >= 1 and <= 4 (DPU cores, PG338), got 9"),
+])
+def test_deployed_estimate_checks_its_numbers(kwargs, message):
+    # before: dpu_ms="4" -> math's "must be real number, not str"; design_cores=9 gave an estimate for 9 DPU cores
+    from accel_models.deployed import DeployedModel
+
+    args = {"dpu_ms": 4.0, "board": "zcu104", "design_cores": 2, **kwargs}
+    with pytest.raises(ValueError, match=re.escape(message)):
+        DeployedModel.shipped().estimate(args.pop("dpu_ms"), **args)
+
+
+def test_sample_subnets_with_a_negative_seed_names_the_seed():
+    # before: numpy's "expected non-negative integer"
+    from ofa_hw.space import sample_subnets
+
+    with pytest.raises(ValueError, match="seed must be a non-negative integer, a numpy Generator or None, got -1"):
+        sample_subnets(2, seed=-1)
