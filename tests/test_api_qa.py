@@ -399,3 +399,29 @@ def test_sample_subnets_with_a_negative_seed_names_the_seed():
 
     with pytest.raises(ValueError, match="seed must be a non-negative integer, a numpy Generator or None, got -1"):
         sample_subnets(2, seed=-1)
+
+
+@pytest.mark.parametrize(("kwargs", "message"), [
+    ({"calibration": "nan"}, "calibration images must be finite numbers"),
+    ({"calibration": "inf"}, "calibration images must be finite numbers"),
+    ({"seed": -1}, "seed must be an integer of at least 0, got -1"),
+    ({"n_calibration": 2.5}, "n_calibration must be an integer of at least 1, got 2.5"),
+    ({"n_calibration": 0}, "n_calibration must be an integer of at least 1, got 0"),
+    ({"test_input": "nan"}, "test_input must be finite numbers"),
+])
+def test_hls_export_refuses_non_finite_images_and_bad_counts(kwargs, message, tmp_path):
+    # before: NaN calibration images were exported silently (every fix position from NaN ranges), seed=-1 raised
+    # numpy's "expected non-negative integer", n_calibration=2.5 was taken
+    import numpy as np
+
+    import hls
+    from ofa_hw import SubnetConfig
+
+    images = {"nan": np.full((2, 3, 32, 32), np.nan), "inf": np.full((2, 3, 32, 32), np.inf)}
+    if kwargs.get("test_input") == "nan":
+        kwargs = {"test_input": np.full((1, 3, 32, 32), np.nan)}
+    elif "calibration" in kwargs:
+        kwargs = {"calibration": images[kwargs["calibration"]]}
+    with pytest.raises(ValueError, match=re.escape(message)):
+        hls.export(SubnetConfig.smallest(r=32), tmp_path / "hls", **kwargs)
+    assert not (tmp_path / "hls").exists()
