@@ -186,6 +186,9 @@ def get_space(name_or_width: str | float | OFASpace) -> OFASpace:
         if name_or_width in _SPACES:
             return _SPACES[name_or_width]
         raise KeyError(f"unknown search space {name_or_width!r}; known: {', '.join(list_spaces())}")
+    if isinstance(name_or_width, bool) or not isinstance(name_or_width, int | float | np.integer | np.floating):
+        raise TypeError(f"a search space is a name ({', '.join(list_spaces())}), a width multiplier or an OFASpace, "
+                        f"got {type(name_or_width).__name__} {name_or_width!r}")
     for space in _SPACES.values():
         if float(name_or_width) == space.width_mult:
             return space

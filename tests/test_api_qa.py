@@ -425,3 +425,14 @@ def test_hls_export_refuses_non_finite_images_and_bad_counts(kwargs, message, tm
     with pytest.raises(ValueError, match=re.escape(message)):
         hls.export(SubnetConfig.smallest(r=32), tmp_path / "hls", **kwargs)
     assert not (tmp_path / "hls").exists()
+
+
+@pytest.mark.parametrize("space", [True, None, [1.2]])
+def test_a_search_space_that_is_no_name_or_width_is_refused(space):
+    # before: space=True searched the w1.0 space (float(True) == 1.0); None / a list raised float()'s TypeError
+    from ofa_hw.space import get_space
+
+    with pytest.raises(TypeError, match=f"a search space is a name .*got {type(space).__name__}"):
+        get_space(space)
+    with pytest.raises(TypeError, match="a search space is a name"):
+        _search(space=space)
