@@ -436,3 +436,15 @@ def test_a_search_space_that_is_no_name_or_width_is_refused(space):
         get_space(space)
     with pytest.raises(TypeError, match="a search space is a name"):
         _search(space=space)
+
+
+def test_search_takes_numpy_scalars_as_the_numbers_they_are():
+    # before: latency_ms=np.int64(10) -> "latency_ms must be a positive number, got np.int64(10)"; likewise
+    # np.float32 fps, min_accuracy and np.int64 threads
+    import numpy as np
+
+    assert _search(latency_ms=np.int64(10)).best == _search(latency_ms=10).best
+    assert _search(latency_ms=np.float32(10), min_accuracy=np.float32(70)).best == \
+        _search(latency_ms=10.0, min_accuracy=70.0).best
+    assert _search(latency_ms=None, fps=np.float32(30), threads=np.int64(2)).best == \
+        _search(latency_ms=None, fps=30.0, threads=2).best

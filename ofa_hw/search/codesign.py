@@ -206,6 +206,10 @@ def search_codesign(
         raise ValueError("board must be a board name (e.g. 'ultra96v2') or an accel_models.Board; board=None "
                          "searches a latency predictor's own device and needs predictor= (e.g. 'note10')")
     board = _board(board)
+    # numpy scalars (np.arange(5, 15)[i]) are numbers: as Python ones, the checks below and the settings take them
+    latency_ms, fps, min_accuracy = (v.item() if isinstance(v, np.integer | np.floating) else v
+                                     for v in (latency_ms, fps, min_accuracy))
+    threads = int(threads) if isinstance(threads, np.integer) else threads
     if algorithm not in ALGORITHMS:
         raise ValueError(f"algorithm must be one of {ALGORITHMS}, got {algorithm!r}")
     constraint = Constraint(latency_ms, fps)
