@@ -148,19 +148,24 @@ class NetworkMeasurement:
                 from None
         if not isinstance(self.name, str) or not self.name.strip() or "," in self.name:
             raise ValueError(f"NetworkMeasurement name must be a non-empty string without commas, got {self.name!r}")
-        if isinstance(self.latency_ms, bool) or not isinstance(self.latency_ms, (int, float)) \
-                or not math.isfinite(self.latency_ms) or self.latency_ms <= 0:
+        # numpy scalars (a mean of timed runs) are numbers like Python's: taken as such, stored as Python's
+        latency_ms, count, std_ms = (v.item() if isinstance(v, np.integer | np.floating) else v
+                                     for v in (self.latency_ms, self.count, self.std_ms))
+        if isinstance(latency_ms, bool) or not isinstance(latency_ms, (int, float)) \
+                or not math.isfinite(latency_ms) or latency_ms <= 0:
             raise ValueError(f"NetworkMeasurement {self.name!r}: latency_ms must be a positive number, "
                              f"got {self.latency_ms!r}")
-        if isinstance(self.count, bool) or not isinstance(self.count, int) or self.count < 1:
+        if isinstance(count, bool) or not isinstance(count, int) or count < 1:
             raise ValueError(f"NetworkMeasurement {self.name!r}: count (timed runs behind latency_ms) must be a "
                              f"positive integer, got {self.count!r}")
-        if self.std_ms is not None and (isinstance(self.std_ms, bool) or not isinstance(self.std_ms, (int, float))
-                                        or not math.isfinite(self.std_ms) or self.std_ms < 0):
+        if std_ms is not None and (isinstance(std_ms, bool) or not isinstance(std_ms, (int, float))
+                                   or not math.isfinite(std_ms) or std_ms < 0):
             raise ValueError(f"NetworkMeasurement {self.name!r}: std_ms must be a finite non-negative number or None, "
                              f"got {self.std_ms!r}")
         object.__setattr__(self, "layers", tuple(layers))
-        object.__setattr__(self, "latency_ms", float(self.latency_ms))
+        object.__setattr__(self, "latency_ms", float(latency_ms))
+        object.__setattr__(self, "count", count)
+        object.__setattr__(self, "std_ms", std_ms)
 
 
 def network_table(measurements: Sequence[NetworkMeasurement], accelerator: Accelerator, *,

@@ -448,3 +448,17 @@ def test_search_takes_numpy_scalars_as_the_numbers_they_are():
         _search(latency_ms=10.0, min_accuracy=70.0).best
     assert _search(latency_ms=None, fps=np.float32(30), threads=np.int64(2)).best == \
         _search(latency_ms=None, fps=30.0, threads=2).best
+
+
+def test_network_measurement_takes_numpy_numbers():
+    # before: NetworkMeasurement("a", subnet, np.float32(5.0)) -> "latency_ms must be a positive number, got
+    # np.float32(5.0)", count=np.int64(100) -> "count ... must be a positive integer"
+    import numpy as np
+
+    from latency_tables import NetworkMeasurement
+    from ofa_hw import SubnetConfig
+
+    runs = np.array([5.0, 5.5, 4.5], dtype=np.float32)
+    m = NetworkMeasurement("a", SubnetConfig.smallest(), runs.mean(), count=np.int64(runs.size), std_ms=runs.std())
+    assert (m.latency_ms, m.count, m.std_ms) == (5.0, 3, pytest.approx(0.408248, rel=1e-5))
+    assert type(m.count) is int and type(m.std_ms) is float
