@@ -462,3 +462,11 @@ def test_network_measurement_takes_numpy_numbers():
     m = NetworkMeasurement("a", SubnetConfig.smallest(), runs.mean(), count=np.int64(runs.size), std_ms=runs.std())
     assert (m.latency_ms, m.count, m.std_ms) == (5.0, 3, pytest.approx(0.408248, rel=1e-5))
     assert type(m.count) is int and type(m.std_ms) is float
+
+
+@pytest.mark.parametrize("data", [None, [1, 2], "pp"])
+def test_from_dict_of_no_mapping_says_a_dict_is_wanted(data):
+    # before: Accelerator.from_dict(None) -> "'NoneType' object is not iterable"; from_dict("pp") -> "unknown key(s)
+    # ['p'] in Accelerator" (the string's characters)
+    with pytest.raises(ValueError, match=f"Accelerator must be a mapping .*got {type(data).__name__}"):
+        Accelerator.from_dict(data)
