@@ -470,3 +470,11 @@ def test_from_dict_of_no_mapping_says_a_dict_is_wanted(data):
     # ['p'] in Accelerator" (the string's characters)
     with pytest.raises(ValueError, match=f"Accelerator must be a mapping .*got {type(data).__name__}"):
         Accelerator.from_dict(data)
+
+
+def test_result_to_json_into_a_folder_path_with_a_slash_is_refused(tmp_path):
+    # before: to_json("results/") wrote a 58 kB file named "results" (pathlib drops the trailing slash)
+    result = _search()
+    with pytest.raises(IsADirectoryError, match=r"names a folder; give a file name such as '.*results/result.json'"):
+        result.to_json(f"{tmp_path}/results/")
+    assert list(tmp_path.iterdir()) == []
