@@ -142,6 +142,8 @@ def atomic_open(path: str | os.PathLike, mode: str = "wb", **kwargs) -> Iterator
     'done'
     """
     path = Path(path)
+    if path.is_dir():  # else os.replace fails at the end, naming the temporary file
+        raise IsADirectoryError(f"cannot write the file {path}: it is a folder; give a file path inside or beside it")
     created = _make_parents(path.parent)
     _sweep_stale_temps(path.parent, path.name)
     try:

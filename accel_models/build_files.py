@@ -180,6 +180,9 @@ class BuildConfig:
 def build_config(accelerator: Accelerator, net_name: str = "ofa_subnet",
                  quantized_xmodel: str = "quantize_result/Model_int.xmodel") -> BuildConfig:
     """The DPU build configuration and the ``vai_c_xir`` command for a stock DPUCZDX8G design."""
+    if not isinstance(accelerator, Accelerator):
+        raise TypeError(f"build_config takes an Accelerator (e.g. Accelerator.from_dpu('B1600')), "
+                        f"got {type(accelerator).__name__} {accelerator!r}")
     conf = dpu_conf_vh(accelerator)
     finger = fingerprint(accelerator)
     arch_json = None if finger.value is None else {"fingerprint": finger.hex}

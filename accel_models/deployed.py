@@ -46,6 +46,7 @@ from types import MappingProxyType
 
 import numpy as np
 
+from .accelerator import MAX_CORES
 from .validation import reject_unknown_keys
 
 __all__ = [
@@ -294,10 +295,14 @@ class DeployedModel:
         """
         cores = design_cores if cores is None else cores
         for name, value in (("design_cores", design_cores), ("cores", cores)):
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
+            if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_CORES:
+                raise ValueError(f"{name} must be an integer >= 1 and <= {MAX_CORES} (DPU cores, PG338), "
+                                 f"got {value!r}")
         if cores > design_cores:
             raise ValueError(f"cores={cores} is more than the design's {design_cores} DPU core(s)")
+        for name, ms in (("dpu_ms", dpu_ms), ("cpu_fallback_ms", cpu_fallback_ms)):
+            if isinstance(ms, bool) or not isinstance(ms, int | float | np.integer | np.floating):
+                raise ValueError(f"{name} must be a number of milliseconds, got {type(ms).__name__} {ms!r}")
         if not (math.isfinite(dpu_ms) and dpu_ms > 0):
             raise ValueError(f"dpu_ms must be a finite number > 0, got {dpu_ms!r}")
         if not (math.isfinite(cpu_fallback_ms) and cpu_fallback_ms >= 0):

@@ -22,7 +22,7 @@ import numpy as np
 
 from .accelerator import Accelerator
 from .layer import Layer
-from .predictor_protocol import LatencyPredictor
+from .predictor_protocol import LatencyPredictor, as_layers
 
 if TYPE_CHECKING:  # pragma: no cover
     from .roofline import RooflineModel
@@ -246,9 +246,10 @@ def analyze_network(layers: Sequence[Layer], accelerator: Accelerator, predictor
     >>> analysis.totals()["macs"], analysis.bound.tolist()  # channel augmentation: a third of the compute
     (10838016, ['memory'])
     """
-    layers = tuple(layers)
-    if not layers or not all(isinstance(layer, Layer) for layer in layers):
-        raise ValueError("analyze_network takes a non-empty sequence of accel_models.Layer")
+    try:
+        layers = as_layers(layers)  # a SubnetConfig too
+    except TypeError as exc:
+        raise ValueError(f"analyze_network takes a non-empty sequence of accel_models.Layer: {exc}") from None
     if not isinstance(accelerator, Accelerator):
         raise ValueError(f"analyze_network takes one Accelerator, got {type(accelerator).__name__}")
     per_layer, model = _predictor_parts(predictor)

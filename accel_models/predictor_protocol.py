@@ -113,8 +113,9 @@ def as_layers(network: Iterable[Layer] | HasLayers) -> tuple[Layer, ...]:
     source = network.layers() if isinstance(network, HasLayers) else network
     layers = tuple(source) if isinstance(source, Iterable) and not isinstance(source, (str, bytes)) else ()
     if not layers or not all(isinstance(layer, Layer) for layer in layers):
+        empty = " with no layers" if isinstance(source, Iterable) and not layers else ""
         raise TypeError("expected a sequence of Layer or an object with a layers() method (a SubnetConfig), "
-                        f"got {type(network).__name__}")
+                        f"got {type(network).__name__}{empty}")
     return layers
 
 

@@ -373,8 +373,14 @@ def fits(accelerator: Accelerator, board: Board, *, max_utilization: float = 1.0
     >>> fits(Accelerator.from_dpu("B1600"), get_board("ultra96v2")).ok
     True
     """
-    if not 0 < max_utilization <= 1:
-        raise ValueError(f"max_utilization must lie in (0, 1], got {max_utilization!r}")
+    if not isinstance(accelerator, Accelerator):
+        raise TypeError(f"fits takes an Accelerator (e.g. Accelerator.from_dpu('B1600')), "
+                        f"got {type(accelerator).__name__} {accelerator!r}")
+    if not isinstance(board, Board):
+        raise TypeError(f"fits takes a Board (e.g. get_board('ultra96v2')), got {type(board).__name__} {board!r}")
+    if isinstance(max_utilization, bool) or not isinstance(max_utilization, int | float | np.integer | np.floating) \
+            or not 0 < max_utilization <= 1:
+        raise ValueError(f"max_utilization must lie in (0, 1] (a number), got {max_utilization!r}")
     if accelerator.is_dpuczdx8g:
         need = estimate_resources(accelerator)
         placed = placed_resources(accelerator, need).as_dict()

@@ -468,7 +468,11 @@ class RooflineModel:
 
     @staticmethod
     def _layer_units(layers: Sequence[Layer]) -> list[tuple[Layer, ...]]:
-        layers = list(layers)
+        try:
+            layers = list(layers)
+        except TypeError:  # None, one Layer, a SubnetConfig
+            raise TypeError(f"layers must be a list of Layer (a SubnetConfig's .layers()), a LayerArrays or a "
+                            f"UnitSchedule, got {type(layers).__name__}") from None
         if not all(isinstance(lay, Layer) for lay in layers):
             raise ValueError("layers must be Layer objects, a LayerArrays or a UnitSchedule")
         if not layers:

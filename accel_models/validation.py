@@ -69,6 +69,8 @@ def reject_unknown_keys(data: Mapping, allowed: Iterable[str], what: str) -> Non
     ValueError: unknown key(s) ['depth'] in a sub-network dict; allowed keys: ['ks']
     """
     listed = list(allowed) if isinstance(allowed, (list, tuple)) else sorted(allowed)
+    if not isinstance(data, Mapping):  # set(None) would say "'NoneType' object is not iterable"
+        raise ValueError(f"{what} must be a mapping (a dict) with keys from {listed}, got {type(data).__name__}")
     unknown = sorted(set(data) - set(listed))
     if unknown:
         raise ValueError(f"unknown key(s) {unknown} in {what}; allowed keys: {listed}")

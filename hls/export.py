@@ -142,6 +142,8 @@ def export(source: Any, out_dir: str | os.PathLike, accelerator: Any = None, cal
     if test_input is None:
         test_input = np.random.default_rng(seed + 1).standard_normal((1, *qnet.input_shape))
     test_input = np.asarray(test_input, dtype=np.float64)
+    if not np.all(np.isfinite(test_input)):
+        raise ValueError("test_input must be finite numbers; it holds NaN or infinity")
     if test_input.shape != (1, *qnet.input_shape):
         shape = ", ".join(map(str, qnet.input_shape))
         raise ValueError(f"test_input must have shape (1, {shape}), got {test_input.shape}")

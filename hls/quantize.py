@@ -191,10 +191,14 @@ def quantize(source: Any, calibration: np.ndarray | None = None, scheme: str = "
         raise ValueError(f"unknown quantization scheme {scheme!r}; allowed: {', '.join(SCHEMES)}")
     if method not in METHODS:
         raise ValueError(f"unknown calibration method {method!r}; allowed: {', '.join(METHODS)}")
+    if calibration is None:
+        for name, value, low in (("n_calibration", n_calibration, 1), ("seed", seed, 0)):
+            if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < low:
+                raise ValueError(f"{name} must be an integer of at least {low}, got {value!r}")
+    elif not np.all(np.isfinite(np.asarray(calibration, dtype=np.float64))):  # NaN / inf would set every fix position
+        raise ValueError("calibration images must be finite numbers; they hold NaN or infinity")
     fnet = float_network(source)
     if calibration is None:
-        if int(n_calibration) < 1:
-            raise ValueError(f"n_calibration must be at least 1, got {n_calibration!r}")
         rng = np.random.default_rng(seed)
         calibration = rng.standard_normal((int(n_calibration), *fnet.input_shape))
         calib_info = {"source": f"standard normal, seed {seed}", "n_samples": int(n_calibration)}

@@ -23,7 +23,7 @@ from collections.abc import Callable, Sequence
 import numpy as np
 
 from accel_models import Accelerator, LatencyPredictor, Layer, group_by_block
-from accel_models.predictor_protocol import AcceleratorChoice, accelerator_list
+from accel_models.predictor_protocol import AcceleratorChoice, accelerator_list, as_layers
 
 from .engine import ENGINE_DESCRIPTION, ENGINE_DEVICE, EngineIntervals, EnginePredictor
 
@@ -130,7 +130,8 @@ class BuildPredictor:
 
     def network_latency_ms(self, layers: Sequence[Layer], accelerator: AcceleratorChoice = None) -> float | np.ndarray:
         """Its units plus one launch: a float, or (M,)."""
-        total = self.unit_latency_ms(group_by_block(list(layers)), accelerator).sum(axis=-1) + self.invocation_ms
+        units = group_by_block(list(as_layers(layers)))
+        total = self.unit_latency_ms(units, accelerator).sum(axis=-1) + self.invocation_ms
         return float(total) if np.ndim(total) == 0 else total
 
 

@@ -32,7 +32,7 @@ import numpy as np
 from accel_models import Accelerator, Layer, group_by_block
 from accel_models.hls_engine import ENGINE_ALU_POOLING, engine_hardware, engine_model
 from accel_models.layer import LayerArrays
-from accel_models.predictor_protocol import AcceleratorChoice, accelerator_list
+from accel_models.predictor_protocol import AcceleratorChoice, accelerator_list, as_layers
 from accel_models.tiling import CLASSES, layer_classes
 
 __all__ = ["DEVIATION_FILE", "ENGINE_DESCRIPTION", "ENGINE_DEVICE", "ENGINE_SOURCE", "EngineDeviation",
@@ -154,7 +154,10 @@ class EnginePredictor:
     def layer_latency_ms(self, layers: Sequence[Layer], accelerator: AcceleratorChoice = None) -> np.ndarray:
         """Latency of each layer, each reading and writing DDR: (L,) or (M, L)."""
         accelerators, single = accelerator_list(accelerator)
-        latency = self._per_layer(LayerArrays.from_layers(list(layers)), accelerators)
+        layers = list(layers)
+        if not layers:  # else numpy's "zero-size array to reduction operation" from deep in the model
+            raise ValueError("no layers given")
+        latency = self._per_layer(LayerArrays.from_layers(layers), accelerators)
         return latency[0] if single else latency
 
     def unit_latency_ms(self, units: Sequence[Sequence[Layer]], accelerator: AcceleratorChoice = None) -> np.ndarray:
@@ -166,7 +169,7 @@ class EnginePredictor:
 
     def network_latency_ms(self, layers: Sequence[Layer], accelerator: AcceleratorChoice = None) -> float | np.ndarray:
         """Its layers plus one launch: a float, or (M,)."""
-        total = self.layer_latency_ms(layers, accelerator).sum(axis=-1) + self.invocation_ms
+        total = self.layer_latency_ms(as_layers(layers), accelerator).sum(axis=-1) + self.invocation_ms
         return float(total) if np.ndim(total) == 0 else total
 
     def unit_sources(self, units: Sequence[Sequence[Layer]], accelerator: AcceleratorChoice = None) -> np.ndarray:
@@ -231,7 +234,7 @@ class EngineIntervals:
 
         if accelerator is None:
             raise ValueError("the HLS engine predictor has no accelerator of its own: pass accelerator=")
-        units = group_by_block(list(layers))
+        units = group_by_block(list(as_layers(layers)))
         point, low, high = (v.sum() + self.predictor.invocation_ms
                             for v in self.predictor.unit_bounds(units, [accelerator], self.errors))
         return LatencyInterval(np.asarray(point), np.asarray(low), np.asarray(high),

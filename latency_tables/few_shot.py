@@ -55,8 +55,9 @@ The interval
 from __future__ import annotations
 
 import math
+import os
 import warnings
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from types import MappingProxyType
 
@@ -147,12 +148,24 @@ class NetworkMeasurement:
                 from None
         if not isinstance(self.name, str) or not self.name.strip() or "," in self.name:
             raise ValueError(f"NetworkMeasurement name must be a non-empty string without commas, got {self.name!r}")
-        if isinstance(self.latency_ms, bool) or not isinstance(self.latency_ms, (int, float)) \
-                or not math.isfinite(self.latency_ms) or self.latency_ms <= 0:
+        # numpy scalars (a mean of timed runs) are numbers like Python's: taken as such, stored as Python's
+        latency_ms, count, std_ms = (v.item() if isinstance(v, np.integer | np.floating) else v
+                                     for v in (self.latency_ms, self.count, self.std_ms))
+        if isinstance(latency_ms, bool) or not isinstance(latency_ms, (int, float)) \
+                or not math.isfinite(latency_ms) or latency_ms <= 0:
             raise ValueError(f"NetworkMeasurement {self.name!r}: latency_ms must be a positive number, "
                              f"got {self.latency_ms!r}")
+        if isinstance(count, bool) or not isinstance(count, int) or count < 1:
+            raise ValueError(f"NetworkMeasurement {self.name!r}: count (timed runs behind latency_ms) must be a "
+                             f"positive integer, got {self.count!r}")
+        if std_ms is not None and (isinstance(std_ms, bool) or not isinstance(std_ms, (int, float))
+                                   or not math.isfinite(std_ms) or std_ms < 0):
+            raise ValueError(f"NetworkMeasurement {self.name!r}: std_ms must be a finite non-negative number or None, "
+                             f"got {self.std_ms!r}")
         object.__setattr__(self, "layers", tuple(layers))
-        object.__setattr__(self, "latency_ms", float(self.latency_ms))
+        object.__setattr__(self, "latency_ms", float(latency_ms))
+        object.__setattr__(self, "count", count)
+        object.__setattr__(self, "std_ms", std_ms)
 
 
 def network_table(measurements: Sequence[NetworkMeasurement], accelerator: Accelerator, *,
@@ -228,6 +241,12 @@ def _prior_calibration(prior) -> tuple[CalibratedModel, str]:
 def _source(measurements, accelerator: Accelerator, units, name: str) -> CalibrationSource:
     if isinstance(measurements, LatencyTable):
         return CalibrationSource(measurements, accelerator, units or {})
+    if isinstance(measurements, (str, os.PathLike)):
+        raise TypeError(f"fit_device takes the measurements, not a file name: pass load_table({str(measurements)!r}) "
+                        "(from latency_tables) for a measured table")
+    if not isinstance(measurements, Iterable):
+        raise TypeError(f"fit_device takes a LatencyTable (load_table(path)) or a list of NetworkMeasurement, "
+                        f"got {type(measurements).__name__}")
     if units:
         raise ValueError("units= applies to a latency table; a NetworkMeasurement carries its own layers")
     table, layers = network_table(list(measurements), accelerator, name=name or "networks")
@@ -413,6 +432,8 @@ def fit_device(measurements: LatencyTable | Sequence[NetworkMeasurement], accele
         raise ValueError(f"prior_weights must be positive numbers, got {list(prior_weights)!r}")
     if isinstance(significance, bool) or not isinstance(significance, (int, float)) or not 0 < significance <= 1:
         raise ValueError(f"significance must be a p-value in (0, 1], got {significance!r}")
+    if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or seed < 0:
+        raise ValueError(f"seed must be a non-negative integer, got {type(seed).__name__} {seed!r}")
     source = _source(measurements, accelerator, units, name)
     model = RooflineModel(prior_calibration.model.params)
     candidates = {"prior": CalibrationProblem(model, [source], _settings("as is", prior_calibration, 1.0)),

@@ -30,7 +30,7 @@ import numpy as np
 
 from accel_models.accelerator import Accelerator
 from accel_models.layer import Layer
-from accel_models.predictor_protocol import AcceleratorChoice
+from accel_models.predictor_protocol import AcceleratorChoice, as_layers
 
 from .predictor import HybridPredictor, NetworkBreakdown
 from .table import Entry, LatencyTable, pool_entries
@@ -174,7 +174,7 @@ class PerResolutionPredictor:
 
     def network_latency_ms(self, layers: Sequence[Layer], accelerator: AcceleratorChoice = None) -> float | np.ndarray:
         """Latency of one network, from the table of its input resolution."""
-        layers = list(layers)
+        layers = list(as_layers(layers))
         return self._network_predictor(layers).network_latency_ms(layers, accelerator)
 
     def unit_latency_ms(self, units: Sequence[Sequence[Layer]], accelerator: AcceleratorChoice = None) -> np.ndarray:

@@ -35,7 +35,7 @@ from accel_models.accelerator import Accelerator
 from accel_models.blocks import BlockSpec
 from accel_models.layer import Layer
 from accel_models.network import BlockCatalog
-from accel_models.predictor_protocol import AcceleratorChoice, accelerator_list
+from accel_models.predictor_protocol import AcceleratorChoice, accelerator_list, as_layers
 from accel_models.roofline import RooflineModel
 from accel_models.schedule import group_by_block
 from accel_models.tiling import augmentation_applies
@@ -194,7 +194,8 @@ class TablePredictor:
 
     def network_latency_ms(self, layers: Sequence[Layer], accelerator: AcceleratorChoice = None) -> float | np.ndarray:
         """Sum of the network's measured units plus one launch: a float, or (M,)."""
-        total = self.unit_latency_ms(group_by_block(list(layers)), accelerator).sum(axis=-1) + self.invocation_ms
+        units = group_by_block(list(as_layers(layers)))
+        total = self.unit_latency_ms(units, accelerator).sum(axis=-1) + self.invocation_ms
         return float(total) if np.ndim(total) == 0 else total
 
     def unit_sources(self, units: Sequence[Sequence[Layer]], accelerator: AcceleratorChoice = None) -> np.ndarray:
@@ -373,6 +374,8 @@ class HybridPredictor:
         """
         accelerators, single = accelerator_list(accelerator, self.accelerator)
         units = [tuple(u) for u in units]
+        if not units:  # else numpy's "zero-size array to reduction operation" from deep in the model
+            raise ValueError("units must be a non-empty sequence of Layer sequences")
         latency = np.asarray(self.calibrated.unit_latency_ms(units, accelerators), dtype=float)
         latency = latency.reshape(len(accelerators), len(units))
         measured = self._measured_mask(units, accelerators)
@@ -418,7 +421,8 @@ class HybridPredictor:
 
     def network_latency_ms(self, layers: Sequence[Layer], accelerator: AcceleratorChoice = None) -> float | np.ndarray:
         """Latency of one network: its units plus one program launch; a float, or (M,)."""
-        total = self.unit_latency_ms(group_by_block(list(layers)), accelerator).sum(axis=-1) + self.invocation_ms
+        units = group_by_block(list(as_layers(layers)))
+        total = self.unit_latency_ms(units, accelerator).sum(axis=-1) + self.invocation_ms
         return float(total) if np.ndim(total) == 0 else total
 
 

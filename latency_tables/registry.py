@@ -47,6 +47,9 @@ def load_table(name_or_path: str | os.PathLike, *, meta: TableMeta | Mapping | N
         if meta is not None:
             raise ValueError(f"shipped table {name_or_path!r} carries its own metadata; do not pass meta=")
         return _load_shipped(name_or_path)
+    if not isinstance(name_or_path, str | os.PathLike):
+        raise TypeError(f"load_table takes a shipped table's name (list_tables()) or a file path, "
+                        f"got {type(name_or_path).__name__}")
     path = Path(name_or_path)
     if path.is_dir():
         raise IsADirectoryError(f"latency table {str(path)!r} is a folder; give a .csv or .yaml file")

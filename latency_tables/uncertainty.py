@@ -60,7 +60,7 @@ from typing import TYPE_CHECKING, cast
 import numpy as np
 
 from accel_models import Accelerator, BlockSpec, Layer
-from accel_models.predictor_protocol import AcceleratorChoice, accelerator_list
+from accel_models.predictor_protocol import AcceleratorChoice, accelerator_list, as_layers
 
 from .table import Entry
 
@@ -540,10 +540,10 @@ class IntervalPredictor:
 
     def network_interval(self, layers: Sequence[Layer], accelerator: Accelerator | None = None,
                          confidence: float | None = None) -> LatencyInterval:
-        """Interval of one network (its units' bounds added, plus one launch)."""
+        """Interval of one network (its units' bounds added, plus one launch); ``layers`` may be a ``SubnetConfig``."""
         from accel_models import group_by_block
 
-        units = group_by_block(list(layers))
+        units = group_by_block(list(as_layers(layers)))
         accelerators, _ = accelerator_list(accelerator, getattr(self.predictor, "accelerator", None))
         point = np.asarray(self.predictor.unit_latency_ms(units, accelerators), float).reshape(1, len(units))
         sources, low, high = self.unit_factors(units, accelerators, confidence)

@@ -25,7 +25,7 @@ from typing import Any
 
 from accel_models.validation import reject_unknown_keys
 
-from .space import SLOTS_PER_STAGE, OFASpace, get_space, list_spaces
+from .space import SLOTS_PER_STAGE, OFASpace, get_space, list_spaces, space_of_width
 
 __all__ = ["parse_subnet_dict"]
 
@@ -127,7 +127,7 @@ def _parse_search_dict(data: Mapping, width_mult, r, allowed: frozenset, form: s
         raise ValueError(f"{form} gives no resolution: add 'r' (or 'image_size'), or pass r=")
     width = _one_value("width_mult", data.get("width_mult"), width_mult)
     width = 1.2 if width is None else width
-    space = get_space(width)
+    space = space_of_width(width)
     return {
         "ks": _slots(_int_list("ks", data["ks"]), space),
         "e": _slots(_int_list("e", data["e"]), space),

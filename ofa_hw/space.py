@@ -40,6 +40,7 @@ __all__ = [
     "list_spaces",
     "mutate",
     "sample_subnets",
+    "space_of_width",
 ]
 
 #: Stages and slots of the OFA-MobileNetV3 spaces (a space's own counts: ``OFASpace.n_stages`` / ``n_slots``).
@@ -185,11 +186,23 @@ def get_space(name_or_width: str | float | OFASpace) -> OFASpace:
         if name_or_width in _SPACES:
             return _SPACES[name_or_width]
         raise KeyError(f"unknown search space {name_or_width!r}; known: {', '.join(list_spaces())}")
+    if isinstance(name_or_width, bool) or not isinstance(name_or_width, int | float | np.integer | np.floating):
+        raise TypeError(f"a search space is a name ({', '.join(list_spaces())}), a width multiplier or an OFASpace, "
+                        f"got {type(name_or_width).__name__} {name_or_width!r}")
     for space in _SPACES.values():
         if float(name_or_width) == space.width_mult:
             return space
     widths = sorted(s.width_mult for s in _SPACES.values())
     raise ValueError(f"width_mult must be one of {widths}, got {name_or_width!r}")
+
+
+def space_of_width(width_mult) -> OFASpace:
+    """The space of a sub-network's ``width_mult``: a number (1.0, 1.2, 1.3), not a name or text."""
+    if isinstance(width_mult, bool) or not isinstance(width_mult, int | float | np.integer | np.floating):
+        widths = sorted(s.width_mult for s in _SPACES.values())
+        raise ValueError(f"width_mult must be a number, one of {widths} (the spaces of {', '.join(list_spaces())}), "
+                         f"got {type(width_mult).__name__} {width_mult!r}")
+    return get_space(float(width_mult))
 
 
 # --------------------------------------------------------------------- checks
@@ -294,7 +307,7 @@ class SubnetBatch:
     width_mult: float = 1.2
 
     def __post_init__(self) -> None:
-        space = get_space(self.width_mult)
+        space = space_of_width(self.width_mult)
         object.__setattr__(self, "width_mult", space.width_mult)
         r = np.asarray(self.r)
         n = r.shape[0] if r.ndim == 1 else -1
@@ -461,7 +474,7 @@ class SubnetConfig:
     width_mult: float = 1.2
 
     def __post_init__(self) -> None:
-        space = get_space(self.width_mult)
+        space = space_of_width(self.width_mult)
         for name, length in (("ks", space.n_slots), ("e", space.n_slots), ("d", space.n_stages)):
             value = getattr(self, name)
             if isinstance(value, (str, bytes, Mapping)) or not hasattr(value, "__len__") or len(value) != length:
@@ -611,6 +624,8 @@ def sample_subnets(
     """
     if int(n) != n or n < 1:
         raise ValueError(f"n must be a positive integer, got {n!r}")
+    if isinstance(seed, int | np.integer) and seed < 0:  # numpy would say "expected non-negative integer"
+        raise ValueError(f"seed must be a non-negative integer, a numpy Generator or None, got {seed!r}")
     rng = np.random.default_rng(seed)
     space = get_space(width_mult)
     choices = _resolution_choices(space, resolutions)

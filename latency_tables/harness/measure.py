@@ -19,6 +19,7 @@ the others go on.
 from __future__ import annotations
 
 import datetime
+import math
 import os
 import time
 from collections.abc import Mapping
@@ -88,6 +89,16 @@ def summarize_runs(key: str, times_ms: np.ndarray) -> Entry:
 TIMINGS = ("host", "dpu")
 
 
+def _check_counts(warmup: int, runs: int, timing: str) -> None:
+    for name, value in (("warmup", warmup), ("runs", runs)):
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ValueError(f"{name} must be an integer, got {value!r}")
+    if warmup < 0 or not 1 <= runs <= MAX_RUNS:
+        raise ValueError(f"need warmup >= 0 and 1 <= runs <= {MAX_RUNS:,}, got warmup={warmup}, runs={runs}")
+    if timing not in TIMINGS:
+        raise ValueError(f"timing must be one of {TIMINGS}, got {timing!r}")
+
+
 def measure_unit(runner: Runner, path: Path, key: str, *, warmup: int, runs: int,
                  timing: str = "host") -> Entry | UnitFailure:
     """Load, warm up and time one unit; a failure is returned, not raised.
@@ -100,6 +111,7 @@ def measure_unit(runner: Runner, path: Path, key: str, *, warmup: int, runs: int
     ``Exception`` is caught: ``KeyboardInterrupt`` and ``SystemExit`` stop
     the whole measurement (what has been written stays).
     """
+    _check_counts(warmup, runs, timing)
     return _measure(runner, path, key, warmup, runs, timing)[0]
 
 
@@ -125,6 +137,9 @@ def _measure(runner: Runner, path: Path, key: str, warmup: int, runs: int,
                 parts[i] = sum(by_subgraph())
             times[i] = (time.perf_counter_ns() - start) / 1e6
         dpu_time = getattr(session, "dpu_time_ms", lambda: None)()
+        positive = isinstance(dpu_time, int | float) and math.isfinite(dpu_time) and dpu_time > 0
+        if dpu_time is not None and not positive:
+            raise ValueError(f"the DPU timer gave {dpu_time!r} ms, not a positive time")
         subgraphs = tuple(getattr(session, "subgraphs", ()))
     except Exception as exc:
         return UnitFailure(key, str(path), f"failed while running: {type(exc).__name__}: {exc}"), ()
@@ -247,13 +262,12 @@ def measure(
     a second measurement into it is refused with the first one's pid, and
     ``runner.preflight()`` (board packages, root) runs before any unit.
     """
-    for name, value in (("warmup", warmup), ("runs", runs)):
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise ValueError(f"{name} must be an integer, got {value!r}")
-    if warmup < 0 or not 1 <= runs <= MAX_RUNS:
-        raise ValueError(f"need warmup >= 0 and 1 <= runs <= {MAX_RUNS:,}, got warmup={warmup}, runs={runs}")
-    if timing not in TIMINGS:
-        raise ValueError(f"timing must be one of {TIMINGS}, got {timing!r}")
+    _check_counts(warmup, runs, timing)
+    if not isinstance(plan, Plan):
+        raise TypeError(f"measure takes a Plan (read_plan(folder)), got {type(plan).__name__}")
+    if not all(callable(getattr(runner, name, None)) for name in ("load", "describe")):
+        raise TypeError(f"measure takes a Runner (NumpyRunner(), PynqDpuRunner(...) or an object with load() and "
+                        f"describe()), got {type(runner).__name__}")
     out = Path(out_path)
     if out.suffix.lower() != ".csv":
         raise ValueError(f"{out}: the measured table is written as a .csv file")

@@ -120,7 +120,11 @@ class Plan:
         >>> Plan.from_keys(["Logits-input:1x1x8-output:4"] * 2).keys()
         ['Logits-input:1x1x8-output:4']
         """
+        if isinstance(keys, str | bytes) or not isinstance(keys, Iterable):  # a str would be its characters
+            raise TypeError(f"Plan.from_keys takes a list of unit keys, got {type(keys).__name__} {keys!r}"[:300])
         distinct = dict.fromkeys(keys)
+        if not distinct:
+            raise ValueError("Plan.from_keys: a plan needs at least one unit key")
         return cls(tuple(PlanUnit(unit_name(key), key) for key in distinct), **kwargs)
 
     def __len__(self) -> int:

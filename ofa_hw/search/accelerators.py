@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import itertools
 import warnings
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -82,6 +82,8 @@ def _grouped_misfits(misfits: Sequence[tuple[Accelerator, FitResult]]) -> str:
 
 
 def _distinct(name: str, values, positive: bool = False) -> tuple:
+    if isinstance(values, str | bytes) or not isinstance(values, Iterable):
+        raise ValueError(f"{name} must be a tuple of values (one per choice), got {type(values).__name__} {values!r}")
     values = tuple(values)
     if not values or len(set(values)) != len(values) or (positive and any(v <= 0 for v in values)):
         raise ValueError(f"{name} must be distinct {'positive ' if positive else ''}values, got {values!r}")
@@ -112,6 +114,9 @@ class DpuGrid:
             raise ValueError(f"DpuGrid.arch: unknown DPU architecture(s) {unknown}; known: {known}")
         if any(c > MAX_CORES or c < 1 for c in self.cores):
             raise ValueError(f"DpuGrid.cores: a DPUCZDX8G IP has 1-{MAX_CORES} cores, got {self.cores!r}")
+        for name in ("ram_usage", "dsp_usage"):
+            if not set(getattr(self, name)) <= {"low", "high"}:
+                raise ValueError(f"DpuGrid.{name} must hold 'low' and/or 'high' (PG338), got {getattr(self, name)!r}")
         DpuOptions(ip_version=self.ip_version)  # validates
         for clock in self.clock_mhz:
             check_dpu_clock(clock)
@@ -151,7 +156,12 @@ class AcceleratorGrid:
     def __post_init__(self) -> None:
         for name in ("pp", "icp", "ocp", "clock_mhz", "cores"):
             values = _distinct(f"AcceleratorGrid.{name}", getattr(self, name), positive=True)
+            if name != "clock_mhz" and not all(isinstance(v, int | np.integer) and not isinstance(v, bool)
+                                               for v in values):
+                raise ValueError(f"AcceleratorGrid.{name} must be integers, got {values!r}")
             object.__setattr__(self, name, tuple(sorted(values)))
+        if max(self.cores) > MAX_CORES:
+            raise ValueError(f"AcceleratorGrid.cores must be 1-{MAX_CORES} cores per device, got {self.cores!r}")
         for clock in self.clock_mhz:
             check_dpu_clock(clock)
 

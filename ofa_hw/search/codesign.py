@@ -8,7 +8,7 @@ import json
 import os
 import zipfile
 from collections import OrderedDict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Executor
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
@@ -206,11 +206,20 @@ def search_codesign(
         raise ValueError("board must be a board name (e.g. 'ultra96v2') or an accel_models.Board; board=None "
                          "searches a latency predictor's own device and needs predictor= (e.g. 'note10')")
     board = _board(board)
+    # numpy scalars (np.arange(5, 15)[i]) are numbers: as Python ones, the checks below and the settings take them
+    latency_ms, fps, min_accuracy = (v.item() if isinstance(v, np.integer | np.floating) else v
+                                     for v in (latency_ms, fps, min_accuracy))
+    threads = int(threads) if isinstance(threads, np.integer) else threads
     if algorithm not in ALGORITHMS:
         raise ValueError(f"algorithm must be one of {ALGORITHMS}, got {algorithm!r}")
     constraint = Constraint(latency_ms, fps)
     if min_accuracy is not None and not (isinstance(min_accuracy, (int, float)) and 0 < min_accuracy < 100):
         raise ValueError(f"min_accuracy must be a top-1 percentage between 0 and 100, got {min_accuracy!r}")
+    if min_accuracy is not None and min_accuracy <= 1:  # no ImageNet network is this bad: a fraction was meant
+        raise ValueError(f"min_accuracy is a top-1 percentage (75 for 75 %), got {min_accuracy!r}; "
+                         f"for {min_accuracy * 100:g} % pass {min_accuracy * 100:g}")
+    _check_arguments(confidence=confidence, max_utilization=max_utilization, checkpoint=checkpoint,
+                     progress=progress, dsp_objective=dsp_objective)
     if algorithm == "auto":
         algorithm = "evolution" if constraint.active and min_accuracy is None else "nsga2"
     if algorithm == "evolution" and not constraint.active:
@@ -241,7 +250,7 @@ def search_codesign(
         predictor = DEFAULT_LATENCY_PREDICTOR
     latency_name = str(predictor) if isinstance(predictor, (str, os.PathLike)) else None
     latency_predictor = as_predictor(predictor)
-    accuracy_name = accuracy or space.name
+    accuracy_name = space.name if accuracy is None else accuracy
     deployed = get_accuracy_predictor(accuracy_name, quantization=quantization, scale=accuracy_scale)
     resolutions = _resolutions(space, deployed, resolutions)
     evaluator = _evaluator(board, accelerators, max_utilization, latency_name, latency_predictor, confidence,
@@ -399,16 +408,34 @@ def _board(board) -> Board | None:
     return board
 
 
+def _check_arguments(*, confidence, max_utilization, checkpoint, progress, dsp_objective) -> None:
+    """Types of the arguments whose range the later stages check (a string there would fail on ``<``)."""
+    for name, value, allowed in (("confidence", confidence, "strictly between 0 and 1 (e.g. 0.9) or None"),
+                                 ("max_utilization", max_utilization, "in (0, 1]")):
+        if (value is not None or name == "max_utilization") and (
+                isinstance(value, bool) or not isinstance(value, int | float | np.floating | np.integer)):
+            raise ValueError(f"{name} must be a number {allowed}, got {type(value).__name__} {value!r}")
+    if checkpoint is not None and not isinstance(checkpoint, str | os.PathLike):
+        raise TypeError(f"checkpoint must be a folder path or None, got {type(checkpoint).__name__} {checkpoint!r}")
+    for name, value in (("progress", progress), ("dsp_objective", dsp_objective)):
+        if not isinstance(value, bool | np.bool_):
+            raise TypeError(f"{name} must be True or False, got {type(value).__name__} {value!r}")
+
+
 def _check_scalars(**values) -> None:
     """Integers are integers (not bools, floats or text) and the budget is bounded, before any allocation."""
     for name, value in values.items():
         if isinstance(value, bool) or not isinstance(value, int | np.integer):
             raise ValueError(f"{name} must be an integer, got {type(value).__name__} {value!r}")
+    if values["seed"] < 0:  # numpy's SeedSequence would say "expected non-negative integer", naming nothing
+        raise ValueError(f"seed must be a non-negative integer, got {values['seed']}")
     budget = values["budget"]
     if budget > MAX_BUDGET:
-        raise ValueError(f"budget {budget:,} is above the maximum {MAX_BUDGET:,}: it would run for about "
-                         f"{budget / _EVALUATIONS_PER_S / 3600:,.1f} hours at ~{_EVALUATIONS_PER_S:,} evaluations/s; "
-                         "use restarts= with an executor to spread a larger search")
+        seconds = budget / _EVALUATIONS_PER_S
+        duration = f"{seconds / 3600:,.1f} hours" if seconds >= 3600 else f"{seconds / 60:,.0f} minutes"
+        raise ValueError(f"budget {budget:,} is above the maximum {MAX_BUDGET:,}: it would run for about {duration} "
+                         f"at ~{_EVALUATIONS_PER_S:,} evaluations/s; use restarts= with an executor to spread a "
+                         "larger search")
 
 
 def _deployment(board: Board | None, threads: int | None, latency_mode: str):
@@ -438,6 +465,9 @@ def _accelerator_space(board: Board | None, accelerators, max_utilization: float
         return AcceleratorSpace.from_grid(board, accelerators, max_utilization)
     if isinstance(accelerators, Accelerator):
         return AcceleratorSpace.fixed(board, accelerators, max_utilization)
+    if not isinstance(accelerators, Iterable):
+        raise TypeError("accelerators must be 'dpu', 'dpu-like', a DpuGrid, an AcceleratorGrid, an Accelerator or "
+                        f"a list of them, got {type(accelerators).__name__} {accelerators!r}")
     return AcceleratorSpace.from_list(board, list(accelerators), max_utilization)
 
 

@@ -289,6 +289,9 @@ class CodesignResult:
 
     def to_json(self, path: str | os.PathLike) -> Path:
         """Write the result atomically (temp file + rename) and return the path."""
+        if str(path).endswith(("/", os.sep)):  # Path() drops the slash and would write a file named like the folder
+            raise IsADirectoryError(f"result file {str(path)!r} names a folder; give a file name such as "
+                                    f"{os.path.join(str(path), 'result.json')!r}")
         path = check_writable(path, what="result file")
         atomic_write_text(path, json.dumps(self.to_dict(), indent=1))
         return path
