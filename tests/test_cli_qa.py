@@ -523,3 +523,13 @@ def test_a_file_in_the_wrong_place_is_named_as_what_it_is(searched, fit_record, 
         line = refused(argv, capsys, re.escape(text))
         assert "unknown key" not in line and "edited or cut short" not in line
     assert list(tmp_path.iterdir()) == []
+
+
+# ---- lut plan into an earlier plan: "replace it with --force (Python: overwrite=True)" --------------------------
+def test_plan_over_an_earlier_plan_names_force_only(tmp_path, capsys):
+    assert main(["lut", "plan", "--manifest-only", "--quiet", "--out", str(tmp_path / "plan")]) == 0
+    before = (tmp_path / "plan" / "manifest.json").read_bytes()
+    line = refused(["lut", "plan", "--manifest-only", "--quiet", "--out", str(tmp_path / "plan")], capsys,
+                   r"plan already holds a plan \(manifest.json\); add --force to replace it$")
+    assert "Python" not in line and (tmp_path / "plan" / "manifest.json").read_bytes() == before
+    assert main(["lut", "plan", "--manifest-only", "--quiet", "--force", "--out", str(tmp_path / "plan")]) == 0

@@ -139,10 +139,13 @@ def _run_plan(args: argparse.Namespace) -> int:
     import numpy as np
 
     from latency_tables.harness import Plan, write_plan
+    from latency_tables.harness.plan import MANIFEST
     from ofa_hw.space import SubnetBatch, SubnetConfig, get_space
 
     if args.no_onnx and not args.models:
         raise ValueError("--no-onnx goes with --models (without --models no ONNX model is written anyway)")
+    if (args.out / MANIFEST).exists() and not args.force:  # in the command line's words, before the plan is built
+        raise FileExistsError(f"{args.out} already holds a plan ({MANIFEST}); add --force to replace it")
     space = get_space(args.space)
     configs = [SubnetConfig.smallest(r=r, width_mult=space.width_mult) for r in args.resolutions]
     # The catalogue of a batch lists every unit its resolutions can use, not only the ones these configs use.
