@@ -55,21 +55,23 @@ def positive_float(text: str) -> float:
     return value
 
 
-def open_fraction(text: str) -> float:
-    """A probability strictly between 0 and 1 (a confidence level)."""
-    what = "a number strictly between 0 and 1, e.g. 0.9"
+def _strictly_between(text: str, low: float, high: float, what: str) -> float:
+    """``text`` as a number in the open interval (``low``, ``high``); ``what`` names it in the error."""
     value = _number(text, what)
-    if not 0 < value < 1:
+    if not low < value < high:
         raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}")
     return value
+
+
+def open_fraction(text: str) -> float:
+    """A probability strictly between 0 and 1 (a confidence level)."""
+    return _strictly_between(text, 0, 1, "a number strictly between 0 and 1, e.g. 0.9")
 
 
 def top1_percent(text: str) -> float:
     """A top-1 accuracy in percent, strictly between 0 and 100."""
     what = "a top-1 percentage strictly between 0 and 100, e.g. 75"
-    value = _number(text, what)
-    if not 0 < value < 100:
-        raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}")
+    value = _strictly_between(text, 0, 100, what)
     if value < 1:  # every sub-network clears a floor under 1%: the user meant a fraction
         raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}, a fraction? (top-1 in percent: "
                                          f"{100 * value:g} for {100 * value:g}%)")
