@@ -478,3 +478,21 @@ def test_result_to_json_into_a_folder_path_with_a_slash_is_refused(tmp_path):
     with pytest.raises(IsADirectoryError, match=r"names a folder; give a file name such as '.*results/result.json'"):
         result.to_json(f"{tmp_path}/results/")
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("board", ["ultra96v2", "zcu102"])
+def test_a_board_search_refuses_a_phone_cpu_predictor(board):
+    # before: search_codesign(board="ultra96v2", predictor="note10") priced DPU designs with the phone-CPU curve
+    # fit and labelled the latency "DPU time, model", with only a validity warning
+    with pytest.raises(ValueError, match=r"predictor 'note10' times Samsung Note10 CPU .*not a DPU: .*board=None"):
+        _search(board=board, predictor="note10")
+
+
+def test_a_board_search_refuses_any_predictor_timing_a_device_that_is_not_a_dpu():
+    # by the device the predictor times, not its name: the Note10 tables pooled into one hybrid predictor object
+    from latency_tables import get_predictor
+
+    pooled = get_predictor("note10").pooled
+    with pytest.raises(ValueError, match=r"times note10-cpu, not a DPU"):
+        _search(predictor=pooled)
+    assert _search(board=None, predictor="note10", latency_ms=25.0, quantization=None, accuracy_scale="raw").best

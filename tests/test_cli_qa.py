@@ -533,3 +533,10 @@ def test_plan_over_an_earlier_plan_names_force_only(tmp_path, capsys):
                    r"plan already holds a plan \(manifest.json\); add --force to replace it$")
     assert "Python" not in line and (tmp_path / "plan" / "manifest.json").read_bytes() == before
     assert main(["lut", "plan", "--manifest-only", "--quiet", "--force", "--out", str(tmp_path / "plan")]) == 0
+
+
+# ---- search --predictor note10 on a board: DPU designs priced by a phone-CPU curve fit, labelled "DPU time" -------
+def test_search_on_a_board_refuses_a_phone_cpu_predictor(tmp_path, capsys):
+    refused(["search", "--predictor", "note10", "--latency-ms", "20", "--budget", "100", "--no-progress",
+             "--out", str(tmp_path / "s")], capsys, r"'note10' times Samsung Note10 CPU .*not a DPU")
+    assert not (tmp_path / "s").exists()

@@ -250,6 +250,8 @@ def search_codesign(
         predictor = DEFAULT_LATENCY_PREDICTOR
     latency_name = str(predictor) if isinstance(predictor, (str, os.PathLike)) else None
     latency_predictor = as_predictor(predictor)
+    if board is not None:
+        _check_times_a_dpu(latency_predictor, latency_name)
     accuracy_name = space.name if accuracy is None else accuracy
     deployed = get_accuracy_predictor(accuracy_name, quantization=quantization, scale=accuracy_scale)
     resolutions = _resolutions(space, deployed, resolutions)
@@ -406,6 +408,19 @@ def _board(board) -> Board | None:
     if not isinstance(board, Board):
         raise ValueError(f"board must be a board name (e.g. 'ultra96v2') or an accel_models.Board, got {board!r}")
     return board
+
+
+def _check_times_a_dpu(predictor, name: str | None) -> None:
+    """A board search prices DPU designs: a predictor of another device (a phone CPU) would pass its times as DPU's."""
+    own = getattr(predictor, "accelerator", None)  # the device it was measured / calibrated on; None: it prices any
+    if not isinstance(own, Accelerator) or own.is_dpuczdx8g:
+        return
+    from latency_tables.predictor import DEVICES
+
+    device = DEVICES[name].description if name in DEVICES else own.name or own.label
+    raise ValueError(f"latency predictor {name or type(predictor).__name__!r} times {device}, not a DPU: a board "
+                     "search prices DPU designs; search its own device with board=None (no FPGA to fit), or leave "
+                     "predictor= at its default (by-build: each DPU by dpuczdx8g-joint)")
 
 
 def _check_arguments(*, confidence, max_utilization, checkpoint, progress, dsp_objective) -> None:
