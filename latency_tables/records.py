@@ -23,6 +23,7 @@ from typing import Any
 
 from accel_models import Accelerator, LatencyPredictor, RooflineModel
 from accel_models.validation import read_json, reject_unknown_keys
+from accel_models.wording import COMMAND_LINE, PYTHON, WordedError, literal
 
 from .by_build import BuildPredictor
 from .calibration import CalibratedModel
@@ -36,13 +37,15 @@ from .registry import load_table
 from .sources import table_accelerator
 from .table import Entry, LatencyTable, TableMeta
 
-__all__ = ["NETWORK_FILE_KEYS", "RECORD_FORMAT", "as_predictor", "fit_networks_file", "fit_table_file",
-           "predictor_from_record", "predictor_record", "recorded_board", "recorded_timing",
+__all__ = ["GIVE_PREDICTOR_AGAIN", "NETWORK_FILE_KEYS", "RECORD_FORMAT", "as_predictor", "fit_networks_file",
+           "fit_table_file", "predictor_from_record", "predictor_record", "recorded_board", "recorded_timing",
            "timing_basis"]
 
 #: ``format`` field of a predictor record.
 RECORD_FORMAT = "ofa-hw-latency-predictor/1"
 _TABLE_SUFFIXES = (".csv", ".yaml", ".yml")
+#: How each caller names a latency predictor again when a record cannot rebuild one (a :class:`WordedError` hint).
+GIVE_PREDICTOR_AGAIN = {PYTHON: "predictor=...", COMMAND_LINE: "--predictor DEVICE or TABLE.csv"}
 
 
 def _sha256(path: Path) -> str:
@@ -62,10 +65,12 @@ def fit_table_file(path: str | os.PathLike, accelerator: Accelerator | None = No
         try:
             accelerator = table_accelerator(table.meta)
         except ValueError as exc:
-            told = str(exc).replace("TABLE.csv", str(path))  # the command to run, on this file
-            raise ValueError(f"{path}: {told}; or give the table's dpu_arch (e.g. 'DPUCZDX8G B1600') and clock_mhz "
-                             "in its header, as 'ofa-hw lut measure --dpu-arch ... --clock-mhz ...' writes them") \
-                from None
+            told = exc if isinstance(exc, WordedError) else WordedError(literal(exc))
+            hints = {name: {audience: text.replace("TABLE.csv", str(path)) for audience, text in texts.items()}
+                     for name, texts in told.hints.items()}  # the command to run, on this file
+            raise WordedError(literal(f"{path}: ") + told.template + "; or give the table's dpu_arch (e.g. 'DPUCZDX8G "
+                              "B1600') and clock_mhz in its header, as 'ofa-hw lut measure --dpu-arch ... --clock-mhz "
+                              "...' writes them", arguments=told.arguments, hints=hints) from None
     return _from_file(fit_device(table, accelerator, prior), path)
 
 
@@ -282,6 +287,5 @@ def predictor_from_record(record: Mapping[str, Any]) -> LatencyPredictor:
         return CalibratedModel.from_dict(record["calibration"])
     if kind == "roofline":
         return RooflineModel.from_dict(record["model"])
-    raise ValueError(f"a {record.get('type', kind)!r} latency predictor is not recorded in enough detail to "
-                     "rebuild it: give it again (Python: predictor=...; command line: --predictor DEVICE or "
-                     "TABLE.csv)")
+    raise WordedError(literal(f"a {record.get('type', kind)!r} latency predictor is not recorded in enough detail "
+                              "to rebuild it: ") + "give it again ({how})", hints={"how": GIVE_PREDICTOR_AGAIN})

@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from accel_models import Accelerator, BlockSpec, Layer
+from accel_models.wording import COMMAND_LINE, PYTHON, WordedError, literal
 
 from .table import Entry, LatencyTable, TableMeta
 
@@ -157,9 +158,10 @@ def table_accelerator(meta: TableMeta, arch: str | None = None, clock_mhz: float
     if missing:
         flags = " ".join(flag for flag, absent in (("--dpu B1600", arch is None and match is None),
                                                    ("--clock-mhz 300", clock is None)) if absent)
-        raise ValueError(f"table {meta.name!r}: {' and '.join(missing)}; name the DPU measured (command line: "
-                         f"'ofa-hw lut fit TABLE.csv {flags} --out FIT.json', then --predictor FIT.json; Python: "
-                         "table_accelerator(meta, arch=..., clock_mhz=...))")
+        raise WordedError(literal(f"table {meta.name!r}: {' and '.join(missing)}; ") + "name the DPU measured: {fix}",
+                          hints={"fix": {PYTHON: "table_accelerator(meta, arch=..., clock_mhz=...)",
+                                         COMMAND_LINE: f"'ofa-hw lut fit TABLE.csv {flags} --out FIT.json', then "
+                                                       "--predictor FIT.json"}})
     arch = arch if arch is not None else f"B{match.group(1)}"  # type: ignore[union-attr]
     assert clock is not None  # refused above
     return dpu_on_board(arch, clock, meta.board)

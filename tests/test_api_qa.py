@@ -484,7 +484,7 @@ def test_result_to_json_into_a_folder_path_with_a_slash_is_refused(tmp_path):
 def test_a_board_search_refuses_a_phone_cpu_predictor(board):
     # before: search_codesign(board="ultra96v2", predictor="note10") priced DPU designs with the phone-CPU curve
     # fit and labelled the latency "DPU time, model", with only a validity warning
-    with pytest.raises(ValueError, match=r"predictor 'note10' times Samsung Note10 CPU .*not a DPU: .*board=None"):
+    with pytest.raises(ValueError, match=r"^predictor='note10' times Samsung Note10 CPU .*not a DPU: .*board=None"):
         _search(board=board, predictor="note10")
 
 
@@ -496,3 +496,29 @@ def test_a_board_search_refuses_any_predictor_timing_a_device_that_is_not_a_dpu(
     with pytest.raises(ValueError, match=r"times note10-cpu, not a DPU"):
         _search(predictor=pooled)
     assert _search(board=None, predictor="note10", latency_ms=25.0, quantization=None, accuracy_scale="raw").best
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"latency_ms": 1.0}, r"^latency_ms=1 is below the fastest design reachable on ultra96v2"),
+    ({"latency_ms": None, "min_accuracy": 99.0}, r"^no design reached min_accuracy=99% top-1"),
+    ({"population": 1000}, r"^budget=300 is fewer evaluations per restart than population=1000: each generation"),
+    ({"restarts": 3, "population": 200}, r"^budget=300 split over restarts=3 is fewer evaluations per restart than "
+                                         r"population=200"),
+])
+def test_search_messages_name_python_keywords(kwargs, message):
+    # the same refusals the command line words with its options (tests/test_cli_qa.py) name keywords here
+    with pytest.raises(ValueError, match=message):
+        _search(**kwargs)
+
+
+def test_a_worded_error_keeps_its_parts_through_pickling():
+    # a search's restarts run in executors: the command line must still word an error raised in another process
+    import pickle
+
+    from accel_models.wording import COMMAND_LINE
+    from ofa_hw.search import InfeasibleConstraintError
+
+    error = InfeasibleConstraintError("{fps:g} is above {{braces}} kept", arguments={"fps": 500.0})
+    copy = pickle.loads(pickle.dumps(error))
+    assert type(copy) is InfeasibleConstraintError and str(copy) == "fps=500 is above {braces} kept"
+    assert copy.worded(COMMAND_LINE, lambda keyword, text: f"--{keyword} {text}") == "--fps 500 is above {braces} kept"

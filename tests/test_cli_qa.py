@@ -538,5 +538,46 @@ def test_plan_over_an_earlier_plan_names_force_only(tmp_path, capsys):
 # ---- search --predictor note10 on a board: DPU designs priced by a phone-CPU curve fit, labelled "DPU time" -------
 def test_search_on_a_board_refuses_a_phone_cpu_predictor(tmp_path, capsys):
     refused(["search", "--predictor", "note10", "--latency-ms", "20", "--budget", "100", "--no-progress",
-             "--out", str(tmp_path / "s")], capsys, r"'note10' times Samsung Note10 CPU .*not a DPU")
+             "--out", str(tmp_path / "s")], capsys,
+            r"--predictor note10 times Samsung Note10 CPU .*not a DPU: .*drop --predictor")
     assert not (tmp_path / "s").exists()
+
+
+# ---- library refusals reached the command line in Python's terms ("latency_ms=1 is below ...") ---------------------
+@pytest.mark.parametrize("options, pattern", [
+    (["--latency-ms", "1"], r"error: --latency-ms 1 is below the fastest design reachable on ultra96v2"),
+    (["--fps", "100000"], r"error: --fps 100000 is above the highest throughput reachable"),
+    (["--min-top1", "99", "--budget", "200"], r"error: no design reached --min-top1 99% top-1; the most accurate"),
+    (["--latency-ms", "20", "--population", "1000000000"],
+     r"error: --budget 300000 is fewer evaluations per restart than --population 1000000000: .*raise the budget"),
+    (["--latency-ms", "20", "--budget", "100", "--restarts", "2", "--population", "60"],
+     r"error: --budget 100 split over --restarts 2 is fewer evaluations per restart than --population 60"),
+])
+def test_search_refusals_name_the_options(options, pattern, tmp_path, capsys):
+    line = refused(["search", *options, "--no-progress", "--out", str(tmp_path / "s")], capsys, pattern)
+    assert not re.search(r"\b(latency_ms|min_accuracy|budget|population|fps)=", line), line
+    assert not (tmp_path / "s").exists()
+
+
+def test_lut_fit_of_a_table_naming_no_dpu_says_the_command_line_fix_only(tmp_path, capsys):
+    # before: "... (command line: 'ofa-hw lut fit TABLE.csv --dpu B1600 ...' ...; Python: table_accelerator(...))"
+    from latency_tables.registry import DATA_DIR
+
+    line = refused(["lut", "fit", str(DATA_DIR / "note10-r224.csv"), "--out", str(tmp_path / "fit.json")], capsys,
+                   r"names no DPUCZDX8G configuration .*name the DPU measured: 'ofa-hw lut fit \S*note10-r224.csv "
+                   r"--dpu B1600 --clock-mhz 300 --out FIT.json', then --predictor FIT.json; or give")
+    assert "Python" not in line and "table_accelerator" not in line and not (tmp_path / "fit.json").exists()
+
+
+def test_report_of_a_result_without_its_predictor_names_the_option(searched, tmp_path, capsys):
+    # before: "... give it again (Python: predictor=...; command line: --predictor DEVICE or TABLE.csv)"
+    import json
+
+    result = json.loads(searched.read_text())
+    result["settings"]["latency_predictor_record"] = {"format": "ofa-hw-latency-predictor/1", "kind": "object",
+                                                      "type": "Mine"}
+    edited = tmp_path / "result.json"
+    edited.write_text(json.dumps(result))
+    line = refused(["report", str(edited), "--out", str(tmp_path / "r")], capsys,
+                   r"'Mine' latency predictor is not recorded .*give it again \(--predictor DEVICE or TABLE.csv\)$")
+    assert "Python" not in line and not (tmp_path / "r").exists()

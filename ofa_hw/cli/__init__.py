@@ -68,8 +68,23 @@ def exit_code(exc: BaseException) -> int:
     return EXIT_BAD_INPUT if isinstance(exc, BAD_INPUT) else EXIT_FAILED
 
 
+#: The option of each library keyword a message may name (:class:`accel_models.wording.WordedError`).
+OPTION_OF_KEYWORD = {"latency_ms": "--latency-ms", "fps": "--fps", "min_accuracy": "--min-top1",
+                     "budget": "--budget", "population": "--population", "restarts": "--restarts",
+                     "predictor": "--predictor"}
+
+
+def option_spelling(keyword: str, text: str) -> str:
+    """``--option text``: a library keyword as the command line writes it (``latency_ms`` -> ``--latency-ms``)."""
+    return f"{OPTION_OF_KEYWORD[keyword]} {text}"
+
+
 def describe(exc: BaseException) -> str:
-    """One line saying what went wrong."""
+    """One line saying what went wrong (a library message in the command line's words where it has them)."""
+    from accel_models.wording import COMMAND_LINE, WordedError
+
+    if isinstance(exc, WordedError):
+        return exc.worded(COMMAND_LINE, option_spelling)
     if isinstance(exc, KeyError) and exc.args:
         return str(exc.args[0])
     if isinstance(exc, RecursionError):

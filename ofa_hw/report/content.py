@@ -31,11 +31,12 @@ from accel_models import Accelerator, BlockSpec, Board, LatencyPredictor, Roofli
 from accel_models.cpu_fallback import fallback_latency_ms
 from accel_models.layer import LayerArrays
 from accel_models.resources import resource_basis
+from accel_models.wording import WordedError, literal
 from latency_tables import CalibratedModel, HybridPredictor, LatencyTable, TablePredictor
 from latency_tables.by_build import BuildPredictor
 from latency_tables.engine import EnginePredictor
 from latency_tables.per_resolution import PerResolutionPredictor
-from latency_tables.records import timing_basis
+from latency_tables.records import GIVE_PREDICTOR_AGAIN, timing_basis
 
 from ..layers import count_macs, count_params
 from ..search.result import CodesignResult, Design
@@ -94,9 +95,9 @@ def resolve_latency_model(predictor, settings: Mapping[str, Any]) -> LatencyMode
     elif predictor is None:  # a result written before predictors were recorded: a device name or nothing
         name = settings.get("latency_predictor")
         if name not in list_devices():
-            raise ValueError(f"the result does not record its latency predictor {name!r} in enough detail to "
-                             "rebuild it: give it again (Python: predictor=...; command line: --predictor DEVICE "
-                             "or TABLE.csv)")
+            raise WordedError(literal(f"the result does not record its latency predictor {name!r} in enough "
+                                      "detail to rebuild it: ") + "give it again ({how})",
+                              hints={"how": GIVE_PREDICTOR_AGAIN})
         predictor = device = name
     predictor = as_predictor(predictor)
     if isinstance(predictor, BuildPredictor):  # stock designs by its DPU predictor, custom ones by the engine's

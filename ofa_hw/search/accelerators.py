@@ -31,6 +31,7 @@ from accel_models import Accelerator, Board, fits
 from accel_models.accelerator import MAX_CORES, check_dpu_clock, list_dpu_archs
 from accel_models.dpu_options import DpuOptions
 from accel_models.resources import FitResult, buildable_on, uram_to_fit
+from accel_models.wording import WordedError
 
 __all__ = ["ACCELERATOR_SPACES", "AcceleratorGrid", "AcceleratorSpace", "DpuGrid", "DroppedAcceleratorsWarning",
            "InfeasibleConstraintError", "fitting_options"]
@@ -39,8 +40,8 @@ __all__ = ["ACCELERATOR_SPACES", "AcceleratorGrid", "AcceleratorSpace", "DpuGrid
 ACCELERATOR_SPACES = ("dpu", "dpu-like")
 
 
-class InfeasibleConstraintError(ValueError):
-    """No design can meet the request; the message gives the closest achievable value."""
+class InfeasibleConstraintError(WordedError):
+    """No design can meet the request; the message gives the closest achievable value (a ValueError)."""
 
 
 class DroppedAcceleratorsWarning(UserWarning):

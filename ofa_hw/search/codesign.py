@@ -18,6 +18,7 @@ import numpy as np
 from accel_models import Accelerator, Board, get_board
 from accel_models.atomic import atomic_write_bytes
 from accel_models.cpu_fallback import fallback_layers
+from accel_models.wording import COMMAND_LINE, PYTHON, WordedError
 
 from .._version import __version__
 from ..layers import subnet_layers
@@ -234,12 +235,14 @@ def search_codesign(
         per_restart = int(budget) // max(1, int(restarts))
         population = NSGA2_POPULATION if algorithm == "nsga2" else int(
             np.clip(per_restart // EVOLUTION_EVALUATIONS_PER_MEMBER, *EVOLUTION_POPULATION_RANGE))
-    for name, value, low in (("budget", budget, population), ("restarts", restarts, 1), ("population", population, 8)):
-        if int(value) != value or value < low:
-            raise ValueError(f"{name} must be an integer of at least {low}, got {value!r}")
+    for name, value, low in (("restarts", restarts, 1), ("population", population, 8)):  # integers: checked above
+        if value < low:
+            raise WordedError(f"{{{name}}} is below the minimum {low}", arguments={name: value})
     if budget // restarts < population:
-        raise ValueError(f"budget {budget} split over {restarts} restarts leaves fewer evaluations per restart "
-                         f"than the population ({population})")
+        split = "" if restarts == 1 else " split over {restarts}"
+        raise WordedError("{budget}" + split + " is fewer evaluations per restart than {population}: each "
+                          "generation evaluates the whole population; raise the budget or lower the population",
+                          arguments={"budget": budget, "restarts": restarts, "population": population})
     settings = EvolutionSettings(population=population)
 
     from latency_tables import as_predictor, predictor_record
@@ -418,9 +421,14 @@ def _check_times_a_dpu(predictor, name: str | None) -> None:
     from latency_tables.predictor import DEVICES
 
     device = DEVICES[name].description if name in DEVICES else own.name or own.label
-    raise ValueError(f"latency predictor {name or type(predictor).__name__!r} times {device}, not a DPU: a board "
-                     "search prices DPU designs; search its own device with board=None (no FPGA to fit), or leave "
-                     "predictor= at its default (by-build: each DPU by dpuczdx8g-joint)")
+    given = "{predictor}" if name else f"the latency predictor {type(predictor).__name__}"
+    raise WordedError(f"{given} times {device}, not a DPU: a board search prices DPU designs; "
+                      "{fix}", arguments={"predictor": name}, hints={"fix": {
+                          PYTHON: "search its own device with board=None (no FPGA to fit), or leave predictor= at "
+                                  "its default (by-build: each DPU by dpuczdx8g-joint)",
+                          COMMAND_LINE: "the command line searches boards only: drop --predictor (the default, "
+                                        "by-build, times each DPU by dpuczdx8g-joint), or search its own device from "
+                                        f"Python, search_codesign(board=None, predictor={name or '...'!r})"}})
 
 
 def _check_arguments(*, confidence, max_utilization, checkpoint, progress, dsp_objective) -> None:
@@ -500,13 +508,15 @@ def _check_reachable(evaluator: Evaluator, constraint: Constraint) -> None:
     if constraint.latency_ms is not None and scores.latency_ms.min() > constraint.latency_ms:
         best = int(np.argmin(scores.latency_ms))
         raise InfeasibleConstraintError(
-            f"latency_ms={constraint.latency_ms:g} is below the fastest design reachable {where}: "
-            f"{scores.latency_ms[best]:.3f} ms on {evaluator.accelerators.accelerators[best].label}")
+            f"{{latency_ms:g}} is below the fastest design reachable {where}: "
+            f"{scores.latency_ms[best]:.3f} ms on {evaluator.accelerators.accelerators[best].label}",
+            arguments={"latency_ms": constraint.latency_ms})
     if constraint.fps is not None and scores.fps.max() < constraint.fps:
         best = int(np.argmax(scores.fps))
         raise InfeasibleConstraintError(
-            f"fps={constraint.fps:g} is above the highest throughput reachable {where}: "
-            f"{scores.fps[best]:.1f} fps on {evaluator.accelerators.accelerators[best].label}")
+            f"{{fps:g}} is above the highest throughput reachable {where}: "
+            f"{scores.fps[best]:.1f} fps on {evaluator.accelerators.accelerators[best].label}",
+            arguments={"fps": constraint.fps})
 
 
 # -------------------------------------------------------------- restarts
@@ -669,9 +679,9 @@ def _fastest_above(scores: Scores, feasible: np.ndarray, min_accuracy: float, co
     if not ok.any():
         reached = float(scores.accuracy_top1[feasible].max())
         raise InfeasibleConstraintError(
-            f"no design reached min_accuracy={min_accuracy:g}% top-1"
+            "no design reached {min_accuracy:g}% top-1"
             + (f" within {constraint.describe()}" if constraint.active else "")
-            + f"; the most accurate design found reaches {reached:.2f}%")
+            + f"; the most accurate design found reaches {reached:.2f}%", arguments={"min_accuracy": min_accuracy})
     rows = np.flatnonzero(ok)
     return int(rows[np.argmin(scores.latency_ms[rows])])
 
