@@ -581,3 +581,39 @@ def test_report_of_a_result_without_its_predictor_names_the_option(searched, tmp
     line = refused(["report", str(edited), "--out", str(tmp_path / "r")], capsys,
                    r"'Mine' latency predictor is not recorded .*give it again \(--predictor DEVICE or TABLE.csv\)$")
     assert "Python" not in line and not (tmp_path / "r").exists()
+
+
+# ---- lut fit of a table whose header names no known board ('host') took the default DDR bandwidth silently ------
+@pytest.fixture(scope="module")
+def host_table(tmp_path_factory):
+    """Twelve Ultra96 entries under the header the numpy runner writes (board 'host')."""
+    import dataclasses
+
+    from latency_tables import LatencyTable, get_source, write_table
+
+    shipped = get_source("ultra96v2-b2304").table
+    meta = dataclasses.replace(shipped.meta, name="on-host", board="host")
+    table = LatencyTable.from_entries(meta, [shipped.entries[k] for k in shipped.keys()[::5]])
+    return write_table(table, tmp_path_factory.mktemp("host") / "host.csv")
+
+
+def test_lut_fit_of_a_table_on_an_unknown_board_names_the_bandwidth_it_assumed(host_table, tmp_path, capsys):
+    from accel_models import Accelerator
+    from latency_tables import as_predictor
+
+    default_gbps = Accelerator.from_dpu("B2304", clock_mhz=200.0).ddr_bw_gbps  # no board: the model's default
+    assert main(["lut", "fit", str(host_table), "--out", str(tmp_path / "fit.json")]) == 0
+    out = capsys.readouterr().out
+    assert re.search(rf"warning: \S*host.csv's header names board 'host', not one of kv260, .*: the fit assumed "
+                     rf"the default DDR bandwidth {default_gbps:g} GB/s; give --board BOARD", out), out
+    assert as_predictor(tmp_path / "fit.json").calibrated.accelerator.ddr_bw_gbps == default_gbps
+
+
+def test_lut_fit_board_sets_the_bandwidth_of_a_table_on_an_unknown_board(host_table, tmp_path, capsys):
+    from accel_models import get_board
+    from latency_tables import as_predictor
+
+    assert main(["lut", "fit", str(host_table), "--board", "zcu102", "--out", str(tmp_path / "fit.json")]) == 0
+    assert "header names board" not in capsys.readouterr().out
+    accelerator = as_predictor(tmp_path / "fit.json").calibrated.accelerator
+    assert (accelerator.name, accelerator.ddr_bw_gbps) == ("B2304", get_board("zcu102").ddr_bw_gbps)

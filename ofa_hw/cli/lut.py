@@ -112,7 +112,9 @@ def add_parser(subparsers) -> None:
                      help="whole networks timed on the board instead of a table: a JSON list of {name, subnet (as "
                           "'ofa-hw info' reads it), latency_ms[, count, std_ms]}; needs --dpu and --clock-mhz, and "
                           "--board for its DDR bandwidth")
-    fit.add_argument("--board", default=None, help="with --networks: the board they were timed on (e.g. zcu102)")
+    fit.add_argument("--board", default=None, help="with --networks, or a table whose header names no known board "
+                                                    "(e.g. 'host'): the board timed on, for its DDR bandwidth "
+                                                    "(e.g. zcu102)")
     fit.add_argument("--prior", default="dpuczdx8g-joint", help="device whose calibration is the prior "
                                                                  "(default: %(default)s)")
     fit.add_argument("--dpu", default=None, help="DPU configuration measured, e.g. B1600 (default: the table's "
@@ -241,6 +243,7 @@ def _check_measured_dpu(board: str, dpu_arch: str) -> None:
 
 
 def _run_fit(args: argparse.Namespace) -> int:
+    import dataclasses
     import warnings
 
     from accel_models.atomic import atomic_write_text, check_writable
@@ -253,8 +256,6 @@ def _run_fit(args: argparse.Namespace) -> int:
     if args.networks is not None and (args.dpu is None or args.clock_mhz is None):
         raise ValueError("--networks needs --dpu and --clock-mhz (the DPU the networks ran on; a network file has no "
                          "header naming it) and, for its DDR bandwidth, --board")
-    if args.board is not None and args.networks is None:
-        raise ValueError("--board goes with --networks; a table names its board in its header")
     if args.board is not None:
         from accel_models import get_board
 
@@ -267,18 +268,31 @@ def _run_fit(args: argparse.Namespace) -> int:
     if args.table is not None and not args.table.exists() and str(args.table) in list_tables():
         raise ValueError(f"{args.table} is the name of a shipped table, not a file: lut fit takes a table you "
                          "measured (TABLE.csv, from 'ofa-hw lut measure'); 'ofa-hw lut show NAME' prints a shipped one")
+    from accel_models import list_boards
+
+    header_board = load_table(args.table).meta.board if args.table is not None else None
+    if args.board is not None and header_board in list_boards():
+        raise ValueError(f"--board goes with --networks, or with a table whose header names no known board; "
+                         f"{args.table}'s header names {header_board}")
     with warnings.catch_warnings(record=True) as caught:  # printed below the fit's note
         warnings.simplefilter("always")
         accelerator = None
-        if args.table is not None and (args.dpu is not None or args.clock_mhz is not None):
-            # either flag in place of the table's header; the board's DDR bandwidth and build options, as a search
+        if args.table is not None and (args.dpu is not None or args.clock_mhz is not None or args.board is not None):
+            # any flag in place of the table's header; the board's DDR bandwidth and build options, as a search
             # on that board builds the DPU
-            accelerator = table_accelerator(load_table(args.table).meta, arch=args.dpu, clock_mhz=args.clock_mhz)
+            meta = load_table(args.table).meta
+            accelerator = table_accelerator(meta if args.board is None else dataclasses.replace(meta, board=args.board),
+                                            arch=args.dpu, clock_mhz=args.clock_mhz)
         if args.networks is not None:
             predictor = fit_networks_file(args.networks, dpu_on_board(args.dpu, args.clock_mhz, args.board),
                                           prior=args.prior)
         else:
             predictor = fit_table_file(args.table, accelerator, prior=args.prior)
+            if args.board is None and header_board not in list_boards():
+                warnings.warn(f"{args.table}'s header names board {header_board!r}, not one of "
+                              f"{', '.join(list_boards())}: the fit assumed the default DDR bandwidth "
+                              f"{predictor.calibrated.accelerator.ddr_bw_gbps:g} GB/s; give --board BOARD for the "
+                              "board's own", stacklevel=2)
     record = predictor_record(predictor)
     if args.out is not None:
         atomic_write_text(args.out, json.dumps(record, indent=1))
