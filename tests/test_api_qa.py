@@ -478,3 +478,25 @@ def test_result_to_json_into_a_folder_path_with_a_slash_is_refused(tmp_path):
     with pytest.raises(IsADirectoryError, match=r"names a folder; give a file name such as '.*results/result.json'"):
         result.to_json(f"{tmp_path}/results/")
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("scheme", ["pow2", "per_channel"])
+def test_hls_export_of_an_engine_too_big_for_the_board_refuses_before_quantizing(scheme, tmp_path, monkeypatch):
+    # before: the whole network was extracted and quantized (seconds) before "P8I10O10 needs ... DSP" was raised
+    import importlib
+
+    import hls
+    from hls.engine import EngineResourceError
+    from ofa_hw import SubnetConfig
+
+    export_module = importlib.import_module("hls.export")
+
+    def no_work(*args, **kwargs):
+        raise AssertionError("the network was extracted or quantized before the board check")
+
+    monkeypatch.setattr(export_module, "float_network", no_work)
+    monkeypatch.setattr(export_module, "quantize", no_work)
+    with pytest.raises(EngineResourceError, match=r"P8I10O10 needs [\d,]+ DSP \(\d+% of 360\).* on ultra96v2"):
+        hls.export(SubnetConfig.smallest(r=32), tmp_path / "hls", accelerator=Accelerator.from_dpu("B1600"),
+                   board="ultra96v2", scheme=scheme)
+    assert not (tmp_path / "hls").exists()
