@@ -195,10 +195,13 @@ class EnginePredictor:
     def _layers_of_units(self, units: Sequence[Sequence[Layer]], accelerators: Sequence[Accelerator],
                          ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(M, L) per-layer latency, each layer's unit and its layer-type code, over ``units`` flattened."""
+        units = [list(unit) for unit in units]
+        if not units:  # as every other predictor refuses them (accel_models.schedule.unit_flow)
+            raise ValueError("units must be a non-empty sequence of Layer sequences")
+        if not all(units):
+            raise ValueError("every unit needs at least one layer")
         flat = [layer for unit in units for layer in unit]
         owner = np.repeat(np.arange(len(units)), [len(unit) for unit in units])
-        if not flat:
-            return np.zeros((len(accelerators), 0)), owner, np.zeros(0, dtype=np.int64)
         layers = LayerArrays.from_layers(flat)
         return self._per_layer(layers, accelerators), owner, layer_classes(layers, ENGINE_ALU_POOLING)
 

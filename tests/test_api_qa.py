@@ -297,11 +297,20 @@ def test_latency_predictors_refuse_no_layers_by_name_and_take_a_subnet_config(de
         predictor.network_latency_ms(None, b1600)
     with pytest.raises(ValueError, match="no layers given"):
         predictor.layer_latency_ms([], b1600)
-    if device != "hls-engine":  # the engine's unit sums take an empty list to an empty array
-        with pytest.raises(ValueError, match="units must be a non-empty sequence"):
-            predictor.unit_latency_ms([], b1600)
+    with pytest.raises(ValueError, match="units must be a non-empty sequence"):
+        predictor.unit_latency_ms([], b1600)
     subnet = SubnetConfig.smallest()
     assert predictor.network_latency_ms(subnet, b1600) == predictor.network_latency_ms(subnet.layers(), b1600)
+
+
+@pytest.mark.parametrize("device", ["dpuczdx8g-joint", "ultra96v2-b2304", "by-build", "hls-engine"])
+def test_latency_predictors_refuse_a_unit_with_no_layers(device, b1600):
+    # before: the hls-engine predictor priced a unit with no layers at 0 ms, where the others refuse it
+    from latency_tables import get_predictor
+    from ofa_hw import SubnetConfig
+
+    with pytest.raises(ValueError, match="every unit needs at least one layer"):
+        get_predictor(device).unit_latency_ms([SubnetConfig.smallest().layers()[:2], []], b1600)
 
 
 @pytest.mark.parametrize(("grid", "field", "value", "message"), [
