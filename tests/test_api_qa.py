@@ -509,3 +509,29 @@ def test_hls_export_of_an_engine_too_big_for_the_board_refuses_before_quantizing
         hls.export(SubnetConfig.smallest(r=32), tmp_path / "hls", accelerator=Accelerator.from_dpu("B1600"),
                    board="ultra96v2", scheme=scheme)
     assert not (tmp_path / "hls").exists()
+
+
+@pytest.mark.parametrize(("field", "value", "allowed"), [
+    ("lut", 1.5, "positive integer"), ("dsp", 0, "positive integer"), ("bram36", 216.5, "positive integer"),
+    ("ff", True, "positive integer"), ("uram", -1, "non-negative integer"), ("uram", 0.5, "non-negative integer"),
+    ("default_dpu_cores", 1.5, "positive integer"), ("name", "", "non-empty string"),
+    ("name", None, "non-empty string"), ("part", " ", "non-empty string"),
+])
+def test_board_refuses_fractional_resources_and_an_empty_name(field, value, allowed):
+    # before: Board(lut=1.5), Board(dsp=0) and Board(name="") were accepted (a fit check against 1.5 LUTs)
+    from accel_models.boards import Board, get_board
+
+    good = get_board("ultra96v2").to_dict()
+    with pytest.raises(ValueError, match=f"{field} must be a {allowed}, got {re.escape(repr(value))}"):
+        Board(**{**good, field: value})
+
+
+def test_board_takes_numpy_integers_as_the_counts_they_are():
+    # the other side of the check above: a count computed with numpy is the count it is
+    import numpy as np
+
+    from accel_models.boards import Board, get_board
+
+    shipped = get_board("zcu104")
+    board = Board(**{**shipped.to_dict(), "dsp": np.int64(shipped.dsp), "uram": np.int32(shipped.uram)})
+    assert board == shipped and type(board.dsp) is int and type(board.uram) is int
