@@ -535,3 +535,53 @@ def test_board_takes_numpy_integers_as_the_counts_they_are():
     shipped = get_board("zcu104")
     board = Board(**{**shipped.to_dict(), "dsp": np.int64(shipped.dsp), "uram": np.int32(shipped.uram)})
     assert board == shipped and type(board.dsp) is int and type(board.uram) is int
+
+
+def _validity_warnings(call):
+    """(result, the ValidityWarnings ``call()`` raised)."""
+    import warnings
+
+    from latency_tables.validity import ValidityWarning
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        result = call()
+    return result, [w for w in caught if issubclass(w.category, ValidityWarning)]
+
+
+@pytest.mark.parametrize("device", ["dpuczdx8g-joint", "ultra96v2-b2304", "by-build", "hls-engine", "note10"])
+def test_latency_predictors_beyond_the_measured_resolutions_warn_once_per_call(device, b1600):
+    # before: network_latency_ms of an r=448 network (feature maps of 448 px, none above 227 px measured) answered
+    # without a word; now one ValidityWarning per call, and the same number as the (unwarned) sum of its units
+    from accel_models import group_by_block
+    from latency_tables import get_predictor
+    from ofa_hw import SubnetConfig
+
+    predictor = get_predictor(device)
+    acc = None if device in ("ultra96v2-b2304", "note10") else b1600
+    with pytest.warns(UserWarning):  # the subnet's own: r=448 is outside OFA's training resolutions
+        layers = SubnetConfig.smallest(r=448).layers()
+    units = group_by_block(layers)
+    unit_sum, quiet = _validity_warnings(lambda: predictor.unit_latency_ms(units, acc).sum())
+    assert quiet == []  # the bulk path the search uses: the search decides its warning once, for all candidates
+    latency, warned = _validity_warnings(lambda: predictor.network_latency_ms(layers, acc))
+    assert len(warned) == 1 and warned[0].filename == __file__  # the caller's line, not the library's
+    assert re.search(r"feature maps 1-448 px beyond the measured 1-22\d px", str(warned[0].message))
+    assert latency == pytest.approx(unit_sum + predictor.invocation_ms, rel=1e-12)
+    per_layer, warned = _validity_warnings(lambda: predictor.layer_latency_ms(layers, acc))
+    assert len(warned) == 1 and len(per_layer) == len(layers)
+    _, warned = _validity_warnings(lambda: predictor.network_latency_ms(SubnetConfig.smallest(r=224).layers(), acc))
+    assert warned == []
+
+
+@pytest.mark.parametrize("device", ["dpuczdx8g-joint", "by-build", "hls-engine"])
+def test_latency_intervals_beyond_the_measured_resolutions_warn_once(device, b1600):
+    # before: network_interval of an r=448 network answered with source_ms "modelled" / "transferred", no warning
+    from latency_tables.uncertainty import interval_predictor
+    from ofa_hw import SubnetConfig
+
+    with pytest.warns(UserWarning):
+        subnet = SubnetConfig.smallest(r=448)
+    _, warned = _validity_warnings(lambda: interval_predictor(device).network_interval(subnet, b1600))
+    assert len(warned) == 1 and "feature maps 1-448 px beyond the measured" in str(warned[0].message)
+    assert warned[0].filename == __file__
