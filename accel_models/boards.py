@@ -15,6 +15,7 @@ from importlib import resources
 from types import MappingProxyType
 
 from .accelerator import Accelerator
+from .layer import _integer
 
 __all__ = ["RESOURCE_NAMES", "Board", "get_board", "list_boards"]
 
@@ -43,7 +44,7 @@ class Board:
     dsp: int
     lut: int
     ff: int
-    bram36: float
+    bram36: int
     uram: int
     ddr_bw_gbps: float
     default_dpu_arch: str
@@ -52,11 +53,18 @@ class Board:
     sources: Mapping[str, str]
 
     def __post_init__(self) -> None:
-        for name in RESOURCE_NAMES:
+        for name in ("name", "part"):
             value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
-                raise ValueError(f"board {self.name!r}: {name} must be a non-negative number, got {value!r}")
-        for name in ("ddr_bw_gbps", "default_dpu_clock_mhz", "default_dpu_cores"):
+            if not isinstance(value, str) or not value.strip():
+                raise ValueError(f"board {self.name!r}: {name} must be a non-empty string, got {value!r}")
+        for name in (*RESOURCE_NAMES, "default_dpu_cores"):
+            value = getattr(self, name)
+            count = _integer(value)
+            smallest, what = (0, "non-negative integer") if name == "uram" else (1, "positive integer")  # no URAM: 0
+            if count is None or count < smallest:
+                raise ValueError(f"board {self.name!r}: {name} must be a {what}, got {value!r}")
+            object.__setattr__(self, name, count)  # numpy's and YAML's whole numbers stored as Python's
+        for name in ("ddr_bw_gbps", "default_dpu_clock_mhz"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
                 raise ValueError(f"board {self.name!r}: {name} must be positive, got {value!r}")

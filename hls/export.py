@@ -43,7 +43,7 @@ from accel_models.boards import Board, get_board
 
 from .build import build_files
 from .csim import DEFAULT_FLAGS, csim_script
-from .engine import EngineConfig, check_board, config_header
+from .engine import EngineConfig, EngineResourceError, check_board, config_header
 from .fixedpoint import HSIG_MULT, HSIG_SHIFT, INTEGER_IMPL, MULT_BITS
 from .graph import c_identifier
 from .hints import accelerator_info, as_accelerator, layer_hints
@@ -132,10 +132,12 @@ def export(source: Any, out_dir: str | os.PathLike, accelerator: Any = None, cal
     elif not isinstance(search_latency, LatencyFigure):
         raise TypeError(f"search_latency must be an hls.latency_figures.LatencyFigure, got "
                         f"{type(search_latency).__name__}")
-    qnet, accelerator = _quantized(source, accelerator, target, calibration, scheme, method, n_calibration, seed)
+    network, accelerator = _resolved(source, accelerator, target)
     accelerator = as_accelerator(accelerator)
     if accelerator is None:
         accelerator = Accelerator.from_dpu(DEFAULT_ACCELERATOR, clock_mhz=200.0, ddr_bw_gbps=board.ddr_bw_gbps)
+    _check_fit_before_quantizing(network, accelerator, board, scheme)
+    qnet = _quantized(network, calibration, scheme, method, n_calibration, seed)
     engine = EngineConfig.from_accelerator(accelerator, multipliers=needs_multipliers(qnet))
     fit = check_board(engine, board, accelerator.cores)  # EngineResourceError before anything is written
     program = build_program(qnet, engine)  # UnsupportedLayerError (untileable layers) likewise
@@ -153,20 +155,45 @@ def export(source: Any, out_dir: str | os.PathLike, accelerator: Any = None, cal
     return verified(out_dir, manifest)  # the manifest was validated before it was written
 
 
-def _quantized(source, accelerator, target, calibration, scheme, method, n_calibration, seed):
+def _resolved(source, accelerator, target) -> tuple[QuantizedNetwork | FloatNetwork | TorchNetwork, Any]:
+    """The network of ``source`` (not yet extracted or quantized) and the accelerator to build; its layers checked."""
     if isinstance(source, QuantizedNetwork):
         require_supported([q.layer for q in source.layers], target)
         return source, accelerator
     if isinstance(source, FloatNetwork):
         require_supported(source.layers, target)
-        fnet = source
-    else:
-        model, layers, description, design_accelerator = resolve_source(source)
-        require_supported(layers, target)  # before the (slow) weight extraction and anything written
-        fnet = float_network(TorchNetwork(model, layers, description))
-        accelerator = design_accelerator if accelerator is None else accelerator
-    qnet = quantize(fnet, calibration, scheme=scheme, method=method, n_calibration=n_calibration, seed=seed)
-    return qnet, accelerator
+        return source, accelerator
+    model, layers, description, design_accelerator = resolve_source(source)
+    require_supported(layers, target)  # before the (slow) weight extraction and anything written
+    return TorchNetwork(model, layers, description), design_accelerator if accelerator is None else accelerator
+
+
+def _check_fit_before_quantizing(network, accelerator: Accelerator, board: Board, scheme: str) -> None:
+    """Refuse an engine ``board`` cannot hold before the (slow) weight extraction and quantization.
+
+    Whether the engine has requantization multipliers is known only once the network is quantized
+    (:func:`~hls.program.needs_multipliers`); the pow2 scheme never needs them, the per-channel scheme
+    does unless every scale happens to be a power of two.  So the refusal here is the one of the engine
+    the scheme builds, raised only when even the engine without multipliers cannot fit (a certain refusal).
+    """
+    if isinstance(network, QuantizedNetwork):
+        check_board(EngineConfig.from_accelerator(accelerator, multipliers=needs_multipliers(network)), board,
+                    accelerator.cores)
+        return
+    smallest = EngineConfig.from_accelerator(accelerator, multipliers=False)
+    try:
+        check_board(smallest, board, accelerator.cores)
+    except EngineResourceError:
+        if scheme != "pow2":
+            check_board(EngineConfig.from_accelerator(accelerator, multipliers=True), board, accelerator.cores)
+        raise
+
+
+def _quantized(network, calibration, scheme, method, n_calibration, seed) -> QuantizedNetwork:
+    if isinstance(network, QuantizedNetwork):
+        return network
+    fnet = network if isinstance(network, FloatNetwork) else float_network(network)
+    return quantize(fnet, calibration, scheme=scheme, method=method, n_calibration=n_calibration, seed=seed)
 
 
 def _replaceable_export(path: Path) -> str | None:

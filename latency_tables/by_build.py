@@ -26,6 +26,7 @@ from accel_models import Accelerator, LatencyPredictor, Layer, group_by_block
 from accel_models.predictor_protocol import AcceleratorChoice, accelerator_list, as_layers
 
 from .engine import ENGINE_DESCRIPTION, ENGINE_DEVICE, EngineIntervals, EnginePredictor
+from .validity import sizes_checked
 
 __all__ = ["BY_BUILD_DEVICE", "STOCK_DEVICE", "BuildIntervals", "BuildPredictor", "latency_basis"]
 
@@ -113,8 +114,9 @@ class BuildPredictor:
     def layer_latency_ms(self, layers: Sequence[Layer], accelerator: AcceleratorChoice = None) -> np.ndarray:
         """Latency of each layer: (L,) or (M, L)."""
         layers = list(layers)
-        return _dispatch(accelerator, self.accelerator, lambda a: self.stock.layer_latency_ms(layers, a),
-                         lambda a: self.engine.layer_latency_ms(layers, a))
+        with sizes_checked(self.name, layers):  # once, not again by each half
+            return _dispatch(accelerator, self.accelerator, lambda a: self.stock.layer_latency_ms(layers, a),
+                             lambda a: self.engine.layer_latency_ms(layers, a))
 
     def unit_latency_ms(self, units: Sequence[Sequence[Layer]], accelerator: AcceleratorChoice = None) -> np.ndarray:
         """In-network latency of each unit: (K,) or (M, K)."""
@@ -130,8 +132,9 @@ class BuildPredictor:
 
     def network_latency_ms(self, layers: Sequence[Layer], accelerator: AcceleratorChoice = None) -> float | np.ndarray:
         """Its units plus one launch: a float, or (M,)."""
-        units = group_by_block(list(as_layers(layers)))
-        total = self.unit_latency_ms(units, accelerator).sum(axis=-1) + self.invocation_ms
+        layers = list(as_layers(layers))
+        with sizes_checked(self.name, layers):
+            total = self.unit_latency_ms(group_by_block(layers), accelerator).sum(axis=-1) + self.invocation_ms
         return float(total) if np.ndim(total) == 0 else total
 
 
@@ -169,4 +172,6 @@ class BuildIntervals:
         """Interval of one network on ``accelerator``, by the half that prices it."""
         accelerator = accelerator if accelerator is not None else self.predictor.accelerator
         half = self.engine if accelerator is not None and not accelerator.is_dpuczdx8g else self.stock
-        return half.network_interval(layers, accelerator, confidence)
+        layers = list(as_layers(layers))
+        with sizes_checked(self.predictor.name, layers):  # once, as by-build, not again by the half
+            return half.network_interval(layers, accelerator, confidence)

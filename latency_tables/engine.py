@@ -35,6 +35,8 @@ from accel_models.layer import LayerArrays
 from accel_models.predictor_protocol import AcceleratorChoice, accelerator_list, as_layers
 from accel_models.tiling import CLASSES, layer_classes
 
+from .validity import sizes_checked
+
 __all__ = ["DEVIATION_FILE", "ENGINE_DESCRIPTION", "ENGINE_DEVICE", "ENGINE_SOURCE", "EngineDeviation",
            "EngineIntervals", "EnginePredictor", "engine_deviation"]
 
@@ -157,7 +159,8 @@ class EnginePredictor:
         layers = list(layers)
         if not layers:  # else numpy's "zero-size array to reduction operation" from deep in the model
             raise ValueError("no layers given")
-        latency = self._per_layer(LayerArrays.from_layers(layers), accelerators)
+        with sizes_checked(self.name, layers):
+            latency = self._per_layer(LayerArrays.from_layers(layers), accelerators)
         return latency[0] if single else latency
 
     def unit_latency_ms(self, units: Sequence[Sequence[Layer]], accelerator: AcceleratorChoice = None) -> np.ndarray:
@@ -168,8 +171,13 @@ class EnginePredictor:
         return latency[0] if single else latency
 
     def network_latency_ms(self, layers: Sequence[Layer], accelerator: AcceleratorChoice = None) -> float | np.ndarray:
-        """Its layers plus one launch: a float, or (M,)."""
-        total = self.layer_latency_ms(as_layers(layers), accelerator).sum(axis=-1) + self.invocation_ms
+        """Its layers plus one launch: a float, or (M,).
+
+        Warns (:class:`~latency_tables.validity.ValidityWarning`) when its resolution is beyond the checked ones.
+        """
+        layers = list(as_layers(layers))
+        with sizes_checked(self.name, layers):  # here, so the warning names the caller's line
+            total = self.layer_latency_ms(layers, accelerator).sum(axis=-1) + self.invocation_ms
         return float(total) if np.ndim(total) == 0 else total
 
     def unit_sources(self, units: Sequence[Sequence[Layer]], accelerator: AcceleratorChoice = None) -> np.ndarray:
@@ -195,10 +203,13 @@ class EnginePredictor:
     def _layers_of_units(self, units: Sequence[Sequence[Layer]], accelerators: Sequence[Accelerator],
                          ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(M, L) per-layer latency, each layer's unit and its layer-type code, over ``units`` flattened."""
+        units = [list(unit) for unit in units]
+        if not units:  # as every other predictor refuses them (accel_models.schedule.unit_flow)
+            raise ValueError("units must be a non-empty sequence of Layer sequences")
+        if not all(units):
+            raise ValueError("every unit needs at least one layer")
         flat = [layer for unit in units for layer in unit]
         owner = np.repeat(np.arange(len(units)), [len(unit) for unit in units])
-        if not flat:
-            return np.zeros((len(accelerators), 0)), owner, np.zeros(0, dtype=np.int64)
         layers = LayerArrays.from_layers(flat)
         return self._per_layer(layers, accelerators), owner, layer_classes(layers, ENGINE_ALU_POOLING)
 
@@ -234,9 +245,10 @@ class EngineIntervals:
 
         if accelerator is None:
             raise ValueError("the HLS engine predictor has no accelerator of its own: pass accelerator=")
-        units = group_by_block(list(as_layers(layers)))
-        point, low, high = (v.sum() + self.predictor.invocation_ms
-                            for v in self.predictor.unit_bounds(units, [accelerator], self.errors))
+        layers = list(as_layers(layers))
+        with sizes_checked(self.predictor.name, layers):
+            bounds = self.predictor.unit_bounds(group_by_block(layers), [accelerator], self.errors)
+        point, low, high = (v.sum() + self.predictor.invocation_ms for v in bounds)
         return LatencyInterval(np.asarray(point), np.asarray(low), np.asarray(high),
                                self.confidence if confidence is None else confidence,
                                {ENGINE_SOURCE: np.asarray(point - self.predictor.invocation_ms)})

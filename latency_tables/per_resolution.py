@@ -34,6 +34,7 @@ from accel_models.predictor_protocol import AcceleratorChoice, as_layers
 
 from .predictor import HybridPredictor, NetworkBreakdown
 from .table import Entry, LatencyTable, pool_entries
+from .validity import sizes_checked
 
 __all__ = ["PerResolutionPredictor", "note10_predictor", "pooled_table"]
 
@@ -170,12 +171,14 @@ class PerResolutionPredictor:
     def layer_latency_ms(self, layers: Sequence[Layer], accelerator: AcceleratorChoice = None) -> np.ndarray:
         """Per-layer latency of a network, from the table of its input resolution."""
         layers = list(layers)
-        return self._network_predictor(layers).layer_latency_ms(layers, accelerator)
+        with sizes_checked(self.name, layers):
+            return self._network_predictor(layers).layer_latency_ms(layers, accelerator)
 
     def network_latency_ms(self, layers: Sequence[Layer], accelerator: AcceleratorChoice = None) -> float | np.ndarray:
         """Latency of one network, from the table of its input resolution."""
         layers = list(as_layers(layers))
-        return self._network_predictor(layers).network_latency_ms(layers, accelerator)
+        with sizes_checked(self.name, layers):
+            return self._network_predictor(layers).network_latency_ms(layers, accelerator)
 
     def unit_latency_ms(self, units: Sequence[Sequence[Layer]], accelerator: AcceleratorChoice = None) -> np.ndarray:
         """In-network latency of each unit, one value per key across resolutions (the pooled entries)."""

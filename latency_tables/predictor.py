@@ -47,6 +47,7 @@ from .joint import calibrate_joint
 from .registry import load_table
 from .sources import CalibrationSource, get_source
 from .table import LatencyTable
+from .validity import sizes_checked
 
 if TYPE_CHECKING:  # pragma: no cover
     from .per_resolution import PerResolutionPredictor
@@ -401,8 +402,12 @@ class HybridPredictor:
         calibrated model's per-layer latencies; every other unit gets the
         model's per-layer latencies.
         """
-        accelerators, single = accelerator_list(accelerator, self.accelerator)
         layers = list(layers)
+        with sizes_checked(self.name, layers):
+            return self._layer_latency_ms(layers, accelerator)
+
+    def _layer_latency_ms(self, layers: list[Layer], accelerator: AcceleratorChoice) -> np.ndarray:
+        accelerators, single = accelerator_list(accelerator, self.accelerator)
         modelled = np.asarray(self.calibrated.model.layer_latency_ms(layers, accelerators), dtype=float)
         modelled = modelled.reshape(len(accelerators), len(layers))
         units = group_by_block(layers)
@@ -420,9 +425,13 @@ class HybridPredictor:
         return modelled[0] if single else modelled
 
     def network_latency_ms(self, layers: Sequence[Layer], accelerator: AcceleratorChoice = None) -> float | np.ndarray:
-        """Latency of one network: its units plus one program launch; a float, or (M,)."""
-        units = group_by_block(list(as_layers(layers)))
-        total = self.unit_latency_ms(units, accelerator).sum(axis=-1) + self.invocation_ms
+        """Latency of one network: its units plus one program launch; a float, or (M,).
+
+        Warns (:class:`~latency_tables.validity.ValidityWarning`) when its resolution is beyond the measured ones.
+        """
+        layers = list(as_layers(layers))
+        with sizes_checked(self.name, layers):
+            total = self.unit_latency_ms(group_by_block(layers), accelerator).sum(axis=-1) + self.invocation_ms
         return float(total) if np.ndim(total) == 0 else total
 
 

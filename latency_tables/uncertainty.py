@@ -63,6 +63,7 @@ from accel_models import Accelerator, BlockSpec, Layer
 from accel_models.predictor_protocol import AcceleratorChoice, accelerator_list, as_layers
 
 from .table import Entry
+from .validity import sizes_checked
 
 if TYPE_CHECKING:  # pragma: no cover
     from .by_build import BuildIntervals
@@ -543,10 +544,12 @@ class IntervalPredictor:
         """Interval of one network (its units' bounds added, plus one launch); ``layers`` may be a ``SubnetConfig``."""
         from accel_models import group_by_block
 
-        units = group_by_block(list(as_layers(layers)))
+        layers = list(as_layers(layers))
+        units = group_by_block(layers)
         accelerators, _ = accelerator_list(accelerator, getattr(self.predictor, "accelerator", None))
-        point = np.asarray(self.predictor.unit_latency_ms(units, accelerators), float).reshape(1, len(units))
-        sources, low, high = self.unit_factors(units, accelerators, confidence)
+        with sizes_checked(getattr(self.predictor, "name", ""), layers):
+            point = np.asarray(self.predictor.unit_latency_ms(units, accelerators), float).reshape(1, len(units))
+            sources, low, high = self.unit_factors(units, accelerators, confidence)
         inv = float(self.predictor.invocation_ms)
         shares = {s: np.asarray((point * (sources == s)).sum()) for s in INTERVAL_SOURCES}
         return LatencyInterval(np.asarray(point.sum() + inv), np.asarray((point * low).sum() + inv),

@@ -5,9 +5,10 @@ says, for a shipped device, which layer types, kernel sizes, channel counts,
 feature-map sizes and DPU configurations its calibration saw, and its
 held-out error there; :meth:`DeviceValidity.outside` lists what a request
 asks beyond that, and :func:`warn_outside` turns it into one
-:class:`ValidityWarning`.  (A fit on a user's measurements that does not beat
-the shipped prior out of sample keeps the prior and warns:
-:func:`latency_tables.fit_device`.)
+:class:`ValidityWarning`; :func:`sizes_checked` does the same, once per call, for the
+feature-map sizes of the network a predictor's network-level call prices (a resolution beyond
+the measured ones).  (A fit on a user's measurements that does not beat the shipped prior out
+of sample keeps the prior and warns: :func:`latency_tables.fit_device`.)
 
 ``zcu102-b4096`` (calibrated on the ZCU102 MobileNetV2 block table alone) is
 withdrawn: that table ranks against block MACs with Spearman 0.25 and the fit
@@ -20,7 +21,9 @@ from __future__ import annotations
 
 import dataclasses
 import warnings
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from functools import cache
 
@@ -31,6 +34,7 @@ __all__ = [
     "DeviceValidity",
     "ValidityWarning",
     "device_validity",
+    "sizes_checked",
     "warn_outside",
     "warn_reasons",
 ]
@@ -113,10 +117,7 @@ class DeviceValidity:
         if channels and (min(channels) < self.channels[0] or max(channels) > self.channels[1]):
             reasons.append(f"channels {min(channels)}-{max(channels)} beyond the measured "
                            f"{self.channels[0]}-{self.channels[1]}")
-        sides = [layer.in_shape[1] for layer in layers]
-        if sides and (min(sides) < self.spatial[0] or max(sides) > self.spatial[1]):
-            reasons.append(f"feature maps {min(sides)}-{max(sides)} px beyond the measured "
-                           f"{self.spatial[0]}-{self.spatial[1]} px")
+        reasons.extend(self.beyond_sizes(layers))
         beyond = [a for a in accelerators
                   if any(not low <= getattr(a, name) <= high for name, (low, high) in self._ranges().items())]
         if beyond:
@@ -124,6 +125,14 @@ class DeviceValidity:
                            + ", ".join(f"{name} {low:g}-{high:g}" for name, (low, high) in self._ranges().items())
                            + f" (e.g. {beyond[0].name} @ {beyond[0].clock_mhz:g} MHz)")
         return reasons
+
+    def beyond_sizes(self, layers: Sequence[Layer]) -> list[str]:
+        """The feature maps of ``layers`` beyond the measured sides (a network's resolution): one reason, or none."""
+        sides = [layer.in_shape[1] for layer in layers]
+        if sides and (min(sides) < self.spatial[0] or max(sides) > self.spatial[1]):
+            return [f"feature maps {min(sides)}-{max(sides)} px beyond the measured "
+                    f"{self.spatial[0]}-{self.spatial[1]} px"]
+        return []
 
     def _ranges(self) -> dict[str, tuple[float, float]]:
         return {"pp": self.pp, "icp": self.icp, "ocp": self.ocp, "clock_mhz": self.clock_mhz}
@@ -187,6 +196,38 @@ def warn_outside(device: str, layers: Iterable[Layer], accelerators: Sequence[Ac
     reasons = device_validity(device).outside(layers, accelerators)
     warn_reasons(device, reasons, stacklevel=stacklevel + 1)
     return reasons
+
+
+_CHECKING_SIZES: ContextVar[bool] = ContextVar("latency_tables_checking_sizes", default=False)
+
+
+@contextmanager
+def sizes_checked(device: str, layers: Sequence[Layer]) -> Iterator[None]:
+    """Warn once (:class:`ValidityWarning`) if a network's feature maps leave the sizes ``device`` was checked on.
+
+    A predictor's network-level calls (``network_latency_ms``, ``layer_latency_ms``, ``network_interval``)
+    run inside it, so a resolution beyond the measured ones (r = 448 where nothing above 224 was
+    measured) says so once per call; the calls they make to other predictors inside (``"by-build"``'s
+    halves, ``"note10"``'s tables) do not warn again.  ``unit_latency_ms``, the bulk path of the search,
+    does not check: a search decides its warning once for all its candidates
+    (``ofa_hw.search.intervals.warn_outside_validity``).  A device that is not shipped (a user's own
+    fit) has no validity record and is not checked.  Nothing it wraps is changed.
+    """
+    if _CHECKING_SIZES.get():
+        yield
+        return
+    try:
+        validity = device_validity(device)
+    except KeyError:  # a user's device: no validity record
+        validity = None
+    if validity is not None:
+        # the caller of the predictor's method: warn_reasons, this generator, contextlib's __enter__, the method
+        warn_reasons(device, validity.beyond_sizes(layers), stacklevel=4)
+    token = _CHECKING_SIZES.set(True)
+    try:
+        yield
+    finally:
+        _CHECKING_SIZES.reset(token)
 
 
 def warn_reasons(device: str, reasons: Sequence[str], stacklevel: int = 2) -> None:

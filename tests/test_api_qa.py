@@ -297,11 +297,20 @@ def test_latency_predictors_refuse_no_layers_by_name_and_take_a_subnet_config(de
         predictor.network_latency_ms(None, b1600)
     with pytest.raises(ValueError, match="no layers given"):
         predictor.layer_latency_ms([], b1600)
-    if device != "hls-engine":  # the engine's unit sums take an empty list to an empty array
-        with pytest.raises(ValueError, match="units must be a non-empty sequence"):
-            predictor.unit_latency_ms([], b1600)
+    with pytest.raises(ValueError, match="units must be a non-empty sequence"):
+        predictor.unit_latency_ms([], b1600)
     subnet = SubnetConfig.smallest()
     assert predictor.network_latency_ms(subnet, b1600) == predictor.network_latency_ms(subnet.layers(), b1600)
+
+
+@pytest.mark.parametrize("device", ["dpuczdx8g-joint", "ultra96v2-b2304", "by-build", "hls-engine"])
+def test_latency_predictors_refuse_a_unit_with_no_layers(device, b1600):
+    # before: the hls-engine predictor priced a unit with no layers at 0 ms, where the others refuse it
+    from latency_tables import get_predictor
+    from ofa_hw import SubnetConfig
+
+    with pytest.raises(ValueError, match="every unit needs at least one layer"):
+        get_predictor(device).unit_latency_ms([SubnetConfig.smallest().layers()[:2], []], b1600)
 
 
 @pytest.mark.parametrize(("grid", "field", "value", "message"), [
@@ -522,3 +531,101 @@ def test_a_worded_error_keeps_its_parts_through_pickling():
     copy = pickle.loads(pickle.dumps(error))
     assert type(copy) is InfeasibleConstraintError and str(copy) == "fps=500 is above {braces} kept"
     assert copy.worded(COMMAND_LINE, lambda keyword, text: f"--{keyword} {text}") == "--fps 500 is above {braces} kept"
+
+
+@pytest.mark.parametrize("scheme", ["pow2", "per_channel"])
+def test_hls_export_of_an_engine_too_big_for_the_board_refuses_before_quantizing(scheme, tmp_path, monkeypatch):
+    # before: the whole network was extracted and quantized (seconds) before "P8I10O10 needs ... DSP" was raised
+    import importlib
+
+    import hls
+    from hls.engine import EngineResourceError
+    from ofa_hw import SubnetConfig
+
+    export_module = importlib.import_module("hls.export")
+
+    def no_work(*args, **kwargs):
+        raise AssertionError("the network was extracted or quantized before the board check")
+
+    monkeypatch.setattr(export_module, "float_network", no_work)
+    monkeypatch.setattr(export_module, "quantize", no_work)
+    with pytest.raises(EngineResourceError, match=r"P8I10O10 needs [\d,]+ DSP \(\d+% of 360\).* on ultra96v2"):
+        hls.export(SubnetConfig.smallest(r=32), tmp_path / "hls", accelerator=Accelerator.from_dpu("B1600"),
+                   board="ultra96v2", scheme=scheme)
+    assert not (tmp_path / "hls").exists()
+
+
+@pytest.mark.parametrize(("field", "value", "allowed"), [
+    ("lut", 1.5, "positive integer"), ("dsp", 0, "positive integer"), ("bram36", 216.5, "positive integer"),
+    ("ff", True, "positive integer"), ("uram", -1, "non-negative integer"), ("uram", 0.5, "non-negative integer"),
+    ("default_dpu_cores", 1.5, "positive integer"), ("name", "", "non-empty string"),
+    ("name", None, "non-empty string"), ("part", " ", "non-empty string"),
+])
+def test_board_refuses_fractional_resources_and_an_empty_name(field, value, allowed):
+    # before: Board(lut=1.5), Board(dsp=0) and Board(name="") were accepted (a fit check against 1.5 LUTs)
+    from accel_models.boards import Board, get_board
+
+    good = get_board("ultra96v2").to_dict()
+    with pytest.raises(ValueError, match=f"{field} must be a {allowed}, got {re.escape(repr(value))}"):
+        Board(**{**good, field: value})
+
+
+def test_board_takes_numpy_integers_as_the_counts_they_are():
+    # the other side of the check above: a count computed with numpy is the count it is
+    import numpy as np
+
+    from accel_models.boards import Board, get_board
+
+    shipped = get_board("zcu104")
+    board = Board(**{**shipped.to_dict(), "dsp": np.int64(shipped.dsp), "uram": np.int32(shipped.uram)})
+    assert board == shipped and type(board.dsp) is int and type(board.uram) is int
+
+
+def _validity_warnings(call):
+    """(result, the ValidityWarnings ``call()`` raised)."""
+    import warnings
+
+    from latency_tables.validity import ValidityWarning
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        result = call()
+    return result, [w for w in caught if issubclass(w.category, ValidityWarning)]
+
+
+@pytest.mark.parametrize("device", ["dpuczdx8g-joint", "ultra96v2-b2304", "by-build", "hls-engine", "note10"])
+def test_latency_predictors_beyond_the_measured_resolutions_warn_once_per_call(device, b1600):
+    # before: network_latency_ms of an r=448 network (feature maps of 448 px, none above 227 px measured) answered
+    # without a word; now one ValidityWarning per call, and the same number as the (unwarned) sum of its units
+    from accel_models import group_by_block
+    from latency_tables import get_predictor
+    from ofa_hw import SubnetConfig
+
+    predictor = get_predictor(device)
+    acc = None if device in ("ultra96v2-b2304", "note10") else b1600
+    with pytest.warns(UserWarning):  # the subnet's own: r=448 is outside OFA's training resolutions
+        layers = SubnetConfig.smallest(r=448).layers()
+    units = group_by_block(layers)
+    unit_sum, quiet = _validity_warnings(lambda: predictor.unit_latency_ms(units, acc).sum())
+    assert quiet == []  # the bulk path the search uses: the search decides its warning once, for all candidates
+    latency, warned = _validity_warnings(lambda: predictor.network_latency_ms(layers, acc))
+    assert len(warned) == 1 and warned[0].filename == __file__  # the caller's line, not the library's
+    assert re.search(r"feature maps 1-448 px beyond the measured 1-22\d px", str(warned[0].message))
+    assert latency == pytest.approx(unit_sum + predictor.invocation_ms, rel=1e-12)
+    per_layer, warned = _validity_warnings(lambda: predictor.layer_latency_ms(layers, acc))
+    assert len(warned) == 1 and len(per_layer) == len(layers)
+    _, warned = _validity_warnings(lambda: predictor.network_latency_ms(SubnetConfig.smallest(r=224).layers(), acc))
+    assert warned == []
+
+
+@pytest.mark.parametrize("device", ["dpuczdx8g-joint", "by-build", "hls-engine"])
+def test_latency_intervals_beyond_the_measured_resolutions_warn_once(device, b1600):
+    # before: network_interval of an r=448 network answered with source_ms "modelled" / "transferred", no warning
+    from latency_tables.uncertainty import interval_predictor
+    from ofa_hw import SubnetConfig
+
+    with pytest.warns(UserWarning):
+        subnet = SubnetConfig.smallest(r=448)
+    _, warned = _validity_warnings(lambda: interval_predictor(device).network_interval(subnet, b1600))
+    assert len(warned) == 1 and "feature maps 1-448 px beyond the measured" in str(warned[0].message)
+    assert warned[0].filename == __file__

@@ -51,7 +51,7 @@ def test_too_big_is_reported_not_clamped():
 
 def test_bad_board_values():
     good = get_board("kv260").to_dict()
-    with pytest.raises(ValueError, match="dsp must be a non-negative"):
+    with pytest.raises(ValueError, match="dsp must be a positive integer, got -1"):
         Board(**{**good, "dsp": -1})
     with pytest.raises(ValueError, match="ddr_bw_gbps must be positive"):
         Board(**{**good, "ddr_bw_gbps": 0})
