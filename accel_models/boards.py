@@ -15,7 +15,7 @@ from importlib import resources
 from types import MappingProxyType
 
 from .accelerator import Accelerator
-from .layer import _integer
+from .validation import whole_number
 
 __all__ = ["RESOURCE_NAMES", "Board", "get_board", "list_boards"]
 
@@ -59,7 +59,7 @@ class Board:
                 raise ValueError(f"board {self.name!r}: {name} must be a non-empty string, got {value!r}")
         for name in (*RESOURCE_NAMES, "default_dpu_cores"):
             value = getattr(self, name)
-            count = _integer(value)
+            count = whole_number(value)
             smallest, what = (0, "non-negative integer") if name == "uram" else (1, "positive integer")  # no URAM: 0
             if count is None or count < smallest:
                 raise ValueError(f"board {self.name!r}: {name} must be a {what}, got {value!r}")

@@ -47,7 +47,7 @@ from types import MappingProxyType
 import numpy as np
 
 from .accelerator import MAX_CORES
-from .validation import reject_unknown_keys
+from .validation import is_real_number, reject_unknown_keys
 
 __all__ = [
     "BOARD_CPUS",
@@ -301,7 +301,7 @@ class DeployedModel:
         if cores > design_cores:
             raise ValueError(f"cores={cores} is more than the design's {design_cores} DPU core(s)")
         for name, ms in (("dpu_ms", dpu_ms), ("cpu_fallback_ms", cpu_fallback_ms)):
-            if isinstance(ms, bool) or not isinstance(ms, int | float | np.integer | np.floating):
+            if not is_real_number(ms):
                 raise ValueError(f"{name} must be a number of milliseconds, got {type(ms).__name__} {ms!r}")
         if not (math.isfinite(dpu_ms) and dpu_ms > 0):
             raise ValueError(f"dpu_ms must be a finite number > 0, got {dpu_ms!r}")

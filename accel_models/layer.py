@@ -12,14 +12,13 @@ what the vectorised latency models consume.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from typing import Any
 
 import numpy as np
 
-from .validation import reject_unknown_keys
+from .validation import reject_unknown_keys, whole_number
 
 __all__ = [
     "ACTIVATIONS",
@@ -69,21 +68,11 @@ def conv_output_size(size: int, kernel: int, stride: int, padding: int) -> int:
     return (size + 2 * padding - kernel) // stride + 1
 
 
-def _integer(value) -> int | None:
-    """``value`` as an int when it is a whole number (3, 3.0, numpy's int64), else None (3.5, "3", None, True)."""
-    if type(value) is int:  # the common case, first: a network builds thousands of layers
-        return value
-    if isinstance(value, bool) or not isinstance(value, int | float | np.integer | np.floating):
-        return None
-    whole = int(value) if math.isfinite(value) else None
-    return whole if whole == value else None
-
-
 def _shape3(name: str, value: Sequence[int], layer: str) -> tuple[int, int, int]:
     if type(value) is tuple and len(value) == 3 and all(type(v) is int and v > 0 for v in value):
         return value  # type: ignore[return-value]  # the common case, without the checks below
     given = tuple(value) if isinstance(value, Iterable) and not isinstance(value, str | bytes) else value
-    shape = tuple(_integer(v) for v in given) if isinstance(given, tuple) else ()
+    shape = tuple(whole_number(v) for v in given) if isinstance(given, tuple) else ()
     if len(shape) != 3 or any(v is None or v <= 0 for v in shape):
         raise ValueError(f"layer {layer!r}: {name} must be three positive integers (C, H, W), got {given!r}")
     return shape  # type: ignore[return-value]
@@ -155,12 +144,12 @@ class Layer:
         object.__setattr__(self, "out_shape", _shape3("out_shape", self.out_shape, self.name))
         object.__setattr__(self, "inputs", tuple(self.inputs))
         for attr in ("kernel", "stride", "groups", "weight_bits", "act_bits"):
-            value = _integer(getattr(self, attr))
+            value = whole_number(getattr(self, attr))
             if value is None or value <= 0:
                 raise ValueError(f"layer {self.name!r}: {attr} must be a positive integer, got {getattr(self, attr)!r}")
             object.__setattr__(self, attr, value)
         if self.padding is not None:
-            padding = _integer(self.padding)
+            padding = whole_number(self.padding)
             if padding is None or padding < 0:
                 raise ValueError(f"layer {self.name!r}: padding must be a non-negative integer, got {self.padding!r}")
             object.__setattr__(self, "padding", padding)

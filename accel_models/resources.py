@@ -69,6 +69,7 @@ from .accelerator import Accelerator, _dpu_table
 from .boards import RESOURCE_NAMES, Board
 from .hls_engine import EngineConfig
 from .option_resources import option_extras, resource_notes
+from .validation import is_real_number
 
 __all__ = ["FitResult", "ResourceUse", "Resources", "board_utilization", "estimate_resources", "fits",
            "placed_resources", "buildable_on", "resource_basis", "resource_fit_report", "uram_to_fit"]
@@ -378,8 +379,7 @@ def fits(accelerator: Accelerator, board: Board, *, max_utilization: float = 1.0
                         f"got {type(accelerator).__name__} {accelerator!r}")
     if not isinstance(board, Board):
         raise TypeError(f"fits takes a Board (e.g. get_board('ultra96v2')), got {type(board).__name__} {board!r}")
-    if isinstance(max_utilization, bool) or not isinstance(max_utilization, int | float | np.integer | np.floating) \
-            or not 0 < max_utilization <= 1:
+    if not is_real_number(max_utilization) or not 0 < max_utilization <= 1:
         raise ValueError(f"max_utilization must lie in (0, 1] (a number), got {max_utilization!r}")
     if accelerator.is_dpuczdx8g:
         need = estimate_resources(accelerator)

@@ -1,21 +1,23 @@
-"""The checks every reader of the project makes: a JSON file read, unknown keys, lists of distinct named things.
+"""The checks every reader of the project makes: JSON files, unknown keys, lists of distinct named things, numbers.
 
 :func:`read_json` names a file's problems (and line), :func:`reject_unknown_keys`
 the keys it does not know, :func:`distinct_named` a list that is empty, holds
-the wrong kind of thing or names one twice.
+the wrong kind of thing or names one twice; :func:`is_real_number` and
+:func:`whole_number` what a numeric argument may be (Python's or numpy's numbers, never a bool or text).
 """
 
 from __future__ import annotations
 
 import json
+import math
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypeGuard, TypeVar
 
 import numpy as np
 
-__all__ = ["MAX_JSON_DEPTH", "distinct_named", "read_json", "reject_unknown_keys"]
+__all__ = ["MAX_JSON_DEPTH", "distinct_named", "is_real_number", "read_json", "reject_unknown_keys", "whole_number"]
 
 #: Deepest JSON nesting accepted (sub-networks, results and manifests nest a few levels).
 MAX_JSON_DEPTH = 64
@@ -100,3 +102,18 @@ def distinct_named(items: Iterable[_T], kind: type, name_of: Callable[[_T], str]
     if repeated:
         raise ValueError(f"{what} must have distinct {label}s, got {names} (repeated: {repeated})")
     return tuple(found)
+
+
+def is_real_number(value: object) -> TypeGuard[int | float | np.integer | np.floating]:
+    """True for a real number, Python's or numpy's (3, 2.5, ``np.float32(2.5)``); False for a bool, text or None."""
+    return not isinstance(value, bool) and isinstance(value, int | float | np.integer | np.floating)
+
+
+def whole_number(value: object) -> int | None:
+    """``value`` as an int when it is a whole number (3, 3.0, numpy's int64), else None (3.5, "3", None, True)."""
+    if type(value) is int:  # the common case, first: a network builds thousands of layers
+        return value
+    if is_real_number(value) and math.isfinite(value):
+        whole = int(value)
+        return whole if whole == value else None
+    return None

@@ -29,6 +29,8 @@ from functools import lru_cache
 
 import numpy as np
 
+from accel_models.validation import is_real_number
+
 __all__ = [
     "N_SLOTS",
     "N_STAGES",
@@ -186,7 +188,7 @@ def get_space(name_or_width: str | float | OFASpace) -> OFASpace:
         if name_or_width in _SPACES:
             return _SPACES[name_or_width]
         raise KeyError(f"unknown search space {name_or_width!r}; known: {', '.join(list_spaces())}")
-    if isinstance(name_or_width, bool) or not isinstance(name_or_width, int | float | np.integer | np.floating):
+    if not is_real_number(name_or_width):
         raise TypeError(f"a search space is a name ({', '.join(list_spaces())}), a width multiplier or an OFASpace, "
                         f"got {type(name_or_width).__name__} {name_or_width!r}")
     for space in _SPACES.values():
@@ -198,7 +200,7 @@ def get_space(name_or_width: str | float | OFASpace) -> OFASpace:
 
 def space_of_width(width_mult) -> OFASpace:
     """The space of a sub-network's ``width_mult``: a number (1.0, 1.2, 1.3), not a name or text."""
-    if isinstance(width_mult, bool) or not isinstance(width_mult, int | float | np.integer | np.floating):
+    if not is_real_number(width_mult):
         widths = sorted(s.width_mult for s in _SPACES.values())
         raise ValueError(f"width_mult must be a number, one of {widths} (the spaces of {', '.join(list_spaces())}), "
                          f"got {type(width_mult).__name__} {width_mult!r}")

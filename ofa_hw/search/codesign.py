@@ -18,6 +18,7 @@ import numpy as np
 from accel_models import Accelerator, Board, get_board
 from accel_models.atomic import atomic_write_bytes
 from accel_models.cpu_fallback import fallback_layers
+from accel_models.validation import is_real_number
 from accel_models.wording import COMMAND_LINE, PYTHON, WordedError
 
 from .._version import __version__
@@ -435,8 +436,7 @@ def _check_arguments(*, confidence, max_utilization, checkpoint, progress, dsp_o
     """Types of the arguments whose range the later stages check (a string there would fail on ``<``)."""
     for name, value, allowed in (("confidence", confidence, "strictly between 0 and 1 (e.g. 0.9) or None"),
                                  ("max_utilization", max_utilization, "in (0, 1]")):
-        if (value is not None or name == "max_utilization") and (
-                isinstance(value, bool) or not isinstance(value, int | float | np.floating | np.integer)):
+        if (value is not None or name == "max_utilization") and not is_real_number(value):
             raise ValueError(f"{name} must be a number {allowed}, got {type(value).__name__} {value!r}")
     if checkpoint is not None and not isinstance(checkpoint, str | os.PathLike):
         raise TypeError(f"checkpoint must be a folder path or None, got {type(checkpoint).__name__} {checkpoint!r}")
