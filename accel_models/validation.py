@@ -17,7 +17,8 @@ from typing import Any, TypeGuard, TypeVar
 
 import numpy as np
 
-__all__ = ["MAX_JSON_DEPTH", "distinct_named", "is_real_number", "read_json", "reject_unknown_keys", "whole_number"]
+__all__ = ["MAX_JSON_DEPTH", "distinct_named", "is_real_number", "python_number", "read_json", "reject_unknown_keys",
+           "whole_number"]
 
 #: Deepest JSON nesting accepted (sub-networks, results and manifests nest a few levels).
 MAX_JSON_DEPTH = 64
@@ -117,3 +118,8 @@ def whole_number(value: object) -> int | None:
         whole = int(value)
         return whole if whole == value else None
     return None
+
+
+def python_number(value: Any) -> Any:
+    """A numpy scalar as the Python number it holds (``np.float32(2.5)`` -> 2.5); anything else as it is."""
+    return value.item() if isinstance(value, np.integer | np.floating) else value

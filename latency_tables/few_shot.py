@@ -65,7 +65,7 @@ import numpy as np
 
 from accel_models import Accelerator, Layer, RooflineModel, RooflineParams
 from accel_models.predictor_protocol import as_layers
-from accel_models.validation import distinct_named, reject_unknown_keys
+from accel_models.validation import distinct_named, python_number, reject_unknown_keys
 
 from .calibration import CalibratedModel, calibrated_model
 from .fitting import CalibrationProblem, Fit, FitSettings, held_out_launch_ms
@@ -149,8 +149,7 @@ class NetworkMeasurement:
         if not isinstance(self.name, str) or not self.name.strip() or "," in self.name:
             raise ValueError(f"NetworkMeasurement name must be a non-empty string without commas, got {self.name!r}")
         # numpy scalars (a mean of timed runs) are numbers like Python's: taken as such, stored as Python's
-        latency_ms, count, std_ms = (v.item() if isinstance(v, np.integer | np.floating) else v
-                                     for v in (self.latency_ms, self.count, self.std_ms))
+        latency_ms, count, std_ms = (python_number(v) for v in (self.latency_ms, self.count, self.std_ms))
         if isinstance(latency_ms, bool) or not isinstance(latency_ms, (int, float)) \
                 or not math.isfinite(latency_ms) or latency_ms <= 0:
             raise ValueError(f"NetworkMeasurement {self.name!r}: latency_ms must be a positive number, "

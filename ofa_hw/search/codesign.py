@@ -18,7 +18,7 @@ import numpy as np
 from accel_models import Accelerator, Board, get_board
 from accel_models.atomic import atomic_write_bytes
 from accel_models.cpu_fallback import fallback_layers
-from accel_models.validation import is_real_number
+from accel_models.validation import is_real_number, python_number
 from accel_models.wording import COMMAND_LINE, PYTHON, WordedError
 
 from .._version import __version__
@@ -209,8 +209,7 @@ def search_codesign(
                          "searches a latency predictor's own device and needs predictor= (e.g. 'note10')")
     board = _board(board)
     # numpy scalars (np.arange(5, 15)[i]) are numbers: as Python ones, the checks below and the settings take them
-    latency_ms, fps, min_accuracy = (v.item() if isinstance(v, np.integer | np.floating) else v
-                                     for v in (latency_ms, fps, min_accuracy))
+    latency_ms, fps, min_accuracy = (python_number(v) for v in (latency_ms, fps, min_accuracy))
     threads = int(threads) if isinstance(threads, np.integer) else threads
     if algorithm not in ALGORITHMS:
         raise ValueError(f"algorithm must be one of {ALGORITHMS}, got {algorithm!r}")
