@@ -617,3 +617,11 @@ def test_lut_fit_board_sets_the_bandwidth_of_a_table_on_an_unknown_board(host_ta
     assert "header names board" not in capsys.readouterr().out
     accelerator = as_predictor(tmp_path / "fit.json").calibrated.accelerator
     assert (accelerator.name, accelerator.ddr_bw_gbps) == ("B2304", get_board("zcu102").ddr_bw_gbps)
+
+
+def test_a_worded_keyword_without_an_option_keeps_its_python_spelling():
+    from accel_models.wording import WordedError
+    from ofa_hw.cli import describe
+
+    exc = WordedError("{latency_ms:g} and {threshold:g} are too low", arguments={"latency_ms": 1.0, "threshold": 0.5})
+    assert describe(exc) == "--latency-ms 1 and threshold=0.5 are too low"

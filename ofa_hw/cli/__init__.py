@@ -75,8 +75,15 @@ OPTION_OF_KEYWORD = {"latency_ms": "--latency-ms", "fps": "--fps", "min_accuracy
 
 
 def option_spelling(keyword: str, text: str) -> str:
-    """``--option text``: a library keyword as the command line writes it (``latency_ms`` -> ``--latency-ms``)."""
-    return f"{OPTION_OF_KEYWORD[keyword]} {text}"
+    """``--option text``: a library keyword as the command line writes it (``latency_ms`` -> ``--latency-ms``).
+
+    A keyword with no option here keeps its Python spelling: the message is still said, never a KeyError
+    raised while reporting the error.
+    """
+    from accel_models.wording import python_spelling
+
+    option = OPTION_OF_KEYWORD.get(keyword)
+    return python_spelling(keyword, text) if option is None else f"{option} {text}"
 
 
 def describe(exc: BaseException) -> str:
